@@ -1,0 +1,88 @@
+//! The rules of calsync, with their user-facing messages. No HTTP, no Leptos here.
+pub mod users;
+
+use serde::{Deserialize, Serialize};
+
+/// One message attached to a field (or to the record as a whole when `field` is `None`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldMessage {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl FieldMessage {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldMessage { field: Some(field.to_string()), message: message.into() }
+    }
+    pub fn general(message: impl Into<String>) -> Self {
+        FieldMessage { field: None, message: message.into() }
+    }
+}
+
+/// What a domain function can answer besides success. Every variant but `Internal` carries
+/// text a user may read; `Internal` is logged and shown as a generic message.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid input")]
+    Invalid(Vec<FieldMessage>),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooManyAttempts(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![FieldMessage::new(field, message)])
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => Error::NotFound,
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for Error {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Query(q) => q.into(),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The current instant as stored: UTC, microsecond precision (what both backends keep).
+pub fn now() -> chrono::NaiveDateTime {
+    let n = chrono::Utc::now().naive_utc();
+    n.with_nanosecond_trunc()
+}
+
+trait TruncMicros {
+    fn with_nanosecond_trunc(self) -> Self;
+}
+impl TruncMicros for chrono::NaiveDateTime {
+    fn with_nanosecond_trunc(self) -> Self {
+        use chrono::Timelike;
+        self.with_nanosecond(self.nanosecond() / 1000 * 1000).unwrap_or(self)
+    }
+}
+
+/// Is this a unique-constraint violation (a taken name, a duplicate email)?
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,432 @@
+//! Accounts: who may sign in, with which role and time zone, and the sign-in check itself.
+use super::{is_unique_violation, now, Error, FieldMessage, Result};
+use crate::{
+    db::{schema::{login_failures, sessions, users}, Conn},
+    password::{self, Cost},
+    run,
+};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+    /// The name people see: admins are "System Manager", as in the original specification.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::User => "User",
+            Role::Admin => "System Manager",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "user" => Some(Role::User),
+            "admin" | "system manager" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub full_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub time_zone: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub modified_at: NaiveDateTime,
+}
+
+/// A user as the rest of calsync sees it (no password hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub full_name: String,
+    pub role: Role,
+    pub time_zone: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub modified_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+    pub fn display_name(&self) -> &str {
+        if self.full_name.trim().is_empty() { &self.email } else { &self.full_name }
+    }
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            email: r.email,
+            full_name: r.full_name,
+            role: Role::parse(&r.role).unwrap_or(Role::User),
+            time_zone: r.time_zone,
+            disabled: r.disabled,
+            created_at: r.created_at,
+            modified_at: r.modified_at,
+        }
+    }
+}
+
+pub const MAX_EMAIL: usize = 254;
+pub const MAX_NAME: usize = 140;
+pub const MIN_PASSWORD: usize = 8;
+pub const MAX_PASSWORD: usize = 1024;
+
+/// Parses an email address: trimmed, lower-cased (addresses are unique ignoring case).
+pub fn parse_email(input: &str) -> Result<String, FieldMessage> {
+    let email = input.trim().to_lowercase();
+    if email.is_empty() {
+        return Err(FieldMessage::new("email", "Email is required."));
+    }
+    if email.chars().count() > MAX_EMAIL {
+        return Err(FieldMessage::new("email", "Email is too long (at most 254 characters)."));
+    }
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',')
+        }
+        None => false,
+    };
+    if !valid {
+        return Err(FieldMessage::new(
+            "email",
+            format!("'{}' is not a valid email address.", input.trim()),
+        ));
+    }
+    Ok(email)
+}
+
+pub fn check_password(field: &str, password: &str) -> Result<(), FieldMessage> {
+    if password.is_empty() {
+        return Err(FieldMessage::new(field, "Password is required."));
+    }
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(FieldMessage::new(field, "Password must be at least 8 characters."));
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err(FieldMessage::new(field, "Password is too long (at most 1024 characters)."));
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<String, FieldMessage> {
+    let name = name.trim();
+    if name.chars().count() > MAX_NAME {
+        return Err(FieldMessage::new("full_name", "Full Name is too long (at most 140 characters)."));
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err(FieldMessage::new("full_name", "Full Name cannot contain control characters."));
+    }
+    Ok(name.to_string())
+}
+
+pub fn check_time_zone(tz: &str) -> Result<String, FieldMessage> {
+    let tz = tz.trim();
+    tz.parse::<chrono_tz::Tz>().map(|z| z.name().to_string()).map_err(|_| {
+        FieldMessage::new("time_zone", format!("'{tz}' is not a known time zone (for example Europe/Berlin)."))
+    })
+}
+
+fn collect(results: Vec<Result<(), FieldMessage>>) -> Result<()> {
+    let errors: Vec<FieldMessage> = results.into_iter().filter_map(|r| r.err()).collect();
+    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: String,
+    pub full_name: String,
+    pub password: String,
+    pub role: Role,
+    pub time_zone: String,
+}
+
+pub async fn create(conn: &mut Conn<'_>, cost: Cost, new: NewUser) -> Result<User> {
+    let email = parse_email(&new.email);
+    let name = check_name(&new.full_name);
+    let tz = check_time_zone(&new.time_zone);
+    collect(vec![
+        email.as_ref().map(|_| ()).map_err(Clone::clone),
+        name.as_ref().map(|_| ()).map_err(Clone::clone),
+        check_password("password", &new.password),
+        tz.as_ref().map(|_| ()).map_err(Clone::clone),
+    ])?;
+    let (email, name, tz) = (email.unwrap(), name.unwrap(), tz.unwrap());
+    if find_row_by_email(conn, &email).await?.is_some() {
+        return Err(taken(&email));
+    }
+    let hash = password::hash(cost, new.password).await;
+    let ts = now();
+    let inserted = run!(conn, |c| diesel::insert_into(users::table)
+        .values((
+            users::email.eq(&email),
+            users::full_name.eq(&name),
+            users::password_hash.eq(&hash),
+            users::role.eq(new.role.as_str()),
+            users::time_zone.eq(&tz),
+            users::disabled.eq(false),
+            users::created_at.eq(ts),
+            users::modified_at.eq(ts),
+        ))
+        .returning(UserRow::as_returning())
+        .get_result::<UserRow>(c)
+        .await);
+    match inserted {
+        Ok(row) => Ok(row.into()),
+        // Two requests raced for the same address: the database decided.
+        Err(e) if is_unique_violation(&e) => Err(taken(&email)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn taken(email: &str) -> Error {
+    Error::invalid("email", format!("A user with email '{email}' already exists."))
+}
+
+async fn find_row_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<UserRow>> {
+    Ok(run!(conn, |c| users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first::<UserRow>(c)
+        .await
+        .optional())?)
+}
+
+/// Finds a user by email, ignoring case and surrounding spaces.
+pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<User>> {
+    let email = email.trim().to_lowercase();
+    Ok(find_row_by_email(conn, &email).await?.map(User::from))
+}
+
+pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<User> {
+    Ok(run!(conn, |c| users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first::<UserRow>(c)
+        .await)?
+    .into())
+}
+
+pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<User>> {
+    Ok(run!(conn, |c| users::table
+        .order(users::email.asc())
+        .select(UserRow::as_select())
+        .load::<UserRow>(c)
+        .await)?
+    .into_iter()
+    .map(User::from)
+    .collect())
+}
+
+pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {
+    Ok(run!(conn, |c| users::table.count().get_result::<i64>(c).await)?)
+}
+
+/// Changes name and time zone (the profile page).
+pub async fn update_profile(conn: &mut Conn<'_>, id: i64, full_name: &str, time_zone: &str) -> Result<User> {
+    let name = check_name(full_name);
+    let tz = check_time_zone(time_zone);
+    collect(vec![
+        name.as_ref().map(|_| ()).map_err(Clone::clone),
+        tz.as_ref().map(|_| ()).map_err(Clone::clone),
+    ])?;
+    let (name, tz) = (name.unwrap(), tz.unwrap());
+    let n = run!(conn, |c| diesel::update(users::table.find(id))
+        .set((users::full_name.eq(&name), users::time_zone.eq(&tz), users::modified_at.eq(now())))
+        .execute(c)
+        .await)?;
+    if n == 0 {
+        return Err(Error::NotFound);
+    }
+    get(conn, id).await
+}
+
+/// A user changes their own password: the current one must be right.
+pub async fn change_password(conn: &mut Conn<'_>, cost: Cost, id: i64, current: &str, new: &str) -> Result<()> {
+    let row = run!(conn, |c| users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first::<UserRow>(c)
+        .await)?;
+    let mut errors = Vec::new();
+    if !password::verify(cost, current.to_string(), Some(row.password_hash)).await {
+        errors.push(FieldMessage::new("current_password", "Current password is incorrect."));
+    }
+    if let Err(e) = check_password("new_password", new) {
+        errors.push(e);
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    write_password(conn, cost, id, new).await
+}
+
+/// An admin (or the CLI) sets a password without knowing the old one.
+pub async fn set_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str) -> Result<()> {
+    check_password("password", new).map_err(|e| Error::Invalid(vec![e]))?;
+    get(conn, id).await?;
+    write_password(conn, cost, id, new).await
+}
+
+async fn write_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str) -> Result<()> {
+    let hash = password::hash(cost, new.to_string()).await;
+    run!(conn, |c| diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(&hash), users::modified_at.eq(now())))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+const LAST_ADMIN: &str = "calsync needs at least one active System Manager; make another user an admin first.";
+
+/// Disables or enables an account. A disabled user's open sessions end at once.
+pub async fn set_disabled(conn: &mut Conn<'_>, id: i64, disabled: bool) -> Result<User> {
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let user = get(&mut c, id).await?;
+            if disabled && user.is_admin() && active_admins(&mut c).await? <= 1 {
+                return Err(Error::Conflict(LAST_ADMIN.into()));
+            }
+            run!(&mut c, |cc| diesel::update(users::table.find(id))
+                .set((users::disabled.eq(disabled), users::modified_at.eq(now())))
+                .execute(cc)
+                .await)?;
+            if disabled {
+                run!(&mut c, |cc| diesel::delete(sessions::table.filter(sessions::user_id.eq(id)))
+                    .execute(cc)
+                    .await)?;
+            }
+            get(&mut c, id).await
+        })
+    })
+    .await
+}
+
+pub async fn set_role(conn: &mut Conn<'_>, id: i64, role: Role) -> Result<User> {
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let user = get(&mut c, id).await?;
+            if user.is_admin() && role == Role::User && !user.disabled && active_admins(&mut c).await? <= 1 {
+                return Err(Error::Conflict(LAST_ADMIN.into()));
+            }
+            run!(&mut c, |cc| diesel::update(users::table.find(id))
+                .set((users::role.eq(role.as_str()), users::modified_at.eq(now())))
+                .execute(cc)
+                .await)?;
+            get(&mut c, id).await
+        })
+    })
+    .await
+}
+
+async fn active_admins(conn: &mut Conn<'_>) -> Result<i64> {
+    Ok(run!(conn, |c| users::table
+        .filter(users::role.eq("admin"))
+        .filter(users::disabled.eq(false))
+        .count()
+        .get_result::<i64>(c)
+        .await)?)
+}
+
+pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
+pub const TOO_MANY_ATTEMPTS: &str =
+    "Too many failed sign-in attempts. Please wait a few minutes and try again.";
+
+/// Failed sign-ins are counted per address and per client over this window.
+const FAILURE_WINDOW_MINUTES: i64 = 15;
+/// From this many failures on, each attempt waits a little longer before it is answered.
+const SLOW_DOWN_AFTER: i64 = 3;
+/// From this many failures per account (or 5× per client), attempts are refused unchecked.
+const REFUSE_AFTER: i64 = 10;
+
+/// The sign-in check: one answer for every failure, the same cost for unknown users, and
+/// repeated failures per address or client slowed down and then refused for a while.
+pub async fn authenticate(conn: &mut Conn<'_>, cost: Cost, email: &str, password: &str, client: &str) -> Result<User> {
+    let email = email.trim().to_lowercase();
+    let keys = [format!("email:{email}"), format!("ip:{client}")];
+    let since = now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
+    let by_email = recent_failures(conn, &keys[0], since).await?;
+    let by_client = recent_failures(conn, &keys[1], since).await?;
+    if by_email >= REFUSE_AFTER || by_client >= REFUSE_AFTER * 5 {
+        return Err(Error::TooManyAttempts(TOO_MANY_ATTEMPTS.into()));
+    }
+    let failures = by_email.max(by_client / 5);
+    if failures >= SLOW_DOWN_AFTER {
+        let secs = (failures - SLOW_DOWN_AFTER + 1).min(5) as u64;
+        tokio::time::sleep(Duration::from_millis(secs * 500)).await;
+    }
+    let row = if email.len() > MAX_EMAIL || password.len() > MAX_PASSWORD {
+        None
+    } else {
+        find_row_by_email(conn, &email).await?
+    };
+    let ok = password::verify(cost, password.to_string(), row.as_ref().map(|r| r.password_hash.clone())).await;
+    match row {
+        Some(row) if ok && !row.disabled => {
+            run!(conn, |c| diesel::delete(login_failures::table.filter(login_failures::key.eq(&keys[0])))
+                .execute(c)
+                .await)?;
+            Ok(row.into())
+        }
+        _ => {
+            let ts = now();
+            for key in &keys {
+                run!(conn, |c| diesel::insert_into(login_failures::table)
+                    .values((login_failures::key.eq(key), login_failures::failed_at.eq(ts)))
+                    .execute(c)
+                    .await)?;
+            }
+            Err(Error::Forbidden(INVALID_CREDENTIALS.into()))
+        }
+    }
+}
+
+async fn recent_failures(conn: &mut Conn<'_>, key: &str, since: NaiveDateTime) -> Result<i64> {
+    Ok(run!(conn, |c| login_failures::table
+        .filter(login_failures::key.eq(key))
+        .filter(login_failures::failed_at.gt(since))
+        .count()
+        .get_result::<i64>(c)
+        .await)?)
+}
+
+/// Forgets failures older than the window (run now and then by the server).
+pub async fn prune_login_failures(conn: &mut Conn<'_>) -> Result<usize> {
+    let before = now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
+    Ok(run!(conn, |c| diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(before)))
+        .execute(c)
+        .await)?)
+}
