@@ -1,1 +1,44 @@
-fn main(){}
+//! The `calsync` binary: CLI, configuration, logging, and the web server.
+use app::ssr::cli::{self, Cli, Command, Failure};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_sessions=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match server::config::Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("calsync: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result: Result<(), Failure> = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve { addr: None }) {
+            Command::Serve { addr } => {
+                app::ssr::serve::serve(config, addr).await.map_err(|message| Failure { code: 1, message })
+            }
+            Command::Migrate => cli::run_migrate(config).await,
+            Command::User(cmd) => cli::run_user(config, cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("calsync: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

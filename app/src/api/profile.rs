@@ -1,0 +1,47 @@
+use super::UserView;
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub user: UserView,
+    pub time_zones: Vec<String>,
+}
+
+/// Every IANA zone name, for the time zone pickers.
+#[cfg(feature = "ssr")]
+pub fn zone_names() -> Vec<String> {
+    chrono_tz::TZ_VARIANTS.iter().map(|z| z.name().to_string()).collect()
+}
+
+#[server]
+pub async fn get_profile() -> Result<Profile, AppError> {
+    let user = super::ctx::user().await?;
+    Ok(Profile { user: super::ctx::view(&user, user.tz()), time_zones: zone_names() })
+}
+
+#[server]
+pub async fn update_profile(full_name: String, time_zone: String) -> Result<UserView, AppError> {
+    let user = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let mut pooled = state.pool.get().await?;
+    let updated = server::domain::users::update_profile(&mut pooled.conn(), user.id, &full_name, &time_zone).await?;
+    Ok(super::ctx::view(&updated, updated.tz()))
+}
+
+#[server]
+pub async fn change_password(current_password: String, new_password: String, confirm_password: String) -> Result<(), AppError> {
+    let user = super::ctx::user().await?;
+    if new_password != confirm_password {
+        return Err(AppError::Invalid(vec![crate::error::FieldMessage {
+            field: Some("confirm_password".into()),
+            message: "The two new passwords do not match.".into(),
+        }]));
+    }
+    let state = super::ctx::state();
+    let mut pooled = state.pool.get().await?;
+    server::domain::users::change_password(&mut pooled.conn(), state.config.password_cost, user.id, &current_password, &new_password)
+        .await?;
+    Ok(())
+}

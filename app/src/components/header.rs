@@ -1,0 +1,38 @@
+use crate::Auth;
+use leptos::{either::Either, prelude::*};
+use leptos_router::components::A;
+
+/// The app shell's header: product name, navigation, the signed-in user and sign-out.
+#[component]
+pub fn Header() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"◷"</span>
+                "calsync"
+            </a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match auth.me.await {
+                        Ok(Some(user)) => Either::Left(view! {
+                            <nav class="nav" aria-label="Main">
+                                <A href="/" exact=true>"Home"</A>
+                                {user.is_admin.then(|| view! { <A href="/admin/users">"Admin"</A> })}
+                            </nav>
+                            <div class="account">
+                                <A href="/profile" attr:class="account-name" attr:title="Your profile">
+                                    {user.display_name.clone()}
+                                </A>
+                                <ActionForm action=auth.sign_out attr:class="inline">
+                                    <button type="submit" class="button subtle">"Sign out"</button>
+                                </ActionForm>
+                            </div>
+                        }),
+                        _ => Either::Right(()),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}

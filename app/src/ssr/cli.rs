@@ -1,0 +1,207 @@
+//! The `calsync` command line. Exit codes: 0 success, 1 the work failed, 2 usage error.
+use clap::{Parser, Subcommand};
+use server::{
+    config::Config,
+    db::Pool,
+    domain::users::{self, NewUser, Role},
+};
+use std::{io::IsTerminal, net::SocketAddr};
+
+#[derive(Parser, Debug)]
+#[command(name = "calsync", version, about = "Calendar integration service: connects Google, Outlook and iCal calendars to bookings.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web app (the default when no command is given).
+    Serve {
+        /// Address to listen on (wins over CALSYNC_ADDR and LEPTOS_SITE_ADDR).
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user (prompts for the password on a terminal).
+    Add {
+        email: String,
+        /// Full name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Make the user an admin (System Manager).
+        #[arg(long)]
+        admin: bool,
+        /// Time zone (IANA name); default CALSYNC_DEFAULT_TZ.
+        #[arg(long)]
+        tz: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password.
+    Passwd {
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: they cannot sign in and their sessions end.
+    Disable { email: String },
+    /// Enable a disabled user.
+    Enable { email: String },
+    /// Set a user's role.
+    Role {
+        email: String,
+        #[arg(value_parser = ["admin", "user"])]
+        role: String,
+    },
+}
+
+/// A failure with its exit code and the message for stderr.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+fn work<E: std::fmt::Display>(e: E) -> Failure {
+    Failure { code: 1, message: e.to_string() }
+}
+
+fn domain(e: server::domain::Error) -> Failure {
+    use server::domain::Error as E;
+    let message = match e {
+        E::Invalid(list) => list.into_iter().map(|m| m.message).collect::<Vec<_>>().join("\n"),
+        E::NotFound => "not found".into(),
+        E::Forbidden(m) | E::Conflict(m) | E::TooManyAttempts(m) => m,
+        E::Internal(m) => m,
+    };
+    Failure { code: 1, message }
+}
+
+fn read_password(from_stdin: bool) -> Result<String, Failure> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(work)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure { code: 2, message: "no password given: pass --password-stdin, or run on a terminal to be asked".into() });
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(work)?;
+    let again = rpassword::prompt_password("Password again: ").map_err(work)?;
+    if first != again {
+        return Err(Failure { code: 1, message: "the two passwords do not match".into() });
+    }
+    Ok(first)
+}
+
+async fn open(config: &Config) -> Result<Pool, Failure> {
+    server::db::run_migrations(&config.database_url).await.map_err(work)?;
+    Pool::connect_sized(&config.database_url, 2).await.map_err(work)
+}
+
+async fn find(pool: &Pool, email: &str) -> Result<users::User, Failure> {
+    let mut pooled = pool.get().await.map_err(work)?;
+    users::find_by_email(&mut pooled.conn(), email)
+        .await
+        .map_err(domain)?
+        .ok_or_else(|| Failure { code: 1, message: format!("no user with email '{}'", email.trim()) })
+}
+
+pub async fn run_user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
+    let pool = open(&config).await?;
+    let cost = config.password_cost;
+    match cmd {
+        UserCommand::Add { email, name, admin, tz, password_stdin } => {
+            // Check the address before asking for a password.
+            users::parse_email(&email).map_err(|m| Failure { code: 1, message: m.message })?;
+            let password = read_password(password_stdin)?;
+            let new = NewUser {
+                email,
+                full_name: name,
+                password,
+                role: if admin { Role::Admin } else { Role::User },
+                time_zone: tz.unwrap_or_else(|| config.default_tz.name().to_string()),
+            };
+            let mut pooled = pool.get().await.map_err(work)?;
+            let user = users::create(&mut pooled.conn(), cost, new).await.map_err(domain)?;
+            println!("created {} ({})", user.email, user.role.label());
+        }
+        UserCommand::Passwd { email, password_stdin } => {
+            let user = find(&pool, &email).await?;
+            let password = read_password(password_stdin)?;
+            let mut pooled = pool.get().await.map_err(work)?;
+            users::set_password(&mut pooled.conn(), cost, user.id, &password).await.map_err(domain)?;
+            println!("password changed for {}", user.email);
+        }
+        UserCommand::List { json } => {
+            let mut pooled = pool.get().await.map_err(work)?;
+            let list = users::list(&mut pooled.conn()).await.map_err(domain)?;
+            if json {
+                let rows: Vec<_> = list
+                    .iter()
+                    .map(|u| serde_json::json!({
+                        "email": u.email, "full_name": u.full_name, "role": u.role.as_str(),
+                        "time_zone": u.time_zone, "disabled": u.disabled,
+                        "created": u.created_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else if list.is_empty() {
+                println!("no users yet: add one with `calsync user add EMAIL --admin`");
+            } else {
+                let width = list.iter().map(|u| u.email.len()).max().unwrap_or(5).max(5);
+                println!("{:width$}  {:14}  {:8}  {}", "EMAIL", "ROLE", "STATUS", "NAME");
+                for u in &list {
+                    let status = if u.disabled { "disabled" } else { "active" };
+                    println!("{:width$}  {:14}  {:8}  {}", u.email, u.role.label(), status, u.full_name);
+                }
+            }
+        }
+        UserCommand::Disable { email } => {
+            let user = find(&pool, &email).await?;
+            let mut pooled = pool.get().await.map_err(work)?;
+            users::set_disabled(&mut pooled.conn(), user.id, true).await.map_err(domain)?;
+            println!("disabled {}", user.email);
+        }
+        UserCommand::Enable { email } => {
+            let user = find(&pool, &email).await?;
+            let mut pooled = pool.get().await.map_err(work)?;
+            users::set_disabled(&mut pooled.conn(), user.id, false).await.map_err(domain)?;
+            println!("enabled {}", user.email);
+        }
+        UserCommand::Role { email, role } => {
+            let user = find(&pool, &email).await?;
+            let role = Role::parse(&role).ok_or_else(|| Failure { code: 2, message: "role must be admin or user".into() })?;
+            let mut pooled = pool.get().await.map_err(work)?;
+            let user = users::set_role(&mut pooled.conn(), user.id, role).await.map_err(domain)?;
+            println!("{} is now {}", user.email, user.role.label());
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_migrate(config: Config) -> Result<(), Failure> {
+    let applied = server::db::run_migrations(&config.database_url).await.map_err(work)?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! The server side of the app: state, the HTTP router and its middleware, and the CLI.
+pub mod cli;
+pub mod http;
+pub mod serve;
+
+use server::{config::Config, db::Pool, domain::users::User};
+
+/// What every handler and server function shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Config,
+}
+
+/// The signed-in user of this request, resolved once by the auth middleware.
+#[derive(Clone, Debug)]
+pub struct CurrentUser(pub Option<User>);
+
+/// Is the request a browser's plain form post (JavaScript off)? Such a request wants HTML back
+/// and follows redirects, so messages travel in the address.
+pub async fn is_plain_form_post() -> bool {
+    leptos_axum::extract::<axum::http::HeaderMap>()
+        .await
+        .ok()
+        .and_then(|h| h.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .unwrap_or(false)
+}
+
+/// Percent-encodes a text for a query string.
+pub fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

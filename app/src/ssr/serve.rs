@@ -1,0 +1,69 @@
+//! `calsync serve`: migrate, connect, listen, and stop cleanly on SIGTERM or Ctrl-C.
+use super::{http::router, AppState};
+use server::{config::Config, db::Pool};
+use std::{net::SocketAddr, time::Duration};
+use tower_sessions::ExpiredDeletion;
+
+pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), String> {
+    let applied = server::db::run_migrations(&config.database_url).await.map_err(|e| e.to_string())?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "applied database migrations");
+    }
+    let pool = Pool::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    {
+        let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
+        if server::domain::users::count(&mut pooled.conn()).await.map_err(|e| e.to_string())? == 0 {
+            tracing::warn!(
+                "no users yet: create the first admin with `calsync user add you@example.com --admin` \
+                 (or `cargo run -p app --features ssr -- user add you@example.com --admin` from the source tree)"
+            );
+        }
+    }
+    let addr = addr.unwrap_or(config.addr);
+    let mut leptos_options = leptos::config::get_configuration(None).map_err(|e| e.to_string())?.leptos_options;
+    leptos_options.site_addr = addr;
+
+    // Housekeeping: forget expired sessions and old sign-in failures.
+    let store = server::sessions::DbSessionStore::new(pool.clone());
+    let housekeeping_pool = pool.clone();
+    let housekeeping = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "deleting expired sessions");
+            }
+            if let Ok(mut pooled) = housekeeping_pool.get().await {
+                let _ = server::domain::users::prune_login_failures(&mut pooled.conn()).await;
+            }
+        }
+    });
+
+    let backend = format!("{:?}", pool.backend());
+    let app = router(AppState { pool, config }, leptos_options);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, database = %backend, "calsync listening on http://{addr}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    housekeeping.abort();
+    tracing::info!("calsync stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing open requests");
+}
