@@ -52,7 +52,8 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
 
 /// 200 when the database answers, 503 otherwise.
 async fn health(Extension(state): Extension<AppState>) -> Response {
-    match state.pool.ping().await {
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(3), state.pool.ping()).await;
+    match ping.unwrap_or_else(|_| Err(server::db::DbError::Pool("timed out".into()))) {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok", "database": "ok"}))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");

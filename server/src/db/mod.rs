@@ -87,12 +87,17 @@ impl Pool {
     }
 
     pub async fn connect_sized(url: &str, max_size: u32) -> Result<Pool, DbError> {
+        Self::connect_with(url, max_size, std::time::Duration::from_secs(10)).await
+    }
+
+    /// `wait`: how long a request waits for a free or new connection before it fails.
+    pub async fn connect_with(url: &str, max_size: u32, wait: std::time::Duration) -> Result<Pool, DbError> {
         match Target::parse(url) {
             Target::Postgres(url) => {
                 let manager = PgManager::new(url);
                 let pool = bb8::Pool::builder()
                     .max_size(max_size)
-                    .connection_timeout(std::time::Duration::from_secs(10))
+                    .connection_timeout(wait)
                     .build(manager)
                     .await
                     .map_err(|e| DbError::Connect(e.to_string()))?;
@@ -110,7 +115,7 @@ impl Pool {
                     SqliteManager::new_with_config(path.to_string_lossy().to_string(), config);
                 let pool = bb8::Pool::builder()
                     .max_size(max_size)
-                    .connection_timeout(std::time::Duration::from_secs(10))
+                    .connection_timeout(wait)
                     .build(manager)
                     .await
                     .map_err(|e| DbError::Connect(e.to_string()))?;
