@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL for tests: `pg.sh start DIR PORT` prints its URL; `pg.sh stop DIR`.
+# Throwaway PostgreSQL for tests: `pg.sh start DIR PORT` prints its URL;
+# `pg.sh stop DIR`.
 # postgres refuses to run as root, so it runs as the `postgres` user in DIR.
 set -euo pipefail
 cmd=$1 dir=$2
