@@ -13,10 +13,11 @@ pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), Strin
     {
         let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
         if server::domain::users::count(&mut pooled.conn()).await.map_err(|e| e.to_string())? == 0 {
-            tracing::warn!(
-                "no users yet: create the first admin with `calsync user add you@example.com --admin` \
-                 (or `cargo run -p app --features ssr -- user add you@example.com --admin` from the source tree)"
-            );
+            let exe = std::env::current_exe()
+                .ok()
+                .and_then(|p| std::env::current_dir().ok().and_then(|d| p.strip_prefix(d).ok().map(|r| format!("./{}", r.display()))))
+                .unwrap_or_else(|| "calsync".into());
+            tracing::warn!("no users yet: create the first admin with `{exe} user add you@example.com --admin`");
         }
     }
     let addr = addr.unwrap_or(config.addr);
