@@ -138,7 +138,7 @@ fn UserRow(
                 }}
             </td>
             <td class="nowrap">{user.created.clone()}</td>
-            <td class="row-actions">
+            <td><div class="row-actions">
                 {(!is_me).then(|| view! {
                     <ActionForm action=disable attr:class="inline">
                         <input type="hidden" name="id" value=id/>
@@ -160,7 +160,7 @@ fn UserRow(
                         <button type="submit" class="button small primary">"Set"</button>
                     </ActionForm>
                 </details>
-            </td>
+            </div></td>
         </tr>
     }
 }

@@ -44,7 +44,7 @@ pub fn ProfilePage() -> impl IntoView {
                                 <div class="field">
                                     <label for="email">"Email"</label>
                                     <input id="email" type="email" value=p.user.email.clone() readonly aria-describedby="email-help"/>
-                                    <p class="help" id="email-help">"Your sign-in address. An administrator can change it."</p>
+                                    <p class="help" id="email-help">"Your sign-in address."</p>
                                 </div>
                                 <div class="field">
                                     <label for="full_name">"Full name"</label>
