@@ -14,6 +14,8 @@ pub struct Config {
     pub session_idle: Duration,
     /// Sessions end this long after sign-in, however active.
     pub session_max_age: Duration,
+    /// `CALSYNC_SECRET_KEYS` (`id:base64key,…`, newest first); without it, the key file.
+    pub secret_keys: Option<crate::crypto::Secret>,
     /// Argon2 cost; tests lower it.
     pub password_cost: crate::password::Cost,
 }
@@ -91,6 +93,7 @@ impl Config {
             session_max_age: Duration::from_secs(
                 24 * 3600 * parse("CALSYNC_SESSION_MAX_DAYS", 14u64)?,
             ),
+            secret_keys: var("CALSYNC_SECRET_KEYS").map(crate::crypto::Secret::new),
             password_cost: crate::password::Cost::Standard,
         })
     }

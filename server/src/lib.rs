@@ -1,8 +1,10 @@
 //! Everything calsync runs on the server without a UI: configuration, the database,
 //! the domain rules and the session store. The web app (`app`) calls into this crate.
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
+pub mod keys;
 pub mod password;
 pub mod sessions;
 pub mod testing;

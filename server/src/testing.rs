@@ -16,6 +16,8 @@ pub enum Kind {
 pub struct TestDb {
     pub url: String,
     pub pool: Pool,
+    /// A fresh token-encryption key for this test.
+    pub keys: crate::crypto::Keyring,
     _dir: Option<TempDir>,
 }
 
@@ -68,7 +70,8 @@ impl TestDb {
     async fn migrated(url: String, dir: Option<TempDir>) -> TestDb {
         db::run_migrations(&url).await.expect("migrations");
         let pool = Pool::connect_sized(&url, 4).await.expect("pool");
-        TestDb { url, pool, _dir: dir }
+        let keys = crate::crypto::Keyring::new(vec![crate::crypto::KeyEntry::generate("k1")]).expect("keyring");
+        TestDb { url, pool, keys, _dir: dir }
     }
 }
 

@@ -19,7 +19,7 @@ fn new_user(email: &str, role: Role) -> NewUser {
 
 fn field_messages(e: Error) -> Vec<(String, String)> {
     match e {
-        Error::Invalid(list) => list.into_iter().map(|m| (m.field.unwrap_or_default(), m.message)).collect(),
+        Error::Invalid(report) => report.errors.into_iter().map(|m| (m.field.unwrap_or_default(), m.message)).collect(),
         other => panic!("expected a validation error, got {other:?}"),
     }
 }

@@ -1,4 +1,6 @@
 //! The rules of calsync, with their user-facing messages. No HTTP, no Leptos here.
+pub mod api_tokens;
+pub mod integrations;
 pub mod users;
 
 use serde::{Deserialize, Serialize};
@@ -19,12 +21,33 @@ impl FieldMessage {
     }
 }
 
+/// A warning: never blocks a save. `danger` marks the ones shown in red (an expired token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub field: Option<String>,
+    pub message: String,
+    pub danger: bool,
+}
+
+/// Why input was refused: errors (which block) and the warnings found along the way.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub errors: Vec<FieldMessage>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Report {
+    pub fn errors(errors: Vec<FieldMessage>) -> Self {
+        Report { errors, warnings: Vec::new() }
+    }
+}
+
 /// What a domain function can answer besides success. Every variant but `Internal` carries
 /// text a user may read; `Internal` is logged and shown as a generic message.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid input")]
-    Invalid(Vec<FieldMessage>),
+    Invalid(Report),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -39,7 +62,7 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Error::Invalid(vec![FieldMessage::new(field, message)])
+        Error::Invalid(Report::errors(vec![FieldMessage::new(field, message)]))
     }
 }
 

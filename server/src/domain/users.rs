@@ -1,5 +1,5 @@
 //! Accounts: who may sign in, with which role and time zone, and the sign-in check itself.
-use super::{is_unique_violation, now, Error, FieldMessage, Result};
+use super::{is_unique_violation, now, Error, FieldMessage, Report, Result};
 use crate::{
     db::{schema::{login_failures, sessions, users}, Conn},
     password::{self, Cost},
@@ -162,7 +162,7 @@ pub fn check_time_zone(tz: &str) -> Result<String, FieldMessage> {
 
 fn collect(results: Vec<Result<(), FieldMessage>>) -> Result<()> {
     let errors: Vec<FieldMessage> = results.into_iter().filter_map(|r| r.err()).collect();
-    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(Report::errors(errors))) }
 }
 
 #[derive(Clone, Debug)]
@@ -289,14 +289,14 @@ pub async fn change_password(conn: &mut Conn<'_>, cost: Cost, id: i64, current: 
         errors.push(e);
     }
     if !errors.is_empty() {
-        return Err(Error::Invalid(errors));
+        return Err(Error::Invalid(Report::errors(errors)));
     }
     write_password(conn, cost, id, new).await
 }
 
 /// An admin (or the CLI) sets a password without knowing the old one.
 pub async fn set_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str) -> Result<()> {
-    check_password("password", new).map_err(|e| Error::Invalid(vec![e]))?;
+    check_password("password", new).map_err(|e| Error::Invalid(Report::errors(vec![e])))?;
     get(conn, id).await?;
     write_password(conn, cost, id, new).await
 }

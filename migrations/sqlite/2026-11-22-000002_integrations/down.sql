@@ -1,0 +1,3 @@
+DROP TABLE api_tokens;
+DROP TABLE integration_counters;
+DROP TABLE calendar_integrations;

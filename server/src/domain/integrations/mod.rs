@@ -1,0 +1,607 @@
+//! MM Calendar Integration: a user's connection to one external calendar. Naming, permissions,
+//! the save path (rules in `rules`), the primary-calendar switch, and token secrets at rest.
+pub mod rules;
+pub mod types;
+
+pub use rules::{Checked, Draft, Facts, Patch, SecretChange};
+pub use types::{IntegrationType, SyncDirection, SyncStatus};
+
+use super::{is_unique_violation, now, users, Error, FieldMessage, Report, Result, Warning};
+use crate::{
+    crypto::{Keyring, Secret},
+    db::{schema::{calendar_integrations as ci, integration_counters, users as u}, Conn},
+    run,
+};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// Who is acting: admins (System Managers) act on every user's calendars, others on their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: i64,
+    pub is_admin: bool,
+}
+
+impl Actor {
+    pub fn of(user: &users::User) -> Actor {
+        Actor { user_id: user.id, is_admin: user.is_admin() }
+    }
+}
+
+pub const MSG_OWN_ONLY: &str = "You can only manage your own calendars.";
+pub const MSG_CONCURRENT: &str =
+    "This calendar was changed elsewhere since you opened it. Reload to see the changes.";
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = ci)]
+struct Row {
+    id: i64,
+    name: String,
+    user_id: i64,
+    integration_type: String,
+    integration_name: String,
+    is_active: bool,
+    is_primary: bool,
+    calendar_id: Option<String>,
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    token_expiry: Option<NaiveDateTime>,
+    ical_url: Option<String>,
+    sync_direction: String,
+    sync_past_days: i32,
+    sync_future_days: i32,
+    auto_sync_enabled: bool,
+    sync_interval_minutes: i32,
+    last_sync: Option<NaiveDateTime>,
+    sync_status: String,
+    sync_error_log: Option<String>,
+    version: i64,
+    created_at: NaiveDateTime,
+    modified_at: NaiveDateTime,
+    created_by: Option<i64>,
+    modified_by: Option<i64>,
+}
+
+/// An integration as everything outside this module sees it: never a secret, only whether one
+/// is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Integration {
+    pub id: i64,
+    pub name: String,
+    pub user_id: i64,
+    pub user: String,
+    pub user_time_zone: String,
+    pub integration_type: IntegrationType,
+    pub integration_name: String,
+    pub is_active: bool,
+    pub is_primary: bool,
+    pub calendar_id: Option<String>,
+    pub has_access_token: bool,
+    pub has_refresh_token: bool,
+    pub token_expiry: Option<NaiveDateTime>,
+    pub ical_url: Option<String>,
+    pub sync_direction: SyncDirection,
+    pub sync_past_days: i32,
+    pub sync_future_days: i32,
+    pub auto_sync_enabled: bool,
+    pub sync_interval_minutes: i32,
+    pub last_sync: Option<NaiveDateTime>,
+    pub sync_status: SyncStatus,
+    pub sync_error_log: Option<String>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub modified_at: NaiveDateTime,
+    pub created_by: Option<i64>,
+    pub modified_by: Option<i64>,
+}
+
+impl Integration {
+    fn from_row(r: Row, email: String, tz: String) -> Integration {
+        Integration {
+            id: r.id,
+            name: r.name,
+            user_id: r.user_id,
+            user: email,
+            user_time_zone: tz,
+            integration_type: IntegrationType::parse(&r.integration_type).unwrap_or(IntegrationType::Ical),
+            integration_name: r.integration_name,
+            is_active: r.is_active,
+            is_primary: r.is_primary,
+            calendar_id: r.calendar_id,
+            has_access_token: r.access_token.is_some(),
+            has_refresh_token: r.refresh_token.is_some(),
+            token_expiry: r.token_expiry,
+            ical_url: r.ical_url,
+            sync_direction: SyncDirection::parse(&r.sync_direction).unwrap_or(SyncDirection::OneWay),
+            sync_past_days: r.sync_past_days,
+            sync_future_days: r.sync_future_days,
+            auto_sync_enabled: r.auto_sync_enabled,
+            sync_interval_minutes: r.sync_interval_minutes,
+            last_sync: r.last_sync,
+            sync_status: SyncStatus::parse(&r.sync_status).unwrap_or(SyncStatus::Pending),
+            sync_error_log: r.sync_error_log,
+            version: r.version,
+            created_at: r.created_at,
+            modified_at: r.modified_at,
+            created_by: r.created_by,
+            modified_by: r.modified_by,
+        }
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.user_time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The token has expired (and matters: the calendar is active).
+    pub fn token_expired(&self, at: NaiveDateTime) -> bool {
+        self.is_active && self.integration_type.is_oauth() && self.token_expiry.is_some_and(|e| e < at)
+    }
+
+    /// When the scheduler will next sync it (None: inactive or auto-sync off).
+    pub fn next_sync(&self) -> Option<NaiveDateTime> {
+        if !self.is_active || !self.auto_sync_enabled {
+            return None;
+        }
+        Some(match self.last_sync {
+            Some(last) => last + chrono::Duration::minutes(self.sync_interval_minutes as i64),
+            None => self.created_at,
+        })
+    }
+
+    fn draft(&self) -> Draft {
+        Draft {
+            integration_type: Some(self.integration_type),
+            integration_name: self.integration_name.clone(),
+            is_active: self.is_active,
+            is_primary: self.is_primary,
+            calendar_id: self.calendar_id.clone(),
+            access_token: SecretChange::Keep,
+            refresh_token: SecretChange::Keep,
+            had_access_token: self.has_access_token,
+            token_expiry: self.token_expiry,
+            ical_url: self.ical_url.clone(),
+            sync_direction: self.sync_direction,
+            sync_past_days: self.sync_past_days as i64,
+            sync_future_days: self.sync_future_days as i64,
+            auto_sync_enabled: self.auto_sync_enabled,
+            sync_interval_minutes: self.sync_interval_minutes as i64,
+        }
+    }
+}
+
+/// A successful save: the record, its warnings and notices ("Unmarked 'X' as primary calendar.").
+#[derive(Clone, Debug)]
+pub struct Saved {
+    pub integration: Integration,
+    pub warnings: Vec<Warning>,
+    pub messages: Vec<String>,
+}
+
+/// List filters (the spec's field names) and paging.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Owner email; non-admins may only name themselves.
+    pub user: Option<String>,
+    pub integration_type: Option<IntegrationType>,
+    pub is_active: Option<bool>,
+    pub sync_status: Option<SyncStatus>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+type Joined = (Row, String, String);
+
+/// Lists the calendars the actor may see, with the total before paging.
+pub async fn list(conn: &mut Conn<'_>, actor: Actor, filter: &Filter) -> Result<(Vec<Integration>, i64)> {
+    let owner = match filter.user.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(email) => match users::find_by_email(conn, email).await? {
+            Some(user) if actor.is_admin || user.id == actor.user_id => Some(user.id),
+            _ if !actor.is_admin => return Err(Error::Forbidden(MSG_OWN_ONLY.into())),
+            None => return Ok((Vec::new(), 0)),
+            Some(user) => Some(user.id),
+        },
+        None if actor.is_admin => None,
+        None => Some(actor.user_id),
+    };
+    macro_rules! filtered {
+        ($Db:ty) => {{
+            let mut q = ci::table.inner_join(u::table).into_boxed::<$Db>();
+            if let Some(id) = owner {
+                q = q.filter(ci::user_id.eq(id));
+            }
+            if let Some(t) = filter.integration_type {
+                q = q.filter(ci::integration_type.eq(t.as_str()));
+            }
+            if let Some(a) = filter.is_active {
+                q = q.filter(ci::is_active.eq(a));
+            }
+            if let Some(s) = filter.sync_status {
+                q = q.filter(ci::sync_status.eq(s.as_str()));
+            }
+            q
+        }};
+    }
+    let total = run!(conn, |c| filtered!(Db).count().get_result::<i64>(c).await)?;
+    let rows: Vec<Joined> = run!(conn, |c| filtered!(Db)
+        .order((u::email.asc(), ci::is_primary.desc(), ci::integration_name.asc(), ci::id.asc()))
+        .limit(filter.limit.clamp(1, 1000))
+        .offset(filter.offset.max(0))
+        .select((Row::as_select(), u::email, u::time_zone))
+        .load::<Joined>(c)
+        .await)?;
+    Ok((rows.into_iter().map(|(r, e, tz)| Integration::from_row(r, e, tz)).collect(), total))
+}
+
+async fn load_row(conn: &mut Conn<'_>, name: &str) -> Result<Option<Joined>> {
+    Ok(run!(conn, |c| ci::table
+        .inner_join(u::table)
+        .filter(ci::name.eq(name))
+        .select((Row::as_select(), u::email, u::time_zone))
+        .first::<Joined>(c)
+        .await
+        .optional())?)
+}
+
+/// A record the actor may see; another user's record does not exist for them.
+pub async fn get(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Integration> {
+    match load_row(conn, name).await? {
+        Some((r, email, tz)) if actor.is_admin || r.user_id == actor.user_id => Ok(Integration::from_row(r, email, tz)),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// The stored secrets of a record the actor may see (for the sync engine and token refresh).
+pub async fn secrets(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &str) -> Result<(Option<Secret>, Option<Secret>)> {
+    let (row, _, _) = match load_row(conn, name).await? {
+        Some(j) if actor.is_admin || j.0.user_id == actor.user_id => j,
+        _ => return Err(Error::NotFound),
+    };
+    let open = |col: &str, v: Option<String>| -> Result<Option<Secret>> {
+        v.map(|s| keys.decrypt(&s, &context(col, &row.name)).map_err(|e| Error::Internal(e.to_string()))).transpose()
+    };
+    Ok((open("access_token", row.access_token.clone())?, open("refresh_token", row.refresh_token.clone())?))
+}
+
+/// The associated data of a stored secret: its column and record.
+fn context(column: &str, name: &str) -> String {
+    format!("{column}:{name}")
+}
+
+async fn other_active_primary(conn: &mut Conn<'_>, user_id: i64, except: Option<i64>) -> Result<Option<String>> {
+    let except = except.unwrap_or(-1);
+    Ok(run!(conn, |c| ci::table
+        .filter(ci::user_id.eq(user_id))
+        .filter(ci::is_primary.eq(true))
+        .filter(ci::is_active.eq(true))
+        .filter(ci::id.ne(except))
+        .select(ci::integration_name)
+        .first::<String>(c)
+        .await
+        .optional())?)
+}
+
+async fn name_taken(conn: &mut Conn<'_>, user_id: i64, name: &str, except: Option<i64>) -> Result<bool> {
+    let except = except.unwrap_or(-1);
+    Ok(run!(conn, |c| ci::table
+        .filter(ci::user_id.eq(user_id))
+        .filter(ci::integration_name.eq(name))
+        .filter(ci::id.ne(except))
+        .count()
+        .get_result::<i64>(c)
+        .await)?
+        > 0)
+}
+
+/// Unmarks the owner's other primaries (all of them, or only inactive ones); their names.
+async fn unmark_others(conn: &mut Conn<'_>, user_id: i64, keep: i64, only_inactive: bool, by: i64) -> Result<Vec<String>> {
+    let ts = now();
+    let names: Vec<(i64, String)> = run!(conn, |c| {
+        let mut q = ci::table
+            .filter(ci::user_id.eq(user_id))
+            .filter(ci::is_primary.eq(true))
+            .filter(ci::id.ne(keep))
+            .into_boxed::<Db>();
+        if only_inactive {
+            q = q.filter(ci::is_active.eq(false));
+        }
+        q.select((ci::id, ci::integration_name)).load::<(i64, String)>(c).await
+    })?;
+    for (id, _) in &names {
+        run!(conn, |c| diesel::update(ci::table.find(*id))
+            .set((ci::is_primary.eq(false), ci::version.eq(ci::version + 1), ci::modified_at.eq(ts), ci::modified_by.eq(Some(by))))
+            .execute(c)
+            .await)?;
+    }
+    Ok(names.into_iter().map(|(_, n)| n).collect())
+}
+
+fn invalid(checked: Checked) -> Error {
+    Error::Invalid(checked.report)
+}
+
+/// The owner of a new record: yourself, or (admins only) the user named.
+async fn resolve_owner(conn: &mut Conn<'_>, actor: Actor, requested: Option<&str>) -> Result<(Option<users::User>, Option<String>)> {
+    let me = users::get(conn, actor.user_id).await?;
+    match requested.map(str::trim) {
+        None => Ok((Some(me.clone()), Some(me.email))),
+        Some(email) if email.eq_ignore_ascii_case(&me.email) => Ok((Some(me.clone()), Some(me.email))),
+        Some(_) if !actor.is_admin => Err(Error::Forbidden(MSG_OWN_ONLY.into())),
+        Some("") => Ok((None, None)),
+        Some(email) => Ok((users::find_by_email(conn, email).await?, Some(email.to_string()))),
+    }
+}
+
+/// Creates a record through every rule. Names it `MM-CI-{email}-{####}` from a per-user counter
+/// that only grows, in the same transaction as the insert.
+pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Patch) -> Result<Saved> {
+    let keys = keys.clone();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let c = &mut c;
+            let (owner, user_text) = resolve_owner(c, actor, patch.user.as_deref()).await?;
+            let tz = owner.as_ref().map(|o| o.tz()).unwrap_or(chrono_tz::UTC);
+            let (mut draft, parse_errors) = rules::apply(Draft::defaults(), &patch, true, tz);
+            let facts = match &owner {
+                Some(o) => Facts {
+                    user: user_text.clone(),
+                    user_exists: true,
+                    name_taken: name_taken(c, o.id, &draft.integration_name, None).await?,
+                    other_active_primary: other_active_primary(c, o.id, None).await?,
+                    was_primary: false,
+                    now: now(),
+                    tz: Some(tz),
+                },
+                None => Facts { user: user_text.clone(), now: now(), ..Facts::default() },
+            };
+            let checked = rules::check(&mut draft, &facts, parse_errors);
+            if !checked.report.errors.is_empty() {
+                return Err(invalid(checked));
+            }
+            let owner = owner.expect("a user exists when the rules pass");
+            let number = run!(c, |cc| diesel::insert_into(integration_counters::table)
+                .values((integration_counters::user_id.eq(owner.id), integration_counters::last_number.eq(1i64)))
+                .on_conflict(integration_counters::user_id)
+                .do_update()
+                .set(integration_counters::last_number.eq(integration_counters::last_number + 1))
+                .returning(integration_counters::last_number)
+                .get_result::<i64>(cc)
+                .await)?;
+            let name = format!("MM-CI-{}-{:04}", owner.email, number);
+            let seal = |col: &str, change: &SecretChange| match change {
+                SecretChange::Set(s) => Some(keys.encrypt(s, &context(col, &name))),
+                _ => None,
+            };
+            let access = seal("access_token", &draft.access_token);
+            let refresh = seal("refresh_token", &draft.refresh_token);
+            let ts = now();
+            let inserted = run!(c, |cc| diesel::insert_into(ci::table)
+                .values((
+                    ci::name.eq(&name),
+                    ci::user_id.eq(owner.id),
+                    ci::integration_type.eq(draft.integration_type.expect("checked").as_str()),
+                    ci::integration_name.eq(&draft.integration_name),
+                    ci::is_active.eq(draft.is_active),
+                    ci::is_primary.eq(draft.is_primary),
+                    ci::calendar_id.eq(&draft.calendar_id),
+                    ci::access_token.eq(&access),
+                    ci::refresh_token.eq(&refresh),
+                    ci::token_expiry.eq(draft.token_expiry),
+                    ci::ical_url.eq(&draft.ical_url),
+                    ci::sync_direction.eq(draft.sync_direction.as_str()),
+                    ci::sync_past_days.eq(draft.sync_past_days as i32),
+                    ci::sync_future_days.eq(draft.sync_future_days as i32),
+                    ci::auto_sync_enabled.eq(draft.auto_sync_enabled),
+                    ci::sync_interval_minutes.eq(draft.sync_interval_minutes as i32),
+                    ci::sync_status.eq(SyncStatus::Pending.as_str()),
+                    ci::version.eq(1i64),
+                    ci::created_at.eq(ts),
+                    ci::modified_at.eq(ts),
+                    ci::created_by.eq(Some(actor.user_id)),
+                    ci::modified_by.eq(Some(actor.user_id)),
+                ))
+                .returning(ci::id)
+                .get_result::<i64>(cc)
+                .await);
+            let id = match inserted {
+                Ok(id) => id,
+                // A concurrent save took the name between the check and the insert.
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(Error::Invalid(Report {
+                        errors: vec![FieldMessage::new("integration_name", rules::msg_name_taken(&draft.integration_name, &owner.email))],
+                        warnings: checked.report.warnings,
+                    }))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let mut messages = checked.messages;
+            if draft.is_primary && draft.is_active {
+                for n in unmark_others(c, owner.id, id, true, actor.user_id).await? {
+                    messages.push(rules::msg_unmarked(&n));
+                }
+            }
+            let integration = get(c, actor, &name).await?;
+            Ok(Saved { integration, warnings: checked.report.warnings, messages })
+        })
+    })
+    .await
+}
+
+/// Updates a record through every rule; refuses a save based on an older version.
+pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &str, patch: Patch) -> Result<Saved> {
+    let keys = keys.clone();
+    let name = name.to_string();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let c = &mut c;
+            let current = get(c, actor, &name).await?;
+            if let Some(user) = patch.user.as_deref().map(str::trim) {
+                if !user.eq_ignore_ascii_case(&current.user) {
+                    if !actor.is_admin {
+                        return Err(Error::Forbidden(MSG_OWN_ONLY.into()));
+                    }
+                    return Err(Error::invalid("user", "The owner of a calendar cannot be changed; add the calendar for the other user instead."));
+                }
+            }
+            if patch.version.is_some_and(|v| v != current.version) {
+                return Err(Error::Conflict(MSG_CONCURRENT.into()));
+            }
+            let tz = current.tz();
+            let (mut draft, parse_errors) = rules::apply(current.draft(), &patch, false, tz);
+            let facts = Facts {
+                user: Some(current.user.clone()),
+                user_exists: true,
+                name_taken: name_taken(c, current.user_id, &draft.integration_name, Some(current.id)).await?,
+                other_active_primary: other_active_primary(c, current.user_id, Some(current.id)).await?,
+                was_primary: current.is_primary,
+                now: now(),
+                tz: Some(tz),
+            };
+            let checked = rules::check(&mut draft, &facts, parse_errors);
+            if !checked.report.errors.is_empty() {
+                return Err(invalid(checked));
+            }
+            let seal = |col: &str, change: &SecretChange| -> Option<Option<String>> {
+                match change {
+                    SecretChange::Keep => None,
+                    SecretChange::Clear => Some(None),
+                    SecretChange::Set(s) => Some(Some(keys.encrypt(s, &context(col, &current.name)))),
+                }
+            };
+            let access = seal("access_token", &draft.access_token);
+            let refresh = seal("refresh_token", &draft.refresh_token);
+            let ts = now();
+            let changed = run!(c, |cc| diesel::update(ci::table.filter(ci::id.eq(current.id)).filter(ci::version.eq(current.version)))
+                .set((
+                    ci::integration_type.eq(draft.integration_type.expect("checked").as_str()),
+                    ci::integration_name.eq(&draft.integration_name),
+                    ci::is_active.eq(draft.is_active),
+                    ci::is_primary.eq(draft.is_primary),
+                    ci::calendar_id.eq(&draft.calendar_id),
+                    ci::token_expiry.eq(draft.token_expiry),
+                    ci::ical_url.eq(&draft.ical_url),
+                    ci::sync_direction.eq(draft.sync_direction.as_str()),
+                    ci::sync_past_days.eq(draft.sync_past_days as i32),
+                    ci::sync_future_days.eq(draft.sync_future_days as i32),
+                    ci::auto_sync_enabled.eq(draft.auto_sync_enabled),
+                    ci::sync_interval_minutes.eq(draft.sync_interval_minutes as i32),
+                    ci::version.eq(ci::version + 1),
+                    ci::modified_at.eq(ts),
+                    ci::modified_by.eq(Some(actor.user_id)),
+                ))
+                .execute(cc)
+                .await)?;
+            if changed == 0 {
+                return Err(Error::Conflict(MSG_CONCURRENT.into()));
+            }
+            if let Some(v) = access {
+                run!(c, |cc| diesel::update(ci::table.find(current.id)).set(ci::access_token.eq(&v)).execute(cc).await)?;
+            }
+            if let Some(v) = refresh {
+                run!(c, |cc| diesel::update(ci::table.find(current.id)).set(ci::refresh_token.eq(&v)).execute(cc).await)?;
+            }
+            let mut messages = checked.messages;
+            if draft.is_primary && draft.is_active {
+                for n in unmark_others(c, current.user_id, current.id, true, actor.user_id).await? {
+                    messages.push(rules::msg_unmarked(&n));
+                }
+            }
+            let integration = get(c, actor, &name).await?;
+            Ok(Saved { integration, warnings: checked.report.warnings, messages })
+        })
+    })
+    .await
+}
+
+/// "Make primary": switches the owner's primary to this calendar in one transaction.
+pub async fn make_primary(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Saved> {
+    let name = name.to_string();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let c = &mut c;
+            let current = get(c, actor, &name).await?;
+            if !current.is_active {
+                return Err(Error::invalid("is_primary", rules::MSG_ONLY_ACTIVE_PRIMARY));
+            }
+            let mut messages = Vec::new();
+            for n in unmark_others(c, current.user_id, current.id, false, actor.user_id).await? {
+                messages.push(rules::msg_unmarked(&n));
+            }
+            if !current.is_primary {
+                run!(c, |cc| diesel::update(ci::table.find(current.id))
+                    .set((ci::is_primary.eq(true), ci::version.eq(ci::version + 1), ci::modified_at.eq(now()), ci::modified_by.eq(Some(actor.user_id))))
+                    .execute(cc)
+                    .await)?;
+            }
+            let mut warnings = Vec::new();
+            if current.integration_type == IntegrationType::Ical {
+                warnings.push(Warning { field: Some("is_primary".into()), message: rules::msg_ical_primary(&current.integration_name), danger: false });
+            }
+            let integration = get(c, actor, &name).await?;
+            Ok(Saved { integration, warnings, messages })
+        })
+    })
+    .await
+}
+
+/// Deletes a record (its counter number is never given out again).
+pub async fn delete(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Integration> {
+    let current = get(conn, actor, name).await?;
+    run!(conn, |c| diesel::delete(ci::table.find(current.id)).execute(c).await)?;
+    Ok(current)
+}
+
+/// Every stored secret with its record name and column, for key checks and rotation.
+pub async fn stored_secrets(conn: &mut Conn<'_>) -> Result<Vec<(i64, String, &'static str, String)>> {
+    let rows: Vec<(i64, String, Option<String>, Option<String>)> = run!(conn, |c| ci::table
+        .filter(ci::access_token.is_not_null().or(ci::refresh_token.is_not_null()))
+        .select((ci::id, ci::name, ci::access_token, ci::refresh_token))
+        .load(c)
+        .await)?;
+    let mut out = Vec::new();
+    for (id, name, a, r) in rows {
+        if let Some(a) = a {
+            out.push((id, name.clone(), "access_token", a));
+        }
+        if let Some(r) = r {
+            out.push((id, name, "refresh_token", r));
+        }
+    }
+    Ok(out)
+}
+
+/// Re-encrypts every stored secret with the keyring's current key, in one transaction.
+pub async fn reencrypt_all(conn: &mut Conn<'_>, keys: &Keyring) -> Result<usize> {
+    let keys = keys.clone();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let c = &mut c;
+            let all = stored_secrets(c).await?;
+            for (id, name, column, stored) in &all {
+                let ctx = context(column, name);
+                let plain = keys.decrypt(stored, &ctx).map_err(|e| Error::Internal(e.to_string()))?;
+                let sealed = keys.encrypt(&plain, &ctx);
+                if *column == "access_token" {
+                    run!(c, |cc| diesel::update(ci::table.find(*id)).set(ci::access_token.eq(&sealed)).execute(cc).await)?;
+                } else {
+                    run!(c, |cc| diesel::update(ci::table.find(*id)).set(ci::refresh_token.eq(&sealed)).execute(cc).await)?;
+                }
+            }
+            Ok(all.len())
+        })
+    })
+    .await
+}
+
+/// Checks that every stored secret decrypts with `keys`: names the missing or wrong key id.
+pub async fn verify_keys(conn: &mut Conn<'_>, keys: &Keyring) -> Result<(), crate::crypto::CryptoError> {
+    let all = stored_secrets(conn).await.map_err(|e| crate::crypto::CryptoError::Config(e.to_string()))?;
+    let mut checked = std::collections::HashSet::new();
+    for (_, name, column, stored) in all {
+        let id = crate::crypto::key_id_of(&stored).unwrap_or("").to_string();
+        if checked.insert(id) {
+            keys.decrypt(&stored, &context(column, &name))?;
+        }
+    }
+    Ok(())
+}

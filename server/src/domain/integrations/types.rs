@@ -1,0 +1,102 @@
+//! The closed vocabularies of the MM Calendar Integration record, with the spec's spellings.
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IntegrationType {
+    #[serde(rename = "Google Calendar")]
+    Google,
+    #[serde(rename = "Outlook Calendar")]
+    Outlook,
+    #[serde(rename = "iCal")]
+    Ical,
+}
+
+impl IntegrationType {
+    pub const ALL: [IntegrationType; 3] = [IntegrationType::Google, IntegrationType::Outlook, IntegrationType::Ical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationType::Google => "Google Calendar",
+            IntegrationType::Outlook => "Outlook Calendar",
+            IntegrationType::Ical => "iCal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s.trim())
+    }
+
+    /// Google and Outlook connect with OAuth and can be written to; iCal is a read-only feed.
+    pub fn is_oauth(self) -> bool {
+        !matches!(self, IntegrationType::Ical)
+    }
+
+    /// The spec's default direction, except iCal, which is always read-only.
+    pub fn default_direction(self) -> SyncDirection {
+        if self.is_oauth() { SyncDirection::TwoWay } else { SyncDirection::OneWay }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncDirection {
+    #[serde(rename = "One-way (Read Only)")]
+    OneWay,
+    #[serde(rename = "Two-way (Read & Write)")]
+    TwoWay,
+}
+
+impl SyncDirection {
+    pub const ALL: [SyncDirection; 2] = [SyncDirection::OneWay, SyncDirection::TwoWay];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncDirection::OneWay => "One-way (Read Only)",
+            SyncDirection::TwoWay => "Two-way (Read & Write)",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s.trim())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncStatus {
+    Pending,
+    Success,
+    Failed,
+    #[serde(rename = "In Progress")]
+    InProgress,
+}
+
+impl SyncStatus {
+    pub const ALL: [SyncStatus; 4] = [SyncStatus::Pending, SyncStatus::Success, SyncStatus::Failed, SyncStatus::InProgress];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Pending => "Pending",
+            SyncStatus::Success => "Success",
+            SyncStatus::Failed => "Failed",
+            SyncStatus::InProgress => "In Progress",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s.trim())
+    }
+}
+
+/// Defaults and ranges of the sync settings (the spec's field reference).
+pub mod limits {
+    pub const PAST_DAYS_DEFAULT: i64 = 30;
+    pub const PAST_DAYS_MAX: i64 = 365;
+    pub const FUTURE_DAYS_DEFAULT: i64 = 90;
+    pub const FUTURE_DAYS_MAX: i64 = 730;
+    pub const INTERVAL_DEFAULT: i64 = 15;
+    pub const INTERVAL_MIN: i64 = 5;
+    pub const INTERVAL_MAX: i64 = 1440;
+    pub const NAME_MAX: usize = 140;
+    pub const URL_MAX: usize = 2048;
+    pub const CALENDAR_ID_MAX: usize = 1024;
+    pub const TOKEN_MAX: usize = 8192;
+}
