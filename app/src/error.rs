@@ -5,18 +5,27 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-/// A message for one form field (`field: None` for the form as a whole).
+/// A message for one form field (`field: None` for the form as a whole). `danger` marks a
+/// warning shown in red (an expired token); errors are always red.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldMessage {
     pub field: Option<String>,
     pub message: String,
+    #[serde(default)]
+    pub danger: bool,
+}
+
+impl FieldMessage {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldMessage { field: Some(field.to_string()), message: message.into(), danger: false }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
-    /// Validation failed: one message per field, shown under the fields.
-    #[error("{}", first_message(.0))]
-    Invalid(Vec<FieldMessage>),
+    /// Validation failed: errors under their fields, and the warnings found along the way.
+    #[error("{}", first_message(errors))]
+    Invalid { errors: Vec<FieldMessage>, warnings: Vec<FieldMessage> },
     /// A refusal a person can act on, shown as it is.
     #[error("{0}")]
     Message(String),
@@ -39,7 +48,7 @@ impl AppError {
     /// The message for `field`, if any.
     pub fn for_field(&self, field: &str) -> Option<String> {
         match self {
-            AppError::Invalid(list) => list
+            AppError::Invalid { errors: list, .. } => list
                 .iter()
                 .find(|m| m.field.as_deref() == Some(field))
                 .map(|m| m.message.clone()),
@@ -47,10 +56,22 @@ impl AppError {
         }
     }
 
+    /// The warnings that came with a refusal.
+    pub fn warnings(&self) -> Vec<FieldMessage> {
+        match self {
+            AppError::Invalid { warnings, .. } => warnings.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> AppError {
+        AppError::Invalid { errors: vec![FieldMessage::new(field, message)], warnings: Vec::new() }
+    }
+
     /// Messages not attached to a field shown on the page (everything but field errors).
     pub fn general(&self) -> Option<String> {
         match self {
-            AppError::Invalid(list) => {
+            AppError::Invalid { errors: list, .. } => {
                 let rest: Vec<&str> = list.iter().filter(|m| m.field.is_none()).map(|m| m.message.as_str()).collect();
                 (!rest.is_empty()).then(|| rest.join(" "))
             }
@@ -80,9 +101,10 @@ impl From<server::domain::Error> for AppError {
     fn from(e: server::domain::Error) -> Self {
         use server::domain::Error as E;
         match e {
-            E::Invalid(list) => AppError::Invalid(
-                list.into_iter().map(|m| FieldMessage { field: m.field, message: m.message }).collect(),
-            ),
+            E::Invalid(report) => AppError::Invalid {
+                errors: report.errors.into_iter().map(|m| FieldMessage { field: m.field, message: m.message, danger: true }).collect(),
+                warnings: report.warnings.into_iter().map(warning).collect(),
+            },
             E::NotFound => AppError::NotFound,
             E::Forbidden(m) | E::Conflict(m) | E::TooManyAttempts(m) => AppError::Message(m),
             E::Internal(detail) => {
@@ -91,6 +113,11 @@ impl From<server::domain::Error> for AppError {
             }
         }
     }
+}
+
+#[cfg(feature = "ssr")]
+pub fn warning(w: server::domain::Warning) -> FieldMessage {
+    FieldMessage { field: w.field, message: w.message, danger: w.danger }
 }
 
 #[cfg(feature = "ssr")]

@@ -68,6 +68,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::home::HomePage/>
                     <Route path=path!("/login") view=pages::login::LoginPage/>
                     <Route path=path!("/profile") view=pages::profile::ProfilePage/>
+                    <Route path=path!("/settings/tokens") view=pages::tokens::TokensPage/>
+                    <Route path=path!("/calendars") view=pages::calendars::CalendarsPage/>
+                    <Route path=path!("/calendars/new") view=pages::calendar_form::CalendarFormPage/>
+                    <Route path=path!("/calendars/:name") view=pages::calendar_form::CalendarFormPage/>
                     <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage/>
                 </Routes>
             </main>

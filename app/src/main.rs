@@ -32,6 +32,8 @@ fn main() -> ExitCode {
             }
             Command::Migrate => cli::run_migrate(config).await,
             Command::User(cmd) => cli::run_user(config, cmd).await,
+            Command::Token(cmd) => cli::run_token(config, cmd).await,
+            Command::Keys(cmd) => cli::run_keys(config, cmd).await,
         }
     });
     match result {

@@ -32,7 +32,7 @@ fn app(db: &TestDb) -> Router {
 
 fn app_with(db: &TestDb, public_url: &str) -> Router {
     let options = leptos::config::get_configuration(None).unwrap().leptos_options;
-    router(AppState { pool: db.pool.clone(), config: config(db, public_url) }, options)
+    router(AppState { pool: db.pool.clone(), config: config(db, public_url), keys: db.keys.clone() }, options)
 }
 
 async fn add_user(db: &TestDb, email: &str, role: Role) {
@@ -104,7 +104,7 @@ async fn health_answers_503_without_the_database() {
         .unwrap();
     let db = TestDb::new(server::testing::Kind::Sqlite).await;
     let options = leptos::config::get_configuration(None).unwrap().leptos_options;
-    let app = router(AppState { pool, config: config(&db, "http://127.0.0.1:3000") }, options);
+    let app = router(AppState { pool, config: config(&db, "http://127.0.0.1:3000"), keys: db.keys.clone() }, options);
     let a = send(&app, get("/health", None)).await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(a.body.contains("unreachable"));

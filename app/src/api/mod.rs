@@ -1,6 +1,8 @@
 //! Server functions, one file per area. Each is thin: check the session, call one `server::`
 //! function, map the result to a view type.
 pub mod admin;
+pub mod integrations;
+pub mod tokens;
 pub mod auth;
 pub mod profile;
 

@@ -34,10 +34,7 @@ pub async fn update_profile(full_name: String, time_zone: String) -> Result<User
 pub async fn change_password(current_password: String, new_password: String, confirm_password: String) -> Result<(), AppError> {
     let user = super::ctx::user().await?;
     if new_password != confirm_password {
-        return Err(AppError::Invalid(vec![crate::error::FieldMessage {
-            field: Some("confirm_password".into()),
-            message: "The two new passwords do not match.".into(),
-        }]));
+        return Err(AppError::field("confirm_password", "The two new passwords do not match."));
     }
     let state = super::ctx::state();
     let mut pooled = state.pool.get().await?;

@@ -18,12 +18,14 @@ pub fn Header() -> impl IntoView {
                         Ok(Some(user)) => Either::Left(view! {
                             <nav class="nav" aria-label="Main">
                                 <A href="/" exact=true>"Home"</A>
+                                <A href="/calendars">"Calendars"</A>
                                 {user.is_admin.then(|| view! { <A href="/admin/users">"Admin"</A> })}
                             </nav>
                             <div class="account">
                                 <A href="/profile" attr:class="account-name" attr:title="Your profile">
                                     {user.display_name.clone()}
                                 </A>
+                                <A href="/settings/tokens" attr:class="account-link">"API tokens"</A>
                                 <ActionForm action=auth.sign_out attr:class="inline">
                                     <button type="submit" class="button subtle">"Sign out"</button>
                                 </ActionForm>

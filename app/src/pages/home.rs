@@ -15,12 +15,13 @@ pub fn HomePage() -> impl IntoView {
                             <h1 data-test="welcome">"Welcome, " {user.display_name.clone()}</h1>
                             <p class="muted">"Signed in as " {user.email.clone()} " · " {user.role_label.clone()} " · time zone " {user.time_zone.clone()}</p>
                             <p>
-                                "calsync keeps your Google, Outlook and iCal calendars in step with your bookings. "
-                                "Connecting calendars arrives in the next release; until then, make sure your time zone is right: "
+                                "calsync keeps your Google, Outlook and iCal calendars in step with your bookings: "
+                                "events in your calendars block your availability. Check that your time zone is right: "
                                 "every time calsync shows you is in it."
                             </p>
                             <p class="actions">
-                                <a class="button primary" href="/profile">"Check your profile"</a>
+                                <a class="button primary" href="/calendars">"Your calendars"</a>
+                                <a class="button" href="/profile">"Your profile"</a>
                                 {user.is_admin.then(|| view! { <a class="button" href="/admin/users">"Manage users"</a> })}
                             </p>
                         </section>

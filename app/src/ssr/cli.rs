@@ -27,6 +27,29 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Personal API tokens for /api/v1.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Token-encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for a user; prints only the token.
+    Create {
+        email: String,
+        /// What the token is for (shown on the user's settings page).
+        #[arg(long, default_value = "CLI token")]
+        label: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Add a new key and re-encrypt every stored token with it.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,7 +108,7 @@ fn work<E: std::fmt::Display>(e: E) -> Failure {
 fn domain(e: server::domain::Error) -> Failure {
     use server::domain::Error as E;
     let message = match e {
-        E::Invalid(list) => list.into_iter().map(|m| m.message).collect::<Vec<_>>().join("\n"),
+        E::Invalid(report) => report.errors.into_iter().map(|m| m.message).collect::<Vec<_>>().join("\n"),
         E::NotFound => "not found".into(),
         E::Forbidden(m) | E::Conflict(m) | E::TooManyAttempts(m) => m,
         E::Internal(m) => m,
@@ -191,6 +214,34 @@ pub async fn run_user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
             let mut pooled = pool.get().await.map_err(work)?;
             let user = users::set_role(&mut pooled.conn(), user.id, role).await.map_err(domain)?;
             println!("{} is now {}", user.email, user.role.label());
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_token(config: Config, cmd: TokenCommand) -> Result<(), Failure> {
+    let pool = open(&config).await?;
+    match cmd {
+        TokenCommand::Create { email, label } => {
+            let user = find(&pool, &email).await?;
+            let mut pooled = pool.get().await.map_err(work)?;
+            let (_, token) = server::domain::api_tokens::create(&mut pooled.conn(), user.id, &label).await.map_err(domain)?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_keys(config: Config, cmd: KeysCommand) -> Result<(), Failure> {
+    let pool = open(&config).await?;
+    match cmd {
+        KeysCommand::Rotate => {
+            let r = server::keys::rotate(&config, &pool).await.map_err(work)?;
+            eprintln!("new key '{}'; re-encrypted {} stored token(s)", r.new_key_id, r.reencrypted);
+            if let Some(value) = r.env_value {
+                eprintln!("keys come from the environment: set this everywhere calsync runs, then restart:");
+                println!("CALSYNC_SECRET_KEYS={value}");
+            }
         }
     }
     Ok(())

@@ -36,6 +36,7 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
 
     Router::new()
         .route("/health", get(health))
+        .nest_service("/api/v1", super::rest::router(state.clone()))
         .leptos_routes_with_context(&leptos_options, routes, ctx.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

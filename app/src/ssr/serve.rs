@@ -20,6 +20,7 @@ pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), Strin
             tracing::warn!("no users yet: create the first admin with `{exe} user add you@example.com --admin`");
         }
     }
+    let (keys, _) = server::keys::load(&config, &pool).await?;
     let addr = addr.unwrap_or(config.addr);
     let mut leptos_options = leptos::config::get_configuration(None).map_err(|e| e.to_string())?.leptos_options;
     leptos_options.site_addr = addr;
@@ -41,7 +42,7 @@ pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), Strin
     });
 
     let backend = format!("{:?}", pool.backend());
-    let app = router(AppState { pool, config }, leptos_options);
+    let app = router(AppState { pool, config, keys }, leptos_options);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, database = %backend, "calsync listening on http://{addr}");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -1,0 +1,306 @@
+//! Server functions of the connection manager (Calendars pages).
+use crate::error::{AppError, FieldMessage};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A calendar as the pages show it: times already in the viewer's zone, never a secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationView {
+    pub name: String,
+    pub user: String,
+    pub integration_type: String,
+    pub integration_name: String,
+    pub is_active: bool,
+    pub is_primary: bool,
+    pub calendar_id: Option<String>,
+    /// "Connected · token expires 2026-01-05 14:30:00", "Not connected", …
+    pub auth_status: String,
+    pub connected: bool,
+    pub token_expired: bool,
+    pub ical_url: Option<String>,
+    pub sync_direction: String,
+    pub sync_past_days: i32,
+    pub sync_future_days: i32,
+    pub auto_sync_enabled: bool,
+    pub sync_interval_minutes: i32,
+    pub sync_status: String,
+    pub sync_error_log: Option<String>,
+    /// "3 minutes ago" / "never"
+    pub last_sync_ago: String,
+    pub last_sync: Option<String>,
+    /// "in 12 minutes" / "due now" / None when it does not sync by itself
+    pub next_sync: Option<String>,
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalendarsPage {
+    pub items: Vec<IntegrationView>,
+    pub is_admin: bool,
+    /// Admins: every user's email, for the filter.
+    pub users: Vec<String>,
+    pub filter_user: Option<String>,
+}
+
+/// The result of an action: the record and what to tell the person.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionResult {
+    pub name: String,
+    pub integration_name: String,
+    pub messages: Vec<String>,
+    pub warnings: Vec<FieldMessage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FormData {
+    /// None for a new calendar.
+    pub record: Option<IntegrationView>,
+    pub is_admin: bool,
+    pub me: String,
+    pub users: Vec<String>,
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod convert {
+    use super::IntegrationView;
+    use server::domain::integrations::{rules::format_datetime, Integration};
+
+    /// "3 minutes ago", "in 2 hours": coarse on purpose.
+    pub fn relative(minutes: i64) -> String {
+        let m = minutes.abs();
+        let text = match m {
+            0 => return "just now".into(),
+            1 => "1 minute".to_string(),
+            2..=59 => format!("{m} minutes"),
+            60..=119 => "1 hour".to_string(),
+            120..=2879 => format!("{} hours", m / 60),
+            _ => format!("{} days", m / 1440),
+        };
+        if minutes < 0 { format!("{text} ago") } else { format!("in {text}") }
+    }
+
+    pub fn view(i: &Integration, viewer_tz: chrono_tz::Tz) -> IntegrationView {
+        let now = server::domain::now();
+        let expired = i.token_expired(now);
+        let auth_status = if !i.integration_type.is_oauth() {
+            "Read-only feed: no sign-in needed".to_string()
+        } else if !i.has_access_token {
+            "Not connected".to_string()
+        } else {
+            match i.token_expiry {
+                Some(e) if e < now => format!("Token expired on {}", format_datetime(e, viewer_tz)),
+                Some(e) => format!("Connected · token expires {}", format_datetime(e, viewer_tz)),
+                None => "Connected".to_string(),
+            }
+        };
+        IntegrationView {
+            name: i.name.clone(),
+            user: i.user.clone(),
+            integration_type: i.integration_type.as_str().to_string(),
+            integration_name: i.integration_name.clone(),
+            is_active: i.is_active,
+            is_primary: i.is_primary,
+            calendar_id: i.calendar_id.clone(),
+            auth_status,
+            connected: i.has_access_token,
+            token_expired: expired,
+            ical_url: i.ical_url.clone(),
+            sync_direction: i.sync_direction.as_str().to_string(),
+            sync_past_days: i.sync_past_days,
+            sync_future_days: i.sync_future_days,
+            auto_sync_enabled: i.auto_sync_enabled,
+            sync_interval_minutes: i.sync_interval_minutes,
+            sync_status: i.sync_status.as_str().to_string(),
+            sync_error_log: i.sync_error_log.clone(),
+            last_sync_ago: i.last_sync.map(|t| relative((t - now).num_minutes())).unwrap_or_else(|| "never".into()),
+            last_sync: i.last_sync.map(|t| format_datetime(t, viewer_tz)),
+            next_sync: i.next_sync().map(|t| if t <= now { "due now".to_string() } else { relative((t - now).num_minutes().max(1)) }),
+            version: i.version,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn actor(user: &server::domain::users::User) -> server::domain::integrations::Actor {
+    server::domain::integrations::Actor::of(user)
+}
+
+#[cfg(feature = "ssr")]
+async fn user_emails(state: &crate::ssr::AppState) -> Result<Vec<String>, AppError> {
+    let mut pooled = state.pool.get().await?;
+    Ok(server::domain::users::list(&mut pooled.conn()).await?.into_iter().map(|u| u.email).collect())
+}
+
+#[server]
+pub async fn list_integrations(user: Option<String>) -> Result<CalendarsPage, AppError> {
+    use server::domain::integrations::{self as ig, Filter};
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let filter_user = user.filter(|u| !u.trim().is_empty() && me.is_admin());
+    let mut pooled = state.pool.get().await?;
+    let filter = Filter { user: filter_user.clone(), limit: 1000, ..Filter::default() };
+    let (items, _) = ig::list(&mut pooled.conn(), actor(&me), &filter).await?;
+    drop(pooled);
+    Ok(CalendarsPage {
+        items: items.iter().map(|i| convert::view(i, me.tz())).collect(),
+        is_admin: me.is_admin(),
+        users: if me.is_admin() { user_emails(&state).await? } else { Vec::new() },
+        filter_user,
+    })
+}
+
+#[server]
+pub async fn get_integration_form(name: Option<String>) -> Result<FormData, AppError> {
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let record = match name.filter(|n| !n.is_empty()) {
+        Some(n) => {
+            let mut pooled = state.pool.get().await?;
+            let i = server::domain::integrations::get(&mut pooled.conn(), actor(&me), &n).await?;
+            Some(convert::view(&i, me.tz()))
+        }
+        None => None,
+    };
+    Ok(FormData {
+        record,
+        is_admin: me.is_admin(),
+        me: me.email.clone(),
+        users: if me.is_admin() { user_emails(&state).await? } else { Vec::new() },
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn checked(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("on" | "true" | "1"))
+}
+
+/// Saves the add/edit form. On success the browser goes to the list with the notices; without
+/// JavaScript, a refusal goes back to the form with the values and messages in the address.
+#[allow(clippy::too_many_arguments)]
+#[server]
+pub async fn save_integration(
+    name: Option<String>,
+    version: Option<String>,
+    user: Option<String>,
+    integration_type: Option<String>,
+    integration_name: Option<String>,
+    is_active: Option<String>,
+    is_primary: Option<String>,
+    calendar_id: Option<String>,
+    ical_url: Option<String>,
+    sync_direction: Option<String>,
+    sync_past_days: Option<String>,
+    sync_future_days: Option<String>,
+    auto_sync_enabled: Option<String>,
+    sync_interval_minutes: Option<String>,
+) -> Result<ActionResult, AppError> {
+    use server::domain::integrations::{self as ig, Patch};
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let name = name.filter(|n| !n.trim().is_empty());
+    let patch = Patch {
+        user: user.clone().filter(|u| !u.trim().is_empty() || me.is_admin()),
+        integration_type: integration_type.clone(),
+        integration_name: integration_name.clone(),
+        // A form sends every checkbox: absent means unchecked.
+        is_active: Some(checked(&is_active)),
+        is_primary: Some(checked(&is_primary)),
+        calendar_id: calendar_id.clone(),
+        ical_url: ical_url.clone(),
+        sync_direction: sync_direction.clone(),
+        sync_past_days: sync_past_days.clone(),
+        sync_future_days: sync_future_days.clone(),
+        auto_sync_enabled: Some(checked(&auto_sync_enabled)),
+        sync_interval_minutes: sync_interval_minutes.clone(),
+        version: match version.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(v) => Some(v.parse().map_err(|_| AppError::Message("The form could not be read. Please reload the page.".into()))?),
+        },
+        ..Patch::default()
+    };
+    let mut pooled = state.pool.get().await?;
+    let result = match &name {
+        Some(n) => ig::update(&mut pooled.conn(), &state.keys, actor(&me), n, patch).await,
+        None => ig::create(&mut pooled.conn(), &state.keys, actor(&me), patch).await,
+    };
+    match result {
+        Ok(saved) => {
+            let verb = if name.is_some() { "Saved" } else { "Added" };
+            let mut result = ActionResult {
+                name: saved.integration.name.clone(),
+                integration_name: saved.integration.integration_name.clone(),
+                messages: vec![format!("{verb} '{}'.", saved.integration.integration_name)],
+                warnings: saved.warnings.into_iter().map(crate::error::warning).collect(),
+            };
+            result.messages.extend(saved.messages);
+            leptos_axum::redirect(&crate::ssr::notice_url("/calendars", &result));
+            Ok(result)
+        }
+        Err(e) => {
+            let err = AppError::from(e);
+            if crate::ssr::is_plain_form_post().await {
+                let back = match &name { Some(n) => format!("/calendars/{n}"), None => "/calendars/new".to_string() };
+                let values = [
+                    ("user", user), ("integration_name", integration_name), ("is_active", is_active), ("is_primary", is_primary),
+                    ("calendar_id", calendar_id), ("ical_url", ical_url), ("sync_direction", sync_direction),
+                    ("sync_past_days", sync_past_days), ("sync_future_days", sync_future_days),
+                    ("auto_sync_enabled", auto_sync_enabled), ("sync_interval_minutes", sync_interval_minutes),
+                ];
+                leptos_axum::redirect(&crate::ssr::failure_url(&back, &values, &err));
+            }
+            Err(err)
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn action_result(saved: &IntegrationView, messages: Vec<String>, warnings: Vec<FieldMessage>) -> ActionResult {
+    ActionResult { name: saved.name.clone(), integration_name: saved.integration_name.clone(), messages, warnings }
+}
+
+#[server]
+pub async fn make_primary(name: String) -> Result<ActionResult, AppError> {
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let mut pooled = state.pool.get().await?;
+    let saved = server::domain::integrations::make_primary(&mut pooled.conn(), actor(&me), &name).await?;
+    let mut messages = vec![format!("'{}' is now your primary calendar.", saved.integration.integration_name)];
+    messages.extend(saved.messages);
+    Ok(action_result(
+        &convert::view(&saved.integration, me.tz()),
+        messages,
+        saved.warnings.into_iter().map(crate::error::warning).collect(),
+    ))
+}
+
+#[server]
+pub async fn set_integration_active(name: String, active: bool, version: i64) -> Result<ActionResult, AppError> {
+    use server::domain::integrations::{self as ig, Patch};
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let mut pooled = state.pool.get().await?;
+    let patch = Patch { is_active: Some(active), version: Some(version), ..Patch::default() };
+    let saved = ig::update(&mut pooled.conn(), &state.keys, actor(&me), &name, patch).await?;
+    let verb = if active { "Activated" } else { "Deactivated" };
+    let mut messages = vec![format!("{verb} '{}'.", saved.integration.integration_name)];
+    messages.extend(saved.messages);
+    Ok(action_result(
+        &convert::view(&saved.integration, me.tz()),
+        messages,
+        saved.warnings.into_iter().map(crate::error::warning).collect(),
+    ))
+}
+
+#[server]
+pub async fn delete_integration(name: String) -> Result<ActionResult, AppError> {
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let mut pooled = state.pool.get().await?;
+    let gone = server::domain::integrations::delete(&mut pooled.conn(), actor(&me), &name).await?;
+    Ok(ActionResult {
+        name: gone.name,
+        integration_name: gone.integration_name.clone(),
+        messages: vec![format!("Deleted '{}'.", gone.integration_name)],
+        warnings: Vec::new(),
+    })
+}

@@ -1,0 +1,226 @@
+//! The connection manager: every calendar of a user (or, for admins, of every user) as a card.
+use crate::{
+    api::integrations::{list_integrations, ActionResult, DeleteIntegration, IntegrationView, MakePrimary, SetIntegrationActive},
+    components::notices::{NoticeList, Notices},
+    error::{AppError, FieldMessage},
+};
+use leptos::{either::Either, prelude::*};
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// Turns the latest result of any card action into notices.
+fn notices_of(r: Option<Result<ActionResult, AppError>>) -> Option<Notices> {
+    r.map(|r| match r {
+        Ok(a) => Notices::from_result(a.messages, a.warnings),
+        Err(e) => Notices::from_error(&e),
+    })
+}
+
+#[component]
+pub fn CalendarsPage() -> impl IntoView {
+    let query = use_query_map();
+    let make_primary = ServerAction::<MakePrimary>::new();
+    let set_active = ServerAction::<SetIntegrationActive>::new();
+    let delete = ServerAction::<DeleteIntegration>::new();
+    let page = Resource::new(
+        move || (query.read().get("user"), make_primary.version().get(), set_active.version().get(), delete.version().get()),
+        |(user, ..)| list_integrations(user),
+    );
+    // What the last action (or the save that brought us here) has to say.
+    let last_action = RwSignal::new(None::<Notices>);
+    Effect::new(move |_| {
+        if let Some(n) = notices_of(make_primary.value().get()) { last_action.set(Some(n)) }
+    });
+    Effect::new(move |_| {
+        if let Some(n) = notices_of(set_active.value().get()) { last_action.set(Some(n)) }
+    });
+    Effect::new(move |_| {
+        if let Some(n) = notices_of(delete.value().get()) { last_action.set(Some(n)) }
+    });
+    let notices = Signal::derive(move || {
+        last_action.get().unwrap_or_else(|| {
+            let q = query.read();
+            let all = |k: &str| q.get_all(k).unwrap_or_default();
+            let mut warnings: Vec<FieldMessage> = all("warning").into_iter().map(|m| FieldMessage { field: None, message: m, danger: false }).collect();
+            warnings.extend(all("danger").into_iter().map(|m| FieldMessage { field: None, message: m, danger: true }));
+            Notices::from_result(all("notice"), warnings)
+        })
+    });
+
+    view! {
+        <Title text="Calendars"/>
+        <div class="page-head">
+            <h1>"Calendars"</h1>
+            <div class="actions">
+                <a class="button primary" href="/calendars/new" data-test="add-ical">"Add iCal calendar"</a>
+                <ConnectInfo provider="Google Calendar" vars="CALSYNC_GOOGLE_CLIENT_ID and CALSYNC_GOOGLE_CLIENT_SECRET"/>
+                <ConnectInfo provider="Outlook" vars="CALSYNC_MICROSOFT_CLIENT_ID and CALSYNC_MICROSOFT_CLIENT_SECRET (and CALSYNC_MICROSOFT_TENANT for a single-tenant app)"/>
+            </div>
+        </div>
+        <NoticeList notices/>
+        <Transition fallback=|| view! { <p class="loading">"Loading calendars…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(e) => Either::Left(view! { <div class="alert error" role="alert">{e.to_string()}</div> }),
+                    Ok(p) => Either::Right(view! {
+                        {p.is_admin.then(|| view! { <UserFilter users=p.users.clone() selected=p.filter_user.clone()/> })}
+                        {if p.items.is_empty() {
+                            Either::Left(view! { <EmptyState filtered=p.filter_user.is_some()/> })
+                        } else {
+                            Either::Right(view! {
+                                <div class="cards">
+                                    {p.items.into_iter().map(|i| view! {
+                                        <CalendarCard item=i show_owner=p.is_admin make_primary set_active delete/>
+                                    }).collect_view()}
+                                </div>
+                            })
+                        }}
+                    }),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// "Connect Google/Outlook": until OAuth is configured, says which variables an admin must set.
+#[component]
+fn ConnectInfo(provider: &'static str, vars: &'static str) -> impl IntoView {
+    view! {
+        <details class="connect">
+            <summary class="button">"Connect " {provider}</summary>
+            <div class="popover" role="note">
+                <strong>{provider} " is not set up on this server yet."</strong>
+                <p>"An administrator must set " <code>{vars}</code> " and restart calsync. Until then, you can add the calendar's iCal address instead."</p>
+            </div>
+        </details>
+    }
+}
+
+#[component]
+fn UserFilter(users: Vec<String>, selected: Option<String>) -> impl IntoView {
+    view! {
+        <form method="get" action="/calendars" class="filter">
+            <label for="filter-user">"Show calendars of"</label>
+            <select id="filter-user" name="user">
+                <option value="" selected=selected.is_none()>"All users"</option>
+                {users.into_iter().map(|u| {
+                    let sel = selected.as_deref() == Some(u.as_str());
+                    view! { <option value=u.clone() selected=sel>{u.clone()}</option> }
+                }).collect_view()}
+            </select>
+            <button type="submit" class="button">"Show"</button>
+        </form>
+    }
+}
+
+#[component]
+fn EmptyState(filtered: bool) -> impl IntoView {
+    view! {
+        <section class="card empty" data-test="empty-state">
+            <h2>{if filtered { "This user has no calendars yet" } else { "No calendars yet" }}</h2>
+            <p>
+                "Connect a calendar so that its events block your availability. "
+                "Most calendar apps (Apple Calendar, Google, Outlook, Fastmail) can share a private iCal address: "
+                "copy it, then choose " <strong>"Add iCal calendar"</strong> "."
+            </p>
+            <p><a class="button primary" href="/calendars/new">"Add your first calendar"</a></p>
+        </section>
+    }
+}
+
+fn status_of(i: &IntegrationView) -> (&'static str, String) {
+    if !i.is_active {
+        ("status-muted", "Inactive".into())
+    } else if i.token_expired {
+        ("status-error", "Token expired".into())
+    } else {
+        match i.sync_status.as_str() {
+            "Success" => ("status-ok", "Synced".into()),
+            "Failed" => ("status-error", "Sync failed".into()),
+            "In Progress" => ("status-progress", "Syncing…".into()),
+            _ => ("status-pending", "Pending first sync".into()),
+        }
+    }
+}
+
+fn type_icon(t: &str) -> (&'static str, &'static str) {
+    match t {
+        "Google Calendar" => ("type-google", "G"),
+        "Outlook Calendar" => ("type-outlook", "O"),
+        _ => ("type-ical", "iC"),
+    }
+}
+
+#[component]
+fn CalendarCard(
+    item: IntegrationView,
+    show_owner: bool,
+    make_primary: ServerAction<MakePrimary>,
+    set_active: ServerAction<SetIntegrationActive>,
+    delete: ServerAction<DeleteIntegration>,
+) -> impl IntoView {
+    let (status_class, status_text) = status_of(&item);
+    let (icon_class, icon) = type_icon(&item.integration_type);
+    let name = item.name.clone();
+    let edit_href = format!("/calendars/{}", item.name);
+    let timing = match (&item.next_sync, item.is_active) {
+        (Some(next), true) => format!("Last synced {} · next sync {}", item.last_sync_ago, next),
+        (None, true) => format!("Last synced {} · automatic sync off", item.last_sync_ago),
+        _ => format!("Last synced {}", item.last_sync_ago),
+    };
+    let can_make_primary = item.is_active && !item.is_primary;
+    let primary_form = can_make_primary.then(|| {
+        let name = name.clone();
+        view! {
+            <ActionForm action=make_primary attr:class="inline">
+                <input type="hidden" name="name" value=name/>
+                <button type="submit" class="button small">"Make primary"</button>
+            </ActionForm>
+        }
+    });
+    let (name2, name3) = (name.clone(), name.clone());
+    view! {
+        <article class="cal-card" class:inactive=!item.is_active data-test="calendar-card" data-name=item.name.clone() data-title=item.integration_name.clone()>
+            <header class="cal-head">
+                <span class=format!("cal-icon {icon_class}") aria-hidden="true">{icon}</span>
+                <div class="cal-title">
+                    <h2>{item.integration_name.clone()}</h2>
+                    <p class="muted small">
+                        {item.integration_type.clone()}
+                        {show_owner.then(|| format!(" · {}", item.user))}
+                    </p>
+                </div>
+                {item.is_primary.then(|| view! { <span class="badge primary-badge" data-test="primary-badge">"Primary"</span> })}
+            </header>
+            <p class=format!("status {status_class}") data-test="status">{status_text}</p>
+            <p class="muted small">{timing}</p>
+            {item.token_expired.then(|| view! {
+                <details class="connect">
+                    <summary class="button small danger">"Reconnect"</summary>
+                    <div class="popover" role="note">"Reconnecting signs you in to the provider again. It arrives with Google and Outlook sign-in; until then an administrator can update the token through the API."</div>
+                </details>
+            })}
+            {(item.sync_status == "Failed").then(|| item.sync_error_log.clone()).flatten().map(|e| view! { <p class="error-log small">{e}</p> })}
+            <footer class="cal-actions">
+                <a class="button small" href=edit_href>"Edit"</a>
+                {primary_form}
+                <ActionForm action=set_active attr:class="inline">
+                    <input type="hidden" name="name" value=name2/>
+                    <input type="hidden" name="active" value=(!item.is_active).to_string()/>
+                    <input type="hidden" name="version" value=item.version/>
+                    <button type="submit" class="button small">{if item.is_active { "Deactivate" } else { "Activate" }}</button>
+                </ActionForm>
+                <details class="confirm">
+                    <summary class="button small subtle-danger">"Delete…"</summary>
+                    <div class="popover" role="alertdialog" aria-label="Confirm delete">
+                        <p>"Delete “" {item.integration_name.clone()} "”? Its synced events stop blocking your availability. This cannot be undone."</p>
+                        <ActionForm action=delete attr:class="inline">
+                            <input type="hidden" name="name" value=name3/>
+                            <button type="submit" class="button small danger">"Delete calendar"</button>
+                        </ActionForm>
+                    </div>
+                </details>
+            </footer>
+        </article>
+    }
+}

@@ -1,0 +1,106 @@
+//! Reading JSON bodies and query strings into the domain's types, with a message per field for
+//! anything that cannot be read (422), never a panic and never a silent default.
+use super::ApiError;
+use server::{
+    crypto::Secret,
+    domain::{integrations::Patch, FieldMessage},
+};
+use serde_json::{Map, Value};
+
+/// Fields a client may send back unchanged from a read; they are ignored on write.
+const READ_ONLY: &[&str] = &[
+    "name", "has_access_token", "has_refresh_token", "last_sync", "sync_status", "sync_error_log",
+    "created_at", "modified_at", "warnings", "messages",
+];
+
+pub fn object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(axum::http::StatusCode::BAD_REQUEST, None, format!("The request body is not valid JSON: {e}."))
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::new(axum::http::StatusCode::BAD_REQUEST, None, "The request body must be a JSON object.")),
+    }
+}
+
+fn text(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => Some(String::new()),
+        _ => {
+            errors.push(FieldMessage::new(field, format!("{field} must be a string.")));
+            None
+        }
+    }
+}
+
+/// Booleans as `true`/`false`, and `0`/`1` (numbers or strings).
+pub fn boolean(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) if n.as_i64() == Some(0) => Some(false),
+        Value::Number(n) if n.as_i64() == Some(1) => Some(true),
+        Value::String(s) if s == "0" || s == "false" => Some(false),
+        Value::String(s) if s == "1" || s == "true" => Some(true),
+        _ => {
+            errors.push(FieldMessage::new(field, format!("{field} must be true or false (or 1 or 0).")));
+            None
+        }
+    }
+}
+
+/// Numbers pass through as text so the domain's rule gives the message ("must be a whole number").
+fn number(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => {
+            errors.push(FieldMessage::new(field, format!("{field} must be a number.")));
+            None
+        }
+    }
+}
+
+fn secret(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<Option<Secret>> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(Some(Secret::new(s.clone()))),
+        Value::String(_) | Value::Null => Some(None),
+        _ => {
+            errors.push(FieldMessage::new(field, format!("{field} must be a string.")));
+            None
+        }
+    }
+}
+
+/// A JSON object → a `Patch` (the spec's field names).
+pub fn patch(map: &Map<String, Value>) -> Result<Patch, ApiError> {
+    let mut p = Patch::default();
+    let mut errors = Vec::new();
+    for (key, v) in map {
+        let e = &mut errors;
+        match key.as_str() {
+            "user" => p.user = text(key, v, e),
+            "integration_type" => p.integration_type = text(key, v, e),
+            "integration_name" => p.integration_name = text(key, v, e),
+            "is_active" => p.is_active = boolean(key, v, e),
+            "is_primary" => p.is_primary = boolean(key, v, e),
+            "calendar_id" => p.calendar_id = text(key, v, e),
+            "access_token" => p.access_token = secret(key, v, e),
+            "refresh_token" => p.refresh_token = secret(key, v, e),
+            "token_expiry" => p.token_expiry = text(key, v, e),
+            "ical_url" => p.ical_url = text(key, v, e),
+            "sync_direction" => p.sync_direction = text(key, v, e),
+            "sync_past_days" => p.sync_past_days = number(key, v, e),
+            "sync_future_days" => p.sync_future_days = number(key, v, e),
+            "auto_sync_enabled" => p.auto_sync_enabled = boolean(key, v, e),
+            "sync_interval_minutes" => p.sync_interval_minutes = number(key, v, e),
+            "version" => match v.as_i64() {
+                Some(n) => p.version = Some(n),
+                None => e.push(FieldMessage::new(key, "version must be an integer.")),
+            },
+            k if READ_ONLY.contains(&k) => {}
+            other => e.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
+        }
+    }
+    if errors.is_empty() { Ok(p) } else { Err(ApiError::invalid(errors)) }
+}

@@ -1,0 +1,236 @@
+//! `/api/v1/integrations`: list, read, create, update (partial), delete, make-primary.
+use super::{body, ApiError, ApiUser, ErrorBody};
+use crate::ssr::AppState;
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use server::domain::{
+    integrations::{self as ig, Filter, Integration, IntegrationType, Saved, SyncStatus},
+    FieldMessage,
+};
+use utoipa::{IntoParams, ToSchema};
+
+fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A calendar integration as the API returns it. Secrets are never returned: only whether one
+/// is stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationJson {
+    /// `MM-CI-{user}-{####}`
+    pub name: String,
+    /// The owner's email.
+    pub user: String,
+    /// `Google Calendar`, `Outlook Calendar` or `iCal`
+    pub integration_type: String,
+    pub integration_name: String,
+    pub is_active: bool,
+    pub is_primary: bool,
+    pub calendar_id: Option<String>,
+    pub has_access_token: bool,
+    pub has_refresh_token: bool,
+    /// RFC 3339, UTC
+    pub token_expiry: Option<String>,
+    pub ical_url: Option<String>,
+    /// `One-way (Read Only)` or `Two-way (Read & Write)`
+    pub sync_direction: String,
+    pub sync_past_days: i32,
+    pub sync_future_days: i32,
+    pub auto_sync_enabled: bool,
+    pub sync_interval_minutes: i32,
+    /// Last successful sync, RFC 3339, UTC
+    pub last_sync: Option<String>,
+    /// `Pending`, `Success`, `Failed` or `In Progress`
+    pub sync_status: String,
+    pub sync_error_log: Option<String>,
+    /// Send it back on update to refuse a save over someone else's change (409).
+    pub version: i64,
+    pub created_at: String,
+    pub modified_at: String,
+}
+
+impl From<&Integration> for IntegrationJson {
+    fn from(i: &Integration) -> Self {
+        IntegrationJson {
+            name: i.name.clone(),
+            user: i.user.clone(),
+            integration_type: i.integration_type.as_str().into(),
+            integration_name: i.integration_name.clone(),
+            is_active: i.is_active,
+            is_primary: i.is_primary,
+            calendar_id: i.calendar_id.clone(),
+            has_access_token: i.has_access_token,
+            has_refresh_token: i.has_refresh_token,
+            token_expiry: i.token_expiry.map(rfc3339),
+            ical_url: i.ical_url.clone(),
+            sync_direction: i.sync_direction.as_str().into(),
+            sync_past_days: i.sync_past_days,
+            sync_future_days: i.sync_future_days,
+            auto_sync_enabled: i.auto_sync_enabled,
+            sync_interval_minutes: i.sync_interval_minutes,
+            last_sync: i.last_sync.map(rfc3339),
+            sync_status: i.sync_status.as_str().into(),
+            sync_error_log: i.sync_error_log.clone(),
+            version: i.version,
+            created_at: rfc3339(i.created_at),
+            modified_at: rfc3339(i.modified_at),
+        }
+    }
+}
+
+/// A write's answer: the record, plus its warnings and notices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WriteJson {
+    #[serde(flatten)]
+    pub record: IntegrationJson,
+    pub warnings: Vec<super::Message>,
+    pub messages: Vec<String>,
+}
+
+impl From<Saved> for WriteJson {
+    fn from(s: Saved) -> Self {
+        WriteJson {
+            record: (&s.integration).into(),
+            warnings: s.warnings.into_iter().map(|w| super::Message { field: w.field, message: w.message }).collect(),
+            messages: s.messages,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListJson {
+    pub items: Vec<IntegrationJson>,
+    pub total: i64,
+}
+
+/// What a create or update may carry (all optional on update). Secrets are write-only.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IntegrationInput {
+    /// Owner email; admins may name any user, others only themselves.
+    pub user: Option<String>,
+    pub integration_type: Option<String>,
+    pub integration_name: Option<String>,
+    /// `true`/`false`, or 1/0
+    pub is_active: Option<bool>,
+    pub is_primary: Option<bool>,
+    pub calendar_id: Option<String>,
+    /// Write-only: never returned.
+    pub access_token: Option<String>,
+    /// Write-only: never returned.
+    pub refresh_token: Option<String>,
+    /// RFC 3339, or `YYYY-MM-DD HH:MM:SS` in the owner's time zone.
+    pub token_expiry: Option<String>,
+    pub ical_url: Option<String>,
+    pub sync_direction: Option<String>,
+    pub sync_past_days: Option<i64>,
+    pub sync_future_days: Option<i64>,
+    pub auto_sync_enabled: Option<bool>,
+    pub sync_interval_minutes: Option<i64>,
+    /// The version you read; a different current version answers 409.
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Owner email (admins: any user; others: only themselves)
+    pub user: Option<String>,
+    pub integration_type: Option<String>,
+    /// `true`/`false` or 1/0
+    pub is_active: Option<String>,
+    pub sync_status: Option<String>,
+    /// Default 100, at most 1000
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+}
+
+fn list_filter(q: &ListQuery) -> Result<Filter, ApiError> {
+    let mut errors = Vec::new();
+    let integration_type = q.integration_type.as_deref().and_then(|t| {
+        IntegrationType::parse(t).or_else(|| {
+            errors.push(FieldMessage::new("integration_type", format!("Integration Type '{t}' is not one of Google Calendar, Outlook Calendar, iCal.")));
+            None
+        })
+    });
+    let sync_status = q.sync_status.as_deref().and_then(|s| {
+        SyncStatus::parse(s).or_else(|| {
+            errors.push(FieldMessage::new("sync_status", format!("Sync Status '{s}' is not one of Pending, Success, Failed, In Progress.")));
+            None
+        })
+    });
+    let is_active = q.is_active.as_deref().and_then(|v| body::boolean("is_active", &serde_json::Value::String(v.into()), &mut errors));
+    let mut int = |field: &str, v: &Option<String>, default: i64, max: i64| -> i64 {
+        match v.as_deref().map(str::parse::<i64>) {
+            None => default,
+            Some(Ok(n)) if (0..=max).contains(&n) => n,
+            Some(_) => {
+                errors.push(FieldMessage::new(field, format!("{field} must be a whole number from 0 to {max}.")));
+                default
+            }
+        }
+    };
+    let limit = int("limit", &q.limit, 100, 1000).max(1);
+    let offset = int("offset", &q.offset, 0, i64::MAX);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    Ok(Filter { user: q.user.clone(), integration_type, is_active, sync_status, limit, offset })
+}
+
+#[utoipa::path(get, path = "/api/v1/integrations", params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Query<ListQuery>) -> Result<Json<ListJson>, ApiError> {
+    let filter = list_filter(&q)?;
+    let mut pooled = state.pool.get().await?;
+    let (items, total) = ig::list(&mut pooled.conn(), caller.actor(), &filter).await?;
+    Ok(Json(ListJson { items: items.iter().map(IntegrationJson::from).collect(), total }))
+}
+
+#[utoipa::path(get, path = "/api/v1/integrations/{name}", params(("name" = String, Path, description = "MM-CI-{user}-{####}")),
+    security(("bearer" = [])), responses((status = 200, body = IntegrationJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn read(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<Json<IntegrationJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    let i = ig::get(&mut pooled.conn(), caller.actor(), &name).await?;
+    Ok(Json((&i).into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/integrations", request_body = IntegrationInput, security(("bearer" = [])),
+    responses((status = 201, body = WriteJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<(StatusCode, Json<WriteJson>), ApiError> {
+    let patch = body::patch(&body::object(&bytes)?)?;
+    let mut pooled = state.pool.get().await?;
+    let saved = ig::create(&mut pooled.conn(), &state.keys, caller.actor(), patch).await?;
+    Ok((StatusCode::CREATED, Json(saved.into())))
+}
+
+#[utoipa::path(patch, path = "/api/v1/integrations/{name}", request_body = IntegrationInput, params(("name" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = WriteJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>, bytes: Bytes) -> Result<Json<WriteJson>, ApiError> {
+    let patch = body::patch(&body::object(&bytes)?)?;
+    let mut pooled = state.pool.get().await?;
+    let saved = ig::update(&mut pooled.conn(), &state.keys, caller.actor(), &name, patch).await?;
+    Ok(Json(saved.into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/integrations/{name}", params(("name" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = WriteJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<Json<WriteJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    let gone = ig::delete(&mut pooled.conn(), caller.actor(), &name).await?;
+    let messages = vec![format!("Deleted '{}'.", gone.integration_name)];
+    Ok(Json(WriteJson { record: (&gone).into(), warnings: vec![], messages }))
+}
+
+#[utoipa::path(post, path = "/api/v1/integrations/{name}/make-primary", params(("name" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = WriteJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn make_primary(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<Json<WriteJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    let saved = ig::make_primary(&mut pooled.conn(), caller.actor(), &name).await?;
+    Ok(Json(saved.into()))
+}

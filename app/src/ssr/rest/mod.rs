@@ -1,0 +1,150 @@
+//! REST API v1 (`/api/v1`): bearer tokens, one JSON error envelope, OpenAPI at
+//! `/api/v1/openapi.json`. Conventions: shared/docs/api.md. Handlers are thin: authenticate,
+//! read the body into a domain `Patch`, call one domain function, shape the JSON.
+mod body;
+mod integrations;
+pub mod openapi;
+
+use super::AppState;
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Serialize;
+use server::domain::{self, integrations::Actor, FieldMessage};
+use utoipa::ToSchema;
+
+/// Every route of the API, as (method, path) in OpenAPI form; the OpenAPI test checks the
+/// document against this list and this list against the router.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/integrations"),
+    ("post", "/api/v1/integrations"),
+    ("get", "/api/v1/integrations/{name}"),
+    ("patch", "/api/v1/integrations/{name}"),
+    ("delete", "/api/v1/integrations/{name}"),
+    ("post", "/api/v1/integrations/{name}/make-primary"),
+];
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/integrations", get(integrations::list).post(integrations::create))
+        .route(
+            "/integrations/{name}",
+            get(integrations::read).patch(integrations::update).delete(integrations::delete),
+        )
+        .route("/integrations/{name}/make-primary", post(integrations::make_primary))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+}
+
+/// `{"field": …, "message": …}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The one error envelope: `{"errors": […], "warnings": […]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub errors: Vec<Message>,
+    pub warnings: Vec<Message>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, field: Option<&str>, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody { errors: vec![Message { field: field.map(str::to_string), message: message.into() }], warnings: vec![] },
+        }
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, None, "Authentication required.")
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, None, "Not found.")
+    }
+    pub fn invalid(errors: Vec<FieldMessage>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: ErrorBody { errors: errors.into_iter().map(|m| Message { field: m.field, message: m.message }).collect(), warnings: vec![] },
+        }
+    }
+}
+
+impl From<domain::Error> for ApiError {
+    fn from(e: domain::Error) -> Self {
+        use domain::Error as E;
+        match e {
+            E::Invalid(report) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                body: ErrorBody {
+                    errors: report.errors.into_iter().map(|m| Message { field: m.field, message: m.message }).collect(),
+                    warnings: report.warnings.into_iter().map(|w| Message { field: w.field, message: w.message }).collect(),
+                },
+            },
+            E::NotFound => ApiError::not_found(),
+            E::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, None, m),
+            E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, None, m),
+            E::TooManyAttempts(m) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, None, m),
+            E::Internal(detail) => {
+                tracing::error!(error = %detail, "REST request failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "Something went wrong. It has been logged.")
+            }
+        }
+    }
+}
+
+impl From<server::db::DbError> for ApiError {
+    fn from(e: server::db::DbError) -> Self {
+        domain::Error::from(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// The caller, from `Authorization: Bearer <token>`.
+pub struct ApiUser {
+    pub user: domain::users::User,
+}
+
+impl ApiUser {
+    pub fn actor(&self) -> Actor {
+        Actor::of(&self.user)
+    }
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or_else(ApiError::unauthorized)?;
+        let mut pooled = state.pool.get().await?;
+        match domain::api_tokens::authenticate(&mut pooled.conn(), token).await? {
+            Some(user) => {
+                tracing::Span::current().record("user_id", user.id);
+                Ok(ApiUser { user })
+            }
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}

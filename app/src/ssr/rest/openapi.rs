@@ -1,0 +1,39 @@
+//! The OpenAPI 3 document, generated from the handlers' types.
+use super::{integrations, ErrorBody, Message};
+use axum::Json;
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A personal API token (Settings → API tokens, or `calsync token create EMAIL`).")).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "calsync API", version = "1", description = "Calendar integrations of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
+    paths(
+        integrations::list,
+        integrations::create,
+        integrations::read,
+        integrations::update,
+        integrations::delete,
+        integrations::make_primary
+    ),
+    components(schemas(integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput, ErrorBody, Message)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
