@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -71,8 +71,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/tokens") view=pages::tokens::TokensPage/>
                     <Route path=path!("/calendars") view=pages::calendars::CalendarsPage/>
                     <Route path=path!("/calendars/new") view=pages::calendar_form::CalendarFormPage/>
-                    <Route path=path!("/calendars/:name") view=pages::calendar_form::CalendarFormPage/>
-                    <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage/>
+                    <Route path=path!("/calendars/:name") view=pages::calendar_form::CalendarFormPage ssr=SsrMode::Async/>
+                    // Async: these answer 404 for records that are not yours, so the status must be
+                    // known before the first byte is sent.
+                    <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

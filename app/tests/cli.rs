@@ -3,10 +3,22 @@ use server::{db_test, testing::TestDb};
 use std::{io::Write, process::{Command, Output, Stdio}};
 
 fn calsync(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
+    calsync_in(db, &data_dir(db), &[], args, stdin)
+}
+
+/// A data directory of this test's own (the key file lives there).
+fn data_dir(db: &TestDb) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("calsync_cli_{}", server::sessions::sha256_hex(&db.url)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn calsync_in(db: &TestDb, dir: &std::path::Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_calsync"))
         .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", &db.url)
-        .env("CALSYNC_DATA_DIR", std::env::temp_dir())
+        .env("CALSYNC_DATA_DIR", dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,3 +90,75 @@ fn help_is_everywhere() {
         assert!(text(&out.stdout).contains("Usage: calsync"), "{args:?}");
     }
 }
+
+db_test!(token_create_prints_only_a_working_token, |db| {
+    assert_eq!(calsync(&db, &["user", "add", "ada@example.com", "--password-stdin"], Some("ada password 1\n")).status.code(), Some(0));
+    let out = calsync(&db, &["token", "create", "ada@example.com", "--label", "booking side"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let token = text(&out.stdout);
+    let token = token.trim();
+    assert!(token.starts_with("csk_") && !token.contains(' '), "{token}");
+    let mut c = db.pool.get().await.unwrap();
+    let user = server::domain::api_tokens::authenticate(&mut c.conn(), token).await.unwrap().unwrap();
+    assert_eq!(user.email, "ada@example.com");
+    let missing = calsync(&db, &["token", "create", "nobody@example.com"], None);
+    assert_eq!(missing.status.code(), Some(1));
+});
+
+db_test!(keys_are_generated_rotated_and_checked, |db| {
+    use server::{crypto, domain::integrations::{self as ig, Actor, Patch}};
+    let dir = data_dir(&db);
+    let key_file = crypto::key_file(&dir);
+    let _ = std::fs::remove_file(&key_file);
+    // No secrets yet: the first use generates a key file, readable only by its owner.
+    let out = calsync(&db, &["keys", "rotate"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("new key 'k2'; re-encrypted 0 stored token(s)"), "{}", text(&out.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let ring = crypto::read_key_file(&key_file).unwrap().unwrap();
+    assert_eq!(ring.ids(), vec!["k2", "k1"]);
+
+    // Store a secret with the file's keys, rotate, and find it re-encrypted under k3.
+    calsync(&db, &["user", "add", "ada@example.com", "--password-stdin"], Some("ada password 1\n"));
+    let mut c = db.pool.get().await.unwrap();
+    let ada = server::domain::users::find_by_email(&mut c.conn(), "ada@example.com").await.unwrap().unwrap();
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some("Work".into()),
+        access_token: Some(Some(crypto::Secret::new("ya29.x"))),
+        ..Patch::default()
+    };
+    let rec = ig::create(&mut c.conn(), &ring, Actor::of(&ada), patch).await.unwrap().integration;
+    let out = calsync(&db, &["keys", "rotate"], None);
+    assert!(text(&out.stderr).contains("new key 'k3'; re-encrypted 1 stored token(s)"), "{}", text(&out.stderr));
+    let ring = crypto::read_key_file(&key_file).unwrap().unwrap();
+    let stored = ig::stored_secrets(&mut c.conn()).await.unwrap();
+    assert!(stored[0].3.starts_with("v1:k3:"));
+    assert_eq!(ig::secrets(&mut c.conn(), &ring, Actor::of(&ada), &rec.name).await.unwrap().0.unwrap().expose(), "ya29.x");
+
+    // Keys from the environment: the new value is printed for the operator.
+    let env = ring.to_list();
+    let out = calsync_in(&db, &dir, &[("CALSYNC_SECRET_KEYS", &env)], &["keys", "rotate"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.starts_with("CALSYNC_SECRET_KEYS=k4:"), "{printed}");
+    let env_ring = crypto::Keyring::from_list(printed.trim().trim_start_matches("CALSYNC_SECRET_KEYS=")).unwrap();
+
+    // A missing or wrong key is a clear error naming the key id, never garbage.
+    std::fs::remove_file(&key_file).unwrap();
+    let out = calsync(&db, &["keys", "rotate"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("encrypted tokens (key 'k4') but no keys are configured"), "{}", text(&out.stderr));
+    let wrong = crypto::Keyring::new(vec![crypto::KeyEntry::generate("k4")]).unwrap().to_list();
+    let out = calsync_in(&db, &dir, &[("CALSYNC_SECRET_KEYS", &wrong)], &["keys", "rotate"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("does not decrypt with key 'k4'"), "{}", text(&out.stderr));
+    let only_old = crypto::Keyring::new(vec![crypto::KeyEntry::generate("k1")]).unwrap().to_list();
+    let out = calsync_in(&db, &dir, &[("CALSYNC_SECRET_KEYS", &only_old)], &["keys", "rotate"], None);
+    assert!(text(&out.stderr).contains("stored tokens need key 'k4', which is not configured"), "{}", text(&out.stderr));
+    // The right keys still work.
+    let out = calsync_in(&db, &dir, &[("CALSYNC_SECRET_KEYS", &env_ring.to_list())], &["migrate"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+});

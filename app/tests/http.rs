@@ -1,93 +1,19 @@
 //! The real router, end to end over HTTP semantics (no browser): health, sign-in, sessions,
 //! permissions and bad requests, on SQLite and on PostgreSQL.
+mod common;
+
 use app::{
     api::{admin::ListUsers, auth::SignIn},
     ssr::{http::router, AppState},
 };
-use axum::{
-    body::Body,
-    http::{header, Request, StatusCode},
-    Router,
-};
+use axum::http::{header, StatusCode};
+use common::*;
 use leptos::server_fn::ServerFn;
 use server::{
     db_test,
-    domain::users::{self, NewUser, Role},
-    password::Cost,
+    domain::users::{self, Role},
     testing::TestDb,
 };
-use tower::ServiceExt;
-
-fn config(db: &TestDb, public_url: &str) -> server::config::Config {
-    let mut c = server::config::Config::from_env().expect("config");
-    c.database_url = db.url.clone();
-    c.public_url = public_url.into();
-    c.password_cost = Cost::Test;
-    c
-}
-
-fn app(db: &TestDb) -> Router {
-    app_with(db, "http://127.0.0.1:3000")
-}
-
-fn app_with(db: &TestDb, public_url: &str) -> Router {
-    let options = leptos::config::get_configuration(None).unwrap().leptos_options;
-    router(AppState { pool: db.pool.clone(), config: config(db, public_url), keys: db.keys.clone() }, options)
-}
-
-async fn add_user(db: &TestDb, email: &str, role: Role) {
-    let mut c = db.pool.get().await.unwrap();
-    users::create(
-        &mut c.conn(),
-        Cost::Test,
-        NewUser { email: email.into(), full_name: String::new(), password: "right password".into(), role, time_zone: "UTC".into() },
-    )
-    .await
-    .unwrap();
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Answer {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-    Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-}
-
-fn form(path: &str, body: impl Into<Body>, cookie: Option<&str>) -> Request<Body> {
-    let mut b = Request::post(path)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json");
-    if let Some(c) = cookie {
-        b = b.header(header::COOKIE, c);
-    }
-    b.body(body.into()).unwrap()
-}
-
-fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
-    let mut b = Request::get(path);
-    if let Some(c) = cookie {
-        b = b.header(header::COOKIE, c);
-    }
-    b.body(Body::empty()).unwrap()
-}
-
-/// Signs in and returns the `name=value` of the session cookie.
-async fn sign_in(app: &Router, email: &str, password: &str) -> Result<String, Answer> {
-    let a = send(app, form(SignIn::PATH, format!("email={email}&password={password}&next=/profile"), None)).await;
-    match a.headers.get(header::SET_COOKIE) {
-        Some(c) if a.status.is_success() || a.status.is_redirection() => {
-            Ok(c.to_str().unwrap().split(';').next().unwrap().to_string())
-        }
-        _ => Err(a),
-    }
-}
 
 db_test!(health_answers_200_with_the_database, |db| {
     let a = send(&app(&db), get("/health", None)).await;

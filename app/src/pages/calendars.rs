@@ -163,10 +163,11 @@ fn CalendarCard(
     let (icon_class, icon) = type_icon(&item.integration_type);
     let name = item.name.clone();
     let edit_href = format!("/calendars/{}", item.name);
+    let last = if item.last_sync.is_some() { format!("Last synced {}", item.last_sync_ago) } else { "Never synced".to_string() };
     let timing = match (&item.next_sync, item.is_active) {
-        (Some(next), true) => format!("Last synced {} · next sync {}", item.last_sync_ago, next),
-        (None, true) => format!("Last synced {} · automatic sync off", item.last_sync_ago),
-        _ => format!("Last synced {}", item.last_sync_ago),
+        (Some(next), true) => format!("{last} · next sync {next}"),
+        (None, true) => format!("{last} · automatic sync off"),
+        _ => last,
     };
     let can_make_primary = item.is_active && !item.is_primary;
     let primary_form = can_make_primary.then(|| {

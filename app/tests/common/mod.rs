@@ -1,0 +1,113 @@
+//! Helpers shared by the router-level tests: a router on a test database, requests, sign-in.
+#![allow(dead_code)]
+use app::{
+    api::auth::SignIn,
+    ssr::{http::router, AppState},
+};
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+    Router,
+};
+use leptos::server_fn::ServerFn;
+use server::{
+    domain::users::{self, NewUser, Role},
+    password::Cost,
+    testing::TestDb,
+};
+use tower::ServiceExt;
+
+pub fn config(db: &TestDb, public_url: &str) -> server::config::Config {
+    let mut c = server::config::Config::from_env().expect("config");
+    c.database_url = db.url.clone();
+    c.public_url = public_url.into();
+    c.password_cost = Cost::Test;
+    c
+}
+
+pub fn app(db: &TestDb) -> Router {
+    app_with(db, "http://127.0.0.1:3000")
+}
+
+pub fn app_with(db: &TestDb, public_url: &str) -> Router {
+    let options = leptos::config::get_configuration(None).unwrap().leptos_options;
+    router(AppState { pool: db.pool.clone(), config: config(db, public_url), keys: db.keys.clone() }, options)
+}
+
+pub async fn add_user(db: &TestDb, email: &str, role: Role) {
+    let mut c = db.pool.get().await.unwrap();
+    users::create(
+        &mut c.conn(),
+        Cost::Test,
+        NewUser { email: email.into(), full_name: String::new(), password: "right password".into(), role, time_zone: "UTC".into() },
+    )
+    .await
+    .unwrap();
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+pub async fn send(app: &Router, req: Request<Body>) -> Answer {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+pub fn form(path: &str, body: impl Into<Body>, cookie: Option<&str>) -> Request<Body> {
+    let mut b = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json");
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    b.body(body.into()).unwrap()
+}
+
+pub fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(path);
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+/// Signs in and returns the `name=value` of the session cookie.
+pub async fn sign_in(app: &Router, email: &str, password: &str) -> Result<String, Answer> {
+    let a = send(app, form(SignIn::PATH, format!("email={email}&password={password}&next=/profile"), None)).await;
+    match a.headers.get(header::SET_COOKIE) {
+        Some(c) if a.status.is_success() || a.status.is_redirection() => {
+            Ok(c.to_str().unwrap().split(';').next().unwrap().to_string())
+        }
+        _ => Err(a),
+    }
+}
+
+
+/// A personal API token for an existing user.
+pub async fn token_for(db: &TestDb, email: &str) -> String {
+    let mut c = db.pool.get().await.unwrap();
+    let u = users::find_by_email(&mut c.conn(), email).await.unwrap().unwrap();
+    server::domain::api_tokens::create(&mut c.conn(), u.id, "test").await.unwrap().1
+}
+
+/// A JSON request to the REST API.
+pub fn api(method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(path).header(header::ACCEPT, "application/json");
+    if let Some(t) = token {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    match body {
+        Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
+        None => b.body(Body::empty()).unwrap(),
+    }
+}
+
+pub fn json(a: &Answer) -> serde_json::Value {
+    serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", a.body))
+}
