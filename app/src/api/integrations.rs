@@ -226,13 +226,7 @@ pub async fn save_integration(
     match result {
         Ok(saved) => {
             let verb = if name.is_some() { "Saved" } else { "Added" };
-            let mut result = ActionResult {
-                name: saved.integration.name.clone(),
-                integration_name: saved.integration.integration_name.clone(),
-                messages: vec![format!("{verb} '{}'.", saved.integration.integration_name)],
-                warnings: saved.warnings.into_iter().map(crate::error::warning).collect(),
-            };
-            result.messages.extend(saved.messages);
+            let result = action_result(format!("{verb} '{}'.", saved.integration.integration_name), saved);
             leptos_axum::redirect(&crate::ssr::notice_url("/calendars", &result));
             Ok(result)
         }
@@ -253,9 +247,17 @@ pub async fn save_integration(
     }
 }
 
+/// What a saved record has to say: `first`, then the domain's notices, and its warnings.
 #[cfg(feature = "ssr")]
-fn action_result(saved: &IntegrationView, messages: Vec<String>, warnings: Vec<FieldMessage>) -> ActionResult {
-    ActionResult { name: saved.name.clone(), integration_name: saved.integration_name.clone(), messages, warnings }
+fn action_result(first: String, saved: server::domain::integrations::Saved) -> ActionResult {
+    let mut messages = vec![first];
+    messages.extend(saved.messages);
+    ActionResult {
+        name: saved.integration.name,
+        integration_name: saved.integration.integration_name,
+        messages,
+        warnings: saved.warnings.into_iter().map(crate::error::warning).collect(),
+    }
 }
 
 #[server]
@@ -264,13 +266,7 @@ pub async fn make_primary(name: String) -> Result<ActionResult, AppError> {
     let state = super::ctx::state();
     let mut pooled = state.pool.get().await?;
     let saved = server::domain::integrations::make_primary(&mut pooled.conn(), actor(&me), &name).await?;
-    let mut messages = vec![format!("'{}' is now your primary calendar.", saved.integration.integration_name)];
-    messages.extend(saved.messages);
-    Ok(action_result(
-        &convert::view(&saved.integration, me.tz()),
-        messages,
-        saved.warnings.into_iter().map(crate::error::warning).collect(),
-    ))
+    Ok(action_result(format!("'{}' is now your primary calendar.", saved.integration.integration_name), saved))
 }
 
 #[server]
@@ -282,13 +278,7 @@ pub async fn set_integration_active(name: String, active: bool, version: i64) ->
     let patch = Patch { is_active: Some(active), version: Some(version), ..Patch::default() };
     let saved = ig::update(&mut pooled.conn(), &state.keys, actor(&me), &name, patch).await?;
     let verb = if active { "Activated" } else { "Deactivated" };
-    let mut messages = vec![format!("{verb} '{}'.", saved.integration.integration_name)];
-    messages.extend(saved.messages);
-    Ok(action_result(
-        &convert::view(&saved.integration, me.tz()),
-        messages,
-        saved.warnings.into_iter().map(crate::error::warning).collect(),
-    ))
+    Ok(action_result(format!("{verb} '{}'.", saved.integration.integration_name), saved))
 }
 
 #[server]
