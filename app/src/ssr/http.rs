@@ -34,7 +34,8 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
             time::Duration::try_from(state.config.session_idle).unwrap_or(time::Duration::hours(12)),
         ));
 
-    Router::new()
+    // The app's own routes: sessions and the signed-in user are resolved for these only.
+    let app = Router::new()
         .route("/health", get(health))
         .nest_service("/api/v1", super::rest::router(state.clone()))
         .leptos_routes_with_context(&leptos_options, routes, ctx.clone(), {
@@ -42,13 +43,20 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context(ctx, shell))
-        .with_state(leptos_options)
+        .with_state(leptos_options.clone())
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(session_layer)
+        .layer(Extension(state));
+    // Static files (wasm, JS, CSS) skip the session store: no database work per asset.
+    Router::new()
+        .route_service(
+            &leptos_axum::site_pkg_dir_service_route_path(&leptos_options),
+            leptos_axum::site_pkg_dir_service(&leptos_options),
+        )
+        .merge(app)
         .layer(middleware::from_fn(trace_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_page))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(Extension(state))
 }
 
 /// 200 when the database answers, 503 otherwise.
@@ -69,7 +77,6 @@ fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/health"
         || path.starts_with("/api/")
-        || path.starts_with("/pkg/")
         || path == "/favicon.ico"
         || path == "/favicon.svg"
 }

@@ -170,6 +170,48 @@ impl Integration {
     }
 }
 
+/// The columns a save writes from the checked draft: the same for insert and update.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = ci, treat_none_as_null = true)]
+struct Columns<'a> {
+    integration_type: &'a str,
+    integration_name: &'a str,
+    is_active: bool,
+    is_primary: bool,
+    calendar_id: Option<&'a str>,
+    token_expiry: Option<NaiveDateTime>,
+    ical_url: Option<&'a str>,
+    sync_direction: &'a str,
+    sync_past_days: i32,
+    sync_future_days: i32,
+    auto_sync_enabled: bool,
+    sync_interval_minutes: i32,
+    modified_at: NaiveDateTime,
+    modified_by: Option<i64>,
+}
+
+impl<'a> Columns<'a> {
+    /// `draft` has passed the rules (so it has a type).
+    fn of(draft: &'a Draft, at: NaiveDateTime, by: i64) -> Self {
+        Columns {
+            integration_type: draft.integration_type.expect("checked").as_str(),
+            integration_name: &draft.integration_name,
+            is_active: draft.is_active,
+            is_primary: draft.is_primary,
+            calendar_id: draft.calendar_id.as_deref(),
+            token_expiry: draft.token_expiry,
+            ical_url: draft.ical_url.as_deref(),
+            sync_direction: draft.sync_direction.as_str(),
+            sync_past_days: draft.sync_past_days as i32,
+            sync_future_days: draft.sync_future_days as i32,
+            auto_sync_enabled: draft.auto_sync_enabled,
+            sync_interval_minutes: draft.sync_interval_minutes as i32,
+            modified_at: at,
+            modified_by: Some(by),
+        }
+    }
+}
+
 /// A successful save: the record, its warnings and notices ("Unmarked 'X' as primary calendar.").
 #[derive(Clone, Debug)]
 pub struct Saved {
@@ -293,27 +335,27 @@ async fn name_taken(conn: &mut Conn<'_>, user_id: i64, name: &str, except: Optio
         > 0)
 }
 
-/// Unmarks the owner's other primaries (all of them, or only inactive ones); their names.
+/// Unmarks the owner's other primaries (all of them, or only inactive ones) in one statement;
+/// returns a notice per calendar unmarked.
 async fn unmark_others(conn: &mut Conn<'_>, user_id: i64, keep: i64, only_inactive: bool, by: i64) -> Result<Vec<String>> {
-    let ts = now();
-    let names: Vec<(i64, String)> = run!(conn, |c| {
-        let mut q = ci::table
-            .filter(ci::user_id.eq(user_id))
-            .filter(ci::is_primary.eq(true))
-            .filter(ci::id.ne(keep))
-            .into_boxed::<Db>();
-        if only_inactive {
-            q = q.filter(ci::is_active.eq(false));
-        }
-        q.select((ci::id, ci::integration_name)).load::<(i64, String)>(c).await
-    })?;
-    for (id, _) in &names {
-        run!(conn, |c| diesel::update(ci::table.find(*id))
-            .set((ci::is_primary.eq(false), ci::version.eq(ci::version + 1), ci::modified_at.eq(ts), ci::modified_by.eq(Some(by))))
+    let states: &[bool] = if only_inactive { &[false] } else { &[false, true] };
+    macro_rules! others {
+        () => {
+            ci::table
+                .filter(ci::user_id.eq(user_id))
+                .filter(ci::is_primary.eq(true))
+                .filter(ci::id.ne(keep))
+                .filter(ci::is_active.eq_any(states))
+        };
+    }
+    let names: Vec<String> = run!(conn, |c| others!().select(ci::integration_name).order(ci::id).load::<String>(c).await)?;
+    if !names.is_empty() {
+        run!(conn, |c| diesel::update(others!())
+            .set((ci::is_primary.eq(false), ci::version.eq(ci::version + 1), ci::modified_at.eq(now()), ci::modified_by.eq(Some(by))))
             .execute(c)
             .await)?;
     }
-    Ok(names.into_iter().map(|(_, n)| n).collect())
+    Ok(names.iter().map(|n| rules::msg_unmarked(n)).collect())
 }
 
 fn invalid(checked: Checked) -> Error {
@@ -377,28 +419,15 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
             let ts = now();
             let inserted = run!(c, |cc| diesel::insert_into(ci::table)
                 .values((
+                    Columns::of(&draft, ts, actor.user_id),
                     ci::name.eq(&name),
                     ci::user_id.eq(owner.id),
-                    ci::integration_type.eq(draft.integration_type.expect("checked").as_str()),
-                    ci::integration_name.eq(&draft.integration_name),
-                    ci::is_active.eq(draft.is_active),
-                    ci::is_primary.eq(draft.is_primary),
-                    ci::calendar_id.eq(&draft.calendar_id),
                     ci::access_token.eq(&access),
                     ci::refresh_token.eq(&refresh),
-                    ci::token_expiry.eq(draft.token_expiry),
-                    ci::ical_url.eq(&draft.ical_url),
-                    ci::sync_direction.eq(draft.sync_direction.as_str()),
-                    ci::sync_past_days.eq(draft.sync_past_days as i32),
-                    ci::sync_future_days.eq(draft.sync_future_days as i32),
-                    ci::auto_sync_enabled.eq(draft.auto_sync_enabled),
-                    ci::sync_interval_minutes.eq(draft.sync_interval_minutes as i32),
                     ci::sync_status.eq(SyncStatus::Pending.as_str()),
                     ci::version.eq(1i64),
                     ci::created_at.eq(ts),
-                    ci::modified_at.eq(ts),
                     ci::created_by.eq(Some(actor.user_id)),
-                    ci::modified_by.eq(Some(actor.user_id)),
                 ))
                 .returning(ci::id)
                 .get_result::<i64>(cc)
@@ -416,9 +445,7 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
             };
             let mut messages = checked.messages;
             if draft.is_primary && draft.is_active {
-                for n in unmark_others(c, owner.id, id, true, actor.user_id).await? {
-                    messages.push(rules::msg_unmarked(&n));
-                }
+                messages.extend(unmark_others(c, owner.id, id, true, actor.user_id).await?);
             }
             let integration = get(c, actor, &name).await?;
             Ok(Saved { integration, warnings: checked.report.warnings, messages })
@@ -472,23 +499,7 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
             let refresh = seal("refresh_token", &draft.refresh_token);
             let ts = now();
             let changed = run!(c, |cc| diesel::update(ci::table.filter(ci::id.eq(current.id)).filter(ci::version.eq(current.version)))
-                .set((
-                    ci::integration_type.eq(draft.integration_type.expect("checked").as_str()),
-                    ci::integration_name.eq(&draft.integration_name),
-                    ci::is_active.eq(draft.is_active),
-                    ci::is_primary.eq(draft.is_primary),
-                    ci::calendar_id.eq(&draft.calendar_id),
-                    ci::token_expiry.eq(draft.token_expiry),
-                    ci::ical_url.eq(&draft.ical_url),
-                    ci::sync_direction.eq(draft.sync_direction.as_str()),
-                    ci::sync_past_days.eq(draft.sync_past_days as i32),
-                    ci::sync_future_days.eq(draft.sync_future_days as i32),
-                    ci::auto_sync_enabled.eq(draft.auto_sync_enabled),
-                    ci::sync_interval_minutes.eq(draft.sync_interval_minutes as i32),
-                    ci::version.eq(ci::version + 1),
-                    ci::modified_at.eq(ts),
-                    ci::modified_by.eq(Some(actor.user_id)),
-                ))
+                .set((Columns::of(&draft, ts, actor.user_id), ci::version.eq(ci::version + 1)))
                 .execute(cc)
                 .await)?;
             if changed == 0 {
@@ -502,9 +513,7 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
             }
             let mut messages = checked.messages;
             if draft.is_primary && draft.is_active {
-                for n in unmark_others(c, current.user_id, current.id, true, actor.user_id).await? {
-                    messages.push(rules::msg_unmarked(&n));
-                }
+                messages.extend(unmark_others(c, current.user_id, current.id, true, actor.user_id).await?);
             }
             let integration = get(c, actor, &name).await?;
             Ok(Saved { integration, warnings: checked.report.warnings, messages })
@@ -523,10 +532,7 @@ pub async fn make_primary(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Resu
             if !current.is_active {
                 return Err(Error::invalid("is_primary", rules::MSG_ONLY_ACTIVE_PRIMARY));
             }
-            let mut messages = Vec::new();
-            for n in unmark_others(c, current.user_id, current.id, false, actor.user_id).await? {
-                messages.push(rules::msg_unmarked(&n));
-            }
+            let messages = unmark_others(c, current.user_id, current.id, false, actor.user_id).await?;
             if !current.is_primary {
                 run!(c, |cc| diesel::update(ci::table.find(current.id))
                     .set((ci::is_primary.eq(true), ci::version.eq(ci::version + 1), ci::modified_at.eq(now()), ci::modified_by.eq(Some(actor.user_id))))
