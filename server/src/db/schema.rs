@@ -81,6 +81,106 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sync_states (integration_id) {
+        integration_id -> BigInt,
+        due_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        failures -> Integer,
+        event_count -> Integer,
+    }
+}
+
+diesel::table! {
+    sync_cursors (integration_id) {
+        integration_id -> BigInt,
+        etag -> Nullable<Text>,
+        last_modified -> Nullable<Text>,
+        content_hash -> Nullable<Text>,
+        body -> Nullable<Text>,
+        window_from -> Nullable<Timestamp>,
+        window_to -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sync_runs (id) {
+        id -> BigInt,
+        integration_id -> BigInt,
+        trigger -> Text,
+        status -> Text,
+        worker -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        duration_ms -> Nullable<BigInt>,
+        created_count -> Integer,
+        updated_count -> Integer,
+        deleted_count -> Integer,
+        unchanged_count -> Integer,
+        error -> Nullable<Text>,
+        warnings -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    event_series (id) {
+        id -> BigInt,
+        integration_id -> BigInt,
+        uid -> Text,
+        summary -> Text,
+        description -> Nullable<Text>,
+        location -> Nullable<Text>,
+        organizer -> Nullable<Text>,
+        attendees -> Text,
+        recurrence -> Text,
+        tzid -> Nullable<Text>,
+        status -> Text,
+        transparent -> Bool,
+        sequence -> BigInt,
+        source_hash -> Text,
+        created_at -> Timestamp,
+        modified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_instances (id) {
+        id -> BigInt,
+        integration_id -> BigInt,
+        uid -> Text,
+        recurrence_id -> Text,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        all_day -> Bool,
+        busy -> Bool,
+        status -> Text,
+        summary -> Text,
+        tzid -> Nullable<Text>,
+        version_hash -> Text,
+    }
+}
+
+diesel::table! {
+    change_history (id) {
+        id -> BigInt,
+        integration_id -> Nullable<BigInt>,
+        entity -> Text,
+        entity_key -> Text,
+        action -> Text,
+        actor -> Text,
+        run_id -> Nullable<BigInt>,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sync_states -> calendar_integrations (integration_id));
+diesel::joinable!(sync_cursors -> calendar_integrations (integration_id));
+diesel::joinable!(sync_runs -> calendar_integrations (integration_id));
+diesel::joinable!(event_series -> calendar_integrations (integration_id));
+diesel::joinable!(event_instances -> calendar_integrations (integration_id));
 diesel::joinable!(calendar_integrations -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -89,5 +189,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     calendar_integrations,
     integration_counters,
-    api_tokens
+    api_tokens,
+    sync_states,
+    sync_cursors,
+    sync_runs,
+    event_series,
+    event_instances,
+    change_history
 );

@@ -24,6 +24,9 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// calsync itself (the CLI and the scheduler): sees every calendar.
+    pub const SYSTEM: Actor = Actor { user_id: 0, is_admin: true };
+
     pub fn of(user: &users::User) -> Actor {
         Actor { user_id: user.id, is_admin: user.is_admin() }
     }
@@ -283,6 +286,18 @@ async fn load_row(conn: &mut Conn<'_>, name: &str) -> Result<Option<Joined>> {
         .first::<Joined>(c)
         .await
         .optional())?)
+}
+
+/// A record by id, for the system (the sync engine); no permission check.
+pub async fn get_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Integration> {
+    let found: Option<Joined> = run!(conn, |c| ci::table
+        .inner_join(u::table)
+        .filter(ci::id.eq(id))
+        .select((Row::as_select(), u::email, u::time_zone))
+        .first::<Joined>(c)
+        .await
+        .optional())?;
+    found.map(|(r, e, tz)| Integration::from_row(r, e, tz)).ok_or(Error::NotFound)
 }
 
 /// A record the actor may see; another user's record does not exist for them.

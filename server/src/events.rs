@@ -1,0 +1,242 @@
+//! The domain's own event type, spoken by every provider adapter: series (one per external
+//! event / iCal UID, with the master's fields) and instances (one per occurrence in the sync
+//! window, with UTC instants or all-day dates).
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use serde::Serialize;
+
+/// A point in time: a UTC instant, or a date for all-day events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum When {
+    At(DateTime<Utc>),
+    Date(NaiveDate),
+}
+
+impl When {
+    pub fn is_date(&self) -> bool {
+        matches!(self, When::Date(_))
+    }
+
+    /// The instant this starts at; dates are read at midnight in `tz`.
+    pub fn instant(&self, tz: chrono_tz::Tz) -> DateTime<Utc> {
+        match *self {
+            When::At(t) => t,
+            When::Date(d) => crate::ical::zones::iana_to_utc(tz, d.and_hms_opt(0, 0, 0).unwrap_or_default()),
+        }
+    }
+
+    /// RFC 3339 in UTC ending in `Z`, or `YYYY-MM-DD`. Hand-written: this is on the hot path of
+    /// `calsync ical inspect --json` and chrono's formatter dominated it.
+    pub fn write(&self, out: &mut String) {
+        match *self {
+            When::At(t) => {
+                let t = t.naive_utc();
+                write_date(out, t.date());
+                out.push('T');
+                push2(out, t.hour());
+                out.push(':');
+                push2(out, t.minute());
+                out.push(':');
+                push2(out, t.second());
+                out.push('Z');
+            }
+            When::Date(d) => write_date(out, d),
+        }
+    }
+
+    /// Parses what `write` produces.
+    pub fn parse(s: &str) -> Option<When> {
+        if s.len() == 10 {
+            return NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(When::Date);
+        }
+        DateTime::parse_from_rfc3339(s).ok().map(|t| When::At(t.with_timezone(&Utc)))
+    }
+
+    /// Storage form: instants as naive UTC, dates at midnight (with `all_day` telling which).
+    pub fn naive(&self) -> NaiveDateTime {
+        match *self {
+            When::At(t) => t.naive_utc(),
+            When::Date(d) => d.and_hms_opt(0, 0, 0).unwrap_or_default(),
+        }
+    }
+
+    pub fn from_naive(at: NaiveDateTime, all_day: bool) -> When {
+        if all_day { When::Date(at.date()) } else { When::At(at.and_utc()) }
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::with_capacity(20);
+        self.write(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl Serialize for When {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn push2(out: &mut String, n: u32) {
+    out.push((b'0' + (n / 10) as u8) as char);
+    out.push((b'0' + (n % 10) as u8) as char);
+}
+
+fn write_date(out: &mut String, d: NaiveDate) {
+    let y = d.year();
+    if (0..=9999).contains(&y) {
+        let y = y as u32;
+        push2(out, y / 100);
+        push2(out, y % 100);
+    } else {
+        let _ = write!(out, "{y:+05}");
+    }
+    out.push('-');
+    push2(out, d.month());
+    out.push('-');
+    push2(out, d.day());
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Confirmed,
+    Tentative,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Confirmed => "confirmed",
+            Status::Tentative => "tentative",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "confirmed" => Some(Status::Confirmed),
+            "tentative" => Some(Status::Tentative),
+            "cancelled" | "canceled" => Some(Status::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// One external event: the master's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    pub uid: String,
+    pub summary: String,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub organizer: Option<String>,
+    pub attendees: Vec<String>,
+    /// The recurrence as iCalendar lines (RRULE, RDATE, EXDATE), empty for single events.
+    pub recurrence: String,
+    pub tzid: Option<String>,
+    pub status: Status,
+    pub transparent: bool,
+    pub sequence: i64,
+    /// Changes whenever anything in the source of the series (master and overrides) changes.
+    pub source_hash: String,
+}
+
+/// One occurrence inside the sync window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub uid: String,
+    /// The original start for every instance of a recurring series; `None` for single events.
+    pub recurrence_id: Option<When>,
+    pub start: When,
+    /// Exclusive; for all-day events the day after the last day.
+    pub end: When,
+    pub status: Status,
+    pub transparent: bool,
+    pub summary: String,
+    /// The IANA zone of a zoned start; `None` for UTC, floating and all-day.
+    pub tzid: Option<String>,
+}
+
+impl Instance {
+    /// Cancelled and transparent events never block time.
+    pub fn busy(&self) -> bool {
+        self.status != Status::Cancelled && !self.transparent
+    }
+
+    /// The key instances are matched by across syncs.
+    pub fn recurrence_key(&self) -> String {
+        self.recurrence_id.map(|r| r.to_string()).unwrap_or_default()
+    }
+
+    /// Changes whenever anything a user sees of the instance changes.
+    pub fn version_hash(&self) -> String {
+        let mut h = Fnv::new();
+        h.add(self.start.to_string().as_bytes());
+        h.add(self.end.to_string().as_bytes());
+        h.add(self.status.as_str().as_bytes());
+        h.add(&[self.transparent as u8]);
+        h.add(self.summary.as_bytes());
+        h.add(self.tzid.as_deref().unwrap_or("").as_bytes());
+        h.hex()
+    }
+}
+
+/// What a provider found in the window.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub series: Vec<Series>,
+    pub instances: Vec<Instance>,
+}
+
+/// FNV-1a, 64 bit: a stable, fast fingerprint (not a security boundary).
+pub struct Fnv(u64);
+
+impl Fnv {
+    pub fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn add(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // A separator, so ("ab","c") and ("a","bc") differ.
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    pub fn value(&self) -> u64 {
+        self.0
+    }
+
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_round_trips() {
+        for s in ["2024-03-10T07:30:00Z", "2024-03-10", "0999-01-02T00:00:00Z"] {
+            assert_eq!(When::parse(s).unwrap().to_string(), s);
+        }
+        let t = When::parse("2024-03-10T08:30:00+01:00").unwrap();
+        assert_eq!(t.to_string(), "2024-03-10T07:30:00Z");
+        assert_eq!(t.to_string(), t.naive().and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+}

@@ -1,0 +1,450 @@
+//! From VEVENTs to the domain's series and instances inside a window.
+//!
+//! Recurrence is expanded in wall-clock time (RFC 5545 repeats "9:00 every Monday" in local
+//! time, across DST changes) with the rrule crate, then each occurrence is turned into a UTC
+//! instant with its zone. EXDATE, RDATE, RECURRENCE-ID overrides (including
+//! RANGE=THISANDFUTURE) and STATUS are applied here, because rrule knows none of them by zone.
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rrule::{RRule, RRuleSet, Unvalidated};
+
+use super::values::{parse_date, parse_date_time, TimeValue};
+use super::zones::{iana_to_utc, Zone, ZoneTable};
+use super::{Calendar, Event, Warning};
+use crate::events::{Fnv, Instance, Series, Status, When};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Instances overlapping [from, to) are kept.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The zone floating times are read in (the calendar owner's).
+    pub floating: Tz,
+    /// Expansion stops after this many instances in all.
+    pub max_instances: usize,
+}
+
+/// How many occurrences of one rule are walked at most (rrule cannot seek to the window).
+const MAX_STEPS_PER_RULE: usize = 200_000;
+
+pub struct Expanded {
+    pub series: Vec<Series>,
+    /// In order: start, uid, recurrence id.
+    pub instances: Vec<Instance>,
+    pub warnings: Vec<Warning>,
+}
+
+/// The zone a series' times are read in.
+#[derive(Clone)]
+enum Clock {
+    Utc,
+    Zoned(Zone),
+    Floating(Tz),
+    AllDay,
+}
+
+impl Clock {
+    fn to_utc(&self, wall: NaiveDateTime) -> DateTime<Utc> {
+        match self {
+            Clock::Utc | Clock::AllDay => wall.and_utc(),
+            Clock::Zoned(zone) => zone.to_utc(wall),
+            Clock::Floating(tz) => iana_to_utc(*tz, wall),
+        }
+    }
+
+    fn to_wall(&self, utc: NaiveDateTime) -> NaiveDateTime {
+        match self {
+            Clock::Utc | Clock::AllDay => utc,
+            Clock::Zoned(zone) => zone.to_local(utc),
+            Clock::Floating(tz) => tz.from_utc_datetime(&utc).naive_local(),
+        }
+    }
+
+    fn tzid(&self) -> Option<String> {
+        match self {
+            Clock::Zoned(zone) => Some(zone.name().to_owned()),
+            _ => None,
+        }
+    }
+}
+
+struct Ctx<'a> {
+    zones: &'a mut ZoneTable,
+    warnings: &'a mut Vec<Warning>,
+    opts: Options,
+    unknown_zones: HashSet<String>,
+}
+
+impl Ctx<'_> {
+    fn clock(&mut self, value: &TimeValue, line: usize) -> Clock {
+        match value {
+            TimeValue::Date(_) => Clock::AllDay,
+            TimeValue::Utc(_) => Clock::Utc,
+            TimeValue::Floating(_) => Clock::Floating(self.opts.floating),
+            TimeValue::Zoned(_, tzid) => match self.zones.resolve(tzid) {
+                Some(zone) => Clock::Zoned(zone),
+                None => {
+                    if self.unknown_zones.insert(tzid.clone()) {
+                        self.warnings.push(Warning {
+                            line: Some(line),
+                            message: format!("unknown time zone \"{tzid}\"; its times are read as floating ({})", self.opts.floating.name()),
+                        });
+                    }
+                    Clock::Floating(self.opts.floating)
+                }
+            },
+        }
+    }
+
+    /// A value as a point in time: instants in UTC, dates as dates.
+    fn when(&mut self, value: &TimeValue, line: usize) -> When {
+        match value {
+            TimeValue::Date(d) => When::Date(*d),
+            TimeValue::Utc(t) => When::At(t.and_utc()),
+            TimeValue::Zoned(t, _) | TimeValue::Floating(t) => When::At(self.clock(value, line).to_utc(*t)),
+        }
+    }
+}
+
+fn wall_of(value: &TimeValue) -> NaiveDateTime {
+    match value {
+        TimeValue::Date(d) => d.and_hms_opt(0, 0, 0).unwrap_or_default(),
+        TimeValue::Utc(t) | TimeValue::Zoned(t, _) | TimeValue::Floating(t) => *t,
+    }
+}
+
+/// Start and end of one event's own times.
+fn span(ctx: &mut Ctx<'_>, event: &Event) -> (When, When) {
+    let start = ctx.when(&event.start, event.line);
+    let end = match (&start, &event.end, event.duration) {
+        (When::Date(d), Some(TimeValue::Date(e)), _) if e > d => When::Date(*e),
+        (When::Date(d), None, Some(dur)) if dur.num_days() >= 1 => When::Date(*d + Duration::days(dur.num_days())),
+        (When::Date(d), _, _) => When::Date(*d + Duration::days(1)),
+        (When::At(s), Some(e), _) => match ctx.when(e, event.line) {
+            When::At(e) if e >= *s => When::At(e),
+            _ => When::At(*s),
+        },
+        (When::At(s), None, Some(dur)) if dur >= Duration::zero() => When::At(*s + dur),
+        (When::At(s), _, _) => When::At(*s),
+    };
+    (start, end)
+}
+
+fn shift(w: When, by: Duration) -> When {
+    match w {
+        When::At(t) => When::At(t + by),
+        When::Date(d) => When::Date(d + Duration::days(by.num_days())),
+    }
+}
+
+fn length(start: When, end: When) -> Duration {
+    match (start, end) {
+        (When::At(s), When::At(e)) => e - s,
+        (When::Date(s), When::Date(e)) => Duration::days((e - s).num_days()),
+        _ => Duration::zero(),
+    }
+}
+
+/// Occurrence starts of an RRULE in wall-clock time, from `start` and inside [lo, hi).
+/// `until` turns the rule's UNTIL (time, is_utc) into wall-clock time.
+pub fn wall_occurrences(
+    rule: &str,
+    start: NaiveDateTime,
+    lo: NaiveDateTime,
+    hi: NaiveDateTime,
+    cap: usize,
+    until: &dyn Fn(NaiveDateTime, bool) -> NaiveDateTime,
+) -> Result<Vec<NaiveDateTime>, String> {
+    // rrule reads UNTIL in the zone of DTSTART and refuses mismatched forms: give it the
+    // wall-clock UNTIL as UTC, with DTSTART as UTC wall time too.
+    let mut parts = Vec::new();
+    for part in rule.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
+            Some((k, v)) if k.eq_ignore_ascii_case("UNTIL") => {
+                let wall = match parse_date_time(v.trim()) {
+                    Some((t, utc)) => until(t, utc),
+                    None => match parse_date(v.trim()) {
+                        Some(d) => d.and_hms_opt(23, 59, 59).unwrap_or_default(),
+                        None => return Err(format!("UNTIL \"{v}\" is not a date or date-time")),
+                    },
+                };
+                parts.push(format!("UNTIL={}", wall.format("%Y%m%dT%H%M%SZ")));
+            }
+            // Vendor extensions (X-EVOLUTION-ENDDATE=…) are not rule parts rrule knows.
+            Some((k, _)) if k.trim().to_ascii_uppercase().starts_with("X-") => {}
+            _ => parts.push(part.to_ascii_uppercase()),
+        }
+    }
+    let text = parts.join(";");
+    let rule = RRule::<Unvalidated>::from_str(&text).map_err(|e| e.to_string())?;
+    let dt_start = rrule::Tz::UTC.from_utc_datetime(&start);
+    let validated = rule.validate(dt_start).map_err(|e| e.to_string())?;
+    let set = RRuleSet::new(dt_start).rrule(validated).limit();
+    let mut out = Vec::new();
+    for (steps, occurrence) in (&set).into_iter().enumerate() {
+        let wall = occurrence.naive_utc();
+        if wall >= hi || steps >= MAX_STEPS_PER_RULE || out.len() >= cap {
+            break;
+        }
+        if wall >= lo {
+            out.push(wall);
+        }
+    }
+    Ok(out)
+}
+
+/// Expands every event of `cal` inside the window.
+pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
+    let mut warnings = std::mem::take(&mut cal.warnings);
+    let mut ctx = Ctx { zones: &mut cal.zones, warnings: &mut warnings, opts, unknown_zones: HashSet::new() };
+
+    // Group by UID: one master (highest SEQUENCE wins) and its overrides.
+    let mut groups: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
+    let mut by_uid: HashMap<&str, usize> = HashMap::new();
+    for (i, event) in cal.events.iter().enumerate() {
+        let g = *by_uid.entry(event.uid.as_str()).or_insert_with(|| {
+            groups.push((None, Vec::new()));
+            groups.len() - 1
+        });
+        let group = &mut groups[g];
+        if event.recurrence_id.is_some() {
+            group.1.push(i);
+            continue;
+        }
+        match group.0 {
+            Some(m) if cal.events[m].sequence > event.sequence => ctx.warnings.push(Warning {
+                line: Some(event.line),
+                message: format!("another VEVENT with UID {} and a higher SEQUENCE exists; this one is ignored", event.uid),
+            }),
+            Some(m) => {
+                ctx.warnings.push(Warning {
+                    line: Some(cal.events[m].line),
+                    message: format!("a later VEVENT with UID {} replaces this one", event.uid),
+                });
+                group.0 = Some(i);
+            }
+            None => group.0 = Some(i),
+        }
+    }
+
+    let mut series = Vec::with_capacity(groups.len());
+    let mut instances = Vec::new();
+    for (master, overrides) in &groups {
+        if instances.len() >= opts.max_instances {
+            ctx.warnings.push(Warning {
+                line: None,
+                message: format!("stopped after {} instances; the rest of the feed was not expanded", opts.max_instances),
+            });
+            break;
+        }
+        let master = master.map(|m| &cal.events[m]);
+        let overrides: Vec<&Event> = overrides.iter().map(|&i| &cal.events[i]).collect();
+        let head = master.or(overrides.first().copied()).expect("a group has at least one event");
+        series.push(series_of(head, master.is_some(), &overrides));
+        expand_group(&mut ctx, master, &overrides, &mut instances);
+    }
+    instances.truncate(opts.max_instances);
+
+    let floating = opts.floating;
+    instances.sort_by(|a, b| {
+        (a.start.instant(floating), &a.uid, a.recurrence_id).cmp(&(b.start.instant(floating), &b.uid, b.recurrence_id))
+    });
+    Expanded { series, instances, warnings }
+}
+
+fn series_of(head: &Event, has_master: bool, overrides: &[&Event]) -> Series {
+    let mut hash = Fnv::new();
+    hash.add(&head.source_hash.to_le_bytes());
+    for o in overrides {
+        hash.add(&o.source_hash.to_le_bytes());
+    }
+    let tzid = match &head.start {
+        TimeValue::Zoned(_, z) => Some(z.clone()),
+        _ => None,
+    };
+    Series {
+        uid: head.uid.clone(),
+        summary: head.summary.clone().unwrap_or_default(),
+        description: head.description.clone(),
+        location: head.location.clone(),
+        organizer: head.organizer.clone(),
+        attendees: head.attendees.clone(),
+        recurrence: if has_master { head.recurrence_text.clone() } else { String::new() },
+        tzid,
+        status: head.status,
+        transparent: head.transparent,
+        sequence: head.sequence,
+        source_hash: hash.hex(),
+    }
+}
+
+fn instance_of(ctx: &mut Ctx<'_>, event: &Event, recurrence_id: Option<When>, start: When, end: When) -> Instance {
+    let tzid = match &event.start {
+        TimeValue::Zoned(..) => ctx.clock(&event.start, event.line).tzid(),
+        _ => None,
+    };
+    Instance {
+        uid: event.uid.clone(),
+        recurrence_id,
+        start,
+        end,
+        status: event.status,
+        transparent: event.transparent,
+        summary: event.summary.clone().unwrap_or_default(),
+        tzid,
+    }
+}
+
+fn overlaps(opts: &Options, start: When, end: When) -> bool {
+    let (s, e) = (start.instant(opts.floating), end.instant(opts.floating));
+    // A zero-length event at the window's start still counts.
+    s < opts.to && (e > opts.from || (e == s && s >= opts.from))
+}
+
+fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event], out: &mut Vec<Instance>) {
+    let opts = ctx.opts;
+    let Some(master) = master.filter(|m| m.rrule.is_some() || !m.rdates.is_empty()) else {
+        // Single events, and overrides of series whose master is absent or not recurring.
+        for event in master.into_iter().chain(overrides.iter().copied()) {
+            let (start, end) = span(ctx, event);
+            let rid = event.recurrence_id.as_ref().map(|r| ctx.when(r, event.line));
+            if overlaps(&opts, start, end) {
+                let mut instance = instance_of(ctx, event, rid, start, end);
+                if master.is_some_and(|m| m.status == Status::Cancelled) {
+                    instance.status = Status::Cancelled;
+                }
+                out.push(instance);
+            }
+        }
+        return;
+    };
+
+    let first_of_group = out.len();
+    let clock = ctx.clock(&master.start, master.line);
+    let (first_start, first_end) = span(ctx, master);
+    let duration = length(first_start, first_end);
+
+    // Candidate occurrence starts (original times), from the rule and RDATE.
+    let mut starts: Vec<When> = Vec::new();
+    let margin = Duration::hours(15) + duration.max(Duration::zero());
+    let lo = clock.to_wall((opts.from - margin).naive_utc());
+    let hi = clock.to_wall((opts.to + Duration::hours(15)).naive_utc());
+    let mut rdate_lengths: HashMap<When, Duration> = HashMap::new();
+    match &master.rrule {
+        Some((line, rule)) => {
+            let until_clock = clock.clone();
+            let to_wall = move |t: NaiveDateTime, utc: bool| if utc { until_clock.to_wall(t) } else { t };
+            let cap = opts.max_instances.saturating_sub(out.len()) + 1;
+            match wall_occurrences(rule, wall_of(&master.start), lo, hi, cap, &to_wall) {
+                Ok(walls) => starts.extend(walls.into_iter().map(|w| match clock {
+                    Clock::AllDay => When::Date(w.date()),
+                    _ => When::At(clock.to_utc(w)),
+                })),
+                Err(reason) => {
+                    ctx.warnings.push(Warning { line: Some(*line), message: format!("RRULE \"{rule}\" cannot be used ({reason}); only the first instance is kept") });
+                    starts.push(first_start);
+                }
+            }
+        }
+        None => starts.push(first_start),
+    }
+    for (line, value, len) in &master.rdates {
+        let w = ctx.when(value, *line);
+        if let Some(len) = len {
+            rdate_lengths.insert(w, *len);
+        }
+        starts.push(w);
+    }
+
+    // EXDATE: instants, or whole dates (a DATE exdate on a timed series removes that day).
+    let mut ex_at = HashSet::new();
+    let mut ex_dates: HashSet<NaiveDate> = HashSet::new();
+    for (line, value) in &master.exdates {
+        match ctx.when(value, *line) {
+            When::At(t) => {
+                ex_at.insert(t);
+                if clock.is_all_day() {
+                    ex_dates.insert(clock.to_wall(t.naive_utc()).date());
+                }
+            }
+            When::Date(d) => {
+                ex_dates.insert(d);
+            }
+        }
+    }
+
+    // Overrides by their RECURRENCE-ID, in the series' form.
+    let mut by_rid: HashMap<When, &Event> = HashMap::new();
+    let mut future: Vec<(When, &Event)> = Vec::new();
+    for &o in overrides {
+        let rid = o.recurrence_id.as_ref().map(|r| ctx.when(r, o.line)).expect("overrides have a recurrence id");
+        let rid = match (rid, &clock) {
+            (When::At(t), Clock::AllDay) => When::Date(t.date_naive()),
+            (When::Date(d), c) if !c.is_all_day() => When::At(c.to_utc(d.and_time(wall_of(&master.start).time()))),
+            (r, _) => r,
+        };
+        if by_rid.insert(rid, o).is_some() {
+            ctx.warnings.push(Warning { line: Some(o.line), message: format!("a second override of {} for the same RECURRENCE-ID replaces the first", o.uid) });
+        }
+        if o.this_and_future {
+            future.push((rid, o));
+        }
+    }
+    future.sort_by_key(|(rid, _)| *rid);
+
+    starts.sort();
+    starts.dedup();
+    let mut used: HashSet<When> = HashSet::new();
+    for original in starts {
+        let excluded = match original {
+            When::At(t) => ex_at.contains(&t) || ex_dates.contains(&clock.to_wall(t.naive_utc()).date()),
+            When::Date(d) => ex_dates.contains(&d),
+        };
+        if excluded {
+            continue;
+        }
+        let instance = if let Some(&o) = by_rid.get(&original) {
+            used.insert(original);
+            let (start, end) = span(ctx, o);
+            instance_of(ctx, o, Some(original), start, end)
+        } else if let Some(&(rid, o)) = future.iter().rev().find(|(rid, _)| *rid <= original) {
+            // RANGE=THISANDFUTURE: later instances move like the override did and take its fields.
+            let (o_start, o_end) = span(ctx, o);
+            let start = shift(original, length(rid, o_start));
+            instance_of(ctx, o, Some(original), start, shift(start, length(o_start, o_end)))
+        } else {
+            let len = rdate_lengths.get(&original).copied().unwrap_or(duration);
+            let mut instance = instance_of(ctx, master, Some(original), original, shift(original, len));
+            instance.start = original;
+            instance
+        };
+        if overlaps(&opts, instance.start, instance.end) {
+            out.push(instance);
+        }
+    }
+    // Overrides whose RECURRENCE-ID matched no generated instance are still events.
+    for (rid, o) in by_rid {
+        if used.contains(&rid) {
+            continue;
+        }
+        let (start, end) = span(ctx, o);
+        if overlaps(&opts, start, end) {
+            let instance = instance_of(ctx, o, Some(rid), start, end);
+            out.push(instance);
+        }
+    }
+    if master.status == Status::Cancelled {
+        for instance in &mut out[first_of_group..] {
+            instance.status = Status::Cancelled;
+        }
+    }
+}
+
+impl Clock {
+    fn is_all_day(&self) -> bool {
+        matches!(self, Clock::AllDay)
+    }
+}

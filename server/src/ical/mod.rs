@@ -1,0 +1,398 @@
+//! Reading iCalendar feeds: our own tolerant reader (see docs/toolchain.md "Library notes")
+//! and recurrence expansion with the rrule crate.
+//!
+//! `parse` turns bytes into VEVENTs and VTIMEZONEs, skipping broken lines and components with a
+//! warning that names the source line; `expand` turns them into the domain's series and
+//! instances inside a window.
+pub mod expand;
+pub mod lines;
+pub mod values;
+mod windows_zones;
+pub mod zones;
+
+use chrono::Duration;
+
+use crate::events::{Fnv, Status};
+use lines::ContentLine;
+use values::{parse_duration, parse_time_value, unescape_text, TimeValue};
+use zones::{DefinedZone, Observance, ZoneTable};
+
+pub use expand::{expand, Expanded, Options};
+
+/// Something skipped or repaired while reading, with the source line when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The feed could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// One VEVENT as written.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The line of its BEGIN:VEVENT.
+    pub line: usize,
+    pub uid: String,
+    pub recurrence_id: Option<TimeValue>,
+    /// RECURRENCE-ID;RANGE=THISANDFUTURE.
+    pub this_and_future: bool,
+    pub start: TimeValue,
+    pub end: Option<TimeValue>,
+    pub duration: Option<Duration>,
+    pub rrule: Option<(usize, String)>,
+    pub rdates: Vec<(usize, TimeValue, Option<Duration>)>,
+    pub exdates: Vec<(usize, TimeValue)>,
+    pub status: Status,
+    pub transparent: bool,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub organizer: Option<String>,
+    pub attendees: Vec<String>,
+    pub sequence: i64,
+    /// The recurrence lines as written, for the stored series.
+    pub recurrence_text: String,
+    pub source_hash: u64,
+}
+
+pub struct Calendar {
+    pub events: Vec<Event>,
+    pub zones: ZoneTable,
+    pub warnings: Vec<Warning>,
+}
+
+/// Which component the lines currently belong to.
+enum Open<'a> {
+    Calendar,
+    Event(Vec<ContentLine<'a>>),
+    Timezone(Vec<ContentLine<'a>>, Vec<Observance>),
+    Observance(Vec<ContentLine<'a>>),
+    /// Anything we do not read (VTODO, VALARM, X-…): its lines are dropped.
+    Other,
+}
+
+struct Frame<'a> {
+    name: String,
+    line: usize,
+    open: Open<'a>,
+}
+
+pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
+    let decoded = lines::decode(bytes);
+    let mut warnings = Vec::new();
+    if let Some(line) = decoded.invalid_utf8_line {
+        warnings.push(Warning {
+            line: Some(line),
+            message: "invalid UTF-8; the unreadable bytes were replaced with \u{FFFD}".into(),
+        });
+    }
+    let text: &str = &decoded.text;
+    if text.trim().is_empty() {
+        return Err(ParseError { line: None, message: "the feed is empty".into() });
+    }
+
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut events = Vec::new();
+    let mut zones = ZoneTable::default();
+    let mut calendars = 0;
+    let mut first_line: Option<(usize, String)> = None;
+
+    for item in lines::content_lines(text) {
+        let line = match item {
+            Ok(line) => line,
+            Err(bad) => {
+                if !stack.is_empty() {
+                    warnings.push(Warning { line: Some(bad.line), message: format!("{}; line skipped", bad.message) });
+                } else if first_line.is_none() {
+                    first_line = Some((bad.line, bad.message));
+                }
+                continue;
+            }
+        };
+        match &*line.name {
+            "BEGIN" => {
+                let name = line.value.trim().to_ascii_uppercase();
+                let parent = stack.last().map(|f| &f.open);
+                let open = match (name.as_str(), parent) {
+                    ("VCALENDAR", None) => {
+                        calendars += 1;
+                        Open::Calendar
+                    }
+                    ("VEVENT", Some(Open::Calendar)) => Open::Event(Vec::new()),
+                    ("VTIMEZONE", Some(Open::Calendar)) => Open::Timezone(Vec::new(), Vec::new()),
+                    ("STANDARD" | "DAYLIGHT", Some(Open::Timezone(..))) => Open::Observance(Vec::new()),
+                    _ => Open::Other,
+                };
+                if stack.is_empty() && name != "VCALENDAR" && first_line.is_none() {
+                    first_line = Some((line.line, format!("BEGIN:{name} outside a VCALENDAR")));
+                }
+                stack.push(Frame { name, line: line.line, open });
+            }
+            "END" => {
+                let name = line.value.trim().to_ascii_uppercase();
+                let Some(depth) = stack.iter().rposition(|f| f.name == name) else {
+                    warnings.push(Warning { line: Some(line.line), message: format!("END:{name} without a matching BEGIN; line skipped") });
+                    continue;
+                };
+                // Components left open inside the one being closed are broken: skip them.
+                while stack.len() > depth + 1 {
+                    let frame = stack.pop().expect("depth is below the stack length");
+                    warnings.push(Warning {
+                        line: Some(frame.line),
+                        message: format!("BEGIN:{} is never closed (END:{name} at line {} comes first); component skipped", frame.name, line.line),
+                    });
+                }
+                let frame = stack.pop().expect("depth is within the stack");
+                match frame.open {
+                    Open::Event(props) => events.extend(build_event(frame.line, props, &mut warnings)),
+                    Open::Observance(props) => {
+                        let observance = build_observance(frame.line, &props, &mut warnings);
+                        if let (Some(obs), Some(Frame { open: Open::Timezone(_, list), .. })) = (observance, stack.last_mut()) {
+                            list.push(obs);
+                        }
+                    }
+                    Open::Timezone(props, observances) => {
+                        let tzid = props.iter().find(|p| p.name == "TZID").map(|p| p.value.trim().to_owned());
+                        let location = props.iter().find(|p| p.name == "X-LIC-LOCATION").map(|p| p.value.trim().to_owned());
+                        match tzid {
+                            Some(tzid) => {
+                                zones.defined.insert(tzid, DefinedZone { location, observances });
+                            }
+                            None => warnings.push(Warning { line: Some(frame.line), message: "VTIMEZONE without TZID; skipped".into() }),
+                        }
+                    }
+                    Open::Calendar | Open::Other => {}
+                }
+            }
+            _ => match stack.last_mut().map(|f| &mut f.open) {
+                Some(Open::Event(props) | Open::Observance(props)) => props.push(line),
+                Some(Open::Timezone(props, _)) => props.push(line),
+                Some(_) => {}
+                None => {
+                    if first_line.is_none() {
+                        first_line = Some((line.line, format!("{} outside a VCALENDAR", line.name)));
+                    }
+                }
+            },
+        }
+    }
+
+    for frame in stack.iter().rev() {
+        let message = match frame.open {
+            Open::Calendar => "BEGIN:VCALENDAR is never closed; the feed may be cut short".to_owned(),
+            _ => format!("BEGIN:{} is never closed; component skipped", frame.name),
+        };
+        warnings.push(Warning { line: Some(frame.line), message });
+    }
+
+    if calendars == 0 {
+        let looks_like_html = text.trim_start().starts_with('<');
+        let message = if looks_like_html {
+            "not an iCalendar feed: this is HTML (a web page), not BEGIN:VCALENDAR".to_owned()
+        } else {
+            match &first_line {
+                Some((line, what)) => format!("not an iCalendar feed: no BEGIN:VCALENDAR (line {line}: {what})"),
+                None => "not an iCalendar feed: no BEGIN:VCALENDAR".to_owned(),
+            }
+        };
+        return Err(ParseError { line: first_line.map(|(l, _)| l), message });
+    }
+    Ok(Calendar { events, zones, warnings })
+}
+
+fn text_of(line: &ContentLine<'_>) -> String {
+    unescape_text(line.value.trim_end())
+}
+
+fn time_of(line: &ContentLine<'_>) -> Option<TimeValue> {
+    parse_time_value(&line.value, line.param("VALUE"), line.param("TZID"))
+}
+
+fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Vec<Warning>) -> Option<Event> {
+    let mut warn = |line: usize, message: String| warnings.push(Warning { line: Some(line), message });
+    let mut hash = Fnv::new();
+    let mut uid = None;
+    let mut start = None;
+    let mut end = None;
+    let mut duration = None;
+    let mut recurrence_id = None;
+    let mut this_and_future = false;
+    let mut rrule = None;
+    let mut rdates = Vec::new();
+    let mut exdates = Vec::new();
+    let mut status = Status::Confirmed;
+    let mut transparent = false;
+    let (mut summary, mut description, mut location, mut organizer) = (None, None, None, None);
+    let mut attendees = Vec::new();
+    let mut sequence = 0;
+    let mut recurrence_text = String::new();
+
+    for p in &props {
+        hash.add(p.name.as_bytes());
+        hash.add(p.raw_params().as_bytes());
+        hash.add(p.value.as_bytes());
+        match &*p.name {
+            "UID" => uid = Some(p.value.trim().to_owned()),
+            "DTSTART" => {
+                match time_of(p) {
+                    Some(t) => start = Some(t),
+                    None => {
+                        warn(p.line, format!("DTSTART \"{}\" is not a date or date-time; event skipped", p.value));
+                        return None;
+                    }
+                }
+            }
+            "DTEND" => match time_of(p) {
+                Some(t) => end = Some(t),
+                None => warn(p.line, format!("DTEND \"{}\" is not a date or date-time; ignored", p.value)),
+            },
+            "DURATION" => match parse_duration(&p.value) {
+                Some(d) => duration = Some(d),
+                None => warn(p.line, format!("DURATION \"{}\" is not a duration; ignored", p.value)),
+            },
+            "RECURRENCE-ID" => match time_of(p) {
+                Some(t) => {
+                    recurrence_id = Some(t);
+                    this_and_future = p.param("RANGE").is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE"));
+                }
+                None => {
+                    warn(p.line, format!("RECURRENCE-ID \"{}\" is not a date or date-time; event skipped", p.value));
+                    return None;
+                }
+            },
+            "RRULE" => {
+                if rrule.is_some() {
+                    warn(p.line, "a second RRULE; ignored".into());
+                } else {
+                    rrule = Some((p.line, p.value.trim().to_owned()));
+                    recurrence_text.push_str(&format!("RRULE:{}\n", p.value.trim()));
+                }
+            }
+            "RDATE" | "EXDATE" => {
+                let is_rdate = p.name == "RDATE";
+                recurrence_text.push_str(&format!("{}{}:{}\n", p.name, p.raw_params(), p.value.trim()));
+                for item in p.value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    // PERIOD values (RDATE only): start/end or start/duration.
+                    let (first, rest) = item.split_once('/').map_or((item, None), |(a, b)| (a, Some(b)));
+                    match parse_time_value(first, p.param("VALUE").filter(|v| !v.eq_ignore_ascii_case("PERIOD")), p.param("TZID")) {
+                        Some(t) if is_rdate => {
+                            let length = rest.and_then(|r| period_length(&t, r));
+                            rdates.push((p.line, t, length));
+                        }
+                        Some(t) => exdates.push((p.line, t)),
+                        None => warn(p.line, format!("{} value \"{item}\" is not a date or date-time; ignored", p.name)),
+                    }
+                }
+            }
+            "STATUS" => match Status::parse(&p.value) {
+                Some(s) => status = s,
+                None => warn(p.line, format!("STATUS \"{}\" is unknown; read as CONFIRMED", p.value.trim())),
+            },
+            "TRANSP" => transparent = p.value.trim().eq_ignore_ascii_case("TRANSPARENT"),
+            "SUMMARY" => summary = Some(text_of(p)),
+            "DESCRIPTION" => description = Some(text_of(p)),
+            "LOCATION" => location = Some(text_of(p)),
+            "ORGANIZER" => organizer = Some(mailbox(&p.value)),
+            "ATTENDEE" => attendees.push(mailbox(&p.value)),
+            "SEQUENCE" => sequence = p.value.trim().parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+
+    let Some(start) = start else {
+        warn(begin, "VEVENT without DTSTART; event skipped".into());
+        return None;
+    };
+    if let (Some(e), TimeValue::Date(_)) = (&end, &start) {
+        if !e.is_date() {
+            warn(begin, "all-day DTSTART with a DTEND that has a time; DTEND ignored".into());
+            end = None;
+        }
+    }
+    let uid = match uid.filter(|u| !u.is_empty()) {
+        Some(uid) => uid,
+        None => {
+            // RFC 5545 requires UID; without one, the event's own content names it stably.
+            let generated = format!("calsync-{}", hash.hex());
+            warn(begin, format!("VEVENT without UID; named {generated}"));
+            generated
+        }
+    };
+    Some(Event {
+        line: begin,
+        uid,
+        recurrence_id,
+        this_and_future,
+        start,
+        end,
+        duration,
+        rrule,
+        rdates,
+        exdates,
+        status,
+        transparent,
+        summary,
+        description,
+        location,
+        organizer,
+        attendees,
+        sequence,
+        recurrence_text,
+        source_hash: hash.value(),
+    })
+}
+
+fn period_length(start: &TimeValue, rest: &str) -> Option<Duration> {
+    if let Some(d) = parse_duration(rest) {
+        return Some(d);
+    }
+    let end = parse_time_value(rest, None, None)?;
+    match (start, end) {
+        (TimeValue::Utc(a) | TimeValue::Zoned(a, _) | TimeValue::Floating(a), TimeValue::Utc(b) | TimeValue::Floating(b)) => Some(b - *a),
+        _ => None,
+    }
+}
+
+fn mailbox(value: &str) -> String {
+    let v = value.trim();
+    v.strip_prefix("mailto:").or_else(|| v.strip_prefix("MAILTO:")).unwrap_or(v).to_owned()
+}
+
+fn build_observance(begin: usize, props: &[ContentLine<'_>], warnings: &mut Vec<Warning>) -> Option<Observance> {
+    let get = |name: &str| props.iter().find(|p| p.name == name);
+    let start = get("DTSTART").and_then(|p| values::parse_date_time(p.value.trim())).map(|(t, _)| t);
+    let from = get("TZOFFSETFROM").and_then(|p| zones::parse_offset(&p.value));
+    let to = get("TZOFFSETTO").and_then(|p| zones::parse_offset(&p.value));
+    let (Some(start), Some(to)) = (start, to) else {
+        warnings.push(Warning { line: Some(begin), message: "time zone observance without a readable DTSTART or TZOFFSETTO; skipped".into() });
+        return None;
+    };
+    let rdates = props
+        .iter()
+        .filter(|p| p.name == "RDATE")
+        .flat_map(|p| p.value.split(',').filter_map(|v| values::parse_date_time(v.trim()).map(|(t, _)| t)).collect::<Vec<_>>())
+        .collect();
+    Some(Observance {
+        start,
+        offset_from: from.unwrap_or(to),
+        offset_to: to,
+        rrule: get("RRULE").map(|p| p.value.trim().to_owned()),
+        rdates,
+    })
+}

@@ -1,0 +1,341 @@
+//! The sync engine, provider-neutral (DESIGN.md "Sync"): pick due integrations → mark In
+//! Progress → check the token → fetch the window (incrementally when the provider can) →
+//! bring the stored copies in line → record the run and the integration's status.
+//!
+//! No database transaction is held across a provider call: the claim and the result are two
+//! short transactions, and the lease keeps a second process away in between.
+pub mod runs;
+pub mod store;
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::StreamExt;
+
+use crate::db::schema::sync_cursors as sc;
+use crate::db::{Conn, Pool};
+use crate::domain::integrations::{self, Actor, Integration, IntegrationType};
+use crate::domain::{now, Error, Result};
+use crate::providers::fetch::{FeedClient, FeedLimits};
+use crate::providers::ical_feed::IcalFeed;
+use crate::providers::{Cursor, Fetch, Outcome, Provider, ProviderError, Window};
+use crate::run;
+pub use runs::{Counts, Run, Trigger};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How often the scheduler looks for due calendars.
+    pub tick: std::time::Duration,
+    /// How many calendars one process syncs at once.
+    pub concurrency: usize,
+    /// How long a claim lasts; a crashed process's claims are taken over after it.
+    pub lease: Duration,
+    /// The most instances one calendar may expand to.
+    pub max_instances: usize,
+    pub feeds: FeedLimits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tick: std::time::Duration::from_secs(60),
+            concurrency: 4,
+            lease: Duration::minutes(10),
+            max_instances: 100_000,
+            feeds: FeedLimits::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    feeds: Arc<FeedClient>,
+    settings: Settings,
+    worker: String,
+}
+
+pub const MSG_INACTIVE: &str = "This calendar is inactive. Activate it to sync it.";
+
+/// The sync window of an integration at `at`: whole UTC days, so it moves once a day.
+pub fn window_for(integration: &Integration, at: NaiveDateTime) -> Window {
+    let today = at.date();
+    let day = |d: chrono::NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    Window {
+        from: day(today - Duration::days(integration.sync_past_days as i64)),
+        to: day(today + Duration::days(integration.sync_future_days as i64 + 1)),
+    }
+}
+
+impl Engine {
+    pub fn new(pool: Pool, settings: Settings) -> Engine {
+        let feeds = Arc::new(FeedClient::new(settings.feeds.clone()));
+        Self::with_feed_client(pool, feeds, settings)
+    }
+
+    /// With a feed client of the caller's (tests inject a resolver).
+    pub fn with_feed_client(pool: Pool, feeds: Arc<FeedClient>, settings: Settings) -> Engine {
+        let worker = format!("{}-{}-{:04x}", hostname(), std::process::id(), rand::random::<u16>());
+        Engine { inner: Arc::new(Inner { pool, feeds, settings, worker }) }
+    }
+
+    pub fn worker(&self) -> &str {
+        &self.inner.worker
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    async fn conn(&self) -> Result<crate::db::PooledConn> {
+        self.inner.pool.get().await.map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Claims a calendar the actor may see and opens its run; `Conflict` if one is running.
+    pub async fn start(&self, actor: Actor, name: &str, trigger: Trigger) -> Result<(Integration, Run)> {
+        let mut pooled = self.conn().await?;
+        let mut conn = pooled.conn();
+        let integration = integrations::get(&mut conn, actor, name).await?;
+        if !integration.is_active {
+            return Err(Error::invalid("is_active", MSG_INACTIVE));
+        }
+        let worker = self.inner.worker.clone();
+        let lease = self.inner.settings.lease;
+        let id = integration.id;
+        let run = conn
+            .write_tx(move |mut c| {
+                Box::pin(async move {
+                    let at = now();
+                    runs::claim_one(&mut c, id, &worker, at, at + lease).await?;
+                    runs::open(&mut c, id, trigger, &worker, at).await
+                })
+            })
+            .await?;
+        Ok((integration, run))
+    }
+
+    /// "Sync now": starts the run and returns at once; the run goes on in the background.
+    pub async fn sync_now(&self, actor: Actor, name: &str) -> Result<Run> {
+        let (integration, run) = self.start(actor, name, Trigger::Manual).await?;
+        let engine = self.clone();
+        let opened = run.clone();
+        tokio::spawn(async move { engine.perform(integration, opened).await });
+        Ok(run)
+    }
+
+    /// Syncs one calendar and waits for the result.
+    pub async fn sync_and_wait(&self, actor: Actor, name: &str, trigger: Trigger) -> Result<Run> {
+        let (integration, run) = self.start(actor, name, trigger).await?;
+        Ok(self.perform(integration, run).await)
+    }
+
+    /// Claims the due calendars (at most `concurrency`) and syncs them, at most `concurrency`
+    /// at a time. Returns the finished runs.
+    pub async fn run_due(&self) -> Result<Vec<Run>> {
+        let settings = &self.inner.settings;
+        let worker = self.inner.worker.clone();
+        let lease = settings.lease;
+        let limit = settings.concurrency.max(1) as i64;
+        let mut pooled = self.conn().await?;
+        let claimed = pooled
+            .conn()
+            .write_tx(move |mut c| {
+                Box::pin(async move {
+                    let at = now();
+                    let ids = runs::claim_due(&mut c, &worker, at, at + lease, limit).await?;
+                    let mut opened = Vec::new();
+                    for id in ids {
+                        let integration = integrations::get_by_id(&mut c, id).await?;
+                        let run = runs::open(&mut c, id, Trigger::Scheduler, &worker, at).await?;
+                        opened.push((integration, run));
+                    }
+                    Ok::<_, Error>(opened)
+                })
+            })
+            .await?;
+        drop(pooled);
+        let finished = futures_util::stream::iter(claimed)
+            .map(|(integration, run)| self.perform(integration, run))
+            .buffer_unordered(settings.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        Ok(finished)
+    }
+
+    /// Runs the due syncs every tick until `shutdown` turns true.
+    pub async fn scheduler(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.inner.settings.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    match self.run_due().await {
+                        Ok(runs) => for run in runs.iter().filter(|r| r.status == runs::RUN_FAILED) {
+                            tracing::warn!(integration_id = run.integration_id, run = run.id, error = run.error.as_deref().unwrap_or(""), "sync failed");
+                        },
+                        Err(e) => tracing::warn!(error = %e, "the scheduler could not claim due calendars"),
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    fn provider_for(&self, integration: &Integration) -> std::result::Result<Box<dyn Provider>, ProviderError> {
+        match integration.integration_type {
+            IntegrationType::Ical => {
+                let url = integration.ical_url.clone().ok_or_else(|| ProviderError("This calendar has no iCal URL. Add it in the calendar's settings.".into()))?;
+                Ok(Box::new(IcalFeed {
+                    client: self.inner.feeds.clone(),
+                    url,
+                    floating: integration.tz(),
+                    max_instances: self.inner.settings.max_instances,
+                }))
+            }
+            other => {
+                if integration.token_expired(now()) {
+                    return Err(ProviderError("The access token has expired and cannot be refreshed. Reconnect the calendar.".into()));
+                }
+                Err(ProviderError(format!("Syncing {} calendars is not available in this version yet; iCal feeds sync today.", other.as_str())))
+            }
+        }
+    }
+
+    /// Fetches, stores and closes a claimed run. Never fails: every failure ends up in the run.
+    pub async fn perform(&self, integration: Integration, run: Run) -> Run {
+        let at = now();
+        let window = window_for(&integration, at);
+        let cursor = match self.load_cursor(integration.id).await {
+            Ok(c) => c,
+            Err(e) => return self.fail(&integration, &run, &format!("Reading the sync state failed: {e}")).await,
+        };
+        let fetched = match self.provider_for(&integration) {
+            Ok(provider) => provider.fetch(window, &cursor).await,
+            Err(e) => Err(e),
+        };
+        match fetched {
+            Ok(fetch) => match self.save(&integration, &run, &cursor, fetch).await {
+                Ok(closed) => closed,
+                Err(e) => {
+                    tracing::error!(integration = %integration.name, error = %e, "saving a sync failed");
+                    self.fail(&integration, &run, "Saving the synced events failed. It has been logged; the next sync will try again.").await
+                }
+            },
+            Err(ProviderError(message)) => self.fail(&integration, &run, &message).await,
+        }
+    }
+
+    async fn save(&self, integration: &Integration, run: &Run, previous: &Cursor, fetch: Fetch) -> Result<Run> {
+        let mut pooled = self.conn().await?;
+        let worker = self.inner.worker.clone();
+        let id = integration.id;
+        let interval = integration.sync_interval_minutes as i64;
+        let run = run.clone();
+        let previous = previous.clone();
+        pooled
+            .conn()
+            .write_tx(move |mut c| {
+                Box::pin(async move {
+                    let c = &mut c;
+                    if !runs::holds_lease(c, id, &worker).await? {
+                        return Ok(run);
+                    }
+                    let at = now();
+                    let counts = match &fetch.outcome {
+                        Outcome::Changed(snapshot) => store::apply(c, id, Some(run.id), snapshot, at).await?,
+                        Outcome::Unchanged => Counts { unchanged: store::instance_count(c, id).await? as i32, ..Counts::default() },
+                    };
+                    if fetch.cursor != previous {
+                        save_cursor(c, id, &fetch.cursor).await?;
+                    }
+                    let count = store::instance_count(c, id).await? as i32;
+                    runs::close(c, &run, now(), counts, None, &fetch.warnings, interval, Some(count)).await
+                })
+            })
+            .await
+    }
+
+    async fn fail(&self, integration: &Integration, run: &Run, message: &str) -> Run {
+        let closed = async {
+            let mut pooled = self.conn().await?;
+            let worker = self.inner.worker.clone();
+            let id = integration.id;
+            let interval = integration.sync_interval_minutes as i64;
+            let (run, message) = (run.clone(), message.to_owned());
+            pooled
+                .conn()
+                .write_tx(move |mut c| {
+                    Box::pin(async move {
+                        if !runs::holds_lease(&mut c, id, &worker).await? {
+                            return Ok(run);
+                        }
+                        runs::close(&mut c, &run, now(), Counts::default(), Some(&message), &[], interval, None).await
+                    })
+                })
+                .await
+        };
+        match closed.await {
+            Ok(run) => run,
+            Err(e) => {
+                tracing::error!(integration = %integration.name, error = %e, "recording a failed sync failed");
+                Run { status: runs::RUN_FAILED.into(), error: Some(message.to_owned()), ..run.clone() }
+            }
+        }
+    }
+
+    async fn load_cursor(&self, id: i64) -> Result<Cursor> {
+        let mut pooled = self.conn().await?;
+        let mut conn = pooled.conn();
+        load_cursor(&mut conn, id).await
+    }
+}
+
+type CursorRow = (Option<String>, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
+
+async fn load_cursor(conn: &mut Conn<'_>, id: i64) -> Result<Cursor> {
+    let row: Option<CursorRow> = run!(conn, |c| sc::table
+        .find(id)
+        .select((sc::etag, sc::last_modified, sc::content_hash, sc::body, sc::window_from, sc::window_to))
+        .first(c)
+        .await
+        .optional())?;
+    Ok(match row {
+        None => Cursor::default(),
+        Some((etag, last_modified, content_hash, body, from, to)) => Cursor {
+            etag,
+            last_modified,
+            content_hash,
+            body,
+            window: from.zip(to).map(|(f, t)| Window { from: f.and_utc(), to: t.and_utc() }),
+        },
+    })
+}
+
+async fn save_cursor(conn: &mut Conn<'_>, id: i64, cursor: &Cursor) -> Result<()> {
+    let values = (
+        sc::etag.eq(cursor.etag.as_deref()),
+        sc::last_modified.eq(cursor.last_modified.as_deref()),
+        sc::content_hash.eq(cursor.content_hash.as_deref()),
+        sc::body.eq(cursor.body.as_deref()),
+        sc::window_from.eq(cursor.window.map(|w| w.from.naive_utc())),
+        sc::window_to.eq(cursor.window.map(|w| w.to.naive_utc())),
+    );
+    run!(conn, |c| diesel::insert_into(sc::table)
+        .values((sc::integration_id.eq(id), values.clone()))
+        .on_conflict(sc::integration_id)
+        .do_update()
+        .set(values)
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "calsync".into())
+}

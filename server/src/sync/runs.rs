@@ -1,0 +1,283 @@
+//! Sync runs and leases: who may sync which calendar now, and the record of every attempt.
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use crate::db::schema::{calendar_integrations as ci, sync_runs as sr, sync_states as ss};
+use crate::db::Conn;
+use crate::domain::{Error, Result};
+use crate::run;
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Scheduler,
+    Manual,
+    Webhook,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduler => "scheduler",
+            Trigger::Manual => "manual",
+            Trigger::Webhook => "webhook",
+        }
+    }
+}
+
+pub const RUN_IN_PROGRESS: &str = "In Progress";
+pub const RUN_SUCCESS: &str = "Success";
+pub const RUN_FAILED: &str = "Failed";
+pub const MSG_RUNNING: &str = "A sync is already running for this calendar. Wait for it to finish.";
+pub const MSG_LEASE_EXPIRED: &str = "The sync stopped before it finished (the process running it ended or stalled); it was taken over by the next run.";
+
+/// One sync attempt as pages and the API show it.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[diesel(table_name = sr)]
+pub struct Run {
+    pub id: i64,
+    #[serde(skip)]
+    pub integration_id: i64,
+    pub trigger: String,
+    pub status: String,
+    #[serde(skip)]
+    pub worker: String,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub duration_ms: Option<i64>,
+    pub created_count: i32,
+    pub updated_count: i32,
+    pub deleted_count: i32,
+    pub unchanged_count: i32,
+    pub error: Option<String>,
+    pub warnings: Option<String>,
+}
+
+/// The counts of one run's changes to the stored instances.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub created: i32,
+    pub updated: i32,
+    pub deleted: i32,
+    pub unchanged: i32,
+}
+
+/// Makes sure every integration has its scheduling row (new ones are due at once).
+pub async fn ensure_states(conn: &mut Conn<'_>) -> Result<()> {
+    let sql = "INSERT INTO sync_states (integration_id) SELECT ci.id FROM calendar_integrations ci \
+               WHERE NOT EXISTS (SELECT 1 FROM sync_states s WHERE s.integration_id = ci.id) \
+               ON CONFLICT DO NOTHING";
+    run!(conn, |c| diesel::sql_query(sql).execute(c).await)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    integration_id: i64,
+}
+
+/// Claims up to `limit` due integrations for `worker` until `until`: active, auto-sync on,
+/// due, and not leased (or leased by someone whose lease expired). PostgreSQL skips rows
+/// another process is claiming at the same moment; SQLite has one writer.
+pub async fn claim_due(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<i64>> {
+    ensure_states(conn).await?;
+    // The outer lease condition is checked again on the row itself, so a claim that raced
+    // another never succeeds twice.
+    let inner = "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
+                 WHERE ci.is_active AND ci.auto_sync_enabled AND (s.due_at IS NULL OR s.due_at <= {at}) \
+                 AND (s.lease_until IS NULL OR s.lease_until < {at}) ORDER BY s.due_at NULLS FIRST LIMIT {limit}";
+    let outer = "UPDATE sync_states SET lease_owner = {worker}, lease_until = {until} \
+                 WHERE integration_id IN ({inner}) AND (lease_until IS NULL OR lease_until < {at}) RETURNING integration_id";
+    let ids: Vec<Claimed> = match conn {
+        Conn::Pg(c) => {
+            let inner = inner.replace("{at}", "$1").replace("{limit}", "$4") + " FOR UPDATE OF s SKIP LOCKED";
+            let sql = outer.replace("{inner}", &inner).replace("{at}", "$1").replace("{worker}", "$2").replace("{until}", "$3");
+            diesel::sql_query(sql)
+                .bind::<Timestamp, _>(at)
+                .bind::<Text, _>(worker)
+                .bind::<Timestamp, _>(until)
+                .bind::<BigInt, _>(limit)
+                .load(*c)
+                .await?
+        }
+        Conn::Sqlite(c) => {
+            let sql = outer
+                .replace("{inner}", inner)
+                .replace("{worker}", "?1")
+                .replace("{until}", "?2")
+                .replace("{at}", "?3")
+                .replace("{limit}", "?4");
+            diesel::sql_query(sql)
+                .bind::<Text, _>(worker)
+                .bind::<Timestamp, _>(until)
+                .bind::<Timestamp, _>(at)
+                .bind::<BigInt, _>(limit)
+                .load(*c)
+                .await?
+        }
+    };
+    Ok(ids.into_iter().map(|c| c.integration_id).collect())
+}
+
+/// Claims one integration now, due or not; `Conflict` when a live lease is held.
+pub async fn claim_one(conn: &mut Conn<'_>, id: i64, worker: &str, at: NaiveDateTime, until: NaiveDateTime) -> Result<()> {
+    ensure_states(conn).await?;
+    let claimed = run!(conn, |c| diesel::update(ss::table.find(id))
+        .filter(ss::lease_until.is_null().or(ss::lease_until.lt(at)))
+        .set((ss::lease_owner.eq(worker), ss::lease_until.eq(until)))
+        .execute(c)
+        .await)?;
+    if claimed == 0 {
+        return Err(Error::Conflict(MSG_RUNNING.into()));
+    }
+    Ok(())
+}
+
+/// Opens the run record of a claimed integration and shows the sync as in progress. Runs left
+/// "In Progress" by a worker whose lease expired are closed as failed first.
+pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, at: NaiveDateTime) -> Result<Run> {
+    run!(conn, |c| diesel::update(sr::table)
+        .filter(sr::integration_id.eq(id).and(sr::status.eq(RUN_IN_PROGRESS)))
+        .set((sr::status.eq(RUN_FAILED), sr::finished_at.eq(Some(at)), sr::error.eq(Some(MSG_LEASE_EXPIRED))))
+        .execute(c)
+        .await)?;
+    let run = run!(conn, |c| diesel::insert_into(sr::table)
+        .values((
+            sr::integration_id.eq(id),
+            sr::trigger.eq(trigger.as_str()),
+            sr::status.eq(RUN_IN_PROGRESS),
+            sr::worker.eq(worker),
+            sr::started_at.eq(at),
+        ))
+        .returning(Run::as_returning())
+        .get_result(c)
+        .await)?;
+    run!(conn, |c| diesel::update(ci::table.find(id)).set(ci::sync_status.eq("In Progress")).execute(c).await)?;
+    Ok(run)
+}
+
+/// Still ours? A worker that lost its lease (it stalled past expiry) must not write results.
+pub async fn holds_lease(conn: &mut Conn<'_>, id: i64, worker: &str) -> Result<bool> {
+    let owner: Option<Option<String>> =
+        run!(conn, |c| ss::table.find(id).select(ss::lease_owner).first(c).await.optional())?;
+    Ok(owner.flatten().as_deref() == Some(worker))
+}
+
+/// Closes a run: the record, the integration's status fields and the schedule, and releases
+/// the lease. `error` is `None` for success.
+#[allow(clippy::too_many_arguments)]
+pub async fn close(
+    conn: &mut Conn<'_>,
+    run: &Run,
+    at: NaiveDateTime,
+    counts: Counts,
+    error: Option<&str>,
+    warnings: &[String],
+    interval_minutes: i64,
+    event_count: Option<i32>,
+) -> Result<Run> {
+    let id = run.integration_id;
+    let duration = (at - run.started_at).num_milliseconds().max(0);
+    let warnings = (!warnings.is_empty()).then(|| summarize(warnings));
+    let status = if error.is_some() { RUN_FAILED } else { RUN_SUCCESS };
+    let closed = run!(conn, |c| diesel::update(sr::table.find(run.id))
+        .set((
+            sr::status.eq(status),
+            sr::finished_at.eq(Some(at)),
+            sr::duration_ms.eq(Some(duration)),
+            sr::created_count.eq(counts.created),
+            sr::updated_count.eq(counts.updated),
+            sr::deleted_count.eq(counts.deleted),
+            sr::unchanged_count.eq(counts.unchanged),
+            sr::error.eq(error),
+            sr::warnings.eq(warnings),
+        ))
+        .returning(Run::as_returning())
+        .get_result(c)
+        .await)?;
+    let failures: i32 = run!(conn, |c| ss::table.find(id).select(ss::failures).first(c).await.optional())?.unwrap_or(0);
+    let (failures, due) = match error {
+        None => (0, at + Duration::minutes(interval_minutes)),
+        Some(_) => (failures + 1, at + backoff(interval_minutes, failures + 1)),
+    };
+    run!(conn, |c| diesel::update(ss::table.find(id))
+        .set((ss::failures.eq(failures), ss::due_at.eq(Some(due)), ss::lease_owner.eq(None::<String>), ss::lease_until.eq(None::<NaiveDateTime>)))
+        .execute(c)
+        .await)?;
+    if let Some(count) = event_count {
+        run!(conn, |c| diesel::update(ss::table.find(id)).set(ss::event_count.eq(count)).execute(c).await)?;
+    }
+    match error {
+        None => run!(conn, |c| diesel::update(ci::table.find(id))
+            .set((ci::sync_status.eq("Success"), ci::sync_error_log.eq(None::<String>), ci::last_sync.eq(Some(at))))
+            .execute(c)
+            .await)?,
+        Some(message) => run!(conn, |c| diesel::update(ci::table.find(id))
+            .set((ci::sync_status.eq("Failed"), ci::sync_error_log.eq(Some(message))))
+            .execute(c)
+            .await)?,
+    };
+    Ok(closed)
+}
+
+/// Repeated failures wait longer: the interval, doubled per failure after the first, at most
+/// six hours (and never less than the interval).
+pub fn backoff(interval_minutes: i64, failures: i32) -> Duration {
+    let doublings = (failures - 1).clamp(0, 16) as u32;
+    let minutes = interval_minutes.max(1).saturating_mul(1 << doublings);
+    Duration::minutes(minutes.min(6 * 60).max(interval_minutes))
+}
+
+fn summarize(warnings: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut text = warnings.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("\n");
+    if warnings.len() > SHOWN {
+        text.push_str(&format!("\n… and {} more", warnings.len() - SHOWN));
+    }
+    text
+}
+
+/// The newest runs of one integration, newest first.
+pub async fn recent(conn: &mut Conn<'_>, id: i64, limit: i64, offset: i64) -> Result<(Vec<Run>, i64)> {
+    let total = run!(conn, |c| sr::table.filter(sr::integration_id.eq(id)).count().get_result::<i64>(c).await)?;
+    let runs = run!(conn, |c| sr::table
+        .filter(sr::integration_id.eq(id))
+        .order(sr::id.desc())
+        .limit(limit)
+        .offset(offset)
+        .select(Run::as_select())
+        .load(c)
+        .await)?;
+    Ok((runs, total))
+}
+
+/// The schedule row as pages show it.
+#[derive(Debug, Clone, Default, Queryable, Serialize)]
+pub struct State {
+    pub due_at: Option<NaiveDateTime>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub failures: i32,
+    pub event_count: i32,
+}
+
+pub async fn state(conn: &mut Conn<'_>, id: i64) -> Result<State> {
+    let found = run!(conn, |c| ss::table
+        .find(id)
+        .select((ss::due_at, ss::lease_until, ss::failures, ss::event_count))
+        .first::<(Option<NaiveDateTime>, Option<NaiveDateTime>, i32, i32)>(c)
+        .await
+        .optional())?;
+    Ok(found.map(|(due_at, lease_until, failures, event_count)| State { due_at, lease_until, failures, event_count }).unwrap_or_default())
+}
+
+/// Sets when an integration is next due (after its settings changed).
+pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>) -> Result<()> {
+    ensure_states(conn).await?;
+    run!(conn, |c| diesel::update(ss::table.find(id)).set(ss::due_at.eq(due)).execute(c).await)?;
+    Ok(())
+}
