@@ -34,6 +34,8 @@ fn main() -> ExitCode {
             Command::User(cmd) => cli::run_user(config, cmd).await,
             Command::Token(cmd) => cli::run_token(config, cmd).await,
             Command::Keys(cmd) => cli::run_keys(config, cmd).await,
+            Command::Ical(cmd) => cli::run_ical(config, cmd).await,
+            Command::Sync { integration, .. } => cli::run_sync(config, integration).await,
         }
     });
     match result {

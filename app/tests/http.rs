@@ -30,7 +30,7 @@ async fn health_answers_503_without_the_database() {
         .unwrap();
     let db = TestDb::new(server::testing::Kind::Sqlite).await;
     let options = leptos::config::get_configuration(None).unwrap().leptos_options;
-    let app = router(AppState { pool, config: config(&db, "http://127.0.0.1:3000"), keys: db.keys.clone() }, options);
+    let app = router(AppState::new(pool, config(&db, "http://127.0.0.1:3000"), db.keys.clone()), options);
     let a = send(&app, get("/health", None)).await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(a.body.contains("unreachable"));

@@ -18,6 +18,10 @@ pub struct Config {
     pub secret_keys: Option<crate::crypto::Secret>,
     /// Argon2 cost; tests lower it.
     pub password_cost: crate::password::Cost,
+    /// The sync engine and scheduler, with the feed reader's limits.
+    pub sync: crate::sync::Settings,
+    /// `CALSYNC_SCHEDULER=0` turns the scheduler in `serve` off (another process runs it).
+    pub scheduler: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,15 @@ fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Conf
             var: name,
             message: format!("cannot read {v:?}"),
         }),
+    }
+}
+
+/// `1`/`true`/`yes` or `0`/`false`/`no`; unset is false.
+fn flag(name: &'static str) -> Result<bool, ConfigError> {
+    match var(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("0" | "false" | "no") => Ok(false),
+        Some("1" | "true" | "yes") => Ok(true),
+        Some(other) => Err(ConfigError { var: name, message: format!("{other:?} is neither 1 nor 0") }),
     }
 }
 
@@ -95,6 +108,19 @@ impl Config {
             ),
             secret_keys: var("CALSYNC_SECRET_KEYS").map(crate::crypto::Secret::new),
             password_cost: crate::password::Cost::Standard,
+            sync: crate::sync::Settings {
+                tick: Duration::from_secs(parse("CALSYNC_SYNC_TICK_SECONDS", 60u64)?.max(1)),
+                concurrency: parse("CALSYNC_SYNC_CONCURRENCY", 4usize)?.max(1),
+                lease: chrono::Duration::seconds(parse("CALSYNC_SYNC_LEASE_SECONDS", 600i64)?.max(30)),
+                max_instances: parse("CALSYNC_SYNC_MAX_INSTANCES", 100_000usize)?.max(1),
+                feeds: crate::providers::fetch::FeedLimits {
+                    max_bytes: parse("CALSYNC_ICAL_MAX_BYTES", 20u64 * 1024 * 1024)?,
+                    timeout: Duration::from_secs(parse("CALSYNC_ICAL_TIMEOUT_SECONDS", 30u64)?.max(1)),
+                    max_redirects: parse("CALSYNC_ICAL_MAX_REDIRECTS", 5usize)?,
+                    allow_private: flag("CALSYNC_ICAL_ALLOW_PRIVATE")?,
+                },
+            },
+            scheduler: var("CALSYNC_SCHEDULER").is_none_or(|v| v.trim() != "0"),
         })
     }
 

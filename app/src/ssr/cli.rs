@@ -33,6 +33,40 @@ pub enum Command {
     /// Token-encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// iCalendar feeds.
+    #[command(subcommand)]
+    Ical(IcalCommand),
+    /// Run the due syncs once and exit (`serve` runs them on a schedule).
+    Sync {
+        /// Run once and exit (required: the schedule belongs to `serve`).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Sync this calendar (its record name, MM-CI-…), even if it is not due.
+        #[arg(long, value_name = "NAME")]
+        integration: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IcalCommand {
+    /// Show the instances a feed yields in a window, or where it cannot be read.
+    Inspect {
+        /// A file, or an http(s):// or webcal:// address.
+        #[arg(value_name = "FILE_OR_URL")]
+        source: String,
+        /// Window start: a date (read in --tz) or an RFC 3339 instant [default: 30 days ago].
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Window end, exclusive [default: 90 days ahead].
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Zone for floating times, all-day dates and the table.
+        #[arg(long, value_name = "ZONE", default_value = "UTC")]
+        tz: String,
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,6 +277,61 @@ pub async fn run_keys(config: Config, cmd: KeysCommand) -> Result<(), Failure> {
                 println!("CALSYNC_SECRET_KEYS={value}");
             }
         }
+    }
+    Ok(())
+}
+
+pub async fn run_ical(config: Config, cmd: IcalCommand) -> Result<(), Failure> {
+    match cmd {
+        IcalCommand::Inspect { source, from, to, tz, json } => {
+            super::inspect::run(config, super::inspect::Inspect { source, from, to, tz, json }).await
+        }
+    }
+}
+
+pub async fn run_sync(config: Config, integration: Option<String>) -> Result<(), Failure> {
+    use server::domain::integrations::{self, Actor};
+    use server::sync::{Engine, Trigger};
+    let pool = open(&config).await?;
+    let engine = Engine::new(pool.clone(), config.sync.clone());
+    let runs = match integration {
+        Some(name) => match engine.sync_and_wait(Actor::SYSTEM, name.trim(), Trigger::Manual).await {
+            Ok(run) => vec![run],
+            Err(server::domain::Error::NotFound) => return Err(Failure { code: 1, message: format!("no calendar named '{}'", name.trim()) }),
+            Err(e) => return Err(domain(e)),
+        },
+        None => {
+            // Until nothing is due: a synced calendar is due again only after its interval,
+            // a failed one after its back-off.
+            let mut all = Vec::new();
+            loop {
+                let round = engine.run_due().await.map_err(domain)?;
+                if round.is_empty() {
+                    break;
+                }
+                all.extend(round);
+            }
+            all
+        }
+    };
+    let mut pooled = pool.get().await.map_err(work)?;
+    let mut failed = 0;
+    for run in &runs {
+        let name = integrations::get_by_id(&mut pooled.conn(), run.integration_id).await.map(|i| i.name).unwrap_or_default();
+        let ms = run.duration_ms.unwrap_or(0);
+        if run.status == server::sync::runs::RUN_SUCCESS {
+            println!(
+                "{name}  Success  {} created, {} updated, {} deleted, {} unchanged  {ms} ms",
+                run.created_count, run.updated_count, run.deleted_count, run.unchanged_count
+            );
+        } else {
+            failed += 1;
+            println!("{name}  Failed  {}  {ms} ms", run.error.as_deref().unwrap_or(""));
+        }
+    }
+    println!("{} synced, {failed} failed", runs.len() - failed);
+    if failed > 0 {
+        return Err(Failure { code: 1, message: format!("{failed} sync(s) failed") });
     }
     Ok(())
 }

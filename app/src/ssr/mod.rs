@@ -1,6 +1,7 @@
 //! The server side of the app: state, the HTTP router and its middleware, and the CLI.
 pub mod cli;
 pub mod http;
+pub mod inspect;
 pub mod rest;
 pub mod serve;
 
@@ -13,6 +14,15 @@ pub struct AppState {
     pub config: Config,
     /// Token-encryption keys, checked against the database at start.
     pub keys: server::crypto::Keyring,
+    /// The sync engine ("Sync now" runs in this process).
+    pub engine: server::sync::Engine,
+}
+
+impl AppState {
+    pub fn new(pool: Pool, config: Config, keys: server::crypto::Keyring) -> AppState {
+        let engine = server::sync::Engine::new(pool.clone(), config.sync.clone());
+        AppState { pool, config, keys, engine }
+    }
 }
 
 /// The signed-in user of this request, resolved once by the auth middleware.

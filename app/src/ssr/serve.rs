@@ -42,7 +42,13 @@ pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), Strin
     });
 
     let backend = format!("{:?}", pool.backend());
-    let app = router(AppState { pool, config, keys }, leptos_options);
+    let state = AppState::new(pool, config, keys);
+    let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = state.config.scheduler.then(|| {
+        tracing::info!(worker = state.engine.worker(), tick_s = state.config.sync.tick.as_secs(), "sync scheduler started");
+        tokio::spawn(state.engine.clone().scheduler(stopped))
+    });
+    let app = router(state, leptos_options);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, database = %backend, "calsync listening on http://{addr}");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -50,6 +56,10 @@ pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), Strin
         .await
         .map_err(|e| e.to_string())?;
     housekeeping.abort();
+    let _ = stop_scheduler.send(true);
+    if let Some(scheduler) = scheduler {
+        let _ = scheduler.await;
+    }
     tracing::info!("calsync stopped");
     Ok(())
 }

@@ -31,7 +31,7 @@ pub fn app(db: &TestDb) -> Router {
 
 pub fn app_with(db: &TestDb, public_url: &str) -> Router {
     let options = leptos::config::get_configuration(None).unwrap().leptos_options;
-    router(AppState { pool: db.pool.clone(), config: config(db, public_url), keys: db.keys.clone() }, options)
+    router(AppState::new(db.pool.clone(), config(db, public_url), db.keys.clone()), options)
 }
 
 pub async fn add_user(db: &TestDb, email: &str, role: Role) {

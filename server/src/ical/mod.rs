@@ -77,6 +77,9 @@ pub struct Calendar {
     pub warnings: Vec<Warning>,
 }
 
+/// The name of the calendar frame opened for bare components.
+const IMPLICIT: &str = "(implicit VCALENDAR)";
+
 /// Which component the lines currently belong to.
 enum Open<'a> {
     Calendar,
@@ -128,6 +131,25 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
         match &*line.name {
             "BEGIN" => {
                 let name = line.value.trim().to_ascii_uppercase();
+                if stack.is_empty() && matches!(name.as_str(), "VEVENT" | "VTIMEZONE") {
+                    // A bare component without its calendar: read it as if it were wrapped.
+                    warnings.push(Warning { line: Some(line.line), message: format!("BEGIN:{name} outside a VCALENDAR; read as if inside one") });
+                    calendars += 1;
+                    stack.push(Frame { name: IMPLICIT.into(), line: line.line, open: Open::Calendar });
+                }
+                if matches!(name.as_str(), "VEVENT" | "VTIMEZONE") {
+                    // These only live directly in a calendar: whatever is open above it was
+                    // never closed (a cut-off component); skip it and start the new one.
+                    if let Some(depth) = stack.iter().rposition(|f| matches!(f.open, Open::Calendar)) {
+                        while stack.len() > depth + 1 {
+                            let frame = stack.pop().expect("depth is below the stack length");
+                            warnings.push(Warning {
+                                line: Some(frame.line),
+                                message: format!("BEGIN:{} is never closed (BEGIN:{name} at line {} comes first); component skipped", frame.name, line.line),
+                            });
+                        }
+                    }
+                }
                 let parent = stack.last().map(|f| &f.open);
                 let open = match (name.as_str(), parent) {
                     ("VCALENDAR", None) => {
@@ -140,7 +162,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
                     _ => Open::Other,
                 };
                 if stack.is_empty() && name != "VCALENDAR" && first_line.is_none() {
-                    first_line = Some((line.line, format!("BEGIN:{name} outside a VCALENDAR")));
+                    first_line = Some((line.line, format!("found BEGIN:{name}")));
                 }
                 stack.push(Frame { name, line: line.line, open });
             }
@@ -186,14 +208,14 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
                 Some(_) => {}
                 None => {
                     if first_line.is_none() {
-                        first_line = Some((line.line, format!("{} outside a VCALENDAR", line.name)));
+                        first_line = Some((line.line, format!("found {}", line.name)));
                     }
                 }
             },
         }
     }
 
-    for frame in stack.iter().rev() {
+    for frame in stack.iter().rev().filter(|f| f.name != IMPLICIT) {
         let message = match frame.open {
             Open::Calendar => "BEGIN:VCALENDAR is never closed; the feed may be cut short".to_owned(),
             _ => format!("BEGIN:{} is never closed; component skipped", frame.name),
@@ -207,7 +229,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
             "not an iCalendar feed: this is HTML (a web page), not BEGIN:VCALENDAR".to_owned()
         } else {
             match &first_line {
-                Some((line, what)) => format!("not an iCalendar feed: no BEGIN:VCALENDAR (line {line}: {what})"),
+                Some((_, what)) => format!("not an iCalendar feed: no BEGIN:VCALENDAR ({what})"),
                 None => "not an iCalendar feed: no BEGIN:VCALENDAR".to_owned(),
             }
         };

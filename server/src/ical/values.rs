@@ -81,14 +81,16 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
                 let n: i64 = number.parse().ok()?;
                 number.clear();
                 any = true;
-                total += match (unit, in_time) {
-                    ('W', false) => Duration::weeks(n),
-                    ('D', false) => Duration::days(n),
-                    ('H', true) => Duration::hours(n),
-                    ('M', true) => Duration::minutes(n),
-                    ('S', true) => Duration::seconds(n),
+                // Checked: a fuzzed "P99999999999W" must not overflow.
+                let part = match (unit, in_time) {
+                    ('W', false) => Duration::try_weeks(n),
+                    ('D', false) => Duration::try_days(n),
+                    ('H', true) => Duration::try_hours(n),
+                    ('M', true) => Duration::try_minutes(n),
+                    ('S', true) => Duration::try_seconds(n),
                     _ => return None,
-                };
+                }?;
+                total = total.checked_add(&part)?;
             }
         }
     }
@@ -128,6 +130,7 @@ mod tests {
         assert_eq!(parse_duration("P"), None);
         assert_eq!(parse_duration("PT1X"), None);
         assert_eq!(parse_duration("1H"), None);
+        assert_eq!(parse_duration("P99999999999999W"), None);
     }
 
     #[test]

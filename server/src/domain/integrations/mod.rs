@@ -531,10 +531,27 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
                 messages.extend(unmark_others(c, current.user_id, current.id, true, actor.user_id).await?);
             }
             let integration = get(c, actor, &name).await?;
+            reschedule(c, &current, &integration).await?;
             Ok(Saved { integration, warnings: checked.report.warnings, messages })
         })
     })
     .await
+}
+
+/// A new feed address is fetched afresh at once; a new interval or reactivation counts from
+/// the last successful sync.
+async fn reschedule(c: &mut Conn<'_>, before: &Integration, after: &Integration) -> Result<()> {
+    use crate::db::schema::sync_cursors as sc;
+    if before.ical_url != after.ical_url || before.calendar_id != after.calendar_id {
+        run!(c, |cc| diesel::delete(sc::table.find(after.id)).execute(cc).await)?;
+        return crate::sync::runs::set_due(c, after.id, None).await;
+    }
+    let schedule = |i: &Integration| (i.is_active, i.auto_sync_enabled, i.sync_interval_minutes);
+    if schedule(before) != schedule(after) {
+        let due = after.last_sync.map(|l| l + chrono::Duration::minutes(after.sync_interval_minutes as i64));
+        return crate::sync::runs::set_due(c, after.id, due).await;
+    }
+    Ok(())
 }
 
 /// "Make primary": switches the owner's primary to this calendar in one transaction.

@@ -1,0 +1,194 @@
+//! `calsync ical inspect`: which instances a feed yields in a window, as a table or JSON.
+//! What a support person runs when a user asks "why am I busy?".
+use std::io::Write;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use server::config::Config;
+use server::events::{Instance, When};
+use server::ical;
+use server::providers::fetch::{FeedClient, Fetched, Validators};
+
+use super::cli::Failure;
+
+pub struct Inspect {
+    pub source: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub tz: String,
+    pub json: bool,
+}
+
+fn usage(message: String) -> Failure {
+    Failure { code: 2, message }
+}
+
+fn work(message: String) -> Failure {
+    Failure { code: 1, message }
+}
+
+/// A date (midnight in `tz`) or an RFC 3339 instant.
+fn instant(arg: &str, value: &str, tz: Tz) -> Result<DateTime<Utc>, Failure> {
+    if let Ok(d) = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
+        return Ok(server::ical::zones::iana_to_utc(tz, d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| usage(format!("{arg} {value:?}: expected a date (2026-05-04) or an RFC 3339 instant (2026-05-04T09:00:00Z)")))
+}
+
+async fn read_source(config: &Config, source: &str) -> Result<Vec<u8>, Failure> {
+    let lower = source.trim().to_ascii_lowercase();
+    if ["http://", "https://", "webcal://"].iter().any(|p| lower.starts_with(p)) {
+        let client = FeedClient::new(config.sync.feeds.clone());
+        return match client.get(source, &Validators::default()).await {
+            Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
+            Ok(Fetched::NotModified) => Err(work("the server answered 304 Not Modified to an unconditional request".into())),
+            Err(e) => Err(work(e.to_string())),
+        };
+    }
+    std::fs::read(source).map_err(|e| work(format!("cannot read {source}: {e}")))
+}
+
+pub async fn run(config: Config, args: Inspect) -> Result<(), Failure> {
+    let tz: Tz = args.tz.parse().map_err(|_| usage(format!("--tz {:?} is not an IANA time zone such as Europe/Berlin", args.tz)))?;
+    // The default sync window: 30 days back, 90 ahead, whole days.
+    let today = Utc::now().date_naive();
+    let day = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    let from = match &args.from {
+        Some(v) => instant("--from", v, tz)?,
+        None => day(today - chrono::Duration::days(30)),
+    };
+    let to = match &args.to {
+        Some(v) => instant("--to", v, tz)?,
+        None => day(today + chrono::Duration::days(91)),
+    };
+    if to <= from {
+        return Err(usage("--to must be after --from".into()));
+    }
+    let bytes = read_source(&config, &args.source).await?;
+    let mut calendar = ical::parse(&bytes).map_err(|e| match e.line {
+        Some(line) => work(format!("line {line}: {}", e.message)),
+        None => work(e.message),
+    })?;
+    let events = calendar.events.len();
+    let expanded = ical::expand(&mut calendar, ical::Options { from, to, floating: tz, max_instances: config.sync.max_instances });
+    for warning in &expanded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let mut out = String::with_capacity(expanded.instances.len() * 200 + 64);
+    if args.json {
+        write_json(&mut out, &expanded.instances);
+    } else {
+        write_table(&mut out, &expanded.instances, tz);
+        out.push_str(&format!(
+            "\n{} instance(s) of {events} event(s) from {} to {} (times in {})\n",
+            expanded.instances.len(),
+            from.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            to.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            tz.name()
+        ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()).map_err(|e| work(format!("cannot write the output: {e}")))
+}
+
+/// One JSON array, one object per instance; written by hand (this is the fast path measured
+/// by the benchmark).
+pub fn write_json(out: &mut String, instances: &[Instance]) {
+    out.push('[');
+    for (n, i) in instances.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str("\n{\"uid\":");
+        json_str(out, &i.uid);
+        out.push_str(",\"recurrence_id\":");
+        match &i.recurrence_id {
+            Some(r) => quoted(out, r),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"start\":");
+        quoted(out, &i.start);
+        out.push_str(",\"end\":");
+        quoted(out, &i.end);
+        out.push_str(",\"all_day\":");
+        out.push_str(if i.start.is_date() { "true" } else { "false" });
+        out.push_str(",\"busy\":");
+        out.push_str(if i.busy() { "true" } else { "false" });
+        out.push_str(",\"status\":\"");
+        out.push_str(i.status.as_str());
+        out.push_str("\",\"summary\":");
+        json_str(out, &i.summary);
+        out.push_str(",\"tzid\":");
+        match &i.tzid {
+            Some(z) => json_str(out, z),
+            None => out.push_str("null"),
+        }
+        out.push('}');
+    }
+    out.push_str("\n]\n");
+}
+
+fn quoted(out: &mut String, w: &When) {
+    out.push('"');
+    w.write(out);
+    out.push('"');
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+fn local(w: &When, tz: Tz) -> String {
+    match w {
+        When::At(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        When::Date(d) => d.format("%Y-%m-%d").to_string(),
+    }
+}
+
+fn write_table(out: &mut String, instances: &[Instance], tz: Tz) {
+    if instances.is_empty() {
+        out.push_str("no instances in the window\n");
+        return;
+    }
+    out.push_str(&format!("{:<16}  {:<16}  {:<4}  {:<9}  {:<30}  {}\n", "START", "END", "BUSY", "STATUS", "SUMMARY", "UID [RECURRENCE-ID]"));
+    for i in instances {
+        let (start, end) = match (&i.start, &i.end) {
+            (When::Date(s), When::Date(e)) => {
+                let last = *e - chrono::Duration::days(1);
+                (format!("{s} all day"), if last > *s { format!("{last} all day") } else { String::new() })
+            }
+            _ => (local(&i.start, tz), local(&i.end, tz)),
+        };
+        let summary: String = i.summary.chars().take(30).collect();
+        let rid = i.recurrence_id.map(|r| format!(" [{r}]")).unwrap_or_default();
+        out.push_str(&format!(
+            "{start:<16}  {end:<16}  {:<4}  {:<9}  {summary:<30}  {}{rid}\n",
+            if i.busy() { "busy" } else { "free" },
+            i.status.as_str(),
+            i.uid
+        ));
+    }
+}
