@@ -118,6 +118,7 @@ impl Config {
                     timeout: Duration::from_secs(parse("CALSYNC_ICAL_TIMEOUT_SECONDS", 30u64)?.max(1)),
                     max_redirects: parse("CALSYNC_ICAL_MAX_REDIRECTS", 5usize)?,
                     allow_private: flag("CALSYNC_ICAL_ALLOW_PRIVATE")?,
+                    public_stand_ins: Vec::new(),
                 },
             },
             scheduler: var("CALSYNC_SCHEDULER").is_none_or(|v| v.trim() != "0"),

@@ -114,3 +114,117 @@ macro_rules! db_test {
         }
     };
 }
+
+/// An iCal host on loopback for tests: serves feeds with ETag and 304, and can answer with an
+/// error status, a redirect, a web page, a stalled or an endless body.
+pub mod feeds {
+    use axum::{
+        body::Body,
+        http::{header, HeaderMap, StatusCode, Uri},
+        response::{IntoResponse, Response},
+    };
+    use std::collections::HashMap;
+    use std::net::{IpAddr, SocketAddr};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[derive(Clone, Debug)]
+    pub enum Reply {
+        /// 200 with an ETag; 304 when the request names that ETag.
+        Feed(String),
+        Status(u16),
+        Redirect(String),
+        Html(String),
+        /// Waits this long before answering.
+        Stall(Duration),
+        /// A chunked body (no Content-Length) of this many bytes.
+        Endless(usize),
+    }
+
+    #[derive(Default)]
+    struct State {
+        replies: HashMap<String, Reply>,
+        requests: usize,
+        not_modified: usize,
+    }
+
+    #[derive(Clone)]
+    pub struct FeedHost {
+        pub addr: SocketAddr,
+        state: Arc<Mutex<State>>,
+    }
+
+    fn etag(body: &str) -> String {
+        let mut h = crate::events::Fnv::new();
+        h.add(body.as_bytes());
+        format!("\"{}\"", h.hex())
+    }
+
+    impl FeedHost {
+        /// Listens on `ip` (127.0.0.1 unless a test needs another loopback address).
+        pub async fn start_on(ip: IpAddr) -> FeedHost {
+            let state = Arc::new(Mutex::new(State::default()));
+            let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, 0)).await.expect("bind the feed host");
+            let addr = listener.local_addr().expect("address");
+            let shared = state.clone();
+            let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+                let state = shared.clone();
+                async move { answer(state, uri, headers).await }
+            });
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            FeedHost { addr, state }
+        }
+
+        pub async fn start() -> FeedHost {
+            Self::start_on(IpAddr::from([127, 0, 0, 1])).await
+        }
+
+        pub fn url(&self, path: &str) -> String {
+            format!("http://{}{path}", self.addr)
+        }
+
+        pub fn set(&self, path: &str, reply: Reply) {
+            self.state.lock().expect("feed host state").replies.insert(path.to_owned(), reply);
+        }
+
+        pub fn requests(&self) -> usize {
+            self.state.lock().expect("feed host state").requests
+        }
+
+        pub fn not_modified(&self) -> usize {
+            self.state.lock().expect("feed host state").not_modified
+        }
+    }
+
+    async fn answer(state: Arc<Mutex<State>>, uri: Uri, headers: HeaderMap) -> Response {
+        let reply = {
+            let mut s = state.lock().expect("feed host state");
+            s.requests += 1;
+            s.replies.get(uri.path()).cloned()
+        };
+        match reply {
+            None => StatusCode::NOT_FOUND.into_response(),
+            Some(Reply::Feed(body)) => {
+                let tag = etag(&body);
+                if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(tag.as_str()) {
+                    state.lock().expect("feed host state").not_modified += 1;
+                    return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+                }
+                ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8".to_owned()), (header::ETAG, tag)], body).into_response()
+            }
+            Some(Reply::Status(code)) => StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response(),
+            Some(Reply::Redirect(to)) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+            Some(Reply::Html(body)) => ([(header::CONTENT_TYPE, "text/html")], body).into_response(),
+            Some(Reply::Stall(d)) => {
+                tokio::time::sleep(d).await;
+                StatusCode::OK.into_response()
+            }
+            Some(Reply::Endless(total)) => {
+                let chunk = "X-FILLER:".to_owned() + &"x".repeat(1014) + "\r\n";
+                let chunks = total / chunk.len() + 1;
+                let stream = futures_util::stream::iter((0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+                ([(header::CONTENT_TYPE, "text/calendar")], Body::from_stream(stream)).into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The sync engine against a real iCal host on loopback, on SQLite and PostgreSQL: the diff,
+//! idempotence, 304 and the sliding window, failures that keep what was synced, the address
+//! guard, leases and two schedulers.
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Duration as Days, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use server::{
+    db::schema::{change_history as ch, event_instances as ei, event_series as es, sync_states as ss},
+    db_test,
+    domain::{
+        integrations::{self as ig, Actor, Patch},
+        now,
+        users::{self, NewUser, Role},
+        Error,
+    },
+    password::Cost,
+    providers::{
+        fetch::{FeedClient, FeedLimits},
+        guard::StaticResolver,
+    },
+    run,
+    sync::{runs, Engine, Settings, Trigger},
+    testing::{
+        feeds::{FeedHost, Reply},
+        TestDb,
+    },
+};
+
+async fn user(db: &TestDb, email: &str) -> Actor {
+    let mut c = db.pool.get().await.unwrap();
+    let u = users::create(&mut c.conn(), Cost::Test, NewUser {
+        email: email.into(),
+        full_name: String::new(),
+        password: "password 123".into(),
+        role: Role::User,
+        time_zone: "UTC".into(),
+    })
+    .await
+    .unwrap();
+    Actor::of(&u)
+}
+
+async fn calendar(db: &TestDb, actor: Actor, name: &str, url: &str) -> String {
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("iCal".into()),
+        integration_name: Some(name.into()),
+        ical_url: Some(url.into()),
+        ..Patch::default()
+    };
+    ig::create(&mut c.conn(), &db.keys, actor, patch).await.unwrap().integration.name
+}
+
+fn limits() -> FeedLimits {
+    FeedLimits { allow_private: true, timeout: Duration::from_secs(5), ..FeedLimits::default() }
+}
+
+fn engine_with(db: &TestDb, feeds: FeedLimits, resolver: Option<StaticResolver>) -> Engine {
+    let client = match resolver {
+        Some(r) => FeedClient::with_resolver(feeds.clone(), Arc::new(r)),
+        None => FeedClient::new(feeds.clone()),
+    };
+    Engine::with_feed_client(db.pool.clone(), Arc::new(client), Settings { feeds, concurrency: 3, ..Settings::default() })
+}
+
+fn engine(db: &TestDb) -> Engine {
+    engine_with(db, limits(), None)
+}
+
+/// A feed of single events `days` from today at 09:00Z, plus one weekly series.
+fn feed(singles: &[(&str, i64, &str)]) -> String {
+    let today = Utc::now().date_naive();
+    let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync tests//EN\r\n");
+    for (uid, days, summary) in singles {
+        let d = (today + Days::days(*days)).format("%Y%m%d");
+        text.push_str(&format!("BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\n"));
+    }
+    let start = (today - Days::days(7)).format("%Y%m%d");
+    text.push_str(&format!("BEGIN:VEVENT\r\nUID:weekly\r\nDTSTART:{start}T150000Z\r\nDTEND:{start}T153000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n"));
+    text.push_str("END:VCALENDAR\r\n");
+    text
+}
+
+async fn instances(db: &TestDb) -> Vec<(String, String, String)> {
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    run!(&mut c, |c| ei::table
+        .select((ei::uid, ei::recurrence_id, ei::summary))
+        .order((ei::start_at.asc(), ei::uid.asc()))
+        .load::<(String, String, String)>(c)
+        .await)
+    .unwrap()
+}
+
+async fn count_history(db: &TestDb, action: &str) -> i64 {
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    run!(&mut c, |c| ch::table.filter(ch::action.eq(action)).count().get_result::<i64>(c).await).unwrap()
+}
+
+fn counts(r: &runs::Run) -> (i32, i32, i32, i32) {
+    (r.created_count, r.updated_count, r.deleted_count, r.unchanged_count)
+}
+
+db_test!(a_sync_creates_copies_and_a_second_changes_nothing, |db| {
+    let host = FeedHost::start().await;
+    host.set("/team.ics", Reply::Feed(feed(&[("a", 1, "Alpha"), ("b", 2, "Beta")])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/team.ics")).await;
+    let engine = engine(&db);
+
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(counts(&run), (6, 0, 0, 0));
+    assert_eq!(instances(&db).await.len(), 6);
+    assert_eq!(count_history(&db, "create").await, 6 + 3, "one row per created instance and series");
+
+    let mut p = db.pool.get().await.unwrap();
+    let integration = ig::get(&mut p.conn(), me, &name).await.unwrap();
+    assert_eq!(integration.sync_status.as_str(), "Success");
+    assert!(integration.last_sync.is_some());
+    assert_eq!(integration.sync_error_log, None);
+    drop(p);
+
+    // The same feed again: a 304, nothing written.
+    let again = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(counts(&again), (0, 0, 0, 6));
+    assert_eq!(host.not_modified(), 1);
+    assert_eq!(count_history(&db, "create").await, 9);
+
+    let mut p = db.pool.get().await.unwrap();
+    let (runs, total) = runs::recent(&mut p.conn(), integration.id, 50, 0).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(runs[0].trigger, "manual");
+});
+
+db_test!(the_diff_creates_updates_and_deletes_by_uid_and_recurrence_id, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha"), ("b", 2, "Beta")])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let engine = engine(&db);
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+
+    // Alpha renamed, Beta gone, Gamma new; the series unchanged.
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha (moved room)"), ("c", 3, "Gamma")])));
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(counts(&run), (1, 1, 1, 4));
+    let summaries: Vec<String> = instances(&db).await.into_iter().filter(|i| i.1.is_empty()).map(|i| i.2).collect();
+    assert_eq!(summaries, vec!["Alpha (moved room)", "Gamma"]);
+    assert_eq!(count_history(&db, "update").await, 2, "the instance and its series");
+    assert_eq!(count_history(&db, "delete").await, 2);
+
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    let (before, after): (Option<String>, Option<String>) = run!(&mut c, |c| ch::table
+        .filter(ch::action.eq("update").and(ch::entity.eq("instance")))
+        .select((ch::before, ch::after))
+        .first(c)
+        .await)
+    .unwrap();
+    assert!(before.unwrap().contains("\"summary\":\"Alpha\""));
+    assert!(after.unwrap().contains("Alpha (moved room)"));
+    let series = run!(&mut c, |c| es::table.select(es::uid).order(es::uid.asc()).load::<String>(c).await).unwrap();
+    assert_eq!(series, vec!["a", "c", "weekly"]);
+});
+
+db_test!(a_304_re_expands_the_stored_feed_when_the_window_moved, |db| {
+    let host = FeedHost::start().await;
+    // Weekly series from 7 days ago, 4 of them, plus one event 100 days ahead: outside the
+    // default 90-day window until the window grows.
+    host.set("/f.ics", Reply::Feed(feed(&[("far", 100, "Far ahead")])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let engine = engine(&db);
+    let first = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(counts(&first), (4, 0, 0, 0));
+
+    let mut p = db.pool.get().await.unwrap();
+    ig::update(&mut p.conn(), &db.keys, me, &name, Patch { sync_future_days: Some("120".into()), ..Patch::default() }).await.unwrap();
+    drop(p);
+    let moved = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(host.not_modified(), 1, "the feed itself did not change");
+    assert_eq!(counts(&moved), (1, 0, 0, 4));
+});
+
+db_test!(failures_say_what_happened_and_keep_what_was_synced, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let feeds = FeedLimits { max_bytes: 64 * 1024, timeout: Duration::from_secs(1), ..limits() };
+    let engine = engine_with(&db, feeds, None);
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+
+    let cases = [
+        (Reply::Status(404), "404 Not Found"),
+        (Reply::Status(503), "503 Service Unavailable"),
+        (Reply::Html("<!doctype html><p>Sign in".into()), "HTML"),
+        (Reply::Stall(Duration::from_secs(3)), "did not answer within 1 seconds"),
+        (Reply::Endless(200 * 1024), "larger than the 1 MB limit"),
+        (Reply::Feed("x".repeat(100 * 1024)), "larger than the 1 MB limit"),
+    ];
+    for (n, (reply, expected)) in cases.into_iter().enumerate() {
+        host.set("/f.ics", reply);
+        let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+        assert_eq!(run.status, "Failed");
+        let message = run.error.unwrap();
+        assert!(message.contains(expected), "{message}");
+        let mut p = db.pool.get().await.unwrap();
+        let integration = ig::get(&mut p.conn(), me, &name).await.unwrap();
+        assert_eq!(integration.sync_status.as_str(), "Failed");
+        assert_eq!(integration.sync_error_log.as_deref(), Some(message.as_str()));
+        let failures: i32 = {
+            let mut c = p.conn();
+            run!(&mut c, |c| ss::table.find(integration.id).select(ss::failures).first(c).await).unwrap()
+        };
+        assert_eq!(failures, n as i32 + 1, "failures are counted for the back-off");
+        assert_eq!(instances(&db).await.len(), 5, "nothing already synced is lost");
+    }
+});
+
+db_test!(addresses_inside_the_network_are_refused, |db| {
+    let me = user(&db, "sarah@example.com").await;
+    let strict = FeedLimits { timeout: Duration::from_secs(2), ..FeedLimits::default() };
+
+    // A loopback literal.
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[])));
+    let direct = calendar(&db, me, "Direct", &host.url("/f.ics")).await;
+    let run = engine_with(&db, strict.clone(), None).sync_and_wait(me, &direct, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().contains("127.0.0.1, a loopback address"), "{:?}", run.error);
+
+    // A name that resolves to a private address (through an injected resolver: no DNS).
+    let named = calendar(&db, me, "Named", "https://calendar.example.com/f.ics").await;
+    let resolver = StaticResolver(vec![("calendar.example.com".into(), "10.1.2.3".parse().unwrap())]);
+    let run = engine_with(&db, strict.clone(), Some(resolver)).sync_and_wait(me, &named, Trigger::Manual).await.unwrap();
+    let message = run.error.unwrap();
+    assert!(message.contains("calendar.example.com resolves to 10.1.2.3, a private network address"), "{message}");
+
+    // A public server (stood in for by 127.0.0.2) that redirects to 127.0.0.1.
+    let outside = FeedHost::start_on("127.0.0.2".parse().unwrap()).await;
+    outside.set("/f.ics", Reply::Redirect(host.url("/f.ics")));
+    let redirected = calendar(&db, me, "Redirected", &outside.url("/f.ics")).await;
+    let stand_in = FeedLimits { public_stand_ins: vec!["127.0.0.2".parse().unwrap()], ..strict.clone() };
+    let run = engine_with(&db, stand_in.clone(), None).sync_and_wait(me, &redirected, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().contains("127.0.0.1, a loopback address"), "{:?}", run.error);
+    assert_eq!(host.requests(), 0, "the refused address was never contacted");
+
+    // Link-local (cloud metadata) stays refused even when private addresses are allowed.
+    outside.set("/meta.ics", Reply::Redirect("http://169.254.169.254/latest/".into()));
+    let meta = calendar(&db, me, "Meta", &outside.url("/meta.ics")).await;
+    let open = FeedLimits { allow_private: true, ..stand_in };
+    let run = engine_with(&db, open, None).sync_and_wait(me, &meta, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().contains("169.254.169.254, a link-local address"), "{:?}", run.error);
+});
+
+db_test!(a_running_sync_refuses_a_second_and_an_inactive_calendar_is_refused, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let engine = engine(&db);
+    let (_, _run) = engine.start(me, &name, Trigger::Manual).await.unwrap();
+    match engine.sync_now(me, &name).await {
+        Err(Error::Conflict(m)) => assert_eq!(m, runs::MSG_RUNNING),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let mut p = db.pool.get().await.unwrap();
+    ig::update(&mut p.conn(), &db.keys, me, &name, Patch { is_active: Some(false), ..Patch::default() }).await.unwrap();
+    match engine.sync_now(me, &name).await {
+        Err(Error::Invalid(report)) => assert_eq!(report.errors[0].message, server::sync::MSG_INACTIVE),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+});
+
+db_test!(a_crashed_runs_lease_is_taken_over, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let mut p = db.pool.get().await.unwrap();
+    let id = ig::get(&mut p.conn(), me, &name).await.unwrap().id;
+    // A process claimed it an hour ago, opened a run, and died.
+    let long_ago = now() - Days::hours(1);
+    runs::claim_one(&mut p.conn(), id, "dead-worker", long_ago, long_ago + Days::minutes(10)).await.unwrap();
+    let orphan = runs::open(&mut p.conn(), id, Trigger::Scheduler, "dead-worker", long_ago).await.unwrap();
+    drop(p);
+
+    let done = engine(&db).run_due().await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].status, "Success");
+    let mut p = db.pool.get().await.unwrap();
+    let (all, _) = runs::recent(&mut p.conn(), id, 10, 0).await.unwrap();
+    let old = all.iter().find(|r| r.id == orphan.id).unwrap();
+    assert_eq!((old.status.as_str(), old.error.as_deref()), ("Failed", Some(runs::MSG_LEASE_EXPIRED)));
+});
+
+db_test!(two_schedulers_never_sync_the_same_calendar_twice, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    for n in 0..12 {
+        calendar(&db, me, &format!("Calendar {n}"), &host.url("/f.ics")).await;
+    }
+    let (one, two) = (engine(&db), engine(&db));
+    assert_ne!(one.worker(), two.worker());
+    let mut total = 0;
+    loop {
+        let (a, b) = tokio::join!(one.run_due(), two.run_due());
+        let round = a.unwrap().len() + b.unwrap().len();
+        if round == 0 {
+            break;
+        }
+        total += round;
+    }
+    assert_eq!(total, 12);
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    let per_calendar: Vec<i64> = run!(&mut c, |c| server::db::schema::sync_runs::table
+        .group_by(server::db::schema::sync_runs::integration_id)
+        .select(diesel::dsl::count_star())
+        .load(c)
+        .await)
+    .unwrap();
+    assert_eq!(per_calendar, vec![1; 12], "each calendar synced exactly once");
+});
