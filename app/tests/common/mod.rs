@@ -31,7 +31,18 @@ pub fn app(db: &TestDb) -> Router {
 
 pub fn app_with(db: &TestDb, public_url: &str) -> Router {
     let options = leptos::config::get_configuration(None).unwrap().leptos_options;
-    router(AppState::new(db.pool.clone(), config(db, public_url), db.keys.clone()), options)
+    router(state(db, public_url), options)
+}
+
+/// The app's state for tests: the sync engine may reach the loopback iCal host, and resolves
+/// no name at all (tests never send packets beyond loopback).
+pub fn state(db: &TestDb, public_url: &str) -> AppState {
+    use server::providers::{fetch::{FeedClient, FeedLimits}, guard::StaticResolver};
+    let mut config = config(db, public_url);
+    config.sync.feeds = FeedLimits { allow_private: true, timeout: std::time::Duration::from_secs(5), ..FeedLimits::default() };
+    let client = FeedClient::with_resolver(config.sync.feeds.clone(), std::sync::Arc::new(StaticResolver(vec![])));
+    let engine = server::sync::Engine::with_feed_client(db.pool.clone(), std::sync::Arc::new(client), config.sync.clone());
+    AppState { engine, ..AppState::new(db.pool.clone(), config, db.keys.clone()) }
 }
 
 pub async fn add_user(db: &TestDb, email: &str, role: Role) {

@@ -1,5 +1,6 @@
 //! The rules of calsync, with their user-facing messages. No HTTP, no Leptos here.
 pub mod api_tokens;
+pub mod availability;
 pub mod integrations;
 pub mod users;
 

@@ -1,8 +1,10 @@
 //! REST API v1 (`/api/v1`): bearer tokens, one JSON error envelope, OpenAPI at
 //! `/api/v1/openapi.json`. Conventions: shared/docs/api.md. Handlers are thin: authenticate,
 //! read the body into a domain `Patch`, call one domain function, shape the JSON.
+mod availability;
 mod body;
 mod integrations;
+mod sync;
 pub mod openapi;
 
 use super::AppState;
@@ -26,6 +28,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/integrations/{name}"),
     ("delete", "/api/v1/integrations/{name}"),
     ("post", "/api/v1/integrations/{name}/make-primary"),
+    ("post", "/api/v1/integrations/{name}/sync"),
+    ("get", "/api/v1/integrations/{name}/runs"),
+    ("get", "/api/v1/availability"),
+    ("post", "/api/v1/availability/check"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -36,6 +42,10 @@ pub fn router(state: AppState) -> Router {
             get(integrations::read).patch(integrations::update).delete(integrations::delete),
         )
         .route("/integrations/{name}/make-primary", post(integrations::make_primary))
+        .route("/integrations/{name}/sync", post(sync::sync_now))
+        .route("/integrations/{name}/runs", get(sync::runs))
+        .route("/availability", get(availability::availability))
+        .route("/availability/check", post(availability::check))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)

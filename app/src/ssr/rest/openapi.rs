@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{integrations, ErrorBody, Message};
+use super::{availability, integrations, sync, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -20,16 +20,25 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "calsync API", version = "1", description = "Calendar integrations of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
+    info(title = "calsync API", version = "1", description = "Calendar integrations, sync runs and availability of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
     paths(
         integrations::list,
         integrations::create,
         integrations::read,
         integrations::update,
         integrations::delete,
-        integrations::make_primary
+        integrations::make_primary,
+        sync::sync_now,
+        sync::runs,
+        availability::availability,
+        availability::check
     ),
-    components(schemas(integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput, ErrorBody, Message)),
+    components(schemas(
+        integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput,
+        sync::StartedJson, sync::RunJson, sync::RunListJson,
+        availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
+        availability::ConflictJson, availability::CheckInput, ErrorBody, Message
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -1,0 +1,133 @@
+//! `/api/v1/availability`: a user's busy time, and whether one slot is free.
+use super::{body, ApiError, ApiUser, ErrorBody};
+use crate::ssr::AppState;
+use axum::{
+    body::Bytes,
+    extract::{Query, State},
+    Json,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use server::domain::{availability as av, FieldMessage};
+use utoipa::{IntoParams, ToSchema};
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceJson {
+    /// `event`
+    pub kind: String,
+    /// The calendar's record name.
+    pub integration: String,
+    pub integration_name: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BusyJson {
+    pub start: String,
+    pub end: String,
+    pub sources: Vec<SourceJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityJson {
+    pub user: String,
+    pub from: String,
+    pub to: String,
+    pub busy: Vec<BusyJson>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AvailabilityQuery {
+    /// The user's email (default: you; admins may name anyone).
+    pub user: Option<String>,
+    /// RFC 3339, or a date read in the user's time zone.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConflictJson {
+    pub start: String,
+    pub end: String,
+    pub integration: String,
+    pub integration_name: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckJson {
+    pub free: bool,
+    pub conflicts: Vec<ConflictJson>,
+}
+
+/// `{"user", "start", "end"}`; `user` defaults to you.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckInput {
+    pub user: Option<String>,
+    pub start: String,
+    pub end: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/availability", params(AvailabilityQuery), security(("bearer" = [])),
+    responses((status = 200, body = AvailabilityJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn availability(State(state): State<AppState>, caller: ApiUser, Query(q): Query<AvailabilityQuery>) -> Result<Json<AvailabilityJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    let mut conn = pooled.conn();
+    let user = av::subject(&mut conn, caller.actor(), q.user.as_deref()).await?;
+    let (from, to) = av::parse_range(q.from.as_deref(), q.to.as_deref(), user.tz(), ("from", "to"))?;
+    let busy = av::busy(&mut conn, &user, from, to).await?;
+    Ok(Json(AvailabilityJson {
+        user: user.email,
+        from: rfc3339(from),
+        to: rfc3339(to),
+        busy: busy
+            .into_iter()
+            .map(|b| BusyJson {
+                start: rfc3339(b.start),
+                end: rfc3339(b.end),
+                sources: b
+                    .sources
+                    .into_iter()
+                    .map(|s| SourceJson { kind: s.kind.into(), integration: s.integration, integration_name: s.integration_name, summary: s.summary })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/availability/check", request_body = CheckInput, security(("bearer" = [])),
+    responses((status = 200, body = CheckJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn check(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<Json<CheckJson>, ApiError> {
+    let object = body::object(&bytes)?;
+    let mut errors = Vec::new();
+    let mut field = |name: &str| match object.get(name) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(FieldMessage::new(name, format!("{name} must be a string.")));
+            None
+        }
+    };
+    let (user, start, end) = (field("user"), field("start"), field("end"));
+    errors.extend(object.keys().filter(|k| !["user", "start", "end"].contains(&k.as_str())).map(|k| FieldMessage::new(k, format!("Unknown field '{k}'."))));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let mut pooled = state.pool.get().await?;
+    let mut conn = pooled.conn();
+    let user = av::subject(&mut conn, caller.actor(), user.as_deref()).await?;
+    let (start, end) = av::parse_range(start.as_deref(), end.as_deref(), user.tz(), ("start", "end"))?;
+    let conflicts = av::conflicts(&mut conn, &user, start, end).await?;
+    Ok(Json(CheckJson {
+        free: conflicts.is_empty(),
+        conflicts: conflicts
+            .into_iter()
+            .map(|b| ConflictJson { start: rfc3339(b.start), end: rfc3339(b.end), integration: b.integration, integration_name: b.integration_name, summary: b.summary })
+            .collect(),
+    }))
+}

@@ -1,0 +1,104 @@
+//! `/api/v1/integrations/{name}/sync` ("Sync now") and `/runs` (the record of every attempt).
+use super::{ApiError, ApiUser, ErrorBody};
+use crate::ssr::AppState;
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use server::{domain::integrations as ig, sync::Run};
+use utoipa::{IntoParams, ToSchema};
+
+fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A run just started: follow it with `GET …/runs` or the record's `sync_status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartedJson {
+    pub id: i64,
+    /// The calendar's record name.
+    pub integration: String,
+    /// `manual`, `scheduler` or `webhook`
+    pub trigger: String,
+    pub started_at: String,
+    /// `In Progress`
+    pub status: String,
+}
+
+/// One sync attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunJson {
+    pub id: i64,
+    pub integration: String,
+    pub trigger: String,
+    /// `In Progress`, `Success` or `Failed`
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    /// Instances created, updated, deleted and left unchanged.
+    pub created: i32,
+    pub updated: i32,
+    pub deleted: i32,
+    pub unchanged: i32,
+    /// What went wrong, in plain words (failed runs).
+    pub error: Option<String>,
+    /// Lines of the feed that were skipped or repaired.
+    pub warnings: Option<String>,
+}
+
+impl RunJson {
+    fn of(r: &Run, integration: &str) -> Self {
+        RunJson {
+            id: r.id,
+            integration: integration.into(),
+            trigger: r.trigger.clone(),
+            status: r.status.clone(),
+            started_at: rfc3339(r.started_at),
+            finished_at: r.finished_at.map(rfc3339),
+            duration_ms: r.duration_ms,
+            created: r.created_count,
+            updated: r.updated_count,
+            deleted: r.deleted_count,
+            unchanged: r.unchanged_count,
+            error: r.error.clone(),
+            warnings: r.warnings.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunListJson {
+    pub items: Vec<RunJson>,
+    pub total: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RunQuery {
+    /// Default 50, at most 1000
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/api/v1/integrations/{name}/sync", params(("name" = String, Path)), security(("bearer" = [])),
+    responses((status = 202, body = StartedJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn sync_now(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<(StatusCode, Json<StartedJson>), ApiError> {
+    let run = state.engine.sync_now(caller.actor(), &name).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(StartedJson { id: run.id, integration: name, trigger: run.trigger, started_at: rfc3339(run.started_at), status: run.status }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/integrations/{name}/runs", params(("name" = String, Path), RunQuery), security(("bearer" = [])),
+    responses((status = 200, body = RunListJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn runs(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>, Query(q): Query<RunQuery>) -> Result<Json<RunListJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    let mut conn = pooled.conn();
+    let integration = ig::get(&mut conn, caller.actor(), &name).await?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let (items, total) = server::sync::runs::recent(&mut conn, integration.id, limit, q.offset.unwrap_or(0).max(0)).await?;
+    Ok(Json(RunListJson { items: items.iter().map(|r| RunJson::of(r, &integration.name)).collect(), total }))
+}

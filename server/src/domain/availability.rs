@@ -1,0 +1,174 @@
+//! Availability: a user's busy time over a range, from the instances of their active calendars
+//! (cancelled and free events never block; all-day events block whole days in the user's
+//! zone). Touching intervals merge; each merged interval names what is in it.
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use super::{users, Error, Result};
+use crate::db::schema::{calendar_integrations as ci, event_instances as ei};
+use crate::db::Conn;
+use crate::events::When;
+use crate::run;
+
+pub const MSG_OWN_ONLY: &str = "You can only see your own availability.";
+
+/// One busy event as the week view draws it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Block {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub all_day: bool,
+    /// The calendar's record name (MM-CI-…) and its display name.
+    pub integration: String,
+    pub integration_name: String,
+    pub summary: String,
+}
+
+/// What makes an interval busy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub kind: &'static str,
+    pub integration: String,
+    pub integration_name: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Busy {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub sources: Vec<Source>,
+}
+
+type Row = (NaiveDateTime, NaiveDateTime, bool, String, String, String);
+
+/// The busy events of `user_id` overlapping [from, to), in start order, not clipped.
+pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Block>> {
+    // All-day rows are stored at midnight of their date; a day longer on each side finds them
+    // whatever the user's zone.
+    let (lo, hi) = ((from - Duration::days(1)).naive_utc(), (to + Duration::days(1)).naive_utc());
+    let rows: Vec<Row> = run!(conn, |c| ei::table
+        .inner_join(ci::table)
+        .filter(ci::user_id.eq(user_id).and(ci::is_active.eq(true)))
+        .filter(ei::busy.eq(true))
+        .filter(ei::start_at.lt(hi).and(ei::end_at.gt(lo)))
+        .select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ci::name, ci::integration_name))
+        .order(ei::start_at.asc())
+        .load(c)
+        .await)?;
+    let mut out: Vec<Block> = rows
+        .into_iter()
+        .map(|(s, e, all_day, summary, integration, integration_name)| Block {
+            start: When::from_naive(s, all_day).instant(tz),
+            end: When::from_naive(e, all_day).instant(tz),
+            all_day,
+            integration,
+            integration_name,
+            summary,
+        })
+        .filter(|b| b.start < to && b.end > from)
+        .collect();
+    out.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    Ok(out)
+}
+
+/// Merges blocks into busy intervals inside [from, to); touching intervals merge.
+pub fn merge(blocks: &[Block], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Busy> {
+    let mut out: Vec<Busy> = Vec::new();
+    for b in blocks {
+        let (start, end) = (b.start.max(from), b.end.min(to));
+        if end < start {
+            continue;
+        }
+        let source = Source { kind: "event", integration: b.integration.clone(), integration_name: b.integration_name.clone(), summary: b.summary.clone() };
+        match out.last_mut() {
+            Some(last) if start <= last.end => {
+                last.end = last.end.max(end);
+                if !last.sources.contains(&source) {
+                    last.sources.push(source);
+                }
+            }
+            _ => out.push(Busy { start, end, sources: vec![source] }),
+        }
+    }
+    out
+}
+
+/// The user an actor asks about: themselves, or anyone for an admin.
+pub async fn subject(conn: &mut Conn<'_>, actor: super::integrations::Actor, email: Option<&str>) -> Result<users::User> {
+    let email = email.map(str::trim).filter(|e| !e.is_empty());
+    let user = match email {
+        None => Some(users::get(conn, actor.user_id).await?),
+        Some(e) => users::find_by_email(conn, e).await?,
+    };
+    match user {
+        Some(u) if actor.is_admin || u.id == actor.user_id => Ok(u),
+        _ if !actor.is_admin => Err(Error::Forbidden(MSG_OWN_ONLY.into())),
+        _ => Err(Error::invalid("user", format!("There is no user with the email '{}'.", email.unwrap_or_default()))),
+    }
+}
+
+/// Busy intervals of a user over a range.
+pub async fn busy(conn: &mut Conn<'_>, user: &users::User, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Busy>> {
+    let blocks = blocks(conn, user.id, user.tz(), from, to).await?;
+    Ok(merge(&blocks, from, to))
+}
+
+/// Is [start, end) free? If not, what is in the way.
+pub async fn conflicts(conn: &mut Conn<'_>, user: &users::User, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<Block>> {
+    let blocks = blocks(conn, user.id, user.tz(), start, end).await?;
+    Ok(blocks.into_iter().filter(|b| b.start < end && b.end > start).collect())
+}
+
+/// Reads a range bound: an RFC 3339 instant, or a date at midnight in `tz`.
+pub fn parse_bound(field: &str, value: &str, tz: Tz) -> Result<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Ok(When::Date(d).instant(tz));
+    }
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| Error::invalid(field, format!("'{v}' is not a date (2026-05-04) or an RFC 3339 time (2026-05-04T09:00:00Z).")))
+}
+
+/// Checks a range: both ends readable, `to` after `from`, at most a year.
+pub fn parse_range(from: Option<&str>, to: Option<&str>, tz: Tz, names: (&str, &str)) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let (from_name, to_name) = names;
+    let from = parse_bound(from_name, from.ok_or_else(|| Error::invalid(from_name, format!("{from_name} is required.")))?, tz)?;
+    let to = parse_bound(to_name, to.ok_or_else(|| Error::invalid(to_name, format!("{to_name} is required.")))?, tz)?;
+    if to <= from {
+        return Err(Error::invalid(to_name, format!("{to_name} must be after {from_name}.")));
+    }
+    if to - from > Duration::days(366) {
+        return Err(Error::invalid(to_name, "The range can be at most a year."));
+    }
+    Ok((from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap().and_hms_opt(h, 0, 0).unwrap().and_utc()
+    }
+
+    fn block(s: u32, e: u32, cal: &str, summary: &str) -> Block {
+        Block { start: t(s), end: t(e), all_day: false, integration: cal.into(), integration_name: cal.into(), summary: summary.into() }
+    }
+
+    #[test]
+    fn touching_and_overlapping_intervals_merge_and_keep_their_sources() {
+        let blocks = vec![block(9, 10, "A", "x"), block(10, 11, "B", "y"), block(10, 12, "A", "z"), block(14, 15, "A", "w")];
+        let merged = merge(&blocks, t(0), t(23));
+        assert_eq!(merged.len(), 2);
+        assert_eq!((merged[0].start, merged[0].end), (t(9), t(12)));
+        assert_eq!(merged[0].sources.iter().map(|s| s.summary.as_str()).collect::<Vec<_>>(), vec!["x", "y", "z"]);
+        assert_eq!((merged[1].start, merged[1].end), (t(14), t(15)));
+        // Clipped to the range.
+        assert_eq!(merge(&blocks, t(10), t(11))[0].start, t(10));
+    }
+}
