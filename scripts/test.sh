@@ -48,7 +48,9 @@ start_app() {
   local url=$1 dir=$2 port
   mkdir -p "$dir"
   port=$(free_port)
-  export DATABASE_URL=$url CALSYNC_DATA_DIR=$dir LEPTOS_SITE_ROOT=target/site CALSYNC_PUBLIC_URL=http://127.0.0.1:$port
+  # The browser tests serve their own iCal feed on localhost; they press "Sync now" themselves.
+  export DATABASE_URL=$url CALSYNC_DATA_DIR=$dir LEPTOS_SITE_ROOT=target/site CALSYNC_PUBLIC_URL=http://127.0.0.1:$port \
+    CALSYNC_ICAL_ALLOW_PRIVATE=1 CALSYNC_SCHEDULER=0
   printf '%s\n' "$E2E_PASSWORD" | ./target/debug/calsync user add "$E2E_EMAIL" --name "Ada Admin" --admin --password-stdin
   ./target/debug/calsync serve --addr "127.0.0.1:$port" >"$dir/serve.log" 2>&1 &
   app_pid=$!

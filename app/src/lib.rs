@@ -72,6 +72,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/calendars") view=pages::calendars::CalendarsPage/>
                     <Route path=path!("/calendars/new") view=pages::calendar_form::CalendarFormPage/>
                     <Route path=path!("/calendars/:name") view=pages::calendar_form::CalendarFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sync") view=pages::sync::SyncPage/>
+                    <Route path=path!("/availability") view=pages::availability::AvailabilityPage/>
                     // Async: these answer 404 for records that are not yours, so the status must be
                     // known before the first byte is sent.
                     <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>

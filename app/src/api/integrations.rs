@@ -30,6 +30,8 @@ pub struct IntegrationView {
     pub last_sync: Option<String>,
     /// "in 12 minutes" / "due now" / None when it does not sync by itself
     pub next_sync: Option<String>,
+    /// Events (instances in the sync window) from the last successful sync.
+    pub event_count: i32,
     pub version: i64,
 }
 
@@ -115,18 +117,19 @@ pub(crate) mod convert {
             last_sync_ago: i.last_sync.map(|t| relative((t - now).num_minutes())).unwrap_or_else(|| "never".into()),
             last_sync: i.last_sync.map(|t| format_datetime(t, viewer_tz)),
             next_sync: i.next_sync().map(|t| if t <= now { "due now".to_string() } else { relative((t - now).num_minutes().max(1)) }),
+            event_count: i.event_count,
             version: i.version,
         }
     }
 }
 
 #[cfg(feature = "ssr")]
-fn actor(user: &server::domain::users::User) -> server::domain::integrations::Actor {
+pub(crate) fn actor(user: &server::domain::users::User) -> server::domain::integrations::Actor {
     server::domain::integrations::Actor::of(user)
 }
 
 #[cfg(feature = "ssr")]
-async fn user_emails(state: &crate::ssr::AppState) -> Result<Vec<String>, AppError> {
+pub(crate) async fn user_emails(state: &crate::ssr::AppState) -> Result<Vec<String>, AppError> {
     let mut pooled = state.pool.get().await?;
     Ok(server::domain::users::list(&mut pooled.conn()).await?.into_iter().map(|u| u.email).collect())
 }

@@ -1,7 +1,9 @@
 //! Server functions, one file per area. Each is thin: check the session, call one `server::`
 //! function, map the result to a view type.
 pub mod admin;
+pub mod availability;
 pub mod integrations;
+pub mod sync;
 pub mod tokens;
 pub mod auth;
 pub mod profile;

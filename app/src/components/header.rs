@@ -19,6 +19,8 @@ pub fn Header() -> impl IntoView {
                             <nav class="nav" aria-label="Main">
                                 <A href="/" exact=true>"Home"</A>
                                 <A href="/calendars">"Calendars"</A>
+                                <A href="/sync">"Sync"</A>
+                                <A href="/availability">"Availability"</A>
                                 {user.is_admin.then(|| view! { <A href="/admin/users">"Admin"</A> })}
                             </nav>
                             <div class="account">

@@ -1,7 +1,13 @@
 //! The connection manager: every calendar of a user (or, for admins, of every user) as a card.
 use crate::{
-    api::integrations::{list_integrations, ActionResult, DeleteIntegration, IntegrationView, MakePrimary, SetIntegrationActive},
-    components::notices::{NoticeList, Notices},
+    api::{
+        integrations::{list_integrations, ActionResult, DeleteIntegration, IntegrationView, MakePrimary, SetIntegrationActive},
+        sync::SyncNow,
+    },
+    components::{
+        notices::{NoticeList, Notices},
+        poll::poll_while,
+    },
     error::{AppError, FieldMessage},
 };
 use leptos::{either::Either, prelude::*};
@@ -22,10 +28,17 @@ pub fn CalendarsPage() -> impl IntoView {
     let make_primary = ServerAction::<MakePrimary>::new();
     let set_active = ServerAction::<SetIntegrationActive>::new();
     let delete = ServerAction::<DeleteIntegration>::new();
+    let sync_now = ServerAction::<SyncNow>::new();
+    let tick = RwSignal::new(0u32);
     let page = Resource::new(
-        move || (query.read().get("user"), make_primary.version().get(), set_active.version().get(), delete.version().get()),
+        move || {
+            (query.read().get("user"), make_primary.version().get(), set_active.version().get(), delete.version().get(), sync_now.version().get(), tick.get())
+        },
         |(user, ..)| list_integrations(user),
     );
+    // While a sync runs, follow it without a reload.
+    let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == "In Progress")));
+    poll_while(running, tick, std::time::Duration::from_millis(1000));
     // What the last action (or the save that brought us here) has to say.
     let last_action = RwSignal::new(None::<Notices>);
     Effect::new(move |_| {
@@ -36,6 +49,9 @@ pub fn CalendarsPage() -> impl IntoView {
     });
     Effect::new(move |_| {
         if let Some(n) = notices_of(delete.value().get()) { last_action.set(Some(n)) }
+    });
+    Effect::new(move |_| {
+        if let Some(n) = notices_of(sync_now.value().get()) { last_action.set(Some(n)) }
     });
     let notices = Signal::derive(move || {
         last_action.get().unwrap_or_else(|| {
@@ -70,7 +86,7 @@ pub fn CalendarsPage() -> impl IntoView {
                             Either::Right(view! {
                                 <div class="cards">
                                     {p.items.into_iter().map(|i| view! {
-                                        <CalendarCard item=i show_owner=p.is_admin make_primary set_active delete/>
+                                        <CalendarCard item=i show_owner=p.is_admin make_primary set_active delete sync_now/>
                                     }).collect_view()}
                                 </div>
                             })
@@ -158,8 +174,14 @@ fn CalendarCard(
     make_primary: ServerAction<MakePrimary>,
     set_active: ServerAction<SetIntegrationActive>,
     delete: ServerAction<DeleteIntegration>,
+    sync_now: ServerAction<SyncNow>,
 ) -> impl IntoView {
     let (status_class, status_text) = status_of(&item);
+    let running = item.sync_status == "In Progress";
+    let events = match item.event_count {
+        1 => "1 event".to_string(),
+        n => format!("{n} events"),
+    };
     let (icon_class, icon) = type_icon(&item.integration_type);
     let name = item.name.clone();
     let edit_href = format!("/calendars/{}", item.name);
@@ -194,6 +216,7 @@ fn CalendarCard(
                 {item.is_primary.then(|| view! { <span class="badge primary-badge" data-test="primary-badge">"Primary"</span> })}
             </header>
             <p class=format!("status {status_class}") data-test="status">{status_text}</p>
+            <p class="small" data-test="event-count">{(item.last_sync.is_some()).then(|| format!("{events} in the sync window"))}</p>
             <p class="muted small">{timing}</p>
             {item.token_expired.then(|| view! {
                 <details class="connect">
@@ -203,6 +226,17 @@ fn CalendarCard(
             })}
             {(item.sync_status == "Failed").then(|| item.sync_error_log.clone()).flatten().map(|e| view! { <p class="error-log small">{e}</p> })}
             <footer class="cal-actions">
+                {item.is_active.then(|| {
+                    let name = name.clone();
+                    view! {
+                        <ActionForm action=sync_now attr:class="inline">
+                            <input type="hidden" name="name" value=name/>
+                            <button type="submit" class="button small primary" disabled=running data-test="sync-now">
+                                {if running { "Syncing…" } else { "Sync now" }}
+                            </button>
+                        </ActionForm>
+                    }
+                })}
                 <a class="button small" href=edit_href>"Edit"</a>
                 {primary_form}
                 <ActionForm action=set_active attr:class="inline">

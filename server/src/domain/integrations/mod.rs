@@ -9,7 +9,7 @@ pub use types::{IntegrationType, SyncDirection, SyncStatus};
 use super::{is_unique_violation, now, users, Error, FieldMessage, Report, Result, Warning};
 use crate::{
     crypto::{Keyring, Secret},
-    db::{schema::{calendar_integrations as ci, integration_counters, users as u}, Conn},
+    db::{schema::{calendar_integrations as ci, integration_counters, sync_states as ss, users as u}, Conn},
     run,
 };
 use chrono::NaiveDateTime;
@@ -97,11 +97,17 @@ pub struct Integration {
     pub modified_at: NaiveDateTime,
     pub created_by: Option<i64>,
     pub modified_by: Option<i64>,
+    /// When the scheduler next syncs it (None: at once); later after failures (back-off).
+    pub due_at: Option<NaiveDateTime>,
+    /// Instances stored from the last successful sync.
+    pub event_count: i32,
 }
 
 impl Integration {
-    fn from_row(r: Row, email: String, tz: String) -> Integration {
+    fn from_joined((r, email, tz, due_at, event_count): Joined) -> Integration {
         Integration {
+            due_at,
+            event_count: event_count.unwrap_or(0),
             id: r.id,
             name: r.name,
             user_id: r.user_id,
@@ -146,10 +152,7 @@ impl Integration {
         if !self.is_active || !self.auto_sync_enabled {
             return None;
         }
-        Some(match self.last_sync {
-            Some(last) => last + chrono::Duration::minutes(self.sync_interval_minutes as i64),
-            None => self.created_at,
-        })
+        Some(self.due_at.unwrap_or(self.created_at))
     }
 
     fn draft(&self) -> Draft {
@@ -235,7 +238,15 @@ pub struct Filter {
     pub offset: i64,
 }
 
-type Joined = (Row, String, String);
+/// A record with its owner's email and zone, and its sync schedule (absent before the first
+/// claim).
+type Joined = (Row, String, String, Option<NaiveDateTime>, Option<i32>);
+
+macro_rules! joined {
+    () => {
+        (Row::as_select(), u::email, u::time_zone, ss::due_at.nullable(), ss::event_count.nullable())
+    };
+}
 
 /// Lists the calendars the actor may see, with the total before paging.
 pub async fn list(conn: &mut Conn<'_>, actor: Actor, filter: &Filter) -> Result<(Vec<Integration>, i64)> {
@@ -251,7 +262,7 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, filter: &Filter) -> Result<
     };
     macro_rules! filtered {
         ($Db:ty) => {{
-            let mut q = ci::table.inner_join(u::table).into_boxed::<$Db>();
+            let mut q = ci::table.inner_join(u::table).left_join(ss::table).into_boxed::<$Db>();
             if let Some(id) = owner {
                 q = q.filter(ci::user_id.eq(id));
             }
@@ -272,17 +283,18 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, filter: &Filter) -> Result<
         .order((u::email.asc(), ci::is_primary.desc(), ci::integration_name.asc(), ci::id.asc()))
         .limit(filter.limit.clamp(1, 1000))
         .offset(filter.offset.max(0))
-        .select((Row::as_select(), u::email, u::time_zone))
+        .select(joined!())
         .load::<Joined>(c)
         .await)?;
-    Ok((rows.into_iter().map(|(r, e, tz)| Integration::from_row(r, e, tz)).collect(), total))
+    Ok((rows.into_iter().map(Integration::from_joined).collect(), total))
 }
 
 async fn load_row(conn: &mut Conn<'_>, name: &str) -> Result<Option<Joined>> {
     Ok(run!(conn, |c| ci::table
         .inner_join(u::table)
+        .left_join(ss::table)
         .filter(ci::name.eq(name))
-        .select((Row::as_select(), u::email, u::time_zone))
+        .select(joined!())
         .first::<Joined>(c)
         .await
         .optional())?)
@@ -292,25 +304,26 @@ async fn load_row(conn: &mut Conn<'_>, name: &str) -> Result<Option<Joined>> {
 pub async fn get_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Integration> {
     let found: Option<Joined> = run!(conn, |c| ci::table
         .inner_join(u::table)
+        .left_join(ss::table)
         .filter(ci::id.eq(id))
-        .select((Row::as_select(), u::email, u::time_zone))
+        .select(joined!())
         .first::<Joined>(c)
         .await
         .optional())?;
-    found.map(|(r, e, tz)| Integration::from_row(r, e, tz)).ok_or(Error::NotFound)
+    found.map(Integration::from_joined).ok_or(Error::NotFound)
 }
 
 /// A record the actor may see; another user's record does not exist for them.
 pub async fn get(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Integration> {
     match load_row(conn, name).await? {
-        Some((r, email, tz)) if actor.is_admin || r.user_id == actor.user_id => Ok(Integration::from_row(r, email, tz)),
+        Some(j) if actor.is_admin || j.0.user_id == actor.user_id => Ok(Integration::from_joined(j)),
         _ => Err(Error::NotFound),
     }
 }
 
 /// The stored secrets of a record the actor may see (for the sync engine and token refresh).
 pub async fn secrets(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &str) -> Result<(Option<Secret>, Option<Secret>)> {
-    let (row, _, _) = match load_row(conn, name).await? {
+    let (row, ..) = match load_row(conn, name).await? {
         Some(j) if actor.is_admin || j.0.user_id == actor.user_id => j,
         _ => return Err(Error::NotFound),
     };

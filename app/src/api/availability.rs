@@ -1,0 +1,130 @@
+//! The availability week view: a user's busy events, day by day, in their time zone.
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlockView {
+    /// Position in the day column, in percent of 24 hours.
+    pub top: f64,
+    pub height: f64,
+    /// Colour slot of its calendar.
+    pub color: usize,
+    pub calendar: String,
+    pub summary: String,
+    /// "09:00–10:30"
+    pub time: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DayView {
+    pub date: String,
+    /// "Mon 23"
+    pub label: String,
+    pub is_today: bool,
+    pub all_day: Vec<BlockView>,
+    pub blocks: Vec<BlockView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LegendItem {
+    pub calendar: String,
+    pub color: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeekData {
+    pub user: String,
+    pub is_admin: bool,
+    pub users: Vec<String>,
+    pub tz: String,
+    /// "23 – 29 November 2026"
+    pub title: String,
+    pub week: String,
+    pub prev: String,
+    pub next: String,
+    pub is_this_week: bool,
+    pub days: Vec<DayView>,
+    pub legend: Vec<LegendItem>,
+    /// "7 h 30 min busy (merged)"
+    pub busy_total: String,
+}
+
+/// Colour slots in style/main.css (`.cal-c0` … `.cal-c7`).
+pub const COLORS: usize = 8;
+
+#[server]
+pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<WeekData, AppError> {
+    use chrono::{Datelike, Duration, NaiveDate, Timelike};
+    use server::domain::availability as av;
+    use server::events::When;
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let mut pooled = state.pool.get().await?;
+    let mut conn = pooled.conn();
+    let subject = av::subject(&mut conn, super::integrations::actor(&me), user.as_deref()).await?;
+    let tz = subject.tz();
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let day = week
+        .as_deref()
+        .map(|w| NaiveDate::parse_from_str(w.trim(), "%Y-%m-%d").map_err(|_| AppError::Message(format!("'{w}' is not a date like 2026-11-23."))))
+        .transpose()?
+        .unwrap_or(today);
+    let monday = day - Duration::days(day.weekday().num_days_from_monday() as i64);
+    let at = |d: NaiveDate| When::Date(d).instant(tz);
+    let (from, to) = (at(monday), at(monday + Duration::days(7)));
+    let blocks = av::blocks(&mut conn, subject.id, tz, from, to).await?;
+    drop(pooled);
+
+    let mut calendars: Vec<String> = blocks.iter().map(|b| b.integration_name.clone()).collect();
+    calendars.sort();
+    calendars.dedup();
+    let color = |name: &str| calendars.iter().position(|c| c == name).unwrap_or(0) % COLORS;
+    let mut days: Vec<DayView> = (0..7)
+        .map(|n| {
+            let d = monday + Duration::days(n);
+            DayView { date: d.to_string(), label: d.format("%a %-d").to_string(), is_today: d == today, all_day: vec![], blocks: vec![] }
+        })
+        .collect();
+    for b in &blocks {
+        let (start, end) = (b.start.with_timezone(&tz), b.end.with_timezone(&tz));
+        let mut view = BlockView { top: 0.0, height: 0.0, color: color(&b.integration_name), calendar: b.integration_name.clone(), summary: b.summary.clone(), time: String::new() };
+        for (n, day) in days.iter_mut().enumerate() {
+            let d = monday + Duration::days(n as i64);
+            let (day_start, day_end) = (at(d).with_timezone(&tz), at(d + Duration::days(1)).with_timezone(&tz));
+            if start >= day_end || end <= day_start {
+                continue;
+            }
+            if b.all_day {
+                day.all_day.push(BlockView { time: "all day".into(), ..view.clone() });
+                continue;
+            }
+            let (s, e) = (start.max(day_start), end.min(day_end));
+            let minutes = |t: chrono::DateTime<chrono_tz::Tz>| if t == day_end { 1440.0 } else { (t.hour() * 60 + t.minute()) as f64 };
+            view.top = minutes(s) / 14.4;
+            view.height = ((minutes(e) - minutes(s)).max(20.0)) / 14.4;
+            view.time = format!("{}–{}", start.format("%H:%M"), end.format(if end.date_naive() == start.date_naive() { "%H:%M" } else { "%a %H:%M" }));
+            day.blocks.push(view.clone());
+        }
+    }
+    let busy: i64 = av::merge(&blocks, from, to).iter().map(|b| (b.end - b.start).num_minutes()).sum();
+    let sunday = monday + Duration::days(6);
+    Ok(WeekData {
+        user: subject.email.clone(),
+        is_admin: me.is_admin(),
+        users: if me.is_admin() { super::integrations::user_emails(&state).await? } else { Vec::new() },
+        tz: tz.name().into(),
+        title: if monday.month() == sunday.month() {
+            format!("{} – {}", monday.format("%-d"), sunday.format("%-d %B %Y"))
+        } else {
+            format!("{} – {}", monday.format("%-d %B"), sunday.format("%-d %B %Y"))
+        },
+        week: monday.to_string(),
+        prev: (monday - Duration::days(7)).to_string(),
+        next: (monday + Duration::days(7)).to_string(),
+        is_this_week: (monday..=sunday).contains(&today),
+        days,
+        legend: calendars.iter().map(|c| LegendItem { calendar: c.clone(), color: color(c) }).collect(),
+        busy_total: if busy == 0 { "No busy time".into() } else { format!("{} h {:02} min busy", busy / 60, busy % 60) },
+    })
+}
