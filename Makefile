@@ -1,6 +1,8 @@
-# The two commands of the README.
-.PHONY: run test
+# The two commands of the README, and the benchmarks.
+.PHONY: run test bench
 run:   ## set up and run calsync at http://127.0.0.1:3000 (SQLite in ./data)
 	scripts/run.sh
 test:  ## set up and run every test (Rust on SQLite and PostgreSQL, Playwright in Chromium)
 	scripts/test.sh
+bench: ## run the benchmarks (release build, SQLite and a throwaway PostgreSQL); prints the figures
+	scripts/bench.sh

@@ -162,3 +162,100 @@ db_test!(keys_are_generated_rotated_and_checked, |db| {
     assert_eq!(out.status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 });
+
+fn fixture(path: &str) -> String {
+    format!("{}/../server/tests/data/icalendar-tests/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn inspect(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calsync")).args(["ical", "inspect"]).args(args).output().expect("run calsync")
+}
+
+#[test]
+fn ical_inspect_prints_instances_as_json_or_a_table() {
+    let file = fixture("events/event_with_recurrence_exdates_on_different_lines.ics");
+    let out = inspect(&[&file, "--from", "2012-05-01", "--to", "2012-06-01", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = v.as_array().unwrap();
+    // Tuesdays in May 2012 at 10:00 Vienna, 05-01 and 05-29 excluded.
+    assert_eq!(items.iter().map(|i| i["start"].as_str().unwrap()).collect::<Vec<_>>(), vec!["2012-05-08T08:00:00Z", "2012-05-15T08:00:00Z", "2012-05-22T08:00:00Z"]);
+    let mut keys: Vec<&str> = items[0].as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["all_day", "busy", "end", "recurrence_id", "start", "status", "summary", "tzid", "uid"]);
+    assert_eq!(items[0]["recurrence_id"], "2012-05-08T08:00:00Z");
+    assert_eq!(items[0]["tzid"], "Europe/Vienna");
+    assert_eq!((items[0]["all_day"].as_bool(), items[0]["busy"].as_bool(), items[0]["status"].as_str()), (Some(false), Some(true), Some("confirmed")));
+    // The file has no UID and no VCALENDAR: said on stderr, still read (exit 0).
+    assert!(text(&out.stderr).contains("warning: line 1: BEGIN:VEVENT outside a VCALENDAR"), "{}", text(&out.stderr));
+
+    let table = inspect(&[&file, "--from", "2012-05-01", "--to", "2012-06-01", "--tz", "Europe/Vienna"]);
+    let shown = text(&table.stdout);
+    assert!(shown.contains("2012-05-08 10:00  2012-05-08 18:00  busy  confirmed"), "{shown}");
+    assert!(shown.contains("3 instance(s) of 1 event(s)"), "{shown}");
+}
+
+#[test]
+fn ical_inspect_fails_with_the_reason_and_the_right_exit_code() {
+    let dir = std::env::temp_dir().join(format!("calsync_inspect_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("page.ics");
+    std::fs::write(&html, "<!doctype html>\n<html>Sign in</html>\n").unwrap();
+    let out = inspect(&[html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("line 1: not an iCalendar feed: this is HTML"), "{}", text(&out.stderr));
+
+    let missing = inspect(&["/nonexistent/feed.ics"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("cannot read /nonexistent/feed.ics"));
+
+    let bad_tz = inspect(&[html.to_str().unwrap(), "--tz", "Mars/Olympus"]);
+    assert_eq!(bad_tz.status.code(), Some(2));
+    assert!(text(&bad_tz.stderr).contains("--tz \"Mars/Olympus\" is not an IANA time zone"));
+    let bad_range = inspect(&[html.to_str().unwrap(), "--from", "2026-02-01", "--to", "2026-01-01"]);
+    assert_eq!(bad_range.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {
+    use server::domain::integrations::{self as ig, Actor, Patch};
+    use server::testing::feeds::{FeedHost, Reply};
+    let created = calsync(&db, &["user", "add", "sarah@example.com", "--password-stdin"], Some("sarah password 1\n"));
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
+    let host = FeedHost::start().await;
+    let soon = (chrono::Utc::now() + chrono::Duration::days(10)).format("%Y%m%d");
+    host.set("/good.ics", Reply::Feed(format!("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:{soon}T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")));
+    let mut c = db.pool.get().await.unwrap();
+    let me = Actor::of(&server::domain::users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap());
+    let mut add = async |name: &str, url: String| {
+        let patch = Patch { integration_type: Some("iCal".into()), integration_name: Some(name.into()), ical_url: Some(url), sync_future_days: Some("730".into()), ..Patch::default() };
+        ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name
+    };
+    let good = add("Good", host.url("/good.ics")).await;
+    let broken = add("Broken", host.url("/missing.ics")).await;
+    let env = [("CALSYNC_ICAL_ALLOW_PRIVATE", "1")];
+
+    let out = calsync_in(&db, &data_dir(&db), &env, &["sync", "--once"], None);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains(&format!("{good}  Success  1 created, 0 updated, 0 deleted, 0 unchanged")), "{stdout}");
+    assert!(stdout.contains(&format!("{broken}  Failed  The feed server answered 404 Not Found.")), "{stdout}");
+    assert!(stdout.contains("1 synced, 1 failed"), "{stdout}");
+
+    // Nothing is due now; the named calendar runs anyway.
+    let out = calsync_in(&db, &data_dir(&db), &env, &["sync", "--once"], None);
+    assert_eq!((out.status.code(), text(&out.stdout).trim().to_owned()), (Some(0), "0 synced, 0 failed".to_owned()));
+    let out = calsync_in(&db, &data_dir(&db), &env, &["sync", "--once", "--integration", &good], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("0 created, 0 updated, 0 deleted, 1 unchanged"), "{}", text(&out.stdout));
+
+    // Inactive: refused with a message; unknown: said so.
+    ig::update(&mut c.conn(), &db.keys, me, &good, Patch { is_active: Some(false), ..Patch::default() }).await.unwrap();
+    let out = calsync_in(&db, &data_dir(&db), &env, &["sync", "--once", "--integration", &good], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("This calendar is inactive. Activate it to sync it."), "{}", text(&out.stderr));
+    let out = calsync_in(&db, &data_dir(&db), &env, &["sync", "--once", "--integration", "MM-CI-nobody-0001"], None);
+    assert!(text(&out.stderr).contains("no calendar named 'MM-CI-nobody-0001'"));
+    let usage = calsync_in(&db, &data_dir(&db), &env, &["sync"], None);
+    assert_eq!(usage.status.code(), Some(2));
+});

@@ -132,6 +132,8 @@ pub mod feeds {
     pub enum Reply {
         /// 200 with an ETag; 304 when the request names that ETag.
         Feed(String),
+        /// 200 without validators: the same body every time.
+        Plain(String),
         Status(u16),
         Redirect(String),
         Html(String),
@@ -212,6 +214,7 @@ pub mod feeds {
                 }
                 ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8".to_owned()), (header::ETAG, tag)], body).into_response()
             }
+            Some(Reply::Plain(body)) => ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response(),
             Some(Reply::Status(code)) => StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response(),
             Some(Reply::Redirect(to)) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
             Some(Reply::Html(body)) => ([(header::CONTENT_TYPE, "text/html")], body).into_response(),

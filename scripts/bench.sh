@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The benchmarks (make bench): a throwaway PostgreSQL, the release binary, one run that prints
+# every figure with its target and ratio. Figures, not pass/fail: see README "Figures".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scripts/setup.sh --test
+export PATH="$HOME/.cargo/bin:$PATH"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d /tmp/calsync-bench.XXXXXX)
+chmod 755 "$work"
+cleanup() { scripts/pg.sh stop "$work/pg"; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+
+export CALSYNC_TEST_DATABASE_URL=$(scripts/pg.sh start "$work/pg" "$(free_port)")
+# The server side only: `ical inspect` needs no browser bundle.
+LEPTOS_OUTPUT_NAME=calsync cargo build --release -p app --no-default-features --features ssr --bin calsync
+export CALSYNC_BIN=$root/target/release/calsync
+cargo bench -p server --bench sync

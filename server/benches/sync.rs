@@ -1,0 +1,435 @@
+//! The sync benchmarks of issue #4, in one run with figures and ratios (not timed tests):
+//! (a) parse + expand + JSON through `calsync ical inspect --json` on a synthetic feed of
+//!     10,000 events (20% weekly recurring, EXDATEs, overrides, three time zones);
+//! (b) a full sync of it into SQLite and PostgreSQL, next to a raw bulk insert of the same rows;
+//! (c) a repeated sync with the feed unchanged (200 with the same body, and 304);
+//! (d) a 90-day availability query over 5,000 events.
+//!
+//! Run with `make bench` (starts PostgreSQL, builds the release binary, sets CALSYNC_BIN and
+//! CALSYNC_TEST_DATABASE_URL).
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Days, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use server::{
+    db::{schema::{event_instances as ei, event_series as es}, Conn},
+    domain::{
+        availability,
+        integrations::{self as ig, Actor, Patch},
+        users::{self, NewUser, Role},
+    },
+    events::Snapshot,
+    ical,
+    password::Cost,
+    providers::fetch::{FeedClient, FeedLimits},
+    sync::{Engine, Settings, Trigger},
+    testing::{
+        feeds::{FeedHost, Reply},
+        Kind, TestDb,
+    },
+};
+
+const ZONES: [&str; 3] = ["America/New_York", "Europe/Berlin", "Asia/Tokyo"];
+const PAST_DAYS: i64 = 30;
+const FUTURE_DAYS: i64 = 340;
+
+/// A deterministic feed: `events` VEVENTs from 30 days ago over the next 330 days; every
+/// fifth is weekly until the end of that span, every tenth of those has two EXDATEs and every
+/// twentieth an override; times in three zones.
+fn synthetic_feed(events: usize, span_days: i64, recurring_every: usize) -> String {
+    let start = Utc::now().date_naive() - Days::days(PAST_DAYS);
+    let end = start + Days::days(span_days);
+    let mut out = String::with_capacity(events * 260);
+    out.push_str("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync bench//EN\r\n");
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |m: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % m
+    };
+    for i in 0..events {
+        let zone = ZONES[i % 3];
+        let day = start + Days::days(next(span_days as u64) as i64);
+        let hour = 7 + next(11);
+        let minute = [0, 15, 30, 45][next(4) as usize];
+        let local = format!("{}T{hour:02}{minute:02}00", day.format("%Y%m%d"));
+        let length = 30 + 15 * next(6);
+        out.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:bench-{i}@calsync\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID={zone}:{local}\r\nDURATION:PT{length}M\r\n\
+             SUMMARY:Synthetic meeting {i}\r\nLOCATION:Room {}\r\nDESCRIPTION:Generated for the sync benchmark\\, event {i}.\r\n",
+            next(40)
+        ));
+        let recurring = recurring_every > 0 && i % recurring_every == 0;
+        if recurring {
+            out.push_str(&format!("RRULE:FREQ=WEEKLY;UNTIL={}T235959Z\r\n", end.format("%Y%m%d")));
+            if i % (recurring_every * 10) == 0 {
+                let ex1 = day + Days::days(7);
+                let ex2 = day + Days::days(21);
+                out.push_str(&format!(
+                    "EXDATE;TZID={zone}:{}T{hour:02}{minute:02}00,{}T{hour:02}{minute:02}00\r\n",
+                    ex1.format("%Y%m%d"),
+                    ex2.format("%Y%m%d")
+                ));
+            }
+        }
+        out.push_str("END:VEVENT\r\n");
+        if recurring && i % (recurring_every * 20) == 0 {
+            let original = day + Days::days(14);
+            out.push_str(&format!(
+                "BEGIN:VEVENT\r\nUID:bench-{i}@calsync\r\nRECURRENCE-ID;TZID={zone}:{}T{hour:02}{minute:02}00\r\nDTSTART;TZID={zone}:{}T{:02}{minute:02}00\r\n\
+                 DURATION:PT{length}M\r\nSUMMARY:Synthetic meeting {i} (moved)\r\nEND:VEVENT\r\n",
+                original.format("%Y%m%d"),
+                original.format("%Y%m%d"),
+                (hour + 1).min(23)
+            ));
+        }
+    }
+    out.push_str("END:VCALENDAR\r\n");
+    out
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+async fn owner(db: &TestDb) -> Actor {
+    let mut c = db.pool.get().await.unwrap();
+    let u = users::create(&mut c.conn(), Cost::Test, NewUser {
+        email: "bench@example.com".into(),
+        full_name: String::new(),
+        password: "bench password".into(),
+        role: Role::User,
+        time_zone: "UTC".into(),
+    })
+    .await
+    .unwrap();
+    Actor::of(&u)
+}
+
+async fn calendar(db: &TestDb, actor: Actor, url: &str, future: i64) -> String {
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("iCal".into()),
+        integration_name: Some("Bench".into()),
+        ical_url: Some(url.into()),
+        sync_past_days: Some(PAST_DAYS.to_string()),
+        sync_future_days: Some(future.to_string()),
+        ..Patch::default()
+    };
+    ig::create(&mut c.conn(), &db.keys, actor, patch).await.unwrap().integration.name
+}
+
+fn engine(db: &TestDb) -> Engine {
+    let feeds = FeedLimits { allow_private: true, ..FeedLimits::default() };
+    Engine::with_feed_client(db.pool.clone(), Arc::new(FeedClient::new(feeds.clone())), Settings { feeds, ..Settings::default() })
+}
+
+/// The same rows a first sync writes to the event tables, inserted directly in one
+/// transaction with multi-row INSERTs of 1,000 rows: the floor a sync is compared with.
+async fn raw_insert(db: &TestDb, integration_id: i64, snapshot: &Snapshot) -> Duration {
+    type InstanceRow = (i64, String, String, NaiveDateTime, NaiveDateTime, bool, bool, String, String, Option<String>, String);
+    type SeriesRow = (i64, String, String, String, String, String, bool, i64, String, NaiveDateTime, NaiveDateTime);
+    let now = server::domain::now();
+    let instances: Vec<InstanceRow> = snapshot
+        .instances
+        .iter()
+        .map(|i| {
+            (integration_id, i.uid.clone(), i.recurrence_key(), i.start.naive(), i.end.naive(), i.start.is_date(), i.busy(), i.status.as_str().to_owned(), i.summary.clone(), i.tzid.clone(), i.version_hash())
+        })
+        .collect();
+    let series: Vec<SeriesRow> = snapshot
+        .series
+        .iter()
+        .map(|s| (integration_id, s.uid.clone(), s.summary.clone(), s.attendees.join("\n"), s.recurrence.clone(), s.status.as_str().to_owned(), s.transparent, s.sequence, s.source_hash.clone(), now, now))
+        .collect();
+    let started = Instant::now();
+    let mut pooled = db.pool.get().await.unwrap();
+    match pooled.conn() {
+        Conn::Sqlite(c) => {
+            c.spawn_blocking(move |c| insert_sqlite(c, &series, &instances)).await.unwrap();
+        }
+        Conn::Pg(c) => {
+            use diesel_async::AsyncConnection;
+            c.transaction::<_, diesel::result::Error, _>(async |c| {
+                for chunk in series.chunks(1000) {
+                    let rows: Vec<_> = chunk.iter().map(series_values).collect();
+                    diesel_async::RunQueryDsl::execute(diesel::insert_into(es::table).values(rows), c).await?;
+                }
+                for chunk in instances.chunks(1000) {
+                    let rows: Vec<_> = chunk.iter().map(instance_values).collect();
+                    diesel_async::RunQueryDsl::execute(diesel::insert_into(ei::table).values(rows), c).await?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+    }
+    started.elapsed()
+}
+
+type InstanceValues<'a> = (
+    diesel::dsl::Eq<ei::integration_id, i64>,
+    diesel::dsl::Eq<ei::uid, &'a str>,
+    diesel::dsl::Eq<ei::recurrence_id, &'a str>,
+    diesel::dsl::Eq<ei::start_at, NaiveDateTime>,
+    diesel::dsl::Eq<ei::end_at, NaiveDateTime>,
+    diesel::dsl::Eq<ei::all_day, bool>,
+    diesel::dsl::Eq<ei::busy, bool>,
+    diesel::dsl::Eq<ei::status, &'a str>,
+    diesel::dsl::Eq<ei::summary, &'a str>,
+    diesel::dsl::Eq<ei::version_hash, &'a str>,
+);
+
+#[allow(clippy::type_complexity)]
+fn instance_values(r: &(i64, String, String, NaiveDateTime, NaiveDateTime, bool, bool, String, String, Option<String>, String)) -> InstanceValues<'_> {
+    (
+        ei::integration_id.eq(r.0),
+        ei::uid.eq(r.1.as_str()),
+        ei::recurrence_id.eq(r.2.as_str()),
+        ei::start_at.eq(r.3),
+        ei::end_at.eq(r.4),
+        ei::all_day.eq(r.5),
+        ei::busy.eq(r.6),
+        ei::status.eq(r.7.as_str()),
+        ei::summary.eq(r.8.as_str()),
+        ei::version_hash.eq(r.10.as_str()),
+    )
+}
+
+type SeriesValues<'a> = (
+    diesel::dsl::Eq<es::integration_id, i64>,
+    diesel::dsl::Eq<es::uid, &'a str>,
+    diesel::dsl::Eq<es::summary, &'a str>,
+    diesel::dsl::Eq<es::attendees, &'a str>,
+    diesel::dsl::Eq<es::recurrence, &'a str>,
+    diesel::dsl::Eq<es::status, &'a str>,
+    diesel::dsl::Eq<es::transparent, bool>,
+    diesel::dsl::Eq<es::sequence, i64>,
+    diesel::dsl::Eq<es::source_hash, &'a str>,
+    diesel::dsl::Eq<es::created_at, NaiveDateTime>,
+    diesel::dsl::Eq<es::modified_at, NaiveDateTime>,
+);
+
+#[allow(clippy::type_complexity)]
+fn series_values(r: &(i64, String, String, String, String, String, bool, i64, String, NaiveDateTime, NaiveDateTime)) -> SeriesValues<'_> {
+    (
+        es::integration_id.eq(r.0),
+        es::uid.eq(r.1.as_str()),
+        es::summary.eq(r.2.as_str()),
+        es::attendees.eq(r.3.as_str()),
+        es::recurrence.eq(r.4.as_str()),
+        es::status.eq(r.5.as_str()),
+        es::transparent.eq(r.6),
+        es::sequence.eq(r.7),
+        es::source_hash.eq(r.8.as_str()),
+        es::created_at.eq(r.9),
+        es::modified_at.eq(r.10),
+    )
+}
+
+#[allow(clippy::type_complexity)]
+fn insert_sqlite(
+    c: &mut diesel::SqliteConnection,
+    series: &[(i64, String, String, String, String, String, bool, i64, String, NaiveDateTime, NaiveDateTime)],
+    instances: &[(i64, String, String, NaiveDateTime, NaiveDateTime, bool, bool, String, String, Option<String>, String)],
+) -> QueryResult<()> {
+    c.immediate_transaction(|c| {
+        for chunk in series.chunks(1000) {
+            let rows: Vec<_> = chunk.iter().map(series_values).collect();
+            diesel::insert_into(es::table).values(rows).execute(c)?;
+        }
+        for chunk in instances.chunks(1000) {
+            let rows: Vec<_> = chunk.iter().map(instance_values).collect();
+            diesel::insert_into(ei::table).values(rows).execute(c)?;
+        }
+        Ok(())
+    })
+}
+
+struct Line {
+    what: String,
+    figure: String,
+    target: String,
+    ratio: String,
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let mut lines = Vec::new();
+    let feed = synthetic_feed(10_000, PAST_DAYS + 330, 5);
+    let path = std::env::temp_dir().join("calsync-bench-feed.ics");
+    std::fs::write(&path, &feed).unwrap();
+    let from = (Utc::now().date_naive() - Days::days(PAST_DAYS)).to_string();
+    let to = (Utc::now().date_naive() + Days::days(FUTURE_DAYS + 1)).to_string();
+
+    // (a) through the binary, as a support person runs it.
+    let instances_in_window = {
+        let mut cal = ical::parse(feed.as_bytes()).unwrap();
+        let opts = ical::Options { from: ical_at(&from), to: ical_at(&to), floating: chrono_tz::UTC, max_instances: 1_000_000 };
+        ical::expand(&mut cal, opts).instances.len()
+    };
+    match std::env::var("CALSYNC_BIN") {
+        Ok(bin) => {
+            let mut runs = Vec::new();
+            for _ in 0..7 {
+                let started = Instant::now();
+                let out = std::process::Command::new(&bin)
+                    .args(["ical", "inspect", path.to_str().unwrap(), "--from", &from, "--to", &to, "--json"])
+                    .env("CALSYNC_SYNC_MAX_INSTANCES", "1000000")
+                    .output()
+                    .expect("run calsync");
+                runs.push(started.elapsed());
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), instances_in_window + 2);
+            }
+            let t = median(runs);
+            let rate = instances_in_window as f64 / t.as_secs_f64();
+            lines.push(Line {
+                what: format!("(a) `calsync ical inspect --json`: {} KB, 10,000 events → {instances_in_window} instances", feed.len() / 1024),
+                figure: format!("{} = {:.0} instances/s", ms(t), rate),
+                target: "≥ 600,000/s".into(),
+                ratio: format!("{:.2}× the target", rate / 600_000.0),
+            });
+        }
+        Err(_) => eprintln!("CALSYNC_BIN is not set: skipping (a); `make bench` sets it"),
+    }
+
+    for kind in [Kind::Sqlite, Kind::Postgres] {
+        let label = if kind == Kind::Sqlite { "SQLite" } else { "PostgreSQL" };
+        // (b) a full sync, and the raw insert of the same rows.
+        let db = TestDb::new(kind).await;
+        let me = owner(&db).await;
+        let host = FeedHost::start().await;
+        host.set("/feed.ics", Reply::Feed(feed.clone()));
+        host.set("/plain.ics", Reply::Plain(feed.clone()));
+        let name = calendar(&db, me, &host.url("/feed.ics"), FUTURE_DAYS).await;
+        let engine = self::engine(&db);
+        let started = Instant::now();
+        let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+        let full = started.elapsed();
+        assert_eq!(run.status, "Success", "{:?}", run.error);
+        let peak = peak_rss_mb();
+
+        let raw_db = TestDb::new(kind).await;
+        let raw_owner = owner(&raw_db).await;
+        let raw_name = calendar(&raw_db, raw_owner, "https://example.com/x.ics", FUTURE_DAYS).await;
+        let raw_id = {
+            let mut c = raw_db.pool.get().await.unwrap();
+            ig::get(&mut c.conn(), raw_owner, &raw_name).await.unwrap().id
+        };
+        let mut cal = ical::parse(feed.as_bytes()).unwrap();
+        let window = {
+            let mut c = db.pool.get().await.unwrap();
+            server::sync::window_for(&ig::get(&mut c.conn(), me, &name).await.unwrap(), server::domain::now())
+        };
+        let expanded = ical::expand(&mut cal, ical::Options { from: window.from, to: window.to, floating: chrono_tz::UTC, max_instances: 100_000 });
+        let snapshot = Snapshot { series: expanded.series, instances: expanded.instances };
+        assert_eq!(snapshot.instances.len() as i32, run.created_count);
+        let raw = raw_insert(&raw_db, raw_id, &snapshot).await;
+        lines.push(Line {
+            what: format!("(b) full sync into {label}: {} instances + {} series (+ history)", run.created_count, snapshot.series.len()),
+            figure: format!("{} (raw insert of the same rows {})", ms(full), ms(raw)),
+            target: "≤ 1 s and ≤ 2× raw".into(),
+            ratio: format!("{:.2}× raw", full.as_secs_f64() / raw.as_secs_f64()),
+        });
+        if kind == Kind::Sqlite {
+            lines.push(Line {
+                what: "    peak memory of the process during (b) (VmHWM)".into(),
+                figure: format!("{peak:.0} MB"),
+                target: "≤ 150 MB".into(),
+                ratio: format!("{:.2}× the limit", peak / 150.0),
+            });
+        }
+
+        // (c) unchanged: 304, and 200 with the same body.
+        let mut not_modified = Vec::new();
+        for _ in 0..15 {
+            let started = Instant::now();
+            let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+            not_modified.push(started.elapsed());
+            assert_eq!((run.created_count, run.updated_count, run.deleted_count), (0, 0, 0));
+        }
+        let mut c = db.pool.get().await.unwrap();
+        ig::update(&mut c.conn(), &db.keys, me, &name, Patch { ical_url: Some(host.url("/plain.ics")), ..Patch::default() }).await.unwrap();
+        drop(c);
+        engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+        let mut same_body = Vec::new();
+        for _ in 0..15 {
+            let started = Instant::now();
+            let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+            same_body.push(started.elapsed());
+            assert_eq!((run.created_count, run.updated_count, run.deleted_count), (0, 0, 0));
+        }
+        let (nm, sb) = (median(not_modified), median(same_body));
+        lines.push(Line {
+            what: format!("(c) repeated sync, feed unchanged, {label}: 304 / 200 with the same body"),
+            figure: format!("{} / {}", ms(nm), ms(sb)),
+            target: "≤ 50 ms".into(),
+            ratio: format!("{:.2}× / {:.2}× the limit", nm.as_secs_f64() / 0.05, sb.as_secs_f64() / 0.05),
+        });
+
+        // (d) availability over 90 days of 5,000 events.
+        let db = TestDb::new(kind).await;
+        let me = owner(&db).await;
+        host.set("/five.ics", Reply::Feed(synthetic_feed(5_000, 90, 0)));
+        let name = calendar(&db, me, &host.url("/five.ics"), 90).await;
+        let run = self::engine(&db).sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+        let user = {
+            let mut c = db.pool.get().await.unwrap();
+            users::get(&mut c.conn(), me.user_id).await.unwrap()
+        };
+        let from = Utc::now() - Days::days(PAST_DAYS);
+        let to = from + Days::days(90);
+        let mut samples = Vec::new();
+        let mut intervals = 0;
+        let mut pooled = db.pool.get().await.unwrap();
+        for _ in 0..50 {
+            let started = Instant::now();
+            let busy = availability::busy(&mut pooled.conn(), &user, from, to).await.unwrap();
+            samples.push(started.elapsed());
+            intervals = busy.len();
+        }
+        let t = median(samples);
+        let limit = if kind == Kind::Sqlite { 2.0 } else { 5.0 };
+        lines.push(Line {
+            what: format!("(d) 90-day availability, {label}: {} events → {intervals} busy intervals", run.created_count),
+            figure: ms(t),
+            target: format!("≤ {limit} ms"),
+            ratio: format!("{:.2}× the limit", t.as_secs_f64() * 1000.0 / limit),
+        });
+    }
+
+    println!();
+    println!("| measurement | figure | target | ratio |");
+    println!("|---|---|---|---|");
+    for l in lines {
+        println!("| {} | {} | {} | {} |", l.what, l.figure, l.target, l.ratio);
+    }
+}
+
+fn ical_at(date: &str) -> chrono::DateTime<Utc> {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc()
+}
