@@ -152,7 +152,7 @@ async fn raw_insert(db: &TestDb, integration_id: i64, snapshot: &Snapshot) -> Du
         .instances
         .iter()
         .map(|i| {
-            (integration_id, i.uid.clone(), i.recurrence_key(), i.start.naive(), i.end.naive(), i.start.is_date(), i.busy(), i.status.as_str().to_owned(), i.summary.clone(), i.tzid.clone(), i.version_hash())
+            (integration_id, i.uid.to_string(), i.recurrence_key(), i.start.naive(), i.end.naive(), i.start.is_date(), i.busy(), i.status.as_str().to_owned(), i.summary.to_string(), i.tzid.as_deref().map(str::to_owned), i.version_hash())
         })
         .collect();
     let series: Vec<SeriesRow> = snapshot

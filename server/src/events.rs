@@ -2,6 +2,7 @@
 //! event / iCal UID, with the master's fields) and instances (one per occurrence in the sync
 //! window, with UTC instants or all-day dates).
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use serde::Serialize;
@@ -149,7 +150,7 @@ pub struct Series {
 /// One occurrence inside the sync window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
-    pub uid: String,
+    pub uid: Arc<str>,
     /// The original start for every instance of a recurring series; `None` for single events.
     pub recurrence_id: Option<When>,
     pub start: When,
@@ -157,9 +158,9 @@ pub struct Instance {
     pub end: When,
     pub status: Status,
     pub transparent: bool,
-    pub summary: String,
+    pub summary: Arc<str>,
     /// The IANA zone of a zoned start; `None` for UTC, floating and all-day.
-    pub tzid: Option<String>,
+    pub tzid: Option<Arc<str>>,
 }
 
 impl Instance {

@@ -185,7 +185,7 @@ fn exdates_overrides_cancellations_and_this_and_future() {
     let got = expand(&feed(SERIES), "2026-01-01", "2026-04-01");
     let rows: Vec<(String, String, String, &str, bool, &str)> = got
         .iter()
-        .map(|i| (i.recurrence_key(), i.start.to_string(), i.end.to_string(), i.status.as_str(), i.busy(), i.summary.as_str()))
+        .map(|i| (i.recurrence_key(), i.start.to_string(), i.end.to_string(), i.status.as_str(), i.busy(), &*i.summary))
         .collect();
     let row = |rid: &str, s: &str, e: &str, status: &'static str, busy: bool, summary: &'static str| {
         (rid.to_owned(), s.to_owned(), e.to_owned(), status, busy, summary)
@@ -218,11 +218,11 @@ fn all_day_floating_windows_zones_free_and_cancelled() {
     );
     let (got, warnings) = expand_in(text.as_bytes(), "2024-01-01", "2027-01-01", chrono_tz::America::New_York);
     assert!(warnings.is_empty(), "{warnings:?}");
-    let find = |uid: &str| got.iter().filter(|i| i.uid == uid).collect::<Vec<_>>();
+    let find = |uid: &str| got.iter().filter(|i| &*i.uid == uid).collect::<Vec<_>>();
 
     let holiday = find("holiday");
     assert_eq!((holiday[0].start.to_string(), holiday[0].end.to_string()), ("2026-03-10".into(), "2026-03-12".into()));
-    assert_eq!((holiday[0].tzid.clone(), holiday[0].recurrence_id, holiday[0].busy()), (None, None, true));
+    assert_eq!((holiday[0].tzid.as_deref(), holiday[0].recurrence_id, holiday[0].busy()), (None, None, true));
 
     // Yearly all-day, 2025 excluded; one day long; transparent, so free.
     let birthdays: Vec<String> = find("birthday").iter().map(|i| format!("{}/{}/{}", i.start, i.end, i.busy())).collect();
@@ -231,7 +231,7 @@ fn all_day_floating_windows_zones_free_and_cancelled() {
     // Floating 09:00 read in New York (EDT from 2026-03-08): 13:00Z, 45 minutes.
     let floating = find("floating");
     assert_eq!((floating[0].start.to_string(), floating[0].end.to_string()), ("2026-03-10T13:00:00Z".into(), "2026-03-10T13:45:00Z".into()));
-    assert_eq!(floating[0].tzid, None);
+    assert_eq!(floating[0].tzid.as_deref(), None);
 
     // Outlook's Windows zone name is Berlin.
     let outlook = find("outlook");
@@ -239,7 +239,7 @@ fn all_day_floating_windows_zones_free_and_cancelled() {
     assert_eq!(outlook[0].tzid.as_deref(), Some("Europe/Berlin"));
 
     let off = find("off");
-    assert_eq!((off[0].status.as_str(), off[0].busy(), off[0].summary.as_str()), ("cancelled", false, ""));
+    assert_eq!((off[0].status.as_str(), off[0].busy(), &*off[0].summary), ("cancelled", false, ""));
 }
 
 #[test]
@@ -274,8 +274,8 @@ fn broken_lines_and_components_are_skipped_with_their_line() {
     let at_e = bytes.windows(2).position(|w| w == "\u{e9}".as_bytes()).unwrap();
     bytes.splice(at_e..at_e + 2, [0xE9]);
     let (got, warnings) = expand_in(&bytes, "2026-01-01", "2027-01-01", chrono_tz::UTC);
-    assert_eq!(got.iter().map(|i| i.uid.as_str()).collect::<Vec<_>>(), vec!["good", "also-good"]);
-    assert_eq!(got[1].summary, "Caf\u{fffd}");
+    assert_eq!(got.iter().map(|i| &*i.uid).collect::<Vec<_>>(), vec!["good", "also-good"]);
+    assert_eq!(&*got[1].summary, "Caf\u{fffd}");
     let joined = warnings.join("\n");
     for expected in ["line 6: expected NAME:VALUE", "line 11: DTSTART \"2026-03-10\" is not a date", "line 13: BEGIN:VEVENT is never closed", "line 19: invalid UTF-8"] {
         assert!(joined.contains(expected), "missing {expected:?} in:\n{joined}");

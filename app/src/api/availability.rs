@@ -76,7 +76,7 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
     let blocks = av::blocks(&mut conn, subject.id, tz, from, to).await?;
     drop(pooled);
 
-    let mut calendars: Vec<String> = blocks.iter().map(|b| b.integration_name.clone()).collect();
+    let mut calendars: Vec<String> = blocks.iter().map(|b| b.integration_name.to_string()).collect();
     calendars.sort();
     calendars.dedup();
     let color = |name: &str| calendars.iter().position(|c| c == name).unwrap_or(0) % COLORS;
@@ -88,7 +88,7 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
         .collect();
     for b in &blocks {
         let (start, end) = (b.start.with_timezone(&tz), b.end.with_timezone(&tz));
-        let mut view = BlockView { top: 0.0, height: 0.0, color: color(&b.integration_name), calendar: b.integration_name.clone(), summary: b.summary.clone(), time: String::new() };
+        let mut view = BlockView { top: 0.0, height: 0.0, color: color(&b.integration_name), calendar: b.integration_name.to_string(), summary: b.summary.clone(), time: String::new() };
         for (n, day) in days.iter_mut().enumerate() {
             let d = monday + Duration::days(n as i64);
             let (day_start, day_end) = (at(d).with_timezone(&tz), at(d + Duration::days(1)).with_timezone(&tz));
@@ -107,7 +107,7 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
             day.blocks.push(view.clone());
         }
     }
-    let busy: i64 = av::merge(&blocks, from, to).iter().map(|b| (b.end - b.start).num_minutes()).sum();
+    let busy: i64 = av::merge(blocks, from, to).iter().map(|b| (b.end - b.start).num_minutes()).sum();
     let sunday = monday + Duration::days(6);
     Ok(WeekData {
         user: subject.email.clone(),

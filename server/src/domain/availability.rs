@@ -1,97 +1,115 @@
 //! Availability: a user's busy time over a range, from the instances of their active calendars
 //! (cancelled and free events never block; all-day events block whole days in the user's
 //! zone). Touching intervals merge; each merged interval names what is in it.
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde::Serialize;
 
 use super::{users, Error, Result};
 use crate::db::schema::{calendar_integrations as ci, event_instances as ei};
 use crate::db::Conn;
-use crate::events::When;
+use crate::events::{Fnv, When};
 use crate::run;
 
 pub const MSG_OWN_ONLY: &str = "You can only see your own availability.";
 
 /// One busy event as the week view draws it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub all_day: bool,
     /// The calendar's record name (MM-CI-…) and its display name.
-    pub integration: String,
-    pub integration_name: String,
+    pub integration: Arc<str>,
+    pub integration_name: Arc<str>,
     pub summary: String,
 }
 
 /// What makes an interval busy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     pub kind: &'static str,
-    pub integration: String,
-    pub integration_name: String,
+    pub integration: Arc<str>,
+    pub integration_name: Arc<str>,
     pub summary: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Busy {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub sources: Vec<Source>,
 }
 
-type Row = (NaiveDateTime, NaiveDateTime, bool, String, String, String);
+type Row = (NaiveDateTime, NaiveDateTime, bool, String, i64);
 
 /// The busy events of `user_id` overlapping [from, to), in start order, not clipped.
 pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Block>> {
+    // The user's active calendars first: their names are then shared by every block instead of
+    // being read (and allocated) once per row.
+    let calendars: Vec<(i64, String, String)> = run!(conn, |c| ci::table
+        .filter(ci::user_id.eq(user_id).and(ci::is_active.eq(true)))
+        .select((ci::id, ci::name, ci::integration_name))
+        .load(c)
+        .await)?;
+    if calendars.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: HashMap<i64, (Arc<str>, Arc<str>)> =
+        calendars.into_iter().map(|(id, name, display)| (id, (Arc::from(name), Arc::from(display)))).collect();
+    let ids: Vec<i64> = names.keys().copied().collect();
     // All-day rows are stored at midnight of their date; a day longer on each side finds them
     // whatever the user's zone.
     let (lo, hi) = ((from - Duration::days(1)).naive_utc(), (to + Duration::days(1)).naive_utc());
     let rows: Vec<Row> = run!(conn, |c| ei::table
-        .inner_join(ci::table)
-        .filter(ci::user_id.eq(user_id).and(ci::is_active.eq(true)))
+        .filter(ei::integration_id.eq_any(&ids))
         .filter(ei::busy.eq(true))
         .filter(ei::start_at.lt(hi).and(ei::end_at.gt(lo)))
-        .select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ci::name, ci::integration_name))
-        .order(ei::start_at.asc())
+        .select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ei::integration_id))
         .load(c)
         .await)?;
     let mut out: Vec<Block> = rows
         .into_iter()
-        .map(|(s, e, all_day, summary, integration, integration_name)| Block {
-            start: When::from_naive(s, all_day).instant(tz),
-            end: When::from_naive(e, all_day).instant(tz),
-            all_day,
-            integration,
-            integration_name,
-            summary,
+        .filter_map(|(s, e, all_day, summary, id)| {
+            let (integration, integration_name) = names.get(&id)?.clone();
+            let (start, end) = (When::from_naive(s, all_day).instant(tz), When::from_naive(e, all_day).instant(tz));
+            (start < to && end > from).then_some(Block { start, end, all_day, integration, integration_name, summary })
         })
-        .filter(|b| b.start < to && b.end > from)
         .collect();
-    out.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    out.sort_unstable_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
     Ok(out)
 }
 
-/// Merges blocks into busy intervals inside [from, to); touching intervals merge.
-pub fn merge(blocks: &[Block], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Busy> {
+/// Merges blocks into busy intervals inside [from, to); touching intervals merge. A source
+/// (calendar and summary) is named once per interval.
+pub fn merge(blocks: Vec<Block>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Busy> {
     let mut out: Vec<Busy> = Vec::new();
+    let mut seen: HashSet<u64> = HashSet::new();
     for b in blocks {
         let (start, end) = (b.start.max(from), b.end.min(to));
         if end < start {
             continue;
         }
-        let source = Source { kind: "event", integration: b.integration.clone(), integration_name: b.integration_name.clone(), summary: b.summary.clone() };
+        let mut key = Fnv::new();
+        key.add(b.integration.as_bytes());
+        key.add(b.summary.as_bytes());
+        let source = Source { kind: "event", integration: b.integration, integration_name: b.integration_name, summary: b.summary };
         match out.last_mut() {
             Some(last) if start <= last.end => {
                 last.end = last.end.max(end);
-                if !last.sources.contains(&source) {
+                if seen.insert(key.value()) {
                     last.sources.push(source);
                 }
             }
-            _ => out.push(Busy { start, end, sources: vec![source] }),
+            _ => {
+                seen.clear();
+                seen.insert(key.value());
+                out.push(Busy { start, end, sources: vec![source] });
+            }
         }
     }
     out
@@ -114,7 +132,7 @@ pub async fn subject(conn: &mut Conn<'_>, actor: super::integrations::Actor, ema
 /// Busy intervals of a user over a range.
 pub async fn busy(conn: &mut Conn<'_>, user: &users::User, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Busy>> {
     let blocks = blocks(conn, user.id, user.tz(), from, to).await?;
-    Ok(merge(&blocks, from, to))
+    Ok(merge(blocks, from, to))
 }
 
 /// Is [start, end) free? If not, what is in the way.
@@ -163,12 +181,12 @@ mod tests {
     #[test]
     fn touching_and_overlapping_intervals_merge_and_keep_their_sources() {
         let blocks = vec![block(9, 10, "A", "x"), block(10, 11, "B", "y"), block(10, 12, "A", "z"), block(14, 15, "A", "w")];
-        let merged = merge(&blocks, t(0), t(23));
+        let merged = merge(blocks.clone(), t(0), t(23));
         assert_eq!(merged.len(), 2);
         assert_eq!((merged[0].start, merged[0].end), (t(9), t(12)));
         assert_eq!(merged[0].sources.iter().map(|s| s.summary.as_str()).collect::<Vec<_>>(), vec!["x", "y", "z"]);
         assert_eq!((merged[1].start, merged[1].end), (t(14), t(15)));
         // Clipped to the range.
-        assert_eq!(merge(&blocks, t(10), t(11))[0].start, t(10));
+        assert_eq!(merge(blocks, t(10), t(11))[0].start, t(10));
     }
 }

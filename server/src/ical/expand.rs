@@ -5,6 +5,7 @@
 //! instant with its zone. EXDATE, RDATE, RECURRENCE-ID overrides (including
 //! RANGE=THISANDFUTURE) and STATUS are applied here, because rrule knows none of them by zone.
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -196,15 +197,14 @@ pub fn wall_occurrences(
     Ok(out)
 }
 
-/// Expands every event of `cal` inside the window.
-pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
-    let mut warnings = std::mem::take(&mut cal.warnings);
-    let mut ctx = Ctx { zones: &mut cal.zones, warnings: &mut warnings, opts, unknown_zones: HashSet::new() };
+/// One UID: the master (if any) and its overrides, as indexes into the calendar's events.
+type Group = (Option<usize>, Vec<usize>);
 
-    // Group by UID: one master (highest SEQUENCE wins) and its overrides.
-    let mut groups: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
+/// Groups events by UID (the master with the highest SEQUENCE wins), ordered by UID.
+fn group_by_uid(events: &[Event], warnings: &mut Vec<Warning>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
     let mut by_uid: HashMap<&str, usize> = HashMap::new();
-    for (i, event) in cal.events.iter().enumerate() {
+    for (i, event) in events.iter().enumerate() {
         let g = *by_uid.entry(event.uid.as_str()).or_insert_with(|| {
             groups.push((None, Vec::new()));
             groups.len() - 1
@@ -215,43 +215,88 @@ pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
             continue;
         }
         match group.0 {
-            Some(m) if cal.events[m].sequence > event.sequence => ctx.warnings.push(Warning {
+            Some(m) if events[m].sequence > event.sequence => warnings.push(Warning {
                 line: Some(event.line),
                 message: format!("another VEVENT with UID {} and a higher SEQUENCE exists; this one is ignored", event.uid),
             }),
             Some(m) => {
-                ctx.warnings.push(Warning {
-                    line: Some(cal.events[m].line),
-                    message: format!("a later VEVENT with UID {} replaces this one", event.uid),
-                });
+                warnings.push(Warning { line: Some(events[m].line), message: format!("a later VEVENT with UID {} replaces this one", event.uid) });
                 group.0 = Some(i);
             }
             None => group.0 = Some(i),
         }
     }
+    let head = |g: &Group| g.0.or(g.1.first().copied()).expect("a group has at least one event");
+    groups.sort_by(|a, b| events[head(a)].uid.cmp(&events[head(b)].uid));
+    groups
+}
 
+/// What one thread expands: its groups' series and instances (each group's in recurrence-id
+/// order), and what it had to say.
+struct Part {
+    series: Vec<Series>,
+    instances: Vec<Instance>,
+    warnings: Vec<Warning>,
+}
+
+fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: Options) -> Part {
+    let mut warnings = Vec::new();
+    let mut ctx = Ctx { zones: &mut zones, warnings: &mut warnings, opts, unknown_zones: HashSet::new() };
     let mut series = Vec::with_capacity(groups.len());
     let mut instances = Vec::new();
-    for (master, overrides) in &groups {
+    for (master, overrides) in groups {
         if instances.len() >= opts.max_instances {
-            ctx.warnings.push(Warning {
-                line: None,
-                message: format!("stopped after {} instances; the rest of the feed was not expanded", opts.max_instances),
-            });
+            ctx.warnings.push(Warning { line: None, message: format!("stopped after {} instances; the rest of the feed was not expanded", opts.max_instances) });
             break;
         }
-        let master = master.map(|m| &cal.events[m]);
-        let overrides: Vec<&Event> = overrides.iter().map(|&i| &cal.events[i]).collect();
+        let master = master.map(|m| &events[m]);
+        let overrides: Vec<&Event> = overrides.iter().map(|&i| &events[i]).collect();
         let head = master.or(overrides.first().copied()).expect("a group has at least one event");
         series.push(series_of(head, master.is_some(), &overrides));
+        let first = instances.len();
         expand_group(&mut ctx, master, &overrides, &mut instances);
+        instances[first..].sort_by_key(|i| i.recurrence_id);
+    }
+    Part { series, instances, warnings }
+}
+
+/// Feeds with more events than this are expanded on two threads.
+const PARALLEL_FROM: usize = 2000;
+
+/// Expands every event of `cal` inside the window.
+pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
+    let mut warnings = std::mem::take(&mut cal.warnings);
+    let groups = group_by_uid(&cal.events, &mut warnings);
+    // UIDs are independent: big feeds expand in two halves at once (this machine has 2 cores).
+    let parts = if cal.events.len() >= PARALLEL_FROM { 2 } else { 1 };
+    let chunk = groups.len().div_ceil(parts).max(1);
+    let (events, zones) = (&cal.events, &cal.zones);
+    let results: Vec<Part> = if parts == 1 {
+        vec![expand_part(events, zones.clone(), &groups, opts)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = groups.chunks(chunk).map(|part| scope.spawn(move || expand_part(events, zones.clone(), part, opts))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        })
+    };
+    let mut series = Vec::with_capacity(groups.len());
+    let mut instances = Vec::new();
+    let mut said: HashSet<String> = warnings.iter().map(|w| w.message.clone()).collect();
+    for part in results {
+        series.extend(part.series);
+        instances.extend(part.instances);
+        // Both halves may warn about the same unknown zone: say it once.
+        warnings.extend(part.warnings.into_iter().filter(|w| w.line.is_none() || said.insert(w.message.clone())));
     }
     instances.truncate(opts.max_instances);
 
+    // Instances are in (uid, recurrence id) order already: sorting (start, index) keys is
+    // enough, and cheaper than comparing or moving the instances themselves.
     let floating = opts.floating;
-    instances.sort_by(|a, b| {
-        (a.start.instant(floating), &a.uid, a.recurrence_id).cmp(&(b.start.instant(floating), &b.uid, b.recurrence_id))
-    });
+    let mut order: Vec<(i64, u32)> = instances.iter().enumerate().map(|(n, i)| (i.start.instant(floating).timestamp(), n as u32)).collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<Instance>> = instances.into_iter().map(Some).collect();
+    let instances = order.iter().filter_map(|&(_, n)| slots[n as usize].take()).collect();
     Expanded { series, instances, warnings }
 }
 
@@ -281,21 +326,47 @@ fn series_of(head: &Event, has_master: bool, overrides: &[&Event]) -> Series {
     }
 }
 
-fn instance_of(ctx: &mut Ctx<'_>, event: &Event, recurrence_id: Option<When>, start: When, end: When) -> Instance {
-    let tzid = match &event.start {
-        TimeValue::Zoned(..) => ctx.clock(&event.start, event.line).tzid(),
-        _ => None,
-    };
-    Instance {
-        uid: event.uid.clone(),
-        recurrence_id,
-        start,
-        end,
-        status: event.status,
-        transparent: event.transparent,
-        summary: event.summary.clone().unwrap_or_default(),
-        tzid,
+/// What every instance of one event shares, built once per event (cloning an `Arc` per
+/// instance instead of three strings).
+struct Proto {
+    uid: Arc<str>,
+    summary: Arc<str>,
+    tzid: Option<Arc<str>>,
+    status: Status,
+    transparent: bool,
+}
+
+impl Proto {
+    fn of(ctx: &mut Ctx<'_>, event: &Event) -> Proto {
+        let tzid = match &event.start {
+            TimeValue::Zoned(..) => ctx.clock(&event.start, event.line).tzid().map(Arc::from),
+            _ => None,
+        };
+        Proto {
+            uid: Arc::from(event.uid.as_str()),
+            summary: Arc::from(event.summary.as_deref().unwrap_or("")),
+            tzid,
+            status: event.status,
+            transparent: event.transparent,
+        }
     }
+
+    fn instance(&self, recurrence_id: Option<When>, start: When, end: When) -> Instance {
+        Instance {
+            uid: self.uid.clone(),
+            recurrence_id,
+            start,
+            end,
+            status: self.status,
+            transparent: self.transparent,
+            summary: self.summary.clone(),
+            tzid: self.tzid.clone(),
+        }
+    }
+}
+
+fn instance_of(ctx: &mut Ctx<'_>, event: &Event, recurrence_id: Option<When>, start: When, end: When) -> Instance {
+    Proto::of(ctx, event).instance(recurrence_id, start, end)
 }
 
 fn overlaps(opts: &Options, start: When, end: When) -> bool {
@@ -324,6 +395,7 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event],
 
     let first_of_group = out.len();
     let clock = ctx.clock(&master.start, master.line);
+    let proto = Proto::of(ctx, master);
     let (first_start, first_end) = span(ctx, master);
     let duration = length(first_start, first_end);
 
@@ -417,9 +489,7 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event],
             instance_of(ctx, o, Some(original), start, shift(start, length(o_start, o_end)))
         } else {
             let len = rdate_lengths.get(&original).copied().unwrap_or(duration);
-            let mut instance = instance_of(ctx, master, Some(original), original, shift(original, len));
-            instance.start = original;
-            instance
+            proto.instance(Some(original), original, shift(original, len))
         };
         if overlaps(&opts, instance.start, instance.end) {
             out.push(instance);

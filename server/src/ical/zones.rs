@@ -165,7 +165,7 @@ pub fn parse_offset(s: &str) -> Option<i32> {
 }
 
 /// The zones of one feed: TZID → zone, resolved once per name.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ZoneTable {
     /// VTIMEZONE definitions by TZID, as found in the feed.
     pub defined: HashMap<String, DefinedZone>,

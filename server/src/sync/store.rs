@@ -77,15 +77,15 @@ impl InstanceRow {
     fn of(integration_id: i64, i: &Instance) -> Self {
         InstanceRow {
             integration_id,
-            uid: i.uid.clone(),
+            uid: i.uid.to_string(),
             recurrence_id: i.recurrence_key(),
             start_at: i.start.naive(),
             end_at: i.end.naive(),
             all_day: i.start.is_date(),
             busy: i.busy(),
             status: i.status.as_str(),
-            summary: i.summary.clone(),
-            tzid: i.tzid.clone(),
+            summary: i.summary.to_string(),
+            tzid: i.tzid.as_deref().map(str::to_owned),
             version_hash: i.version_hash(),
         }
     }

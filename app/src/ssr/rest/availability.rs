@@ -93,7 +93,7 @@ pub async fn availability(State(state): State<AppState>, caller: ApiUser, Query(
                 sources: b
                     .sources
                     .into_iter()
-                    .map(|s| SourceJson { kind: s.kind.into(), integration: s.integration, integration_name: s.integration_name, summary: s.summary })
+                    .map(|s| SourceJson { kind: s.kind.into(), integration: s.integration.to_string(), integration_name: s.integration_name.to_string(), summary: s.summary })
                     .collect(),
             })
             .collect(),
@@ -127,7 +127,7 @@ pub async fn check(State(state): State<AppState>, caller: ApiUser, bytes: Bytes)
         free: conflicts.is_empty(),
         conflicts: conflicts
             .into_iter()
-            .map(|b| ConflictJson { start: rfc3339(b.start), end: rfc3339(b.end), integration: b.integration, integration_name: b.integration_name, summary: b.summary })
+            .map(|b| ConflictJson { start: rfc3339(b.start), end: rfc3339(b.end), integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary })
             .collect(),
     }))
 }
