@@ -3,3 +3,4 @@ pub mod header;
 pub mod notices;
 pub mod poll;
 pub mod run_chart;
+pub mod user_filter;

@@ -7,6 +7,7 @@ use crate::{
     components::{
         notices::{NoticeList, Notices},
         poll::poll_while,
+        user_filter::UserFilter,
     },
     error::{AppError, FieldMessage},
 };
@@ -79,7 +80,7 @@ pub fn CalendarsPage() -> impl IntoView {
                 match page.await {
                     Err(e) => Either::Left(view! { <div class="alert error" role="alert">{e.to_string()}</div> }),
                     Ok(p) => Either::Right(view! {
-                        {p.is_admin.then(|| view! { <UserFilter users=p.users.clone() selected=p.filter_user.clone()/> })}
+                        {p.is_admin.then(|| view! { <UserFilter action="/calendars" users=p.users.clone() selected=p.filter_user.clone()/> })}
                         {if p.items.is_empty() {
                             Either::Left(view! { <EmptyState filtered=p.filter_user.is_some()/> })
                         } else {
@@ -109,23 +110,6 @@ fn ConnectInfo(provider: &'static str, vars: &'static str) -> impl IntoView {
                 <p>"An administrator must set " <code>{vars}</code> " and restart calsync. Until then, you can add the calendar's iCal address instead."</p>
             </div>
         </details>
-    }
-}
-
-#[component]
-fn UserFilter(users: Vec<String>, selected: Option<String>) -> impl IntoView {
-    view! {
-        <form method="get" action="/calendars" class="filter">
-            <label for="filter-user">"Show calendars of"</label>
-            <select id="filter-user" name="user">
-                <option value="" selected=selected.is_none()>"All users"</option>
-                {users.into_iter().map(|u| {
-                    let sel = selected.as_deref() == Some(u.as_str());
-                    view! { <option value=u.clone() selected=sel>{u.clone()}</option> }
-                }).collect_view()}
-            </select>
-            <button type="submit" class="button">"Show"</button>
-        </form>
     }
 }
 

@@ -5,6 +5,7 @@ use crate::{
     components::{
         notices::{NoticeList, Notices},
         poll::poll_while,
+        user_filter::UserFilter,
         run_chart::RunChart,
     },
 };
@@ -38,7 +39,7 @@ pub fn SyncPage() -> impl IntoView {
                 match page.await {
                     Err(e) => Either::Left(view! { <div class="alert error" role="alert">{e.to_string()}</div> }),
                     Ok(p) => Either::Right(view! {
-                        {p.is_admin.then(|| view! { <UserFilter users=p.users.clone() selected=p.filter_user.clone()/> })}
+                        {p.is_admin.then(|| view! { <UserFilter action="/sync" users=p.users.clone() selected=p.filter_user.clone()/> })}
                         <p class="summary" data-test="sync-summary">
                             {format!("{} calendar(s)", p.rows.len())}
                             {(p.failing > 0).then(|| view! { " · " <span class="status-error">{format!("{} failing", p.failing)}</span> })}
@@ -62,23 +63,6 @@ pub fn SyncPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-#[component]
-fn UserFilter(users: Vec<String>, selected: Option<String>) -> impl IntoView {
-    view! {
-        <form method="get" action="/sync" class="filter">
-            <label for="sync-user">"Show calendars of"</label>
-            <select id="sync-user" name="user">
-                <option value="" selected=selected.is_none()>"All users"</option>
-                {users.into_iter().map(|u| {
-                    let sel = selected.as_deref() == Some(u.as_str());
-                    view! { <option value=u.clone() selected=sel>{u.clone()}</option> }
-                }).collect_view()}
-            </select>
-            <button type="submit" class="button">"Show"</button>
-        </form>
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::json;
+use serde::Serialize;
 
 use super::runs::Counts;
 use crate::db::schema::{change_history as ch, event_instances as ei, event_series as es};
@@ -173,22 +173,48 @@ impl InstanceRow {
     }
 
     fn history(&self) -> String {
-        json!({"start": fmt(self.start_at, self.all_day), "end": fmt(self.end_at, self.all_day), "status": self.status,
-               "busy": self.busy, "summary": self.summary})
-        .to_string()
+        instance_history(self.start_at, self.end_at, self.all_day, &self.status, self.busy, &self.summary)
     }
 }
 
 impl StoredInstance {
     fn history(&self) -> String {
-        json!({"start": fmt(self.start_at, self.all_day), "end": fmt(self.end_at, self.all_day), "status": self.status,
-               "busy": self.busy, "summary": self.summary})
-        .to_string()
+        instance_history(self.start_at, self.end_at, self.all_day, &self.status, self.busy, &self.summary)
     }
 }
 
 fn fmt(at: NaiveDateTime, all_day: bool) -> String {
     crate::events::When::from_naive(at, all_day).to_string()
+}
+
+/// What the change history keeps of an instance (before and after a change).
+#[derive(Serialize)]
+struct InstanceState<'a> {
+    start: String,
+    end: String,
+    status: &'a str,
+    busy: bool,
+    summary: &'a str,
+}
+
+fn instance_history(start_at: NaiveDateTime, end_at: NaiveDateTime, all_day: bool, status: &str, busy: bool, summary: &str) -> String {
+    let state = InstanceState { start: fmt(start_at, all_day), end: fmt(end_at, all_day), status, busy, summary };
+    serde_json::to_string(&state).unwrap_or_default()
+}
+
+/// What the change history keeps of a series.
+#[derive(Serialize)]
+struct SeriesState<'a> {
+    summary: &'a str,
+    location: Option<&'a str>,
+    recurrence: &'a str,
+    status: &'a str,
+    transparent: bool,
+    sequence: i64,
+}
+
+fn series_history(summary: &str, location: Option<&str>, recurrence: &str, status: &str, transparent: bool, sequence: i64) -> String {
+    serde_json::to_string(&SeriesState { summary, location, recurrence, status, transparent, sequence }).unwrap_or_default()
 }
 
 #[derive(Insertable, AsChangeset)]
@@ -234,9 +260,7 @@ impl SeriesRow {
     }
 
     fn history(&self) -> String {
-        json!({"summary": self.summary, "location": self.location, "recurrence": self.recurrence, "status": self.status,
-               "transparent": self.transparent, "sequence": self.sequence})
-        .to_string()
+        series_history(&self.summary, self.location.as_deref(), &self.recurrence, &self.status, self.transparent, self.sequence)
     }
 }
 
@@ -256,9 +280,7 @@ struct StoredSeries {
 
 impl StoredSeries {
     fn history(&self) -> String {
-        json!({"summary": self.summary, "location": self.location, "recurrence": self.recurrence, "status": self.status,
-               "transparent": self.transparent, "sequence": self.sequence})
-        .to_string()
+        series_history(&self.summary, self.location.as_deref(), &self.recurrence, &self.status, self.transparent, self.sequence)
     }
 }
 
