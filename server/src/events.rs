@@ -65,6 +65,15 @@ impl When {
     pub fn from_naive(at: NaiveDateTime, all_day: bool) -> When {
         if all_day { When::Date(at.date()) } else { When::At(at.and_utc()) }
     }
+
+    /// Storage form of the event tables: Unix seconds, dates at midnight UTC.
+    pub fn timestamp(&self) -> i64 {
+        self.naive().and_utc().timestamp()
+    }
+
+    pub fn from_timestamp(seconds: i64, all_day: bool) -> When {
+        When::from_naive(DateTime::from_timestamp(seconds, 0).unwrap_or_default().naive_utc(), all_day)
+    }
 }
 
 impl std::fmt::Display for When {

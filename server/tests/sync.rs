@@ -328,3 +328,30 @@ db_test!(two_schedulers_never_sync_the_same_calendar_twice, |db| {
     .unwrap();
     assert_eq!(per_calendar, vec![1; 12], "each calendar synced exactly once");
 });
+
+db_test!(deleting_a_calendar_deletes_its_copies_keeps_its_history_and_stops_a_running_sync, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let engine = engine(&db);
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(instances(&db).await.len(), 5);
+    let mut p = db.pool.get().await.unwrap();
+    ig::delete(&mut p.conn(), me, &name).await.unwrap();
+    assert_eq!(instances(&db).await.len(), 0);
+    let series: i64 = {
+        let mut c = p.conn();
+        run!(&mut c, |c| es::table.count().get_result(c).await).unwrap()
+    };
+    assert_eq!(series, 0);
+    assert_eq!(count_history(&db, "create").await, 5 + 2, "history outlives the calendar");
+
+    // A sync claimed before its calendar is deleted writes nothing afterwards.
+    let other = calendar(&db, me, "Other", &host.url("/f.ics")).await;
+    let (integration, run) = engine.start(me, &other, Trigger::Manual).await.unwrap();
+    ig::delete(&mut p.conn(), me, &other).await.unwrap();
+    drop(p);
+    engine.perform(integration, run).await;
+    assert_eq!(instances(&db).await.len(), 0, "no copies of a deleted calendar");
+});

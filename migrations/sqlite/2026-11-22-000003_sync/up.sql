@@ -45,9 +45,12 @@ CREATE TABLE sync_runs (
 CREATE INDEX idx_sync_runs_integration ON sync_runs (integration_id, id);
 
 -- MM Calendar Event Sync: one row per external event (the master's fields) ...
+-- The event tables carry their calendar's id without a foreign key: a sync writes tens of
+-- thousands of rows, and a per-row key check was a fifth of that write on PostgreSQL. The sync
+-- locks the calendar's row while it writes, and deleting a calendar deletes its copies.
 CREATE TABLE event_series (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    integration_id BIGINT NOT NULL REFERENCES calendar_integrations (id) ON DELETE CASCADE,
+    integration_id BIGINT NOT NULL,
     uid TEXT NOT NULL,
     summary TEXT NOT NULL,
     description TEXT,
@@ -68,11 +71,13 @@ CREATE UNIQUE INDEX idx_event_series_uid ON event_series (integration_id, uid);
 -- ... and one per occurrence inside the sync window ('' recurrence id: a single event).
 CREATE TABLE event_instances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    integration_id BIGINT NOT NULL REFERENCES calendar_integrations (id) ON DELETE CASCADE,
+    integration_id BIGINT NOT NULL,
     uid TEXT NOT NULL,
     recurrence_id TEXT NOT NULL,
-    start_at TIMESTAMP NOT NULL,
-    end_at TIMESTAMP NOT NULL,
+    -- Unix seconds (UTC; all-day: midnight UTC of the date): read by every availability query,
+    -- and integers read an order of magnitude faster than SQLite's timestamp text.
+    start_at BIGINT NOT NULL,
+    end_at BIGINT NOT NULL,
     all_day BOOLEAN NOT NULL,
     busy BOOLEAN NOT NULL,
     status TEXT NOT NULL,

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -45,7 +45,7 @@ pub struct Busy {
     pub sources: Vec<Source>,
 }
 
-type Row = (NaiveDateTime, NaiveDateTime, bool, String, i64);
+type Row = (i64, i64, bool, String, i64);
 
 /// The busy events of `user_id` overlapping [from, to), in start order, not clipped.
 pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Block>> {
@@ -64,7 +64,7 @@ pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Ut
     let ids: Vec<i64> = names.keys().copied().collect();
     // All-day rows are stored at midnight of their date; a day longer on each side finds them
     // whatever the user's zone.
-    let (lo, hi) = ((from - Duration::days(1)).naive_utc(), (to + Duration::days(1)).naive_utc());
+    let (lo, hi) = ((from - Duration::days(1)).timestamp(), (to + Duration::days(1)).timestamp());
     let rows: Vec<Row> = run!(conn, |c| ei::table
         .filter(ei::integration_id.eq_any(&ids))
         .filter(ei::busy.eq(true))
@@ -76,7 +76,7 @@ pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Ut
         .into_iter()
         .filter_map(|(s, e, all_day, summary, id)| {
             let (integration, integration_name) = names.get(&id)?.clone();
-            let (start, end) = (When::from_naive(s, all_day).instant(tz), When::from_naive(e, all_day).instant(tz));
+            let (start, end) = (When::from_timestamp(s, all_day).instant(tz), When::from_timestamp(e, all_day).instant(tz));
             (start < to && end > from).then_some(Block { start, end, all_day, integration, integration_name, summary })
         })
         .collect();

@@ -161,8 +161,18 @@ pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, 
     Ok(run)
 }
 
-/// Still ours? A worker that lost its lease (it stalled past expiry) must not write results.
+/// Still ours? A worker that lost its lease (it stalled past expiry) must not write results,
+/// nor results for a calendar deleted meanwhile. Call inside the results' write transaction:
+/// it locks the calendar's row, so a delete waits for the results (and then deletes them) or
+/// the results find the calendar gone. (SQLite's one writer is lock enough.)
 pub async fn holds_lease(conn: &mut Conn<'_>, id: i64, worker: &str) -> Result<bool> {
+    let exists = match conn {
+        Conn::Pg(c) => ci::table.find(id).select(ci::id).for_update().first::<i64>(&mut **c).await.optional()?,
+        Conn::Sqlite(c) => ci::table.find(id).select(ci::id).first::<i64>(&mut **c).await.optional()?,
+    };
+    if exists.is_none() {
+        return Ok(false);
+    }
     let owner: Option<Option<String>> =
         run!(conn, |c| ss::table.find(id).select(ss::lease_owner).first(c).await.optional())?;
     Ok(owner.flatten().as_deref() == Some(worker))

@@ -59,13 +59,13 @@ mod pg {
     pub async fn instances(c: &mut AsyncPgConnection, rows: &[InstanceRow]) -> QueryResult<()> {
         diesel::sql_query(
             "INSERT INTO event_instances (integration_id, uid, recurrence_id, start_at, end_at, all_day, busy, status, summary, tzid, version_hash) \
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::timestamp[], $5::timestamp[], $6::bool[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[])",
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::bool[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[])",
         )
         .bind::<Array<BigInt>, _>(col(rows, |r| r.integration_id))
         .bind::<Array<Text>, _>(col(rows, |r| r.uid.as_str()))
         .bind::<Array<Text>, _>(col(rows, |r| r.recurrence_id.as_str()))
-        .bind::<Array<Timestamp>, _>(col(rows, |r| r.start_at))
-        .bind::<Array<Timestamp>, _>(col(rows, |r| r.end_at))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.start_at))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.end_at))
         .bind::<Array<Bool>, _>(col(rows, |r| r.all_day))
         .bind::<Array<Bool>, _>(col(rows, |r| r.busy))
         .bind::<Array<Text>, _>(col(rows, |r| r.status))
@@ -130,8 +130,8 @@ struct StoredInstance {
     id: i64,
     uid: String,
     recurrence_id: String,
-    start_at: NaiveDateTime,
-    end_at: NaiveDateTime,
+    start_at: i64,
+    end_at: i64,
     all_day: bool,
     busy: bool,
     status: String,
@@ -145,8 +145,8 @@ struct InstanceRow {
     integration_id: i64,
     uid: String,
     recurrence_id: String,
-    start_at: NaiveDateTime,
-    end_at: NaiveDateTime,
+    start_at: i64,
+    end_at: i64,
     all_day: bool,
     busy: bool,
     status: &'static str,
@@ -161,8 +161,8 @@ impl InstanceRow {
             integration_id,
             uid: i.uid.to_string(),
             recurrence_id: i.recurrence_key(),
-            start_at: i.start.naive(),
-            end_at: i.end.naive(),
+            start_at: i.start.timestamp(),
+            end_at: i.end.timestamp(),
             all_day: i.start.is_date(),
             busy: i.busy(),
             status: i.status.as_str(),
@@ -183,8 +183,8 @@ impl StoredInstance {
     }
 }
 
-fn fmt(at: NaiveDateTime, all_day: bool) -> String {
-    crate::events::When::from_naive(at, all_day).to_string()
+fn fmt(at: i64, all_day: bool) -> String {
+    crate::events::When::from_timestamp(at, all_day).to_string()
 }
 
 /// What the change history keeps of an instance (before and after a change).
@@ -197,7 +197,7 @@ struct InstanceState<'a> {
     summary: &'a str,
 }
 
-fn instance_history(start_at: NaiveDateTime, end_at: NaiveDateTime, all_day: bool, status: &str, busy: bool, summary: &str) -> String {
+fn instance_history(start_at: i64, end_at: i64, all_day: bool, status: &str, busy: bool, summary: &str) -> String {
     let state = InstanceState { start: fmt(start_at, all_day), end: fmt(end_at, all_day), status, busy, summary };
     serde_json::to_string(&state).unwrap_or_default()
 }
@@ -428,6 +428,13 @@ pub async fn insert_all(conn: &mut Conn<'_>, integration_id: i64, run_id: Option
     bulk_insert!(conn, ei::table, instances, pg::instances);
     bulk_insert!(conn, ch::table, history.rows, pg::history);
     Ok(Counts { created, ..Counts::default() })
+}
+
+/// Deletes every stored copy of a calendar's events (its change history stays).
+pub async fn delete_all(conn: &mut Conn<'_>, integration_id: i64) -> Result<()> {
+    run!(conn, |c| diesel::delete(ei::table.filter(ei::integration_id.eq(integration_id))).execute(c).await)?;
+    run!(conn, |c| diesel::delete(es::table.filter(es::integration_id.eq(integration_id))).execute(c).await)?;
+    Ok(())
 }
 
 /// How many instances are stored for an integration.

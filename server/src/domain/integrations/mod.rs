@@ -597,9 +597,18 @@ pub async fn make_primary(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Resu
 
 /// Deletes a record (its counter number is never given out again).
 pub async fn delete(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Integration> {
-    let current = get(conn, actor, name).await?;
-    run!(conn, |c| diesel::delete(ci::table.find(current.id)).execute(c).await)?;
-    Ok(current)
+    let name = name.to_string();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let c = &mut c;
+            let current = get(c, actor, &name).await?;
+            // The row first: a sync writing results holds it (see sync::runs::holds_lease).
+            run!(c, |cc| diesel::delete(ci::table.find(current.id)).execute(cc).await)?;
+            crate::sync::store::delete_all(c, current.id).await?;
+            Ok(current)
+        })
+    })
+    .await
 }
 
 /// Every stored secret with its record name and column, for key checks and rotation.
