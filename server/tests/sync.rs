@@ -355,3 +355,35 @@ db_test!(deleting_a_calendar_deletes_its_copies_keeps_its_history_and_stops_a_ru
     engine.perform(integration, run).await;
     assert_eq!(instances(&db).await.len(), 0, "no copies of a deleted calendar");
 });
+
+db_test!(the_scheduler_syncs_due_calendars_on_its_tick_and_stops_on_shutdown, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let feeds = limits();
+    let settings = Settings { tick: Duration::from_millis(50), feeds: feeds.clone(), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(engine.clone().scheduler(stopped));
+    let mut synced = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut p = db.pool.get().await.unwrap();
+        let i = ig::get(&mut p.conn(), me, &name).await.unwrap();
+        if i.sync_status.as_str() == "Success" {
+            synced = Some(i);
+            break;
+        }
+    }
+    let synced = synced.expect("the scheduler synced the new calendar");
+    // Next due one interval later: not synced again on the next ticks.
+    let due = synced.due_at.unwrap();
+    assert_eq!((due - synced.last_sync.unwrap()).num_minutes(), synced.sync_interval_minutes as i64);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), scheduler).await.expect("the scheduler stops").unwrap();
+    let mut p = db.pool.get().await.unwrap();
+    let (_, total) = runs::recent(&mut p.conn(), synced.id, 10, 0).await.unwrap();
+    assert_eq!(total, 1);
+});

@@ -86,7 +86,8 @@ CREATE TABLE event_instances (
     version_hash TEXT NOT NULL
 );
 CREATE UNIQUE INDEX idx_event_instances_key ON event_instances (integration_id, uid, recurrence_id);
-CREATE INDEX idx_event_instances_start ON event_instances (integration_id, start_at);
+-- Availability reads only this index (no table lookups): every column it needs is in it.
+CREATE INDEX idx_event_instances_busy ON event_instances (integration_id, start_at, end_at, busy, all_day, summary);
 
 -- Who or what changed a synced event, and how (JSON before and after). No foreign key on
 -- purpose: history outlives what it describes (a deleted calendar's history keeps its id), and

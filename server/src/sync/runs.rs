@@ -291,3 +291,16 @@ pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>) -
     run!(conn, |c| diesel::update(ss::table.find(id)).set(ss::due_at.eq(due)).execute(c).await)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_six_hours() {
+        let minutes = |failures| backoff(15, failures).num_minutes();
+        assert_eq!([minutes(1), minutes(2), minutes(3), minutes(4), minutes(6), minutes(40)], [15, 30, 60, 120, 360, 360]);
+        // Never sooner than the interval itself, even when it is longer than the cap.
+        assert_eq!(backoff(1440, 3).num_minutes(), 1440);
+    }
+}
