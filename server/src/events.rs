@@ -185,7 +185,7 @@ impl Instance {
 
     /// Changes whenever anything a user sees of the instance changes.
     pub fn version_hash(&self) -> String {
-        let mut h = Fnv::new();
+        let mut h = Fingerprint::new();
         h.add(self.start.to_string().as_bytes());
         h.add(self.end.to_string().as_bytes());
         h.add(self.status.as_str().as_bytes());
@@ -203,34 +203,47 @@ pub struct Snapshot {
     pub instances: Vec<Instance>,
 }
 
-/// FNV-1a, 64 bit: a stable, fast fingerprint (not a security boundary).
-pub struct Fnv(u64);
+/// A stable, fast 64-bit fingerprint (not a security boundary): eight bytes per step, FxHash's
+/// rotate-xor-multiply, mixed at the end. Byte-at-a-time FNV-1a was a tenth of reading a feed.
+pub struct Fingerprint(u64);
 
-impl Fnv {
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl Fingerprint {
     pub fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+        Fingerprint(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
     }
 
     pub fn add(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= b as u64;
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(c.try_into().expect("eight bytes")));
         }
-        // A separator, so ("ab","c") and ("a","bc") differ.
-        self.0 ^= 0xff;
-        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.word(u64::from_le_bytes(tail));
+        // The length ends each part, so ("ab","c") and ("a","bc") differ.
+        self.word(bytes.len() as u64);
     }
 
     pub fn value(&self) -> u64 {
-        self.0
+        // A final mix (splitmix64), so nearby inputs spread over every bit.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     pub fn hex(&self) -> String {
-        format!("{:016x}", self.0)
+        format!("{:016x}", self.value())
     }
 }
 
-impl Default for Fnv {
+impl Default for Fingerprint {
     fn default() -> Self {
         Self::new()
     }
@@ -239,6 +252,18 @@ impl Default for Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_tell_parts_apart() {
+        let of = |parts: &[&str]| {
+            let mut f = Fingerprint::new();
+            parts.iter().for_each(|p| f.add(p.as_bytes()));
+            f.value()
+        };
+        assert_ne!(of(&["ab", "c"]), of(&["a", "bc"]));
+        assert_ne!(of(&["abcdefgh"]), of(&["abcdefgh\0"]));
+        assert_eq!(of(&["same", "parts"]), of(&["same", "parts"]));
+    }
 
     #[test]
     fn when_round_trips() {

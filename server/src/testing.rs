@@ -157,7 +157,7 @@ pub mod feeds {
     }
 
     fn etag(body: &str) -> String {
-        let mut h = crate::events::Fnv::new();
+        let mut h = crate::events::Fingerprint::new();
         h.add(body.as_bytes());
         format!("\"{}\"", h.hex())
     }

@@ -13,7 +13,7 @@ use diesel_async::RunQueryDsl;
 use super::{users, Error, Result};
 use crate::db::schema::{calendar_integrations as ci, event_instances as ei};
 use crate::db::Conn;
-use crate::events::{Fnv, When};
+use crate::events::{Fingerprint, When};
 
 pub const MSG_OWN_ONLY: &str = "You can only see your own availability.";
 
@@ -120,14 +120,14 @@ impl Hasher for Prehashed {
 /// (calendar and summary) is named once per interval.
 pub fn merge(blocks: Vec<Block>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Busy> {
     let mut out: Vec<Busy> = Vec::new();
-    // The keys are FNV hashes already: hash them no further.
+    // The keys are fingerprints already: hash them no further.
     let mut seen: HashSet<u64, BuildHasherDefault<Prehashed>> = HashSet::default();
     for b in blocks {
         let (start, end) = (b.start.max(from), b.end.min(to));
         if end < start {
             continue;
         }
-        let mut key = Fnv::new();
+        let mut key = Fingerprint::new();
         key.add(b.integration.as_bytes());
         key.add(b.summary.as_bytes());
         let source = Source { kind: "event", integration: b.integration, integration_name: b.integration_name, summary: b.summary };

@@ -15,7 +15,7 @@ use rrule::{RRule, RRuleSet, Unvalidated};
 use super::values::{parse_date, parse_date_time, TimeValue};
 use super::zones::{iana_to_utc, Zone, ZoneTable};
 use super::{Calendar, Event, Warning};
-use crate::events::{Fnv, Instance, Series, Status, When};
+use crate::events::{Fingerprint, Instance, Series, Status, When};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -301,7 +301,7 @@ pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
 }
 
 fn series_of(head: &Event, has_master: bool, overrides: &[&Event]) -> Series {
-    let mut hash = Fnv::new();
+    let mut hash = Fingerprint::new();
     hash.add(&head.source_hash.to_le_bytes());
     for o in overrides {
         hash.add(&o.source_hash.to_le_bytes());

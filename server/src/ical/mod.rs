@@ -12,7 +12,7 @@ pub mod zones;
 
 use chrono::Duration;
 
-use crate::events::{Fnv, Status};
+use crate::events::{Fingerprint, Status};
 use lines::ContentLine;
 use values::{parse_duration, parse_time_value, unescape_text, TimeValue};
 use zones::{DefinedZone, Observance, ZoneTable};
@@ -248,7 +248,7 @@ fn time_of(line: &ContentLine<'_>) -> Option<TimeValue> {
 
 fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Vec<Warning>) -> Option<Event> {
     let mut warn = |line: usize, message: String| warnings.push(Warning { line: Some(line), message });
-    let mut hash = Fnv::new();
+    let mut hash = Fingerprint::new();
     let mut uid = None;
     let mut start = None;
     let mut end = None;

@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 
 use super::fetch::{FeedClient, Fetched, Validators};
 use super::{Cursor, Fetch, Outcome, Provider, ProviderError, Window};
-use crate::events::{Fnv, Snapshot};
+use crate::events::{Fingerprint, Snapshot};
 use crate::ical;
 
 pub struct IcalFeed {
@@ -52,7 +52,7 @@ impl Provider for IcalFeed {
                 Ok(Fetch { outcome: Outcome::Changed(snapshot), cursor, warnings })
             }
             Fetched::Body { bytes, validators, .. } => {
-                let mut hash = Fnv::new();
+                let mut hash = Fingerprint::new();
                 hash.add(&bytes);
                 let content_hash = Some(hash.hex());
                 let body = ical::lines::decode(&bytes).text.into_owned();
