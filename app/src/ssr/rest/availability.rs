@@ -1,19 +1,14 @@
 //! `/api/v1/availability`: a user's busy time, and whether one slot is free.
-use super::{body, ApiError, ApiUser, ErrorBody};
+use super::{body, rfc3339, ApiError, ApiUser, ErrorBody};
 use crate::ssr::AppState;
 use axum::{
     body::Bytes,
     extract::{Query, State},
     Json,
 };
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use server::domain::{availability as av, FieldMessage};
 use utoipa::{IntoParams, ToSchema};
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SourceJson {

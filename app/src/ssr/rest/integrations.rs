@@ -1,5 +1,5 @@
 //! `/api/v1/integrations`: list, read, create, update (partial), delete, make-primary.
-use super::{body, ApiError, ApiUser, ErrorBody};
+use super::{body, rfc3339_naive, ApiError, ApiUser, ErrorBody};
 use crate::ssr::AppState;
 use axum::{
     body::Bytes,
@@ -13,10 +13,6 @@ use server::domain::{
     FieldMessage,
 };
 use utoipa::{IntoParams, ToSchema};
-
-fn rfc3339(t: chrono::NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 /// A calendar integration as the API returns it. Secrets are never returned: only whether one
 /// is stored.
@@ -66,19 +62,19 @@ impl From<&Integration> for IntegrationJson {
             calendar_id: i.calendar_id.clone(),
             has_access_token: i.has_access_token,
             has_refresh_token: i.has_refresh_token,
-            token_expiry: i.token_expiry.map(rfc3339),
+            token_expiry: i.token_expiry.map(rfc3339_naive),
             ical_url: i.ical_url.clone(),
             sync_direction: i.sync_direction.as_str().into(),
             sync_past_days: i.sync_past_days,
             sync_future_days: i.sync_future_days,
             auto_sync_enabled: i.auto_sync_enabled,
             sync_interval_minutes: i.sync_interval_minutes,
-            last_sync: i.last_sync.map(rfc3339),
+            last_sync: i.last_sync.map(rfc3339_naive),
             sync_status: i.sync_status.as_str().into(),
             sync_error_log: i.sync_error_log.clone(),
             version: i.version,
-            created_at: rfc3339(i.created_at),
-            modified_at: rfc3339(i.modified_at),
+            created_at: rfc3339_naive(i.created_at),
+            modified_at: rfc3339_naive(i.modified_at),
         }
     }
 }

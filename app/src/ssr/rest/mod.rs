@@ -51,6 +51,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Datetimes out: RFC 3339 in UTC, whole seconds (`2026-05-04T13:00:00Z`).
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The same for the naive UTC times the database stores.
+pub fn rfc3339_naive(t: chrono::NaiveDateTime) -> String {
+    rfc3339(t.and_utc())
+}
+
 /// `{"field": …, "message": …}`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Message {

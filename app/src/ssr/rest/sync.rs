@@ -1,5 +1,5 @@
 //! `/api/v1/integrations/{name}/sync` ("Sync now") and `/runs` (the record of every attempt).
-use super::{ApiError, ApiUser, ErrorBody};
+use super::{rfc3339_naive, ApiError, ApiUser, ErrorBody};
 use crate::ssr::AppState;
 use axum::{
     extract::{Path, Query, State},
@@ -9,10 +9,6 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use server::{domain::integrations as ig, sync::Run};
 use utoipa::{IntoParams, ToSchema};
-
-fn rfc3339(t: chrono::NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 /// A run just started: follow it with `GET …/runs` or the record's `sync_status`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,8 +52,8 @@ impl RunJson {
             integration: integration.into(),
             trigger: r.trigger.clone(),
             status: r.status.clone(),
-            started_at: rfc3339(r.started_at),
-            finished_at: r.finished_at.map(rfc3339),
+            started_at: rfc3339_naive(r.started_at),
+            finished_at: r.finished_at.map(rfc3339_naive),
             duration_ms: r.duration_ms,
             created: r.created_count,
             updated: r.updated_count,
@@ -88,7 +84,7 @@ pub async fn sync_now(State(state): State<AppState>, caller: ApiUser, Path(name)
     let run = state.engine.sync_now(caller.actor(), &name).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(StartedJson { id: run.id, integration: name, trigger: run.trigger, started_at: rfc3339(run.started_at), status: run.status }),
+        Json(StartedJson { id: run.id, integration: name, trigger: run.trigger, started_at: rfc3339_naive(run.started_at), status: run.status }),
     ))
 }
 
