@@ -54,6 +54,14 @@ impl When {
         DateTime::parse_from_rfc3339(s).ok().map(|t| When::At(t.with_timezone(&Utc)))
     }
 
+    /// A range bound as people type it: a date (midnight in `tz`) or an RFC 3339 instant.
+    pub fn parse_bound(value: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+        match When::parse(value.trim())? {
+            When::Date(d) => Some(When::Date(d).instant(tz)),
+            When::At(t) => Some(t),
+        }
+    }
+
     /// Storage form: instants as naive UTC, dates at midnight (with `all_day` telling which).
     pub fn naive(&self) -> NaiveDateTime {
         match *self {

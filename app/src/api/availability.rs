@@ -86,12 +86,12 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
             DayView { date: d.to_string(), label: d.format("%a %-d").to_string(), is_today: d == today, all_day: vec![], blocks: vec![] }
         })
         .collect();
+    // Each day's bounds in the user's zone, once.
+    let bounds: Vec<_> = (0..7).map(|n| monday + Duration::days(n)).map(|d| (at(d).with_timezone(&tz), at(d + Duration::days(1)).with_timezone(&tz))).collect();
     for b in &blocks {
         let (start, end) = (b.start.with_timezone(&tz), b.end.with_timezone(&tz));
         let mut view = BlockView { top: 0.0, height: 0.0, color: color(&b.integration_name), calendar: b.integration_name.to_string(), summary: b.summary.clone(), time: String::new() };
-        for (n, day) in days.iter_mut().enumerate() {
-            let d = monday + Duration::days(n as i64);
-            let (day_start, day_end) = (at(d).with_timezone(&tz), at(d + Duration::days(1)).with_timezone(&tz));
+        for (day, &(day_start, day_end)) in days.iter_mut().zip(&bounds) {
             if start >= day_end || end <= day_start {
                 continue;
             }

@@ -79,7 +79,7 @@ mod convert {
         }
     }
 
-    pub fn row(i: &Integration, runs: &[Run], failures: i32, tz: chrono_tz::Tz) -> SyncRow {
+    pub fn row(i: &Integration, runs: &[Run], tz: chrono_tz::Tz) -> SyncRow {
         let now = server::domain::now();
         let running = i.sync_status.as_str() == "In Progress";
         let next_run = if !i.is_active {
@@ -136,7 +136,7 @@ mod convert {
                 .map(|t| format!("{} ({})", format_datetime(t, tz), relative((t - now).num_minutes())))
                 .unwrap_or_else(|| "never".into()),
             next_run,
-            backoff: (failures > 1).then(|| format!("Failed {failures} times in a row: retrying with back-off.")),
+            backoff: (i.failures > 1).then(|| format!("Failed {} times in a row: retrying with back-off.", i.failures)),
             event_count: i.event_count,
             last_run,
             chart,
@@ -156,9 +156,8 @@ pub async fn sync_dashboard(user: Option<String>) -> Result<SyncBoard, AppError>
     let (items, _) = ig::list(&mut conn, super::integrations::actor(&me), &filter).await?;
     let mut rows = Vec::with_capacity(items.len());
     for i in &items {
-        let (runs, _) = server::sync::runs::recent(&mut conn, i.id, 50, 0).await?;
-        let state = server::sync::runs::state(&mut conn, i.id).await?;
-        rows.push(convert::row(i, &runs, state.failures, me.tz()));
+        let runs = server::sync::runs::latest(&mut conn, i.id, 50, 0).await?;
+        rows.push(convert::row(i, &runs, me.tz()));
     }
     drop(pooled);
     // Failing calendars first: what needs attention.
@@ -178,11 +177,7 @@ pub async fn sync_dashboard(user: Option<String>) -> Result<SyncBoard, AppError>
 pub async fn sync_now(name: String) -> Result<super::integrations::ActionResult, AppError> {
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
-    let integration = {
-        let mut pooled = state.pool.get().await?;
-        server::domain::integrations::get(&mut pooled.conn(), super::integrations::actor(&me), &name).await?
-    };
-    state.engine.sync_now(super::integrations::actor(&me), &name).await?;
+    let (integration, _) = state.engine.sync_now(super::integrations::actor(&me), &name).await?;
     Ok(super::integrations::ActionResult {
         name,
         integration_name: integration.integration_name.clone(),

@@ -2,7 +2,7 @@
 //! What a support person runs when a user asks "why am I busy?".
 use std::io::Write;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use server::config::Config;
 use server::events::{Instance, When};
@@ -29,12 +29,8 @@ fn work(message: String) -> Failure {
 
 /// A date (midnight in `tz`) or an RFC 3339 instant.
 fn instant(arg: &str, value: &str, tz: Tz) -> Result<DateTime<Utc>, Failure> {
-    if let Ok(d) = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
-        return Ok(server::ical::zones::iana_to_utc(tz, d.and_hms_opt(0, 0, 0).unwrap_or_default()));
-    }
-    DateTime::parse_from_rfc3339(value.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| usage(format!("{arg} {value:?}: expected a date (2026-05-04) or an RFC 3339 instant (2026-05-04T09:00:00Z)")))
+    When::parse_bound(value, tz)
+        .ok_or_else(|| usage(format!("{arg} {value:?}: expected a date (2026-05-04) or an RFC 3339 instant (2026-05-04T09:00:00Z)")))
 }
 
 async fn read_source(config: &Config, source: &str) -> Result<Vec<u8>, Failure> {
@@ -52,16 +48,15 @@ async fn read_source(config: &Config, source: &str) -> Result<Vec<u8>, Failure> 
 
 pub async fn run(config: Config, args: Inspect) -> Result<(), Failure> {
     let tz: Tz = args.tz.parse().map_err(|_| usage(format!("--tz {:?} is not an IANA time zone such as Europe/Berlin", args.tz)))?;
-    // The default sync window: 30 days back, 90 ahead, whole days.
-    let today = Utc::now().date_naive();
-    let day = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    // The default sync window, as the engine computes it for a calendar with default settings.
+    let default = server::sync::default_window(server::domain::now());
     let from = match &args.from {
         Some(v) => instant("--from", v, tz)?,
-        None => day(today - chrono::Duration::days(30)),
+        None => default.from,
     };
     let to = match &args.to {
         Some(v) => instant("--to", v, tz)?,
-        None => day(today + chrono::Duration::days(91)),
+        None => default.to,
     };
     if to <= from {
         return Err(usage("--to must be after --from".into()));

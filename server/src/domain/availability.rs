@@ -176,13 +176,9 @@ pub async fn conflicts(conn: &mut Conn<'_>, user: &users::User, start: DateTime<
 
 /// Reads a range bound: an RFC 3339 instant, or a date at midnight in `tz`.
 pub fn parse_bound(field: &str, value: &str, tz: Tz) -> Result<DateTime<Utc>> {
-    let v = value.trim();
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        return Ok(When::Date(d).instant(tz));
-    }
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| Error::invalid(field, format!("'{v}' is not a date (2026-05-04) or an RFC 3339 time (2026-05-04T09:00:00Z).")))
+    When::parse_bound(value, tz).ok_or_else(|| {
+        Error::invalid(field, format!("'{}' is not a date (2026-05-04) or an RFC 3339 time (2026-05-04T09:00:00Z).", value.trim()))
+    })
 }
 
 /// Checks a range: both ends readable, `to` after `from`, at most a year.

@@ -64,6 +64,10 @@ impl Clock {
         }
     }
 
+    fn is_all_day(&self) -> bool {
+        matches!(self, Clock::AllDay)
+    }
+
     fn tzid(&self) -> Option<String> {
         match self {
             Clock::Zoned(zone) => Some(zone.name().to_owned()),
@@ -510,11 +514,5 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event],
         for instance in &mut out[first_of_group..] {
             instance.status = Status::Cancelled;
         }
-    }
-}
-
-impl Clock {
-    fn is_all_day(&self) -> bool {
-        matches!(self, Clock::AllDay)
     }
 }

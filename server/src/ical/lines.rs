@@ -149,17 +149,13 @@ fn split(line: usize, raw: Cow<'_, str>) -> Result<ContentLine<'_>, BadLine> {
     }
     // The value starts at the first ':' outside a quoted parameter value.
     let mut in_quotes = false;
-    let mut colon = None;
-    for (i, b) in raw.bytes().enumerate().skip(name_end) {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b':' if !in_quotes => {
-                colon = Some(i);
-                break;
-            }
-            _ => {}
-        }
-    }
+    let colon = raw.as_bytes()[name_end..]
+        .iter()
+        .position(|&b| {
+            in_quotes ^= b == b'"';
+            b == b':' && !in_quotes
+        })
+        .map(|i| name_end + i);
     let colon = colon.ok_or_else(|| bad(format!("{name} has no ':' before its value")))?;
     let upper = name.bytes().any(|b| b.is_ascii_lowercase()).then(|| name.to_ascii_uppercase());
     Ok(match raw {

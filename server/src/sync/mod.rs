@@ -65,12 +65,18 @@ pub const MSG_INACTIVE: &str = "This calendar is inactive. Activate it to sync i
 
 /// The sync window of an integration at `at`: whole UTC days, so it moves once a day.
 pub fn window_for(integration: &Integration, at: NaiveDateTime) -> Window {
-    let today = at.date();
+    window(at, integration.sync_past_days as i64, integration.sync_future_days as i64)
+}
+
+/// The window of a calendar with the spec's default settings.
+pub fn default_window(at: NaiveDateTime) -> Window {
+    use crate::domain::integrations::types::limits;
+    window(at, limits::PAST_DAYS_DEFAULT, limits::FUTURE_DAYS_DEFAULT)
+}
+
+fn window(at: NaiveDateTime, past_days: i64, future_days: i64) -> Window {
     let day = |d: chrono::NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
-    Window {
-        from: day(today - Duration::days(integration.sync_past_days as i64)),
-        to: day(today + Duration::days(integration.sync_future_days as i64 + 1)),
-    }
+    Window { from: day(at.date() - Duration::days(past_days)), to: day(at.date() + Duration::days(future_days + 1)) }
 }
 
 impl Engine {
@@ -120,13 +126,14 @@ impl Engine {
         Ok((integration, run))
     }
 
-    /// "Sync now": starts the run and returns at once; the run goes on in the background.
-    pub async fn sync_now(&self, actor: Actor, name: &str) -> Result<Run> {
+    /// "Sync now": starts the run and returns at once (with the calendar it is for); the run
+    /// goes on in the background.
+    pub async fn sync_now(&self, actor: Actor, name: &str) -> Result<(Integration, Run)> {
         let (integration, run) = self.start(actor, name, Trigger::Manual).await?;
         let engine = self.clone();
-        let opened = run.clone();
-        tokio::spawn(async move { engine.perform(integration, opened).await });
-        Ok(run)
+        let (started, opened) = (integration.clone(), run.clone());
+        tokio::spawn(async move { engine.perform(started, opened).await });
+        Ok((integration, run))
     }
 
     /// Syncs one calendar and waits for the result.
@@ -254,7 +261,8 @@ impl Engine {
                     if fetch.cursor != previous {
                         save_cursor(c, id, &fetch.cursor).await?;
                     }
-                    let count = store::instance_count(c, id).await? as i32;
+                    // What is stored now: what was there, plus created, minus deleted.
+                    let count = counts.created + counts.updated + counts.unchanged;
                     runs::close(c, &run, now(), counts, None, &fetch.warnings, interval, Some(count)).await
                 })
             })

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::db::schema::{calendar_integrations as ci, sync_runs as sr, sync_states as ss};
 use crate::db::Conn;
-use crate::domain::{Error, Result};
+use crate::domain::{integrations::SyncStatus, Error, Result};
 use crate::run;
 
 /// What started a run.
@@ -66,15 +66,6 @@ pub struct Counts {
     pub unchanged: i32,
 }
 
-/// Makes sure every integration has its scheduling row (new ones are due at once).
-pub async fn ensure_states(conn: &mut Conn<'_>) -> Result<()> {
-    let sql = "INSERT INTO sync_states (integration_id) SELECT ci.id FROM calendar_integrations ci \
-               WHERE NOT EXISTS (SELECT 1 FROM sync_states s WHERE s.integration_id = ci.id) \
-               ON CONFLICT DO NOTHING";
-    run!(conn, |c| diesel::sql_query(sql).execute(c).await)?;
-    Ok(())
-}
-
 #[derive(QueryableByName)]
 struct Claimed {
     #[diesel(sql_type = BigInt)]
@@ -85,7 +76,6 @@ struct Claimed {
 /// due, and not leased (or leased by someone whose lease expired). PostgreSQL skips rows
 /// another process is claiming at the same moment; SQLite has one writer.
 pub async fn claim_due(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<i64>> {
-    ensure_states(conn).await?;
     // The outer lease condition is checked again on the row itself, so a claim that raced
     // another never succeeds twice.
     let inner = "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
@@ -126,7 +116,6 @@ pub async fn claim_due(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime, unt
 
 /// Claims one integration now, due or not; `Conflict` when a live lease is held.
 pub async fn claim_one(conn: &mut Conn<'_>, id: i64, worker: &str, at: NaiveDateTime, until: NaiveDateTime) -> Result<()> {
-    ensure_states(conn).await?;
     let claimed = run!(conn, |c| diesel::update(ss::table.find(id))
         .filter(ss::lease_until.is_null().or(ss::lease_until.lt(at)))
         .set((ss::lease_owner.eq(worker), ss::lease_until.eq(until)))
@@ -157,7 +146,7 @@ pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, 
         .returning(Run::as_returning())
         .get_result(c)
         .await)?;
-    run!(conn, |c| diesel::update(ci::table.find(id)).set(ci::sync_status.eq("In Progress")).execute(c).await)?;
+    run!(conn, |c| diesel::update(ci::table.find(id)).set(ci::sync_status.eq(SyncStatus::InProgress.as_str())).execute(c).await)?;
     Ok(run)
 }
 
@@ -215,20 +204,18 @@ pub async fn close(
         None => (0, at + Duration::minutes(interval_minutes)),
         Some(_) => (failures + 1, at + backoff(interval_minutes, failures + 1)),
     };
-    run!(conn, |c| diesel::update(ss::table.find(id))
-        .set((ss::failures.eq(failures), ss::due_at.eq(Some(due)), ss::lease_owner.eq(None::<String>), ss::lease_until.eq(None::<NaiveDateTime>)))
-        .execute(c)
-        .await)?;
-    if let Some(count) = event_count {
-        run!(conn, |c| diesel::update(ss::table.find(id)).set(ss::event_count.eq(count)).execute(c).await)?;
-    }
+    let schedule = (ss::failures.eq(failures), ss::due_at.eq(Some(due)), ss::lease_owner.eq(None::<String>), ss::lease_until.eq(None::<NaiveDateTime>));
+    match event_count {
+        Some(count) => run!(conn, |c| diesel::update(ss::table.find(id)).set((schedule, ss::event_count.eq(count))).execute(c).await)?,
+        None => run!(conn, |c| diesel::update(ss::table.find(id)).set(schedule).execute(c).await)?,
+    };
     match error {
         None => run!(conn, |c| diesel::update(ci::table.find(id))
-            .set((ci::sync_status.eq("Success"), ci::sync_error_log.eq(None::<String>), ci::last_sync.eq(Some(at))))
+            .set((ci::sync_status.eq(SyncStatus::Success.as_str()), ci::sync_error_log.eq(None::<String>), ci::last_sync.eq(Some(at))))
             .execute(c)
             .await)?,
         Some(message) => run!(conn, |c| diesel::update(ci::table.find(id))
-            .set((ci::sync_status.eq("Failed"), ci::sync_error_log.eq(Some(message))))
+            .set((ci::sync_status.eq(SyncStatus::Failed.as_str()), ci::sync_error_log.eq(Some(message))))
             .execute(c)
             .await)?,
     };
@@ -252,42 +239,32 @@ fn summarize(warnings: &[String]) -> String {
     text
 }
 
-/// The newest runs of one integration, newest first.
+/// The newest runs of one integration, newest first, with how many there are in all.
 pub async fn recent(conn: &mut Conn<'_>, id: i64, limit: i64, offset: i64) -> Result<(Vec<Run>, i64)> {
     let total = run!(conn, |c| sr::table.filter(sr::integration_id.eq(id)).count().get_result::<i64>(c).await)?;
-    let runs = run!(conn, |c| sr::table
+    Ok((latest(conn, id, limit, offset).await?, total))
+}
+
+/// The newest runs of one integration, newest first.
+pub async fn latest(conn: &mut Conn<'_>, id: i64, limit: i64, offset: i64) -> Result<Vec<Run>> {
+    Ok(run!(conn, |c| sr::table
         .filter(sr::integration_id.eq(id))
         .order(sr::id.desc())
         .limit(limit)
         .offset(offset)
         .select(Run::as_select())
         .load(c)
-        .await)?;
-    Ok((runs, total))
+        .await)?)
 }
 
-/// The schedule row as pages show it.
-#[derive(Debug, Clone, Default, Queryable, Serialize)]
-pub struct State {
-    pub due_at: Option<NaiveDateTime>,
-    pub lease_until: Option<NaiveDateTime>,
-    pub failures: i32,
-    pub event_count: i32,
-}
-
-pub async fn state(conn: &mut Conn<'_>, id: i64) -> Result<State> {
-    let found = run!(conn, |c| ss::table
-        .find(id)
-        .select((ss::due_at, ss::lease_until, ss::failures, ss::event_count))
-        .first::<(Option<NaiveDateTime>, Option<NaiveDateTime>, i32, i32)>(c)
-        .await
-        .optional())?;
-    Ok(found.map(|(due_at, lease_until, failures, event_count)| State { due_at, lease_until, failures, event_count }).unwrap_or_default())
+/// The scheduling row of a new integration (due at once); created with the integration.
+pub async fn create_state(conn: &mut Conn<'_>, id: i64) -> Result<()> {
+    run!(conn, |c| diesel::insert_into(ss::table).values(ss::integration_id.eq(id)).execute(c).await)?;
+    Ok(())
 }
 
 /// Sets when an integration is next due (after its settings changed).
 pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>) -> Result<()> {
-    ensure_states(conn).await?;
     run!(conn, |c| diesel::update(ss::table.find(id)).set(ss::due_at.eq(due)).execute(c).await)?;
     Ok(())
 }

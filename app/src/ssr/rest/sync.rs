@@ -81,7 +81,7 @@ pub struct RunQuery {
 #[utoipa::path(post, path = "/api/v1/integrations/{name}/sync", params(("name" = String, Path)), security(("bearer" = [])),
     responses((status = 202, body = StartedJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn sync_now(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<(StatusCode, Json<StartedJson>), ApiError> {
-    let run = state.engine.sync_now(caller.actor(), &name).await?;
+    let (_, run) = state.engine.sync_now(caller.actor(), &name).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(StartedJson { id: run.id, integration: name, trigger: run.trigger, started_at: rfc3339_naive(run.started_at), status: run.status }),

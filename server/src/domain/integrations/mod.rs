@@ -101,13 +101,16 @@ pub struct Integration {
     pub due_at: Option<NaiveDateTime>,
     /// Instances stored from the last successful sync.
     pub event_count: i32,
+    /// Failed sync attempts in a row (the back-off counts them).
+    pub failures: i32,
 }
 
 impl Integration {
-    fn from_joined((r, email, tz, due_at, event_count): Joined) -> Integration {
+    fn from_joined((r, email, tz, due_at, event_count, failures): Joined) -> Integration {
         Integration {
             due_at,
             event_count: event_count.unwrap_or(0),
+            failures: failures.unwrap_or(0),
             id: r.id,
             name: r.name,
             user_id: r.user_id,
@@ -240,11 +243,11 @@ pub struct Filter {
 
 /// A record with its owner's email and zone, and its sync schedule (absent before the first
 /// claim).
-type Joined = (Row, String, String, Option<NaiveDateTime>, Option<i32>);
+type Joined = (Row, String, String, Option<NaiveDateTime>, Option<i32>, Option<i32>);
 
 macro_rules! joined {
     () => {
-        (Row::as_select(), u::email, u::time_zone, ss::due_at.nullable(), ss::event_count.nullable())
+        (Row::as_select(), u::email, u::time_zone, ss::due_at.nullable(), ss::event_count.nullable(), ss::failures.nullable())
     };
 }
 
@@ -471,6 +474,7 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
                 }
                 Err(e) => return Err(e.into()),
             };
+            crate::sync::runs::create_state(c, id).await?;
             let mut messages = checked.messages;
             if draft.is_primary && draft.is_active {
                 messages.extend(unmark_others(c, owner.id, id, true, actor.user_id).await?);
