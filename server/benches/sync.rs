@@ -21,7 +21,7 @@ use server::{
     ical,
     password::Cost,
     providers::fetch::{FeedClient, FeedLimits},
-    sync::{store, Engine, Settings, Trigger},
+    sync::{Engine, Settings, Trigger},
     testing::{
         feeds::{FeedHost, Reply},
         Kind, TestDb,
@@ -137,7 +137,7 @@ async fn calendar(db: &TestDb, actor: Actor, url: &str, future: i64) -> String {
 
 fn engine(db: &TestDb) -> Engine {
     let feeds = FeedLimits { allow_private: true, ..FeedLimits::default() };
-    Engine::with_feed_client(db.pool.clone(), Arc::new(FeedClient::new(feeds.clone())), Settings { feeds, ..Settings::default() })
+    Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds.clone())), Settings { feeds, ..Settings::default() })
 }
 
 /// The same rows a first sync writes (series, instances and their history), written by the
@@ -147,7 +147,7 @@ async fn raw_insert(db: &TestDb, integration_id: i64, snapshot: Snapshot) -> Dur
     let started = Instant::now();
     pooled
         .conn()
-        .write_tx(move |mut c| Box::pin(async move { store::insert_all(&mut c, integration_id, None, &snapshot, server::domain::now()).await }))
+        .write_tx(move |mut c| Box::pin(async move { server::domain::copies::insert_all(&mut c, integration_id, None, &snapshot, server::domain::now()).await }))
         .await
         .unwrap();
     started.elapsed()

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
 /// A point in time: a UTC instant, or a date for all-day events.
@@ -23,7 +23,7 @@ impl When {
     pub fn instant(&self, tz: chrono_tz::Tz) -> DateTime<Utc> {
         match *self {
             When::At(t) => t,
-            When::Date(d) => crate::ical::zones::iana_to_utc(tz, d.and_hms_opt(0, 0, 0).unwrap_or_default()),
+            When::Date(d) => local_to_utc(tz, d.and_hms_opt(0, 0, 0).unwrap_or_default()),
         }
     }
 
@@ -98,6 +98,21 @@ impl Serialize for When {
     }
 }
 
+/// The UTC instant of a wall-clock time in `tz`. A time in a DST gap moves forward by the gap;
+/// an ambiguous one is its first occurrence (RFC 5545 §3.3.5).
+pub fn local_to_utc(tz: chrono_tz::Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+        chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
+        chrono::LocalResult::None => {
+            // In a gap: the offset before the gap applies, which moves the time forward.
+            let before = tz.offset_from_utc_datetime(&(local - Duration::hours(3)));
+            let offset = chrono::Offset::fix(&before).local_minus_utc();
+            DateTime::from_naive_utc_and_offset(local - Duration::seconds(offset as i64), Utc)
+        }
+    }
+}
+
 fn push2(out: &mut String, n: u32) {
     out.push((b'0' + (n / 10) as u8) as char);
     out.push((b'0' + (n % 10) as u8) as char);
@@ -160,6 +175,11 @@ pub struct Series {
     pub status: Status,
     pub transparent: bool,
     pub sequence: i64,
+    /// The provider's own id of the event (Google event id, Graph id); `None` for feeds,
+    /// whose UID is the identity.
+    pub external_id: Option<String>,
+    /// The provider's version of it (Google etag, Graph changeKey).
+    pub etag: Option<String>,
     /// Changes whenever anything in the source of the series (master and overrides) changes.
     pub source_hash: String,
 }

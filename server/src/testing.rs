@@ -135,6 +135,8 @@ pub mod feeds {
         /// 200 without validators: the same body every time.
         Plain(String),
         Status(u16),
+        /// 429 with `Retry-After: SECONDS`.
+        Throttled(u64),
         Redirect(String),
         Html(String),
         /// Waits this long before answering.
@@ -216,6 +218,7 @@ pub mod feeds {
             }
             Some(Reply::Plain(body)) => ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response(),
             Some(Reply::Status(code)) => StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response(),
+            Some(Reply::Throttled(seconds)) => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())]).into_response(),
             Some(Reply::Redirect(to)) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
             Some(Reply::Html(body)) => ([(header::CONTENT_TYPE, "text/html")], body).into_response(),
             Some(Reply::Stall(d)) => {

@@ -63,7 +63,7 @@ fn engine_with(db: &TestDb, feeds: FeedLimits, resolver: Option<StaticResolver>)
         Some(r) => FeedClient::with_resolver(feeds.clone(), Arc::new(r)),
         None => FeedClient::new(feeds.clone()),
     };
-    Engine::with_feed_client(db.pool.clone(), Arc::new(client), Settings { feeds, concurrency: 3, ..Settings::default() })
+    Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(client), Settings { feeds, concurrency: 3, ..Settings::default() })
 }
 
 fn engine(db: &TestDb) -> Engine {
@@ -223,6 +223,20 @@ db_test!(failures_say_what_happened_and_keep_what_was_synced, |db| {
     }
 });
 
+db_test!(a_server_that_asks_to_wait_is_not_asked_again_sooner, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Throttled(3 * 3600));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let run = engine(&db).sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().contains("429 Too Many Requests"), "{:?}", run.error);
+    let mut p = db.pool.get().await.unwrap();
+    let integration = ig::get(&mut p.conn(), me, &name).await.unwrap();
+    // The back-off alone would retry after the 15-minute interval; Retry-After says 3 hours.
+    let wait = integration.next_sync().unwrap() - run.finished_at.unwrap();
+    assert_eq!(wait.num_minutes(), 180, "{wait:?}");
+});
+
 db_test!(addresses_inside_the_network_are_refused, |db| {
     let me = user(&db, "sarah@example.com").await;
     let strict = FeedLimits { timeout: Duration::from_secs(2), ..FeedLimits::default() };
@@ -363,7 +377,7 @@ db_test!(the_scheduler_syncs_due_calendars_on_its_tick_and_stops_on_shutdown, |d
     let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
     let feeds = limits();
     let settings = Settings { tick: Duration::from_millis(50), feeds: feeds.clone(), ..Settings::default() };
-    let engine = Engine::with_feed_client(db.pool.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(engine.clone().scheduler(stopped));
     let mut synced = None;

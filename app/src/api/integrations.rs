@@ -23,7 +23,7 @@ pub struct IntegrationView {
     pub sync_future_days: i32,
     pub auto_sync_enabled: bool,
     pub sync_interval_minutes: i32,
-    pub sync_status: String,
+    pub sync_status: super::SyncState,
     pub sync_error_log: Option<String>,
     /// "3 minutes ago" / "never"
     pub last_sync_ago: String,
@@ -112,7 +112,7 @@ pub(crate) mod convert {
             sync_future_days: i.sync_future_days,
             auto_sync_enabled: i.auto_sync_enabled,
             sync_interval_minutes: i.sync_interval_minutes,
-            sync_status: i.sync_status.as_str().to_string(),
+            sync_status: i.sync_status.into(),
             sync_error_log: i.sync_error_log.clone(),
             last_sync_ago: i.last_sync.map(|t| relative((t - now).num_minutes())).unwrap_or_else(|| "never".into()),
             last_sync: i.last_sync.map(|t| format_datetime(t, viewer_tz)),
@@ -230,7 +230,7 @@ pub async fn save_integration(
         Ok(saved) => {
             let verb = if name.is_some() { "Saved" } else { "Added" };
             let result = action_result(format!("{verb} '{}'.", saved.integration.integration_name), saved);
-            leptos_axum::redirect(&crate::ssr::notice_url("/calendars", &result));
+            leptos_axum::redirect(&super::redirect::notice_url("/calendars", &result));
             Ok(result)
         }
         Err(e) => {
@@ -243,7 +243,7 @@ pub async fn save_integration(
                     ("sync_past_days", sync_past_days), ("sync_future_days", sync_future_days),
                     ("auto_sync_enabled", auto_sync_enabled), ("sync_interval_minutes", sync_interval_minutes),
                 ];
-                leptos_axum::redirect(&crate::ssr::failure_url(&back, &values, &err));
+                leptos_axum::redirect(&super::redirect::failure_url(&back, &values, &err));
             }
             Err(err)
         }

@@ -21,7 +21,7 @@ pub struct SyncRow {
     pub integration_type: String,
     pub user: String,
     pub is_active: bool,
-    pub status: String,
+    pub status: super::SyncState,
     pub running: bool,
     /// "2026-11-22 09:30:00 (3 minutes ago)" or "never"
     pub last_success: String,
@@ -40,7 +40,7 @@ pub struct SyncRow {
 pub struct LastRun {
     pub started: String,
     pub trigger: String,
-    pub status: String,
+    pub status: super::SyncState,
     pub created: i32,
     pub updated: i32,
     pub deleted: i32,
@@ -68,20 +68,21 @@ pub fn duration_text(ms: i64) -> String {
 mod convert {
     use super::*;
     use crate::api::integrations::convert::relative;
+    use crate::api::SyncState;
     use server::domain::integrations::{rules::format_datetime, Integration};
     use server::sync::Run;
 
     fn outcome(run: &Run) -> &'static str {
-        match run.status.as_str() {
-            "Success" => "ok",
-            "Failed" => "failed",
-            _ => "running",
+        match SyncState::of_run(&run.status) {
+            SyncState::Success => "ok",
+            SyncState::Failed => "failed",
+            SyncState::Pending | SyncState::InProgress => "running",
         }
     }
 
     pub fn row(i: &Integration, runs: &[Run], tz: chrono_tz::Tz) -> SyncRow {
         let now = server::domain::now();
-        let running = i.sync_status.as_str() == "In Progress";
+        let running = i.sync_status == server::domain::integrations::SyncStatus::InProgress;
         let next_run = if !i.is_active {
             "paused (inactive)".to_string()
         } else if !i.auto_sync_enabled {
@@ -97,7 +98,7 @@ mod convert {
         let last_run = runs.first().map(|r| LastRun {
             started: format_datetime(r.started_at, tz),
             trigger: r.trigger.clone(),
-            status: r.status.clone(),
+            status: SyncState::of_run(&r.status),
             created: r.created_count,
             updated: r.updated_count,
             deleted: r.deleted_count,
@@ -129,7 +130,7 @@ mod convert {
             integration_type: i.integration_type.as_str().into(),
             user: i.user.clone(),
             is_active: i.is_active,
-            status: i.sync_status.as_str().into(),
+            status: i.sync_status.into(),
             running,
             last_success: i
                 .last_sync
@@ -161,8 +162,8 @@ pub async fn sync_dashboard(user: Option<String>) -> Result<SyncBoard, AppError>
     }
     drop(pooled);
     // Failing calendars first: what needs attention.
-    rows.sort_by_key(|r| r.status != "Failed");
-    let failing = rows.iter().filter(|r| r.status == "Failed").count();
+    rows.sort_by_key(|r| r.status != super::SyncState::Failed);
+    let failing = rows.iter().filter(|r| r.status == super::SyncState::Failed).count();
     Ok(SyncBoard {
         rows,
         is_admin: me.is_admin(),

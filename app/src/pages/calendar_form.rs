@@ -212,7 +212,7 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, error: Sign
                 <fieldset>
                     <legend>"Sync Status"</legend>
                     <dl class="facts">
-                        <dt>"Status"</dt><dd>{r.sync_status.clone()}</dd>
+                        <dt>"Status"</dt><dd>{r.sync_status.as_str()}</dd>
                         <dt>"Last successful sync"</dt><dd>{r.last_sync.clone().unwrap_or_else(|| "never".into())}</dd>
                         <dt>"Error log"</dt><dd>{r.sync_error_log.clone().unwrap_or_else(|| "—".into())}</dd>
                     </dl>

@@ -3,6 +3,7 @@ use crate::{
     api::{
         integrations::{list_integrations, ActionResult, DeleteIntegration, IntegrationView, MakePrimary, SetIntegrationActive},
         sync::SyncNow,
+        SyncState,
     },
     components::{
         notices::{NoticeList, Notices},
@@ -38,7 +39,7 @@ pub fn CalendarsPage() -> impl IntoView {
         |(user, ..)| list_integrations(user),
     );
     // While a sync runs, follow it without a reload.
-    let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == "In Progress")));
+    let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == SyncState::InProgress)));
     poll_while(running, tick, std::time::Duration::from_millis(1000));
     // What the last action (or the save that brought us here) has to say.
     let last_action = RwSignal::new(None::<Notices>);
@@ -134,11 +135,11 @@ fn status_of(i: &IntegrationView) -> (&'static str, String) {
     } else if i.token_expired {
         ("status-error", "Token expired".into())
     } else {
-        match i.sync_status.as_str() {
-            "Success" => ("status-ok", "Synced".into()),
-            "Failed" => ("status-error", "Sync failed".into()),
-            "In Progress" => ("status-progress", "Syncing…".into()),
-            _ => ("status-pending", "Pending first sync".into()),
+        match i.sync_status {
+            SyncState::Success => ("status-ok", "Synced".into()),
+            SyncState::Failed => ("status-error", "Sync failed".into()),
+            SyncState::InProgress => ("status-progress", "Syncing…".into()),
+            SyncState::Pending => ("status-pending", "Pending first sync".into()),
         }
     }
 }
@@ -161,7 +162,7 @@ fn CalendarCard(
     sync_now: ServerAction<SyncNow>,
 ) -> impl IntoView {
     let (status_class, status_text) = status_of(&item);
-    let running = item.sync_status == "In Progress";
+    let running = item.sync_status == SyncState::InProgress;
     let events = match item.event_count {
         1 => "1 event".to_string(),
         n => format!("{n} events"),
@@ -208,7 +209,7 @@ fn CalendarCard(
                     <div class="popover" role="note">"Reconnecting signs you in to the provider again. It arrives with Google and Outlook sign-in; until then an administrator can update the token through the API."</div>
                 </details>
             })}
-            {(item.sync_status == "Failed").then(|| item.sync_error_log.clone()).flatten().map(|e| view! { <p class="error-log small">{e}</p> })}
+            {(item.sync_status == SyncState::Failed).then(|| item.sync_error_log.clone()).flatten().map(|e| view! { <p class="error-log small">{e}</p> })}
             <footer class="cal-actions">
                 {item.is_active.then(|| {
                     let name = name.clone();

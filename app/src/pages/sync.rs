@@ -1,7 +1,10 @@
 //! The sync dashboard: each calendar's sync health at a glance, its last run, and a chart of
 //! the last 50. Updates itself while a sync runs.
 use crate::{
-    api::sync::{sync_dashboard, LastRun, SyncNow, SyncRow},
+    api::{
+        sync::{sync_dashboard, LastRun, SyncNow, SyncRow},
+        SyncState,
+    },
     components::{
         notices::{NoticeList, Notices},
         poll::poll_while,
@@ -70,12 +73,13 @@ fn badge(row: &SyncRow) -> (&'static str, &'static str) {
     if !row.is_active {
         return ("status-muted", "Inactive");
     }
-    match row.status.as_str() {
-        "Success" => ("status-ok", "Success"),
-        "Failed" => ("status-error", "Failed"),
-        "In Progress" => ("status-progress", "In Progress"),
-        _ => ("status-pending", "Pending"),
-    }
+    let class = match row.status {
+        SyncState::Success => "status-ok",
+        SyncState::Failed => "status-error",
+        SyncState::InProgress => "status-progress",
+        SyncState::Pending => "status-pending",
+    };
+    (class, row.status.as_str())
 }
 
 #[component]
@@ -84,7 +88,7 @@ fn SyncRowView(row: SyncRow, show_owner: bool, sync_now: ServerAction<SyncNow>) 
     let name = row.name.clone();
     let can_sync = row.is_active && !row.running;
     view! {
-        <section class="card sync-row" class:failing=row.status == "Failed" data-test="sync-row" data-title=row.integration_name.clone()>
+        <section class="card sync-row" class:failing=row.status == SyncState::Failed data-test="sync-row" data-title=row.integration_name.clone()>
             <header class="sync-head">
                 <div>
                     <h2>{row.integration_name.clone()}</h2>
@@ -120,7 +124,7 @@ fn LastRunView(run: LastRun) -> impl IntoView {
         <div class="last-run">
             <p class="small">
                 <strong>"Last run: "</strong>
-                {format!("{} ({}), {} · ", run.started, run.trigger, run.status)}
+                {format!("{} ({}), {} · ", run.started, run.trigger, run.status.as_str())}
                 <span data-test="run-counts">{counts}</span>
                 {format!(" · {}", run.duration)}
             </p>

@@ -293,7 +293,8 @@ pub async fn run_sync(config: Config, integration: Option<String>) -> Result<(),
     use server::domain::integrations::{self, Actor};
     use server::sync::{Engine, Trigger};
     let pool = open(&config).await?;
-    let engine = Engine::new(pool.clone(), config.sync.clone());
+    let (keys, _) = server::keys::load(&config, &pool).await.map_err(|message| Failure { code: 1, message })?;
+    let engine = Engine::new(pool.clone(), keys, config.sync.clone());
     let runs = match integration {
         Some(name) => match engine.sync_and_wait(Actor::SYSTEM, name.trim(), Trigger::Manual).await {
             Ok(run) => vec![run],

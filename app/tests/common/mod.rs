@@ -41,7 +41,7 @@ pub fn state(db: &TestDb, public_url: &str) -> AppState {
     let mut config = config(db, public_url);
     config.sync.feeds = FeedLimits { allow_private: true, timeout: std::time::Duration::from_secs(5), ..FeedLimits::default() };
     let client = FeedClient::with_resolver(config.sync.feeds.clone(), std::sync::Arc::new(StaticResolver(vec![])));
-    let engine = server::sync::Engine::with_feed_client(db.pool.clone(), std::sync::Arc::new(client), config.sync.clone());
+    let engine = server::sync::Engine::with_feed_client(db.pool.clone(), db.keys.clone(), std::sync::Arc::new(client), config.sync.clone());
     AppState { engine, ..AppState::new(db.pool.clone(), config, db.keys.clone()) }
 }
 

@@ -1,5 +1,7 @@
 //! The database: PostgreSQL or SQLite, chosen at run time from the URL. This module is the only
 //! place that knows two dialects exist; queries are written once and dispatched with [`run!`].
+pub mod bulk;
+pub mod dialect;
 mod migrate;
 pub mod schema;
 

@@ -95,12 +95,7 @@ diesel::table! {
 diesel::table! {
     sync_cursors (integration_id) {
         integration_id -> BigInt,
-        etag -> Nullable<Text>,
-        last_modified -> Nullable<Text>,
-        content_hash -> Nullable<Text>,
-        body -> Nullable<Text>,
-        window_from -> Nullable<Timestamp>,
-        window_to -> Nullable<Timestamp>,
+        state -> Text,
     }
 }
 
@@ -141,6 +136,8 @@ diesel::table! {
         source_hash -> Text,
         created_at -> Timestamp,
         modified_at -> Timestamp,
+        external_id -> Nullable<Text>,
+        etag -> Nullable<Text>,
     }
 }
 

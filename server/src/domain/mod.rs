@@ -1,7 +1,9 @@
 //! The rules of calsync, with their user-facing messages. No HTTP, no Leptos here.
 pub mod api_tokens;
 pub mod availability;
+pub mod copies;
 pub mod integrations;
+pub mod schedule;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

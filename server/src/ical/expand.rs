@@ -13,9 +13,9 @@ use chrono_tz::Tz;
 use rrule::{RRule, RRuleSet, Unvalidated};
 
 use super::values::{parse_date, parse_date_time, TimeValue};
-use super::zones::{iana_to_utc, Zone, ZoneTable};
+use super::zones::{Zone, ZoneTable};
 use super::{Calendar, Event, Warning};
-use crate::events::{Fingerprint, Instance, Series, Status, When};
+use crate::events::{local_to_utc, Fingerprint, Instance, Series, Status, When};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -52,7 +52,7 @@ impl Clock {
         match self {
             Clock::Utc | Clock::AllDay => wall.and_utc(),
             Clock::Zoned(zone) => zone.to_utc(wall),
-            Clock::Floating(tz) => iana_to_utc(*tz, wall),
+            Clock::Floating(tz) => local_to_utc(*tz, wall),
         }
     }
 
@@ -326,6 +326,8 @@ fn series_of(head: &Event, has_master: bool, overrides: &[&Event]) -> Series {
         status: head.status,
         transparent: head.transparent,
         sequence: head.sequence,
+        external_id: None,
+        etag: None,
         source_hash: hash.hex(),
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::windows_zones::iana_for_windows;
+use crate::events::local_to_utc;
 
 /// A resolved time zone.
 #[derive(Debug, Clone)]
@@ -21,7 +22,7 @@ impl Zone {
     /// an ambiguous one is its first occurrence (RFC 5545 §3.3.5).
     pub fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
         match self {
-            Zone::Iana(tz) => iana_to_utc(*tz, local),
+            Zone::Iana(tz) => local_to_utc(*tz, local),
             Zone::Custom(zone) => zone.to_utc(local),
         }
     }
@@ -43,18 +44,6 @@ impl Zone {
     }
 }
 
-pub fn iana_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    match tz.from_local_datetime(&local) {
-        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
-        chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
-        chrono::LocalResult::None => {
-            // In a gap: the offset before the gap applies, which moves the time forward.
-            let before = tz.offset_from_utc_datetime(&(local - Duration::hours(3)));
-            let offset = chrono::Offset::fix(&before).local_minus_utc();
-            DateTime::from_naive_utc_and_offset(local - Duration::seconds(offset as i64), Utc)
-        }
-    }
-}
 
 /// Resolves a TZID as a database name: exact, ignoring case, after a path prefix, or Windows.
 pub fn lookup_iana(tzid: &str) -> Option<Tz> {
@@ -222,9 +211,9 @@ mod tests {
     fn gaps_move_forward_and_overlaps_take_the_first() {
         let ny = Tz::America__New_York;
         // 2024-03-10 02:30 does not exist in New York: read as 03:30 EDT = 07:30Z.
-        assert_eq!(iana_to_utc(ny, at(2024, 3, 10, 2, 30)).naive_utc(), at(2024, 3, 10, 7, 30));
+        assert_eq!(local_to_utc(ny, at(2024, 3, 10, 2, 30)).naive_utc(), at(2024, 3, 10, 7, 30));
         // 2024-11-03 01:30 happens twice: the first (EDT) = 05:30Z.
-        assert_eq!(iana_to_utc(ny, at(2024, 11, 3, 1, 30)).naive_utc(), at(2024, 11, 3, 5, 30));
+        assert_eq!(local_to_utc(ny, at(2024, 11, 3, 1, 30)).naive_utc(), at(2024, 11, 3, 5, 30));
     }
 
     #[test]

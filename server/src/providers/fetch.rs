@@ -9,6 +9,7 @@ use reqwest::{header, StatusCode};
 use url::Url;
 
 use super::guard::{forbidden, Guarded, Refused, Resolver, SystemResolver};
+use super::{ErrorKind, ProviderError};
 
 #[derive(Debug, Clone)]
 pub struct FeedLimits {
@@ -61,8 +62,10 @@ pub enum FetchError {
     TooLarge(u64),
     #[error("The feed redirected more than {0} times. Use the final address of the feed.")]
     TooManyRedirects(usize),
-    #[error("The feed server answered {0}. {1}")]
-    Status(String, &'static str),
+    #[error("The feed server answered {0}. It redirected without saying where to.")]
+    NoLocation(String),
+    #[error("The feed server answered {}. {}", describe(*.code), advice(*.code))]
+    Status { code: StatusCode, retry_after: Option<Duration> },
     #[error("Reading the feed failed: {0}. The next sync will try again.")]
     Read(String),
 }
@@ -119,7 +122,7 @@ impl FeedClient {
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok());
                 let Some(location) = location else {
-                    return Err(FetchError::Status(describe(status), "It redirected without saying where to."));
+                    return Err(FetchError::NoLocation(describe(status)));
                 };
                 if hop == self.limits.max_redirects {
                     break;
@@ -132,7 +135,8 @@ impl FeedClient {
                 return Ok(Fetched::NotModified);
             }
             if !status.is_success() {
-                return Err(FetchError::Status(describe(status), advice(status)));
+                let retry_after = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after_seconds);
+                return Err(FetchError::Status { code: status, retry_after });
             }
             return self.read_body(response).await;
         }
@@ -216,6 +220,41 @@ fn check_scheme(url: &Url) -> Result<(), FetchError> {
         "http" | "https" => Ok(()),
         other => Err(FetchError::Scheme(other.to_owned())),
     }
+}
+
+impl FetchError {
+    /// The provider-neutral error the engine decides on.
+    pub fn into_provider_error(self) -> ProviderError {
+        let message = self.to_string();
+        let kind = match &self {
+            FetchError::InvalidUrl(_)
+            | FetchError::Scheme(_)
+            | FetchError::Refused(_)
+            | FetchError::TooLarge(_)
+            | FetchError::TooManyRedirects(_)
+            | FetchError::NoLocation(_) => ErrorKind::Invalid,
+            FetchError::UnknownHost(_) => ErrorKind::NotFound,
+            FetchError::Connect(..) | FetchError::Read(_) => ErrorKind::Server,
+            FetchError::Timeout(_) => ErrorKind::Timeout,
+            FetchError::Status { code, retry_after } => match code.as_u16() {
+                401 => ErrorKind::Unauthorized,
+                403 => ErrorKind::Forbidden,
+                404 => ErrorKind::NotFound,
+                410 => ErrorKind::Gone,
+                409 => ErrorKind::Conflict,
+                412 => ErrorKind::PreconditionFailed,
+                429 => return ProviderError::rate_limited(message, *retry_after),
+                500..=599 => ErrorKind::Server,
+                _ => ErrorKind::Invalid,
+            },
+        };
+        ProviderError::new(kind, message)
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare for feeds and read as absent).
+fn retry_after_seconds(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn describe(status: StatusCode) -> String {

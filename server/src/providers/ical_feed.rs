@@ -1,10 +1,13 @@
-//! The iCal feed adapter: a read-only calendar behind a URL.
+//! The iCal feed adapter: a read-only calendar behind a URL. A feed has no change list, so a
+//! changed feed is always a full snapshot; its cursor keeps the validators for a conditional
+//! GET and the last body, so a 304 can still be expanded for a window that moved.
 use std::sync::Arc;
 
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 
 use super::fetch::{FeedClient, Fetched, Validators};
-use super::{Cursor, Fetch, Outcome, Provider, ProviderError, Window};
+use super::{Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
 use crate::events::{Fingerprint, Snapshot};
 use crate::ical;
 
@@ -16,12 +19,47 @@ pub struct IcalFeed {
     pub max_instances: usize,
 }
 
+/// What a feed remembers between runs (the first line of its cursor; the body follows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct FeedState {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// A fingerprint of the last body, so an unchanged 200 is recognised.
+    content_hash: Option<String>,
+    /// The window the stored events were expanded for (Unix seconds).
+    window: Option<(i64, i64)>,
+}
+
+/// The cursor's text: the state as one JSON line, then the body as it came (a JSON string
+/// would escape every line break of a body of megabytes).
+fn encode(state: &FeedState, body: &str) -> Cursor {
+    let mut text = serde_json::to_string(state).unwrap_or_default();
+    text.reserve(body.len() + 1);
+    text.push('\n');
+    text.push_str(body);
+    Cursor(Some(text))
+}
+
+/// The state and body of a cursor; an unreadable cursor is no cursor (the feed is fetched in
+/// full).
+fn decode(cursor: &Cursor) -> Option<(FeedState, &str)> {
+    let (head, body) = cursor.0.as_deref()?.split_once('\n')?;
+    Some((serde_json::from_str(head).ok()?, body))
+}
+
+fn window_key(w: Window) -> (i64, i64) {
+    (w.from.timestamp(), w.to.timestamp())
+}
+
 /// Parses and expands a feed body off the async runtime (it is CPU work).
 pub async fn read_feed(body: String, window: Window, floating: Tz, max_instances: usize) -> Result<(Snapshot, Vec<String>), ProviderError> {
     tokio::task::spawn_blocking(move || {
         let mut calendar = ical::parse(body.as_bytes()).map_err(|e| {
             let at = e.line.map(|l| format!(" (line {l})")).unwrap_or_default();
-            ProviderError(format!("The feed could not be read: {}{at}. Check that the URL points to an iCalendar (.ics) feed.", e.message))
+            ProviderError::new(
+                ErrorKind::Malformed,
+                format!("The feed could not be read: {}{at}. Check that the URL points to an iCalendar (.ics) feed.", e.message),
+            )
         })?;
         let opts = ical::Options { from: window.from, to: window.to, floating, max_instances };
         let expanded = ical::expand(&mut calendar, opts);
@@ -29,27 +67,29 @@ pub async fn read_feed(body: String, window: Window, floating: Tz, max_instances
         Ok((Snapshot { series: expanded.series, instances: expanded.instances }, warnings))
     })
     .await
-    .map_err(|e| ProviderError(format!("Reading the feed failed unexpectedly ({e}).")))?
+    .map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Reading the feed failed unexpectedly ({e}).")))?
 }
 
 #[async_trait::async_trait]
 impl Provider for IcalFeed {
     async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError> {
+        let previous = decode(cursor);
         // Without the last body a 304 could not be expanded, so only ask conditionally with it.
-        let validators = match cursor.body {
-            Some(_) => Validators { etag: cursor.etag.clone(), last_modified: cursor.last_modified.clone() },
+        let validators = match &previous {
+            Some((state, _)) => Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() },
             None => Validators::default(),
         };
-        let same_window = cursor.window == Some(window);
-        match self.client.get(&self.url, &validators).await.map_err(|e| ProviderError(e.to_string()))? {
+        let same_window = previous.as_ref().is_some_and(|(state, _)| state.window == Some(window_key(window)));
+        match self.client.get(&self.url, &validators).await.map_err(|e| e.into_provider_error())? {
             Fetched::NotModified => {
+                // Only asked conditionally with a previous cursor.
+                let (state, body) = previous.unwrap_or_default();
                 if same_window {
                     return Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new() });
                 }
-                let body = cursor.body.clone().unwrap_or_default();
-                let (snapshot, warnings) = read_feed(body, window, self.floating, self.max_instances).await?;
-                let cursor = Cursor { window: Some(window), ..cursor.clone() };
-                Ok(Fetch { outcome: Outcome::Changed(snapshot), cursor, warnings })
+                let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.max_instances).await?;
+                let state = FeedState { window: Some(window_key(window)), ..state };
+                Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: encode(&state, body), warnings })
             }
             Fetched::Body { bytes, validators, .. } => {
                 let mut hash = Fingerprint::new();
@@ -57,20 +97,35 @@ impl Provider for IcalFeed {
                 let content_hash = Some(hash.hex());
                 let body = ical::lines::decode(&bytes).text.into_owned();
                 drop(bytes);
-                let unchanged = same_window && content_hash == cursor.content_hash && cursor.body.is_some();
-                let next = |body: String| Cursor {
-                    etag: validators.etag.clone(),
-                    last_modified: validators.last_modified.clone(),
-                    content_hash: content_hash.clone(),
-                    body: Some(body),
-                    window: Some(window),
+                let unchanged = same_window && previous.as_ref().is_some_and(|(state, _)| state.content_hash == content_hash);
+                let state = FeedState {
+                    etag: validators.etag,
+                    last_modified: validators.last_modified,
+                    content_hash,
+                    window: Some(window_key(window)),
                 };
+                let next = encode(&state, &body);
                 if unchanged {
-                    return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next(body), warnings: Vec::new() });
+                    return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next, warnings: Vec::new() });
                 }
-                let (snapshot, warnings) = read_feed(body.clone(), window, self.floating, self.max_instances).await?;
-                Ok(Fetch { outcome: Outcome::Changed(snapshot), cursor: next(body), warnings })
+                let (snapshot, warnings) = read_feed(body, window, self.floating, self.max_instances).await?;
+                Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: next, warnings })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_a_foreign_one_reads_as_none() {
+        let state = FeedState { etag: Some("\"v1\"".into()), last_modified: None, content_hash: Some("ab".into()), window: Some((1, 2)) };
+        let body = "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n";
+        let cursor = encode(&state, body);
+        assert_eq!(decode(&cursor), Some((state, body)));
+        assert_eq!(decode(&Cursor(Some("a Google sync token".into()))), None);
+        assert_eq!(decode(&Cursor(None)), None);
     }
 }

@@ -1,13 +1,17 @@
 //! Provider adapters: each fetches one external calendar's events in a window and answers in
 //! the domain's own event type. They know nothing of the database: what they need from the
-//! previous run comes in as a [`Cursor`], and the engine stores the one they return.
+//! previous run comes in as their own opaque [`Cursor`], and the engine stores the one they
+//! return (DESIGN.md "Providers").
+pub mod error;
 pub mod fetch;
 pub mod guard;
 pub mod ical_feed;
 
 use chrono::{DateTime, Utc};
 
-use crate::events::Snapshot;
+use crate::crypto::Secret;
+use crate::events::{Instance, Series, Snapshot, When};
+pub use error::{ErrorKind, ProviderError};
 
 /// The sync window, [from, to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,24 +20,36 @@ pub struct Window {
     pub to: DateTime<Utc>,
 }
 
-/// What an adapter keeps between runs to fetch incrementally.
+/// What an adapter keeps between runs to fetch incrementally, in a form only it reads (a
+/// feed's validators and body, a Google sync token, a Graph delta link). `None`: no previous
+/// run, or the engine started over.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cursor {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    /// A fingerprint of the last body, so an unchanged 200 is recognised.
-    pub content_hash: Option<String>,
-    /// The last body, so a 304 can be expanded again when the window moved.
-    pub body: Option<String>,
-    /// The window the stored events were expanded for.
-    pub window: Option<Window>,
+pub struct Cursor(pub Option<String>);
+
+/// One change to a calendar since the cursor's run.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A series added or changed, with every instance it has in the window now (they replace
+    /// the stored ones of its uid).
+    Series { series: Series, instances: Vec<Instance> },
+    /// A series gone, with its instances.
+    SeriesRemoved { uid: String },
+    /// One occurrence added or changed (its series is stored or comes in the same answer).
+    Instance(Instance),
+    /// One occurrence gone.
+    InstanceRemoved { uid: String, recurrence_id: Option<When> },
 }
 
 pub enum Outcome {
     /// Nothing changed since the cursor's run, and the window is the same.
     Unchanged,
-    /// Everything the calendar has in the window now.
-    Changed(Snapshot),
+    /// Everything the calendar has in the window now: what it does not mention is deleted.
+    Snapshot(Snapshot),
+    /// Only what changed: applied as it is, nothing else is touched.
+    Changes(Vec<Change>),
+    /// The cursor is no longer valid (Google 410, Graph `syncStateNotFound`): fetch again
+    /// without one, which answers a snapshot.
+    StartOver,
 }
 
 pub struct Fetch {
@@ -43,10 +59,12 @@ pub struct Fetch {
     pub warnings: Vec<String>,
 }
 
-/// A failed fetch, with a message for the user that says what happened and what to do.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct ProviderError(pub String);
+/// The decrypted secrets of a calendar record, for the adapters that need them.
+#[derive(Debug, Default)]
+pub struct Secrets {
+    pub access_token: Option<Secret>,
+    pub refresh_token: Option<Secret>,
+}
 
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {

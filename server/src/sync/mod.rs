@@ -4,8 +4,8 @@
 //!
 //! No database transaction is held across a provider call: the claim and the result are two
 //! short transactions, and the lease keeps a second process away in between.
+pub mod adapters;
 pub mod runs;
-pub mod store;
 
 use std::sync::Arc;
 
@@ -14,15 +14,17 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::StreamExt;
 
+use crate::crypto::Keyring;
 use crate::db::schema::sync_cursors as sc;
 use crate::db::{Conn, Pool};
-use crate::domain::integrations::{self, Actor, Integration, IntegrationType};
+use crate::domain::copies;
+use crate::domain::integrations::{self, Actor, Integration};
 use crate::domain::{now, Error, Result};
 use crate::providers::fetch::{FeedClient, FeedLimits};
-use crate::providers::ical_feed::IcalFeed;
-use crate::providers::{Cursor, Fetch, Outcome, Provider, ProviderError, Window};
+use crate::providers::{Cursor, ErrorKind, Fetch, Outcome, ProviderError, Secrets, Window};
 use crate::run;
-pub use runs::{Counts, Run, Trigger};
+use adapters::Adapters;
+pub use runs::{Counts, Ending, Run, Trigger};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -56,7 +58,7 @@ pub struct Engine {
 
 struct Inner {
     pool: Pool,
-    feeds: Arc<FeedClient>,
+    adapters: Adapters,
     settings: Settings,
     worker: String,
 }
@@ -80,15 +82,17 @@ fn window(at: NaiveDateTime, past_days: i64, future_days: i64) -> Window {
 }
 
 impl Engine {
-    pub fn new(pool: Pool, settings: Settings) -> Engine {
+    /// `keys` open the secrets of the calendars that sign in.
+    pub fn new(pool: Pool, keys: Keyring, settings: Settings) -> Engine {
         let feeds = Arc::new(FeedClient::new(settings.feeds.clone()));
-        Self::with_feed_client(pool, feeds, settings)
+        Self::with_feed_client(pool, keys, feeds, settings)
     }
 
     /// With a feed client of the caller's (tests inject a resolver).
-    pub fn with_feed_client(pool: Pool, feeds: Arc<FeedClient>, settings: Settings) -> Engine {
+    pub fn with_feed_client(pool: Pool, keys: Keyring, feeds: Arc<FeedClient>, settings: Settings) -> Engine {
         let worker = format!("{}-{}-{:04x}", hostname(), std::process::id(), rand::random::<u16>());
-        Engine { inner: Arc::new(Inner { pool, feeds, settings, worker }) }
+        let adapters = Adapters { feeds, keys, max_instances: settings.max_instances };
+        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker }) }
     }
 
     pub fn worker(&self) -> &str {
@@ -194,36 +198,26 @@ impl Engine {
         }
     }
 
-    fn provider_for(&self, integration: &Integration) -> std::result::Result<Box<dyn Provider>, ProviderError> {
-        match integration.integration_type {
-            IntegrationType::Ical => {
-                let url = integration.ical_url.clone().ok_or_else(|| ProviderError("This calendar has no iCal URL. Add it in the calendar's settings.".into()))?;
-                Ok(Box::new(IcalFeed {
-                    client: self.inner.feeds.clone(),
-                    url,
-                    floating: integration.tz(),
-                    max_instances: self.inner.settings.max_instances,
-                }))
-            }
-            other => {
-                if integration.token_expired(now()) {
-                    return Err(ProviderError("The access token has expired and cannot be refreshed. Reconnect the calendar.".into()));
-                }
-                Err(ProviderError(format!("Syncing {} calendars is not available in this version yet; iCal feeds sync today.", other.as_str())))
-            }
-        }
-    }
-
     /// Fetches, stores and closes a claimed run. Never fails: every failure ends up in the run.
     pub async fn perform(&self, integration: Integration, run: Run) -> Run {
         let at = now();
         let window = window_for(&integration, at);
-        let cursor = match self.load_cursor(integration.id).await {
-            Ok(c) => c,
-            Err(e) => return self.fail(&integration, &run, &format!("Reading the sync state failed: {e}")).await,
+        let (cursor, secrets) = match self.prepare(&integration).await {
+            Ok(loaded) => loaded,
+            Err(e) => return self.fail(&integration, &run, &ProviderError::new(ErrorKind::Server, format!("Reading the sync state failed: {e}"))).await,
         };
-        let fetched = match self.provider_for(&integration) {
-            Ok(provider) => provider.fetch(window, &cursor).await,
+        let fetched = match self.inner.adapters.build(&integration, secrets) {
+            Ok(provider) => match provider.fetch(window, &cursor).await {
+                // The cursor expired: once more without one, which answers a snapshot.
+                Ok(Fetch { outcome: Outcome::StartOver, .. }) => match provider.fetch(window, &Cursor::default()).await {
+                    Ok(Fetch { outcome: Outcome::StartOver, .. }) => Err(ProviderError::new(
+                        ErrorKind::Malformed,
+                        "The calendar asked to start over twice in a row. The next sync will try again.",
+                    )),
+                    other => other,
+                },
+                other => other,
+            },
             Err(e) => Err(e),
         };
         match fetched {
@@ -231,11 +225,24 @@ impl Engine {
                 Ok(closed) => closed,
                 Err(e) => {
                     tracing::error!(integration = %integration.name, error = %e, "saving a sync failed");
-                    self.fail(&integration, &run, "Saving the synced events failed. It has been logged; the next sync will try again.").await
+                    let message = "Saving the synced events failed. It has been logged; the next sync will try again.";
+                    self.fail(&integration, &run, &ProviderError::new(ErrorKind::Server, message)).await
                 }
             },
-            Err(ProviderError(message)) => self.fail(&integration, &run, &message).await,
+            Err(e) => self.fail(&integration, &run, &e).await,
         }
+    }
+
+    /// The adapter's cursor and, for the providers that sign in, the record's secrets.
+    async fn prepare(&self, integration: &Integration) -> Result<(Cursor, Secrets)> {
+        let mut pooled = self.conn().await?;
+        let mut conn = pooled.conn();
+        let cursor = load_cursor(&mut conn, integration.id).await?;
+        let secrets = match Adapters::needs_secrets(integration) {
+            true => self.inner.adapters.secrets(&mut conn, integration).await?,
+            false => Secrets::default(),
+        };
+        Ok((cursor, secrets))
     }
 
     async fn save(&self, integration: &Integration, run: &Run, previous: &Cursor, fetch: Fetch) -> Result<Run> {
@@ -254,28 +261,37 @@ impl Engine {
                         return Ok(run);
                     }
                     let at = now();
-                    let counts = match &fetch.outcome {
-                        Outcome::Changed(snapshot) => store::apply(c, id, Some(run.id), snapshot, at).await?,
-                        Outcome::Unchanged => Counts { unchanged: store::instance_count(c, id).await? as i32, ..Counts::default() },
+                    let (counts, count) = match &fetch.outcome {
+                        Outcome::Snapshot(snapshot) => {
+                            let k = copies::apply_snapshot(c, id, Some(run.id), snapshot, at).await?;
+                            // What is stored now: what was there, plus created, minus deleted.
+                            (k, k.created + k.updated + k.unchanged)
+                        }
+                        Outcome::Changes(changes) => (copies::apply_changes(c, id, Some(run.id), changes, at).await?, copies::instance_count(c, id).await? as i32),
+                        Outcome::Unchanged | Outcome::StartOver => {
+                            let n = copies::instance_count(c, id).await? as i32;
+                            (Counts { unchanged: n, ..Counts::default() }, n)
+                        }
                     };
                     if fetch.cursor != previous {
                         save_cursor(c, id, &fetch.cursor).await?;
                     }
-                    // What is stored now: what was there, plus created, minus deleted.
-                    let count = counts.created + counts.updated + counts.unchanged;
-                    runs::close(c, &run, now(), counts, None, &fetch.warnings, interval, Some(count)).await
+                    let ending = Ending { counts, warnings: &fetch.warnings, event_count: Some(count), ..Ending::default() };
+                    runs::close(c, &run, now(), interval, ending).await
                 })
             })
             .await
     }
 
-    async fn fail(&self, integration: &Integration, run: &Run, message: &str) -> Run {
+    async fn fail(&self, integration: &Integration, run: &Run, error: &ProviderError) -> Run {
         let closed = async {
             let mut pooled = self.conn().await?;
             let worker = self.inner.worker.clone();
             let id = integration.id;
             let interval = integration.sync_interval_minutes as i64;
-            let (run, message) = (run.clone(), message.to_owned());
+            let run = run.clone();
+            let message = error.message.clone();
+            let retry_after = error.retry_after.and_then(|d| Duration::from_std(d).ok());
             pooled
                 .conn()
                 .write_tx(move |mut c| {
@@ -283,7 +299,7 @@ impl Engine {
                         if !runs::holds_lease(&mut c, id, &worker).await? {
                             return Ok(run);
                         }
-                        runs::close(&mut c, &run, now(), Counts::default(), Some(&message), &[], interval, None).await
+                        runs::close(&mut c, &run, now(), interval, Ending { error: Some(&message), retry_after, ..Ending::default() }).await
                     })
                 })
                 .await
@@ -292,55 +308,28 @@ impl Engine {
             Ok(run) => run,
             Err(e) => {
                 tracing::error!(integration = %integration.name, error = %e, "recording a failed sync failed");
-                Run { status: runs::RUN_FAILED.into(), error: Some(message.to_owned()), ..run.clone() }
+                Run { status: runs::RUN_FAILED.into(), error: Some(error.message.clone()), ..run.clone() }
             }
         }
     }
-
-    async fn load_cursor(&self, id: i64) -> Result<Cursor> {
-        let mut pooled = self.conn().await?;
-        let mut conn = pooled.conn();
-        load_cursor(&mut conn, id).await
-    }
 }
 
-type CursorRow = (Option<String>, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
-
 async fn load_cursor(conn: &mut Conn<'_>, id: i64) -> Result<Cursor> {
-    let row: Option<CursorRow> = run!(conn, |c| sc::table
-        .find(id)
-        .select((sc::etag, sc::last_modified, sc::content_hash, sc::body, sc::window_from, sc::window_to))
-        .first(c)
-        .await
-        .optional())?;
-    Ok(match row {
-        None => Cursor::default(),
-        Some((etag, last_modified, content_hash, body, from, to)) => Cursor {
-            etag,
-            last_modified,
-            content_hash,
-            body,
-            window: from.zip(to).map(|(f, t)| Window { from: f.and_utc(), to: t.and_utc() }),
-        },
-    })
+    let state: Option<String> = run!(conn, |c| sc::table.find(id).select(sc::state).first(c).await.optional())?;
+    Ok(Cursor(state))
 }
 
 async fn save_cursor(conn: &mut Conn<'_>, id: i64, cursor: &Cursor) -> Result<()> {
-    let values = (
-        sc::etag.eq(cursor.etag.as_deref()),
-        sc::last_modified.eq(cursor.last_modified.as_deref()),
-        sc::content_hash.eq(cursor.content_hash.as_deref()),
-        sc::body.eq(cursor.body.as_deref()),
-        sc::window_from.eq(cursor.window.map(|w| w.from.naive_utc())),
-        sc::window_to.eq(cursor.window.map(|w| w.to.naive_utc())),
-    );
-    run!(conn, |c| diesel::insert_into(sc::table)
-        .values((sc::integration_id.eq(id), values.clone()))
-        .on_conflict(sc::integration_id)
-        .do_update()
-        .set(values)
-        .execute(c)
-        .await)?;
+    match cursor.0.as_deref() {
+        Some(state) => run!(conn, |c| diesel::insert_into(sc::table)
+            .values((sc::integration_id.eq(id), sc::state.eq(state)))
+            .on_conflict(sc::integration_id)
+            .do_update()
+            .set(sc::state.eq(state))
+            .execute(c)
+            .await)?,
+        None => run!(conn, |c| diesel::delete(sc::table.find(id)).execute(c).await)?,
+    };
     Ok(())
 }
 

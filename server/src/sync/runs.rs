@@ -1,12 +1,12 @@
 //! Sync runs and leases: who may sync which calendar now, and the record of every attempt.
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
 use crate::db::schema::{calendar_integrations as ci, sync_runs as sr, sync_states as ss};
-use crate::db::Conn;
+use crate::db::{dialect, Conn};
+pub use crate::domain::copies::Counts;
 use crate::domain::{integrations::SyncStatus, Error, Result};
 use crate::run;
 
@@ -57,61 +57,9 @@ pub struct Run {
     pub warnings: Option<String>,
 }
 
-/// The counts of one run's changes to the stored instances.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub created: i32,
-    pub updated: i32,
-    pub deleted: i32,
-    pub unchanged: i32,
-}
-
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = BigInt)]
-    integration_id: i64,
-}
-
-/// Claims up to `limit` due integrations for `worker` until `until`: active, auto-sync on,
-/// due, and not leased (or leased by someone whose lease expired). PostgreSQL skips rows
-/// another process is claiming at the same moment; SQLite has one writer.
+/// Claims up to `limit` due integrations for `worker` until `until`.
 pub async fn claim_due(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<i64>> {
-    // The outer lease condition is checked again on the row itself, so a claim that raced
-    // another never succeeds twice.
-    let inner = "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
-                 WHERE ci.is_active AND ci.auto_sync_enabled AND (s.due_at IS NULL OR s.due_at <= {at}) \
-                 AND (s.lease_until IS NULL OR s.lease_until < {at}) ORDER BY s.due_at NULLS FIRST LIMIT {limit}";
-    let outer = "UPDATE sync_states SET lease_owner = {worker}, lease_until = {until} \
-                 WHERE integration_id IN ({inner}) AND (lease_until IS NULL OR lease_until < {at}) RETURNING integration_id";
-    let ids: Vec<Claimed> = match conn {
-        Conn::Pg(c) => {
-            let inner = inner.replace("{at}", "$1").replace("{limit}", "$4") + " FOR UPDATE OF s SKIP LOCKED";
-            let sql = outer.replace("{inner}", &inner).replace("{at}", "$1").replace("{worker}", "$2").replace("{until}", "$3");
-            diesel::sql_query(sql)
-                .bind::<Timestamp, _>(at)
-                .bind::<Text, _>(worker)
-                .bind::<Timestamp, _>(until)
-                .bind::<BigInt, _>(limit)
-                .load(*c)
-                .await?
-        }
-        Conn::Sqlite(c) => {
-            let sql = outer
-                .replace("{inner}", inner)
-                .replace("{worker}", "?1")
-                .replace("{until}", "?2")
-                .replace("{at}", "?3")
-                .replace("{limit}", "?4");
-            diesel::sql_query(sql)
-                .bind::<Text, _>(worker)
-                .bind::<Timestamp, _>(until)
-                .bind::<Timestamp, _>(at)
-                .bind::<BigInt, _>(limit)
-                .load(*c)
-                .await?
-        }
-    };
-    Ok(ids.into_iter().map(|c| c.integration_id).collect())
+    Ok(dialect::claim_due(conn, worker, at, until, limit).await?)
 }
 
 /// Claims one integration now, due or not; `Conflict` when a live lease is held.
@@ -155,11 +103,7 @@ pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, 
 /// it locks the calendar's row, so a delete waits for the results (and then deletes them) or
 /// the results find the calendar gone. (SQLite's one writer is lock enough.)
 pub async fn holds_lease(conn: &mut Conn<'_>, id: i64, worker: &str) -> Result<bool> {
-    let exists = match conn {
-        Conn::Pg(c) => ci::table.find(id).select(ci::id).for_update().first::<i64>(&mut **c).await.optional()?,
-        Conn::Sqlite(c) => ci::table.find(id).select(ci::id).first::<i64>(&mut **c).await.optional()?,
-    };
-    if exists.is_none() {
+    if !dialect::lock_integration(conn, id).await? {
         return Ok(false);
     }
     let owner: Option<Option<String>> =
@@ -167,19 +111,23 @@ pub async fn holds_lease(conn: &mut Conn<'_>, id: i64, worker: &str) -> Result<b
     Ok(owner.flatten().as_deref() == Some(worker))
 }
 
+/// How a run ends.
+#[derive(Debug, Default)]
+pub struct Ending<'a> {
+    pub counts: Counts,
+    /// `None` for success.
+    pub error: Option<&'a str>,
+    pub warnings: &'a [String],
+    /// The provider asked not to be called again before this much time has passed.
+    pub retry_after: Option<Duration>,
+    /// How many instances are stored now (after a success).
+    pub event_count: Option<i32>,
+}
+
 /// Closes a run: the record, the integration's status fields and the schedule, and releases
-/// the lease. `error` is `None` for success.
-#[allow(clippy::too_many_arguments)]
-pub async fn close(
-    conn: &mut Conn<'_>,
-    run: &Run,
-    at: NaiveDateTime,
-    counts: Counts,
-    error: Option<&str>,
-    warnings: &[String],
-    interval_minutes: i64,
-    event_count: Option<i32>,
-) -> Result<Run> {
+/// the lease.
+pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_minutes: i64, end: Ending<'_>) -> Result<Run> {
+    let Ending { counts, error, warnings, retry_after, event_count } = end;
     let id = run.integration_id;
     let duration = (at - run.started_at).num_milliseconds().max(0);
     let warnings = (!warnings.is_empty()).then(|| summarize(warnings));
@@ -202,7 +150,7 @@ pub async fn close(
     let failures: i32 = run!(conn, |c| ss::table.find(id).select(ss::failures).first(c).await.optional())?.unwrap_or(0);
     let (failures, due) = match error {
         None => (0, at + Duration::minutes(interval_minutes)),
-        Some(_) => (failures + 1, at + backoff(interval_minutes, failures + 1)),
+        Some(_) => (failures + 1, at + backoff(interval_minutes, failures + 1).max(retry_after.unwrap_or_default())),
     };
     let schedule = (ss::failures.eq(failures), ss::due_at.eq(Some(due)), ss::lease_owner.eq(None::<String>), ss::lease_until.eq(None::<NaiveDateTime>));
     match event_count {
@@ -255,18 +203,6 @@ pub async fn latest(conn: &mut Conn<'_>, id: i64, limit: i64, offset: i64) -> Re
         .select(Run::as_select())
         .load(c)
         .await)?)
-}
-
-/// The scheduling row of a new integration (due at once); created with the integration.
-pub async fn create_state(conn: &mut Conn<'_>, id: i64) -> Result<()> {
-    run!(conn, |c| diesel::insert_into(ss::table).values(ss::integration_id.eq(id)).execute(c).await)?;
-    Ok(())
-}
-
-/// Sets when an integration is next due (after its settings changed).
-pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>) -> Result<()> {
-    run!(conn, |c| diesel::update(ss::table.find(id)).set(ss::due_at.eq(due)).execute(c).await)?;
-    Ok(())
 }
 
 #[cfg(test)]

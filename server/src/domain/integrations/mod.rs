@@ -326,14 +326,23 @@ pub async fn get(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Integr
 
 /// The stored secrets of a record the actor may see (for the sync engine and token refresh).
 pub async fn secrets(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &str) -> Result<(Option<Secret>, Option<Secret>)> {
-    let (row, ..) = match load_row(conn, name).await? {
-        Some(j) if actor.is_admin || j.0.user_id == actor.user_id => j,
-        _ => return Err(Error::NotFound),
+    match load_row(conn, name).await? {
+        Some(j) if actor.is_admin || j.0.user_id == actor.user_id => open_secrets(keys, &j.0),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// The stored secrets of a calendar the caller already holds (the sync engine).
+pub async fn secrets_of(conn: &mut Conn<'_>, keys: &Keyring, integration: &Integration) -> Result<(Option<Secret>, Option<Secret>)> {
+    let (row, ..) = load_row(conn, &integration.name).await?.ok_or(Error::NotFound)?;
+    open_secrets(keys, &row)
+}
+
+fn open_secrets(keys: &Keyring, row: &Row) -> Result<(Option<Secret>, Option<Secret>)> {
+    let open = |col: &str, v: &Option<String>| -> Result<Option<Secret>> {
+        v.as_ref().map(|s| keys.decrypt(s, &context(col, &row.name)).map_err(|e| Error::Internal(e.to_string()))).transpose()
     };
-    let open = |col: &str, v: Option<String>| -> Result<Option<Secret>> {
-        v.map(|s| keys.decrypt(&s, &context(col, &row.name)).map_err(|e| Error::Internal(e.to_string()))).transpose()
-    };
-    Ok((open("access_token", row.access_token.clone())?, open("refresh_token", row.refresh_token.clone())?))
+    Ok((open("access_token", &row.access_token)?, open("refresh_token", &row.refresh_token)?))
 }
 
 /// The associated data of a stored secret: its column and record.
@@ -474,7 +483,7 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
                 }
                 Err(e) => return Err(e.into()),
             };
-            crate::sync::runs::create_state(c, id).await?;
+            crate::domain::schedule::create(c, id).await?;
             let mut messages = checked.messages;
             if draft.is_primary && draft.is_active {
                 messages.extend(unmark_others(c, owner.id, id, true, actor.user_id).await?);
@@ -561,12 +570,12 @@ async fn reschedule(c: &mut Conn<'_>, before: &Integration, after: &Integration)
     use crate::db::schema::sync_cursors as sc;
     if before.ical_url != after.ical_url || before.calendar_id != after.calendar_id {
         run!(c, |cc| diesel::delete(sc::table.find(after.id)).execute(cc).await)?;
-        return crate::sync::runs::set_due(c, after.id, None).await;
+        return crate::domain::schedule::set_due(c, after.id, None).await;
     }
     let schedule = |i: &Integration| (i.is_active, i.auto_sync_enabled, i.sync_interval_minutes);
     if schedule(before) != schedule(after) {
         let due = after.last_sync.map(|l| l + chrono::Duration::minutes(after.sync_interval_minutes as i64));
-        return crate::sync::runs::set_due(c, after.id, due).await;
+        return crate::domain::schedule::set_due(c, after.id, due).await;
     }
     Ok(())
 }
@@ -608,7 +617,7 @@ pub async fn delete(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Int
             let current = get(c, actor, &name).await?;
             // The row first: a sync writing results holds it (see sync::runs::holds_lease).
             run!(c, |cc| diesel::delete(ci::table.find(current.id)).execute(cc).await)?;
-            crate::sync::store::delete_all(c, current.id).await?;
+            crate::domain::copies::delete_all(c, current.id).await?;
             Ok(current)
         })
     })
