@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             Command::Token(cmd) => cli::run_token(config, cmd).await,
             Command::Keys(cmd) => cli::run_keys(config, cmd).await,
             Command::Ical(cmd) => cli::run_ical(config, cmd).await,
-            Command::Sync { integration, .. } => cli::run_sync(config, integration).await,
+            Command::Sync { integration, allow_mass_delete, .. } => cli::run_sync(config, integration, allow_mass_delete).await,
         }
     });
     match result {

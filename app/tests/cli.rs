@@ -214,6 +214,12 @@ fn ical_inspect_fails_with_the_reason_and_the_right_exit_code() {
     assert!(text(&bad_tz.stderr).contains("--tz \"Mars/Olympus\" is not an IANA time zone"));
     let bad_range = inspect(&[html.to_str().unwrap(), "--from", "2026-02-01", "--to", "2026-01-01"]);
     assert_eq!(bad_range.status.code(), Some(2));
+
+    let cut = dir.join("cut.ics");
+    std::fs::write(&cut, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20270101T090000Z\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTST").unwrap();
+    let out = inspect(&[cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr).trim(), "calsync: The feed ended early (line 8) — it looks cut off in transfer.");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -258,4 +264,39 @@ db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {
     assert!(text(&out.stderr).contains("no calendar named 'MM-CI-nobody-0001'"));
     let usage = calsync_in(&db, &data_dir(&db), &env, &["sync"], None);
     assert_eq!(usage.status.code(), Some(2));
+    let usage = calsync_in(&db, &data_dir(&db), &env, &["sync", "--once", "--allow-mass-delete"], None);
+    assert_eq!(usage.status.code(), Some(2), "the guard is lifted only for a named calendar");
+});
+
+db_test!(sync_once_can_apply_a_removal_the_guard_holds, |db| {
+    use server::domain::integrations::{self as ig, Actor, Patch};
+    use server::testing::feeds::{FeedHost, Reply};
+    let created = calsync(&db, &["user", "add", "sarah@example.com", "--password-stdin"], Some("sarah password 1\n"));
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
+    let host = FeedHost::start().await;
+    let events = |n: usize| {
+        let day = (chrono::Utc::now() + chrono::Duration::days(10)).format("%Y%m%d");
+        let body: String = (0..n).map(|i| format!("BEGIN:VEVENT\r\nUID:e{i}\r\nDTSTART:{day}T090000Z\r\nEND:VEVENT\r\n")).collect();
+        format!("BEGIN:VCALENDAR\r\n{body}END:VCALENDAR\r\n")
+    };
+    host.set("/f.ics", Reply::Feed(events(30)));
+    let mut c = db.pool.get().await.unwrap();
+    let me = Actor::of(&server::domain::users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap());
+    let patch = Patch { integration_type: Some("iCal".into()), integration_name: Some("Team".into()), ical_url: Some(host.url("/f.ics")), ..Patch::default() };
+    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
+    let env = [("CALSYNC_ICAL_ALLOW_PRIVATE", "1")];
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["sync", "--once", "--integration", name.as_str()];
+        args.extend_from_slice(extra);
+        calsync_in(&db, &data_dir(&db), &env, &args, None)
+    };
+    assert_eq!(sync(&[]).status.code(), Some(0));
+
+    host.set("/f.ics", Reply::Feed(events(2)));
+    let held = sync(&[]);
+    assert_eq!(held.status.code(), Some(1));
+    assert!(text(&held.stdout).contains("This sync would remove 28 of 30 events."), "{}", text(&held.stdout));
+    let applied = sync(&["--allow-mass-delete"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied.stdout));
+    assert!(text(&applied.stdout).contains("0 created, 0 updated, 28 deleted, 2 unchanged"), "{}", text(&applied.stdout));
 });

@@ -147,7 +147,7 @@ async fn raw_insert(db: &TestDb, integration_id: i64, snapshot: Snapshot) -> Dur
     let started = Instant::now();
     pooled
         .conn()
-        .write_tx(move |mut c| Box::pin(async move { server::domain::copies::insert_all(&mut c, integration_id, None, &snapshot, server::domain::now()).await }))
+        .write_tx(move |mut c| Box::pin(async move { server::domain::copies::insert_all(&mut c, integration_id, &server::domain::copies::Origin { run_id: None, applied_by: None, at: server::domain::now() }, &snapshot).await }))
         .await
         .unwrap();
     started.elapsed()

@@ -45,6 +45,15 @@ fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Conf
     }
 }
 
+/// A share between 0 and 1.
+fn ratio(name: &'static str, default: f64) -> Result<f64, ConfigError> {
+    let value: f64 = parse(name, default)?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(ConfigError { var: name, message: format!("{value} is not a share between 0 and 1 (0.5 is half)") });
+    }
+    Ok(value)
+}
+
 /// `1`/`true`/`yes` or `0`/`false`/`no`; unset is false.
 fn flag(name: &'static str) -> Result<bool, ConfigError> {
     match var(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
@@ -119,6 +128,10 @@ impl Config {
                     max_redirects: parse("CALSYNC_ICAL_MAX_REDIRECTS", 5usize)?,
                     allow_private: flag("CALSYNC_ICAL_ALLOW_PRIVATE")?,
                     public_stand_ins: Vec::new(),
+                },
+                mass_delete: crate::domain::copies::MassDelete {
+                    ratio: ratio("CALSYNC_SYNC_MASS_DELETE_RATIO", 0.5)?,
+                    min: parse("CALSYNC_SYNC_MASS_DELETE_MIN", 20usize)?,
                 },
             },
             scheduler: var("CALSYNC_SCHEDULER").is_none_or(|v| v.trim() != "0"),

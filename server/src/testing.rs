@@ -143,6 +143,8 @@ pub mod feeds {
         Stall(Duration),
         /// A chunked body (no Content-Length) of this many bytes.
         Endless(usize),
+        /// This body in chunked transfer (no Content-Length), in pieces of 64 bytes.
+        Chunked(String),
     }
 
     #[derive(Default)]
@@ -225,6 +227,10 @@ pub mod feeds {
                 tokio::time::sleep(d).await;
                 StatusCode::OK.into_response()
             }
+            Some(Reply::Chunked(body)) => {
+                let pieces: Vec<Result<Vec<u8>, std::io::Error>> = body.into_bytes().chunks(64).map(|c| Ok(c.to_vec())).collect();
+                ([(header::CONTENT_TYPE, "text/calendar")], Body::from_stream(futures_util::stream::iter(pieces))).into_response()
+            }
             Some(Reply::Endless(total)) => {
                 let chunk = "X-FILLER:".to_owned() + &"x".repeat(1014) + "\r\n";
                 let chunks = total / chunk.len() + 1;
@@ -232,5 +238,35 @@ pub mod feeds {
                 ([(header::CONTENT_TYPE, "text/calendar")], Body::from_stream(stream)).into_response()
             }
         }
+    }
+
+    /// A feed server that ends every answer by closing the connection: no Content-Length, no
+    /// chunked transfer (HTTP/1.0 style), so the client cannot tell a cut-off body from a
+    /// whole one. Serves `body` to every request until the test ends.
+    pub async fn close_delimited(body: String) -> SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let body = Arc::new(body);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    // Read the request head, then answer and close.
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let answer = format!("HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nConnection: close\r\n\r\n{body}");
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        addr
     }
 }

@@ -52,12 +52,17 @@ fn instance(uid: &str, day: u32, summary: &str, recurring: bool) -> Instance {
     }
 }
 
+fn origin(run: i64) -> copies::Origin {
+    copies::Origin { run_id: Some(run), applied_by: None, at: now() }
+}
+
 async fn snapshot(db: &TestDb, snap: Snapshot) -> copies::Counts {
     let mut pooled = db.pool.get().await.unwrap();
     pooled
         .conn()
-        .write_tx(move |mut c| Box::pin(async move { copies::apply_snapshot(&mut c, CAL, Some(1), &snap, now()).await }))
+        .write_tx(move |mut c| Box::pin(async move { copies::apply_snapshot(&mut c, CAL, &origin(1), &snap, None).await }))
         .await
+        .unwrap()
         .unwrap()
 }
 
@@ -65,7 +70,7 @@ async fn changes(db: &TestDb, list: Vec<Change>) -> copies::Counts {
     let mut pooled = db.pool.get().await.unwrap();
     pooled
         .conn()
-        .write_tx(move |mut c| Box::pin(async move { copies::apply_changes(&mut c, CAL, Some(2), &list, now()).await }))
+        .write_tx(move |mut c| Box::pin(async move { copies::apply_changes(&mut c, CAL, &origin(2), &list).await }))
         .await
         .unwrap()
 }

@@ -36,6 +36,10 @@ fn feed(events: &str) -> String {
     format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync tests//EN\r\n{}END:VCALENDAR\r\n", events.replace('\n', "\r\n"))
 }
 
+/// The fixtures that end inside a component (checked by hand: each stops after a BEGIN whose
+/// END never comes).
+const CUT_OFF_FIXTURES: &[&str] = &["big_bad_calendar.ics", "pr_480_summary_with_colon.ics", "small_bad_calendar.ics"];
+
 #[test]
 fn every_fixture_yields_events_or_a_specific_error_quickly() {
     let mut files = Vec::new();
@@ -46,6 +50,7 @@ fn every_fixture_yields_events_or_a_specific_error_quickly() {
     }
     assert!(files.len() > 150, "the fixtures are in place");
     let mut with_events = 0;
+    let mut cut_off = Vec::new();
     for path in files {
         let bytes = std::fs::read(&path).unwrap();
         let started = Instant::now();
@@ -56,11 +61,15 @@ fn every_fixture_yields_events_or_a_specific_error_quickly() {
                     with_events += 1;
                 }
             }
+            Err(e) if e.cut_off => cut_off.push(path.file_name().unwrap().to_string_lossy().into_owned()),
             Err(e) => assert!(e.message.starts_with("not an iCalendar feed") || e.message.contains("empty"), "{}: {}", path.display(), e.message),
         }
         assert!(started.elapsed() < Duration::from_secs(1), "{} took {:?}", path.display(), started.elapsed());
     }
     assert!(with_events > 60, "{with_events} files had events");
+    // Files that stop inside a component are cut off by design.
+    cut_off.sort();
+    assert_eq!(cut_off, CUT_OFF_FIXTURES);
 }
 
 #[test]
@@ -300,4 +309,53 @@ fn not_a_calendar_says_so() {
     assert!(err.message.contains("HTML"), "{}", err.message);
     let err = ical::parse(b"").err().unwrap();
     assert_eq!(err.message, "the feed is empty");
+}
+
+/// Five one-hour events on consecutive days, as a feed.
+fn five_events() -> String {
+    let events: String = (1..=5)
+        .map(|d| format!("BEGIN:VEVENT\nUID:e{d}\nDTSTART:2027010{d}T090000Z\nDTEND:2027010{d}T100000Z\nSUMMARY:Event {d}\nEND:VEVENT\n"))
+        .collect();
+    feed(&events)
+}
+
+#[test]
+fn a_feed_cut_anywhere_before_its_end_is_an_error_that_names_the_last_line() {
+    let full = five_events();
+    assert_eq!(ical::parse(full.as_bytes()).unwrap().events.len(), 5);
+    let end = full.rfind("END:VCALENDAR").unwrap();
+    // Every cut inside the body: at line breaks, inside lines, after a component's END.
+    // (Before "BEGIN:VCALENDAR" is whole, it is no iCalendar feed at all.)
+    for cut in ("BEGIN:VCALENDAR".len()..end).filter(|&n| full.is_char_boundary(n)) {
+        let part = &full[..cut];
+        let err = match ical::parse(part.as_bytes()) {
+            Err(e) => e,
+            Ok(cal) => panic!("cut at byte {cut} read as complete ({} events): {part:?}", cal.events.len()),
+        };
+        assert!(err.cut_off, "cut at {cut}: {}", err.message);
+        let last = part.trim_end().lines().count();
+        assert_eq!(err.message, format!("The feed ended early (line {last}) — it looks cut off in transfer."), "cut at {cut}");
+    }
+    // Cut inside the closing line itself: every event arrived, nothing is lost.
+    let cut = &full[..end + "END:VCAL".len()];
+    assert_eq!(ical::parse(cut.as_bytes()).unwrap().events.len(), 5);
+}
+
+#[test]
+fn a_broken_component_in_the_middle_of_a_complete_feed_is_still_skipped() {
+    let text = feed("BEGIN:VEVENT\nUID:a\nDTSTART:20270101T090000Z\nSUMMARY:cut\nBEGIN:VEVENT\nUID:b\nDTSTART:20270102T090000Z\nEND:VEVENT\n");
+    let (instances, warnings) = expand_in(text.as_bytes(), "2027-01-01", "2027-02-01", chrono_tz::UTC);
+    assert_eq!(starts(&instances), ["2027-01-02T09:00:00Z"]);
+    assert!(warnings.iter().any(|w| w.contains("BEGIN:VEVENT is never closed")), "{warnings:?}");
+}
+
+#[test]
+fn past_the_instance_limit_every_event_still_has_its_series() {
+    // A series missing from a snapshot would be deleted: the limit may stop the instances,
+    // never the series.
+    let mut cal = ical::parse(five_events().as_bytes()).unwrap();
+    let out = ical::expand(&mut cal, Options { from: at("2027-01-01"), to: at("2027-02-01"), floating: chrono_tz::UTC, max_instances: 2 });
+    assert_eq!(out.series.len(), 5);
+    assert_eq!(out.instances.len(), 2);
+    assert_eq!(out.warnings.iter().filter(|w| w.message.starts_with("stopped after 2 instances")).count(), 1);
 }

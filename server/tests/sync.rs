@@ -4,106 +4,27 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{Duration as Days, Utc};
+use chrono::Duration as Days;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
-    db::schema::{change_history as ch, event_instances as ei, event_series as es, sync_states as ss},
+    db::schema::{change_history as ch, event_series as es, sync_states as ss},
     db_test,
     domain::{
-        integrations::{self as ig, Actor, Patch},
-        now,
-        users::{self, NewUser, Role},
-        Error,
+        integrations::{self as ig, Patch},
+        now, Error,
     },
-    password::Cost,
     providers::{
         fetch::{FeedClient, FeedLimits},
         guard::StaticResolver,
     },
     run,
     sync::{runs, Engine, Settings, Trigger},
-    testing::{
-        feeds::{FeedHost, Reply},
-        TestDb,
-    },
+    testing::feeds::{FeedHost, Reply},
 };
 
-async fn user(db: &TestDb, email: &str) -> Actor {
-    let mut c = db.pool.get().await.unwrap();
-    let u = users::create(&mut c.conn(), Cost::Test, NewUser {
-        email: email.into(),
-        full_name: String::new(),
-        password: "password 123".into(),
-        role: Role::User,
-        time_zone: "UTC".into(),
-    })
-    .await
-    .unwrap();
-    Actor::of(&u)
-}
-
-async fn calendar(db: &TestDb, actor: Actor, name: &str, url: &str) -> String {
-    let mut c = db.pool.get().await.unwrap();
-    let patch = Patch {
-        integration_type: Some("iCal".into()),
-        integration_name: Some(name.into()),
-        ical_url: Some(url.into()),
-        ..Patch::default()
-    };
-    ig::create(&mut c.conn(), &db.keys, actor, patch).await.unwrap().integration.name
-}
-
-fn limits() -> FeedLimits {
-    FeedLimits { allow_private: true, timeout: Duration::from_secs(5), ..FeedLimits::default() }
-}
-
-fn engine_with(db: &TestDb, feeds: FeedLimits, resolver: Option<StaticResolver>) -> Engine {
-    let client = match resolver {
-        Some(r) => FeedClient::with_resolver(feeds.clone(), Arc::new(r)),
-        None => FeedClient::new(feeds.clone()),
-    };
-    Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(client), Settings { feeds, concurrency: 3, ..Settings::default() })
-}
-
-fn engine(db: &TestDb) -> Engine {
-    engine_with(db, limits(), None)
-}
-
-/// A feed of single events `days` from today at 09:00Z, plus one weekly series.
-fn feed(singles: &[(&str, i64, &str)]) -> String {
-    let today = Utc::now().date_naive();
-    let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync tests//EN\r\n");
-    for (uid, days, summary) in singles {
-        let d = (today + Days::days(*days)).format("%Y%m%d");
-        text.push_str(&format!("BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\n"));
-    }
-    let start = (today - Days::days(7)).format("%Y%m%d");
-    text.push_str(&format!("BEGIN:VEVENT\r\nUID:weekly\r\nDTSTART:{start}T150000Z\r\nDTEND:{start}T153000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n"));
-    text.push_str("END:VCALENDAR\r\n");
-    text
-}
-
-async fn instances(db: &TestDb) -> Vec<(String, String, String)> {
-    let mut p = db.pool.get().await.unwrap();
-    let mut c = p.conn();
-    run!(&mut c, |c| ei::table
-        .select((ei::uid, ei::recurrence_id, ei::summary))
-        .order((ei::start_at.asc(), ei::uid.asc()))
-        .load::<(String, String, String)>(c)
-        .await)
-    .unwrap()
-}
-
-async fn count_history(db: &TestDb, action: &str) -> i64 {
-    let mut p = db.pool.get().await.unwrap();
-    let mut c = p.conn();
-    run!(&mut c, |c| ch::table.filter(ch::action.eq(action)).count().get_result::<i64>(c).await).unwrap()
-}
-
-fn counts(r: &runs::Run) -> (i32, i32, i32, i32) {
-    (r.created_count, r.updated_count, r.deleted_count, r.unchanged_count)
-}
+mod common;
+use common::*;
 
 db_test!(a_sync_creates_copies_and_a_second_changes_nothing, |db| {
     let host = FeedHost::start().await;
@@ -278,7 +199,7 @@ db_test!(a_running_sync_refuses_a_second_and_an_inactive_calendar_is_refused, |d
     let me = user(&db, "sarah@example.com").await;
     let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
     let engine = engine(&db);
-    let (_, _run) = engine.start(me, &name, Trigger::Manual).await.unwrap();
+    let (_, _run) = engine.start(me, &name, Trigger::Manual, None).await.unwrap();
     match engine.sync_now(me, &name).await {
         Err(Error::Conflict(m)) => assert_eq!(m, runs::MSG_RUNNING),
         other => panic!("expected a conflict, got {other:?}"),
@@ -301,7 +222,7 @@ db_test!(a_crashed_runs_lease_is_taken_over, |db| {
     // A process claimed it an hour ago, opened a run, and died.
     let long_ago = now() - Days::hours(1);
     runs::claim_one(&mut p.conn(), id, "dead-worker", long_ago, long_ago + Days::minutes(10)).await.unwrap();
-    let orphan = runs::open(&mut p.conn(), id, Trigger::Scheduler, "dead-worker", long_ago).await.unwrap();
+    let orphan = runs::open(&mut p.conn(), id, Trigger::Scheduler, "dead-worker", long_ago, None).await.unwrap();
     drop(p);
 
     let done = engine(&db).run_due().await.unwrap();
@@ -363,7 +284,7 @@ db_test!(deleting_a_calendar_deletes_its_copies_keeps_its_history_and_stops_a_ru
 
     // A sync claimed before its calendar is deleted writes nothing afterwards.
     let other = calendar(&db, me, "Other", &host.url("/f.ics")).await;
-    let (integration, run) = engine.start(me, &other, Trigger::Manual).await.unwrap();
+    let (integration, run) = engine.start(me, &other, Trigger::Manual, None).await.unwrap();
     ig::delete(&mut p.conn(), me, &other).await.unwrap();
     drop(p);
     engine.perform(integration, run).await;

@@ -23,6 +23,8 @@ pub struct SyncRow {
     pub is_active: bool,
     pub status: super::SyncState,
     pub running: bool,
+    /// The newest run was held by the deletion guard: "Apply" lets it through.
+    pub held: bool,
     /// "2026-11-22 09:30:00 (3 minutes ago)" or "never"
     pub last_success: String,
     /// "in 12 minutes", "due now", "paused (inactive)", "off (automatic sync disabled)"
@@ -49,6 +51,8 @@ pub struct LastRun {
     pub duration: String,
     pub error: Option<String>,
     pub warnings: Option<String>,
+    /// Who let a held removal through.
+    pub applied_by: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,6 +110,7 @@ mod convert {
             duration: r.duration_ms.map(duration_text).unwrap_or_else(|| "running".into()),
             error: r.error.clone(),
             warnings: r.warnings.clone(),
+            applied_by: r.applied_by.clone(),
         });
         let chart = runs
             .iter()
@@ -132,6 +137,7 @@ mod convert {
             is_active: i.is_active,
             status: i.sync_status.into(),
             running,
+            held: !running && runs.first().is_some_and(|r| r.held),
             last_success: i
                 .last_sync
                 .map(|t| format!("{} ({})", format_datetime(t, tz), relative((t - now).num_minutes())))
@@ -183,6 +189,21 @@ pub async fn sync_now(name: String) -> Result<super::integrations::ActionResult,
         name,
         integration_name: integration.integration_name.clone(),
         messages: vec![format!("Syncing '{}'…", integration.integration_name)],
+        warnings: Vec::new(),
+    })
+}
+
+/// "Apply" on a sync the deletion guard held: runs it once more with the guard lifted, recorded
+/// as applied by the signed-in user.
+#[server]
+pub async fn apply_held_sync(name: String) -> Result<super::integrations::ActionResult, AppError> {
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let (integration, _) = state.engine.apply_held(super::integrations::actor(&me), &name, &me.email).await?;
+    Ok(super::integrations::ActionResult {
+        name,
+        integration_name: integration.integration_name.clone(),
+        messages: vec![format!("Applying the held sync of '{}'…", integration.integration_name)],
         warnings: Vec::new(),
     })
 }

@@ -2,7 +2,7 @@
 //! the last 50. Updates itself while a sync runs.
 use crate::{
     api::{
-        sync::{sync_dashboard, LastRun, SyncNow, SyncRow},
+        sync::{sync_dashboard, ApplyHeldSync, LastRun, SyncNow, SyncRow},
         SyncState,
     },
     components::{
@@ -20,11 +20,15 @@ use leptos_router::hooks::use_query_map;
 pub fn SyncPage() -> impl IntoView {
     let query = use_query_map();
     let sync_now = ServerAction::<SyncNow>::new();
+    let apply = ServerAction::<ApplyHeldSync>::new();
     let tick = RwSignal::new(0u32);
-    let page = Resource::new(move || (query.read().get("user"), sync_now.version().get(), tick.get()), |(user, ..)| sync_dashboard(user));
+    let page = Resource::new(
+        move || (query.read().get("user"), sync_now.version().get(), apply.version().get(), tick.get()),
+        |(user, ..)| sync_dashboard(user),
+    );
     let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.rows.iter().any(|r| r.running)));
     poll_while(running, tick, std::time::Duration::from_millis(1000));
-    let notices = Signal::derive(move || match sync_now.value().get() {
+    let notices = Signal::derive(move || match apply.value().get().or_else(|| sync_now.value().get()) {
         Some(Ok(r)) => Notices::from_result(r.messages, r.warnings),
         Some(Err(e)) => Notices::from_error(&e),
         None => Notices::default(),
@@ -58,7 +62,7 @@ pub fn SyncPage() -> impl IntoView {
                         } else {
                             Either::Right(view! {
                                 <div class="sync-rows">
-                                    {p.rows.into_iter().map(|row| view! { <SyncRowView row show_owner=p.is_admin sync_now/> }).collect_view()}
+                                    {p.rows.into_iter().map(|row| view! { <SyncRowView row show_owner=p.is_admin sync_now apply/> }).collect_view()}
                                 </div>
                             })
                         }}
@@ -83,7 +87,7 @@ fn badge(row: &SyncRow) -> (&'static str, &'static str) {
 }
 
 #[component]
-fn SyncRowView(row: SyncRow, show_owner: bool, sync_now: ServerAction<SyncNow>) -> impl IntoView {
+fn SyncRowView(row: SyncRow, show_owner: bool, sync_now: ServerAction<SyncNow>, apply: ServerAction<ApplyHeldSync>) -> impl IntoView {
     let (class, text) = badge(&row);
     let name = row.name.clone();
     let can_sync = row.is_active && !row.running;
@@ -108,6 +112,20 @@ fn SyncRowView(row: SyncRow, show_owner: bool, sync_now: ServerAction<SyncNow>) 
                 <div><dt>"Events in window"</dt><dd data-test="event-count">{row.event_count}</dd></div>
             </dl>
             {row.backoff.clone().map(|b| view! { <p class="alert warning small">{b}</p> })}
+            {(row.held && can_sync).then(|| {
+                let name = row.name.clone();
+                view! {
+                    <div class="alert warning held" data-test="held">
+                        <p class="small">
+                            "This sync was held: it would remove most of this calendar's events. If they really are gone from the calendar, apply it; if the feed is broken, fix it and press Sync now."
+                        </p>
+                        <ActionForm action=apply attr:class="inline">
+                            <input type="hidden" name="name" value=name/>
+                            <button type="submit" class="button small danger" data-test="apply-held">"Apply"</button>
+                        </ActionForm>
+                    </div>
+                }
+            })}
             {row.last_run.clone().map(|r| view! { <LastRunView run=r/> })}
             <div class="chart-wrap">
                 <span class="muted small">"Last 50 runs"</span>
@@ -129,6 +147,7 @@ fn LastRunView(run: LastRun) -> impl IntoView {
                 {format!(" · {}", run.duration)}
             </p>
             {run.error.map(|e| view! { <p class="error-log" role="alert" data-test="sync-error">{e}</p> })}
+            {run.applied_by.map(|who| view! { <p class="small muted" data-test="applied-by">{format!("Removals applied by {who}.")}</p> })}
             {run.warnings.map(|w| {
                 let lines = w.lines().count();
                 view! {

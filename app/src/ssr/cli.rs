@@ -44,6 +44,10 @@ pub enum Command {
         /// Sync this calendar (its record name, MM-CI-…), even if it is not due.
         #[arg(long, value_name = "NAME")]
         integration: Option<String>,
+        /// Apply the sync even if it removes most of the calendar's events (the deletion
+        /// guard would hold it). Only with --integration.
+        #[arg(long, requires = "integration")]
+        allow_mass_delete: bool,
     },
 }
 
@@ -289,14 +293,17 @@ pub async fn run_ical(config: Config, cmd: IcalCommand) -> Result<(), Failure> {
     }
 }
 
-pub async fn run_sync(config: Config, integration: Option<String>) -> Result<(), Failure> {
+/// Who lifted the deletion guard, as the run and its history record it.
+const CLI_APPLIER: &str = "the command line (calsync sync --allow-mass-delete)";
+
+pub async fn run_sync(config: Config, integration: Option<String>, allow_mass_delete: bool) -> Result<(), Failure> {
     use server::domain::integrations::{self, Actor};
     use server::sync::{Engine, Trigger};
     let pool = open(&config).await?;
     let (keys, _) = server::keys::load(&config, &pool).await.map_err(|message| Failure { code: 1, message })?;
     let engine = Engine::new(pool.clone(), keys, config.sync.clone());
     let runs = match integration {
-        Some(name) => match engine.sync_and_wait(Actor::SYSTEM, name.trim(), Trigger::Manual).await {
+        Some(name) => match engine.sync_and_wait_applying(Actor::SYSTEM, name.trim(), Trigger::Manual, allow_mass_delete.then(|| CLI_APPLIER.to_owned())).await {
             Ok(run) => vec![run],
             Err(server::domain::Error::NotFound) => return Err(Failure { code: 1, message: format!("no calendar named '{}'", name.trim()) }),
             Err(e) => return Err(domain(e)),

@@ -63,8 +63,8 @@ pub async fn run(config: Config, args: Inspect) -> Result<(), Failure> {
     }
     let bytes = read_source(&config, &args.source).await?;
     let mut calendar = ical::parse(&bytes).map_err(|e| match e.line {
-        Some(line) => work(format!("line {line}: {}", e.message)),
-        None => work(e.message),
+        Some(line) if !e.cut_off => work(format!("line {line}: {}", e.message)),
+        _ => work(e.message),
     })?;
     let events = calendar.events.len();
     let expanded = ical::expand(&mut calendar, ical::Options { from, to, floating: tz, max_instances: config.sync.max_instances });

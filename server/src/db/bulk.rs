@@ -62,7 +62,7 @@ pub struct HistoryRow {
     pub entity: &'static str,
     pub entity_key: String,
     pub action: &'static str,
-    pub actor: &'static str,
+    pub actor: String,
     pub run_id: Option<i64>,
     pub before: Option<String>,
     pub after: Option<String>,
@@ -173,7 +173,7 @@ mod pg {
         .bind::<Array<Text>, _>(col(rows, |r| r.entity))
         .bind::<Array<Text>, _>(col(rows, |r| r.entity_key.as_str()))
         .bind::<Array<Text>, _>(col(rows, |r| r.action))
-        .bind::<Array<Text>, _>(col(rows, |r| r.actor))
+        .bind::<Array<Text>, _>(col(rows, |r| r.actor.as_str()))
         .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.run_id))
         .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.before.as_deref()))
         .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.after.as_deref()))

@@ -115,6 +115,8 @@ diesel::table! {
         unchanged_count -> Integer,
         error -> Nullable<Text>,
         warnings -> Nullable<Text>,
+        held -> Bool,
+        applied_by -> Nullable<Text>,
     }
 }
 

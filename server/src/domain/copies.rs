@@ -4,7 +4,7 @@
 //! they are, nothing else touched) — with a change-history row for every create, update and
 //! delete. Used by the sync engine and by the integration record (deleting a calendar deletes
 //! its copies).
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -26,6 +26,53 @@ pub struct Counts {
     pub updated: i32,
     pub deleted: i32,
     pub unchanged: i32,
+}
+
+/// The deletion guard (DESIGN.md "Safety of synced data"): a full snapshot that would remove
+/// more than `ratio` of a calendar's series, and at least `min`, is held instead of applied.
+/// Only series count: a series leaves the store only when its event left the source, never
+/// because the window moved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MassDelete {
+    pub ratio: f64,
+    pub min: usize,
+}
+
+impl Default for MassDelete {
+    fn default() -> Self {
+        MassDelete { ratio: 0.5, min: 20 }
+    }
+}
+
+impl MassDelete {
+    pub fn holds(&self, remove: usize, of: usize) -> bool {
+        remove >= self.min && remove as f64 > self.ratio * of as f64
+    }
+}
+
+/// A snapshot held by the guard: it would remove `remove` of the `of` stored series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub remove: usize,
+    pub of: usize,
+}
+
+/// Who a sync's changes are recorded as (the history's actor).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub run_id: Option<i64>,
+    /// The person who lifted the deletion guard for this run.
+    pub applied_by: Option<String>,
+    pub at: NaiveDateTime,
+}
+
+impl Origin {
+    fn actor(&self) -> String {
+        match &self.applied_by {
+            Some(who) => format!("sync (applied by {who})"),
+            None => "sync".to_owned(),
+        }
+    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -159,6 +206,7 @@ fn instance_key(uid: &str, recurrence_id: &str) -> String {
 struct Writer {
     integration_id: i64,
     run_id: Option<i64>,
+    actor: String,
     at: NaiveDateTime,
     history: Vec<HistoryRow>,
     counts: Counts,
@@ -169,11 +217,12 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(integration_id: i64, run_id: Option<i64>, at: NaiveDateTime) -> Writer {
+    fn new(integration_id: i64, origin: &Origin) -> Writer {
         Writer {
             integration_id,
-            run_id,
-            at,
+            run_id: origin.run_id,
+            actor: origin.actor(),
+            at: origin.at,
             history: Vec::new(),
             counts: Counts::default(),
             series_inserts: Vec::new(),
@@ -189,7 +238,7 @@ impl Writer {
             entity,
             entity_key: key,
             action,
-            actor: "sync",
+            actor: self.actor.clone(),
             run_id: self.run_id,
             before,
             after,
@@ -303,19 +352,33 @@ async fn stored_instances(conn: &mut Conn<'_>, integration_id: i64, uids: Option
 }
 
 /// Brings the stored copies of `integration_id` in line with `snapshot`: what it lacks is
-/// deleted. Call inside a write transaction. Returns the instance counts.
-pub async fn apply_snapshot(conn: &mut Conn<'_>, integration_id: i64, run_id: Option<i64>, snapshot: &Snapshot, at: NaiveDateTime) -> Result<Counts> {
+/// deleted — unless `guard` holds the removal, in which case nothing is written. Call inside a
+/// write transaction. Returns the instance counts.
+pub async fn apply_snapshot(
+    conn: &mut Conn<'_>,
+    integration_id: i64,
+    origin: &Origin,
+    snapshot: &Snapshot,
+    guard: Option<MassDelete>,
+) -> Result<std::result::Result<Counts, Held>> {
     let any_series = run!(conn, |c| es::table.filter(es::integration_id.eq(integration_id)).select(es::id).first::<i64>(c).await.optional())?;
     let any_instance = run!(conn, |c| ei::table.filter(ei::integration_id.eq(integration_id)).select(ei::id).first::<i64>(c).await.optional())?;
     if any_series.is_none() && any_instance.is_none() {
-        return insert_all(conn, integration_id, run_id, snapshot, at).await;
+        return insert_all(conn, integration_id, origin, snapshot).await.map(Ok);
     }
-    let mut w = Writer::new(integration_id, run_id, at);
     let stored = stored_series(conn, integration_id, None).await?;
+    if let Some(guard) = guard {
+        let present: HashSet<&str> = snapshot.series.iter().map(|s| s.uid.as_str()).collect();
+        let remove = stored.iter().filter(|s| !present.contains(s.uid.as_str())).count();
+        if guard.holds(remove, stored.len()) {
+            return Ok(Err(Held { remove, of: stored.len() }));
+        }
+    }
+    let mut w = Writer::new(integration_id, origin);
     w.series(conn, stored, &snapshot.series.iter().collect::<Vec<_>>(), true).await?;
     let stored = stored_instances(conn, integration_id, None).await?;
     w.instances(conn, stored, &snapshot.instances.iter().collect::<Vec<_>>(), true).await?;
-    w.flush(conn).await
+    w.flush(conn).await.map(Ok)
 }
 
 /// What a list of changes comes to for one uid, the later changes winning.
@@ -329,7 +392,7 @@ struct Folded<'a> {
 
 /// Applies a provider's changes as they are: series and instances it names are created,
 /// updated or deleted; nothing else is touched. Call inside a write transaction.
-pub async fn apply_changes(conn: &mut Conn<'_>, integration_id: i64, run_id: Option<i64>, changes: &[Change], at: NaiveDateTime) -> Result<Counts> {
+pub async fn apply_changes(conn: &mut Conn<'_>, integration_id: i64, origin: &Origin, changes: &[Change]) -> Result<Counts> {
     let mut by_uid: BTreeMap<&str, Folded> = BTreeMap::new();
     for change in changes {
         match change {
@@ -360,7 +423,7 @@ pub async fn apply_changes(conn: &mut Conn<'_>, integration_id: i64, run_id: Opt
         stored_i.entry(i.uid.clone()).or_default().push(i);
     }
 
-    let mut w = Writer::new(integration_id, run_id, at);
+    let mut w = Writer::new(integration_id, origin);
     for (uid, folded) in by_uid {
         let old_series = stored_s.remove(uid);
         let old_instances = stored_i.remove(uid).unwrap_or_default();
@@ -404,8 +467,9 @@ pub async fn apply_changes(conn: &mut Conn<'_>, integration_id: i64, run_id: Opt
 
 /// Writes a snapshot into an empty store (a first sync): every series and instance is created,
 /// each with its history row. The bulk write a first sync is measured against.
-pub async fn insert_all(conn: &mut Conn<'_>, integration_id: i64, run_id: Option<i64>, snapshot: &Snapshot, at: NaiveDateTime) -> Result<Counts> {
-    let mut w = Writer::new(integration_id, run_id, at);
+pub async fn insert_all(conn: &mut Conn<'_>, integration_id: i64, origin: &Origin, snapshot: &Snapshot) -> Result<Counts> {
+    let at = origin.at;
+    let mut w = Writer::new(integration_id, origin);
     w.history.reserve(snapshot.series.len() + snapshot.instances.len());
     for s in &snapshot.series {
         let row = series_row(integration_id, s, at);

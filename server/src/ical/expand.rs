@@ -248,15 +248,21 @@ fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: O
     let mut ctx = Ctx { zones: &mut zones, warnings: &mut warnings, opts, unknown_zones: HashSet::new() };
     let mut series = Vec::with_capacity(groups.len());
     let mut instances = Vec::new();
+    let mut full = false;
     for (master, overrides) in groups {
-        if instances.len() >= opts.max_instances {
-            ctx.warnings.push(Warning { line: None, message: format!("stopped after {} instances; the rest of the feed was not expanded", opts.max_instances) });
-            break;
-        }
         let master = master.map(|m| &events[m]);
         let overrides: Vec<&Event> = overrides.iter().map(|&i| &events[i]).collect();
         let head = master.or(overrides.first().copied()).expect("a group has at least one event");
+        // Every event keeps its series even past the instance limit: a series missing from a
+        // snapshot would be deleted.
         series.push(series_of(head, master.is_some(), &overrides));
+        if full || instances.len() >= opts.max_instances {
+            if !full {
+                ctx.warnings.push(Warning { line: None, message: format!("stopped after {} instances; the rest of the feed was not expanded", opts.max_instances) });
+            }
+            full = true;
+            continue;
+        }
         let first = instances.len();
         expand_group(&mut ctx, master, &overrides, &mut instances);
         instances[first..].sort_by_key(|i| i.recurrence_id);

@@ -41,6 +41,19 @@ impl std::fmt::Display for Warning {
 pub struct ParseError {
     pub line: Option<usize>,
     pub message: String,
+    /// The feed stops inside a component: the transfer was incomplete, so what it lacks must
+    /// not be taken as deleted.
+    pub cut_off: bool,
+}
+
+impl ParseError {
+    fn new(line: Option<usize>, message: impl Into<String>) -> Self {
+        ParseError { line, message: message.into(), cut_off: false }
+    }
+
+    fn cut_off(line: usize) -> Self {
+        ParseError { line: Some(line), message: format!("The feed ended early (line {line}) — it looks cut off in transfer."), cut_off: true }
+    }
 }
 
 /// One VEVENT as written.
@@ -107,7 +120,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
     }
     let text: &str = &decoded.text;
     if text.trim().is_empty() {
-        return Err(ParseError { line: None, message: "the feed is empty".into() });
+        return Err(ParseError::new(None, "the feed is empty"));
     }
 
     let mut stack: Vec<Frame> = Vec::new();
@@ -115,11 +128,21 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
     let mut zones = ZoneTable::default();
     let mut calendars = 0;
     let mut first_line: Option<(usize, String)> = None;
+    let mut last_line = 0;
+    // Whether the last line was an END that closed nothing (`END:VCALENDARD`, or an
+    // `END:VCAL` whose line was cut): the writer got to its closing line.
+    let mut ended_unmatched = false;
 
     for item in lines::content_lines(text) {
         let line = match item {
-            Ok(line) => line,
+            Ok(line) => {
+                last_line = line.line;
+                ended_unmatched = false;
+                line
+            }
             Err(bad) => {
+                last_line = bad.line;
+                ended_unmatched = false;
                 if !stack.is_empty() {
                     warnings.push(Warning { line: Some(bad.line), message: format!("{}; line skipped", bad.message) });
                 } else if first_line.is_none() {
@@ -169,6 +192,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
             "END" => {
                 let name = line.value.trim().to_ascii_uppercase();
                 let Some(depth) = stack.iter().rposition(|f| f.name == name) else {
+                    ended_unmatched = true;
                     warnings.push(Warning { line: Some(line.line), message: format!("END:{name} without a matching BEGIN; line skipped") });
                     continue;
                 };
@@ -215,12 +239,19 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
         }
     }
 
-    for frame in stack.iter().rev().filter(|f| f.name != IMPLICIT) {
-        let message = match frame.open {
-            Open::Calendar => "BEGIN:VCALENDAR is never closed; the feed may be cut short".to_owned(),
-            _ => format!("BEGIN:{} is never closed; component skipped", frame.name),
-        };
-        warnings.push(Warning { line: Some(frame.line), message });
+    // Ending inside a calendar or a component means the rest never arrived (a dropped
+    // connection, a proxy that truncates, a generator that stopped): reading only the part that
+    // came would delete every event after the cut. A bare component file that ends cleanly
+    // leaves only its implicit calendar open, which is complete.
+    // The one exception: only calendars are open and the last line is an END that closed
+    // nothing — every component arrived, and the closing line was misspelled or cut.
+    let component_open = stack.iter().any(|f| !matches!(f.open, Open::Calendar));
+    let calendar_open = stack.iter().any(|f| f.name != IMPLICIT);
+    if calendars > 0 && (component_open || (calendar_open && !ended_unmatched)) {
+        return Err(ParseError::cut_off(last_line));
+    }
+    for frame in stack.iter().filter(|f| f.name != IMPLICIT) {
+        warnings.push(Warning { line: Some(frame.line), message: format!("BEGIN:{} is never closed properly; read to the end", frame.name) });
     }
 
     if calendars == 0 {
@@ -233,7 +264,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
                 None => "not an iCalendar feed: no BEGIN:VCALENDAR".to_owned(),
             }
         };
-        return Err(ParseError { line: first_line.map(|(l, _)| l), message });
+        return Err(ParseError::new(first_line.map(|(l, _)| l), message));
     }
     Ok(Calendar { events, zones, warnings })
 }

@@ -55,6 +55,10 @@ fn window_key(w: Window) -> (i64, i64) {
 pub async fn read_feed(body: String, window: Window, floating: Tz, max_instances: usize) -> Result<(Snapshot, Vec<String>), ProviderError> {
     tokio::task::spawn_blocking(move || {
         let mut calendar = ical::parse(body.as_bytes()).map_err(|e| {
+            if e.cut_off {
+                // Most likely the transfer, so worth retrying soon.
+                return ProviderError::new(ErrorKind::Server, format!("{} The events from the last complete sync are kept.", e.message));
+            }
             let at = e.line.map(|l| format!(" (line {l})")).unwrap_or_default();
             ProviderError::new(
                 ErrorKind::Malformed,

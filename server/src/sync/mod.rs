@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use crate::crypto::Keyring;
 use crate::db::schema::sync_cursors as sc;
 use crate::db::{Conn, Pool};
-use crate::domain::copies;
+use crate::domain::copies::{self, MassDelete, Origin};
 use crate::domain::integrations::{self, Actor, Integration};
 use crate::domain::{now, Error, Result};
 use crate::providers::fetch::{FeedClient, FeedLimits};
@@ -37,6 +37,8 @@ pub struct Settings {
     /// The most instances one calendar may expand to.
     pub max_instances: usize,
     pub feeds: FeedLimits,
+    /// The deletion guard's thresholds.
+    pub mass_delete: MassDelete,
 }
 
 impl Default for Settings {
@@ -47,6 +49,7 @@ impl Default for Settings {
             lease: Duration::minutes(10),
             max_instances: 100_000,
             feeds: FeedLimits::default(),
+            mass_delete: MassDelete::default(),
         }
     }
 }
@@ -64,6 +67,14 @@ struct Inner {
 }
 
 pub const MSG_INACTIVE: &str = "This calendar is inactive. Activate it to sync it.";
+pub const MSG_NOTHING_HELD: &str = "No sync of this calendar is waiting to be applied.";
+
+/// Why a run was held by the deletion guard, and how to let it through.
+pub fn held_message(remove: usize, of: usize, name: &str) -> String {
+    format!(
+        "This sync would remove {remove} of {of} events. If that is intended, press Apply on the Sync page (or run `calsync sync --once --integration {name} --allow-mass-delete`)."
+    )
+}
 
 /// The sync window of an integration at `at`: whole UTC days, so it moves once a day.
 pub fn window_for(integration: &Integration, at: NaiveDateTime) -> Window {
@@ -108,7 +119,8 @@ impl Engine {
     }
 
     /// Claims a calendar the actor may see and opens its run; `Conflict` if one is running.
-    pub async fn start(&self, actor: Actor, name: &str, trigger: Trigger) -> Result<(Integration, Run)> {
+    /// `applied_by` lifts the deletion guard for this run and names who did.
+    pub async fn start(&self, actor: Actor, name: &str, trigger: Trigger, applied_by: Option<String>) -> Result<(Integration, Run)> {
         let mut pooled = self.conn().await?;
         let mut conn = pooled.conn();
         let integration = integrations::get(&mut conn, actor, name).await?;
@@ -123,7 +135,7 @@ impl Engine {
                 Box::pin(async move {
                     let at = now();
                     runs::claim_one(&mut c, id, &worker, at, at + lease).await?;
-                    runs::open(&mut c, id, trigger, &worker, at).await
+                    runs::open(&mut c, id, trigger, &worker, at, applied_by.as_deref()).await
                 })
             })
             .await?;
@@ -133,16 +145,41 @@ impl Engine {
     /// "Sync now": starts the run and returns at once (with the calendar it is for); the run
     /// goes on in the background.
     pub async fn sync_now(&self, actor: Actor, name: &str) -> Result<(Integration, Run)> {
-        let (integration, run) = self.start(actor, name, Trigger::Manual).await?;
+        let (integration, run) = self.start(actor, name, Trigger::Manual, None).await?;
+        Ok(self.in_background(integration, run))
+    }
+
+    /// "Apply" on a sync the deletion guard held: the same sync once more with the guard
+    /// lifted, recorded as applied by `who`. `Conflict` when nothing is held.
+    pub async fn apply_held(&self, actor: Actor, name: &str, who: &str) -> Result<(Integration, Run)> {
+        let held = {
+            let mut pooled = self.conn().await?;
+            let mut conn = pooled.conn();
+            let integration = integrations::get(&mut conn, actor, name).await?;
+            runs::held(&mut conn, integration.id).await?
+        };
+        if !held {
+            return Err(Error::Conflict(MSG_NOTHING_HELD.into()));
+        }
+        let (integration, run) = self.start(actor, name, Trigger::Manual, Some(who.to_owned())).await?;
+        Ok(self.in_background(integration, run))
+    }
+
+    fn in_background(&self, integration: Integration, run: Run) -> (Integration, Run) {
         let engine = self.clone();
         let (started, opened) = (integration.clone(), run.clone());
         tokio::spawn(async move { engine.perform(started, opened).await });
-        Ok((integration, run))
+        (integration, run)
     }
 
     /// Syncs one calendar and waits for the result.
     pub async fn sync_and_wait(&self, actor: Actor, name: &str, trigger: Trigger) -> Result<Run> {
-        let (integration, run) = self.start(actor, name, trigger).await?;
+        self.sync_and_wait_applying(actor, name, trigger, None).await
+    }
+
+    /// The same, with the deletion guard lifted by `applied_by` when given.
+    pub async fn sync_and_wait_applying(&self, actor: Actor, name: &str, trigger: Trigger, applied_by: Option<String>) -> Result<Run> {
+        let (integration, run) = self.start(actor, name, trigger, applied_by).await?;
         Ok(self.perform(integration, run).await)
     }
 
@@ -163,7 +200,7 @@ impl Engine {
                     let mut opened = Vec::new();
                     for id in ids {
                         let integration = integrations::get_by_id(&mut c, id).await?;
-                        let run = runs::open(&mut c, id, Trigger::Scheduler, &worker, at).await?;
+                        let run = runs::open(&mut c, id, Trigger::Scheduler, &worker, at, None).await?;
                         opened.push((integration, run));
                     }
                     Ok::<_, Error>(opened)
@@ -252,6 +289,11 @@ impl Engine {
         let interval = integration.sync_interval_minutes as i64;
         let run = run.clone();
         let previous = previous.clone();
+        let name = integration.name.clone();
+        let guard = match run.applied_by {
+            Some(_) => None,
+            None => Some(self.inner.settings.mass_delete),
+        };
         pooled
             .conn()
             .write_tx(move |mut c| {
@@ -260,14 +302,19 @@ impl Engine {
                     if !runs::holds_lease(c, id, &worker).await? {
                         return Ok(run);
                     }
-                    let at = now();
+                    let origin = Origin { run_id: Some(run.id), applied_by: run.applied_by.clone(), at: now() };
                     let (counts, count) = match &fetch.outcome {
-                        Outcome::Snapshot(snapshot) => {
-                            let k = copies::apply_snapshot(c, id, Some(run.id), snapshot, at).await?;
+                        Outcome::Snapshot(snapshot) => match copies::apply_snapshot(c, id, &origin, snapshot, guard).await? {
                             // What is stored now: what was there, plus created, minus deleted.
-                            (k, k.created + k.updated + k.unchanged)
-                        }
-                        Outcome::Changes(changes) => (copies::apply_changes(c, id, Some(run.id), changes, at).await?, copies::instance_count(c, id).await? as i32),
+                            Ok(k) => (k, k.created + k.updated + k.unchanged),
+                            // Nothing written, the cursor kept: the next run fetches it all again.
+                            Err(held) => {
+                                let message = held_message(held.remove, held.of, &name);
+                                let ending = Ending { error: Some(&message), held: true, ..Ending::default() };
+                                return runs::close(c, &run, now(), interval, ending).await;
+                            }
+                        },
+                        Outcome::Changes(changes) => (copies::apply_changes(c, id, &origin, changes).await?, copies::instance_count(c, id).await? as i32),
                         Outcome::Unchanged | Outcome::StartOver => {
                             let n = copies::instance_count(c, id).await? as i32;
                             (Counts { unchanged: n, ..Counts::default() }, n)

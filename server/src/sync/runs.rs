@@ -55,6 +55,10 @@ pub struct Run {
     pub unchanged_count: i32,
     pub error: Option<String>,
     pub warnings: Option<String>,
+    /// Held by the deletion guard: it would have removed most of the calendar's events.
+    pub held: bool,
+    /// Who lifted the deletion guard for this run.
+    pub applied_by: Option<String>,
 }
 
 /// Claims up to `limit` due integrations for `worker` until `until`.
@@ -77,7 +81,7 @@ pub async fn claim_one(conn: &mut Conn<'_>, id: i64, worker: &str, at: NaiveDate
 
 /// Opens the run record of a claimed integration and shows the sync as in progress. Runs left
 /// "In Progress" by a worker whose lease expired are closed as failed first.
-pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, at: NaiveDateTime) -> Result<Run> {
+pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, at: NaiveDateTime, applied_by: Option<&str>) -> Result<Run> {
     run!(conn, |c| diesel::update(sr::table)
         .filter(sr::integration_id.eq(id).and(sr::status.eq(RUN_IN_PROGRESS)))
         .set((sr::status.eq(RUN_FAILED), sr::finished_at.eq(Some(at)), sr::error.eq(Some(MSG_LEASE_EXPIRED))))
@@ -90,6 +94,7 @@ pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, 
             sr::status.eq(RUN_IN_PROGRESS),
             sr::worker.eq(worker),
             sr::started_at.eq(at),
+            sr::applied_by.eq(applied_by),
         ))
         .returning(Run::as_returning())
         .get_result(c)
@@ -122,12 +127,14 @@ pub struct Ending<'a> {
     pub retry_after: Option<Duration>,
     /// How many instances are stored now (after a success).
     pub event_count: Option<i32>,
+    /// The deletion guard held it (with `error` saying so).
+    pub held: bool,
 }
 
 /// Closes a run: the record, the integration's status fields and the schedule, and releases
 /// the lease.
 pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_minutes: i64, end: Ending<'_>) -> Result<Run> {
-    let Ending { counts, error, warnings, retry_after, event_count } = end;
+    let Ending { counts, error, warnings, retry_after, event_count, held } = end;
     let id = run.integration_id;
     let duration = (at - run.started_at).num_milliseconds().max(0);
     let warnings = (!warnings.is_empty()).then(|| summarize(warnings));
@@ -143,6 +150,7 @@ pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_m
             sr::unchanged_count.eq(counts.unchanged),
             sr::error.eq(error),
             sr::warnings.eq(warnings),
+            sr::held.eq(held),
         ))
         .returning(Run::as_returning())
         .get_result(c)
@@ -185,6 +193,11 @@ fn summarize(warnings: &[String]) -> String {
         text.push_str(&format!("\n… and {} more", warnings.len() - SHOWN));
     }
     text
+}
+
+/// Is the newest finished run of an integration one the deletion guard held?
+pub async fn held(conn: &mut Conn<'_>, id: i64) -> Result<bool> {
+    Ok(latest(conn, id, 1, 0).await?.iter().next().is_some_and(|r| r.held))
 }
 
 /// The newest runs of one integration, newest first, with how many there are in all.

@@ -43,6 +43,10 @@ pub struct RunJson {
     pub error: Option<String>,
     /// Lines of the feed that were skipped or repaired.
     pub warnings: Option<String>,
+    /// Held by the deletion guard (it would have removed most of the calendar's events).
+    pub held: bool,
+    /// Who let a held removal through.
+    pub applied_by: Option<String>,
 }
 
 impl RunJson {
@@ -61,6 +65,8 @@ impl RunJson {
             unchanged: r.unchanged_count,
             error: r.error.clone(),
             warnings: r.warnings.clone(),
+            held: r.held,
+            applied_by: r.applied_by.clone(),
         }
     }
 }
