@@ -114,12 +114,6 @@ impl Ctx<'_> {
     }
 }
 
-fn wall_of(value: &TimeValue) -> NaiveDateTime {
-    match value {
-        TimeValue::Date(d) => d.and_hms_opt(0, 0, 0).unwrap_or_default(),
-        TimeValue::Utc(t) | TimeValue::Zoned(t, _) | TimeValue::Floating(t) => *t,
-    }
-}
 
 /// Start and end of one event's own times.
 fn span(ctx: &mut Ctx<'_>, event: &Event) -> (When, When) {
@@ -153,8 +147,9 @@ fn length(start: When, end: When) -> Duration {
     }
 }
 
-/// Occurrence starts of an RRULE in wall-clock time, from `start` and inside [lo, hi).
-/// `until` turns the rule's UNTIL (time, is_utc) into wall-clock time.
+/// Occurrence starts of an RRULE in wall-clock time, from `start` and inside [lo, hi), with
+/// what was dropped from the rule to read it. `until` turns the rule's UNTIL (time, is_utc)
+/// into wall-clock time.
 pub fn wall_occurrences(
     rule: &str,
     start: NaiveDateTime,
@@ -162,7 +157,8 @@ pub fn wall_occurrences(
     hi: NaiveDateTime,
     cap: usize,
     until: &dyn Fn(NaiveDateTime, bool) -> NaiveDateTime,
-) -> Result<Vec<NaiveDateTime>, String> {
+) -> Result<(Vec<NaiveDateTime>, Vec<String>), String> {
+    let mut dropped = Vec::new();
     // rrule reads UNTIL in the zone of DTSTART and refuses mismatched forms: give it the
     // wall-clock UNTIL as UTC, with DTSTART as UTC wall time too.
     let mut parts = Vec::new();
@@ -180,6 +176,12 @@ pub fn wall_occurrences(
             }
             // Vendor extensions (X-EVOLUTION-ENDDATE=…) are not rule parts rrule knows.
             Some((k, _)) if k.trim().to_ascii_uppercase().starts_with("X-") => {}
+            // An invalid count or interval beside the rest (`COUNT=-1` next to an UNTIL): the
+            // part is dropped and the rule kept, as calendar apps do, rather than collapsing
+            // the series to its first instance.
+            Some((k, v)) if (k.eq_ignore_ascii_case("COUNT") || k.eq_ignore_ascii_case("INTERVAL")) && !v.trim().parse::<u32>().is_ok_and(|n| n > 0) => {
+                dropped.push(format!("{} is not a positive number; that part was ignored", part.to_ascii_uppercase()));
+            }
             _ => parts.push(part.to_ascii_uppercase()),
         }
     }
@@ -198,11 +200,12 @@ pub fn wall_occurrences(
             out.push(wall);
         }
     }
-    Ok(out)
+    Ok((out, dropped))
 }
 
-/// One UID: the master (if any) and its overrides, as indexes into the calendar's events.
-type Group = (Option<usize>, Vec<usize>);
+/// One UID: the master (if any), its overrides, and masters it replaced with the same SEQUENCE
+/// (a feed that lists a series twice: their EXDATEs still apply), as indexes into the events.
+type Group = (Option<usize>, Vec<usize>, Vec<usize>);
 
 /// Groups events by UID (the master with the highest SEQUENCE wins), ordered by UID.
 fn group_by_uid(events: &[Event], warnings: &mut Vec<Warning>) -> Vec<Group> {
@@ -210,7 +213,7 @@ fn group_by_uid(events: &[Event], warnings: &mut Vec<Warning>) -> Vec<Group> {
     let mut by_uid: HashMap<&str, usize> = HashMap::new();
     for (i, event) in events.iter().enumerate() {
         let g = *by_uid.entry(event.uid.as_str()).or_insert_with(|| {
-            groups.push((None, Vec::new()));
+            groups.push((None, Vec::new(), Vec::new()));
             groups.len() - 1
         });
         let group = &mut groups[g];
@@ -225,6 +228,11 @@ fn group_by_uid(events: &[Event], warnings: &mut Vec<Warning>) -> Vec<Group> {
             }),
             Some(m) => {
                 warnings.push(Warning { line: Some(events[m].line), message: format!("a later VEVENT with UID {} replaces this one", event.uid) });
+                if events[m].sequence == event.sequence {
+                    group.2.push(m);
+                } else {
+                    group.2.clear();
+                }
                 group.0 = Some(i);
             }
             None => group.0 = Some(i),
@@ -249,8 +257,9 @@ fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: O
     let mut series = Vec::with_capacity(groups.len());
     let mut instances = Vec::new();
     let mut full = false;
-    for (master, overrides) in groups {
+    for (master, overrides, twins) in groups {
         let master = master.map(|m| &events[m]);
+        let twins: Vec<&Event> = twins.iter().map(|&i| &events[i]).collect();
         let overrides: Vec<&Event> = overrides.iter().map(|&i| &events[i]).collect();
         let head = master.or(overrides.first().copied()).expect("a group has at least one event");
         // Every event keeps its series even past the instance limit: a series missing from a
@@ -264,7 +273,7 @@ fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: O
             continue;
         }
         let first = instances.len();
-        expand_group(&mut ctx, master, &overrides, &mut instances);
+        expand_group(&mut ctx, master, &twins, &overrides, &mut instances);
         instances[first..].sort_by_key(|i| i.recurrence_id);
     }
     Part { series, instances, warnings }
@@ -276,6 +285,14 @@ const PARALLEL_FROM: usize = 2000;
 /// Expands every event of `cal` inside the window.
 pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
     let mut warnings = std::mem::take(&mut cal.warnings);
+    let mut opts = opts;
+    // Google's and Apple's exports name the zone their floating times are meant in.
+    if let Some(tzid) = &cal.default_tzid {
+        match super::zones::lookup_iana(tzid) {
+            Some(tz) => opts.floating = tz,
+            None => warnings.push(Warning { line: None, message: format!("X-WR-TIMEZONE \"{tzid}\" is unknown; floating times are read in {}", opts.floating.name()) }),
+        }
+    }
     let groups = group_by_uid(&cal.events, &mut warnings);
     // UIDs are independent: big feeds expand in two halves at once (this machine has 2 cores).
     let parts = if cal.events.len() >= PARALLEL_FROM { 2 } else { 1 };
@@ -387,9 +404,11 @@ fn overlaps(opts: &Options, start: When, end: When) -> bool {
     s < opts.to && (e > opts.from || (e == s && s >= opts.from))
 }
 
-fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event], out: &mut Vec<Instance>) {
+/// Expands one UID. `twins`: masters the winning one replaced with the same SEQUENCE; their
+/// EXDATEs apply too, so an exception listed in either copy is applied once.
+fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, twins: &[&Event], overrides: &[&Event], out: &mut Vec<Instance>) {
     let opts = ctx.opts;
-    let Some(master) = master.filter(|m| m.rrule.is_some() || !m.rdates.is_empty()) else {
+    let Some(master) = master.filter(|m| !m.rrules.is_empty() || !m.rdates.is_empty()) else {
         // Single events, and overrides of series whose master is absent or not recurring.
         for event in master.into_iter().chain(overrides.iter().copied()) {
             let (start, end) = span(ctx, event);
@@ -411,30 +430,33 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event],
     let (first_start, first_end) = span(ctx, master);
     let duration = length(first_start, first_end);
 
-    // Candidate occurrence starts (original times), from the rule and RDATE.
+    // Candidate occurrence starts (original times): the union of every RRULE, and RDATE.
     let mut starts: Vec<When> = Vec::new();
     let margin = Duration::hours(15) + duration.max(Duration::zero());
     let lo = clock.to_wall((opts.from - margin).naive_utc());
     let hi = clock.to_wall((opts.to + Duration::hours(15)).naive_utc());
     let mut rdate_lengths: HashMap<When, Duration> = HashMap::new();
-    match &master.rrule {
-        Some((line, rule)) => {
-            let until_clock = clock.clone();
-            let to_wall = move |t: NaiveDateTime, utc: bool| if utc { until_clock.to_wall(t) } else { t };
-            let cap = opts.max_instances.saturating_sub(out.len()) + 1;
-            match wall_occurrences(rule, wall_of(&master.start), lo, hi, cap, &to_wall) {
-                Ok(walls) => starts.extend(walls.into_iter().map(|w| match clock {
+    for (line, rule) in &master.rrules {
+        let until_clock = clock.clone();
+        let to_wall = move |t: NaiveDateTime, utc: bool| if utc { until_clock.to_wall(t) } else { t };
+        let cap = opts.max_instances.saturating_sub(out.len()) + 1;
+        match wall_occurrences(rule, master.start.wall(), lo, hi, cap, &to_wall) {
+            Ok((walls, dropped)) => {
+                for note in dropped {
+                    ctx.warnings.push(Warning { line: Some(*line), message: format!("RRULE \"{rule}\": {note}") });
+                }
+                starts.extend(walls.into_iter().map(|w| match clock {
                     Clock::AllDay => When::Date(w.date()),
                     _ => When::At(clock.to_utc(w)),
-                })),
-                Err(reason) => {
-                    ctx.warnings.push(Warning { line: Some(*line), message: format!("RRULE \"{rule}\" cannot be used ({reason}); only the first instance is kept") });
-                    starts.push(first_start);
-                }
+                }));
+            }
+            Err(reason) => {
+                ctx.warnings.push(Warning { line: Some(*line), message: format!("RRULE \"{rule}\" cannot be used ({reason}); only the first instance is kept") });
             }
         }
-        None => starts.push(first_start),
     }
+    // DTSTART is always the first occurrence (RFC 5545 3.8.5.3), also when a rule is unusable.
+    starts.push(first_start);
     for (line, value, len) in &master.rdates {
         let w = ctx.when(value, *line);
         if let Some(len) = len {
@@ -446,7 +468,7 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event],
     // EXDATE: instants, or whole dates (a DATE exdate on a timed series removes that day).
     let mut ex_at = HashSet::new();
     let mut ex_dates: HashSet<NaiveDate> = HashSet::new();
-    for (line, value) in &master.exdates {
+    for (line, value) in master.exdates.iter().chain(twins.iter().flat_map(|t| t.exdates.iter())) {
         match ctx.when(value, *line) {
             When::At(t) => {
                 ex_at.insert(t);
@@ -459,45 +481,61 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event],
             }
         }
     }
-
-    // Overrides by their RECURRENCE-ID, in the series' form.
-    let mut by_rid: HashMap<When, &Event> = HashMap::new();
-    let mut future: Vec<(When, &Event)> = Vec::new();
-    for &o in overrides {
-        let rid = o.recurrence_id.as_ref().map(|r| ctx.when(r, o.line)).expect("overrides have a recurrence id");
-        let rid = match (rid, &clock) {
-            (When::At(t), Clock::AllDay) => When::Date(t.date_naive()),
-            (When::Date(d), c) if !c.is_all_day() => When::At(c.to_utc(d.and_time(wall_of(&master.start).time()))),
-            (r, _) => r,
-        };
-        if by_rid.insert(rid, o).is_some() {
-            ctx.warnings.push(Warning { line: Some(o.line), message: format!("a second override of {} for the same RECURRENCE-ID replaces the first", o.uid) });
-        }
-        if o.this_and_future {
-            future.push((rid, o));
-        }
-    }
-    future.sort_by_key(|(rid, _)| *rid);
+    let excluded = |original: When| match original {
+        When::At(t) => ex_at.contains(&t) || ex_dates.contains(&clock.to_wall(t.naive_utc()).date()),
+        When::Date(d) => ex_dates.contains(&d),
+    };
 
     starts.sort();
     starts.dedup();
+
+    // Overrides by their RECURRENCE-ID, in the series' form. An all-day series is matched by
+    // the date the RECURRENCE-ID names as written (Outlook writes
+    // `RECURRENCE-ID;TZID=GMT Standard Time:20200416T000000`, which is the 15th in UTC).
+    let mut by_rid: HashMap<When, &Event> = HashMap::new();
+    let mut future: Vec<(When, &Event)> = Vec::new();
+    for &o in overrides {
+        let written = o.recurrence_id.as_ref().expect("overrides have a recurrence id");
+        let rid = match (ctx.when(written, o.line), &clock) {
+            (When::At(_), Clock::AllDay) => When::Date(written.wall().date()),
+            (When::Date(d), c) if !c.is_all_day() => When::At(c.to_utc(d.and_time(master.start.wall().time()))),
+            (r, _) => r,
+        };
+        if o.this_and_future {
+            future.push((rid, o));
+        } else if by_rid.insert(rid, o).is_some() {
+            ctx.warnings.push(Warning { line: Some(o.line), message: format!("a second override of {} for the same RECURRENCE-ID replaces the first", o.uid) });
+        }
+    }
+    // RANGE=THISANDFUTURE, in order: each moves its occurrence and every later one until the
+    // next takes over. A later one may name its occurrence by the original time (RFC 5545) or
+    // by where the earlier one had moved it (as some clients write): both find the original.
+    future.sort_by_key(|(rid, _)| *rid);
+    let mut shifts: Vec<(When, Duration, &Event)> = Vec::new();
+    for (rid, o) in future {
+        let anchor = if starts.binary_search(&rid).is_ok() {
+            rid
+        } else {
+            starts.iter().copied().find(|&original| moved(&shifts, original).0 == rid).unwrap_or(rid)
+        };
+        let (o_start, _) = span(ctx, o);
+        shifts.push((anchor, length(anchor, o_start), o));
+        shifts.sort_by_key(|(anchor, ..)| *anchor);
+        by_rid.insert(anchor, o);
+    }
+
     let mut used: HashSet<When> = HashSet::new();
     for original in starts {
-        let excluded = match original {
-            When::At(t) => ex_at.contains(&t) || ex_dates.contains(&clock.to_wall(t.naive_utc()).date()),
-            When::Date(d) => ex_dates.contains(&d),
-        };
-        if excluded {
+        if excluded(original) {
             continue;
         }
         let instance = if let Some(&o) = by_rid.get(&original) {
             used.insert(original);
             let (start, end) = span(ctx, o);
             instance_of(ctx, o, Some(original), start, end)
-        } else if let Some(&(rid, o)) = future.iter().rev().find(|(rid, _)| *rid <= original) {
-            // RANGE=THISANDFUTURE: later instances move like the override did and take its fields.
+        } else if let (start, Some(o)) = moved(&shifts, original) {
+            // Moved like the override that took over, with its fields and length.
             let (o_start, o_end) = span(ctx, o);
-            let start = shift(original, length(rid, o_start));
             instance_of(ctx, o, Some(original), start, shift(start, length(o_start, o_end)))
         } else {
             let len = rdate_lengths.get(&original).copied().unwrap_or(duration);
@@ -507,9 +545,10 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event],
             out.push(instance);
         }
     }
-    // Overrides whose RECURRENCE-ID matched no generated instance are still events.
+    // Overrides whose RECURRENCE-ID matched no generated instance are still events, unless the
+    // master excludes that occurrence: an override of a deleted occurrence is deleted too.
     for (rid, o) in by_rid {
-        if used.contains(&rid) {
+        if used.contains(&rid) || excluded(rid) {
             continue;
         }
         let (start, end) = span(ctx, o);
@@ -522,5 +561,14 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, overrides: &[&Event],
         for instance in &mut out[first_of_group..] {
             instance.status = Status::Cancelled;
         }
+    }
+}
+
+/// Where an original occurrence starts after the RANGE=THISANDFUTURE overrides, and the one
+/// that moved it.
+fn moved<'e>(shifts: &[(When, Duration, &'e Event)], original: When) -> (When, Option<&'e Event>) {
+    match shifts.iter().rev().find(|(anchor, ..)| *anchor <= original) {
+        Some(&(_, by, o)) => (shift(original, by), Some(o)),
+        None => (original, None),
     }
 }

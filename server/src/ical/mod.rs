@@ -68,7 +68,9 @@ pub struct Event {
     pub start: TimeValue,
     pub end: Option<TimeValue>,
     pub duration: Option<Duration>,
-    pub rrule: Option<(usize, String)>,
+    /// Every RRULE line: RFC 5545 says SHOULD NOT have several, feeds do; the occurrences
+    /// are their union.
+    pub rrules: Vec<(usize, String)>,
     pub rdates: Vec<(usize, TimeValue, Option<Duration>)>,
     pub exdates: Vec<(usize, TimeValue)>,
     pub status: Status,
@@ -88,6 +90,8 @@ pub struct Calendar {
     pub events: Vec<Event>,
     pub zones: ZoneTable,
     pub warnings: Vec<Warning>,
+    /// `X-WR-TIMEZONE` (Google's and Apple's exports): the zone floating times are meant in.
+    pub default_tzid: Option<String>,
 }
 
 /// The name of the calendar frame opened for bare components.
@@ -128,6 +132,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
     let mut zones = ZoneTable::default();
     let mut calendars = 0;
     let mut first_line: Option<(usize, String)> = None;
+    let mut default_tzid = None;
     let mut last_line = 0;
     // Whether the last line was an END that closed nothing (`END:VCALENDARD`, or an
     // `END:VCAL` whose line was cut): the writer got to its closing line.
@@ -229,6 +234,9 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
             _ => match stack.last_mut().map(|f| &mut f.open) {
                 Some(Open::Event(props) | Open::Observance(props)) => props.push(line),
                 Some(Open::Timezone(props, _)) => props.push(line),
+                Some(Open::Calendar) if line.name == "X-WR-TIMEZONE" && default_tzid.is_none() => {
+                    default_tzid = Some(line.value.trim().to_owned()).filter(|v| !v.is_empty());
+                }
                 Some(_) => {}
                 None => {
                     if first_line.is_none() {
@@ -266,7 +274,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
         };
         return Err(ParseError::new(first_line.map(|(l, _)| l), message));
     }
-    Ok(Calendar { events, zones, warnings })
+    Ok(Calendar { events, zones, warnings, default_tzid })
 }
 
 fn text_of(line: &ContentLine<'_>) -> String {
@@ -286,7 +294,7 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Vec<War
     let mut duration = None;
     let mut recurrence_id = None;
     let mut this_and_future = false;
-    let mut rrule = None;
+    let mut rrules = Vec::new();
     let mut rdates = Vec::new();
     let mut exdates = Vec::new();
     let mut status = Status::Confirmed;
@@ -330,12 +338,8 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Vec<War
                 }
             },
             "RRULE" => {
-                if rrule.is_some() {
-                    warn(p.line, "a second RRULE; ignored".into());
-                } else {
-                    rrule = Some((p.line, p.value.trim().to_owned()));
-                    recurrence_text.push_str(&format!("RRULE:{}\n", p.value.trim()));
-                }
+                rrules.push((p.line, p.value.trim().to_owned()));
+                recurrence_text.push_str(&format!("RRULE:{}\n", p.value.trim()));
             }
             "RDATE" | "EXDATE" => {
                 let is_rdate = p.name == "RDATE";
@@ -372,10 +376,30 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Vec<War
         warn(begin, "VEVENT without DTSTART; event skipped".into());
         return None;
     };
-    if let (Some(e), TimeValue::Date(_)) = (&end, &start) {
-        if !e.is_date() {
-            warn(begin, "all-day DTSTART with a DTEND that has a time; DTEND ignored".into());
-            end = None;
+    // One side a date, the other a date-time: the span the two describe, the date read as
+    // midnight in the other side's zone (what calendar apps show). Then an end before its
+    // start (an editor that swapped them): the span between the two. Values of different
+    // zones are compared after zone resolution, which a swapped pair across zones never gets.
+    let mut start = start;
+    match (&start, &end) {
+        (TimeValue::Date(d), Some(e)) if !e.is_date() => {
+            warn(begin, "DTSTART is a date but DTEND has a time; read as from midnight of that date".into());
+            start = e.with_wall(d.and_hms_opt(0, 0, 0).unwrap_or_default());
+        }
+        (s, Some(TimeValue::Date(d))) if !s.is_date() => {
+            warn(begin, "DTSTART has a time but DTEND is a date; read as until midnight of that date".into());
+            end = Some(s.with_wall(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+        }
+        _ => {}
+    }
+    if let Some(e) = &end {
+        let same_clock = match (&start, e) {
+            (TimeValue::Zoned(_, a), TimeValue::Zoned(_, b)) => a == b,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        };
+        if same_clock && e.wall() < start.wall() {
+            warn(begin, "DTEND is before DTSTART; read as the span between them".into());
+            end = Some(std::mem::replace(&mut start, e.clone()));
         }
     }
     let uid = match uid.filter(|u| !u.is_empty()) {
@@ -395,7 +419,7 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Vec<War
         start,
         end,
         duration,
-        rrule,
+        rrules,
         rdates,
         exdates,
         status,

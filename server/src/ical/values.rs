@@ -16,6 +16,25 @@ impl TimeValue {
     pub fn is_date(&self) -> bool {
         matches!(self, TimeValue::Date(_))
     }
+
+    /// The wall-clock time as written (a date at midnight).
+    pub fn wall(&self) -> chrono::NaiveDateTime {
+        match self {
+            TimeValue::Date(d) => d.and_hms_opt(0, 0, 0).unwrap_or_default(),
+            TimeValue::Utc(t) | TimeValue::Zoned(t, _) | TimeValue::Floating(t) => *t,
+        }
+    }
+
+    /// The same kind of value (UTC, zoned, floating) at another wall-clock time; a date
+    /// becomes that day.
+    pub fn with_wall(&self, wall: chrono::NaiveDateTime) -> TimeValue {
+        match self {
+            TimeValue::Date(_) => TimeValue::Date(wall.date()),
+            TimeValue::Utc(_) => TimeValue::Utc(wall),
+            TimeValue::Zoned(_, tzid) => TimeValue::Zoned(wall, tzid.clone()),
+            TimeValue::Floating(_) => TimeValue::Floating(wall),
+        }
+    }
 }
 
 fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
