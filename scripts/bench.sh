@@ -17,4 +17,10 @@ export CALSYNC_TEST_DATABASE_URL=$(scripts/pg.sh start "$work/pg" "$(free_port)"
 # The server side only: `ical inspect` needs no browser bundle.
 LEPTOS_OUTPUT_NAME=calsync cargo build --release -p app --no-default-features --features ssr --bin calsync
 export CALSYNC_BIN=$root/target/release/calsync
+# The expansion benchmark's peer, Python's recurring-ical-events, in its own virtual environment
+# (Debian refuses system-wide pip).
+venv=$root/target/bench-venv
+if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+"$venv/bin/pip" install -q -r server/benches/peer/requirements.txt
+export CALSYNC_PEER_PYTHON=$venv/bin/python
 cargo bench -p server --bench sync

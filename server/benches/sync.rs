@@ -181,26 +181,55 @@ async fn run() {
     };
     match std::env::var("CALSYNC_BIN") {
         Ok(bin) => {
+            // As a user runs it: `calsync ical inspect FEED --json > out.json`, the whole process
+            // from start to the last byte written.
+            let out_path = std::env::temp_dir().join("calsync-bench-out.json");
             let mut runs = Vec::new();
-            for _ in 0..7 {
+            for _ in 0..9 {
+                let out_file = std::fs::File::create(&out_path).unwrap();
                 let started = Instant::now();
-                let out = std::process::Command::new(&bin)
+                let status = std::process::Command::new(&bin)
                     .args(["ical", "inspect", path.to_str().unwrap(), "--from", &from, "--to", &to, "--json"])
                     .env("CALSYNC_SYNC_MAX_INSTANCES", "1000000")
-                    .output()
+                    .stdout(out_file)
+                    .status()
                     .expect("run calsync");
                 runs.push(started.elapsed());
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-                assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), instances_in_window + 2);
+                assert!(status.success());
+                let written = std::fs::read(&out_path).unwrap();
+                assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), instances_in_window + 2);
             }
             let t = median(runs);
             let rate = instances_in_window as f64 / t.as_secs_f64();
             lines.push(Line {
-                what: format!("(a) `calsync ical inspect --json`: {} KB, 10,000 events → {instances_in_window} instances", feed.len() / 1024),
+                what: format!("(a) `calsync ical inspect FEED --json > out.json`: {} KB, 10,000 events → {instances_in_window} instances", feed.len() / 1024),
                 figure: format!("{} = {:.0} instances/s", ms(t), rate),
                 target: "≥ 600,000/s".into(),
                 ratio: format!("{:.2}× the target", rate / 600_000.0),
             });
+            // The same file through Python's recurring-ical-events, as whole processes.
+            match std::env::var("CALSYNC_PEER_PYTHON") {
+                Ok(python) => {
+                    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peer/count_instances.py");
+                    let mut peer_runs = Vec::new();
+                    let mut count = String::new();
+                    for _ in 0..3 {
+                        let started = Instant::now();
+                        let out = std::process::Command::new(&python).args([script, path.to_str().unwrap(), &from, &to]).output().expect("run the peer");
+                        peer_runs.push(started.elapsed());
+                        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                        count = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                    }
+                    let peer = median(peer_runs);
+                    lines.push(Line {
+                        what: format!("(a′) the same file through recurring-ical-events 3.8.2 (Python, whole process): {count} instances"),
+                        figure: format!("{:.2} s; calsync's whole process {}", peer.as_secs_f64(), ms(t)),
+                        target: "calsync ≥ 100× faster".into(),
+                        ratio: format!("{:.0}× faster", peer.as_secs_f64() / t.as_secs_f64()),
+                    });
+                }
+                Err(_) => eprintln!("CALSYNC_PEER_PYTHON is not set: skipping the peer; `make bench` sets it"),
+            }
         }
         Err(_) => eprintln!("CALSYNC_BIN is not set: skipping (a); `make bench` sets it"),
     }

@@ -311,7 +311,12 @@ pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
     let mut said: HashSet<String> = warnings.iter().map(|w| w.message.clone()).collect();
     for part in results {
         series.extend(part.series);
-        instances.extend(part.instances);
+        // The first part's vector is kept (no copy of it); later ones are appended.
+        if instances.is_empty() {
+            instances = part.instances;
+        } else {
+            instances.extend(part.instances);
+        }
         // Both halves may warn about the same unknown zone: say it once.
         warnings.extend(part.warnings.into_iter().filter(|w| w.line.is_none() || said.insert(w.message.clone())));
     }
@@ -322,9 +327,27 @@ pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
     let floating = opts.floating;
     let mut order: Vec<(i64, u32)> = instances.iter().enumerate().map(|(n, i)| (i.start.instant(floating).timestamp(), n as u32)).collect();
     order.sort_unstable();
-    let mut slots: Vec<Option<Instance>> = instances.into_iter().map(Some).collect();
-    let instances = order.iter().filter_map(|&(_, n)| slots[n as usize].take()).collect();
+    let source: Vec<u32> = order.into_iter().map(|(_, n)| n).collect();
+    permute(&mut instances, &source);
     Expanded { series, instances, warnings }
+}
+
+/// Puts `items[source[i]]` at position `i` for every `i`, in place (following each cycle of
+/// the permutation once), instead of building a second vector of the same size.
+fn permute<T>(items: &mut [T], source: &[u32]) {
+    let mut placed = vec![false; items.len()];
+    for start in 0..items.len() {
+        let mut at = start;
+        while !placed[at] {
+            placed[at] = true;
+            let from = source[at] as usize;
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
 }
 
 fn series_of(head: &Event, has_master: bool, overrides: &[&Event]) -> Series {
@@ -570,5 +593,16 @@ fn moved<'e>(shifts: &[(When, Duration, &'e Event)], original: When) -> (When, O
     match shifts.iter().rev().find(|(anchor, ..)| *anchor <= original) {
         Some(&(_, by, o)) => (shift(original, by), Some(o)),
         None => (original, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn permute_places_each_item_where_the_order_says() {
+        let mut items = vec!['a', 'b', 'c', 'd', 'e', 'f'];
+        // Two cycles (0 → 2 → 4 → 0 and 1 → 3 → 1) and a fixed point (5).
+        super::permute(&mut items, &[2, 3, 4, 1, 0, 5]);
+        assert_eq!(items, ['c', 'd', 'e', 'b', 'a', 'f']);
     }
 }
