@@ -11,7 +11,7 @@ use server::{
         Error,
     },
     run,
-    sync::{runs, Trigger},
+    sync::{runs, Started, Trigger},
     testing::{
         feeds::{close_delimited, FeedHost, Reply},
         TestDb,
@@ -111,7 +111,10 @@ db_test!(a_sync_that_would_remove_most_events_is_held_until_applied, |db| {
     }
 
     // Apply: the same sync with the guard lifted, recorded as applied by the person.
-    let (_, started) = engine.apply_held(me, &name, "sarah@example.com").await.unwrap();
+    let started = match engine.apply_held(me, &name, "sarah@example.com").await.unwrap() {
+        (_, Started::Running(run)) => run,
+        other => panic!("a slot was free: {other:?}"),
+    };
     assert_eq!(started.applied_by.as_deref(), Some("sarah@example.com"));
     let applied = wait_for_run(&db, started.id).await;
     assert_eq!(applied.status, "Success", "{:?}", applied.error);

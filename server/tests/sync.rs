@@ -322,3 +322,96 @@ db_test!(the_scheduler_syncs_due_calendars_on_its_tick_and_stops_on_shutdown, |d
     let (_, total) = runs::recent(&mut p.conn(), synced.id, 10, 0).await.unwrap();
     assert_eq!(total, 1);
 });
+
+fn engine_with_slots(db: &server::testing::TestDb, slots: usize) -> Engine {
+    let feeds = limits();
+    let settings = Settings { concurrency: slots, tick: Duration::from_secs(3600), feeds: feeds.clone(), ..Settings::default() };
+    Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings)
+}
+
+async fn status_of(db: &server::testing::TestDb, me: server::domain::integrations::Actor, name: &str) -> ig::Integration {
+    let mut p = db.pool.get().await.unwrap();
+    ig::get(&mut p.conn(), me, name).await.unwrap()
+}
+
+db_test!(sync_now_waits_in_the_queue_when_every_slot_is_busy, |db| {
+    let host = FeedHost::start().await;
+    host.set("/slow.ics", Reply::Stall(Duration::from_millis(800)));
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    let slow = calendar(&db, me, "Slow", &host.url("/slow.ics")).await;
+    let fast = calendar(&db, me, "Fast", &host.url("/f.ics")).await;
+    let engine = engine_with_slots(&db, 1);
+
+    // The one slot takes the slow calendar; "Sync now" on the other waits in the queue.
+    assert!(matches!(engine.sync_now(me, &slow).await.unwrap().1, server::sync::Started::Running(_)));
+    assert!(matches!(engine.sync_now(me, &fast).await.unwrap().1, server::sync::Started::Queued(_)));
+    let queued = status_of(&db, me, &fast).await;
+    assert!(queued.queued_at.is_some());
+    assert_eq!(queued.sync_status.as_str(), "Pending");
+    // Pressed again while queued, or while running: 409.
+    match engine.sync_now(me, &fast).await {
+        Err(Error::Conflict(m)) => assert_eq!(m, runs::MSG_QUEUED),
+        other => panic!("{other:?}"),
+    }
+    match engine.sync_now(me, &slow).await {
+        Err(Error::Conflict(m)) => assert_eq!(m, runs::MSG_RUNNING),
+        other => panic!("{other:?}"),
+    }
+
+    // The slots (here taking queued calendars only, as with CALSYNC_SCHEDULER=0) run it as
+    // soon as the slow sync frees its slot.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pool = tokio::spawn(engine.clone().dispatch(server::sync::Claim::Queued, stopped));
+    let mut done = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let i = status_of(&db, me, &fast).await;
+        if i.sync_status.as_str() == "Success" {
+            done = Some(i);
+            break;
+        }
+    }
+    let done = done.expect("the queued calendar was synced");
+    assert!(done.queued_at.is_none());
+    let mut p = db.pool.get().await.unwrap();
+    let (fast_runs, _) = runs::recent(&mut p.conn(), done.id, 10, 0).await.unwrap();
+    assert_eq!((fast_runs.len(), fast_runs[0].trigger.as_str()), (1, "manual"));
+    let slow_run = runs::latest(&mut p.conn(), status_of(&db, me, &slow).await.id, 1, 0).await.unwrap().remove(0);
+    assert!(slow_run.finished_at.unwrap() <= fast_runs[0].started_at, "one slot: one sync at a time");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), pool).await.expect("the slots stop").unwrap();
+});
+
+db_test!(the_scheduler_never_waits_for_its_slowest_calendar, |db| {
+    let host = FeedHost::start().await;
+    host.set("/slow.ics", Reply::Stall(Duration::from_secs(3)));
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    let slow = calendar(&db, me, "Slow", &host.url("/slow.ics")).await;
+    let mut fast = Vec::new();
+    for n in 0..6 {
+        fast.push(calendar(&db, me, &format!("Fast {n}"), &host.url("/f.ics")).await);
+    }
+    // Two slots: while one waits three seconds for the slow feed, the other goes through the
+    // six fast ones (a tick-based scheduler that waits for its whole batch would need 3 s+).
+    let engine = engine_with_slots(&db, 2);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let started = std::time::Instant::now();
+    let scheduler = tokio::spawn(engine.clone().scheduler(stopped));
+    loop {
+        let mut synced = 0;
+        for name in &fast {
+            synced += (status_of(&db, me, name).await.sync_status.as_str() == "Success") as usize;
+        }
+        if synced == fast.len() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_millis(2500), "only {synced} of 6 synced while the slow feed stalls");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status_of(&db, me, &slow).await.sync_status.as_str(), "In Progress", "the slow one is still running");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), scheduler).await.expect("the scheduler stops after its running syncs").unwrap();
+    assert_eq!(status_of(&db, me, &slow).await.sync_status.as_str(), "Failed", "the stalled feed (an empty answer) was recorded before the scheduler stopped");
+});

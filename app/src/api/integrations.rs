@@ -24,6 +24,8 @@ pub struct IntegrationView {
     pub auto_sync_enabled: bool,
     pub sync_interval_minutes: i32,
     pub sync_status: super::SyncState,
+    /// Waiting for a free sync slot ("Sync now" while all were busy).
+    pub queued: bool,
     pub sync_error_log: Option<String>,
     /// "3 minutes ago" / "never"
     pub last_sync_ago: String,
@@ -113,6 +115,7 @@ pub(crate) mod convert {
             auto_sync_enabled: i.auto_sync_enabled,
             sync_interval_minutes: i.sync_interval_minutes,
             sync_status: i.sync_status.into(),
+            queued: i.queued_at.is_some(),
             sync_error_log: i.sync_error_log.clone(),
             last_sync_ago: i.last_sync.map(|t| relative((t - now).num_minutes())).unwrap_or_else(|| "never".into()),
             last_sync: i.last_sync.map(|t| format_datetime(t, viewer_tz)),

@@ -25,6 +25,8 @@ pub struct SyncRow {
     pub running: bool,
     /// The newest run was held by the deletion guard: "Apply" lets it through.
     pub held: bool,
+    /// Waiting for a free sync slot ("Sync now" while all were busy).
+    pub queued: bool,
     /// "2026-11-22 09:30:00 (3 minutes ago)" or "never"
     pub last_success: String,
     /// "in 12 minutes", "due now", "paused (inactive)", "off (automatic sync disabled)"
@@ -86,11 +88,13 @@ mod convert {
 
     pub fn row(i: &Integration, runs: &[Run], tz: chrono_tz::Tz) -> SyncRow {
         let now = server::domain::now();
-        let running = i.sync_status == server::domain::integrations::SyncStatus::InProgress;
+        let running = i.sync_status == server::domain::integrations::SyncStatus::InProgress || i.queued_at.is_some();
         let next_run = if !i.is_active {
             "paused (inactive)".to_string()
         } else if !i.auto_sync_enabled {
             "off (automatic sync disabled)".to_string()
+        } else if i.queued_at.is_some() {
+            "queued: waiting for a free sync slot".to_string()
         } else if running {
             "running now".to_string()
         } else {
@@ -138,6 +142,7 @@ mod convert {
             status: i.sync_status.into(),
             running,
             held: !running && runs.first().is_some_and(|r| r.held),
+            queued: i.queued_at.is_some(),
             last_success: i
                 .last_sync
                 .map(|t| format!("{} ({})", format_datetime(t, tz), relative((t - now).num_minutes())))
@@ -184,13 +189,12 @@ pub async fn sync_dashboard(user: Option<String>) -> Result<SyncBoard, AppError>
 pub async fn sync_now(name: String) -> Result<super::integrations::ActionResult, AppError> {
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
-    let (integration, _) = state.engine.sync_now(super::integrations::actor(&me), &name).await?;
-    Ok(super::integrations::ActionResult {
-        name,
-        integration_name: integration.integration_name.clone(),
-        messages: vec![format!("Syncing '{}'…", integration.integration_name)],
-        warnings: Vec::new(),
-    })
+    let (integration, started) = state.engine.sync_now(super::integrations::actor(&me), &name).await?;
+    let message = match started {
+        server::sync::Started::Running(_) => format!("Syncing '{}'…", integration.integration_name),
+        server::sync::Started::Queued(_) => format!("'{}' is queued: every sync slot is busy, it starts as soon as one is free.", integration.integration_name),
+    };
+    Ok(super::integrations::ActionResult { name, integration_name: integration.integration_name.clone(), messages: vec![message], warnings: Vec::new() })
 }
 
 /// "Apply" on a sync the deletion guard held: runs it once more with the guard lifted, recorded
@@ -200,6 +204,7 @@ pub async fn apply_held_sync(name: String) -> Result<super::integrations::Action
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
     let (integration, _) = state.engine.apply_held(super::integrations::actor(&me), &name, &me.email).await?;
+    // Running or queued, the page follows it.
     Ok(super::integrations::ActionResult {
         name,
         integration_name: integration.integration_name.clone(),

@@ -39,7 +39,7 @@ pub fn CalendarsPage() -> impl IntoView {
         |(user, ..)| list_integrations(user),
     );
     // While a sync runs, follow it without a reload.
-    let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == SyncState::InProgress)));
+    let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == SyncState::InProgress || i.queued)));
     poll_while(running, tick, std::time::Duration::from_millis(1000));
     // What the last action (or the save that brought us here) has to say.
     let last_action = RwSignal::new(None::<Notices>);
@@ -136,6 +136,7 @@ fn status_of(i: &IntegrationView) -> (&'static str, String) {
         ("status-error", "Token expired".into())
     } else {
         match i.sync_status {
+            _ if i.queued => ("status-progress", "Queued".into()),
             SyncState::Success => ("status-ok", "Synced".into()),
             SyncState::Failed => ("status-error", "Sync failed".into()),
             SyncState::InProgress => ("status-progress", "Syncing…".into()),
@@ -162,7 +163,7 @@ fn CalendarCard(
     sync_now: ServerAction<SyncNow>,
 ) -> impl IntoView {
     let (status_class, status_text) = status_of(&item);
-    let running = item.sync_status == SyncState::InProgress;
+    let running = item.sync_status == SyncState::InProgress || item.queued;
     let events = match item.event_count {
         1 => "1 event".to_string(),
         n => format!("{n} events"),

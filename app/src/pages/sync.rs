@@ -77,6 +77,9 @@ fn badge(row: &SyncRow) -> (&'static str, &'static str) {
     if !row.is_active {
         return ("status-muted", "Inactive");
     }
+    if row.queued {
+        return ("status-progress", "Queued");
+    }
     let class = match row.status {
         SyncState::Success => "status-ok",
         SyncState::Failed => "status-error",

@@ -44,10 +44,11 @@ pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), Strin
     let backend = format!("{:?}", pool.backend());
     let state = AppState::new(pool, config, keys);
     let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
-    let scheduler = state.config.scheduler.then(|| {
-        tracing::info!(worker = state.engine.worker(), tick_s = state.config.sync.tick.as_secs(), "sync scheduler started");
-        tokio::spawn(state.engine.clone().scheduler(stopped))
-    });
+    // The sync slots always run here ("Sync now" waits for a free one); whether they also take
+    // due calendars is CALSYNC_SCHEDULER's choice (another process may do that).
+    let mode = if state.config.scheduler { server::sync::Claim::Due } else { server::sync::Claim::Queued };
+    tracing::info!(worker = state.engine.worker(), slots = state.config.sync.concurrency, tick_s = state.config.sync.tick.as_secs(), ?mode, "sync slots started");
+    let scheduler = Some(tokio::spawn(state.engine.clone().dispatch(mode, stopped)));
     let app = router(state, leptos_options);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, database = %backend, "calsync listening on http://{addr}");

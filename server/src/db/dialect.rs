@@ -1,31 +1,53 @@
 //! The few statements whose SQL differs between PostgreSQL and SQLite (besides the bulk
-//! inserts in `bulk`): claiming due calendars and locking a calendar's row.
+//! inserts in `bulk`): claiming queued and due calendars, and locking a calendar's row.
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 
-use super::schema::calendar_integrations as ci;
+use super::schema::{calendar_integrations as ci, sync_states as ss};
 use super::{Conn, DbError};
+use crate::run;
 
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = BigInt)]
-    integration_id: i64,
+/// Which calendars a claim takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Only those waiting in the queue ("Sync now" while every slot was busy).
+    Queued,
+    /// Queued ones first, then the due ones (active, auto-sync on, due time passed).
+    Due,
 }
 
-/// Leases up to `limit` due integrations to `worker` until `until`: active, auto-sync on, due,
-/// and not leased (or leased by someone whose lease expired). PostgreSQL skips rows another
-/// process is claiming at the same moment; SQLite has one writer.
-pub async fn claim_due(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<i64>, DbError> {
+/// A claimed calendar, and the queue entry it came with (cleared by the claim).
+#[derive(QueryableByName, Debug)]
+pub struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    pub integration_id: i64,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub queued_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub queued_by: Option<String>,
+}
+
+/// Leases up to `limit` calendars to `worker` until `until`: what `mode` takes, not leased (or
+/// leased by someone whose lease expired). PostgreSQL skips rows another process is claiming
+/// at the same moment; SQLite has one writer. Their queue entries are cleared.
+pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>, DbError> {
+    let wanted = match mode {
+        Claim::Queued => "s.queued_at IS NOT NULL",
+        Claim::Due => "(s.queued_at IS NOT NULL OR (ci.auto_sync_enabled AND (s.due_at IS NULL OR s.due_at <= {at})))",
+    };
     // The outer lease condition is checked again on the row itself, so a claim that raced
     // another never succeeds twice.
-    let inner = "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
-                 WHERE ci.is_active AND ci.auto_sync_enabled AND (s.due_at IS NULL OR s.due_at <= {at}) \
-                 AND (s.lease_until IS NULL OR s.lease_until < {at}) ORDER BY s.due_at NULLS FIRST LIMIT {limit}";
+    let inner = format!(
+        "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
+         WHERE ci.is_active AND {wanted} AND (s.lease_until IS NULL OR s.lease_until < {{at}}) \
+         ORDER BY s.queued_at IS NULL, s.queued_at, s.due_at NULLS FIRST LIMIT {{limit}}"
+    );
     let outer = "UPDATE sync_states SET lease_owner = {worker}, lease_until = {until} \
-                 WHERE integration_id IN ({inner}) AND (lease_until IS NULL OR lease_until < {at}) RETURNING integration_id";
-    let ids: Vec<Claimed> = match conn {
+                 WHERE integration_id IN ({inner}) AND (lease_until IS NULL OR lease_until < {at}) \
+                 RETURNING integration_id, queued_at, queued_by";
+    let claimed: Vec<Claimed> = match conn {
         Conn::Pg(c) => {
             let inner = inner.replace("{at}", "$1").replace("{limit}", "$4") + " FOR UPDATE OF s SKIP LOCKED";
             let sql = outer.replace("{inner}", &inner).replace("{at}", "$1").replace("{worker}", "$2").replace("{until}", "$3");
@@ -34,12 +56,12 @@ pub async fn claim_due(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime, unt
                 .bind::<Text, _>(worker)
                 .bind::<Timestamp, _>(until)
                 .bind::<BigInt, _>(limit)
-                .load(*c)
+                .load(&mut **c)
                 .await?
         }
         Conn::Sqlite(c) => {
             let sql = outer
-                .replace("{inner}", inner)
+                .replace("{inner}", &inner)
                 .replace("{worker}", "?1")
                 .replace("{until}", "?2")
                 .replace("{at}", "?3")
@@ -49,11 +71,18 @@ pub async fn claim_due(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime, unt
                 .bind::<Timestamp, _>(until)
                 .bind::<Timestamp, _>(at)
                 .bind::<BigInt, _>(limit)
-                .load(*c)
+                .load(&mut **c)
                 .await?
         }
     };
-    Ok(ids.into_iter().map(|c| c.integration_id).collect())
+    let queued: Vec<i64> = claimed.iter().filter(|c| c.queued_at.is_some()).map(|c| c.integration_id).collect();
+    if !queued.is_empty() {
+        run!(conn, |c| diesel::update(ss::table.filter(ss::integration_id.eq_any(&queued)))
+            .set((ss::queued_at.eq(None::<NaiveDateTime>), ss::queued_by.eq(None::<String>)))
+            .execute(c)
+            .await)?;
+    }
+    Ok(claimed)
 }
 
 /// Locks a calendar's row until the transaction ends (`FOR UPDATE`; SQLite's one writer is

@@ -89,6 +89,8 @@ diesel::table! {
         lease_until -> Nullable<Timestamp>,
         failures -> Integer,
         event_count -> Integer,
+        queued_at -> Nullable<Timestamp>,
+        queued_by -> Nullable<Text>,
     }
 }
 

@@ -24,7 +24,7 @@ use crate::providers::fetch::{FeedClient, FeedLimits};
 use crate::providers::{Cursor, ErrorKind, Fetch, Outcome, ProviderError, Secrets, Window};
 use crate::run;
 use adapters::Adapters;
-pub use runs::{Counts, Ending, Run, Trigger};
+pub use runs::{Claim, Counts, Ending, Run, Trigger};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -64,6 +64,19 @@ struct Inner {
     adapters: Adapters,
     settings: Settings,
     worker: String,
+    /// One permit per sync this process may run at once: scheduled and "Sync now" alike.
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Wakes an idle scheduler ("Sync now" queued a calendar).
+    wake: tokio::sync::Notify,
+}
+
+/// What "Sync now" did.
+#[derive(Debug, Clone)]
+pub enum Started {
+    /// A slot was free: the run is under way.
+    Running(Run),
+    /// Every slot was busy: the calendar waits in the queue since then.
+    Queued(NaiveDateTime),
 }
 
 pub const MSG_INACTIVE: &str = "This calendar is inactive. Activate it to sync it.";
@@ -103,7 +116,8 @@ impl Engine {
     pub fn with_feed_client(pool: Pool, keys: Keyring, feeds: Arc<FeedClient>, settings: Settings) -> Engine {
         let worker = format!("{}-{}-{:04x}", hostname(), std::process::id(), rand::random::<u16>());
         let adapters = Adapters { feeds, keys, max_instances: settings.max_instances };
-        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker }) }
+        let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
+        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new() }) }
     }
 
     pub fn worker(&self) -> &str {
@@ -142,16 +156,16 @@ impl Engine {
         Ok((integration, run))
     }
 
-    /// "Sync now": starts the run and returns at once (with the calendar it is for); the run
-    /// goes on in the background.
-    pub async fn sync_now(&self, actor: Actor, name: &str) -> Result<(Integration, Run)> {
-        let (integration, run) = self.start(actor, name, Trigger::Manual, None).await?;
-        Ok(self.in_background(integration, run))
+    /// "Sync now": starts the run at once when one of this process's sync slots is free (the
+    /// run goes on in the background), and queues the calendar otherwise (a slot takes it as
+    /// soon as one frees up, here or in another process). `Conflict` while it runs or waits.
+    pub async fn sync_now(&self, actor: Actor, name: &str) -> Result<(Integration, Started)> {
+        self.request(actor, name, None).await
     }
 
     /// "Apply" on a sync the deletion guard held: the same sync once more with the guard
     /// lifted, recorded as applied by `who`. `Conflict` when nothing is held.
-    pub async fn apply_held(&self, actor: Actor, name: &str, who: &str) -> Result<(Integration, Run)> {
+    pub async fn apply_held(&self, actor: Actor, name: &str, who: &str) -> Result<(Integration, Started)> {
         let held = {
             let mut pooled = self.conn().await?;
             let mut conn = pooled.conn();
@@ -161,15 +175,32 @@ impl Engine {
         if !held {
             return Err(Error::Conflict(MSG_NOTHING_HELD.into()));
         }
-        let (integration, run) = self.start(actor, name, Trigger::Manual, Some(who.to_owned())).await?;
-        Ok(self.in_background(integration, run))
+        self.request(actor, name, Some(who.to_owned())).await
     }
 
-    fn in_background(&self, integration: Integration, run: Run) -> (Integration, Run) {
-        let engine = self.clone();
-        let (started, opened) = (integration.clone(), run.clone());
-        tokio::spawn(async move { engine.perform(started, opened).await });
-        (integration, run)
+    async fn request(&self, actor: Actor, name: &str, applied_by: Option<String>) -> Result<(Integration, Started)> {
+        if let Ok(slot) = self.inner.slots.clone().try_acquire_owned() {
+            let (integration, run) = self.start(actor, name, Trigger::Manual, applied_by).await?;
+            let engine = self.clone();
+            let (started, opened) = (integration.clone(), run.clone());
+            tokio::spawn(async move {
+                engine.perform(started, opened).await;
+                drop(slot);
+            });
+            return Ok((integration, Started::Running(run)));
+        }
+        let mut pooled = self.conn().await?;
+        let mut conn = pooled.conn();
+        let integration = integrations::get(&mut conn, actor, name).await?;
+        if !integration.is_active {
+            return Err(Error::invalid("is_active", MSG_INACTIVE));
+        }
+        let id = integration.id;
+        let at = now();
+        conn.write_tx(move |mut c| Box::pin(async move { runs::enqueue(&mut c, id, at, applied_by.as_deref()).await })).await?;
+        self.inner.wake.notify_one();
+        let integration = integrations::get_by_id(&mut conn, id).await?;
+        Ok((integration, Started::Queued(at)))
     }
 
     /// Syncs one calendar and waits for the result.
@@ -183,56 +214,96 @@ impl Engine {
         Ok(self.perform(integration, run).await)
     }
 
-    /// Claims the due calendars (at most `concurrency`) and syncs them, at most `concurrency`
-    /// at a time. Returns the finished runs.
-    pub async fn run_due(&self) -> Result<Vec<Run>> {
-        let settings = &self.inner.settings;
+    /// Claims up to `limit` calendars that `mode` takes and opens their runs.
+    async fn claim(&self, mode: Claim, limit: usize) -> Result<Vec<(Integration, Run)>> {
         let worker = self.inner.worker.clone();
-        let lease = settings.lease;
-        let limit = settings.concurrency.max(1) as i64;
+        let lease = self.inner.settings.lease;
         let mut pooled = self.conn().await?;
-        let claimed = pooled
+        pooled
             .conn()
             .write_tx(move |mut c| {
                 Box::pin(async move {
                     let at = now();
-                    let ids = runs::claim_due(&mut c, &worker, at, at + lease, limit).await?;
-                    let mut opened = Vec::new();
-                    for id in ids {
+                    let claimed = runs::claim(&mut c, mode, &worker, at, at + lease, limit as i64).await?;
+                    let mut opened = Vec::with_capacity(claimed.len());
+                    for one in claimed {
+                        let id = one.integration_id;
                         let integration = integrations::get_by_id(&mut c, id).await?;
-                        let run = runs::open(&mut c, id, Trigger::Scheduler, &worker, at, None).await?;
+                        let trigger = if one.queued_at.is_some() { Trigger::Manual } else { Trigger::Scheduler };
+                        let run = runs::open(&mut c, id, trigger, &worker, at, one.queued_by.as_deref()).await?;
                         opened.push((integration, run));
                     }
                     Ok::<_, Error>(opened)
                 })
             })
-            .await?;
-        drop(pooled);
+            .await
+    }
+
+    /// Claims the due (and queued) calendars, at most `concurrency`, syncs them and returns the
+    /// finished runs (`calsync sync --once`).
+    pub async fn run_due(&self) -> Result<Vec<Run>> {
+        let concurrency = self.inner.settings.concurrency.max(1);
+        let claimed = self.claim(Claim::Due, concurrency).await?;
         let finished = futures_util::stream::iter(claimed)
             .map(|(integration, run)| self.perform(integration, run))
-            .buffer_unordered(settings.concurrency.max(1))
+            .buffer_unordered(concurrency)
             .collect::<Vec<_>>()
             .await;
         Ok(finished)
     }
 
-    /// Runs the due syncs every tick until `shutdown` turns true.
-    pub async fn scheduler(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// The scheduler of `calsync serve`: syncs due and queued calendars with `concurrency`
+    /// slots until `shutdown` turns true.
+    pub async fn scheduler(self, shutdown: tokio::sync::watch::Receiver<bool>) {
+        self.dispatch(Claim::Due, shutdown).await
+    }
+
+    /// A pool of sync slots: whenever one is free it takes the next calendar `mode` allows —
+    /// it never waits for the slowest sync before starting the next. When nothing is due it
+    /// sleeps until the tick, a "Sync now" or a finished sync wakes it. On shutdown it stops
+    /// claiming and waits for the running syncs (at most one lease).
+    pub async fn dispatch(self, mode: Claim, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let slots = self.inner.slots.clone();
         let mut ticker = tokio::time::interval(self.inner.settings.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = ticker.tick() => {
-                    match self.run_due().await {
-                        Ok(runs) => for run in runs.iter().filter(|r| r.status == runs::RUN_FAILED) {
-                            tracing::warn!(integration_id = run.integration_id, run = run.id, error = run.error.as_deref().unwrap_or(""), "sync failed");
-                        },
-                        Err(e) => tracing::warn!(error = %e, "the scheduler could not claim due calendars"),
+            let first = tokio::select! {
+                slot = slots.clone().acquire_owned() => match slot { Ok(s) => s, Err(_) => break },
+                _ = shutdown.changed() => break,
+            };
+            // Every free slot at once: one claim transaction for several calendars.
+            let mut held = vec![first];
+            while let Ok(more) = slots.clone().try_acquire_owned() {
+                held.push(more);
+            }
+            match self.claim(mode, held.len()).await {
+                Ok(claimed) if !claimed.is_empty() => {
+                    for ((integration, run), slot) in claimed.into_iter().zip(held.drain(..)) {
+                        let engine = self.clone();
+                        tokio::spawn(async move {
+                            let run = engine.perform(integration, run).await;
+                            if run.status == runs::RUN_FAILED {
+                                tracing::warn!(integration_id = run.integration_id, run = run.id, error = run.error.as_deref().unwrap_or(""), "sync failed");
+                            }
+                            drop(slot);
+                        });
                     }
+                    drop(held);
+                    continue;
                 }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the scheduler could not claim calendars"),
+            }
+            drop(held);
+            tokio::select! {
+                _ = self.inner.wake.notified() => {}
+                _ = ticker.tick() => {}
                 _ = shutdown.changed() => break,
             }
         }
+        let all = self.inner.settings.concurrency.max(1) as u32;
+        let grace = self.inner.settings.lease.to_std().unwrap_or(std::time::Duration::from_secs(600));
+        let _ = tokio::time::timeout(grace, slots.acquire_many(all)).await;
     }
 
     /// Fetches, stores and closes a claimed run. Never fails: every failure ends up in the run.

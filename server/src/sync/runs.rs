@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::db::schema::{calendar_integrations as ci, sync_runs as sr, sync_states as ss};
 use crate::db::{dialect, Conn};
+pub use crate::db::dialect::{Claim, Claimed};
 pub use crate::domain::copies::Counts;
 use crate::domain::{integrations::SyncStatus, Error, Result};
 use crate::run;
@@ -33,6 +34,7 @@ pub const RUN_IN_PROGRESS: &str = "In Progress";
 pub const RUN_SUCCESS: &str = "Success";
 pub const RUN_FAILED: &str = "Failed";
 pub const MSG_RUNNING: &str = "A sync is already running for this calendar. Wait for it to finish.";
+pub const MSG_QUEUED: &str = "This calendar is already queued to sync; it starts as soon as a sync slot is free.";
 pub const MSG_LEASE_EXPIRED: &str = "The sync stopped before it finished (the process running it ended or stalled); it was taken over by the next run.";
 
 /// One sync attempt as pages and the API show it.
@@ -61,16 +63,32 @@ pub struct Run {
     pub applied_by: Option<String>,
 }
 
-/// Claims up to `limit` due integrations for `worker` until `until`.
-pub async fn claim_due(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<i64>> {
-    Ok(dialect::claim_due(conn, worker, at, until, limit).await?)
+/// Claims up to `limit` calendars that `mode` takes for `worker` until `until`.
+pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>> {
+    Ok(dialect::claim(conn, mode, worker, at, until, limit).await?)
+}
+
+/// Puts a calendar in the queue ("Sync now" while every slot is busy); `Conflict` when a sync
+/// of it runs or it is queued already. `applied_by` lifts the deletion guard for that sync.
+pub async fn enqueue(conn: &mut Conn<'_>, id: i64, at: NaiveDateTime, applied_by: Option<&str>) -> Result<()> {
+    let state: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)> =
+        run!(conn, |c| ss::table.find(id).select((ss::lease_until, ss::queued_at)).first(c).await.optional())?;
+    match state {
+        Some((Some(lease), _)) if lease >= at => return Err(Error::Conflict(MSG_RUNNING.into())),
+        Some((_, Some(_))) => return Err(Error::Conflict(MSG_QUEUED.into())),
+        _ => {}
+    }
+    run!(conn, |c| diesel::update(ss::table.find(id)).set((ss::queued_at.eq(Some(at)), ss::queued_by.eq(applied_by))).execute(c).await)?;
+    run!(conn, |c| diesel::update(ci::table.find(id)).set(ci::sync_status.eq(SyncStatus::Pending.as_str())).execute(c).await)?;
+    Ok(())
 }
 
 /// Claims one integration now, due or not; `Conflict` when a live lease is held.
 pub async fn claim_one(conn: &mut Conn<'_>, id: i64, worker: &str, at: NaiveDateTime, until: NaiveDateTime) -> Result<()> {
+    // Running it now answers a queued request too.
     let claimed = run!(conn, |c| diesel::update(ss::table.find(id))
         .filter(ss::lease_until.is_null().or(ss::lease_until.lt(at)))
-        .set((ss::lease_owner.eq(worker), ss::lease_until.eq(until)))
+        .set((ss::lease_owner.eq(worker), ss::lease_until.eq(until), ss::queued_at.eq(None::<NaiveDateTime>), ss::queued_by.eq(None::<String>)))
         .execute(c)
         .await)?;
     if claimed == 0 {

@@ -7,19 +7,25 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use server::{domain::integrations as ig, sync::Run};
+use server::{
+    domain::integrations as ig,
+    sync::{Run, Started},
+};
 use utoipa::{IntoParams, ToSchema};
 
-/// A run just started: follow it with `GET …/runs` or the record's `sync_status`.
+/// A run just started, or queued because every sync slot is busy: follow it with `GET …/runs`
+/// or the record's `sync_status`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StartedJson {
-    pub id: i64,
+    /// The run (null while queued).
+    pub id: Option<i64>,
     /// The calendar's record name.
     pub integration: String,
     /// `manual`, `scheduler` or `webhook`
     pub trigger: String,
-    pub started_at: String,
-    /// `In Progress`
+    /// null while queued
+    pub started_at: Option<String>,
+    /// `In Progress`, or `Queued`
     pub status: String,
 }
 
@@ -87,11 +93,12 @@ pub struct RunQuery {
 #[utoipa::path(post, path = "/api/v1/integrations/{name}/sync", params(("name" = String, Path)), security(("bearer" = [])),
     responses((status = 202, body = StartedJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn sync_now(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<(StatusCode, Json<StartedJson>), ApiError> {
-    let (_, run) = state.engine.sync_now(caller.actor(), &name).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(StartedJson { id: run.id, integration: name, trigger: run.trigger, started_at: rfc3339_naive(run.started_at), status: run.status }),
-    ))
+    let (_, started) = state.engine.sync_now(caller.actor(), &name).await?;
+    let json = match started {
+        Started::Running(run) => StartedJson { id: Some(run.id), integration: name, trigger: run.trigger, started_at: Some(rfc3339_naive(run.started_at)), status: run.status },
+        Started::Queued(_) => StartedJson { id: None, integration: name, trigger: "manual".into(), started_at: None, status: "Queued".into() },
+    };
+    Ok((StatusCode::ACCEPTED, Json(json)))
 }
 
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/runs", params(("name" = String, Path), RunQuery), security(("bearer" = [])),

@@ -103,12 +103,15 @@ pub struct Integration {
     pub event_count: i32,
     /// Failed sync attempts in a row (the back-off counts them).
     pub failures: i32,
+    /// "Sync now" found every sync slot busy: waiting since then.
+    pub queued_at: Option<NaiveDateTime>,
 }
 
 impl Integration {
-    fn from_joined((r, email, tz, due_at, event_count, failures): Joined) -> Integration {
+    fn from_joined((r, email, tz, due_at, event_count, failures, queued_at): Joined) -> Integration {
         Integration {
             due_at,
+            queued_at,
             event_count: event_count.unwrap_or(0),
             failures: failures.unwrap_or(0),
             id: r.id,
@@ -243,11 +246,11 @@ pub struct Filter {
 
 /// A record with its owner's email and zone, and its sync schedule (absent before the first
 /// claim).
-type Joined = (Row, String, String, Option<NaiveDateTime>, Option<i32>, Option<i32>);
+type Joined = (Row, String, String, Option<NaiveDateTime>, Option<i32>, Option<i32>, Option<NaiveDateTime>);
 
 macro_rules! joined {
     () => {
-        (Row::as_select(), u::email, u::time_zone, ss::due_at.nullable(), ss::event_count.nullable(), ss::failures.nullable())
+        (Row::as_select(), u::email, u::time_zone, ss::due_at.nullable(), ss::event_count.nullable(), ss::failures.nullable(), ss::queued_at.nullable())
     };
 }
 
