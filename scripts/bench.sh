@@ -24,3 +24,4 @@ if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q -r server/benches/peer/requirements.txt
 export CALSYNC_PEER_PYTHON=$venv/bin/python
 cargo bench -p server --bench sync
+cargo bench -p server --bench capacity

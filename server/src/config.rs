@@ -122,6 +122,8 @@ impl Config {
                 concurrency: parse("CALSYNC_SYNC_CONCURRENCY", 4usize)?.max(1),
                 lease: chrono::Duration::seconds(parse("CALSYNC_SYNC_LEASE_SECONDS", 600i64)?.max(30)),
                 max_instances: parse("CALSYNC_SYNC_MAX_INSTANCES", 100_000usize)?.max(1),
+                max_steps: parse("CALSYNC_SYNC_MAX_STEPS", crate::ical::expand::DEFAULT_STEPS)?.max(1),
+                read_deadline: Duration::from_secs(parse("CALSYNC_SYNC_READ_SECONDS", 20u64)?.max(1)),
                 feeds: crate::providers::fetch::FeedLimits {
                     max_bytes: parse("CALSYNC_ICAL_MAX_BYTES", 20u64 * 1024 * 1024)?,
                     timeout: Duration::from_secs(parse("CALSYNC_ICAL_TIMEOUT_SECONDS", 30u64)?.max(1)),

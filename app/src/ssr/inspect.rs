@@ -67,7 +67,8 @@ pub async fn run(config: Config, args: Inspect) -> Result<(), Failure> {
         _ => work(e.message),
     })?;
     let events = calendar.events.len();
-    let expanded = ical::expand(&mut calendar, ical::Options { from, to, floating: tz, max_instances: config.sync.max_instances });
+    let budget = ical::Budget::new(config.sync.max_steps, None);
+    let expanded = ical::expand_within(&mut calendar, ical::Options { from, to, floating: tz, max_instances: config.sync.max_instances }, &budget);
     for warning in &expanded.warnings {
         eprintln!("warning: {warning}");
     }

@@ -31,6 +31,62 @@ pub struct Options {
 /// How many occurrences of one rule are walked at most (rrule cannot seek to the window).
 const MAX_STEPS_PER_RULE: usize = 200_000;
 
+/// What expanding one feed may cost in all: occurrences walked (before the window too) and
+/// time. Shared by the threads that expand one feed.
+#[derive(Debug)]
+pub struct Budget {
+    steps: std::sync::atomic::AtomicI64,
+    total: usize,
+    deadline: Option<std::time::Instant>,
+    spent: std::sync::atomic::AtomicBool,
+    timed_out: std::sync::atomic::AtomicBool,
+}
+
+/// Steps a feed may walk by default: a year of a few thousand busy series is well under it;
+/// 250,000 `FREQ=SECONDLY` rules from 1900 stop here instead of running for hours.
+pub const DEFAULT_STEPS: usize = 5_000_000;
+
+impl Budget {
+    pub fn new(steps: usize, deadline: Option<std::time::Instant>) -> Budget {
+        Budget {
+            steps: std::sync::atomic::AtomicI64::new(steps as i64),
+            total: steps,
+            deadline,
+            spent: std::sync::atomic::AtomicBool::new(false),
+            timed_out: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Takes `n` steps; false when the budget or the time is used up.
+    fn take(&self, n: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            self.timed_out.store(true, Relaxed);
+            return false;
+        }
+        if self.steps.fetch_sub(n as i64, Relaxed) < n as i64 {
+            self.spent.store(true, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn exhausted(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.spent.load(Relaxed) || self.timed_out.load(Relaxed)
+    }
+
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new(DEFAULT_STEPS, None)
+    }
+}
+
 pub struct Expanded {
     pub series: Vec<Series>,
     /// In order: start, uid, recurrence id.
@@ -81,6 +137,7 @@ struct Ctx<'a> {
     warnings: &'a mut Vec<Warning>,
     opts: Options,
     unknown_zones: HashSet<String>,
+    budget: &'a Budget,
 }
 
 impl Ctx<'_> {
@@ -157,6 +214,7 @@ pub fn wall_occurrences(
     hi: NaiveDateTime,
     cap: usize,
     until: &dyn Fn(NaiveDateTime, bool) -> NaiveDateTime,
+    budget: Option<&Budget>,
 ) -> Result<(Vec<NaiveDateTime>, Vec<String>), String> {
     let mut dropped = Vec::new();
     // rrule reads UNTIL in the zone of DTSTART and refuses mismatched forms: give it the
@@ -191,10 +249,14 @@ pub fn wall_occurrences(
     let validated = rule.validate(dt_start).map_err(|e| e.to_string())?;
     let set = RRuleSet::new(dt_start).rrule(validated).limit();
     let mut out = Vec::new();
+    const BATCH: usize = 1024;
     for (steps, occurrence) in (&set).into_iter().enumerate() {
         let wall = occurrence.naive_utc();
         if wall >= hi || steps >= MAX_STEPS_PER_RULE || out.len() >= cap {
             break;
+        }
+        if steps % BATCH == 0 && budget.is_some_and(|b| !b.take(BATCH)) {
+            return Err("the feed's expansion budget is used up".into());
         }
         if wall >= lo {
             out.push(wall);
@@ -251,13 +313,18 @@ struct Part {
     warnings: Vec<Warning>,
 }
 
-fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: Options) -> Part {
+fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: Options, budget: &Budget) -> Part {
     let mut warnings = Vec::new();
-    let mut ctx = Ctx { zones: &mut zones, warnings: &mut warnings, opts, unknown_zones: HashSet::new() };
+    let mut ctx = Ctx { zones: &mut zones, warnings: &mut warnings, opts, unknown_zones: HashSet::new(), budget };
     let mut series = Vec::with_capacity(groups.len());
     let mut instances = Vec::new();
     let mut full = false;
-    for (master, overrides, twins) in groups {
+    for (n, (master, overrides, twins)) in groups.iter().enumerate() {
+        // Out of time: the caller answers with an error, so stop here.
+        if n % 64 == 0 && budget.deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            budget.timed_out.store(true, std::sync::atomic::Ordering::Relaxed);
+            break;
+        }
         let master = master.map(|m| &events[m]);
         let twins: Vec<&Event> = twins.iter().map(|&i| &events[i]).collect();
         let overrides: Vec<&Event> = overrides.iter().map(|&i| &events[i]).collect();
@@ -282,8 +349,14 @@ fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: O
 /// Feeds with more events than this are expanded on two threads.
 const PARALLEL_FROM: usize = 2000;
 
-/// Expands every event of `cal` inside the window.
+/// Expands every event of `cal` inside the window, within the default step budget.
 pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
+    expand_within(cal, opts, &Budget::default())
+}
+
+/// Expands every event of `cal` inside the window, within `budget` (see
+/// [`Budget::timed_out`] for whether it ran out of time).
+pub fn expand_within(cal: &mut Calendar, opts: Options, budget: &Budget) -> Expanded {
     let mut warnings = std::mem::take(&mut cal.warnings);
     let mut opts = opts;
     // Google's and Apple's exports name the zone their floating times are meant in.
@@ -299,10 +372,10 @@ pub fn expand(cal: &mut Calendar, opts: Options) -> Expanded {
     let chunk = groups.len().div_ceil(parts).max(1);
     let (events, zones) = (&cal.events, &cal.zones);
     let results: Vec<Part> = if parts == 1 {
-        vec![expand_part(events, zones.clone(), &groups, opts)]
+        vec![expand_part(events, zones.clone(), &groups, opts, budget)]
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = groups.chunks(chunk).map(|part| scope.spawn(move || expand_part(events, zones.clone(), part, opts))).collect();
+            let handles: Vec<_> = groups.chunks(chunk).map(|part| scope.spawn(move || expand_part(events, zones.clone(), part, opts, budget))).collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         })
     };
@@ -463,7 +536,11 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, twins: &[&Event], ove
         let until_clock = clock.clone();
         let to_wall = move |t: NaiveDateTime, utc: bool| if utc { until_clock.to_wall(t) } else { t };
         let cap = opts.max_instances.saturating_sub(out.len()) + 1;
-        match wall_occurrences(rule, master.start.wall(), lo, hi, cap, &to_wall) {
+        if ctx.budget.exhausted() {
+            // Said once, where it ran out; every later series keeps its first instance.
+            continue;
+        }
+        match wall_occurrences(rule, master.start.wall(), lo, hi, cap, &to_wall, Some(ctx.budget)) {
             Ok((walls, dropped)) => {
                 for note in dropped {
                     ctx.warnings.push(Warning { line: Some(*line), message: format!("RRULE \"{rule}\": {note}") });
@@ -472,6 +549,16 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, twins: &[&Event], ove
                     Clock::AllDay => When::Date(w.date()),
                     _ => When::At(clock.to_utc(w)),
                 }));
+            }
+            Err(_) if ctx.budget.exhausted() => {
+                let message = match ctx.budget.timed_out() {
+                    true => "reading the feed ran out of time here; later recurring events keep only their first instance".to_owned(),
+                    false => format!(
+                        "recurrences stopped after {} steps (the feed's expansion budget); this and later recurring events keep only their first instance",
+                        ctx.budget.total
+                    ),
+                };
+                ctx.warnings.push(Warning { line: Some(*line), message });
             }
             Err(reason) => {
                 ctx.warnings.push(Warning { line: Some(*line), message: format!("RRULE \"{rule}\" cannot be used ({reason}); only the first instance is kept") });

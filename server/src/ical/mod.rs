@@ -17,7 +17,7 @@ use lines::ContentLine;
 use values::{parse_duration, parse_time_value, unescape_text, TimeValue};
 use zones::{DefinedZone, Observance, ZoneTable};
 
-pub use expand::{expand, Expanded, Options};
+pub use expand::{expand, expand_within, Budget, Expanded, Options};
 
 /// Something skipped or repaired while reading, with the source line when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,11 +113,53 @@ struct Frame<'a> {
     open: Open<'a>,
 }
 
+/// How many warnings a feed keeps (a hostile feed can have a million broken lines).
+const MAX_WARNINGS: usize = 1000;
+
+/// How deep components may nest (VCALENDAR › VEVENT › VALARM is three): anything deeper is
+/// skipped whole, so every line costs the same however a feed nests.
+const MAX_DEPTH: usize = 16;
+
+/// Warnings, at most [`MAX_WARNINGS`] kept, the rest counted.
+#[derive(Default)]
+struct Notes {
+    list: Vec<Warning>,
+    dropped: usize,
+}
+
+impl Notes {
+    fn add(&mut self, w: Warning) {
+        if self.list.len() < MAX_WARNINGS {
+            self.list.push(w);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn into_list(mut self) -> Vec<Warning> {
+        if self.dropped > 0 {
+            self.list.push(Warning { line: None, message: format!("… and {} more warnings", self.dropped) });
+        }
+        self.list
+    }
+}
+
+/// Reads a feed; see the module's notes.
 pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
+    parse_until(bytes, None)
+}
+
+/// The feed took longer than the reader may spend on it.
+pub const MSG_TOO_SLOW: &str = "reading took longer than allowed";
+
+/// Reads a feed, giving up (with [`MSG_TOO_SLOW`]) when `deadline` passes.
+pub fn parse_until(bytes: &[u8], deadline: Option<std::time::Instant>) -> Result<Calendar, ParseError> {
     let decoded = lines::decode(bytes);
-    let mut warnings = Vec::new();
+    let mut warnings = Notes::default();
+    // Skipped components nested deeper than MAX_DEPTH: their ENDs close them.
+    let mut too_deep = 0usize;
     if let Some(line) = decoded.invalid_utf8_line {
-        warnings.push(Warning {
+        warnings.add(Warning {
             line: Some(line),
             message: "invalid UTF-8; the unreadable bytes were replaced with \u{FFFD}".into(),
         });
@@ -138,7 +180,10 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
     // `END:VCAL` whose line was cut): the writer got to its closing line.
     let mut ended_unmatched = false;
 
-    for item in lines::content_lines(text) {
+    for (n, item) in lines::content_lines(text).enumerate() {
+        if n % 4096 == 0 && deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(ParseError::new(None, MSG_TOO_SLOW));
+        }
         let line = match item {
             Ok(line) => {
                 last_line = line.line;
@@ -149,7 +194,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
                 last_line = bad.line;
                 ended_unmatched = false;
                 if !stack.is_empty() {
-                    warnings.push(Warning { line: Some(bad.line), message: format!("{}; line skipped", bad.message) });
+                    warnings.add(Warning { line: Some(bad.line), message: format!("{}; line skipped", bad.message) });
                 } else if first_line.is_none() {
                     first_line = Some((bad.line, bad.message));
                 }
@@ -159,9 +204,16 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
         match &*line.name {
             "BEGIN" => {
                 let name = line.value.trim().to_ascii_uppercase();
+                if too_deep > 0 || stack.len() >= MAX_DEPTH {
+                    if too_deep == 0 {
+                        warnings.add(Warning { line: Some(line.line), message: format!("components nested more than {MAX_DEPTH} deep; skipped") });
+                    }
+                    too_deep += 1;
+                    continue;
+                }
                 if stack.is_empty() && matches!(name.as_str(), "VEVENT" | "VTIMEZONE") {
                     // A bare component without its calendar: read it as if it were wrapped.
-                    warnings.push(Warning { line: Some(line.line), message: format!("BEGIN:{name} outside a VCALENDAR; read as if inside one") });
+                    warnings.add(Warning { line: Some(line.line), message: format!("BEGIN:{name} outside a VCALENDAR; read as if inside one") });
                     calendars += 1;
                     stack.push(Frame { name: IMPLICIT.into(), line: line.line, open: Open::Calendar });
                 }
@@ -171,7 +223,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
                     if let Some(depth) = stack.iter().rposition(|f| matches!(f.open, Open::Calendar)) {
                         while stack.len() > depth + 1 {
                             let frame = stack.pop().expect("depth is below the stack length");
-                            warnings.push(Warning {
+                            warnings.add(Warning {
                                 line: Some(frame.line),
                                 message: format!("BEGIN:{} is never closed (BEGIN:{name} at line {} comes first); component skipped", frame.name, line.line),
                             });
@@ -195,16 +247,20 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
                 stack.push(Frame { name, line: line.line, open });
             }
             "END" => {
+                if too_deep > 0 {
+                    too_deep -= 1;
+                    continue;
+                }
                 let name = line.value.trim().to_ascii_uppercase();
                 let Some(depth) = stack.iter().rposition(|f| f.name == name) else {
                     ended_unmatched = true;
-                    warnings.push(Warning { line: Some(line.line), message: format!("END:{name} without a matching BEGIN; line skipped") });
+                    warnings.add(Warning { line: Some(line.line), message: format!("END:{name} without a matching BEGIN; line skipped") });
                     continue;
                 };
                 // Components left open inside the one being closed are broken: skip them.
                 while stack.len() > depth + 1 {
                     let frame = stack.pop().expect("depth is below the stack length");
-                    warnings.push(Warning {
+                    warnings.add(Warning {
                         line: Some(frame.line),
                         message: format!("BEGIN:{} is never closed (END:{name} at line {} comes first); component skipped", frame.name, line.line),
                     });
@@ -225,7 +281,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
                             Some(tzid) => {
                                 zones.defined.insert(tzid, DefinedZone { location, observances });
                             }
-                            None => warnings.push(Warning { line: Some(frame.line), message: "VTIMEZONE without TZID; skipped".into() }),
+                            None => warnings.add(Warning { line: Some(frame.line), message: "VTIMEZONE without TZID; skipped".into() }),
                         }
                     }
                     Open::Calendar | Open::Other => {}
@@ -253,13 +309,13 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
     // leaves only its implicit calendar open, which is complete.
     // The one exception: only calendars are open and the last line is an END that closed
     // nothing — every component arrived, and the closing line was misspelled or cut.
-    let component_open = stack.iter().any(|f| !matches!(f.open, Open::Calendar));
+    let component_open = too_deep > 0 || stack.iter().any(|f| !matches!(f.open, Open::Calendar));
     let calendar_open = stack.iter().any(|f| f.name != IMPLICIT);
     if calendars > 0 && (component_open || (calendar_open && !ended_unmatched)) {
         return Err(ParseError::cut_off(last_line));
     }
     for frame in stack.iter().filter(|f| f.name != IMPLICIT) {
-        warnings.push(Warning { line: Some(frame.line), message: format!("BEGIN:{} is never closed properly; read to the end", frame.name) });
+        warnings.add(Warning { line: Some(frame.line), message: format!("BEGIN:{} is never closed properly; read to the end", frame.name) });
     }
 
     if calendars == 0 {
@@ -274,7 +330,7 @@ pub fn parse(bytes: &[u8]) -> Result<Calendar, ParseError> {
         };
         return Err(ParseError::new(first_line.map(|(l, _)| l), message));
     }
-    Ok(Calendar { events, zones, warnings, default_tzid })
+    Ok(Calendar { events, zones, warnings: warnings.into_list(), default_tzid })
 }
 
 fn text_of(line: &ContentLine<'_>) -> String {
@@ -285,8 +341,8 @@ fn time_of(line: &ContentLine<'_>) -> Option<TimeValue> {
     parse_time_value(&line.value, line.param("VALUE"), line.param("TZID"))
 }
 
-fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Vec<Warning>) -> Option<Event> {
-    let mut warn = |line: usize, message: String| warnings.push(Warning { line: Some(line), message });
+fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) -> Option<Event> {
+    let mut warn = |line: usize, message: String| warnings.add(Warning { line: Some(line), message });
     let mut hash = Fingerprint::new();
     let mut uid = None;
     let mut start = None;
@@ -451,13 +507,13 @@ fn mailbox(value: &str) -> String {
     v.strip_prefix("mailto:").or_else(|| v.strip_prefix("MAILTO:")).unwrap_or(v).to_owned()
 }
 
-fn build_observance(begin: usize, props: &[ContentLine<'_>], warnings: &mut Vec<Warning>) -> Option<Observance> {
+fn build_observance(begin: usize, props: &[ContentLine<'_>], warnings: &mut Notes) -> Option<Observance> {
     let get = |name: &str| props.iter().find(|p| p.name == name);
     let start = get("DTSTART").and_then(|p| values::parse_date_time(p.value.trim())).map(|(t, _)| t);
     let from = get("TZOFFSETFROM").and_then(|p| zones::parse_offset(&p.value));
     let to = get("TZOFFSETTO").and_then(|p| zones::parse_offset(&p.value));
     let (Some(start), Some(to)) = (start, to) else {
-        warnings.push(Warning { line: Some(begin), message: "time zone observance without a readable DTSTART or TZOFFSETTO; skipped".into() });
+        warnings.add(Warning { line: Some(begin), message: "time zone observance without a readable DTSTART or TZOFFSETTO; skipped".into() });
         return None;
     };
     let rdates = props

@@ -113,7 +113,7 @@ pub fn build_custom(name: &str, observances: &[Observance]) -> Option<CustomZone
         let mut onsets = vec![obs.start];
         onsets.extend(obs.rdates.iter().copied());
         if let Some(rule) = &obs.rrule {
-            if let Ok((starts, _)) = super::expand::wall_occurrences(rule, obs.start, floor, limit, 400, &|t, _| t) {
+            if let Ok((starts, _)) = super::expand::wall_occurrences(rule, obs.start, floor, limit, 400, &|t, _| t, None) {
                 onsets.extend(starts);
             }
         }

@@ -16,7 +16,23 @@ pub struct IcalFeed {
     pub url: String,
     /// The owner's zone, for floating times and all-day dates.
     pub floating: Tz,
+    pub limits: ReadLimits,
+}
+
+/// What reading one feed may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
     pub max_instances: usize,
+    /// Occurrences walked in all (before the window too).
+    pub max_steps: usize,
+    /// Parsing and expanding together.
+    pub deadline: std::time::Duration,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits { max_instances: 100_000, max_steps: ical::expand::DEFAULT_STEPS, deadline: std::time::Duration::from_secs(20) }
+    }
 }
 
 /// What a feed remembers between runs (the first line of its cursor; the body follows).
@@ -51,10 +67,21 @@ fn window_key(w: Window) -> (i64, i64) {
     (w.from.timestamp(), w.to.timestamp())
 }
 
-/// Parses and expands a feed body off the async runtime (it is CPU work).
-pub async fn read_feed(body: String, window: Window, floating: Tz, max_instances: usize) -> Result<(Snapshot, Vec<String>), ProviderError> {
+/// Parses and expands a feed body off the async runtime (it is CPU work), within `limits`.
+pub async fn read_feed(body: String, window: Window, floating: Tz, limits: ReadLimits) -> Result<(Snapshot, Vec<String>), ProviderError> {
+    let seconds = limits.deadline.as_secs();
+    let too_complex = move || {
+        ProviderError::new(
+            ErrorKind::Malformed,
+            format!("This feed is too complex to read within {seconds} s (its nesting or recurrence rules would take longer). Ask the feed's owner to simplify it, or your administrator to raise CALSYNC_SYNC_READ_SECONDS."),
+        )
+    };
     tokio::task::spawn_blocking(move || {
-        let mut calendar = ical::parse(body.as_bytes()).map_err(|e| {
+        let deadline = std::time::Instant::now() + limits.deadline;
+        let mut calendar = ical::parse_until(body.as_bytes(), Some(deadline)).map_err(|e| {
+            if e.message == ical::MSG_TOO_SLOW {
+                return too_complex();
+            }
             if e.cut_off {
                 // Most likely the transfer, so worth retrying soon.
                 return ProviderError::new(ErrorKind::Server, format!("{} The events from the last complete sync are kept.", e.message));
@@ -65,8 +92,12 @@ pub async fn read_feed(body: String, window: Window, floating: Tz, max_instances
                 format!("The feed could not be read: {}{at}. Check that the URL points to an iCalendar (.ics) feed.", e.message),
             )
         })?;
-        let opts = ical::Options { from: window.from, to: window.to, floating, max_instances };
-        let expanded = ical::expand(&mut calendar, opts);
+        let opts = ical::Options { from: window.from, to: window.to, floating, max_instances: limits.max_instances };
+        let budget = ical::Budget::new(limits.max_steps, Some(deadline));
+        let expanded = ical::expand_within(&mut calendar, opts, &budget);
+        if budget.timed_out() {
+            return Err(too_complex());
+        }
         let warnings = expanded.warnings.iter().map(ToString::to_string).collect();
         Ok((Snapshot { series: expanded.series, instances: expanded.instances }, warnings))
     })
@@ -91,7 +122,7 @@ impl Provider for IcalFeed {
                 if same_window {
                     return Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new() });
                 }
-                let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.max_instances).await?;
+                let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.limits).await?;
                 let state = FeedState { window: Some(window_key(window)), ..state };
                 Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: encode(&state, body), warnings })
             }
@@ -112,7 +143,7 @@ impl Provider for IcalFeed {
                 if unchanged {
                     return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next, warnings: Vec::new() });
                 }
-                let (snapshot, warnings) = read_feed(body, window, self.floating, self.max_instances).await?;
+                let (snapshot, warnings) = read_feed(body, window, self.floating, self.limits).await?;
                 Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: next, warnings })
             }
         }

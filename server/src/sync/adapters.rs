@@ -7,13 +7,13 @@ use crate::db::Conn;
 use crate::domain::integrations::{self, Integration, IntegrationType};
 use crate::domain::now;
 use crate::providers::fetch::FeedClient;
-use crate::providers::ical_feed::IcalFeed;
+use crate::providers::ical_feed::{IcalFeed, ReadLimits};
 use crate::providers::{ErrorKind, Provider, ProviderError, Secrets};
 
 pub struct Adapters {
     pub feeds: Arc<FeedClient>,
     pub keys: Keyring,
-    pub max_instances: usize,
+    pub read: ReadLimits,
 }
 
 impl Adapters {
@@ -33,7 +33,7 @@ impl Adapters {
                 let url = integration.ical_url.clone().ok_or_else(|| {
                     ProviderError::new(ErrorKind::Invalid, "This calendar has no iCal URL. Add it in the calendar's settings.")
                 })?;
-                Ok(Box::new(IcalFeed { client: self.feeds.clone(), url, floating: integration.tz(), max_instances: self.max_instances }))
+                Ok(Box::new(IcalFeed { client: self.feeds.clone(), url, floating: integration.tz(), limits: self.read }))
             }
             other => {
                 if secrets.access_token.is_none() || integration.token_expired(now()) {

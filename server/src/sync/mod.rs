@@ -23,6 +23,7 @@ use crate::domain::{now, Error, Result};
 use crate::providers::fetch::{FeedClient, FeedLimits};
 use crate::providers::{Cursor, ErrorKind, Fetch, Outcome, ProviderError, Secrets, Window};
 use crate::run;
+use crate::providers::ical_feed::ReadLimits;
 use adapters::Adapters;
 pub use runs::{Claim, Counts, Ending, Run, Trigger};
 
@@ -36,6 +37,10 @@ pub struct Settings {
     pub lease: Duration,
     /// The most instances one calendar may expand to.
     pub max_instances: usize,
+    /// The most recurrence steps one feed may walk (before the window too).
+    pub max_steps: usize,
+    /// How long reading one feed (parsing and expanding) may take.
+    pub read_deadline: std::time::Duration,
     pub feeds: FeedLimits,
     /// The deletion guard's thresholds.
     pub mass_delete: MassDelete,
@@ -48,6 +53,8 @@ impl Default for Settings {
             concurrency: 4,
             lease: Duration::minutes(10),
             max_instances: 100_000,
+            max_steps: crate::ical::expand::DEFAULT_STEPS,
+            read_deadline: std::time::Duration::from_secs(20),
             feeds: FeedLimits::default(),
             mass_delete: MassDelete::default(),
         }
@@ -115,7 +122,8 @@ impl Engine {
     /// With a feed client of the caller's (tests inject a resolver).
     pub fn with_feed_client(pool: Pool, keys: Keyring, feeds: Arc<FeedClient>, settings: Settings) -> Engine {
         let worker = format!("{}-{}-{:04x}", hostname(), std::process::id(), rand::random::<u16>());
-        let adapters = Adapters { feeds, keys, max_instances: settings.max_instances };
+        let read = ReadLimits { max_instances: settings.max_instances, max_steps: settings.max_steps, deadline: settings.read_deadline };
+        let adapters = Adapters { feeds, keys, read };
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
         Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new() }) }
     }
@@ -295,15 +303,40 @@ impl Engine {
                 Err(e) => tracing::warn!(error = %e, "the scheduler could not claim calendars"),
             }
             drop(held);
+            // Idle: until the next calendar falls due (so "next run" on the dashboard holds),
+            // the tick (another process may add work), or a wake-up.
+            let until_due = match mode {
+                Claim::Due => self.until_next_due().await,
+                Claim::Queued => None,
+            };
+            let nap = async {
+                match until_due {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 _ = self.inner.wake.notified() => {}
                 _ = ticker.tick() => {}
+                _ = nap => {}
                 _ = shutdown.changed() => break,
             }
         }
         let all = self.inner.settings.concurrency.max(1) as u32;
         let grace = self.inner.settings.lease.to_std().unwrap_or(std::time::Duration::from_secs(600));
         let _ = tokio::time::timeout(grace, slots.acquire_many(all)).await;
+    }
+
+    /// How long until the next calendar falls due, if one is scheduled.
+    async fn until_next_due(&self) -> Option<std::time::Duration> {
+        let mut pooled = self.conn().await.ok()?;
+        let next = runs::next_due(&mut pooled.conn()).await.ok()??;
+        // A little after, so the claim's `due_at <= now` holds. Due already but not claimed (a
+        // race with another process): look again shortly, not in a tight loop.
+        Some(match (next - now()).to_std() {
+            Ok(wait) => wait + std::time::Duration::from_millis(5),
+            Err(_) => std::time::Duration::from_millis(100),
+        })
     }
 
     /// Fetches, stores and closes a claimed run. Never fails: every failure ends up in the run.

@@ -68,6 +68,16 @@ pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDate
     Ok(dialect::claim(conn, mode, worker, at, until, limit).await?)
 }
 
+/// When the next calendar falls due (active, auto-sync on, not running), if any is scheduled.
+pub async fn next_due(conn: &mut Conn<'_>) -> Result<Option<NaiveDateTime>> {
+    Ok(run!(conn, |c| ss::table
+        .inner_join(ci::table)
+        .filter(ci::is_active.eq(true).and(ci::auto_sync_enabled.eq(true)).and(ss::lease_until.is_null()))
+        .select(diesel::dsl::min(ss::due_at))
+        .first::<Option<NaiveDateTime>>(c)
+        .await)?)
+}
+
 /// Puts a calendar in the queue ("Sync now" while every slot is busy); `Conflict` when a sync
 /// of it runs or it is queued already. `applied_by` lifts the deletion guard for that sync.
 pub async fn enqueue(conn: &mut Conn<'_>, id: i64, at: NaiveDateTime, applied_by: Option<&str>) -> Result<()> {
@@ -173,10 +183,13 @@ pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_m
         .returning(Run::as_returning())
         .get_result(c)
         .await)?;
-    let failures: i32 = run!(conn, |c| ss::table.find(id).select(ss::failures).first(c).await.optional())?.unwrap_or(0);
     let (failures, due) = match error {
         None => (0, at + Duration::minutes(interval_minutes)),
-        Some(_) => (failures + 1, at + backoff(interval_minutes, failures + 1).max(retry_after.unwrap_or_default())),
+        Some(_) => {
+            // Only a failure needs the count so far (for the back-off).
+            let failures: i32 = run!(conn, |c| ss::table.find(id).select(ss::failures).first(c).await.optional())?.unwrap_or(0);
+            (failures + 1, at + backoff(interval_minutes, failures + 1).max(retry_after.unwrap_or_default()))
+        }
     };
     let schedule = (ss::failures.eq(failures), ss::due_at.eq(Some(due)), ss::lease_owner.eq(None::<String>), ss::lease_until.eq(None::<NaiveDateTime>));
     match event_count {
