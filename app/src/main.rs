@@ -44,6 +44,9 @@ fn main() -> ExitCode {
             Command::Sync { integration, allow_mass_delete, .. } => cli::run_sync(config, integration, allow_mass_delete).await,
         }
     });
+    // Whatever a feed reader on a blocking thread is still doing (bounded by its deadline), the
+    // process does not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -13,6 +13,10 @@ test('@smoke add an iCal calendar: a bad URL is refused under its field, fixed, 
   await signIn(page, ADMIN.email, ADMIN.password);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Calendars' }).click();
   await expect(page.getByRole('heading', { name: 'Calendars', exact: true })).toBeVisible();
+  await page.goto('/calendars/new');
+  // The spec's defaults, the same the REST API uses.
+  await expect(page.getByLabel('Sync Interval (minutes)')).toHaveValue('15');
+  await page.goto('/calendars');
   await addIcal(page, name, 'ftp://example.com/team.ics');
   await expect(page.getByTestId('error-ical_url')).toHaveText('iCal URL must start with http://, https://, or webcal://');
   // What was typed is still there.

@@ -124,12 +124,20 @@ impl Config {
                 max_instances: parse("CALSYNC_SYNC_MAX_INSTANCES", 100_000usize)?.max(1),
                 max_steps: parse("CALSYNC_SYNC_MAX_STEPS", crate::ical::expand::DEFAULT_STEPS)?.max(1),
                 read_deadline: Duration::from_secs(parse("CALSYNC_SYNC_READ_SECONDS", 20u64)?.max(1)),
+                shutdown_grace: Duration::from_secs(parse("CALSYNC_SHUTDOWN_GRACE_SECONDS", 20u64)?),
                 feeds: crate::providers::fetch::FeedLimits {
                     max_bytes: parse("CALSYNC_ICAL_MAX_BYTES", 20u64 * 1024 * 1024)?,
                     timeout: Duration::from_secs(parse("CALSYNC_ICAL_TIMEOUT_SECONDS", 30u64)?.max(1)),
                     max_redirects: parse("CALSYNC_ICAL_MAX_REDIRECTS", 5usize)?,
                     allow_private: flag("CALSYNC_ICAL_ALLOW_PRIVATE")?,
                     public_stand_ins: Vec::new(),
+                    allowed_ports: {
+                        let list = var("CALSYNC_ICAL_ALLOWED_PORTS").unwrap_or_else(|| crate::providers::fetch::DEFAULT_PORTS.into());
+                        crate::providers::fetch::parse_ports(&list).ok_or(ConfigError {
+                            var: "CALSYNC_ICAL_ALLOWED_PORTS",
+                            message: format!("cannot read {list:?}: expected ports and ranges such as 80,443,8000-8999"),
+                        })?
+                    },
                 },
                 mass_delete: crate::domain::copies::MassDelete {
                     ratio: ratio("CALSYNC_SYNC_MASS_DELETE_RATIO", 0.5)?,

@@ -141,6 +141,8 @@ db_test!(ical_url_rules, |db| {
         "iCal URL must not contain spaces. Copy the address again, or write spaces as %20.",
     );
     assert!(errors(create(&db, sarah, with_url("https:///cal.ics")).await)[0].1.starts_with("iCal URL must include a host name"));
+    // What the fetcher cannot parse is refused at once, not at every sync.
+    one_error(create(&db, sarah, with_url("https://[bad")).await, "ical_url", "iCal URL is not a valid address (invalid IPv6 address). Copy the feed's address again.");
     for good in ["http://example.com/a.ics", "HTTPS://Example.com/a.ics", "webcal://p01-calendars.icloud.com/published/2/abc"] {
         let saved = create(&db, sarah, Patch { integration_name: Some(good.into()), ..with_url(good) }).await.unwrap();
         // iCal defaults to read-only.

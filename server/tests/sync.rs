@@ -160,21 +160,33 @@ db_test!(a_server_that_asks_to_wait_is_not_asked_again_sooner, |db| {
 
 db_test!(addresses_inside_the_network_are_refused, |db| {
     let me = user(&db, "sarah@example.com").await;
-    let strict = FeedLimits { timeout: Duration::from_secs(2), ..FeedLimits::default() };
+    // The feed hosts of this test listen on random ports: widen the port list (as the
+    // operator's CALSYNC_ICAL_ALLOWED_PORTS may) to reach the address checks.
+    let default_ports = FeedLimits { timeout: Duration::from_secs(2), ..FeedLimits::default() };
+    let strict = FeedLimits { allowed_ports: vec![(1, 65535)], ..default_ports.clone() };
 
     // A loopback literal.
     let host = FeedHost::start().await;
     host.set("/f.ics", Reply::Feed(feed(&[])));
     let direct = calendar(&db, me, "Direct", &host.url("/f.ics")).await;
     let run = engine_with(&db, strict.clone(), None).sync_and_wait(me, &direct, Trigger::Manual).await.unwrap();
-    assert!(run.error.as_deref().unwrap().contains("127.0.0.1, a loopback address"), "{:?}", run.error);
-
-    // A name that resolves to a private address (through an injected resolver: no DNS).
-    let named = calendar(&db, me, "Named", "https://calendar.example.com/f.ics").await;
-    let resolver = StaticResolver(vec![("calendar.example.com".into(), "10.1.2.3".parse().unwrap())]);
-    let run = engine_with(&db, strict.clone(), Some(resolver)).sync_and_wait(me, &named, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().contains("127.0.0.1 is a loopback address"), "{:?}", run.error);
+    // A port outside the list (80, 443, 8000–8999) is refused before anything else.
+    let run = engine_with(&db, default_ports, None).sync_and_wait(me, &direct, Trigger::Manual).await.unwrap();
     let message = run.error.unwrap();
-    assert!(message.contains("calendar.example.com resolves to 10.1.2.3, a private network address"), "{message}");
+    assert!(message.starts_with(&format!("Refused to fetch the feed: port {} is not one feeds are fetched from (80, 443, 8000–8999).", host.addr.port())), "{message}");
+
+    // Names that resolve inside (through an injected resolver: no DNS), directly or through
+    // NAT64, 6to4 or the IPv4-compatible form; the message never names the inside address.
+    for (n, inside) in ["10.1.2.3", "64:ff9b::a01:203", "2002:a01:203::1", "::10.1.2.3"].into_iter().enumerate() {
+        let host_name = format!("calendar{n}.example.com");
+        let named = calendar(&db, me, &format!("Named {n}"), &format!("https://{host_name}/f.ics")).await;
+        let resolver = StaticResolver(vec![(host_name.clone(), inside.parse().unwrap())]);
+        let run = engine_with(&db, strict.clone(), Some(resolver)).sync_and_wait(me, &named, Trigger::Manual).await.unwrap();
+        let message = run.error.unwrap();
+        assert!(message.contains(&format!("{host_name} resolves to a private network address")), "{message}");
+        assert!(!message.contains("10.1.2.3") && !message.contains(inside), "{message}");
+    }
 
     // A public server (stood in for by 127.0.0.2) that redirects to 127.0.0.1.
     let outside = FeedHost::start_on("127.0.0.2".parse().unwrap()).await;
@@ -182,7 +194,7 @@ db_test!(addresses_inside_the_network_are_refused, |db| {
     let redirected = calendar(&db, me, "Redirected", &outside.url("/f.ics")).await;
     let stand_in = FeedLimits { public_stand_ins: vec!["127.0.0.2".parse().unwrap()], ..strict.clone() };
     let run = engine_with(&db, stand_in.clone(), None).sync_and_wait(me, &redirected, Trigger::Manual).await.unwrap();
-    assert!(run.error.as_deref().unwrap().contains("127.0.0.1, a loopback address"), "{:?}", run.error);
+    assert!(run.error.as_deref().unwrap().contains("127.0.0.1 is a loopback address"), "{:?}", run.error);
     assert_eq!(host.requests(), 0, "the refused address was never contacted");
 
     // Link-local (cloud metadata) stays refused even when private addresses are allowed.
@@ -190,7 +202,7 @@ db_test!(addresses_inside_the_network_are_refused, |db| {
     let meta = calendar(&db, me, "Meta", &outside.url("/meta.ics")).await;
     let open = FeedLimits { allow_private: true, ..stand_in };
     let run = engine_with(&db, open, None).sync_and_wait(me, &meta, Trigger::Manual).await.unwrap();
-    assert!(run.error.as_deref().unwrap().contains("169.254.169.254, a link-local address"), "{:?}", run.error);
+    assert!(run.error.as_deref().unwrap().contains("169.254.169.254 is a link-local address"), "{:?}", run.error);
 });
 
 db_test!(a_running_sync_refuses_a_second_and_an_inactive_calendar_is_refused, |db| {
@@ -414,4 +426,33 @@ db_test!(the_scheduler_never_waits_for_its_slowest_calendar, |db| {
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), scheduler).await.expect("the scheduler stops after its running syncs").unwrap();
     assert_eq!(status_of(&db, me, &slow).await.sync_status.as_str(), "Failed", "the stalled feed (an empty answer) was recorded before the scheduler stopped");
+});
+
+db_test!(stopping_interrupts_syncs_still_running_after_the_grace_period, |db| {
+    let host = FeedHost::start().await;
+    host.set("/slow.ics", Reply::Stall(Duration::from_secs(4)));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Slow", &host.url("/slow.ics")).await;
+    let feeds = limits();
+    let settings = Settings { concurrency: 1, shutdown_grace: Duration::from_millis(300), feeds: feeds.clone(), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(engine.clone().scheduler(stopped));
+    for _ in 0..100 {
+        if status_of(&db, me, &name).await.sync_status.as_str() == "In Progress" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = std::time::Instant::now();
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(2), scheduler).await.expect("stops after the grace period, not after the feed").unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(2));
+    let stopped_at = status_of(&db, me, &name).await;
+    assert_eq!(stopped_at.sync_status.as_str(), "Failed");
+    assert_eq!(stopped_at.sync_error_log.as_deref(), Some(runs::MSG_INTERRUPTED));
+    // Its lease is free: another process takes it at once.
+    let other = engine_with_slots(&db, 1);
+    host.set("/slow.ics", Reply::Feed(feed(&[])));
+    assert_eq!(other.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
 });

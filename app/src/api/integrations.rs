@@ -62,6 +62,15 @@ pub struct FormData {
     pub is_admin: bool,
     pub me: String,
     pub users: Vec<String>,
+    /// The spec's defaults for a new calendar, from the domain (the one place they live).
+    pub defaults: Defaults,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Defaults {
+    pub sync_past_days: i64,
+    pub sync_future_days: i64,
+    pub sync_interval_minutes: i64,
 }
 
 #[cfg(feature = "ssr")]
@@ -172,6 +181,14 @@ pub async fn get_integration_form(name: Option<String>) -> Result<FormData, AppE
         is_admin: me.is_admin(),
         me: me.email.clone(),
         users: if me.is_admin() { user_emails(&state).await? } else { Vec::new() },
+        defaults: {
+            use server::domain::integrations::types::limits;
+            Defaults {
+                sync_past_days: limits::PAST_DAYS_DEFAULT,
+                sync_future_days: limits::FUTURE_DAYS_DEFAULT,
+                sync_interval_minutes: limits::INTERVAL_DEFAULT,
+            }
+        },
     })
 }
 

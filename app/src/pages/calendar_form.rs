@@ -80,9 +80,10 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, error: Sign
     let url_value = text("ical_url", rec.as_ref().and_then(|r| r.ical_url.clone()), "");
     let calendar_id = text("calendar_id", rec.as_ref().and_then(|r| r.calendar_id.clone()), "");
     let direction = text("sync_direction", rec.as_ref().map(|r| r.sync_direction.clone()), if is_ical { "One-way (Read Only)" } else { "Two-way (Read & Write)" });
-    let past = text("sync_past_days", rec.as_ref().map(|r| r.sync_past_days.to_string()), "30");
-    let future = text("sync_future_days", rec.as_ref().map(|r| r.sync_future_days.to_string()), "90");
-    let interval = text("sync_interval_minutes", rec.as_ref().map(|r| r.sync_interval_minutes.to_string()), if is_ical { "60" } else { "15" });
+    let d = &data.defaults;
+    let past = text("sync_past_days", rec.as_ref().map(|r| r.sync_past_days.to_string()), &d.sync_past_days.to_string());
+    let future = text("sync_future_days", rec.as_ref().map(|r| r.sync_future_days.to_string()), &d.sync_future_days.to_string());
+    let interval = text("sync_interval_minutes", rec.as_ref().map(|r| r.sync_interval_minutes.to_string()), &d.sync_interval_minutes.to_string());
     let active = check("is_active", rec.as_ref().map(|r| r.is_active), true);
     let primary = check("is_primary", rec.as_ref().map(|r| r.is_primary), false);
     let auto = check("auto_sync_enabled", rec.as_ref().map(|r| r.auto_sync_enabled), true);

@@ -21,11 +21,36 @@ pub struct FeedLimits {
     /// Tests only: addresses treated as public servers (a stand-in for the outside world on a
     /// loopback address, so tests never send packets beyond loopback). Empty in production.
     pub public_stand_ins: Vec<std::net::IpAddr>,
+    /// Ports feeds may be fetched from (`CALSYNC_ICAL_ALLOWED_PORTS`), as inclusive ranges;
+    /// any port when private addresses are allowed.
+    pub allowed_ports: Vec<(u16, u16)>,
+}
+
+/// The ports of web servers: feeds live there, internal services mostly do not.
+pub const DEFAULT_PORTS: &str = "80,443,8000-8999";
+
+/// `80,443,8000-8999` → ranges; `None` when unreadable.
+pub fn parse_ports(list: &str) -> Option<Vec<(u16, u16)>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('-') {
+            Some((a, b)) => Some((a.trim().parse().ok()?, b.trim().parse().ok()?)).filter(|(a, b)| a <= b),
+            None => p.parse().ok().map(|n| (n, n)),
+        })
+        .collect()
 }
 
 impl Default for FeedLimits {
     fn default() -> Self {
-        FeedLimits { max_bytes: 20 * 1024 * 1024, timeout: Duration::from_secs(30), max_redirects: 5, allow_private: false, public_stand_ins: Vec::new() }
+        FeedLimits {
+            max_bytes: 20 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+            max_redirects: 5,
+            allow_private: false,
+            public_stand_ins: Vec::new(),
+            allowed_ports: parse_ports(DEFAULT_PORTS).unwrap_or_default(),
+        }
     }
 }
 
@@ -52,6 +77,8 @@ pub enum FetchError {
     Scheme(String),
     #[error("Refused to fetch the feed: {0}. calsync does not fetch addresses inside its own network; use the feed's public address.")]
     Refused(Refused),
+    #[error("Refused to fetch the feed: port {0} is not one feeds are fetched from ({1}). Use the feed's address on a web port.")]
+    Port(u16, String),
     #[error("The feed's host {0} could not be found. Check the address for typos.")]
     UnknownHost(String),
     #[error("Could not connect to {0}: {1}. The feed server may be down; the next sync will try again.")]
@@ -109,6 +136,7 @@ impl FeedClient {
     async fn get_inner(&self, address: &str, validators: &Validators) -> Result<Fetched, FetchError> {
         let mut url = feed_url(address)?;
         for hop in 0..=self.limits.max_redirects {
+            self.check_port(&url)?;
             self.check_literal(&url)?;
             let mut request = self.client.get(url.clone()).header(header::ACCEPT, "text/calendar, */*;q=0.5");
             if let Some(etag) = &validators.etag {
@@ -141,6 +169,15 @@ impl FeedClient {
             return self.read_body(response).await;
         }
         Err(FetchError::TooManyRedirects(self.limits.max_redirects))
+    }
+
+    fn check_port(&self, url: &Url) -> Result<(), FetchError> {
+        let port = url.port_or_known_default().unwrap_or(0);
+        if self.limits.allow_private || self.limits.allowed_ports.iter().any(|&(a, b)| (a..=b).contains(&port)) {
+            return Ok(());
+        }
+        let list = self.limits.allowed_ports.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}–{b}") }).collect::<Vec<_>>().join(", ");
+        Err(FetchError::Port(port, list))
     }
 
     fn check_literal(&self, url: &Url) -> Result<(), FetchError> {
@@ -230,6 +267,7 @@ impl FetchError {
             FetchError::InvalidUrl(_)
             | FetchError::Scheme(_)
             | FetchError::Refused(_)
+            | FetchError::Port(..)
             | FetchError::TooLarge(_)
             | FetchError::TooManyRedirects(_)
             | FetchError::NoLocation(_) => ErrorKind::Invalid,

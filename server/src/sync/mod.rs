@@ -41,6 +41,8 @@ pub struct Settings {
     pub max_steps: usize,
     /// How long reading one feed (parsing and expanding) may take.
     pub read_deadline: std::time::Duration,
+    /// On shutdown, how long running syncs may finish before they are interrupted.
+    pub shutdown_grace: std::time::Duration,
     pub feeds: FeedLimits,
     /// The deletion guard's thresholds.
     pub mass_delete: MassDelete,
@@ -55,6 +57,7 @@ impl Default for Settings {
             max_instances: 100_000,
             max_steps: crate::ical::expand::DEFAULT_STEPS,
             read_deadline: std::time::Duration::from_secs(20),
+            shutdown_grace: std::time::Duration::from_secs(20),
             feeds: FeedLimits::default(),
             mass_delete: MassDelete::default(),
         }
@@ -323,8 +326,20 @@ impl Engine {
             }
         }
         let all = self.inner.settings.concurrency.max(1) as u32;
-        let grace = self.inner.settings.lease.to_std().unwrap_or(std::time::Duration::from_secs(600));
-        let _ = tokio::time::timeout(grace, slots.acquire_many(all)).await;
+        if tokio::time::timeout(self.inner.settings.shutdown_grace, slots.acquire_many(all)).await.is_err() {
+            // Syncs still running after the grace period are given up: their runs are closed
+            // as interrupted and their leases released, so another process takes them at once.
+            match self.interrupt().await {
+                Ok(n) => tracing::warn!(interrupted = n, "stopping: syncs still running after the grace period were interrupted"),
+                Err(e) => tracing::error!(error = %e, "stopping: the running syncs could not be marked interrupted"),
+            }
+        }
+    }
+
+    async fn interrupt(&self) -> Result<usize> {
+        let worker = self.inner.worker.clone();
+        let mut pooled = self.conn().await?;
+        pooled.conn().write_tx(move |mut c| Box::pin(async move { runs::interrupt(&mut c, &worker, now()).await })).await
     }
 
     /// How long until the next calendar falls due, if one is scheduled.

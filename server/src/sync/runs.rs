@@ -78,6 +78,30 @@ pub async fn next_due(conn: &mut Conn<'_>) -> Result<Option<NaiveDateTime>> {
         .await)?)
 }
 
+pub const MSG_INTERRUPTED: &str = "The sync was interrupted: calsync was stopping. The next sync runs it again.";
+
+/// Closes the runs `worker` still has open as interrupted and releases their leases (due at
+/// once, so another process takes them now). Returns how many.
+pub async fn interrupt(conn: &mut Conn<'_>, worker: &str, at: NaiveDateTime) -> Result<usize> {
+    let ids: Vec<i64> = run!(conn, |c| ss::table.filter(ss::lease_owner.eq(worker)).select(ss::integration_id).load(c).await)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    run!(conn, |c| diesel::update(sr::table.filter(sr::integration_id.eq_any(&ids)).filter(sr::status.eq(RUN_IN_PROGRESS)))
+        .set((sr::status.eq(RUN_FAILED), sr::finished_at.eq(Some(at)), sr::error.eq(Some(MSG_INTERRUPTED))))
+        .execute(c)
+        .await)?;
+    run!(conn, |c| diesel::update(ss::table.filter(ss::integration_id.eq_any(&ids)))
+        .set((ss::lease_owner.eq(None::<String>), ss::lease_until.eq(None::<NaiveDateTime>), ss::due_at.eq(Some(at))))
+        .execute(c)
+        .await)?;
+    run!(conn, |c| diesel::update(ci::table.filter(ci::id.eq_any(&ids)))
+        .set((ci::sync_status.eq(SyncStatus::Failed.as_str()), ci::sync_error_log.eq(Some(MSG_INTERRUPTED))))
+        .execute(c)
+        .await)?;
+    Ok(ids.len())
+}
+
 /// Puts a calendar in the queue ("Sync now" while every slot is busy); `Conflict` when a sync
 /// of it runs or it is queued already. `applied_by` lifts the deletion guard for that sync.
 pub async fn enqueue(conn: &mut Conn<'_>, id: i64, at: NaiveDateTime, applied_by: Option<&str>) -> Result<()> {

@@ -428,5 +428,10 @@ pub fn url_problem(url: &str) -> Option<String> {
     if host.is_empty() || host.starts_with(':') {
         return Some("iCal URL must include a host name, as in https://example.com/calendar.ics".into());
     }
-    None
+    // What the fetcher will make of it: an address it cannot parse fails every sync.
+    match crate::providers::fetch::feed_url(url) {
+        Ok(_) => None,
+        Err(crate::providers::fetch::FetchError::InvalidUrl(reason)) => Some(format!("iCal URL is not a valid address ({reason}). Copy the feed's address again.")),
+        Err(other) => Some(other.to_string()),
+    }
 }
