@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(config.log_json);
+    server::domain::integrations::set_max_per_user(config.max_calendars_per_user);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result: Result<(), Failure> = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve { addr: None }) {

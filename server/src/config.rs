@@ -20,6 +20,8 @@ pub struct Config {
     pub password_cost: crate::password::Cost,
     /// The sync engine and scheduler, with the feed reader's limits.
     pub sync: crate::sync::Settings,
+    /// `CALSYNC_MAX_CALENDARS_PER_USER` (50).
+    pub max_calendars_per_user: usize,
     /// `CALSYNC_SCHEDULER=0` turns the scheduler in `serve` off (another process runs it).
     pub scheduler: bool,
 }
@@ -145,6 +147,7 @@ impl Config {
                 },
             },
             scheduler: var("CALSYNC_SCHEDULER").is_none_or(|v| v.trim() != "0"),
+            max_calendars_per_user: parse("CALSYNC_MAX_CALENDARS_PER_USER", 50usize)?.max(1),
         })
     }
 

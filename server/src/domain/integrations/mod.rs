@@ -417,6 +417,19 @@ async fn resolve_owner(conn: &mut Conn<'_>, actor: Actor, requested: Option<&str
     }
 }
 
+/// How many calendars one user may have (`CALSYNC_MAX_CALENDARS_PER_USER`): each is synced on
+/// the shared slots, so one account cannot take them all. Set once at start from the
+/// configuration.
+static MAX_PER_USER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(50);
+
+pub fn set_max_per_user(max: usize) {
+    MAX_PER_USER.store(max.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn max_per_user() -> usize {
+    std::sync::atomic::AtomicUsize::load(&MAX_PER_USER, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Creates a record through every rule. Names it `MM-CI-{email}-{####}` from a per-user counter
 /// that only grows, in the same transaction as the insert.
 pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Patch) -> Result<Saved> {
@@ -444,6 +457,14 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
                 return Err(invalid(checked));
             }
             let owner = owner.expect("a user exists when the rules pass");
+            let owned: i64 = run!(c, |cc| ci::table.filter(ci::user_id.eq(owner.id)).count().get_result(cc).await)?;
+            let max = max_per_user();
+            if owned as usize >= max {
+                return Err(Error::Conflict(format!(
+                    "{} has {owned} calendars, the most one person may have ({max}). Delete one that is no longer needed, or ask your administrator to raise CALSYNC_MAX_CALENDARS_PER_USER.",
+                    owner.email
+                )));
+            }
             let number = run!(c, |cc| diesel::insert_into(integration_counters::table)
                 .values((integration_counters::user_id.eq(owner.id), integration_counters::last_number.eq(1i64)))
                 .on_conflict(integration_counters::user_id)
