@@ -127,6 +127,7 @@ impl Config {
                 max_steps: parse("CALSYNC_SYNC_MAX_STEPS", crate::ical::expand::DEFAULT_STEPS)?.max(1),
                 read_deadline: Duration::from_secs(parse("CALSYNC_SYNC_READ_SECONDS", 20u64)?.max(1)),
                 shutdown_grace: Duration::from_secs(parse("CALSYNC_SHUTDOWN_GRACE_SECONDS", 20u64)?),
+                cursor_body_max: parse("CALSYNC_ICAL_KEEP_BODY_BYTES", 1024usize * 1024)?,
                 feeds: crate::providers::fetch::FeedLimits {
                     max_bytes: parse("CALSYNC_ICAL_MAX_BYTES", 20u64 * 1024 * 1024)?,
                     timeout: Duration::from_secs(parse("CALSYNC_ICAL_TIMEOUT_SECONDS", 30u64)?.max(1)),

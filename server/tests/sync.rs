@@ -456,3 +456,30 @@ db_test!(stopping_interrupts_syncs_still_running_after_the_grace_period, |db| {
     host.set("/slow.ics", Reply::Feed(feed(&[])));
     assert_eq!(other.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
 });
+
+db_test!(a_feed_too_big_to_keep_is_fetched_again_only_when_the_window_moves, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("far", 100, "Far ahead")])));
+    let me = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let feeds = limits();
+    // Every body is "too big" here: the cursor keeps only the validators.
+    let settings = Settings { cursor_body_max: 100, feeds: feeds.clone(), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    assert_eq!(counts(&engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap()), (4, 0, 0, 0));
+    let mut p = db.pool.get().await.unwrap();
+    let id = ig::get(&mut p.conn(), me, &name).await.unwrap().id;
+    let stored: String = {
+        let mut c = p.conn();
+        run!(&mut c, |c| server::db::schema::sync_cursors::table.find(id).select(server::db::schema::sync_cursors::state).first(c).await).unwrap()
+    };
+    assert!(stored.len() < 300 && !stored.contains("BEGIN:VCALENDAR"), "{stored}");
+
+    // Same window: a 304 is enough.
+    assert_eq!(counts(&engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap()), (0, 0, 0, 4));
+    assert_eq!((host.requests(), host.not_modified()), (2, 1));
+    // A moved window: the 304 cannot be expanded again, so the feed is fetched in full once.
+    ig::update(&mut p.conn(), &db.keys, me, &name, Patch { sync_future_days: Some("120".into()), ..Patch::default() }).await.unwrap();
+    assert_eq!(counts(&engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap()), (1, 0, 0, 4));
+    assert_eq!((host.requests(), host.not_modified()), (4, 2));
+});

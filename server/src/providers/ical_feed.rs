@@ -27,11 +27,14 @@ pub struct ReadLimits {
     pub max_steps: usize,
     /// Parsing and expanding together.
     pub deadline: std::time::Duration,
+    /// The largest body kept in the cursor for re-expanding after a 304 (bigger ones are
+    /// fetched again when the window moves, once a day), so big feeds do not fill the database.
+    pub cursor_body_max: usize,
 }
 
 impl Default for ReadLimits {
     fn default() -> Self {
-        ReadLimits { max_instances: 100_000, max_steps: ical::expand::DEFAULT_STEPS, deadline: std::time::Duration::from_secs(20) }
+        ReadLimits { max_instances: 100_000, max_steps: ical::expand::DEFAULT_STEPS, deadline: std::time::Duration::from_secs(20), cursor_body_max: 1024 * 1024 }
     }
 }
 
@@ -44,6 +47,8 @@ struct FeedState {
     content_hash: Option<String>,
     /// The window the stored events were expanded for (Unix seconds).
     window: Option<(i64, i64)>,
+    /// Whether the body follows (a bigger one is not kept: a moved window fetches it again).
+    body_kept: bool,
 }
 
 /// The cursor's text: the state as one JSON line, then the body as it came (a JSON string
@@ -105,47 +110,58 @@ pub async fn read_feed(body: String, window: Window, floating: Tz, limits: ReadL
     .map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Reading the feed failed unexpectedly ({e}).")))?
 }
 
+impl IcalFeed {
+    /// A body that came: unchanged when it hashes like the last one in the same window, else
+    /// a snapshot. The body is kept in the cursor only up to `cursor_body_max` bytes.
+    async fn from_body(&self, bytes: Vec<u8>, validators: Validators, previous: Option<&FeedState>, window: Window) -> Result<Fetch, ProviderError> {
+        let mut hash = Fingerprint::new();
+        hash.add(&bytes);
+        let content_hash = Some(hash.hex());
+        let body = ical::lines::decode(&bytes).text.into_owned();
+        drop(bytes);
+        let same_window = previous.is_some_and(|p| p.window == Some(window_key(window)));
+        let unchanged = same_window && previous.is_some_and(|p| p.content_hash == content_hash);
+        let keep = body.len() <= self.limits.cursor_body_max;
+        let state = FeedState {
+            etag: validators.etag,
+            last_modified: validators.last_modified,
+            content_hash,
+            window: Some(window_key(window)),
+            body_kept: keep,
+        };
+        let next = encode(&state, if keep { &body } else { "" });
+        if unchanged {
+            return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next, warnings: Vec::new() });
+        }
+        let (snapshot, warnings) = read_feed(body, window, self.floating, self.limits).await?;
+        Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: next, warnings })
+    }
+}
+
 #[async_trait::async_trait]
 impl Provider for IcalFeed {
     async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError> {
         let previous = decode(cursor);
-        // Without the last body a 304 could not be expanded, so only ask conditionally with it.
         let validators = match &previous {
             Some((state, _)) => Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() },
             None => Validators::default(),
         };
         let same_window = previous.as_ref().is_some_and(|(state, _)| state.window == Some(window_key(window)));
-        match self.client.get(&self.url, &validators).await.map_err(|e| e.into_provider_error())? {
-            Fetched::NotModified => {
-                // Only asked conditionally with a previous cursor.
-                let (state, body) = previous.unwrap_or_default();
-                if same_window {
-                    return Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new() });
-                }
+        let got = self.client.get(&self.url, &validators).await.map_err(|e| e.into_provider_error())?;
+        match (got, previous) {
+            (Fetched::NotModified, Some(_)) if same_window => Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new() }),
+            // The window moved and the last body is kept: expand it again.
+            (Fetched::NotModified, Some((state, body))) if state.body_kept => {
                 let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.limits).await?;
                 let state = FeedState { window: Some(window_key(window)), ..state };
                 Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: encode(&state, body), warnings })
             }
-            Fetched::Body { bytes, validators, .. } => {
-                let mut hash = Fingerprint::new();
-                hash.add(&bytes);
-                let content_hash = Some(hash.hex());
-                let body = ical::lines::decode(&bytes).text.into_owned();
-                drop(bytes);
-                let unchanged = same_window && previous.as_ref().is_some_and(|(state, _)| state.content_hash == content_hash);
-                let state = FeedState {
-                    etag: validators.etag,
-                    last_modified: validators.last_modified,
-                    content_hash,
-                    window: Some(window_key(window)),
-                };
-                let next = encode(&state, &body);
-                if unchanged {
-                    return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next, warnings: Vec::new() });
-                }
-                let (snapshot, warnings) = read_feed(body, window, self.floating, self.limits).await?;
-                Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: next, warnings })
-            }
+            // The window moved and the body was too big to keep: fetch it in full once.
+            (Fetched::NotModified, previous) => match self.client.get(&self.url, &Validators::default()).await.map_err(|e| e.into_provider_error())? {
+                Fetched::Body { bytes, validators, .. } => self.from_body(bytes, validators, previous.as_ref().map(|(s, _)| s), window).await,
+                Fetched::NotModified => Err(ProviderError::new(ErrorKind::Malformed, "The feed server answered 304 Not Modified to a request that had nothing to compare with.")),
+            },
+            (Fetched::Body { bytes, validators, .. }, previous) => self.from_body(bytes, validators, previous.as_ref().map(|(s, _)| s), window).await,
         }
     }
 }
@@ -156,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_and_a_foreign_one_reads_as_none() {
-        let state = FeedState { etag: Some("\"v1\"".into()), last_modified: None, content_hash: Some("ab".into()), window: Some((1, 2)) };
+        let state = FeedState { etag: Some("\"v1\"".into()), last_modified: None, content_hash: Some("ab".into()), window: Some((1, 2)), body_kept: true };
         let body = "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n";
         let cursor = encode(&state, body);
         assert_eq!(decode(&cursor), Some((state, body)));

@@ -41,6 +41,8 @@ pub struct Settings {
     pub max_steps: usize,
     /// How long reading one feed (parsing and expanding) may take.
     pub read_deadline: std::time::Duration,
+    /// The largest feed body kept for re-expanding after a 304 when the window moved.
+    pub cursor_body_max: usize,
     /// On shutdown, how long running syncs may finish before they are interrupted.
     pub shutdown_grace: std::time::Duration,
     pub feeds: FeedLimits,
@@ -58,6 +60,7 @@ impl Default for Settings {
             max_steps: crate::ical::expand::DEFAULT_STEPS,
             read_deadline: std::time::Duration::from_secs(20),
             shutdown_grace: std::time::Duration::from_secs(20),
+            cursor_body_max: 1024 * 1024,
             feeds: FeedLimits::default(),
             mass_delete: MassDelete::default(),
         }
@@ -125,7 +128,12 @@ impl Engine {
     /// With a feed client of the caller's (tests inject a resolver).
     pub fn with_feed_client(pool: Pool, keys: Keyring, feeds: Arc<FeedClient>, settings: Settings) -> Engine {
         let worker = format!("{}-{}-{:04x}", hostname(), std::process::id(), rand::random::<u16>());
-        let read = ReadLimits { max_instances: settings.max_instances, max_steps: settings.max_steps, deadline: settings.read_deadline };
+        let read = ReadLimits {
+            max_instances: settings.max_instances,
+            max_steps: settings.max_steps,
+            deadline: settings.read_deadline,
+            cursor_body_max: settings.cursor_body_max,
+        };
         let adapters = Adapters { feeds, keys, read };
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
         Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new() }) }
