@@ -27,6 +27,9 @@ test('admin creates a user who sets their profile; admin disables them', async (
   await signIn(patPage, email, 'pat password 1');
   await expect(patPage.getByRole('link', { name: 'Admin' })).toHaveCount(0);
   await patPage.goto('/profile');
+  // A fresh browser context loads the wasm anew: wait until it is in and the page hydrated,
+  // or the click may land on the server-rendered form before its handler exists.
+  await patPage.waitForLoadState('networkidle');
   await patPage.getByLabel('Time zone').selectOption('Europe/Berlin');
   await patPage.getByRole('button', { name: 'Save details' }).click();
   await expect(patPage.getByTestId('profile-saved')).toBeVisible();
