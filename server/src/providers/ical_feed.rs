@@ -32,11 +32,6 @@ pub struct ReadLimits {
     pub cursor_body_max: usize,
 }
 
-impl Default for ReadLimits {
-    fn default() -> Self {
-        ReadLimits { max_instances: 100_000, max_steps: ical::expand::DEFAULT_STEPS, deadline: std::time::Duration::from_secs(20), cursor_body_max: 1024 * 1024 }
-    }
-}
 
 /// What a feed remembers between runs (the first line of its cursor; the body follows).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -156,10 +156,7 @@ impl Engine {
     pub async fn start(&self, actor: Actor, name: &str, trigger: Trigger, applied_by: Option<String>) -> Result<(Integration, Run)> {
         let mut pooled = self.conn().await?;
         let mut conn = pooled.conn();
-        let integration = integrations::get(&mut conn, actor, name).await?;
-        if !integration.is_active {
-            return Err(Error::invalid("is_active", MSG_INACTIVE));
-        }
+        let integration = active(integrations::get(&mut conn, actor, name).await?)?;
         let worker = self.inner.worker.clone();
         let lease = self.inner.settings.lease;
         let id = integration.id;
@@ -210,15 +207,13 @@ impl Engine {
         }
         let mut pooled = self.conn().await?;
         let mut conn = pooled.conn();
-        let integration = integrations::get(&mut conn, actor, name).await?;
-        if !integration.is_active {
-            return Err(Error::invalid("is_active", MSG_INACTIVE));
-        }
+        let integration = active(integrations::get(&mut conn, actor, name).await?)?;
         let id = integration.id;
         let at = now();
         conn.write_tx(move |mut c| Box::pin(async move { runs::enqueue(&mut c, id, at, applied_by.as_deref()).await })).await?;
         self.inner.wake.notify_one();
-        let integration = integrations::get_by_id(&mut conn, id).await?;
+        // What the queue wrote, without reading the record again.
+        let integration = Integration { queued_at: Some(at), sync_status: integrations::SyncStatus::Pending, ..integration };
         Ok((integration, Started::Queued(at)))
     }
 
@@ -505,6 +500,11 @@ async fn save_cursor(conn: &mut Conn<'_>, id: i64, cursor: &Cursor) -> Result<()
         None => run!(conn, |c| diesel::delete(sc::table.find(id)).execute(c).await)?,
     };
     Ok(())
+}
+
+/// Only active calendars sync.
+fn active(integration: Integration) -> Result<Integration> {
+    if integration.is_active { Ok(integration) } else { Err(Error::invalid("is_active", MSG_INACTIVE)) }
 }
 
 fn hostname() -> String {
