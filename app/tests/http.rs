@@ -126,6 +126,8 @@ db_test!(disabling_a_user_ends_their_open_session, |db| {
     let mut c = db.pool.get().await.unwrap();
     let u = users::find_by_email(&mut c.conn(), "user@example.com").await.unwrap().unwrap();
     users::set_disabled(&mut c.conn(), u.id, true).await.unwrap();
+    // Back to the pool before the request: the test's pool is small.
+    drop(c);
     assert_eq!(send(&app, get("/profile", Some(&cookie))).await.status, StatusCode::SEE_OTHER);
 });
 
