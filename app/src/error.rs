@@ -26,9 +26,10 @@ pub enum AppError {
     /// Validation failed: errors under their fields, and the warnings found along the way.
     #[error("{}", first_message(errors))]
     Invalid { errors: Vec<FieldMessage>, warnings: Vec<FieldMessage> },
-    /// A refusal a person can act on, shown as it is.
-    #[error("{0}")]
-    Message(String),
+    /// A refusal a person can act on, shown as it is; `status` is its HTTP status (400 a garbled
+    /// value, 401 wrong credentials, 403 not allowed, 409 conflict, 429 too many attempts).
+    #[error("{message}")]
+    Refused { status: u16, message: String },
     #[error("Please sign in to continue.")]
     Unauthorized,
     #[error("This page does not exist.")]
@@ -61,6 +62,26 @@ impl AppError {
         match self {
             AppError::Invalid { warnings, .. } => warnings.clone(),
             _ => Vec::new(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> AppError {
+        AppError::Refused { status: 400, message: message.into() }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> AppError {
+        AppError::Refused { status: 403, message: message.into() }
+    }
+
+    /// The HTTP status a server function answers with: user errors are 4xx, only what really
+    /// broke is 500.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Invalid { .. } => 422,
+            AppError::Refused { status, .. } => *status,
+            AppError::Unauthorized => 401,
+            AppError::NotFound => 404,
+            AppError::Internal | AppError::Transport(_) => 500,
         }
     }
 
@@ -106,7 +127,10 @@ impl From<server::domain::Error> for AppError {
                 warnings: report.warnings.into_iter().map(warning).collect(),
             },
             E::NotFound => AppError::NotFound,
-            E::Forbidden(m) | E::Conflict(m) | E::TooManyAttempts(m) => AppError::Message(m),
+            E::Unauthenticated(m) => AppError::Refused { status: 401, message: m },
+            E::Forbidden(m) => AppError::Refused { status: 403, message: m },
+            E::Conflict(m) => AppError::Refused { status: 409, message: m },
+            E::TooManyAttempts(m) => AppError::Refused { status: 429, message: m },
             E::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 AppError::Internal

@@ -16,6 +16,8 @@ use leptos_router::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::headers::provide_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -68,8 +68,13 @@ db_test!(sign_in_sets_a_safe_session_cookie_and_opens_pages, |db| {
 db_test!(cookies_are_secure_behind_https, |db| {
     add_user(&db, "s@example.com", Role::User).await;
     let app = app_with(&db, "https://calsync.example.com");
-    let a = send(&app, form(SignIn::PATH, "email=s%40example.com&password=right+password", None)).await;
-    assert!(a.headers[header::SET_COOKIE].to_str().unwrap().contains("Secure"));
+    let mut req = form(SignIn::PATH, "email=s%40example.com&password=right+password", None);
+    req.headers_mut().insert(header::ORIGIN, "https://calsync.example.com".parse().unwrap());
+    let a = send(&app, req).await;
+    let set_cookie = a.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+    // The __Host- prefix: only a Secure, host-only, whole-site cookie of this host is accepted.
+    assert!(set_cookie.starts_with("__Host-calsync_session=") && set_cookie.contains("Path=/") && !set_cookie.contains("Domain"), "{set_cookie}");
 });
 
 db_test!(every_failed_sign_in_gets_one_message_and_no_session, |db| {
@@ -81,7 +86,7 @@ db_test!(every_failed_sign_in_gets_one_message_and_no_session, |db| {
         "email=&password=",
     ] {
         let a = send(&app, form(SignIn::PATH, body, None)).await;
-        assert!(!a.status.is_success(), "{body}: {}", a.status);
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{body}");
         assert!(a.body.contains("Invalid email or password."), "{body}: {}", a.body);
         assert!(a.headers.get(header::SET_COOKIE).is_none(), "{body}: a failed sign-in must not set a session");
     }
@@ -105,7 +110,7 @@ db_test!(admin_functions_do_not_exist_for_users, |db| {
     let app = app(&db);
     let user = sign_in(&app, "user%40example.com", "right+password").await.ok().unwrap();
     let a = send(&app, form(ListUsers::PATH, "", Some(&user))).await;
-    assert!(!a.status.is_success());
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert!(a.body.contains("NotFound"), "{}", a.body);
     assert!(!a.body.contains("admin@example.com"));
     let admin = sign_in(&app, "admin%40example.com", "right+password").await.ok().unwrap();
@@ -114,6 +119,7 @@ db_test!(admin_functions_do_not_exist_for_users, |db| {
     assert!(a.body.contains("user@example.com"));
     // Signed out: asked to sign in.
     let a = send(&app, form(ListUsers::PATH, "", None)).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(a.body.contains("Unauthorized"), "{}", a.body);
 });
 

@@ -7,7 +7,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Listen address unless `serve --addr` overrides it.
     pub addr: SocketAddr,
+    /// The address people open (`CALSYNC_PUBLIC_URL`); writes from any other origin are refused.
     pub public_url: String,
+    /// Whether `CALSYNC_PUBLIC_URL` was set; if not, `serve` takes the listen address.
+    pub public_url_set: bool,
     pub default_tz: chrono_tz::Tz,
     pub log_json: bool,
     /// Sessions end after this long without a request.
@@ -79,14 +82,15 @@ impl Config {
             })?,
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
+        let public_url_set = var("CALSYNC_PUBLIC_URL").is_some();
         let public_url = var("CALSYNC_PUBLIC_URL")
-            .unwrap_or_else(|| "http://127.0.0.1:3000".into())
+            .unwrap_or_else(|| default_public_url(addr))
             .trim_end_matches('/')
             .to_string();
-        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) || origin_of(&public_url).is_none() {
             return Err(ConfigError {
                 var: "CALSYNC_PUBLIC_URL",
-                message: "must start with http:// or https://".into(),
+                message: format!("{public_url:?} is not an address like https://calsync.example.com (http:// or https://)"),
             });
         }
         let default_tz = match var("CALSYNC_DEFAULT_TZ") {
@@ -111,6 +115,7 @@ impl Config {
             data_dir,
             addr,
             public_url,
+            public_url_set,
             default_tz,
             log_json,
             session_idle: Duration::from_secs(60 * parse("CALSYNC_SESSION_IDLE_MINUTES", 720u64)?),
@@ -152,8 +157,27 @@ impl Config {
         })
     }
 
+    /// `scheme://host[:port]` of the public address: what a browser on one of its pages sends
+    /// as `Origin`.
+    pub fn public_origin(&self) -> String {
+        origin_of(&self.public_url).unwrap_or_else(|| self.public_url.clone())
+    }
+
     /// Cookies get `Secure` when the public address is https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
+
+/// The origin (`scheme://host[:port]`, default port left out) of an absolute http(s) URL, as
+/// browsers write it in `Origin`.
+pub fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    (matches!(u.scheme(), "http" | "https") && u.host().is_some()).then(|| u.origin().ascii_serialization())
+}
+
+/// Without `CALSYNC_PUBLIC_URL`: the listen address (loopback when listening on every address).
+pub fn default_public_url(addr: SocketAddr) -> String {
+    let shown = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+    format!("http://{shown}")
 }

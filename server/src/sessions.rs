@@ -181,3 +181,27 @@ pub async fn current_user(pool: &Pool, session: &Session, max_age: Duration) -> 
         Err(e) => Err(e),
     }
 }
+
+const FLASH: &str = "flash";
+/// How many flashes a session keeps (a few tabs posting at once); older ones are forgotten.
+const FLASH_KEPT: usize = 4;
+
+/// Keeps what a page must say after a redirect (the result of a form posted without
+/// JavaScript) in the session, under a random id. Only the id travels in the address, so a
+/// crafted link can neither put words in the app's mouth nor prefill someone's form.
+pub async fn put_flash<T: serde::Serialize>(session: &Session, value: &T) -> Result<String, tower_sessions::session::Error> {
+    let id = format!("{:016x}", rand::random::<u64>());
+    let mut kept: Vec<(String, serde_json::Value)> = session.get(FLASH).await?.unwrap_or_default();
+    kept.push((id.clone(), serde_json::to_value(value).map_err(tower_sessions::session::Error::SerdeJson)?));
+    let drop = kept.len().saturating_sub(FLASH_KEPT);
+    kept.drain(..drop);
+    session.insert(FLASH, kept).await?;
+    Ok(id)
+}
+
+/// The flash saved under `id` in this session, if any (reading it again, after a reload,
+/// shows the same).
+pub async fn flash<T: serde::de::DeserializeOwned>(session: &Session, id: &str) -> Option<T> {
+    let kept: Vec<(String, serde_json::Value)> = session.get(FLASH).await.ok().flatten()?;
+    kept.into_iter().find(|(k, _)| k == id).and_then(|(_, v)| serde_json::from_value(v).ok())
+}

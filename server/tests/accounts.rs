@@ -81,7 +81,7 @@ db_test!(sign_in_answers_one_message_and_counts_failures, |db| {
     assert_eq!(ok.email, "sarah@example.com");
     for (email, pw) in [("sarah@example.com", "wrong password"), ("nobody@example.com", "correct horse battery"), ("", "")] {
         match users::authenticate(&mut conn, Cost::Test, email, pw, "127.0.0.1").await {
-            Err(Error::Forbidden(m)) => assert_eq!(m, "Invalid email or password."),
+            Err(Error::Unauthenticated(m)) => assert_eq!(m, "Invalid email or password."),
             other => panic!("{email}: {other:?}"),
         }
     }
@@ -112,7 +112,7 @@ db_test!(disabled_user_cannot_sign_in_and_loses_sessions, |db| {
     assert!(disabled.disabled);
     assert!(store.load(&record.id).await.unwrap().is_none(), "session must end with the account");
     match users::authenticate(&mut conn, Cost::Test, "u@example.com", "correct horse battery", "127.0.0.1").await {
-        Err(Error::Forbidden(m)) => assert_eq!(m, "Invalid email or password."),
+        Err(Error::Unauthenticated(m)) => assert_eq!(m, "Invalid email or password."),
         other => panic!("{other:?}"),
     }
     users::set_disabled(&mut conn, u.id, false).await.unwrap();

@@ -44,7 +44,7 @@ pub async fn create_user(email: String, full_name: String, password: String, rol
 pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<UserView, AppError> {
     let admin = super::ctx::admin().await?;
     if admin.id == id && disabled {
-        return Err(AppError::Message("You cannot disable your own account.".into()));
+        return Err(AppError::Refused { status: 409, message: "You cannot disable your own account.".into() });
     }
     let state = super::ctx::state();
     let mut pooled = state.pool.get().await?;
@@ -56,7 +56,7 @@ pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<UserView, AppE
 pub async fn set_user_role(id: i64, role: String) -> Result<UserView, AppError> {
     use server::domain::users::Role;
     let admin = super::ctx::admin().await?;
-    let role = Role::parse(&role).ok_or_else(|| AppError::Message(format!("'{role}' is not a role.")))?;
+    let role = Role::parse(&role).ok_or_else(|| AppError::bad_request(format!("'{role}' is not a role.")))?;
     let state = super::ctx::state();
     let mut pooled = state.pool.get().await?;
     let user = server::domain::users::set_role(&mut pooled.conn(), id, role).await?;

@@ -8,14 +8,6 @@ pub async fn get_me() -> Result<Option<UserView>, AppError> {
     Ok(super::ctx::maybe_user().await.map(|u| super::ctx::view(&u, u.tz())))
 }
 
-/// Only same-site paths are followed after sign-in.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
-        _ => "/".to_string(),
-    }
-}
-
 #[server]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use axum::extract::ConnectInfo;
@@ -35,15 +27,15 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
                 AppError::Internal
             })?;
             tracing::info!(user_id = user.id, "signed in");
-            leptos_axum::redirect(&safe_next(next.as_deref()));
+            leptos_axum::redirect(&super::redirect::safe_next(next.as_deref()));
             Ok(())
         }
         Err(e) => {
             let err = AppError::from(e);
-            // Without JavaScript the browser follows a redirect: carry the message along.
+            // Without JavaScript the browser follows a redirect: the message waits in the session.
             if crate::ssr::is_plain_form_post().await {
-                let q = crate::ssr::query_escape(&err.to_string());
-                leptos_axum::redirect(&format!("/login?error={q}"));
+                let flash = super::flash::Flash { error: Some(err.clone()), ..Default::default() };
+                super::redirect::to_flash(&super::redirect::login_path(next.as_deref()), &flash).await;
             }
             Err(err)
         }

@@ -67,7 +67,7 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let day = week
         .as_deref()
-        .map(|w| NaiveDate::parse_from_str(w.trim(), "%Y-%m-%d").map_err(|_| AppError::Message(format!("'{w}' is not a date like 2026-11-23."))))
+        .map(|w| NaiveDate::parse_from_str(w.trim(), "%Y-%m-%d").map_err(|_| AppError::bad_request(format!("'{w}' is not a date like 2026-11-23."))))
         .transpose()?
         .unwrap_or(today);
     let monday = day - Duration::days(day.weekday().num_days_from_monday() as i64);

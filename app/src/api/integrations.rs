@@ -198,7 +198,7 @@ fn checked(v: &Option<String>) -> bool {
 }
 
 /// Saves the add/edit form. On success the browser goes to the list with the notices; without
-/// JavaScript, a refusal goes back to the form with the values and messages in the address.
+/// JavaScript, a refusal goes back to the form with the values and messages (kept as a flash).
 #[allow(clippy::too_many_arguments)]
 #[server]
 pub async fn save_integration(
@@ -237,7 +237,7 @@ pub async fn save_integration(
         sync_interval_minutes: sync_interval_minutes.clone(),
         version: match version.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(v) => Some(v.parse().map_err(|_| AppError::Message("The form could not be read. Please reload the page.".into()))?),
+            Some(v) => Some(v.parse().map_err(|_| AppError::bad_request("The form could not be read. Please reload the page."))?),
         },
         ..Patch::default()
     };
@@ -250,7 +250,7 @@ pub async fn save_integration(
         Ok(saved) => {
             let verb = if name.is_some() { "Saved" } else { "Added" };
             let result = action_result(format!("{verb} '{}'.", saved.integration.integration_name), saved);
-            leptos_axum::redirect(&super::redirect::notice_url("/calendars", &result));
+            super::redirect::to_flash("/calendars", &super::redirect::notices(&result)).await;
             Ok(result)
         }
         Err(e) => {
@@ -263,7 +263,7 @@ pub async fn save_integration(
                     ("sync_past_days", sync_past_days), ("sync_future_days", sync_future_days),
                     ("auto_sync_enabled", auto_sync_enabled), ("sync_interval_minutes", sync_interval_minutes),
                 ];
-                leptos_axum::redirect(&super::redirect::failure_url(&back, &values, &err));
+                super::redirect::to_flash(&back, &super::redirect::failure(&values, &err)).await;
             }
             Err(err)
         }

@@ -2,6 +2,7 @@
 //! function, map the result to a view type.
 pub mod admin;
 pub mod availability;
+pub mod flash;
 pub mod integrations;
 pub mod sync;
 pub mod tokens;

@@ -1,6 +1,24 @@
 //! Notices after an action: what happened (green), warnings (yellow), red ones, errors.
-use crate::error::{AppError, FieldMessage};
+use crate::{
+    api::flash::{get_flash, Flash},
+    error::{AppError, FieldMessage},
+};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// The flash the address names (`?flash=…`, left by a form posted without JavaScript).
+pub fn use_flash() -> Resource<Option<Flash>> {
+    let query = use_query_map();
+    Resource::new(
+        move || query.read().get("flash"),
+        |id| async move {
+            match id {
+                Some(id) => get_flash(id).await.ok().flatten(),
+                None => None,
+            }
+        },
+    )
+}
 
 /// One batch of things to say.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -64,7 +64,8 @@ fn Week(w: WeekData) -> impl IntoView {
                 <a href="/sync">"Sync"</a> " or " <a href="/calendars">"Calendars"</a> "."
             </p>
         })}
-        <div class="week" role="table" aria-label="Busy time this week">
+        // Focusable: on a narrow screen the week scrolls sideways, and a keyboard must reach it.
+        <div class="week" role="table" aria-label="Busy time this week" tabindex="0">
             <div class="week-row week-head" role="row">
                 <div class="hours-col" role="columnheader"></div>
                 {w.days.iter().map(|d| view! { <div class="day-head" class:today=d.is_today role="columnheader">{d.label.clone()}</div> }).collect_view()}

@@ -1,30 +1,20 @@
 //! Add or edit a calendar, laid out in the spec's sections. Works without JavaScript (a refusal
-//! comes back with the values and messages in the address) and better with it (inline, no reload).
+//! comes back with the values and messages, kept as a flash) and better with it (inline, no reload).
 use crate::{
-    api::integrations::{get_integration_form, FormData, SaveIntegration},
-    components::form::{FieldError, Submit},
-    error::{AppError, FieldMessage},
+    api::{
+        flash::Flash,
+        integrations::{get_integration_form, FormData, SaveIntegration},
+    },
+    components::{
+        form::{FieldError, Submit},
+        notices::use_flash,
+    },
+    error::AppError,
     pages::not_found::NotFound,
 };
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
-
-/// A refusal carried in the address (`err.FIELD=…`, `warn.FIELD=…`) by a form posted without JS.
-fn error_from_query(q: &leptos_router::params::ParamsMap) -> Option<AppError> {
-    q.get("failed")?;
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    for (k, v) in q.clone().into_iter() {
-        let field = |f: &str| if f == "_" { None } else { Some(f.to_string()) };
-        if let Some(f) = k.strip_prefix("err.") {
-            errors.push(FieldMessage { field: field(f), message: v, danger: true });
-        } else if let Some(f) = k.strip_prefix("warn.") {
-            warnings.push(FieldMessage { field: field(f), message: v, danger: false });
-        }
-    }
-    Some(AppError::Invalid { errors, warnings })
-}
+use leptos_router::hooks::use_params_map;
 
 /// Warnings for one field (yellow; red when `danger`).
 #[component]
@@ -40,21 +30,19 @@ fn FieldWarnings(#[prop(into)] error: Signal<Option<AppError>>, field: &'static 
 #[component]
 pub fn CalendarFormPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
     let name = move || params.read().get("name");
     let data = Resource::new(name, get_integration_form);
+    let flash = use_flash();
     let save = ServerAction::<SaveIntegration>::new();
-    let error = Signal::derive(move || {
-        save.value().get().and_then(|r| r.err()).or_else(|| error_from_query(&query.read()))
-    });
 
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let refused = flash.await.filter(|f| f.error.is_some());
                 match data.await {
                     Err(AppError::NotFound) => Either::Left(view! { <NotFound/> }),
                     Err(e) => Either::Right(Either::Left(view! { <div class="alert error" role="alert">{e.to_string()}</div> })),
-                    Ok(d) => Either::Right(Either::Right(view! { <CalendarForm data=d save error/> })),
+                    Ok(d) => Either::Right(Either::Right(view! { <CalendarForm data=d save refused/> })),
                 }
             })}
         </Transition>
@@ -62,13 +50,14 @@ pub fn CalendarFormPage() -> impl IntoView {
 }
 
 #[component]
-fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, error: Signal<Option<AppError>>) -> impl IntoView {
-    let query = use_query_map();
+fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Option<Flash>) -> impl IntoView {
     let rec = data.record.clone();
     let is_new = rec.is_none();
-    // After a refusal without JavaScript the typed values come back in the address.
-    let failed = query.read_untracked().get("failed").is_some();
-    let typed = move |k: &str| if failed { query.read_untracked().get(k) } else { None };
+    // After a refusal without JavaScript the typed values and the messages come back as a flash.
+    let failed = refused.is_some();
+    let refused_error = refused.as_ref().and_then(|f| f.error.clone());
+    let error = Signal::derive(move || save.value().get().and_then(|r| r.err()).or_else(|| refused_error.clone()));
+    let typed = move |k: &str| refused.as_ref().and_then(|f| f.value(k));
     let text = |k: &str, stored: Option<String>, default: &str| typed(k).or(stored).unwrap_or_else(|| default.to_string());
     let check = |k: &str, stored: Option<bool>, default: bool| if failed { typed(k).is_some() } else { stored.unwrap_or(default) };
 

@@ -6,11 +6,11 @@ use crate::{
         SyncState,
     },
     components::{
-        notices::{NoticeList, Notices},
+        notices::{use_flash, NoticeList, Notices},
         poll::poll_while,
         user_filter::UserFilter,
     },
-    error::{AppError, FieldMessage},
+    error::AppError,
 };
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
@@ -55,13 +55,10 @@ pub fn CalendarsPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(n) = notices_of(sync_now.value().get()) { last_action.set(Some(n)) }
     });
+    let flash = use_flash();
     let notices = Signal::derive(move || {
         last_action.get().unwrap_or_else(|| {
-            let q = query.read();
-            let all = |k: &str| q.get_all(k).unwrap_or_default();
-            let mut warnings: Vec<FieldMessage> = all("warning").into_iter().map(|m| FieldMessage { field: None, message: m, danger: false }).collect();
-            warnings.extend(all("danger").into_iter().map(|m| FieldMessage { field: None, message: m, danger: true }));
-            Notices::from_result(all("notice"), warnings)
+            flash.get().flatten().map(|f| Notices::from_result(f.messages, f.warnings)).unwrap_or_default()
         })
     });
 
@@ -75,7 +72,9 @@ pub fn CalendarsPage() -> impl IntoView {
                 <ConnectInfo provider="Outlook" vars="CALSYNC_MICROSOFT_CLIENT_ID and CALSYNC_MICROSOFT_CLIENT_SECRET (and CALSYNC_MICROSOFT_TENANT for a single-tenant app)"/>
             </div>
         </div>
-        <NoticeList notices/>
+        <Transition fallback=|| ()>
+            <NoticeList notices/>
+        </Transition>
         <Transition fallback=|| view! { <p class="loading">"Loading calendars…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {

@@ -1,5 +1,8 @@
 use crate::{
-    components::form::{last_error, Submit},
+    components::{
+        form::{last_error, Submit},
+        notices::use_flash,
+    },
     Auth,
 };
 use leptos::prelude::*;
@@ -12,15 +15,20 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let error = last_error(auth.sign_in.value());
-    // Without JavaScript a failed sign-in comes back with its message in the address.
-    let message = move || error.get().map(|e| e.to_string()).or_else(|| query.read().get("error"));
+    // Without JavaScript a failed sign-in comes back with its message as a flash.
+    let flash = use_flash();
+    let message = move || {
+        error.get().map(|e| e.to_string()).or_else(|| flash.get().flatten().and_then(|f| f.error).map(|e| e.to_string()))
+    };
     let show_password = RwSignal::new(false);
 
     view! {
         <Title text="Sign in"/>
         <section class="card narrow">
             <h1>"Sign in to calsync"</h1>
-            {move || message().map(|m| view! { <div class="alert error" role="alert" data-test="login-error">{m}</div> })}
+            <Transition fallback=|| ()>
+                {move || message().map(|m| view! { <div class="alert error" role="alert" data-test="login-error">{m}</div> })}
+            </Transition>
             <ActionForm action=auth.sign_in>
                 <input type="hidden" name="next" value=next/>
                 <div class="field">

@@ -148,7 +148,7 @@ fn domain(e: server::domain::Error) -> Failure {
     let message = match e {
         E::Invalid(report) => report.errors.into_iter().map(|m| m.message).collect::<Vec<_>>().join("\n"),
         E::NotFound => "not found".into(),
-        E::Forbidden(m) | E::Conflict(m) | E::TooManyAttempts(m) => m,
+        E::Unauthenticated(m) | E::Forbidden(m) | E::Conflict(m) | E::TooManyAttempts(m) => m,
         E::Internal(m) => m,
     };
     Failure { code: 1, message }

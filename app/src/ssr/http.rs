@@ -25,7 +25,7 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         move || provide_context(state.clone())
     };
     let session_layer = SessionManagerLayer::new(server::sessions::DbSessionStore::new(state.pool.clone()))
-        .with_name("calsync_session")
+        .with_name(session_cookie_name(state.config.secure_cookies()))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies())
@@ -44,9 +44,11 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context(ctx, shell))
         .with_state(leptos_options.clone())
+        .layer(middleware::from_fn(super::headers::server_fn_status))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(session_layer)
-        .layer(Extension(state));
+        .layer(middleware::from_fn_with_state(state.clone(), super::origin::same_origin))
+        .layer(Extension(state.clone()));
     // Static files (wasm, JS, CSS) skip the session store: no database work per asset.
     Router::new()
         .route_service(
@@ -56,7 +58,14 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         .merge(app)
         .layer(middleware::from_fn(trace_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_page))
+        .layer(middleware::from_fn_with_state(state, super::headers::security_headers))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+}
+
+/// Over https the cookie carries the `__Host-` prefix: browsers then accept it only when it is
+/// Secure, for the whole site and from this host (no sibling subdomain can plant one).
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-calsync_session" } else { "calsync_session" }
 }
 
 /// 200 when the database answers, 503 otherwise.
@@ -132,13 +141,19 @@ fn panic_page(_: Box<dyn std::any::Any + Send>) -> Response {
 
 /// A friendly page for server errors: no internals.
 pub fn error_page(status: StatusCode) -> Response {
+    page(status, "Something went wrong", &format!(
+        "<h1>Something went wrong</h1><p>Something went wrong. It has been logged.</p><p>Please try again in a moment. ({})</p>\
+         <p><a class=\"button primary\" href=\"/\">Go to the start page</a></p>",
+        status.as_u16()
+    ))
+}
+
+/// A page outside the app (no scripts): `content` is trusted HTML.
+pub fn page(status: StatusCode, title: &str, content: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Something went wrong · calsync</title><link rel=\"stylesheet\" href=\"/pkg/calsync.css\"></head>\
-         <body><main class=\"page\"><section class=\"card narrow center\"><h1>Something went wrong</h1>\
-         <p>Something went wrong. It has been logged.</p><p>Please try again in a moment. ({})</p>\
-         <p><a class=\"button primary\" href=\"/\">Go to the start page</a></p></section></main></body></html>",
-        status.as_u16()
+         <title>{title} · calsync</title><link rel=\"stylesheet\" href=\"/pkg/calsync.css\"></head>\
+         <body><main class=\"page\"><section class=\"card narrow center\">{content}</section></main></body></html>"
     );
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], Body::from(body)).into_response()
 }

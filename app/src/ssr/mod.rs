@@ -1,6 +1,8 @@
 //! The server side of the app: state, the HTTP router and its middleware, and the CLI.
 pub mod cli;
+pub mod headers;
 pub mod http;
+pub mod origin;
 pub mod inspect;
 pub mod rest;
 pub mod serve;
@@ -32,11 +34,12 @@ pub struct CurrentUser(pub Option<User>);
 /// Is the request a browser's plain form post (JavaScript off)? Such a request wants HTML back
 /// and follows redirects, so messages travel in the address.
 pub async fn is_plain_form_post() -> bool {
-    leptos_axum::extract::<axum::http::HeaderMap>()
-        .await
-        .ok()
-        .and_then(|h| h.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
-        .unwrap_or(false)
+    leptos_axum::extract::<axum::http::HeaderMap>().await.is_ok_and(|h| wants_html(&h))
+}
+
+/// Does the request accept HTML (a browser navigating, not a page's `fetch`)?
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
 /// Percent-encodes a text for a query string.

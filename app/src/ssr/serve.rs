@@ -4,7 +4,7 @@ use server::{config::Config, db::Pool};
 use std::{net::SocketAddr, time::Duration};
 use tower_sessions::ExpiredDeletion;
 
-pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), String> {
+pub async fn serve(mut config: Config, addr: Option<SocketAddr>) -> Result<(), String> {
     let applied = server::db::run_migrations(&config.database_url).await.map_err(|e| e.to_string())?;
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), "applied database migrations");
@@ -22,6 +22,10 @@ pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), Strin
     }
     let (keys, _) = server::keys::load(&config, &pool).await?;
     let addr = addr.unwrap_or(config.addr);
+    if !config.public_url_set {
+        // Pages post only to the address they were opened at: by default, the one we listen on.
+        config.public_url = server::config::default_public_url(addr);
+    }
     let mut leptos_options = leptos::config::get_configuration(None).map_err(|e| e.to_string())?.leptos_options;
     leptos_options.site_addr = addr;
 
@@ -49,9 +53,10 @@ pub async fn serve(config: Config, addr: Option<SocketAddr>) -> Result<(), Strin
     let mode = if state.config.scheduler { server::sync::Claim::Due } else { server::sync::Claim::Queued };
     tracing::info!(worker = state.engine.worker(), slots = state.config.sync.concurrency, tick_s = state.config.sync.tick.as_secs(), ?mode, "sync slots started");
     let scheduler = Some(tokio::spawn(state.engine.clone().dispatch(mode, stopped)));
+    let state_public_url = state.config.public_url.clone();
     let app = router(state, leptos_options);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(%addr, database = %backend, "calsync listening on http://{addr}");
+    tracing::info!(%addr, database = %backend, public_url = %state_public_url, "calsync listening on http://{addr}");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -70,10 +70,15 @@ pub async fn send(app: &Router, req: Request<Body>) -> Answer {
     Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
 }
 
+/// Where the test app is used (its CALSYNC_PUBLIC_URL unless a test says otherwise).
+pub const APP_ORIGIN: &str = "http://127.0.0.1:3000";
+
+/// A server function call as a page of the app makes it (`Origin` is the app's).
 pub fn form(path: &str, body: impl Into<Body>, cookie: Option<&str>) -> Request<Body> {
     let mut b = Request::post(path)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json");
+        .header(header::ACCEPT, "application/json")
+        .header(header::ORIGIN, APP_ORIGIN);
     if let Some(c) = cookie {
         b = b.header(header::COOKIE, c);
     }
@@ -117,6 +122,13 @@ pub fn api(method: &str, path: &str, token: Option<&str>, body: Option<serde_jso
         Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
         None => b.body(Body::empty()).unwrap(),
     }
+}
+
+/// The same request as a browser's plain form post (JavaScript off) from `page` of the app.
+pub fn plain_post(mut req: Request<Body>, page: &str) -> Request<Body> {
+    req.headers_mut().insert(header::ACCEPT, "text/html,application/xhtml+xml".parse().unwrap());
+    req.headers_mut().insert(header::REFERER, format!("{APP_ORIGIN}{page}").parse().unwrap());
+    req
 }
 
 pub fn json(a: &Answer) -> serde_json::Value {

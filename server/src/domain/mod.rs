@@ -53,6 +53,9 @@ pub enum Error {
     Invalid(Report),
     #[error("not found")]
     NotFound,
+    /// Wrong credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]

@@ -409,7 +409,7 @@ pub async fn authenticate(conn: &mut Conn<'_>, cost: Cost, email: &str, password
                     .execute(c)
                     .await)?;
             }
-            Err(Error::Forbidden(INVALID_CREDENTIALS.into()))
+            Err(Error::Unauthenticated(INVALID_CREDENTIALS.into()))
         }
     }
 }

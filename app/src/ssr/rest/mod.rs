@@ -114,6 +114,7 @@ impl From<domain::Error> for ApiError {
                 },
             },
             E::NotFound => ApiError::not_found(),
+            E::Unauthenticated(m) => ApiError::new(StatusCode::UNAUTHORIZED, None, m),
             E::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, None, m),
             E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, None, m),
             E::TooManyAttempts(m) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, None, m),
