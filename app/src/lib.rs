@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     // Async: these answer 404 for records that are not yours, so the status must be
                     // known before the first byte is sent.
                     <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

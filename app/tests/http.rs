@@ -45,7 +45,7 @@ db_test!(sign_in_sets_a_safe_session_cookie_and_opens_pages, |db| {
     assert_eq!(a.headers[header::LOCATION], "/login?next=%2Fprofile");
 
     let res = send(&app, form(SignIn::PATH, "email=Sarah%40Example.com&password=right+password&next=/profile", None)).await;
-    let set_cookie = res.headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    let set_cookie = session_set_cookie(&res).unwrap();
     assert!(set_cookie.starts_with("calsync_session="), "{set_cookie}");
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert!(!set_cookie.contains("Secure"), "plain http must not set Secure: {set_cookie}");
@@ -71,7 +71,7 @@ db_test!(cookies_are_secure_behind_https, |db| {
     let mut req = form(SignIn::PATH, "email=s%40example.com&password=right+password", None);
     req.headers_mut().insert(header::ORIGIN, "https://calsync.example.com".parse().unwrap());
     let a = send(&app, req).await;
-    let set_cookie = a.headers[header::SET_COOKIE].to_str().unwrap();
+    let set_cookie = session_set_cookie(&a).unwrap();
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
     // The __Host- prefix: only a Secure, host-only, whole-site cookie of this host is accepted.
     assert!(set_cookie.starts_with("__Host-calsync_session=") && set_cookie.contains("Path=/") && !set_cookie.contains("Domain"), "{set_cookie}");
@@ -97,7 +97,7 @@ db_test!(sign_in_renews_the_session_id, |db| {
     let app = app(&db);
     let first = sign_in(&app, "sarah%40example.com", "right+password").await.ok().unwrap();
     let a = send(&app, form(SignIn::PATH, "email=sarah%40example.com&password=right+password", Some(&first))).await;
-    let second = a.headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let second = session_set_cookie(&a).unwrap().split(';').next().unwrap().to_string();
     assert_ne!(first, second);
     // The old id no longer opens anything.
     assert_eq!(send(&app, get("/profile", Some(&first))).await.status, StatusCode::SEE_OTHER);
@@ -131,7 +131,7 @@ db_test!(disabling_a_user_ends_their_open_session, |db| {
     assert_eq!(send(&app, get("/profile", Some(&cookie))).await.status, StatusCode::OK);
     let mut c = db.pool.get().await.unwrap();
     let u = users::find_by_email(&mut c.conn(), "user@example.com").await.unwrap().unwrap();
-    users::set_disabled(&mut c.conn(), u.id, true).await.unwrap();
+    users::set_disabled(&mut c.conn(), u.id, true, &server::domain::audit::By::cli()).await.unwrap();
     // Back to the pool before the request: the test's pool is small.
     drop(c);
     assert_eq!(send(&app, get("/profile", Some(&cookie))).await.status, StatusCode::SEE_OTHER);

@@ -27,6 +27,8 @@ pub struct Config {
     pub max_calendars_per_user: usize,
     /// `CALSYNC_SCHEDULER=0` turns the scheduler in `serve` off (another process runs it).
     pub scheduler: bool,
+    /// `CALSYNC_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +156,13 @@ impl Config {
             },
             scheduler: var("CALSYNC_SCHEDULER").is_none_or(|v| v.trim() != "0"),
             max_calendars_per_user: parse("CALSYNC_MAX_CALENDARS_PER_USER", 50usize)?.max(1),
+            trusted_proxies: match var("CALSYNC_TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(list) => parse_networks(&list).map_err(|bad| ConfigError {
+                    var: "CALSYNC_TRUSTED_PROXIES",
+                    message: format!("{bad:?} is neither an address nor a network such as 10.0.0.0/8"),
+                })?,
+            },
         })
     }
 
@@ -180,4 +189,14 @@ pub fn origin_of(url: &str) -> Option<String> {
 pub fn default_public_url(addr: SocketAddr) -> String {
     let shown = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
     format!("http://{shown}")
+}
+
+/// `10.0.0.1, 172.16.0.0/12, ::1`: addresses and networks; the first entry that is neither is
+/// the error.
+pub fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<ipnet::IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|_| s.to_string()))
+        .collect()
 }

@@ -60,6 +60,10 @@ pub async fn rotate(config: &Config, pool: &Pool) -> Result<Rotation, String> {
     }
     let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
     let reencrypted = integrations::reencrypt_all(&mut pooled.conn(), &next).await.map_err(|e| e.to_string())?;
+    let detail = format!("new key {}, {reencrypted} secrets re-encrypted", next.current().id);
+    crate::domain::audit::record(&mut pooled.conn(), crate::domain::audit::Kind::KeysRotated, &crate::domain::audit::By::cli(), None, &detail)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Rotation {
         new_key_id: next.current().id.clone(),
         reencrypted,

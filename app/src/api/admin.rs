@@ -48,7 +48,8 @@ pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<UserView, AppE
     }
     let state = super::ctx::state();
     let mut pooled = state.pool.get().await?;
-    let user = server::domain::users::set_disabled(&mut pooled.conn(), id, disabled).await?;
+    let by = super::ctx::by(&admin).await;
+    let user = server::domain::users::set_disabled(&mut pooled.conn(), id, disabled, &by).await?;
     Ok(super::ctx::view(&user, admin.tz()))
 }
 
@@ -59,15 +60,17 @@ pub async fn set_user_role(id: i64, role: String) -> Result<UserView, AppError> 
     let role = Role::parse(&role).ok_or_else(|| AppError::bad_request(format!("'{role}' is not a role.")))?;
     let state = super::ctx::state();
     let mut pooled = state.pool.get().await?;
-    let user = server::domain::users::set_role(&mut pooled.conn(), id, role).await?;
+    let by = super::ctx::by(&admin).await;
+    let user = server::domain::users::set_role(&mut pooled.conn(), id, role, &by).await?;
     Ok(super::ctx::view(&user, admin.tz()))
 }
 
 #[server]
 pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
-    super::ctx::admin().await?;
+    let admin = super::ctx::admin().await?;
+    let by = super::ctx::by(&admin).await;
     let state = super::ctx::state();
     let mut pooled = state.pool.get().await?;
-    server::domain::users::set_password(&mut pooled.conn(), state.config.password_cost, id, &password).await?;
+    server::domain::users::set_password(&mut pooled.conn(), state.config.password_cost, id, &password, &by).await?;
     Ok(())
 }

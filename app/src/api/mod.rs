@@ -1,6 +1,7 @@
 //! Server functions, one file per area. Each is thin: check the session, call one `server::`
 //! function, map the result to a view type.
 pub mod admin;
+pub mod audit;
 pub mod availability;
 pub mod flash;
 pub mod integrations;
@@ -10,6 +11,16 @@ pub mod auth;
 pub mod profile;
 
 use serde::{Deserialize, Serialize};
+
+/// Percent-encodes a text for a query string.
+pub fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
 
 /// A user as pages show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +108,11 @@ pub(crate) mod ctx {
 
     pub async fn user() -> Result<User, AppError> {
         maybe_user().await.ok_or(AppError::Unauthorized)
+    }
+
+    /// The signed-in user acting from this request's client, for the audit trail.
+    pub async fn by(u: &User) -> server::domain::audit::By {
+        server::domain::audit::By::user(&u.email, Some(&crate::ssr::client::current().await))
     }
 
     /// Admin-only functions do not exist for other users.

@@ -1,3 +1,4 @@
+pub mod admin_tabs;
 pub mod form;
 pub mod header;
 pub mod notices;

@@ -3,7 +3,10 @@ use crate::{
         admin::{list_users, CreateUser, ResetPassword, SetUserDisabled, SetUserRole},
         UserView,
     },
-    components::form::{last_error, FieldError, FormAlert, Submit},
+    components::{
+        admin_tabs::AdminTabs,
+        form::{last_error, FieldError, FormAlert, Submit},
+    },
     error::AppError,
     pages::not_found::NotFound,
 };
@@ -46,9 +49,10 @@ pub fn AdminUsersPage() -> impl IntoView {
                     Err(e) => Either::Right(Either::Left(view! { <div class="alert error" role="alert">{e.to_string()}</div> })),
                     Ok(p) => Either::Right(Either::Right(view! {
                         <h1>"Users"</h1>
+                        <AdminTabs/>
                         <FormAlert error=row_error/>
                         {move || matches!(reset.value().get(), Some(Ok(()))).then(|| view! {
-                            <div class="alert success" role="status">"Password reset. Tell the user their new password over a safe channel."</div>
+                            <div class="alert success" role="status">"Password reset and the user signed out everywhere. Tell them their new password over a safe channel."</div>
                         })}
                         <section class="card">
                             <table class="table" data-test="users-table">
@@ -75,7 +79,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                     </div>
                                     <div class="field">
                                         <label for="new-password">"Password"</label>
-                                        <input id="new-password" name="password" type="password" autocomplete="new-password" required minlength="8" aria-describedby="password-error"/>
+                                        <input id="new-password" name="password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="password-error"/>
                                         <FieldError error=create_error field="password"/>
                                     </div>
                                     <div class="field">
@@ -156,7 +160,7 @@ fn UserRow(
                     <ActionForm action=reset attr:class="inline">
                         <input type="hidden" name="id" value=id/>
                         <label class="visually-hidden" for=format!("reset-{id}")>"New password for " {email}</label>
-                        <input id=format!("reset-{id}") name="password" type="password" autocomplete="new-password" minlength="8" required placeholder="New password"/>
+                        <input id=format!("reset-{id}") name="password" type="password" autocomplete="new-password" minlength="12" required placeholder="New password"/>
                         <button type="submit" class="button small primary">"Set"</button>
                     </ActionForm>
                 </details>

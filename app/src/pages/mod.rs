@@ -1,3 +1,4 @@
+pub mod admin_audit;
 pub mod admin_users;
 pub mod availability;
 pub mod calendar_form;

@@ -82,8 +82,8 @@ pub fn ProfilePage() -> impl IntoView {
                 </div>
                 <div class="field">
                     <label for="new_password">"New password"</label>
-                    <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="8" aria-describedby="new_password-help new_password-error"/>
-                    <p class="help" id="new_password-help">"At least 8 characters."</p>
+                    <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="new_password-help new_password-error"/>
+                    <p class="help" id="new_password-help">"At least 12 characters, and not one of the passwords common in breaches. A few unrelated words make a good one."</p>
                     <FieldError error=change_error field="new_password"/>
                 </div>
                 <div class="field">
@@ -92,7 +92,7 @@ pub fn ProfilePage() -> impl IntoView {
                     <FieldError error=change_error field="confirm_password"/>
                 </div>
                 {move || matches!(change.value().get(), Some(Ok(()))).then(|| view! {
-                    <div class="alert success" role="status" data-test="password-changed">"Password changed."</div>
+                    <div class="alert success" role="status" data-test="password-changed">"Password changed. You stay signed in here; every other browser signed in as you has been signed out."</div>
                 })}
                 <Submit pending=change.pending() label="Change password" busy="Changing…"/>
             </ActionForm>

@@ -34,6 +34,18 @@ pub fn TokensPage() -> impl IntoView {
                     <input id="label" name="label" maxlength="100" placeholder="e.g. booking system" aria-describedby="label-error"/>
                     <FieldError error=create_error field="label"/>
                 </div>
+                <div class="field">
+                    <label for="expires_in_days">"Expires"</label>
+                    <select id="expires_in_days" name="expires_in_days" aria-describedby="expires_in_days-help expires_in_days-error">
+                        <option value="">"Never (until revoked)"</option>
+                        <option value="7">"In 7 days"</option>
+                        <option value="30">"In 30 days"</option>
+                        <option value="90" selected>"In 90 days"</option>
+                        <option value="365">"In a year"</option>
+                    </select>
+                    <p class="help" id="expires_in_days-help">"An expired token opens nothing; create a new one when it runs out."</p>
+                    <FieldError error=create_error field="expires_in_days"/>
+                </div>
                 <Submit pending=create.pending() label="Create token" busy="Creating…"/>
             </ActionForm>
         </section>
@@ -46,11 +58,12 @@ pub fn TokensPage() -> impl IntoView {
                     } else {
                         Either::Right(view! {
                             <table class="table">
-                                <thead><tr><th scope="col">"Label"</th><th scope="col">"Token"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                                <thead><tr><th scope="col">"Label"</th><th scope="col">"Token"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Expires"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|t| view! {
                                         <tr data-test="token-row">
-                                            <td>{t.label}</td><td><code>{t.prefix}</code></td><td>{t.created}</td><td>{t.last_used}</td>
+                                            <td>{t.label}</td><td><code>{t.prefix}</code></td><td>{t.created}</td><td data-test="token-last-used">{t.last_used}</td>
+                                            <td data-test="token-expires" class=if t.expired { "status-error" } else { "" }>{t.expires}</td>
                                             <td>
                                                 <ActionForm action=revoke attr:class="inline">
                                                     <input type="hidden" name="id" value=t.id/>

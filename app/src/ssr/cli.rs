@@ -1,6 +1,7 @@
 //! The `calsync` command line. Exit codes: 0 success, 1 the work failed, 2 usage error.
 use clap::{Parser, Subcommand};
 use server::{
+    domain::audit::By,
     config::Config,
     db::Pool,
     domain::users::{self, NewUser, Role},
@@ -81,6 +82,9 @@ pub enum TokenCommand {
         /// What the token is for (shown on the user's settings page).
         #[arg(long, default_value = "CLI token")]
         label: String,
+        /// The token stops working after this many days (default: until revoked).
+        #[arg(long, value_name = "DAYS")]
+        expires_days: Option<i64>,
     },
 }
 
@@ -207,7 +211,7 @@ pub async fn run_user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
             let user = find(&pool, &email).await?;
             let password = read_password(password_stdin)?;
             let mut pooled = pool.get().await.map_err(work)?;
-            users::set_password(&mut pooled.conn(), cost, user.id, &password).await.map_err(domain)?;
+            users::set_password(&mut pooled.conn(), cost, user.id, &password, &By::cli()).await.map_err(domain)?;
             println!("password changed for {}", user.email);
         }
         UserCommand::List { json } => {
@@ -237,20 +241,20 @@ pub async fn run_user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
         UserCommand::Disable { email } => {
             let user = find(&pool, &email).await?;
             let mut pooled = pool.get().await.map_err(work)?;
-            users::set_disabled(&mut pooled.conn(), user.id, true).await.map_err(domain)?;
+            users::set_disabled(&mut pooled.conn(), user.id, true, &By::cli()).await.map_err(domain)?;
             println!("disabled {}", user.email);
         }
         UserCommand::Enable { email } => {
             let user = find(&pool, &email).await?;
             let mut pooled = pool.get().await.map_err(work)?;
-            users::set_disabled(&mut pooled.conn(), user.id, false).await.map_err(domain)?;
+            users::set_disabled(&mut pooled.conn(), user.id, false, &By::cli()).await.map_err(domain)?;
             println!("enabled {}", user.email);
         }
         UserCommand::Role { email, role } => {
             let user = find(&pool, &email).await?;
             let role = Role::parse(&role).ok_or_else(|| Failure { code: 2, message: "role must be admin or user".into() })?;
             let mut pooled = pool.get().await.map_err(work)?;
-            let user = users::set_role(&mut pooled.conn(), user.id, role).await.map_err(domain)?;
+            let user = users::set_role(&mut pooled.conn(), user.id, role, &By::cli()).await.map_err(domain)?;
             println!("{} is now {}", user.email, user.role.label());
         }
     }
@@ -260,10 +264,12 @@ pub async fn run_user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
 pub async fn run_token(config: Config, cmd: TokenCommand) -> Result<(), Failure> {
     let pool = open(&config).await?;
     match cmd {
-        TokenCommand::Create { email, label } => {
+        TokenCommand::Create { email, label, expires_days } => {
             let user = find(&pool, &email).await?;
             let mut pooled = pool.get().await.map_err(work)?;
-            let (_, token) = server::domain::api_tokens::create(&mut pooled.conn(), user.id, &label).await.map_err(domain)?;
+            let (_, token) = server::domain::api_tokens::create(&mut pooled.conn(), user.id, &label, expires_days, &By::cli())
+                .await
+                .map_err(domain)?;
             println!("{token}");
         }
     }

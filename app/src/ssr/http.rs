@@ -19,7 +19,7 @@ use tower_sessions::{cookie::SameSite, Expiry, Session, SessionManagerLayer};
 const BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let ctx = {
         let state = state.clone();
         move || provide_context(state.clone())
@@ -60,6 +60,14 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_page))
         .layer(middleware::from_fn_with_state(state, super::headers::security_headers))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+}
+
+/// The app's routes, worked out once per process: `generate_route_list` renders the app, and
+/// doing that while pages are being served left some of their responses hanging for ever
+/// (seen when tests built routers in parallel: several responses in 440).
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Over https the cookie carries the `__Host-` prefix: browsers then accept it only when it is

@@ -1,5 +1,6 @@
 //! The server side of the app: state, the HTTP router and its middleware, and the CLI.
 pub mod cli;
+pub mod client;
 pub mod headers;
 pub mod http;
 pub mod origin;
@@ -42,12 +43,4 @@ pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
     headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
-/// Percent-encodes a text for a query string.
-pub fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use crate::api::query_escape;

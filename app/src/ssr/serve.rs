@@ -40,7 +40,7 @@ pub async fn serve(mut config: Config, addr: Option<SocketAddr>) -> Result<(), S
                 tracing::warn!(error = %e, "deleting expired sessions");
             }
             if let Ok(mut pooled) = housekeeping_pool.get().await {
-                let _ = server::domain::users::prune_login_failures(&mut pooled.conn()).await;
+                let _ = server::domain::sign_in::prune(&mut pooled.conn()).await;
             }
         }
     });

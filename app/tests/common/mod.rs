@@ -93,13 +93,20 @@ pub fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
     b.body(Body::empty()).unwrap()
 }
 
+/// The whole `Set-Cookie` of the session cookie, if the answer sets one.
+pub fn session_set_cookie(a: &Answer) -> Option<String> {
+    a.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("calsync_session=") || c.starts_with("__Host-calsync_session="))
+}
+
 /// Signs in and returns the `name=value` of the session cookie.
 pub async fn sign_in(app: &Router, email: &str, password: &str) -> Result<String, Answer> {
     let a = send(app, form(SignIn::PATH, format!("email={email}&password={password}&next=/profile"), None)).await;
-    match a.headers.get(header::SET_COOKIE) {
-        Some(c) if a.status.is_success() || a.status.is_redirection() => {
-            Ok(c.to_str().unwrap().split(';').next().unwrap().to_string())
-        }
+    match session_set_cookie(&a) {
+        Some(c) if a.status.is_success() || a.status.is_redirection() => Ok(c.split(';').next().unwrap().to_string()),
         _ => Err(a),
     }
 }
@@ -109,7 +116,7 @@ pub async fn sign_in(app: &Router, email: &str, password: &str) -> Result<String
 pub async fn token_for(db: &TestDb, email: &str) -> String {
     let mut c = db.pool.get().await.unwrap();
     let u = users::find_by_email(&mut c.conn(), email).await.unwrap().unwrap();
-    server::domain::api_tokens::create(&mut c.conn(), u.id, "test").await.unwrap().1
+    server::domain::api_tokens::create(&mut c.conn(), u.id, "test", None, &server::domain::audit::By::cli()).await.unwrap().1
 }
 
 /// A JSON request to the REST API.

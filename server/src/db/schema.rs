@@ -23,10 +23,31 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (id) {
-        id -> BigInt,
+    sign_in_throttle (key) {
         key -> Text,
-        failed_at -> Timestamp,
+        attempts -> BigInt,
+        window_start -> Timestamp,
+        blocked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    known_devices (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        last_seen -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        kind -> Text,
+        actor -> Text,
+        subject -> Nullable<Text>,
+        client -> Nullable<Text>,
+        detail -> Text,
     }
 }
 
@@ -78,6 +99,7 @@ diesel::table! {
         prefix -> Text,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
     }
 }
 
@@ -187,7 +209,9 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
-    login_failures,
+    sign_in_throttle,
+    known_devices,
+    audit_log,
     calendar_integrations,
     integration_counters,
     api_tokens,

@@ -1,9 +1,11 @@
 //! The rules of calsync, with their user-facing messages. No HTTP, no Leptos here.
 pub mod api_tokens;
+pub mod audit;
 pub mod availability;
 pub mod copies;
 pub mod integrations;
 pub mod schedule;
+pub mod sign_in;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,10 @@
 //! Accounts: who may sign in, with which role and time zone, and the sign-in check itself.
-use super::{is_unique_violation, now, Error, FieldMessage, Report, Result};
+use super::{
+    audit::{self, By, Kind},
+    is_unique_violation, now, Error, FieldMessage, Report, Result,
+};
 use crate::{
-    db::{schema::{login_failures, sessions, users}, Conn},
+    db::{schema::{sessions, users}, Conn},
     password::{self, Cost},
     run,
 };
@@ -9,7 +12,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
@@ -96,7 +98,8 @@ impl From<UserRow> for User {
 
 pub const MAX_EMAIL: usize = 254;
 pub const MAX_NAME: usize = 140;
-pub const MIN_PASSWORD: usize = 8;
+/// ASVS 2.1.1.
+pub const MIN_PASSWORD: usize = 12;
 pub const MAX_PASSWORD: usize = 1024;
 
 /// Parses an email address: trimmed, lower-cased (addresses are unique ignoring case).
@@ -134,10 +137,16 @@ pub fn check_password(field: &str, password: &str) -> Result<(), FieldMessage> {
         return Err(FieldMessage::new(field, "Password is required."));
     }
     if password.chars().count() < MIN_PASSWORD {
-        return Err(FieldMessage::new(field, "Password must be at least 8 characters."));
+        return Err(FieldMessage::new(field, "Password must be at least 12 characters."));
     }
     if password.len() > MAX_PASSWORD {
         return Err(FieldMessage::new(field, "Password is too long (at most 1024 characters)."));
+    }
+    if password::is_common(password) {
+        return Err(FieldMessage::new(
+            field,
+            "This password is on the list of the most common passwords found in breaches. Please choose another.",
+        ));
     }
     Ok(())
 }
@@ -274,8 +283,9 @@ pub async fn update_profile(conn: &mut Conn<'_>, id: i64, full_name: &str, time_
     get(conn, id).await
 }
 
-/// A user changes their own password: the current one must be right.
-pub async fn change_password(conn: &mut Conn<'_>, cost: Cost, id: i64, current: &str, new: &str) -> Result<()> {
+/// A user changes their own password: the current one must be right. Every session of the user
+/// ends (the caller signs its own browser in again under a fresh session id).
+pub async fn change_password(conn: &mut Conn<'_>, cost: Cost, id: i64, current: &str, new: &str, by: &By) -> Result<()> {
     let row = run!(conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
@@ -291,30 +301,40 @@ pub async fn change_password(conn: &mut Conn<'_>, cost: Cost, id: i64, current: 
     if !errors.is_empty() {
         return Err(Error::Invalid(Report::errors(errors)));
     }
-    write_password(conn, cost, id, new).await
+    write_password(conn, cost, id, new).await?;
+    audit::record(conn, Kind::PasswordChanged, by, Some(&row.email), "other sessions ended").await
 }
 
-/// An admin (or the CLI) sets a password without knowing the old one.
-pub async fn set_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str) -> Result<()> {
+/// An admin (or the CLI) sets a password without knowing the old one; every session of that
+/// user ends.
+pub async fn set_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str, by: &By) -> Result<()> {
     check_password("password", new).map_err(|e| Error::Invalid(Report::errors(vec![e])))?;
-    get(conn, id).await?;
-    write_password(conn, cost, id, new).await
+    let user = get(conn, id).await?;
+    write_password(conn, cost, id, new).await?;
+    audit::record(conn, Kind::PasswordReset, by, Some(&user.email), "all sessions ended").await
 }
 
+/// Writes the new hash and ends every session of the user, in one transaction.
 async fn write_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str) -> Result<()> {
     let hash = password::hash(cost, new.to_string()).await;
-    run!(conn, |c| diesel::update(users::table.find(id))
-        .set((users::password_hash.eq(&hash), users::modified_at.eq(now())))
-        .execute(c)
-        .await)?;
-    Ok(())
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            run!(&mut c, |cc| diesel::update(users::table.find(id))
+                .set((users::password_hash.eq(&hash), users::modified_at.eq(now())))
+                .execute(cc)
+                .await)?;
+            run!(&mut c, |cc| diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(cc).await)?;
+            Ok::<_, Error>(())
+        })
+    })
+    .await
 }
 
 const LAST_ADMIN: &str = "calsync needs at least one active System Manager; make another user an admin first.";
 
 /// Disables or enables an account. A disabled user's open sessions end at once.
-pub async fn set_disabled(conn: &mut Conn<'_>, id: i64, disabled: bool) -> Result<User> {
-    conn.write_tx(move |mut c| {
+pub async fn set_disabled(conn: &mut Conn<'_>, id: i64, disabled: bool, by: &By) -> Result<User> {
+    let user = conn.write_tx(move |mut c| {
         Box::pin(async move {
             let user = get(&mut c, id).await?;
             if disabled && user.is_admin() && active_admins(&mut c).await? <= 1 {
@@ -332,11 +352,14 @@ pub async fn set_disabled(conn: &mut Conn<'_>, id: i64, disabled: bool) -> Resul
             get(&mut c, id).await
         })
     })
-    .await
+    .await?;
+    let kind = if disabled { Kind::UserDisabled } else { Kind::UserEnabled };
+    audit::record(conn, kind, by, Some(&user.email), "").await?;
+    Ok(user)
 }
 
-pub async fn set_role(conn: &mut Conn<'_>, id: i64, role: Role) -> Result<User> {
-    conn.write_tx(move |mut c| {
+pub async fn set_role(conn: &mut Conn<'_>, id: i64, role: Role, by: &By) -> Result<User> {
+    let user = conn.write_tx(move |mut c| {
         Box::pin(async move {
             let user = get(&mut c, id).await?;
             if user.is_admin() && role == Role::User && !user.disabled && active_admins(&mut c).await? <= 1 {
@@ -349,7 +372,9 @@ pub async fn set_role(conn: &mut Conn<'_>, id: i64, role: Role) -> Result<User> 
             get(&mut c, id).await
         })
     })
-    .await
+    .await?;
+    audit::record(conn, Kind::RoleChanged, by, Some(&user.email), user.role.label()).await?;
+    Ok(user)
 }
 
 async fn active_admins(conn: &mut Conn<'_>) -> Result<i64> {
@@ -361,72 +386,10 @@ async fn active_admins(conn: &mut Conn<'_>) -> Result<i64> {
         .await)?)
 }
 
-pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
-pub const TOO_MANY_ATTEMPTS: &str =
-    "Too many failed sign-in attempts. Please wait a few minutes and try again.";
-
-/// Failed sign-ins are counted per address and per client over this window.
-const FAILURE_WINDOW_MINUTES: i64 = 15;
-/// From this many failures on, each attempt waits a little longer before it is answered.
-const SLOW_DOWN_AFTER: i64 = 3;
-/// From this many failures per account (or 5× per client), attempts are refused unchecked.
-const REFUSE_AFTER: i64 = 10;
-
-/// The sign-in check: one answer for every failure, the same cost for unknown users, and
-/// repeated failures per address or client slowed down and then refused for a while.
-pub async fn authenticate(conn: &mut Conn<'_>, cost: Cost, email: &str, password: &str, client: &str) -> Result<User> {
-    let email = email.trim().to_lowercase();
-    let keys = [format!("email:{email}"), format!("ip:{client}")];
-    let since = now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
-    let by_email = recent_failures(conn, &keys[0], since).await?;
-    let by_client = recent_failures(conn, &keys[1], since).await?;
-    if by_email >= REFUSE_AFTER || by_client >= REFUSE_AFTER * 5 {
-        return Err(Error::TooManyAttempts(TOO_MANY_ATTEMPTS.into()));
-    }
-    let failures = by_email.max(by_client / 5);
-    if failures >= SLOW_DOWN_AFTER {
-        let secs = (failures - SLOW_DOWN_AFTER + 1).min(5) as u64;
-        tokio::time::sleep(Duration::from_millis(secs * 500)).await;
-    }
-    let row = if email.len() > MAX_EMAIL || password.len() > MAX_PASSWORD {
-        None
-    } else {
-        find_row_by_email(conn, &email).await?
-    };
-    let ok = password::verify(cost, password.to_string(), row.as_ref().map(|r| r.password_hash.clone())).await;
-    match row {
-        Some(row) if ok && !row.disabled => {
-            run!(conn, |c| diesel::delete(login_failures::table.filter(login_failures::key.eq(&keys[0])))
-                .execute(c)
-                .await)?;
-            Ok(row.into())
-        }
-        _ => {
-            let ts = now();
-            for key in &keys {
-                run!(conn, |c| diesel::insert_into(login_failures::table)
-                    .values((login_failures::key.eq(key), login_failures::failed_at.eq(ts)))
-                    .execute(c)
-                    .await)?;
-            }
-            Err(Error::Unauthenticated(INVALID_CREDENTIALS.into()))
-        }
-    }
-}
-
-async fn recent_failures(conn: &mut Conn<'_>, key: &str, since: NaiveDateTime) -> Result<i64> {
-    Ok(run!(conn, |c| login_failures::table
-        .filter(login_failures::key.eq(key))
-        .filter(login_failures::failed_at.gt(since))
-        .count()
-        .get_result::<i64>(c)
-        .await)?)
-}
-
-/// Forgets failures older than the window (run now and then by the server).
-pub async fn prune_login_failures(conn: &mut Conn<'_>) -> Result<usize> {
-    let before = now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
-    Ok(run!(conn, |c| diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(before)))
-        .execute(c)
-        .await)?)
+/// The user with this (normalised) address and their password hash, for the sign-in check.
+pub async fn find_any_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<(User, String)>> {
+    Ok(find_row_by_email(conn, email).await?.map(|r| {
+        let hash = r.password_hash.clone();
+        (r.into(), hash)
+    }))
 }

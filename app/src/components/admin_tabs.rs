@@ -1,0 +1,13 @@
+//! The admin area's sections.
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn AdminTabs() -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Admin">
+            <A href="/admin/users">"Users"</A>
+            <A href="/admin/audit">"Audit"</A>
+        </nav>
+    }
+}
