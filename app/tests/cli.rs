@@ -149,7 +149,7 @@ db_test!(keys_are_generated_rotated_and_checked, |db| {
     std::fs::remove_file(&key_file).unwrap();
     let out = calsync(&db, &["keys", "rotate"], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("encrypted tokens (key 'k4') but no keys are configured"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("encrypted secrets (tokens, feed URLs; key 'k4') but no keys are configured"), "{}", text(&out.stderr));
     let wrong = crypto::Keyring::new(vec![crypto::KeyEntry::generate("k4")]).unwrap().to_list();
     let out = calsync_in(&db, &dir, &[("CALSYNC_SECRET_KEYS", &wrong)], &["keys", "rotate"], None);
     assert_eq!(out.status.code(), Some(1));
@@ -239,7 +239,9 @@ db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {
     };
     let good = add("Good", host.url("/good.ics")).await;
     let broken = add("Broken", host.url("/missing.ics")).await;
-    let env = [("CALSYNC_ICAL_ALLOW_PRIVATE", "1")];
+    // The records' feed URLs are sealed with the test database's keys: the CLI needs them too.
+    let keys = db.keys.to_list();
+    let env = [("CALSYNC_ICAL_ALLOW_PRIVATE", "1"), ("CALSYNC_SECRET_KEYS", keys.as_str())];
 
     let out = calsync_in(&db, &data_dir(&db), &env, &["sync", "--once"], None);
     let stdout = text(&out.stdout);
@@ -284,7 +286,9 @@ db_test!(sync_once_can_apply_a_removal_the_guard_holds, |db| {
     let me = Actor::of(&server::domain::users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap());
     let patch = Patch { integration_type: Some("iCal".into()), integration_name: Some("Team".into()), ical_url: Some(host.url("/f.ics")), ..Patch::default() };
     let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
-    let env = [("CALSYNC_ICAL_ALLOW_PRIVATE", "1")];
+    // The records' feed URLs are sealed with the test database's keys: the CLI needs them too.
+    let keys = db.keys.to_list();
+    let env = [("CALSYNC_ICAL_ALLOW_PRIVATE", "1"), ("CALSYNC_SECRET_KEYS", keys.as_str())];
     let sync = |extra: &[&str]| {
         let mut args = vec!["sync", "--once", "--integration", name.as_str()];
         args.extend_from_slice(extra);

@@ -238,3 +238,31 @@ db_test!(openapi_document_matches_the_routes, |db| {
         assert!(doc["components"]["schemas"][name].is_object(), "{name}");
     }
 });
+
+db_test!(feed_urls_are_shown_whole_only_to_their_owner, |db| {
+    add_user(&db, "ana@example.com", Role::User).await;
+    add_user(&db, "admin@example.com", Role::Admin).await;
+    let app = app(&db);
+    let ana = token_for(&db, "ana@example.com").await;
+    let admin = token_for(&db, "admin@example.com").await;
+    let url = "https://calendar.example.com/calendar/ical/ana/private-8f3a9c2e71b4d605/basic.ics";
+    let body = serde_json::json!({"integration_type": "iCal", "integration_name": "Club", "ical_url": url});
+    let a = send(&app, api("POST", "/api/v1/integrations", Some(&ana), Some(body))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert_eq!(json(&a)["ical_url"], url, "the owner's own answer has it all");
+    let name = json(&a)["name"].as_str().unwrap().to_string();
+    let own = send(&app, api("GET", &format!("/api/v1/integrations/{name}"), Some(&ana), None)).await;
+    assert_eq!(json(&own)["ical_url"], url);
+    // An admin acting on it sees the mask, in a record and in a list.
+    let theirs = send(&app, api("GET", &format!("/api/v1/integrations/{name}"), Some(&admin), None)).await;
+    assert_eq!(json(&theirs)["ical_url"], "https://calendar.example.com/…/basic.ics");
+    let list = send(&app, api("GET", "/api/v1/integrations", Some(&admin), None)).await;
+    assert!(!list.body.contains("private-8f3a"), "{}", list.body);
+    // The edit form: whole for Ana, masked (and said so) for the admin.
+    let ana_cookie = sign_in(&app, "ana%40example.com", "right+password").await.ok().unwrap();
+    let admin_cookie = sign_in(&app, "admin%40example.com", "right+password").await.ok().unwrap();
+    let page = send(&app, get(&format!("/calendars/{name}"), Some(&ana_cookie))).await;
+    assert!(page.body.contains("private-8f3a9c2e71b4d605"), "the owner edits the whole address");
+    let page = send(&app, get(&format!("/calendars/{name}"), Some(&admin_cookie))).await;
+    assert!(!page.body.contains("private-8f3a") && page.body.contains("Only the owner sees the whole address"), "{}", page.body);
+});

@@ -23,7 +23,7 @@ pub async fn load(config: &Config, pool: &Pool) -> Result<(Keyring, KeySource), 
         if let Some((_, _, _, value)) = stored.first() {
             let id = crypto::key_id_of(value).unwrap_or("?");
             return Err(format!(
-                "the database holds encrypted tokens (key '{id}') but no keys are configured: set CALSYNC_SECRET_KEYS or restore {}",
+                "the database holds encrypted secrets (tokens, feed URLs; key '{id}') but no keys are configured: set CALSYNC_SECRET_KEYS or restore {}",
                 file.display()
             ));
         }
@@ -39,6 +39,10 @@ pub async fn load(config: &Config, pool: &Pool) -> Result<(Keyring, KeySource), 
         ),
         other => other.to_string(),
     })?;
+    let sealed = integrations::seal_plain_feed_urls(&mut conn, &ring).await.map_err(|e| e.to_string())?;
+    if sealed > 0 {
+        tracing::info!(count = sealed, "encrypted feed addresses stored in the clear");
+    }
     Ok((ring, source))
 }
 

@@ -59,6 +59,8 @@ pub struct ActionResult {
 pub struct FormData {
     /// None for a new calendar.
     pub record: Option<IntegrationView>,
+    /// The record's feed URL is shown masked (it is someone else's secret).
+    pub url_masked: bool,
     pub is_admin: bool,
     pub me: String,
     pub users: Vec<String>,
@@ -168,16 +170,20 @@ pub async fn list_integrations(user: Option<String>) -> Result<CalendarsPage, Ap
 pub async fn get_integration_form(name: Option<String>) -> Result<FormData, AppError> {
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
+    let mut url_masked = false;
     let record = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
             let mut pooled = state.pool.get().await?;
             let i = server::domain::integrations::get(&mut pooled.conn(), actor(&me), &n).await?;
-            Some(convert::view(&i, me.tz()))
+            // The edit form shows the owner the whole address; anyone else sees it masked.
+            url_masked = i.ical_url.is_some() && i.user_id != me.id;
+            Some(IntegrationView { ical_url: i.ical_url_for(&state.keys, me.id), ..convert::view(&i, me.tz()) })
         }
         None => None,
     };
     Ok(FormData {
         record,
+        url_masked,
         is_admin: me.is_admin(),
         me: me.email.clone(),
         users: if me.is_admin() { user_emails(&state).await? } else { Vec::new() },

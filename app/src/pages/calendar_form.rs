@@ -159,7 +159,13 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
                     <div class="field">
                         <label for="ical_url">"iCal URL"</label>
                         <input id="ical_url" name="ical_url" value=url_value.clone() inputmode="url" autocomplete="url" placeholder="https://… or webcal://…" aria-describedby="ical_url-help ical_url-error"/>
-                        <p class="help" id="ical_url-help">"The calendar's private address in iCal format, starting with http://, https:// or webcal://."</p>
+                        <p class="help" id="ical_url-help">
+                            {if data.url_masked {
+                                "Only the owner sees the whole address (it usually holds a private key). Leave it as it is to keep it, or type a new one."
+                            } else {
+                                "The calendar's private address in iCal format, starting with http://, https:// or webcal://. It is stored encrypted and shown only to you."
+                            }}
+                        </p>
                         <FieldError error field="ical_url"/>
                     </div>
                 </fieldset>

@@ -67,6 +67,7 @@ diesel::table! {
         refresh_token -> Nullable<Text>,
         token_expiry -> Nullable<Timestamp>,
         ical_url -> Nullable<Text>,
+        ical_url_secret -> Nullable<Text>,
         sync_direction -> Text,
         sync_past_days -> Integer,
         sync_future_days -> Integer,

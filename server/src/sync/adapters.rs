@@ -30,9 +30,10 @@ impl Adapters {
     pub fn build(&self, integration: &Integration, secrets: Secrets) -> Result<Box<dyn Provider>, ProviderError> {
         match integration.integration_type {
             IntegrationType::Ical => {
-                let url = integration.ical_url.clone().ok_or_else(|| {
-                    ProviderError::new(ErrorKind::Invalid, "This calendar has no iCal URL. Add it in the calendar's settings.")
-                })?;
+                let url = integration
+                    .feed_url(&self.keys)
+                    .map_err(|_| ProviderError::new(ErrorKind::Invalid, "The iCal URL could not be read with the configured keys."))?
+                    .ok_or_else(|| ProviderError::new(ErrorKind::Invalid, "This calendar has no iCal URL. Add it in the calendar's settings."))?;
                 Ok(Box::new(IcalFeed { client: self.feeds.clone(), url, floating: integration.tz(), limits: self.read }))
             }
             other => {

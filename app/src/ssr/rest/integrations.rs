@@ -88,10 +88,17 @@ pub struct WriteJson {
     pub messages: Vec<String>,
 }
 
-impl From<Saved> for WriteJson {
-    fn from(s: Saved) -> Self {
+impl IntegrationJson {
+    /// The record as `viewer` may see it: the full feed URL only when the calendar is theirs.
+    fn for_viewer(i: &Integration, keys: &server::crypto::Keyring, viewer: server::domain::integrations::Actor) -> Self {
+        IntegrationJson { ical_url: i.ical_url_for(keys, viewer.user_id), ..i.into() }
+    }
+}
+
+impl WriteJson {
+    fn for_viewer(s: Saved, keys: &server::crypto::Keyring, viewer: server::domain::integrations::Actor) -> Self {
         WriteJson {
-            record: (&s.integration).into(),
+            record: IntegrationJson::for_viewer(&s.integration, keys, viewer),
             warnings: s.warnings.into_iter().map(|w| super::Message { field: w.field, message: w.message }).collect(),
             messages: s.messages,
         }
@@ -184,7 +191,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Quer
     let filter = list_filter(&q)?;
     let mut pooled = state.pool.get().await?;
     let (items, total) = ig::list(&mut pooled.conn(), caller.actor(), &filter).await?;
-    Ok(Json(ListJson { items: items.iter().map(IntegrationJson::from).collect(), total }))
+    Ok(Json(ListJson { items: items.iter().map(|i| IntegrationJson::for_viewer(i, &state.keys, caller.actor())).collect(), total }))
 }
 
 #[utoipa::path(get, path = "/api/v1/integrations/{name}", params(("name" = String, Path, description = "MM-CI-{user}-{####}")),
@@ -192,7 +199,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Quer
 pub async fn read(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<Json<IntegrationJson>, ApiError> {
     let mut pooled = state.pool.get().await?;
     let i = ig::get(&mut pooled.conn(), caller.actor(), &name).await?;
-    Ok(Json((&i).into()))
+    Ok(Json(IntegrationJson::for_viewer(&i, &state.keys, caller.actor())))
 }
 
 #[utoipa::path(post, path = "/api/v1/integrations", request_body = IntegrationInput, security(("bearer" = [])),
@@ -201,7 +208,7 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
     let patch = body::patch(&body::object(&bytes)?)?;
     let mut pooled = state.pool.get().await?;
     let saved = ig::create(&mut pooled.conn(), &state.keys, caller.actor(), patch).await?;
-    Ok((StatusCode::CREATED, Json(saved.into())))
+    Ok((StatusCode::CREATED, Json(WriteJson::for_viewer(saved, &state.keys, caller.actor()))))
 }
 
 #[utoipa::path(patch, path = "/api/v1/integrations/{name}", request_body = IntegrationInput, params(("name" = String, Path)),
@@ -211,7 +218,7 @@ pub async fn update(State(state): State<AppState>, caller: ApiUser, Path(name): 
     let patch = body::patch(&body::object(&bytes)?)?;
     let mut pooled = state.pool.get().await?;
     let saved = ig::update(&mut pooled.conn(), &state.keys, caller.actor(), &name, patch).await?;
-    Ok(Json(saved.into()))
+    Ok(Json(WriteJson::for_viewer(saved, &state.keys, caller.actor())))
 }
 
 #[utoipa::path(delete, path = "/api/v1/integrations/{name}", params(("name" = String, Path)), security(("bearer" = [])),
@@ -220,7 +227,7 @@ pub async fn delete(State(state): State<AppState>, caller: ApiUser, Path(name): 
     let mut pooled = state.pool.get().await?;
     let gone = ig::delete(&mut pooled.conn(), caller.actor(), &name).await?;
     let messages = vec![format!("Deleted '{}'.", gone.integration_name)];
-    Ok(Json(WriteJson { record: (&gone).into(), warnings: vec![], messages }))
+    Ok(Json(WriteJson { record: IntegrationJson::for_viewer(&gone, &state.keys, caller.actor()), warnings: vec![], messages }))
 }
 
 #[utoipa::path(post, path = "/api/v1/integrations/{name}/make-primary", params(("name" = String, Path)), security(("bearer" = [])),
@@ -228,5 +235,5 @@ pub async fn delete(State(state): State<AppState>, caller: ApiUser, Path(name): 
 pub async fn make_primary(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<Json<WriteJson>, ApiError> {
     let mut pooled = state.pool.get().await?;
     let saved = ig::make_primary(&mut pooled.conn(), caller.actor(), &name).await?;
-    Ok(Json(saved.into()))
+    Ok(Json(WriteJson::for_viewer(saved, &state.keys, caller.actor())))
 }

@@ -51,6 +51,7 @@ struct Row {
     refresh_token: Option<String>,
     token_expiry: Option<NaiveDateTime>,
     ical_url: Option<String>,
+    ical_url_secret: Option<String>,
     sync_direction: String,
     sync_past_days: i32,
     sync_future_days: i32,
@@ -83,7 +84,11 @@ pub struct Integration {
     pub has_access_token: bool,
     pub has_refresh_token: bool,
     pub token_expiry: Option<NaiveDateTime>,
+    /// The feed's address masked (`https://calendar.example.com/…/basic.ics`): safe to show to
+    /// anyone who may see the record. The owner's full address: `ical_url_for`.
     pub ical_url: Option<String>,
+    /// The full address, encrypted (opened only by `feed_url`).
+    pub(crate) sealed_url: Option<String>,
     pub sync_direction: SyncDirection,
     pub sync_past_days: i32,
     pub sync_future_days: i32,
@@ -128,6 +133,7 @@ impl Integration {
             has_refresh_token: r.refresh_token.is_some(),
             token_expiry: r.token_expiry,
             ical_url: r.ical_url,
+            sealed_url: r.ical_url_secret,
             sync_direction: SyncDirection::parse(&r.sync_direction).unwrap_or(SyncDirection::OneWay),
             sync_past_days: r.sync_past_days,
             sync_future_days: r.sync_future_days,
@@ -146,6 +152,28 @@ impl Integration {
 
     pub fn tz(&self) -> chrono_tz::Tz {
         self.user_time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The full feed address (for fetching it, and for its owner).
+    pub fn feed_url(&self, keys: &Keyring) -> Result<Option<String>> {
+        match &self.sealed_url {
+            None => Ok(None),
+            Some(sealed) => keys
+                .decrypt(sealed, &context(URL_COLUMN, &self.name))
+                .map(|s| Some(s.expose().to_string()))
+                .map_err(|e| Error::Internal(e.to_string())),
+        }
+    }
+
+    /// What `viewer` may see of the feed address: all of it when it is theirs, masked when not
+    /// (admins included: the URL is the owner's secret).
+    pub fn ical_url_for(&self, keys: &Keyring, viewer_id: i64) -> Option<String> {
+        if viewer_id == self.user_id {
+            if let Ok(Some(full)) = self.feed_url(keys) {
+                return Some(full);
+            }
+        }
+        self.ical_url.clone()
     }
 
     /// The token has expired (and matters: the calendar is active).
@@ -192,7 +220,6 @@ struct Columns<'a> {
     is_primary: bool,
     calendar_id: Option<&'a str>,
     token_expiry: Option<NaiveDateTime>,
-    ical_url: Option<&'a str>,
     sync_direction: &'a str,
     sync_past_days: i32,
     sync_future_days: i32,
@@ -212,7 +239,6 @@ impl<'a> Columns<'a> {
             is_primary: draft.is_primary,
             calendar_id: draft.calendar_id.as_deref(),
             token_expiry: draft.token_expiry,
-            ical_url: draft.ical_url.as_deref(),
             sync_direction: draft.sync_direction.as_str(),
             sync_past_days: draft.sync_past_days as i32,
             sync_future_days: draft.sync_future_days as i32,
@@ -348,6 +374,61 @@ fn open_secrets(keys: &Keyring, row: &Row) -> Result<(Option<Secret>, Option<Sec
     Ok((open("access_token", &row.access_token)?, open("refresh_token", &row.refresh_token)?))
 }
 
+/// The column the sealed feed address is bound to.
+const URL_COLUMN: &str = "ical_url";
+
+/// A feed address as stored: (masked form to show, the full one sealed).
+fn seal_url(keys: &Keyring, name: &str, url: Option<&str>) -> (Option<String>, Option<String>) {
+    match url {
+        None => (None, None),
+        Some(u) => (Some(mask_url(u)), Some(keys.encrypt(&crate::crypto::Secret::new(u), &context(URL_COLUMN, name)))),
+    }
+}
+
+/// A feed address with its secret parts left out: scheme, host and port, and the last path
+/// segment when it is short (a file name like `basic.ics`, not a token).
+/// `https://calendar.google.com/calendar/ical/ana%40x.com/private-3f9a/basic.ics` →
+/// `https://calendar.google.com/…/basic.ics`.
+pub fn mask_url(url: &str) -> String {
+    let Ok(u) = url::Url::parse(url) else { return "…".into() };
+    let host = u.host_str().unwrap_or("");
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let segments: Vec<&str> = u.path_segments().map(|s| s.filter(|p| !p.is_empty()).collect()).unwrap_or_default();
+    let tail = match segments.last() {
+        Some(last) if last.len() <= 20 => {
+            if segments.len() > 1 { format!("/…/{last}") } else { format!("/{last}") }
+        }
+        Some(_) => "/…".to_string(),
+        None => String::new(),
+    };
+    let query = if u.query().is_some() { "?…" } else { "" };
+    format!("{}://{host}{port}{tail}{query}", u.scheme())
+}
+
+/// Seals feed addresses stored in the clear (rows written before addresses were secrets).
+pub async fn seal_plain_feed_urls(conn: &mut Conn<'_>, keys: &Keyring) -> Result<usize> {
+    let keys = keys.clone();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let c = &mut c;
+            let plain: Vec<(i64, String, String)> = run!(c, |cc| ci::table
+                .filter(ci::ical_url.is_not_null().and(ci::ical_url_secret.is_null()))
+                .select((ci::id, ci::name, ci::ical_url.assume_not_null()))
+                .load(cc)
+                .await)?;
+            for (id, name, url) in &plain {
+                let (shown, sealed) = seal_url(&keys, name, Some(url));
+                run!(c, |cc| diesel::update(ci::table.find(*id))
+                    .set((ci::ical_url.eq(&shown), ci::ical_url_secret.eq(&sealed)))
+                    .execute(cc)
+                    .await)?;
+            }
+            Ok(plain.len())
+        })
+    })
+    .await
+}
+
 /// The associated data of a stored secret: its column and record.
 fn context(column: &str, name: &str) -> String {
     format!("{column}:{name}")
@@ -480,10 +561,13 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
             };
             let access = seal("access_token", &draft.access_token);
             let refresh = seal("refresh_token", &draft.refresh_token);
+            let (shown_url, sealed_url) = seal_url(&keys, &name, draft.ical_url.as_deref());
             let ts = now();
             let inserted = run!(c, |cc| diesel::insert_into(ci::table)
                 .values((
                     Columns::of(&draft, ts, actor.user_id),
+                    ci::ical_url.eq(&shown_url),
+                    ci::ical_url_secret.eq(&sealed_url),
                     ci::name.eq(&name),
                     ci::user_id.eq(owner.id),
                     ci::access_token.eq(&access),
@@ -539,7 +623,16 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
                 return Err(Error::Conflict(MSG_CONCURRENT.into()));
             }
             let tz = current.tz();
-            let (mut draft, parse_errors) = rules::apply(current.draft(), &patch, false, tz);
+            // The rules see the full address; a form that shows someone else's feed masked
+            // sends the masked form back, which means "unchanged".
+            let current_url = current.feed_url(&keys)?;
+            let mut start = current.draft();
+            start.ical_url = current_url.clone();
+            let mut patch = patch;
+            if current.ical_url.is_some() && patch.ical_url.as_deref().map(str::trim) == current.ical_url.as_deref() {
+                patch.ical_url = None;
+            }
+            let (mut draft, parse_errors) = rules::apply(start, &patch, false, tz);
             let facts = Facts {
                 user: Some(current.user.clone()),
                 user_exists: true,
@@ -576,6 +669,13 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
             if let Some(v) = refresh {
                 run!(c, |cc| diesel::update(ci::table.find(current.id)).set(ci::refresh_token.eq(&v)).execute(cc).await)?;
             }
+            if draft.ical_url != current_url {
+                let (shown, sealed) = seal_url(&keys, &current.name, draft.ical_url.as_deref());
+                run!(c, |cc| diesel::update(ci::table.find(current.id))
+                    .set((ci::ical_url.eq(&shown), ci::ical_url_secret.eq(&sealed)))
+                    .execute(cc)
+                    .await)?;
+            }
             let mut messages = checked.messages;
             if draft.is_primary && draft.is_active {
                 messages.extend(unmark_others(c, current.user_id, current.id, true, actor.user_id).await?);
@@ -592,7 +692,8 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
 /// the last successful sync.
 async fn reschedule(c: &mut Conn<'_>, before: &Integration, after: &Integration) -> Result<()> {
     use crate::db::schema::sync_cursors as sc;
-    if before.ical_url != after.ical_url || before.calendar_id != after.calendar_id {
+    // An address is sealed anew only when it changed.
+    if before.sealed_url != after.sealed_url || before.calendar_id != after.calendar_id {
         run!(c, |cc| diesel::delete(sc::table.find(after.id)).execute(cc).await)?;
         return crate::domain::schedule::set_due(c, after.id, None).await;
     }
@@ -650,13 +751,16 @@ pub async fn delete(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Int
 
 /// Every stored secret with its record name and column, for key checks and rotation.
 pub async fn stored_secrets(conn: &mut Conn<'_>) -> Result<Vec<(i64, String, &'static str, String)>> {
-    let rows: Vec<(i64, String, Option<String>, Option<String>)> = run!(conn, |c| ci::table
-        .filter(ci::access_token.is_not_null().or(ci::refresh_token.is_not_null()))
-        .select((ci::id, ci::name, ci::access_token, ci::refresh_token))
+    let rows: Vec<(i64, String, Option<String>, Option<String>, Option<String>)> = run!(conn, |c| ci::table
+        .filter(ci::access_token.is_not_null().or(ci::refresh_token.is_not_null()).or(ci::ical_url_secret.is_not_null()))
+        .select((ci::id, ci::name, ci::access_token, ci::refresh_token, ci::ical_url_secret))
         .load(c)
         .await)?;
     let mut out = Vec::new();
-    for (id, name, a, r) in rows {
+    for (id, name, a, r, u) in rows {
+        if let Some(u) = u {
+            out.push((id, name.clone(), URL_COLUMN, u));
+        }
         if let Some(a) = a {
             out.push((id, name.clone(), "access_token", a));
         }
@@ -678,11 +782,11 @@ pub async fn reencrypt_all(conn: &mut Conn<'_>, keys: &Keyring) -> Result<usize>
                 let ctx = context(column, name);
                 let plain = keys.decrypt(stored, &ctx).map_err(|e| Error::Internal(e.to_string()))?;
                 let sealed = keys.encrypt(&plain, &ctx);
-                if *column == "access_token" {
-                    run!(c, |cc| diesel::update(ci::table.find(*id)).set(ci::access_token.eq(&sealed)).execute(cc).await)?;
-                } else {
-                    run!(c, |cc| diesel::update(ci::table.find(*id)).set(ci::refresh_token.eq(&sealed)).execute(cc).await)?;
-                }
+                match *column {
+                    "access_token" => run!(c, |cc| diesel::update(ci::table.find(*id)).set(ci::access_token.eq(&sealed)).execute(cc).await)?,
+                    "refresh_token" => run!(c, |cc| diesel::update(ci::table.find(*id)).set(ci::refresh_token.eq(&sealed)).execute(cc).await)?,
+                    _ => run!(c, |cc| diesel::update(ci::table.find(*id)).set(ci::ical_url_secret.eq(&sealed)).execute(cc).await)?,
+                };
             }
             Ok(all.len())
         })

@@ -1,0 +1,1 @@
+ALTER TABLE calendar_integrations DROP COLUMN ical_url_secret;
