@@ -220,6 +220,10 @@ db_test!(the_audit_trail_records_who_did_what_from_where, |db| {
     let _ = attempt(&db.pool, "sarah@example.com", "wrong", "192.0.2.45", None).await;
     let mut c = db.pool.get().await.unwrap();
     let by = By::user(&admin.email, Some("192.0.2.1"));
+    let new = NewUser { email: "lee@example.com".into(), full_name: String::new(), password: PASSWORD.into(), role: Role::User, time_zone: "UTC".into() };
+    users::create_by(&mut c.conn(), Cost::Test, new, &by).await.unwrap();
+    let (created, _) = audit::list(&mut c.conn(), &Filter { user: Some("lee@example.com".into()), kind: Some(Kind::UserCreated), limit: 10, offset: 0 }).await.unwrap();
+    assert_eq!((created.len(), created[0].actor.as_str(), created[0].detail.as_str()), (1, "admin@example.com", "User"));
     users::set_role(&mut c.conn(), sarah.id, Role::Admin, &by).await.unwrap();
     users::set_disabled(&mut c.conn(), sarah.id, true, &by).await.unwrap();
     users::set_disabled(&mut c.conn(), sarah.id, false, &by).await.unwrap();

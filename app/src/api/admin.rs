@@ -35,8 +35,8 @@ pub async fn create_user(email: String, full_name: String, password: String, rol
         .ok_or_else(|| AppError::field("role", format!("'{role}' is not a role: choose User or System Manager.")))?;
     let mut pooled = state.pool.get().await?;
     let new = NewUser { email, full_name, password, role, time_zone };
-    let user = users::create(&mut pooled.conn(), state.config.password_cost, new).await?;
-    tracing::info!(by = admin.id, user_id = user.id, "user created");
+    let by = super::ctx::by(&admin).await;
+    let user = users::create_by(&mut pooled.conn(), state.config.password_cost, new, &by).await?;
     Ok(super::ctx::view(&user, admin.tz()))
 }
 

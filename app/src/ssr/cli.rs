@@ -204,7 +204,7 @@ pub async fn run_user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
                 time_zone: tz.unwrap_or_else(|| config.default_tz.name().to_string()),
             };
             let mut pooled = pool.get().await.map_err(work)?;
-            let user = users::create(&mut pooled.conn(), cost, new).await.map_err(domain)?;
+            let user = users::create_by(&mut pooled.conn(), cost, new, &By::cli()).await.map_err(domain)?;
             println!("created {} ({})", user.email, user.role.label());
         }
         UserCommand::Passwd { email, password_stdin } => {

@@ -19,6 +19,7 @@ pub enum Kind {
     SignOut,
     PasswordChanged,
     PasswordReset,
+    UserCreated,
     RoleChanged,
     UserDisabled,
     UserEnabled,
@@ -28,13 +29,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::SignIn,
         Kind::SignInFailed,
         Kind::SignInRefused,
         Kind::SignOut,
         Kind::PasswordChanged,
         Kind::PasswordReset,
+        Kind::UserCreated,
         Kind::RoleChanged,
         Kind::UserDisabled,
         Kind::UserEnabled,
@@ -51,6 +53,7 @@ impl Kind {
             Kind::SignOut => "sign-out",
             Kind::PasswordChanged => "password changed",
             Kind::PasswordReset => "password reset",
+            Kind::UserCreated => "user created",
             Kind::RoleChanged => "role changed",
             Kind::UserDisabled => "user disabled",
             Kind::UserEnabled => "user enabled",

@@ -221,6 +221,14 @@ pub async fn create(conn: &mut Conn<'_>, cost: Cost, new: NewUser) -> Result<Use
     }
 }
 
+/// Creates an account on someone's behalf (an admin's page, the CLI), and says so in the audit
+/// trail. (`create` alone is for seeding and tests.)
+pub async fn create_by(conn: &mut Conn<'_>, cost: Cost, new: NewUser, by: &By) -> Result<User> {
+    let user = create(conn, cost, new).await?;
+    audit::record(conn, Kind::UserCreated, by, Some(&user.email), user.role.label()).await?;
+    Ok(user)
+}
+
 fn taken(email: &str) -> Error {
     Error::invalid("email", format!("A user with email '{email}' already exists."))
 }
