@@ -27,7 +27,6 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
             if let Some(token) = signed_in.new_device {
                 set_device_cookie(cookie_name, &token, state.config.secure_cookies());
             }
-            tracing::info!(user_id = user.id, "signed in");
             leptos_axum::redirect(&super::redirect::safe_next(next.as_deref()));
             Ok(())
         }

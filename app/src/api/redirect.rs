@@ -2,7 +2,7 @@
 //! sign-in may send it. What the page must say is kept in the session as a flash; only its id
 //! travels in the address.
 use super::{flash::Flash, integrations::ActionResult};
-use crate::{error::AppError, ssr::query_escape};
+use crate::{api::query_escape, error::AppError};
 
 /// Sends the browser to `path` (which may carry a query) with `flash` to show there.
 pub async fn to_flash(path: &str, flash: &Flash) {

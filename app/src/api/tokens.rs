@@ -32,18 +32,21 @@ pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
     Ok(server::domain::api_tokens::list(&mut pooled.conn(), me.id)
         .await?
         .into_iter()
-        .map(|t| TokenView {
-            expired: t.expired(),
-            id: t.id,
-            label: t.label,
-            prefix: format!("{}…", t.prefix),
-            created: fmt(t.created_at),
-            last_used: t.last_used_at.map(fmt).unwrap_or_else(|| "never".into()),
-            expires: match t.expires_at {
-                None => "never".into(),
-                Some(e) if e <= server::domain::now() => format!("expired {}", fmt(e)),
-                Some(e) => fmt(e),
-            },
+        .map(|t| {
+            let expired = t.expired();
+            TokenView {
+                expired,
+                id: t.id,
+                label: t.label,
+                prefix: format!("{}…", t.prefix),
+                created: fmt(t.created_at),
+                last_used: t.last_used_at.map(fmt).unwrap_or_else(|| "never".into()),
+                expires: match t.expires_at {
+                    None => "never".into(),
+                    Some(e) if expired => format!("expired {}", fmt(e)),
+                    Some(e) => fmt(e),
+                },
+            }
         })
         .collect())
 }
@@ -60,7 +63,6 @@ pub async fn create_token(label: String, expires_in_days: Option<String>) -> Res
     let by = super::ctx::by(&me).await;
     let mut pooled = state.pool.get().await?;
     let (t, token) = server::domain::api_tokens::create(&mut pooled.conn(), me.id, &label, days, &by).await?;
-    tracing::info!(token_id = t.id, "API token created");
     Ok(NewToken { label: t.label, token })
 }
 

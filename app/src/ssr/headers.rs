@@ -47,9 +47,10 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     }
     let html = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
     if html && !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        if let Ok(v) = HeaderValue::from_str(&content_security_policy(None)) {
-            h.insert(header::CONTENT_SECURITY_POLICY, v);
-        }
+        // The same for every such page: built once.
+        static NO_SCRIPTS: std::sync::LazyLock<HeaderValue> =
+            std::sync::LazyLock::new(|| HeaderValue::from_str(&content_security_policy(None)).expect("an ASCII policy"));
+        h.insert(header::CONTENT_SECURITY_POLICY, NO_SCRIPTS.clone());
     }
     res
 }

@@ -114,7 +114,7 @@ async fn authenticate(State(state): State<AppState>, session: Session, mut req: 
     let path = req.uri().path().to_string();
     if user.is_none() && req.method() == axum::http::Method::GET && !is_public(&path) {
         let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let to = if target == "/" { "/login".to_string() } else { format!("/login?next={}", super::query_escape(target)) };
+        let to = if target == "/" { "/login".to_string() } else { format!("/login?next={}", crate::api::query_escape(target)) };
         return Redirect::to(&to).into_response();
     }
     req.extensions_mut().insert(CurrentUser(user));

@@ -43,4 +43,3 @@ pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
     headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
-pub use crate::api::query_escape;

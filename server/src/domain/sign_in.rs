@@ -61,11 +61,12 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
     let email = a.email.trim().to_lowercase();
     let plausible = email.len() <= MAX_EMAIL && a.password.len() <= MAX_PASSWORD;
     let client_key = format!("ip:{}", a.client);
-    let account_key = format!("email:{}", email.chars().take(MAX_EMAIL).collect::<String>());
-    let by = By::user(&email.chars().take(MAX_EMAIL).collect::<String>(), Some(a.client));
+    let bounded: String = email.chars().take(MAX_EMAIL).collect();
+    let account_key = format!("email:{bounded}");
+    let by = By::user(&bounded, Some(a.client));
 
     // 1. Who, from which browser, and the counters: one connection, released before waiting.
-    let (user, known_device, delay) = {
+    let (user, known_device, delay, client_attempts) = {
         let mut pooled = pool.get().await?;
         let mut conn = pooled.conn();
         let user = if plausible { users::find_any_by_email(&mut conn, &email).await? } else { None };
@@ -96,7 +97,7 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
             }
             delay = (failures - ACCOUNT_SLOW_AFTER + 1).clamp(0, 5) as u64;
         }
-        (user, known_device, delay)
+        (user, known_device, delay, client.attempts)
     };
 
     // 2. The deliberate slow-down and the hash, holding nothing. (Tests' cheap hashing comes
@@ -125,10 +126,8 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
             Ok(SignedIn { user, new_device })
         }
         _ => {
-            let at = now();
-            let attempts = current(&mut conn, &client_key).await?;
-            if attempts >= CLIENT_FREE {
-                backoff(&mut conn, &client_key, at, attempts).await?;
+            if client_attempts >= CLIENT_FREE {
+                backoff(&mut conn, &client_key, now(), client_attempts).await?;
             }
             let detail = if !plausible { "" } else if ok { "account disabled" } else { "wrong email or password" };
             audit::record(&mut conn, Kind::SignInFailed, &by, None, detail).await?;
@@ -191,10 +190,6 @@ async fn backoff(conn: &mut Conn<'_>, key: &str, at: NaiveDateTime, attempts: i6
     let until = at + Duration::seconds(backoff_seconds(attempts));
     run!(conn, |c| diesel::update(t::table.find(key)).set(t::blocked_until.eq(Some(until))).execute(c).await)?;
     Ok(())
-}
-
-async fn current(conn: &mut Conn<'_>, key: &str) -> Result<i64> {
-    Ok(run!(conn, |c| t::table.find(key).select(t::attempts).first::<i64>(c).await.optional())?.unwrap_or(0))
 }
 
 /// Takes back an attempt that turned out to be no guess (a success, or an account refusal).

@@ -309,8 +309,7 @@ pub async fn change_password(conn: &mut Conn<'_>, cost: Cost, id: i64, current: 
     if !errors.is_empty() {
         return Err(Error::Invalid(Report::errors(errors)));
     }
-    write_password(conn, cost, id, new).await?;
-    audit::record(conn, Kind::PasswordChanged, by, Some(&row.email), "other sessions ended").await
+    write_password(conn, cost, id, new, (Kind::PasswordChanged, by, &row.email, "other sessions ended")).await
 }
 
 /// An admin (or the CLI) sets a password without knowing the old one; every session of that
@@ -318,13 +317,14 @@ pub async fn change_password(conn: &mut Conn<'_>, cost: Cost, id: i64, current: 
 pub async fn set_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str, by: &By) -> Result<()> {
     check_password("password", new).map_err(|e| Error::Invalid(Report::errors(vec![e])))?;
     let user = get(conn, id).await?;
-    write_password(conn, cost, id, new).await?;
-    audit::record(conn, Kind::PasswordReset, by, Some(&user.email), "all sessions ended").await
+    write_password(conn, cost, id, new, (Kind::PasswordReset, by, &user.email, "all sessions ended")).await
 }
 
-/// Writes the new hash and ends every session of the user, in one transaction.
-async fn write_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str) -> Result<()> {
+/// Writes the new hash, ends every session of the user and records `event` (kind, by, account,
+/// detail) in the audit trail, in one transaction.
+async fn write_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str, event: (Kind, &By, &str, &str)) -> Result<()> {
     let hash = password::hash(cost, new.to_string()).await;
+    let (kind, by, email, detail) = (event.0, event.1.clone(), event.2.to_string(), event.3.to_string());
     conn.write_tx(move |mut c| {
         Box::pin(async move {
             run!(&mut c, |cc| diesel::update(users::table.find(id))
@@ -332,7 +332,7 @@ async fn write_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str) -> 
                 .execute(cc)
                 .await)?;
             run!(&mut c, |cc| diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(cc).await)?;
-            Ok::<_, Error>(())
+            audit::record(&mut c, kind, &by, Some(&email), &detail).await
         })
     })
     .await
@@ -342,7 +342,8 @@ const LAST_ADMIN: &str = "calsync needs at least one active System Manager; make
 
 /// Disables or enables an account. A disabled user's open sessions end at once.
 pub async fn set_disabled(conn: &mut Conn<'_>, id: i64, disabled: bool, by: &By) -> Result<User> {
-    let user = conn.write_tx(move |mut c| {
+    let by = by.clone();
+    conn.write_tx(move |mut c| {
         Box::pin(async move {
             let user = get(&mut c, id).await?;
             if disabled && user.is_admin() && active_admins(&mut c).await? <= 1 {
@@ -357,17 +358,17 @@ pub async fn set_disabled(conn: &mut Conn<'_>, id: i64, disabled: bool, by: &By)
                     .execute(cc)
                     .await)?;
             }
+            let kind = if disabled { Kind::UserDisabled } else { Kind::UserEnabled };
+            audit::record(&mut c, kind, &by, Some(&user.email), "").await?;
             get(&mut c, id).await
         })
     })
-    .await?;
-    let kind = if disabled { Kind::UserDisabled } else { Kind::UserEnabled };
-    audit::record(conn, kind, by, Some(&user.email), "").await?;
-    Ok(user)
+    .await
 }
 
 pub async fn set_role(conn: &mut Conn<'_>, id: i64, role: Role, by: &By) -> Result<User> {
-    let user = conn.write_tx(move |mut c| {
+    let by = by.clone();
+    conn.write_tx(move |mut c| {
         Box::pin(async move {
             let user = get(&mut c, id).await?;
             if user.is_admin() && role == Role::User && !user.disabled && active_admins(&mut c).await? <= 1 {
@@ -377,12 +378,11 @@ pub async fn set_role(conn: &mut Conn<'_>, id: i64, role: Role, by: &By) -> Resu
                 .set((users::role.eq(role.as_str()), users::modified_at.eq(now())))
                 .execute(cc)
                 .await)?;
+            audit::record(&mut c, Kind::RoleChanged, &by, Some(&user.email), role.label()).await?;
             get(&mut c, id).await
         })
     })
-    .await?;
-    audit::record(conn, Kind::RoleChanged, by, Some(&user.email), user.role.label()).await?;
-    Ok(user)
+    .await
 }
 
 async fn active_admins(conn: &mut Conn<'_>) -> Result<i64> {
