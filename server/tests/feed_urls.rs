@@ -38,6 +38,9 @@ fn masks_keep_host_and_file_name_only() {
     assert_eq!(mask_url("https://example.com/feeds/3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c.ics"), "https://example.com/…");
     assert_eq!(mask_url("http://intranet:8080/cal.ics?token=abc"), "http://intranet:8080/cal.ics?…");
     assert_eq!(mask_url("https://example.com/"), "https://example.com");
+    // A short last segment without a file extension is as likely the key itself.
+    assert_eq!(mask_url("https://cal.example.com/7f3a9c2e1b4d"), "https://cal.example.com/…");
+    assert_eq!(mask_url("https://cal.example.com/u/ana/k8Qz"), "https://cal.example.com/…");
 }
 
 db_test!(a_feed_url_is_stored_encrypted_and_shown_only_to_its_owner, |db| {

@@ -386,7 +386,7 @@ fn seal_url(keys: &Keyring, name: &str, url: Option<&str>) -> (Option<String>, O
 }
 
 /// A feed address with its secret parts left out: scheme, host and port, and the last path
-/// segment when it is short (a file name like `basic.ics`, not a token).
+/// segment when it is a short file name (`basic.ics`; a bare segment may well be the token).
 /// `https://calendar.google.com/calendar/ical/ana%40x.com/private-3f9a/basic.ics` →
 /// `https://calendar.google.com/…/basic.ics`.
 pub fn mask_url(url: &str) -> String {
@@ -395,7 +395,7 @@ pub fn mask_url(url: &str) -> String {
     let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
     let segments: Vec<&str> = u.path_segments().map(|s| s.filter(|p| !p.is_empty()).collect()).unwrap_or_default();
     let tail = match segments.last() {
-        Some(last) if last.len() <= 20 => {
+        Some(last) if last.len() <= 20 && last.contains('.') => {
             if segments.len() > 1 { format!("/…/{last}") } else { format!("/{last}") }
         }
         Some(_) => "/…".to_string(),
