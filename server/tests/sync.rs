@@ -335,6 +335,53 @@ db_test!(the_scheduler_syncs_due_calendars_on_its_tick_and_stops_on_shutdown, |d
     assert_eq!(total, 1);
 });
 
+db_test!(the_scheduler_leaves_paused_calendars_alone_until_they_are_turned_back_on, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    let on = calendar(&db, me, "On", &host.url("/f.ics")).await;
+    let manual = calendar(&db, me, "Manual", &host.url("/f.ics")).await;
+    let off = calendar(&db, me, "Off", &host.url("/f.ics")).await;
+    {
+        let mut p = db.pool.get().await.unwrap();
+        ig::update(&mut p.conn(), &db.keys, me, &manual, Patch { auto_sync_enabled: Some(false), ..Patch::default() }).await.unwrap();
+        ig::update(&mut p.conn(), &db.keys, me, &off, Patch { is_active: Some(false), ..Patch::default() }).await.unwrap();
+    }
+    let feeds = limits();
+    let settings = Settings { tick: Duration::from_millis(50), feeds: feeds.clone(), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(engine.clone().scheduler(stopped));
+    let wait_for = |name: String| {
+        let db = &db;
+        async move {
+            for _ in 0..100 {
+                if status_of(db, me, &name).await.sync_status.as_str() == "Success" {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        }
+    };
+    assert!(wait_for(on.clone()).await, "the active calendar with auto-sync on is synced");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for name in [&manual, &off] {
+        let i = status_of(&db, me, name).await;
+        assert_eq!(i.last_sync, None, "{name} is not synced by the scheduler");
+        assert_eq!(i.next_sync(), None, "{name} shows no next run");
+    }
+    // Auto-sync on again: the scheduler picks it up on its next tick.
+    {
+        let mut p = db.pool.get().await.unwrap();
+        ig::update(&mut p.conn(), &db.keys, me, &manual, Patch { auto_sync_enabled: Some(true), ..Patch::default() }).await.unwrap();
+    }
+    assert!(wait_for(manual.clone()).await, "turned back on, it is synced");
+    assert_eq!(status_of(&db, me, &off).await.last_sync, None, "the inactive one still waits");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), scheduler).await.expect("the scheduler stops").unwrap();
+});
+
 fn engine_with_slots(db: &server::testing::TestDb, slots: usize) -> Engine {
     let feeds = limits();
     let settings = Settings { concurrency: slots, tick: Duration::from_secs(3600), feeds: feeds.clone(), ..Settings::default() };

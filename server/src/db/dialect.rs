@@ -33,21 +33,36 @@ pub struct Claimed {
 /// leased by someone whose lease expired). PostgreSQL skips rows another process is claiming
 /// at the same moment; SQLite has one writer. Their queue entries are cleared.
 pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>, DbError> {
-    let wanted = match mode {
-        Claim::Queued => "s.queued_at IS NOT NULL",
-        Claim::Due => "(s.queued_at IS NOT NULL OR (ci.auto_sync_enabled AND (s.due_at IS NULL OR s.due_at <= {at})))",
-    };
-    // The outer lease condition is checked again on the row itself, so a claim that raced
-    // another never succeeds twice.
-    let inner = format!(
-        "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
-         WHERE ci.is_active AND {wanted} AND (s.lease_until IS NULL OR s.lease_until < {{at}}) \
-         ORDER BY s.queued_at IS NULL, s.queued_at, s.due_at NULLS FIRST LIMIT {{limit}}"
-    );
+    // Two statements, each served by its own partial index in the order it wants: the queue
+    // (usually empty), then the due ones. One statement over both sorted every calendar.
+    let queued = "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
+                  WHERE s.queued_at IS NOT NULL AND ci.is_active AND (s.lease_until IS NULL OR s.lease_until < {at}) \
+                  ORDER BY s.queued_at LIMIT {limit}";
+    let due = "SELECT s.integration_id FROM sync_states s \
+               WHERE s.scheduled AND (s.due_at IS NULL OR s.due_at <= {at}) AND (s.lease_until IS NULL OR s.lease_until < {at}) \
+               ORDER BY s.due_at NULLS FIRST LIMIT {limit}";
+    let mut claimed = lease(conn, queued, worker, at, until, limit).await?;
+    let left = limit - claimed.len() as i64;
+    if mode == Claim::Due && left > 0 {
+        claimed.extend(lease(conn, due, worker, at, until, left).await?);
+    }
+    let queued: Vec<i64> = claimed.iter().filter(|c| c.queued_at.is_some()).map(|c| c.integration_id).collect();
+    if !queued.is_empty() {
+        run!(conn, |c| diesel::update(ss::table.filter(ss::integration_id.eq_any(&queued)))
+            .set((ss::queued_at.eq(None::<NaiveDateTime>), ss::queued_by.eq(None::<String>)))
+            .execute(c)
+            .await)?;
+    }
+    Ok(claimed)
+}
+
+/// Leases what `inner` selects. The lease condition is checked again on the row itself, so a
+/// claim that raced another never succeeds twice.
+async fn lease(conn: &mut Conn<'_>, inner: &str, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>, DbError> {
     let outer = "UPDATE sync_states SET lease_owner = {worker}, lease_until = {until} \
                  WHERE integration_id IN ({inner}) AND (lease_until IS NULL OR lease_until < {at}) \
                  RETURNING integration_id, queued_at, queued_by";
-    let claimed: Vec<Claimed> = match conn {
+    Ok(match conn {
         Conn::Pg(c) => {
             let inner = inner.replace("{at}", "$1").replace("{limit}", "$4") + " FOR UPDATE OF s SKIP LOCKED";
             let sql = outer.replace("{inner}", &inner).replace("{at}", "$1").replace("{worker}", "$2").replace("{until}", "$3");
@@ -61,7 +76,7 @@ pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDate
         }
         Conn::Sqlite(c) => {
             let sql = outer
-                .replace("{inner}", &inner)
+                .replace("{inner}", inner)
                 .replace("{worker}", "?1")
                 .replace("{until}", "?2")
                 .replace("{at}", "?3")
@@ -74,15 +89,7 @@ pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDate
                 .load(&mut **c)
                 .await?
         }
-    };
-    let queued: Vec<i64> = claimed.iter().filter(|c| c.queued_at.is_some()).map(|c| c.integration_id).collect();
-    if !queued.is_empty() {
-        run!(conn, |c| diesel::update(ss::table.filter(ss::integration_id.eq_any(&queued)))
-            .set((ss::queued_at.eq(None::<NaiveDateTime>), ss::queued_by.eq(None::<String>)))
-            .execute(c)
-            .await)?;
-    }
-    Ok(claimed)
+    })
 }
 
 /// Locks a calendar's row until the transaction ends (`FOR UPDATE`; SQLite's one writer is

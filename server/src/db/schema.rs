@@ -114,6 +114,7 @@ diesel::table! {
         event_count -> Integer,
         queued_at -> Nullable<Timestamp>,
         queued_by -> Nullable<Text>,
+        scheduled -> Bool,
     }
 }
 

@@ -10,14 +10,21 @@ use crate::db::Conn;
 use crate::domain::Result;
 use crate::run;
 
-/// The scheduling row of a new integration (due at once).
-pub async fn create(conn: &mut Conn<'_>, id: i64) -> Result<()> {
-    run!(conn, |c| diesel::insert_into(ss::table).values(ss::integration_id.eq(id)).execute(c).await)?;
+/// The scheduling row of a new integration (due at once). `scheduled`: active with auto-sync
+/// on, so the scheduler picks it when due (the claim reads only those, from an index).
+pub async fn create(conn: &mut Conn<'_>, id: i64, scheduled: bool) -> Result<()> {
+    run!(conn, |c| diesel::insert_into(ss::table)
+        .values((ss::integration_id.eq(id), ss::scheduled.eq(scheduled)))
+        .execute(c)
+        .await)?;
     Ok(())
 }
 
-/// Sets when an integration is next due (`None`: now).
-pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>) -> Result<()> {
-    run!(conn, |c| diesel::update(ss::table.find(id)).set(ss::due_at.eq(due)).execute(c).await)?;
+/// Sets when an integration is next due (`None`: now) and whether the scheduler picks it.
+pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>, scheduled: bool) -> Result<()> {
+    run!(conn, |c| diesel::update(ss::table.find(id))
+        .set((ss::due_at.eq(due), ss::scheduled.eq(scheduled)))
+        .execute(c)
+        .await)?;
     Ok(())
 }

@@ -71,8 +71,7 @@ pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDate
 /// When the next calendar falls due (active, auto-sync on, not running), if any is scheduled.
 pub async fn next_due(conn: &mut Conn<'_>) -> Result<Option<NaiveDateTime>> {
     Ok(run!(conn, |c| ss::table
-        .inner_join(ci::table)
-        .filter(ci::is_active.eq(true).and(ci::auto_sync_enabled.eq(true)).and(ss::lease_until.is_null()))
+        .filter(ss::scheduled.eq(true).and(ss::lease_until.is_null()))
         .select(diesel::dsl::min(ss::due_at))
         .first::<Option<NaiveDateTime>>(c)
         .await)?)

@@ -591,7 +591,7 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
                 }
                 Err(e) => return Err(e.into()),
             };
-            crate::domain::schedule::create(c, id).await?;
+            crate::domain::schedule::create(c, id, draft.is_active && draft.auto_sync_enabled).await?;
             let mut messages = checked.messages;
             if draft.is_primary && draft.is_active {
                 messages.extend(unmark_others(c, owner.id, id, true, actor.user_id).await?);
@@ -695,12 +695,12 @@ async fn reschedule(c: &mut Conn<'_>, before: &Integration, after: &Integration)
     // An address is sealed anew only when it changed.
     if before.sealed_url != after.sealed_url || before.calendar_id != after.calendar_id {
         run!(c, |cc| diesel::delete(sc::table.find(after.id)).execute(cc).await)?;
-        return crate::domain::schedule::set_due(c, after.id, None).await;
+        return crate::domain::schedule::set_due(c, after.id, None, after.is_active && after.auto_sync_enabled).await;
     }
     let schedule = |i: &Integration| (i.is_active, i.auto_sync_enabled, i.sync_interval_minutes);
     if schedule(before) != schedule(after) {
         let due = after.last_sync.map(|l| l + chrono::Duration::minutes(after.sync_interval_minutes as i64));
-        return crate::domain::schedule::set_due(c, after.id, due).await;
+        return crate::domain::schedule::set_due(c, after.id, due, after.is_active && after.auto_sync_enabled).await;
     }
     Ok(())
 }

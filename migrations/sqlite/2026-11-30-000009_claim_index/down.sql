@@ -1,0 +1,5 @@
+DROP INDEX idx_sync_states_queued;
+CREATE INDEX idx_sync_states_queued ON sync_states (queued_at);
+DROP INDEX idx_sync_states_due;
+CREATE INDEX idx_sync_states_due ON sync_states (due_at);
+ALTER TABLE sync_states DROP COLUMN scheduled;
