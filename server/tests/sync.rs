@@ -233,8 +233,9 @@ db_test!(a_crashed_runs_lease_is_taken_over, |db| {
     let id = ig::get(&mut p.conn(), me, &name).await.unwrap().id;
     // A process claimed it an hour ago, opened a run, and died.
     let long_ago = now() - Days::hours(1);
-    runs::claim_one(&mut p.conn(), id, "dead-worker", long_ago, long_ago + Days::minutes(10)).await.unwrap();
-    let orphan = runs::open(&mut p.conn(), id, Trigger::Scheduler, "dead-worker", long_ago, None).await.unwrap();
+    let lapsed = runs::claim_one(&mut p.conn(), id, "dead-worker", long_ago, long_ago + Days::minutes(10)).await.unwrap();
+    assert!(!lapsed, "a calendar never claimed has no lapsed lease");
+    let orphan = runs::open(&mut p.conn(), id, Trigger::Scheduler, "dead-worker", long_ago, None, lapsed).await.unwrap();
     drop(p);
 
     let done = engine(&db).run_due().await.unwrap();

@@ -8,3 +8,9 @@ DROP INDEX idx_sync_states_due;
 CREATE INDEX idx_sync_states_due ON sync_states (due_at) WHERE scheduled;
 DROP INDEX idx_sync_states_queued;
 CREATE INDEX idx_sync_states_queued ON sync_states (queued_at) WHERE queued_at IS NOT NULL;
+-- Nothing reads calendars by (is_active, auto_sync_enabled, last_sync) since the scheduler
+-- claims from sync_states; without it, recording a run's last_sync touches no index.
+DROP INDEX idx_sync_due;
+-- Set by each claim: the lease it replaced had lapsed (its holder crashed or stalled), so a run
+-- may be left open; a normal end releases the lease. Spares a look for open runs per claim.
+ALTER TABLE sync_states ADD COLUMN lease_lapsed BOOLEAN NOT NULL DEFAULT 0;

@@ -2,7 +2,7 @@
 //! inserts in `bulk`): claiming queued and due calendars, and locking a calendar's row.
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 
 use super::schema::{calendar_integrations as ci, sync_states as ss};
@@ -27,12 +27,16 @@ pub struct Claimed {
     pub queued_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Text>)]
     pub queued_by: Option<String>,
+    /// The lease it replaced had lapsed: a run of the previous holder may still be open.
+    #[diesel(sql_type = Bool)]
+    pub lease_lapsed: bool,
 }
 
 /// Leases up to `limit` calendars to `worker` until `until`: what `mode` takes, not leased (or
-/// leased by someone whose lease expired). PostgreSQL skips rows another process is claiming
-/// at the same moment; SQLite has one writer. Their queue entries are cleared.
-pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>, DbError> {
+/// leased by someone whose lease expired); the queue only when `queue` says so. PostgreSQL
+/// skips rows another process is claiming at the same moment; SQLite has one writer. Their
+/// queue entries are cleared.
+pub async fn claim(conn: &mut Conn<'_>, mode: Claim, queue: bool, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>, DbError> {
     // Two statements, each served by its own partial index in the order it wants: the queue
     // (usually empty), then the due ones. One statement over both sorted every calendar.
     let queued = "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
@@ -41,7 +45,10 @@ pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDate
     let due = "SELECT s.integration_id FROM sync_states s \
                WHERE s.scheduled AND (s.due_at IS NULL OR s.due_at <= {at}) AND (s.lease_until IS NULL OR s.lease_until < {at}) \
                ORDER BY s.due_at NULLS FIRST LIMIT {limit}";
-    let mut claimed = lease(conn, queued, worker, at, until, limit).await?;
+    let mut claimed = match queue || mode == Claim::Queued {
+        true => lease(conn, queued, worker, at, until, limit).await?,
+        false => Vec::new(),
+    };
     let left = limit - claimed.len() as i64;
     if mode == Claim::Due && left > 0 {
         claimed.extend(lease(conn, due, worker, at, until, left).await?);
@@ -59,9 +66,10 @@ pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDate
 /// Leases what `inner` selects. The lease condition is checked again on the row itself, so a
 /// claim that raced another never succeeds twice.
 async fn lease(conn: &mut Conn<'_>, inner: &str, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>, DbError> {
-    let outer = "UPDATE sync_states SET lease_owner = {worker}, lease_until = {until} \
+    // `lease_lapsed` is computed from the row before the update (a released lease is NULL).
+    let outer = "UPDATE sync_states SET lease_owner = {worker}, lease_until = {until}, lease_lapsed = (lease_until IS NOT NULL) \
                  WHERE integration_id IN ({inner}) AND (lease_until IS NULL OR lease_until < {at}) \
-                 RETURNING integration_id, queued_at, queued_by";
+                 RETURNING integration_id, queued_at, queued_by, lease_lapsed";
     Ok(match conn {
         Conn::Pg(c) => {
             let inner = inner.replace("{at}", "$1").replace("{limit}", "$4") + " FOR UPDATE OF s SKIP LOCKED";
@@ -92,12 +100,13 @@ async fn lease(conn: &mut Conn<'_>, inner: &str, worker: &str, at: NaiveDateTime
     })
 }
 
-/// Locks a calendar's row until the transaction ends (`FOR UPDATE`; SQLite's one writer is
-/// lock enough). `false` when the calendar no longer exists.
-pub async fn lock_integration(conn: &mut Conn<'_>, id: i64) -> Result<bool, DbError> {
-    let exists = match conn {
-        Conn::Pg(c) => ci::table.find(id).select(ci::id).for_update().first::<i64>(&mut **c).await.optional()?,
-        Conn::Sqlite(c) => ci::table.find(id).select(ci::id).first::<i64>(&mut **c).await.optional()?,
-    };
-    Ok(exists.is_some())
+/// Locks a calendar's row (and its scheduling row) until the transaction ends (`FOR UPDATE`;
+/// SQLite's one writer is lock enough) and answers who holds its sync lease; `None` when the
+/// calendar no longer exists.
+pub async fn lock_integration(conn: &mut Conn<'_>, id: i64) -> Result<Option<Option<String>>, DbError> {
+    let query = ci::table.inner_join(ss::table).filter(ci::id.eq(id)).select(ss::lease_owner);
+    Ok(match conn {
+        Conn::Pg(c) => query.for_update().first::<Option<String>>(&mut **c).await.optional()?,
+        Conn::Sqlite(c) => query.first::<Option<String>>(&mut **c).await.optional()?,
+    })
 }

@@ -115,6 +115,7 @@ diesel::table! {
         queued_at -> Nullable<Timestamp>,
         queued_by -> Nullable<Text>,
         scheduled -> Bool,
+        lease_lapsed -> Bool,
     }
 }
 

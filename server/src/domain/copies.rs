@@ -361,9 +361,13 @@ pub async fn apply_snapshot(
     snapshot: &Snapshot,
     guard: Option<MassDelete>,
 ) -> Result<std::result::Result<Counts, Held>> {
-    let any_series = run!(conn, |c| es::table.filter(es::integration_id.eq(integration_id)).select(es::id).first::<i64>(c).await.optional())?;
-    let any_instance = run!(conn, |c| ei::table.filter(ei::integration_id.eq(integration_id)).select(ei::id).first::<i64>(c).await.optional())?;
-    if any_series.is_none() && any_instance.is_none() {
+    use diesel::dsl::exists;
+    let any = run!(conn, |c| diesel::select(
+        exists(es::table.filter(es::integration_id.eq(integration_id))).or(exists(ei::table.filter(ei::integration_id.eq(integration_id))))
+    )
+    .get_result::<bool>(c)
+    .await)?;
+    if !any {
         return insert_all(conn, integration_id, origin, snapshot).await.map(Ok);
     }
     let stored = stored_series(conn, integration_id, None).await?;

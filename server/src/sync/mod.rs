@@ -81,6 +81,10 @@ struct Inner {
     slots: Arc<tokio::sync::Semaphore>,
     /// Wakes an idle scheduler ("Sync now" queued a calendar).
     wake: tokio::sync::Notify,
+    /// This process queued a calendar since the last look at the queue. Otherwise a claim
+    /// looks at the queue once a tick (another process may have queued one), not every time.
+    look_at_queue: std::sync::atomic::AtomicBool,
+    last_queue_look: std::sync::Mutex<std::time::Instant>,
 }
 
 /// What "Sync now" did.
@@ -136,7 +140,8 @@ impl Engine {
         };
         let adapters = Adapters { feeds, keys, read };
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
-        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new() }) }
+        let (look_at_queue, last_queue_look) = (true.into(), std::time::Instant::now().into());
+        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new(), look_at_queue, last_queue_look }) }
     }
 
     pub fn worker(&self) -> &str {
@@ -164,8 +169,8 @@ impl Engine {
             .write_tx(move |mut c| {
                 Box::pin(async move {
                     let at = now();
-                    runs::claim_one(&mut c, id, &worker, at, at + lease).await?;
-                    runs::open(&mut c, id, trigger, &worker, at, applied_by.as_deref()).await
+                    let lapsed = runs::claim_one(&mut c, id, &worker, at, at + lease).await?;
+                    runs::open(&mut c, id, trigger, &worker, at, applied_by.as_deref(), lapsed).await
                 })
             })
             .await?;
@@ -211,6 +216,7 @@ impl Engine {
         let id = integration.id;
         let at = now();
         conn.write_tx(move |mut c| Box::pin(async move { runs::enqueue(&mut c, id, at, applied_by.as_deref()).await })).await?;
+        self.inner.look_at_queue.store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.wake.notify_one();
         // What the queue wrote, without reading the record again.
         let integration = Integration { queued_at: Some(at), sync_status: integrations::SyncStatus::Pending, ..integration };
@@ -228,23 +234,34 @@ impl Engine {
         Ok(self.perform(integration, run).await)
     }
 
+    fn look_at_queue(&self) -> bool {
+        let queued_here = self.inner.look_at_queue.swap(false, std::sync::atomic::Ordering::SeqCst);
+        let mut last = self.inner.last_queue_look.lock().unwrap_or_else(|e| e.into_inner());
+        if queued_here || last.elapsed() >= self.inner.settings.tick {
+            *last = std::time::Instant::now();
+            return true;
+        }
+        false
+    }
+
     /// Claims up to `limit` calendars that `mode` takes and opens their runs.
     async fn claim(&self, mode: Claim, limit: usize) -> Result<Vec<(Integration, Run)>> {
         let worker = self.inner.worker.clone();
         let lease = self.inner.settings.lease;
+        let queue = mode == Claim::Queued || self.look_at_queue();
         let mut pooled = self.conn().await?;
         pooled
             .conn()
             .write_tx(move |mut c| {
                 Box::pin(async move {
                     let at = now();
-                    let claimed = runs::claim(&mut c, mode, &worker, at, at + lease, limit as i64).await?;
+                    let claimed = runs::claim(&mut c, mode, queue, &worker, at, at + lease, limit as i64).await?;
                     let mut opened = Vec::with_capacity(claimed.len());
                     for one in claimed {
                         let id = one.integration_id;
                         let integration = integrations::get_by_id(&mut c, id).await?;
                         let trigger = if one.queued_at.is_some() { Trigger::Manual } else { Trigger::Scheduler };
-                        let run = runs::open(&mut c, id, trigger, &worker, at, one.queued_by.as_deref()).await?;
+                        let run = runs::open(&mut c, id, trigger, &worker, at, one.queued_by.as_deref(), one.lease_lapsed).await?;
                         opened.push((integration, run));
                     }
                     Ok::<_, Error>(opened)

@@ -64,8 +64,9 @@ pub struct Run {
 }
 
 /// Claims up to `limit` calendars that `mode` takes for `worker` until `until`.
-pub async fn claim(conn: &mut Conn<'_>, mode: Claim, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>> {
-    Ok(dialect::claim(conn, mode, worker, at, until, limit).await?)
+/// `queue`: look at the queue too (`Claim::Queued` looks at nothing else).
+pub async fn claim(conn: &mut Conn<'_>, mode: Claim, queue: bool, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>> {
+    Ok(dialect::claim(conn, mode, queue, worker, at, until, limit).await?)
 }
 
 /// When the next calendar falls due (active, auto-sync on, not running), if any is scheduled.
@@ -116,28 +117,37 @@ pub async fn enqueue(conn: &mut Conn<'_>, id: i64, at: NaiveDateTime, applied_by
     Ok(())
 }
 
-/// Claims one integration now, due or not; `Conflict` when a live lease is held.
-pub async fn claim_one(conn: &mut Conn<'_>, id: i64, worker: &str, at: NaiveDateTime, until: NaiveDateTime) -> Result<()> {
+/// Claims one integration now, due or not; `Conflict` when a live lease is held. Answers
+/// whether the lease it replaced had lapsed.
+pub async fn claim_one(conn: &mut Conn<'_>, id: i64, worker: &str, at: NaiveDateTime, until: NaiveDateTime) -> Result<bool> {
     // Running it now answers a queued request too.
-    let claimed = run!(conn, |c| diesel::update(ss::table.find(id))
+    let lapsed = run!(conn, |c| diesel::update(ss::table.find(id))
         .filter(ss::lease_until.is_null().or(ss::lease_until.lt(at)))
-        .set((ss::lease_owner.eq(worker), ss::lease_until.eq(until), ss::queued_at.eq(None::<NaiveDateTime>), ss::queued_by.eq(None::<String>)))
-        .execute(c)
-        .await)?;
-    if claimed == 0 {
-        return Err(Error::Conflict(MSG_RUNNING.into()));
-    }
-    Ok(())
+        .set((
+            ss::lease_lapsed.eq(ss::lease_until.is_not_null()),
+            ss::lease_owner.eq(worker),
+            ss::lease_until.eq(until),
+            ss::queued_at.eq(None::<NaiveDateTime>),
+            ss::queued_by.eq(None::<String>),
+        ))
+        .returning(ss::lease_lapsed)
+        .get_result::<bool>(c)
+        .await
+        .optional())?;
+    lapsed.ok_or_else(|| Error::Conflict(MSG_RUNNING.into()))
 }
 
-/// Opens the run record of a claimed integration and shows the sync as in progress. Runs left
-/// "In Progress" by a worker whose lease expired are closed as failed first.
-pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, at: NaiveDateTime, applied_by: Option<&str>) -> Result<Run> {
-    run!(conn, |c| diesel::update(sr::table)
-        .filter(sr::integration_id.eq(id).and(sr::status.eq(RUN_IN_PROGRESS)))
-        .set((sr::status.eq(RUN_FAILED), sr::finished_at.eq(Some(at)), sr::error.eq(Some(MSG_LEASE_EXPIRED))))
-        .execute(c)
-        .await)?;
+/// Opens the run record of a claimed integration and shows the sync as in progress. When the
+/// claim replaced a lapsed lease, runs left "In Progress" by its holder are closed as failed
+/// first.
+pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, at: NaiveDateTime, applied_by: Option<&str>, lease_lapsed: bool) -> Result<Run> {
+    if lease_lapsed {
+        run!(conn, |c| diesel::update(sr::table)
+            .filter(sr::integration_id.eq(id).and(sr::status.eq(RUN_IN_PROGRESS)))
+            .set((sr::status.eq(RUN_FAILED), sr::finished_at.eq(Some(at)), sr::error.eq(Some(MSG_LEASE_EXPIRED))))
+            .execute(c)
+            .await)?;
+    }
     let run = run!(conn, |c| diesel::insert_into(sr::table)
         .values((
             sr::integration_id.eq(id),
@@ -159,11 +169,7 @@ pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, 
 /// it locks the calendar's row, so a delete waits for the results (and then deletes them) or
 /// the results find the calendar gone. (SQLite's one writer is lock enough.)
 pub async fn holds_lease(conn: &mut Conn<'_>, id: i64, worker: &str) -> Result<bool> {
-    if !dialect::lock_integration(conn, id).await? {
-        return Ok(false);
-    }
-    let owner: Option<Option<String>> =
-        run!(conn, |c| ss::table.find(id).select(ss::lease_owner).first(c).await.optional())?;
+    let owner = dialect::lock_integration(conn, id).await?;
     Ok(owner.flatten().as_deref() == Some(worker))
 }
 
