@@ -9,6 +9,7 @@ pub mod ical;
 pub mod keys;
 pub mod password;
 pub mod providers;
+pub mod sandbox;
 pub mod sessions;
 pub mod sync;
 pub mod testing;

@@ -1,0 +1,203 @@
+//! Google Calendar v3, the subset calsync reads: `users/me/calendarList` and `events.list`
+//! with paging, sync tokens (410 `fullSyncRequired` once invalidated) and the documented rules
+//! on which parameters combine; errors in Google's shape.
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use serde_json::{json, Value};
+
+use super::Shared;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/google/calendar/v3/users/me/calendarList", get(calendar_list))
+        .route("/google/calendar/v3/calendars/{cid}/events", get(events_list))
+}
+
+/// Google's error body: `{"error":{"errors":[{domain, reason, message}], code, message}}`.
+pub fn error(status: u16, reason: &str, message: &str) -> Response {
+    let domain = if reason.ends_with("RateLimitExceeded") || reason == "rateLimitExceeded" { "usageLimits" } else { "global" };
+    let body = json!({"error": {"errors": [{"domain": domain, "reason": reason, "message": message}], "code": status, "message": message}});
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(body)).into_response()
+}
+
+/// The account an `Authorization: Bearer` header names, or Google's 401.
+fn account(state: &super::SandboxState, headers: &HeaderMap) -> Result<String, Response> {
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match token.and_then(|t| state.who(t)) {
+        Some(email) => Ok(email.to_string()),
+        None => Err(error(401, "authError", "Invalid Credentials")),
+    }
+}
+
+fn number(q: &HashMap<String, String>, name: &str, default: usize, max: usize) -> Result<usize, Response> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n.min(max)),
+            _ => Err(error(400, "invalid", &format!("Invalid value for {name}: {v}"))),
+        },
+    }
+}
+
+async fn calendar_list(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("GET calendarList".into());
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let max = match number(&q, "maxResults", 100, 250) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let offset: usize = q.get("pageToken").and_then(|t| t.strip_prefix("cl~")).and_then(|t| t.parse().ok()).unwrap_or(0);
+    let mine: Vec<Value> = state
+        .calendars
+        .values()
+        .filter(|c| c.owner == email)
+        .map(|c| {
+            let mut entry = json!({
+                "kind": "calendar#calendarListEntry",
+                "etag": format!("\"{}\"", c.id.len()),
+                "id": c.id,
+                "summary": c.summary,
+                "timeZone": "UTC",
+                "accessRole": c.access_role,
+                "backgroundColor": c.color,
+                "foregroundColor": "#000000",
+                "selected": true,
+            });
+            if c.primary {
+                entry["primary"] = json!(true);
+            }
+            entry
+        })
+        .collect();
+    let page: Vec<Value> = mine.iter().skip(offset).take(max).cloned().collect();
+    let mut body = json!({"kind": "calendar#calendarList", "etag": "\"list\"", "items": page});
+    if offset + max < mine.len() {
+        body["nextPageToken"] = json!(format!("cl~{}", offset + max));
+    }
+    Json(body).into_response()
+}
+
+/// Parameters a sync token cannot be combined with (providers.md, events.list).
+const NOT_WITH_SYNC_TOKEN: [&str; 8] = ["iCalUID", "orderBy", "privateExtendedProperty", "q", "sharedExtendedProperty", "timeMin", "timeMax", "updatedMin"];
+
+async fn events_list(State(state): State<Shared>, Path(cid): Path<String>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push(format!("GET events {cid}"));
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let cid = if cid == "primary" { email.clone() } else { cid };
+    let Some(cal) = state.calendars.get(&cid).filter(|c| c.owner == email) else {
+        return error(404, "notFound", "Not Found");
+    };
+    let max = match number(&q, "maxResults", 250, 2500) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    if q.get("singleEvents").map(String::as_str) == Some("true") {
+        return error(400, "invalid", "The sandbox does not expand series (singleEvents=true); list masters and exceptions instead.");
+    }
+    let sync_token = q.get("syncToken");
+    if sync_token.is_some() {
+        if let Some(p) = NOT_WITH_SYNC_TOKEN.iter().find(|p| q.contains_key(**p)) {
+            return error(400, "invalid", &format!("Sync token cannot be used with {p}."));
+        }
+        if q.get("showDeleted").map(String::as_str) == Some("false") {
+            return error(400, "invalid", "Sync token cannot be used with showDeleted=false.");
+        }
+    }
+    // The page token carries the query's snapshot (the change number at its first page) and
+    // the offset, so paging is stable while events change.
+    let (offset, upto) = match q.get("pageToken") {
+        Some(t) => match t.strip_prefix("pg~").and_then(|t| t.split_once('~')).and_then(|(o, u)| Some((o.parse().ok()?, u.parse().ok()?))) {
+            Some(p) => p,
+            None => return error(400, "invalid", "Invalid page token."),
+        },
+        None => (0usize, state.change),
+    };
+    let since = match sync_token {
+        None => None,
+        Some(t) => match t.strip_prefix("sy~").and_then(|t| t.parse::<u64>().ok()) {
+            Some(n) if n >= cal.valid_from => Some(n),
+            _ => {
+                let body = json!({"error": {"errors": [{"domain": "calendar", "reason": "fullSyncRequired", "message": "Sync token is no longer valid, a full sync is required.", "locationType": "parameter", "location": "syncToken"}], "code": 410, "message": "Sync token is no longer valid, a full sync is required."}});
+                return (StatusCode::GONE, Json(body)).into_response();
+            }
+        },
+    };
+    let show_deleted = q.get("showDeleted").map(String::as_str) == Some("true");
+    let ical_uid = q.get("iCalUID");
+    let time_min = q.get("timeMin").and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    let time_max = q.get("timeMax").and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    if let (Some(a), Some(b)) = (time_min, time_max) {
+        if b <= a {
+            return error(400, "timeRangeEmpty", "The specified time range is empty.");
+        }
+    }
+    let matching: Vec<&Value> = cal
+        .events
+        .values()
+        .filter(|(_, change)| *change <= upto)
+        .filter(|(e, change)| match since {
+            // Incremental: everything changed since, deletions included.
+            Some(s) => *change > s,
+            None => {
+                let cancelled = e.get("status").and_then(Value::as_str) == Some("cancelled");
+                // Cancelled instances of a series come back with singleEvents=false.
+                !cancelled || show_deleted || e.get("recurringEventId").is_some()
+            }
+        })
+        .filter(|(e, _)| ical_uid.is_none_or(|u| e.get("iCalUID").and_then(Value::as_str) == Some(u.as_str())))
+        .filter(|(e, _)| in_range(e, time_min, time_max))
+        .map(|(e, _)| e)
+        .collect();
+    let first_empty = state.empty_first_page && q.get("pageToken").is_none();
+    let take = if first_empty { 0 } else { max };
+    let page: Vec<Value> = matching.iter().skip(offset).take(take).map(|e| (*e).clone()).collect();
+    let mut body = json!({
+        "kind": "calendar#events",
+        "etag": format!("\"{upto}\""),
+        "summary": cal.summary,
+        "timeZone": "UTC",
+        "updated": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "accessRole": cal.access_role,
+        "defaultReminders": [],
+        "items": page,
+    });
+    if offset + take < matching.len() {
+        body["nextPageToken"] = json!(format!("pg~{}~{upto}", offset + take));
+    } else {
+        body["nextSyncToken"] = json!(format!("sy~{upto}"));
+    }
+    Json(body).into_response()
+}
+
+/// `timeMin` bounds the end, `timeMax` the start (both exclusive). Series masters are kept
+/// whole (their occurrences may fall anywhere).
+fn in_range(e: &Value, min: Option<chrono::DateTime<chrono::FixedOffset>>, max: Option<chrono::DateTime<chrono::FixedOffset>>) -> bool {
+    if e.get("recurrence").is_some() || (min.is_none() && max.is_none()) {
+        return true;
+    }
+    let at = |k: &str| {
+        let t = e.get(k)?;
+        if let Some(dt) = t.get("dateTime").and_then(Value::as_str) {
+            return chrono::DateTime::parse_from_rfc3339(dt).ok();
+        }
+        let d = chrono::NaiveDate::parse_from_str(t.get("date")?.as_str()?, "%Y-%m-%d").ok()?;
+        Some(d.and_hms_opt(0, 0, 0)?.and_utc().fixed_offset())
+    };
+    let (Some(start), Some(end)) = (at("start"), at("end")) else { return true };
+    min.is_none_or(|m| end > m) && max.is_none_or(|m| start < m)
+}

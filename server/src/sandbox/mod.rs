@@ -1,0 +1,183 @@
+//! The provider sandbox: a stand-in for Google Calendar v3 and its OAuth server, written from
+//! ../shared/docs/providers.md (not from our adapters), so the app can be tried and tested
+//! without accounts. `calsync sandbox` runs it alone, `serve --sandbox` and the tests embed it.
+//!
+//! Its one documented deviation: it is plain http on loopback.
+//!
+//! Besides the provider endpoints it has an admin API under `/sandbox/` to seed accounts,
+//! calendars and events, to change them as a person would in Google, and to inject faults.
+pub mod google;
+pub mod oauth;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    extract::{Request, State as Axum},
+    http::{HeaderValue, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{delete, post, put},
+    Json, Router,
+};
+use serde::Deserialize;
+
+pub use state::{Fault, SandboxState};
+
+/// The OAuth client the sandbox knows (any other is refused, as a provider would).
+pub const CLIENT_ID: &str = "calsync-sandbox-client";
+pub const CLIENT_SECRET: &str = "calsync-sandbox-secret";
+
+pub type Shared = Arc<Mutex<SandboxState>>;
+
+/// A running sandbox.
+#[derive(Clone)]
+pub struct Sandbox {
+    pub addr: SocketAddr,
+    pub state: Shared,
+}
+
+impl Sandbox {
+    /// Listens on `addr` (port 0: any free port) and serves until the process ends.
+    pub async fn start(addr: SocketAddr) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state: Shared = Arc::new(Mutex::new(SandboxState::new(format!("http://{addr}"))));
+        let app = router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Sandbox { addr, state })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The four Google endpoints, as CALSYNC_GOOGLE_*_URL take them.
+    pub fn google_auth_url(&self) -> String {
+        format!("{}/google/o/oauth2/v2/auth", self.url())
+    }
+    pub fn google_token_url(&self) -> String {
+        format!("{}/google/token", self.url())
+    }
+    pub fn google_revoke_url(&self) -> String {
+        format!("{}/google/revoke", self.url())
+    }
+    pub fn google_api_url(&self) -> String {
+        format!("{}/google/calendar/v3", self.url())
+    }
+
+    /// Locks the state (for tests and seeding).
+    pub fn with<T>(&self, f: impl FnOnce(&mut SandboxState) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .merge(google::routes())
+        .merge(oauth::routes())
+        .route("/sandbox/google/accounts", post(admin_account))
+        .route("/sandbox/google/calendars", post(admin_calendar))
+        .route("/sandbox/google/calendars/{cid}/events/{eid}", put(admin_put_event).delete(admin_delete_event))
+        .route("/sandbox/google/calendars/{cid}/invalidate", post(admin_invalidate))
+        .route("/sandbox/google/revoke", post(admin_revoke))
+        .route("/sandbox/faults", post(admin_fault).delete(admin_clear_faults))
+        .route("/sandbox/faults/all", delete(admin_clear_faults))
+        .layer(middleware::from_fn_with_state(state.clone(), faults))
+        .with_state(state)
+}
+
+/// Injected faults answer before the real handler (the admin API is never faulted).
+async fn faults(Axum(state): Axum<Shared>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    if !path.starts_with("/sandbox/") {
+        let fault = state.lock().unwrap_or_else(|e| e.into_inner()).take_fault(&path);
+        if let Some(fault) = fault {
+            if let Some(delay) = fault.delay_ms {
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            }
+            if fault.status == 0 {
+                // A dropped connection: no answer at all (the request times out or is reset).
+                std::future::pending::<()>().await;
+            }
+            if fault.status >= 100 {
+                let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = (status, fault.body.clone().unwrap_or_default()).into_response();
+                let content_type = if fault.body.as_deref().is_some_and(|b| b.trim_start().starts_with('{')) { "application/json" } else { "text/html" };
+                response.headers_mut().insert("content-type", HeaderValue::from_static(content_type));
+                if let Some(after) = fault.retry_after {
+                    response.headers_mut().insert("retry-after", HeaderValue::from(after));
+                }
+                return response;
+            }
+        }
+    }
+    next.run(request).await
+}
+
+#[derive(Deserialize)]
+struct NewAccount {
+    email: String,
+}
+
+async fn admin_account(Axum(state): Axum<Shared>, Json(a): Json<NewAccount>) -> impl IntoResponse {
+    state.lock().unwrap_or_else(|e| e.into_inner()).add_account(&a.email);
+    StatusCode::CREATED
+}
+
+#[derive(Deserialize)]
+struct NewCalendar {
+    owner: String,
+    id: String,
+    summary: String,
+    #[serde(default = "owner_role")]
+    access_role: String,
+}
+
+fn owner_role() -> String {
+    "owner".into()
+}
+
+async fn admin_calendar(Axum(state): Axum<Shared>, Json(c): Json<NewCalendar>) -> impl IntoResponse {
+    state.lock().unwrap_or_else(|e| e.into_inner()).add_calendar(&c.owner, &c.id, &c.summary, &c.access_role);
+    StatusCode::CREATED
+}
+
+async fn admin_put_event(
+    Axum(state): Axum<Shared>,
+    axum::extract::Path((cid, eid)): axum::extract::Path<(String, String)>,
+    Json(event): Json<serde_json::Value>,
+) -> Response {
+    match state.lock().unwrap_or_else(|e| e.into_inner()).put_event(&cid, &eid, event) {
+        Some(stored) => Json(stored).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn admin_delete_event(Axum(state): Axum<Shared>, axum::extract::Path((cid, eid)): axum::extract::Path<(String, String)>) -> StatusCode {
+    match state.lock().unwrap_or_else(|e| e.into_inner()).delete_event(&cid, &eid) {
+        true => StatusCode::NO_CONTENT,
+        false => StatusCode::NOT_FOUND,
+    }
+}
+
+async fn admin_invalidate(Axum(state): Axum<Shared>, axum::extract::Path(cid): axum::extract::Path<String>) -> StatusCode {
+    state.lock().unwrap_or_else(|e| e.into_inner()).invalidate_sync_tokens(&cid);
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_revoke(Axum(state): Axum<Shared>, Json(a): Json<NewAccount>) -> StatusCode {
+    state.lock().unwrap_or_else(|e| e.into_inner()).revoke_account(&a.email);
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_fault(Axum(state): Axum<Shared>, Json(f): Json<Fault>) -> StatusCode {
+    state.lock().unwrap_or_else(|e| e.into_inner()).faults.push(f);
+    StatusCode::CREATED
+}
+
+async fn admin_clear_faults(Axum(state): Axum<Shared>) -> StatusCode {
+    state.lock().unwrap_or_else(|e| e.into_inner()).faults.clear();
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,182 @@
+//! Google's OAuth server as providers.md describes it: the consent page (a person, or
+//! Playwright, approves or denies), the token endpoint (code exchange with the PKCE check,
+//! refresh; a refresh answers no new refresh token) and revocation.
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::{
+    extract::{Query, State},
+    http::{header, StatusCode},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Form, Json, Router,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::state::{random_token, AccessToken, Grant};
+use super::{Shared, CLIENT_ID, CLIENT_SECRET};
+
+/// How long an authorization code may be exchanged.
+const CODE_TTL: Duration = Duration::from_secs(600);
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/google/o/oauth2/v2/auth", get(consent_page))
+        .route("/google/o/oauth2/v2/decide", post(decide))
+        .route("/google/token", post(token))
+        .route("/google/revoke", post(revoke))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (status, Json(json!({"error": error, "error_description": description}))).into_response()
+}
+
+async fn consent_page(State(state): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let state = state.lock().unwrap_or_else(|e| e.into_inner());
+    let client = q.get("client_id").map(String::as_str).unwrap_or("");
+    if client != CLIENT_ID {
+        return (StatusCode::BAD_REQUEST, Html("<h1>Error 401: invalid_client</h1><p>The OAuth client was not found.</p>".to_string())).into_response();
+    }
+    let Some(redirect) = q.get("redirect_uri").filter(|r| !r.is_empty()) else {
+        return (StatusCode::BAD_REQUEST, Html("<h1>Error 400: redirect_uri_mismatch</h1>".to_string())).into_response();
+    };
+    if q.get("response_type").map(String::as_str) != Some("code") {
+        return (StatusCode::BAD_REQUEST, Html("<h1>Error 400: unsupported_response_type</h1>".to_string())).into_response();
+    }
+    let hidden: String = ["redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "access_type", "client_id"]
+        .iter()
+        .filter_map(|k| q.get(*k).map(|v| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", escape(v))))
+        .collect();
+    let options: String = state.accounts.iter().map(|a| format!("<option value=\"{0}\">{0}</option>", escape(a))).collect();
+    let scope = q.get("scope").map(String::as_str).unwrap_or("");
+    let page = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Provider sandbox — Google sign-in</title>
+<style>body{{font-family:sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1f1f1f}}
+.banner{{background:#fff3cd;border:2px solid #8a6d00;padding:.75rem;border-radius:6px}}
+label{{display:block;margin:1rem 0 .25rem;font-weight:bold}} select,button{{font-size:1rem;padding:.5rem}}
+button{{margin-right:.5rem}} code{{word-break:break-all}}</style></head><body>
+<p class="banner"><strong>calsync provider sandbox</strong> — this is not Google. Nothing leaves this machine.</p>
+<h1>Sign in with Google (sandbox)</h1>
+<p><strong>calsync</strong> wants to access your Google Account: <code>{scope}</code></p>
+<form method="post" action="/google/o/oauth2/v2/decide">{hidden}
+<label for="account">Account</label><select id="account" name="account">{options}</select>
+<p><button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Cancel</button></p></form>
+<p>Redirect: <code>{redirect}</code></p></body></html>"#,
+        scope = escape(scope),
+        redirect = escape(redirect),
+    );
+    Html(page).into_response()
+}
+
+async fn decide(State(state): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let redirect = f.get("redirect_uri").cloned().unwrap_or_default();
+    let Ok(mut url) = url::Url::parse(&redirect) else {
+        return (StatusCode::BAD_REQUEST, "redirect_uri is not a URL").into_response();
+    };
+    {
+        let mut pairs = url.query_pairs_mut();
+        if f.get("decision").map(String::as_str) != Some("allow") {
+            pairs.append_pair("error", "access_denied");
+        } else {
+            let Some(email) = f.get("account").filter(|a| !a.is_empty()) else {
+                return (StatusCode::BAD_REQUEST, "no account chosen").into_response();
+            };
+            let code = random_token("4/sandbox-");
+            let grant = Grant {
+                email: email.clone(),
+                client_id: f.get("client_id").cloned().unwrap_or_default(),
+                redirect_uri: redirect.clone(),
+                challenge: f.get("code_challenge").filter(|_| f.get("code_challenge_method").map(String::as_str) == Some("S256")).cloned(),
+                scope: f.get("scope").cloned().unwrap_or_default(),
+                offline: f.get("access_type").map(String::as_str) == Some("offline"),
+                issued: Instant::now(),
+            };
+            state.lock().unwrap_or_else(|e| e.into_inner()).codes.insert(code.clone(), grant);
+            pairs.append_pair("code", &code);
+            pairs.append_pair("scope", f.get("scope").map(String::as_str).unwrap_or(""));
+        }
+        if let Some(s) = f.get("state") {
+            pairs.append_pair("state", s);
+        }
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+async fn token(State(state): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("POST token".into());
+    // Client credentials in the form or as HTTP Basic are both accepted by Google; the form
+    // is what the body carries here.
+    if f.get("client_id").map(String::as_str) != Some(CLIENT_ID) || f.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found.");
+    }
+    let ttl = state.access_ttl;
+    match f.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = f.get("code").cloned().unwrap_or_default();
+            // A code is single use: taken out whatever happens next.
+            let Some(grant) = state.codes.remove(&code) else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Malformed auth code.");
+            };
+            if grant.issued.elapsed() > CODE_TTL || grant.client_id != CLIENT_ID {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad Request");
+            }
+            if f.get("redirect_uri") != Some(&grant.redirect_uri) {
+                return oauth_error(StatusCode::BAD_REQUEST, "redirect_uri_mismatch", "Bad Request");
+            }
+            if let Some(challenge) = &grant.challenge {
+                let verifier = f.get("code_verifier").map(String::as_str).unwrap_or("");
+                if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
+                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid code verifier.");
+                }
+            }
+            let access = random_token("ya29.sandbox-");
+            state.access.insert(access.clone(), AccessToken { email: grant.email.clone(), expires: Instant::now() + ttl });
+            let mut body = json!({"access_token": access, "expires_in": ttl.as_secs(), "token_type": "Bearer", "scope": grant.scope});
+            if grant.offline {
+                let refresh = random_token("1//sandbox-");
+                state.refresh.insert(refresh.clone(), grant.email.clone());
+                body["refresh_token"] = json!(refresh);
+            }
+            no_store(Json(body).into_response())
+        }
+        Some("refresh_token") => {
+            let refresh = f.get("refresh_token").cloned().unwrap_or_default();
+            let Some(email) = state.refresh.get(&refresh).cloned() else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Token has been expired or revoked.");
+            };
+            let access = random_token("ya29.sandbox-");
+            state.access.insert(access.clone(), AccessToken { email, expires: Instant::now() + ttl });
+            no_store(Json(json!({"access_token": access, "expires_in": ttl.as_secs(), "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.readonly"})).into_response())
+        }
+        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Invalid grant_type."),
+    }
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
+    r
+}
+
+/// Revoking a refresh token ends the grant: the account's access tokens stop working too.
+async fn revoke(State(state): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("POST revoke".into());
+    let token = f.get("token").cloned().unwrap_or_default();
+    let email = state.refresh.get(&token).cloned().or_else(|| state.access.get(&token).map(|a| a.email.clone()));
+    match email {
+        Some(email) => {
+            state.revoke_account(&email);
+            StatusCode::OK.into_response()
+        }
+        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "Token expired or revoked"),
+    }
+}

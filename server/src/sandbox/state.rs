@@ -1,0 +1,222 @@
+//! What the sandbox remembers: accounts, their calendars and events (each change numbered, so
+//! sync tokens can answer "what changed since"), OAuth codes and tokens, injected faults.
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// An injected fault: the next `times` requests whose path contains `path` get this answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fault {
+    pub path: String,
+    /// 0: drop the connection (never answer); otherwise the HTTP status.
+    pub status: u16,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Seconds, sent as `Retry-After`.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// Wait this long first (a slow answer; with status 100 or less, a slow success).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+pub struct Calendar {
+    pub id: String,
+    pub owner: String,
+    pub summary: String,
+    pub access_role: String,
+    pub primary: bool,
+    pub color: String,
+    /// Event id → the stored event and the change number that last touched it.
+    pub events: BTreeMap<String, (Value, u64)>,
+    /// Sync tokens issued before this change number answer 410.
+    pub valid_from: u64,
+}
+
+pub struct Grant {
+    pub email: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub challenge: Option<String>,
+    pub scope: String,
+    pub offline: bool,
+    pub issued: Instant,
+}
+
+pub struct AccessToken {
+    pub email: String,
+    pub expires: Instant,
+}
+
+pub struct SandboxState {
+    pub base: String,
+    pub accounts: Vec<String>,
+    pub calendars: BTreeMap<String, Calendar>,
+    /// Global change counter (every event write takes the next number).
+    pub change: u64,
+    pub codes: HashMap<String, Grant>,
+    pub access: HashMap<String, AccessToken>,
+    /// Refresh token → account.
+    pub refresh: HashMap<String, String>,
+    pub faults: Vec<Fault>,
+    /// How long access tokens live (an hour, as Google's do; tests shorten it).
+    pub access_ttl: Duration,
+    /// Every request the API answered (method and path), for tests that count them.
+    pub requests: Vec<String>,
+    /// Pages may be short or empty and still carry a next page token: when set, the first page
+    /// of every event list is empty.
+    pub empty_first_page: bool,
+}
+
+pub fn random_token(prefix: &str) -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{hex}")
+}
+
+impl SandboxState {
+    pub fn new(base: String) -> Self {
+        SandboxState {
+            base,
+            accounts: Vec::new(),
+            calendars: BTreeMap::new(),
+            change: 0,
+            codes: HashMap::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            faults: Vec::new(),
+            access_ttl: Duration::from_secs(3600),
+            requests: Vec::new(),
+            empty_first_page: false,
+        }
+    }
+
+    /// An account with its primary calendar, whose id is the account's email.
+    pub fn add_account(&mut self, email: &str) {
+        if !self.accounts.iter().any(|a| a == email) {
+            self.accounts.push(email.to_string());
+            self.calendars.insert(email.to_string(), Calendar {
+                id: email.to_string(),
+                owner: email.to_string(),
+                summary: email.to_string(),
+                access_role: "owner".into(),
+                primary: true,
+                color: "#9fc6e7".into(),
+                events: BTreeMap::new(),
+                valid_from: 0,
+            });
+        }
+    }
+
+    pub fn add_calendar(&mut self, owner: &str, id: &str, summary: &str, access_role: &str) {
+        self.add_account(owner);
+        self.calendars.insert(id.to_string(), Calendar {
+            id: id.to_string(),
+            owner: owner.to_string(),
+            summary: summary.to_string(),
+            access_role: access_role.to_string(),
+            primary: false,
+            color: "#f83a22".into(),
+            events: BTreeMap::new(),
+            valid_from: 0,
+        });
+    }
+
+    fn next_change(&mut self) -> u64 {
+        self.change += 1;
+        self.change
+    }
+
+    /// Creates or replaces an event as a person would in Google: the server sets `id`, `etag`,
+    /// `updated`, `iCalUID` (kept from before, or the master's for an exception), `sequence`.
+    pub fn put_event(&mut self, calendar: &str, id: &str, mut event: Value) -> Option<Value> {
+        let change = self.next_change();
+        let cal = self.calendars.get_mut(calendar)?;
+        let before = cal.events.get(id).map(|(e, _)| e.clone());
+        let master_uid = event
+            .get("recurringEventId")
+            .and_then(Value::as_str)
+            .and_then(|m| cal.events.get(m))
+            .and_then(|(m, _)| m.get("iCalUID").cloned());
+        let obj = event.as_object_mut()?;
+        obj.insert("kind".into(), json!("calendar#event"));
+        obj.insert("id".into(), json!(id));
+        obj.insert("etag".into(), json!(format!("\"{change}\"")));
+        obj.insert("updated".into(), json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+        let uid = before
+            .as_ref()
+            .and_then(|b| b.get("iCalUID").cloned())
+            .or(master_uid)
+            .unwrap_or_else(|| json!(format!("{id}@google.com")));
+        obj.insert("iCalUID".into(), uid);
+        let sequence = before.as_ref().and_then(|b| b.get("sequence")).and_then(Value::as_i64).map(|s| s + 1).unwrap_or(0);
+        obj.insert("sequence".into(), json!(sequence));
+        obj.entry("status").or_insert(json!("confirmed"));
+        cal.events.insert(id.to_string(), (event.clone(), change));
+        Some(event)
+    }
+
+    /// Deletes an event as a person would: it stays as a cancelled tombstone (only `id`, and
+    /// for an instance `recurringEventId` and `originalStartTime`) that incremental syncs see.
+    pub fn delete_event(&mut self, calendar: &str, id: &str) -> bool {
+        let change = self.next_change();
+        let Some(cal) = self.calendars.get_mut(calendar) else { return false };
+        let Some((old, _)) = cal.events.get(id).cloned() else { return false };
+        let mut tomb = json!({"kind": "calendar#event", "id": id, "status": "cancelled", "etag": format!("\"{change}\"")});
+        for keep in ["recurringEventId", "originalStartTime", "iCalUID"] {
+            if let Some(v) = old.get(keep) {
+                tomb[keep] = v.clone();
+            }
+        }
+        cal.events.insert(id.to_string(), (tomb, change));
+        true
+    }
+
+    /// Every sync token issued so far for this calendar answers 410 from now on.
+    pub fn invalidate_sync_tokens(&mut self, calendar: &str) {
+        let change = self.next_change();
+        if let Some(cal) = self.calendars.get_mut(calendar) {
+            cal.valid_from = change;
+        }
+    }
+
+    /// The user revoked the app's access in their Google account.
+    pub fn revoke_account(&mut self, email: &str) {
+        self.access.retain(|_, t| t.email != email);
+        self.refresh.retain(|_, e| e != email);
+    }
+
+    /// Tokens for `email` without the consent page (as after an earlier consent).
+    pub fn issue_tokens(&mut self, email: &str) -> (String, String) {
+        self.add_account(email);
+        let access = random_token("ya29.sandbox-");
+        let refresh = random_token("1//sandbox-");
+        self.access.insert(access.clone(), AccessToken { email: email.to_string(), expires: Instant::now() + self.access_ttl });
+        self.refresh.insert(refresh.clone(), email.to_string());
+        (access, refresh)
+    }
+
+    pub fn take_fault(&mut self, path: &str) -> Option<Fault> {
+        let i = self.faults.iter().position(|f| path.contains(&f.path))?;
+        let fault = self.faults[i].clone();
+        self.faults[i].times = self.faults[i].times.saturating_sub(1);
+        if self.faults[i].times == 0 {
+            self.faults.remove(i);
+        }
+        Some(fault)
+    }
+
+    /// Who an access token belongs to, while it is valid.
+    pub fn who(&self, token: &str) -> Option<&str> {
+        self.access.get(token).filter(|t| t.expires > Instant::now()).map(|t| t.email.as_str())
+    }
+}

@@ -1,0 +1,239 @@
+//! Contract tests: the sandbox behaves as ../shared/docs/providers.md says Google Calendar v3
+//! and its OAuth server do, so adapter tests against it mean something.
+use serde_json::{json, Value};
+use server::sandbox::{Sandbox, CLIENT_ID, CLIENT_SECRET};
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+fn event(summary: &str, day: u32) -> Value {
+    json!({"summary": summary, "start": {"dateTime": format!("2030-01-{day:02}T09:00:00Z")}, "end": {"dateTime": format!("2030-01-{day:02}T10:00:00Z")}})
+}
+
+async fn list(s: &Sandbox, token: &str, query: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{}/calendars/ana@example.com/events?{query}", s.google_api_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn pages_end_with_a_sync_token_and_an_incremental_list_has_only_changes_and_deletions() {
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| st.issue_tokens("ana@example.com"));
+    s.with(|st| {
+        for i in 1..=5 {
+            st.put_event("ana@example.com", &format!("e{i}"), event(&format!("E{i}"), i));
+        }
+    });
+    let (status, first) = list(&s, &token, "maxResults=2").await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&first).len(), 2);
+    assert!(first.get("nextSyncToken").is_none(), "nextSyncToken only on the last page");
+    let mut page = first;
+    let mut seen = ids(&page);
+    while let Some(next) = page["nextPageToken"].as_str().map(str::to_string) {
+        page = list(&s, &token, &format!("maxResults=2&pageToken={next}")).await.1;
+        seen.extend(ids(&page));
+    }
+    assert_eq!(seen.len(), 5);
+    let sync = page["nextSyncToken"].as_str().unwrap().to_string();
+
+    s.with(|st| {
+        st.put_event("ana@example.com", "e2", event("E2 moved", 20));
+        st.delete_event("ana@example.com", "e3");
+    });
+    let (_, changes) = list(&s, &token, &format!("syncToken={sync}")).await;
+    assert_eq!(ids(&changes), vec!["e2", "e3"]);
+    let deleted = &changes["items"][1];
+    assert_eq!(deleted["status"], "cancelled");
+    assert!(deleted.get("summary").is_none(), "a deletion carries only its id");
+    assert!(changes["nextSyncToken"].is_string());
+    // A full list leaves the deleted event out.
+    let (_, full) = list(&s, &token, "").await;
+    assert_eq!(ids(&full), vec!["e1", "e2", "e4", "e5"]);
+}
+
+#[tokio::test]
+async fn a_sync_token_refuses_time_bounds_and_answers_410_once_invalidated() {
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| st.issue_tokens("ana@example.com"));
+    let (_, full) = list(&s, &token, "").await;
+    let sync = full["nextSyncToken"].as_str().unwrap().to_string();
+    let (status, body) = list(&s, &token, &format!("syncToken={sync}&timeMin=2030-01-01T00:00:00Z")).await;
+    assert_eq!(status, 400, "{body}");
+    s.with(|st| st.invalidate_sync_tokens("ana@example.com"));
+    let (status, body) = list(&s, &token, &format!("syncToken={sync}")).await;
+    assert_eq!(status, 410);
+    assert_eq!(body["error"]["errors"][0]["reason"], "fullSyncRequired");
+    assert_eq!(body["error"]["errors"][0]["location"], "syncToken");
+    let (status, body) = list(&s, &token, "timeMin=2030-01-02T00:00:00Z&timeMax=2030-01-01T00:00:00Z").await;
+    assert_eq!((status, body["error"]["errors"][0]["reason"].as_str()), (400, Some("timeRangeEmpty")));
+}
+
+#[tokio::test]
+async fn cancelled_exceptions_of_a_live_series_come_with_the_master_and_share_its_ical_uid() {
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| st.issue_tokens("ana@example.com"));
+    s.with(|st| {
+        let mut master = event("Standup", 1);
+        master["start"]["timeZone"] = json!("Europe/Berlin");
+        master["end"]["timeZone"] = json!("Europe/Berlin");
+        master["recurrence"] = json!(["RRULE:FREQ=DAILY;COUNT=5"]);
+        st.put_event("ana@example.com", "standup", master);
+        st.put_event("ana@example.com", "standup_20300102T090000Z", json!({"recurringEventId": "standup", "originalStartTime": {"dateTime": "2030-01-02T09:00:00Z"}, "status": "cancelled"}));
+    });
+    let (_, full) = list(&s, &token, "").await;
+    assert_eq!(ids(&full), vec!["standup", "standup_20300102T090000Z"]);
+    assert_eq!(full["items"][0]["iCalUID"], full["items"][1]["iCalUID"]);
+    let uid = full["items"][0]["iCalUID"].as_str().unwrap().to_string();
+    let (_, by_uid) = list(&s, &token, &format!("iCalUID={uid}")).await;
+    assert_eq!(ids(&by_uid).len(), 2);
+}
+
+#[tokio::test]
+async fn errors_have_googles_shape_and_others_calendars_are_not_found() {
+    let s = sandbox().await;
+    let (status, body) = list(&s, "not-a-token", "").await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["errors"][0]["reason"], "authError");
+    assert_eq!(body["error"]["code"], 401);
+    let (other, _) = s.with(|st| st.issue_tokens("bob@example.com"));
+    let (status, body) = list(&s, &other, "").await;
+    assert_eq!((status, body["error"]["errors"][0]["reason"].as_str()), (404, Some("notFound")));
+}
+
+#[tokio::test]
+async fn the_calendar_list_marks_the_primary_whose_id_is_the_email() {
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| {
+        st.add_calendar("ana@example.com", "team@group.calendar.google.com", "Team", "reader");
+        st.issue_tokens("ana@example.com")
+    });
+    let list: Value = reqwest::Client::new()
+        .get(format!("{}/users/me/calendarList", s.google_api_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = list["items"].as_array().unwrap();
+    let primary: Vec<&Value> = items.iter().filter(|c| c["primary"] == true).collect();
+    assert_eq!(primary.len(), 1);
+    assert_eq!(primary[0]["id"], "ana@example.com");
+    let team = items.iter().find(|c| c["id"] == "team@group.calendar.google.com").unwrap();
+    assert_eq!((team["accessRole"].as_str(), team.get("primary")), (Some("reader"), None));
+    assert!(team["backgroundColor"].as_str().unwrap().starts_with('#'));
+}
+
+/// The consent page's form, approved, and the code exchanged with a PKCE verifier.
+async fn consent(s: &Sandbox, challenge: &str, decision: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = client
+        .get(s.google_auth_url())
+        .query(&[("client_id", CLIENT_ID), ("redirect_uri", "http://127.0.0.1:9/cb"), ("response_type", "code"), ("scope", "calendar.events"), ("state", "st4te"), ("code_challenge", challenge), ("code_challenge_method", "S256"), ("access_type", "offline"), ("prompt", "consent")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("calsync provider sandbox"), "the consent page says it is the sandbox");
+    client
+        .post(format!("{}/google/o/oauth2/v2/decide", s.url()))
+        .form(&[("client_id", CLIENT_ID), ("redirect_uri", "http://127.0.0.1:9/cb"), ("state", "st4te"), ("code_challenge", challenge), ("code_challenge_method", "S256"), ("access_type", "offline"), ("account", "ana@example.com"), ("decision", decision)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn query_of(r: &reqwest::Response) -> std::collections::HashMap<String, String> {
+    let location = r.headers()["location"].to_str().unwrap();
+    url::Url::parse(location).unwrap().query_pairs().into_owned().collect()
+}
+
+async fn exchange(s: &Sandbox, form: &[(&str, &str)]) -> (u16, Value) {
+    let r = reqwest::Client::new().post(s.google_token_url()).form(form).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_code_exchange_checks_pkce_is_single_use_and_refresh_answers_no_new_refresh_token() {
+    let s = sandbox().await;
+    s.with(|st| st.add_account("ana@example.com"));
+    let verifier = "a-long-enough-verifier-0123456789-0123456789";
+    let challenge = base64_sha256(verifier);
+    let q = query_of(&consent(&s, &challenge, "allow").await);
+    assert_eq!(q["state"], "st4te");
+    let code = q["code"].clone();
+    let base = [("grant_type", "authorization_code"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("redirect_uri", "http://127.0.0.1:9/cb"), ("code", code.as_str())];
+    let wrong: Vec<(&str, &str)> = base.iter().copied().chain([("code_verifier", "wrong")]).collect();
+    let (status, body) = exchange(&s, &wrong).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    // The failed try used the code up, as a provider does.
+    let q = query_of(&consent(&s, &challenge, "allow").await);
+    let code = q["code"].clone();
+    let good = [("grant_type", "authorization_code"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("redirect_uri", "http://127.0.0.1:9/cb"), ("code", code.as_str()), ("code_verifier", verifier)];
+    let (status, tokens) = exchange(&s, &good).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["refresh_token"].is_string() && tokens["access_token"].is_string());
+    assert_eq!(tokens["token_type"], "Bearer");
+    let (status, _) = exchange(&s, &good).await;
+    assert_eq!(status, 400, "a code is single use");
+
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, renewed) = exchange(&s, &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("refresh_token", refresh)]).await;
+    assert_eq!(status, 200);
+    assert!(renewed.get("refresh_token").is_none());
+    assert!(renewed["expires_in"].as_u64().unwrap() > 0);
+
+    // Revoked: the refresh answers invalid_grant and the access token stops working.
+    let r = reqwest::Client::new().post(s.google_revoke_url()).form(&[("token", refresh)]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, body) = exchange(&s, &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("refresh_token", refresh)]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(list(&s, renewed["access_token"].as_str().unwrap(), "").await.0, 401);
+}
+
+#[tokio::test]
+async fn denied_consent_comes_back_with_access_denied_and_the_state() {
+    let s = sandbox().await;
+    s.with(|st| st.add_account("ana@example.com"));
+    let q = query_of(&consent(&s, "x", "deny").await);
+    assert_eq!((q["error"].as_str(), q["state"].as_str()), ("access_denied", "st4te"));
+    assert!(!q.contains_key("code"));
+}
+
+#[tokio::test]
+async fn injected_faults_answer_first_then_go_away() {
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| st.issue_tokens("ana@example.com"));
+    let admin = reqwest::Client::new();
+    let r = admin
+        .post(format!("{}/sandbox/faults", s.url()))
+        .json(&json!({"path": "/events", "status": 429, "retry_after": 7, "body": "{\"error\":{\"code\":429,\"message\":\"Rate Limit Exceeded\",\"errors\":[{\"domain\":\"usageLimits\",\"reason\":\"rateLimitExceeded\",\"message\":\"Rate Limit Exceeded\"}]}}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = reqwest::Client::new().get(format!("{}/calendars/primary/events", s.google_api_url())).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "7");
+    assert_eq!(list(&s, &token, "").await.0, 200, "the fault was for one request");
+}
+
+fn base64_sha256(s: &str) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use sha2::Digest;
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(s.as_bytes()))
+}
