@@ -153,6 +153,16 @@ impl Config {
                     ratio: ratio("CALSYNC_SYNC_MASS_DELETE_RATIO", 0.5)?,
                     min: parse("CALSYNC_SYNC_MASS_DELETE_MIN", 20usize)?,
                 },
+                google: {
+                    let real = crate::providers::google::Endpoints::default();
+                    crate::providers::google::Endpoints {
+                        auth: var("CALSYNC_GOOGLE_AUTH_URL").unwrap_or(real.auth),
+                        token: var("CALSYNC_GOOGLE_TOKEN_URL").unwrap_or(real.token),
+                        revoke: var("CALSYNC_GOOGLE_REVOKE_URL").unwrap_or(real.revoke),
+                        api: var("CALSYNC_GOOGLE_API_URL").unwrap_or(real.api),
+                    }
+                },
+                provider_timeout: Duration::from_secs(parse("CALSYNC_PROVIDER_TIMEOUT_SECONDS", 30u64)?.max(1)),
             },
             scheduler: var("CALSYNC_SCHEDULER").is_none_or(|v| v.trim() != "0"),
             max_calendars_per_user: parse("CALSYNC_MAX_CALENDARS_PER_USER", 50usize)?.max(1),

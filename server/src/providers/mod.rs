@@ -4,6 +4,8 @@
 //! return (DESIGN.md "Providers").
 pub mod error;
 pub mod fetch;
+pub mod google;
+pub mod google_events;
 pub mod guard;
 pub mod ical_feed;
 

@@ -18,6 +18,22 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/google/calendar/v3/users/me/calendarList", get(calendar_list))
         .route("/google/calendar/v3/calendars/{cid}/events", get(events_list))
+        .route("/google/calendar/v3/calendars/{cid}/events/{eid}", get(events_get))
+}
+
+/// `events.get`: the event as stored (a deleted one as its cancelled form).
+async fn events_get(State(state): State<Shared>, Path((cid, eid)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push(format!("GET event {cid}"));
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let cid = if cid == "primary" { email.clone() } else { cid };
+    match state.calendars.get(&cid).filter(|c| c.owner == email).and_then(|c| c.events.get(&eid)) {
+        Some((event, _)) => Json(event.clone()).into_response(),
+        None => error(404, "notFound", "Not Found"),
+    }
 }
 
 /// Google's error body: `{"error":{"errors":[{domain, reason, message}], code, message}}`.

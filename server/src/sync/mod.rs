@@ -48,6 +48,10 @@ pub struct Settings {
     pub feeds: FeedLimits,
     /// The deletion guard's thresholds.
     pub mass_delete: MassDelete,
+    /// Where Google is (`CALSYNC_GOOGLE_*_URL`).
+    pub google: crate::providers::google::Endpoints,
+    /// How long one request to a provider's API may take.
+    pub provider_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -63,6 +67,8 @@ impl Default for Settings {
             cursor_body_max: 1024 * 1024,
             feeds: FeedLimits::default(),
             mass_delete: MassDelete::default(),
+            google: crate::providers::google::Endpoints::default(),
+            provider_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -138,7 +144,7 @@ impl Engine {
             deadline: settings.read_deadline,
             cursor_body_max: settings.cursor_body_max,
         };
-        let adapters = Adapters { feeds, keys, read };
+        let adapters = Adapters::new(feeds, keys, read, &settings);
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
         let (look_at_queue, last_queue_look) = (true.into(), std::time::Instant::now().into());
         Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new(), look_at_queue, last_queue_look }) }

@@ -1,0 +1,313 @@
+//! Google Calendar v3. A full sync lists every event without a time range and with
+//! `singleEvents=false` (masters, exceptions, cancelled exceptions: a sync token cannot be
+//! combined with `timeMin`/`timeMax`), expands series with the project's own recurrence code,
+//! and keeps `nextSyncToken`. An incremental sync lists what changed since the token, all
+//! pages; a changed series is fetched whole by its `iCalUID` (master and exceptions) and
+//! expanded again. 410 `fullSyncRequired` answers "start over". When the window moves (once a
+//! day) the sync is a full one again, which doubles as the repair run.
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::google_events::{to_ical, GoogleEvent};
+use super::ical_feed::{read_feed, ReadLimits};
+use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
+use crate::crypto::Secret;
+use crate::events::Snapshot;
+
+/// Where Google is (configuration, so tests and `serve --sandbox` point it at the sandbox).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub auth: String,
+    pub token: String,
+    pub revoke: String,
+    /// The `…/calendar/v3` base.
+    pub api: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            auth: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token: "https://oauth2.googleapis.com/token".into(),
+            revoke: "https://oauth2.googleapis.com/revoke".into(),
+            api: "https://www.googleapis.com/calendar/v3".into(),
+        }
+    }
+}
+
+/// Events per page (Google's default, and the benchmark's).
+pub const PAGE_SIZE: u32 = 250;
+/// The most pages one listing follows (2,500 × 250 = 625,000 events) before it gives up.
+const MAX_PAGES: usize = 2500;
+/// The largest page body read.
+const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+
+pub struct GoogleCalendar {
+    pub client: reqwest::Client,
+    pub api: String,
+    pub calendar_id: String,
+    pub access_token: Secret,
+    pub floating: Tz,
+    pub limits: ReadLimits,
+}
+
+/// The cursor: the sync token and the window the stored events were expanded for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct State {
+    sync_token: String,
+    from: i64,
+    to: i64,
+}
+
+fn window_key(w: Window) -> (i64, i64) {
+    (w.from.timestamp(), w.to.timestamp())
+}
+
+/// Maps a Google answer that is not a success into the one error type.
+pub fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -> ProviderError {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let reason = parsed.as_ref().and_then(|v| v["error"]["errors"][0]["reason"].as_str()).unwrap_or("").to_string();
+    let message = parsed.as_ref().and_then(|v| v["error"]["message"].as_str()).unwrap_or("").to_string();
+    let said = if message.is_empty() { String::new() } else { format!(": {message}") };
+    let rate_limited = matches!(reason.as_str(), "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded");
+    match status {
+        401 => ProviderError::new(ErrorKind::Unauthorized, "Google Calendar no longer accepts calsync's access (401). Reconnect the calendar."),
+        403 | 429 if rate_limited || status == 429 => ProviderError::rate_limited(format!("Google Calendar asked calsync to slow down ({status} {reason}). The next sync waits and tries again."), retry_after),
+        403 => ProviderError::new(ErrorKind::Forbidden, format!("Google Calendar refused access to this calendar (403 {reason}{said}).")),
+        404 => ProviderError::new(ErrorKind::NotFound, "Google Calendar says this calendar does not exist (404): it may have been deleted or unshared. Reconnect or remove it."),
+        409 => ProviderError::new(ErrorKind::Conflict, format!("Google Calendar reported a conflict (409 {reason}).")),
+        410 => ProviderError::new(ErrorKind::Gone, format!("Google Calendar says this is gone (410 {reason}).")),
+        412 => ProviderError::new(ErrorKind::PreconditionFailed, "The event changed in Google Calendar meanwhile (412)."),
+        500..=599 => ProviderError { kind: ErrorKind::Server, message: format!("Google Calendar had a server error ({status}). The next sync will try again."), retry_after },
+        _ => ProviderError::new(ErrorKind::Invalid, format!("Google Calendar refused the request ({status} {reason}{said}).")),
+    }
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn transport(e: reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::new(ErrorKind::Timeout, "Google Calendar did not answer in time. The next sync will try again.")
+    } else {
+        ProviderError::new(ErrorKind::Server, "Could not reach Google Calendar. The next sync will try again.")
+    }
+}
+
+/// One page of events.list.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    #[serde(default)]
+    items: Vec<Value>,
+    next_page_token: Option<String>,
+    next_sync_token: Option<String>,
+}
+
+/// What a listing found: the events it could read, what it skipped, and the sync token.
+struct Listing {
+    events: Vec<GoogleEvent>,
+    warnings: Vec<String>,
+    sync_token: Option<String>,
+}
+
+enum Listed {
+    Done(Listing),
+    /// 410 on a sync token.
+    StartOver,
+}
+
+impl GoogleCalendar {
+    fn events_url(&self) -> String {
+        let id: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
+        format!("{}/calendars/{id}/events", self.api.trim_end_matches('/'))
+    }
+
+    async fn get_json(&self, url: &str, query: &[(&str, &str)]) -> Result<Result<Value, (u16, String)>, ProviderError> {
+        let response = self
+            .client
+            .get(url)
+            .query(query)
+            .bearer_auth(self.access_token.expose())
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status().as_u16();
+        let wait = retry_after(response.headers());
+        let is_json = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
+        let body = response.bytes().await.map_err(transport)?;
+        if body.len() > MAX_PAGE_BYTES {
+            return Err(ProviderError::new(ErrorKind::Malformed, format!("Google Calendar sent a page larger than {} MB.", MAX_PAGE_BYTES >> 20)));
+        }
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if !(200..300).contains(&status) {
+            if status == 410 {
+                return Ok(Err((status, text)));
+            }
+            return Err(error_of(status, wait, &text));
+        }
+        if !is_json {
+            return Err(ProviderError::new(ErrorKind::Malformed, format!("Google Calendar answered {status} with something that is not JSON. The next sync will try again.")));
+        }
+        serde_json::from_str(&text).map(Ok).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's answer could not be read ({e}).")))
+    }
+
+    /// Every page of a listing. `sync_token`: only what changed since.
+    async fn list(&self, sync_token: Option<&str>, ical_uid: Option<&str>) -> Result<Listed, ProviderError> {
+        let url = self.events_url();
+        let size = PAGE_SIZE.to_string();
+        let mut listing = Listing { events: Vec::new(), warnings: Vec::new(), sync_token: None };
+        let mut page_token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query: Vec<(&str, &str)> = vec![("maxResults", &size), ("singleEvents", "false")];
+            if let Some(t) = sync_token {
+                query.push(("syncToken", t));
+            }
+            if let Some(u) = ical_uid {
+                query.push(("iCalUID", u));
+                query.push(("showDeleted", "true"));
+            }
+            if let Some(p) = &page_token {
+                query.push(("pageToken", p));
+            }
+            let page = match self.get_json(&url, &query).await? {
+                Ok(v) => v,
+                Err((410, body)) => {
+                    let reason = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["error"]["errors"][0]["reason"].as_str().map(str::to_owned));
+                    if sync_token.is_some() && reason.as_deref() != Some("deleted") {
+                        return Ok(Listed::StartOver);
+                    }
+                    return Err(error_of(410, None, &body));
+                }
+                Err((status, body)) => return Err(error_of(status, None, &body)),
+            };
+            let page: Page = serde_json::from_value(page).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's event list could not be read ({e}).")))?;
+            for item in page.items {
+                match serde_json::from_value::<GoogleEvent>(item) {
+                    Ok(e) => listing.events.push(e),
+                    Err(e) => listing.warnings.push(format!("Skipped an event Google Calendar sent that could not be read ({e}).")),
+                }
+            }
+            match (page.next_page_token, page.next_sync_token) {
+                (Some(next), _) => page_token = Some(next),
+                (None, token) => {
+                    listing.sync_token = token;
+                    return Ok(Listed::Done(listing));
+                }
+            }
+        }
+        Err(ProviderError::new(ErrorKind::Malformed, format!("Google Calendar kept answering more pages (over {MAX_PAGES}); the sync stopped.")))
+    }
+
+    /// Expands events (whole series) in the window.
+    async fn expand(&self, events: &[GoogleEvent], window: Window) -> Result<(Snapshot, Vec<String>), ProviderError> {
+        let (ics, mut warnings) = to_ical(events);
+        let (mut snapshot, more) = read_feed(ics, window, self.floating, self.limits).await?;
+        warnings.extend(more);
+        // The provider's id and version of each series (the master's, or the single event's).
+        let etags: BTreeMap<&str, Option<&str>> = events.iter().filter(|e| e.recurring_event_id.is_none()).map(|e| (e.id.as_str(), e.etag.as_deref())).collect();
+        for s in &mut snapshot.series {
+            s.external_id = Some(s.uid.clone());
+            s.etag = etags.get(s.uid.as_str()).copied().flatten().map(str::to_owned);
+        }
+        Ok((snapshot, warnings))
+    }
+
+    async fn full(&self, window: Window) -> Result<Fetch, ProviderError> {
+        let listing = match self.list(None, None).await? {
+            Listed::Done(l) => l,
+            Listed::StartOver => return Err(ProviderError::new(ErrorKind::Malformed, "Google Calendar asked to start over a full sync.")),
+        };
+        let (snapshot, mut warnings) = self.expand(&listing.events, window).await?;
+        warnings.splice(0..0, listing.warnings);
+        Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: cursor_of(listing.sync_token, window), warnings })
+    }
+
+    async fn incremental(&self, window: Window, token: &str) -> Result<Fetch, ProviderError> {
+        let listing = match self.list(Some(token), None).await? {
+            Listed::Done(l) => l,
+            Listed::StartOver => return Ok(Fetch { outcome: Outcome::StartOver, cursor: Cursor::default(), warnings: Vec::new() }),
+        };
+        let mut warnings = listing.warnings;
+        let cursor = cursor_of(listing.sync_token.or(Some(token.to_owned())), window);
+        if listing.events.is_empty() {
+            return Ok(Fetch { outcome: Outcome::Unchanged, cursor, warnings });
+        }
+        // One entry per series touched, in the order first seen; replays collapse.
+        let mut touched: BTreeMap<String, &GoogleEvent> = BTreeMap::new();
+        for e in &listing.events {
+            touched.entry(e.series_id().to_owned()).or_insert(e);
+        }
+        let mut changes = Vec::new();
+        for (series, first) in touched {
+            let latest = listing.events.iter().rev().find(|e| e.series_id() == series).unwrap_or(first);
+            if latest.is_removal() {
+                changes.push(Change::SeriesRemoved { uid: series });
+                continue;
+            }
+            // A single event is whole as it came; a series is fetched whole (master and
+            // exceptions) so it expands as it is now.
+            let whole: Vec<GoogleEvent> = match latest.is_recurring() {
+                false => vec![latest.clone()],
+                true => self.series(&series, latest).await?,
+            };
+            let (snapshot, more) = self.expand(&whole, window).await?;
+            warnings.extend(more);
+            match snapshot.series.into_iter().find(|s| s.uid == series) {
+                Some(s) => {
+                    let instances = snapshot.instances.into_iter().filter(|i| &*i.uid == series.as_str()).collect();
+                    changes.push(Change::Series { series: s, instances });
+                }
+                None => changes.push(Change::SeriesRemoved { uid: series }),
+            }
+        }
+        Ok(Fetch { outcome: Outcome::Changes(changes), cursor, warnings })
+    }
+
+    /// A series as it is now: the master and its exceptions, found by the master's iCalUID.
+    async fn series(&self, master_id: &str, seen: &GoogleEvent) -> Result<Vec<GoogleEvent>, ProviderError> {
+        let uid = match seen.ical_uid.clone().filter(|_| seen.recurring_event_id.is_none()) {
+            Some(uid) => uid,
+            None => {
+                let id: String = url::form_urlencoded::byte_serialize(master_id.as_bytes()).collect();
+                let master = match self.get_json(&format!("{}/{id}", self.events_url()), &[]).await? {
+                    Ok(v) => v,
+                    // The master is gone for good: so is the series.
+                    Err(_) => return Ok(Vec::new()),
+                };
+                let master: GoogleEvent = serde_json::from_value(master).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's event could not be read ({e}).")))?;
+                match master.ical_uid.clone() {
+                    Some(uid) if !master.is_cancelled() => uid,
+                    _ => return Ok(Vec::new()),
+                }
+            }
+        };
+        match self.list(None, Some(&uid)).await? {
+            Listed::Done(l) => Ok(l.events.into_iter().filter(|e| e.series_id() == master_id).collect()),
+            Listed::StartOver => Ok(Vec::new()),
+        }
+    }
+}
+
+fn cursor_of(token: Option<String>, window: Window) -> Cursor {
+    let (from, to) = window_key(window);
+    Cursor(token.map(|sync_token| serde_json::to_string(&State { sync_token, from, to }).unwrap_or_default()))
+}
+
+#[async_trait::async_trait]
+impl Provider for GoogleCalendar {
+    async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError> {
+        let state: Option<State> = cursor.0.as_deref().and_then(|s| serde_json::from_str(s).ok());
+        match state {
+            Some(s) if (s.from, s.to) == window_key(window) => self.incremental(window, &s.sync_token).await,
+            // No cursor, or the window moved: everything again (the daily repair).
+            _ => self.full(window).await,
+        }
+    }
+}

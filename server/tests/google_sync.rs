@@ -1,0 +1,212 @@
+//! Google Calendar calendars synced by the engine against the provider sandbox, on SQLite and
+//! PostgreSQL: the first sync, incremental changes (single, series, one exception, a cancelled
+//! instance), paging with empty pages, 410 recovery, faults and their messages.
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Duration as Days, Utc};
+use serde_json::{json, Value};
+use server::{
+    crypto::Secret,
+    db_test,
+    domain::integrations::{self as ig, Actor, Patch},
+    providers::fetch::FeedClient,
+    sandbox::Sandbox,
+    sync::{Engine, Settings, Trigger},
+    testing::TestDb,
+};
+
+mod common;
+use common::*;
+
+const ANA: &str = "ana@example.com";
+
+async fn setup(db: &TestDb) -> (Sandbox, Actor, String, Engine) {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
+    let me = user(db, ANA).await;
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some("Work".into()),
+        calendar_id: Some(ANA.into()),
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        ..Patch::default()
+    };
+    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
+    let google = server::providers::google::Endpoints {
+        auth: sandbox.google_auth_url(),
+        token: sandbox.google_token_url(),
+        revoke: sandbox.google_revoke_url(),
+        api: sandbox.google_api_url(),
+    };
+    let feeds = limits();
+    let settings = Settings { feeds: feeds.clone(), google, provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    (sandbox, me, name, engine)
+}
+
+/// An ISO time `days` from today at `hour`:00 UTC.
+fn at(days: i64, hour: u32) -> String {
+    let d = Utc::now().date_naive() + Days::days(days);
+    format!("{}T{hour:02}:00:00Z", d.format("%Y-%m-%d"))
+}
+
+fn single(summary: &str, days: i64) -> Value {
+    json!({"summary": summary, "start": {"dateTime": at(days, 9)}, "end": {"dateTime": at(days, 10)}})
+}
+
+fn put(s: &Sandbox, id: &str, event: Value) {
+    s.with(|st| st.put_event(ANA, id, event)).expect("the calendar exists");
+}
+
+/// A daily series of five from tomorrow at 15:00 UTC, in Berlin's zone.
+fn daily() -> Value {
+    let d = Utc::now().date_naive() + Days::days(1);
+    json!({
+        "summary": "Standup",
+        "start": {"dateTime": format!("{}T15:00:00Z", d.format("%Y-%m-%d")), "timeZone": "UTC"},
+        "end": {"dateTime": format!("{}T15:15:00Z", d.format("%Y-%m-%d")), "timeZone": "UTC"},
+        "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"]
+    })
+}
+
+fn occurrence(days: i64) -> Value {
+    json!({"dateTime": at(days, 15), "timeZone": "UTC"})
+}
+
+/// The stored occurrences that block time (a cancelled occurrence is kept, not busy).
+async fn busy(db: &TestDb) -> Vec<(String, String, String)> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use server::{db::schema::event_instances as ei, run};
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    run!(&mut c, |c| ei::table
+        .filter(ei::busy.eq(true))
+        .select((ei::uid, ei::recurrence_id, ei::summary))
+        .order((ei::start_at.asc(), ei::uid.asc()))
+        .load::<(String, String, String)>(c)
+        .await)
+    .unwrap()
+}
+
+fn summaries(rows: &[(String, String, String)]) -> Vec<&str> {
+    rows.iter().map(|(_, _, s)| s.as_str()).collect()
+}
+
+db_test!(a_google_calendar_syncs_in_full_then_only_what_changed, |db| {
+    let (sandbox, me, name, engine) = setup(&db).await;
+    put(&sandbox, "lunch", single("Lunch", 2));
+    put(&sandbox, "holiday", json!({"summary": "Holiday", "start": {"date": &at(3, 0)[..10]}, "end": {"date": &at(4, 0)[..10]}}));
+    put(&sandbox, "focus", json!({"summary": "Focus", "transparency": "transparent", "start": {"dateTime": at(5, 13)}, "end": {"dateTime": at(5, 14)}}));
+    put(&sandbox, "standup", daily());
+    // One occurrence moved to 16:00, one cancelled.
+    put(&sandbox, "standup_2", json!({"recurringEventId": "standup", "originalStartTime": occurrence(2), "summary": "Standup (late)", "start": {"dateTime": at(2, 16)}, "end": {"dateTime": at(2, 17)}}));
+    put(&sandbox, "standup_3", json!({"recurringEventId": "standup", "originalStartTime": occurrence(3), "status": "cancelled"}));
+
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    let rows = busy(&db).await;
+    let standups = rows.iter().filter(|(uid, _, _)| uid == "standup").count();
+    assert_eq!(standups, 4, "five occurrences, one cancelled: {rows:?}");
+    assert!(summaries(&rows).contains(&"Standup (late)"));
+    assert!(summaries(&rows).contains(&"Holiday") && summaries(&rows).contains(&"Lunch"));
+    assert!(!summaries(&rows).contains(&"Focus"), "a transparent event does not block time");
+    assert_eq!(instances(&db).await.len(), 5 + 3, "the cancelled occurrence and the free event are kept, not busy");
+
+    // Nothing changed: one request, nothing written.
+    let before = sandbox.with(|s| s.requests.len());
+    let again = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!((again.status.as_str(), counts(&again)), ("Success", (0, 0, 0, 8)));
+    assert_eq!(sandbox.with(|s| s.requests.len()) - before, 1, "one incremental list");
+
+    // A person edits in Google: a new event, one moved, one deleted, the series retitled and
+    // another occurrence cancelled.
+    put(&sandbox, "dentist", single("Dentist", 6));
+    put(&sandbox, "lunch", single("Lunch (moved)", 7));
+    sandbox.with(|s| s.delete_event(ANA, "holiday"));
+    let mut retitled = daily();
+    retitled["summary"] = json!("Daily sync");
+    put(&sandbox, "standup", retitled);
+    put(&sandbox, "standup_4", json!({"recurringEventId": "standup", "originalStartTime": occurrence(4), "status": "cancelled"}));
+    let changed = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(changed.status, "Success", "{:?}", changed.error);
+    let rows = busy(&db).await;
+    let names = summaries(&rows);
+    assert!(names.contains(&"Dentist") && names.contains(&"Lunch (moved)") && !names.contains(&"Lunch"));
+    assert!(!names.contains(&"Holiday"), "the deleted event is gone: {names:?}");
+    assert_eq!(rows.iter().filter(|(uid, _, _)| uid == "standup").count(), 3, "two occurrences cancelled now");
+    assert!(names.contains(&"Daily sync") && names.contains(&"Standup (late)"), "the retitled series keeps its moved exception: {names:?}");
+    assert!(!names.contains(&"Standup"));
+});
+
+db_test!(empty_and_short_pages_are_followed_to_the_end, |db| {
+    let (sandbox, me, name, engine) = setup(&db).await;
+    sandbox.with(|s| {
+        s.empty_first_page = true;
+        for i in 0..600 {
+            s.put_event(ANA, &format!("e{i:03}"), single(&format!("E{i}"), 1 + (i % 20) as i64));
+        }
+    });
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(instances(&db).await.len(), 600);
+    let lists = sandbox.with(|s| s.requests.iter().filter(|r| r.starts_with("GET events")).count());
+    assert_eq!(lists, 4, "an empty first page, then 250 + 250 + 100");
+});
+
+db_test!(an_invalidated_sync_token_starts_over_and_removes_what_vanished, |db| {
+    let (sandbox, me, name, engine) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    put(&sandbox, "b", single("Beta", 2));
+    assert_eq!(engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
+    // Google drops the token, and the deletion of "b" is only seen through a full sync.
+    sandbox.with(|s| {
+        s.calendars.get_mut(ANA).unwrap().events.remove("b");
+        s.invalidate_sync_tokens(ANA);
+    });
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(summaries(&instances(&db).await), vec!["Alpha"]);
+    assert_eq!(run.deleted_count, 1);
+});
+
+db_test!(provider_faults_fail_the_run_with_what_to_do_and_keep_what_was_synced, |db| {
+    let (sandbox, me, name, engine) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    assert_eq!(engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
+    let fault = |status: u16, body: &str, retry_after: Option<u64>| {
+        sandbox.with(|s| {
+            s.faults.push(server::sandbox::Fault { path: "/events".into(), status, body: Some(body.into()), retry_after, delay_ms: None, times: 1 })
+        })
+    };
+    let rate = r#"{"error":{"errors":[{"domain":"usageLimits","reason":"rateLimitExceeded","message":"Rate Limit Exceeded"}],"code":403,"message":"Rate Limit Exceeded"}}"#;
+    fault(403, rate, Some(30));
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Failed");
+    assert!(run.error.as_deref().unwrap().contains("asked calsync to slow down"), "{:?}", run.error);
+    let i = ig::get(&mut db.pool.get().await.unwrap().conn(), me, &name).await.unwrap();
+    assert!(i.due_at.unwrap() >= server::domain::now() + Days::seconds(25), "Retry-After is honoured");
+
+    fault(500, "<html>oops</html>", None);
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().contains("server error (500)"), "{:?}", run.error);
+
+    fault(200, "<html>a captive portal</html>", None);
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().contains("not JSON"), "{:?}", run.error);
+
+    fault(401, r#"{"error":{"errors":[{"domain":"global","reason":"authError","message":"Invalid Credentials"}],"code":401,"message":"Invalid Credentials"}}"#, None);
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().contains("Reconnect"), "{:?}", run.error);
+
+    assert_eq!(summaries(&instances(&db).await), vec!["Alpha"], "failures keep the synced events");
+    // And the next clean run is incremental and duplicates nothing.
+    put(&sandbox, "b", single("Beta", 2));
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(summaries(&instances(&db).await), vec!["Alpha", "Beta"]);
+});
