@@ -22,7 +22,15 @@ pub fn config(db: &TestDb, public_url: &str) -> server::config::Config {
     c.database_url = db.url.clone();
     c.public_url = public_url.into();
     c.password_cost = Cost::Test;
+    c.sync.google = closed_provider();
     c
+}
+
+/// Provider endpoints on a closed loopback port: no test request leaves 127.0.0.0/8 (a test
+/// that syncs a provider points them at its own sandbox).
+pub fn closed_provider() -> server::providers::google::Endpoints {
+    let at = |path: &str| format!("http://127.0.0.1:9{path}");
+    server::providers::google::Endpoints { auth: at("/google/auth"), token: at("/google/token"), revoke: at("/google/revoke"), api: at("/google/calendar/v3") }
 }
 
 pub fn app(db: &TestDb) -> Router {
