@@ -160,6 +160,8 @@ impl Config {
                         token: var("CALSYNC_GOOGLE_TOKEN_URL").unwrap_or(real.token),
                         revoke: var("CALSYNC_GOOGLE_REVOKE_URL").unwrap_or(real.revoke),
                         api: var("CALSYNC_GOOGLE_API_URL").unwrap_or(real.api),
+                        client_id: var("CALSYNC_GOOGLE_CLIENT_ID"),
+                        client_secret: var("CALSYNC_GOOGLE_CLIENT_SECRET").map(crate::crypto::Secret::new),
                     }
                 },
                 provider_timeout: Duration::from_secs(parse("CALSYNC_PROVIDER_TIMEOUT_SECONDS", 30u64)?.max(1)),

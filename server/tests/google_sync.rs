@@ -41,6 +41,8 @@ async fn setup(db: &TestDb) -> (Sandbox, Actor, String, Engine) {
         token: sandbox.google_token_url(),
         revoke: sandbox.google_revoke_url(),
         api: sandbox.google_api_url(),
+        client_id: Some(server::sandbox::CLIENT_ID.into()),
+        client_secret: Some(Secret::new(server::sandbox::CLIENT_SECRET)),
     };
     let feeds = limits();
     let settings = Settings { feeds: feeds.clone(), google, provider_timeout: Duration::from_secs(5), ..Settings::default() };
@@ -209,4 +211,71 @@ db_test!(provider_faults_fail_the_run_with_what_to_do_and_keep_what_was_synced, 
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.status, "Success", "{:?}", run.error);
     assert_eq!(summaries(&instances(&db).await), vec!["Alpha", "Beta"]);
+});
+
+/// A calendar picked from an account whose access token expires in a minute.
+async fn connected(db: &TestDb, sandbox: &Sandbox, me: Actor) -> (String, i64) {
+    use server::domain::accounts;
+    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
+    let mut c = db.pool.get().await.unwrap();
+    let grant = accounts::Grant { access_token: Secret::new(access), refresh_token: Some(Secret::new(refresh)), expiry: Some(server::domain::now() + Days::minutes(1)) };
+    let account = accounts::connect(&mut c.conn(), &db.keys, me.user_id, ig::IntegrationType::Google, ANA, grant).await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some("Picked".into()),
+        calendar_id: Some(ANA.into()),
+        access_token: Some(Some(Secret::new("placeholder"))),
+        ..Patch::default()
+    };
+    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
+    ig::link_account(&mut c.conn(), &name, account.id).await.unwrap();
+    (name, account.id)
+}
+
+db_test!(an_accounts_token_is_refreshed_ahead_and_after_a_401_and_a_revoked_grant_asks_to_reconnect, |db| {
+    use server::domain::accounts;
+    let (sandbox, me, _, engine) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    let (name, account) = connected(&db, &sandbox, me).await;
+
+    // Expiring within five minutes: refreshed before the fetch, once.
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    let tokens = sandbox.with(|s| s.requests.iter().filter(|r| *r == "POST token").count());
+    assert_eq!(tokens, 1);
+    let mut c = db.pool.get().await.unwrap();
+    let a = accounts::get(&mut c.conn(), me, account).await.unwrap();
+    assert!(a.refreshed_at.is_some() && a.token_expiry.unwrap() > server::domain::now() + Days::minutes(30));
+    let record = ig::get(&mut c.conn(), me, &name).await.unwrap();
+    assert_eq!(record.token_expiry, a.token_expiry, "the record's expiry mirrors the account's");
+    drop(c);
+
+    // Google drops the access token early: a 401, one refresh, the same run succeeds.
+    sandbox.with(|s| s.access.clear());
+    put(&sandbox, "b", single("Beta", 2));
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(sandbox.with(|s| s.requests.iter().filter(|r| *r == "POST token").count()), 2);
+
+    // The user revokes access in their Google account: the run says to reconnect.
+    sandbox.with(|s| s.revoke_account(ANA));
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Failed");
+    assert_eq!(run.error.as_deref(), Some("Access to Google Calendar was revoked (invalid_grant). Reconnect to resume syncing."));
+    let mut c = db.pool.get().await.unwrap();
+    assert!(accounts::get(&mut c.conn(), me, account).await.unwrap().revoked_error.is_some());
+    // Not asked again while revoked.
+    let before = sandbox.with(|s| s.requests.len());
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(sandbox.with(|s| s.requests.len()), before, "a revoked account is not asked until reconnected");
+
+    // Reconnect: the same account and record, syncing again with its events.
+    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
+    let grant = accounts::Grant { access_token: Secret::new(access), refresh_token: Some(Secret::new(refresh)), expiry: Some(server::domain::now() + Days::hours(1)) };
+    let again = accounts::connect(&mut c.conn(), &db.keys, me.user_id, ig::IntegrationType::Google, ANA, grant).await.unwrap();
+    assert_eq!(again.id, account);
+    drop(c);
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(summaries(&busy(&db).await), vec!["Alpha", "Beta"]);
 });

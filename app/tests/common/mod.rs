@@ -30,7 +30,14 @@ pub fn config(db: &TestDb, public_url: &str) -> server::config::Config {
 /// that syncs a provider points them at its own sandbox).
 pub fn closed_provider() -> server::providers::google::Endpoints {
     let at = |path: &str| format!("http://127.0.0.1:9{path}");
-    server::providers::google::Endpoints { auth: at("/google/auth"), token: at("/google/token"), revoke: at("/google/revoke"), api: at("/google/calendar/v3") }
+    server::providers::google::Endpoints {
+        auth: at("/google/auth"),
+        token: at("/google/token"),
+        revoke: at("/google/revoke"),
+        api: at("/google/calendar/v3"),
+        client_id: Some("calsync-test-client".into()),
+        client_secret: Some(server::crypto::Secret::new("calsync-test-secret")),
+    }
 }
 
 pub fn app(db: &TestDb) -> Router {

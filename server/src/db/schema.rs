@@ -81,6 +81,23 @@ diesel::table! {
         modified_at -> Timestamp,
         created_by -> Nullable<BigInt>,
         modified_by -> Nullable<BigInt>,
+        account_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    provider_accounts (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        provider -> Text,
+        email -> Text,
+        access_token -> Nullable<Text>,
+        refresh_token -> Nullable<Text>,
+        token_expiry -> Nullable<Timestamp>,
+        refreshed_at -> Nullable<Timestamp>,
+        revoked_error -> Nullable<Text>,
+        refreshing_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 
@@ -203,6 +220,7 @@ diesel::table! {
 }
 
 diesel::joinable!(sync_states -> calendar_integrations (integration_id));
+diesel::joinable!(calendar_integrations -> provider_accounts (account_id));
 diesel::joinable!(sync_cursors -> calendar_integrations (integration_id));
 diesel::joinable!(sync_runs -> calendar_integrations (integration_id));
 diesel::joinable!(event_series -> calendar_integrations (integration_id));
@@ -216,6 +234,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     known_devices,
     audit_log,
     calendar_integrations,
+    provider_accounts,
     integration_counters,
     api_tokens,
     sync_states,

@@ -1,4 +1,5 @@
 //! The rules of calsync, with their user-facing messages. No HTTP, no Leptos here.
+pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
 pub mod availability;

@@ -14,11 +14,13 @@ use serde_json::Value;
 
 use super::google_events::{to_ical, GoogleEvent};
 use super::ical_feed::{read_feed, ReadLimits};
+use super::oauth::OAuthClient;
 use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
 use crate::crypto::Secret;
 use crate::events::Snapshot;
 
-/// Where Google is (configuration, so tests and `serve --sandbox` point it at the sandbox).
+/// Where Google is and who calsync is there (configuration, so tests and `serve --sandbox`
+/// point it at the sandbox).
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub auth: String,
@@ -26,6 +28,10 @@ pub struct Endpoints {
     pub revoke: String,
     /// The `…/calendar/v3` base.
     pub api: String,
+    /// `CALSYNC_GOOGLE_CLIENT_ID` / `_SECRET`: without them, "Connect Google Calendar" says
+    /// what the administrator must set.
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
 }
 
 impl Default for Endpoints {
@@ -35,8 +41,103 @@ impl Default for Endpoints {
             token: "https://oauth2.googleapis.com/token".into(),
             revoke: "https://oauth2.googleapis.com/revoke".into(),
             api: "https://www.googleapis.com/calendar/v3".into(),
+            client_id: None,
+            client_secret: None,
         }
     }
+}
+
+/// Reading events and listing calendars (calendarList needs `calendar.readonly`); writing
+/// events (two-way) needs `calendar.events`.
+pub const SCOPES: [&str; 2] = ["https://www.googleapis.com/auth/calendar.events", "https://www.googleapis.com/auth/calendar.readonly"];
+
+impl Endpoints {
+    /// The OAuth client, when calsync has one at Google.
+    pub fn oauth(&self) -> Option<OAuthClient> {
+        Some(OAuthClient {
+            provider: "Google Calendar",
+            auth_url: self.auth.clone(),
+            token_url: self.token.clone(),
+            revoke_url: Some(self.revoke.clone()),
+            client_id: self.client_id.clone()?,
+            client_secret: self.client_secret.clone()?,
+            scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
+            // A refresh token comes back only with offline access, and again only on consent.
+            extra: vec![("access_type", "offline"), ("prompt", "consent")],
+        })
+    }
+}
+
+/// One calendar of the account (calendarList entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarEntry {
+    pub id: String,
+    pub name: String,
+    pub color: Option<String>,
+    pub primary: bool,
+    /// owner | writer | reader | freeBusyReader
+    pub access_role: String,
+}
+
+impl CalendarEntry {
+    pub fn writable(&self) -> bool {
+        matches!(self.access_role.as_str(), "owner" | "writer")
+    }
+}
+
+/// Every calendar of the account behind `token` (all pages).
+pub async fn calendars(client: &reqwest::Client, api: &str, token: &Secret) -> Result<Vec<CalendarEntry>, ProviderError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Entry {
+        id: String,
+        #[serde(default)]
+        summary: Option<String>,
+        #[serde(default)]
+        summary_override: Option<String>,
+        #[serde(default)]
+        background_color: Option<String>,
+        #[serde(default)]
+        primary: bool,
+        #[serde(default)]
+        access_role: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List {
+        #[serde(default)]
+        items: Vec<Entry>,
+        next_page_token: Option<String>,
+    }
+    let url = format!("{}/users/me/calendarList", api.trim_end_matches('/'));
+    let mut out = Vec::new();
+    let mut page: Option<String> = None;
+    for _ in 0..100 {
+        let mut query = vec![("maxResults", "250".to_string())];
+        if let Some(p) = &page {
+            query.push(("pageToken", p.clone()));
+        }
+        let response = client.get(&url).query(&query).bearer_auth(token.expose()).send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let wait = retry_after(response.headers());
+        let text = response.text().await.map_err(transport)?;
+        if !(200..300).contains(&status) {
+            return Err(error_of(status, wait, &text));
+        }
+        let list: List = serde_json::from_str(&text).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's calendar list could not be read ({e}).")))?;
+        out.extend(list.items.into_iter().map(|e| CalendarEntry {
+            name: e.summary_override.or(e.summary).unwrap_or_else(|| e.id.clone()),
+            id: e.id,
+            color: e.background_color,
+            primary: e.primary,
+            access_role: e.access_role,
+        }));
+        match list.next_page_token {
+            Some(p) => page = Some(p),
+            None => return Ok(out),
+        }
+    }
+    Ok(out)
 }
 
 /// Events per page (Google's default, and the benchmark's).

@@ -6,6 +6,7 @@ pub mod error;
 pub mod fetch;
 pub mod google;
 pub mod google_events;
+pub mod oauth;
 pub mod guard;
 pub mod ical_feed;
 
@@ -66,6 +67,8 @@ pub struct Fetch {
 pub struct Secrets {
     pub access_token: Option<Secret>,
     pub refresh_token: Option<Secret>,
+    /// The access token was checked or refreshed just now (the record's expiry may be older).
+    pub current: bool,
 }
 
 #[async_trait::async_trait]

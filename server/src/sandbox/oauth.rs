@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::{
     extract::{Query, State},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
     Form, Json, Router,
@@ -110,12 +110,21 @@ async fn decide(State(state): State<Shared>, Form(f): Form<HashMap<String, Strin
     Redirect::to(url.as_str()).into_response()
 }
 
-async fn token(State(state): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+/// Client credentials from HTTP Basic (RFC 6749 §2.3.1), if sent that way.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(value).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let un = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
+    Some((un(id), un(secret)))
+}
+
+async fn token(State(state): State<Shared>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     state.requests.push("POST token".into());
-    // Client credentials in the form or as HTTP Basic are both accepted by Google; the form
-    // is what the body carries here.
-    if f.get("client_id").map(String::as_str) != Some(CLIENT_ID) || f.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
+    // Client credentials in the form body or as HTTP Basic, as Google accepts both.
+    let (id, secret) = basic(&headers).unwrap_or_else(|| (f.get("client_id").cloned().unwrap_or_default(), f.get("client_secret").cloned().unwrap_or_default()));
+    if id != CLIENT_ID || secret != CLIENT_SECRET {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found.");
     }
     let ttl = state.access_ttl;
@@ -126,7 +135,7 @@ async fn token(State(state): State<Shared>, Form(f): Form<HashMap<String, String
             let Some(grant) = state.codes.remove(&code) else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Malformed auth code.");
             };
-            if grant.issued.elapsed() > CODE_TTL || grant.client_id != CLIENT_ID {
+            if grant.issued.elapsed() > CODE_TTL || grant.client_id != id {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad Request");
             }
             if f.get("redirect_uri") != Some(&grant.redirect_uri) {

@@ -4,11 +4,14 @@ use std::sync::Arc;
 
 use crate::crypto::Keyring;
 use crate::db::Conn;
+use crate::crypto::Secret;
+use crate::domain::accounts;
 use crate::domain::integrations::{self, Integration, IntegrationType};
 use crate::domain::now;
 use crate::providers::fetch::FeedClient;
 use crate::providers::ical_feed::{IcalFeed, ReadLimits};
 use crate::providers::google::{self, GoogleCalendar};
+use crate::providers::oauth::OAuthClient;
 use crate::providers::{ErrorKind, Provider, ProviderError, Secrets};
 
 pub struct Adapters {
@@ -17,6 +20,8 @@ pub struct Adapters {
     pub read: ReadLimits,
     /// For the providers' APIs, at operator-set addresses (trusted: no address guard).
     pub api: reqwest::Client,
+    /// For token endpoints (no redirects).
+    pub oauth_http: reqwest::Client,
     pub google: google::Endpoints,
 }
 
@@ -28,13 +33,41 @@ impl Adapters {
             .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Adapters { feeds, keys, read, api, google: settings.google.clone() }
+        let oauth_http = crate::providers::oauth::http_client(settings.provider_timeout);
+        Adapters { feeds, keys, read, api, oauth_http, google: settings.google.clone() }
     }
 
-    /// The decrypted secrets of a record, for the adapters that sign in.
-    pub async fn secrets(&self, conn: &mut Conn<'_>, integration: &Integration) -> crate::domain::Result<Secrets> {
-        let (access_token, refresh_token) = integrations::secrets_of(conn, &self.keys, integration).await?;
-        Ok(Secrets { access_token, refresh_token })
+    /// The decrypted secrets of a record, for the adapters that sign in. A calendar connected
+    /// through an account gets the account's access token, refreshed when it expires within
+    /// five minutes or when the provider just refused `refused`.
+    pub async fn secrets(&self, conn: &mut Conn<'_>, integration: &Integration, refused: Option<&Secret>) -> crate::domain::Result<Result<Secrets, ProviderError>> {
+        let Some(account) = integration.account_id else {
+            let (access_token, refresh_token) = integrations::secrets_of(conn, &self.keys, integration).await?;
+            return Ok(Ok(Secrets { access_token, refresh_token, current: false }));
+        };
+        let provider = integration.integration_type;
+        let token = accounts::access_token(conn, &self.keys, account, chrono::Duration::minutes(5), refused, |r| self.refresh(provider, r)).await?;
+        Ok(token.map(|access| Secrets { access_token: Some(access), refresh_token: None, current: true }))
+    }
+
+    /// The OAuth client of a provider, when calsync has one there.
+    pub fn oauth(&self, provider: IntegrationType) -> Option<OAuthClient> {
+        match provider {
+            IntegrationType::Google => self.google.oauth(),
+            _ => None,
+        }
+    }
+
+    async fn refresh(&self, provider: IntegrationType, refresh_token: Secret) -> Result<accounts::Grant, ProviderError> {
+        let oauth = self.oauth(provider).ok_or_else(|| {
+            ProviderError::new(ErrorKind::Invalid, format!("calsync has no OAuth client for {} to refresh the access token. Ask the administrator to configure one.", provider.as_str()))
+        })?;
+        let tokens = oauth.refresh(&self.oauth_http, &refresh_token).await?;
+        Ok(accounts::Grant {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            expiry: tokens.expires_in.and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| now() + d),
+        })
     }
 
     pub fn needs_secrets(integration: &Integration) -> bool {
@@ -52,7 +85,7 @@ impl Adapters {
             }
             other => {
                 let access_token = match secrets.access_token {
-                    Some(token) if !integration.token_expired(now()) => token,
+                    Some(token) if secrets.current || !integration.token_expired(now()) => token,
                     _ => {
                         return Err(ProviderError::new(
                             ErrorKind::Unauthorized,

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::StreamExt;
 
-use crate::crypto::Keyring;
+use crate::crypto::{Keyring, Secret};
 use crate::db::schema::sync_cursors as sc;
 use crate::db::{Conn, Pool};
 use crate::domain::copies::{self, MassDelete, Origin};
@@ -384,24 +384,19 @@ impl Engine {
     pub async fn perform(&self, integration: Integration, run: Run) -> Run {
         let at = now();
         let window = window_for(&integration, at);
-        let (cursor, secrets) = match self.prepare(&integration).await {
-            Ok(loaded) => loaded,
+        let cursor = match self.load_cursor(&integration).await {
+            Ok(c) => c,
             Err(e) => return self.fail(&integration, &run, &ProviderError::new(ErrorKind::Server, format!("Reading the sync state failed: {e}"))).await,
         };
-        let fetched = match self.inner.adapters.build(&integration, secrets) {
-            Ok(provider) => match provider.fetch(window, &cursor).await {
-                // The cursor expired: once more without one, which answers a snapshot.
-                Ok(Fetch { outcome: Outcome::StartOver, .. }) => match provider.fetch(window, &Cursor::default()).await {
-                    Ok(Fetch { outcome: Outcome::StartOver, .. }) => Err(ProviderError::new(
-                        ErrorKind::Malformed,
-                        "The calendar asked to start over twice in a row. The next sync will try again.",
-                    )),
-                    other => other,
-                },
-                other => other,
-            },
-            Err(e) => Err(e),
-        };
+        let mut fetched = self.fetch(&integration, window, &cursor, None).await;
+        // Refused access with a token of an account: refresh once and try again.
+        if let (Err((e, Some(used))), Some(_)) = (&fetched, integration.account_id) {
+            if e.kind == ErrorKind::Unauthorized {
+                let used = used.clone();
+                fetched = self.fetch(&integration, window, &cursor, Some(&used)).await;
+            }
+        }
+        let fetched = fetched.map_err(|(e, _)| e);
         match fetched {
             Ok(fetch) => match self.save(&integration, &run, &cursor, fetch).await {
                 Ok(closed) => closed,
@@ -415,16 +410,42 @@ impl Engine {
         }
     }
 
-    /// The adapter's cursor and, for the providers that sign in, the record's secrets.
-    async fn prepare(&self, integration: &Integration) -> Result<(Cursor, Secrets)> {
+    async fn load_cursor(&self, integration: &Integration) -> Result<Cursor> {
         let mut pooled = self.conn().await?;
-        let mut conn = pooled.conn();
-        let cursor = load_cursor(&mut conn, integration.id).await?;
+        load_cursor(&mut pooled.conn(), integration.id).await
+    }
+
+    /// Builds the adapter with the record's secrets (`refused`: the access token the provider
+    /// just refused, to be refreshed) and fetches; a cursor the provider no longer knows is
+    /// followed by a fetch without one. A failure says which access token it used.
+    async fn fetch(&self, integration: &Integration, window: Window, cursor: &Cursor, refused: Option<&Secret>) -> std::result::Result<Fetch, (ProviderError, Option<Secret>)> {
         let secrets = match Adapters::needs_secrets(integration) {
-            true => self.inner.adapters.secrets(&mut conn, integration).await?,
             false => Secrets::default(),
+            true => {
+                let loaded = async {
+                    let mut pooled = self.conn().await?;
+                    self.inner.adapters.secrets(&mut pooled.conn(), integration, refused).await
+                };
+                match loaded.await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => return Err((e, None)),
+                    Err(e) => return Err((ProviderError::new(ErrorKind::Server, format!("Reading the calendar's access failed: {e}")), None)),
+                }
+            }
         };
-        Ok((cursor, secrets))
+        let used = secrets.access_token.clone();
+        let provider = self.inner.adapters.build(integration, secrets).map_err(|e| (e, None))?;
+        let answer = match provider.fetch(window, cursor).await {
+            // The cursor expired: once more without one, which answers a snapshot.
+            Ok(Fetch { outcome: Outcome::StartOver, .. }) => match provider.fetch(window, &Cursor::default()).await {
+                Ok(Fetch { outcome: Outcome::StartOver, .. }) => {
+                    Err(ProviderError::new(ErrorKind::Malformed, "The calendar asked to start over twice in a row. The next sync will try again."))
+                }
+                other => other,
+            },
+            other => other,
+        };
+        answer.map_err(|e| (e, used))
     }
 
     async fn save(&self, integration: &Integration, run: &Run, previous: &Cursor, fetch: Fetch) -> Result<Run> {

@@ -65,6 +65,7 @@ struct Row {
     modified_at: NaiveDateTime,
     created_by: Option<i64>,
     modified_by: Option<i64>,
+    account_id: Option<i64>,
 }
 
 /// An integration as everything outside this module sees it: never a secret, only whether one
@@ -110,6 +111,8 @@ pub struct Integration {
     pub failures: i32,
     /// "Sync now" found every sync slot busy: waiting since then.
     pub queued_at: Option<NaiveDateTime>,
+    /// The provider account (one consent) whose tokens it uses, when connected through OAuth.
+    pub account_id: Option<i64>,
 }
 
 impl Integration {
@@ -147,6 +150,7 @@ impl Integration {
             modified_at: r.modified_at,
             created_by: r.created_by,
             modified_by: r.modified_by,
+            account_id: r.account_id,
         }
     }
 
@@ -427,6 +431,45 @@ pub async fn seal_plain_feed_urls(conn: &mut Conn<'_>, keys: &Keyring) -> Result
         })
     })
     .await
+}
+
+/// The spec's token fields of the calendars connected through account `account_id` follow
+/// its tokens (call inside the transaction that stores them).
+pub(crate) async fn mirror_tokens(c: &mut Conn<'_>, keys: &Keyring, account_id: i64, access: &Secret, refresh: Option<&Secret>, expiry: Option<NaiveDateTime>) -> Result<()> {
+    let names: Vec<(i64, String)> = run!(c, |cc| ci::table.filter(ci::account_id.eq(Some(account_id))).select((ci::id, ci::name)).load(cc).await)?;
+    for (id, name) in names {
+        let sealed = keys.encrypt(access, &context("access_token", &name));
+        run!(c, |cc| diesel::update(ci::table.find(id)).set((ci::access_token.eq(Some(&sealed)), ci::token_expiry.eq(expiry))).execute(cc).await)?;
+        if let Some(r) = refresh {
+            let sealed = keys.encrypt(r, &context("refresh_token", &name));
+            run!(c, |cc| diesel::update(ci::table.find(id)).set(ci::refresh_token.eq(Some(&sealed))).execute(cc).await)?;
+        }
+    }
+    Ok(())
+}
+
+/// Ties a calendar record to the provider account whose tokens it uses. The account must be
+/// the record owner's.
+pub async fn link_account(conn: &mut Conn<'_>, name: &str, account_id: i64) -> Result<()> {
+    use crate::db::schema::provider_accounts as pa;
+    let owner: i64 = run!(conn, |c| ci::table.filter(ci::name.eq(name)).select(ci::user_id).first(c).await.optional())?.ok_or(Error::NotFound)?;
+    let account_owner: i64 = run!(conn, |c| pa::table.find(account_id).select(pa::user_id).first(c).await.optional())?.ok_or(Error::NotFound)?;
+    if owner != account_owner {
+        return Err(Error::NotFound);
+    }
+    run!(conn, |c| diesel::update(ci::table.filter(ci::name.eq(name))).set(ci::account_id.eq(Some(account_id))).execute(c).await)?;
+    Ok(())
+}
+
+/// The first free name among `base`, `base 2`, `base 3`, … for the owner's calendars.
+pub async fn free_name(conn: &mut Conn<'_>, user_id: i64, base: &str) -> Result<String> {
+    for n in 1..1000 {
+        let candidate = if n == 1 { base.to_string() } else { format!("{base} {n}") };
+        if !name_taken(conn, user_id, &candidate, None).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Conflict(format!("Too many calendars are named {base}.")))
 }
 
 /// The associated data of a stored secret: its column and record.
