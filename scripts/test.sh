@@ -51,11 +51,14 @@ start_app() {
   local url=$1 dir=$2 port
   mkdir -p "$dir"
   port=$(free_port)
+  sandbox_port=$(free_port)
   # The browser tests serve their own iCal feed on localhost; they press "Sync now" themselves.
+  # Google is the provider sandbox inside the app (its admin API for the tests on its own port).
   export DATABASE_URL=$url CALSYNC_DATA_DIR=$dir LEPTOS_SITE_ROOT=target/site CALSYNC_PUBLIC_URL=http://127.0.0.1:$port \
-    CALSYNC_ICAL_ALLOW_PRIVATE=1 CALSYNC_SCHEDULER=0
+    CALSYNC_ICAL_ALLOW_PRIVATE=1 CALSYNC_SCHEDULER=0 CALSYNC_SANDBOX_ADDR=127.0.0.1:$sandbox_port
+  sandbox_url="http://127.0.0.1:$sandbox_port"
   printf '%s\n' "$E2E_PASSWORD" | ./target/debug/calsync user add "$E2E_EMAIL" --name "Ada Admin" --admin --password-stdin
-  ./target/debug/calsync serve --addr "127.0.0.1:$port" >"$dir/serve.log" 2>&1 &
+  ./target/debug/calsync serve --addr "127.0.0.1:$port" --sandbox >"$dir/serve.log" 2>&1 &
   app_pid=$!
   app_url="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do
@@ -70,7 +73,7 @@ stop_app() {
   app_pid=""
 }
 run_playwright() {
-  (cd end2end && set -o pipefail && CALSYNC_E2E_URL=$app_url CALSYNC_E2E_ADMIN=$E2E_EMAIL CALSYNC_E2E_PASSWORD=$E2E_PASSWORD npx playwright test "$@" 2>&1 | tee -a "$work/playwright.log") \
+  (cd end2end && set -o pipefail && CALSYNC_E2E_URL=$app_url CALSYNC_E2E_SANDBOX=$sandbox_url CALSYNC_E2E_ADMIN=$E2E_EMAIL CALSYNC_E2E_PASSWORD=$E2E_PASSWORD npx playwright test "$@" 2>&1 | tee -a "$work/playwright.log") \
     || { echo "--- server log ---" >&2; tail -n 50 "$DATA_LOG" >&2; return 1; }
 }
 

@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/calendars") view=pages::calendars::CalendarsPage/>
                     <Route path=path!("/calendars/new") view=pages::calendar_form::CalendarFormPage/>
                     <Route path=path!("/calendars/:name") view=pages::calendar_form::CalendarFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("/connect/:account") view=pages::connect::ConnectPage/>
                     <Route path=path!("/sync") view=pages::sync::SyncPage/>
                     <Route path=path!("/availability") view=pages::availability::AvailabilityPage/>
                     // Async: these answer 404 for records that are not yours, so the status must be

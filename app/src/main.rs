@@ -33,10 +33,13 @@ fn main() -> ExitCode {
     server::domain::integrations::set_max_per_user(config.max_calendars_per_user);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result: Result<(), Failure> = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve { addr: None }) {
-            Command::Serve { addr } => {
-                app::ssr::serve::serve(config, addr).await.map_err(|message| Failure { code: 1, message })
+        match cli.command.unwrap_or(Command::Serve { addr: None, sandbox: false }) {
+            Command::Serve { addr, sandbox } => {
+                // `make demo` runs through cargo-leptos, which passes no arguments.
+                let sandbox = sandbox || std::env::var("CALSYNC_SANDBOX").is_ok_and(|v| v.trim() == "1");
+                app::ssr::serve::serve(config, addr, sandbox).await.map_err(|message| Failure { code: 1, message })
             }
+            Command::Sandbox { addr, demo } => cli::run_sandbox(addr, demo).await,
             Command::Migrate => cli::run_migrate(config).await,
             Command::User(cmd) => cli::run_user(config, cmd).await,
             Command::Token(cmd) => cli::run_token(config, cmd).await,

@@ -1,4 +1,5 @@
 import { expect, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 
 export const ADMIN = { email: process.env.CALSYNC_E2E_ADMIN ?? 'admin@example.com', password: process.env.CALSYNC_E2E_PASSWORD ?? 'admin password 1' };
 
@@ -10,3 +11,11 @@ export async function signIn(page: Page, email: string, password: string) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByTestId('welcome')).toBeVisible();
 }
+
+/** Runs axe's WCAG 2.1 A/AA rules on the page as it is now. */
+export async function checkAccessibility(page: Page, label: string) {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const found = result.violations.map((v) => `${label}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+  expect(found, found.join('\n')).toEqual([]);
+}
+

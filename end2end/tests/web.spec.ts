@@ -1,8 +1,7 @@
 import { test, expect, Page, ConsoleMessage } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ADMIN, signIn } from './helpers';
+import { ADMIN, checkAccessibility, signIn } from './helpers';
 
 /** Serves one HTML page on another port of this machine: another origin (though the same site,
  *  so the session cookie travels with its posts and only the Origin check stands in the way). */
@@ -69,13 +68,6 @@ function watchCsp(page: Page): string[] {
     if (/Content Security Policy|Refused to (execute|load|apply|compile)/i.test(m.text())) violations.push(`${page.url()}: ${m.text()}`);
   });
   return violations;
-}
-
-/** Runs axe's WCAG 2.1 A/AA rules on the page as it is now. */
-async function checkAccessibility(page: Page, label: string) {
-  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const found = result.violations.map((v) => `${label}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-  expect(found, found.join('\n')).toEqual([]);
 }
 
 for (const width of [1280, 390]) {

@@ -35,6 +35,8 @@ pub struct IntegrationView {
     /// Events (instances in the sync window) from the last successful sync.
     pub event_count: i32,
     pub version: i64,
+    /// Where "Reconnect" repeats the consent for this record (providers that sign in).
+    pub reconnect_href: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +46,8 @@ pub struct CalendarsPage {
     /// Admins: every user's email, for the filter.
     pub users: Vec<String>,
     pub filter_user: Option<String>,
+    /// "Connect Google Calendar" works (the server has an OAuth client at Google).
+    pub google_ready: bool,
 }
 
 /// The result of an action: the record and what to tell the person.
@@ -78,7 +82,8 @@ pub struct Defaults {
 #[cfg(feature = "ssr")]
 pub(crate) mod convert {
     use super::IntegrationView;
-    use server::domain::integrations::{rules::format_datetime, Integration};
+    use server::domain::accounts::Account;
+    use server::domain::integrations::{rules::format_datetime, Integration, IntegrationType};
 
     /// "3 minutes ago", "in 2 hours": coarse on purpose.
     pub fn relative(minutes: i64) -> String {
@@ -94,11 +99,21 @@ pub(crate) mod convert {
         if minutes < 0 { format!("{text} ago") } else { format!("in {text}") }
     }
 
-    pub fn view(i: &Integration, viewer_tz: chrono_tz::Tz) -> IntegrationView {
+    /// `account`: the provider account the record uses, if it was connected through one.
+    pub fn view(i: &Integration, viewer_tz: chrono_tz::Tz, account: Option<&Account>) -> IntegrationView {
         let now = server::domain::now();
-        let expired = i.token_expired(now);
+        // An account's token is refreshed by itself: "expired" only when a refresh failed.
+        let expired = match account {
+            Some(a) => a.revoked_error.is_some(),
+            None => i.token_expired(now),
+        };
         let auth_status = if !i.integration_type.is_oauth() {
             "Read-only feed: no sign-in needed".to_string()
+        } else if let Some(a) = account {
+            match &a.revoked_error {
+                Some(_) => format!("Connected as {} · access revoked: reconnect", a.email),
+                None => format!("Connected as {} · token refreshed automatically", a.email),
+            }
         } else if !i.has_access_token {
             "Not connected".to_string()
         } else {
@@ -133,6 +148,10 @@ pub(crate) mod convert {
             next_sync: i.next_sync().map(|t| if t <= now { "due now".to_string() } else { relative((t - now).num_minutes().max(1)) }),
             event_count: i.event_count,
             version: i.version,
+            reconnect_href: match i.integration_type {
+                IntegrationType::Google => Some(format!("/oauth/google/start?integration={}", crate::api::query_escape(&i.name))),
+                _ => None,
+            },
         }
     }
 }
@@ -157,9 +176,13 @@ pub async fn list_integrations(user: Option<String>) -> Result<CalendarsPage, Ap
     let mut pooled = state.pool.get().await?;
     let filter = Filter { user: filter_user.clone(), limit: 1000, ..Filter::default() };
     let (items, _) = ig::list(&mut pooled.conn(), actor(&me), &filter).await?;
+    let ids: Vec<i64> = items.iter().filter_map(|i| i.account_id).collect();
+    let accounts = server::domain::accounts::by_ids(&mut pooled.conn(), &ids).await?;
     drop(pooled);
+    let account_of = |i: &ig::Integration| i.account_id.and_then(|id| accounts.iter().find(|a| a.id == id));
     Ok(CalendarsPage {
-        items: items.iter().map(|i| convert::view(i, me.tz())).collect(),
+        google_ready: state.config.sync.google.oauth().is_some(),
+        items: items.iter().map(|i| convert::view(i, me.tz(), account_of(i))).collect(),
         is_admin: me.is_admin(),
         users: if me.is_admin() { user_emails(&state).await? } else { Vec::new() },
         filter_user,
@@ -177,7 +200,8 @@ pub async fn get_integration_form(name: Option<String>) -> Result<FormData, AppE
             let i = server::domain::integrations::get(&mut pooled.conn(), actor(&me), &n).await?;
             // The edit form shows the owner the whole address; anyone else sees it masked.
             url_masked = i.ical_url.is_some() && i.user_id != me.id;
-            Some(IntegrationView { ical_url: i.ical_url_for(&state.keys, me.id), ..convert::view(&i, me.tz()) })
+            let accounts = server::domain::accounts::by_ids(&mut pooled.conn(), &i.account_id.into_iter().collect::<Vec<_>>()).await?;
+            Some(IntegrationView { ical_url: i.ical_url_for(&state.keys, me.id), ..convert::view(&i, me.tz(), accounts.first()) })
         }
         None => None,
     };

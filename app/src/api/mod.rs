@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod availability;
+pub mod connect;
 pub mod flash;
 pub mod integrations;
 pub mod sync;

@@ -58,7 +58,15 @@ pub fn CalendarsPage() -> impl IntoView {
     let flash = use_flash();
     let notices = Signal::derive(move || {
         last_action.get().unwrap_or_else(|| {
-            flash.get().flatten().map(|f| Notices::from_result(f.messages, f.warnings)).unwrap_or_default()
+            flash
+                .get()
+                .flatten()
+                .map(|f| match &f.error {
+                    // A connection that failed (denied consent, an expired state, …).
+                    Some(e) => Notices::from_error(e),
+                    None => Notices::from_result(f.messages, f.warnings),
+                })
+                .unwrap_or_default()
         })
     });
 
@@ -68,7 +76,15 @@ pub fn CalendarsPage() -> impl IntoView {
             <h1>"Calendars"</h1>
             <div class="actions">
                 <a class="button primary" href="/calendars/new" data-test="add-ical">"Add iCal calendar"</a>
-                <ConnectInfo provider="Google Calendar" vars="CALSYNC_GOOGLE_CLIENT_ID and CALSYNC_GOOGLE_CLIENT_SECRET"/>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        // A full page load: the consent happens at the provider.
+                        match page.await.map(|p| p.google_ready).unwrap_or(false) {
+                            true => Either::Left(view! { <a class="button" href="/oauth/google/start" rel="external" data-test="connect-google">"Connect Google Calendar"</a> }),
+                            false => Either::Right(view! { <ConnectInfo provider="Google Calendar" vars="CALSYNC_GOOGLE_CLIENT_ID and CALSYNC_GOOGLE_CLIENT_SECRET"/> }),
+                        }
+                    })}
+                </Transition>
                 <ConnectInfo provider="Outlook" vars="CALSYNC_MICROSOFT_CLIENT_ID and CALSYNC_MICROSOFT_CLIENT_SECRET (and CALSYNC_MICROSOFT_TENANT for a single-tenant app)"/>
             </div>
         </div>
@@ -203,12 +219,17 @@ fn CalendarCard(
             <p class=format!("status {status_class}") data-test="status">{status_text}</p>
             <p class="small" data-test="event-count">{(item.last_sync.is_some()).then(|| format!("{events} in the sync window"))}</p>
             <p class="muted small">{timing}</p>
-            {item.token_expired.then(|| view! {
-                <details class="connect">
-                    <summary class="button small danger">"Reconnect"</summary>
-                    <div class="popover" role="note">"Reconnecting signs you in to the provider again. It arrives with Google and Outlook sign-in; until then an administrator can update the token through the API."</div>
-                </details>
-            })}
+            {item.integration_type.ne("iCal").then(|| view! { <p class="small" data-test="auth-status">{item.auth_status.clone()}</p> })}
+            {match (item.token_expired, item.reconnect_href.clone()) {
+                (true, Some(href)) => Some(Either::Left(view! { <a class="button small danger" href=href rel="external" data-test="reconnect">"Reconnect"</a> })),
+                (true, None) => Some(Either::Right(view! {
+                    <details class="connect">
+                        <summary class="button small danger">"Reconnect"</summary>
+                        <div class="popover" role="note">"Reconnecting signs you in to the provider again. It arrives with Outlook sign-in; until then an administrator can update the token through the API."</div>
+                    </details>
+                })),
+                _ => None,
+            }}
             {(item.sync_status == SyncState::Failed).then(|| item.sync_error_log.clone()).flatten().map(|e| view! { <p class="error-log small">{e}</p> })}
             <footer class="cal-actions">
                 {item.is_active.then(|| {

@@ -3,6 +3,7 @@ pub mod admin_users;
 pub mod availability;
 pub mod calendar_form;
 pub mod calendars;
+pub mod connect;
 pub mod home;
 pub mod login;
 pub mod not_found;

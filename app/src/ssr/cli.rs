@@ -22,6 +22,18 @@ pub enum Command {
         /// Address to listen on (wins over CALSYNC_ADDR and LEPTOS_SITE_ADDR).
         #[arg(long)]
         addr: Option<SocketAddr>,
+        /// Run the provider sandbox inside (a stand-in for Google with a demo account, on
+        /// loopback) and connect to it instead of the real providers (also CALSYNC_SANDBOX=1).
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Run the provider sandbox alone (a stand-in for Google Calendar and its sign-in).
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:3900")]
+        addr: SocketAddr,
+        /// Seed the demo account (ana@example.com) with calendars and events.
+        #[arg(long)]
+        demo: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -347,6 +359,19 @@ pub async fn run_sync(config: Config, integration: Option<String>, allow_mass_de
     if failed > 0 {
         return Err(Failure { code: 1, message: format!("{failed} sync(s) failed") });
     }
+    Ok(())
+}
+
+/// `calsync sandbox`: the provider sandbox alone, until Ctrl-C.
+pub async fn run_sandbox(addr: SocketAddr, demo: bool) -> Result<(), Failure> {
+    let s = server::sandbox::Sandbox::start(addr).await.map_err(|e| Failure { code: 1, message: format!("cannot listen on {addr}: {e}") })?;
+    if demo {
+        s.seed_demo();
+    }
+    eprintln!("provider sandbox at {} (Google Calendar v3 and its OAuth server; admin API under /sandbox/)", s.url());
+    eprintln!("point calsync at it: CALSYNC_GOOGLE_AUTH_URL={} CALSYNC_GOOGLE_TOKEN_URL={} CALSYNC_GOOGLE_REVOKE_URL={} CALSYNC_GOOGLE_API_URL={} CALSYNC_GOOGLE_CLIENT_ID={} CALSYNC_GOOGLE_CLIENT_SECRET={}",
+        s.google_auth_url(), s.google_token_url(), s.google_revoke_url(), s.google_api_url(), server::sandbox::CLIENT_ID, server::sandbox::CLIENT_SECRET);
+    let _ = tokio::signal::ctrl_c().await;
     Ok(())
 }
 

@@ -37,6 +37,8 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
     // The app's own routes: sessions and the signed-in user are resolved for these only.
     let app = Router::new()
         .route("/health", get(health))
+        .route("/oauth/{provider}/start", get(super::oauth::start))
+        .route("/oauth/{provider}/callback", get(super::oauth::callback))
         .nest_service("/api/v1", super::rest::router(state.clone()))
         .leptos_routes_with_context(&leptos_options, routes, ctx.clone(), {
             let options = leptos_options.clone();

@@ -4,7 +4,24 @@ use server::{config::Config, db::Pool};
 use std::{net::SocketAddr, time::Duration};
 use tower_sessions::ExpiredDeletion;
 
-pub async fn serve(mut config: Config, addr: Option<SocketAddr>) -> Result<(), String> {
+/// The demo's sign-in (`serve --sandbox` on an empty database only).
+pub const DEMO_EMAIL: &str = "demo@example.com";
+pub const DEMO_PASSWORD: &str = "calsync demo 2026";
+
+/// `sandbox`: the provider sandbox runs inside, seeded with a demo account, and Google is
+/// reached there (`serve --sandbox`, `make demo`).
+pub async fn serve(mut config: Config, addr: Option<SocketAddr>, sandbox: bool) -> Result<(), String> {
+    if sandbox {
+        // CALSYNC_SANDBOX_ADDR: where the browser tests reach its admin API (any free port else).
+        let at = match std::env::var("CALSYNC_SANDBOX_ADDR") {
+            Ok(a) => a.parse().map_err(|_| format!("CALSYNC_SANDBOX_ADDR: {a:?} is not an address like 127.0.0.1:3900"))?,
+            Err(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let s = server::sandbox::Sandbox::start(at).await.map_err(|e| format!("starting the provider sandbox: {e}"))?;
+        s.seed_demo();
+        config.sync.google = s.google_endpoints();
+        tracing::warn!(sandbox = %s.url(), "provider sandbox: Google Calendar is the sandbox here (demo account ana@example.com); nothing reaches Google");
+    }
     let applied = server::db::run_migrations(&config.database_url).await.map_err(|e| e.to_string())?;
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), "applied database migrations");
@@ -12,7 +29,19 @@ pub async fn serve(mut config: Config, addr: Option<SocketAddr>) -> Result<(), S
     let pool = Pool::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     {
         let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
-        if server::domain::users::count(&mut pooled.conn()).await.map_err(|e| e.to_string())? == 0 {
+        let none = server::domain::users::count(&mut pooled.conn()).await.map_err(|e| e.to_string())? == 0;
+        if none && sandbox {
+            // The demo: someone to sign in as, said in the log.
+            let demo = server::domain::users::NewUser {
+                email: DEMO_EMAIL.into(),
+                full_name: "Demo".into(),
+                password: DEMO_PASSWORD.into(),
+                role: server::domain::users::Role::Admin,
+                time_zone: config.default_tz.name().into(),
+            };
+            server::domain::users::create(&mut pooled.conn(), config.password_cost, demo).await.map_err(|e| e.to_string())?;
+            tracing::warn!("demo: sign in as {DEMO_EMAIL} with the password \"{DEMO_PASSWORD}\"");
+        } else if none {
             let exe = std::env::current_exe()
                 .ok()
                 .and_then(|p| std::env::current_dir().ok().and_then(|d| p.strip_prefix(d).ok().map(|r| format!("./{}", r.display()))))

@@ -231,3 +231,64 @@ pub async fn remove(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, id: i64) 
     run!(conn, |c| diesel::delete(pa::table.find(account.id)).execute(c).await)?;
     Ok(refresh)
 }
+
+/// A calendar of the account the user ticked in the picker.
+#[derive(Clone, Debug)]
+pub struct Pick {
+    pub calendar_id: String,
+    pub name: String,
+    /// The account may write to it (Google owner/writer): synced two-way, else one-way.
+    pub writable: bool,
+}
+
+/// A calendar record made from a pick, and what to tell the user about it.
+pub struct Added {
+    pub integration: integrations::Integration,
+    pub note: Option<String>,
+}
+
+/// Makes a calendar record of each pick, named after the calendar and the account ("Work
+/// (ana@example.com)", with a number added when the name is taken), with the spec's defaults,
+/// using the account's tokens. Calendars of the account already connected are skipped.
+pub async fn add_calendars(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, account_id: i64, picks: Vec<Pick>) -> Result<Vec<Added>> {
+    use integrations::{Patch, SyncDirection};
+    let account = get(conn, actor, account_id).await?;
+    let connected: Vec<Option<String>> = calendars(conn, account.id).await?.into_iter().map(|(_, id)| id).collect();
+    let (access, refresh) = secrets(conn, keys, account.id).await?;
+    let owner = Actor { user_id: account.user_id, is_admin: false };
+    let mut added = Vec::new();
+    for pick in picks {
+        if connected.contains(&Some(pick.calendar_id.clone())) {
+            continue;
+        }
+        // A primary calendar is usually named after the account itself.
+        let base = match pick.name.trim() {
+            n if n.eq_ignore_ascii_case(&account.email) || n.is_empty() => account.email.clone(),
+            n => format!("{n} ({})", account.email),
+        };
+        let name = integrations::free_name(conn, account.user_id, &base).await?;
+        let direction = if pick.writable { SyncDirection::TwoWay } else { SyncDirection::OneWay };
+        let patch = Patch {
+            integration_type: Some(account.provider.as_str().into()),
+            integration_name: Some(name.clone()),
+            calendar_id: Some(pick.calendar_id.clone()),
+            access_token: Some(access.clone()),
+            refresh_token: Some(refresh.clone()),
+            token_expiry: account.token_expiry.map(|e| e.and_utc().to_rfc3339()),
+            sync_direction: Some(direction.as_str().into()),
+            ..Patch::default()
+        };
+        let saved = integrations::create(conn, keys, owner, patch).await?;
+        integrations::link_account(conn, &saved.integration.name, account.id).await?;
+        let note = (!pick.writable).then(|| format!("“{}” is read-only in your {} account, so it syncs one way (read only).", pick.name, account.provider.as_str()));
+        let integration = integrations::get(conn, owner, &saved.integration.name).await?;
+        added.push(Added { integration, note });
+    }
+    Ok(added)
+}
+
+/// The accounts with these ids (for showing which account each calendar uses).
+pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Account>> {
+    let rows: Vec<Row> = run!(conn, |c| pa::table.filter(pa::id.eq_any(ids)).select(Row::as_select()).load(c).await)?;
+    Ok(rows.into_iter().map(Account::from).collect())
+}

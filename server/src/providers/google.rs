@@ -85,6 +85,25 @@ impl CalendarEntry {
     }
 }
 
+/// A client for the providers' APIs (operator-set addresses: trusted).
+pub fn api_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// The account's email: its primary calendar's id (no extra scope needed), with its calendars.
+pub async fn account(api: &str, token: &Secret, timeout: Duration) -> Result<(String, Vec<CalendarEntry>), ProviderError> {
+    let list = calendars(&api_client(timeout), api, token).await?;
+    let email = list.iter().find(|c| c.primary).map(|c| c.id.clone()).ok_or_else(|| {
+        ProviderError::new(ErrorKind::Malformed, "Google Calendar did not say which account this is (no primary calendar).")
+    })?;
+    Ok((email, list))
+}
+
 /// Every calendar of the account behind `token` (all pages).
 pub async fn calendars(client: &reqwest::Client, api: &str, token: &Secret) -> Result<Vec<CalendarEntry>, ProviderError> {
     #[derive(Deserialize)]

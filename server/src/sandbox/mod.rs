@@ -181,3 +181,51 @@ async fn admin_clear_faults(Axum(state): Axum<Shared>) -> StatusCode {
     state.lock().unwrap_or_else(|e| e.into_inner()).faults.clear();
     StatusCode::NO_CONTENT
 }
+
+impl Sandbox {
+    /// Points calsync's Google settings at this sandbox, with the OAuth client it knows.
+    pub fn google_endpoints(&self) -> crate::providers::google::Endpoints {
+        crate::providers::google::Endpoints {
+            auth: self.google_auth_url(),
+            token: self.google_token_url(),
+            revoke: self.google_revoke_url(),
+            api: self.google_api_url(),
+            client_id: Some(CLIENT_ID.into()),
+            client_secret: Some(crate::crypto::Secret::new(CLIENT_SECRET)),
+        }
+    }
+
+    /// A demo Google account (`ana@example.com`) with a primary calendar of this week's meetings
+    /// (one of them a daily series with a moved and a cancelled occurrence), a shared read-only
+    /// team calendar and a free/busy-only one.
+    pub fn seed_demo(&self) {
+        use chrono::{Duration, Utc};
+        use serde_json::json;
+        let day = |d: i64| (Utc::now().date_naive() + Duration::days(d)).format("%Y-%m-%d").to_string();
+        let at = |d: i64, h: u32, m: u32| format!("{}T{h:02}:{m:02}:00Z", day(d));
+        let timed = |summary: &str, d: i64, h: u32, len: u32| json!({"summary": summary, "start": {"dateTime": at(d, h, 0)}, "end": {"dateTime": at(d, h + len, 0)}});
+        self.with(|s| {
+            let ana = "ana@example.com";
+            s.add_account(ana);
+            s.add_calendar(ana, "team-ana@group.calendar.google.com", "Team", "reader");
+            s.add_calendar(ana, "holidays-ana@group.calendar.google.com", "Holidays", "freeBusyReader");
+            s.put_event(ana, "kickoff", timed("Project kickoff", 1, 9, 1));
+            s.put_event(ana, "dentist", timed("Dentist", 2, 14, 1));
+            s.put_event(ana, "offsite", json!({"summary": "Offsite", "start": {"date": day(4)}, "end": {"date": day(5)}}));
+            s.put_event(ana, "focus", json!({"summary": "Focus time", "transparency": "transparent", "start": {"dateTime": at(3, 13, 0)}, "end": {"dateTime": at(3, 15, 0)}}));
+            s.put_event(ana, "standup", json!({
+                "summary": "Standup",
+                "start": {"dateTime": at(0, 8, 30), "timeZone": "UTC"},
+                "end": {"dateTime": at(0, 8, 45), "timeZone": "UTC"},
+                "recurrence": ["RRULE:FREQ=DAILY;COUNT=10"]
+            }));
+            s.put_event(ana, "standup_moved", json!({
+                "recurringEventId": "standup", "originalStartTime": {"dateTime": at(1, 8, 30), "timeZone": "UTC"},
+                "summary": "Standup (moved)", "start": {"dateTime": at(1, 10, 0)}, "end": {"dateTime": at(1, 10, 15)}
+            }));
+            s.put_event(ana, "standup_off", json!({"recurringEventId": "standup", "originalStartTime": {"dateTime": at(2, 8, 30), "timeZone": "UTC"}, "status": "cancelled"}));
+            s.put_event("team-ana@group.calendar.google.com", "retro", timed("Team retro", 2, 16, 1));
+            s.put_event("holidays-ana@group.calendar.google.com", "bank-holiday", json!({"summary": "Bank holiday", "start": {"date": day(6)}, "end": {"date": day(7)}}));
+        });
+    }
+}

@@ -27,12 +27,7 @@ pub struct Adapters {
 
 impl Adapters {
     pub fn new(feeds: Arc<FeedClient>, keys: Keyring, read: ReadLimits, settings: &crate::sync::Settings) -> Adapters {
-        let api = reqwest::Client::builder()
-            .timeout(settings.provider_timeout)
-            .connect_timeout(settings.provider_timeout)
-            .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let api = google::api_client(settings.provider_timeout);
         let oauth_http = crate::providers::oauth::http_client(settings.provider_timeout);
         Adapters { feeds, keys, read, api, oauth_http, google: settings.google.clone() }
     }
@@ -45,9 +40,14 @@ impl Adapters {
             let (access_token, refresh_token) = integrations::secrets_of(conn, &self.keys, integration).await?;
             return Ok(Ok(Secrets { access_token, refresh_token, current: false }));
         };
-        let provider = integration.integration_type;
-        let token = accounts::access_token(conn, &self.keys, account, chrono::Duration::minutes(5), refused, |r| self.refresh(provider, r)).await?;
+        let token = self.account_token(conn, account, refused).await?;
         Ok(token.map(|access| Secrets { access_token: Some(access), refresh_token: None, current: true }))
+    }
+
+    /// A good access token of a provider account: the stored one, or refreshed.
+    pub async fn account_token(&self, conn: &mut Conn<'_>, account: i64, refused: Option<&Secret>) -> crate::domain::Result<Result<Secret, ProviderError>> {
+        let provider = accounts::get(conn, integrations::Actor::SYSTEM, account).await?.provider;
+        accounts::access_token(conn, &self.keys, account, chrono::Duration::minutes(5), refused, |r| self.refresh(provider, r)).await
     }
 
     /// The OAuth client of a provider, when calsync has one there.

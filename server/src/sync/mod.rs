@@ -150,6 +150,13 @@ impl Engine {
         Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new(), look_at_queue, last_queue_look }) }
     }
 
+    /// A good access token of a provider account (refreshed when it is about to expire), for
+    /// the calendar picker.
+    pub async fn account_token(&self, account: i64) -> Result<std::result::Result<Secret, ProviderError>> {
+        let mut pooled = self.conn().await?;
+        self.inner.adapters.account_token(&mut pooled.conn(), account, None).await
+    }
+
     pub fn worker(&self) -> &str {
         &self.inner.worker
     }
