@@ -37,3 +37,124 @@ db_test!(no_provider_request_leaves_loopback, |db| {
     assert_eq!(run.status, "Failed");
     assert_eq!(run.error.as_deref(), Some("Could not reach Google Calendar. The next sync will try again."));
 });
+
+/// The app with Google at its own sandbox (which knows ana@example.com), and a signed-in admin.
+async fn google_app(db: &server::testing::TestDb) -> (axum::Router, server::sandbox::Sandbox, String) {
+    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| s.add_account("ana@example.com"));
+    let st = state_with(db, APP_ORIGIN, |c| c.sync.google = sandbox.google_endpoints());
+    let options = leptos::config::get_configuration(None).unwrap().leptos_options;
+    let app = app::ssr::http::router(st, options);
+    add_user(db, "admin@example.com", Role::Admin).await;
+    let cookie = sign_in(&app, "admin@example.com", "right password").await.ok().unwrap();
+    (app, sandbox, cookie)
+}
+
+fn location(a: &Answer) -> String {
+    a.headers.get("location").expect("a redirect").to_str().unwrap().to_string()
+}
+
+fn query(url: &str) -> std::collections::HashMap<String, String> {
+    let q = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    q.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.replace('+', " ").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Starts a connection and answers the sandbox's consent page; returns the callback path.
+async fn consent(app: &axum::Router, sandbox: &server::sandbox::Sandbox, cookie: &str, decision: &str) -> String {
+    let start = send(app, get("/oauth/google/start", Some(cookie))).await;
+    assert!(start.status.is_redirection(), "{}", start.status);
+    let to = location(&start);
+    assert!(to.starts_with(&sandbox.google_auth_url()), "{to}");
+    let q = query(&to);
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!((q["access_type"].as_str(), q["prompt"].as_str()), ("offline", "consent"));
+    assert!(q["scope"].contains("calendar.events"), "{}", q["scope"]);
+    let back = decide(sandbox, &q, decision).await;
+    back.split_once("/oauth/").map(|(_, rest)| format!("/oauth/{rest}")).expect("back to the callback")
+}
+
+/// The consent form's post, answered by the sandbox's router in process.
+async fn decide(sandbox: &server::sandbox::Sandbox, q: &std::collections::HashMap<String, String>, decision: &str) -> String {
+    use tower::ServiceExt;
+    let body: String = ["client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "access_type"]
+        .iter()
+        .map(|k| format!("{k}={}", server_escape(&q[*k])))
+        .chain(["account=ana%40example.com".to_string(), format!("decision={decision}")])
+        .collect::<Vec<_>>()
+        .join("&");
+    let router = server::sandbox::router(sandbox.state.clone());
+    let res = router
+        .oneshot(axum::http::Request::post("/google/o/oauth2/v2/decide").header("content-type", "application/x-www-form-urlencoded").body(axum::body::Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    res.headers()["location"].to_str().unwrap().to_string()
+}
+
+fn server_escape(s: &str) -> String {
+    app::api::query_escape(s)
+}
+
+async fn accounts(db: &server::testing::TestDb) -> usize {
+    let mut c = db.pool.get().await.unwrap();
+    let admin = users::find_by_email(&mut c.conn(), "admin@example.com").await.unwrap().unwrap();
+    server::domain::accounts::list(&mut c.conn(), admin.id).await.unwrap().len()
+}
+
+async fn flash_page(app: &axum::Router, cookie: &str, a: &Answer) -> String {
+    let to = location(a);
+    assert!(to.starts_with("/calendars?flash="), "{to}");
+    send(app, get(&to, Some(cookie))).await.body
+}
+
+db_test!(a_callback_with_a_wrong_replayed_or_refused_answer_says_so_and_stores_nothing, |db| {
+    let (app, sandbox, cookie) = google_app(&db).await;
+
+    // A state that is not the one started here.
+    let back = consent(&app, &sandbox, &cookie, "allow").await;
+    let forged = back.replace("state=", "state=x");
+    let a = send(&app, get(&forged, Some(&cookie))).await;
+    assert!(flash_page(&app, &cookie, &a).await.contains("did not match the connection started here"));
+    // The real answer afterwards: the state was single use, and is gone.
+    let a = send(&app, get(&back, Some(&cookie))).await;
+    assert!(flash_page(&app, &cookie, &a).await.contains("it may have been used already"));
+    assert_eq!(accounts(&db).await, 0);
+
+    // Denied at the provider.
+    let back = consent(&app, &sandbox, &cookie, "deny").await;
+    let a = send(&app, get(&back, Some(&cookie))).await;
+    assert!(flash_page(&app, &cookie, &a).await.contains("You did not allow calsync to access Google Calendar. Nothing was connected."));
+    assert_eq!(accounts(&db).await, 0);
+
+    // A code the provider refuses to exchange.
+    let back = consent(&app, &sandbox, &cookie, "allow").await;
+    sandbox.with(|s| s.codes.clear());
+    let a = send(&app, get(&back, Some(&cookie))).await;
+    assert!(flash_page(&app, &cookie, &a).await.contains("Connecting Google Calendar failed"));
+    assert_eq!(accounts(&db).await, 0);
+
+    // And a good one: the account, then the picker; replaying it stores nothing more.
+    let back = consent(&app, &sandbox, &cookie, "allow").await;
+    let a = send(&app, get(&back, Some(&cookie))).await;
+    assert!(location(&a).starts_with("/connect/"), "{}", location(&a));
+    assert_eq!(accounts(&db).await, 1);
+    let a = send(&app, get(&back, Some(&cookie))).await;
+    assert!(flash_page(&app, &cookie, &a).await.contains("it may have been used already"));
+    assert_eq!(accounts(&db).await, 1);
+    assert_eq!(sandbox.with(|s| s.requests.iter().filter(|r| *r == "POST token").count()), 2, "one refused and one good exchange, no more");
+});

@@ -52,8 +52,14 @@ pub fn app_with(db: &TestDb, public_url: &str) -> Router {
 /// The app's state for tests: the sync engine may reach the loopback iCal host, and resolves
 /// no name at all (tests never send packets beyond loopback).
 pub fn state(db: &TestDb, public_url: &str) -> AppState {
+    state_with(db, public_url, |_| {})
+}
+
+/// The same, with the configuration changed first (a test's own provider sandbox, say).
+pub fn state_with(db: &TestDb, public_url: &str, change: impl FnOnce(&mut server::config::Config)) -> AppState {
     use server::providers::{fetch::{FeedClient, FeedLimits}, guard::StaticResolver};
     let mut config = config(db, public_url);
+    change(&mut config);
     config.sync.feeds = FeedLimits { allow_private: true, timeout: std::time::Duration::from_secs(5), ..FeedLimits::default() };
     let client = FeedClient::with_resolver(config.sync.feeds.clone(), std::sync::Arc::new(StaticResolver(vec![])));
     let engine = server::sync::Engine::with_feed_client(db.pool.clone(), db.keys.clone(), std::sync::Arc::new(client), config.sync.clone());
