@@ -279,3 +279,18 @@ db_test!(an_accounts_token_is_refreshed_ahead_and_after_a_401_and_a_revoked_gran
     assert_eq!(run.status, "Success", "{:?}", run.error);
     assert_eq!(summaries(&busy(&db).await), vec!["Alpha", "Beta"]);
 });
+
+db_test!(key_rotation_reencrypts_the_accounts_tokens_too, |db| {
+    use server::domain::accounts;
+    let (sandbox, me, _, _) = setup(&db).await;
+    let (_, account) = connected(&db, &sandbox, me).await;
+    let mut c = db.pool.get().await.unwrap();
+    let rotated = db.keys.rotated();
+    ig::reencrypt_all(&mut c.conn(), &rotated).await.unwrap();
+    // Only the new key now: the account's tokens open with it.
+    let only_new = server::crypto::Keyring::new(vec![rotated.current().clone()]).unwrap();
+    let (access, refresh) = accounts::secrets(&mut c.conn(), &only_new, account).await.unwrap();
+    assert!(access.is_some() && refresh.is_some());
+    ig::verify_keys(&mut c.conn(), &only_new).await.unwrap();
+    assert!(ig::verify_keys(&mut c.conn(), &db.keys).await.is_err(), "the old ring alone no longer opens them");
+});

@@ -292,3 +292,43 @@ pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Account>> {
     let rows: Vec<Row> = run!(conn, |c| pa::table.filter(pa::id.eq_any(ids)).select(Row::as_select()).load(c).await)?;
     Ok(rows.into_iter().map(Account::from).collect())
 }
+
+/// Every sealed token of the accounts: (id, column, stored value).
+pub(crate) async fn stored(c: &mut Conn<'_>) -> Result<Vec<(i64, &'static str, String)>> {
+    let rows: Vec<(i64, Option<String>, Option<String>)> =
+        run!(c, |cc| pa::table.select((pa::id, pa::access_token, pa::refresh_token)).load(cc).await)?;
+    let mut out = Vec::new();
+    for (id, a, r) in rows {
+        out.extend(a.map(|a| (id, "access_token", a)));
+        out.extend(r.map(|r| (id, "refresh_token", r)));
+    }
+    Ok(out)
+}
+
+/// Re-encrypts the accounts' tokens with the keyring's current key (inside the rotation's
+/// transaction). Returns how many.
+pub(crate) async fn reencrypt(c: &mut Conn<'_>, keys: &Keyring) -> Result<usize> {
+    let all = stored(c).await?;
+    for (id, column, value) in &all {
+        let ctx = context(*id, column);
+        let plain = keys.decrypt(value, &ctx).map_err(|e| Error::Internal(e.to_string()))?;
+        let sealed = keys.encrypt(&plain, &ctx);
+        match *column {
+            "access_token" => run!(c, |cc| diesel::update(pa::table.find(*id)).set(pa::access_token.eq(Some(&sealed))).execute(cc).await)?,
+            _ => run!(c, |cc| diesel::update(pa::table.find(*id)).set(pa::refresh_token.eq(Some(&sealed))).execute(cc).await)?,
+        };
+    }
+    Ok(all.len())
+}
+
+/// Checks that the accounts' tokens open with `keys`.
+pub(crate) async fn verify(c: &mut Conn<'_>, keys: &Keyring) -> std::result::Result<(), crate::crypto::CryptoError> {
+    let all = stored(c).await.map_err(|e| crate::crypto::CryptoError::Config(e.to_string()))?;
+    let mut checked = std::collections::HashSet::new();
+    for (id, column, value) in all {
+        if checked.insert(crate::crypto::key_id_of(&value).unwrap_or("").to_string()) {
+            keys.decrypt(&value, &context(id, column))?;
+        }
+    }
+    Ok(())
+}

@@ -831,7 +831,7 @@ pub async fn reencrypt_all(conn: &mut Conn<'_>, keys: &Keyring) -> Result<usize>
                     _ => run!(c, |cc| diesel::update(ci::table.find(*id)).set(ci::ical_url_secret.eq(&sealed)).execute(cc).await)?,
                 };
             }
-            Ok(all.len())
+            Ok(all.len() + crate::domain::accounts::reencrypt(c, &keys).await?)
         })
     })
     .await
@@ -847,5 +847,5 @@ pub async fn verify_keys(conn: &mut Conn<'_>, keys: &Keyring) -> Result<(), crat
             keys.decrypt(&stored, &context(column, &name))?;
         }
     }
-    Ok(())
+    crate::domain::accounts::verify(conn, keys).await
 }
