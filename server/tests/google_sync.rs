@@ -294,3 +294,37 @@ db_test!(key_rotation_reencrypts_the_accounts_tokens_too, |db| {
     ig::verify_keys(&mut c.conn(), &only_new).await.unwrap();
     assert!(ig::verify_keys(&mut c.conn(), &db.keys).await.is_err(), "the old ring alone no longer opens them");
 });
+
+db_test!(deleting_the_last_calendar_of_an_account_or_disconnecting_it_revokes_the_grant, |db| {
+    use server::domain::accounts;
+    let (sandbox, me, _, engine) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    let (first, account) = connected(&db, &sandbox, me).await;
+    // A second calendar from the same account.
+    sandbox.with(|s| s.add_calendar(ANA, "team@group.calendar.google.com", "Team", "reader"));
+    let mut c = db.pool.get().await.unwrap();
+    let picks = vec![accounts::Pick { calendar_id: "team@group.calendar.google.com".into(), name: "Team".into(), writable: false }];
+    let added = accounts::add_calendars(&mut c.conn(), &db.keys, me, account, picks).await.unwrap();
+    assert_eq!(added[0].integration.integration_name, "Team (ana@example.com)");
+    assert_eq!(added[0].integration.sync_direction.as_str(), "One-way (Read Only)");
+    assert!(added[0].note.as_deref().unwrap().contains("read-only"));
+    drop(c);
+    assert_eq!(engine.sync_and_wait(me, &first, Trigger::Manual).await.unwrap().status, "Success");
+
+    // Deleting one calendar keeps the account for the other.
+    let (_, warning) = engine.delete_calendar(me, &first).await.unwrap();
+    assert_eq!(warning, None);
+    assert!(busy(&db).await.is_empty(), "its events stop blocking time");
+    assert_eq!(sandbox.with(|s| s.requests.iter().filter(|r| *r == "POST revoke").count()), 0);
+    let mut c = db.pool.get().await.unwrap();
+    let (_, refresh) = accounts::secrets(&mut c.conn(), &db.keys, account).await.unwrap();
+    drop(c);
+
+    // Disconnecting the account: its last calendar goes, the grant is revoked at Google.
+    let (gone, warning) = engine.disconnect_account(me, account).await.unwrap();
+    assert_eq!((gone.len(), warning), (1, None));
+    assert_eq!(sandbox.with(|s| s.requests.iter().filter(|r| *r == "POST revoke").count()), 1);
+    assert!(sandbox.with(|s| !s.refresh.contains_key(refresh.unwrap().expose())), "the refresh token no longer works at Google");
+    let mut c = db.pool.get().await.unwrap();
+    assert!(matches!(accounts::get(&mut c.conn(), me, account).await, Err(server::domain::Error::NotFound)));
+});

@@ -37,6 +37,8 @@ pub struct IntegrationView {
     pub version: i64,
     /// Where "Reconnect" repeats the consent for this record (providers that sign in).
     pub reconnect_href: Option<String>,
+    /// The provider account it was connected through ("Disconnect account").
+    pub account_email: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -148,6 +150,7 @@ pub(crate) mod convert {
             next_sync: i.next_sync().map(|t| if t <= now { "due now".to_string() } else { relative((t - now).num_minutes().max(1)) }),
             event_count: i.event_count,
             version: i.version,
+            account_email: account.map(|a| a.email.clone()),
             reconnect_href: match i.integration_type {
                 IntegrationType::Google => Some(format!("/oauth/google/start?integration={}", crate::api::query_escape(&i.name))),
                 _ => None,
@@ -334,16 +337,31 @@ pub async fn set_integration_active(name: String, active: bool, version: i64) ->
     Ok(action_result(format!("{verb} '{}'.", saved.integration.integration_name), saved))
 }
 
+/// "Disconnect account": every calendar of the record's provider account goes, and the
+/// account's access is revoked at the provider.
+#[server]
+pub async fn disconnect_account(name: String) -> Result<ActionResult, AppError> {
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let mut pooled = state.pool.get().await?;
+    let record = server::domain::integrations::get(&mut pooled.conn(), actor(&me), &name).await?;
+    drop(pooled);
+    let account = record.account_id.ok_or_else(|| AppError::bad_request("This calendar was not connected through an account."))?;
+    let (gone, warning) = state.engine.disconnect_account(actor(&me), account).await?;
+    let mut messages = vec![format!("Disconnected the account: deleted {}.", gone.iter().map(|g| format!("'{}'", g.integration_name)).collect::<Vec<_>>().join(", "))];
+    messages.extend(warning);
+    Ok(ActionResult { name: record.name, integration_name: record.integration_name, messages, warnings: Vec::new() })
+}
+
 #[server]
 pub async fn delete_integration(name: String) -> Result<ActionResult, AppError> {
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
-    let mut pooled = state.pool.get().await?;
-    let gone = server::domain::integrations::delete(&mut pooled.conn(), actor(&me), &name).await?;
+    let (gone, warning) = state.engine.delete_calendar(actor(&me), &name).await?;
     Ok(ActionResult {
         name: gone.name,
         integration_name: gone.integration_name.clone(),
-        messages: vec![format!("Deleted '{}'.", gone.integration_name)],
+        messages: std::iter::once(format!("Deleted '{}'.", gone.integration_name)).chain(warning).collect(),
         warnings: Vec::new(),
     })
 }

@@ -1,7 +1,7 @@
 //! The connection manager: every calendar of a user (or, for admins, of every user) as a card.
 use crate::{
     api::{
-        integrations::{list_integrations, ActionResult, DeleteIntegration, IntegrationView, MakePrimary, SetIntegrationActive},
+        integrations::{list_integrations, ActionResult, DeleteIntegration, DisconnectAccount, IntegrationView, MakePrimary, SetIntegrationActive},
         sync::SyncNow,
         SyncState,
     },
@@ -30,11 +30,12 @@ pub fn CalendarsPage() -> impl IntoView {
     let make_primary = ServerAction::<MakePrimary>::new();
     let set_active = ServerAction::<SetIntegrationActive>::new();
     let delete = ServerAction::<DeleteIntegration>::new();
+    let disconnect = ServerAction::<DisconnectAccount>::new();
     let sync_now = ServerAction::<SyncNow>::new();
     let tick = RwSignal::new(0u32);
     let page = Resource::new(
         move || {
-            (query.read().get("user"), make_primary.version().get(), set_active.version().get(), delete.version().get(), sync_now.version().get(), tick.get())
+            (query.read().get("user"), make_primary.version().get(), set_active.version().get(), delete.version().get(), disconnect.version().get(), sync_now.version().get(), tick.get())
         },
         |(user, ..)| list_integrations(user),
     );
@@ -54,6 +55,9 @@ pub fn CalendarsPage() -> impl IntoView {
     });
     Effect::new(move |_| {
         if let Some(n) = notices_of(sync_now.value().get()) { last_action.set(Some(n)) }
+    });
+    Effect::new(move |_| {
+        if let Some(n) = notices_of(disconnect.value().get()) { last_action.set(Some(n)) }
     });
     let flash = use_flash();
     let notices = Signal::derive(move || {
@@ -103,7 +107,7 @@ pub fn CalendarsPage() -> impl IntoView {
                             Either::Right(view! {
                                 <div class="cards">
                                     {p.items.into_iter().map(|i| view! {
-                                        <CalendarCard item=i show_owner=p.is_admin make_primary set_active delete sync_now/>
+                                        <CalendarCard item=i show_owner=p.is_admin make_primary set_active delete disconnect sync_now/>
                                     }).collect_view()}
                                 </div>
                             })
@@ -175,6 +179,7 @@ fn CalendarCard(
     make_primary: ServerAction<MakePrimary>,
     set_active: ServerAction<SetIntegrationActive>,
     delete: ServerAction<DeleteIntegration>,
+    disconnect: ServerAction<DisconnectAccount>,
     sync_now: ServerAction<SyncNow>,
 ) -> impl IntoView {
     let (status_class, status_text) = status_of(&item);
@@ -202,7 +207,7 @@ fn CalendarCard(
             </ActionForm>
         }
     });
-    let (name2, name3) = (name.clone(), name.clone());
+    let (name2, name3, name4) = (name.clone(), name.clone(), name.clone());
     view! {
         <article class="cal-card" class:inactive=!item.is_active data-test="calendar-card" data-name=item.name.clone() data-title=item.integration_name.clone()>
             <header class="cal-head">
@@ -259,6 +264,13 @@ fn CalendarCard(
                             <input type="hidden" name="name" value=name3/>
                             <button type="submit" class="button small danger">"Delete calendar"</button>
                         </ActionForm>
+                        {item.account_email.clone().map(|email| view! {
+                            <p class="small">"Or disconnect " {email} ": every calendar from that account goes, and calsync's access is revoked."</p>
+                            <ActionForm action=disconnect attr:class="inline">
+                                <input type="hidden" name="name" value=name4/>
+                                <button type="submit" class="button small danger" data-test="disconnect-account">"Disconnect account"</button>
+                            </ActionForm>
+                        })}
                     </div>
                 </details>
             </footer>

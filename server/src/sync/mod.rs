@@ -150,6 +150,49 @@ impl Engine {
         Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new(), look_at_queue, last_queue_look }) }
     }
 
+    /// Deletes a calendar record (its events stop blocking time). When it was the last
+    /// calendar of its provider account, the account is disconnected too: its grant revoked at
+    /// the provider and its tokens deleted. Answers the record, and a message when revoking
+    /// failed (the account is removed all the same).
+    pub async fn delete_calendar(&self, actor: Actor, name: &str) -> Result<(Integration, Option<String>)> {
+        let mut pooled = self.conn().await?;
+        let gone = integrations::delete(&mut pooled.conn(), actor, name).await?;
+        let mut warning = None;
+        if let Some(account) = gone.account_id {
+            if crate::domain::accounts::calendars(&mut pooled.conn(), account).await?.is_empty() {
+                drop(pooled);
+                warning = self.disconnect_account(Actor::SYSTEM, account).await?.1;
+            }
+        }
+        Ok((gone, warning))
+    }
+
+    /// "Disconnect account": deletes every calendar of the account, revokes its grant at the
+    /// provider where it offers revocation and deletes its tokens. Answers the deleted records
+    /// and a message when the provider did not confirm the revocation.
+    pub async fn disconnect_account(&self, actor: Actor, account: i64) -> Result<(Vec<Integration>, Option<String>)> {
+        use crate::domain::accounts;
+        let mut pooled = self.conn().await?;
+        let found = accounts::get(&mut pooled.conn(), actor, account).await?;
+        let mut gone = Vec::new();
+        for (name, _) in accounts::calendars(&mut pooled.conn(), found.id).await? {
+            gone.push(integrations::delete(&mut pooled.conn(), actor, &name).await?);
+        }
+        let refresh = accounts::remove(&mut pooled.conn(), &self.inner.adapters.keys, actor, found.id).await?;
+        drop(pooled);
+        let warning = match (refresh, self.inner.adapters.oauth(found.provider)) {
+            (Some(token), Some(oauth)) => match oauth.revoke(&self.inner.adapters.oauth_http, &token).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(account = found.id, error = %e, "revoking a disconnected account's grant");
+                    Some(format!("{} The account was disconnected here; you can also remove calsync's access in your {} account settings.", e.message, found.provider.as_str()))
+                }
+            },
+            _ => None,
+        };
+        Ok((gone, warning))
+    }
+
     /// A good access token of a provider account (refreshed when it is about to expire), for
     /// the calendar picker.
     pub async fn account_token(&self, account: i64) -> Result<std::result::Result<Secret, ProviderError>> {

@@ -224,9 +224,8 @@ pub async fn update(State(state): State<AppState>, caller: ApiUser, Path(name): 
 #[utoipa::path(delete, path = "/api/v1/integrations/{name}", params(("name" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = WriteJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<Json<WriteJson>, ApiError> {
-    let mut pooled = state.pool.get().await?;
-    let gone = ig::delete(&mut pooled.conn(), caller.actor(), &name).await?;
-    let messages = vec![format!("Deleted '{}'.", gone.integration_name)];
+    let (gone, warning) = state.engine.delete_calendar(caller.actor(), &name).await?;
+    let messages = std::iter::once(format!("Deleted '{}'.", gone.integration_name)).chain(warning).collect();
     Ok(Json(WriteJson { record: IntegrationJson::for_viewer(&gone, &state.keys, caller.actor()), warnings: vec![], messages }))
 }
 
