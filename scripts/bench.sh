@@ -25,5 +25,6 @@ if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 export CALSYNC_PEER_PYTHON=$venv/bin/python
 cargo bench -p server --bench sync
 cargo bench -p server --bench capacity
+cargo bench -p server --bench google
 # /health and another user's sync while the app reads hostile feeds (the whole app on loopback).
 LEPTOS_OUTPUT_NAME=calsync cargo bench -p app --no-default-features --features ssr --bench health
