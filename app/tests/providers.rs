@@ -158,3 +158,117 @@ db_test!(a_callback_with_a_wrong_replayed_or_refused_answer_says_so_and_stores_n
     assert_eq!(accounts(&db).await, 1);
     assert_eq!(sandbox.with(|s| s.requests.iter().filter(|r| *r == "POST token").count()), 2, "one refused and one good exchange, no more");
 });
+
+/// What blocks sarah's time in the coming week, by summary.
+async fn busy_summaries(db: &server::testing::TestDb) -> Vec<String> {
+    let mut c = db.pool.get().await.unwrap();
+    let sarah = users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap();
+    let busy = server::domain::availability::busy(&mut c.conn(), &sarah, Utc::now(), Utc::now() + Days::days(7)).await.unwrap();
+    let mut names: Vec<String> = busy.into_iter().flat_map(|b| b.sources.into_iter().map(|s| s.summary)).collect();
+    names.sort();
+    names
+}
+
+db_test!(google_pushes_a_change_and_the_calendar_syncs_without_waiting_for_its_interval, |db| {
+    use server::domain::webhooks;
+    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let day = (Utc::now() + Days::days(1)).format("%Y-%m-%d").to_string();
+    let event = |s: &str, h: u32| serde_json::json!({"summary": s, "start": {"dateTime": format!("{day}T{h:02}:00:00Z")}, "end": {"dateTime": format!("{day}T{h:02}:30:00Z")}});
+    let (access, refresh) = sandbox.with(|s| {
+        let tokens = s.issue_tokens("ana@example.com");
+        s.put_event("ana@example.com", "a", event("Alpha", 9)).expect("the account's calendar");
+        tokens
+    });
+    // The app on a real port, so the sandbox can POST to it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let st = state_with(&db, &origin, |c| {
+        c.sync.google = sandbox.google_endpoints();
+        c.sync.webhook_base = Some(origin.clone());
+    });
+    let engine = st.engine.clone();
+    let options = leptos::config::get_configuration(None).unwrap().leptos_options;
+    let app = app::ssr::http::router(st, options);
+    tokio::spawn(async move { axum::serve(listener, app.clone().into_make_service_with_connect_info::<std::net::SocketAddr>()).await });
+    add_user(&db, "sarah@example.com", Role::User).await;
+    let mut c = db.pool.get().await.unwrap();
+    let sarah = users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap();
+    let me = Actor::of(&sarah);
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some("Work".into()),
+        calendar_id: Some("ana@example.com".into()),
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        ..Patch::default()
+    };
+    let record = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration;
+    drop(c);
+
+    // The first sync opens a channel to this app.
+    assert_eq!(engine.sync_and_wait(me, &record.name, Trigger::Manual).await.unwrap().status, "Success");
+    let mut c = db.pool.get().await.unwrap();
+    let channels = webhooks::of(&mut c.conn(), record.id).await.unwrap();
+    assert_eq!(channels.len(), 1);
+    assert!(channels[0].expires_at > server::domain::now() + Days::days(6));
+    drop(c);
+    assert_eq!(sandbox.with(|s| s.channels[0].address.clone()), format!("{origin}/webhooks/google"));
+
+    // The scheduler is idle for 15 minutes; a change in Google is synced within seconds.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(engine.clone().scheduler(stopped));
+    sandbox.with(|s| {
+        for (i, name) in ["Beta", "Gamma", "Delta"].iter().enumerate() {
+            s.put_event("ana@example.com", &format!("b{i}"), event(name, 10 + i as u32));
+        }
+    });
+    let mut synced = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if busy_summaries(&db).await == ["Alpha", "Beta", "Delta", "Gamma"] {
+            synced = true;
+            break;
+        }
+    }
+    assert!(synced, "pushed changes synced: {:?}", busy_summaries(&db).await);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut c = db.pool.get().await.unwrap();
+    let (_, runs) = server::sync::runs::recent(&mut c.conn(), record.id, 50, 0).await.unwrap();
+    assert!(runs <= 3, "a burst of three notifications is at most two syncs after the first: {runs}");
+    drop(c);
+
+    // Forged notifications change nothing.
+    let client = |channel: &str, token: &str| {
+        let (channel, token, origin) = (channel.to_string(), token.to_string(), origin.clone());
+        async move {
+            let req = format!("POST /webhooks/google HTTP/1.1\r\nHost: x\r\nX-Goog-Channel-ID: {channel}\r\nX-Goog-Channel-Token: {token}\r\nX-Goog-Resource-State: exists\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let mut s = tokio::net::TcpStream::connect(origin.trim_start_matches("http://")).await.unwrap();
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out.lines().next().unwrap_or("").to_string()
+        }
+    };
+    let queued = |db: &server::testing::TestDb| {
+        let (db, name) = (db.pool.clone(), record.name.clone());
+        async move { ig::get(&mut db.get().await.unwrap().conn(), me, &name).await.unwrap().queued_at }
+    };
+    for _ in 0..100 {
+        if queued(&db).await.is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let real = sandbox.with(|s| s.channels[0].id.clone());
+    assert!(client("calsync-unknown", "x").await.contains("404"));
+    assert!(client(&real, "not-the-token").await.contains("404"));
+    assert_eq!(queued(&db).await, None, "nothing queued");
+
+    // Deleting the calendar stops its channel at Google.
+    engine.delete_calendar(me, &record.name).await.unwrap();
+    assert!(sandbox.with(|s| s.channels.is_empty()));
+    stop.send(true).unwrap();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), scheduler).await;
+});

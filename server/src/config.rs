@@ -29,6 +29,18 @@ pub struct Config {
     pub scheduler: bool,
     /// `CALSYNC_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `CALSYNC_WEBHOOKS`: push notifications from the providers.
+    pub webhooks: Webhooks,
+}
+
+/// Whether calendars get push channels (`CALSYNC_WEBHOOKS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Webhooks {
+    /// Only when the public address is https (providers refuse plain http).
+    Auto,
+    On,
+    /// Polling and the daily full sync only.
+    Off,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +177,13 @@ impl Config {
                     }
                 },
                 provider_timeout: Duration::from_secs(parse("CALSYNC_PROVIDER_TIMEOUT_SECONDS", 30u64)?.max(1)),
+                webhook_base: None,
+            },
+            webhooks: match var("CALSYNC_WEBHOOKS").as_deref().map(str::trim) {
+                None | Some("auto") => Webhooks::Auto,
+                Some("on") => Webhooks::On,
+                Some("off") => Webhooks::Off,
+                Some(other) => return Err(ConfigError { var: "CALSYNC_WEBHOOKS", message: format!("{other:?} is none of auto, on, off") }),
             },
             scheduler: var("CALSYNC_SCHEDULER").is_none_or(|v| v.trim() != "0"),
             max_calendars_per_user: parse("CALSYNC_MAX_CALENDARS_PER_USER", 50usize)?.max(1),
@@ -182,6 +201,15 @@ impl Config {
     /// as `Origin`.
     pub fn public_origin(&self) -> String {
         origin_of(&self.public_url).unwrap_or_else(|| self.public_url.clone())
+    }
+
+    /// Where providers push notifications, if they may (see `Webhooks`).
+    pub fn webhook_base(&self) -> Option<String> {
+        match self.webhooks {
+            Webhooks::Off => None,
+            Webhooks::On => Some(self.public_url.clone()),
+            Webhooks::Auto => self.public_url.starts_with("https://").then(|| self.public_url.clone()),
+        }
     }
 
     /// Cookies get `Secure` when the public address is https.

@@ -39,6 +39,8 @@ pub struct IntegrationView {
     pub reconnect_href: Option<String>,
     /// The provider account it was connected through ("Disconnect account").
     pub account_email: Option<String>,
+    /// "Push notifications until 2026-12-07 10:00": the provider tells calsync of changes.
+    pub push_until: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -151,6 +153,7 @@ pub(crate) mod convert {
             event_count: i.event_count,
             version: i.version,
             account_email: account.map(|a| a.email.clone()),
+            push_until: None,
             reconnect_href: match i.integration_type {
                 IntegrationType::Google => Some(format!("/oauth/google/start?integration={}", crate::api::query_escape(&i.name))),
                 _ => None,
@@ -181,11 +184,15 @@ pub async fn list_integrations(user: Option<String>) -> Result<CalendarsPage, Ap
     let (items, _) = ig::list(&mut pooled.conn(), actor(&me), &filter).await?;
     let ids: Vec<i64> = items.iter().filter_map(|i| i.account_id).collect();
     let accounts = server::domain::accounts::by_ids(&mut pooled.conn(), &ids).await?;
+    let channels = server::domain::webhooks::of_many(&mut pooled.conn(), &items.iter().map(|i| i.id).collect::<Vec<_>>()).await?;
     drop(pooled);
     let account_of = |i: &ig::Integration| i.account_id.and_then(|id| accounts.iter().find(|a| a.id == id));
+    let push_of = |i: &ig::Integration| {
+        channels.iter().filter(|c| c.integration_id == i.id).map(|c| c.expires_at).max().map(|t| format!("Push notifications until {}", server::domain::integrations::rules::format_datetime(t, me.tz())))
+    };
     Ok(CalendarsPage {
         google_ready: state.config.sync.google.oauth().is_some(),
-        items: items.iter().map(|i| convert::view(i, me.tz(), account_of(i))).collect(),
+        items: items.iter().map(|i| IntegrationView { push_until: push_of(i), ..convert::view(i, me.tz(), account_of(i)) }).collect(),
         is_admin: me.is_admin(),
         users: if me.is_admin() { user_emails(&state).await? } else { Vec::new() },
         filter_user,

@@ -225,6 +225,7 @@ fn CalendarCard(
             <p class="small" data-test="event-count">{(item.last_sync.is_some()).then(|| format!("{events} in the sync window"))}</p>
             <p class="muted small">{timing}</p>
             {item.integration_type.ne("iCal").then(|| view! { <p class="small" data-test="auth-status">{item.auth_status.clone()}</p> })}
+            {item.push_until.clone().map(|p| view! { <p class="muted small" data-test="push-until">{p}</p> })}
             {match (item.token_expired, item.reconnect_href.clone()) {
                 (true, Some(href)) => Some(Either::Left(view! { <a class="button small danger" href=href rel="external" data-test="reconnect">"Reconnect"</a> })),
                 (true, None) => Some(Either::Right(view! {

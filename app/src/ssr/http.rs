@@ -51,12 +51,15 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(state.clone(), super::origin::same_origin))
         .layer(Extension(state.clone()));
+    // Providers' push notifications: no session, no Origin (the provider is no browser).
+    let webhooks = Router::new().route("/webhooks/google", axum::routing::post(super::webhooks::google)).layer(Extension(state.clone()));
     // Static files (wasm, JS, CSS) skip the session store: no database work per asset.
     Router::new()
         .route_service(
             &leptos_axum::site_pkg_dir_service_route_path(&leptos_options),
             leptos_axum::site_pkg_dir_service(&leptos_options),
         )
+        .merge(webhooks)
         .merge(app)
         .layer(middleware::from_fn(trace_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_page))

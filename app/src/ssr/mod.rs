@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod oauth;
 pub mod rest;
 pub mod serve;
+pub mod webhooks;
 
 use server::{config::Config, db::Pool, domain::users::User};
 

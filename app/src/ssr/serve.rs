@@ -55,6 +55,7 @@ pub async fn serve(mut config: Config, addr: Option<SocketAddr>, sandbox: bool) 
         // Pages post only to the address they were opened at: by default, the one we listen on.
         config.public_url = server::config::default_public_url(addr);
     }
+    config.sync.webhook_base = config.webhook_base();
     let mut leptos_options = leptos::config::get_configuration(None).map_err(|e| e.to_string())?.leptos_options;
     leptos_options.site_addr = addr;
 

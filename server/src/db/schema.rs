@@ -102,6 +102,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_channels (id) {
+        id -> BigInt,
+        integration_id -> BigInt,
+        channel_id -> Text,
+        resource_id -> Nullable<Text>,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        last_message_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     integration_counters (user_id) {
         user_id -> BigInt,
         last_number -> BigInt,
@@ -235,6 +248,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     calendar_integrations,
     provider_accounts,
+    webhook_channels,
     integration_counters,
     api_tokens,
     sync_states,

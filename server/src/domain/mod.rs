@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod schedule;
 pub mod sign_in;
 pub mod users;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 

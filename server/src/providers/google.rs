@@ -431,3 +431,49 @@ impl Provider for GoogleCalendar {
         }
     }
 }
+
+/// A push channel Google opened (events.watch).
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub resource_id: Option<String>,
+    pub expires_at: chrono::NaiveDateTime,
+}
+
+/// Asks Google to POST to `address` whenever the calendar's events change. `token` comes back
+/// in every notification (`X-Goog-Channel-Token`).
+pub async fn watch(client: &reqwest::Client, api: &str, access: &Secret, calendar_id: &str, channel_id: &str, address: &str, token: &str) -> Result<Channel, ProviderError> {
+    let id: String = url::form_urlencoded::byte_serialize(calendar_id.as_bytes()).collect();
+    let url = format!("{}/calendars/{id}/events/watch", api.trim_end_matches('/'));
+    let body = serde_json::json!({"id": channel_id, "type": "web_hook", "address": address, "token": token});
+    let response = client.post(&url).bearer_auth(access.expose()).json(&body).send().await.map_err(transport)?;
+    let status = response.status().as_u16();
+    let wait = retry_after(response.headers());
+    let text = response.text().await.map_err(transport)?;
+    if !(200..300).contains(&status) {
+        return Err(error_of(status, wait, &text));
+    }
+    let v: Value = serde_json::from_str(&text).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's channel could not be read ({e}).")))?;
+    // int64 as a JSON string in the discovery document, a number in the guide: both read.
+    let ms = match &v["expiration"] {
+        Value::String(s) => s.parse::<i64>().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    };
+    let expires_at = ms
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.naive_utc())
+        .unwrap_or_else(|| crate::domain::now() + chrono::Duration::days(1));
+    Ok(Channel { id: v["id"].as_str().unwrap_or(channel_id).to_owned(), resource_id: v["resourceId"].as_str().map(str::to_owned), expires_at })
+}
+
+/// Stops a channel (channels/stop); a channel Google no longer knows is stopped already.
+pub async fn stop(client: &reqwest::Client, api: &str, access: &Secret, channel_id: &str, resource_id: Option<&str>) -> Result<(), ProviderError> {
+    let url = format!("{}/channels/stop", api.trim_end_matches('/'));
+    let body = serde_json::json!({"id": channel_id, "resourceId": resource_id});
+    let response = client.post(&url).bearer_auth(access.expose()).json(&body).send().await.map_err(transport)?;
+    match response.status().as_u16() {
+        200..=299 | 404 => Ok(()),
+        s => Err(error_of(s, None, &response.text().await.unwrap_or_default())),
+    }
+}

@@ -19,6 +19,89 @@ pub fn routes() -> Router<Shared> {
         .route("/google/calendar/v3/users/me/calendarList", get(calendar_list))
         .route("/google/calendar/v3/calendars/{cid}/events", get(events_list))
         .route("/google/calendar/v3/calendars/{cid}/events/{eid}", get(events_get))
+        .route("/google/calendar/v3/calendars/{cid}/events/watch", axum::routing::post(watch))
+        .route("/google/calendar/v3/channels/stop", axum::routing::post(stop))
+}
+
+/// Channels live a week unless the request asks for less (the default and maximum TTL are
+/// undocumented; providers.md [U]).
+const CHANNEL_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// `events.watch`: a channel whose notifications really POST to its address; the first is
+/// `sync`, and it may arrive before this answer (as Google says it may).
+async fn watch(State(state): State<Shared>, Path(cid): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push(format!("POST watch {cid}"));
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let cid = if cid == "primary" { email.clone() } else { cid };
+    if !state.calendars.get(&cid).is_some_and(|c| c.owner == email) {
+        return error(404, "notFound", "Not Found");
+    }
+    let (Some(id), Some(address)) = (body["id"].as_str(), body["address"].as_str()) else {
+        return error(400, "required", "Required channel id and address.");
+    };
+    if !matches!(body["type"].as_str(), Some("web_hook" | "webhook")) {
+        return error(400, "invalid", "Invalid channel type.");
+    }
+    if id.len() > 64 || state.channels.iter().any(|c| c.id == id) {
+        return error(400, "channelIdNotUnique", "Channel id not unique.");
+    }
+    // The sandbox's one documented deviation: http addresses are accepted on loopback only.
+    let loopback_http = address.starts_with("http://127.") || address.starts_with("http://localhost") || address.starts_with("http://[::1]");
+    if !address.starts_with("https://") && !loopback_http {
+        return error(400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS.");
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let asked = match &body["expiration"] {
+        Value::String(s) => s.parse::<i64>().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    };
+    let expires_ms = asked.filter(|e| *e > now_ms).unwrap_or(now_ms + CHANNEL_TTL_MS).min(now_ms + CHANNEL_TTL_MS);
+    let resource_id = super::state::random_token("res-");
+    state.channels.push(super::state::Channel {
+        id: id.to_string(),
+        resource_id: resource_id.clone(),
+        calendar: cid.clone(),
+        address: address.to_string(),
+        token: body["token"].as_str().map(str::to_owned),
+        expires_ms,
+        messages: 0,
+    });
+    state.notify(&cid, "sync");
+    Json(json!({
+        "kind": "api#channel",
+        "id": id,
+        "resourceId": resource_id,
+        "resourceUri": format!("https://www.googleapis.com/calendar/v3/calendars/{cid}/events"),
+        "token": body["token"],
+        "expiration": expires_ms.to_string(),
+    }))
+    .into_response()
+}
+
+/// `channels/stop`: only the channel's own account may stop it.
+async fn stop(State(state): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("POST channels/stop".into());
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let id = body["id"].as_str().unwrap_or("");
+    let resource = body["resourceId"].as_str().unwrap_or("");
+    let calendars = &state.calendars;
+    let found = state.channels.iter().position(|c| c.id == id && c.resource_id == resource && calendars.get(&c.calendar).is_some_and(|cal| cal.owner == email));
+    match found {
+        Some(i) => {
+            state.channels.remove(i);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => error(404, "notFound", "Channel not found."),
+    }
 }
 
 /// `events.get`: the event as stored (a deleted one as its cancelled form).

@@ -25,6 +25,11 @@ use serde::Deserialize;
 
 pub use state::{Fault, SandboxState};
 
+/// A random 128-bit id in hex (channel ids and tokens).
+pub fn random_id() -> String {
+    state::random_token("")
+}
+
 /// The OAuth client the sandbox knows (any other is refused, as a provider would).
 pub const CLIENT_ID: &str = "calsync-sandbox-client";
 pub const CLIENT_SECRET: &str = "calsync-sandbox-secret";
@@ -46,6 +51,7 @@ impl Sandbox {
         let state: Shared = Arc::new(Mutex::new(SandboxState::new(format!("http://{addr}"))));
         let app = router(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(deliver(state.clone()));
         Ok(Sandbox { addr, state })
     }
 
@@ -70,6 +76,24 @@ impl Sandbox {
     /// Locks the state (for tests and seeding).
     pub fn with<T>(&self, f: impl FnOnce(&mut SandboxState) -> T) -> T {
         f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// POSTs queued notifications (no body, Google's headers), as Google's push does.
+async fn deliver(state: Shared) {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).user_agent("APIs-Google").build().unwrap_or_default();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let pending = std::mem::take(&mut state.lock().unwrap_or_else(|e| e.into_inner()).outbox);
+        for n in pending {
+            let mut request = client.post(&n.address);
+            for (k, v) in &n.headers {
+                request = request.header(*k, v);
+            }
+            if let Err(e) = request.send().await {
+                tracing::debug!(error = %e, address = %n.address, "sandbox: a notification was not delivered");
+            }
+        }
     }
 }
 

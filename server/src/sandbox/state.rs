@@ -51,6 +51,25 @@ pub struct Grant {
     pub issued: Instant,
 }
 
+/// A push channel (events.watch): notifications go to `address`.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub resource_id: String,
+    pub calendar: String,
+    pub address: String,
+    pub token: Option<String>,
+    pub expires_ms: i64,
+    pub messages: u64,
+}
+
+/// A notification waiting to be POSTed: the address and its headers.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub address: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
 pub struct AccessToken {
     pub email: String,
     pub expires: Instant,
@@ -74,6 +93,9 @@ pub struct SandboxState {
     /// Pages may be short or empty and still carry a next page token: when set, the first page
     /// of every event list is empty.
     pub empty_first_page: bool,
+    pub channels: Vec<Channel>,
+    /// Notifications not yet delivered (a task POSTs them).
+    pub outbox: Vec<Notification>,
 }
 
 pub fn random_token(prefix: &str) -> String {
@@ -97,6 +119,8 @@ impl SandboxState {
             access_ttl: Duration::from_secs(3600),
             requests: Vec::new(),
             empty_first_page: false,
+            channels: Vec::new(),
+            outbox: Vec::new(),
         }
     }
 
@@ -162,6 +186,7 @@ impl SandboxState {
         obj.insert("sequence".into(), json!(sequence));
         obj.entry("status").or_insert(json!("confirmed"));
         cal.events.insert(id.to_string(), (event.clone(), change));
+        self.notify(calendar, "exists");
         Some(event)
     }
 
@@ -178,7 +203,28 @@ impl SandboxState {
             }
         }
         cal.events.insert(id.to_string(), (tomb, change));
+        self.notify(calendar, "exists");
         true
+    }
+
+    /// Queues a notification to every live channel of `calendar` (`state`: sync, exists).
+    pub fn notify(&mut self, calendar: &str, state: &str) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for ch in self.channels.iter_mut().filter(|c| c.calendar == calendar && c.expires_ms > now_ms) {
+            ch.messages += 1;
+            let mut headers = vec![
+                ("X-Goog-Channel-ID", ch.id.clone()),
+                ("X-Goog-Message-Number", ch.messages.to_string()),
+                ("X-Goog-Resource-ID", ch.resource_id.clone()),
+                ("X-Goog-Resource-State", state.to_string()),
+                ("X-Goog-Resource-URI", format!("https://www.googleapis.com/calendar/v3/calendars/{}/events", ch.calendar)),
+                ("X-Goog-Channel-Expiration", chrono::DateTime::from_timestamp_millis(ch.expires_ms).map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).unwrap_or_default()),
+            ];
+            if let Some(t) = &ch.token {
+                headers.push(("X-Goog-Channel-Token", t.clone()));
+            }
+            self.outbox.push(Notification { address: ch.address.clone(), headers });
+        }
     }
 
     /// Every sync token issued so far for this calendar answers 410 from now on.

@@ -50,6 +50,9 @@ pub struct Settings {
     pub mass_delete: MassDelete,
     /// Where Google is (`CALSYNC_GOOGLE_*_URL`).
     pub google: crate::providers::google::Endpoints,
+    /// The public address providers push notifications to (`…/webhooks/google`); `None`:
+    /// no push channels, polling and the daily full sync only (`CALSYNC_WEBHOOKS`).
+    pub webhook_base: Option<String>,
     /// How long one request to a provider's API may take.
     pub provider_timeout: std::time::Duration,
 }
@@ -68,6 +71,7 @@ impl Default for Settings {
             feeds: FeedLimits::default(),
             mass_delete: MassDelete::default(),
             google: crate::providers::google::Endpoints::default(),
+            webhook_base: None,
             provider_timeout: std::time::Duration::from_secs(30),
         }
     }
@@ -89,7 +93,7 @@ struct Inner {
     wake: tokio::sync::Notify,
     /// This process queued a calendar since the last look at the queue. Otherwise a claim
     /// looks at the queue once a tick (another process may have queued one), not every time.
-    look_at_queue: std::sync::atomic::AtomicBool,
+    look_at_queue: Arc<std::sync::atomic::AtomicBool>,
     last_queue_look: std::sync::Mutex<std::time::Instant>,
 }
 
@@ -146,8 +150,68 @@ impl Engine {
         };
         let adapters = Adapters::new(feeds, keys, read, &settings);
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
-        let (look_at_queue, last_queue_look) = (true.into(), std::time::Instant::now().into());
+        let (look_at_queue, last_queue_look) = (Arc::new(true.into()), std::time::Instant::now().into());
         Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new(), look_at_queue, last_queue_look }) }
+    }
+
+    /// After a successful sync of a Google calendar: makes sure a push channel is open and
+    /// not within a day of its end (a new one first, then the old one stopped). Failures are
+    /// logged: polling carries on regardless.
+    async fn keep_channel(&self, integration: &Integration) {
+        use crate::domain::webhooks;
+        let (Some(base), integrations::IntegrationType::Google) = (&self.inner.settings.webhook_base, integration.integration_type) else { return };
+        let result: std::result::Result<(), String> = async {
+            let mut pooled = self.conn().await.map_err(|e| e.to_string())?;
+            let channels = webhooks::of(&mut pooled.conn(), integration.id).await.map_err(|e| e.to_string())?;
+            if channels.iter().next().is_some_and(|c| c.expires_at > now() + Duration::days(1)) {
+                return Ok(());
+            }
+            let secrets = self.inner.adapters.secrets(&mut pooled.conn(), integration, None).await.map_err(|e| e.to_string())?.map_err(|e| e.message)?;
+            let access = secrets.access_token.ok_or("no access token")?;
+            let calendar = integration.calendar_id.clone().unwrap_or_default();
+            let api = &self.inner.settings.google.api;
+            let (id, token) = (format!("calsync-{}", crate::sandbox::random_id()), crate::sandbox::random_id());
+            let address = format!("{}/webhooks/google", base.trim_end_matches('/'));
+            let channel = crate::providers::google::watch(&self.inner.adapters.api, api, &access, &calendar, &id, &address, &token).await.map_err(|e| e.message)?;
+            webhooks::add(&mut pooled.conn(), integration.id, &channel.id, channel.resource_id.as_deref(), &token, channel.expires_at).await.map_err(|e| e.to_string())?;
+            for old in channels {
+                let _ = crate::providers::google::stop(&self.inner.adapters.api, api, &access, &old.channel_id, old.resource_id.as_deref()).await;
+                webhooks::remove(&mut pooled.conn(), &old.channel_id).await.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(integration = %integration.name, error = %e, "opening a push channel failed; the calendar is polled at its interval");
+        }
+    }
+
+    /// Stops a calendar's push channels at the provider (before it is deleted).
+    async fn stop_channels(&self, integration: &Integration) {
+        use crate::domain::webhooks;
+        let Ok(mut pooled) = self.conn().await else { return };
+        let channels = webhooks::of(&mut pooled.conn(), integration.id).await.unwrap_or_default();
+        if channels.is_empty() {
+            return;
+        }
+        if let Ok(Ok(Secrets { access_token: Some(access), .. })) = self.inner.adapters.secrets(&mut pooled.conn(), integration, None).await {
+            for c in &channels {
+                if let Err(e) = crate::providers::google::stop(&self.inner.adapters.api, &self.inner.settings.google.api, &access, &c.channel_id, c.resource_id.as_deref()).await {
+                    tracing::warn!(channel = %c.channel_id, error = %e, "stopping a push channel");
+                }
+            }
+        }
+    }
+
+    /// A push notification: `Heard::Queued` wakes the scheduler, which syncs the calendar next.
+    pub async fn notified(&self, channel_id: &str, token: &str, change: bool) -> Result<crate::domain::webhooks::Heard> {
+        let mut pooled = self.conn().await?;
+        let heard = crate::domain::webhooks::heard(&mut pooled.conn(), channel_id, token, change).await?;
+        if matches!(heard, crate::domain::webhooks::Heard::Queued(_)) {
+            self.inner.look_at_queue.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.inner.wake.notify_one();
+        }
+        Ok(heard)
     }
 
     /// Deletes a calendar record (its events stop blocking time). When it was the last
@@ -156,6 +220,8 @@ impl Engine {
     /// failed (the account is removed all the same).
     pub async fn delete_calendar(&self, actor: Actor, name: &str) -> Result<(Integration, Option<String>)> {
         let mut pooled = self.conn().await?;
+        let record = integrations::get(&mut pooled.conn(), actor, name).await?;
+        self.stop_channels(&record).await;
         let gone = integrations::delete(&mut pooled.conn(), actor, name).await?;
         let mut warning = None;
         if let Some(account) = gone.account_id {
@@ -176,6 +242,8 @@ impl Engine {
         let found = accounts::get(&mut pooled.conn(), actor, account).await?;
         let mut gone = Vec::new();
         for (name, _) in accounts::calendars(&mut pooled.conn(), found.id).await? {
+            let record = integrations::get(&mut pooled.conn(), actor, &name).await?;
+            self.stop_channels(&record).await;
             gone.push(integrations::delete(&mut pooled.conn(), actor, &name).await?);
         }
         let refresh = accounts::remove(&mut pooled.conn(), &self.inner.adapters.keys, actor, found.id).await?;
@@ -263,6 +331,7 @@ impl Engine {
             tokio::spawn(async move {
                 engine.perform(started, opened).await;
                 drop(slot);
+                engine.wake_for_follow_up();
             });
             return Ok((integration, Started::Running(run)));
         }
@@ -288,6 +357,13 @@ impl Engine {
     pub async fn sync_and_wait_applying(&self, actor: Actor, name: &str, trigger: Trigger, applied_by: Option<String>) -> Result<Run> {
         let (integration, run) = self.start(actor, name, trigger, applied_by).await?;
         Ok(self.perform(integration, run).await)
+    }
+
+    /// A calendar was queued again while its sync ran: wake the scheduler for it.
+    fn wake_for_follow_up(&self) {
+        if std::sync::atomic::AtomicBool::load(&self.inner.look_at_queue, std::sync::atomic::Ordering::SeqCst) {
+            self.inner.wake.notify_one();
+        }
     }
 
     fn look_at_queue(&self) -> bool {
@@ -373,6 +449,7 @@ impl Engine {
                                 tracing::warn!(integration_id = run.integration_id, run = run.id, error = run.error.as_deref().unwrap_or(""), "sync failed");
                             }
                             drop(slot);
+                            engine.wake_for_follow_up();
                         });
                     }
                     drop(held);
@@ -449,7 +526,12 @@ impl Engine {
         let fetched = fetched.map_err(|(e, _)| e);
         match fetched {
             Ok(fetch) => match self.save(&integration, &run, &cursor, fetch).await {
-                Ok(closed) => closed,
+                Ok(closed) => {
+                    if closed.status == runs::RUN_SUCCESS {
+                        self.keep_channel(&integration).await;
+                    }
+                    closed
+                }
                 Err(e) => {
                     tracing::error!(integration = %integration.name, error = %e, "saving a sync failed");
                     let message = "Saving the synced events failed. It has been logged; the next sync will try again.";
@@ -506,6 +588,7 @@ impl Engine {
         let run = run.clone();
         let previous = previous.clone();
         let name = integration.name.clone();
+        let follow_up = self.inner.look_at_queue.clone();
         let guard = match run.applied_by {
             Some(_) => None,
             None => Some(self.inner.settings.mass_delete),
@@ -526,7 +609,7 @@ impl Engine {
                             // Nothing written, the cursor kept: the next run fetches it all again.
                             Err(held) => {
                                 let message = held_message(held.remove, held.of, &name);
-                                let ending = Ending { error: Some(&message), held: true, ..Ending::default() };
+                                let ending = Ending { error: Some(&message), held: true, follow_up: Some(follow_up), ..Ending::default() };
                                 return runs::close(c, &run, now(), interval, ending).await;
                             }
                         },
@@ -539,7 +622,7 @@ impl Engine {
                     if fetch.cursor != previous {
                         save_cursor(c, id, &fetch.cursor).await?;
                     }
-                    let ending = Ending { counts, warnings: &fetch.warnings, event_count: Some(count), ..Ending::default() };
+                    let ending = Ending { counts, warnings: &fetch.warnings, event_count: Some(count), follow_up: Some(follow_up), ..Ending::default() };
                     runs::close(c, &run, now(), interval, ending).await
                 })
             })
@@ -555,6 +638,7 @@ impl Engine {
             let run = run.clone();
             let message = error.message.clone();
             let retry_after = error.retry_after.and_then(|d| Duration::from_std(d).ok());
+            let follow_up = self.inner.look_at_queue.clone();
             pooled
                 .conn()
                 .write_tx(move |mut c| {
@@ -562,7 +646,7 @@ impl Engine {
                         if !runs::holds_lease(&mut c, id, &worker).await? {
                             return Ok(run);
                         }
-                        runs::close(&mut c, &run, now(), interval, Ending { error: Some(&message), retry_after, ..Ending::default() }).await
+                        runs::close(&mut c, &run, now(), interval, Ending { error: Some(&message), retry_after, follow_up: Some(follow_up), ..Ending::default() }).await
                     })
                 })
                 .await

@@ -186,12 +186,15 @@ pub struct Ending<'a> {
     pub event_count: Option<i32>,
     /// The deletion guard held it (with `error` saying so).
     pub held: bool,
+    /// Set when the calendar was queued again while this run went on (the process then
+    /// looks at the queue).
+    pub follow_up: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Closes a run: the record, the integration's status fields and the schedule, and releases
 /// the lease.
 pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_minutes: i64, end: Ending<'_>) -> Result<Run> {
-    let Ending { counts, error, warnings, retry_after, event_count, held } = end;
+    let Ending { counts, error, warnings, retry_after, event_count, held, follow_up: end_follow_up } = end;
     let id = run.integration_id;
     let duration = (at - run.started_at).num_milliseconds().max(0);
     let warnings = (!warnings.is_empty()).then(|| summarize(warnings));
@@ -221,10 +224,14 @@ pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_m
         }
     };
     let schedule = (ss::failures.eq(failures), ss::due_at.eq(Some(due)), ss::lease_owner.eq(None::<String>), ss::lease_until.eq(None::<NaiveDateTime>));
-    match event_count {
-        Some(count) => run!(conn, |c| diesel::update(ss::table.find(id)).set((schedule, ss::event_count.eq(count))).execute(c).await)?,
-        None => run!(conn, |c| diesel::update(ss::table.find(id)).set(schedule).execute(c).await)?,
+    let queued: Option<NaiveDateTime> = match event_count {
+        Some(count) => run!(conn, |c| diesel::update(ss::table.find(id)).set((schedule, ss::event_count.eq(count))).returning(ss::queued_at).get_result(c).await)?,
+        None => run!(conn, |c| diesel::update(ss::table.find(id)).set(schedule).returning(ss::queued_at).get_result(c).await)?,
     };
+    // Queued while it ran ("Sync now", a push notification): the process looks at the queue.
+    if let (Some(_), Some(flag)) = (queued, &end_follow_up) {
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     match error {
         None => run!(conn, |c| diesel::update(ci::table.find(id))
             .set((ci::sync_status.eq(SyncStatus::Success.as_str()), ci::sync_error_log.eq(None::<String>), ci::last_sync.eq(Some(at))))
