@@ -178,6 +178,7 @@ impl Config {
                 },
                 provider_timeout: Duration::from_secs(parse("CALSYNC_PROVIDER_TIMEOUT_SECONDS", 30u64)?.max(1)),
                 webhook_base: None,
+                repair_every: Duration::from_secs(3600 * parse("CALSYNC_SYNC_REPAIR_HOURS", 24u64)?.max(1)),
             },
             webhooks: match var("CALSYNC_WEBHOOKS").as_deref().map(str::trim) {
                 None | Some("auto") => Webhooks::Auto,

@@ -328,3 +328,30 @@ db_test!(deleting_the_last_calendar_of_an_account_or_disconnecting_it_revokes_th
     let mut c = db.pool.get().await.unwrap();
     assert!(matches!(accounts::get(&mut c.conn(), me, account).await, Err(server::domain::Error::NotFound)));
 });
+
+db_test!(the_periodic_full_sync_repairs_what_incremental_syncs_missed_and_says_so, |db| {
+    let (sandbox, me, name, _) = setup(&db).await;
+    let feeds = limits();
+    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), repair_every: Duration::from_secs(2), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    put(&sandbox, "a", single("Alpha", 1));
+    put(&sandbox, "b", single("Beta", 2));
+    assert_eq!(engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
+    // Changes an incremental sync never hears of (no change number, no tombstone).
+    sandbox.with(|s| {
+        let cal = s.calendars.get_mut(ANA).unwrap();
+        cal.events.remove("b");
+        let (a, change) = cal.events.get("a").cloned().unwrap();
+        let mut a = a;
+        a["summary"] = json!("Alpha (renamed quietly)");
+        cal.events.insert("a".into(), (a, change));
+    });
+    let quiet = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(counts(&quiet), (0, 0, 0, 2), "the incremental sync cannot see them");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let repair = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(repair.status, "Success", "{:?}", repair.error);
+    assert_eq!((repair.updated_count, repair.deleted_count), (1, 1));
+    assert!(repair.warnings.as_deref().unwrap_or("").contains("Repair: the periodic full sync fixed 2 difference(s)"), "{:?}", repair.warnings);
+    assert_eq!(summaries(&busy(&db).await), vec!["Alpha (renamed quietly)"]);
+});

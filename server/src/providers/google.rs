@@ -173,6 +173,8 @@ pub struct GoogleCalendar {
     pub access_token: Secret,
     pub floating: Tz,
     pub limits: ReadLimits,
+    /// A full sync at least this often, to repair what incremental syncs missed.
+    pub repair_every: Duration,
 }
 
 /// The cursor: the sync token and the window the stored events were expanded for.
@@ -181,6 +183,9 @@ struct State {
     sync_token: String,
     from: i64,
     to: i64,
+    /// When the last full sync was (Unix seconds).
+    #[serde(default)]
+    full_at: i64,
 }
 
 fn window_key(w: Window) -> (i64, i64) {
@@ -339,25 +344,25 @@ impl GoogleCalendar {
         Ok((snapshot, warnings))
     }
 
-    async fn full(&self, window: Window) -> Result<Fetch, ProviderError> {
+    async fn full(&self, window: Window, repair: bool) -> Result<Fetch, ProviderError> {
         let listing = match self.list(None, None).await? {
             Listed::Done(l) => l,
             Listed::StartOver => return Err(ProviderError::new(ErrorKind::Malformed, "Google Calendar asked to start over a full sync.")),
         };
         let (snapshot, mut warnings) = self.expand(&listing.events, window).await?;
         warnings.splice(0..0, listing.warnings);
-        Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: cursor_of(listing.sync_token, window), warnings })
+        Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: cursor_of(listing.sync_token, window, now_secs()), warnings, repair })
     }
 
-    async fn incremental(&self, window: Window, token: &str) -> Result<Fetch, ProviderError> {
+    async fn incremental(&self, window: Window, token: &str, full_at: i64) -> Result<Fetch, ProviderError> {
         let listing = match self.list(Some(token), None).await? {
             Listed::Done(l) => l,
-            Listed::StartOver => return Ok(Fetch { outcome: Outcome::StartOver, cursor: Cursor::default(), warnings: Vec::new() }),
+            Listed::StartOver => return Ok(Fetch { outcome: Outcome::StartOver, cursor: Cursor::default(), warnings: Vec::new(), repair: false }),
         };
         let mut warnings = listing.warnings;
-        let cursor = cursor_of(listing.sync_token.or(Some(token.to_owned())), window);
+        let cursor = cursor_of(listing.sync_token.or(Some(token.to_owned())), window, full_at);
         if listing.events.is_empty() {
-            return Ok(Fetch { outcome: Outcome::Unchanged, cursor, warnings });
+            return Ok(Fetch { outcome: Outcome::Unchanged, cursor, warnings, repair: false });
         }
         // One entry per series touched, in the order first seen; replays collapse.
         let mut touched: BTreeMap<String, &GoogleEvent> = BTreeMap::new();
@@ -387,7 +392,7 @@ impl GoogleCalendar {
                 None => changes.push(Change::SeriesRemoved { uid: series }),
             }
         }
-        Ok(Fetch { outcome: Outcome::Changes(changes), cursor, warnings })
+        Ok(Fetch { outcome: Outcome::Changes(changes), cursor, warnings, repair: false })
     }
 
     /// A series as it is now: the master and its exceptions, found by the master's iCalUID.
@@ -415,19 +420,26 @@ impl GoogleCalendar {
     }
 }
 
-fn cursor_of(token: Option<String>, window: Window) -> Cursor {
+fn cursor_of(token: Option<String>, window: Window, full_at: i64) -> Cursor {
     let (from, to) = window_key(window);
-    Cursor(token.map(|sync_token| serde_json::to_string(&State { sync_token, from, to }).unwrap_or_default()))
+    Cursor(token.map(|sync_token| serde_json::to_string(&State { sync_token, from, to, full_at }).unwrap_or_default()))
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 #[async_trait::async_trait]
 impl Provider for GoogleCalendar {
     async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError> {
         let state: Option<State> = cursor.0.as_deref().and_then(|s| serde_json::from_str(s).ok());
+        let due_for_repair = |s: &State| now_secs() - s.full_at >= self.repair_every.as_secs() as i64;
         match state {
-            Some(s) if (s.from, s.to) == window_key(window) => self.incremental(window, &s.sync_token).await,
-            // No cursor, or the window moved: everything again (the daily repair).
-            _ => self.full(window).await,
+            Some(s) if (s.from, s.to) == window_key(window) && !due_for_repair(&s) => self.incremental(window, &s.sync_token, s.full_at).await,
+            // The window moved, or the last full sync is a repair interval old: everything
+            // again, which also repairs whatever incremental syncs missed.
+            Some(_) => self.full(window, true).await,
+            None => self.full(window, false).await,
         }
     }
 }

@@ -126,10 +126,10 @@ impl IcalFeed {
         };
         let next = encode(&state, if keep { &body } else { "" });
         if unchanged {
-            return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next, warnings: Vec::new() });
+            return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next, warnings: Vec::new(), repair: false });
         }
         let (snapshot, warnings) = read_feed(body, window, self.floating, self.limits).await?;
-        Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: next, warnings })
+        Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: next, warnings, repair: false })
     }
 }
 
@@ -144,12 +144,12 @@ impl Provider for IcalFeed {
         let same_window = previous.as_ref().is_some_and(|(state, _)| state.window == Some(window_key(window)));
         let got = self.client.get(&self.url, &validators).await.map_err(|e| e.into_provider_error())?;
         match (got, previous) {
-            (Fetched::NotModified, Some(_)) if same_window => Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new() }),
+            (Fetched::NotModified, Some(_)) if same_window => Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new(), repair: false }),
             // The window moved and the last body is kept: expand it again.
             (Fetched::NotModified, Some((state, body))) if state.body_kept => {
                 let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.limits).await?;
                 let state = FeedState { window: Some(window_key(window)), ..state };
-                Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: encode(&state, body), warnings })
+                Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: encode(&state, body), warnings, repair: false })
             }
             // The window moved and the body was too big to keep: fetch it in full once.
             (Fetched::NotModified, previous) => match self.client.get(&self.url, &Validators::default()).await.map_err(|e| e.into_provider_error())? {

@@ -60,6 +60,9 @@ pub struct Fetch {
     pub cursor: Cursor,
     /// Things skipped or repaired while reading, for the run record.
     pub warnings: Vec<String>,
+    /// A full fetch made although an incremental one was possible: the periodic repair of
+    /// whatever incremental syncs missed (the run record says how much it fixed).
+    pub repair: bool,
 }
 
 /// The decrypted secrets of a calendar record, for the adapters that need them.

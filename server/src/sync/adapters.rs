@@ -23,13 +23,14 @@ pub struct Adapters {
     /// For token endpoints (no redirects).
     pub oauth_http: reqwest::Client,
     pub google: google::Endpoints,
+    pub repair_every: std::time::Duration,
 }
 
 impl Adapters {
     pub fn new(feeds: Arc<FeedClient>, keys: Keyring, read: ReadLimits, settings: &crate::sync::Settings) -> Adapters {
         let api = google::api_client(settings.provider_timeout);
         let oauth_http = crate::providers::oauth::http_client(settings.provider_timeout);
-        Adapters { feeds, keys, read, api, oauth_http, google: settings.google.clone() }
+        Adapters { feeds, keys, read, api, oauth_http, google: settings.google.clone(), repair_every: settings.repair_every }
     }
 
     /// The decrypted secrets of a record, for the adapters that sign in. A calendar connected
@@ -106,6 +107,7 @@ impl Adapters {
                         access_token,
                         floating: integration.tz(),
                         limits: self.read,
+                        repair_every: self.repair_every,
                     })),
                     _ => Err(ProviderError::new(
                         ErrorKind::Invalid,

@@ -55,6 +55,8 @@ pub struct Settings {
     pub webhook_base: Option<String>,
     /// How long one request to a provider's API may take.
     pub provider_timeout: std::time::Duration,
+    /// A full sync of each provider calendar at least this often (the repair run).
+    pub repair_every: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -73,6 +75,7 @@ impl Default for Settings {
             google: crate::providers::google::Endpoints::default(),
             webhook_base: None,
             provider_timeout: std::time::Duration::from_secs(30),
+            repair_every: std::time::Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -622,7 +625,12 @@ impl Engine {
                     if fetch.cursor != previous {
                         save_cursor(c, id, &fetch.cursor).await?;
                     }
-                    let ending = Ending { counts, warnings: &fetch.warnings, event_count: Some(count), follow_up: Some(follow_up), ..Ending::default() };
+                    let mut warnings = fetch.warnings.clone();
+                    if fetch.repair {
+                        let fixed = counts.created + counts.updated + counts.deleted;
+                        warnings.push(format!("Repair: the periodic full sync fixed {fixed} difference(s) the incremental syncs had missed."));
+                    }
+                    let ending = Ending { counts, warnings: &warnings, event_count: Some(count), follow_up: Some(follow_up), ..Ending::default() };
                     runs::close(c, &run, now(), interval, ending).await
                 })
             })
