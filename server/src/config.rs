@@ -54,6 +54,12 @@ fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A request budget such as `600/60s` (see `providers::pace::Rate`).
+fn rate(name: &'static str, default: &str) -> Result<crate::providers::pace::Rate, ConfigError> {
+    let text = var(name).unwrap_or_else(|| default.to_string());
+    crate::providers::pace::Rate::parse(&text).ok_or(ConfigError { var: name, message: format!("cannot read {text:?}: expected requests per time, such as 600/60s or 100/100s") })
+}
+
 fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
@@ -179,6 +185,8 @@ impl Config {
                 provider_timeout: Duration::from_secs(parse("CALSYNC_PROVIDER_TIMEOUT_SECONDS", 30u64)?.max(1)),
                 webhook_base: None,
                 repair_every: Duration::from_secs(3600 * parse("CALSYNC_SYNC_REPAIR_HOURS", 24u64)?.max(1)),
+                google_project_rate: rate("CALSYNC_GOOGLE_PROJECT_RATE", "10000/60s")?,
+                google_user_rate: rate("CALSYNC_GOOGLE_USER_RATE", "600/60s")?,
             },
             webhooks: match var("CALSYNC_WEBHOOKS").as_deref().map(str::trim) {
                 None | Some("auto") => Webhooks::Auto,

@@ -180,11 +180,12 @@ db_test!(provider_faults_fail_the_run_with_what_to_do_and_keep_what_was_synced, 
     let (sandbox, me, name, engine) = setup(&db).await;
     put(&sandbox, "a", single("Alpha", 1));
     assert_eq!(engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
-    let fault = |status: u16, body: &str, retry_after: Option<u64>| {
+    let faults = |status: u16, body: &str, retry_after: Option<u64>, times: u32| {
         sandbox.with(|s| {
-            s.faults.push(server::sandbox::Fault { path: "/events".into(), status, body: Some(body.into()), retry_after, delay_ms: None, times: 1 })
+            s.faults.push(server::sandbox::Fault { path: "/events".into(), status, body: Some(body.into()), retry_after, delay_ms: None, times })
         })
     };
+    let fault = |status: u16, body: &str, retry_after: Option<u64>| faults(status, body, retry_after, 1);
     let rate = r#"{"error":{"errors":[{"domain":"usageLimits","reason":"rateLimitExceeded","message":"Rate Limit Exceeded"}],"code":403,"message":"Rate Limit Exceeded"}}"#;
     fault(403, rate, Some(30));
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
@@ -193,9 +194,11 @@ db_test!(provider_faults_fail_the_run_with_what_to_do_and_keep_what_was_synced, 
     let i = ig::get(&mut db.pool.get().await.unwrap().conn(), me, &name).await.unwrap();
     assert!(i.due_at.unwrap() >= server::domain::now() + Days::seconds(25), "Retry-After is honoured");
 
-    fault(500, "<html>oops</html>", None);
+    // A server error is retried within the run (with back-off), a few times at most.
+    faults(500, "<html>oops</html>", None, 1 + server::providers::pace::MAX_RETRIES);
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert!(run.error.as_deref().unwrap().contains("server error (500)"), "{:?}", run.error);
+    assert!(sandbox.with(|s| s.faults.is_empty()), "tried 1 + {} times", server::providers::pace::MAX_RETRIES);
 
     fault(200, "<html>a captive portal</html>", None);
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
@@ -354,4 +357,44 @@ db_test!(the_periodic_full_sync_repairs_what_incremental_syncs_missed_and_says_s
     assert_eq!((repair.updated_count, repair.deleted_count), (1, 1));
     assert!(repair.warnings.as_deref().unwrap_or("").contains("Repair: the periodic full sync fixed 2 difference(s)"), "{:?}", repair.warnings);
     assert_eq!(summaries(&busy(&db).await), vec!["Alpha (renamed quietly)"]);
+});
+
+db_test!(transient_failures_are_retried_within_the_run_and_waits_are_recorded, |db| {
+    let (sandbox, me, name, engine) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    // One 503, then a 429 asking for a second: the run succeeds, saying it was throttled.
+    sandbox.with(|s| {
+        s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 503, body: None, retry_after: None, delay_ms: None, times: 1 });
+        s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 429, body: None, retry_after: Some(1), delay_ms: None, times: 1 });
+    });
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert!(run.throttled_ms >= 1000, "{}", run.throttled_ms);
+    assert!(run.warnings.as_deref().unwrap_or("").contains("Throttled for 1."), "{:?}", run.warnings);
+    assert_eq!(summaries(&busy(&db).await), vec!["Alpha"]);
+});
+
+db_test!(calsyncs_own_budget_is_shared_and_ends_a_run_that_would_wait_long, |db| {
+    let (sandbox, me, name, _) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    let engine_with_budget = || {
+        let feeds = limits();
+        let settings = Settings {
+            feeds: feeds.clone(),
+            google: sandbox.google_endpoints(),
+            google_user_rate: server::providers::pace::Rate { requests: 1, per: Duration::from_secs(60) },
+            ..Settings::default()
+        };
+        Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings)
+    };
+    let (one, two) = (engine_with_budget(), engine_with_budget());
+    assert_eq!(one.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
+    // Another process draws on the same budget: used up for a minute, so the run ends at once.
+    let before = sandbox.with(|s| s.requests.len());
+    let run = two.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Failed");
+    assert!(run.error.as_deref().unwrap().starts_with("calsync's request budget for Google Calendar is used up for now; the next sync waits"), "{:?}", run.error);
+    assert_eq!(sandbox.with(|s| s.requests.len()), before, "nothing was asked of Google");
+    let i = ig::get(&mut db.pool.get().await.unwrap().conn(), me, &name).await.unwrap();
+    assert!(i.due_at.unwrap() >= server::domain::now() + Days::seconds(40), "the scheduler waits for the budget");
 });

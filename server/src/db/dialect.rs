@@ -110,3 +110,33 @@ pub async fn lock_integration(conn: &mut Conn<'_>, id: i64) -> Result<Option<Opt
         Conn::Sqlite(c) => query.first::<Option<String>>(&mut **c).await.optional()?,
     })
 }
+
+/// Takes one request from the budget `key` (`limit` per `window`), in one statement: a new
+/// window starts when the last one is over. Answers how long to wait when the budget is used
+/// up (the request is counted all the same, so a waiting process does not jump the queue).
+pub async fn take_budget(conn: &mut Conn<'_>, key: &str, limit: i64, window: chrono::Duration, at: NaiveDateTime) -> Result<Option<chrono::Duration>, DbError> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = Timestamp)]
+        window_start: NaiveDateTime,
+        #[diesel(sql_type = BigInt)]
+        used: i64,
+    }
+    let sql = "INSERT INTO rate_budgets (key, window_start, used) VALUES ({key}, {at}, 1) \
+               ON CONFLICT (key) DO UPDATE SET \
+               used = CASE WHEN rate_budgets.window_start <= {expired} THEN 1 ELSE rate_budgets.used + 1 END, \
+               window_start = CASE WHEN rate_budgets.window_start <= {expired} THEN {at} ELSE rate_budgets.window_start END \
+               RETURNING window_start, used";
+    let expired = at - window;
+    let taken: Taken = match conn {
+        Conn::Pg(c) => {
+            let sql = sql.replace("{key}", "$1").replace("{at}", "$2").replace("{expired}", "$3");
+            diesel::sql_query(sql).bind::<Text, _>(key).bind::<Timestamp, _>(at).bind::<Timestamp, _>(expired).get_result(&mut **c).await?
+        }
+        Conn::Sqlite(c) => {
+            let sql = sql.replace("{key}", "?1").replace("{at}", "?2").replace("{expired}", "?3");
+            diesel::sql_query(sql).bind::<Text, _>(key).bind::<Timestamp, _>(at).bind::<Timestamp, _>(expired).get_result(&mut **c).await?
+        }
+    };
+    Ok((taken.used > limit).then(|| taken.window_start + window - at))
+}

@@ -115,6 +115,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    rate_budgets (key) {
+        key -> Text,
+        window_start -> Timestamp,
+        used -> BigInt,
+    }
+}
+
+diesel::table! {
     integration_counters (user_id) {
         user_id -> BigInt,
         last_number -> BigInt,
@@ -174,6 +182,7 @@ diesel::table! {
         warnings -> Nullable<Text>,
         held -> Bool,
         applied_by -> Nullable<Text>,
+        throttled_ms -> BigInt,
     }
 }
 
@@ -249,6 +258,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_integrations,
     provider_accounts,
     webhook_channels,
+    rate_budgets,
     integration_counters,
     api_tokens,
     sync_states,

@@ -175,6 +175,8 @@ pub struct GoogleCalendar {
     pub limits: ReadLimits,
     /// A full sync at least this often, to repair what incremental syncs missed.
     pub repair_every: Duration,
+    /// Budgets, Retry-After and retries for this run's requests.
+    pub pacer: std::sync::Arc<super::pace::Pacer>,
 }
 
 /// The cursor: the sync token and the window the stored events were expanded for.
@@ -254,7 +256,20 @@ impl GoogleCalendar {
         format!("{}/calendars/{id}/events", self.api.trim_end_matches('/'))
     }
 
+    /// One GET, paced: within the budgets, retried after a server error, a timeout or a short
+    /// Retry-After. `Ok(Err(…))`: a 410, for the caller to read.
     async fn get_json(&self, url: &str, query: &[(&str, &str)]) -> Result<Result<Value, (u16, String)>, ProviderError> {
+        let mut attempt = 0;
+        loop {
+            self.pacer.admit().await?;
+            match self.get_once(url, query).await {
+                Err(e) if self.pacer.retry(&e, attempt).await => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_once(&self, url: &str, query: &[(&str, &str)]) -> Result<Result<Value, (u16, String)>, ProviderError> {
         let response = self
             .client
             .get(url)

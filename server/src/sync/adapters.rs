@@ -75,7 +75,7 @@ impl Adapters {
         integration.integration_type != IntegrationType::Ical
     }
 
-    pub fn build(&self, integration: &Integration, secrets: Secrets) -> Result<Box<dyn Provider>, ProviderError> {
+    pub fn build(&self, integration: &Integration, secrets: Secrets, pacer: std::sync::Arc<crate::providers::pace::Pacer>) -> Result<Box<dyn Provider>, ProviderError> {
         match integration.integration_type {
             IntegrationType::Ical => {
                 let url = integration
@@ -108,6 +108,7 @@ impl Adapters {
                         floating: integration.tz(),
                         limits: self.read,
                         repair_every: self.repair_every,
+                        pacer,
                     })),
                     _ => Err(ProviderError::new(
                         ErrorKind::Invalid,

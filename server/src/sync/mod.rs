@@ -5,6 +5,7 @@
 //! No database transaction is held across a provider call: the claim and the result are two
 //! short transactions, and the lease keeps a second process away in between.
 pub mod adapters;
+pub mod budget;
 pub mod runs;
 
 use std::sync::Arc;
@@ -57,6 +58,9 @@ pub struct Settings {
     pub provider_timeout: std::time::Duration,
     /// A full sync of each provider calendar at least this often (the repair run).
     pub repair_every: std::time::Duration,
+    /// calsync's request budgets at Google: the whole project's, and each account's.
+    pub google_project_rate: crate::providers::pace::Rate,
+    pub google_user_rate: crate::providers::pace::Rate,
 }
 
 impl Default for Settings {
@@ -76,6 +80,8 @@ impl Default for Settings {
             webhook_base: None,
             provider_timeout: std::time::Duration::from_secs(30),
             repair_every: std::time::Duration::from_secs(24 * 3600),
+            google_project_rate: crate::providers::pace::Rate { requests: 10_000, per: std::time::Duration::from_secs(60) },
+            google_user_rate: crate::providers::pace::Rate { requests: 600, per: std::time::Duration::from_secs(60) },
         }
     }
 }
@@ -518,17 +524,19 @@ impl Engine {
             Ok(c) => c,
             Err(e) => return self.fail(&integration, &run, &ProviderError::new(ErrorKind::Server, format!("Reading the sync state failed: {e}"))).await,
         };
-        let mut fetched = self.fetch(&integration, window, &cursor, None).await;
+        let pacer = Arc::new(self.pacer_for(&integration));
+        let mut fetched = self.fetch(&integration, window, &cursor, None, &pacer).await;
         // Refused access with a token of an account: refresh once and try again.
         if let (Err((e, Some(used))), Some(_)) = (&fetched, integration.account_id) {
             if e.kind == ErrorKind::Unauthorized {
                 let used = used.clone();
-                fetched = self.fetch(&integration, window, &cursor, Some(&used)).await;
+                fetched = self.fetch(&integration, window, &cursor, Some(&used), &pacer).await;
             }
         }
         let fetched = fetched.map_err(|(e, _)| e);
+        let throttled = pacer.throttled();
         match fetched {
-            Ok(fetch) => match self.save(&integration, &run, &cursor, fetch).await {
+            Ok(fetch) => match self.save(&integration, &run, &cursor, fetch, throttled).await {
                 Ok(closed) => {
                     if closed.status == runs::RUN_SUCCESS {
                         self.keep_channel(&integration).await;
@@ -538,10 +546,27 @@ impl Engine {
                 Err(e) => {
                     tracing::error!(integration = %integration.name, error = %e, "saving a sync failed");
                     let message = "Saving the synced events failed. It has been logged; the next sync will try again.";
-                    self.fail(&integration, &run, &ProviderError::new(ErrorKind::Server, message)).await
+                    self.fail_throttled(&integration, &run, &ProviderError::new(ErrorKind::Server, message), throttled).await
                 }
             },
-            Err(e) => self.fail(&integration, &run, &e).await,
+            Err(e) => self.fail_throttled(&integration, &run, &e, throttled).await,
+        }
+    }
+
+    /// This run's pacing: Google's requests draw on the project's and the account's budgets.
+    fn pacer_for(&self, integration: &Integration) -> crate::providers::pace::Pacer {
+        use crate::providers::pace::{Budget, Pacer};
+        let s = &self.inner.settings;
+        match integration.integration_type {
+            integrations::IntegrationType::Google => {
+                let who = integration.account_id.map(|a| format!("account:{a}")).unwrap_or_else(|| format!("user:{}", integration.user_id));
+                let budget: Arc<dyn Budget> = Arc::new(budget::DbBudget {
+                    pool: self.inner.pool.clone(),
+                    keys: vec![("google:project".into(), s.google_project_rate), (format!("google:{who}"), s.google_user_rate)],
+                });
+                Pacer::new("Google Calendar", Some(budget))
+            }
+            other => Pacer::new(other.as_str(), None),
         }
     }
 
@@ -553,7 +578,7 @@ impl Engine {
     /// Builds the adapter with the record's secrets (`refused`: the access token the provider
     /// just refused, to be refreshed) and fetches; a cursor the provider no longer knows is
     /// followed by a fetch without one. A failure says which access token it used.
-    async fn fetch(&self, integration: &Integration, window: Window, cursor: &Cursor, refused: Option<&Secret>) -> std::result::Result<Fetch, (ProviderError, Option<Secret>)> {
+    async fn fetch(&self, integration: &Integration, window: Window, cursor: &Cursor, refused: Option<&Secret>, pacer: &Arc<crate::providers::pace::Pacer>) -> std::result::Result<Fetch, (ProviderError, Option<Secret>)> {
         let secrets = match Adapters::needs_secrets(integration) {
             false => Secrets::default(),
             true => {
@@ -569,7 +594,7 @@ impl Engine {
             }
         };
         let used = secrets.access_token.clone();
-        let provider = self.inner.adapters.build(integration, secrets).map_err(|e| (e, None))?;
+        let provider = self.inner.adapters.build(integration, secrets, pacer.clone()).map_err(|e| (e, None))?;
         let answer = match provider.fetch(window, cursor).await {
             // The cursor expired: once more without one, which answers a snapshot.
             Ok(Fetch { outcome: Outcome::StartOver, .. }) => match provider.fetch(window, &Cursor::default()).await {
@@ -583,7 +608,7 @@ impl Engine {
         answer.map_err(|e| (e, used))
     }
 
-    async fn save(&self, integration: &Integration, run: &Run, previous: &Cursor, fetch: Fetch) -> Result<Run> {
+    async fn save(&self, integration: &Integration, run: &Run, previous: &Cursor, fetch: Fetch, throttled: std::time::Duration) -> Result<Run> {
         let mut pooled = self.conn().await?;
         let worker = self.inner.worker.clone();
         let id = integration.id;
@@ -626,11 +651,14 @@ impl Engine {
                         save_cursor(c, id, &fetch.cursor).await?;
                     }
                     let mut warnings = fetch.warnings.clone();
+                    if !throttled.is_zero() {
+                        warnings.push(throttled_note(throttled));
+                    }
                     if fetch.repair {
                         let fixed = counts.created + counts.updated + counts.deleted;
                         warnings.push(format!("Repair: the periodic full sync fixed {fixed} difference(s) the incremental syncs had missed."));
                     }
-                    let ending = Ending { counts, warnings: &warnings, event_count: Some(count), follow_up: Some(follow_up), ..Ending::default() };
+                    let ending = Ending { counts, warnings: &warnings, event_count: Some(count), follow_up: Some(follow_up), throttled, ..Ending::default() };
                     runs::close(c, &run, now(), interval, ending).await
                 })
             })
@@ -638,13 +666,20 @@ impl Engine {
     }
 
     async fn fail(&self, integration: &Integration, run: &Run, error: &ProviderError) -> Run {
+        self.fail_throttled(integration, run, error, std::time::Duration::ZERO).await
+    }
+
+    async fn fail_throttled(&self, integration: &Integration, run: &Run, error: &ProviderError, throttled: std::time::Duration) -> Run {
         let closed = async {
             let mut pooled = self.conn().await?;
             let worker = self.inner.worker.clone();
             let id = integration.id;
             let interval = integration.sync_interval_minutes as i64;
             let run = run.clone();
-            let message = error.message.clone();
+            let message = match throttled.is_zero() {
+                true => error.message.clone(),
+                false => format!("{} {}", error.message, throttled_note(throttled)),
+            };
             let retry_after = error.retry_after.and_then(|d| Duration::from_std(d).ok());
             let follow_up = self.inner.look_at_queue.clone();
             pooled
@@ -654,7 +689,7 @@ impl Engine {
                         if !runs::holds_lease(&mut c, id, &worker).await? {
                             return Ok(run);
                         }
-                        runs::close(&mut c, &run, now(), interval, Ending { error: Some(&message), retry_after, follow_up: Some(follow_up), ..Ending::default() }).await
+                        runs::close(&mut c, &run, now(), interval, Ending { error: Some(&message), retry_after, follow_up: Some(follow_up), throttled, ..Ending::default() }).await
                     })
                 })
                 .await
@@ -667,6 +702,11 @@ impl Engine {
             }
         }
     }
+}
+
+/// What the run record says about waiting for rate limits.
+fn throttled_note(d: std::time::Duration) -> String {
+    format!("Throttled for {:.1} s: the provider asked calsync to slow down, or calsync's request budget was used up.", d.as_secs_f64())
 }
 
 async fn load_cursor(conn: &mut Conn<'_>, id: i64) -> Result<Cursor> {

@@ -61,6 +61,8 @@ pub struct Run {
     pub held: bool,
     /// Who lifted the deletion guard for this run.
     pub applied_by: Option<String>,
+    /// How long it waited for rate limits.
+    pub throttled_ms: i64,
 }
 
 /// Claims up to `limit` calendars that `mode` takes for `worker` until `until`.
@@ -189,12 +191,14 @@ pub struct Ending<'a> {
     /// Set when the calendar was queued again while this run went on (the process then
     /// looks at the queue).
     pub follow_up: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// How long the run waited for rate limits.
+    pub throttled: std::time::Duration,
 }
 
 /// Closes a run: the record, the integration's status fields and the schedule, and releases
 /// the lease.
 pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_minutes: i64, end: Ending<'_>) -> Result<Run> {
-    let Ending { counts, error, warnings, retry_after, event_count, held, follow_up: end_follow_up } = end;
+    let Ending { counts, error, warnings, retry_after, event_count, held, follow_up: end_follow_up, throttled } = end;
     let id = run.integration_id;
     let duration = (at - run.started_at).num_milliseconds().max(0);
     let warnings = (!warnings.is_empty()).then(|| summarize(warnings));
@@ -211,6 +215,7 @@ pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_m
             sr::error.eq(error),
             sr::warnings.eq(warnings),
             sr::held.eq(held),
+            sr::throttled_ms.eq(throttled.as_millis() as i64),
         ))
         .returning(Run::as_returning())
         .get_result(c)

@@ -1,0 +1,2 @@
+ALTER TABLE sync_runs DROP COLUMN throttled_ms;
+DROP TABLE rate_budgets;
