@@ -398,3 +398,31 @@ db_test!(calsyncs_own_budget_is_shared_and_ends_a_run_that_would_wait_long, |db|
     let i = ig::get(&mut db.pool.get().await.unwrap().conn(), me, &name).await.unwrap();
     assert!(i.due_at.unwrap() >= server::domain::now() + Days::seconds(40), "the scheduler waits for the budget");
 });
+
+db_test!(a_burst_of_notifications_before_the_claim_is_one_sync_and_forged_ones_change_nothing, |db| {
+    use server::domain::webhooks::{self, Heard};
+    let (sandbox, me, name, engine) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    let mut c = db.pool.get().await.unwrap();
+    let id = ig::get(&mut c.conn(), me, &name).await.unwrap().id;
+    webhooks::add(&mut c.conn(), id, "chan-1", Some("res-1"), "the-token", server::domain::now() + Days::days(7)).await.unwrap();
+    assert_eq!(webhooks::heard(&mut c.conn(), "chan-1", "the-token", false).await.unwrap(), Heard::Acknowledged);
+    assert_eq!(webhooks::heard(&mut c.conn(), "chan-1", "wrong", true).await.unwrap(), Heard::Refused);
+    assert_eq!(webhooks::heard(&mut c.conn(), "no-such", "the-token", true).await.unwrap(), Heard::Refused);
+    assert_eq!(ig::get(&mut c.conn(), me, &name).await.unwrap().queued_at, None, "nothing queued by forged or first messages");
+    for _ in 0..5 {
+        assert_eq!(webhooks::heard(&mut c.conn(), "chan-1", "the-token", true).await.unwrap(), Heard::Queued(id));
+    }
+    drop(c);
+    // A sync makes it due only an interval later: from here on only the queue counts.
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success");
+    let mut c = db.pool.get().await.unwrap();
+    for _ in 0..5 {
+        webhooks::heard(&mut c.conn(), "chan-1", "the-token", true).await.unwrap();
+    }
+    drop(c);
+    let done = engine.run_due().await.unwrap();
+    assert_eq!(done.len(), 1, "five notifications, one sync");
+    assert!(engine.run_due().await.unwrap().is_empty(), "and nothing after it");
+});
