@@ -7,6 +7,7 @@
 //! Besides the provider endpoints it has an admin API under `/sandbox/` to seed accounts,
 //! calendars and events, to change them as a person would in Google, and to inject faults.
 pub mod google;
+pub mod graph;
 pub mod oauth;
 mod state;
 
@@ -73,6 +74,15 @@ impl Sandbox {
         format!("{}/google/calendar/v3", self.url())
     }
 
+    /// `CALSYNC_MICROSOFT_LOGIN_URL`: the tenant and `/oauth2/v2.0/{authorize,token}` follow.
+    pub fn microsoft_login_url(&self) -> String {
+        format!("{}/microsoft", self.url())
+    }
+    /// `CALSYNC_MICROSOFT_GRAPH_URL`.
+    pub fn graph_url(&self) -> String {
+        format!("{}/graph/v1.0", self.url())
+    }
+
     /// Locks the state (for tests and seeding).
     pub fn with<T>(&self, f: impl FnOnce(&mut SandboxState) -> T) -> T {
         f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
@@ -100,6 +110,7 @@ async fn deliver(state: Shared) {
 pub fn router(state: Shared) -> Router {
     Router::new()
         .merge(google::routes())
+        .merge(graph::routes())
         .merge(oauth::routes())
         .route("/sandbox/google/accounts", post(admin_account))
         .route("/sandbox/google/calendars", post(admin_calendar))

@@ -27,6 +27,21 @@ pub fn routes() -> Router<Shared> {
         .route("/google/o/oauth2/v2/decide", post(decide))
         .route("/google/token", post(token))
         .route("/google/revoke", post(revoke))
+        .route("/microsoft/{tenant}/oauth2/v2.0/authorize", get(ms_consent_page))
+        .route("/microsoft/decide", post(ms_decide))
+        .route("/microsoft/{tenant}/oauth2/v2.0/token", post(ms_token))
+}
+
+async fn ms_consent_page(state: State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    consent_for(state, q, "microsoft").await
+}
+
+async fn ms_decide(state: State<Shared>, form: Form<HashMap<String, String>>) -> Response {
+    decide_for(state, form, "microsoft").await
+}
+
+async fn ms_token(state: State<Shared>, headers: HeaderMap, form: Form<HashMap<String, String>>) -> Response {
+    token_for(state, headers, form, "microsoft").await
 }
 
 fn escape(s: &str) -> String {
@@ -37,7 +52,12 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, Json(json!({"error": error, "error_description": description}))).into_response()
 }
 
-async fn consent_page(State(state): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn consent_page(state: State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    consent_for(state, q, "google").await
+}
+
+/// The consent page of `provider` ("google", "microsoft").
+async fn consent_for(State(state): State<Shared>, q: HashMap<String, String>, provider: &'static str) -> Response {
     let state = state.lock().unwrap_or_else(|e| e.into_inner());
     let client = q.get("client_id").map(String::as_str).unwrap_or("");
     if client != CLIENT_ID {
@@ -53,19 +73,31 @@ async fn consent_page(State(state): State<Shared>, Query(q): Query<HashMap<Strin
         .iter()
         .filter_map(|k| q.get(*k).map(|v| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", escape(v))))
         .collect();
-    let options: String = state.accounts.iter().map(|a| format!("<option value=\"{0}\">{0}</option>", escape(a))).collect();
+    let accounts: Vec<String> = match provider {
+        "microsoft" => {
+            let mut v: Vec<String> = state.graph.values().filter(|c| c.is_default).map(|c| c.owner.clone()).collect();
+            v.dedup();
+            v
+        }
+        _ => state.accounts.clone(),
+    };
+    let options: String = accounts.iter().map(|a| format!("<option value=\"{0}\">{0}</option>", escape(a))).collect();
+    let (brand, action) = match provider {
+        "microsoft" => ("Microsoft", "/microsoft/decide"),
+        _ => ("Google", "/google/o/oauth2/v2/decide"),
+    };
     let scope = q.get("scope").map(String::as_str).unwrap_or("");
     let page = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Provider sandbox — Google sign-in</title>
+<title>Provider sandbox — {brand} sign-in</title>
 <style>body{{font-family:sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1f1f1f}}
 .banner{{background:#fff3cd;border:2px solid #8a6d00;padding:.75rem;border-radius:6px}}
 label{{display:block;margin:1rem 0 .25rem;font-weight:bold}} select,button{{font-size:1rem;padding:.5rem}}
 button{{margin-right:.5rem}} code{{word-break:break-all}}</style></head><body>
-<p class="banner"><strong>calsync provider sandbox</strong> — this is not Google. Nothing leaves this machine.</p>
-<h1>Sign in with Google (sandbox)</h1>
-<p><strong>calsync</strong> wants to access your Google Account: <code>{scope}</code></p>
-<form method="post" action="/google/o/oauth2/v2/decide">{hidden}
+<p class="banner"><strong>calsync provider sandbox</strong> — this is not {brand}. Nothing leaves this machine.</p>
+<h1>Sign in with {brand} (sandbox)</h1>
+<p><strong>calsync</strong> wants to access your {brand} account: <code>{scope}</code></p>
+<form method="post" action="{action}">{hidden}
 <label for="account">Account</label><select id="account" name="account">{options}</select>
 <p><button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Cancel</button></p></form>
@@ -76,7 +108,11 @@ button{{margin-right:.5rem}} code{{word-break:break-all}}</style></head><body>
     Html(page).into_response()
 }
 
-async fn decide(State(state): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn decide(state: State<Shared>, form: Form<HashMap<String, String>>) -> Response {
+    decide_for(state, form, "google").await
+}
+
+async fn decide_for(State(state): State<Shared>, Form(f): Form<HashMap<String, String>>, provider: &'static str) -> Response {
     let redirect = f.get("redirect_uri").cloned().unwrap_or_default();
     let Ok(mut url) = url::Url::parse(&redirect) else {
         return (StatusCode::BAD_REQUEST, "redirect_uri is not a URL").into_response();
@@ -90,13 +126,16 @@ async fn decide(State(state): State<Shared>, Form(f): Form<HashMap<String, Strin
                 return (StatusCode::BAD_REQUEST, "no account chosen").into_response();
             };
             let code = random_token("4/sandbox-");
+            let scope = f.get("scope").cloned().unwrap_or_default();
             let grant = Grant {
+                provider,
                 email: email.clone(),
                 client_id: f.get("client_id").cloned().unwrap_or_default(),
                 redirect_uri: redirect.clone(),
                 challenge: f.get("code_challenge").filter(|_| f.get("code_challenge_method").map(String::as_str) == Some("S256")).cloned(),
                 scope: f.get("scope").cloned().unwrap_or_default(),
-                offline: f.get("access_type").map(String::as_str) == Some("offline"),
+                // Google: access_type=offline; Microsoft: the offline_access scope.
+                offline: f.get("access_type").map(String::as_str) == Some("offline") || scope.split(' ').any(|s| s == "offline_access"),
                 issued: Instant::now(),
             };
             state.lock().unwrap_or_else(|e| e.into_inner()).codes.insert(code.clone(), grant);
@@ -119,7 +158,13 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((un(id), un(secret)))
 }
 
-async fn token(State(state): State<Shared>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn token(state: State<Shared>, headers: HeaderMap, form: Form<HashMap<String, String>>) -> Response {
+    token_for(state, headers, form, "google").await
+}
+
+/// The token endpoint of `provider`: Microsoft rotates the refresh token on every use (the old
+/// one keeps working, as its docs say).
+async fn token_for(State(state): State<Shared>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>, provider: &'static str) -> Response {
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     state.requests.push("POST token".into());
     // Client credentials in the form body or as HTTP Basic, as Google accepts both.
@@ -135,7 +180,7 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, Form(f): Form<Ha
             let Some(grant) = state.codes.remove(&code) else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Malformed auth code.");
             };
-            if grant.issued.elapsed() > CODE_TTL || grant.client_id != id {
+            if grant.issued.elapsed() > CODE_TTL || grant.client_id != id || grant.provider != provider {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad Request");
             }
             if f.get("redirect_uri") != Some(&grant.redirect_uri) {
@@ -148,7 +193,7 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, Form(f): Form<Ha
                 }
             }
             let access = random_token("ya29.sandbox-");
-            state.access.insert(access.clone(), AccessToken { email: grant.email.clone(), expires: Instant::now() + ttl });
+            state.access.insert(access.clone(), AccessToken { email: grant.email.clone(), expires: Instant::now() + ttl, provider });
             let mut body = json!({"access_token": access, "expires_in": ttl.as_secs(), "token_type": "Bearer", "scope": grant.scope});
             if grant.offline {
                 let refresh = random_token("1//sandbox-");
@@ -163,7 +208,12 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, Form(f): Form<Ha
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Token has been expired or revoked.");
             };
             let access = random_token("ya29.sandbox-");
-            state.access.insert(access.clone(), AccessToken { email, expires: Instant::now() + ttl });
+            state.access.insert(access.clone(), AccessToken { email: email.clone(), expires: Instant::now() + ttl, provider });
+            if provider == "microsoft" {
+                let rotated = random_token("M.R3_sandbox-");
+                state.refresh.insert(rotated.clone(), email);
+                return no_store(Json(json!({"access_token": access, "refresh_token": rotated, "expires_in": ttl.as_secs(), "token_type": "Bearer", "scope": "offline_access User.Read Calendars.ReadWrite"})).into_response());
+            }
             no_store(Json(json!({"access_token": access, "expires_in": ttl.as_secs(), "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.readonly"})).into_response())
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Invalid grant_type."),

@@ -42,6 +42,8 @@ pub struct Calendar {
 }
 
 pub struct Grant {
+    /// "google" or "microsoft".
+    pub provider: &'static str,
     pub email: String,
     pub client_id: String,
     pub redirect_uri: String,
@@ -73,6 +75,8 @@ pub struct Notification {
 pub struct AccessToken {
     pub email: String,
     pub expires: Instant,
+    /// "google" or "microsoft": a token works only at its own provider.
+    pub provider: &'static str,
 }
 
 pub struct SandboxState {
@@ -94,6 +98,8 @@ pub struct SandboxState {
     /// of every event list is empty.
     pub empty_first_page: bool,
     pub channels: Vec<Channel>,
+    /// Microsoft Graph calendars by id.
+    pub graph: BTreeMap<String, super::graph::GraphCalendar>,
     /// Notifications not yet delivered (a task POSTs them).
     pub outbox: Vec<Notification>,
 }
@@ -120,6 +126,7 @@ impl SandboxState {
             requests: Vec::new(),
             empty_first_page: false,
             channels: Vec::new(),
+            graph: BTreeMap::new(),
             outbox: Vec::new(),
         }
     }
@@ -246,7 +253,7 @@ impl SandboxState {
         self.add_account(email);
         let access = random_token("ya29.sandbox-");
         let refresh = random_token("1//sandbox-");
-        self.access.insert(access.clone(), AccessToken { email: email.to_string(), expires: Instant::now() + self.access_ttl });
+        self.access.insert(access.clone(), AccessToken { email: email.to_string(), expires: Instant::now() + self.access_ttl, provider: "google" });
         self.refresh.insert(refresh.clone(), email.to_string());
         (access, refresh)
     }
@@ -261,8 +268,91 @@ impl SandboxState {
         Some(fault)
     }
 
-    /// Who an access token belongs to, while it is valid.
+    /// Who a Google access token belongs to, while it is valid.
     pub fn who(&self, token: &str) -> Option<&str> {
-        self.access.get(token).filter(|t| t.expires > Instant::now()).map(|t| t.email.as_str())
+        self.who_at(token, "google")
+    }
+
+    /// Who an access token of `provider` belongs to, while it is valid.
+    pub fn who_at(&self, token: &str, provider: &str) -> Option<&str> {
+        self.access.get(token).filter(|t| t.expires > Instant::now() && t.provider == provider).map(|t| t.email.as_str())
+    }
+
+    /// A Microsoft account with its default calendar ("Calendar").
+    pub fn add_ms_account(&mut self, email: &str) -> String {
+        let id = format!("AAMkAD-{}-default", email.replace(['@', '.'], "-"));
+        self.graph.entry(id.clone()).or_insert_with(|| super::graph::GraphCalendar {
+            id: id.clone(),
+            owner: email.to_string(),
+            name: "Calendar".into(),
+            hex_color: "#0078d4".into(),
+            is_default: true,
+            can_edit: true,
+            events: BTreeMap::new(),
+            valid_from: 0,
+        });
+        id
+    }
+
+    pub fn add_graph_calendar(&mut self, owner: &str, id: &str, name: &str, can_edit: bool) {
+        self.add_ms_account(owner);
+        self.graph.insert(id.to_string(), super::graph::GraphCalendar {
+            id: id.to_string(),
+            owner: owner.to_string(),
+            name: name.to_string(),
+            hex_color: "#e3008c".into(),
+            is_default: false,
+            can_edit,
+            events: BTreeMap::new(),
+            valid_from: 0,
+        });
+    }
+
+    /// Creates or replaces an event (a single one, an occurrence or an exception) as the
+    /// service stores it: `id`, `changeKey`, `@odata.etag` and `lastModifiedDateTime` set.
+    pub fn put_graph_event(&mut self, calendar: &str, id: &str, mut event: Value) -> Option<Value> {
+        let change = self.next_change();
+        let cal = self.graph.get_mut(calendar)?;
+        let obj = event.as_object_mut()?;
+        let key = format!("ck{change}");
+        obj.insert("id".into(), json!(id));
+        obj.insert("changeKey".into(), json!(key));
+        obj.insert("@odata.etag".into(), json!(format!("W/\"{key}\"")));
+        obj.insert("lastModifiedDateTime".into(), json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+        obj.entry("type").or_insert(json!("singleInstance"));
+        obj.entry("isCancelled").or_insert(json!(false));
+        obj.entry("showAs").or_insert(json!("busy"));
+        obj.entry("isAllDay").or_insert(json!(false));
+        cal.events.insert(id.to_string(), (Some(event.clone()), change));
+        Some(event)
+    }
+
+    pub fn delete_graph_event(&mut self, calendar: &str, id: &str) -> bool {
+        let change = self.next_change();
+        match self.graph.get_mut(calendar) {
+            Some(cal) if cal.events.contains_key(id) => {
+                cal.events.insert(id.to_string(), (None, change));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every delta link issued so far for this calendar answers 410 from now on.
+    pub fn invalidate_delta(&mut self, calendar: &str) {
+        let change = self.next_change();
+        if let Some(cal) = self.graph.get_mut(calendar) {
+            cal.valid_from = change;
+        }
+    }
+
+    /// Microsoft tokens for `email` without the consent page.
+    pub fn issue_ms_tokens(&mut self, email: &str) -> (String, String) {
+        self.add_ms_account(email);
+        let access = random_token("EwB-sandbox-");
+        let refresh = random_token("M.R3_sandbox-");
+        self.access.insert(access.clone(), AccessToken { email: email.to_string(), expires: Instant::now() + self.access_ttl, provider: "microsoft" });
+        self.refresh.insert(refresh.clone(), email.to_string());
+        (access, refresh)
     }
 }

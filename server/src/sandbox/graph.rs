@@ -1,0 +1,153 @@
+//! Microsoft Graph v1.0, the subset calsync reads: `GET /me`, `GET /me/calendars` and
+//! `calendarView/delta` for a window (pages linked by `@odata.nextLink`, a round ending in an
+//! `@odata.deltaLink`, deletions and events that left the window as `@removed`, 410
+//! `syncStateNotFound` once the delta state is dropped), errors in Graph's shape.
+//!
+//! The sandbox stores what calendarView answers (single events, occurrences and exceptions,
+//! each with its `seriesMasterId`) rather than expanding recurrence patterns itself: seeding
+//! places each occurrence, as the service would list them.
+use std::collections::{BTreeMap, HashMap};
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use serde_json::{json, Value};
+
+use super::Shared;
+
+pub struct GraphCalendar {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub hex_color: String,
+    pub is_default: bool,
+    pub can_edit: bool,
+    /// Event id → the event and the change number that last touched it (`None`: deleted).
+    pub events: BTreeMap<String, (Option<Value>, u64)>,
+    /// Delta links issued before this change number answer 410.
+    pub valid_from: u64,
+}
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/graph/v1.0/me", get(me))
+        .route("/graph/v1.0/me/calendars", get(calendars))
+        .route("/graph/v1.0/me/calendars/{cid}/calendarView/delta", get(delta))
+}
+
+/// Graph's error body: `{"error":{"code","message","innerError":{…}}}`.
+pub fn error(status: u16, code: &str, message: &str) -> Response {
+    let body = json!({"error": {"code": code, "message": message, "innerError": {"request-id": super::random_id(), "date": chrono::Utc::now().to_rfc3339()}}});
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(body)).into_response()
+}
+
+fn account(state: &super::SandboxState, headers: &HeaderMap) -> Result<String, Response> {
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match token.and_then(|t| state.who_at(t, "microsoft")) {
+        Some(email) => Ok(email.to_string()),
+        None => Err(error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")),
+    }
+}
+
+async fn me(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("GET me".into());
+    match account(&state, &headers) {
+        Ok(email) => Json(json!({"id": format!("user-{}", email.len()), "displayName": email.split('@').next().unwrap_or(""), "mail": email, "userPrincipalName": email})).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn calendars(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("GET calendars".into());
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let value: Vec<Value> = state
+        .graph
+        .values()
+        .filter(|c| c.owner == email)
+        .map(|c| json!({"id": c.id, "name": c.name, "color": "auto", "hexColor": c.hex_color, "isDefaultCalendar": c.is_default, "canEdit": c.can_edit, "canShare": c.can_edit, "canViewPrivateItems": true, "isRemovable": !c.is_default, "owner": {"name": email, "address": email}}))
+        .collect();
+    Json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('me')/calendars", "value": value})).into_response()
+}
+
+/// When an event is, for the window test: Graph's `dateTimeTimeZone` read as UTC when the zone
+/// is UTC, else as written (the sandbox's events are seeded in UTC).
+fn span(e: &Value) -> Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)> {
+    let read = |k: &str| chrono::NaiveDateTime::parse_from_str(e[k]["dateTime"].as_str()?.get(..19)?, "%Y-%m-%dT%H:%M:%S").ok();
+    Some((read("start")?, read("end")?))
+}
+
+/// The state a link carries: (offset, snapshot change, window start, window end, since).
+fn link_state(s: &str) -> Option<(usize, u64, String, String, u64)> {
+    let mut p = s.split('~');
+    Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.to_string(), p.next()?.to_string(), p.next()?.parse().ok()?))
+}
+
+async fn delta(State(state): State<Shared>, Path(cid): Path<String>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push(format!("GET delta {cid}"));
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let Some(cal) = state.graph.get(&cid).filter(|c| c.owner == email) else {
+        return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+    };
+    // A round starts with the window; its links carry the window and the paging state.
+    let (offset, upto, from, to, since) = if let Some(t) = q.get("$skiptoken").or_else(|| q.get("$deltatoken")) {
+        match link_state(t) {
+            Some((o, _, f, t2, s)) if q.contains_key("$deltatoken") => {
+                if s < cal.valid_from {
+                    return error(410, "syncStateNotFound", "The sync state generation is not found.");
+                }
+                (o, state.change, f, t2, s)
+            }
+            Some(st) => st,
+            None => return error(400, "BadRequest", "Invalid token."),
+        }
+    } else {
+        match (q.get("startDateTime"), q.get("endDateTime")) {
+            (Some(f), Some(t)) => (0, state.change, f.clone(), t.clone(), 0),
+            _ => return error(400, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."),
+        }
+    };
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).map(|t| t.naive_utc()).or_else(|_| chrono::NaiveDateTime::parse_from_str(s.get(..19).unwrap_or(s), "%Y-%m-%dT%H:%M:%S"));
+    let (Ok(win_from), Ok(win_to)) = (parse(&from), parse(&to)) else {
+        return error(400, "ErrorInvalidParameter", "StartDateTime and EndDateTime must be ISO 8601.");
+    };
+    let in_window = |e: &Value| span(e).is_some_and(|(s, en)| en > win_from && s < win_to);
+    let items: Vec<Value> = cal
+        .events
+        .iter()
+        .filter(|(_, (_, change))| *change <= upto && *change > since)
+        .filter_map(|(id, (event, _))| match event {
+            Some(e) if in_window(e) => Some(e.clone()),
+            // Deleted, or moved out of the window: removed, when the round already told of it.
+            _ if since > 0 => Some(json!({"@odata.type": "#microsoft.graph.event", "id": id, "@removed": {"reason": "deleted"}})),
+            _ => None,
+        })
+        .collect();
+    let size = headers
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|p| p.split(',').find_map(|x| x.trim().strip_prefix("odata.maxpagesize=")?.parse::<usize>().ok()))
+        .unwrap_or(10)
+        .clamp(1, 1000);
+    let page: Vec<Value> = items.iter().skip(offset).take(size).cloned().collect();
+    let base = format!("{}/graph/v1.0/me/calendars/{cid}/calendarView/delta", state.base);
+    let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(event)", "value": page});
+    if offset + size < items.len() {
+        body["@odata.nextLink"] = json!(format!("{base}?$skiptoken={}~{upto}~{from}~{to}~{since}", offset + size));
+    } else {
+        body["@odata.deltaLink"] = json!(format!("{base}?$deltatoken=0~{upto}~{from}~{to}~{upto}"));
+    }
+    Json(body).into_response()
+}

@@ -1,0 +1,102 @@
+//! Contract tests: the sandbox's Microsoft Graph and identity platform behave as
+//! ../shared/docs/providers.md says, so Outlook adapter tests against it mean something.
+use serde_json::{json, Value};
+use server::sandbox::{Sandbox, CLIENT_ID, CLIENT_SECRET};
+
+const ANA: &str = "ana@contoso.com";
+
+fn event(subject: &str, day: u32) -> Value {
+    json!({"subject": subject, "start": {"dateTime": format!("2030-01-{day:02}T09:00:00.0000000"), "timeZone": "UTC"}, "end": {"dateTime": format!("2030-01-{day:02}T10:00:00.0000000"), "timeZone": "UTC"}})
+}
+
+async fn get(url: &str, token: &str, page: Option<usize>) -> (u16, Value) {
+    let mut r = reqwest::Client::new().get(url).bearer_auth(token);
+    if let Some(n) = page {
+        r = r.header("Prefer", format!("odata.maxpagesize={n}"));
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_delta_round_pages_to_a_delta_link_and_the_next_round_has_only_changes_and_removals() {
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| st.issue_ms_tokens(ANA));
+    let cal = s.with(|st| {
+        let cal = st.add_ms_account(ANA);
+        for i in 1..=5 {
+            st.put_graph_event(&cal, &format!("e{i}"), event(&format!("E{i}"), i));
+        }
+        st.put_graph_event(&cal, "far", event("Outside", 28));
+        cal
+    });
+    let start = format!("{}/me/calendars/{cal}/calendarView/delta?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-01-20T00:00:00Z", s.graph_url());
+    let (status, mut page) = get(&start, &token, Some(2)).await;
+    assert_eq!(status, 200);
+    let mut seen = Vec::new();
+    loop {
+        seen.extend(page["value"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()));
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => {
+                assert!(page.get("@odata.deltaLink").is_none());
+                page = get(next, &token, Some(2)).await.1;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["e1", "e2", "e3", "e4", "e5"], "the window leaves 'far' out");
+    let delta = page["@odata.deltaLink"].as_str().unwrap().to_string();
+    assert!(delta.contains("$deltatoken="));
+
+    s.with(|st| {
+        st.put_graph_event(&cal, "e2", event("E2 moved", 3));
+        st.delete_graph_event(&cal, "e4");
+        st.put_graph_event(&cal, "e5", event("E5 left the window", 25));
+    });
+    let (_, changes) = get(&delta, &token, None).await;
+    let items = changes["value"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["subject"], "E2 moved");
+    assert_eq!(items[1]["@removed"]["reason"], "deleted");
+    assert_eq!((items[2]["id"].as_str(), items[2].get("@removed").is_some()), (Some("e5"), true), "an event that left the window is removed");
+    assert!(items[0]["changeKey"].is_string() && items[0]["@odata.etag"].as_str().unwrap().starts_with("W/"));
+
+    s.with(|st| st.invalidate_delta(&cal));
+    let (status, body) = get(changes["@odata.deltaLink"].as_str().unwrap(), &token, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (410, Some("syncStateNotFound")));
+    let (status, body) = get(&format!("{}/me/calendars/{cal}/calendarView/delta", s.graph_url()), &token, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("ErrorInvalidParameter")), "the window is required");
+}
+
+#[tokio::test]
+async fn me_and_calendars_and_a_google_token_is_no_graph_token() {
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| {
+        st.add_graph_calendar(ANA, "AAMk-team", "Team", false);
+        st.issue_ms_tokens(ANA)
+    });
+    let (_, me) = get(&format!("{}/me", s.graph_url()), &token, None).await;
+    assert_eq!((me["mail"].as_str(), me["userPrincipalName"].as_str()), (Some(ANA), Some(ANA)));
+    let (_, list) = get(&format!("{}/me/calendars", s.graph_url()), &token, None).await;
+    let list = list["value"].as_array().unwrap();
+    assert_eq!(list.iter().filter(|c| c["isDefaultCalendar"] == true).count(), 1);
+    assert_eq!(list.iter().find(|c| c["name"] == "Team").unwrap()["canEdit"], false);
+    let (google, _) = s.with(|st| st.issue_tokens("bob@example.com"));
+    let (status, body) = get(&format!("{}/me", s.graph_url()), &google, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("InvalidAuthenticationToken")));
+}
+
+#[tokio::test]
+async fn the_microsoft_token_endpoint_rotates_the_refresh_token_and_keeps_the_old_one_working() {
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (_, refresh) = s.with(|st| st.issue_ms_tokens(ANA));
+    let url = format!("{}/common/oauth2/v2.0/token", s.microsoft_login_url());
+    let form = |r: &str| vec![("grant_type", "refresh_token".to_string()), ("client_id", CLIENT_ID.into()), ("client_secret", CLIENT_SECRET.into()), ("refresh_token", r.to_string())];
+    let first: Value = reqwest::Client::new().post(&url).form(&form(&refresh)).send().await.unwrap().json().await.unwrap();
+    let rotated = first["refresh_token"].as_str().unwrap();
+    assert_ne!(rotated, refresh);
+    let again = reqwest::Client::new().post(&url).form(&form(&refresh)).send().await.unwrap();
+    assert_eq!(again.status(), 200, "the old refresh token is not revoked by the rotation");
+    let (_, me) = get(&format!("{}/me", s.graph_url()), first["access_token"].as_str().unwrap(), None).await;
+    assert_eq!(me["mail"], ANA);
+}
