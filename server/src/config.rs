@@ -182,6 +182,17 @@ impl Config {
                         client_secret: var("CALSYNC_GOOGLE_CLIENT_SECRET").map(crate::crypto::Secret::new),
                     }
                 },
+                outlook: {
+                    let real = crate::providers::outlook::Endpoints::default();
+                    crate::providers::outlook::Endpoints {
+                        login: var("CALSYNC_MICROSOFT_LOGIN_URL").unwrap_or(real.login),
+                        tenant: var("CALSYNC_MICROSOFT_TENANT").unwrap_or(real.tenant),
+                        graph: var("CALSYNC_MICROSOFT_GRAPH_URL").unwrap_or(real.graph),
+                        client_id: var("CALSYNC_MICROSOFT_CLIENT_ID"),
+                        client_secret: var("CALSYNC_MICROSOFT_CLIENT_SECRET").map(crate::crypto::Secret::new),
+                    }
+                },
+                outlook_mailbox_rate: rate("CALSYNC_MICROSOFT_MAILBOX_RATE", "10000/10m")?,
                 provider_timeout: Duration::from_secs(parse("CALSYNC_PROVIDER_TIMEOUT_SECONDS", 30u64)?.max(1)),
                 webhook_base: None,
                 repair_every: Duration::from_secs(3600 * parse("CALSYNC_SYNC_REPAIR_HOURS", 24u64)?.max(1)),

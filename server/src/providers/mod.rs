@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod google;
 pub mod google_events;
 pub mod oauth;
+pub mod outlook;
 pub mod pace;
 pub mod guard;
 pub mod ical_feed;

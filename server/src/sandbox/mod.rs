@@ -230,6 +230,17 @@ impl Sandbox {
         }
     }
 
+    /// Points calsync's Microsoft settings at this sandbox.
+    pub fn microsoft_endpoints(&self) -> crate::providers::outlook::Endpoints {
+        crate::providers::outlook::Endpoints {
+            login: self.microsoft_login_url(),
+            tenant: "common".into(),
+            graph: self.graph_url(),
+            client_id: Some(CLIENT_ID.into()),
+            client_secret: Some(crate::crypto::Secret::new(CLIENT_SECRET)),
+        }
+    }
+
     /// A demo Google account (`ana@example.com`) with a primary calendar of this week's meetings
     /// (one of them a daily series with a moved and a cancelled occurrence), a shared read-only
     /// team calendar and a free/busy-only one.

@@ -23,6 +23,7 @@ pub struct Adapters {
     /// For token endpoints (no redirects).
     pub oauth_http: reqwest::Client,
     pub google: google::Endpoints,
+    pub outlook: crate::providers::outlook::Endpoints,
     pub repair_every: std::time::Duration,
 }
 
@@ -30,7 +31,7 @@ impl Adapters {
     pub fn new(feeds: Arc<FeedClient>, keys: Keyring, read: ReadLimits, settings: &crate::sync::Settings) -> Adapters {
         let api = google::api_client(settings.provider_timeout);
         let oauth_http = crate::providers::oauth::http_client(settings.provider_timeout);
-        Adapters { feeds, keys, read, api, oauth_http, google: settings.google.clone(), repair_every: settings.repair_every }
+        Adapters { feeds, keys, read, api, oauth_http, google: settings.google.clone(), outlook: settings.outlook.clone(), repair_every: settings.repair_every }
     }
 
     /// The decrypted secrets of a record, for the adapters that sign in. A calendar connected
@@ -55,7 +56,8 @@ impl Adapters {
     pub fn oauth(&self, provider: IntegrationType) -> Option<OAuthClient> {
         match provider {
             IntegrationType::Google => self.google.oauth(),
-            _ => None,
+            IntegrationType::Outlook => self.outlook.oauth(),
+            IntegrationType::Ical => None,
         }
     }
 
@@ -110,10 +112,15 @@ impl Adapters {
                         repair_every: self.repair_every,
                         pacer,
                     })),
-                    _ => Err(ProviderError::new(
-                        ErrorKind::Invalid,
-                        format!("Syncing {} calendars is not available in this version yet; Google Calendar and iCal feeds sync today.", other.as_str()),
-                    )),
+                    IntegrationType::Outlook => Ok(Box::new(crate::providers::outlook::OutlookCalendar {
+                        client: self.api.clone(),
+                        graph: self.outlook.graph.clone(),
+                        calendar_id,
+                        access_token,
+                        repair_every: self.repair_every,
+                        pacer,
+                    })),
+                    IntegrationType::Ical => Err(ProviderError::new(ErrorKind::Invalid, "An iCal feed has no sign-in.")),
                 }
             }
         }

@@ -51,6 +51,10 @@ pub struct Settings {
     pub mass_delete: MassDelete,
     /// Where Google is (`CALSYNC_GOOGLE_*_URL`).
     pub google: crate::providers::google::Endpoints,
+    /// Where Microsoft is (`CALSYNC_MICROSOFT_*`).
+    pub outlook: crate::providers::outlook::Endpoints,
+    /// calsync's request budget per Microsoft mailbox (Outlook's documented limit).
+    pub outlook_mailbox_rate: crate::providers::pace::Rate,
     /// The public address providers push notifications to (`…/webhooks/google`); `None`:
     /// no push channels, polling and the daily full sync only (`CALSYNC_WEBHOOKS`).
     pub webhook_base: Option<String>,
@@ -77,6 +81,8 @@ impl Default for Settings {
             feeds: FeedLimits::default(),
             mass_delete: MassDelete::default(),
             google: crate::providers::google::Endpoints::default(),
+            outlook: crate::providers::outlook::Endpoints::default(),
+            outlook_mailbox_rate: crate::providers::pace::Rate { requests: 10_000, per: std::time::Duration::from_secs(600) },
             webhook_base: None,
             provider_timeout: std::time::Duration::from_secs(30),
             repair_every: std::time::Duration::from_secs(24 * 3600),
@@ -565,6 +571,11 @@ impl Engine {
                     keys: vec![("google:project".into(), s.google_project_rate), (format!("google:{who}"), s.google_user_rate)],
                 });
                 Pacer::new("Google Calendar", Some(budget))
+            }
+            integrations::IntegrationType::Outlook => {
+                let who = integration.account_id.map(|a| format!("account:{a}")).unwrap_or_else(|| format!("user:{}", integration.user_id));
+                let budget: Arc<dyn Budget> = Arc::new(budget::DbBudget { pool: self.inner.pool.clone(), keys: vec![(format!("microsoft:{who}"), s.outlook_mailbox_rate)] });
+                Pacer::new("Outlook", Some(budget))
             }
             other => Pacer::new(other.as_str(), None),
         }

@@ -1,0 +1,162 @@
+//! Outlook calendars synced by the engine against the provider sandbox's Graph, on SQLite and
+//! PostgreSQL: a full round (singles, occurrences grouped by series, an exception, a cancelled
+//! occurrence, all-day, free time, a Windows zone name), incremental rounds, 410 recovery, and
+//! Microsoft's refresh-token rotation stored with the access token.
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Duration as Days, Utc};
+use serde_json::{json, Value};
+use server::{
+    crypto::Secret,
+    db_test,
+    domain::integrations::{self as ig, Actor, Patch},
+    providers::fetch::FeedClient,
+    sandbox::Sandbox,
+    sync::{Engine, Settings, Trigger},
+    testing::TestDb,
+};
+
+mod common;
+use common::*;
+
+const ANA: &str = "ana@contoso.com";
+
+async fn setup(db: &TestDb) -> (Sandbox, Actor, String, String, Engine) {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(ANA));
+    let cal = sandbox.with(|s| s.add_ms_account(ANA));
+    let me = user(db, ANA).await;
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Outlook Calendar".into()),
+        integration_name: Some("Work".into()),
+        calendar_id: Some(cal.clone()),
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        ..Patch::default()
+    };
+    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
+    let feeds = limits();
+    let settings = Settings { feeds: feeds.clone(), outlook: sandbox.microsoft_endpoints(), provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    (sandbox, me, name, cal, engine)
+}
+
+fn day(d: i64) -> String {
+    (Utc::now().date_naive() + Days::days(d)).format("%Y-%m-%d").to_string()
+}
+
+fn timed(subject: &str, d: i64, h: u32) -> Value {
+    json!({"subject": subject, "start": {"dateTime": format!("{}T{h:02}:00:00.0000000", day(d)), "timeZone": "UTC"}, "end": {"dateTime": format!("{}T{h:02}:30:00.0000000", day(d)), "timeZone": "UTC"}})
+}
+
+fn occurrence(d: i64, extra: Value) -> Value {
+    let mut e = timed("Standup", d, 15);
+    e["type"] = json!("occurrence");
+    e["seriesMasterId"] = json!("standup");
+    e["originalStart"] = json!(format!("{}T15:00:00Z", day(d)));
+    for (k, v) in extra.as_object().unwrap() {
+        e[k] = v.clone();
+    }
+    e
+}
+
+async fn busy(db: &TestDb) -> Vec<(String, String, String)> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use server::{db::schema::event_instances as ei, run};
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    run!(&mut c, |c| ei::table
+        .filter(ei::busy.eq(true))
+        .select((ei::uid, ei::recurrence_id, ei::summary))
+        .order((ei::start_at.asc(), ei::uid.asc()))
+        .load::<(String, String, String)>(c)
+        .await)
+    .unwrap()
+}
+
+fn names(rows: &[(String, String, String)]) -> Vec<&str> {
+    rows.iter().map(|(_, _, s)| s.as_str()).collect()
+}
+
+db_test!(an_outlook_calendar_syncs_a_full_round_then_only_what_changed, |db| {
+    let (sandbox, me, name, cal, engine) = setup(&db).await;
+    sandbox.with(|s| {
+        s.put_graph_event(&cal, "lunch", timed("Lunch", 2, 12));
+        // 09:00 in Berlin's winter is 08:00 UTC; the zone comes as a Windows name.
+        s.put_graph_event(&cal, "berlin", json!({"subject": "Berlin call", "start": {"dateTime": format!("{}T09:00:00.0000000", day(3)), "timeZone": "W. Europe Standard Time"}, "end": {"dateTime": format!("{}T10:00:00.0000000", day(3)), "timeZone": "W. Europe Standard Time"}}));
+        s.put_graph_event(&cal, "offsite", json!({"subject": "Offsite", "isAllDay": true, "start": {"dateTime": format!("{}T00:00:00.0000000", day(4)), "timeZone": "UTC"}, "end": {"dateTime": format!("{}T00:00:00.0000000", day(5)), "timeZone": "UTC"}}));
+        s.put_graph_event(&cal, "focus", json!({"subject": "Focus", "showAs": "free", "start": {"dateTime": format!("{}T13:00:00.0000000", day(5)), "timeZone": "UTC"}, "end": {"dateTime": format!("{}T14:00:00.0000000", day(5)), "timeZone": "UTC"}}));
+        s.put_graph_event(&cal, "standup-1", occurrence(1, json!({})));
+        s.put_graph_event(&cal, "standup-2", occurrence(2, json!({"type": "exception", "subject": "Standup (late)", "start": {"dateTime": format!("{}T16:00:00.0000000", day(2)), "timeZone": "UTC"}, "end": {"dateTime": format!("{}T16:30:00.0000000", day(2)), "timeZone": "UTC"}})));
+        s.put_graph_event(&cal, "standup-3", occurrence(3, json!({"isCancelled": true})));
+    });
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    let rows = busy(&db).await;
+    assert_eq!(names(&rows), vec!["Standup", "Lunch", "Standup (late)", "Berlin call", "Offsite"], "{rows:?}");
+    assert_eq!(rows.iter().filter(|(uid, _, _)| uid == "standup").count(), 2, "occurrences grouped by their series");
+    let availability = {
+        let mut c = db.pool.get().await.unwrap();
+        let u = server::domain::users::find_by_email(&mut c.conn(), ANA).await.unwrap().unwrap();
+        server::domain::availability::busy(&mut c.conn(), &u, Utc::now() + Days::days(3), Utc::now() + Days::days(4)).await.unwrap()
+    };
+    let berlin = availability.iter().find(|b| b.sources.iter().any(|s| s.summary == "Berlin call")).expect("the Berlin call blocks time");
+    let local = chrono::NaiveDateTime::parse_from_str(&format!("{}T09:00:00", day(3)), "%Y-%m-%dT%H:%M:%S").unwrap();
+    let expected = chrono::TimeZone::from_local_datetime(&chrono_tz::Europe::Berlin, &local).single().unwrap().with_timezone(&Utc);
+    assert_eq!(berlin.start, expected, "W. Europe Standard Time is Europe/Berlin");
+
+    // Nothing changed: one request.
+    let before = sandbox.with(|s| s.requests.len());
+    let again = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!((again.created_count, again.updated_count, again.deleted_count), (0, 0, 0));
+    assert_eq!(sandbox.with(|s| s.requests.len()) - before, 1);
+
+    // Changes in Outlook: a new event, one moved, one deleted, an occurrence retitled.
+    sandbox.with(|s| {
+        s.put_graph_event(&cal, "dentist", timed("Dentist", 6, 10));
+        s.put_graph_event(&cal, "lunch", timed("Lunch (moved)", 7, 12));
+        s.delete_graph_event(&cal, "offsite");
+        s.put_graph_event(&cal, "standup-1", occurrence(1, json!({"subject": "Standup (remote)"})));
+    });
+    let changed = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(changed.status, "Success", "{:?}", changed.error);
+    let rows = busy(&db).await;
+    let n = names(&rows);
+    assert!(n.contains(&"Dentist") && n.contains(&"Lunch (moved)") && n.contains(&"Standup (remote)"), "{n:?}");
+    assert!(!n.contains(&"Offsite") && !n.contains(&"Lunch") && !n.contains(&"Standup"), "{n:?}");
+    assert!(n.contains(&"Standup (late)"), "the other occurrence is untouched");
+
+    // The delta state is dropped: the next round starts over and removes what vanished.
+    sandbox.with(|s| {
+        s.graph.get_mut(&cal).unwrap().events.remove("dentist");
+        s.invalidate_delta(&cal);
+    });
+    let over = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(over.status, "Success", "{:?}", over.error);
+    assert!(!names(&busy(&db).await).contains(&"Dentist"));
+});
+
+db_test!(microsofts_rotated_refresh_token_is_stored_with_the_new_access_token, |db| {
+    use server::domain::accounts;
+    let (sandbox, me, _, cal, engine) = setup(&db).await;
+    sandbox.with(|s| s.put_graph_event(&cal, "a", timed("Alpha", 1, 9)));
+    let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(ANA));
+    let mut c = db.pool.get().await.unwrap();
+    let grant = accounts::Grant { access_token: Secret::new(access), refresh_token: Some(Secret::new(refresh.clone())), expiry: Some(server::domain::now() + Days::minutes(1)) };
+    let account = accounts::connect(&mut c.conn(), &db.keys, me.user_id, ig::IntegrationType::Outlook, ANA, grant).await.unwrap();
+    let picks = vec![accounts::Pick { calendar_id: cal.clone(), name: "Calendar".into(), writable: true }];
+    let added = accounts::add_calendars(&mut c.conn(), &db.keys, me, account.id, picks).await.unwrap();
+    assert_eq!(added[0].integration.integration_name, "Calendar (ana@contoso.com)");
+    drop(c);
+    let run = engine.sync_and_wait(me, &added[0].integration.name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    let mut c = db.pool.get().await.unwrap();
+    let (_, stored) = accounts::secrets(&mut c.conn(), &db.keys, account.id).await.unwrap();
+    let stored = stored.unwrap();
+    assert_ne!(stored.expose(), refresh, "the rotated refresh token replaced the old one");
+    assert!(sandbox.with(|s| s.refresh.contains_key(stored.expose())));
+});
