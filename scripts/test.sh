@@ -34,6 +34,7 @@ export CALSYNC_TEST_DATABASE_URL
 # No provider request leaves loopback: the CLI and browser tests' servers find Google on a
 # closed local port (tests that sync a provider start the sandbox and point there).
 for v in AUTH TOKEN REVOKE API; do export CALSYNC_GOOGLE_${v}_URL=http://127.0.0.1:9/google; done
+export CALSYNC_MICROSOFT_LOGIN_URL=http://127.0.0.1:9/microsoft CALSYNC_MICROSOFT_GRAPH_URL=http://127.0.0.1:9/graph/v1.0
 
 # One build: cargo-leptos builds the browser (wasm) and server sides; the Rust tests reuse the
 # server artifacts (same features, same flags, and the output name cargo-leptos bakes in).

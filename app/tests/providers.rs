@@ -17,7 +17,8 @@ use server::{
 db_test!(no_provider_request_leaves_loopback, |db| {
     let state = state(&db, APP_ORIGIN);
     let g = &state.config.sync.google;
-    for url in [&g.auth, &g.token, &g.revoke, &g.api] {
+    let m = &state.config.sync.outlook;
+    for url in [&g.auth, &g.token, &g.revoke, &g.api, &m.login, &m.graph] {
         assert!(url.starts_with("http://127.0.0.1:"), "{url} is not on loopback");
     }
     add_user(&db, "sarah@example.com", Role::User).await;

@@ -51,9 +51,12 @@ async fn live(account_id: i64) -> Result<(server::domain::accounts::Account, Vec
     drop(pooled);
     let engine = state.engine.clone();
     let token = engine.account_token(account.id).await?.map_err(|e| AppError::Refused { status: 409, message: e.message })?;
-    let list = server::providers::google::calendars(&server::providers::google::api_client(state.config.sync.provider_timeout), &state.config.sync.google.api, &token)
-        .await
-        .map_err(|e| AppError::Refused { status: 502, message: format!("Reading the account's calendars failed: {}", e.message) })?;
+    let timeout = state.config.sync.provider_timeout;
+    let list = match account.provider {
+        server::domain::integrations::IntegrationType::Outlook => server::providers::outlook::account(&state.config.sync.outlook.graph, &token, timeout).await.map(|(_, l)| l),
+        _ => server::providers::google::calendars(&server::providers::google::api_client(timeout), &state.config.sync.google.api, &token).await,
+    }
+    .map_err(|e| AppError::Refused { status: 502, message: format!("Reading the account's calendars failed: {}", e.message) })?;
     Ok((account, list, state, me))
 }
 

@@ -52,6 +52,8 @@ pub struct CalendarsPage {
     pub filter_user: Option<String>,
     /// "Connect Google Calendar" works (the server has an OAuth client at Google).
     pub google_ready: bool,
+    /// "Connect Outlook Calendar" works.
+    pub outlook_ready: bool,
 }
 
 /// The result of an action: the record and what to tell the person.
@@ -156,6 +158,7 @@ pub(crate) mod convert {
             push_until: None,
             reconnect_href: match i.integration_type {
                 IntegrationType::Google => Some(format!("/oauth/google/start?integration={}", crate::api::query_escape(&i.name))),
+                IntegrationType::Outlook => Some(format!("/oauth/microsoft/start?integration={}", crate::api::query_escape(&i.name))),
                 _ => None,
             },
         }
@@ -192,6 +195,7 @@ pub async fn list_integrations(user: Option<String>) -> Result<CalendarsPage, Ap
     };
     Ok(CalendarsPage {
         google_ready: state.config.sync.google.oauth().is_some(),
+        outlook_ready: state.config.sync.outlook.oauth().is_some(),
         items: items.iter().map(|i| IntegrationView { push_until: push_of(i), ..convert::view(i, me.tz(), account_of(i)) }).collect(),
         is_admin: me.is_admin(),
         users: if me.is_admin() { user_emails(&state).await? } else { Vec::new() },

@@ -89,7 +89,14 @@ pub fn CalendarsPage() -> impl IntoView {
                         }
                     })}
                 </Transition>
-                <ConnectInfo provider="Outlook" vars="CALSYNC_MICROSOFT_CLIENT_ID and CALSYNC_MICROSOFT_CLIENT_SECRET (and CALSYNC_MICROSOFT_TENANT for a single-tenant app)"/>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match page.await.map(|p| p.outlook_ready).unwrap_or(false) {
+                            true => Either::Left(view! { <a class="button" href="/oauth/microsoft/start" rel="external" data-test="connect-outlook">"Connect Outlook Calendar"</a> }),
+                            false => Either::Right(view! { <ConnectInfo provider="Outlook" vars="CALSYNC_MICROSOFT_CLIENT_ID and CALSYNC_MICROSOFT_CLIENT_SECRET (and CALSYNC_MICROSOFT_TENANT for a single-tenant app)"/> }),
+                        }
+                    })}
+                </Transition>
             </div>
         </div>
         <Transition fallback=|| ()>

@@ -37,6 +37,7 @@ struct Pending {
 fn provider_of(slug: &str) -> Option<IntegrationType> {
     match slug {
         "google" => Some(IntegrationType::Google),
+        "microsoft" => Some(IntegrationType::Outlook),
         _ => None,
     }
 }
@@ -44,7 +45,8 @@ fn provider_of(slug: &str) -> Option<IntegrationType> {
 fn client(state: &AppState, provider: IntegrationType) -> Option<OAuthClient> {
     match provider {
         IntegrationType::Google => state.config.sync.google.oauth(),
-        _ => None,
+        IntegrationType::Outlook => state.config.sync.outlook.oauth(),
+        IntegrationType::Ical => None,
     }
 }
 
@@ -75,7 +77,8 @@ pub async fn start(
     let Some(user) = user else { return Redirect::to("/login?next=%2Fcalendars").into_response() };
     let Some(provider) = provider_of(&slug) else { return super::http::error_page(axum::http::StatusCode::NOT_FOUND) };
     let Some(oauth) = client(&state, provider) else {
-        return back(&session, format!("{} is not set up on this server yet: an administrator must set its OAuth client (CALSYNC_GOOGLE_CLIENT_ID and CALSYNC_GOOGLE_CLIENT_SECRET).", provider.as_str()), true).await;
+        let vars = if provider == IntegrationType::Google { "CALSYNC_GOOGLE_CLIENT_ID and CALSYNC_GOOGLE_CLIENT_SECRET" } else { "CALSYNC_MICROSOFT_CLIENT_ID and CALSYNC_MICROSOFT_CLIENT_SECRET" };
+        return back(&session, format!("{} is not set up on this server yet: an administrator must set its OAuth client ({vars}).", provider.as_str()), true).await;
     };
     // Reconnect: only for a record of this user's (or any, for an admin).
     let integration = match q.get("integration").filter(|n| !n.is_empty()) {
@@ -137,8 +140,13 @@ pub async fn callback(
         Ok(t) => t,
         Err(e) => return back(&session, format!("Connecting {name} failed: {} Nothing was connected.", e.message), true).await,
     };
-    // The account's email: the primary calendar's id (no extra scope needed).
-    let email = match server::providers::google::account(&state.config.sync.google.api, &tokens.access_token, state.config.sync.provider_timeout).await {
+    // The account's email: Google's primary calendar's id, Graph's /me (no extra scope).
+    let timeout = state.config.sync.provider_timeout;
+    let found = match provider {
+        IntegrationType::Outlook => server::providers::outlook::account(&state.config.sync.outlook.graph, &tokens.access_token, timeout).await,
+        _ => server::providers::google::account(&state.config.sync.google.api, &tokens.access_token, timeout).await,
+    };
+    let email = match found {
         Ok((email, _)) => email,
         Err(e) => return back(&session, format!("Reading the account's calendars failed: {} Nothing was connected.", e.message), true).await,
     };

@@ -20,7 +20,8 @@ pub async fn serve(mut config: Config, addr: Option<SocketAddr>, sandbox: bool) 
         let s = server::sandbox::Sandbox::start(at).await.map_err(|e| format!("starting the provider sandbox: {e}"))?;
         s.seed_demo();
         config.sync.google = s.google_endpoints();
-        tracing::warn!(sandbox = %s.url(), "provider sandbox: Google Calendar is the sandbox here (demo account ana@example.com); nothing reaches Google");
+        config.sync.outlook = s.microsoft_endpoints();
+        tracing::warn!(sandbox = %s.url(), "provider sandbox: Google Calendar and Outlook are the sandbox here (demo account ana@example.com at both); nothing reaches Google or Microsoft");
     }
     let applied = server::db::run_migrations(&config.database_url).await.map_err(|e| e.to_string())?;
     if !applied.is_empty() {

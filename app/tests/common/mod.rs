@@ -23,6 +23,13 @@ pub fn config(db: &TestDb, public_url: &str) -> server::config::Config {
     c.public_url = public_url.into();
     c.password_cost = Cost::Test;
     c.sync.google = closed_provider();
+    c.sync.outlook = server::providers::outlook::Endpoints {
+        login: "http://127.0.0.1:9/microsoft".into(),
+        tenant: "common".into(),
+        graph: "http://127.0.0.1:9/graph/v1.0".into(),
+        client_id: Some("calsync-test-client".into()),
+        client_secret: Some(server::crypto::Secret::new("calsync-test-secret")),
+    };
     c
 }
 

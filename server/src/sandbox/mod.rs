@@ -241,9 +241,9 @@ impl Sandbox {
         }
     }
 
-    /// A demo Google account (`ana@example.com`) with a primary calendar of this week's meetings
+    /// A demo account (`ana@example.com`) at Google — a primary calendar of this week's meetings
     /// (one of them a daily series with a moved and a cancelled occurrence), a shared read-only
-    /// team calendar and a free/busy-only one.
+    /// team calendar and a free/busy-only one — and at Microsoft, with two calendars.
     pub fn seed_demo(&self) {
         use chrono::{Duration, Utc};
         use serde_json::json;
@@ -272,6 +272,13 @@ impl Sandbox {
             s.put_event(ana, "standup_off", json!({"recurringEventId": "standup", "originalStartTime": {"dateTime": at(2, 8, 30), "timeZone": "UTC"}, "status": "cancelled"}));
             s.put_event("team-ana@group.calendar.google.com", "retro", timed("Team retro", 2, 16, 1));
             s.put_event("holidays-ana@group.calendar.google.com", "bank-holiday", json!({"summary": "Bank holiday", "start": {"date": day(6)}, "end": {"date": day(7)}}));
+            // The same person at Microsoft: a default calendar and a shared read-only one.
+            let cal = s.add_ms_account(ana);
+            s.add_graph_calendar(ana, "AAMkAD-ana-projects", "Projects", false);
+            let graph = |subject: &str, d: i64, h: u32, len: u32| json!({"subject": subject, "start": {"dateTime": format!("{}T{h:02}:00:00.0000000", day(d)), "timeZone": "UTC"}, "end": {"dateTime": format!("{}T{:02}:00:00.0000000", day(d), h + len), "timeZone": "UTC"}});
+            s.put_graph_event(&cal, "review", graph("Quarterly review", 1, 14, 2));
+            s.put_graph_event(&cal, "w-1on1", graph("1:1 with Sam", 3, 11, 1));
+            s.put_graph_event("AAMkAD-ana-projects", "launch", graph("Launch prep", 4, 9, 3));
         });
     }
 }
