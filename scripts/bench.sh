@@ -26,5 +26,6 @@ export CALSYNC_PEER_PYTHON=$venv/bin/python
 cargo bench -p server --bench sync
 cargo bench -p server --bench capacity
 cargo bench -p server --bench google
+cargo bench -p server --bench outlook
 # /health and another user's sync while the app reads hostile feeds (the whole app on loopback).
 LEPTOS_OUTPUT_NAME=calsync cargo bench -p app --no-default-features --features ssr --bench health

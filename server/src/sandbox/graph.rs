@@ -124,14 +124,15 @@ async fn delta(State(state): State<Shared>, Path(cid): Path<String>, headers: He
         return error(400, "ErrorInvalidParameter", "StartDateTime and EndDateTime must be ISO 8601.");
     };
     let in_window = |e: &Value| span(e).is_some_and(|(s, en)| en > win_from && s < win_to);
-    let items: Vec<Value> = cal
+    // What this round lists, by reference: only the page's items are copied out.
+    let items: Vec<(&String, Option<&Value>)> = cal
         .events
         .iter()
         .filter(|(_, (_, change))| *change <= upto && *change > since)
         .filter_map(|(id, (event, _))| match event {
-            Some(e) if in_window(e) => Some(e.clone()),
+            Some(e) if in_window(e) => Some((id, Some(e))),
             // Deleted, or moved out of the window: removed, when the round already told of it.
-            _ if since > 0 => Some(json!({"@odata.type": "#microsoft.graph.event", "id": id, "@removed": {"reason": "deleted"}})),
+            _ if since > 0 => Some((id, None)),
             _ => None,
         })
         .collect();
@@ -141,7 +142,15 @@ async fn delta(State(state): State<Shared>, Path(cid): Path<String>, headers: He
         .and_then(|p| p.split(',').find_map(|x| x.trim().strip_prefix("odata.maxpagesize=")?.parse::<usize>().ok()))
         .unwrap_or(10)
         .clamp(1, 1000);
-    let page: Vec<Value> = items.iter().skip(offset).take(size).cloned().collect();
+    let page: Vec<Value> = items
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|(id, e)| match e {
+            Some(e) => (*e).clone(),
+            None => json!({"@odata.type": "#microsoft.graph.event", "id": id, "@removed": {"reason": "deleted"}}),
+        })
+        .collect();
     let base = format!("{}/graph/v1.0/me/calendars/{cid}/calendarView/delta", state.base);
     let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(event)", "value": page});
     if offset + size < items.len() {
