@@ -275,3 +275,99 @@ db_test!(google_pushes_a_change_and_the_calendar_syncs_without_waiting_for_its_i
     stop.send(true).unwrap();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), scheduler).await;
 });
+
+db_test!(outlook_subscribes_after_the_handshake_and_a_notification_syncs_the_calendar, |db| {
+    use server::domain::webhooks;
+    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let day = (Utc::now() + Days::days(1)).format("%Y-%m-%d").to_string();
+    let event = |s: &str, h: u32| serde_json::json!({"subject": s, "start": {"dateTime": format!("{day}T{h:02}:00:00.0000000"), "timeZone": "UTC"}, "end": {"dateTime": format!("{day}T{h:02}:30:00.0000000"), "timeZone": "UTC"}});
+    let (cal, access, refresh) = sandbox.with(|s| {
+        let (a, r) = s.issue_ms_tokens("sarah@example.com");
+        let cal = s.add_ms_account("sarah@example.com");
+        s.put_graph_event(&cal, "a", event("Alpha", 9));
+        (cal, a, r)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let st = state_with(&db, &origin, |c| {
+        c.sync.outlook = sandbox.microsoft_endpoints();
+        c.sync.webhook_base = Some(origin.clone());
+    });
+    let engine = st.engine.clone();
+    let options = leptos::config::get_configuration(None).unwrap().leptos_options;
+    let app = app::ssr::http::router(st, options);
+    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await });
+    add_user(&db, "sarah@example.com", Role::User).await;
+    let mut c = db.pool.get().await.unwrap();
+    let sarah = users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap();
+    let me = Actor::of(&sarah);
+    let patch = Patch {
+        integration_type: Some("Outlook Calendar".into()),
+        integration_name: Some("Work".into()),
+        calendar_id: Some(cal.clone()),
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        ..Patch::default()
+    };
+    let record = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration;
+    drop(c);
+
+    // The first sync subscribes; Graph's validation handshake reached this app and passed.
+    assert_eq!(engine.sync_and_wait(me, &record.name, Trigger::Manual).await.unwrap().status, "Success");
+    assert_eq!(sandbox.with(|s| s.subscriptions.len()), 1, "the handshake passed and the subscription exists");
+    let sub = sandbox.with(|s| s.subscriptions[0].clone());
+    assert_eq!(sub.url, format!("{origin}/webhooks/microsoft"));
+    let mut c = db.pool.get().await.unwrap();
+    assert_eq!(webhooks::of(&mut c.conn(), record.id).await.unwrap()[0].channel_id, sub.id);
+    drop(c);
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(engine.clone().scheduler(stopped));
+    sandbox.with(|s| s.put_graph_event(&cal, "b", event("Beta", 10)));
+    let mut synced = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if busy_summaries(&db).await == ["Alpha", "Beta"] {
+            synced = true;
+            break;
+        }
+    }
+    assert!(synced, "the notified change synced: {:?}", busy_summaries(&db).await);
+
+    // A notification with the wrong client state changes nothing; subscriptionRemoved queues
+    // a sync, which subscribes again.
+    let post = |body: serde_json::Value| {
+        let origin = origin.clone();
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let body = body.to_string();
+            let req = format!("POST /webhooks/microsoft HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let mut s = tokio::net::TcpStream::connect(origin.trim_start_matches("http://")).await.unwrap();
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out.lines().next().unwrap_or("").to_string()
+        }
+    };
+    let forged = serde_json::json!({"value": [{"subscriptionId": sub.id, "clientState": "guess", "changeType": "updated"}]});
+    assert!(post(forged).await.contains("202"));
+    let removed = serde_json::json!({"value": [{"subscriptionId": sub.id, "clientState": sub.client_state, "lifecycleEvent": "subscriptionRemoved"}]});
+    sandbox.with(|s| s.subscriptions.clear());
+    assert!(post(removed).await.contains("202"));
+    let mut again = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if sandbox.with(|s| s.subscriptions.len()) == 1 {
+            again = true;
+            break;
+        }
+    }
+    assert!(again, "the sync queued by subscriptionRemoved subscribed again");
+    stop.send(true).unwrap();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), scheduler).await;
+
+    // Deleting the calendar deletes its subscription at Microsoft.
+    engine.delete_calendar(me, &record.name).await.unwrap();
+    assert!(sandbox.with(|s| s.subscriptions.is_empty()));
+});

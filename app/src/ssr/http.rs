@@ -52,7 +52,10 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), super::origin::same_origin))
         .layer(Extension(state.clone()));
     // Providers' push notifications: no session, no Origin (the provider is no browser).
-    let webhooks = Router::new().route("/webhooks/google", axum::routing::post(super::webhooks::google)).layer(Extension(state.clone()));
+    let webhooks = Router::new()
+        .route("/webhooks/google", axum::routing::post(super::webhooks::google))
+        .route("/webhooks/microsoft", axum::routing::post(super::webhooks::microsoft))
+        .layer(Extension(state.clone()));
     // Static files (wasm, JS, CSS) skip the session store: no database work per asset.
     Router::new()
         .route_service(

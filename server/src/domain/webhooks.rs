@@ -86,3 +86,21 @@ pub async fn heard(conn: &mut Conn<'_>, channel_id: &str, token: &str, change: b
         .await)?;
     Ok(Heard::Queued(channel.integration_id))
 }
+
+/// A Graph lifecycle notification for a subscription (with its client state).
+pub async fn lifecycle(conn: &mut Conn<'_>, channel_id: &str, token: &str, event: &str) -> Result<Heard> {
+    let heard = heard(conn, channel_id, token, true).await?;
+    if let Heard::Queued(_) = heard {
+        match event {
+            // Renewed (a new subscription) by the sync it queued.
+            "reauthorizationRequired" => {
+                run!(conn, |c| diesel::update(wc::table.filter(wc::channel_id.eq(channel_id))).set(wc::expires_at.eq(now())).execute(c).await)?;
+            }
+            // Gone at the provider: the sync it queued opens a new one.
+            "subscriptionRemoved" => remove(conn, channel_id).await?,
+            // "missed": the queued sync catches up.
+            _ => {}
+        }
+    }
+    Ok(heard)
+}

@@ -432,3 +432,42 @@ pub async fn account(graph: &str, token: &Secret, timeout: Duration) -> Result<(
         .collect();
     Ok((email, calendars))
 }
+
+/// How long a subscription on events is asked to live: 4,230 minutes is the maximum the Graph
+/// docs repository gives for Outlook resources; newer notes say 10,080 [U], so the shorter.
+pub const SUBSCRIPTION_MINUTES: i64 = 4230;
+
+/// Subscribes to changes of the calendar's events. Graph first POSTs a validation request to
+/// `address` (answered by `/webhooks/microsoft`) and creates nothing if it fails. The resource
+/// is the calendar's own events (`/me/calendars/{id}/events`): the documented `/me/events`
+/// would not say which of the account's calendars changed.
+pub async fn subscribe(client: &reqwest::Client, graph: &str, access: &Secret, calendar_id: &str, address: &str, client_state: &str) -> Result<super::google::Channel, ProviderError> {
+    let expires = chrono::Utc::now() + chrono::Duration::minutes(SUBSCRIPTION_MINUTES);
+    let body = serde_json::json!({
+        "changeType": "created,updated,deleted",
+        "notificationUrl": address,
+        "lifecycleNotificationUrl": address,
+        "resource": format!("/me/calendars/{calendar_id}/events"),
+        "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "clientState": client_state,
+    });
+    let r = client.post(format!("{}/subscriptions", graph.trim_end_matches('/'))).bearer_auth(access.expose()).json(&body).send().await.map_err(transport)?;
+    let status = r.status().as_u16();
+    let text = r.text().await.map_err(transport)?;
+    if !(200..300).contains(&status) {
+        return Err(error_of(status, None, &text).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, "Outlook: gone (410).")));
+    }
+    let v: Value = serde_json::from_str(&text).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Outlook's subscription could not be read ({e}).")))?;
+    let expires_at = v["expirationDateTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.naive_utc()).unwrap_or(expires.naive_utc());
+    let id = v["id"].as_str().ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Outlook's subscription has no id."))?;
+    Ok(super::google::Channel { id: id.to_owned(), resource_id: None, expires_at })
+}
+
+/// Deletes a subscription; one Graph no longer knows is gone already.
+pub async fn unsubscribe(client: &reqwest::Client, graph: &str, access: &Secret, id: &str) -> Result<(), ProviderError> {
+    let r = client.delete(format!("{}/subscriptions/{id}", graph.trim_end_matches('/'))).bearer_auth(access.expose()).send().await.map_err(transport)?;
+    match r.status().as_u16() {
+        200..=299 | 404 => Ok(()),
+        s => Err(error_of(s, None, &r.text().await.unwrap_or_default()).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, "gone"))),
+    }
+}

@@ -37,6 +37,69 @@ pub fn routes() -> Router<Shared> {
         .route("/graph/v1.0/me", get(me))
         .route("/graph/v1.0/me/calendars", get(calendars))
         .route("/graph/v1.0/me/calendars/{cid}/calendarView/delta", get(delta))
+        .route("/graph/v1.0/subscriptions", axum::routing::post(subscribe))
+        .route("/graph/v1.0/subscriptions/{id}", axum::routing::delete(unsubscribe))
+}
+
+/// `POST /subscriptions`: validated first — Graph POSTs `?validationToken=…` to the
+/// notification URL and needs the token back as text/plain within 10 s, or creates nothing.
+async fn subscribe(State(shared): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let (owner, calendar, url) = {
+        let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+        state.requests.push("POST subscriptions".into());
+        let email = match account(&state, &headers) {
+            Ok(e) => e,
+            Err(r) => return r,
+        };
+        let resource = body["resource"].as_str().unwrap_or("");
+        let calendar = match resource.strip_prefix("/me/calendars/").and_then(|r| r.strip_suffix("/events")) {
+            Some(id) => id.to_string(),
+            None if resource == "/me/events" => state.graph.values().find(|c| c.owner == email && c.is_default).map(|c| c.id.clone()).unwrap_or_default(),
+            None => return error(400, "InvalidRequest", "Unsupported resource."),
+        };
+        if !state.graph.get(&calendar).is_some_and(|c| c.owner == email) {
+            return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+        }
+        let url = body["notificationUrl"].as_str().unwrap_or("").to_string();
+        let loopback_http = url.starts_with("http://127.") || url.starts_with("http://localhost");
+        if !url.starts_with("https://") && !loopback_http {
+            return error(400, "InvalidRequest", "The Notification Url must be HTTPS.");
+        }
+        (email, calendar, url)
+    };
+    let token = super::random_id();
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let validated = match client.post(format!("{url}{sep}validationToken={token}")).header("Content-Type", "text/plain").send().await {
+        Ok(r) if r.status().as_u16() == 200 => r.text().await.map(|t| t == token).unwrap_or(false),
+        _ => false,
+    };
+    if !validated {
+        return error(400, "ValidationError", "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.");
+    }
+    let now = chrono::Utc::now();
+    let asked = body["expirationDateTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc());
+    let expires = asked.filter(|t| *t > now).unwrap_or(now + chrono::Duration::minutes(4230)).min(now + chrono::Duration::minutes(4230));
+    let sub = super::state::Subscription { id: super::random_id(), calendar, owner, url: url.clone(), client_state: body["clientState"].as_str().map(str::to_owned), expires };
+    let answer = json!({"id": sub.id, "resource": body["resource"], "changeType": body["changeType"], "clientState": sub.client_state, "notificationUrl": url, "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)});
+    shared.lock().unwrap_or_else(|e| e.into_inner()).subscriptions.push(sub);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+async fn unsubscribe(State(shared): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("DELETE subscription".into());
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    match state.subscriptions.iter().position(|s| s.id == id && s.owner == email) {
+        Some(i) => {
+            state.subscriptions.remove(i);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => error(404, "ResourceNotFound", "The object was not found."),
+    }
 }
 
 /// Graph's error body: `{"error":{"code","message","innerError":{…}}}`.

@@ -100,6 +100,9 @@ async fn deliver(state: Shared) {
             for (k, v) in &n.headers {
                 request = request.header(*k, v);
             }
+            if let Some(body) = n.body {
+                request = request.body(body);
+            }
             if let Err(e) = request.send().await {
                 tracing::debug!(error = %e, address = %n.address, "sandbox: a notification was not delivered");
             }

@@ -65,11 +65,23 @@ pub struct Channel {
     pub messages: u64,
 }
 
-/// A notification waiting to be POSTed: the address and its headers.
+/// A notification waiting to be POSTed: the address, its headers and (Graph) its JSON body.
 #[derive(Debug, Clone)]
 pub struct Notification {
     pub address: String,
     pub headers: Vec<(&'static str, String)>,
+    pub body: Option<String>,
+}
+
+/// A Graph subscription on a calendar's events.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub id: String,
+    pub calendar: String,
+    pub owner: String,
+    pub url: String,
+    pub client_state: Option<String>,
+    pub expires: chrono::DateTime<chrono::Utc>,
 }
 
 pub struct AccessToken {
@@ -100,6 +112,7 @@ pub struct SandboxState {
     pub channels: Vec<Channel>,
     /// Microsoft Graph calendars by id.
     pub graph: BTreeMap<String, super::graph::GraphCalendar>,
+    pub subscriptions: Vec<Subscription>,
     /// Notifications not yet delivered (a task POSTs them).
     pub outbox: Vec<Notification>,
 }
@@ -127,6 +140,7 @@ impl SandboxState {
             empty_first_page: false,
             channels: Vec::new(),
             graph: BTreeMap::new(),
+            subscriptions: Vec::new(),
             outbox: Vec::new(),
         }
     }
@@ -230,7 +244,7 @@ impl SandboxState {
             if let Some(t) = &ch.token {
                 headers.push(("X-Goog-Channel-Token", t.clone()));
             }
-            self.outbox.push(Notification { address: ch.address.clone(), headers });
+            self.outbox.push(Notification { address: ch.address.clone(), headers, body: None });
         }
     }
 
@@ -324,6 +338,7 @@ impl SandboxState {
         obj.entry("showAs").or_insert(json!("busy"));
         obj.entry("isAllDay").or_insert(json!(false));
         cal.events.insert(id.to_string(), (Some(event.clone()), change));
+        self.notify_graph(calendar, id, "updated");
         Some(event)
     }
 
@@ -332,9 +347,27 @@ impl SandboxState {
         match self.graph.get_mut(calendar) {
             Some(cal) if cal.events.contains_key(id) => {
                 cal.events.insert(id.to_string(), (None, change));
+                self.notify_graph(calendar, id, "deleted");
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Queues a change notification to every live subscription on `calendar`'s events.
+    pub fn notify_graph(&mut self, calendar: &str, event_id: &str, change: &str) {
+        let now = chrono::Utc::now();
+        for s in self.subscriptions.iter().filter(|s| s.calendar == calendar && s.expires > now) {
+            let body = json!({"value": [{
+                "subscriptionId": s.id,
+                "subscriptionExpirationDateTime": s.expires.to_rfc3339(),
+                "clientState": s.client_state,
+                "changeType": change,
+                "resource": format!("Users/{}/Events/{event_id}", s.owner),
+                "tenantId": "sandbox-tenant",
+                "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": format!("Users/{}/Events/{event_id}", s.owner), "id": event_id}
+            }]});
+            self.outbox.push(Notification { address: s.url.clone(), headers: vec![("Content-Type", "application/json".into())], body: Some(body.to_string()) });
         }
     }
 
