@@ -426,3 +426,24 @@ db_test!(a_burst_of_notifications_before_the_claim_is_one_sync_and_forged_ones_c
     assert_eq!(done.len(), 1, "five notifications, one sync");
     assert!(engine.run_due().await.unwrap().is_empty(), "and nothing after it");
 });
+
+db_test!(a_dropped_connection_or_a_slow_answer_times_out_and_is_retried, |db| {
+    let (sandbox, me, name, _) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    let feeds = limits();
+    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), provider_timeout: Duration::from_millis(400), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    sandbox.with(|s| {
+        // The connection is held and never answered, then an answer comes too late.
+        s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 1 });
+        s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 200, body: Some("{}".into()), retry_after: None, delay_ms: Some(1500), times: 1 });
+    });
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "retried after two timeouts: {:?}", run.error);
+    assert_eq!(summaries(&busy(&db).await), vec!["Alpha"]);
+    // Always silent: the run ends with the timeout, the events kept.
+    sandbox.with(|s| s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10 }));
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.error.as_deref(), Some("Google Calendar did not answer in time. The next sync will try again."));
+    assert_eq!(summaries(&busy(&db).await), vec!["Alpha"]);
+});
