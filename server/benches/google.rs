@@ -22,6 +22,9 @@ use server::{
     testing::{Kind, TestDb},
 };
 
+mod provider;
+use provider::{median, peak_mb, Figures};
+
 const EVENTS: usize = 10_000;
 const ANA: &str = "ana@example.com";
 
@@ -43,28 +46,6 @@ fn seed(sandbox: &Sandbox) {
             s.put_event(ANA, &format!("ev{i:05}"), event);
         }
     });
-}
-
-/// Resident memory high-water mark of this process, in MB.
-fn peak_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-struct Figures {
-    label: &'static str,
-    full_run: Duration,
-    full_fetch: Duration,
-    instances: i32,
-    incremental_fetch: Duration,
-    incremental_run: Duration,
-    bare: Duration,
-    peak_growth: f64,
 }
 
 async fn measure(kind: Kind) -> Figures {
@@ -162,22 +143,6 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let runs = [measure(Kind::Sqlite).await, measure(Kind::Postgres).await];
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        println!();
-        println!("| Google Calendar, 10,000 events (20 % recurring), sandbox on loopback | figure | target | ratio |");
-        println!("|---|---|---|---|");
-        for f in &runs {
-            println!("| full sync, claim to close, {} ({} instances stored) | {:.0} ms | ≤ 1,500 ms | {:.2}× |", f.label, f.instances, ms(f.full_run), ms(f.full_run) / 1500.0);
-            println!("| the adapter's full fetch alone (41 pages of 250, expanded) | {:.0} ms | | |", ms(f.full_fetch));
-            println!(
-                "| no-change incremental fetch / bare round trip, {} (median of 30) | {:.2} ms / {:.2} ms | ≤ 3× | {:.2}× |",
-                f.label,
-                ms(f.incremental_fetch),
-                ms(f.bare),
-                ms(f.incremental_fetch) / ms(f.bare)
-            );
-            println!("| no-change run, claim to close, {} (median of 30) | {:.1} ms | ≤ 50 ms | {:.2}× |", f.label, ms(f.incremental_run), ms(f.incremental_run) / 50.0);
-            println!("| peak memory growth during the full sync, {} | {:.0} MB | ≤ 150 MB | {:.2}× |", f.label, f.peak_growth, f.peak_growth / 150.0);
-        }
+        provider::print("Google Calendar, 10,000 events (20 % recurring), sandbox on loopback", "the adapter's full fetch alone (41 pages of 250, expanded)", &runs);
     });
 }
