@@ -447,3 +447,56 @@ db_test!(a_dropped_connection_or_a_slow_answer_times_out_and_is_retried, |db| {
     assert_eq!(run.error.as_deref(), Some("Google Calendar did not answer in time. The next sync will try again."));
     assert_eq!(summaries(&busy(&db).await), vec!["Alpha"]);
 });
+
+db_test!(a_channel_near_its_end_is_replaced_and_the_old_one_stopped, |db| {
+    use server::domain::webhooks;
+    let (sandbox, me, name, _) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    let feeds = limits();
+    // The address is never called here: the sandbox only checks it is loopback http.
+    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), webhook_base: Some("http://127.0.0.1:9".into()), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    assert_eq!(engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
+    let id = ig::get(&mut db.pool.get().await.unwrap().conn(), me, &name).await.unwrap().id;
+    let first = webhooks::of(&mut db.pool.get().await.unwrap().conn(), id).await.unwrap();
+    assert_eq!(first.len(), 1);
+    // Another sync a while later: the channel has days left, so it is kept.
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(webhooks::of(&mut db.pool.get().await.unwrap().conn(), id).await.unwrap(), first);
+    // Within a day of its end: a new channel, the old one stopped at Google.
+    {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use server::{db::schema::webhook_channels as wc, run};
+        let mut p = db.pool.get().await.unwrap();
+        let soon = server::domain::now() + Days::hours(12);
+        run!(&mut p.conn(), |c| diesel::update(wc::table).set(wc::expires_at.eq(soon)).execute(c).await).unwrap();
+    }
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let now = webhooks::of(&mut db.pool.get().await.unwrap().conn(), id).await.unwrap();
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].channel_id, first[0].channel_id);
+    assert!(now[0].expires_at > server::domain::now() + Days::days(6));
+    let open: Vec<String> = sandbox.with(|s| s.channels.iter().map(|c| c.id.clone()).collect());
+    assert_eq!(open, vec![now[0].channel_id.clone()], "the old channel was stopped");
+});
+
+db_test!(a_run_that_lost_its_cursor_fetches_everything_again_and_duplicates_nothing, |db| {
+    let (sandbox, me, name, engine) = setup(&db).await;
+    put(&sandbox, "a", single("Alpha", 1));
+    put(&sandbox, "s", daily());
+    assert_eq!(engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
+    let before = instances(&db).await;
+    // As after a crash between the provider's answer and the cursor's save.
+    {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use server::{db::schema::sync_cursors as sc, run};
+        let mut p = db.pool.get().await.unwrap();
+        run!(&mut p.conn(), |c| diesel::delete(sc::table).execute(c).await).unwrap();
+    }
+    let again = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(again.status, "Success");
+    assert_eq!((again.created_count, again.deleted_count), (0, 0), "the same events, matched by uid and occurrence");
+    assert_eq!(instances(&db).await, before);
+});

@@ -162,3 +162,34 @@ db_test!(microsofts_rotated_refresh_token_is_stored_with_the_new_access_token, |
     assert_ne!(stored.expose(), refresh, "the rotated refresh token replaced the old one");
     assert!(sandbox.with(|s| s.refresh.contains_key(stored.expose())));
 });
+
+db_test!(outlook_faults_are_retried_or_end_the_run_with_what_to_do_and_a_lone_cancelled_occurrence_stops_blocking, |db| {
+    let (sandbox, me, name, cal, engine) = setup(&db).await;
+    sandbox.with(|s| {
+        s.put_graph_event(&cal, "standup-1", occurrence(1, json!({})));
+        s.put_graph_event(&cal, "standup-2", occurrence(2, json!({})));
+    });
+    let fault = |status: u16, retry_after: Option<u64>, times: u32| {
+        sandbox.with(|s| s.faults.push(server::sandbox::Fault { path: "/calendarView/delta".into(), status, body: Some(format!("{{\"error\":{{\"code\":\"E{status}\",\"message\":\"x\"}}}}")), retry_after, delay_ms: None, times }))
+    };
+    // A 429 asking for a second and a 503: retried within the run.
+    fault(429, Some(1), 1);
+    fault(503, None, 1);
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert!(run.throttled_ms >= 1000);
+    assert_eq!(busy(&db).await.len(), 2);
+    // A 401 ends the run with what to do; a 403 says access was refused.
+    fault(401, None, 1);
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.error.as_deref(), Some("Outlook no longer accepts calsync's access (401). Reconnect the calendar."));
+    fault(403, None, 1);
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert!(run.error.as_deref().unwrap().starts_with("Outlook refused access to this calendar (403"), "{:?}", run.error);
+    assert_eq!(busy(&db).await.len(), 2, "failures keep the synced events");
+    // One occurrence cancelled on its own in Outlook: it stops blocking time.
+    sandbox.with(|s| s.put_graph_event(&cal, "standup-2", occurrence(2, json!({"isCancelled": true}))));
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(busy(&db).await.len(), 1);
+});
