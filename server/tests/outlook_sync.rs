@@ -93,12 +93,32 @@ db_test!(an_outlook_calendar_syncs_a_full_round_then_only_what_changed, |db| {
         s.put_graph_event(&cal, "standup-1", occurrence(1, json!({})));
         s.put_graph_event(&cal, "standup-2", occurrence(2, json!({"type": "exception", "subject": "Standup (late)", "start": {"dateTime": format!("{}T16:00:00.0000000", day(2)), "timeZone": "UTC"}, "end": {"dateTime": format!("{}T16:30:00.0000000", day(2)), "timeZone": "UTC"}})));
         s.put_graph_event(&cal, "standup-3", occurrence(3, json!({"isCancelled": true})));
+        // The master is not in calendarView; its fields are fetched once.
+        let mut master = timed("Team standup", 1, 15);
+        master["type"] = json!("seriesMaster");
+        master["location"] = json!({"displayName": "Room 4"});
+        master["organizer"] = json!({"emailAddress": {"name": "Lead", "address": "lead@contoso.com"}});
+        master["attendees"] = json!([{"type": "required", "emailAddress": {"address": "ana@contoso.com"}}]);
+        s.put_graph_event(&cal, "standup", master);
     });
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.status, "Success", "{:?}", run.error);
     let rows = busy(&db).await;
     assert_eq!(names(&rows), vec!["Standup", "Lunch", "Standup (late)", "Berlin call", "Offsite"], "{rows:?}");
     assert_eq!(rows.iter().filter(|(uid, _, _)| uid == "standup").count(), 2, "occurrences grouped by their series");
+    {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use server::{db::schema::event_series as es, run};
+        let mut p = db.pool.get().await.unwrap();
+        let (summary, location, organizer): (String, Option<String>, Option<String>) = run!(&mut p.conn(), |c| es::table
+            .filter(es::uid.eq("standup"))
+            .select((es::summary, es::location, es::organizer))
+            .first(c)
+            .await)
+        .unwrap();
+        assert_eq!((summary.as_str(), location.as_deref(), organizer.as_deref()), ("Team standup", Some("Room 4"), Some("lead@contoso.com")), "the series has its master's fields");
+    }
     let availability = {
         let mut c = db.pool.get().await.unwrap();
         let u = server::domain::users::find_by_email(&mut c.conn(), ANA).await.unwrap().unwrap();

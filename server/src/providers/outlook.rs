@@ -181,6 +181,54 @@ fn start_date(w: When) -> chrono::NaiveDate {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+struct Address {
+    #[serde(default)]
+    address: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Person {
+    #[serde(default)]
+    email_address: Option<Address>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Place {
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+/// A series master's fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Master {
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    location: Option<Place>,
+    #[serde(default)]
+    organizer: Option<Person>,
+    #[serde(default)]
+    attendees: Vec<Person>,
+    #[serde(default)]
+    change_key: Option<String>,
+}
+
+impl Master {
+    fn apply(&self, s: &mut Series) {
+        if let Some(subject) = &self.subject {
+            s.summary = subject.clone();
+        }
+        s.location = self.location.as_ref().and_then(|l| l.display_name.clone()).filter(|l| !l.is_empty());
+        s.organizer = self.organizer.as_ref().and_then(|o| o.email_address.as_ref()?.address.clone());
+        s.attendees = self.attendees.iter().filter_map(|a| a.email_address.as_ref()?.address.clone()).collect();
+        s.etag = self.change_key.clone().or(s.etag.take());
+    }
+}
+
 /// One series per uid, its fields from its occurrences.
 fn series_of(uid: &str, instances: &[&Instance], etag: Option<String>) -> Series {
     let mut h = Fingerprint::new();
@@ -303,6 +351,17 @@ impl OutlookCalendar {
         Err(ProviderError::new(ErrorKind::Malformed, format!("Outlook kept answering more pages (over {MAX_PAGES}); the sync stopped.")))
     }
 
+    /// A series master's fields (`GET /me/events/{id}`); `None` when it is gone.
+    async fn master(&self, id: &str) -> Result<Option<Master>, ProviderError> {
+        let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let url = format!("{}/me/events/{id}?$select=subject,location,organizer,attendees,changeKey", self.graph.trim_end_matches('/'));
+        match self.page(&url).await {
+            Ok(Some(v)) => Ok(serde_json::from_value(v).ok()),
+            Ok(None) | Err(ProviderError { kind: ErrorKind::NotFound, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn start_url(&self, window: Window) -> String {
         let id: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
         let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -329,7 +388,24 @@ impl OutlookCalendar {
         for i in &instances {
             by_uid.entry(&i.uid).or_default().push(i);
         }
-        let series = by_uid.iter().map(|(uid, list)| series_of(uid, list, etags.get(*uid).cloned().flatten())).collect();
+        let masters: Vec<String> = round.events.iter().filter_map(|e| e.series_master_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut fields = BTreeMap::new();
+        for id in masters {
+            // A master only for its fields; without it, the series keeps its occurrences'.
+            if let Some(m) = self.master(&id).await? {
+                fields.insert(id, m);
+            }
+        }
+        let series = by_uid
+            .iter()
+            .map(|(uid, list)| {
+                let mut s = series_of(uid, list, etags.get(*uid).cloned().flatten());
+                if let Some(m) = fields.get(*uid) {
+                    m.apply(&mut s);
+                }
+                s
+            })
+            .collect();
         let cursor = cursor_of(round.delta_link, window, now_secs());
         Ok(Fetch { outcome: Outcome::Snapshot(Snapshot { series, instances }), cursor, warnings, repair })
     }
