@@ -489,7 +489,6 @@ db_test!(a_run_that_lost_its_cursor_fetches_everything_again_and_duplicates_noth
     let before = instances(&db).await;
     // As after a crash between the provider's answer and the cursor's save.
     {
-        use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
         use server::{db::schema::sync_cursors as sc, run};
         let mut p = db.pool.get().await.unwrap();
@@ -499,4 +498,27 @@ db_test!(a_run_that_lost_its_cursor_fetches_everything_again_and_duplicates_noth
     assert_eq!(again.status, "Success");
     assert_eq!((again.created_count, again.deleted_count), (0, 0), "the same events, matched by uid and occurrence");
     assert_eq!(instances(&db).await, before);
+});
+
+db_test!(a_calendar_whose_account_refreshes_its_token_gets_no_expiry_warning_until_revoked, |db| {
+    use server::domain::accounts;
+    let (sandbox, me, _, _) = setup(&db).await;
+    let (name, account) = connected(&db, &sandbox, me).await;
+    // The mirrored expiry has passed (no sync since): normal for a token refreshed on use.
+    {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use server::{db::schema::calendar_integrations as ci, run};
+        let mut p = db.pool.get().await.unwrap();
+        let past = server::domain::now() - Days::minutes(20);
+        run!(&mut p.conn(), |c| diesel::update(ci::table.filter(ci::name.eq(&name))).set(ci::token_expiry.eq(Some(past))).execute(c).await).unwrap();
+    }
+    let rename = |n: &str| Patch { integration_name: Some(n.into()), ..Patch::default() };
+    let mut c = db.pool.get().await.unwrap();
+    let saved = ig::update(&mut c.conn(), &db.keys, me, &name, rename("Picked again")).await.unwrap();
+    assert!(saved.warnings.iter().all(|w| w.field.as_deref() != Some("token_expiry")), "{:?}", saved.warnings);
+    // Revoked: the spec's warning is back.
+    accounts::mark_revoked(&mut c.conn(), account, "Access to Google Calendar was revoked (invalid_grant). Reconnect to resume syncing.").await.unwrap();
+    let saved = ig::update(&mut c.conn(), &db.keys, me, &name, rename("Picked once more")).await.unwrap();
+    assert!(saved.warnings.iter().any(|w| w.field.as_deref() == Some("token_expiry") && w.message.contains("Access Token has expired")), "{:?}", saved.warnings);
 });

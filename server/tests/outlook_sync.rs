@@ -213,3 +213,16 @@ db_test!(outlook_faults_are_retried_or_end_the_run_with_what_to_do_and_a_lone_ca
     assert_eq!(run.status, "Success", "{:?}", run.error);
     assert_eq!(busy(&db).await.len(), 1);
 });
+
+db_test!(an_outlook_round_of_several_pages_is_followed_to_its_delta_link, |db| {
+    let (sandbox, me, name, cal, engine) = setup(&db).await;
+    sandbox.with(|s| {
+        for i in 0..1200 {
+            s.put_graph_event(&cal, &format!("e{i:04}"), timed(&format!("E{i}"), 1 + (i % 20) as i64, 6 + (i % 12) as u32));
+        }
+    });
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(busy(&db).await.len(), 1200);
+    assert_eq!(sandbox.with(|s| s.requests.iter().filter(|r| r.starts_with("GET delta")).count()), 3, "pages of 500, 500 and 200");
+});

@@ -461,6 +461,15 @@ pub async fn link_account(conn: &mut Conn<'_>, name: &str, account_id: i64) -> R
     Ok(())
 }
 
+/// Whether the record's token is refreshed by itself: it uses a provider account that is not
+/// revoked.
+async fn refreshed_automatically(c: &mut Conn<'_>, record: &Integration) -> Result<bool> {
+    use crate::db::schema::provider_accounts as pa;
+    let Some(account) = record.account_id else { return Ok(false) };
+    let revoked: Option<Option<String>> = run!(c, |cc| pa::table.find(account).select(pa::revoked_error).first(cc).await.optional())?;
+    Ok(matches!(revoked, Some(None)))
+}
+
 /// The first free name among `base`, `base 2`, `base 3`, … for the owner's calendars.
 pub async fn free_name(conn: &mut Conn<'_>, user_id: i64, base: &str) -> Result<String> {
     for n in 1..1000 {
@@ -573,6 +582,8 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
                     was_primary: false,
                     now: now(),
                     tz: Some(tz),
+                    // A new record has no account yet (the picker links it after).
+                    refreshed_automatically: false,
                 },
                 None => Facts { user: user_text.clone(), now: now(), ..Facts::default() },
             };
@@ -684,6 +695,7 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
                 was_primary: current.is_primary,
                 now: now(),
                 tz: Some(tz),
+                refreshed_automatically: refreshed_automatically(c, &current).await?,
             };
             let checked = rules::check(&mut draft, &facts, parse_errors);
             if !checked.report.errors.is_empty() {

@@ -237,6 +237,9 @@ pub struct Facts {
     pub was_primary: bool,
     pub now: NaiveDateTime,
     pub tz: Option<chrono_tz::Tz>,
+    /// The token is refreshed by itself (the record uses a provider account that is not
+    /// revoked): a passed expiry is normal, not a reason to re-authenticate.
+    pub refreshed_automatically: bool,
 }
 
 /// The outcome of the rules: errors block, warnings and messages never do.
@@ -385,7 +388,7 @@ pub fn check(draft: &mut Draft, facts: &Facts, parse_errors: Vec<FieldMessage>) 
     }
 
     // 5. Token expiry (a format error was reported by `apply`)
-    if let Some(expiry) = draft.token_expiry {
+    if let Some(expiry) = draft.token_expiry.filter(|_| !facts.refreshed_automatically) {
         if draft.is_active && expiry < facts.now {
             let shown = format_datetime(expiry, facts.tz.unwrap_or(chrono_tz::UTC));
             warnings.push(Warning { field: Some("token_expiry".into()), message: msg_token_expired(&shown), danger: true });
