@@ -50,7 +50,7 @@ async fn live(account_id: i64) -> Result<(server::domain::accounts::Account, Vec
     let account = accounts::get(&mut pooled.conn(), super::integrations::actor(&me), account_id).await?;
     drop(pooled);
     let engine = state.engine.clone();
-    let token = engine.account_token(account.id).await?.map_err(|e| AppError::Refused { status: 409, message: e.message })?;
+    let token = engine.account_token(&account).await?.map_err(|e| AppError::Refused { status: 409, message: e.message })?;
     let timeout = state.config.sync.provider_timeout;
     let list = match account.provider {
         server::domain::integrations::IntegrationType::Outlook => server::providers::outlook::account(&state.config.sync.outlook.graph, &token, timeout).await.map(|(_, l)| l),

@@ -140,8 +140,12 @@ pub async fn list(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<Account>> {
 /// The account's decrypted tokens (access, refresh).
 pub async fn secrets(conn: &mut Conn<'_>, keys: &Keyring, id: i64) -> Result<(Option<Secret>, Option<Secret>)> {
     let row: Row = run!(conn, |c| pa::table.find(id).select(Row::as_select()).first(c).await.optional())?.ok_or(Error::NotFound)?;
+    open_tokens(keys, &row)
+}
+
+fn open_tokens(keys: &Keyring, row: &Row) -> Result<(Option<Secret>, Option<Secret>)> {
     let open = |col: &str, v: &Option<String>| -> Result<Option<Secret>> {
-        v.as_ref().map(|s| keys.decrypt(s, &context(id, col)).map_err(|e| Error::Internal(e.to_string()))).transpose()
+        v.as_ref().map(|s| keys.decrypt(s, &context(row.id, col)).map_err(|e| Error::Internal(e.to_string()))).transpose()
     };
     Ok((open("access_token", &row.access_token)?, open("refresh_token", &row.refresh_token)?))
 }
@@ -161,12 +165,13 @@ where
 {
     use crate::providers::{ErrorKind, ProviderError};
     for _ in 0..600 {
-        let account = load(conn, id).await?;
-        if let Some(message) = &account.revoked_error {
+        // One read of the row: its state and its tokens.
+        let row: Row = run!(conn, |c| pa::table.find(id).select(Row::as_select()).first(c).await.optional())?.ok_or(Error::NotFound)?;
+        if let Some(message) = &row.revoked_error {
             return Ok(Err(ProviderError::new(ErrorKind::Unauthorized, message.clone())));
         }
-        let (access, refresh_token) = secrets(conn, keys, id).await?;
-        let fresh = account.token_expiry.is_some_and(|e| e > now() + margin);
+        let (access, refresh_token) = open_tokens(keys, &row)?;
+        let fresh = row.token_expiry.is_some_and(|e| e > now() + margin);
         let refused_now = matches!((&access, refused), (Some(a), Some(r)) if a.expose() == r.expose());
         if let Some(access) = access.filter(|_| fresh && !refused_now) {
             return Ok(Ok(access));

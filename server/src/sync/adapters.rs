@@ -42,13 +42,12 @@ impl Adapters {
             let (access_token, refresh_token) = integrations::secrets_of(conn, &self.keys, integration).await?;
             return Ok(Ok(Secrets { access_token, refresh_token, current: false }));
         };
-        let token = self.account_token(conn, account, refused).await?;
+        let token = self.account_token(conn, integration.integration_type, account, refused).await?;
         Ok(token.map(|access| Secrets { access_token: Some(access), refresh_token: None, current: true }))
     }
 
     /// A good access token of a provider account: the stored one, or refreshed.
-    pub async fn account_token(&self, conn: &mut Conn<'_>, account: i64, refused: Option<&Secret>) -> crate::domain::Result<Result<Secret, ProviderError>> {
-        let provider = accounts::get(conn, integrations::Actor::SYSTEM, account).await?.provider;
+    pub async fn account_token(&self, conn: &mut Conn<'_>, provider: IntegrationType, account: i64, refused: Option<&Secret>) -> crate::domain::Result<Result<Secret, ProviderError>> {
         accounts::access_token(conn, &self.keys, account, chrono::Duration::minutes(5), refused, |r| self.refresh(provider, r)).await
     }
 

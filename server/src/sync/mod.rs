@@ -314,9 +314,9 @@ impl Engine {
 
     /// A good access token of a provider account (refreshed when it is about to expire), for
     /// the calendar picker.
-    pub async fn account_token(&self, account: i64) -> Result<std::result::Result<Secret, ProviderError>> {
+    pub async fn account_token(&self, account: &crate::domain::accounts::Account) -> Result<std::result::Result<Secret, ProviderError>> {
         let mut pooled = self.conn().await?;
-        self.inner.adapters.account_token(&mut pooled.conn(), account, None).await
+        self.inner.adapters.account_token(&mut pooled.conn(), account.provider, account.id, None).await
     }
 
     pub fn worker(&self) -> &str {
