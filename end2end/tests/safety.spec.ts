@@ -32,6 +32,8 @@ test('a feed cut off in transfer keeps its events, and a mass removal waits for 
     await page.getByLabel('Integration Name').fill(name);
     await page.getByLabel('iCal URL').fill(`http://127.0.0.1:${port}/club.ics`);
     await page.getByRole('button', { name: 'Add calendar' }).click();
+    // Saved before leaving: navigating away at once could abort the save (seen once in CI).
+    await expect(page.getByTestId('notice').first()).toHaveText(`Added '${name}'.`);
     await page.goto('/sync');
     const row = page.locator(`[data-test=sync-row][data-title="${name}"]`);
     await row.getByRole('button', { name: 'Sync now' }).click();
