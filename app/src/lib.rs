@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                     // known before the first byte is sent.
                     <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/sync-health") view=pages::admin_health::AdminHealthPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -164,7 +164,7 @@ db_test!(a_callback_with_a_wrong_replayed_or_refused_answer_says_so_and_stores_n
 async fn busy_summaries(db: &server::testing::TestDb) -> Vec<String> {
     let mut c = db.pool.get().await.unwrap();
     let sarah = users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap();
-    let busy = server::domain::availability::busy(&mut c.conn(), &sarah, Utc::now(), Utc::now() + Days::days(7)).await.unwrap();
+    let (busy, _) = server::domain::availability::busy(&mut c.conn(), &sarah, Utc::now(), Utc::now() + Days::days(7)).await.unwrap();
     let mut names: Vec<String> = busy.into_iter().flat_map(|b| b.sources.into_iter().map(|s| s.summary)).collect();
     names.sort();
     names

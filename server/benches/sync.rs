@@ -326,7 +326,7 @@ async fn run() {
         let mut pooled = db.pool.get().await.unwrap();
         for _ in 0..50 {
             let started = Instant::now();
-            let busy = availability::busy(&mut pooled.conn(), &user, from, to).await.unwrap();
+            let (busy, _) = availability::busy(&mut pooled.conn(), &user, from, to).await.unwrap();
             samples.push(started.elapsed());
             intervals = busy.len();
         }

@@ -124,7 +124,7 @@ db_test!(an_outlook_calendar_syncs_a_full_round_then_only_what_changed, |db| {
         let u = server::domain::users::find_by_email(&mut c.conn(), ANA).await.unwrap().unwrap();
         // The whole day (busy time is clipped to the range asked for).
         let midnight = (Utc::now().date_naive() + Days::days(3)).and_hms_opt(0, 0, 0).unwrap().and_utc();
-        server::domain::availability::busy(&mut c.conn(), &u, midnight, midnight + Days::days(1)).await.unwrap()
+        server::domain::availability::busy(&mut c.conn(), &u, midnight, midnight + Days::days(1)).await.unwrap().0
     };
     let berlin = availability.iter().find(|b| b.sources.iter().any(|s| s.summary == "Berlin call")).expect("the Berlin call blocks time");
     let local = chrono::NaiveDateTime::parse_from_str(&format!("{}T09:00:00", day(3)), "%Y-%m-%dT%H:%M:%S").unwrap();

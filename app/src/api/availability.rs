@@ -32,6 +32,18 @@ pub struct LegendItem {
     pub color: usize,
 }
 
+/// A calendar whose busy time cannot be trusted, for the banner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DegradedView {
+    pub calendar: String,
+    /// `Failed`, `Stale` or `Never synced`
+    pub kind: String,
+    /// "last synced 2026-11-29 10:00:00" or "never synced"
+    pub last_sync: String,
+    /// What availability does meanwhile.
+    pub policy: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WeekData {
     pub user: String,
@@ -48,6 +60,8 @@ pub struct WeekData {
     pub legend: Vec<LegendItem>,
     /// "7 h 30 min busy (merged)"
     pub busy_total: String,
+    /// Calendars that make this week's busy time incomplete.
+    pub degraded: Vec<DegradedView>,
 }
 
 /// Colour slots in style/main.css (`.cal-c0` … `.cal-c7`).
@@ -73,8 +87,17 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
     let monday = day - Duration::days(day.weekday().num_days_from_monday() as i64);
     let at = |d: NaiveDate| When::Date(d).instant(tz);
     let (from, to) = (at(monday), at(monday + Duration::days(7)));
-    let blocks = av::blocks(&mut conn, subject.id, tz, from, to).await?;
+    let (blocks, degraded) = av::known(&mut conn, &subject, from, to).await?;
     drop(pooled);
+    let degraded = degraded
+        .into_iter()
+        .map(|d| DegradedView {
+            calendar: d.integration_name,
+            kind: d.kind.as_str().into(),
+            last_sync: d.last_sync.map(|t| format!("last synced {}", server::domain::integrations::rules::format_datetime(t, tz))).unwrap_or_else(|| "never synced".into()),
+            policy: if d.stale_policy == "fail-closed" { "the whole week counts as busy".into() } else { "its last known busy time is shown".into() },
+        })
+        .collect();
 
     let mut calendars: Vec<String> = blocks.iter().map(|b| b.integration_name.to_string()).collect();
     calendars.sort();
@@ -95,7 +118,7 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
             if start >= day_end || end <= day_start {
                 continue;
             }
-            if b.all_day {
+            if b.all_day || b.kind == av::OUT_OF_DATE {
                 day.all_day.push(BlockView { time: "all day".into(), ..view.clone() });
                 continue;
             }
@@ -126,5 +149,6 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
         days,
         legend: calendars.iter().map(|c| LegendItem { calendar: c.clone(), color: color(c) }).collect(),
         busy_total: if busy == 0 { "No busy time".into() } else { format!("{} h {:02} min busy", busy / 60, busy % 60) },
+        degraded,
     })
 }

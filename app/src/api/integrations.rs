@@ -23,6 +23,8 @@ pub struct IntegrationView {
     pub sync_future_days: i32,
     pub auto_sync_enabled: bool,
     pub sync_interval_minutes: i32,
+    /// `fail-open` or `fail-closed`
+    pub stale_policy: String,
     pub sync_status: super::SyncState,
     /// Waiting for a free sync slot ("Sync now" while all were busy).
     pub queued: bool,
@@ -146,6 +148,7 @@ pub(crate) mod convert {
             sync_future_days: i.sync_future_days,
             auto_sync_enabled: i.auto_sync_enabled,
             sync_interval_minutes: i.sync_interval_minutes,
+            stale_policy: i.stale_policy.as_str().into(),
             sync_status: i.sync_status.into(),
             queued: i.queued_at.is_some(),
             sync_error_log: i.sync_error_log.clone(),
@@ -260,6 +263,7 @@ pub async fn save_integration(
     sync_future_days: Option<String>,
     auto_sync_enabled: Option<String>,
     sync_interval_minutes: Option<String>,
+    stale_policy: Option<String>,
 ) -> Result<ActionResult, AppError> {
     use server::domain::integrations::{self as ig, Patch};
     let me = super::ctx::user().await?;
@@ -279,6 +283,7 @@ pub async fn save_integration(
         sync_future_days: sync_future_days.clone(),
         auto_sync_enabled: Some(checked(&auto_sync_enabled)),
         sync_interval_minutes: sync_interval_minutes.clone(),
+        stale_policy: stale_policy.clone(),
         version: match version.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(v) => Some(v.parse().map_err(|_| AppError::bad_request("The form could not be read. Please reload the page."))?),
@@ -306,6 +311,7 @@ pub async fn save_integration(
                     ("calendar_id", calendar_id), ("ical_url", ical_url), ("sync_direction", sync_direction),
                     ("sync_past_days", sync_past_days), ("sync_future_days", sync_future_days),
                     ("auto_sync_enabled", auto_sync_enabled), ("sync_interval_minutes", sync_interval_minutes),
+                    ("stale_policy", stale_policy),
                 ];
                 super::redirect::to_flash(&back, &super::redirect::failure(&values, &err)).await;
             }

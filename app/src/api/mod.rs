@@ -5,6 +5,7 @@ pub mod audit;
 pub mod availability;
 pub mod connect;
 pub mod flash;
+pub mod health;
 pub mod integrations;
 pub mod sync;
 pub mod tokens;

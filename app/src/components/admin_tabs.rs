@@ -6,6 +6,7 @@ use leptos_router::components::A;
 pub fn AdminTabs() -> impl IntoView {
     view! {
         <nav class="tabs" aria-label="Admin">
+            <A href="/admin/sync-health">"Sync health"</A>
             <A href="/admin/users">"Users"</A>
             <A href="/admin/audit">"Audit"</A>
         </nav>

@@ -55,6 +55,17 @@ fn Week(w: WeekData) -> impl IntoView {
             <h2 data-test="week-title">{w.title.clone()}</h2>
             <p class="muted small">{format!("{} · times in {} · {}", w.user, w.tz, w.busy_total)}</p>
         </div>
+        {(!w.degraded.is_empty()).then(|| view! {
+            <div class="alert warning" role="status" data-test="degraded-banner">
+                <p><strong>"This week may be incomplete."</strong>" These calendars are out of date:"</p>
+                <ul>
+                    {w.degraded.iter().map(|d| view! {
+                        <li>{format!("{} — {} ({}); {}.", d.calendar, d.kind, d.last_sync, d.policy)}</li>
+                    }).collect_view()}
+                </ul>
+                <p class="small">"See " <a href="/sync">"Sync"</a> " for what went wrong."</p>
+            </div>
+        })}
         <ul class="legend" aria-label="Calendars">
             {w.legend.iter().map(|l| view! { <li><span class=format!("swatch cal-c{}", l.color)></span>{l.calendar.clone()}</li> }).collect_view()}
         </ul>

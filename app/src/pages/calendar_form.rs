@@ -76,6 +76,7 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
     let active = check("is_active", rec.as_ref().map(|r| r.is_active), true);
     let primary = check("is_primary", rec.as_ref().map(|r| r.is_primary), false);
     let auto = check("auto_sync_enabled", rec.as_ref().map(|r| r.auto_sync_enabled), true);
+    let stale_policy = text("stale_policy", rec.as_ref().map(|r| r.stale_policy.clone()), "fail-open");
     let selected_user = text("user", None, &owner);
     let general = Signal::derive(move || error.get().and_then(|e| e.general()));
     let described = |f: &'static str| format!("{f}-error");
@@ -202,6 +203,17 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
                     </div>
                 </div>
                 <label class="check"><input type="checkbox" name="auto_sync_enabled" checked=auto/>" Sync automatically"</label>
+                <div class="field">
+                    <label for="stale_policy">"When this calendar is out of date"</label>
+                    <select id="stale_policy" name="stale_policy" aria-describedby="stale_policy-help stale_policy-error">
+                        {[("fail-open", "Use its last known busy time"), ("fail-closed", "Treat the whole time as busy")].into_iter().map(|(v, label)| {
+                            let sel = v == stale_policy;
+                            view! { <option value=v selected=sel>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                    <p class="help" id="stale_policy-help">"Out of date: its last sync failed, it has not synced for three intervals, or it never synced. Treating the whole time as busy means you are never double-booked, at the cost of free time."</p>
+                    <FieldError error field="stale_policy"/>
+                </div>
             </fieldset>
 
             {rec.as_ref().map(|r| view! {

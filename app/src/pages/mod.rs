@@ -1,4 +1,5 @@
 pub mod admin_audit;
+pub mod admin_health;
 pub mod admin_users;
 pub mod availability;
 pub mod calendar_form;

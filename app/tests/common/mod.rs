@@ -56,6 +56,11 @@ pub fn app_with(db: &TestDb, public_url: &str) -> Router {
     router(state(db, public_url), options)
 }
 
+pub fn router_with(state: AppState) -> Router {
+    let options = leptos::config::get_configuration(None).unwrap().leptos_options;
+    router(state, options)
+}
+
 /// The app's state for tests: the sync engine may reach the loopback iCal host, and resolves
 /// no name at all (tests never send packets beyond loopback).
 pub fn state(db: &TestDb, public_url: &str) -> AppState {

@@ -82,6 +82,7 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         modified_by -> Nullable<BigInt>,
         account_id -> Nullable<BigInt>,
+        stale_policy -> Text,
     }
 }
 
@@ -123,6 +124,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    export_links (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        integrations -> Nullable<Text>,
+        include_bookings -> Bool,
+        token_hash -> Text,
+        prefix -> Text,
+        created_at -> Timestamp,
+        last_fetched_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     integration_counters (user_id) {
         user_id -> BigInt,
         last_number -> BigInt,
@@ -154,6 +169,7 @@ diesel::table! {
         queued_by -> Nullable<Text>,
         scheduled -> Bool,
         lease_lapsed -> Bool,
+        transient -> Bool,
     }
 }
 
@@ -248,6 +264,7 @@ diesel::joinable!(sync_runs -> calendar_integrations (integration_id));
 diesel::joinable!(event_series -> calendar_integrations (integration_id));
 diesel::joinable!(event_instances -> calendar_integrations (integration_id));
 diesel::joinable!(calendar_integrations -> users (user_id));
+diesel::joinable!(export_links -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -259,6 +276,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     provider_accounts,
     webhook_channels,
     rate_budgets,
+    export_links,
     integration_counters,
     api_tokens,
     sync_states,

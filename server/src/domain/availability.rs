@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::{users, Error, Result};
+use super::{health, integrations::StalePolicy, users, Error, Result};
 use crate::db::schema::{calendar_integrations as ci, event_instances as ei};
 use crate::db::Conn;
 use crate::events::{Fingerprint, When};
@@ -27,6 +27,8 @@ pub struct Block {
     pub integration: Arc<str>,
     pub integration_name: Arc<str>,
     pub summary: String,
+    /// `event`, or `out-of-date`: a fail-closed calendar that is out of date blocks everything.
+    pub kind: &'static str,
 }
 
 /// What makes an interval busy.
@@ -91,7 +93,7 @@ pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Ut
         .filter_map(|(s, e, all_day, summary, id)| {
             let (_, integration, integration_name) = names.iter().find(|n| n.0 == id)?.clone();
             let (start, end) = (When::from_timestamp(s, all_day).instant(tz), When::from_timestamp(e, all_day).instant(tz));
-            (start < to && end > from).then_some(Block { start, end, all_day, integration, integration_name, summary })
+            (start < to && end > from).then_some(Block { start, end, all_day, integration, integration_name, summary, kind: "event" })
         })
         .collect();
     out.sort_unstable_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
@@ -130,7 +132,7 @@ pub fn merge(blocks: Vec<Block>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<
         let mut key = Fingerprint::new();
         key.add(b.integration.as_bytes());
         key.add(b.summary.as_bytes());
-        let source = Source { kind: "event", integration: b.integration, integration_name: b.integration_name, summary: b.summary };
+        let source = Source { kind: b.kind, integration: b.integration, integration_name: b.integration_name, summary: b.summary };
         match out.last_mut() {
             Some(last) if start <= last.end => {
                 last.end = last.end.max(end);
@@ -162,16 +164,44 @@ pub async fn subject(conn: &mut Conn<'_>, actor: super::integrations::Actor, ema
     }
 }
 
-/// Busy intervals of a user over a range.
-pub async fn busy(conn: &mut Conn<'_>, user: &users::User, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Busy>> {
-    let blocks = blocks(conn, user.id, user.tz(), from, to).await?;
-    Ok(merge(blocks, from, to))
+pub const OUT_OF_DATE: &str = "out-of-date";
+
+/// The busy events of a user over [from, to) as availability counts them, with the calendars
+/// whose busy time cannot be trusted (failed, stale, never synced). Each of those that is
+/// fail-closed makes the whole range busy.
+pub async fn known(conn: &mut Conn<'_>, user: &users::User, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(Vec<Block>, Vec<health::Item>)> {
+    let mut blocks = blocks(conn, user.id, user.tz(), from, to).await?;
+    let degraded = health::degraded(conn, user.id, super::now()).await?;
+    let closed: Vec<Block> = degraded
+        .iter()
+        .filter(|d| d.stale_policy == StalePolicy::FailClosed.as_str())
+        .map(|d| Block {
+            start: from,
+            end: to,
+            all_day: false,
+            integration: Arc::from(d.integration.as_str()),
+            integration_name: Arc::from(d.integration_name.as_str()),
+            summary: format!("{} calendar: treated as busy", d.kind.as_str()),
+            kind: OUT_OF_DATE,
+        })
+        .collect();
+    if !closed.is_empty() {
+        blocks.extend(closed);
+        blocks.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    }
+    Ok((blocks, degraded))
 }
 
-/// Is [start, end) free? If not, what is in the way.
-pub async fn conflicts(conn: &mut Conn<'_>, user: &users::User, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<Block>> {
-    let blocks = blocks(conn, user.id, user.tz(), start, end).await?;
-    Ok(blocks.into_iter().filter(|b| b.start < end && b.end > start).collect())
+/// Busy intervals of a user over a range, and the calendars that make them incomplete.
+pub async fn busy(conn: &mut Conn<'_>, user: &users::User, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(Vec<Busy>, Vec<health::Item>)> {
+    let (blocks, degraded) = known(conn, user, from, to).await?;
+    Ok((merge(blocks, from, to), degraded))
+}
+
+/// Is [start, end) free? If not, what is in the way; and which calendars could not be trusted.
+pub async fn conflicts(conn: &mut Conn<'_>, user: &users::User, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(Vec<Block>, Vec<health::Item>)> {
+    let (blocks, degraded) = known(conn, user, start, end).await?;
+    Ok((blocks.into_iter().filter(|b| b.start < end && b.end > start).collect(), degraded))
 }
 
 /// Reads a range bound: an RFC 3339 instant, or a date at midnight in `tz`.
@@ -204,7 +234,7 @@ mod tests {
     }
 
     fn block(s: u32, e: u32, cal: &str, summary: &str) -> Block {
-        Block { start: t(s), end: t(e), all_day: false, integration: cal.into(), integration_name: cal.into(), summary: summary.into() }
+        Block { start: t(s), end: t(e), all_day: false, integration: cal.into(), integration_name: cal.into(), summary: summary.into(), kind: "event" }
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod availability;
 pub mod copies;
+pub mod health;
 pub mod integrations;
 pub mod schedule;
 pub mod sign_in;

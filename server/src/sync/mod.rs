@@ -728,6 +728,7 @@ impl Engine {
                 false => format!("{} {}", error.message, throttled_note(throttled)),
             };
             let retry_after = error.retry_after.and_then(|d| Duration::from_std(d).ok());
+            let kind = error.kind;
             let follow_up = self.inner.look_at_queue.clone();
             pooled
                 .conn()
@@ -736,7 +737,8 @@ impl Engine {
                         if !runs::holds_lease(&mut c, id, &worker).await? {
                             return Ok(run);
                         }
-                        runs::close(&mut c, &run, now(), interval, Ending { error: Some(&message), retry_after, follow_up: Some(follow_up), throttled, ..Ending::default() }).await
+                        let transient = kind.is_transient();
+                        runs::close(&mut c, &run, now(), interval, Ending { error: Some(&message), retry_after, follow_up: Some(follow_up), throttled, transient, ..Ending::default() }).await
                     })
                 })
                 .await

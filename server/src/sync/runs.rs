@@ -193,12 +193,15 @@ pub struct Ending<'a> {
     pub follow_up: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// How long the run waited for rate limits.
     pub throttled: std::time::Duration,
+    /// The failure is worth retrying without anyone changing anything (the provider was down,
+    /// slow or rate-limited): the calendar is backing off, not broken.
+    pub transient: bool,
 }
 
 /// Closes a run: the record, the integration's status fields and the schedule, and releases
 /// the lease.
 pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_minutes: i64, end: Ending<'_>) -> Result<Run> {
-    let Ending { counts, error, warnings, retry_after, event_count, held, follow_up: end_follow_up, throttled } = end;
+    let Ending { counts, error, warnings, retry_after, event_count, held, follow_up: end_follow_up, throttled, transient } = end;
     let id = run.integration_id;
     let duration = (at - run.started_at).num_milliseconds().max(0);
     let warnings = (!warnings.is_empty()).then(|| summarize(warnings));
@@ -228,7 +231,13 @@ pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_m
             (failures + 1, at + backoff(interval_minutes, failures + 1).max(retry_after.unwrap_or_default()))
         }
     };
-    let schedule = (ss::failures.eq(failures), ss::due_at.eq(Some(due)), ss::lease_owner.eq(None::<String>), ss::lease_until.eq(None::<NaiveDateTime>));
+    let schedule = (
+        ss::failures.eq(failures),
+        ss::due_at.eq(Some(due)),
+        ss::lease_owner.eq(None::<String>),
+        ss::lease_until.eq(None::<NaiveDateTime>),
+        ss::transient.eq(transient && error.is_some()),
+    );
     let queued: Option<NaiveDateTime> = match event_count {
         Some(count) => run!(conn, |c| diesel::update(ss::table.find(id)).set((schedule, ss::event_count.eq(count))).returning(ss::queued_at).get_result(c).await)?,
         None => run!(conn, |c| diesel::update(ss::table.find(id)).set(schedule).returning(ss::queued_at).get_result(c).await)?,

@@ -27,15 +27,46 @@ pub struct BusyJson {
     pub sources: Vec<SourceJson>,
 }
 
+/// An active calendar whose busy time cannot be trusted: the answer may be incomplete.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DegradedJson {
+    /// The calendar's record name.
+    pub integration: String,
+    pub integration_name: String,
+    /// `Failed`, `Stale` or `Never synced`
+    pub kind: String,
+    /// The last successful sync (null: never).
+    pub last_sync: Option<String>,
+    /// `fail-open`: its last known busy time counts; `fail-closed`: the whole range is busy.
+    pub stale_policy: String,
+}
+
+impl DegradedJson {
+    pub fn list(items: Vec<server::domain::health::Item>) -> Vec<DegradedJson> {
+        items
+            .into_iter()
+            .map(|d| DegradedJson {
+                integration: d.integration,
+                integration_name: d.integration_name,
+                kind: d.kind.as_str().into(),
+                last_sync: d.last_sync.map(super::rfc3339_naive),
+                stale_policy: d.stale_policy,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AvailabilityJson {
     pub user: String,
     pub from: String,
     pub to: String,
     pub busy: Vec<BusyJson>,
+    pub degraded: Vec<DegradedJson>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
     /// The user's email (default: you; admins may name anyone).
     pub user: Option<String>,
@@ -57,6 +88,7 @@ pub struct ConflictJson {
 pub struct CheckJson {
     pub free: bool,
     pub conflicts: Vec<ConflictJson>,
+    pub degraded: Vec<DegradedJson>,
 }
 
 /// `{"user", "start", "end"}`; `user` defaults to you.
@@ -75,7 +107,7 @@ pub async fn availability(State(state): State<AppState>, caller: ApiUser, Query(
     let mut conn = pooled.conn();
     let user = av::subject(&mut conn, caller.actor(), q.user.as_deref()).await?;
     let (from, to) = av::parse_range(q.from.as_deref(), q.to.as_deref(), user.tz(), ("from", "to"))?;
-    let busy = av::busy(&mut conn, &user, from, to).await?;
+    let (busy, degraded) = av::busy(&mut conn, &user, from, to).await?;
     Ok(Json(AvailabilityJson {
         user: user.email,
         from: rfc3339(from),
@@ -92,6 +124,7 @@ pub async fn availability(State(state): State<AppState>, caller: ApiUser, Query(
                     .collect(),
             })
             .collect(),
+        degraded: DegradedJson::list(degraded),
     }))
 }
 
@@ -117,12 +150,13 @@ pub async fn check(State(state): State<AppState>, caller: ApiUser, bytes: Bytes)
     let mut conn = pooled.conn();
     let user = av::subject(&mut conn, caller.actor(), user.as_deref()).await?;
     let (start, end) = av::parse_range(start.as_deref(), end.as_deref(), user.tz(), ("start", "end"))?;
-    let conflicts = av::conflicts(&mut conn, &user, start, end).await?;
+    let (conflicts, degraded) = av::conflicts(&mut conn, &user, start, end).await?;
     Ok(Json(CheckJson {
         free: conflicts.is_empty(),
         conflicts: conflicts
             .into_iter()
             .map(|b| ConflictJson { start: rfc3339(b.start), end: rfc3339(b.end), integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary })
             .collect(),
+        degraded: DegradedJson::list(degraded),
     }))
 }

@@ -39,6 +39,9 @@ pub struct IntegrationJson {
     pub sync_future_days: i32,
     pub auto_sync_enabled: bool,
     pub sync_interval_minutes: i32,
+    /// When it is out of date (failed, stale, never synced): `fail-open` (its last known busy
+    /// time counts) or `fail-closed` (availability treats the whole range as busy).
+    pub stale_policy: String,
     /// Last successful sync, RFC 3339, UTC
     pub last_sync: Option<String>,
     /// `Pending`, `Success`, `Failed` or `In Progress`
@@ -69,6 +72,7 @@ impl From<&Integration> for IntegrationJson {
             sync_future_days: i.sync_future_days,
             auto_sync_enabled: i.auto_sync_enabled,
             sync_interval_minutes: i.sync_interval_minutes,
+            stale_policy: i.stale_policy.as_str().into(),
             last_sync: i.last_sync.map(rfc3339_naive),
             sync_status: i.sync_status.as_str().into(),
             sync_error_log: i.sync_error_log.clone(),
@@ -135,11 +139,14 @@ pub struct IntegrationInput {
     pub sync_future_days: Option<i64>,
     pub auto_sync_enabled: Option<bool>,
     pub sync_interval_minutes: Option<i64>,
+    /// `fail-open` (default) or `fail-closed`
+    pub stale_policy: Option<String>,
     /// The version you read; a different current version answers 409.
     pub version: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Owner email (admins: any user; others: only themselves)
     pub user: Option<String>,

@@ -3,6 +3,7 @@
 //! read the body into a domain `Patch`, call one domain function, shape the JSON.
 mod availability;
 mod body;
+mod health;
 mod integrations;
 mod sync;
 pub mod openapi;
@@ -32,6 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/integrations/{name}/runs"),
     ("get", "/api/v1/availability"),
     ("post", "/api/v1/availability/check"),
+    ("get", "/api/v1/admin/sync-health"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -46,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/integrations/{name}/runs", get(sync::runs))
         .route("/availability", get(availability::availability))
         .route("/availability/check", post(availability::check))
+        .route("/admin/sync-health", get(health::sync_health))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)

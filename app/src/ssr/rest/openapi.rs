@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{availability, integrations, sync, ErrorBody, Message};
+use super::{availability, health, integrations, sync, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -31,13 +31,15 @@ impl Modify for BearerAuth {
         sync::sync_now,
         sync::runs,
         availability::availability,
-        availability::check
+        availability::check,
+        health::sync_health
     ),
     components(schemas(
         integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput,
         sync::StartedJson, sync::RunJson, sync::RunListJson,
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
-        availability::ConflictJson, availability::CheckInput, ErrorBody, Message
+        availability::ConflictJson, availability::CheckInput, availability::DegradedJson,
+        health::HealthJson, health::HealthItemJson, ErrorBody, Message
     )),
     modifiers(&BearerAuth)
 )]

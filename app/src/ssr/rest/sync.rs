@@ -84,6 +84,7 @@ pub struct RunListJson {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunQuery {
     /// Default 50, at most 1000
     pub limit: Option<i64>,

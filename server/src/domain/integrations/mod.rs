@@ -4,7 +4,7 @@ pub mod rules;
 pub mod types;
 
 pub use rules::{Checked, Draft, Facts, Patch, SecretChange};
-pub use types::{IntegrationType, SyncDirection, SyncStatus};
+pub use types::{IntegrationType, StalePolicy, SyncDirection, SyncStatus};
 
 use super::{is_unique_violation, now, users, Error, FieldMessage, Report, Result, Warning};
 use crate::{
@@ -66,6 +66,7 @@ struct Row {
     created_by: Option<i64>,
     modified_by: Option<i64>,
     account_id: Option<i64>,
+    stale_policy: String,
 }
 
 /// An integration as everything outside this module sees it: never a secret, only whether one
@@ -113,6 +114,8 @@ pub struct Integration {
     pub queued_at: Option<NaiveDateTime>,
     /// The provider account (one consent) whose tokens it uses, when connected through OAuth.
     pub account_id: Option<i64>,
+    /// What availability does while it is out of date.
+    pub stale_policy: StalePolicy,
 }
 
 impl Integration {
@@ -151,6 +154,7 @@ impl Integration {
             created_by: r.created_by,
             modified_by: r.modified_by,
             account_id: r.account_id,
+            stale_policy: StalePolicy::parse(&r.stale_policy).unwrap_or_default(),
         }
     }
 
@@ -210,6 +214,7 @@ impl Integration {
             sync_future_days: self.sync_future_days as i64,
             auto_sync_enabled: self.auto_sync_enabled,
             sync_interval_minutes: self.sync_interval_minutes as i64,
+            stale_policy: self.stale_policy,
         }
     }
 }
@@ -229,6 +234,7 @@ struct Columns<'a> {
     sync_future_days: i32,
     auto_sync_enabled: bool,
     sync_interval_minutes: i32,
+    stale_policy: &'a str,
     modified_at: NaiveDateTime,
     modified_by: Option<i64>,
 }
@@ -248,6 +254,7 @@ impl<'a> Columns<'a> {
             sync_future_days: draft.sync_future_days as i32,
             auto_sync_enabled: draft.auto_sync_enabled,
             sync_interval_minutes: draft.sync_interval_minutes as i32,
+            stale_policy: draft.stale_policy.as_str(),
             modified_at: at,
             modified_by: Some(by),
         }

@@ -4,7 +4,7 @@
 //! Input arrives as a [`Patch`] of raw values (what a form or a JSON body carried). [`apply`]
 //! lays it over the current state (or the defaults) and reports values that cannot be read;
 //! [`check`] then applies the rules, given the facts only the database knows ([`Facts`]).
-use super::types::{limits::*, IntegrationType, SyncDirection};
+use super::types::{limits::*, IntegrationType, StalePolicy, SyncDirection};
 use crate::{crypto::Secret, domain::{FieldMessage, Report, Warning}};
 use chrono::{NaiveDateTime, TimeZone};
 
@@ -30,6 +30,8 @@ pub struct Patch {
     pub sync_future_days: Option<String>,
     pub auto_sync_enabled: Option<bool>,
     pub sync_interval_minutes: Option<String>,
+    /// `fail-open` or `fail-closed`.
+    pub stale_policy: Option<String>,
     /// The version the editor saw; a different current version is a concurrent change.
     pub version: Option<i64>,
 }
@@ -61,6 +63,7 @@ pub struct Draft {
     pub sync_future_days: i64,
     pub auto_sync_enabled: bool,
     pub sync_interval_minutes: i64,
+    pub stale_policy: StalePolicy,
 }
 
 impl Draft {
@@ -82,6 +85,7 @@ impl Draft {
             sync_future_days: FUTURE_DAYS_DEFAULT,
             auto_sync_enabled: true,
             sync_interval_minutes: INTERVAL_DEFAULT,
+            stale_policy: StalePolicy::FailOpen,
         }
     }
 
@@ -219,6 +223,13 @@ pub fn apply(mut draft: Draft, patch: &Patch, is_new: bool, tz: chrono_tz::Tz) -
         if let Some(n) = parse_int("sync_interval_minutes", "Sync Interval", raw, &mut errors) {
             draft.sync_interval_minutes = n;
         }
+    }
+    match patch.stale_policy.as_deref().map(str::trim) {
+        Some("") | None => {}
+        Some(p) => match StalePolicy::parse(p) {
+            Some(p) => draft.stale_policy = p,
+            None => errors.push(FieldMessage::new("stale_policy", format!("Stale Policy '{p}' is not one of fail-open, fail-closed."))),
+        },
     }
     (draft, errors)
 }

@@ -86,6 +86,33 @@ impl SyncStatus {
     }
 }
 
+/// "When this calendar is out of date" (failed, stale or never synced), what availability does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StalePolicy {
+    /// Its last known busy time counts as current.
+    #[default]
+    #[serde(rename = "fail-open")]
+    FailOpen,
+    /// The whole asked range is busy: never double-booked, at the cost of free time.
+    #[serde(rename = "fail-closed")]
+    FailClosed,
+}
+
+impl StalePolicy {
+    pub const ALL: [StalePolicy; 2] = [StalePolicy::FailOpen, StalePolicy::FailClosed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StalePolicy::FailOpen => "fail-open",
+            StalePolicy::FailClosed => "fail-closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s.trim())
+    }
+}
+
 /// Defaults and ranges of the sync settings (the spec's field reference).
 pub mod limits {
     pub const PAST_DAYS_DEFAULT: i64 = 30;

@@ -1,0 +1,91 @@
+//! `/api/v1/admin/sync-health`: the admin's sync-health list, for monitoring scripts.
+use super::{rfc3339_naive, ApiError, ApiUser, ErrorBody};
+use crate::ssr::AppState;
+use axum::{
+    extract::{Query, State},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use server::domain::health;
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+
+/// A calendar that needs attention.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthItemJson {
+    /// The calendar's record name.
+    pub integration: String,
+    pub integration_name: String,
+    /// The owner's email.
+    pub user: String,
+    pub integration_type: String,
+    /// `Failed`, `Expiring`, `Backing off`, `Stale` or `Never synced`
+    pub kind: String,
+    /// Broken since (the last success, else when it was added); for `Expiring`, when it ends.
+    pub since: String,
+    /// The first line of the last error, or what is expiring.
+    pub error: Option<String>,
+    /// The next scheduled try (null: automatic sync is off).
+    pub next_run: Option<String>,
+    /// A sync of it runs or is queued now.
+    pub running: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthJson {
+    /// Longest broken first.
+    pub items: Vec<HealthItemJson>,
+    /// Per kind, after the user, provider and text filters.
+    pub counts: BTreeMap<String, usize>,
+    /// Active calendars looked at.
+    pub checked: usize,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HealthQuery {
+    /// `Failed`, `Expiring`, `Backing off`, `Stale` or `Never synced`
+    pub kind: Option<String>,
+    /// The owner's email.
+    pub user: Option<String>,
+    /// `Google Calendar`, `Outlook Calendar` or `iCal`
+    pub provider: Option<String>,
+    /// Words in the error (any case).
+    pub text: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/sync-health", params(HealthQuery), security(("bearer" = [])),
+    responses((status = 200, body = HealthJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn sync_health(State(state): State<AppState>, caller: ApiUser, Query(q): Query<HealthQuery>) -> Result<Json<HealthJson>, ApiError> {
+    if !caller.user.is_admin() {
+        return Err(ApiError::not_found());
+    }
+    let kind = match q.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        None => None,
+        Some(k) => Some(health::Kind::parse(k).ok_or_else(|| {
+            server::domain::Error::invalid("kind", format!("'{k}' is not one of Failed, Expiring, Backing off, Stale, Never synced."))
+        })?),
+    };
+    let filter = health::Filter { kind, user: q.user, provider: q.provider, text: q.text };
+    let mut pooled = state.pool.get().await?;
+    let report = health::report(&mut pooled.conn(), &filter, server::domain::now()).await?;
+    Ok(Json(HealthJson {
+        items: report
+            .items
+            .into_iter()
+            .map(|i| HealthItemJson {
+                integration: i.integration,
+                integration_name: i.integration_name,
+                user: i.user,
+                integration_type: i.integration_type,
+                kind: i.kind.as_str().into(),
+                since: rfc3339_naive(i.since),
+                error: i.error,
+                next_run: i.next_run.map(rfc3339_naive),
+                running: i.running,
+            })
+            .collect(),
+        counts: report.counts.into_iter().map(|(k, n)| (k.as_str().to_string(), n)).collect(),
+        checked: report.checked,
+    }))
+}

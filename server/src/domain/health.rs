@@ -1,0 +1,279 @@
+//! Sync health, for admins: every active calendar that needs attention, once, in the first kind
+//! that matches — Failed, Expiring, Backing off, Stale, Never synced — with how long it has
+//! been so. The same rules name a calendar "degraded" for availability.
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use super::integrations::IntegrationType;
+use super::Result;
+use crate::db::schema::{calendar_integrations as ci, provider_accounts as pa, sync_states as ss, users as u, webhook_channels as wc};
+use crate::db::Conn;
+use crate::run;
+
+/// Why a calendar needs attention, in the order the kinds are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Kind {
+    Failed,
+    Expiring,
+    #[serde(rename = "Backing off")]
+    BackingOff,
+    Stale,
+    #[serde(rename = "Never synced")]
+    NeverSynced,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Failed, Kind::Expiring, Kind::BackingOff, Kind::Stale, Kind::NeverSynced];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Failed => "Failed",
+            Kind::Expiring => "Expiring",
+            Kind::BackingOff => "Backing off",
+            Kind::Stale => "Stale",
+            Kind::NeverSynced => "Never synced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Availability cannot trust this calendar's busy time.
+    pub fn degrades_availability(self) -> bool {
+        matches!(self, Kind::Failed | Kind::Stale | Kind::NeverSynced)
+    }
+}
+
+/// A transient failure is "backing off" for this many failures in a row, then "Failed".
+pub const TRANSIENT_TOLERATED: i32 = 3;
+/// A calendar is stale after this many intervals without a success.
+pub const STALE_INTERVALS: i32 = 3;
+/// A token nothing can refresh is "expiring" this long before it ends.
+pub const EXPIRY_NOTICE_DAYS: i64 = 7;
+/// Push channels are renewed a day ahead; one this close to its end was not.
+pub const CHANNEL_OVERDUE_HOURS: i64 = 12;
+
+/// What the classification reads of one calendar.
+#[derive(Debug, Clone, Queryable)]
+pub struct Facts {
+    pub id: i64,
+    pub name: String,
+    pub integration_name: String,
+    pub integration_type: String,
+    pub user: String,
+    pub sync_status: String,
+    pub error: Option<String>,
+    pub last_sync: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub interval_minutes: i32,
+    pub auto_sync: bool,
+    pub token_expiry: Option<NaiveDateTime>,
+    pub has_refresh_token: bool,
+    pub account_id: Option<i64>,
+    pub stale_policy: String,
+    pub due_at: Option<NaiveDateTime>,
+    pub failures: i32,
+    pub transient: bool,
+    pub lease_until: Option<NaiveDateTime>,
+    pub queued_at: Option<NaiveDateTime>,
+}
+
+/// One calendar that needs attention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    pub integration: String,
+    pub integration_name: String,
+    pub user: String,
+    pub integration_type: String,
+    pub kind: Kind,
+    /// Broken (or expiring) since: the last success, else when it was added; for an expiring
+    /// token or channel, when it ends.
+    pub since: NaiveDateTime,
+    /// The first line of the last error, or what is expiring.
+    pub error: Option<String>,
+    /// When the scheduler tries it next (None: not scheduled; `due now` when in the past).
+    pub next_run: Option<NaiveDateTime>,
+    /// A sync of it runs or is queued now.
+    pub running: bool,
+    pub last_sync: Option<NaiveDateTime>,
+    pub stale_policy: String,
+}
+
+/// What else the rules need besides the calendar's own row.
+#[derive(Debug, Default)]
+pub struct Context {
+    /// Revoked accounts: id → the provider's words.
+    pub revoked: Vec<(i64, String)>,
+    /// Per calendar, when its newest push channel ends.
+    pub channels: Vec<(i64, NaiveDateTime)>,
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_string()
+}
+
+fn datetime(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Every kind that matches a calendar, in the order they are tried: the rules, in one place.
+fn matches(f: &Facts, cx: &Context, now: NaiveDateTime) -> Vec<(Kind, NaiveDateTime, Option<String>)> {
+    let interval = Duration::minutes(f.interval_minutes.max(1) as i64);
+    let oauth = IntegrationType::parse(&f.integration_type).is_some_and(IntegrationType::is_oauth);
+    let added_or_synced = f.last_sync.unwrap_or(f.created_at);
+    // Failures in a row: still counted while a retry runs (the status then says "In Progress").
+    let failed = f.failures > 0 || f.sync_status == "Failed";
+    let transient = failed && f.transient && f.failures < TRANSIENT_TOLERATED;
+    let mut out = Vec::new();
+    if failed && !transient {
+        out.push((Kind::Failed, added_or_synced, f.error.as_deref().map(first_line)));
+    }
+    if oauth {
+        if let Some((_, why)) = f.account_id.and_then(|a| cx.revoked.iter().find(|(id, _)| *id == a)) {
+            out.push((Kind::Expiring, added_or_synced, Some(format!("Refreshing the token failed: {}. Reconnect the account.", first_line(why)))));
+        } else if let Some(end) = f.token_expiry.filter(|e| f.account_id.is_none() && *e < now + Duration::days(EXPIRY_NOTICE_DAYS)) {
+            // Tokens typed in, without an account: nothing refreshes them.
+            let refresh = if f.has_refresh_token { "it is not connected through an account that refreshes it" } else { "there is no refresh token" };
+            out.push((Kind::Expiring, end, Some(format!("The access token ends {} and {refresh}. Reconnect the calendar.", datetime(end)))));
+        } else if let Some(end) = cx.channels.iter().find(|(id, end)| *id == f.id && *end < now + Duration::hours(CHANNEL_OVERDUE_HOURS)).map(|c| c.1) {
+            out.push((Kind::Expiring, end, Some(format!("Push notifications end {} and renewing them failed; changes arrive only with scheduled syncs.", datetime(end)))));
+        }
+    }
+    if transient {
+        out.push((Kind::BackingOff, added_or_synced, f.error.as_deref().map(first_line)));
+    }
+    if let Some(last) = f.last_sync.filter(|t| f.auto_sync && now - *t > interval * STALE_INTERVALS) {
+        out.push((Kind::Stale, last, Some(format!("No successful sync since {}.", datetime(last)))));
+    }
+    if f.last_sync.is_none() && now - f.created_at > interval {
+        out.push((Kind::NeverSynced, f.created_at, None));
+    }
+    out
+}
+
+/// The item of a calendar under the first of its kinds that `wanted` accepts.
+pub fn classify(f: &Facts, cx: &Context, now: NaiveDateTime, wanted: impl Fn(Kind) -> bool) -> Option<Item> {
+    let (kind, since, error) = matches(f, cx, now).into_iter().find(|(k, ..)| wanted(*k))?;
+    Some(Item {
+        integration: f.name.clone(),
+        integration_name: f.integration_name.clone(),
+        user: f.user.clone(),
+        integration_type: f.integration_type.clone(),
+        kind,
+        since,
+        error,
+        next_run: f.auto_sync.then(|| f.due_at.unwrap_or(now)),
+        running: f.lease_until.is_some_and(|l| l >= now) || f.queued_at.is_some(),
+        last_sync: f.last_sync,
+        stale_policy: f.stale_policy.clone(),
+    })
+}
+
+/// Which calendars to look at.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub kind: Option<Kind>,
+    /// The owner's email.
+    pub user: Option<String>,
+    /// `Google Calendar`, `Outlook Calendar` or `iCal`.
+    pub provider: Option<String>,
+    /// Words in the error (any case).
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub items: Vec<Item>,
+    /// Per kind, after the user, provider and text filters (so each count is a filter).
+    pub counts: Vec<(Kind, usize)>,
+    /// Active calendars looked at.
+    pub checked: usize,
+}
+
+async fn facts(conn: &mut Conn<'_>, user_id: Option<i64>) -> Result<Vec<Facts>> {
+    macro_rules! query {
+        () => {
+            ci::table
+                .inner_join(u::table)
+                .inner_join(ss::table)
+                .filter(ci::is_active.eq(true))
+                .select((
+                    ci::id,
+                    ci::name,
+                    ci::integration_name,
+                    ci::integration_type,
+                    u::email,
+                    ci::sync_status,
+                    ci::sync_error_log,
+                    ci::last_sync,
+                    ci::created_at,
+                    ci::sync_interval_minutes,
+                    ci::auto_sync_enabled,
+                    ci::token_expiry,
+                    ci::refresh_token.is_not_null(),
+                    ci::account_id,
+                    ci::stale_policy,
+                    ss::due_at,
+                    ss::failures,
+                    ss::transient,
+                    ss::lease_until,
+                    ss::queued_at,
+                ))
+        };
+    }
+    Ok(match user_id {
+        Some(id) => run!(conn, |c| query!().filter(ci::user_id.eq(id)).load::<Facts>(c).await)?,
+        None => run!(conn, |c| query!().load::<Facts>(c).await)?,
+    })
+}
+
+async fn context(conn: &mut Conn<'_>, user_id: Option<i64>) -> Result<Context> {
+    let revoked: Vec<(i64, Option<String>)> = match user_id {
+        Some(id) => run!(conn, |c| pa::table.filter(pa::revoked_error.is_not_null().and(pa::user_id.eq(id))).select((pa::id, pa::revoked_error)).load(c).await)?,
+        None => run!(conn, |c| pa::table.filter(pa::revoked_error.is_not_null()).select((pa::id, pa::revoked_error)).load(c).await)?,
+    };
+    let channels: Vec<(i64, Option<NaiveDateTime>)> = run!(conn, |c| wc::table
+        .group_by(wc::integration_id)
+        .select((wc::integration_id, diesel::dsl::max(wc::expires_at)))
+        .load(c)
+        .await)?;
+    Ok(Context {
+        revoked: revoked.into_iter().map(|(id, why)| (id, why.unwrap_or_default())).collect(),
+        channels: channels.into_iter().filter_map(|(id, end)| Some((id, end?))).collect(),
+    })
+}
+
+/// Every calendar that needs attention, longest broken first, with counts per kind.
+pub async fn report(conn: &mut Conn<'_>, filter: &Filter, now: NaiveDateTime) -> Result<Report> {
+    let rows = facts(conn, None).await?;
+    let cx = context(conn, None).await?;
+    let checked = rows.len();
+    let text = filter.text.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
+    let user = filter.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let provider = filter.provider.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let mut items: Vec<Item> = rows
+        .iter()
+        .filter(|f| user.is_none_or(|u| f.user.eq_ignore_ascii_case(u)))
+        .filter(|f| provider.is_none_or(|p| f.integration_type == p))
+        .filter_map(|f| classify(f, &cx, now, |_| true))
+        .filter(|i| text.as_deref().is_none_or(|t| i.error.as_deref().is_some_and(|e| e.to_lowercase().contains(t))))
+        .collect();
+    let counts = Kind::ALL.into_iter().map(|k| (k, items.iter().filter(|i| i.kind == k).count())).collect();
+    if let Some(kind) = filter.kind {
+        items.retain(|i| i.kind == kind);
+    }
+    items.sort_by(|a, b| (a.since, &a.integration).cmp(&(b.since, &b.integration)));
+    Ok(Report { items, counts, checked })
+}
+
+/// The user's active calendars whose busy time cannot be trusted (Failed, Stale, Never synced).
+pub async fn degraded(conn: &mut Conn<'_>, user_id: i64, now: NaiveDateTime) -> Result<Vec<Item>> {
+    let rows = facts(conn, Some(user_id)).await?;
+    let cx = Context::default();
+    let mut items: Vec<Item> = rows.iter().filter_map(|f| classify(f, &cx, now, Kind::degrades_availability)).collect();
+    items.sort_by(|a, b| a.integration_name.cmp(&b.integration_name));
+    Ok(items)
+}
