@@ -19,3 +19,27 @@ export async function checkAccessibility(page: Page, label: string) {
   expect(found, found.join('\n')).toEqual([]);
 }
 
+
+/** An iCal host on localhost (the app runs with CALSYNC_ICAL_ALLOW_PRIVATE=1): answers `body`
+ * while `status` is 200, else that status. */
+export async function startFeedHost() {
+  const http = await import('node:http');
+  const state = { status: 200, body: '' };
+  const server = http.createServer((_req, res) => {
+    if (state.status !== 200) {
+      res.writeHead(state.status, { 'content-type': 'text/plain' });
+      res.end('gone');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/calendar; charset=utf-8' });
+    res.end(state.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  return { server, state, url: (path: string) => `http://127.0.0.1:${port}${path}` };
+}
+
+/** YYYYMMDD of today plus `days`, in UTC. */
+export function icalDay(days: number): string {
+  return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+}

@@ -31,6 +31,19 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `CALSYNC_WEBHOOKS`: push notifications from the providers.
     pub webhooks: Webhooks,
+    /// `CALSYNC_METRICS`: who may read `/metrics`.
+    pub metrics: MetricsAccess,
+}
+
+/// Who may read `/metrics` (`CALSYNC_METRICS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Anyone who reaches the address.
+    Open,
+    /// Loopback clients (after `CALSYNC_TRUSTED_PROXIES`) and admin API tokens.
+    Protected,
+    /// Not served.
+    Off,
 }
 
 /// Whether calendars get push channels (`CALSYNC_WEBHOOKS`).
@@ -198,12 +211,21 @@ impl Config {
                 repair_every: Duration::from_secs(3600 * parse("CALSYNC_SYNC_REPAIR_HOURS", 24u64)?.max(1)),
                 google_project_rate: rate("CALSYNC_GOOGLE_PROJECT_RATE", "10000/60s")?,
                 google_user_rate: rate("CALSYNC_GOOGLE_USER_RATE", "600/60s")?,
+                runs_kept: chrono::Duration::days(parse("CALSYNC_RETENTION_RUNS_DAYS", 90i64)?.clamp(1, 36_500)),
+                history_kept: chrono::Duration::days(parse("CALSYNC_RETENTION_HISTORY_DAYS", 365i64)?.clamp(1, 36_500)),
+                prune_every: std::time::Duration::from_secs(600),
             },
             webhooks: match var("CALSYNC_WEBHOOKS").as_deref().map(str::trim) {
                 None | Some("auto") => Webhooks::Auto,
                 Some("on") => Webhooks::On,
                 Some("off") => Webhooks::Off,
                 Some(other) => return Err(ConfigError { var: "CALSYNC_WEBHOOKS", message: format!("{other:?} is none of auto, on, off") }),
+            },
+            metrics: match var("CALSYNC_METRICS").as_deref().map(str::trim) {
+                None | Some("protected") => MetricsAccess::Protected,
+                Some("open") => MetricsAccess::Open,
+                Some("off") => MetricsAccess::Off,
+                Some(other) => return Err(ConfigError { var: "CALSYNC_METRICS", message: format!("{other:?} is none of open, protected, off") }),
             },
             scheduler: var("CALSYNC_SCHEDULER").is_none_or(|v| v.trim() != "0"),
             max_calendars_per_user: parse("CALSYNC_MAX_CALENDARS_PER_USER", 50usize)?.max(1),

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod events;
 pub mod ical;
 pub mod keys;
+pub mod metrics;
 pub mod password;
 pub mod providers;
 pub mod sandbox;

@@ -36,6 +36,7 @@ pub struct HealthPage {
     pub text: Option<String>,
 }
 
+#[cfg(feature = "ssr")]
 fn given(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }

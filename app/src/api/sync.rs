@@ -64,6 +64,8 @@ pub struct SyncBoard {
     pub users: Vec<String>,
     pub filter_user: Option<String>,
     pub failing: usize,
+    /// How long runs are kept (retention).
+    pub runs_kept_days: i64,
 }
 
 pub fn duration_text(ms: i64) -> String {
@@ -181,6 +183,7 @@ pub async fn sync_dashboard(user: Option<String>) -> Result<SyncBoard, AppError>
         users: if me.is_admin() { super::integrations::user_emails(&state).await? } else { Vec::new() },
         filter_user,
         failing,
+        runs_kept_days: state.config.sync.runs_kept.num_days(),
     })
 }
 

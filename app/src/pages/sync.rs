@@ -50,6 +50,7 @@ pub fn SyncPage() -> impl IntoView {
                         <p class="summary" data-test="sync-summary">
                             {format!("{} calendar(s)", p.rows.len())}
                             {(p.failing > 0).then(|| view! { " · " <span class="status-error">{format!("{} failing", p.failing)}</span> })}
+                            {format!(" · runs are kept for {} days", p.runs_kept_days)}
                         </p>
                         {if p.rows.is_empty() {
                             Either::Left(view! {

@@ -55,6 +55,8 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
     let webhooks = Router::new()
         .route("/webhooks/google", axum::routing::post(super::webhooks::google))
         .route("/webhooks/microsoft", axum::routing::post(super::webhooks::microsoft))
+        // Scrapers: no session either; access is the handler's (CALSYNC_METRICS).
+        .route("/metrics", get(super::metrics::metrics))
         .layer(Extension(state.clone()));
     // Static files (wasm, JS, CSS) skip the session store: no database work per asset.
     Router::new()

@@ -5,6 +5,7 @@ pub mod headers;
 pub mod http;
 pub mod origin;
 pub mod inspect;
+pub mod metrics;
 pub mod oauth;
 pub mod rest;
 pub mod serve;

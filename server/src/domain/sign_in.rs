@@ -79,6 +79,7 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
         if let Some(wait) = client_wait(&client, at) {
             backoff(&mut conn, &client_key, at, client.attempts).await?;
             audit::record(&mut conn, Kind::SignInRefused, &by, None, "too many attempts from this address").await?;
+            crate::metrics::sign_in_failed();
             return Err(Error::TooManyAttempts(format!(
                 "Too many sign-in attempts from your network. Try again in {}.",
                 say_wait(wait)
@@ -91,7 +92,8 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
             if failures >= ACCOUNT_LOCK_AFTER {
                 undo(&mut conn, &client_key).await?;
                 audit::record(&mut conn, Kind::SignInRefused, &by, None, "account locked for new browsers").await?;
-                return Err(Error::TooManyAttempts(
+                crate::metrics::sign_in_failed();
+            return Err(Error::TooManyAttempts(
                     "Too many failed sign-ins for this account. Try again in 15 minutes, or sign in from a browser you have used with calsync before.".into(),
                 ));
             }
@@ -131,6 +133,7 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
             }
             let detail = if !plausible { "" } else if ok { "account disabled" } else { "wrong email or password" };
             audit::record(&mut conn, Kind::SignInFailed, &by, None, detail).await?;
+            crate::metrics::sign_in_failed();
             Err(Error::Unauthenticated(INVALID_CREDENTIALS.into()))
         }
     }

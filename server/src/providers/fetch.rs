@@ -145,7 +145,10 @@ impl FeedClient {
             if let Some(modified) = &validators.last_modified {
                 request = request.header(header::IF_MODIFIED_SINCE, modified);
             }
-            let response = request.send().await.map_err(|e| self.send_error(&url, e))?;
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            crate::metrics::provider_request("ical", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+            let response = sent.map_err(|e| self.send_error(&url, e))?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok());

@@ -270,14 +270,10 @@ impl GoogleCalendar {
     }
 
     async fn get_once(&self, url: &str, query: &[(&str, &str)]) -> Result<Result<Value, (u16, String)>, ProviderError> {
-        let response = self
-            .client
-            .get(url)
-            .query(query)
-            .bearer_auth(self.access_token.expose())
-            .send()
-            .await
-            .map_err(transport)?;
+        let started = std::time::Instant::now();
+        let sent = self.client.get(url).query(query).bearer_auth(self.access_token.expose()).send().await;
+        crate::metrics::provider_request("google", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+        let response = sent.map_err(transport)?;
         let status = response.status().as_u16();
         let wait = retry_after(response.headers());
         let is_json = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));

@@ -302,14 +302,10 @@ impl OutlookCalendar {
     }
 
     async fn page_once(&self, url: &str) -> Result<Option<Value>, ProviderError> {
-        let response = self
-            .client
-            .get(url)
-            .bearer_auth(self.access_token.expose())
-            .header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}"))
-            .send()
-            .await
-            .map_err(transport)?;
+        let started = std::time::Instant::now();
+        let sent = self.client.get(url).bearer_auth(self.access_token.expose()).header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}")).send().await;
+        crate::metrics::provider_request("outlook", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+        let response = sent.map_err(transport)?;
         let status = response.status().as_u16();
         let wait = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
         let is_json = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));

@@ -6,6 +6,7 @@
 //! short transactions, and the lease keeps a second process away in between.
 pub mod adapters;
 pub mod budget;
+pub mod retention;
 pub mod runs;
 
 use std::sync::Arc;
@@ -65,6 +66,12 @@ pub struct Settings {
     /// calsync's request budgets at Google: the whole project's, and each account's.
     pub google_project_rate: crate::providers::pace::Rate,
     pub google_user_rate: crate::providers::pace::Rate,
+    /// How long sync runs are kept (`CALSYNC_RETENTION_RUNS_DAYS`).
+    pub runs_kept: Duration,
+    /// How long change history is kept (`CALSYNC_RETENTION_HISTORY_DAYS`).
+    pub history_kept: Duration,
+    /// How often the scheduler prunes what is older.
+    pub prune_every: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -88,6 +95,9 @@ impl Default for Settings {
             repair_every: std::time::Duration::from_secs(24 * 3600),
             google_project_rate: crate::providers::pace::Rate { requests: 10_000, per: std::time::Duration::from_secs(60) },
             google_user_rate: crate::providers::pace::Rate { requests: 600, per: std::time::Duration::from_secs(60) },
+            runs_kept: Duration::days(90),
+            history_kept: Duration::days(365),
+            prune_every: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -477,6 +487,9 @@ impl Engine {
     /// sleeps until the tick, a "Sync now" or a finished sync wakes it. On shutdown it stops
     /// claiming and waits for the running syncs (at most one lease).
     pub async fn dispatch(self, mode: Claim, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        if mode == Claim::Due {
+            tokio::spawn(self.clone().keep_pruned(shutdown.clone()));
+        }
         let slots = self.inner.slots.clone();
         let mut ticker = tokio::time::interval(self.inner.settings.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -540,6 +553,41 @@ impl Engine {
         }
     }
 
+    /// Retention, while the scheduler runs: every `prune_every`, what is older than kept.
+    async fn keep_pruned(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.inner.settings.prune_every);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            match self.prune().await {
+                Ok((0, 0)) => {}
+                Ok((runs, history)) => tracing::info!(runs, history, "retention: pruned old sync runs and history"),
+                Err(e) => tracing::warn!(error = %e, "retention: pruning failed; it is tried again later"),
+            }
+        }
+    }
+
+    /// Deletes the runs and history older than they are kept, a batch per statement with a
+    /// pause between batches (other writers go first). Answers how many of each.
+    pub async fn prune(&self) -> Result<(usize, usize)> {
+        let s = &self.inner.settings;
+        let (runs_cutoff, history_cutoff) = (now() - s.runs_kept, now() - s.history_kept);
+        let (mut runs, mut history) = (0, 0);
+        loop {
+            let mut pooled = self.conn().await?;
+            let (r, h) = (retention::prune_runs(&mut pooled.conn(), runs_cutoff).await?, retention::prune_history(&mut pooled.conn(), history_cutoff).await?);
+            drop(pooled);
+            runs += r;
+            history += h;
+            if (r as i64) < retention::BATCH && (h as i64) < retention::BATCH {
+                return Ok((runs, history));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     async fn interrupt(&self) -> Result<usize> {
         let worker = self.inner.worker.clone();
         let mut pooled = self.conn().await?;
@@ -560,6 +608,13 @@ impl Engine {
 
     /// Fetches, stores and closes a claimed run. Never fails: every failure ends up in the run.
     pub async fn perform(&self, integration: Integration, run: Run) -> Run {
+        let kind = integration.integration_type;
+        let run = self.perform_run(integration, run).await;
+        crate::metrics::run_finished(kind, &run);
+        run
+    }
+
+    async fn perform_run(&self, integration: Integration, run: Run) -> Run {
         let at = now();
         let window = window_for(&integration, at);
         let cursor = match self.load_cursor(&integration).await {

@@ -1,0 +1,103 @@
+//! `/metrics`: who may read it (loopback after trusted proxies, admin tokens, CALSYNC_METRICS),
+//! that an independent parser reads it as Prometheus text, and that its counters move after a
+//! sync and a failed sign-in; on SQLite and PostgreSQL.
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::{body::Body, extract::ConnectInfo, http::{Request, StatusCode}};
+use common::*;
+use serde_json::json;
+use server::{
+    config::MetricsAccess,
+    db_test,
+    domain::users::Role,
+    testing::feeds::{FeedHost, Reply},
+};
+
+fn scrape(peer: Option<&str>, token: Option<&str>, forwarded: Option<&str>) -> Request<Body> {
+    let mut req = Request::get("/metrics");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    let mut req = req.body(Body::empty()).unwrap();
+    if let Some(p) = peer {
+        req.extensions_mut().insert(ConnectInfo(p.parse::<SocketAddr>().unwrap()));
+    }
+    req
+}
+
+/// The value of one sample, by metric name and labels, read by an independent parser.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let parsed = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    parsed
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
+    add_user(&db, "admin@example.com", Role::Admin).await;
+    add_user(&db, "sarah@example.com", Role::User).await;
+    let (admin, sarah) = (token_for(&db, "admin@example.com").await, token_for(&db, "sarah@example.com").await);
+    let app = router_with(state_with(&db, "http://127.0.0.1:3000", |c| c.trusted_proxies = server::config::parse_networks("127.0.0.1/32").unwrap()));
+
+    // Who may read it.
+    assert_eq!(send(&app, scrape(Some("203.0.113.9:5000"), None, None)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(send(&app, scrape(Some("203.0.113.9:5000"), Some(&sarah), None)).await.status, StatusCode::FORBIDDEN, "a user's token is not enough");
+    assert_eq!(send(&app, scrape(Some("203.0.113.9:5000"), Some(&admin), None)).await.status, StatusCode::OK);
+    assert_eq!(send(&app, scrape(Some("[::1]:5000"), None, None)).await.status, StatusCode::OK, "loopback");
+    // Our proxy on the same host, forwarding someone from outside: not local.
+    let proxied = send(&app, scrape(Some("127.0.0.1:5000"), None, Some("203.0.113.9"))).await;
+    assert_eq!(proxied.status, StatusCode::FORBIDDEN);
+    assert!(proxied.body.contains("CALSYNC_METRICS"));
+
+    let before = send(&app, scrape(Some("127.0.0.1:5000"), None, None)).await;
+    assert!(before.headers["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let runs_before = sample(&before.body, "calsync_sync_runs_total", &[("provider", "ical"), ("outcome", "success")]);
+    let created_before = sample(&before.body, "calsync_sync_events_total", &[("provider", "ical"), ("change", "created")]);
+    let failures_before = sample(&before.body, "calsync_sign_in_failures_total", &[]);
+
+    // A sync of a feed with two events, and a failed sign-in.
+    let host = FeedHost::start().await;
+    let d = (chrono::Utc::now().date_naive() + chrono::Duration::days(1)).format("%Y%m%d").to_string();
+    host.set("/m.ics", Reply::Feed(format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:A\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTART:{d}T110000Z\r\nDTEND:{d}T120000Z\r\nSUMMARY:B\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")));
+    let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "M", "ical_url": host.url("/m.ics")})))).await);
+    let name = created["name"].as_str().unwrap().to_owned();
+    send(&app, api("POST", &format!("/api/v1/integrations/{name}/sync"), Some(&sarah), None)).await;
+    for _ in 0..200 {
+        let runs = json(&send(&app, api("GET", &format!("/api/v1/integrations/{name}/runs"), Some(&sarah), None)).await);
+        if runs["items"][0]["status"] == "Success" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(sign_in(&app, "sarah%40example.com", "wrong+password").await.is_err());
+
+    let after = send(&app, scrape(None, Some(&admin), None)).await;
+    assert!(sample(&after.body, "calsync_sync_runs_total", &[("provider", "ical"), ("outcome", "success")]) >= runs_before + 1.0);
+    assert!(sample(&after.body, "calsync_sync_events_total", &[("provider", "ical"), ("change", "created")]) >= created_before + 2.0);
+    assert!(sample(&after.body, "calsync_sign_in_failures_total", &[]) >= failures_before + 1.0);
+    assert!(sample(&after.body, "calsync_provider_requests_total", &[("provider", "ical"), ("status", "200")]) >= 1.0);
+    assert!(sample(&after.body, "calsync_sync_run_duration_seconds_count", &[("provider", "ical")]) >= 1.0);
+    // Read from the database at each scrape: this database's one calendar, synced.
+    assert_eq!(sample(&after.body, "calsync_calendars", &[("provider", "ical"), ("status", "Success")]), 1.0);
+    assert_eq!(sample(&after.body, "calsync_scheduler_queue_length", &[]), 0.0);
+    assert!(after.body.contains("# TYPE calsync_scheduler_lag_seconds gauge"));
+
+    // CALSYNC_METRICS changes who may read it.
+    let open = router_with(state_with(&db, "http://127.0.0.1:3000", |c| c.metrics = MetricsAccess::Open));
+    assert_eq!(send(&open, scrape(Some("203.0.113.9:5000"), None, None)).await.status, StatusCode::OK);
+    let off = router_with(state_with(&db, "http://127.0.0.1:3000", |c| c.metrics = MetricsAccess::Off));
+    assert_eq!(send(&off, scrape(Some("127.0.0.1:5000"), Some(&admin), None)).await.status, StatusCode::NOT_FOUND);
+});

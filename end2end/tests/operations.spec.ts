@@ -1,0 +1,80 @@
+import { test, expect } from '@playwright/test';
+import { ADMIN, checkAccessibility, icalDay, signIn, startFeedHost } from './helpers';
+
+function feed(): string {
+  const t = icalDay(0);
+  return 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync e2e//EN\r\n'
+    + `BEGIN:VEVENT\r\nUID:ops-1\r\nDTSTART:${t}T100000Z\r\nDTEND:${t}T110000Z\r\nSUMMARY:Planning\r\nLOCATION:Room 7\r\nEND:VEVENT\r\n`
+    + 'END:VCALENDAR\r\n';
+}
+
+test('an admin sees a failing feed on Sync health, filters to it, retries it once fixed and it leaves the list; the week view says it is out of date', async ({ page }) => {
+  const host = await startFeedHost();
+  host.state.status = 404;
+  const name = `Broken feed ${Date.now()}`;
+  try {
+    await signIn(page, ADMIN.email, ADMIN.password);
+    await page.goto('/calendars/new');
+    await page.getByLabel('Integration Name').fill(name);
+    await page.getByLabel('iCal URL').fill(host.url('/ops.ics'));
+    await page.getByRole('button', { name: 'Add calendar' }).click();
+    const card = page.locator(`[data-test=calendar-card][data-title="${name}"]`);
+    await card.getByRole('button', { name: 'Sync now' }).click();
+    await expect(card.getByTestId('status')).toHaveText('Sync failed');
+
+    // The week view names the calendar it cannot trust.
+    await page.goto('/availability');
+    const banner = page.getByTestId('degraded-banner');
+    await expect(banner).toContainText(name);
+    await expect(banner).toContainText('Failed (never synced)');
+    await expect(banner).toContainText('its last known busy time is shown');
+
+    // Admin → Sync health: the failing feed with its error; the Failed count filters to it.
+    await page.goto('/admin/users');
+    await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Sync health' }).click();
+    const row = page.locator(`[data-test=health-row][data-title="${name}"]`);
+    await expect(row.getByTestId('health-kind')).toHaveText('Failed');
+    await expect(row.getByTestId('health-error')).toContainText('404');
+    await page.getByTestId('health-counts').locator('a[data-kind="Failed"]').click();
+    await expect(page).toHaveURL(/kind=Failed/);
+    await expect(row).toBeVisible();
+    await page.getByLabel('Error contains').fill('404 Not Found');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await expect(page).toHaveURL(/text=404/);
+    await expect(row).toBeVisible();
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      await checkAccessibility(page, `sync health at ${width} px`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Fixed: Retry now syncs it and it leaves the list.
+    host.state.status = 200;
+    host.state.body = feed();
+    await row.getByRole('button', { name: 'Retry now' }).click();
+    await expect(row).toHaveCount(0);
+    await page.goto('/availability');
+    await expect(page.getByTestId('busy-block').filter({ hasText: 'Planning' })).toHaveCount(1);
+    await expect(page.getByTestId('degraded-banner').filter({ hasText: name })).toHaveCount(0);
+  } finally {
+    host.server.close();
+  }
+});
+
+test('Sync health does not exist for a user who is not an admin', async ({ page, browser }) => {
+  await signIn(page, ADMIN.email, ADMIN.password);
+  const email = `ops-user-${Date.now()}@example.com`;
+  await page.goto('/admin/users');
+  const form = page.getByRole('form', { name: 'Add a user' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill('ops password 1');
+  await form.getByRole('button', { name: 'Add user' }).click();
+  await expect(page.getByTestId('user-created')).toContainText(email);
+  const other = await browser.newContext();
+  const userPage = await other.newPage();
+  await signIn(userPage, email, 'ops password 1');
+  const answer = await userPage.goto('/admin/sync-health');
+  expect(answer?.status()).toBe(404);
+  await expect(userPage.getByTestId('not-found')).toBeVisible();
+  await other.close();
+});
