@@ -182,6 +182,10 @@ pub struct Series {
     pub etag: Option<String>,
     /// Changes whenever anything in the source of the series (master and overrides) changes.
     pub source_hash: String,
+    /// The master's own start and end (DTSTART, DTEND): what its recurrence counts from.
+    /// `None` where a provider answers occurrences only (Outlook), and without a master.
+    pub start: Option<When>,
+    pub end: Option<When>,
 }
 
 /// One occurrence inside the sync window.

@@ -33,6 +33,8 @@ fn series(uid: &str, summary: &str) -> Series {
         external_id: Some(format!("ext-{uid}")),
         etag: Some(format!("\"{summary}\"")),
         source_hash: format!("{uid}/{summary}"),
+        start: None,
+        end: None,
     }
 }
 

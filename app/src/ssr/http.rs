@@ -57,6 +57,8 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         .route("/webhooks/microsoft", axum::routing::post(super::webhooks::microsoft))
         // Scrapers: no session either; access is the handler's (CALSYNC_METRICS).
         .route("/metrics", get(super::metrics::metrics))
+        // Calendar apps fetching export feeds: the token in the address is the credential.
+        .route("/ics/{file}", get(super::export::feed))
         .layer(Extension(state.clone()));
     // Static files (wasm, JS, CSS) skip the session store: no database work per asset.
     Router::new()

@@ -4,6 +4,7 @@ pub mod client;
 pub mod headers;
 pub mod http;
 pub mod origin;
+pub mod export;
 pub mod inspect;
 pub mod metrics;
 pub mod oauth;

@@ -52,6 +52,9 @@ pub struct SeriesRow {
     pub modified_at: NaiveDateTime,
     pub external_id: Option<String>,
     pub etag: Option<String>,
+    pub start_at: Option<i64>,
+    pub end_at: Option<i64>,
+    pub all_day: bool,
 }
 
 /// One change-history row.
@@ -138,9 +141,9 @@ mod pg {
     pub async fn series(c: &mut AsyncPgConnection, rows: &[SeriesRow]) -> QueryResult<()> {
         diesel::sql_query(
             "INSERT INTO event_series (integration_id, uid, summary, description, location, organizer, attendees, recurrence, tzid, status, \
-             transparent, sequence, source_hash, created_at, modified_at, external_id, etag) \
+             transparent, sequence, source_hash, created_at, modified_at, external_id, etag, start_at, end_at, all_day) \
              SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
-             $10::text[], $11::bool[], $12::int8[], $13::text[], $14::timestamp[], $15::timestamp[], $16::text[], $17::text[])",
+             $10::text[], $11::bool[], $12::int8[], $13::text[], $14::timestamp[], $15::timestamp[], $16::text[], $17::text[], $18::int8[], $19::int8[], $20::bool[])",
         )
         .bind::<Array<BigInt>, _>(col(rows, |r| r.integration_id))
         .bind::<Array<Text>, _>(col(rows, |r| r.uid.as_str()))
@@ -159,6 +162,9 @@ mod pg {
         .bind::<Array<Timestamp>, _>(col(rows, |r| r.modified_at))
         .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.external_id.as_deref()))
         .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.etag.as_deref()))
+        .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.start_at))
+        .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.end_at))
+        .bind::<Array<Bool>, _>(col(rows, |r| r.all_day))
         .execute(c)
         .await
         .map(drop)

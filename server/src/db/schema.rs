@@ -222,6 +222,9 @@ diesel::table! {
         modified_at -> Timestamp,
         external_id -> Nullable<Text>,
         etag -> Nullable<Text>,
+        start_at -> Nullable<BigInt>,
+        end_at -> Nullable<BigInt>,
+        all_day -> Bool,
     }
 }
 

@@ -152,16 +152,7 @@ pub fn merge(blocks: Vec<Block>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<
 
 /// The user an actor asks about: themselves, or anyone for an admin.
 pub async fn subject(conn: &mut Conn<'_>, actor: super::integrations::Actor, email: Option<&str>) -> Result<users::User> {
-    let email = email.map(str::trim).filter(|e| !e.is_empty());
-    let user = match email {
-        None => Some(users::get(conn, actor.user_id).await?),
-        Some(e) => users::find_by_email(conn, e).await?,
-    };
-    match user {
-        Some(u) if actor.is_admin || u.id == actor.user_id => Ok(u),
-        _ if !actor.is_admin => Err(Error::Forbidden(MSG_OWN_ONLY.into())),
-        _ => Err(Error::invalid("user", format!("There is no user with the email '{}'.", email.unwrap_or_default()))),
-    }
+    users::subject(conn, actor, email, MSG_OWN_ONLY).await
 }
 
 pub const OUT_OF_DATE: &str = "out-of-date";

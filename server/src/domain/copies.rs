@@ -159,6 +159,9 @@ fn series_row(integration_id: i64, s: &Series, at: NaiveDateTime) -> SeriesRow {
         modified_at: at,
         external_id: s.external_id.clone(),
         etag: s.etag.clone(),
+        start_at: s.start.map(|w| w.timestamp()),
+        end_at: s.end.map(|w| w.timestamp()),
+        all_day: s.start.is_some_and(|w| w.is_date()),
     }
 }
 

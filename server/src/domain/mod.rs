@@ -4,6 +4,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod availability;
 pub mod copies;
+pub mod exports;
 pub mod health;
 pub mod integrations;
 pub mod schedule;

@@ -401,3 +401,18 @@ pub async fn find_any_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Optio
         (r.into(), hash)
     }))
 }
+
+/// The user an actor names: themselves (no email), or anyone for an admin; a user naming
+/// someone else is refused with `own_only` (whether or not that user exists).
+pub async fn subject(conn: &mut Conn<'_>, actor: super::integrations::Actor, email: Option<&str>, own_only: &str) -> Result<User> {
+    let email = email.map(str::trim).filter(|e| !e.is_empty());
+    let user = match email {
+        None => Some(get(conn, actor.user_id).await?),
+        Some(e) => find_by_email(conn, e).await?,
+    };
+    match user {
+        Some(u) if actor.is_admin || u.id == actor.user_id => Ok(u),
+        _ if !actor.is_admin => Err(Error::Forbidden(own_only.into())),
+        _ => Err(Error::invalid("user", format!("There is no user with the email '{}'.", email.unwrap_or_default()))),
+    }
+}

@@ -331,7 +331,7 @@ fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: O
         let head = master.or(overrides.first().copied()).expect("a group has at least one event");
         // Every event keeps its series even past the instance limit: a series missing from a
         // snapshot would be deleted.
-        series.push(series_of(head, master.is_some(), &overrides));
+        series.push(series_of(&mut ctx, head, master.is_some(), &overrides));
         if full || instances.len() >= opts.max_instances {
             if !full {
                 ctx.warnings.push(Warning { line: None, message: format!("stopped after {} instances; the rest of the feed was not expanded", opts.max_instances) });
@@ -423,7 +423,14 @@ fn permute<T>(items: &mut [T], source: &[u32]) {
     }
 }
 
-fn series_of(head: &Event, has_master: bool, overrides: &[&Event]) -> Series {
+fn series_of(ctx: &mut Ctx<'_>, head: &Event, has_master: bool, overrides: &[&Event]) -> Series {
+    let (start, end) = match has_master {
+        true => {
+            let (s, e) = span(ctx, head);
+            (Some(s), Some(e))
+        }
+        false => (None, None),
+    };
     let mut hash = Fingerprint::new();
     hash.add(&head.source_hash.to_le_bytes());
     for o in overrides {
@@ -448,6 +455,8 @@ fn series_of(head: &Event, has_master: bool, overrides: &[&Event]) -> Series {
         external_id: None,
         etag: None,
         source_hash: hash.hex(),
+        start,
+        end,
     }
 }
 

@@ -251,6 +251,8 @@ fn series_of(uid: &str, instances: &[&Instance], etag: Option<String>) -> Series
         external_id: Some(uid.to_owned()),
         etag,
         source_hash: h.hex(),
+        start: None,
+        end: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! read the body into a domain `Patch`, call one domain function, shape the JSON.
 mod availability;
 mod body;
+mod exports;
 mod health;
 mod integrations;
 mod sync;
@@ -34,6 +35,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/availability"),
     ("post", "/api/v1/availability/check"),
     ("get", "/api/v1/admin/sync-health"),
+    ("get", "/api/v1/exports"),
+    ("post", "/api/v1/exports"),
+    ("delete", "/api/v1/exports/{id}"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -49,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .route("/availability", get(availability::availability))
         .route("/availability/check", post(availability::check))
         .route("/admin/sync-health", get(health::sync_health))
+        .route("/exports", get(exports::list).post(exports::create))
+        .route("/exports/{id}", axum::routing::delete(exports::delete))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)

@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{availability, health, integrations, sync, ErrorBody, Message};
+use super::{availability, exports, health, integrations, sync, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -20,7 +20,7 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "calsync API", version = "1", description = "Calendar integrations, sync runs and availability of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
+    info(title = "calsync API", version = "1", description = "Calendar integrations, sync runs, availability, export links and sync health of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
     paths(
         integrations::list,
         integrations::create,
@@ -32,14 +32,17 @@ impl Modify for BearerAuth {
         sync::runs,
         availability::availability,
         availability::check,
-        health::sync_health
+        health::sync_health,
+        exports::create,
+        exports::list,
+        exports::delete
     ),
     components(schemas(
         integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput,
         sync::StartedJson, sync::RunJson, sync::RunListJson,
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
         availability::ConflictJson, availability::CheckInput, availability::DegradedJson,
-        health::HealthJson, health::HealthItemJson, ErrorBody, Message
+        health::HealthJson, health::HealthItemJson, exports::ExportJson, exports::ExportListJson, exports::ExportInput, ErrorBody, Message
     )),
     modifiers(&BearerAuth)
 )]

@@ -1,0 +1,216 @@
+//! Export links end to end, on SQLite and PostgreSQL: REST create/list/revoke, the private feed
+//! read back by calsync's own reader and by an independent one (Python's icalendar with
+//! recurring-ical-events) giving the stored instances, the free/busy feed revealing nothing,
+//! 304 on an unchanged feed, 404 once revoked.
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use chrono::{Duration as Days, Utc};
+use common::*;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::{json, Value};
+use server::{
+    db::schema::{calendar_integrations as ci, event_instances as ei},
+    db_test,
+    domain::users::Role,
+    events::When,
+    run,
+    testing::feeds::{FeedHost, Reply},
+};
+
+const LIST: &str = "/api/v1/integrations";
+
+/// The Python that reads feeds independently: CALSYNC_PYTHON (the test command's virtual
+/// environment), else one made in target/pyenv now.
+fn python() -> String {
+    if let Ok(p) = std::env::var("CALSYNC_PYTHON") {
+        return p;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv");
+    let bin = root.join("bin/python");
+    if !bin.exists() {
+        let ok = Command::new("python3").args(["-m", "venv"]).arg(&root).status().is_ok_and(|s| s.success())
+            && Command::new(root.join("bin/pip")).args(["install", "-q", "icalendar>=6,<7", "recurring-ical-events>=3,<4"]).status().is_ok_and(|s| s.success());
+        assert!(ok, "could not make the Python environment for the independent reader (scripts/test.sh makes it)");
+    }
+    bin.display().to_string()
+}
+
+fn day(offset: i64) -> chrono::NaiveDate {
+    Utc::now().date_naive() + Days::days(offset)
+}
+
+fn ymd(d: chrono::NaiveDate) -> String {
+    d.format("%Y%m%d").to_string()
+}
+
+/// A weekly Berlin series (one occurrence left out, one moved and retitled, one cancelled), an
+/// all-day event, a single event with every detail, and a free one.
+fn feed() -> String {
+    let first = day(-14);
+    let nth = |n: i64| ymd(first + Days::days(7 * n));
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync tests//EN\r\n\
+BEGIN:VEVENT\r\nUID:standup@source.example\r\nDTSTART;TZID=Europe/Berlin:{s0}T100000\r\nDTEND;TZID=Europe/Berlin:{s0}T110000\r\n\
+RRULE:FREQ=WEEKLY;COUNT=8\r\nEXDATE;TZID=Europe/Berlin:{s2}T100000\r\nSUMMARY:Standup\r\nLOCATION:Room 1\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:standup@source.example\r\nRECURRENCE-ID;TZID=Europe/Berlin:{s3}T100000\r\nDTSTART;TZID=Europe/Berlin:{s3}T140000\r\n\
+DTEND;TZID=Europe/Berlin:{s3}T150000\r\nSUMMARY:Moved standup\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:standup@source.example\r\nRECURRENCE-ID;TZID=Europe/Berlin:{s4}T100000\r\nDTSTART;TZID=Europe/Berlin:{s4}T100000\r\n\
+DTEND;TZID=Europe/Berlin:{s4}T110000\r\nSUMMARY:Standup\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:offsite@source.example\r\nDTSTART;VALUE=DATE:{a}\r\nDTEND;VALUE=DATE:{b}\r\nSUMMARY:Offsite\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:review@source.example\r\nDTSTART:{r}T090000Z\r\nDTEND:{r}T100000Z\r\nSUMMARY:Secret review\r\n\
+LOCATION:Board room\r\nDESCRIPTION:Quarterly numbers\r\nORGANIZER:mailto:ceo@source.example\r\nATTENDEE:mailto:cfo@source.example\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:focus@source.example\r\nDTSTART:{r}T130000Z\r\nDTEND:{r}T140000Z\r\nSUMMARY:Focus\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n",
+        s0 = nth(0), s2 = nth(2), s3 = nth(3), s4 = nth(4), a = ymd(day(2)), b = ymd(day(3)), r = ymd(day(3)),
+    )
+}
+
+type Occurrence = (String, String, String, String);
+
+async fn stored(db: &server::testing::TestDb, name: &str) -> BTreeSet<Occurrence> {
+    let mut c = db.pool.get().await.unwrap();
+    let id: i64 = run!(&mut c.conn(), |cc| ci::table.filter(ci::name.eq(name)).select(ci::id).first(cc).await).unwrap();
+    let rows: Vec<(i64, i64, bool, String, String)> =
+        run!(&mut c.conn(), |cc| ei::table.filter(ei::integration_id.eq(id)).select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ei::status)).load(cc).await).unwrap();
+    rows.into_iter()
+        .map(|(s, e, all_day, summary, status)| (When::from_timestamp(s, all_day).to_string(), When::from_timestamp(e, all_day).to_string(), summary, status))
+        .collect()
+}
+
+fn window() -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    (Utc::now() - Days::days(30), Utc::now() + Days::days(90))
+}
+
+fn own_reader(body: &str) -> BTreeSet<Occurrence> {
+    let (from, to) = window();
+    let mut cal = server::ical::parse(body.as_bytes()).expect("calsync reads its own export");
+    let expanded = server::ical::expand::expand(&mut cal, server::ical::expand::Options { from, to, floating: chrono_tz::UTC, max_instances: 10_000 });
+    assert!(expanded.warnings.is_empty(), "{:?}", expanded.warnings);
+    expanded.instances.iter().map(|i| (i.start.to_string(), i.end.to_string(), i.summary.to_string(), i.status.as_str().to_string())).collect()
+}
+
+fn python_reader(body: &str) -> Vec<Value> {
+    let (from, to) = window();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ics_instances.py");
+    let mut child = Command::new(python())
+        .arg(script)
+        .args([server::events::When::At(from).to_string(), server::events::When::At(to).to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn fetch(app: &axum::Router, url: &str, header: Option<(&str, &str)>) -> Answer {
+    let path = url.split_once("://").map(|(_, rest)| &rest[rest.find('/').unwrap()..]).unwrap();
+    let mut req = axum::http::Request::get(path);
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    send(app, req.body(axum::body::Body::empty()).unwrap()).await
+}
+
+db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
+    add_user(&db, "sarah@example.com", Role::User).await;
+    add_user(&db, "john@example.com", Role::User).await;
+    let (sarah, john) = (token_for(&db, "sarah@example.com").await, token_for(&db, "john@example.com").await);
+    let app = app(&db);
+    let host = FeedHost::start().await;
+    host.set("/team.ics", Reply::Feed(feed()));
+    let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")})))).await);
+    let name = created["name"].as_str().unwrap().to_owned();
+    send(&app, api("POST", &format!("{LIST}/{name}/sync"), Some(&sarah), None)).await;
+    for _ in 0..200 {
+        let runs = json(&send(&app, api("GET", &format!("{LIST}/{name}/runs"), Some(&sarah), None)).await);
+        if runs["items"][0]["status"] == "Success" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let stored = stored(&db, &name).await;
+    // 8 weekly, one left out; the all-day, the review and the free focus block.
+    assert_eq!(stored.len(), 10, "{stored:?}");
+
+    // Bad input changes nothing.
+    let bad = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "public"})))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(&bad)["errors"][0]["message"], "Kind 'public' is not one of private, freebusy.");
+    let bad = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "private", "integrations": ["MM-CI-john@example.com-0001"]})))).await;
+    assert_eq!(json(&bad)["errors"][0]["field"], "integrations");
+    let other = send(&app, api("POST", "/api/v1/exports", Some(&john), Some(json!({"kind": "private", "user": "sarah@example.com"})))).await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert_eq!(json(&send(&app, api("GET", "/api/v1/exports", Some(&sarah), None)).await)["total"], 0);
+
+    // Private: created once with its address, read back by two readers as what is stored.
+    let a = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "private", "integrations": [name]})))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let private = json(&a);
+    let url = private["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:3000/ics/") && url.ends_with(".ics"));
+    let token = url.trim_start_matches("http://127.0.0.1:3000/ics/").trim_end_matches(".ics");
+    assert!(token.len() >= 43, "at least 256 bits: {token}");
+    assert_eq!(private["webcal_url"], url.replace("http://", "webcal://"));
+    let listed = json(&send(&app, api("GET", "/api/v1/exports", Some(&sarah), None)).await);
+    assert_eq!(listed["total"], 1);
+    assert!(listed["items"][0].get("url").is_none(), "the address is shown only once");
+    assert!(!listed.to_string().contains(token));
+
+    let feed = fetch(&app, &url, None).await;
+    assert_eq!(feed.status, StatusCode::OK);
+    assert_eq!(feed.headers["content-type"], "text/calendar; charset=utf-8");
+    let body = feed.body.clone();
+    assert!(body.contains("RRULE:FREQ=WEEKLY;COUNT=8"), "a series, not its instances:\n{body}");
+    assert!(body.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin"), "{body}");
+    assert!(body.contains("UID:standup@source.example") && body.contains("LOCATION:Board room") && body.contains("ATTENDEE:mailto:cfo@source.example"));
+    assert_eq!(own_reader(&body), stored, "calsync's reader gives back the stored instances");
+    let independent: BTreeSet<Occurrence> = python_reader(&body)
+        .into_iter()
+        .filter(|o| o["status"] != "cancelled")
+        .map(|o| (o["start"].as_str().unwrap().into(), o["end"].as_str().unwrap().into(), o["summary"].as_str().unwrap().into(), o["status"].as_str().unwrap().into()))
+        .collect();
+    let live: BTreeSet<Occurrence> = stored.iter().filter(|o| o.3 != "cancelled").cloned().collect();
+    assert_eq!(independent, live, "an independent reader gives back the stored instances");
+
+    // Unchanged: 304 on either validator, and the same ETag again.
+    let etag = feed.headers["etag"].to_str().unwrap().to_owned();
+    let modified = feed.headers["last-modified"].to_str().unwrap().to_owned();
+    assert_eq!(fetch(&app, &url, Some(("if-none-match", &etag))).await.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(fetch(&app, &url, Some(("if-modified-since", &modified))).await.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(fetch(&app, &url, None).await.headers["etag"].to_str().unwrap(), etag);
+    assert_eq!(fetch(&app, &url, Some(("if-none-match", "\"something else\""))).await.status, StatusCode::OK);
+
+    // Free/busy: every busy time as "Busy", nothing of the source.
+    let fb = json(&send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "freebusy", "include_bookings": true})))).await);
+    assert_eq!((fb["kind"].clone(), fb["integrations"].clone(), fb["include_bookings"].clone()), (json!("freebusy"), Value::Null, json!(true)));
+    let body = fetch(&app, fb["url"].as_str().unwrap(), None).await.body;
+    for secret in ["Standup", "Secret review", "Board room", "Quarterly", "cfo@", "ceo@", "source.example", "Offsite", "Focus", "Room 1", "Europe/Berlin"] {
+        assert!(!body.contains(secret), "the free/busy feed shows {secret:?}:\n{body}");
+    }
+    let busy: Vec<&str> = body.lines().filter(|l| l.starts_with("SUMMARY:")).collect();
+    assert_eq!(busy.len(), stored.iter().filter(|o| o.3 != "cancelled" && o.2 != "Focus").count());
+    assert!(busy.iter().all(|l| *l == "SUMMARY:Busy"));
+    assert!(body.lines().filter(|l| l.starts_with("DTSTART")).all(|l| l.ends_with('Z')), "instants in UTC:\n{body}");
+    let python_busy = python_reader(&body);
+    assert_eq!(python_busy.len(), busy.len());
+
+    // Revoked, or never issued: a plain 404.
+    let id = private["id"].as_i64().unwrap();
+    assert_eq!(send(&app, api("DELETE", &format!("/api/v1/exports/{id}"), Some(&john), None)).await.status, StatusCode::NOT_FOUND, "not john's");
+    assert_eq!(send(&app, api("DELETE", &format!("/api/v1/exports/{id}"), Some(&sarah), None)).await.status, StatusCode::OK);
+    let gone = fetch(&app, &url, None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.body, "Not found.\n");
+    assert_eq!(fetch(&app, "http://x/ics/not-a-token.ics", None).await.status, StatusCode::NOT_FOUND);
+});
