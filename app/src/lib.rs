@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=pages::login::LoginPage/>
                     <Route path=path!("/profile") view=pages::profile::ProfilePage/>
                     <Route path=path!("/settings/tokens") view=pages::tokens::TokensPage/>
+                    <Route path=path!("/settings/export") view=pages::exports::ExportsPage/>
                     <Route path=path!("/calendars") view=pages::calendars::CalendarsPage/>
                     <Route path=path!("/calendars/new") view=pages::calendar_form::CalendarFormPage/>
                     <Route path=path!("/calendars/:name") view=pages::calendar_form::CalendarFormPage ssr=SsrMode::Async/>

@@ -78,3 +78,61 @@ test('Sync health does not exist for a user who is not an admin', async ({ page,
   await expect(userPage.getByTestId('not-found')).toBeVisible();
   await other.close();
 });
+
+test('a user creates a free/busy export link, copies it, and the feed holds only “Busy” blocks; a revoked link is gone', async ({ page, context, request }) => {
+  const host = await startFeedHost();
+  host.state.body = feed();
+  const name = `Exported ${Date.now()}`;
+  try {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    await signIn(page, ADMIN.email, ADMIN.password);
+    await page.goto('/calendars/new');
+    await page.getByLabel('Integration Name').fill(name);
+    await page.getByLabel('iCal URL').fill(host.url('/export.ics'));
+    await page.getByRole('button', { name: 'Add calendar' }).click();
+    const card = page.locator(`[data-test=calendar-card][data-title="${name}"]`);
+    await card.getByRole('button', { name: 'Sync now' }).click();
+    await expect(card.getByTestId('status')).toHaveText('Synced');
+
+    await page.getByRole('link', { name: 'Calendar export' }).click();
+    await expect(page.getByRole('heading', { name: 'Calendar export' })).toBeVisible();
+    const form = page.getByRole('form', { name: 'Create an export link' });
+    await expect(form.getByLabel('Free/busy: only “Busy” blocks, nothing else')).toBeChecked();
+    await form.getByLabel(name).check();
+    await expect(form.getByLabel('Only these:')).toBeChecked();
+    await form.getByRole('button', { name: 'Create link' }).click();
+    const created = page.getByTestId('new-export');
+    await expect(created).toContainText('Free/busy (only “Busy”) link created.');
+    const url = await page.getByTestId('export-url').inputValue();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ics\/[A-Za-z0-9_-]{43}\.ics$/);
+    await expect(page.getByTestId('webcal-url')).toHaveText(url.replace('http://', 'webcal://'));
+    await page.getByTestId('copy-url').click();
+    await expect(created).toContainText('Copied.');
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(url);
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      await checkAccessibility(page, `calendar export at ${width} px`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // What a subscriber gets: busy time, nothing else.
+    const answer = await request.get(url);
+    expect(answer.status()).toBe(200);
+    expect(answer.headers()['content-type']).toBe('text/calendar; charset=utf-8');
+    const body = await answer.text();
+    expect(body.match(/^SUMMARY:.*$/gm)).toEqual(['SUMMARY:Busy']);
+    for (const secret of ['Planning', 'Room 7', 'ops-1']) expect(body).not.toContain(secret);
+    const again = await request.get(url, { headers: { 'If-None-Match': answer.headers()['etag'] } });
+    expect(again.status()).toBe(304);
+
+    // The list shows it was fetched; revoking it makes the address a plain 404.
+    await page.reload();
+    const row = page.getByTestId('export-row').filter({ hasText: name });
+    await expect(row.getByTestId('export-last-fetched')).not.toHaveText('never');
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await expect(page.getByTestId('export-row').filter({ hasText: name })).toHaveCount(0);
+    expect((await request.get(url)).status()).toBe(404);
+  } finally {
+    host.server.close();
+  }
+});

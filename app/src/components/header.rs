@@ -21,12 +21,13 @@ pub fn Header() -> impl IntoView {
                                 <A href="/calendars">"Calendars"</A>
                                 <A href="/sync">"Sync"</A>
                                 <A href="/availability">"Availability"</A>
-                                {user.is_admin.then(|| view! { <A href="/admin/users">"Admin"</A> })}
+                                {user.is_admin.then(|| view! { <A href="/admin/sync-health">"Admin"</A> })}
                             </nav>
                             <div class="account">
                                 <A href="/profile" attr:class="account-name" attr:title="Your profile">
                                     {user.display_name.clone()}
                                 </A>
+                                <A href="/settings/export" attr:class="account-link">"Calendar export"</A>
                                 <A href="/settings/tokens" attr:class="account-link">"API tokens"</A>
                                 <ActionForm action=auth.sign_out attr:class="inline">
                                     <button type="submit" class="button subtle">"Sign out"</button>

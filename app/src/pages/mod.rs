@@ -5,6 +5,7 @@ pub mod availability;
 pub mod calendar_form;
 pub mod calendars;
 pub mod connect;
+pub mod exports;
 pub mod home;
 pub mod login;
 pub mod not_found;
