@@ -41,6 +41,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# Python readers the tests compare against (Debian refuses system-wide pip: a venv).
+if [ "${1:-}" = "--test" ]; then
+  if [ ! -x target/pyenv/bin/python ] || [ scripts/requirements-test.txt -nt target/pyenv/.installed ]; then
+    say "installing the Python test readers in target/pyenv"
+    python3 -m venv target/pyenv
+    target/pyenv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+    touch target/pyenv/.installed
+  fi
+fi
+
 # npm packages: Playwright (no browser download: Debian's Chromium is used) and binaryen's
 # wasm-opt for release builds (Debian's binaryen is too old: the page would not hydrate).
 if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/playwright ] \

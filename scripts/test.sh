@@ -31,6 +31,8 @@ if [ -z "${CALSYNC_TEST_DATABASE_URL:-}" ]; then
   CALSYNC_TEST_DATABASE_URL=$(scripts/pg.sh start "$pg_dir" "$pg_port")
 fi
 export CALSYNC_TEST_DATABASE_URL
+# The independent readers (iCalendar, OpenAPI) the Rust tests compare against.
+export CALSYNC_PYTHON="$root/target/pyenv/bin/python"
 # No provider request leaves loopback: the CLI and browser tests' servers find Google on a
 # closed local port (tests that sync a provider start the sandbox and point there).
 for v in AUTH TOKEN REVOKE API; do export CALSYNC_GOOGLE_${v}_URL=http://127.0.0.1:9/google; done

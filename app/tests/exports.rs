@@ -5,8 +5,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -25,22 +23,6 @@ use server::{
 };
 
 const LIST: &str = "/api/v1/integrations";
-
-/// The Python that reads feeds independently: CALSYNC_PYTHON (the test command's virtual
-/// environment), else one made in target/pyenv now.
-fn python() -> String {
-    if let Ok(p) = std::env::var("CALSYNC_PYTHON") {
-        return p;
-    }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv");
-    let bin = root.join("bin/python");
-    if !bin.exists() {
-        let ok = Command::new("python3").args(["-m", "venv"]).arg(&root).status().is_ok_and(|s| s.success())
-            && Command::new(root.join("bin/pip")).args(["install", "-q", "icalendar>=6,<7", "recurring-ical-events>=3,<4"]).status().is_ok_and(|s| s.success());
-        assert!(ok, "could not make the Python environment for the independent reader (scripts/test.sh makes it)");
-    }
-    bin.display().to_string()
-}
 
 fn day(offset: i64) -> chrono::NaiveDate {
     Utc::now().date_naive() + Days::days(offset)
@@ -98,19 +80,9 @@ fn own_reader(body: &str) -> BTreeSet<Occurrence> {
 
 fn python_reader(body: &str) -> Vec<Value> {
     let (from, to) = window();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ics_instances.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .args([server::events::When::At(from).to_string(), server::events::When::At(to).to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ics_instances.py").display().to_string();
+    let out = run_python(&[&script, &When::At(from).to_string(), &When::At(to).to_string()], body);
+    serde_json::from_str(&out).unwrap()
 }
 
 async fn fetch(app: &axum::Router, url: &str, header: Option<(&str, &str)>) -> Answer {

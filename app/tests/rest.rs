@@ -228,7 +228,8 @@ db_test!(openapi_document_matches_the_routes, |db| {
     // Every documented route is served (not the 404 fallback, not 405).
     for (i, (method, path)) in routes.iter().enumerate() {
         let probe = json(&send(&app, api("POST", LIST, Some(&admin), Some(ical(&format!("Probe {i}"))))).await);
-        let concrete = path.replace("{name}", probe["name"].as_str().unwrap());
+        let export = json(&send(&app, api("POST", "/api/v1/exports", Some(&admin), Some(json!({"kind": "freebusy"})))).await);
+        let concrete = path.replace("{name}", probe["name"].as_str().unwrap()).replace("{id}", &export["id"].to_string());
         let body = matches!(method.as_str(), "post" | "patch").then(|| json!({}));
         let a = send(&app, api(&method.to_uppercase(), &concrete, Some(&admin), body)).await;
         assert!(a.status != StatusCode::METHOD_NOT_ALLOWED && a.body != r#"{"errors":[{"field":null,"message":"Not found."}],"warnings":[]}"#, "{method} {concrete}: {} {}", a.status, a.body);
@@ -237,6 +238,20 @@ db_test!(openapi_document_matches_the_routes, |db| {
     for name in ["IntegrationJson", "WriteJson", "ListJson", "IntegrationInput", "ErrorBody"] {
         assert!(doc["components"]["schemas"][name].is_object(), "{name}");
     }
+    // Every parameter is where its route takes it: the path's own names in the path, the rest
+    // in the query (a generated client builds its URLs from this).
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let (name, place) = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(place, if in_path { "path" } else { "query" }, "{method} {path}: parameter {name}");
+            }
+        }
+    }
+    // And an independent validator accepts the document.
+    let out = run_python(&["-c", "import json, sys; from openapi_spec_validator import validate; validate(json.load(sys.stdin)); print('valid')"], &a.body);
+    assert_eq!(out.trim(), "valid");
 });
 
 db_test!(feed_urls_are_shown_whole_only_to_their_owner, |db| {

@@ -174,3 +174,32 @@ pub fn plain_post(mut req: Request<Body>, page: &str) -> Request<Body> {
 pub fn json(a: &Answer) -> serde_json::Value {
     serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", a.body))
 }
+
+/// The Python with the independent readers (iCalendar, OpenAPI): CALSYNC_PYTHON (the test
+/// command's virtual environment), else one made in target/pyenv now.
+pub fn python() -> String {
+    use std::process::Command;
+    if let Ok(p) = std::env::var("CALSYNC_PYTHON") {
+        return p;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv");
+    let bin = root.join("bin/python");
+    if !bin.exists() {
+        let requirements = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/requirements-test.txt");
+        let ok = Command::new("python3").args(["-m", "venv"]).arg(&root).status().is_ok_and(|s| s.success())
+            && Command::new(root.join("bin/pip")).arg("install").arg("-q").arg("-r").arg(requirements).status().is_ok_and(|s| s.success());
+        assert!(ok, "could not make the Python environment for the independent readers (scripts/setup.sh --test makes it)");
+    }
+    bin.display().to_string()
+}
+
+/// Runs `script` with the test Python, `input` on stdin; answers stdout, or panics with stderr.
+pub fn run_python(args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python()).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("python runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

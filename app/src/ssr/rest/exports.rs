@@ -79,7 +79,7 @@ pub struct ExportQuery {
     pub user: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/exports", request_body = ExportInput, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/exports", operation_id = "create_export", request_body = ExportInput, security(("bearer" = [])),
     responses((status = 201, body = ExportJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<(StatusCode, Json<ExportJson>), ApiError> {
     let object = body::object(&bytes)?;
@@ -112,7 +112,7 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
     Ok((StatusCode::CREATED, Json(ExportJson { url: Some(url), webcal_url: Some(webcal), ..ExportJson::of(&link) })))
 }
 
-#[utoipa::path(get, path = "/api/v1/exports", params(ExportQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/exports", operation_id = "list_exports", params(ExportQuery), security(("bearer" = [])),
     responses((status = 200, body = ExportListJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Query<ExportQuery>) -> Result<Json<ExportListJson>, ApiError> {
     let mut pooled = state.pool.get().await?;
@@ -120,7 +120,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Quer
     Ok(Json(ExportListJson { total: links.len(), items: links.iter().map(ExportJson::of).collect() }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/exports/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/exports/{id}", operation_id = "revoke_export", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = ExportJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, caller: ApiUser, Path(id): Path<String>) -> Result<Json<ExportJson>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
