@@ -31,12 +31,14 @@ fn changes(tz: Tz, from_year: i32, to_year: i32) -> Vec<Change> {
         let next = at + Duration::days(1);
         let after = state(tz, next);
         if after != before {
-            let (mut lo, mut hi) = (at, next);
-            while hi - lo > Duration::seconds(1) {
+            // Whole seconds: the first one in the new state.
+            let (mut lo, mut hi) = (at.timestamp(), next.timestamp());
+            let at_second = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
+            while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if state(tz, mid) == before { lo = mid } else { hi = mid }
+                if state(tz, at_second(mid)) == before { lo = mid } else { hi = mid }
             }
-            out.push(Change { at: hi, from: before.0, to: after.0, dst: after.1, name: after.2.clone() });
+            out.push(Change { at: at_second(hi), from: before.0, to: after.0, dst: after.1, name: after.2.clone() });
         }
         before = after;
         at = next;
