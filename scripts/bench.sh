@@ -29,3 +29,5 @@ cargo bench -p server --bench google
 cargo bench -p server --bench outlook
 # /health and another user's sync while the app reads hostile feeds (the whole app on loopback).
 LEPTOS_OUTPUT_NAME=calsync cargo bench -p app --no-default-features --features ssr --bench health
+# Export feeds of a 10,000-event calendar and Admin → Sync health over 10,000 calendars.
+LEPTOS_OUTPUT_NAME=calsync cargo bench -p app --no-default-features --features ssr --bench operations

@@ -76,7 +76,7 @@ stop_app() {
   app_pid=""
 }
 run_playwright() {
-  (cd end2end && set -o pipefail && CALSYNC_E2E_URL=$app_url CALSYNC_E2E_SANDBOX=$sandbox_url CALSYNC_E2E_ADMIN=$E2E_EMAIL CALSYNC_E2E_PASSWORD=$E2E_PASSWORD npx playwright test "$@" 2>&1 | tee -a "$work/playwright.log") \
+  (cd end2end && set -o pipefail && CALSYNC_E2E_LOG=$DATA_LOG CALSYNC_E2E_URL=$app_url CALSYNC_E2E_SANDBOX=$sandbox_url CALSYNC_E2E_ADMIN=$E2E_EMAIL CALSYNC_E2E_PASSWORD=$E2E_PASSWORD npx playwright test "$@" 2>&1 | tee -a "$work/playwright.log") \
     || { echo "--- server log ---" >&2; tail -n 50 "$DATA_LOG" >&2; return 1; }
 }
 

@@ -48,9 +48,12 @@ DTEND;TZID=Europe/Berlin:{s4}T110000\r\nSUMMARY:Standup\r\nSTATUS:CANCELLED\r\nE
 BEGIN:VEVENT\r\nUID:offsite@source.example\r\nDTSTART;VALUE=DATE:{a}\r\nDTEND;VALUE=DATE:{b}\r\nSUMMARY:Offsite\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:review@source.example\r\nDTSTART:{r}T090000Z\r\nDTEND:{r}T100000Z\r\nSUMMARY:Secret review\r\n\
 LOCATION:Board room\r\nDESCRIPTION:Quarterly numbers\r\nORGANIZER:mailto:ceo@source.example\r\nATTENDEE:mailto:cfo@source.example\r\nEND:VEVENT\r\n\
+BEGIN:VTIMEZONE\r\nTZID:Office Time\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0300\r\nTZOFFSETTO:+0300\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n\
+BEGIN:VEVENT\r\nUID:office@source.example\r\nDTSTART;TZID=Office Time:{s0}T090000\r\nDTEND;TZID=Office Time:{s0}T093000\r\n\
+RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE;TZID=Office Time:{o1}T090000\r\nSUMMARY:Office hour\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:focus@source.example\r\nDTSTART:{r}T130000Z\r\nDTEND:{r}T140000Z\r\nSUMMARY:Focus\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n\
 END:VCALENDAR\r\n",
-        s0 = nth(0), s2 = nth(2), s3 = nth(3), s4 = nth(4), a = ymd(day(2)), b = ymd(day(3)), r = ymd(day(3)),
+        s0 = nth(0), o1 = ymd(first + Days::days(1)), s2 = nth(2), s3 = nth(3), s4 = nth(4), a = ymd(day(2)), b = ymd(day(3)), r = ymd(day(3)),
     )
 }
 
@@ -101,7 +104,8 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     let app = app(&db);
     let host = FeedHost::start().await;
     host.set("/team.ics", Reply::Feed(feed()));
-    let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")})))).await);
+    // A name with iCalendar words in it must not confuse where the feed's parts go.
+    let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team BEGIN:VEVENT", "ical_url": host.url("/team.ics")})))).await);
     let name = created["name"].as_str().unwrap().to_owned();
     send(&app, api("POST", &format!("{LIST}/{name}/sync"), Some(&sarah), None)).await;
     for _ in 0..200 {
@@ -112,8 +116,9 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let stored = stored(&db, &name).await;
-    // 8 weekly, one left out; the all-day, the review and the free focus block.
-    assert_eq!(stored.len(), 10, "{stored:?}");
+    // 8 weekly, one left out; the all-day, the review and the free focus block; 5 daily office
+    // hours in the feed's own zone, one left out.
+    assert_eq!(stored.len(), 14, "{stored:?}");
 
     // Bad input changes nothing.
     let bad = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "public"})))).await;
@@ -121,6 +126,10 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     assert_eq!(json(&bad)["errors"][0]["message"], "Kind 'public' is not one of private, freebusy.");
     let bad = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "private", "integrations": ["MM-CI-john@example.com-0001"]})))).await;
     assert_eq!(json(&bad)["errors"][0]["field"], "integrations");
+    let many: Vec<String> = (0..5000).map(|n| format!("MM-CI-sarah@example.com-{n:04}")).collect();
+    let bad = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "private", "integrations": many})))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(json(&bad)["errors"][0]["message"], "A link can name at most 100 calendars; leave the list out for all of them.");
     let other = send(&app, api("POST", "/api/v1/exports", Some(&john), Some(json!({"kind": "private", "user": "sarah@example.com"})))).await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     assert_eq!(json(&send(&app, api("GET", "/api/v1/exports", Some(&sarah), None)).await)["total"], 0);
@@ -161,13 +170,14 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     assert_eq!(fetch(&app, &url, Some(("if-none-match", &etag))).await.status, StatusCode::NOT_MODIFIED);
     assert_eq!(fetch(&app, &url, Some(("if-modified-since", &modified))).await.status, StatusCode::NOT_MODIFIED);
     assert_eq!(fetch(&app, &url, None).await.headers["etag"].to_str().unwrap(), etag);
+    assert_eq!(fetch(&app, &url, None).await.headers["last-modified"].to_str().unwrap(), modified, "unchanged content, unchanged Last-Modified");
     assert_eq!(fetch(&app, &url, Some(("if-none-match", "\"something else\""))).await.status, StatusCode::OK);
 
     // Free/busy: every busy time as "Busy", nothing of the source.
     let fb = json(&send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "freebusy", "include_bookings": true})))).await);
     assert_eq!((fb["kind"].clone(), fb["integrations"].clone(), fb["include_bookings"].clone()), (json!("freebusy"), Value::Null, json!(true)));
     let body = fetch(&app, fb["url"].as_str().unwrap(), None).await.body;
-    for secret in ["Standup", "Secret review", "Board room", "Quarterly", "cfo@", "ceo@", "source.example", "Offsite", "Focus", "Room 1", "Europe/Berlin"] {
+    for secret in ["Standup", "Office", "Secret review", "Board room", "Quarterly", "cfo@", "ceo@", "source.example", "Offsite", "Focus", "Room 1", "Europe/Berlin"] {
         assert!(!body.contains(secret), "the free/busy feed shows {secret:?}:\n{body}");
     }
     let busy: Vec<&str> = body.lines().filter(|l| l.starts_with("SUMMARY:")).collect();
@@ -177,6 +187,16 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     let python_busy = python_reader(&body);
     assert_eq!(python_busy.len(), busy.len());
 
+    // Made and revoked links are in the audit trail, with who did it.
+    let (entries, _) = {
+        use server::domain::audit;
+        let mut c = db.pool.get().await.unwrap();
+        audit::list(&mut c.conn(), &audit::Filter { kind: Some(audit::Kind::ExportCreated), limit: 10, ..audit::Filter::default() }).await.unwrap()
+    };
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries.iter().all(|e| e.actor == "sarah@example.com (API token)" && e.subject.as_deref() == Some("sarah@example.com")), "{entries:?}");
+    assert!(entries.iter().all(|e| !e.detail.contains(token)), "the token is not recorded");
+
     // Revoked, or never issued: a plain 404.
     let id = private["id"].as_i64().unwrap();
     assert_eq!(send(&app, api("DELETE", &format!("/api/v1/exports/{id}"), Some(&john), None)).await.status, StatusCode::NOT_FOUND, "not john's");
@@ -185,4 +205,19 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     assert_eq!(gone.body, "Not found.\n");
     assert_eq!(fetch(&app, "http://x/ics/not-a-token.ics", None).await.status, StatusCode::NOT_FOUND);
+
+    // Content that changes without any event changing (a calendar turned off) is new content:
+    // an If-Modified-Since of the old Last-Modified gets it, the new one gets 304.
+    let fb_url = fb["url"].as_str().unwrap();
+    let before = fetch(&app, fb_url, None).await;
+    let old_modified = before.headers["last-modified"].to_str().unwrap().to_owned();
+    assert_eq!(fetch(&app, fb_url, Some(("if-modified-since", &old_modified))).await.status, StatusCode::NOT_MODIFIED);
+    let off = send(&app, api("PATCH", &format!("{LIST}/{name}"), Some(&sarah), Some(json!({"is_active": false})))).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    let after = fetch(&app, fb_url, Some(("if-modified-since", &old_modified))).await;
+    assert_eq!(after.status, StatusCode::OK, "the feed changed");
+    assert!(!after.body.contains("SUMMARY:"), "{}", after.body);
+    let new_modified = after.headers["last-modified"].to_str().unwrap().to_owned();
+    assert_ne!(new_modified, old_modified);
+    assert_eq!(fetch(&app, fb_url, Some(("if-modified-since", &new_modified))).await.status, StatusCode::NOT_MODIFIED);
 });

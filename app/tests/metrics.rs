@@ -61,6 +61,14 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     let proxied = send(&app, scrape(Some("127.0.0.1:5000"), None, Some("203.0.113.9"))).await;
     assert_eq!(proxied.status, StatusCode::FORBIDDEN);
     assert!(proxied.body.contains("CALSYNC_METRICS"));
+    // A client that puts something unreadable first does not become the proxy (nginx's
+    // $proxy_add_x_forwarded_for keeps what the client sent and appends the real address).
+    assert_eq!(send(&app, scrape(Some("127.0.0.1:5000"), None, Some("x, 203.0.113.9"))).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(send(&app, scrape(Some("127.0.0.1:5000"), None, Some("x"))).await.status, StatusCode::FORBIDDEN);
+    // A proxy on this host that calsync was not told about: the peer is the proxy, not local.
+    let untold = router_with(state_with(&db, "http://127.0.0.1:3000", |_| {}));
+    assert_eq!(send(&untold, scrape(Some("127.0.0.1:5000"), None, Some("203.0.113.9"))).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(send(&untold, scrape(Some("127.0.0.1:5000"), None, None)).await.status, StatusCode::OK);
 
     let before = send(&app, scrape(Some("127.0.0.1:5000"), None, None)).await;
     assert!(before.headers["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));

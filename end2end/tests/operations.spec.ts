@@ -27,7 +27,7 @@ test('an admin sees a failing feed on Sync health, filters to it, retries it onc
     const banner = page.getByTestId('degraded-banner');
     await expect(banner).toContainText(name);
     await expect(banner).toContainText('Failed (never synced)');
-    await expect(banner).toContainText('its last known busy time is shown');
+    await expect(banner).toContainText('none of its busy time is known yet');
 
     // Admin → Sync health: the failing feed with its error; the Failed count filters to it.
     await page.goto('/admin/users');
@@ -124,6 +124,13 @@ test('a user creates a free/busy export link, copies it, and the feed holds only
     for (const secret of ['Planning', 'Room 7', 'ops-1']) expect(body).not.toContain(secret);
     const again = await request.get(url, { headers: { 'If-None-Match': answer.headers()['etag'] } });
     expect(again.status()).toBe(304);
+    // The address is the secret: the server's log names only its first characters.
+    const token = url.split('/ics/')[1].replace('.ics', '');
+    const log = process.env.CALSYNC_E2E_LOG ?? '';
+    expect(log, 'CALSYNC_E2E_LOG names the server log').not.toBe('');
+    const written = await import('node:fs').then((fs) => fs.readFileSync(log, 'utf8'));
+    expect(written).toContain(`/ics/${token.slice(0, 6)}…`);
+    expect(written).not.toContain(token);
 
     // The list shows it was fetched; revoking it makes the address a plain 404.
     await page.reload();

@@ -27,7 +27,7 @@ use common::*;
 
 async fn report(db: &TestDb, filter: health::Filter) -> health::Report {
     let mut c = db.pool.get().await.unwrap();
-    health::report(&mut c.conn(), &filter, now()).await.unwrap()
+    health::report(&mut c.conn(), &filter, now(), true).await.unwrap()
 }
 
 fn kinds(r: &health::Report) -> Vec<(String, Kind)> {
@@ -126,6 +126,12 @@ db_test!(each_kind_is_recognised_once_in_order, |db| {
     assert!(flaky.next_run.unwrap() > now(), "backing off names its next try");
     let typed = r.items.iter().find(|i| i.integration_name == "Typed token").unwrap();
     assert!(typed.error.as_deref().unwrap().contains("no refresh token"), "{:?}", typed.error);
+    // With push notifications off, channels left from before are no one's problem.
+    let without_push = {
+        let mut c = db.pool.get().await.unwrap();
+        health::report(&mut c.conn(), &health::Filter::default(), now(), false).await.unwrap()
+    };
+    assert!(without_push.items.iter().all(|i| i.integration_name != "Push lapsed"), "{:?}", kinds(&without_push));
     // Longest broken first: the stale calendar's last success (an hour ago) leads.
     assert_eq!(r.items[0].integration, stale);
 

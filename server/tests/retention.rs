@@ -8,7 +8,7 @@ use server::{
     db_test,
     domain::now,
     run,
-    sync::retention::BATCH,
+    sync::{retention::BATCH, runs},
 };
 
 mod common;
@@ -28,11 +28,19 @@ db_test!(old_runs_and_history_are_pruned_in_batches, |db| {
         sr::started_at.eq(now() - Days::days(days)),
     );
     let mut rows: Vec<_> = (0..old_runs).map(|_| run_row(100, "Success")).collect();
-    rows.push(run_row(89, "Failed"));
     rows.push(run_row(120, "In Progress"));
+    rows.push(run_row(89, "Failed"));
     for row in rows {
         run!(&mut c.conn(), |cc| diesel::insert_into(sr::table).values(row).execute(cc).await).unwrap();
     }
+    // A calendar synced by hand long ago: its only run (held, waiting for Apply) is its last word.
+    let quiet = calendar(&db, me, "Quiet", "https://calendar.example.com/quiet.ics").await;
+    let quiet_id: i64 = run!(&mut c.conn(), |cc| ci::table.filter(ci::name.eq(&quiet)).select(ci::id).first(cc).await).unwrap();
+    run!(&mut c.conn(), |cc| diesel::insert_into(sr::table)
+        .values((sr::integration_id.eq(quiet_id), sr::trigger.eq("manual"), sr::status.eq("Failed"), sr::worker.eq("test"), sr::started_at.eq(now() - Days::days(200)), sr::held.eq(true)))
+        .execute(cc)
+        .await)
+    .unwrap();
     let history = |days: i64| (
         ch::integration_id.eq(Some(id)),
         ch::entity.eq("event"),
@@ -50,7 +58,8 @@ db_test!(old_runs_and_history_are_pruned_in_batches, |db| {
     assert_eq!((runs, hist), (old_runs, 2));
     let mut c = db.pool.get().await.unwrap();
     let left: Vec<String> = run!(&mut c.conn(), |cc| sr::table.order(sr::started_at).select(sr::status).load(cc).await).unwrap();
-    assert_eq!(left, vec!["In Progress".to_string(), "Failed".to_string()], "a young run and a run still going stay");
+    assert_eq!(left, vec!["Failed".to_string(), "In Progress".to_string(), "Failed".to_string()], "a calendar's only run, a run still going and a young run stay");
+    assert!(runs::held(&mut c.conn(), quiet_id).await.unwrap(), "the held run can still be applied");
     let kept: i64 = run!(&mut c.conn(), |cc| ch::table.count().get_result(cc).await).unwrap();
     assert_eq!(kept, 2);
     drop(c);

@@ -95,7 +95,11 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
             calendar: d.integration_name,
             kind: d.kind.as_str().into(),
             last_sync: d.last_sync.map(|t| format!("last synced {}", server::domain::integrations::rules::format_datetime(t, tz))).unwrap_or_else(|| "never synced".into()),
-            policy: if d.stale_policy == "fail-closed" { "the whole week counts as busy".into() } else { "its last known busy time is shown".into() },
+            policy: match (d.stale_policy.as_str(), d.last_sync) {
+                ("fail-closed", _) => "the whole week counts as busy".into(),
+                (_, None) => "none of its busy time is known yet".into(),
+                _ => "its last known busy time is shown".into(),
+            },
         })
         .collect();
 

@@ -93,8 +93,9 @@ pub async fn create_export(kind: String, scope: Option<String>, integrations: Op
         integrations: (scope.as_deref() == Some("chosen")).then_some(chosen),
         include_bookings: matches!(include_bookings.as_deref(), Some("on" | "true" | "1")),
     };
+    let by = super::ctx::by(&me).await;
     let mut pooled = state.pool.get().await?;
-    let (link, token) = exports::create(&mut pooled.conn(), super::integrations::actor(&me), new).await?;
+    let (link, token) = exports::create(&mut pooled.conn(), super::integrations::actor(&me), new, &by).await?;
     let (url, webcal_url) = exports::urls(&state.config.public_url, &token);
     Ok(NewExport { kind: kind_label(link.kind.as_str()).into(), url, webcal_url })
 }
@@ -103,7 +104,8 @@ pub async fn create_export(kind: String, scope: Option<String>, integrations: Op
 pub async fn revoke_export(id: i64) -> Result<(), AppError> {
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
+    let by = super::ctx::by(&me).await;
     let mut pooled = state.pool.get().await?;
-    server::domain::exports::delete(&mut pooled.conn(), super::integrations::actor(&me), id).await?;
+    server::domain::exports::delete(&mut pooled.conn(), super::integrations::actor(&me), id, &by).await?;
     Ok(())
 }

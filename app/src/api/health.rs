@@ -60,7 +60,7 @@ pub async fn sync_health(kind: Option<String>, user: Option<String>, provider: O
     let now = server::domain::now();
     let report = {
         let mut pooled = state.pool.get().await?;
-        health::report(&mut pooled.conn(), &filter, now).await?
+        health::report(&mut pooled.conn(), &filter, now, state.config.sync.webhook_base.is_some()).await?
     };
     let tz = admin.tz();
     let rows = report

@@ -211,7 +211,7 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
                             view! { <option value=v selected=sel>{label}</option> }
                         }).collect_view()}
                     </select>
-                    <p class="help" id="stale_policy-help">"Out of date: its last sync failed, it has not synced for three intervals, or it never synced. Treating the whole time as busy means you are never double-booked, at the cost of free time."</p>
+                    <p class="help" id="stale_policy-help">"Out of date: its last sync failed, it syncs automatically but has not succeeded for three intervals, or it never synced. Treating the whole time as busy means you are never double-booked, at the cost of free time."</p>
                     <FieldError error field="stale_policy"/>
                 </div>
             </fieldset>

@@ -12,14 +12,31 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     if !is_trusted(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
+    let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map_while(|s| s.trim().parse::<IpAddr>().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
         .collect();
-    Some(forwarded.iter().rev().find(|ip| !is_trusted(ip)).or(forwarded.first()).copied().unwrap_or(peer))
+    // From the right: our proxies' entries, then the client. An entry that is no address was
+    // not written by a proxy of ours: the client is unknown (never taken for the proxy).
+    let mut last_trusted = peer;
+    for entry in forwarded.iter().rev() {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => last_trusted = ip,
+            Ok(ip) => return Some(ip),
+            Err(_) => return None,
+        }
+    }
+    Some(last_trusted)
+}
+
+/// Did the request come through a proxy (it says whom it forwards)? Behind a proxy that is not
+/// one of `CALSYNC_TRUSTED_PROXIES`, the peer address says nothing about the client.
+pub fn forwarded(headers: &HeaderMap) -> bool {
+    ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|h| headers.contains_key(*h))
 }
 
 /// The client of the current server function call, as text ("unknown" without a peer).
@@ -54,8 +71,13 @@ mod tests {
         assert_eq!(client_ip(Some(ip("10.0.0.2")), &headers(&["1.1.1.1, 198.51.100.7"]), &trusted), Some(ip("198.51.100.7")));
         // Two proxies of ours in a row, over two header lines.
         assert_eq!(client_ip(Some(ip("::1")), &headers(&["1.1.1.1, 198.51.100.7", "10.1.1.1"]), &trusted), Some(ip("198.51.100.7")));
-        // A trusted proxy that sent nothing usable: the proxy itself.
-        assert_eq!(client_ip(Some(ip("10.0.0.2")), &headers(&["garbage"]), &trusted), Some(ip("10.0.0.2")));
+        // Whatever a client writes left of the address our proxy appended is not read...
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), &headers(&["garbage, 198.51.100.7"]), &trusted), Some(ip("198.51.100.7")));
+        // ... and an entry that is no address where our proxy writes makes the client unknown,
+        // never the proxy itself.
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), &headers(&["garbage"]), &trusted), None);
+        // A trusted proxy that forwarded nothing: the proxy itself.
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), &headers(&[]), &trusted), Some(ip("10.0.0.2")));
         // No proxies configured: the peer, always.
         assert_eq!(client_ip(Some(ip("10.0.0.2")), &headers(&["198.51.100.7"]), &[]), Some(ip("10.0.0.2")));
     }

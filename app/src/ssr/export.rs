@@ -38,9 +38,10 @@ pub async fn feed(Extension(state): Extension<AppState>, Path(file): Path<String
         let mut conn = pooled.conn();
         let Some(link) = exports::open(&mut conn, token).await? else { return Ok(None) };
         let feed = exports::feed::render(&mut conn, &link).await?;
-        Ok::<_, server::domain::Error>(Some((link, feed)))
+        let modified = exports::observe(&mut conn, link.id, &feed.etag).await?;
+        Ok::<_, server::domain::Error>(Some((link, feed, modified)))
     };
-    let (link, feed) = match rendered.await {
+    let (link, feed, modified) = match rendered.await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(e) => {
@@ -52,9 +53,9 @@ pub async fn feed(Extension(state): Extension<AppState>, Path(file): Path<String
     let mut out = HeaderMap::new();
     let value = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
     out.insert(header::ETAG, value(&feed.etag));
-    out.insert(header::LAST_MODIFIED, value(&feed.last_modified.format(HTTP_DATE).to_string()));
+    out.insert(header::LAST_MODIFIED, value(&modified.format(HTTP_DATE).to_string()));
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    if unchanged(&headers, &feed.etag, feed.last_modified) {
+    if unchanged(&headers, &feed.etag, modified) {
         server::metrics::export_request(kind, "not_modified");
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }

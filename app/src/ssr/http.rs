@@ -133,10 +133,19 @@ async fn authenticate(State(state): State<AppState>, session: Session, mut req: 
     next.run(req).await
 }
 
+/// The path as logged: an export feed's address is its secret, so only its first characters
+/// (what the Calendar export page shows too) are written.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/ics/") {
+        Some(file) => format!("/ics/{}…", file.chars().take(6).collect::<String>()).into(),
+        None => path.into(),
+    }
+}
+
 /// One log line per request with its id, user, status and latency.
 async fn trace_request(req: Request, next: Next) -> Response {
     let id = format!("{:016x}", rand::random::<u64>());
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), user_id = tracing::field::Empty);
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %loggable_path(req.uri().path()), user_id = tracing::field::Empty);
     let start = Instant::now();
     let mut res = tracing::Instrument::instrument(
         async move {

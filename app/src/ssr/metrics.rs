@@ -39,7 +39,10 @@ pub async fn metrics(Extension(state): Extension<AppState>, req: Request) -> Res
 }
 
 async fn allowed(state: &AppState, peer: Option<std::net::IpAddr>, headers: axum::http::HeaderMap) -> bool {
-    if super::client::client_ip(peer, &headers, &state.config.trusted_proxies).is_some_and(|ip| ip.is_loopback()) {
+    let trusted = &state.config.trusted_proxies;
+    // Through a proxy calsync does not trust, a loopback peer is the proxy, not the client.
+    let unvouched = super::client::forwarded(&headers) && !peer.is_some_and(|p| trusted.iter().any(|n| n.contains(&p)));
+    if !unvouched && super::client::client_ip(peer, &headers, trusted).is_some_and(|ip| ip.is_loopback()) {
         return true;
     }
     let Some(token) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {

@@ -20,7 +20,10 @@ CREATE TABLE export_links (
     token_hash TEXT NOT NULL UNIQUE,
     prefix TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
-    last_fetched_at TIMESTAMP
+    last_fetched_at TIMESTAMP,
+    -- The feed as last served (its ETag) and when that content first appeared: Last-Modified.
+    etag TEXT,
+    changed_at TIMESTAMP
 );
 CREATE INDEX idx_export_links_user ON export_links (user_id);
 

@@ -134,6 +134,8 @@ diesel::table! {
         prefix -> Text,
         created_at -> Timestamp,
         last_fetched_at -> Nullable<Timestamp>,
+        etag -> Nullable<Text>,
+        changed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -26,10 +26,12 @@ pub enum Kind {
     TokenCreated,
     TokenRevoked,
     KeysRotated,
+    ExportCreated,
+    ExportRevoked,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Kind::SignIn,
         Kind::SignInFailed,
         Kind::SignInRefused,
@@ -43,6 +45,8 @@ impl Kind {
         Kind::TokenCreated,
         Kind::TokenRevoked,
         Kind::KeysRotated,
+        Kind::ExportCreated,
+        Kind::ExportRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,8 @@ impl Kind {
             Kind::TokenCreated => "token created",
             Kind::TokenRevoked => "token revoked",
             Kind::KeysRotated => "keys rotated",
+            Kind::ExportCreated => "export link created",
+            Kind::ExportRevoked => "export link revoked",
         }
     }
 

@@ -230,26 +230,28 @@ async fn facts(conn: &mut Conn<'_>, user_id: Option<i64>) -> Result<Vec<Facts>> 
     })
 }
 
-async fn context(conn: &mut Conn<'_>, user_id: Option<i64>) -> Result<Context> {
+/// `push`: push channels are in use (`CALSYNC_WEBHOOKS`); when they are not, channels left
+/// from before are not expected to be renewed.
+async fn context(conn: &mut Conn<'_>, user_id: Option<i64>, push: bool) -> Result<Context> {
     let revoked: Vec<(i64, Option<String>)> = match user_id {
         Some(id) => run!(conn, |c| pa::table.filter(pa::revoked_error.is_not_null().and(pa::user_id.eq(id))).select((pa::id, pa::revoked_error)).load(c).await)?,
         None => run!(conn, |c| pa::table.filter(pa::revoked_error.is_not_null()).select((pa::id, pa::revoked_error)).load(c).await)?,
     };
-    let channels: Vec<(i64, Option<NaiveDateTime>)> = run!(conn, |c| wc::table
-        .group_by(wc::integration_id)
-        .select((wc::integration_id, diesel::dsl::max(wc::expires_at)))
-        .load(c)
-        .await)?;
+    let channels: Vec<(i64, Option<NaiveDateTime>)> = match push {
+        true => run!(conn, |c| wc::table.group_by(wc::integration_id).select((wc::integration_id, diesel::dsl::max(wc::expires_at))).load(c).await)?,
+        false => Vec::new(),
+    };
     Ok(Context {
         revoked: revoked.into_iter().map(|(id, why)| (id, why.unwrap_or_default())).collect(),
         channels: channels.into_iter().filter_map(|(id, end)| Some((id, end?))).collect(),
     })
 }
 
-/// Every calendar that needs attention, longest broken first, with counts per kind.
-pub async fn report(conn: &mut Conn<'_>, filter: &Filter, now: NaiveDateTime) -> Result<Report> {
+/// Every calendar that needs attention, longest broken first, with counts per kind. `push`:
+/// push channels are in use, so one not renewed is a problem.
+pub async fn report(conn: &mut Conn<'_>, filter: &Filter, now: NaiveDateTime, push: bool) -> Result<Report> {
     let rows = facts(conn, None).await?;
-    let cx = context(conn, None).await?;
+    let cx = context(conn, None, push).await?;
     let checked = rows.len();
     let text = filter.text.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
     let user = filter.user.as_deref().map(str::trim).filter(|u| !u.is_empty());

@@ -12,10 +12,17 @@ use crate::run;
 /// Rows deleted per statement.
 pub const BATCH: i64 = 500;
 
-/// Deletes up to one batch of runs started before `cutoff` (never a run still going).
+diesel::alias!(sr as newer: NewerRuns);
+
+/// Deletes up to one batch of runs started before `cutoff`: never a run still going, and never
+/// a calendar's newest run (its last result, a held sync waiting for Apply).
 pub async fn prune_runs(conn: &mut Conn<'_>, cutoff: NaiveDateTime) -> Result<usize> {
+    let has_newer = diesel::dsl::exists(
+        newer.filter(newer.field(sr::integration_id).eq(sr::integration_id)).filter(newer.field(sr::id).gt(sr::id)).select(newer.field(sr::id)),
+    );
     let ids: Vec<i64> = run!(conn, |c| sr::table
         .filter(sr::started_at.lt(cutoff).and(sr::status.ne(super::runs::RUN_IN_PROGRESS)))
+        .filter(has_newer)
         .order(sr::started_at)
         .select(sr::id)
         .limit(BATCH)

@@ -107,7 +107,7 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
         return Err(ApiError::invalid(errors));
     }
     let mut pooled = state.pool.get().await?;
-    let (link, token) = exports::create(&mut pooled.conn(), caller.actor(), new).await?;
+    let (link, token) = exports::create(&mut pooled.conn(), caller.actor(), new, &caller.by()).await?;
     let (url, webcal) = exports::urls(&state.config.public_url, &token);
     Ok((StatusCode::CREATED, Json(ExportJson { url: Some(url), webcal_url: Some(webcal), ..ExportJson::of(&link) })))
 }
@@ -125,6 +125,6 @@ pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Quer
 pub async fn delete(State(state): State<AppState>, caller: ApiUser, Path(id): Path<String>) -> Result<Json<ExportJson>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
     let mut pooled = state.pool.get().await?;
-    let gone = exports::delete(&mut pooled.conn(), caller.actor(), id).await?;
+    let gone = exports::delete(&mut pooled.conn(), caller.actor(), id, &caller.by()).await?;
     Ok(Json(ExportJson::of(&gone)))
 }

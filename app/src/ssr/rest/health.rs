@@ -68,7 +68,7 @@ pub async fn sync_health(State(state): State<AppState>, caller: ApiUser, Query(q
     };
     let filter = health::Filter { kind, user: q.user, provider: q.provider, text: q.text };
     let mut pooled = state.pool.get().await?;
-    let report = health::report(&mut pooled.conn(), &filter, server::domain::now()).await?;
+    let report = health::report(&mut pooled.conn(), &filter, server::domain::now(), state.config.sync.webhook_base.is_some()).await?;
     Ok(Json(HealthJson {
         items: report
             .items

@@ -156,6 +156,11 @@ impl ApiUser {
     pub fn actor(&self) -> Actor {
         Actor::of(&self.user)
     }
+
+    /// Who acts, for the audit trail (through the API, with a token).
+    pub fn by(&self) -> domain::audit::By {
+        domain::audit::By::user(&format!("{} (API token)", self.user.email), None)
+    }
 }
 
 impl FromRequestParts<AppState> for ApiUser {

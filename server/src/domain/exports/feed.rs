@@ -12,7 +12,7 @@ use icalendar::{Calendar, CalendarDateTime, Component, DatePerhapsTime, Event, E
 use sha2::{Digest, Sha256};
 
 use super::{Kind, Link};
-use crate::db::schema::{calendar_integrations as ci, change_history as ch, event_instances as ei, event_series as es};
+use crate::db::schema::{calendar_integrations as ci, event_instances as ei, event_series as es};
 use crate::db::Conn;
 use crate::domain::{users, Result};
 use crate::events::When;
@@ -24,8 +24,6 @@ pub struct Feed {
     pub body: String,
     /// Quoted, from the body: equal bodies, equal tags.
     pub etag: String,
-    /// The last change to anything in it.
-    pub last_modified: NaiveDateTime,
     pub events: usize,
 }
 
@@ -88,8 +86,6 @@ pub async fn render(conn: &mut Conn<'_>, link: &Link) -> Result<Feed> {
         .select((ei::integration_id, ei::uid, ei::recurrence_id, ei::start_at, ei::end_at, ei::all_day, ei::busy, ei::status, ei::summary, ei::tzid))
         .load(c)
         .await)?;
-    let changed: Option<NaiveDateTime> = run!(conn, |c| ch::table.filter(ch::integration_id.eq_any(&ids)).select(diesel::dsl::max(ch::at)).first(c).await)?;
-    let mut last_modified = changed.unwrap_or(link.created_at).max(link.created_at);
     let name = match link.kind {
         Kind::Private => calendars.iter().map(|c| c.1.as_str()).collect::<Vec<_>>().join(", "),
         Kind::FreeBusy => format!("{} (free/busy)", owner.display_name()),
@@ -99,7 +95,8 @@ pub async fn render(conn: &mut Conn<'_>, link: &Link) -> Result<Feed> {
     cal.append_property(Property::new("PRODID", "-//calsync//export//EN"));
     cal.append_property(Property::new("CALSCALE", "GREGORIAN"));
     cal.append_property(Property::new("X-WR-CALNAME", if name.is_empty() { "calsync" } else { name.as_str() }));
-    let stamp = last_modified.and_utc();
+    // DTSTAMP: when the link was made (a constant, so equal content gives equal bytes).
+    let stamp = link.created_at.and_utc();
     let (events, timezones) = match link.kind {
         Kind::FreeBusy => (free_busy(&mut cal, link, owner.tz(), &instances, stamp), String::new()),
         Kind::Private => {
@@ -112,19 +109,17 @@ pub async fn render(conn: &mut Conn<'_>, link: &Link) -> Result<Feed> {
                 ))
                 .load(c)
                 .await)?;
-            if let Some(m) = series.iter().map(|s| s.modified_at).max() {
-                last_modified = last_modified.max(m);
-            }
             private(&mut cal, &series, &instances)
         }
     };
     let mut body = cal.to_string();
     if !timezones.is_empty() {
-        let at = body.find("BEGIN:VEVENT").unwrap_or_else(|| body.rfind("END:VCALENDAR").unwrap_or(body.len()));
+        // At a line's start: a calendar's name may contain the same words.
+        let at = body.find("\r\nBEGIN:VEVENT").or_else(|| body.rfind("\r\nEND:VCALENDAR")).map(|i| i + 2).unwrap_or(body.len());
         body.insert_str(at, &timezones);
     }
     let etag = format!("\"{}\"", &hex(&Sha256::digest(body.as_bytes()))[..32]);
-    Ok(Feed { body, etag, last_modified, events })
+    Ok(Feed { body, etag, events })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -200,6 +195,35 @@ fn recurrence_property(line: &str, zone: Option<Tz>) -> Option<Property> {
     Some(p)
 }
 
+/// Do these recurrence lines hold a floating time (no `Z`, no TZID)? Then the rule was written
+/// for wall-clock time, which a UTC DTSTART would not keep across a DST change.
+fn floating_values(recurrence: &str) -> bool {
+    recurrence.lines().any(|line| {
+        let Some((head, value)) = line.split_once(':') else { return false };
+        if head.to_ascii_uppercase().contains("TZID=") {
+            return false;
+        }
+        let floating = |v: &str| v.contains('T') && !v.trim().ends_with('Z');
+        match head.split(';').next().unwrap_or("").trim().to_ascii_uppercase().as_str() {
+            "RRULE" | "EXRULE" => value.split(';').filter_map(|p| p.split_once('=')).any(|(k, v)| k.eq_ignore_ascii_case("UNTIL") && floating(v)),
+            _ => value.split(',').any(floating),
+        }
+    })
+}
+
+/// Can this series be written as its rule? Not when its zone is one chrono-tz does not know (a
+/// feed's own VTIMEZONE) or its times float: then its occurrences are written instead.
+fn rule_is_faithful(s: &SeriesRow, zone: Option<Tz>) -> bool {
+    if s.recurrence.trim().is_empty() || s.all_day {
+        return true;
+    }
+    match (&s.tzid, zone) {
+        (Some(_), None) => false,
+        (None, _) => !floating_values(&s.recurrence),
+        _ => true,
+    }
+}
+
 fn status_of(s: &str) -> Option<EventStatus> {
     match s {
         "cancelled" => Some(EventStatus::Cancelled),
@@ -246,7 +270,7 @@ fn private(cal: &mut Calendar, series: &[SeriesRow], instances: &[InstanceRow]) 
             }
         };
         match (s.start_at, s.end_at) {
-            (Some(start), Some(end)) => {
+            (Some(start), Some(end)) if rule_is_faithful(s, zone) => {
                 let (start, end) = (When::from_timestamp(start, s.all_day), When::from_timestamp(end, s.all_day));
                 let mut master = Event::new();
                 fields(&mut master);
@@ -276,7 +300,8 @@ fn private(cal: &mut Calendar, series: &[SeriesRow], instances: &[InstanceRow]) 
                     events.push(exception(&uid, stamp_of(s), i, rid, (is, ie), zone));
                 }
             }
-            // No master's times (occurrences only): each occurrence as it is.
+            // No master's times (occurrences only), or a rule that cannot be written faithfully:
+            // each stored occurrence as it is.
             _ => {
                 for i in &own {
                     let (is, ie) = (When::from_timestamp(i.start_at, i.all_day), When::from_timestamp(i.end_at, i.all_day));
@@ -298,15 +323,15 @@ fn private(cal: &mut Calendar, series: &[SeriesRow], instances: &[InstanceRow]) 
     for e in events {
         cal.push(e);
     }
-    // The zones used, each from its earliest year to a few years ahead (rules recur on). The
-    // crate has no VTIMEZONE builder (its parser would stamp one with a DTSTAMP and a random
-    // UID), so their text is placed in the written calendar.
+    // The zones used, each from its earliest year to ten years ahead (each change is listed;
+    // readers that know the IANA name need none of it). The crate has no VTIMEZONE builder (its
+    // parser would stamp one with a DTSTAMP and a random UID), so the text is placed in.
     let mut first_year: HashMap<String, i32> = HashMap::new();
     for (z, y) in zones {
         let e = first_year.entry(z).or_insert(y);
         *e = (*e).min(y);
     }
-    let ahead = Utc::now().year() + 5;
+    let ahead = Utc::now().year() + 10;
     let mut names: Vec<_> = first_year.into_iter().collect();
     names.sort();
     let timezones: String = names

@@ -5,11 +5,11 @@ pub mod feed;
 pub mod zones;
 
 use base64::Engine as _;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::{integrations::{self as ig, Actor}, now, users, Error, Result};
+use super::{audit, integrations::{self as ig, Actor}, now, users, Error, Result};
 use crate::db::schema::{calendar_integrations as ci, export_links as el, users as u};
 use crate::db::Conn;
 use crate::run;
@@ -40,6 +40,9 @@ impl Kind {
         }
     }
 }
+
+/// The most calendars one link may name (more than anyone has: the list is checked in one query).
+pub const MAX_CHOSEN: usize = 100;
 
 /// The most links one user may have.
 pub const MAX_PER_USER: i64 = 50;
@@ -94,12 +97,16 @@ pub struct NewLink {
     pub include_bookings: bool,
 }
 
-/// Creates a link; answers it with its token (shown only now).
-pub async fn create(conn: &mut Conn<'_>, actor: Actor, new: NewLink) -> Result<(Link, String)> {
+/// Creates a link; answers it with its token (shown only now). Recorded in the audit trail
+/// (an admin may make one for someone else).
+pub async fn create(conn: &mut Conn<'_>, actor: Actor, new: NewLink, by: &audit::By) -> Result<(Link, String)> {
     let owner = users::subject(conn, actor, new.user.as_deref(), ig::MSG_OWN_ONLY).await?;
     let kind = Kind::parse(&new.kind).ok_or_else(|| Error::invalid("kind", format!("Kind '{}' is not one of private, freebusy.", new.kind.trim())))?;
     let chosen: Option<Vec<String>> = new.integrations.map(|v| v.into_iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect()).filter(|v: &Vec<String>| !v.is_empty());
     if let Some(names) = &chosen {
+        if names.len() > MAX_CHOSEN {
+            return Err(Error::invalid("integrations", format!("A link can name at most {MAX_CHOSEN} calendars; leave the list out for all of them.")));
+        }
         let own: Vec<String> = run!(conn, |c| ci::table.filter(ci::user_id.eq(owner.id).and(ci::name.eq_any(names))).select(ci::name).load(c).await)?;
         if let Some(missing) = names.iter().find(|n| !own.contains(n)) {
             return Err(Error::invalid("integrations", format!("'{missing}' is not one of {}'s calendars.", owner.email)));
@@ -127,7 +134,10 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, new: NewLink) -> Result<(
         .returning(el::id)
         .get_result(c)
         .await)?;
-    Ok((get(conn, actor, id).await?, token))
+    let link = get(conn, actor, id).await?;
+    let detail = format!("{} link {}… for {}", kind.as_str(), link.prefix, link.integrations.as_ref().map(|v| v.join(", ")).unwrap_or_else(|| "all calendars".into()));
+    audit::record(conn, audit::Kind::ExportCreated, by, Some(&link.user), &detail).await?;
+    Ok((link, token))
 }
 
 async fn by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Link>> {
@@ -151,9 +161,10 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>) -> Resu
 }
 
 /// Revokes a link: its address answers 404 from now on.
-pub async fn delete(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Link> {
+pub async fn delete(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &audit::By) -> Result<Link> {
     let link = get(conn, actor, id).await?;
     run!(conn, |c| diesel::delete(el::table.find(id)).execute(c).await)?;
+    audit::record(conn, audit::Kind::ExportRevoked, by, Some(&link.user), &format!("{} link {}…", link.kind.as_str(), link.prefix)).await?;
     Ok(link)
 }
 
@@ -167,6 +178,25 @@ pub async fn open(conn: &mut Conn<'_>, token: &str) -> Result<Option<Link>> {
         run!(conn, |c| diesel::update(el::table.find(link.id)).set(el::last_fetched_at.eq(Some(at))).execute(c).await)?;
     }
     Ok(Some(link))
+}
+
+/// Notes the content a link serves now (its ETag) and answers since when it has served it:
+/// the feed's Last-Modified. A change moves it to a later whole second than the one before, so
+/// an `If-Modified-Since` echoing an older Last-Modified never matches newer content.
+pub async fn observe(conn: &mut Conn<'_>, link_id: i64, etag: &str) -> Result<NaiveDateTime> {
+    let (seen, since): (Option<String>, Option<NaiveDateTime>) = run!(conn, |c| el::table.find(link_id).select((el::etag, el::changed_at)).first(c).await)?;
+    if let (Some(seen), Some(since)) = (&seen, since) {
+        if seen == etag {
+            return Ok(since);
+        }
+    }
+    let whole = |t: NaiveDateTime| t.with_nanosecond(0).unwrap_or(t);
+    let mut at = whole(now()) + chrono::Duration::seconds(1);
+    if let Some(before) = since {
+        at = at.max(whole(before) + chrono::Duration::seconds(1));
+    }
+    run!(conn, |c| diesel::update(el::table.find(link_id)).set((el::etag.eq(Some(etag)), el::changed_at.eq(Some(at)))).execute(c).await)?;
+    Ok(at)
 }
 
 /// The feed's address under `public_url`, and its `webcal://` form.

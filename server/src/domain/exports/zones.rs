@@ -76,7 +76,8 @@ pub fn vtimezone(tz: Tz, from_year: i32, to_year: i32) -> String {
     for (dst, from, to, name, starts) in observances {
         let part = if dst { "DAYLIGHT" } else { "STANDARD" };
         text.push_str(&format!("BEGIN:{part}\r\nDTSTART:{}\r\n", local(starts[0])));
-        for chunk in starts[1..].chunks(8) {
+        // Four to a line: every line stays under the 75 octets iCalendar allows unfolded.
+        for chunk in starts[1..].chunks(4) {
             text.push_str(&format!("RDATE:{}\r\n", chunk.iter().map(|t| local(*t)).collect::<Vec<_>>().join(",")));
         }
         text.push_str(&format!("TZOFFSETFROM:{}\r\nTZOFFSETTO:{}\r\n", offset(from), offset(to)));
@@ -103,6 +104,8 @@ mod tests {
         let text = vtimezone(chrono_tz::Europe::Berlin, 2026, 2027);
         assert!(text.contains("BEGIN:DAYLIGHT\r\nDTSTART:20260329T020000\r\nRDATE:20270328T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\n"), "{text}");
         assert!(text.contains("DTSTART:20261025T030000\r\nRDATE:20271031T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100"), "{text}");
+        let decades = vtimezone(chrono_tz::Europe::Berlin, 1996, 2036);
+        assert!(decades.lines().all(|l| l.len() <= 75), "a line over 75 octets:\n{decades}");
     }
 
     #[test]
