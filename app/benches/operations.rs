@@ -159,7 +159,7 @@ async fn export(kind: Kind, label: &'static str) -> ExportFigures {
         samples.push(started.elapsed());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        inspected = json["instances"].as_array().map(|a| a.len()).unwrap_or(0);
+        inspected = json.as_array().map(|a| a.len()).unwrap_or(0);
     }
     let _ = std::fs::remove_file(&file);
     ExportFigures {

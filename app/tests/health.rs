@@ -67,6 +67,11 @@ db_test!(sync_health_is_for_admins_and_retries_within_the_concurrency_limit, |db
     assert_eq!(report["items"][0]["kind"], "Failed");
     assert_eq!(report["items"][0]["user"], "sarah@example.com");
     assert!(report["items"][0]["error"].as_str().unwrap().contains("404"), "{report}");
+    assert_eq!(report["total"], 4);
+    let paged = json(&send(&app, api("GET", &format!("{HEALTH}?limit=3&offset=2"), Some(&admin), None)).await);
+    assert_eq!((paged["items"].as_array().unwrap().len(), paged["total"].clone()), (2, json!(4)));
+    assert_eq!(paged["items"][0]["integration"], report["items"][2]["integration"]);
+    assert_eq!(send(&app, api("GET", &format!("{HEALTH}?limit=5000"), Some(&admin), None)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
     let filtered = json(&send(&app, api("GET", &format!("{HEALTH}?kind=Stale"), Some(&admin), None)).await);
     assert_eq!(filtered["items"].as_array().unwrap().len(), 0);
     assert_eq!(filtered["counts"]["Failed"], 4, "counts ignore the kind filter");

@@ -1,28 +1,5 @@
 import { test, expect } from '@playwright/test';
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import { ADMIN, signIn } from './helpers';
-
-/** An iCal host on localhost (the app runs with CALSYNC_ICAL_ALLOW_PRIVATE=1). */
-function feedHost() {
-  const state = { status: 200, body: '' };
-  const server = http.createServer((_req, res) => {
-    if (state.status !== 200) {
-      res.writeHead(state.status, { 'content-type': 'text/plain' });
-      res.end('gone');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/calendar; charset=utf-8' });
-    res.end(state.body);
-  });
-  return { server, state };
-}
-
-/** YYYYMMDD of today plus `days`, in UTC. */
-function day(days: number): string {
-  const d = new Date(Date.now() + days * 86_400_000);
-  return d.toISOString().slice(0, 10).replaceAll('-', '');
-}
+import { ADMIN, icalDay as day, signIn, startFeedHost } from './helpers';
 
 /** Three busy events this week around today (the admin's zone is UTC), one free, one cancelled. */
 function feed(): string {
@@ -39,16 +16,14 @@ function feed(): string {
 }
 
 test('@smoke an iCal feed syncs, blocks time in the week view, and a broken feed says why', async ({ page }) => {
-  const host = feedHost();
-  await new Promise<void>((resolve) => host.server.listen(0, '127.0.0.1', resolve));
-  const port = (host.server.address() as AddressInfo).port;
+  const host = await startFeedHost();
   host.state.body = feed();
   const name = `Team feed ${Date.now()}`;
   try {
     await signIn(page, ADMIN.email, ADMIN.password);
     await page.goto('/calendars/new');
     await page.getByLabel('Integration Name').fill(name);
-    await page.getByLabel('iCal URL').fill(`http://127.0.0.1:${port}/team.ics`);
+    await page.getByLabel('iCal URL').fill(host.url('/team.ics'));
     await page.getByRole('button', { name: 'Add calendar' }).click();
     const card = page.locator(`[data-test=calendar-card][data-title="${name}"]`);
     await expect(card.getByTestId('status')).toHaveText('Pending first sync');

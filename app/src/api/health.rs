@@ -23,7 +23,12 @@ pub struct HealthRow {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthPage {
+    /// One page of them.
     pub rows: Vec<HealthRow>,
+    /// How many match the filters in all, and which page of how many this is.
+    pub total: usize,
+    pub page: usize,
+    pub pages: usize,
     /// Per kind, in the order of the kinds.
     pub counts: Vec<(String, usize)>,
     /// Active calendars looked at.
@@ -41,8 +46,11 @@ fn given(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+/// Rows per page.
+pub const PER_PAGE: usize = 100;
+
 #[server]
-pub async fn sync_health(kind: Option<String>, user: Option<String>, provider: Option<String>, text: Option<String>) -> Result<HealthPage, AppError> {
+pub async fn sync_health(kind: Option<String>, user: Option<String>, provider: Option<String>, text: Option<String>, page: Option<String>) -> Result<HealthPage, AppError> {
     use crate::api::integrations::convert::relative;
     use server::domain::{health, integrations::{rules::format_datetime, IntegrationType}};
     let admin = super::ctx::admin().await?;
@@ -63,9 +71,14 @@ pub async fn sync_health(kind: Option<String>, user: Option<String>, provider: O
         health::report(&mut pooled.conn(), &filter, now, state.config.sync.webhook_base.is_some()).await?
     };
     let tz = admin.tz();
+    let total = report.items.len();
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let page = page.and_then(|p| p.trim().parse::<usize>().ok()).unwrap_or(1).clamp(1, pages);
     let rows = report
         .items
         .into_iter()
+        .skip((page - 1) * PER_PAGE)
+        .take(PER_PAGE)
         .map(|i| HealthRow {
             since: format!("{} ({})", format_datetime(i.since, tz), relative((i.since - now).num_minutes())),
             next_run: match i.next_run {
@@ -85,6 +98,9 @@ pub async fn sync_health(kind: Option<String>, user: Option<String>, provider: O
         .collect();
     Ok(HealthPage {
         rows,
+        total,
+        page,
+        pages,
         counts: report.counts.into_iter().map(|(k, n)| (k.as_str().to_string(), n)).collect(),
         checked: report.checked,
         users: super::integrations::user_emails(&state).await?,

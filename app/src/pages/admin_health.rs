@@ -23,9 +23,9 @@ pub fn AdminHealthPage() -> impl IntoView {
     let page = Resource::new(
         move || {
             let q = query.read();
-            (q.get("kind"), q.get("user"), q.get("provider"), q.get("text"), retry.version().get(), deactivate.version().get(), tick.get())
+            (q.get("kind"), q.get("user"), q.get("provider"), q.get("text"), q.get("page"), retry.version().get(), deactivate.version().get(), tick.get())
         },
-        |(kind, user, provider, text, ..)| sync_health(kind, user, provider, text),
+        |(kind, user, provider, text, page, ..)| sync_health(kind, user, provider, text, page),
     );
     let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.rows.iter().any(|r| r.running)));
     poll_while(running, tick, std::time::Duration::from_millis(1000));
@@ -48,8 +48,12 @@ pub fn AdminHealthPage() -> impl IntoView {
     }
 }
 
-/// The address of this page with one filter changed.
+/// The address of this page with one filter changed (and back to its first page).
 fn link(p: &HealthPage, kind: Option<&str>) -> String {
+    link_to(p, kind, 1)
+}
+
+fn link_to(p: &HealthPage, kind: Option<&str>, page: usize) -> String {
     let mut parts = Vec::new();
     let mut add = |k: &str, v: Option<&str>| {
         if let Some(v) = v {
@@ -60,6 +64,8 @@ fn link(p: &HealthPage, kind: Option<&str>) -> String {
     add("user", p.user.as_deref());
     add("provider", p.provider.as_deref());
     add("text", p.text.as_deref());
+    let page = page.to_string();
+    add("page", (page != "1").then_some(page.as_str()));
     if parts.is_empty() { "/admin/sync-health".into() } else { format!("/admin/sync-health?{}", parts.join("&")) }
 }
 
@@ -77,6 +83,8 @@ fn HealthView(p: HealthPage, notices: Signal<Notices>, retry: ServerAction<Retry
     let all: Vec<String> = p.rows.iter().map(|r| r.integration.clone()).collect();
     let total: usize = p.counts.iter().map(|(_, n)| n).sum();
     let filtered = p.kind.is_some() || p.user.is_some() || p.provider.is_some() || p.text.is_some();
+    let (previous, next) = (link_to(&p, p.kind.as_deref(), p.page.saturating_sub(1).max(1)), link_to(&p, p.kind.as_deref(), p.page + 1));
+    let (page, pages, matching) = (p.page, p.pages, p.total);
     view! {
         <h1>"Sync health"</h1>
         <AdminTabs/>
@@ -150,6 +158,13 @@ fn HealthView(p: HealthPage, notices: Signal<Notices>, retry: ServerAction<Retry
                         </tbody>
                     </table>
                 </section>
+                {(pages > 1).then(|| view! {
+                    <nav class="pager" aria-label="Pages">
+                        <span class="muted">{format!("{matching} calendars · page {page} of {pages}")}</span>
+                        {(page > 1).then(|| view! { <a class="button small" href=previous.clone()>"Previous"</a> })}
+                        {(page < pages).then(|| view! { <a class="button small" href=next.clone()>"Next"</a> })}
+                    </nav>
+                })}
             })
         }}
     }

@@ -37,11 +37,19 @@ pub async fn feed(Extension(state): Extension<AppState>, Path(file): Path<String
         let mut pooled = state.pool.get().await?;
         let mut conn = pooled.conn();
         let Some(link) = exports::open(&mut conn, token).await? else { return Ok(None) };
+        let signature = exports::feed::signature(&mut conn, &link).await?;
+        // Made from the same as last time and the client has that: no need to write it again.
+        if let Some(served) = link.served.as_ref().filter(|s| s.signature == signature) {
+            if unchanged(&headers, &served.etag, served.since) {
+                return Ok(Some((link.clone(), None, served.etag.clone(), served.since)));
+            }
+        }
         let feed = exports::feed::render(&mut conn, &link).await?;
-        let modified = exports::observe(&mut conn, link.id, &feed.etag).await?;
-        Ok::<_, server::domain::Error>(Some((link, feed, modified)))
+        let modified = exports::observe(&mut conn, &link, &feed.etag, &signature).await?;
+        let etag = feed.etag.clone();
+        Ok::<_, server::domain::Error>(Some((link, Some(feed), etag, modified)))
     };
-    let (link, feed, modified) = match rendered.await {
+    let (link, feed, etag, modified) = match rendered.await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(e) => {
@@ -52,13 +60,16 @@ pub async fn feed(Extension(state): Extension<AppState>, Path(file): Path<String
     let kind = link.kind.as_str();
     let mut out = HeaderMap::new();
     let value = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
-    out.insert(header::ETAG, value(&feed.etag));
+    out.insert(header::ETAG, value(&etag));
     out.insert(header::LAST_MODIFIED, value(&modified.format(HTTP_DATE).to_string()));
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    if unchanged(&headers, &feed.etag, modified) {
-        server::metrics::export_request(kind, "not_modified");
-        return (StatusCode::NOT_MODIFIED, out).into_response();
-    }
+    let feed = match feed {
+        Some(feed) if !unchanged(&headers, &etag, modified) => feed,
+        _ => {
+            server::metrics::export_request(kind, "not_modified");
+            return (StatusCode::NOT_MODIFIED, out).into_response();
+        }
+    };
     server::metrics::export_request(kind, "served");
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
     (StatusCode::OK, out, feed.body).into_response()

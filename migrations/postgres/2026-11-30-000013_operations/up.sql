@@ -21,9 +21,12 @@ CREATE TABLE export_links (
     prefix TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     last_fetched_at TIMESTAMP,
-    -- The feed as last served (its ETag) and when that content first appeared: Last-Modified.
+    -- The feed as last served (its ETag), when that content first appeared (Last-Modified),
+    -- and a digest of what it was made from: while that holds, a conditional GET is answered
+    -- without writing the feed again.
     etag TEXT,
-    changed_at TIMESTAMP
+    changed_at TIMESTAMP,
+    signature TEXT
 );
 CREATE INDEX idx_export_links_user ON export_links (user_id);
 

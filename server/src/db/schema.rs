@@ -136,6 +136,7 @@ diesel::table! {
         last_fetched_at -> Nullable<Timestamp>,
         etag -> Nullable<Text>,
         changed_at -> Nullable<Timestamp>,
+        signature -> Nullable<Text>,
     }
 }
 

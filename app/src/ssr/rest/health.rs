@@ -33,8 +33,10 @@ pub struct HealthItemJson {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthJson {
-    /// Longest broken first.
+    /// Longest broken first, a page of them (`limit`, `offset`).
     pub items: Vec<HealthItemJson>,
+    /// How many match the filters in all.
+    pub total: usize,
     /// Per kind, after the user, provider and text filters.
     pub counts: BTreeMap<String, usize>,
     /// Active calendars looked at.
@@ -52,6 +54,9 @@ pub struct HealthQuery {
     pub provider: Option<String>,
     /// Words in the error (any case).
     pub text: Option<String>,
+    /// Default 100, at most 1000.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/sync-health", params(HealthQuery), security(("bearer" = [])),
@@ -66,13 +71,22 @@ pub async fn sync_health(State(state): State<AppState>, caller: ApiUser, Query(q
             server::domain::Error::invalid("kind", format!("'{k}' is not one of Failed, Expiring, Backing off, Stale, Never synced."))
         })?),
     };
+    let limit = match q.limit {
+        None => 100,
+        Some(n) if (1..=1000).contains(&n) => n as usize,
+        Some(_) => return Err(server::domain::Error::invalid("limit", "limit must be a whole number from 1 to 1000.").into()),
+    };
+    let offset = q.offset.unwrap_or(0).max(0) as usize;
     let filter = health::Filter { kind, user: q.user, provider: q.provider, text: q.text };
     let mut pooled = state.pool.get().await?;
     let report = health::report(&mut pooled.conn(), &filter, server::domain::now(), state.config.sync.webhook_base.is_some()).await?;
     Ok(Json(HealthJson {
+        total: report.items.len(),
         items: report
             .items
             .into_iter()
+            .skip(offset)
+            .take(limit)
             .map(|i| HealthItemJson {
                 integration: i.integration,
                 integration_name: i.integration_name,

@@ -75,6 +75,32 @@ async fn calendars(conn: &mut Conn<'_>, link: &Link) -> Result<Vec<(i64, String)
     Ok(rows.into_iter().map(|(id, _, display)| (id, display)).collect())
 }
 
+/// A digest of everything a feed is made from, cheap to read (a few index lookups): the owner
+/// (zone, name), the link's calendars and their records, the newest change-history row of
+/// their events, and the year (the zones' span). Equal signatures, equal feeds: a conditional
+/// GET is answered from it without writing the feed.
+pub async fn signature(conn: &mut Conn<'_>, link: &Link) -> Result<String> {
+    use crate::db::schema::{change_history as ch, users as u};
+    let owner: NaiveDateTime = run!(conn, |c| u::table.find(link.user_id).select(u::modified_at).first(c).await)?;
+    let mut cals: Vec<(i64, String, NaiveDateTime)> = run!(conn, |c| ci::table
+        .filter(ci::user_id.eq(link.user_id).and(ci::is_active.eq(true)))
+        .order(ci::id)
+        .select((ci::id, ci::name, ci::modified_at))
+        .load(c)
+        .await)?;
+    if let Some(chosen) = &link.integrations {
+        cals.retain(|(_, name, _)| chosen.contains(name));
+    }
+    let ids: Vec<i64> = cals.iter().map(|c| c.0).collect();
+    let newest: Option<i64> = run!(conn, |c| ch::table.filter(ch::integration_id.eq_any(&ids)).select(diesel::dsl::max(ch::id)).first(c).await)?;
+    let mut h = Sha256::new();
+    h.update(format!("{}|{}|{:?}|{}|", link.kind.as_str(), owner, newest, Utc::now().year()));
+    for (id, _, modified) in &cals {
+        h.update(format!("{id}:{modified};"));
+    }
+    Ok(hex(&h.finalize()))
+}
+
 /// Renders the feed of `link`.
 pub async fn render(conn: &mut Conn<'_>, link: &Link) -> Result<Feed> {
     let owner = users::get(conn, link.user_id).await?;

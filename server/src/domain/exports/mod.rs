@@ -61,17 +61,31 @@ pub struct Link {
     pub created_at: NaiveDateTime,
     pub last_fetched_at: Option<NaiveDateTime>,
     pub(crate) token_hash: String,
+    /// The feed as last served: its ETag, since when (Last-Modified), and the signature of
+    /// what it was made from.
+    pub served: Option<Served>,
 }
 
-type Row = (i64, i64, String, String, Option<String>, bool, String, NaiveDateTime, Option<NaiveDateTime>, String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub etag: String,
+    pub since: NaiveDateTime,
+    pub signature: String,
+}
+
+type Row = (i64, i64, String, String, Option<String>, bool, String, NaiveDateTime, Option<NaiveDateTime>, String, (Option<String>, Option<NaiveDateTime>, Option<String>));
 
 macro_rules! link_columns {
     () => {
-        (el::id, el::user_id, u::email, el::kind, el::integrations, el::include_bookings, el::prefix, el::created_at, el::last_fetched_at, el::token_hash)
+        (el::id, el::user_id, u::email, el::kind, el::integrations, el::include_bookings, el::prefix, el::created_at, el::last_fetched_at, el::token_hash, (el::etag, el::changed_at, el::signature))
     };
 }
 
 fn of_row(r: Row) -> Link {
+    let served = match r.10 {
+        (Some(etag), Some(since), Some(signature)) => Some(Served { etag, since, signature }),
+        _ => None,
+    };
     Link {
         id: r.0,
         user_id: r.1,
@@ -83,6 +97,7 @@ fn of_row(r: Row) -> Link {
         created_at: r.7,
         last_fetched_at: r.8,
         token_hash: r.9,
+        served,
     }
 }
 
@@ -180,22 +195,25 @@ pub async fn open(conn: &mut Conn<'_>, token: &str) -> Result<Option<Link>> {
     Ok(Some(link))
 }
 
-/// Notes the content a link serves now (its ETag) and answers since when it has served it:
-/// the feed's Last-Modified. A change moves it to a later whole second than the one before, so
-/// an `If-Modified-Since` echoing an older Last-Modified never matches newer content.
-pub async fn observe(conn: &mut Conn<'_>, link_id: i64, etag: &str) -> Result<NaiveDateTime> {
-    let (seen, since): (Option<String>, Option<NaiveDateTime>) = run!(conn, |c| el::table.find(link_id).select((el::etag, el::changed_at)).first(c).await)?;
-    if let (Some(seen), Some(since)) = (&seen, since) {
-        if seen == etag {
-            return Ok(since);
+/// Notes the content a link serves now (its ETag, and the signature of what it was made from)
+/// and answers since when it has served it: the feed's Last-Modified. A change moves it to a
+/// later whole second than the one before, so an `If-Modified-Since` echoing an older
+/// Last-Modified never matches newer content.
+pub async fn observe(conn: &mut Conn<'_>, link: &Link, etag: &str, signature: &str) -> Result<NaiveDateTime> {
+    let at = match &link.served {
+        Some(s) if s.etag == etag => s.since,
+        before => {
+            let whole = |t: NaiveDateTime| t.with_nanosecond(0).unwrap_or(t);
+            let at = whole(now()) + chrono::Duration::seconds(1);
+            before.as_ref().map_or(at, |b| at.max(whole(b.since) + chrono::Duration::seconds(1)))
         }
+    };
+    if link.served.as_ref().is_none_or(|s| s.etag != etag || s.signature != signature) {
+        run!(conn, |c| diesel::update(el::table.find(link.id))
+            .set((el::etag.eq(Some(etag)), el::changed_at.eq(Some(at)), el::signature.eq(Some(signature))))
+            .execute(c)
+            .await)?;
     }
-    let whole = |t: NaiveDateTime| t.with_nanosecond(0).unwrap_or(t);
-    let mut at = whole(now()) + chrono::Duration::seconds(1);
-    if let Some(before) = since {
-        at = at.max(whole(before) + chrono::Duration::seconds(1));
-    }
-    run!(conn, |c| diesel::update(el::table.find(link_id)).set((el::etag.eq(Some(etag)), el::changed_at.eq(Some(at)))).execute(c).await)?;
     Ok(at)
 }
 
