@@ -61,7 +61,7 @@ fn NewLink(n: NewExport) -> impl IntoView {
         <div class="alert success new-export" role="status" data-test="new-export">
             <p><strong>{format!("{} link created.", n.kind)}</strong>" Copy the address now: it is not shown again."</p>
             <div class="field">
-                <label for="export-url">"Address (https)"</label>
+                <label for="export-url">"Feed address"</label>
                 <div class="copy-row">
                     <input id="export-url" readonly value=n.url.clone() data-test="export-url"/>
                     <button type="button" class="button small" on:click=copy data-test="copy-url">"Copy"</button>
