@@ -237,3 +237,75 @@ fn base64_sha256(s: &str) -> String {
     use sha2::Digest;
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(s.as_bytes()))
 }
+
+async fn call(s: &Sandbox, token: &str, method: reqwest::Method, path: &str, body: Option<Value>, if_match: Option<&str>) -> (u16, Value) {
+    let mut r = reqwest::Client::new().request(method, format!("{}/calendars/{path}", s.google_api_url())).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    if let Some(tag) = if_match {
+        r = r.header("If-Match", tag);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn insert_keeps_a_client_id_once_and_patch_and_delete_follow_etags() {
+    use reqwest::Method;
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| st.issue_tokens("ana@example.com"));
+    let mut body = event("Booked", 3);
+    body["id"] = json!("calsbooking0042");
+    body["extendedProperties"] = json!({"private": {"calsyncBooking": "42"}});
+    let (status, created) = call(&s, &token, Method::POST, "primary/events?sendUpdates=none", Some(body.clone()), None).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!((created["id"].as_str(), created["status"].as_str()), (Some("calsbooking0042"), Some("confirmed")));
+    assert!(created["etag"].is_string() && created["iCalUID"].is_string());
+    assert!(s.with(|st| st.requests.iter().any(|r| r == "POST event primary sendUpdates=none")));
+    // A retry of the same insert: 409 duplicate, and still one event.
+    let (status, again) = call(&s, &token, Method::POST, "primary/events", Some(body), None).await;
+    assert_eq!((status, again["error"]["errors"][0]["reason"].as_str()), (409, Some("duplicate")));
+    let (_, found) = list(&s, &token, "privateExtendedProperty=calsyncBooking%3D42").await;
+    assert_eq!(ids(&found), vec!["calsbooking0042"], "found by its private property");
+    assert_eq!(ids(&list(&s, &token, "privateExtendedProperty=calsyncBooking%3D43").await.1), Vec::<String>::new());
+    // Ids that are not base32hex, and events without times, are refused.
+    let mut bad = event("Bad", 4);
+    bad["id"] = json!("Not-Allowed!");
+    assert_eq!(call(&s, &token, Method::POST, "primary/events", Some(bad), None).await.0, 400);
+    let (status, missing) = call(&s, &token, Method::POST, "primary/events", Some(json!({"summary": "No times"})), None).await;
+    assert_eq!((status, missing["error"]["errors"][0]["reason"].as_str()), (400, Some("required")));
+
+    // Patch: the sent fields replace the stored ones; a stale If-Match is 412.
+    let etag = created["etag"].as_str().unwrap().to_string();
+    let (status, moved) = call(&s, &token, Method::PATCH, "primary/events/calsbooking0042", Some(event("Booked", 5)), Some(&etag)).await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["start"]["dateTime"], "2030-01-05T09:00:00Z");
+    assert_eq!(moved["extendedProperties"]["private"]["calsyncBooking"], "42", "fields not sent are kept");
+    assert_ne!(moved["etag"], created["etag"]);
+    let (status, stale) = call(&s, &token, Method::PATCH, "primary/events/calsbooking0042", Some(json!({"summary": "Late"})), Some(&etag)).await;
+    assert_eq!((status, stale["error"]["errors"][0]["reason"].as_str()), (412, Some("conditionNotMet")));
+
+    // Delete: 204, then 410 deleted; a missing one is 404.
+    let path = "primary/events/calsbooking0042";
+    assert_eq!(call(&s, &token, Method::DELETE, path, None, Some(&etag)).await.0, 412);
+    assert_eq!(call(&s, &token, Method::DELETE, path, None, None).await.0, 204);
+    let (status, gone) = call(&s, &token, Method::DELETE, path, None, None).await;
+    assert_eq!((status, gone["error"]["errors"][0]["reason"].as_str()), (410, Some("deleted")));
+    assert_eq!(call(&s, &token, Method::DELETE, "primary/events/nosuchevent1", None, None).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_read_only_calendar_refuses_writes_with_required_access_level() {
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| {
+        st.add_calendar("ana@example.com", "holidays@group.example.com", "Holidays", "reader");
+        st.issue_tokens("ana@example.com")
+    });
+    let (status, body) = call(&s, &token, reqwest::Method::POST, "holidays@group.example.com/events", Some(event("Nope", 6)), None).await;
+    assert_eq!((status, body["error"]["errors"][0]["reason"].as_str()), (403, Some("requiredAccessLevel")));
+    // Another's calendar does not exist for ana.
+    assert_eq!(call(&s, &token, reqwest::Method::POST, "bob@example.com/events", Some(event("Nope", 6)), None).await.0, 404);
+}

@@ -100,3 +100,51 @@ async fn the_microsoft_token_endpoint_rotates_the_refresh_token_and_keeps_the_ol
     let (_, me) = get(&format!("{}/me", s.graph_url()), first["access_token"].as_str().unwrap(), None).await;
     assert_eq!(me["mail"], ANA);
 }
+
+async fn send(method: reqwest::Method, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut r = reqwest::Client::new().request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn events_are_created_once_per_transaction_id_patched_and_deleted() {
+    use reqwest::Method;
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| st.issue_ms_tokens(ANA));
+    let cal = s.with(|st| st.add_ms_account(ANA));
+    let mut body = event("Booked", 3);
+    body["transactionId"] = json!("calsync-booking-42");
+    let (status, made) = send(Method::POST, &format!("{}/me/calendars/{cal}/events", s.graph_url()), &token, Some(body.clone())).await;
+    assert_eq!(status, 201, "{made}");
+    assert!(made["id"].is_string() && made["changeKey"].is_string());
+    // The same POST again (a retry): the event it made, not a second one.
+    let (status, again) = send(Method::POST, &format!("{}/me/events", s.graph_url()), &token, Some(body)).await;
+    assert_eq!((status, &again["id"]), (201, &made["id"]));
+    assert_eq!(s.with(|st| st.graph[&cal].events.values().filter(|(e, _)| e.is_some()).count()), 1);
+    let (status, missing) = send(Method::POST, &format!("{}/me/events", s.graph_url()), &token, Some(json!({"subject": "No times"}))).await;
+    assert_eq!((status, missing["error"]["code"].as_str()), (400, Some("ErrorInvalidRequest")));
+
+    let url = format!("{}/me/events/{}", s.graph_url(), made["id"].as_str().unwrap());
+    let (status, moved) = send(Method::PATCH, &url, &token, Some(json!({"subject": "Moved"}))).await;
+    assert_eq!((status, moved["subject"].as_str(), moved["transactionId"].as_str()), (200, Some("Moved"), Some("calsync-booking-42")));
+    assert_ne!(moved["changeKey"], made["changeKey"]);
+    assert_eq!(send(Method::DELETE, &url, &token, None).await.0, 204);
+    let (status, gone) = send(Method::DELETE, &url, &token, None).await;
+    assert_eq!((status, gone["error"]["code"].as_str()), (404, Some("ErrorItemNotFound")));
+}
+
+#[tokio::test]
+async fn a_calendar_that_cannot_be_edited_refuses_writes_with_access_denied() {
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| {
+        st.add_graph_calendar(ANA, "shared-cal", "Shared", false);
+        st.issue_ms_tokens(ANA)
+    });
+    let (status, body) = send(reqwest::Method::POST, &format!("{}/me/calendars/shared-cal/events", s.graph_url()), &token, Some(event("Nope", 4))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("ErrorAccessDenied")));
+}

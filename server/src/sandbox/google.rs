@@ -17,8 +17,8 @@ use super::Shared;
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/google/calendar/v3/users/me/calendarList", get(calendar_list))
-        .route("/google/calendar/v3/calendars/{cid}/events", get(events_list))
-        .route("/google/calendar/v3/calendars/{cid}/events/{eid}", get(events_get))
+        .route("/google/calendar/v3/calendars/{cid}/events", get(events_list).post(events_insert))
+        .route("/google/calendar/v3/calendars/{cid}/events/{eid}", get(events_get).patch(events_patch).delete(events_delete))
         .route("/google/calendar/v3/calendars/{cid}/events/watch", axum::routing::post(watch))
         .route("/google/calendar/v3/channels/stop", axum::routing::post(stop))
 }
@@ -117,6 +117,111 @@ async fn events_get(State(state): State<Shared>, Path((cid, eid)): Path<(String,
         Some((event, _)) => Json(event.clone()).into_response(),
         None => error(404, "notFound", "Not Found"),
     }
+}
+
+/// The calendar an account may write to, or Google's answer: 404 for another's calendar,
+/// 403 `requiredAccessLevel` for one it may only read.
+fn writable(state: &super::SandboxState, headers: &HeaderMap, cid: &str) -> Result<String, Response> {
+    let email = account(state, headers)?;
+    let cid = if cid == "primary" { email.clone() } else { cid.to_string() };
+    match state.calendars.get(&cid).filter(|c| c.owner == email) {
+        None => Err(error(404, "notFound", "Not Found")),
+        Some(c) if !matches!(c.access_role.as_str(), "owner" | "writer") => Err(error(403, "requiredAccessLevel", "You need to have writer access to this calendar.")),
+        Some(_) => Ok(cid),
+    }
+}
+
+/// `If-Match` against the stored etag: 412 `conditionNotMet` on a mismatch.
+fn precondition(headers: &HeaderMap, event: &Value) -> Result<(), Response> {
+    match headers.get("if-match").and_then(|v| v.to_str().ok()) {
+        Some(want) if want != "*" && Some(want) != event.get("etag").and_then(Value::as_str) => {
+            Err(error(412, "conditionNotMet", "Precondition Failed"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// An event id Google accepts from a client: base32hex (`a-v`, `0-9`), 5 to 1024 characters.
+fn valid_id(id: &str) -> bool {
+    (5..=1024).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
+}
+
+/// `events.insert`: `start` and `end` required; a client-chosen `id` is kept, and taken twice
+/// is 409 `duplicate` (how a retry finds out it already succeeded).
+async fn events_insert(State(state): State<Shared>, Path(cid): Path<String>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>, Json(body): Json<Value>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    let send = q.get("sendUpdates").cloned().unwrap_or_else(|| "false".into());
+    state.requests.push(format!("POST event {cid} sendUpdates={send}"));
+    let cid = match writable(&state, &headers, &cid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    for field in ["start", "end"] {
+        if !body.get(field).is_some_and(Value::is_object) {
+            return error(400, "required", &format!("Missing {field} time."));
+        }
+    }
+    let id = match body.get("id").and_then(Value::as_str) {
+        Some(id) if !valid_id(id) => return error(400, "invalid", "Invalid resource id value."),
+        Some(id) => id.to_string(),
+        None => super::random_id().to_ascii_lowercase().chars().filter(|c| c.is_ascii_digit() || ('a'..='v').contains(c)).collect::<String>() + "00000",
+    };
+    if state.calendars.get(&cid).is_some_and(|c| c.events.contains_key(&id)) {
+        return error(409, "duplicate", "The requested identifier already exists.");
+    }
+    match state.put_event(&cid, &id, body) {
+        Some(event) => Json(event).into_response(),
+        None => error(404, "notFound", "Not Found"),
+    }
+}
+
+/// `events.patch`: the fields sent replace those stored (arrays whole); `If-Match` honoured.
+async fn events_patch(State(state): State<Shared>, Path((cid, eid)): Path<(String, String)>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push(format!("PATCH event {cid}"));
+    let cid = match writable(&state, &headers, &cid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((stored, _)) = state.calendars.get(&cid).and_then(|c| c.events.get(&eid)).cloned() else {
+        return error(404, "notFound", "Not Found");
+    };
+    if let Err(r) = precondition(&headers, &stored) {
+        return r;
+    }
+    let (Some(mut merged), Some(changes)) = (stored.as_object().cloned(), body.as_object()) else {
+        return error(400, "invalid", "The body must be an event.");
+    };
+    for (k, v) in changes {
+        if !matches!(k.as_str(), "id" | "etag" | "iCalUID" | "updated" | "kind") {
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    match state.put_event(&cid, &eid, Value::Object(merged)) {
+        Some(event) => Json(event).into_response(),
+        None => error(404, "notFound", "Not Found"),
+    }
+}
+
+/// `events.delete`: 204; an event deleted already is 410 `deleted`; `If-Match` honoured.
+async fn events_delete(State(state): State<Shared>, Path((cid, eid)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push(format!("DELETE event {cid}"));
+    let cid = match writable(&state, &headers, &cid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((stored, _)) = state.calendars.get(&cid).and_then(|c| c.events.get(&eid)).cloned() else {
+        return error(404, "notFound", "Not Found");
+    };
+    if stored.get("status").and_then(Value::as_str) == Some("cancelled") {
+        return error(410, "deleted", "Resource has been deleted");
+    }
+    if let Err(r) = precondition(&headers, &stored) {
+        return r;
+    }
+    state.delete_event(&cid, &eid);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Google's error body: `{"error":{"errors":[{domain, reason, message}], code, message}}`.
@@ -238,6 +343,8 @@ async fn events_list(State(state): State<Shared>, Path(cid): Path<String>, heade
     };
     let show_deleted = q.get("showDeleted").map(String::as_str) == Some("true");
     let ical_uid = q.get("iCalUID");
+    // `privateExtendedProperty=key=value` (how a client finds the copy it made).
+    let private = q.get("privateExtendedProperty").and_then(|p| p.split_once('='));
     let time_min = q.get("timeMin").and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
     let time_max = q.get("timeMax").and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
     if let (Some(a), Some(b)) = (time_min, time_max) {
@@ -259,6 +366,7 @@ async fn events_list(State(state): State<Shared>, Path(cid): Path<String>, heade
             }
         })
         .filter(|(e, _)| ical_uid.is_none_or(|u| e.get("iCalUID").and_then(Value::as_str) == Some(u.as_str())))
+        .filter(|(e, _)| private.is_none_or(|(k, v)| e["extendedProperties"]["private"][k].as_str() == Some(v)))
         .filter(|(e, _)| in_range(e, time_min, time_max))
         .map(|(e, _)| e)
         .collect();

@@ -37,7 +37,9 @@ pub fn routes() -> Router<Shared> {
         .route("/graph/v1.0/me", get(me))
         .route("/graph/v1.0/me/calendars", get(calendars))
         .route("/graph/v1.0/me/calendars/{cid}/calendarView/delta", get(delta))
-        .route("/graph/v1.0/me/events/{id}", get(event))
+        .route("/graph/v1.0/me/events", axum::routing::post(create_default))
+        .route("/graph/v1.0/me/calendars/{cid}/events", axum::routing::post(create))
+        .route("/graph/v1.0/me/events/{id}", get(event).patch(update).delete(remove))
         .route("/graph/v1.0/subscriptions", axum::routing::post(subscribe))
         .route("/graph/v1.0/subscriptions/{id}", axum::routing::delete(unsubscribe))
 }
@@ -139,6 +141,107 @@ async fn event(State(state): State<Shared>, Path(id): Path<String>, headers: Hea
         Some(e) => Json(e).into_response(),
         None => error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
     }
+}
+
+/// `POST /me/events`: into the account's default calendar.
+async fn create_default(State(state): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let cid = {
+        let st = state.lock().unwrap_or_else(|e| e.into_inner());
+        let email = match account(&st, &headers) {
+            Ok(e) => e,
+            Err(r) => return r,
+        };
+        match st.graph.values().find(|c| c.owner == email && c.is_default) {
+            Some(c) => c.id.clone(),
+            None => return error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
+        }
+    };
+    create(State(state), Path(cid), headers, Json(body)).await
+}
+
+/// `POST /me/calendars/{id}/events` → 201. `start` and `end` are required; a calendar the
+/// account cannot edit is 403 `ErrorAccessDenied`. A `transactionId` already used in the
+/// calendar answers the event it made instead of making a second one.
+async fn create(State(state): State<Shared>, Path(cid): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push(format!("POST event {cid}"));
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let Some(cal) = state.graph.get(&cid).filter(|c| c.owner == email) else {
+        return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+    };
+    if !cal.can_edit {
+        return error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.");
+    }
+    for field in ["start", "end"] {
+        if !body.get(field).is_some_and(|v| v.get("dateTime").is_some() && v.get("timeZone").is_some()) {
+            return error(400, "ErrorInvalidRequest", &format!("The event's {field} needs a dateTime and a timeZone."));
+        }
+    }
+    if let Some(tx) = body.get("transactionId").and_then(Value::as_str) {
+        let made = cal.events.values().filter_map(|(e, _)| e.as_ref()).find(|e| e.get("transactionId").and_then(Value::as_str) == Some(tx));
+        if let Some(e) = made {
+            return (StatusCode::CREATED, Json(e.clone())).into_response();
+        }
+    }
+    let id = format!("AAMk{}", super::random_id());
+    match state.put_graph_event(&cid, &id, body) {
+        Some(e) => (StatusCode::CREATED, Json(e)).into_response(),
+        None => error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
+    }
+}
+
+/// The calendar holding one of the account's events, and the event.
+fn owned(state: &super::SandboxState, email: &str, id: &str) -> Option<(String, Value)> {
+    state.graph.values().filter(|c| c.owner == email).find_map(|c| c.events.get(id).and_then(|(e, _)| e.clone()).map(|e| (c.id.clone(), e)))
+}
+
+/// `PATCH /me/events/{id}` → 200 with the event; the fields sent replace those stored.
+async fn update(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("PATCH event".into());
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let Some((cid, stored)) = owned(&state, &email, &id) else {
+        return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+    };
+    if !state.graph.get(&cid).is_some_and(|c| c.can_edit) {
+        return error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.");
+    }
+    let (Some(mut merged), Some(changes)) = (stored.as_object().cloned(), body.as_object()) else {
+        return error(400, "ErrorInvalidRequest", "The body must be an event.");
+    };
+    for (k, v) in changes {
+        if !matches!(k.as_str(), "id" | "changeKey" | "@odata.etag" | "lastModifiedDateTime" | "type") {
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    match state.put_graph_event(&cid, &id, Value::Object(merged)) {
+        Some(e) => Json(e).into_response(),
+        None => error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
+    }
+}
+
+/// `DELETE /me/events/{id}` → 204; gone already is 404.
+async fn remove(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("DELETE event".into());
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let Some((cid, _)) = owned(&state, &email, &id) else {
+        return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+    };
+    if !state.graph.get(&cid).is_some_and(|c| c.can_edit) {
+        return error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.");
+    }
+    state.delete_graph_event(&cid, &id);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn calendars(State(state): State<Shared>, headers: HeaderMap) -> Response {
