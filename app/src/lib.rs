@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/connect/:account") view=pages::connect::ConnectPage/>
                     <Route path=path!("/sync") view=pages::sync::SyncPage/>
                     <Route path=path!("/availability") view=pages::availability::AvailabilityPage/>
+                    <Route path=path!("/bookings") view=pages::bookings::BookingsPage/>
                     // Async: these answer 404 for records that are not yours, so the status must be
                     // known before the first byte is sent.
                     <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>

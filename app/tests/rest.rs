@@ -229,7 +229,10 @@ db_test!(openapi_document_matches_the_routes, |db| {
     for (i, (method, path)) in routes.iter().enumerate() {
         let probe = json(&send(&app, api("POST", LIST, Some(&admin), Some(ical(&format!("Probe {i}"))))).await);
         let export = json(&send(&app, api("POST", "/api/v1/exports", Some(&admin), Some(json!({"kind": "freebusy"})))).await);
-        let concrete = path.replace("{name}", probe["name"].as_str().unwrap()).replace("{id}", &export["id"].to_string());
+        let tomorrow = (chrono::Utc::now().date_naive() + chrono::Duration::days(1)).to_string();
+        let booking = json(&send(&app, api("POST", "/api/v1/bookings", Some(&admin), Some(json!({"title": format!("Probe {i}"), "start": format!("{tomorrow} 10:00"), "end": format!("{tomorrow} 11:00"), "time_zone": "UTC", "allow_conflict": true})))).await);
+        let id = if path.starts_with("/api/v1/bookings") { booking["id"].to_string() } else { export["id"].to_string() };
+        let concrete = path.replace("{name}", probe["name"].as_str().unwrap()).replace("{id}", &id);
         let body = matches!(method.as_str(), "post" | "patch").then(|| json!({}));
         let a = send(&app, api(&method.to_uppercase(), &concrete, Some(&admin), body)).await;
         assert!(a.status != StatusCode::METHOD_NOT_ALLOWED && a.body != r#"{"errors":[{"field":null,"message":"Not found."}],"warnings":[]}"#, "{method} {concrete}: {} {}", a.status, a.body);

@@ -21,6 +21,7 @@ pub fn Header() -> impl IntoView {
                                 <A href="/calendars">"Calendars"</A>
                                 <A href="/sync">"Sync"</A>
                                 <A href="/availability">"Availability"</A>
+                                <A href="/bookings">"Bookings"</A>
                                 {user.is_admin.then(|| view! { <A href="/admin/sync-health">"Admin"</A> })}
                             </nav>
                             <div class="account">

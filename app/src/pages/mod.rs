@@ -2,6 +2,7 @@ pub mod admin_audit;
 pub mod admin_health;
 pub mod admin_users;
 pub mod availability;
+pub mod bookings;
 pub mod calendar_form;
 pub mod calendars;
 pub mod connect;

@@ -141,6 +141,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    bookings (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        title -> Text,
+        description -> Nullable<Text>,
+        location -> Nullable<Text>,
+        attendees -> Text,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        time_zone -> Text,
+        recurrence -> Nullable<Text>,
+        status -> Text,
+        notify_attendees -> Bool,
+        version -> BigInt,
+        created_by -> Text,
+        created_at -> Timestamp,
+        modified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     integration_counters (user_id) {
         user_id -> BigInt,
         last_number -> BigInt,
@@ -271,6 +292,7 @@ diesel::joinable!(event_series -> calendar_integrations (integration_id));
 diesel::joinable!(event_instances -> calendar_integrations (integration_id));
 diesel::joinable!(calendar_integrations -> users (user_id));
 diesel::joinable!(export_links -> users (user_id));
+diesel::joinable!(bookings -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -283,6 +305,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_channels,
     rate_budgets,
     export_links,
+    bookings,
     integration_counters,
     api_tokens,
     sync_states,

@@ -162,6 +162,11 @@ pub const OUT_OF_DATE: &str = "out-of-date";
 /// fail-closed makes the whole range busy.
 pub async fn known(conn: &mut Conn<'_>, user: &users::User, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(Vec<Block>, Vec<health::Item>)> {
     let mut blocks = blocks(conn, user.id, user.tz(), from, to).await?;
+    let booked = super::bookings::blocks(conn, user.id, from, to).await?;
+    if !booked.is_empty() {
+        blocks.extend(booked);
+        blocks.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    }
     let degraded = health::degraded(conn, user.id, super::now()).await?;
     let closed: Vec<Block> = degraded
         .iter()

@@ -3,6 +3,7 @@
 //! read the body into a domain `Patch`, call one domain function, shape the JSON.
 mod availability;
 mod body;
+mod bookings;
 mod exports;
 mod health;
 mod integrations;
@@ -38,6 +39,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/exports"),
     ("post", "/api/v1/exports"),
     ("delete", "/api/v1/exports/{id}"),
+    ("get", "/api/v1/bookings"),
+    ("post", "/api/v1/bookings"),
+    ("get", "/api/v1/bookings/{id}"),
+    ("post", "/api/v1/bookings/{id}/cancel"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -55,6 +60,9 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/sync-health", get(health::sync_health))
         .route("/exports", get(exports::list).post(exports::create))
         .route("/exports/{id}", axum::routing::delete(exports::delete))
+        .route("/bookings", get(bookings::list).post(bookings::create))
+        .route("/bookings/{id}", get(bookings::read_one))
+        .route("/bookings/{id}/cancel", post(bookings::cancel))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)

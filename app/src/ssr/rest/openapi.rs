@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{availability, exports, health, integrations, sync, ErrorBody, Message};
+use super::{availability, bookings, exports, health, integrations, sync, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -20,7 +20,7 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "calsync API", version = "1", description = "Calendar integrations, sync runs, availability, export links and sync health of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
+    info(title = "calsync API", version = "1", description = "Calendar integrations, sync runs, availability, bookings, export links and sync health of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
     paths(
         integrations::list,
         integrations::create,
@@ -35,14 +35,19 @@ impl Modify for BearerAuth {
         health::sync_health,
         exports::create,
         exports::list,
-        exports::delete
+        exports::delete,
+        bookings::create,
+        bookings::list,
+        bookings::read_one,
+        bookings::cancel
     ),
     components(schemas(
         integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput,
         sync::StartedJson, sync::RunJson, sync::RunListJson,
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
         availability::ConflictJson, availability::CheckInput, availability::DegradedJson,
-        health::HealthJson, health::HealthItemJson, exports::ExportJson, exports::ExportListJson, exports::ExportInput, ErrorBody, Message
+        health::HealthJson, health::HealthItemJson, exports::ExportJson, exports::ExportListJson, exports::ExportInput,
+        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, ErrorBody, Message
     )),
     modifiers(&BearerAuth)
 )]

@@ -1,0 +1,172 @@
+//! Bookings: book a meeting for a member (checked against their calendars and bookings; what
+//! is in the way is listed, and can be overridden), see the coming ones, cancel one.
+use crate::{
+    api::bookings::{list_bookings, BookResult, BookingView, BookingsPage as Page, CancelBooking, CreateBooking},
+    components::form::{last_error, FieldError, FormAlert, Submit},
+};
+use leptos::{either::Either, prelude::*};
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn BookingsPage() -> impl IntoView {
+    let query = use_query_map();
+    let book = ServerAction::<CreateBooking>::new();
+    let cancel = ServerAction::<CancelBooking>::new();
+    // The form's data does not change when a booking is made, so the form (and what was typed
+    // in it) stays while the list reloads.
+    let form_data = Resource::new(move || query.read().get("user"), list_bookings);
+    let page = Resource::new(move || (query.read().get("user"), book.version().get(), cancel.version().get()), |(user, ..)| list_bookings(user));
+    let error = last_error(book.value());
+    let cancel_error = last_error(cancel.value());
+    view! {
+        <Title text="Bookings"/>
+        <div class="page-head">
+            <h1>"Bookings"</h1>
+            <p class="muted">"Meetings booked through calsync. Each is checked against the member's calendars and other bookings before it is saved, and blocks their time."</p>
+        </div>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match form_data.await {
+                    Err(e) => Either::Left(view! { <div class="alert error" role="alert">{e.to_string()}</div> }),
+                    Ok(p) => Either::Right(view! { <BookingForm p book error/> }),
+                }
+            })}
+        </Transition>
+        <section class="card">
+            <h2>"Coming up"</h2>
+            <FormAlert error=cancel_error/>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    page.await.map(|p| if p.items.is_empty() {
+                        Either::Left(view! { <p class="muted" data-test="no-bookings">"No bookings in the coming year. Book one above."</p> })
+                    } else {
+                        Either::Right(view! {
+                            <ul class="bookings">
+                                {p.items.into_iter().map(|b| view! { <BookingItem b cancel/> }).collect_view()}
+                            </ul>
+                        })
+                    })
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<crate::error::AppError>>) -> impl IntoView {
+    let busy = Signal::derive(move || match book.value().get() {
+        Some(Ok(BookResult::Busy(messages))) => messages,
+        _ => Vec::new(),
+    });
+    let booked = Signal::derive(move || match book.value().get() {
+        Some(Ok(BookResult::Booked(message))) => Some(message),
+        _ => None,
+    });
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if booked.get().is_some() {
+            if let Some(f) = form.get() {
+                f.reset();
+            }
+        }
+    });
+    let member = p.user.clone();
+    view! {
+        {p.is_admin.then(|| {
+            let (users, me) = (p.users.clone(), p.user.clone());
+            view! {
+                <form method="get" action="/bookings" class="filter">
+                    <label for="bookings-user">"Bookings of"</label>
+                    <select id="bookings-user" name="user">
+                        {users.into_iter().map(|u| { let sel = u == me; view! { <option value=u.clone() selected=sel>{u.clone()}</option> } }).collect_view()}
+                    </select>
+                    <button type="submit" class="button">"Show"</button>
+                </form>
+            }
+        })}
+        {move || booked.get().map(|m| view! { <div class="alert success" role="status" data-test="booked">{m}</div> })}
+        {move || (!busy.get().is_empty()).then(|| view! {
+            <div class="alert warning" role="alert" data-test="clash">
+                <p><strong>"Not booked: the time is taken."</strong></p>
+                <ul>{busy.get().into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+                <p class="small">"Choose another time, or tick “Book even if the time is taken” and book again."</p>
+            </div>
+        })}
+        <section class="card">
+            <h2>{format!("Book a meeting for {member}")}</h2>
+            <ActionForm action=book node_ref=form attr:aria-label="Book a meeting">
+                <FormAlert error/>
+                <input type="hidden" name="user" value=p.user.clone()/>
+                <div class="field">
+                    <label for="booking-title">"Title"</label>
+                    <input id="booking-title" name="title" maxlength="200" required aria-describedby="title-error"/>
+                    <FieldError error field="title"/>
+                </div>
+                <div class="grid2">
+                    <div class="field">
+                        <label for="booking-start">"Start"</label>
+                        <input id="booking-start" name="start" type="datetime-local" required aria-describedby="start-error"/>
+                        <FieldError error field="start"/>
+                    </div>
+                    <div class="field">
+                        <label for="booking-end">"End"</label>
+                        <input id="booking-end" name="end" type="datetime-local" required aria-describedby="end-error"/>
+                        <FieldError error field="end"/>
+                    </div>
+                    <div class="field">
+                        <label for="booking-zone">"Time zone"</label>
+                        <select id="booking-zone" name="time_zone" aria-describedby="time_zone-error">
+                            {p.zones.iter().map(|z| { let sel = *z == p.time_zone; view! { <option value=z.clone() selected=sel>{z.clone()}</option> } }).collect_view()}
+                        </select>
+                        <FieldError error field="time_zone"/>
+                    </div>
+                    <div class="field">
+                        <label for="booking-location">"Location"</label>
+                        <input id="booking-location" name="location" maxlength="500"/>
+                    </div>
+                </div>
+                <div class="field">
+                    <label for="booking-attendees">"Attendees"</label>
+                    <input id="booking-attendees" name="attendees" placeholder="lee@example.com, kim@example.com" aria-describedby="attendees-help attendees-error"/>
+                    <p class="help" id="attendees-help">"Email addresses, separated by commas."</p>
+                    <FieldError error field="attendees"/>
+                </div>
+                <div class="field">
+                    <label for="booking-recurrence">"Repeats"</label>
+                    <input id="booking-recurrence" name="recurrence" placeholder="RRULE:FREQ=WEEKLY;COUNT=10" aria-describedby="recurrence-help recurrence-error"/>
+                    <p class="help" id="recurrence-help">"Leave empty for a single meeting; or an iCalendar rule such as RRULE:FREQ=WEEKLY;COUNT=10. Every occurrence in the next year is checked."</p>
+                    <FieldError error field="recurrence"/>
+                </div>
+                <label class="check"><input type="checkbox" name="allow_conflict"/>" Book even if the time is taken"</label>
+                <FieldError error field="user"/>
+                <div class="actions">
+                    <Submit pending=book.pending() label="Book" busy="Checking…"/>
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>) -> impl IntoView {
+    let title = b.title.clone();
+    view! {
+        <li class="booking" class:muted-row=b.cancelled data-test="booking" data-title=title>
+            <div>
+                <strong>{b.title.clone()}</strong>
+                {b.cancelled.then(|| view! { " " <span class="status status-muted">"Cancelled"</span> })}
+                <div class="small muted">{b.when.clone()}</div>
+                {b.recurrence.clone().map(|r| view! { <div class="small muted">{format!("Repeats: {r}")}</div> })}
+                {b.location.clone().map(|l| view! { <div class="small">{l}</div> })}
+                {(!b.attendees.is_empty()).then(|| view! { <div class="small muted">{format!("With {}", b.attendees)}</div> })}
+            </div>
+            {(!b.cancelled).then(|| view! {
+                <ActionForm action=cancel attr:class="inline">
+                    <input type="hidden" name="id" value=b.id/>
+                    <button type="submit" class="button small subtle-danger">"Cancel booking"</button>
+                </ActionForm>
+            })}
+        </li>
+    }
+}

@@ -1,0 +1,222 @@
+//! `/api/v1/bookings`: meetings the booking side makes for a member, checked against the
+//! member's availability first (a clash is 409 naming what is in the way).
+use super::{body, rfc3339, rfc3339_naive, ApiError, ApiUser, ErrorBody, Message};
+use crate::ssr::AppState;
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use server::domain::{availability as av, bookings as bk, FieldMessage};
+use utoipa::{IntoParams, ToSchema};
+
+/// A booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingJson {
+    pub id: i64,
+    /// The member's email.
+    pub user: String,
+    pub title: String,
+    /// RFC 3339, UTC.
+    pub start: String,
+    pub end: String,
+    /// The zone it was booked (and recurs) in.
+    pub time_zone: String,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub attendees: Vec<String>,
+    /// `RRULE:…`
+    pub recurrence: Option<String>,
+    /// `confirmed` or `cancelled`
+    pub status: String,
+    pub notify_attendees: bool,
+    pub version: i64,
+    /// The copies written to the member's calendars (none until two-way push lands).
+    pub copies: Vec<Value>,
+    pub created_by: String,
+    pub created_at: String,
+    pub modified_at: String,
+}
+
+impl BookingJson {
+    fn of(b: &bk::Booking) -> Self {
+        BookingJson {
+            id: b.id,
+            user: b.user.clone(),
+            title: b.title.clone(),
+            start: rfc3339_naive(b.start),
+            end: rfc3339_naive(b.end),
+            time_zone: b.time_zone.clone(),
+            description: b.description.clone(),
+            location: b.location.clone(),
+            attendees: b.attendees.clone(),
+            recurrence: b.recurrence.clone(),
+            status: b.status.clone(),
+            notify_attendees: b.notify_attendees,
+            version: b.version,
+            copies: Vec::new(),
+            created_by: b.created_by.clone(),
+            created_at: rfc3339_naive(b.created_at),
+            modified_at: rfc3339_naive(b.modified_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingListJson {
+    pub items: Vec<BookingJson>,
+    pub total: usize,
+}
+
+/// A refused booking: one message per thing in the way, and the things in the availability
+/// check's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClashJson {
+    pub errors: Vec<Message>,
+    pub warnings: Vec<Message>,
+    pub conflicts: Vec<super::availability::ConflictJson>,
+}
+
+/// `{"user"?, "title", "start", "end", "time_zone", "description"?, "location"?, "attendees"?,
+/// "recurrence"?, "allow_conflict"?, "notify_attendees"?}`
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BookingInput {
+    pub user: Option<String>,
+    pub title: String,
+    /// RFC 3339, or a wall-clock time read in `time_zone`.
+    pub start: String,
+    pub end: String,
+    /// IANA name.
+    pub time_zone: String,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub attendees: Option<Vec<String>>,
+    /// `RRULE:…`
+    pub recurrence: Option<String>,
+    pub allow_conflict: Option<bool>,
+    pub notify_attendees: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BookingQuery {
+    /// The member's email (default: you; admins may name anyone).
+    pub user: Option<String>,
+    /// RFC 3339, or a date in the member's zone (default: today).
+    pub from: Option<String>,
+    /// Default: 90 days after `from`.
+    pub to: Option<String>,
+}
+
+fn read(bytes: &[u8]) -> Result<bk::NewBooking, ApiError> {
+    let object = body::object(bytes)?;
+    let mut errors = Vec::new();
+    let mut new = bk::NewBooking::default();
+    for (key, v) in &object {
+        let text = |errors: &mut Vec<FieldMessage>| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            _ => {
+                errors.push(FieldMessage::new(key, format!("{key} must be a string.")));
+                None
+            }
+        };
+        match key.as_str() {
+            "user" => new.user = text(&mut errors),
+            "title" => new.title = text(&mut errors).unwrap_or_default(),
+            "start" => new.start = text(&mut errors).unwrap_or_default(),
+            "end" => new.end = text(&mut errors).unwrap_or_default(),
+            "time_zone" => new.time_zone = text(&mut errors).unwrap_or_default(),
+            "description" => new.description = text(&mut errors),
+            "location" => new.location = text(&mut errors),
+            "recurrence" => new.recurrence = text(&mut errors),
+            "attendees" => match v {
+                Value::Array(items) => match items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>() {
+                    Some(list) => new.attendees = list,
+                    None => errors.push(FieldMessage::new(key, "attendees must be a list of email addresses.")),
+                },
+                Value::Null => {}
+                _ => errors.push(FieldMessage::new(key, "attendees must be a list of email addresses.")),
+            },
+            "allow_conflict" => new.allow_conflict = body::boolean(key, v, &mut errors).unwrap_or(false),
+            "notify_attendees" => new.notify_attendees = body::boolean(key, v, &mut errors).unwrap_or(false),
+            other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
+        }
+    }
+    if !object.contains_key("time_zone") {
+        errors.push(FieldMessage::new("time_zone", "time_zone is required: an IANA name such as Europe/Berlin."));
+    }
+    if errors.is_empty() { Ok(new) } else { Err(ApiError::invalid(errors)) }
+}
+
+#[utoipa::path(post, path = "/api/v1/bookings", operation_id = "create_booking", request_body = BookingInput, security(("bearer" = [])),
+    responses((status = 201, body = BookingJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ClashJson), (status = 422, body = ErrorBody)))]
+pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<Response, ApiError> {
+    let new = read(&bytes)?;
+    let mut pooled = state.pool.get().await?;
+    match bk::create(&mut pooled.conn(), caller.actor(), &caller.by().actor, new).await? {
+        bk::Outcome::Booked(b) => Ok((StatusCode::CREATED, Json(BookingJson::of(&b))).into_response()),
+        bk::Outcome::Busy(clashes) => {
+            let body = ClashJson {
+                errors: clashes.iter().map(|c| Message { field: None, message: c.message.clone() }).collect(),
+                warnings: Vec::new(),
+                conflicts: clashes
+                    .iter()
+                    .map(|c| super::availability::ConflictJson {
+                        start: rfc3339(c.start),
+                        end: rfc3339(c.end),
+                        integration: c.integration.clone(),
+                        integration_name: c.integration_name.clone(),
+                        summary: c.summary.clone(),
+                    })
+                    .collect(),
+            };
+            Ok((StatusCode::CONFLICT, Json(body)).into_response())
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/bookings", operation_id = "list_bookings", params(BookingQuery), security(("bearer" = [])),
+    responses((status = 200, body = BookingListJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Query<BookingQuery>) -> Result<Json<BookingListJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    let mut conn = pooled.conn();
+    let member = av::subject(&mut conn, caller.actor(), q.user.as_deref()).await?;
+    let tz = member.tz();
+    let from = match q.from.as_deref() {
+        Some(f) => av::parse_bound("from", f, tz)?,
+        None => av::parse_bound("from", &chrono::Utc::now().with_timezone(&tz).date_naive().to_string(), tz)?,
+    };
+    let to = match q.to.as_deref() {
+        Some(t) => av::parse_bound("to", t, tz)?,
+        None => from + chrono::Duration::days(90),
+    };
+    if to <= from {
+        return Err(server::domain::Error::invalid("to", "to must be after from.").into());
+    }
+    let items = bk::list(&mut conn, caller.actor(), Some(&member.email), from, to).await?;
+    Ok(Json(BookingListJson { total: items.len(), items: items.iter().map(BookingJson::of).collect() }))
+}
+
+fn id_of(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}
+
+#[utoipa::path(get, path = "/api/v1/bookings/{id}", operation_id = "read_booking", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = BookingJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn read_one(State(state): State<AppState>, caller: ApiUser, Path(id): Path<String>) -> Result<Json<BookingJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    Ok(Json(BookingJson::of(&bk::get(&mut pooled.conn(), caller.actor(), id_of(&id)?).await?)))
+}
+
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", operation_id = "cancel_booking", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = BookingJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel(State(state): State<AppState>, caller: ApiUser, Path(id): Path<String>) -> Result<Json<BookingJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    Ok(Json(BookingJson::of(&bk::cancel(&mut pooled.conn(), caller.actor(), id_of(&id)?, &caller.by().actor).await?)))
+}

@@ -1,0 +1,401 @@
+//! Bookings: meetings the booking side makes for a member. Before one is saved the member's
+//! availability is checked (their calendars and their other bookings); a clash is refused with
+//! what is in the way unless the caller overrides it. Bookings block availability like events.
+//! Every create and cancel writes a change-history row.
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+
+use super::{availability, integrations::Actor, now, users, Error, FieldMessage, Report, Result};
+use crate::db::schema::{bookings as b, change_history as ch, users as u};
+use crate::db::Conn;
+use crate::run;
+
+pub const MSG_OWN_ONLY: &str = "You can only book meetings for yourself.";
+pub const MSG_CANCELLED: &str = "This booking is cancelled already.";
+pub const TITLE_MAX: usize = 200;
+/// How far ahead a recurring booking is checked for clashes.
+pub const CHECK_DAYS: i64 = 366;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub id: i64,
+    pub user_id: i64,
+    pub user: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub attendees: Vec<String>,
+    /// UTC.
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub time_zone: String,
+    /// `RRULE:…`
+    pub recurrence: Option<String>,
+    /// `confirmed` or `cancelled`
+    pub status: String,
+    pub notify_attendees: bool,
+    pub version: i64,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub modified_at: NaiveDateTime,
+}
+
+impl Booking {
+    pub fn tz(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Its occurrences overlapping [from, to), at most `limit`.
+    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        occurrences(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), from, to, limit)
+    }
+}
+
+/// The occurrences of a meeting from `start` to `end` in `tz`, recurring by `rule`, that
+/// overlap [from, to): through the project's own expander, so DST and RRULE edge cases are
+/// read as for any feed.
+fn occurrences(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, rule: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let Some(rule) = rule else {
+        return if start < to && end > from { vec![(start, end)] } else { Vec::new() };
+    };
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y%m%dT%H%M%S").to_string();
+    let text = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:booking\r\nDTSTART;TZID={z}:{s}\r\nDTEND;TZID={z}:{e}\r\n{rule}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        z = tz.name(),
+        s = local(start),
+        e = local(end),
+    );
+    let Ok(mut cal) = crate::ical::parse(text.as_bytes()) else { return Vec::new() };
+    let expanded = crate::ical::expand::expand(&mut cal, crate::ical::expand::Options { from, to, floating: tz, max_instances: limit });
+    expanded.instances.iter().map(|i| (i.start.instant(tz), i.end.instant(tz))).collect()
+}
+
+type Row = (i64, i64, String, String, Option<String>, Option<String>, String, NaiveDateTime, NaiveDateTime, String, Option<String>, String, bool, i64, String, NaiveDateTime, NaiveDateTime);
+
+macro_rules! columns {
+    () => {
+        (b::id, b::user_id, u::email, b::title, b::description, b::location, b::attendees, b::start_at, b::end_at, b::time_zone, b::recurrence, b::status, b::notify_attendees, b::version, b::created_by, b::created_at, b::modified_at)
+    };
+}
+
+fn of_row(r: Row) -> Booking {
+    Booking {
+        id: r.0,
+        user_id: r.1,
+        user: r.2,
+        title: r.3,
+        description: r.4,
+        location: r.5,
+        attendees: r.6.lines().filter(|l| !l.is_empty()).map(str::to_string).collect(),
+        start: r.7,
+        end: r.8,
+        time_zone: r.9,
+        recurrence: r.10,
+        status: r.11,
+        notify_attendees: r.12,
+        version: r.13,
+        created_by: r.14,
+        created_at: r.15,
+        modified_at: r.16,
+    }
+}
+
+/// What a new booking asks for, as a caller typed it.
+#[derive(Debug, Clone, Default)]
+pub struct NewBooking {
+    /// The member's email (default: the actor).
+    pub user: Option<String>,
+    pub title: String,
+    /// RFC 3339, or a wall-clock time (`2026-12-02 10:00`, `2026-12-02T10:00:00`) in `time_zone`.
+    pub start: String,
+    pub end: String,
+    pub time_zone: String,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub attendees: Vec<String>,
+    /// `RRULE:…`
+    pub recurrence: Option<String>,
+    /// Book even over what is in the way.
+    pub allow_conflict: bool,
+    /// Let the provider email the attendees when the meeting is written to the calendar.
+    pub notify_attendees: bool,
+}
+
+/// One thing in the way of a booking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clash {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub integration: String,
+    pub integration_name: String,
+    pub summary: String,
+    /// "ana@example.com is busy 10:00–10:30: 'Dentist' (Personal Outlook)"
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Booked(Booking),
+    /// Refused: what is in the way (nothing was saved).
+    Busy(Vec<Clash>),
+}
+
+/// A wall-clock time in `tz`, or an RFC 3339 instant. A time the clocks skip is refused.
+fn instant(field: &str, label: &str, value: &str, tz: Tz, errors: &mut Vec<FieldMessage>) -> Option<DateTime<Utc>> {
+    let value = value.trim();
+    if value.is_empty() {
+        errors.push(FieldMessage::new(field, format!("{label} is required.")));
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let naive = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"].iter().find_map(|f| NaiveDateTime::parse_from_str(value, f).ok());
+    let Some(naive) = naive else {
+        errors.push(FieldMessage::new(field, format!("{label} '{value}' is not a time such as 2026-12-02 10:00 or 2026-12-02T09:00:00Z.")));
+        return None;
+    };
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        chrono::LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        chrono::LocalResult::None => {
+            errors.push(FieldMessage::new(field, format!("{} does not exist in {}: the clocks go forward then. Choose another time.", naive.format("%Y-%m-%d %H:%M"), tz.name())));
+            None
+        }
+    }
+}
+
+/// Checks a rule the way it will be read: `RRULE:` and what rrule accepts.
+fn check_rule(rule: &str, start: DateTime<Utc>, errors: &mut Vec<FieldMessage>) -> Option<String> {
+    let rule = rule.trim();
+    let Some(body) = rule.strip_prefix("RRULE:").filter(|b| !b.trim().is_empty() && !b.contains('\n') && !b.contains('\r')) else {
+        errors.push(FieldMessage::new("recurrence", format!("'{rule}' is not a recurrence rule: it must start with RRULE: (for example RRULE:FREQ=WEEKLY;COUNT=10).")));
+        return None;
+    };
+    let text = format!("DTSTART:{}\nRRULE:{body}", start.format("%Y%m%dT%H%M%SZ"));
+    match text.parse::<rrule::RRuleSet>() {
+        Ok(_) => Some(rule.to_string()),
+        Err(e) => {
+            errors.push(FieldMessage::new("recurrence", format!("'{rule}' is not a valid recurrence rule: {e}.")));
+            None
+        }
+    }
+}
+
+fn clash_message(email: &str, tz: Tz, recurring: bool, block: &availability::Block) -> String {
+    let (s, e) = (block.start.with_timezone(&tz), block.end.with_timezone(&tz));
+    let when = if recurring || e.date_naive() != s.date_naive() {
+        format!("{}–{}", s.format("%Y-%m-%d %H:%M"), if e.date_naive() == s.date_naive() { e.format("%H:%M").to_string() } else { e.format("%Y-%m-%d %H:%M").to_string() })
+    } else {
+        format!("{}–{}", s.format("%H:%M"), e.format("%H:%M"))
+    };
+    format!("{email} is busy {when}: '{}' ({})", block.summary, block.integration_name)
+}
+
+/// Books a meeting: checks the input, then the member's availability over every occurrence
+/// (recurring ones for a year), then saves it with its history row.
+pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking) -> Result<Outcome> {
+    let member = users::subject(conn, actor, new.user.as_deref(), MSG_OWN_ONLY).await?;
+    let mut errors = Vec::new();
+    if member.disabled {
+        errors.push(FieldMessage::new("user", format!("{} is inactive and cannot be booked.", member.email)));
+    }
+    let title = new.title.trim().to_string();
+    if title.is_empty() {
+        errors.push(FieldMessage::new("title", "Title is required."));
+    } else if title.chars().count() > TITLE_MAX {
+        errors.push(FieldMessage::new("title", format!("Title cannot exceed {TITLE_MAX} characters.")));
+    }
+    let zone_name = new.time_zone.trim();
+    let tz: Option<Tz> = match zone_name.parse() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            errors.push(FieldMessage::new("time_zone", format!("'{zone_name}' is not a time zone: use an IANA name such as Europe/Berlin.")));
+            None
+        }
+    };
+    let times = tz.map(|tz| (instant("start", "Start", &new.start, tz, &mut errors), instant("end", "End", &new.end, tz, &mut errors)));
+    let (start, end) = match times {
+        Some((Some(s), Some(e))) => (Some(s), Some(e)),
+        _ => (None, None),
+    };
+    if let (Some(s), Some(e)) = (start, end) {
+        if e <= s {
+            errors.push(FieldMessage::new("end", "The end must be after the start."));
+        }
+        if s < Utc::now() - Duration::minutes(1) {
+            errors.push(FieldMessage::new("start", "A booking cannot start in the past."));
+        }
+    }
+    let recurrence = match (new.recurrence.as_deref().map(str::trim).filter(|r| !r.is_empty()), start) {
+        (Some(rule), Some(s)) => check_rule(rule, s, &mut errors),
+        _ => None,
+    };
+    let attendees: Vec<String> = new.attendees.iter().map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect();
+    for a in &attendees {
+        if users::parse_email(a).is_err() {
+            errors.push(FieldMessage::new("attendees", format!("'{a}' is not an email address.")));
+        }
+    }
+    let (Some(tz), Some(start), Some(end)) = (tz, start, end) else {
+        return Err(Error::Invalid(Report::errors(errors)));
+    };
+    if !errors.is_empty() {
+        return Err(Error::Invalid(Report::errors(errors)));
+    }
+
+    // What is in the way, over every occurrence (a year of a recurring one).
+    if !new.allow_conflict {
+        let horizon = start + Duration::days(CHECK_DAYS);
+        let mine = occurrences(start, end, tz, recurrence.as_deref(), start, horizon, 1000);
+        if let (Some(first), Some(last)) = (<[_]>::first(&mine), <[_]>::last(&mine)) {
+            let (blocks, _) = availability::known(conn, &member, first.0, last.1).await?;
+            let mut clashes: Vec<Clash> = Vec::new();
+            for b in blocks.iter().filter(|b| mine.iter().any(|(s, e)| b.start < *e && b.end > *s)) {
+                let message = clash_message(&member.email, tz, recurrence.is_some(), b);
+                if clashes.iter().any(|c| c.message == message) {
+                    continue;
+                }
+                clashes.push(Clash {
+                    start: b.start,
+                    end: b.end,
+                    integration: b.integration.to_string(),
+                    integration_name: b.integration_name.to_string(),
+                    summary: b.summary.clone(),
+                    message,
+                });
+            }
+            if !clashes.is_empty() {
+                return Ok(Outcome::Busy(clashes));
+            }
+        }
+    }
+
+    let at = now();
+    let description = new.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+    let location = new.location.map(|l| l.trim().to_string()).filter(|l| !l.is_empty());
+    let by = by.to_string();
+    let member_id = member.id;
+    let attendees_text = attendees.join("\n");
+    let recurrence_saved = recurrence.clone();
+    let (s, e) = (start.naive_utc(), end.naive_utc());
+    let zone = tz.name().to_string();
+    let notify = new.notify_attendees;
+    let id = conn
+        .write_tx(move |mut c| {
+            Box::pin(async move {
+                let id: i64 = run!(&mut c, |cc| diesel::insert_into(b::table)
+                    .values((
+                        b::user_id.eq(member_id),
+                        b::title.eq(&title),
+                        b::description.eq(&description),
+                        b::location.eq(&location),
+                        b::attendees.eq(&attendees_text),
+                        b::start_at.eq(s),
+                        b::end_at.eq(e),
+                        b::time_zone.eq(&zone),
+                        b::recurrence.eq(&recurrence_saved),
+                        b::notify_attendees.eq(notify),
+                        b::created_by.eq(&by),
+                        b::created_at.eq(at),
+                        b::modified_at.eq(at),
+                    ))
+                    .returning(b::id)
+                    .get_result(cc)
+                    .await)?;
+                let after = json!({"title": title, "start": s.to_string(), "end": e.to_string(), "time_zone": zone, "recurrence": recurrence_saved, "status": "confirmed"});
+                history(&mut c, id, "create", &by, None, Some(after.to_string()), at).await?;
+                Ok::<i64, Error>(id)
+            })
+        })
+        .await?;
+    Ok(Outcome::Booked(get(conn, actor, id).await?))
+}
+
+async fn history(c: &mut Conn<'_>, id: i64, action: &'static str, actor: &str, before: Option<String>, after: Option<String>, at: NaiveDateTime) -> Result<()> {
+    run!(c, |cc| diesel::insert_into(ch::table)
+        .values((
+            ch::integration_id.eq(None::<i64>),
+            ch::entity.eq("booking"),
+            ch::entity_key.eq(id.to_string()),
+            ch::action.eq(action),
+            ch::actor.eq(actor),
+            ch::before.eq(before),
+            ch::after.eq(after),
+            ch::at.eq(at),
+        ))
+        .execute(cc)
+        .await)?;
+    Ok(())
+}
+
+/// One booking, when the actor may see it (theirs, or any for an admin).
+pub async fn get(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Booking> {
+    let row: Option<Row> = run!(conn, |c| b::table.inner_join(u::table).filter(b::id.eq(id)).select(columns!()).first(c).await.optional())?;
+    match row.map(of_row) {
+        Some(bk) if actor.is_admin || bk.user_id == actor.user_id => Ok(bk),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// A member's bookings touching [from, to) (recurring ones that began before `to`), by start.
+pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Booking>> {
+    let member = users::subject(conn, actor, user, MSG_OWN_ONLY).await?;
+    let (from, to) = (from.naive_utc(), to.naive_utc());
+    let rows: Vec<Row> = run!(conn, |c| b::table
+        .inner_join(u::table)
+        .filter(b::user_id.eq(member.id).and(b::start_at.lt(to)))
+        .filter(b::end_at.gt(from).or(b::recurrence.is_not_null()))
+        .order((b::start_at, b::id))
+        .select(columns!())
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().map(of_row).collect())
+}
+
+/// The member's confirmed bookings as busy blocks over [from, to).
+pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<availability::Block>> {
+    let rows: Vec<Row> = run!(conn, |c| b::table
+        .inner_join(u::table)
+        .filter(b::user_id.eq(user_id).and(b::status.eq("confirmed")).and(b::start_at.lt(to.naive_utc())))
+        .filter(b::end_at.gt(from.naive_utc()).or(b::recurrence.is_not_null()))
+        .select(columns!())
+        .load(c)
+        .await)?;
+    let name: std::sync::Arc<str> = std::sync::Arc::from("Booking");
+    let mut out = Vec::new();
+    for bk in rows.into_iter().map(of_row) {
+        let key: std::sync::Arc<str> = std::sync::Arc::from(format!("booking-{}", bk.id));
+        for (s, e) in bk.occurrences(from, to, 10_000) {
+            out.push(availability::Block { start: s, end: e, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: bk.title.clone(), kind: "booking" });
+        }
+    }
+    Ok(out)
+}
+
+/// Cancels a booking (it stops blocking time); `Conflict` when it is cancelled already.
+pub async fn cancel(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Result<Booking> {
+    let booking = get(conn, actor, id).await?;
+    if booking.status == "cancelled" {
+        return Err(Error::Conflict(MSG_CANCELLED.into()));
+    }
+    let by = by.to_string();
+    let at = now();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let changed = run!(&mut c, |cc| diesel::update(b::table.find(id).filter(b::status.eq("confirmed")))
+                .set((b::status.eq("cancelled"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
+                .execute(cc)
+                .await)?;
+            if changed == 0 {
+                return Err(Error::Conflict(MSG_CANCELLED.into()));
+            }
+            history(&mut c, id, "cancel", &by, Some(json!({"status": "confirmed"}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await
+        })
+    })
+    .await?;
+    get(conn, actor, id).await
+}
