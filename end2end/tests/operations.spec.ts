@@ -151,22 +151,22 @@ test('a person books a meeting, a clashing one is refused naming what is in the 
   const day = new Date(Date.now() + 20 * 86_400_000).toISOString().slice(0, 10);
   const title = `Planning ${Date.now()}`;
   const form = page.getByRole('form', { name: 'Book a meeting' });
-  await form.getByLabel('Title').fill(title);
-  await form.getByLabel('Start').fill(`${day}T10:00`);
-  await form.getByLabel('End').fill(`${day}T10:30`);
+  await form.getByLabel('Title', { exact: true }).fill(title);
+  await form.getByLabel('Start', { exact: true }).fill(`${day}T10:00`);
+  await form.getByLabel('End', { exact: true }).fill(`${day}T10:30`);
   await form.getByLabel('Time zone').selectOption('UTC');
   await form.getByRole('button', { name: 'Book' }).click();
   await expect(page.getByTestId('booked')).toHaveText(`Booked '${title}' for ${ADMIN.email}.`);
   const item = page.getByTestId('booking').filter({ hasText: title });
   await expect(item).toContainText(`${day} 10:00–10:30 (UTC)`);
 
-  await form.getByLabel('Title').fill('Overlap');
-  await form.getByLabel('Start').fill(`${day}T10:15`);
-  await form.getByLabel('End').fill(`${day}T10:45`);
+  await form.getByLabel('Title', { exact: true }).fill('Overlap');
+  await form.getByLabel('Start', { exact: true }).fill(`${day}T10:15`);
+  await form.getByLabel('End', { exact: true }).fill(`${day}T10:45`);
   await form.getByLabel('Time zone').selectOption('UTC');
   await form.getByRole('button', { name: 'Book' }).click();
   await expect(page.getByTestId('clash')).toContainText(`${ADMIN.email} is busy 10:00–10:30: '${title}' (Booking)`);
-  await expect(form.getByLabel('Title')).toHaveValue('Overlap');
+  await expect(form.getByLabel('Title', { exact: true })).toHaveValue('Overlap');
   for (const width of [1280, 390]) {
     await page.setViewportSize({ width, height: 900 });
     await checkAccessibility(page, `bookings at ${width} px`);
@@ -175,9 +175,9 @@ test('a person books a meeting, a clashing one is refused naming what is in the 
 
   await item.getByRole('button', { name: 'Cancel booking' }).click();
   await expect(item).toContainText('Cancelled');
-  await form.getByLabel('Title').fill('Overlap');
-  await form.getByLabel('Start').fill(`${day}T10:15`);
-  await form.getByLabel('End').fill(`${day}T10:45`);
+  await form.getByLabel('Title', { exact: true }).fill('Overlap');
+  await form.getByLabel('Start', { exact: true }).fill(`${day}T10:15`);
+  await form.getByLabel('End', { exact: true }).fill(`${day}T10:45`);
   await form.getByLabel('Time zone').selectOption('UTC');
   await form.getByRole('button', { name: 'Book' }).click();
   await expect(page.getByTestId('booked')).toHaveText(`Booked 'Overlap' for ${ADMIN.email}.`);
