@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{Duration as Days, Utc};
@@ -107,14 +106,7 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     // A name with iCalendar words in it must not confuse where the feed's parts go.
     let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team BEGIN:VEVENT", "ical_url": host.url("/team.ics")})))).await);
     let name = created["name"].as_str().unwrap().to_owned();
-    send(&app, api("POST", &format!("{LIST}/{name}/sync"), Some(&sarah), None)).await;
-    for _ in 0..200 {
-        let runs = json(&send(&app, api("GET", &format!("{LIST}/{name}/runs"), Some(&sarah), None)).await);
-        if runs["items"][0]["status"] == "Success" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    assert_eq!(sync_and_wait(&app, &sarah, &name).await["status"], "Success");
     let stored = stored(&db, &name).await;
     // 8 weekly, one left out; the all-day, the review and the free focus block; 5 daily office
     // hours in the feed's own zone, one left out.

@@ -19,18 +19,6 @@ use server::{
 const LIST: &str = "/api/v1/integrations";
 const HEALTH: &str = "/api/v1/admin/sync-health";
 
-async fn sync_and_wait(app: &axum::Router, token: &str, name: &str) {
-    send(app, api("POST", &format!("{LIST}/{name}/sync"), Some(token), None)).await;
-    for _ in 0..200 {
-        let runs = json(&send(app, api("GET", &format!("{LIST}/{name}/runs"), Some(token), None)).await);
-        if runs["items"][0]["status"] != "In Progress" && runs["total"].as_i64() > Some(0) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the sync of {name} did not finish");
-}
-
 fn form_body(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC))).collect::<Vec<_>>().join("&")
 }

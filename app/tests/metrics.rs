@@ -4,7 +4,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::{body::Body, extract::ConnectInfo, http::{Request, StatusCode}};
 use common::*;
@@ -82,14 +81,7 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     host.set("/m.ics", Reply::Feed(format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:A\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTART:{d}T110000Z\r\nDTEND:{d}T120000Z\r\nSUMMARY:B\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")));
     let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "M", "ical_url": host.url("/m.ics")})))).await);
     let name = created["name"].as_str().unwrap().to_owned();
-    send(&app, api("POST", &format!("/api/v1/integrations/{name}/sync"), Some(&sarah), None)).await;
-    for _ in 0..200 {
-        let runs = json(&send(&app, api("GET", &format!("/api/v1/integrations/{name}/runs"), Some(&sarah), None)).await);
-        if runs["items"][0]["status"] == "Success" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    assert_eq!(sync_and_wait(&app, &sarah, &name).await["status"], "Success");
     assert!(sign_in(&app, "sarah%40example.com", "wrong+password").await.is_err());
 
     let after = send(&app, scrape(None, Some(&admin), None)).await;

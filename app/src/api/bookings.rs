@@ -17,15 +17,15 @@ pub struct BookingView {
     pub cancelled: bool,
 }
 
+/// What the booking form needs (it does not change when a booking is made).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BookingsPage {
+pub struct BookingFormData {
     pub user: String,
     pub is_admin: bool,
     pub users: Vec<String>,
     /// The member's zone, the form's default.
     pub time_zone: String,
     pub zones: Vec<String>,
-    pub items: Vec<BookingView>,
 }
 
 /// What "Book" answered: the booking, or what is in the way.
@@ -36,22 +36,31 @@ pub enum BookResult {
 }
 
 #[server]
-pub async fn list_bookings(user: Option<String>) -> Result<BookingsPage, AppError> {
-    use server::domain::{availability as av, bookings as bk};
+pub async fn booking_form(user: Option<String>) -> Result<BookingFormData, AppError> {
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
-    let mut pooled = state.pool.get().await?;
-    let mut conn = pooled.conn();
-    let member = av::subject(&mut conn, super::integrations::actor(&me), user.as_deref()).await?;
-    let from = chrono::Utc::now() - chrono::Duration::days(1);
-    let items = bk::list(&mut conn, super::integrations::actor(&me), Some(&member.email), from, from + chrono::Duration::days(366)).await?;
-    Ok(BookingsPage {
+    let member = {
+        let mut pooled = state.pool.get().await?;
+        server::domain::availability::subject(&mut pooled.conn(), super::integrations::actor(&me), user.as_deref()).await?
+    };
+    Ok(BookingFormData {
         user: member.email.clone(),
         is_admin: me.is_admin(),
         users: if me.is_admin() { super::integrations::user_emails(&state).await? } else { Vec::new() },
         time_zone: member.time_zone.clone(),
         zones: super::profile::zone_names(),
-        items: items
+    })
+}
+
+/// The member's bookings from yesterday on, for a year.
+#[server]
+pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, AppError> {
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let mut pooled = state.pool.get().await?;
+    let from = chrono::Utc::now() - chrono::Duration::days(1);
+    let items = server::domain::bookings::list(&mut pooled.conn(), super::integrations::actor(&me), user.as_deref(), from, from + chrono::Duration::days(366)).await?;
+    Ok(items
             .into_iter()
             .map(|b| {
                 let tz = b.tz();
@@ -67,8 +76,7 @@ pub async fn list_bookings(user: Option<String>) -> Result<BookingsPage, AppErro
                     cancelled: b.status == "cancelled",
                 }
             })
-            .collect(),
-    })
+            .collect())
 }
 
 /// Books a meeting. `attendees`: emails separated by commas or lines.
@@ -97,7 +105,7 @@ pub async fn create_booking(
         location,
         attendees: attendees.unwrap_or_default().split([',', '\n']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect(),
         recurrence: recurrence.filter(|r| !r.trim().is_empty()),
-        allow_conflict: matches!(allow_conflict.as_deref(), Some("on" | "true" | "1")),
+        allow_conflict: super::integrations::checked(&allow_conflict),
         ..bk::NewBooking::default()
     };
     let mut pooled = state.pool.get().await?;

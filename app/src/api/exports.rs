@@ -91,7 +91,7 @@ pub async fn create_export(kind: String, scope: Option<String>, integrations: Op
         user: None,
         kind,
         integrations: (scope.as_deref() == Some("chosen")).then_some(chosen),
-        include_bookings: matches!(include_bookings.as_deref(), Some("on" | "true" | "1")),
+        include_bookings: super::integrations::checked(&include_bookings),
     };
     let by = super::ctx::by(&me).await;
     let mut pooled = state.pool.get().await?;

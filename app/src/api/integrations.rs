@@ -239,8 +239,9 @@ pub async fn get_integration_form(name: Option<String>) -> Result<FormData, AppE
     })
 }
 
+/// A form checkbox's value: present ("on") means ticked.
 #[cfg(feature = "ssr")]
-fn checked(v: &Option<String>) -> bool {
+pub(crate) fn checked(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("on" | "true" | "1"))
 }
 

@@ -1,7 +1,7 @@
 //! Bookings: book a meeting for a member (checked against their calendars and bookings; what
 //! is in the way is listed, and can be overridden), see the coming ones, cancel one.
 use crate::{
-    api::bookings::{list_bookings, BookResult, BookingView, BookingsPage as Page, CancelBooking, CreateBooking},
+    api::bookings::{booking_form, list_bookings, BookResult, BookingFormData as Page, BookingView, CancelBooking, CreateBooking},
     components::form::{last_error, FieldError, FormAlert, Submit},
 };
 use leptos::{either::Either, prelude::*};
@@ -15,7 +15,7 @@ pub fn BookingsPage() -> impl IntoView {
     let cancel = ServerAction::<CancelBooking>::new();
     // The form's data does not change when a booking is made, so the form (and what was typed
     // in it) stays while the list reloads.
-    let form_data = Resource::new(move || query.read().get("user"), list_bookings);
+    let form_data = Resource::new(move || query.read().get("user"), booking_form);
     let page = Resource::new(move || (query.read().get("user"), book.version().get(), cancel.version().get()), |(user, ..)| list_bookings(user));
     let error = last_error(book.value());
     let cancel_error = last_error(cancel.value());
@@ -38,12 +38,12 @@ pub fn BookingsPage() -> impl IntoView {
             <FormAlert error=cancel_error/>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    page.await.map(|p| if p.items.is_empty() {
+                    page.await.map(|items| if items.is_empty() {
                         Either::Left(view! { <p class="muted" data-test="no-bookings">"No bookings in the coming year. Book one above."</p> })
                     } else {
                         Either::Right(view! {
                             <ul class="bookings">
-                                {p.items.into_iter().map(|b| view! { <BookingItem b cancel/> }).collect_view()}
+                                {items.into_iter().map(|b| view! { <BookingItem b cancel/> }).collect_view()}
                             </ul>
                         })
                     })

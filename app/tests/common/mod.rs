@@ -203,3 +203,17 @@ pub fn run_python(args: &[&str], input: &str) -> String {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Presses "Sync now" on a calendar over REST and waits for that run to end; answers the run.
+pub async fn sync_and_wait(app: &Router, token: &str, name: &str) -> serde_json::Value {
+    let runs_of = format!("/api/v1/integrations/{name}/runs");
+    send(app, api("POST", &format!("/api/v1/integrations/{name}/sync"), Some(token), None)).await;
+    for _ in 0..200 {
+        let runs = json(&send(app, api("GET", &runs_of, Some(token), None)).await);
+        if runs["items"][0]["status"] != "In Progress" && runs["total"].as_i64() > Some(0) {
+            return runs["items"][0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the sync of {name} did not finish");
+}

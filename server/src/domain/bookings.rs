@@ -341,13 +341,14 @@ pub async fn get(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Booking> 
     }
 }
 
-/// A member's bookings touching [from, to) (recurring ones that began before `to`), by start.
-pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Booking>> {
-    let member = users::subject(conn, actor, user, MSG_OWN_ONLY).await?;
+/// A member's bookings touching [from, to) (recurring ones that began before `to`), by start;
+/// only the confirmed ones when `confirmed`.
+async fn touching(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: DateTime<Utc>, confirmed: bool) -> Result<Vec<Booking>> {
     let (from, to) = (from.naive_utc(), to.naive_utc());
+    let statuses: &[&str] = if confirmed { &["confirmed"] } else { &["confirmed", "cancelled"] };
     let rows: Vec<Row> = run!(conn, |c| b::table
         .inner_join(u::table)
-        .filter(b::user_id.eq(member.id).and(b::start_at.lt(to)))
+        .filter(b::user_id.eq(user_id).and(b::start_at.lt(to)).and(b::status.eq_any(statuses)))
         .filter(b::end_at.gt(from).or(b::recurrence.is_not_null()))
         .order((b::start_at, b::id))
         .select(columns!())
@@ -356,18 +357,17 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, from: D
     Ok(rows.into_iter().map(of_row).collect())
 }
 
+/// A member's bookings touching [from, to), cancelled ones too, by start.
+pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Booking>> {
+    let member = users::subject(conn, actor, user, MSG_OWN_ONLY).await?;
+    touching(conn, member.id, from, to, false).await
+}
+
 /// The member's confirmed bookings as busy blocks over [from, to).
 pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<availability::Block>> {
-    let rows: Vec<Row> = run!(conn, |c| b::table
-        .inner_join(u::table)
-        .filter(b::user_id.eq(user_id).and(b::status.eq("confirmed")).and(b::start_at.lt(to.naive_utc())))
-        .filter(b::end_at.gt(from.naive_utc()).or(b::recurrence.is_not_null()))
-        .select(columns!())
-        .load(c)
-        .await)?;
     let name: std::sync::Arc<str> = std::sync::Arc::from("Booking");
     let mut out = Vec::new();
-    for bk in rows.into_iter().map(of_row) {
+    for bk in touching(conn, user_id, from, to, true).await? {
         let key: std::sync::Arc<str> = std::sync::Arc::from(format!("booking-{}", bk.id));
         for (s, e) in bk.occurrences(from, to, 10_000) {
             out.push(availability::Block { start: s, end: e, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: bk.title.clone(), kind: "booking" });
