@@ -58,3 +58,50 @@ db_test!(bookings_over_rest, |db| {
     let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Now free", "start": format!("{day}T09:15:00Z"), "end": format!("{day}T09:45:00Z"), "time_zone": "UTC"})))).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
 });
+
+db_test!(a_booking_is_changed_with_the_version_it_was_read_at, |db| {
+    add_user(&db, "sarah@example.com", Role::User).await;
+    add_user(&db, "john@example.com", Role::User).await;
+    let (sarah, john) = (token_for(&db, "sarah@example.com").await, token_for(&db, "john@example.com").await);
+    let app = app(&db);
+    let day = (Utc::now().date_naive() + Days::days(3)).to_string();
+    let at = |t: &str| format!("{day} {t}");
+    let first = json(&send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Standup", "start": at("09:00"), "end": at("09:15"), "time_zone": "UTC"})))).await);
+    let other = json(&send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Review", "start": at("11:00"), "end": at("12:00"), "time_zone": "UTC", "location": "Room 1"})))).await);
+    let one = format!("{BOOKINGS}/{}", other["id"]);
+
+    // Moved and retitled; location cleared with null; unchanged fields stay.
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 1, "title": "Design review", "start": at("13:00"), "end": at("14:00"), "location": null})))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let v = json(&a);
+    assert_eq!((v["title"].clone(), v["start"].clone(), v["location"].clone(), v["time_zone"].clone(), v["version"].clone()), (json!("Design review"), json!(format!("{day}T13:00:00Z")), json!(null), json!("UTC"), json!(2)));
+
+    // A stale version: 409 and nothing changes.
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 1, "title": "Lost"})))).await;
+    assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!("This booking was changed since you read it (it is at version 2 now). Reload it and try again.")));
+    assert_eq!(json(&send(&app, api("GET", &one, Some(&sarah), None)).await)["title"], "Design review");
+
+    // Moving onto another booking is a clash (409 naming it) unless allowed; itself is no clash.
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 2, "start": at("09:00"), "end": at("10:00")})))).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert_eq!(json(&a)["conflicts"][0]["integration"], format!("booking-{}", first["id"]));
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 2, "start": at("13:30"), "end": at("14:30")})))).await;
+    assert_eq!(a.status, StatusCode::OK, "overlapping its own old time is fine: {}", a.body);
+
+    // Bad input: no version, unknown fields, a bad zone, the past; another's booking is 404.
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"title": "x"})))).await;
+    assert_eq!((a.status, json(&a)["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("version")));
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 3, "colour": "red"})))).await;
+    assert_eq!(json(&a)["errors"][0]["message"], "Unknown field 'colour'.");
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 3, "time_zone": "Mars/Olympus"})))).await;
+    assert_eq!(json(&a)["errors"][0]["message"], "'Mars/Olympus' is not a time zone: use an IANA name such as Europe/Berlin.");
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 3, "start": "2020-01-01 10:00", "end": "2020-01-01 11:00"})))).await;
+    assert_eq!(json(&a)["errors"][0]["message"], "A booking cannot start in the past.");
+    assert_eq!(send(&app, api("PATCH", &one, Some(&john), Some(json!({"version": 3, "title": "Mine"})))).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(json(&send(&app, api("GET", &one, Some(&sarah), None)).await)["version"], 3);
+
+    // A cancelled booking cannot be changed.
+    send(&app, api("POST", &format!("{one}/cancel"), Some(&sarah), None)).await;
+    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 4, "title": "Back"})))).await;
+    assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!("This booking is cancelled already.")));
+});

@@ -15,6 +15,17 @@ pub struct BookingView {
     pub location: Option<String>,
     pub attendees: String,
     pub cancelled: bool,
+    pub copies: Vec<CopyLine>,
+}
+
+/// A booking's copy in one calendar, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CopyLine {
+    pub calendar: String,
+    /// pending, written or failed
+    pub state: String,
+    /// The error, the note, or when the next try is.
+    pub detail: Option<String>,
 }
 
 /// What the booking form needs (it does not change when a booking is made).
@@ -34,6 +45,10 @@ pub enum BookResult {
     Booked(String),
     Busy(Vec<String>),
 }
+
+/// How long a page waits for a booking's push before showing it pending.
+#[cfg(feature = "ssr")]
+const PUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[server]
 pub async fn booking_form(user: Option<String>) -> Result<BookingFormData, AppError> {
@@ -59,7 +74,10 @@ pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, App
     let state = super::ctx::state();
     let mut pooled = state.pool.get().await?;
     let from = chrono::Utc::now() - chrono::Duration::days(1);
-    let items = server::domain::bookings::list(&mut pooled.conn(), super::integrations::actor(&me), user.as_deref(), from, from + chrono::Duration::days(366)).await?;
+    let mut conn = pooled.conn();
+    let items = server::domain::bookings::list(&mut conn, super::integrations::actor(&me), user.as_deref(), from, from + chrono::Duration::days(366)).await?;
+    let ids: Vec<i64> = items.iter().map(|b| b.id).collect();
+    let copies = server::domain::booking_copies::of(&mut conn, &ids).await?;
     Ok(items
             .into_iter()
             .map(|b| {
@@ -74,9 +92,21 @@ pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, App
                     location: b.location.clone(),
                     attendees: b.attendees.join(", "),
                     cancelled: b.status == "cancelled",
+                    copies: copies.iter().filter(|c| c.booking_id == b.id).map(copy_line).collect(),
                 }
             })
             .collect())
+}
+
+#[cfg(feature = "ssr")]
+fn copy_line(c: &server::domain::booking_copies::CopyView) -> CopyLine {
+    let retry = c.due_at.filter(|_| c.state == "failed").map(|t| format!(" Next try at {} UTC.", t.format("%H:%M")));
+    let detail = match (&c.error, &c.note) {
+        (_, Some(note)) => Some(note.clone()),
+        (Some(e), None) => Some(format!("{e}{}", retry.unwrap_or_default())),
+        (None, None) => None,
+    };
+    CopyLine { calendar: c.calendar.clone(), state: c.state.clone(), detail }
 }
 
 /// Books a meeting. `attendees`: emails separated by commas or lines.
@@ -108,9 +138,15 @@ pub async fn create_booking(
         allow_conflict: super::integrations::checked(&allow_conflict),
         ..bk::NewBooking::default()
     };
-    let mut pooled = state.pool.get().await?;
-    Ok(match bk::create(&mut pooled.conn(), super::integrations::actor(&me), &me.email, new).await? {
-        bk::Outcome::Booked(b) => BookResult::Booked(format!("Booked '{}' for {}.", b.title, b.user)),
+    let outcome = {
+        let mut pooled = state.pool.get().await?;
+        bk::create(&mut pooled.conn(), super::integrations::actor(&me), &me.email, new).await?
+    };
+    Ok(match outcome {
+        bk::Outcome::Booked(b) => {
+            state.engine.push_soon(b.id, PUSH_WAIT).await;
+            BookResult::Booked(format!("Booked '{}' for {}.", b.title, b.user))
+        }
         bk::Outcome::Busy(clashes) => BookResult::Busy(clashes.into_iter().map(|c| c.message).collect()),
     })
 }
@@ -119,7 +155,10 @@ pub async fn create_booking(
 pub async fn cancel_booking(id: i64) -> Result<(), AppError> {
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
-    let mut pooled = state.pool.get().await?;
-    server::domain::bookings::cancel(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email).await?;
+    {
+        let mut pooled = state.pool.get().await?;
+        server::domain::bookings::cancel(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email).await?;
+    }
+    state.engine.push_soon(id, PUSH_WAIT).await;
     Ok(())
 }

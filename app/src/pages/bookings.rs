@@ -1,7 +1,7 @@
 //! Bookings: book a meeting for a member (checked against their calendars and bookings; what
 //! is in the way is listed, and can be overridden), see the coming ones, cancel one.
 use crate::{
-    api::bookings::{booking_form, list_bookings, BookResult, BookingFormData as Page, BookingView, CancelBooking, CreateBooking},
+    api::bookings::{booking_form, list_bookings, BookResult, BookingFormData as Page, BookingView, CancelBooking, CopyLine, CreateBooking},
     components::form::{last_error, FieldError, FormAlert, Submit},
 };
 use leptos::{either::Either, prelude::*};
@@ -148,6 +148,23 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
     }
 }
 
+/// Where a booking was written: "Work (Google): Written".
+#[component]
+fn CopyItem(c: CopyLine) -> impl IntoView {
+    let (class, label) = match c.state.as_str() {
+        "written" => ("status status-ok", "Written"),
+        "failed" => ("status status-error", "Failed"),
+        _ => ("status status-pending", "Pending"),
+    };
+    view! {
+        <li class="small" data-test="copy" data-state=c.state.clone()>
+            {format!("{}: ", c.calendar)}
+            <span class=class>{label}</span>
+            {c.detail.map(|d| view! { <span class="muted">{format!(" — {d}")}</span> })}
+        </li>
+    }
+}
+
 #[component]
 fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>) -> impl IntoView {
     let title = b.title.clone();
@@ -160,6 +177,9 @@ fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>) -> impl Into
                 {b.recurrence.clone().map(|r| view! { <div class="small muted">{format!("Repeats: {r}")}</div> })}
                 {b.location.clone().map(|l| view! { <div class="small">{l}</div> })}
                 {(!b.attendees.is_empty()).then(|| view! { <div class="small muted">{format!("With {}", b.attendees)}</div> })}
+                <ul class="copies">
+                    {b.copies.clone().into_iter().map(|c| view! { <CopyItem c/> }).collect_view()}
+                </ul>
             </div>
             {(!b.cancelled).then(|| view! {
                 <ActionForm action=cancel attr:class="inline">

@@ -162,6 +162,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    booking_copies (id) {
+        id -> BigInt,
+        booking_id -> BigInt,
+        integration_id -> Nullable<BigInt>,
+        calendar_label -> Text,
+        client_key -> Text,
+        external_id -> Nullable<Text>,
+        state -> Text,
+        action -> Text,
+        error -> Nullable<Text>,
+        note -> Nullable<Text>,
+        written_version -> BigInt,
+        etag -> Nullable<Text>,
+        base -> Nullable<Text>,
+        attempts -> Integer,
+        due_at -> Nullable<Timestamp>,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        modified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     integration_counters (user_id) {
         user_id -> BigInt,
         last_number -> BigInt,
@@ -293,6 +316,8 @@ diesel::joinable!(event_instances -> calendar_integrations (integration_id));
 diesel::joinable!(calendar_integrations -> users (user_id));
 diesel::joinable!(export_links -> users (user_id));
 diesel::joinable!(bookings -> users (user_id));
+diesel::joinable!(booking_copies -> bookings (booking_id));
+diesel::joinable!(booking_copies -> calendar_integrations (integration_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -306,6 +331,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_budgets,
     export_links,
     bookings,
+    booking_copies,
     integration_counters,
     api_tokens,
     sync_states,

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::{health, integrations::StalePolicy, users, Error, Result};
-use crate::db::schema::{calendar_integrations as ci, event_instances as ei};
+use crate::db::schema::{booking_copies as bc, calendar_integrations as ci, event_instances as ei};
 use crate::db::Conn;
 use crate::events::{Fingerprint, When};
 
@@ -69,6 +69,10 @@ pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Ut
                 .filter(ei::integration_id.eq_any(calendars!().select(ci::id)))
                 .filter(ei::busy.eq(true))
                 .filter(ei::start_at.lt(hi).and(ei::end_at.gt(lo)))
+                // A booking's own copy counts once, as the booking.
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    bc::table.filter(bc::integration_id.eq(ei::integration_id.nullable()).and(bc::external_id.eq(ei::uid.nullable()))),
+                )))
                 .select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ei::integration_id))
         };
     }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use super::{availability, integrations::Actor, now, users, Error, FieldMessage, Report, Result};
+use super::{availability, booking_copies, integrations::Actor, now, users, Error, FieldMessage, Report, Result};
 use crate::db::schema::{bookings as b, change_history as ch, users as u};
 use crate::db::Conn;
 use crate::run;
@@ -195,9 +195,22 @@ fn clash_message(email: &str, tz: Tz, recurring: bool, block: &availability::Blo
     format!("{email} is busy {when}: '{}' ({})", block.summary, block.integration_name)
 }
 
-/// Books a meeting: checks the input, then the member's availability over every occurrence
-/// (recurring ones for a year), then saves it with its history row.
-pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking) -> Result<Outcome> {
+/// A booking's fields as checked.
+struct Checked {
+    member: users::User,
+    title: String,
+    tz: Tz,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    description: Option<String>,
+    location: Option<String>,
+    attendees: Vec<String>,
+    recurrence: Option<String>,
+}
+
+/// Checks what a caller typed; `was`: the start a booking has now (an unchanged start of a
+/// meeting under way is not "in the past").
+async fn check(conn: &mut Conn<'_>, actor: Actor, new: &NewBooking, was: Option<DateTime<Utc>>) -> Result<Checked> {
     let member = users::subject(conn, actor, new.user.as_deref(), MSG_OWN_ONLY).await?;
     let mut errors = Vec::new();
     if member.disabled {
@@ -226,7 +239,7 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
         if e <= s {
             errors.push(FieldMessage::new("end", "The end must be after the start."));
         }
-        if s < Utc::now() - Duration::minutes(1) {
+        if s < Utc::now() - Duration::minutes(1) && was != Some(s) {
             errors.push(FieldMessage::new("start", "A booking cannot start in the past."));
         }
     }
@@ -246,44 +259,54 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
     if !errors.is_empty() {
         return Err(Error::Invalid(Report::errors(errors)));
     }
+    let description = new.description.as_deref().map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+    let location = new.location.as_deref().map(|l| l.trim().to_string()).filter(|l| !l.is_empty());
+    Ok(Checked { member, title, tz, start, end, description, location, attendees, recurrence })
+}
 
-    // What is in the way, over every occurrence (a year of a recurring one).
+/// What is in the way of a booking, over every occurrence (a year of a recurring one); the
+/// booking itself (`except`) does not count.
+async fn clashes(conn: &mut Conn<'_>, ch: &Checked, except: Option<i64>) -> Result<Vec<Clash>> {
+    let horizon = ch.start + Duration::days(CHECK_DAYS);
+    let mine = occurrences(ch.start, ch.end, ch.tz, ch.recurrence.as_deref(), ch.start, horizon, 1000);
+    let (Some(first), Some(last)) = (<[_]>::first(&mine), <[_]>::last(&mine)) else { return Ok(Vec::new()) };
+    let (blocks, _) = availability::known(conn, &ch.member, first.0, last.1).await?;
+    let own = except.map(|id| format!("booking-{id}"));
+    let mut out: Vec<Clash> = Vec::new();
+    for b in blocks.iter().filter(|b| own.as_deref() != Some(&*b.integration)).filter(|b| mine.iter().any(|(s, e)| b.start < *e && b.end > *s)) {
+        let message = clash_message(&ch.member.email, ch.tz, ch.recurrence.is_some(), b);
+        if out.iter().any(|c| c.message == message) {
+            continue;
+        }
+        out.push(Clash { start: b.start, end: b.end, integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary.clone(), message });
+    }
+    Ok(out)
+}
+
+/// The fields history shows of a booking.
+fn snapshot(title: &str, start: NaiveDateTime, end: NaiveDateTime, zone: &str, recurrence: &Option<String>, description: &Option<String>, location: &Option<String>, attendees: &str, status: &str) -> serde_json::Value {
+    json!({"title": title, "start": start.to_string(), "end": end.to_string(), "time_zone": zone, "recurrence": recurrence, "description": description, "location": location, "attendees": attendees, "status": status})
+}
+
+/// Books a meeting: checks the input, then the member's availability over every occurrence
+/// (recurring ones for a year), then saves it with its history row and marks its copy for the
+/// member's primary calendar to be written.
+pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking) -> Result<Outcome> {
+    let ch = check(conn, actor, &new, None).await?;
     if !new.allow_conflict {
-        let horizon = start + Duration::days(CHECK_DAYS);
-        let mine = occurrences(start, end, tz, recurrence.as_deref(), start, horizon, 1000);
-        if let (Some(first), Some(last)) = (<[_]>::first(&mine), <[_]>::last(&mine)) {
-            let (blocks, _) = availability::known(conn, &member, first.0, last.1).await?;
-            let mut clashes: Vec<Clash> = Vec::new();
-            for b in blocks.iter().filter(|b| mine.iter().any(|(s, e)| b.start < *e && b.end > *s)) {
-                let message = clash_message(&member.email, tz, recurrence.is_some(), b);
-                if clashes.iter().any(|c| c.message == message) {
-                    continue;
-                }
-                clashes.push(Clash {
-                    start: b.start,
-                    end: b.end,
-                    integration: b.integration.to_string(),
-                    integration_name: b.integration_name.to_string(),
-                    summary: b.summary.clone(),
-                    message,
-                });
-            }
-            if !clashes.is_empty() {
-                return Ok(Outcome::Busy(clashes));
-            }
+        let found = clashes(conn, &ch, None).await?;
+        if !found.is_empty() {
+            return Ok(Outcome::Busy(found));
         }
     }
-
     let at = now();
-    let description = new.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
-    let location = new.location.map(|l| l.trim().to_string()).filter(|l| !l.is_empty());
     let by = by.to_string();
-    let member_id = member.id;
-    let attendees_text = attendees.join("\n");
-    let recurrence_saved = recurrence.clone();
-    let (s, e) = (start.naive_utc(), end.naive_utc());
-    let zone = tz.name().to_string();
+    let member_id = ch.member.id;
+    let attendees_text = ch.attendees.join("\n");
+    let (s, e) = (ch.start.naive_utc(), ch.end.naive_utc());
+    let zone = ch.tz.name().to_string();
     let notify = new.notify_attendees;
+    let Checked { title, description, location, recurrence, .. } = ch;
     let id = conn
         .write_tx(move |mut c| {
             Box::pin(async move {
@@ -297,7 +320,7 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
                         b::start_at.eq(s),
                         b::end_at.eq(e),
                         b::time_zone.eq(&zone),
-                        b::recurrence.eq(&recurrence_saved),
+                        b::recurrence.eq(&recurrence),
                         b::notify_attendees.eq(notify),
                         b::created_by.eq(&by),
                         b::created_at.eq(at),
@@ -306,12 +329,105 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
                     .returning(b::id)
                     .get_result(cc)
                     .await)?;
-                let after = json!({"title": title, "start": s.to_string(), "end": e.to_string(), "time_zone": zone, "recurrence": recurrence_saved, "status": "confirmed"});
+                let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed");
                 history(&mut c, id, "create", &by, None, Some(after.to_string()), at).await?;
+                booking_copies::plan(&mut c, id, member_id, false, at).await?;
                 Ok::<i64, Error>(id)
             })
         })
         .await?;
+    Ok(Outcome::Booked(get(conn, actor, id).await?))
+}
+
+/// A change to a booking, as a caller typed it: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// The version the caller read (a stale one is refused).
+    pub version: i64,
+    pub title: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub time_zone: Option<String>,
+    pub description: Option<Option<String>>,
+    pub location: Option<Option<String>>,
+    pub attendees: Option<Vec<String>>,
+    pub recurrence: Option<Option<String>>,
+    pub notify_attendees: Option<bool>,
+    pub allow_conflict: bool,
+}
+
+pub fn msg_stale(version: i64) -> String {
+    format!("This booking was changed since you read it (it is at version {version} now). Reload it and try again.")
+}
+
+/// Changes a booking (moving it is checked for clashes like booking), bumps its version,
+/// records the before and after, and marks its copy to be written again.
+pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, changes: Changes) -> Result<Outcome> {
+    let current = get(conn, actor, id).await?;
+    if current.status == "cancelled" {
+        return Err(Error::Conflict(MSG_CANCELLED.into()));
+    }
+    if changes.version != current.version {
+        return Err(Error::Conflict(msg_stale(current.version)));
+    }
+    let utc = |t: NaiveDateTime| t.and_utc().to_rfc3339();
+    let new = NewBooking {
+        user: Some(current.user.clone()),
+        title: changes.title.clone().unwrap_or_else(|| current.title.clone()),
+        start: changes.start.clone().unwrap_or_else(|| utc(current.start)),
+        end: changes.end.clone().unwrap_or_else(|| utc(current.end)),
+        time_zone: changes.time_zone.clone().unwrap_or_else(|| current.time_zone.clone()),
+        description: changes.description.clone().unwrap_or_else(|| current.description.clone()),
+        location: changes.location.clone().unwrap_or_else(|| current.location.clone()),
+        attendees: changes.attendees.clone().unwrap_or_else(|| current.attendees.clone()),
+        recurrence: changes.recurrence.clone().unwrap_or_else(|| current.recurrence.clone()),
+        allow_conflict: changes.allow_conflict,
+        notify_attendees: changes.notify_attendees.unwrap_or(current.notify_attendees),
+    };
+    let ch = check(conn, actor, &new, Some(current.start.and_utc())).await?;
+    let moved = ch.start.naive_utc() != current.start || ch.end.naive_utc() != current.end || ch.recurrence != current.recurrence || ch.tz.name() != current.time_zone;
+    if moved && !changes.allow_conflict {
+        let found = clashes(conn, &ch, Some(id)).await?;
+        if !found.is_empty() {
+            return Ok(Outcome::Busy(found));
+        }
+    }
+    let at = now();
+    let by = by.to_string();
+    let attendees_text = ch.attendees.join("\n");
+    let (s, e) = (ch.start.naive_utc(), ch.end.naive_utc());
+    let zone = ch.tz.name().to_string();
+    let notify = new.notify_attendees;
+    let before = snapshot(&current.title, current.start, current.end, &current.time_zone, &current.recurrence, &current.description, &current.location, &current.attendees.join("\n"), &current.status);
+    let (user_id, version) = (current.user_id, current.version);
+    let Checked { title, description, location, recurrence, .. } = ch;
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let changed = run!(&mut c, |cc| diesel::update(b::table.find(id).filter(b::version.eq(version)).filter(b::status.eq("confirmed")))
+                .set((
+                    b::title.eq(&title),
+                    b::description.eq(&description),
+                    b::location.eq(&location),
+                    b::attendees.eq(&attendees_text),
+                    b::start_at.eq(s),
+                    b::end_at.eq(e),
+                    b::time_zone.eq(&zone),
+                    b::recurrence.eq(&recurrence),
+                    b::notify_attendees.eq(notify),
+                    b::version.eq(b::version + 1),
+                    b::modified_at.eq(at),
+                ))
+                .execute(cc)
+                .await)?;
+            if changed == 0 {
+                return Err(Error::Conflict(msg_stale(version + 1)));
+            }
+            let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed");
+            history(&mut c, id, "update", &by, Some(before.to_string()), Some(after.to_string()), at).await?;
+            booking_copies::plan(&mut c, id, user_id, false, at).await
+        })
+    })
+    .await?;
     Ok(Outcome::Booked(get(conn, actor, id).await?))
 }
 
@@ -384,6 +500,7 @@ pub async fn cancel(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Res
     }
     let by = by.to_string();
     let at = now();
+    let user_id = booking.user_id;
     conn.write_tx(move |mut c| {
         Box::pin(async move {
             let changed = run!(&mut c, |cc| diesel::update(b::table.find(id).filter(b::status.eq("confirmed")))
@@ -393,7 +510,8 @@ pub async fn cancel(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Res
             if changed == 0 {
                 return Err(Error::Conflict(MSG_CANCELLED.into()));
             }
-            history(&mut c, id, "cancel", &by, Some(json!({"status": "confirmed"}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await
+            history(&mut c, id, "cancel", &by, Some(json!({"status": "confirmed"}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await?;
+            booking_copies::plan(&mut c, id, user_id, true, at).await
         })
     })
     .await?;

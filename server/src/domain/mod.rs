@@ -3,6 +3,7 @@ pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
 pub mod availability;
+pub mod booking_copies;
 pub mod bookings;
 pub mod copies;
 pub mod exports;

@@ -219,7 +219,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn transport(e: reqwest::Error) -> ProviderError {
+pub(crate) fn transport(e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
         ProviderError::new(ErrorKind::Timeout, "Google Calendar did not answer in time. The next sync will try again.")
     } else {
@@ -251,7 +251,7 @@ enum Listed {
 }
 
 impl GoogleCalendar {
-    fn events_url(&self) -> String {
+    pub(super) fn events_url(&self) -> String {
         let id: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
         format!("{}/calendars/{id}/events", self.api.trim_end_matches('/'))
     }
@@ -452,6 +452,14 @@ impl Provider for GoogleCalendar {
             Some(_) => self.full(window, true).await,
             None => self.full(window, false).await,
         }
+    }
+
+    async fn put(&self, put: &super::write::Put<'_>) -> Result<super::write::Written, ProviderError> {
+        self.put_event(put).await
+    }
+
+    async fn remove(&self, external_id: &str, notify: bool) -> Result<(), ProviderError> {
+        self.remove_event(external_id, notify).await
     }
 }
 

@@ -11,6 +11,10 @@ pub mod outlook;
 pub mod pace;
 pub mod guard;
 pub mod ical_feed;
+pub mod google_write;
+pub mod outlook_write;
+pub mod graph_recurrence;
+pub mod write;
 
 use chrono::{DateTime, Utc};
 
@@ -79,4 +83,14 @@ pub struct Secrets {
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
     async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError>;
+
+    /// Creates or updates one copy (two-way push); read-only calendars refuse.
+    async fn put(&self, _put: &write::Put<'_>) -> Result<write::Written, ProviderError> {
+        Err(write::read_only())
+    }
+
+    /// Deletes one copy; one that is gone already counts as deleted.
+    async fn remove(&self, _external_id: &str, _notify: bool) -> Result<(), ProviderError> {
+        Err(write::read_only())
+    }
 }

@@ -257,7 +257,7 @@ fn series_of(uid: &str, instances: &[&Instance], etag: Option<String>) -> Series
 }
 
 /// Maps a Graph answer that is not a success into the one error type. `None`: start over.
-fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -> Option<ProviderError> {
+pub(crate) fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -> Option<ProviderError> {
     let code = serde_json::from_str::<Value>(body).ok().and_then(|v| v["error"]["code"].as_str().map(str::to_owned)).unwrap_or_default();
     if status == 410 || matches!(code.as_str(), "syncStateNotFound" | "resyncRequired" | "syncStateInvalid") {
         return None;
@@ -274,7 +274,7 @@ fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -> Option<Pr
     })
 }
 
-fn transport(e: reqwest::Error) -> ProviderError {
+pub(crate) fn transport(e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
         ProviderError::new(ErrorKind::Timeout, "Outlook did not answer in time. The next sync will try again.")
     } else {
@@ -467,6 +467,14 @@ impl Provider for OutlookCalendar {
             Some(_) => self.full(window, true).await,
             None => self.full(window, false).await,
         }
+    }
+
+    async fn put(&self, put: &super::write::Put<'_>) -> Result<super::write::Written, ProviderError> {
+        self.put_event(put).await
+    }
+
+    async fn remove(&self, external_id: &str, notify: bool) -> Result<(), ProviderError> {
+        self.remove_event(external_id, notify).await
     }
 }
 

@@ -132,6 +132,13 @@ async fn faults(Axum(state): Axum<Shared>, request: Request, next: Next) -> Resp
     if !path.starts_with("/sandbox/") {
         let fault = state.lock().unwrap_or_else(|e| e.into_inner()).take_fault(&path);
         if let Some(fault) = fault {
+            if fault.after {
+                let _done = next.run(request).await;
+                if let Some(delay) = fault.delay_ms {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+                return std::future::pending::<Response>().await;
+            }
             if let Some(delay) = fault.delay_ms {
                 tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             }

@@ -22,6 +22,10 @@ pub struct Fault {
     pub delay_ms: Option<u64>,
     #[serde(default = "one")]
     pub times: u32,
+    /// Carry the request out first, then lose the answer (with status 0: never answer; the
+    /// client times out after the provider committed).
+    #[serde(default)]
+    pub after: bool,
 }
 
 fn one() -> u32 {

@@ -6,6 +6,7 @@
 //! short transactions, and the lease keeps a second process away in between.
 pub mod adapters;
 pub mod budget;
+pub mod push;
 pub mod retention;
 pub mod runs;
 
@@ -489,6 +490,7 @@ impl Engine {
     pub async fn dispatch(self, mode: Claim, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         if mode == Claim::Due {
             tokio::spawn(self.clone().keep_pruned(shutdown.clone()));
+            tokio::spawn(self.clone().keep_pushing(shutdown.clone()));
         }
         let slots = self.inner.slots.clone();
         let mut ticker = tokio::time::interval(self.inner.settings.tick);
@@ -565,6 +567,22 @@ impl Engine {
                 Ok((0, 0)) => {}
                 Ok((runs, history)) => tracing::info!(runs, history, "retention: pruned old sync runs and history"),
                 Err(e) => tracing::warn!(error = %e, "retention: pruning failed; it is tried again later"),
+            }
+        }
+    }
+
+    /// Two-way push, while the scheduler runs: every tick, the bookings' copies that wait
+    /// (a push that failed for a passing reason, one a crashed process left).
+    async fn keep_pushing(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.inner.settings.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = self.push_due().await {
+                tracing::warn!(error = %e, "writing bookings' copies failed; tried again at the next tick");
             }
         }
     }

@@ -35,12 +35,69 @@ pub struct BookingJson {
     pub status: String,
     pub notify_attendees: bool,
     pub version: i64,
-    /// The copies written to the member's calendars (none until two-way push lands).
-    pub copies: Vec<Value>,
+    /// The copies written to the member's calendars: one per calendar written to.
+    pub copies: Vec<CopyJson>,
     pub created_by: String,
     pub created_at: String,
     pub modified_at: String,
 }
+
+/// A booking's copy in one of the member's calendars.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CopyJson {
+    /// The calendar record's name (`null` once the record was removed).
+    pub integration: Option<String>,
+    /// The calendar's display name.
+    pub calendar: String,
+    /// The event's id in the calendar, once written.
+    pub external_id: Option<String>,
+    /// `pending`, `written` or `failed`
+    pub state: String,
+    /// Why the last write failed.
+    pub error: Option<String>,
+    /// Why the copy is no longer kept up to date, or that it was deleted with the booking.
+    pub note: Option<String>,
+    /// When a failed write is tried again (RFC 3339).
+    pub next_try: Option<String>,
+}
+
+impl CopyJson {
+    fn of(c: &server::domain::booking_copies::CopyView) -> Self {
+        CopyJson {
+            integration: c.integration.clone(),
+            calendar: c.calendar.clone(),
+            external_id: c.external_id.clone(),
+            state: c.state.clone(),
+            error: c.error.clone(),
+            note: c.note.clone(),
+            next_try: c.due_at.filter(|_| c.state == "failed").map(rfc3339_naive),
+        }
+    }
+}
+
+/// Bookings with their copies, as the API answers them.
+async fn with_copies(conn: &mut server::db::Conn<'_>, items: &[bk::Booking]) -> Result<Vec<BookingJson>, ApiError> {
+    let ids: Vec<i64> = items.iter().map(|b| b.id).collect();
+    let copies = server::domain::booking_copies::of(conn, &ids).await?;
+    Ok(items
+        .iter()
+        .map(|b| {
+            let mut j = BookingJson::of(b);
+            j.copies = copies.iter().filter(|c| c.booking_id == b.id).map(CopyJson::of).collect();
+            j
+        })
+        .collect())
+}
+
+async fn one(state: &AppState, actor: server::domain::integrations::Actor, id: i64) -> Result<BookingJson, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    let mut conn = pooled.conn();
+    let b = bk::get(&mut conn, actor, id).await?;
+    Ok(with_copies(&mut conn, std::slice::from_ref(&b)).await?.remove(0))
+}
+
+/// How long a request waits for the push of its booking before answering `pending`.
+const PUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl BookingJson {
     fn of(b: &bk::Booking) -> Self {
@@ -158,9 +215,21 @@ fn read(bytes: &[u8]) -> Result<bk::NewBooking, ApiError> {
     responses((status = 201, body = BookingJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ClashJson), (status = 422, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<Response, ApiError> {
     let new = read(&bytes)?;
-    let mut pooled = state.pool.get().await?;
-    match bk::create(&mut pooled.conn(), caller.actor(), &caller.by().actor, new).await? {
-        bk::Outcome::Booked(b) => Ok((StatusCode::CREATED, Json(BookingJson::of(&b))).into_response()),
+    let booked = {
+        let mut pooled = state.pool.get().await?;
+        bk::create(&mut pooled.conn(), caller.actor(), &caller.by().actor, new).await?
+    };
+    booked_or_busy(&state, caller.actor(), booked, StatusCode::CREATED).await
+}
+
+/// A booking made or changed (pushed first, then answered with its copies), or 409 with what
+/// is in the way.
+async fn booked_or_busy(state: &AppState, actor: server::domain::integrations::Actor, outcome: bk::Outcome, status: StatusCode) -> Result<Response, ApiError> {
+    match outcome {
+        bk::Outcome::Booked(b) => {
+            state.engine.push_soon(b.id, PUSH_WAIT).await;
+            Ok((status, Json(one(state, actor, b.id).await?)).into_response())
+        }
         bk::Outcome::Busy(clashes) => {
             let body = ClashJson {
                 errors: clashes.iter().map(|c| Message { field: None, message: c.message.clone() }).collect(),
@@ -200,7 +269,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Quer
         return Err(server::domain::Error::invalid("to", "to must be after from.").into());
     }
     let items = bk::list(&mut conn, caller.actor(), Some(&member.email), from, to).await?;
-    Ok(Json(BookingListJson { total: items.len(), items: items.iter().map(BookingJson::of).collect() }))
+    Ok(Json(BookingListJson { total: items.len(), items: with_copies(&mut conn, &items).await? }))
 }
 
 fn id_of(raw: &str) -> Result<i64, ApiError> {
@@ -210,13 +279,96 @@ fn id_of(raw: &str) -> Result<i64, ApiError> {
 #[utoipa::path(get, path = "/api/v1/bookings/{id}", operation_id = "read_booking", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = BookingJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn read_one(State(state): State<AppState>, caller: ApiUser, Path(id): Path<String>) -> Result<Json<BookingJson>, ApiError> {
-    let mut pooled = state.pool.get().await?;
-    Ok(Json(BookingJson::of(&bk::get(&mut pooled.conn(), caller.actor(), id_of(&id)?).await?)))
+    Ok(Json(one(&state, caller.actor(), id_of(&id)?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", operation_id = "cancel_booking", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = BookingJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn cancel(State(state): State<AppState>, caller: ApiUser, Path(id): Path<String>) -> Result<Json<BookingJson>, ApiError> {
-    let mut pooled = state.pool.get().await?;
-    Ok(Json(BookingJson::of(&bk::cancel(&mut pooled.conn(), caller.actor(), id_of(&id)?, &caller.by().actor).await?)))
+    let id = id_of(&id)?;
+    {
+        let mut pooled = state.pool.get().await?;
+        bk::cancel(&mut pooled.conn(), caller.actor(), id, &caller.by().actor).await?;
+    }
+    state.engine.push_soon(id, PUSH_WAIT).await;
+    Ok(Json(one(&state, caller.actor(), id).await?))
+}
+
+/// `{"version", "title"?, "start"?, "end"?, "time_zone"?, "description"?, "location"?,
+/// "attendees"?, "recurrence"?, "notify_attendees"?, "allow_conflict"?}`: the fields sent
+/// change, the others stay; `null` clears description, location and recurrence.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BookingChanges {
+    /// The version you read; a booking changed since is 409.
+    pub version: i64,
+    pub title: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub time_zone: Option<String>,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub attendees: Option<Vec<String>>,
+    pub recurrence: Option<String>,
+    pub notify_attendees: Option<bool>,
+    pub allow_conflict: Option<bool>,
+}
+
+fn read_changes(bytes: &[u8]) -> Result<bk::Changes, ApiError> {
+    let object = body::object(bytes)?;
+    let mut errors = Vec::new();
+    let mut ch = bk::Changes::default();
+    for (key, v) in &object {
+        let text = |errors: &mut Vec<FieldMessage>| match v {
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                errors.push(FieldMessage::new(key, format!("{key} must be a string.")));
+                None
+            }
+        };
+        let clearable = |errors: &mut Vec<FieldMessage>| match v {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(s.clone())),
+            _ => {
+                errors.push(FieldMessage::new(key, format!("{key} must be a string or null.")));
+                None
+            }
+        };
+        match key.as_str() {
+            "version" => match v.as_i64() {
+                Some(n) => ch.version = n,
+                None => errors.push(FieldMessage::new(key, "version must be the number you read.")),
+            },
+            "title" => ch.title = text(&mut errors),
+            "start" => ch.start = text(&mut errors),
+            "end" => ch.end = text(&mut errors),
+            "time_zone" => ch.time_zone = text(&mut errors),
+            "description" => ch.description = clearable(&mut errors),
+            "location" => ch.location = clearable(&mut errors),
+            "recurrence" => ch.recurrence = clearable(&mut errors),
+            "attendees" => match v.as_array().and_then(|items| items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()) {
+                Some(list) => ch.attendees = Some(list),
+                None => errors.push(FieldMessage::new(key, "attendees must be a list of email addresses.")),
+            },
+            "notify_attendees" => ch.notify_attendees = body::boolean(key, v, &mut errors),
+            "allow_conflict" => ch.allow_conflict = body::boolean(key, v, &mut errors).unwrap_or(false),
+            other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
+        }
+    }
+    if !object.contains_key("version") {
+        errors.push(FieldMessage::new("version", "version is required: send the version you read, so a change made meanwhile is not overwritten."));
+    }
+    if errors.is_empty() { Ok(ch) } else { Err(ApiError::invalid(errors)) }
+}
+
+#[utoipa::path(patch, path = "/api/v1/bookings/{id}", operation_id = "update_booking", params(("id" = i64, Path)), request_body = BookingChanges, security(("bearer" = [])),
+    responses((status = 200, body = BookingJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ClashJson), (status = 422, body = ErrorBody)))]
+pub async fn update(State(state): State<AppState>, caller: ApiUser, Path(id): Path<String>, bytes: Bytes) -> Result<Response, ApiError> {
+    let id = id_of(&id)?;
+    let changes = read_changes(&bytes)?;
+    let outcome = {
+        let mut pooled = state.pool.get().await?;
+        bk::update(&mut pooled.conn(), caller.actor(), id, &caller.by().actor, changes).await?
+    };
+    booked_or_busy(&state, caller.actor(), outcome, StatusCode::OK).await
 }

@@ -42,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bookings"),
     ("post", "/api/v1/bookings"),
     ("get", "/api/v1/bookings/{id}"),
+    ("patch", "/api/v1/bookings/{id}"),
     ("post", "/api/v1/bookings/{id}/cancel"),
 ];
 
@@ -61,7 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/exports", get(exports::list).post(exports::create))
         .route("/exports/{id}", axum::routing::delete(exports::delete))
         .route("/bookings", get(bookings::list).post(bookings::create))
-        .route("/bookings/{id}", get(bookings::read_one))
+        .route("/bookings/{id}", get(bookings::read_one).patch(bookings::update))
         .route("/bookings/{id}/cancel", post(bookings::cancel))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })

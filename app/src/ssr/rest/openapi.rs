@@ -39,6 +39,7 @@ impl Modify for BearerAuth {
         bookings::create,
         bookings::list,
         bookings::read_one,
+        bookings::update,
         bookings::cancel
     ),
     components(schemas(
@@ -47,7 +48,7 @@ impl Modify for BearerAuth {
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
         availability::ConflictJson, availability::CheckInput, availability::DegradedJson,
         health::HealthJson, health::HealthItemJson, exports::ExportJson, exports::ExportListJson, exports::ExportInput,
-        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, ErrorBody, Message
+        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, ErrorBody, Message
     )),
     modifiers(&BearerAuth)
 )]

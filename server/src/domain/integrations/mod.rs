@@ -795,6 +795,22 @@ pub async fn make_primary(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Resu
     .await
 }
 
+/// For the push: a calendar that refused a write becomes One-way, with `message` (why) as its
+/// error until the next sync.
+pub async fn make_read_only(conn: &mut Conn<'_>, id: i64, message: &str) -> Result<()> {
+    let message = message.to_string();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            run!(&mut c, |cc| diesel::update(ci::table.find(id))
+                .set((ci::sync_direction.eq(SyncDirection::OneWay.as_str()), ci::sync_error_log.eq(Some(&message)), ci::version.eq(ci::version + 1), ci::modified_at.eq(now())))
+                .execute(cc)
+                .await)?;
+            Ok(())
+        })
+    })
+    .await
+}
+
 /// Deletes a record (its counter number is never given out again).
 pub async fn delete(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Integration> {
     let name = name.to_string();

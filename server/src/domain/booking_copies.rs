@@ -1,0 +1,300 @@
+//! The copies of bookings written into members' calendars (two-way push), as a small queue:
+//! a booking's change marks its copy pending (in the same transaction), a pusher claims it
+//! with a lease, writes it, and records what the calendar answered. Only a member's active,
+//! Two-way, primary Google or Outlook calendar is written to. A copy in a calendar that is no
+//! longer that (another primary, one-way, removed) stays where it is, and says so.
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+
+use super::integrations::{IntegrationType, SyncDirection};
+use super::{now, Error, Result};
+use crate::db::schema::{booking_copies as bc, bookings as b, calendar_integrations as ci, change_history as ch};
+use crate::db::Conn;
+use crate::run;
+
+pub const PENDING: &str = "pending";
+pub const WRITTEN: &str = "written";
+pub const FAILED: &str = "failed";
+pub const PUT: &str = "put";
+pub const REMOVE: &str = "remove";
+
+/// One copy as the booking shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyView {
+    pub booking_id: i64,
+    /// The calendar record's name (`None` once it was removed).
+    pub integration: Option<String>,
+    /// The calendar's display name when last written.
+    pub calendar: String,
+    pub external_id: Option<String>,
+    /// pending, written or failed
+    pub state: String,
+    /// put, or remove (the booking was cancelled)
+    pub action: String,
+    pub error: Option<String>,
+    /// Why the copy is no longer kept up to date.
+    pub note: Option<String>,
+    pub attempts: i32,
+    pub due_at: Option<NaiveDateTime>,
+}
+
+/// The calendar a member's bookings are written to: their active Two-way primary calendar at
+/// Google or Microsoft. `(id, display name)`.
+pub async fn target(c: &mut Conn<'_>, user_id: i64) -> Result<Option<(i64, String)>> {
+    let found: Option<(i64, String)> = run!(c, |cc| ci::table
+        .filter(ci::user_id.eq(user_id).and(ci::is_primary.eq(true)).and(ci::is_active.eq(true)))
+        .filter(ci::sync_direction.eq(SyncDirection::TwoWay.as_str()))
+        .filter(ci::integration_type.eq_any([IntegrationType::Google.as_str(), IntegrationType::Outlook.as_str()]))
+        .select((ci::id, ci::integration_name))
+        .first(cc)
+        .await
+        .optional())?;
+    Ok(found)
+}
+
+/// A fresh idempotency key: `cs` and 32 hex digits, which is base32hex as Google requires of
+/// a client-chosen event id, and unique enough for Graph's `transactionId`.
+fn new_key() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let mut key = String::from("cs");
+    for b in bytes {
+        key.push_str(&format!("{b:02x}"));
+    }
+    key
+}
+
+type Row = (i64, Option<i64>, String, Option<String>, String);
+
+/// After a booking changed (inside its write transaction): what must be written where. The
+/// copy in the current target is marked pending (a new one made if there is none and the
+/// booking is live); copies elsewhere keep what they hold and say why they are not updated.
+pub async fn plan(c: &mut Conn<'_>, booking_id: i64, user_id: i64, cancelled: bool, at: NaiveDateTime) -> Result<()> {
+    let target = target(c, user_id).await?;
+    let copies: Vec<Row> = run!(c, |cc| bc::table
+        .filter(bc::booking_id.eq(booking_id))
+        .select((bc::id, bc::integration_id, bc::calendar_label, bc::external_id, bc::state))
+        .load(cc)
+        .await)?;
+    let action = if cancelled { REMOVE } else { PUT };
+    let mut has_target = false;
+    for (id, integration, label, external, _) in copies {
+        match (target.as_ref(), integration) {
+            (Some((t, name)), Some(i)) if *t == i => {
+                has_target = true;
+                run!(c, |cc| diesel::update(bc::table.find(id))
+                    .set((bc::state.eq(PENDING), bc::action.eq(action), bc::calendar_label.eq(name), bc::error.eq(None::<String>), bc::note.eq(None::<String>), bc::attempts.eq(0), bc::due_at.eq(Some(at)), bc::modified_at.eq(at)))
+                    .execute(cc)
+                    .await)?;
+            }
+            _ if external.is_none() => {
+                // Never written anywhere: nothing to keep.
+                run!(c, |cc| diesel::delete(bc::table.find(id)).execute(cc).await)?;
+            }
+            (_, i) => {
+                let note = match i {
+                    None => format!("Not updated: the calendar '{label}' was removed from calsync; the copy stays in it."),
+                    Some(_) => format!("Not updated: '{label}' is no longer the primary two-way calendar; the copy stays in it."),
+                };
+                run!(c, |cc| diesel::update(bc::table.find(id))
+                    .set((bc::note.eq(Some(&note)), bc::due_at.eq(None::<NaiveDateTime>), bc::modified_at.eq(at)))
+                    .execute(cc)
+                    .await)?;
+            }
+        }
+    }
+    if let (Some((t, name)), false, false) = (target, has_target, cancelled) {
+        let key = new_key();
+        run!(c, |cc| diesel::insert_into(bc::table)
+            .values((
+                bc::booking_id.eq(booking_id),
+                bc::integration_id.eq(Some(t)),
+                bc::calendar_label.eq(&name),
+                bc::client_key.eq(&key),
+                bc::state.eq(PENDING),
+                bc::action.eq(PUT),
+                bc::due_at.eq(Some(at)),
+                bc::created_at.eq(at),
+                bc::modified_at.eq(at),
+            ))
+            .execute(cc)
+            .await)?;
+    }
+    Ok(())
+}
+
+type ViewRow = (i64, Option<String>, String, Option<String>, String, String, Option<String>, Option<String>, i32, Option<NaiveDateTime>);
+
+/// The copies of some bookings, oldest first.
+pub async fn of(c: &mut Conn<'_>, booking_ids: &[i64]) -> Result<Vec<CopyView>> {
+    if booking_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = booking_ids.to_vec();
+    let rows: Vec<ViewRow> = run!(c, |cc| bc::table
+        .left_join(ci::table)
+        .filter(bc::booking_id.eq_any(&ids))
+        .order(bc::id)
+        .select((bc::booking_id, ci::name.nullable(), bc::calendar_label, bc::external_id, bc::state, bc::action, bc::error, bc::note, bc::attempts, bc::due_at))
+        .load(cc)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CopyView { booking_id: r.0, integration: r.1, calendar: r.2, external_id: r.3, state: r.4, action: r.5, error: r.6, note: r.7, attempts: r.8, due_at: r.9 })
+        .collect())
+}
+
+/// The copies waiting to be written by `at` (pending ones, and failed ones whose retry is
+/// due), oldest first.
+pub async fn due(c: &mut Conn<'_>, at: NaiveDateTime, limit: i64) -> Result<Vec<i64>> {
+    let ids = run!(c, |cc| bc::table
+        .filter(bc::state.eq_any([PENDING, FAILED]).and(bc::due_at.le(at)))
+        .filter(bc::lease_until.is_null().or(bc::lease_until.lt(at)))
+        .order(bc::due_at)
+        .select(bc::id)
+        .limit(limit)
+        .load::<i64>(cc)
+        .await)?;
+    Ok(ids)
+}
+
+/// The copies of one booking that wait to be written now.
+pub async fn waiting(c: &mut Conn<'_>, booking_id: i64) -> Result<Vec<i64>> {
+    let ids = run!(c, |cc| bc::table.filter(bc::booking_id.eq(booking_id).and(bc::state.eq(PENDING)).and(bc::due_at.is_not_null())).select(bc::id).load::<i64>(cc).await)?;
+    Ok(ids)
+}
+
+/// A claimed copy: what to write, where.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub copy_id: i64,
+    pub booking_id: i64,
+    /// The booking version being written.
+    pub version: i64,
+    pub integration_id: Option<i64>,
+    pub key: String,
+    pub external_id: Option<String>,
+    pub action: String,
+    pub attempts: i32,
+}
+
+/// Takes a due copy for `lease` (another pusher leaves it alone meanwhile); `None` when it is
+/// not due or someone else holds it.
+pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Option<Job>> {
+    c.write_tx(move |mut c| {
+        Box::pin(async move {
+            let at = now();
+            let taken = run!(&mut c, |cc| diesel::update(
+                bc::table.find(copy_id).filter(bc::state.eq_any([PENDING, FAILED])).filter(bc::due_at.le(at)).filter(bc::lease_until.is_null().or(bc::lease_until.lt(at)))
+            )
+            .set(bc::lease_until.eq(Some(at + lease)))
+            .execute(cc)
+            .await)?;
+            if taken == 0 {
+                return Ok(None);
+            }
+            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32) = run!(&mut c, |cc| bc::table
+                .inner_join(b::table)
+                .filter(bc::id.eq(copy_id))
+                .select((bc::booking_id, b::version, bc::integration_id, bc::client_key, bc::external_id, bc::action, bc::attempts))
+                .first(cc)
+                .await)?;
+            Ok(Some(Job { copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6 }))
+        })
+    })
+    .await
+}
+
+/// How a write ended.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    Written { external_id: String, etag: Option<String>, base: serde_json::Value },
+    /// The copy was deleted from the calendar (the booking was cancelled).
+    Removed,
+    /// Not written; retried at `retry_at` when the failure may pass by itself.
+    Failed { error: String, retry_at: Option<NaiveDateTime> },
+    /// Not written because the calendar is no longer the target.
+    Left { note: String },
+}
+
+/// Records how a write ended and releases the lease. A booking that changed meanwhile leaves
+/// the copy pending (answers true: write again).
+pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) -> Result<bool> {
+    let job = job.clone();
+    let calendar = calendar.to_string();
+    c.write_tx(move |mut c| {
+        Box::pin(async move {
+            let at = now();
+            let version: i64 = run!(&mut c, |cc| b::table.find(job.booking_id).select(b::version).first(cc).await)?;
+            let current: String = run!(&mut c, |cc| bc::table.find(job.copy_id).select(bc::action).first(cc).await)?;
+            let again = version != job.version || current != job.action;
+            let release = (bc::lease_until.eq(None::<NaiveDateTime>), bc::modified_at.eq(at));
+            match &how {
+                Finish::Written { external_id, etag, base } => {
+                    let (state, due) = if again { (PENDING, Some(at)) } else { (WRITTEN, None) };
+                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                        .set((bc::state.eq(state), bc::due_at.eq(due), bc::external_id.eq(Some(external_id)), bc::etag.eq(etag), bc::base.eq(Some(base.to_string())), bc::written_version.eq(job.version), bc::error.eq(None::<String>), bc::attempts.eq(0), release))
+                        .execute(cc)
+                        .await)?;
+                    history(&mut c, job.booking_id, "write", json!({"calendar": calendar, "external_id": external_id, "version": job.version}), at).await?;
+                }
+                Finish::Removed => {
+                    let (state, due) = if again { (PENDING, Some(at)) } else { (WRITTEN, None) };
+                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                        .set((bc::state.eq(state), bc::due_at.eq(due), bc::written_version.eq(job.version), bc::error.eq(None::<String>), bc::attempts.eq(0), bc::note.eq(Some("Deleted from the calendar.")), release))
+                        .execute(cc)
+                        .await)?;
+                    history(&mut c, job.booking_id, "delete copy", json!({"calendar": calendar, "external_id": job.external_id}), at).await?;
+                }
+                Finish::Failed { error, retry_at } => {
+                    let due = if again { Some(at) } else { *retry_at };
+                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                        .set((bc::state.eq(if again { PENDING } else { FAILED }), bc::due_at.eq(due), bc::error.eq(Some(error)), bc::attempts.eq(bc::attempts + 1), release))
+                        .execute(cc)
+                        .await)?;
+                    if job.attempts == 0 {
+                        history(&mut c, job.booking_id, "write failed", json!({"calendar": calendar, "error": error}), at).await?;
+                    }
+                }
+                Finish::Left { note } => {
+                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                        .set((bc::state.eq(if job.external_id.is_some() { WRITTEN } else { FAILED }), bc::due_at.eq(None::<NaiveDateTime>), bc::note.eq(Some(note)), release))
+                        .execute(cc)
+                        .await)?;
+                }
+            }
+            Ok::<bool, Error>(again && !matches!(how, Finish::Left { .. }))
+        })
+    })
+    .await
+}
+
+async fn history(c: &mut Conn<'_>, booking_id: i64, action: &'static str, after: serde_json::Value, at: NaiveDateTime) -> Result<()> {
+    run!(c, |cc| diesel::insert_into(ch::table)
+        .values((
+            ch::integration_id.eq(None::<i64>),
+            ch::entity.eq("booking"),
+            ch::entity_key.eq(booking_id.to_string()),
+            ch::action.eq(action),
+            ch::actor.eq("push"),
+            ch::before.eq(None::<String>),
+            ch::after.eq(Some(after.to_string())),
+            ch::at.eq(at),
+        ))
+        .execute(cc)
+        .await)?;
+    Ok(())
+}
+
+/// The (calendar, external id) of every written copy of a member's bookings: the synced
+/// events that are these copies count once, as the booking.
+pub async fn written_ids(c: &mut Conn<'_>, user_id: i64) -> Result<Vec<(i64, String)>> {
+    let rows: Vec<(Option<i64>, Option<String>)> = run!(c, |cc| bc::table
+        .inner_join(b::table)
+        .filter(b::user_id.eq(user_id).and(bc::external_id.is_not_null()).and(bc::integration_id.is_not_null()))
+        .select((bc::integration_id, bc::external_id))
+        .load(cc)
+        .await)?;
+    Ok(rows.into_iter().filter_map(|(i, e)| Some((i?, e?))).collect())
+}

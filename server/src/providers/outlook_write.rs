@@ -1,0 +1,97 @@
+//! Writing copies into an Outlook calendar through Microsoft Graph (two-way push). The copy's
+//! idempotency key is the event's `transactionId`: a create repeated after a timeout answers
+//! the event the first one made. Graph has no per-request switch for invitations: it emails
+//! the attendees it is given. So a booking that does not ask to notify is written without
+//! attendees, and names them in the body instead.
+use serde_json::{json, Value};
+
+use super::outlook::{error_of, transport, OutlookCalendar};
+use super::write::{send, Draft, Put, Written};
+use super::{ErrorKind, ProviderError};
+
+/// The event body of a draft (without `transactionId`).
+pub fn body(draft: &Draft) -> Result<Value, ProviderError> {
+    let (start, end) = draft.local();
+    let zone = draft.time_zone.name();
+    let mut text = draft.description.clone().unwrap_or_default();
+    let attendees: Vec<Value> = if draft.notify {
+        draft.attendees.iter().map(|a| json!({"emailAddress": {"address": a}, "type": "required"})).collect()
+    } else {
+        if !draft.attendees.is_empty() {
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str(&format!("Attendees: {}", draft.attendees.join(", ")));
+        }
+        Vec::new()
+    };
+    let recurrence = match &draft.recurrence {
+        Some(rule) => super::graph_recurrence::to_graph(rule, draft.start, draft.time_zone).map_err(|m| ProviderError::new(ErrorKind::Invalid, m))?,
+        None => Value::Null,
+    };
+    Ok(json!({
+        "subject": draft.title,
+        "body": {"contentType": "text", "content": text},
+        "start": {"dateTime": start, "timeZone": zone},
+        "end": {"dateTime": end, "timeZone": zone},
+        "location": {"displayName": draft.location.clone().unwrap_or_default()},
+        "attendees": attendees,
+        "recurrence": recurrence,
+        "showAs": "busy",
+    }))
+}
+
+fn graph_error(status: u16, wait: Option<std::time::Duration>, text: &str) -> ProviderError {
+    error_of(status, wait, text).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, format!("Outlook says this is gone ({status}).")))
+}
+
+fn written(v: &Value, fallback: &str) -> Written {
+    Written { external_id: v["id"].as_str().unwrap_or(fallback).to_string(), etag: v["changeKey"].as_str().map(str::to_string) }
+}
+
+impl OutlookCalendar {
+    fn event_url(&self, id: &str) -> String {
+        let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        format!("{}/me/events/{id}", self.graph.trim_end_matches('/'))
+    }
+
+    async fn patch(&self, id: &str, body: &Value) -> Result<Written, ProviderError> {
+        let url = self.event_url(id);
+        let (_, v) = send(&self.pacer, "outlook", || self.client.patch(&url).bearer_auth(self.access_token.expose()).json(body), graph_error, transport).await?;
+        Ok(written(&v, id))
+    }
+
+    pub(super) async fn put_event(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
+        let body = body(put.draft)?;
+        if let Some(id) = put.external_id {
+            return self.patch(id, &body).await.map_err(|e| match e.kind {
+                ErrorKind::NotFound | ErrorKind::Gone => ProviderError::new(e.kind, "The copy was deleted in Outlook."),
+                _ => e,
+            });
+        }
+        let mut create = body.clone();
+        create["transactionId"] = json!(put.key);
+        let cid: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
+        let url = format!("{}/me/calendars/{cid}/events", self.graph.trim_end_matches('/'));
+        let (_, v) = send(&self.pacer, "outlook", || self.client.post(&url).bearer_auth(self.access_token.expose()).json(&create), graph_error, transport).await?;
+        let made = written(&v, "");
+        if made.external_id.is_empty() {
+            return Err(ProviderError::new(ErrorKind::Malformed, "Outlook made the event but did not say its id."));
+        }
+        // A repeated create answers the event the first attempt made, as it was then: bring it
+        // in line with the booking now.
+        if put.retry {
+            return self.patch(&made.external_id, &body).await;
+        }
+        Ok(made)
+    }
+
+    pub(super) async fn remove_event(&self, id: &str, _notify: bool) -> Result<(), ProviderError> {
+        let url = self.event_url(id);
+        match send(&self.pacer, "outlook", || self.client.delete(&url).bearer_auth(self.access_token.expose()), graph_error, transport).await {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

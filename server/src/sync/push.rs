@@ -1,0 +1,221 @@
+//! Two-way push: writing bookings' copies into their members' primary calendars. A booking's
+//! change is pushed at once by the request that made it; what fails for a passing reason is
+//! retried by the scheduler with growing waits. No database transaction is held across the
+//! provider call: the claim (a lease on the copy) and the result are two short ones.
+use chrono::Duration;
+use serde_json::json;
+
+use super::Engine;
+use crate::domain::booking_copies::{self as copies, Finish, Job};
+use crate::domain::bookings::{self, Booking};
+use crate::domain::integrations::{self, Actor, Integration, IntegrationType, SyncDirection};
+use crate::domain::{now, Result};
+use crate::providers::write::{Draft, Put};
+use crate::providers::{ErrorKind, ProviderError};
+
+/// How long a claimed copy is left alone by other pushers.
+const LEASE_MINUTES: i64 = 5;
+/// How many copies one scheduler pass writes.
+const BATCH: i64 = 100;
+
+/// The wait before the next try after `attempts` failures in a row: 1, 5, 15, then 60 minutes.
+fn backoff(attempts: i32, asked: Option<std::time::Duration>) -> Duration {
+    let steps = [1, 5, 15, 60];
+    let mine = Duration::minutes(steps[(attempts.max(0) as usize).min(steps.len() - 1)]);
+    match asked.and_then(|a| Duration::from_std(a).ok()) {
+        Some(a) if a > mine => a,
+        _ => mine,
+    }
+}
+
+/// A booking as the provider-neutral draft of its copy.
+pub fn draft(b: &Booking) -> Draft {
+    Draft {
+        title: b.title.clone(),
+        description: b.description.clone(),
+        location: b.location.clone(),
+        attendees: b.attendees.clone(),
+        start: b.start.and_utc(),
+        end: b.end.and_utc(),
+        time_zone: b.tz(),
+        recurrence: b.recurrence.clone(),
+        notify: b.notify_attendees,
+        marker: b.id.to_string(),
+    }
+}
+
+/// The fields a copy was written with: the base a later three-way merge compares against.
+fn base_of(d: &Draft) -> serde_json::Value {
+    json!({
+        "title": d.title, "description": d.description, "location": d.location, "attendees": d.attendees,
+        "start": d.start.to_rfc3339(), "end": d.end.to_rfc3339(), "time_zone": d.time_zone.name(), "recurrence": d.recurrence,
+    })
+}
+
+/// Why a calendar is no longer written to, or `None` when it still is.
+fn not_target(i: &Integration) -> Option<String> {
+    let name = &i.integration_name;
+    if !i.is_active {
+        Some(format!("Not updated: '{name}' is inactive; the copy stays in it."))
+    } else if !i.is_primary {
+        Some(format!("Not updated: '{name}' is no longer the primary calendar; the copy stays in it."))
+    } else if i.sync_direction != SyncDirection::TwoWay || i.integration_type == IntegrationType::Ical {
+        Some(format!("Not updated: '{name}' is One-way (Read Only); the copy stays in it."))
+    } else {
+        None
+    }
+}
+
+impl Engine {
+    /// Writes the copies of one booking that wait (right after the booking changed).
+    pub async fn push_booking(&self, booking_id: i64) -> Result<()> {
+        let ids = {
+            let mut pooled = self.conn().await?;
+            copies::waiting(&mut pooled.conn(), booking_id).await?
+        };
+        for id in ids {
+            self.push_copy(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Pushes a booking's copies in the background and waits up to `wait` for it: a request
+    /// answers with the copy written when the calendar is quick, and pending when it is not
+    /// (the push goes on, and the scheduler retries what fails).
+    pub async fn push_soon(&self, booking_id: i64, wait: std::time::Duration) {
+        let engine = self.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = engine.push_booking(booking_id).await {
+                tracing::warn!(booking = booking_id, error = %e, "writing a booking's copy failed");
+            }
+        });
+        let _ = tokio::time::timeout(wait, task).await;
+    }
+
+    /// One scheduler pass: every copy due now (pending, or failed and due for a retry).
+    /// Answers how many were tried.
+    pub async fn push_due(&self) -> Result<usize> {
+        let ids = {
+            let mut pooled = self.conn().await?;
+            copies::due(&mut pooled.conn(), now(), BATCH).await?
+        };
+        for &id in &ids {
+            if let Err(e) = self.push_copy(id).await {
+                tracing::warn!(copy = id, error = %e, "writing a booking's copy failed");
+            }
+        }
+        Ok(ids.len())
+    }
+
+    /// Claims a copy and writes it, again while the booking keeps changing meanwhile.
+    async fn push_copy(&self, copy_id: i64) -> Result<()> {
+        for _ in 0..3 {
+            let job = {
+                let mut pooled = self.conn().await?;
+                copies::claim(&mut pooled.conn(), copy_id, Duration::minutes(LEASE_MINUTES)).await?
+            };
+            let Some(job) = job else { return Ok(()) };
+            let (calendar, how) = self.write(&job).await?;
+            let mut pooled = self.conn().await?;
+            if !copies::finish(&mut pooled.conn(), &job, &calendar, how).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// The provider call of one job, and how it ended (with the calendar's name).
+    async fn write(&self, job: &Job) -> Result<(String, Finish)> {
+        let (booking, integration) = {
+            let mut pooled = self.conn().await?;
+            let mut c = pooled.conn();
+            let booking = bookings::get(&mut c, Actor::SYSTEM, job.booking_id).await?;
+            let integration = match job.integration_id {
+                Some(id) => integrations::get_by_id(&mut c, id).await.ok(),
+                None => None,
+            };
+            (booking, integration)
+        };
+        let Some(integration) = integration else {
+            return Ok((String::new(), Finish::Left { note: "Not updated: the calendar was removed from calsync; the copy stays in it.".into() }));
+        };
+        let calendar = integration.integration_name.clone();
+        if let Some(note) = not_target(&integration) {
+            return Ok((calendar, Finish::Left { note }));
+        }
+        let draft = draft(&booking);
+        let mut refused = None;
+        // Twice at most: once more with a refreshed token after a 401.
+        for _ in 0..2 {
+            let answer = self.write_once(job, &integration, &draft, refused.as_ref()).await;
+            let how = match answer {
+                Ok(how) => how,
+                Err((e, used)) if e.kind == ErrorKind::Unauthorized && refused.is_none() && integration.account_id.is_some() && used.is_some() => {
+                    refused = used;
+                    continue;
+                }
+                Err((e, _)) => self.failed(&integration, job, e).await?,
+            };
+            return Ok((calendar, how));
+        }
+        Ok((calendar, Finish::Failed { error: "The calendar refused calsync's access twice.".into(), retry_at: None }))
+    }
+
+    async fn write_once(&self, job: &Job, integration: &Integration, draft: &Draft, refused: Option<&crate::crypto::Secret>) -> std::result::Result<Finish, (ProviderError, Option<crate::crypto::Secret>)> {
+        let secrets = {
+            let loaded = async {
+                let mut pooled = self.conn().await?;
+                self.inner.adapters.secrets(&mut pooled.conn(), integration, refused).await
+            };
+            match loaded.await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err((e, None)),
+                Err(e) => return Err((ProviderError::new(ErrorKind::Server, format!("Reading the calendar's access failed: {e}")), None)),
+            }
+        };
+        let used = secrets.access_token.clone();
+        let pacer = std::sync::Arc::new(self.pacer_for(integration));
+        let provider = self.inner.adapters.build(integration, secrets, pacer).map_err(|e| (e, None))?;
+        if job.action == copies::REMOVE {
+            return match &job.external_id {
+                None => Ok(Finish::Removed),
+                Some(id) => provider.remove(id, draft.notify).await.map(|_| Finish::Removed).map_err(|e| (e, used)),
+            };
+        }
+        let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, draft };
+        match provider.put(&put).await {
+            Ok(w) => Ok(Finish::Written { external_id: w.external_id, etag: w.etag, base: base_of(draft) }),
+            Err(e) => Err((e, used)),
+        }
+    }
+
+    /// A refused write: retried later when the failure may pass; a calendar that may not be
+    /// written is switched to One-way, with a message saying why.
+    async fn failed(&self, integration: &Integration, job: &Job, e: ProviderError) -> Result<Finish> {
+        if e.kind == ErrorKind::Forbidden {
+            let message = format!(
+                "calsync could not write to '{}': {} It was switched to One-way (Read Only); bookings are no longer written to it. Make another calendar primary, or fix the access and switch it back to Two-way.",
+                integration.integration_name, e.message
+            );
+            let mut pooled = self.conn().await?;
+            integrations::make_read_only(&mut pooled.conn(), integration.id, &message).await?;
+            tracing::warn!(integration_id = integration.id, "a calendar refused a write and was switched to one-way");
+            return Ok(Finish::Failed { error: message, retry_at: None });
+        }
+        let retry_at = e.kind.is_transient().then(|| now() + backoff(job.attempts, e.retry_after));
+        Ok(Finish::Failed { error: e.message, retry_at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        assert_eq!(backoff(0, None), Duration::minutes(1));
+        assert_eq!(backoff(2, None), Duration::minutes(15));
+        assert_eq!(backoff(9, None), Duration::minutes(60));
+        assert_eq!(backoff(0, Some(std::time::Duration::from_secs(600))), Duration::minutes(10));
+    }
+}

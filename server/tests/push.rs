@@ -1,0 +1,377 @@
+//! Two-way push against the provider sandbox, on SQLite and PostgreSQL: a booking is written
+//! into its member's primary calendar (Google and Outlook), follows when moved and cancelled,
+//! never makes a second copy (a timeout after the provider committed, a retry), is retried
+//! after a passing failure, switches a calendar that refuses writes to One-way, and leaves
+//! copies where they are when the primary calendar changes.
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Duration as Days, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+use server::{
+    crypto::Secret,
+    db::schema::{booking_copies as bc, change_history as ch},
+    db_test,
+    domain::{
+        availability,
+        booking_copies::{self as copies, CopyView},
+        bookings::{self as bk, Changes, NewBooking, Outcome},
+        integrations::{self as ig, Actor, Patch, SyncDirection},
+        users, Error,
+    },
+    providers::fetch::FeedClient,
+    run,
+    sandbox::{Fault, Sandbox},
+    sync::{Engine, Settings, Trigger},
+    testing::TestDb,
+};
+
+mod common;
+use common::*;
+
+const ANA: &str = "ana@example.com";
+
+fn engine_for(db: &TestDb, sandbox: &Sandbox, timeout: Duration) -> Engine {
+    let feeds = limits();
+    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), outlook: sandbox.microsoft_endpoints(), provider_timeout: timeout, ..Settings::default() };
+    Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings)
+}
+
+/// A Google calendar of Ana's in the sandbox, connected as her primary (Two-way by default).
+async fn google(db: &TestDb, sandbox: &Sandbox, me: Actor, calendar: &str, label: &str, primary: bool) -> String {
+    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some(label.into()),
+        calendar_id: Some(calendar.into()),
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        is_primary: Some(primary),
+        ..Patch::default()
+    };
+    ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name
+}
+
+async fn setup(db: &TestDb) -> (Sandbox, Actor, String, Engine) {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| s.add_account(ANA));
+    let me = user(db, ANA).await;
+    let name = google(db, &sandbox, me, ANA, "Work", true).await;
+    let engine = engine_for(db, &sandbox, Duration::from_secs(5));
+    (sandbox, me, name, engine)
+}
+
+/// `days` from today at `hour`:00, as a wall-clock time in Berlin.
+fn local(days: i64, hour: u32) -> String {
+    format!("{} {hour:02}:00", (Utc::now().date_naive() + Days::days(days)).format("%Y-%m-%d"))
+}
+
+fn meeting(title: &str, days: i64, hour: u32) -> NewBooking {
+    NewBooking {
+        title: title.into(),
+        start: local(days, hour),
+        end: local(days, hour + 1),
+        time_zone: "Europe/Berlin".into(),
+        attendees: vec!["lee@example.com".into()],
+        ..NewBooking::default()
+    }
+}
+
+async fn book(db: &TestDb, me: Actor, new: NewBooking) -> bk::Booking {
+    let mut c = db.pool.get().await.unwrap();
+    match bk::create(&mut c.conn(), me, ANA, new).await.unwrap() {
+        Outcome::Booked(b) => b,
+        Outcome::Busy(c) => panic!("refused: {c:?}"),
+    }
+}
+
+async fn copies_of(db: &TestDb, id: i64) -> Vec<CopyView> {
+    let mut c = db.pool.get().await.unwrap();
+    copies::of(&mut c.conn(), &[id]).await.unwrap()
+}
+
+/// The sandbox events of a calendar that belong to a booking (by the private property).
+fn events_of(sandbox: &Sandbox, calendar: &str, booking: i64) -> Vec<Value> {
+    sandbox.with(|s| {
+        s.calendars[calendar]
+            .events
+            .values()
+            .map(|(e, _)| e.clone())
+            .filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == booking.to_string())
+            .collect()
+    })
+}
+
+async fn history_actions(db: &TestDb, booking: i64) -> Vec<(String, String)> {
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    run!(&mut c, |c| ch::table
+        .filter(ch::entity.eq("booking").and(ch::entity_key.eq(booking.to_string())))
+        .order(ch::id)
+        .select((ch::action, ch::actor))
+        .load::<(String, String)>(c)
+        .await)
+    .unwrap()
+}
+
+/// Makes every waiting copy due now (the scheduler's retry, without waiting a minute).
+async fn make_due(db: &TestDb) {
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    let at = Utc::now().naive_utc() - Days::seconds(1);
+    run!(&mut c, |c| diesel::update(bc::table.filter(bc::due_at.is_not_null())).set(bc::due_at.eq(Some(at))).execute(c).await).unwrap();
+}
+
+db_test!(a_booking_is_written_to_the_google_primary_and_follows_moves_and_cancelling, |db| {
+    let (sandbox, me, name, engine) = setup(&db).await;
+    let b = book(&db, me, meeting("Design review", 2, 10)).await;
+    let pending = copies_of(&db, b.id).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!((pending[0].state.as_str(), pending[0].calendar.as_str(), pending[0].integration.as_deref()), ("pending", "Work", Some(name.as_str())));
+
+    engine.push_booking(b.id).await.unwrap();
+    let written = copies_of(&db, b.id).await;
+    assert_eq!(written[0].state, "written", "{written:?}");
+    let external = written[0].external_id.clone().unwrap();
+    assert!(external.starts_with("cs") && external.len() == 34, "a client-chosen base32hex id: {external}");
+    let events = events_of(&sandbox, ANA, b.id);
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e["id"], external.as_str());
+    assert_eq!(e["summary"], "Design review");
+    assert_eq!(e["start"]["timeZone"], "Europe/Berlin");
+    let start = chrono::DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str().unwrap()).unwrap().to_utc();
+    assert_eq!(start.naive_utc(), b.start, "the same instant");
+    assert_eq!(e["attendees"][0]["email"], "lee@example.com");
+    assert!(sandbox.with(|s| s.requests.iter().any(|r| r == &format!("POST event {ANA} sendUpdates=none"))), "no email to attendees unless asked");
+
+    // Synced back, the copy and the booking count once.
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let member = { let mut c = db.pool.get().await.unwrap(); users::find_by_email(&mut c.conn(), ANA).await.unwrap().unwrap() };
+    let (busy, _) = { let mut c = db.pool.get().await.unwrap(); availability::busy(&mut c.conn(), &member, b.start.and_utc(), b.end.and_utc()).await.unwrap() };
+    assert_eq!(busy.len(), 1);
+    assert_eq!(busy[0].sources.len(), 1, "{:?}", busy[0].sources);
+    assert_eq!(busy[0].sources[0].kind, "booking");
+
+    // Moved: the copy moves.
+    let moved = {
+        let mut c = db.pool.get().await.unwrap();
+        let changes = Changes { version: b.version, start: Some(local(2, 14)), end: Some(local(2, 15)), title: Some("Design review (moved)".into()), ..Changes::default() };
+        match bk::update(&mut c.conn(), me, b.id, ANA, changes).await.unwrap() {
+            Outcome::Booked(m) => m,
+            Outcome::Busy(c) => panic!("{c:?}"),
+        }
+    };
+    assert_eq!(moved.version, b.version + 1);
+    assert_eq!(copies_of(&db, b.id).await[0].state, "pending");
+    engine.push_booking(b.id).await.unwrap();
+    let e = &events_of(&sandbox, ANA, b.id)[0];
+    assert_eq!(e["summary"], "Design review (moved)");
+    let start = chrono::DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str().unwrap()).unwrap().to_utc();
+    assert_eq!(start.naive_utc(), moved.start);
+    assert_eq!(copies_of(&db, b.id).await[0].external_id.as_deref(), Some(external.as_str()), "the same event, patched");
+
+    // A stale version is refused and changes nothing.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let stale = bk::update(&mut c.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("Lost".into()), ..Changes::default() }).await;
+        assert!(matches!(stale, Err(Error::Conflict(ref m)) if m == &bk::msg_stale(moved.version)), "{stale:?}");
+    }
+
+    // Cancelled: the copy is deleted from the calendar.
+    { let mut c = db.pool.get().await.unwrap(); bk::cancel(&mut c.conn(), me, b.id, ANA).await.unwrap(); }
+    engine.push_booking(b.id).await.unwrap();
+    let gone = copies_of(&db, b.id).await;
+    assert_eq!((gone[0].state.as_str(), gone[0].note.as_deref()), ("written", Some("Deleted from the calendar.")));
+    assert_eq!(sandbox.with(|s| s.calendars[ANA].events[&external].0["status"].clone()), "cancelled");
+
+    let actions: Vec<String> = history_actions(&db, b.id).await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(actions, ["create", "write", "update", "write", "cancel", "delete copy"]);
+    // No secret in any history row.
+    let mut p = db.pool.get().await.unwrap();
+    let mut c = p.conn();
+    let texts: Vec<Option<String>> = run!(&mut c, |c| ch::table.select(ch::after).load(c).await).unwrap();
+    let tokens: Vec<String> = sandbox.with(|s| s.access.keys().cloned().collect());
+    assert!(texts.iter().flatten().all(|t| tokens.iter().all(|tok| !t.contains(tok.as_str()))));
+});
+
+db_test!(a_push_that_times_out_after_google_committed_makes_exactly_one_copy, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| s.add_account(ANA));
+    let me = user(&db, ANA).await;
+    google(&db, &sandbox, me, ANA, "Work", true).await;
+    let engine = engine_for(&db, &sandbox, Duration::from_millis(800));
+    let b = book(&db, me, meeting("Planning", 3, 9)).await;
+    // The insert is carried out, then its answer never comes: calsync times out; its retry
+    // answers 409 duplicate, and the event made is brought in line instead of a second.
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 1, after: true }));
+    engine.push_booking(b.id).await.unwrap();
+    let c = copies_of(&db, b.id).await;
+    assert_eq!(c[0].state, "written", "{c:?}");
+    assert_eq!(events_of(&sandbox, ANA, b.id).len(), 1);
+    let posts = sandbox.with(|s| s.requests.iter().filter(|r| r.starts_with("POST event")).count());
+    assert_eq!(posts, 2, "the lost insert and the retry");
+
+    // A failed push of an existing booking retried by the scheduler does not duplicate either.
+    let b2 = book(&db, me, meeting("Retro", 3, 13)).await;
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10, after: true }));
+    engine.push_booking(b2.id).await.unwrap();
+    let failed = copies_of(&db, b2.id).await;
+    assert_eq!(failed[0].state, "failed");
+    assert!(failed[0].error.as_deref().unwrap().contains("did not answer in time"), "{failed:?}");
+    assert!(failed[0].due_at.is_some(), "a timeout is retried later");
+    sandbox.with(|s| s.faults.clear());
+    make_due(&db).await;
+    assert_eq!(engine.push_due().await.unwrap(), 1);
+    assert_eq!(copies_of(&db, b2.id).await[0].state, "written");
+    assert_eq!(events_of(&sandbox, ANA, b2.id).len(), 1);
+    let actions: Vec<String> = history_actions(&db, b2.id).await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(actions, ["create", "write failed", "write"]);
+});
+
+db_test!(a_calendar_that_refuses_writes_is_switched_to_one_way_and_says_why, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| s.add_calendar(ANA, "team@group.calendar.google.com", "Team", "reader"));
+    let me = user(&db, ANA).await;
+    let name = google(&db, &sandbox, me, "team@group.calendar.google.com", "Team", true).await;
+    let engine = engine_for(&db, &sandbox, Duration::from_secs(5));
+    let b = book(&db, me, meeting("Sync", 2, 9)).await;
+    engine.push_booking(b.id).await.unwrap();
+    let c = copies_of(&db, b.id).await;
+    assert_eq!(c[0].state, "failed");
+    let error = c[0].error.clone().unwrap();
+    assert!(error.starts_with("calsync could not write to 'Team': Google Calendar refused access to this calendar (403 requiredAccessLevel"), "{error}");
+    assert!(error.contains("switched to One-way (Read Only)"));
+    assert!(c[0].due_at.is_none(), "not retried: someone must change something");
+    let record = { let mut p = db.pool.get().await.unwrap(); ig::get(&mut p.conn(), me, &name).await.unwrap() };
+    assert_eq!(record.sync_direction, SyncDirection::OneWay);
+    assert_eq!(record.sync_error_log.as_deref(), Some(error.as_str()));
+    // The next booking is not written anywhere.
+    let next = book(&db, me, meeting("Later", 2, 15)).await;
+    assert!(copies_of(&db, next.id).await.is_empty());
+});
+
+db_test!(a_passing_failure_is_retried_and_a_new_primary_gets_new_pushes, |db| {
+    let (sandbox, me, work, engine) = setup(&db).await;
+    let b = book(&db, me, meeting("1:1", 4, 10)).await;
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 503, body: None, retry_after: None, delay_ms: None, times: 20, after: false }));
+    engine.push_booking(b.id).await.unwrap();
+    let c = copies_of(&db, b.id).await;
+    assert_eq!(c[0].state, "failed");
+    assert!(c[0].error.as_deref().unwrap().contains("server error (503)"), "{c:?}");
+    assert!(c[0].due_at.unwrap() > Utc::now().naive_utc(), "retried after a wait");
+    assert_eq!(engine.push_due().await.unwrap(), 0, "not due yet");
+    sandbox.with(|s| s.faults.clear());
+    make_due(&db).await;
+    engine.push_due().await.unwrap();
+    let written = copies_of(&db, b.id).await;
+    assert_eq!(written[0].state, "written");
+
+    // Another calendar becomes primary: the old copy stays and says so; the next change goes
+    // to the new primary.
+    sandbox.with(|s| s.add_calendar(ANA, "personal", "Personal", "owner"));
+    let personal = google(&db, &sandbox, me, "personal", "Personal", false).await;
+    { let mut p = db.pool.get().await.unwrap(); ig::make_primary(&mut p.conn(), me, &personal).await.unwrap(); }
+    {
+        let mut p = db.pool.get().await.unwrap();
+        bk::update(&mut p.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("1:1 (new room)".into()), ..Changes::default() }).await.unwrap();
+    }
+    engine.push_booking(b.id).await.unwrap();
+    let now = copies_of(&db, b.id).await;
+    assert_eq!(now.len(), 2, "{now:?}");
+    let old = now.iter().find(|c| c.integration.as_deref() == Some(work.as_str())).unwrap();
+    assert_eq!(old.state, "written");
+    assert_eq!(old.note.as_deref(), Some("Not updated: 'Work' is no longer the primary two-way calendar; the copy stays in it."));
+    let new = now.iter().find(|c| c.integration.as_deref() == Some(personal.as_str())).unwrap();
+    assert_eq!(new.state, "written");
+    assert_eq!(events_of(&sandbox, "personal", b.id)[0]["summary"], "1:1 (new room)");
+    assert_eq!(events_of(&sandbox, ANA, b.id)[0]["summary"], "1:1", "the old copy is left as it was");
+
+    // The old calendar removed from calsync: the copy's record is gone, the copy says so.
+    { let mut p = db.pool.get().await.unwrap(); ig::delete(&mut p.conn(), me, &work).await.unwrap(); }
+    {
+        let mut p = db.pool.get().await.unwrap();
+        bk::update(&mut p.conn(), me, b.id, ANA, Changes { version: b.version + 1, title: Some("1:1 again".into()), ..Changes::default() }).await.unwrap();
+    }
+    let left = copies_of(&db, b.id).await;
+    let old = left.iter().find(|c| c.integration.is_none()).unwrap();
+    assert_eq!(old.note.as_deref(), Some("Not updated: the calendar 'Work' was removed from calsync; the copy stays in it."));
+});
+
+db_test!(one_way_and_ical_primaries_are_never_written, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| s.add_account(ANA));
+    let me = user(&db, ANA).await;
+    let name = google(&db, &sandbox, me, ANA, "Work", true).await;
+    {
+        let mut p = db.pool.get().await.unwrap();
+        let r = ig::get(&mut p.conn(), me, &name).await.unwrap();
+        ig::update(&mut p.conn(), &db.keys, me, &name, Patch { sync_direction: Some(SyncDirection::OneWay.as_str().into()), version: Some(r.version), ..Patch::default() }).await.unwrap();
+    }
+    let b = book(&db, me, meeting("Quiet", 2, 9)).await;
+    assert!(copies_of(&db, b.id).await.is_empty());
+    let engine = engine_for(&db, &sandbox, Duration::from_secs(5));
+    assert_eq!(engine.push_due().await.unwrap(), 0);
+    assert!(events_of(&sandbox, ANA, b.id).is_empty());
+});
+
+db_test!(an_outlook_primary_gets_its_copy_once_with_a_transaction_id, |db| {
+    const MS: &str = "ana@contoso.com";
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(MS));
+    let cal = sandbox.with(|s| s.add_ms_account(MS));
+    let me = user(&db, ANA).await;
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let patch = Patch {
+            integration_type: Some("Outlook Calendar".into()),
+            integration_name: Some("Office".into()),
+            calendar_id: Some(cal.clone()),
+            access_token: Some(Some(Secret::new(access))),
+            refresh_token: Some(Some(Secret::new(refresh))),
+            token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+            is_primary: Some(true),
+            ..Patch::default()
+        };
+        ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap();
+    }
+    let engine = engine_for(&db, &sandbox, Duration::from_millis(800));
+    let graph_events = |s: &Sandbox| s.with(|st| st.graph[&cal].events.values().filter_map(|(e, _)| e.clone()).collect::<Vec<Value>>());
+    // The create is carried out and its answer lost: the retry repeats the transactionId and
+    // gets the first event back.
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 1, after: true }));
+    let b = book(&db, me, NewBooking { notify_attendees: false, recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), ..meeting("Weekly sync", 2, 10) }).await;
+    engine.push_booking(b.id).await.unwrap();
+    let c = copies_of(&db, b.id).await;
+    assert_eq!(c[0].state, "written", "{c:?}");
+    let events = graph_events(&sandbox);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(c[0].external_id.as_deref(), e["id"].as_str());
+    assert_eq!(e["subject"], "Weekly sync");
+    assert_eq!(e["start"]["timeZone"], "Europe/Berlin");
+    assert_eq!(e["start"]["dateTime"].as_str().unwrap(), format!("{}T10:00:00", &local(2, 10)[..10]));
+    assert_eq!(e["recurrence"]["pattern"]["type"], "weekly");
+    assert_eq!(e["recurrence"]["range"]["numberOfOccurrences"], 4);
+    // Not asked to notify: Graph would email attendees, so they are named in the body.
+    assert_eq!(e["attendees"], serde_json::json!([]));
+    assert!(e["body"]["content"].as_str().unwrap().contains("Attendees: lee@example.com"));
+
+    // Cancelled: deleted in Outlook.
+    { let mut p = db.pool.get().await.unwrap(); bk::cancel(&mut p.conn(), me, b.id, ANA).await.unwrap(); }
+    engine.push_booking(b.id).await.unwrap();
+    assert!(graph_events(&sandbox).is_empty());
+    assert_eq!(copies_of(&db, b.id).await[0].note.as_deref(), Some("Deleted from the calendar."));
+
+    // A rule Outlook cannot hold fails with why, and is not retried.
+    let odd = book(&db, me, NewBooking { recurrence: Some("RRULE:FREQ=DAILY;BYHOUR=9,17;COUNT=4".into()), ..meeting("Odd", 3, 8) }).await;
+    engine.push_booking(odd.id).await.unwrap();
+    let c = copies_of(&db, odd.id).await;
+    assert_eq!(c[0].state, "failed");
+    assert_eq!(c[0].error.as_deref(), Some("Outlook cannot hold the recurrence 'RRULE:FREQ=DAILY;BYHOUR=9,17;COUNT=4': BYHOUR has no Outlook equivalent."));
+    assert!(c[0].due_at.is_none());
+});
