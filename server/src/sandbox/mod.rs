@@ -19,7 +19,7 @@ use axum::{
     http::{HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{delete, post, put},
+    routing::{delete, get, post, put},
     Json, Router,
 };
 use serde::Deserialize;
@@ -117,6 +117,7 @@ pub fn router(state: Shared) -> Router {
         .merge(oauth::routes())
         .route("/sandbox/google/accounts", post(admin_account))
         .route("/sandbox/google/calendars", post(admin_calendar))
+        .route("/sandbox/google/calendars/{cid}/events", get(admin_events))
         .route("/sandbox/google/calendars/{cid}/events/{eid}", put(admin_put_event).delete(admin_delete_event))
         .route("/sandbox/google/calendars/{cid}/invalidate", post(admin_invalidate))
         .route("/sandbox/google/revoke", post(admin_revoke))
@@ -187,6 +188,16 @@ fn owner_role() -> String {
 async fn admin_calendar(Axum(state): Axum<Shared>, Json(c): Json<NewCalendar>) -> impl IntoResponse {
     state.lock().unwrap_or_else(|e| e.into_inner()).add_calendar(&c.owner, &c.id, &c.summary, &c.access_role);
     StatusCode::CREATED
+}
+
+/// Every event of a calendar as stored (deleted ones as their cancelled form): what a person
+/// would see in Google Calendar, for tests to look at.
+async fn admin_events(Axum(state): Axum<Shared>, axum::extract::Path(cid): axum::extract::Path<String>) -> Response {
+    let state = state.lock().unwrap_or_else(|e| e.into_inner());
+    match state.calendars.get(&cid) {
+        Some(c) => Json(serde_json::json!({"items": c.events.values().map(|(e, _)| e.clone()).collect::<Vec<_>>()})).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn admin_put_event(
