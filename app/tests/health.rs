@@ -130,6 +130,12 @@ db_test!(availability_names_the_calendars_it_cannot_trust, |db| {
     let bad = send(&app, api("PATCH", &format!("{LIST}/{name}"), Some(&sarah), Some(json!({"stale_policy": "sometimes"})))).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(json(&bad)["errors"][0]["field"], "stale_policy");
+    // The conflict policy sits next to it: last-write-wins by default, checked like it.
+    assert_eq!(created["conflict_policy"], "last-write-wins");
+    let a = send(&app, api("PATCH", &format!("{LIST}/{name}"), Some(&sarah), Some(json!({"conflict_policy": "ask"})))).await;
+    assert_eq!((a.status, json(&a)["conflict_policy"].clone()), (StatusCode::OK, json!("ask")));
+    let bad = send(&app, api("PATCH", &format!("{LIST}/{name}"), Some(&sarah), Some(json!({"conflict_policy": "coin-toss"})))).await;
+    assert_eq!((bad.status, json(&bad)["errors"][0]["message"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("Conflict Policy 'coin-toss' is not one of last-write-wins, prefer-calsync, prefer-calendar, ask.")));
     let closed = json(&send(&app, api("GET", &range, Some(&sarah), None)).await);
     assert_eq!(closed["busy"].as_array().unwrap().len(), 1, "{closed}");
     assert_eq!((closed["busy"][0]["start"].clone(), closed["busy"][0]["end"].clone()), (closed["from"].clone(), closed["to"].clone()));

@@ -25,6 +25,8 @@ pub struct IntegrationView {
     pub sync_interval_minutes: i32,
     /// `fail-open` or `fail-closed`
     pub stale_policy: String,
+    /// `last-write-wins`, `prefer-calsync`, `prefer-calendar` or `ask`
+    pub conflict_policy: String,
     pub sync_status: super::SyncState,
     /// Waiting for a free sync slot ("Sync now" while all were busy).
     pub queued: bool,
@@ -149,6 +151,7 @@ pub(crate) mod convert {
             auto_sync_enabled: i.auto_sync_enabled,
             sync_interval_minutes: i.sync_interval_minutes,
             stale_policy: i.stale_policy.as_str().into(),
+            conflict_policy: i.conflict_policy.as_str().into(),
             sync_status: i.sync_status.into(),
             queued: i.queued_at.is_some(),
             sync_error_log: i.sync_error_log.clone(),
@@ -265,6 +268,7 @@ pub async fn save_integration(
     auto_sync_enabled: Option<String>,
     sync_interval_minutes: Option<String>,
     stale_policy: Option<String>,
+    conflict_policy: Option<String>,
 ) -> Result<ActionResult, AppError> {
     use server::domain::integrations::{self as ig, Patch};
     let me = super::ctx::user().await?;
@@ -285,6 +289,7 @@ pub async fn save_integration(
         auto_sync_enabled: Some(checked(&auto_sync_enabled)),
         sync_interval_minutes: sync_interval_minutes.clone(),
         stale_policy: stale_policy.clone(),
+        conflict_policy: conflict_policy.clone(),
         version: match version.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(v) => Some(v.parse().map_err(|_| AppError::bad_request("The form could not be read. Please reload the page."))?),
@@ -312,7 +317,7 @@ pub async fn save_integration(
                     ("calendar_id", calendar_id), ("ical_url", ical_url), ("sync_direction", sync_direction),
                     ("sync_past_days", sync_past_days), ("sync_future_days", sync_future_days),
                     ("auto_sync_enabled", auto_sync_enabled), ("sync_interval_minutes", sync_interval_minutes),
-                    ("stale_policy", stale_policy),
+                    ("stale_policy", stale_policy), ("conflict_policy", conflict_policy),
                 ];
                 super::redirect::to_flash(&back, &super::redirect::failure(&values, &err)).await;
             }

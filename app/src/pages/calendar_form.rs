@@ -77,6 +77,7 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
     let primary = check("is_primary", rec.as_ref().map(|r| r.is_primary), false);
     let auto = check("auto_sync_enabled", rec.as_ref().map(|r| r.auto_sync_enabled), true);
     let stale_policy = text("stale_policy", rec.as_ref().map(|r| r.stale_policy.clone()), "fail-open");
+    let conflict_policy = text("conflict_policy", rec.as_ref().map(|r| r.conflict_policy.clone()), "last-write-wins");
     let selected_user = text("user", None, &owner);
     let general = Signal::derive(move || error.get().and_then(|e| e.general()));
     let described = |f: &'static str| format!("{f}-error");
@@ -213,6 +214,22 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
                     </select>
                     <p class="help" id="stale_policy-help">"Out of date: its last sync failed, it syncs automatically but has not succeeded for three intervals, or it never synced. Treating the whole time as busy means you are never double-booked, at the cost of free time."</p>
                     <FieldError error field="stale_policy"/>
+                </div>
+                <div class="field">
+                    <label for="conflict_policy">"When a booking's copy is changed in this calendar"</label>
+                    <select id="conflict_policy" name="conflict_policy" aria-describedby="conflict_policy-help conflict_policy-error">
+                        {[
+                            ("last-write-wins", "The later change wins"),
+                            ("prefer-calsync", "calsync's booking wins (the copy is restored)"),
+                            ("prefer-calendar", "The calendar wins (the booking follows it)"),
+                            ("ask", "Ask me (nothing changes until I decide)"),
+                        ].into_iter().map(|(v, label)| {
+                            let sel = v == conflict_policy;
+                            view! { <option value=v selected=sel>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                    <p class="help" id="conflict_policy-help">"Only a Two-way primary calendar holds copies of bookings. Whatever is chosen, the version that is overwritten is kept in the history, and the Conflicts page lets you choose differently afterwards."</p>
+                    <FieldError error field="conflict_policy"/>
                 </div>
             </fieldset>
 

@@ -83,6 +83,7 @@ diesel::table! {
         modified_by -> Nullable<BigInt>,
         account_id -> Nullable<BigInt>,
         stale_policy -> Text,
+        conflict_policy -> Text,
     }
 }
 
@@ -181,6 +182,27 @@ diesel::table! {
         lease_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         modified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conflicts (id) {
+        id -> BigInt,
+        booking_id -> BigInt,
+        copy_id -> Nullable<BigInt>,
+        integration_id -> Nullable<BigInt>,
+        calendar_label -> Text,
+        state -> Text,
+        policy -> Text,
+        base -> Text,
+        local -> Text,
+        remote -> Nullable<Text>,
+        fields -> Text,
+        outcome -> Nullable<Text>,
+        remote_etag -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 
@@ -318,6 +340,7 @@ diesel::joinable!(export_links -> users (user_id));
 diesel::joinable!(bookings -> users (user_id));
 diesel::joinable!(booking_copies -> bookings (booking_id));
 diesel::joinable!(booking_copies -> calendar_integrations (integration_id));
+diesel::joinable!(conflicts -> bookings (booking_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -332,6 +355,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     export_links,
     bookings,
     booking_copies,
+    conflicts,
     integration_counters,
     api_tokens,
     sync_states,

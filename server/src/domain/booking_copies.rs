@@ -177,6 +177,8 @@ pub struct Job {
     pub external_id: Option<String>,
     pub action: String,
     pub attempts: i32,
+    /// The calendar's version calsync last wrote or accepted.
+    pub etag: Option<String>,
 }
 
 /// Takes a due copy for `lease` (another pusher leaves it alone meanwhile); `None` when it is
@@ -194,13 +196,13 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
             if taken == 0 {
                 return Ok(None);
             }
-            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32) = run!(&mut c, |cc| bc::table
+            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32, Option<String>) = run!(&mut c, |cc| bc::table
                 .inner_join(b::table)
                 .filter(bc::id.eq(copy_id))
-                .select((bc::booking_id, b::version, bc::integration_id, bc::client_key, bc::external_id, bc::action, bc::attempts))
+                .select((bc::booking_id, b::version, bc::integration_id, bc::client_key, bc::external_id, bc::action, bc::attempts, bc::etag))
                 .first(cc)
                 .await)?;
-            Ok(Some(Job { copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6 }))
+            Ok(Some(Job { copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7 }))
         })
     })
     .await
@@ -209,13 +211,16 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
 /// How a write ended.
 #[derive(Debug, Clone)]
 pub enum Finish {
-    Written { external_id: String, etag: Option<String>, base: serde_json::Value },
+    Written { external_id: String, etag: Option<String>, base: super::merge::Fields },
     /// The copy was deleted from the calendar (the booking was cancelled).
     Removed,
     /// Not written; retried at `retry_at` when the failure may pass by itself.
     Failed { error: String, retry_at: Option<NaiveDateTime> },
     /// Not written because the calendar is no longer the target.
     Left { note: String },
+    /// Refused because the copy changed (or was deleted) in the calendar since calsync wrote
+    /// it: the next sync of the calendar merges both sides.
+    Stale { error: String },
 }
 
 /// Records how a write ended and releases the lease. A booking that changed meanwhile leaves
@@ -234,7 +239,7 @@ pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) ->
                 Finish::Written { external_id, etag, base } => {
                     let (state, due) = if again { (PENDING, Some(at)) } else { (WRITTEN, None) };
                     run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
-                        .set((bc::state.eq(state), bc::due_at.eq(due), bc::external_id.eq(Some(external_id)), bc::etag.eq(etag), bc::base.eq(Some(base.to_string())), bc::written_version.eq(job.version), bc::error.eq(None::<String>), bc::attempts.eq(0), release))
+                        .set((bc::state.eq(state), bc::due_at.eq(due), bc::external_id.eq(Some(external_id)), bc::etag.eq(etag), bc::base.eq(Some(serde_json::to_string(base).unwrap_or_default())), bc::written_version.eq(job.version), bc::error.eq(None::<String>), bc::attempts.eq(0), release))
                         .execute(cc)
                         .await)?;
                     history(&mut c, job.booking_id, "write", json!({"calendar": calendar, "external_id": external_id, "version": job.version}), at).await?;
@@ -257,6 +262,12 @@ pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) ->
                         history(&mut c, job.booking_id, "write failed", json!({"calendar": calendar, "error": error}), at).await?;
                     }
                 }
+                Finish::Stale { error } => {
+                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                        .set((bc::state.eq(PENDING), bc::due_at.eq(None::<NaiveDateTime>), bc::error.eq(Some(error)), release))
+                        .execute(cc)
+                        .await)?;
+                }
                 Finish::Left { note } => {
                     run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
                         .set((bc::state.eq(if job.external_id.is_some() { WRITTEN } else { FAILED }), bc::due_at.eq(None::<NaiveDateTime>), bc::note.eq(Some(note)), release))
@@ -264,7 +275,7 @@ pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) ->
                         .await)?;
                 }
             }
-            Ok::<bool, Error>(again && !matches!(how, Finish::Left { .. }))
+            Ok::<bool, Error>(again && !matches!(how, Finish::Left { .. } | Finish::Stale { .. }))
         })
     })
     .await
@@ -297,4 +308,71 @@ pub async fn written_ids(c: &mut Conn<'_>, user_id: i64) -> Result<Vec<(i64, Str
         .load(cc)
         .await)?;
     Ok(rows.into_iter().filter_map(|(i, e)| Some((i?, e?))).collect())
+}
+
+/// A written copy in one calendar, as the follow step compares it.
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    pub copy_id: i64,
+    pub booking_id: i64,
+    pub external_id: String,
+    pub etag: Option<String>,
+    pub base: Option<super::merge::Fields>,
+    /// A local change waits to be pushed (due) — the push brings it back here if the calendar
+    /// changed meanwhile.
+    pub push_due: bool,
+}
+
+/// The live copies in a calendar: written, or waiting for the follow step after the calendar
+/// refused a push because its copy changed.
+pub async fn in_calendar(c: &mut Conn<'_>, integration_id: i64) -> Result<Vec<Tracked>> {
+    let rows: Vec<(i64, i64, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>)> = run!(c, |cc| bc::table
+        .filter(bc::integration_id.eq(integration_id).and(bc::action.eq(PUT)).and(bc::note.is_null()).and(bc::external_id.is_not_null()))
+        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at))
+        .load(cc)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(copy_id, booking_id, external, etag, base, due)| {
+            Some(Tracked { copy_id, booking_id, external_id: external?, etag, base: base.and_then(|b| serde_json::from_str(&b).ok()), push_due: due.is_some() })
+        })
+        .collect())
+}
+
+/// The calendar's version is the copy's version now: nothing to push.
+pub async fn accept(c: &mut Conn<'_>, copy_id: i64, etag: Option<&str>, base: &super::merge::Fields, version: i64) -> Result<()> {
+    let base = serde_json::to_string(base).unwrap_or_default();
+    run!(c, |cc| diesel::update(bc::table.find(copy_id))
+        .set((bc::state.eq(WRITTEN), bc::etag.eq(etag), bc::base.eq(Some(base)), bc::written_version.eq(version), bc::due_at.eq(None::<NaiveDateTime>), bc::error.eq(None::<String>), bc::modified_at.eq(now())))
+        .execute(cc)
+        .await)?;
+    Ok(())
+}
+
+/// The copy must be written again (to restore it, or to carry a merge). `seen`: the calendar's
+/// version it overwrites (so the write is not refused for it); `recreate`: it was deleted in
+/// the calendar, so a new one is made (with a new idempotency key).
+pub async fn repush(c: &mut Conn<'_>, copy_id: i64, seen: Option<&str>, recreate: bool) -> Result<()> {
+    let at = now();
+    if recreate {
+        run!(c, |cc| diesel::update(bc::table.find(copy_id))
+            .set((bc::state.eq(PENDING), bc::external_id.eq(None::<String>), bc::etag.eq(None::<String>), bc::client_key.eq(new_key()), bc::due_at.eq(Some(at)), bc::attempts.eq(0), bc::modified_at.eq(at)))
+            .execute(cc)
+            .await)?;
+    } else {
+        run!(c, |cc| diesel::update(bc::table.find(copy_id))
+            .set((bc::state.eq(PENDING), bc::etag.eq(seen), bc::due_at.eq(Some(at)), bc::attempts.eq(0), bc::modified_at.eq(at)))
+            .execute(cc)
+            .await)?;
+    }
+    Ok(())
+}
+
+/// A copy left alone: its booking was cancelled because the copy was deleted in the calendar.
+pub async fn gone(c: &mut Conn<'_>, copy_id: i64, note: &str) -> Result<()> {
+    run!(c, |cc| diesel::update(bc::table.find(copy_id))
+        .set((bc::state.eq(WRITTEN), bc::action.eq(REMOVE), bc::note.eq(Some(note)), bc::due_at.eq(None::<NaiveDateTime>), bc::modified_at.eq(now())))
+        .execute(cc)
+        .await)?;
+    Ok(())
 }

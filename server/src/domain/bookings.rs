@@ -48,6 +48,15 @@ impl Booking {
         self.time_zone.parse().unwrap_or(chrono_tz::UTC)
     }
 
+    /// The fields a copy in a calendar holds too (for the three-way merge).
+    pub fn fields(&self) -> super::merge::Fields {
+        super::merge::Fields { title: self.title.clone(), start: self.start.and_utc(), end: self.end.and_utc(), location: self.location.clone(), description: self.description.clone() }
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        snapshot(&self.title, self.start, self.end, &self.time_zone, &self.recurrence, &self.description, &self.location, &self.attendees.join("\n"), &self.status)
+    }
+
     /// Its occurrences overlapping [from, to), at most `limit`.
     pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         occurrences(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), from, to, limit)
@@ -516,4 +525,35 @@ pub async fn cancel(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Res
     })
     .await?;
     get(conn, actor, id).await
+}
+
+/// A version from elsewhere (the calendar's copy, a conflict's resolution) taken into a booking,
+/// inside the caller's transaction: its fields set, its version bumped, the change recorded as
+/// `actor`. A booking changed since `b` was read is refused.
+pub async fn take_fields(c: &mut Conn<'_>, b: &Booking, f: &super::merge::Fields, actor: &str) -> Result<()> {
+    let at = now();
+    let (s, e) = (f.start.naive_utc(), f.end.naive_utc());
+    let changed = run!(c, |cc| diesel::update(b::table.find(b.id).filter(b::version.eq(b.version)))
+        .set((b::title.eq(&f.title), b::start_at.eq(s), b::end_at.eq(e), b::location.eq(&f.location), b::description.eq(&f.description), b::status.eq("confirmed"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
+        .execute(cc)
+        .await)?;
+    if changed == 0 {
+        return Err(Error::Conflict(msg_stale(b.version + 1)));
+    }
+    let after = snapshot(&f.title, s, e, &b.time_zone, &b.recurrence, &f.description, &f.location, &b.attendees.join("\n"), "confirmed");
+    history(c, b.id, "update", actor, Some(b.snapshot().to_string()), Some(after.to_string()), at).await
+}
+
+/// A booking cancelled because its copy was deleted in the calendar (inside the caller's
+/// transaction).
+pub async fn cancel_from(c: &mut Conn<'_>, b: &Booking, actor: &str) -> Result<()> {
+    let at = now();
+    let changed = run!(c, |cc| diesel::update(b::table.find(b.id).filter(b::version.eq(b.version)))
+        .set((b::status.eq("cancelled"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
+        .execute(cc)
+        .await)?;
+    if changed == 0 {
+        return Err(Error::Conflict(msg_stale(b.version + 1)));
+    }
+    history(c, b.id, "cancel", actor, Some(json!({"status": b.status}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await
 }

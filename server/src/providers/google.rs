@@ -461,6 +461,10 @@ impl Provider for GoogleCalendar {
     async fn remove(&self, external_id: &str, notify: bool) -> Result<(), ProviderError> {
         self.remove_event(external_id, notify).await
     }
+
+    async fn updated(&self, external_id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+        self.updated_at(external_id).await
+    }
 }
 
 /// A push channel Google opened (events.watch).

@@ -45,12 +45,18 @@ impl GoogleCalendar {
         format!("{}/{id}", self.events_url())
     }
 
-    async fn patch(&self, id: &str, body: &Value, notify: bool) -> Result<Written, ProviderError> {
+    async fn patch(&self, id: &str, body: &Value, notify: bool, if_match: Option<&str>) -> Result<Written, ProviderError> {
         let url = self.event_url(id);
         let (_, v) = send(
             &self.pacer,
             "google",
-            || self.client.patch(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()).json(body),
+            || {
+                let request = self.client.patch(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()).json(body);
+                match if_match {
+                    Some(etag) => request.header(reqwest::header::IF_MATCH, etag),
+                    None => request,
+                }
+            },
             |s, w, t| error_of(s, w, t),
             transport,
         )
@@ -61,7 +67,7 @@ impl GoogleCalendar {
     pub(super) async fn put_event(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
         let body = body(put.draft);
         if let Some(id) = put.external_id {
-            return self.patch(id, &body, put.draft.notify).await.map_err(|e| match e.kind {
+            return self.patch(id, &body, put.draft.notify, put.if_match).await.map_err(|e| match e.kind {
                 ErrorKind::NotFound | ErrorKind::Gone => ProviderError::new(e.kind, "The copy was deleted in Google Calendar."),
                 _ => e,
             });
@@ -80,9 +86,15 @@ impl GoogleCalendar {
         match made {
             Ok((_, v)) => Ok(written(&v, put.key)),
             // An earlier attempt made it: bring that event in line instead of a second one.
-            Err(e) if e.kind == ErrorKind::Conflict => self.patch(put.key, &body, put.draft.notify).await,
+            Err(e) if e.kind == ErrorKind::Conflict => self.patch(put.key, &body, put.draft.notify, None).await,
             Err(e) => Err(e),
         }
+    }
+
+    pub(super) async fn updated_at(&self, id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+        let url = self.event_url(id);
+        let (_, v) = send(&self.pacer, "google", || self.client.get(&url).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await?;
+        Ok(v["updated"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc()))
     }
 
     pub(super) async fn remove_event(&self, id: &str, notify: bool) -> Result<(), ProviderError> {

@@ -89,6 +89,12 @@ pub trait Provider: Send + Sync {
         Err(write::read_only())
     }
 
+    /// When the calendar's copy was last changed (for last-write-wins); `None` when the
+    /// provider does not say.
+    async fn updated(&self, _external_id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+        Ok(None)
+    }
+
     /// Deletes one copy; one that is gone already counts as deleted.
     async fn remove(&self, _external_id: &str, _notify: bool) -> Result<(), ProviderError> {
         Err(write::read_only())

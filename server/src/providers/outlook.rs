@@ -476,6 +476,10 @@ impl Provider for OutlookCalendar {
     async fn remove(&self, external_id: &str, notify: bool) -> Result<(), ProviderError> {
         self.remove_event(external_id, notify).await
     }
+
+    async fn updated(&self, external_id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+        self.updated_at(external_id).await
+    }
 }
 
 /// The account's email (`GET /me`: `mail`, else `userPrincipalName`) and calendars.

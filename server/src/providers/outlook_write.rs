@@ -64,6 +64,16 @@ impl OutlookCalendar {
     pub(super) async fn put_event(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
         let body = body(put.draft)?;
         if let Some(id) = put.external_id {
+            // Graph's If-Match on events is not documented: read the copy's changeKey first.
+            if let Some(seen) = put.if_match {
+                let now = self.get_event(id).await.map_err(|e| match e.kind {
+                    ErrorKind::NotFound | ErrorKind::Gone => ProviderError::new(e.kind, "The copy was deleted in Outlook."),
+                    _ => e,
+                })?;
+                if now["changeKey"].as_str() != Some(seen) {
+                    return Err(ProviderError::new(ErrorKind::PreconditionFailed, "The event changed in Outlook meanwhile (412)."));
+                }
+            }
             return self.patch(id, &body).await.map_err(|e| match e.kind {
                 ErrorKind::NotFound | ErrorKind::Gone => ProviderError::new(e.kind, "The copy was deleted in Outlook."),
                 _ => e,
@@ -84,6 +94,16 @@ impl OutlookCalendar {
             return self.patch(&made.external_id, &body).await;
         }
         Ok(made)
+    }
+
+    async fn get_event(&self, id: &str) -> Result<Value, ProviderError> {
+        let url = self.event_url(id);
+        send(&self.pacer, "outlook", || self.client.get(&url).bearer_auth(self.access_token.expose()), graph_error, transport).await.map(|(_, v)| v)
+    }
+
+    pub(super) async fn updated_at(&self, id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+        let v = self.get_event(id).await?;
+        Ok(v["lastModifiedDateTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc()))
     }
 
     pub(super) async fn remove_event(&self, id: &str, _notify: bool) -> Result<(), ProviderError> {

@@ -42,6 +42,10 @@ pub struct Put<'a> {
     pub external_id: Option<&'a str>,
     /// An earlier attempt may have committed without calsync hearing the answer.
     pub retry: bool,
+    /// The version of the copy calsync last wrote or accepted: an update is refused
+    /// (`PreconditionFailed`) when the calendar's copy changed since, so no edit made there is
+    /// overwritten unseen.
+    pub if_match: Option<&'a str>,
     pub draft: &'a Draft,
 }
 

@@ -6,6 +6,7 @@
 //! short transactions, and the lease keeps a second process away in between.
 pub mod adapters;
 pub mod budget;
+mod follow;
 pub mod push;
 pub mod retention;
 pub mod runs;
@@ -655,6 +656,9 @@ impl Engine {
                 Ok(closed) => {
                     if closed.status == runs::RUN_SUCCESS {
                         self.keep_channel(&integration).await;
+                        if let Err(e) = self.follow(&integration, window).await {
+                            tracing::warn!(integration = %integration.name, error = %e, "following the calendar's changes to bookings failed");
+                        }
                     }
                     closed
                 }

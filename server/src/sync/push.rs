@@ -3,7 +3,7 @@
 //! retried by the scheduler with growing waits. No database transaction is held across the
 //! provider call: the claim (a lease on the copy) and the result are two short ones.
 use chrono::Duration;
-use serde_json::json;
+use crate::domain::merge::Fields;
 
 use super::Engine;
 use crate::domain::booking_copies::{self as copies, Finish, Job};
@@ -45,11 +45,8 @@ pub fn draft(b: &Booking) -> Draft {
 }
 
 /// The fields a copy was written with: the base a later three-way merge compares against.
-fn base_of(d: &Draft) -> serde_json::Value {
-    json!({
-        "title": d.title, "description": d.description, "location": d.location, "attendees": d.attendees,
-        "start": d.start.to_rfc3339(), "end": d.end.to_rfc3339(), "time_zone": d.time_zone.name(), "recurrence": d.recurrence,
-    })
+fn base_of(d: &Draft) -> Fields {
+    Fields { title: d.title.clone(), start: d.start, end: d.end, location: d.location.clone(), description: d.description.clone() }
 }
 
 /// Why a calendar is no longer written to, or `None` when it still is.
@@ -108,7 +105,7 @@ impl Engine {
     }
 
     /// Claims a copy and writes it, again while the booking keeps changing meanwhile.
-    async fn push_copy(&self, copy_id: i64) -> Result<()> {
+    pub(super) async fn push_copy(&self, copy_id: i64) -> Result<()> {
         for _ in 0..3 {
             let job = {
                 let mut pooled = self.conn().await?;
@@ -182,16 +179,36 @@ impl Engine {
                 Some(id) => provider.remove(id, draft.notify).await.map(|_| Finish::Removed).map_err(|e| (e, used)),
             };
         }
-        let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, draft };
+        let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, if_match: job.etag.as_deref(), draft };
         match provider.put(&put).await {
             Ok(w) => Ok(Finish::Written { external_id: w.external_id, etag: w.etag, base: base_of(draft) }),
             Err(e) => Err((e, used)),
         }
     }
 
+    /// Queues a sync of a calendar for the scheduler (never runs it here: a sync follows the
+    /// calendar, which may push, which must not wait for another sync).
+    async fn queue_sync(&self, integration_id: i64) -> Result<()> {
+        let at = now();
+        let mut pooled = self.conn().await?;
+        pooled.conn().write_tx(move |mut c| Box::pin(async move { super::runs::enqueue(&mut c, integration_id, at, None).await })).await?;
+        self.inner.look_at_queue.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
     /// A refused write: retried later when the failure may pass; a calendar that may not be
     /// written is switched to One-way, with a message saying why.
     async fn failed(&self, integration: &Integration, job: &Job, e: ProviderError) -> Result<Finish> {
+        // The copy changed or went in the calendar since calsync wrote it: nothing is
+        // overwritten; a sync brings the calendar's version in and the policy merges.
+        let changed_there = e.kind == ErrorKind::PreconditionFailed || (job.external_id.is_some() && job.action == copies::PUT && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone));
+        if changed_there {
+            if let Err(err) = self.queue_sync(integration.id).await {
+                tracing::warn!(integration_id = integration.id, error = %err, "could not start the sync that merges a changed copy");
+            }
+            return Ok(Finish::Stale { error: format!("{} The next sync of '{}' merges both changes.", e.message, integration.integration_name) });
+        }
         if e.kind == ErrorKind::Forbidden {
             let message = format!(
                 "calsync could not write to '{}': {} It was switched to One-way (Read Only); bookings are no longer written to it. Make another calendar primary, or fix the access and switch it back to Two-way.",

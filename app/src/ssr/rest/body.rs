@@ -95,6 +95,7 @@ pub fn patch(map: &Map<String, Value>) -> Result<Patch, ApiError> {
             "auto_sync_enabled" => p.auto_sync_enabled = boolean(key, v, e),
             "sync_interval_minutes" => p.sync_interval_minutes = number(key, v, e),
             "stale_policy" => p.stale_policy = text(key, v, e),
+            "conflict_policy" => p.conflict_policy = text(key, v, e),
             "version" => match v.as_i64() {
                 Some(n) => p.version = Some(n),
                 None => e.push(FieldMessage::new(key, "version must be an integer.")),

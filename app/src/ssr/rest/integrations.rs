@@ -42,6 +42,9 @@ pub struct IntegrationJson {
     /// When it is out of date (failed, stale, never synced): `fail-open` (its last known busy
     /// time counts) or `fail-closed` (availability treats the whole range as busy).
     pub stale_policy: String,
+    /// How a change made in the calendar to a booking's copy is followed: `last-write-wins`,
+    /// `prefer-calsync`, `prefer-calendar` or `ask`.
+    pub conflict_policy: String,
     /// Last successful sync, RFC 3339, UTC
     pub last_sync: Option<String>,
     /// `Pending`, `Success`, `Failed` or `In Progress`
@@ -73,6 +76,7 @@ impl From<&Integration> for IntegrationJson {
             auto_sync_enabled: i.auto_sync_enabled,
             sync_interval_minutes: i.sync_interval_minutes,
             stale_policy: i.stale_policy.as_str().into(),
+            conflict_policy: i.conflict_policy.as_str().into(),
             last_sync: i.last_sync.map(rfc3339_naive),
             sync_status: i.sync_status.as_str().into(),
             sync_error_log: i.sync_error_log.clone(),
@@ -141,6 +145,8 @@ pub struct IntegrationInput {
     pub sync_interval_minutes: Option<i64>,
     /// `fail-open` (default) or `fail-closed`
     pub stale_policy: Option<String>,
+    /// `last-write-wins` (default), `prefer-calsync`, `prefer-calendar` or `ask`
+    pub conflict_policy: Option<String>,
     /// The version you read; a different current version answers 409.
     pub version: Option<i64>,
 }

@@ -4,7 +4,7 @@ pub mod rules;
 pub mod types;
 
 pub use rules::{Checked, Draft, Facts, Patch, SecretChange};
-pub use types::{IntegrationType, StalePolicy, SyncDirection, SyncStatus};
+pub use types::{ConflictPolicy, IntegrationType, StalePolicy, SyncDirection, SyncStatus};
 
 use super::{is_unique_violation, now, users, Error, FieldMessage, Report, Result, Warning};
 use crate::{
@@ -67,6 +67,7 @@ struct Row {
     modified_by: Option<i64>,
     account_id: Option<i64>,
     stale_policy: String,
+    conflict_policy: String,
 }
 
 /// An integration as everything outside this module sees it: never a secret, only whether one
@@ -116,6 +117,8 @@ pub struct Integration {
     pub account_id: Option<i64>,
     /// What availability does while it is out of date.
     pub stale_policy: StalePolicy,
+    /// How a change made in the calendar to a booking's copy is followed.
+    pub conflict_policy: ConflictPolicy,
 }
 
 impl Integration {
@@ -155,6 +158,7 @@ impl Integration {
             modified_by: r.modified_by,
             account_id: r.account_id,
             stale_policy: StalePolicy::parse(&r.stale_policy).unwrap_or_default(),
+            conflict_policy: ConflictPolicy::parse(&r.conflict_policy).unwrap_or_default(),
         }
     }
 
@@ -215,6 +219,7 @@ impl Integration {
             auto_sync_enabled: self.auto_sync_enabled,
             sync_interval_minutes: self.sync_interval_minutes as i64,
             stale_policy: self.stale_policy,
+            conflict_policy: self.conflict_policy,
         }
     }
 }
@@ -235,6 +240,7 @@ struct Columns<'a> {
     auto_sync_enabled: bool,
     sync_interval_minutes: i32,
     stale_policy: &'a str,
+    conflict_policy: &'a str,
     modified_at: NaiveDateTime,
     modified_by: Option<i64>,
 }
@@ -255,6 +261,7 @@ impl<'a> Columns<'a> {
             auto_sync_enabled: draft.auto_sync_enabled,
             sync_interval_minutes: draft.sync_interval_minutes as i32,
             stale_policy: draft.stale_policy.as_str(),
+            conflict_policy: draft.conflict_policy.as_str(),
             modified_at: at,
             modified_by: Some(by),
         }

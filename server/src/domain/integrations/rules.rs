@@ -4,7 +4,7 @@
 //! Input arrives as a [`Patch`] of raw values (what a form or a JSON body carried). [`apply`]
 //! lays it over the current state (or the defaults) and reports values that cannot be read;
 //! [`check`] then applies the rules, given the facts only the database knows ([`Facts`]).
-use super::types::{limits::*, IntegrationType, StalePolicy, SyncDirection};
+use super::types::{limits::*, ConflictPolicy, IntegrationType, StalePolicy, SyncDirection};
 use crate::{crypto::Secret, domain::{FieldMessage, Report, Warning}};
 use chrono::{NaiveDateTime, TimeZone};
 
@@ -32,6 +32,8 @@ pub struct Patch {
     pub sync_interval_minutes: Option<String>,
     /// `fail-open` or `fail-closed`.
     pub stale_policy: Option<String>,
+    /// `last-write-wins`, `prefer-calsync`, `prefer-calendar` or `ask`.
+    pub conflict_policy: Option<String>,
     /// The version the editor saw; a different current version is a concurrent change.
     pub version: Option<i64>,
 }
@@ -64,6 +66,7 @@ pub struct Draft {
     pub auto_sync_enabled: bool,
     pub sync_interval_minutes: i64,
     pub stale_policy: StalePolicy,
+    pub conflict_policy: ConflictPolicy,
 }
 
 impl Draft {
@@ -86,6 +89,7 @@ impl Draft {
             auto_sync_enabled: true,
             sync_interval_minutes: INTERVAL_DEFAULT,
             stale_policy: StalePolicy::FailOpen,
+            conflict_policy: ConflictPolicy::LastWriteWins,
         }
     }
 
@@ -229,6 +233,13 @@ pub fn apply(mut draft: Draft, patch: &Patch, is_new: bool, tz: chrono_tz::Tz) -
         Some(p) => match StalePolicy::parse(p) {
             Some(p) => draft.stale_policy = p,
             None => errors.push(FieldMessage::new("stale_policy", format!("Stale Policy '{p}' is not one of fail-open, fail-closed."))),
+        },
+    }
+    match patch.conflict_policy.as_deref().map(str::trim) {
+        Some("") | None => {}
+        Some(p) => match ConflictPolicy::parse(p) {
+            Some(p) => draft.conflict_policy = p,
+            None => errors.push(FieldMessage::new("conflict_policy", format!("Conflict Policy '{p}' is not one of last-write-wins, prefer-calsync, prefer-calendar, ask."))),
         },
     }
     (draft, errors)

@@ -113,6 +113,41 @@ impl StalePolicy {
     }
 }
 
+/// How calsync follows a change made in the calendar to a booking's copy (two-way sync).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConflictPolicy {
+    /// Each side's changes are taken; a field changed on both sides goes to the later change.
+    #[default]
+    #[serde(rename = "last-write-wins")]
+    LastWriteWins,
+    /// calsync's booking stands: the copy is restored.
+    #[serde(rename = "prefer-calsync")]
+    PreferCalsync,
+    /// The calendar's copy stands: the booking is moved, changed or cancelled to match.
+    #[serde(rename = "prefer-calendar")]
+    PreferCalendar,
+    /// Nothing changes until someone decides on the Conflicts page.
+    #[serde(rename = "ask")]
+    Ask,
+}
+
+impl ConflictPolicy {
+    pub const ALL: [ConflictPolicy; 4] = [ConflictPolicy::LastWriteWins, ConflictPolicy::PreferCalsync, ConflictPolicy::PreferCalendar, ConflictPolicy::Ask];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictPolicy::LastWriteWins => "last-write-wins",
+            ConflictPolicy::PreferCalsync => "prefer-calsync",
+            ConflictPolicy::PreferCalendar => "prefer-calendar",
+            ConflictPolicy::Ask => "ask",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s.trim())
+    }
+}
+
 /// Defaults and ranges of the sync settings (the spec's field reference).
 pub mod limits {
     pub const PAST_DAYS_DEFAULT: i64 = 30;

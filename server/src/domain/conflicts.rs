@@ -1,0 +1,192 @@
+//! Conflicts between a booking and its copy in a calendar: both versions and the base they
+//! came from, the fields that differ, and what was taken. `open`: nothing changed yet (the
+//! ask policy); `decided`: a policy chose, a person may still override; `resolved`: a person
+//! chose.
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::integrations::Actor;
+use super::merge::Fields;
+use super::{now, users, Error, Result};
+use crate::db::schema::{bookings as b, calendar_integrations as ci, conflicts as cf, users as u};
+use crate::db::Conn;
+use crate::run;
+
+pub const OPEN: &str = "open";
+pub const DECIDED: &str = "decided";
+pub const RESOLVED: &str = "resolved";
+pub const STATES: [&str; 3] = [OPEN, DECIDED, RESOLVED];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub id: i64,
+    pub booking_id: i64,
+    pub booking_title: String,
+    pub user: String,
+    pub copy_id: Option<i64>,
+    /// The calendar record's name, while it exists.
+    pub integration: Option<String>,
+    pub calendar: String,
+    pub state: String,
+    /// The policy that decided it (or `ask`).
+    pub policy: String,
+    pub base: Fields,
+    pub local: Fields,
+    /// `None`: the copy was deleted in the calendar.
+    pub remote: Option<Fields>,
+    /// The fields that differ between local and remote (all of them when deleted).
+    pub fields: Vec<String>,
+    /// What the outcome took per field: `local` or `remote`.
+    pub outcome: Option<BTreeMap<String, String>>,
+    pub remote_etag: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A conflict to record.
+pub struct New<'a> {
+    pub booking_id: i64,
+    pub copy_id: i64,
+    pub integration_id: i64,
+    pub calendar: &'a str,
+    pub state: &'static str,
+    pub policy: &'a str,
+    pub base: &'a Fields,
+    pub local: &'a Fields,
+    pub remote: Option<&'a Fields>,
+    pub fields: &'a [&'static str],
+    pub outcome: Option<BTreeMap<String, String>>,
+    pub remote_etag: Option<&'a str>,
+    pub decided_by: Option<&'a str>,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+pub async fn record(c: &mut Conn<'_>, n: New<'_>) -> Result<i64> {
+    let at = now();
+    let decided_at = n.decided_by.map(|_| at);
+    let id = run!(c, |cc| diesel::insert_into(cf::table)
+        .values((
+            cf::booking_id.eq(n.booking_id),
+            cf::copy_id.eq(Some(n.copy_id)),
+            cf::integration_id.eq(Some(n.integration_id)),
+            cf::calendar_label.eq(n.calendar),
+            cf::state.eq(n.state),
+            cf::policy.eq(n.policy),
+            cf::base.eq(json(n.base)),
+            cf::local.eq(json(n.local)),
+            cf::remote.eq(n.remote.map(json)),
+            cf::fields.eq(json(&n.fields)),
+            cf::outcome.eq(n.outcome.as_ref().map(json)),
+            cf::remote_etag.eq(n.remote_etag),
+            cf::decided_by.eq(n.decided_by),
+            cf::decided_at.eq(decided_at),
+            cf::created_at.eq(at),
+        ))
+        .returning(cf::id)
+        .get_result::<i64>(cc)
+        .await)?;
+    Ok(id)
+}
+
+/// The open conflict of a copy, if there is one (a second sync does not open another).
+pub async fn open_of(c: &mut Conn<'_>, copy_id: i64) -> Result<Option<i64>> {
+    let id = run!(c, |cc| cf::table.filter(cf::copy_id.eq(copy_id).and(cf::state.eq(OPEN))).select(cf::id).first::<i64>(cc).await.optional())?;
+    Ok(id)
+}
+
+type Row = (i64, i64, String, String, Option<i64>, Option<String>, String, String, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, NaiveDateTime, i64);
+
+macro_rules! columns {
+    () => {
+        (cf::id, cf::booking_id, b::title, u::email, cf::copy_id, ci::name.nullable(), cf::calendar_label, cf::state, cf::policy, cf::base, cf::local, cf::remote, cf::fields, cf::outcome, cf::remote_etag, cf::decided_by, cf::decided_at, cf::created_at, b::user_id)
+    };
+}
+
+fn of_row(r: Row) -> Option<(Conflict, i64)> {
+    let parse = |s: &str| serde_json::from_str::<Fields>(s).ok();
+    Some((
+        Conflict {
+            id: r.0,
+            booking_id: r.1,
+            booking_title: r.2,
+            user: r.3,
+            copy_id: r.4,
+            integration: r.5,
+            calendar: r.6,
+            state: r.7,
+            policy: r.8,
+            base: parse(&r.9)?,
+            local: parse(&r.10)?,
+            remote: match &r.11 {
+                Some(s) => Some(parse(s)?),
+                None => None,
+            },
+            fields: serde_json::from_str(&r.12).ok()?,
+            outcome: r.13.as_deref().and_then(|s| serde_json::from_str(s).ok()),
+            remote_etag: r.14,
+            decided_by: r.15,
+            decided_at: r.16,
+            created_at: r.17,
+        },
+        r.18,
+    ))
+}
+
+/// One conflict, when the actor may see it (theirs, or any for an admin).
+pub async fn get(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Conflict> {
+    let row: Option<Row> = run!(conn, |c| cf::table
+        .inner_join(b::table.inner_join(u::table))
+        .left_join(ci::table.on(cf::integration_id.eq(ci::id.nullable())))
+        .filter(cf::id.eq(id))
+        .select(columns!())
+        .first(c)
+        .await
+        .optional())?;
+    match row.and_then(of_row) {
+        Some((conflict, owner)) if actor.is_admin || owner == actor.user_id => Ok(conflict),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// Conflicts, newest first: a member's (`user`; the actor's own by default, any member's for
+/// an admin, everyone's for an admin who names nobody and asks for `all`), of one booking, in
+/// one state.
+pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, booking: Option<i64>, state: Option<&str>) -> Result<Vec<Conflict>> {
+    if let Some(s) = state {
+        if !STATES.contains(&s) {
+            return Err(Error::invalid("state", format!("State '{s}' is not one of open, decided, resolved.")));
+        }
+    }
+    let member = match (user, actor.is_admin) {
+        (None, true) => None,
+        _ => Some(users::subject(conn, actor, user, super::bookings::MSG_OWN_ONLY).await?.id),
+    };
+    let state = state.map(str::to_string);
+    let rows: Vec<Row> = run!(conn, |c| {
+        let mut q = cf::table
+            .inner_join(b::table.inner_join(u::table))
+            .left_join(ci::table.on(cf::integration_id.eq(ci::id.nullable())))
+            .select(columns!())
+            .order((cf::created_at.desc(), cf::id.desc()))
+            .limit(500)
+            .into_boxed();
+        if let Some(m) = member {
+            q = q.filter(b::user_id.eq(m));
+        }
+        if let Some(id) = booking {
+            q = q.filter(cf::booking_id.eq(id));
+        }
+        if let Some(s) = &state {
+            q = q.filter(cf::state.eq(s.clone()));
+        }
+        q.load(c).await
+    })?;
+    Ok(rows.into_iter().filter_map(of_row).map(|(c, _)| c).collect())
+}

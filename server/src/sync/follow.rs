@@ -1,0 +1,299 @@
+//! Following the calendar (two-way sync): after a sync of a calendar that holds copies of
+//! bookings, each copy the calendar changed or deleted since calsync wrote it is merged with
+//! its booking under the calendar's conflict policy — last-write-wins, prefer-calsync (the
+//! copy is restored), prefer-calendar (the booking follows), or ask (a conflict is opened and
+//! nothing changes). Whatever is overwritten is kept: in the booking's history, and in a
+//! conflict record whenever a policy had to choose between two versions.
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::Engine;
+use crate::db::schema::{event_instances as ei, event_series as es};
+use crate::db::Conn;
+use crate::domain::booking_copies::{self as copies, Tracked};
+use crate::domain::bookings::{self, Booking};
+use crate::domain::conflicts::{self, DECIDED, OPEN};
+use crate::domain::integrations::{Actor, ConflictPolicy, Integration, IntegrationType};
+use crate::domain::merge::{self, Fields, Side, NAMES};
+use crate::domain::{Error, Result};
+use crate::providers::Window;
+use crate::run;
+
+/// The calendar's copy as the last sync stored it.
+struct Remote {
+    fields: Fields,
+    etag: Option<String>,
+    /// When calsync stored this version (the fallback time of the calendar's change).
+    seen_at: NaiveDateTime,
+}
+
+/// The stored copy of event `uid`: the series' fields, and the start and end of a single
+/// event (or of a series' master, where the provider reports it).
+async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Option<Remote>> {
+    let uid = uid.to_string();
+    type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime);
+    let series: Option<S> = run!(c, |cc| es::table
+        .filter(es::integration_id.eq(integration_id).and(es::uid.eq(&uid)))
+        .select((es::summary, es::description, es::location, es::etag, es::start_at, es::end_at, es::modified_at))
+        .first(cc)
+        .await
+        .optional())?;
+    let Some((summary, description, location, etag, s, e, seen_at)) = series else { return Ok(None) };
+    let (start, end) = match (s, e) {
+        (Some(s), Some(e)) => (s, e),
+        _ => {
+            let single: Option<(i64, i64)> = run!(c, |cc| ei::table
+                .filter(ei::integration_id.eq(integration_id).and(ei::uid.eq(&uid)).and(ei::recurrence_id.eq("")))
+                .select((ei::start_at, ei::end_at))
+                .first(cc)
+                .await
+                .optional())?;
+            single.unwrap_or((0, 0))
+        }
+    };
+    let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
+    Ok(Some(Remote { fields: Fields { title: summary, start: at(start), end: at(end), location, description }, etag, seen_at }))
+}
+
+/// The fields a provider reports back of a copy: Outlook's reader keeps no place or notes,
+/// and reports occurrences (not the series' own times) of a recurring event.
+fn known(provider: IntegrationType, recurring: bool) -> &'static [&'static str] {
+    match (provider, recurring) {
+        (IntegrationType::Google, false) => &NAMES,
+        (IntegrationType::Google, true) => &["title", "start", "end", "location", "description"],
+        (_, false) => &["title", "start", "end"],
+        (_, true) => &["title"],
+    }
+}
+
+/// Does the booking have time inside the window (so a copy missing from it was deleted, not
+/// just out of sight)?
+fn in_window(b: &Booking, w: Window) -> bool {
+    let start = b.start.and_utc();
+    start < w.to && (b.recurrence.is_some() || b.end.and_utc() > w.from)
+}
+
+/// What the follow step decided for one copy.
+enum Step {
+    Nothing,
+    /// Write the copy again afterwards.
+    Push,
+}
+
+impl Engine {
+    /// Merges every copy in `integration` that the calendar changed since calsync wrote it.
+    /// Answers how many copies it looked at.
+    pub(super) async fn follow(&self, integration: &Integration, window: Window) -> Result<usize> {
+        if integration.integration_type == IntegrationType::Ical {
+            return Ok(0);
+        }
+        let tracked = {
+            let mut pooled = self.conn().await?;
+            copies::in_calendar(&mut pooled.conn(), integration.id).await?
+        };
+        let mut push = Vec::new();
+        for t in &tracked {
+            match self.follow_one(integration, window, t).await {
+                Ok(Step::Push) => push.push(t.copy_id),
+                Ok(Step::Nothing) => {}
+                // The booking changed while merging: the next sync looks again.
+                Err(Error::Conflict(_)) => {}
+                Err(e) => tracing::warn!(copy = t.copy_id, error = %e, "merging a changed copy failed"),
+            }
+        }
+        for id in push {
+            if let Err(e) = self.push_copy(id).await {
+                tracing::warn!(copy = id, error = %e, "writing a merged copy failed");
+            }
+        }
+        Ok(tracked.len())
+    }
+
+    async fn follow_one(&self, integration: &Integration, window: Window, t: &Tracked) -> Result<Step> {
+        let mut pooled = self.conn().await?;
+        let mut c = pooled.conn();
+        let booking = bookings::get(&mut c, Actor::SYSTEM, t.booking_id).await?;
+        if booking.status != "confirmed" || (t.push_due && t.etag.is_some()) {
+            // A local change waits for its push, which comes back here if the copy changed.
+            return Ok(Step::Nothing);
+        }
+        let Some(base) = t.base.clone() else { return Ok(Step::Nothing) };
+        let remote = remote(&mut c, integration.id, &t.external_id).await?;
+        let policy = integration.conflict_policy;
+        let local = booking.fields();
+        let label = &integration.integration_name;
+        let Some(remote) = remote else {
+            if !in_window(&booking, window) {
+                return Ok(Step::Nothing);
+            }
+            return self.deleted(&mut c, integration, t, &booking, &base, &local).await;
+        };
+        if remote.etag.is_some() && remote.etag == t.etag && !t.push_due {
+            return Ok(Step::Nothing);
+        }
+        let known = known(integration.integration_type, booking.recurrence.is_some());
+        let remote_changed = base.differing(&remote.fields, known);
+        if remote_changed.is_empty() {
+            // Nothing of the meeting changed there (an attendee answered, say): take its
+            // version as current, and push a local change if one waits.
+            let local_changed = !base.differing(&local, known).is_empty();
+            copies::accept(&mut c, t.copy_id, remote.etag.as_deref(), &base, booking.version).await?;
+            if local_changed {
+                copies::repush(&mut c, t.copy_id, remote.etag.as_deref(), false).await?;
+                return Ok(Step::Push);
+            }
+            return Ok(Step::Nothing);
+        }
+        let differing = local.differing(&remote.fields, known);
+        if policy == ConflictPolicy::Ask {
+            if conflicts::open_of(&mut c, t.copy_id).await?.is_none() {
+                conflicts::record(&mut c, conflicts::New {
+                    booking_id: booking.id,
+                    copy_id: t.copy_id,
+                    integration_id: integration.id,
+                    calendar: label,
+                    state: OPEN,
+                    policy: policy.as_str(),
+                    base: &base,
+                    local: &local,
+                    remote: Some(&remote.fields),
+                    fields: &differing,
+                    outcome: None,
+                    remote_etag: remote.etag.as_deref(),
+                    decided_by: None,
+                })
+                .await?;
+            }
+            return Ok(Step::Nothing);
+        }
+        let later = match policy {
+            ConflictPolicy::PreferCalendar => Side::Remote,
+            ConflictPolicy::PreferCalsync => Side::Local,
+            _ => {
+                // Only needed when both sides changed one field: when was the calendar's?
+                let both = merge::merge(&base, &local, &remote.fields, known, Side::Local).conflicting;
+                if both.is_empty() {
+                    Side::Remote
+                } else {
+                    let theirs = self.remote_time(integration, &t.external_id).await.unwrap_or(remote.seen_at.and_utc());
+                    if theirs > booking.modified_at.and_utc() { Side::Remote } else { Side::Local }
+                }
+            }
+        };
+        let mut m = merge::merge(&base, &local, &remote.fields, known, later);
+        if policy == ConflictPolicy::PreferCalsync {
+            // calsync's booking stands whole: the copy is restored.
+            m.result = local.clone();
+            m.from_remote.clear();
+        }
+        let decided = policy == ConflictPolicy::PreferCalsync || !m.conflicting.is_empty();
+        let actor = format!("sync: {label} ({})", policy.as_str());
+        let result = m.result.clone();
+        let needs_push = result != remote.fields || !m.from_local.is_empty();
+        let (booking_id, copy_id, integration_id, etag) = (booking.id, t.copy_id, integration.id, remote.etag.clone());
+        let (label, policy_name) = (label.clone(), policy.as_str());
+        let outcome = merge::outcome(&differing, &m.from_remote);
+        let remote_fields = remote.fields.clone();
+        c.write_tx(move |mut c| {
+            Box::pin(async move {
+                if result != local {
+                    bookings::take_fields(&mut c, &booking, &result, &actor).await?;
+                }
+                if decided {
+                    conflicts::record(&mut c, conflicts::New {
+                        booking_id,
+                        copy_id,
+                        integration_id,
+                        calendar: &label,
+                        state: DECIDED,
+                        policy: policy_name,
+                        base: &base,
+                        local: &local,
+                        remote: Some(&remote_fields),
+                        fields: &differing,
+                        outcome: Some(outcome),
+                        remote_etag: etag.as_deref(),
+                        decided_by: Some(policy_name),
+                    })
+                    .await?;
+                }
+                let version = booking.version + i64::from(result != local);
+                copies::accept(&mut c, copy_id, etag.as_deref(), &remote_fields, version).await?;
+                if needs_push {
+                    copies::repush(&mut c, copy_id, etag.as_deref(), false).await?;
+                }
+                Ok::<(), Error>(())
+            })
+        })
+        .await?;
+        Ok(if needs_push { Step::Push } else { Step::Nothing })
+    }
+
+    /// The copy was deleted in the calendar: ask opens a conflict; prefer-calsync makes the
+    /// copy again; the others cancel the booking (a decided conflict keeps the booking's
+    /// version when it had changed, or when the policy alone chose).
+    async fn deleted(&self, c: &mut Conn<'_>, integration: &Integration, t: &Tracked, booking: &Booking, base: &Fields, local: &Fields) -> Result<Step> {
+        let policy = integration.conflict_policy;
+        if policy == ConflictPolicy::Ask && conflicts::open_of(c, t.copy_id).await?.is_some() {
+            return Ok(Step::Nothing);
+        }
+        let (state, outcome_from_remote): (&'static str, &[&'static str]) = match policy {
+            ConflictPolicy::Ask => (OPEN, &[]),
+            ConflictPolicy::PreferCalsync => (DECIDED, &[]),
+            _ => (DECIDED, &NAMES),
+        };
+        let record = match policy {
+            ConflictPolicy::LastWriteWins => !base.differing(local, &NAMES).is_empty(),
+            _ => true,
+        };
+        let cancel = matches!(policy, ConflictPolicy::LastWriteWins | ConflictPolicy::PreferCalendar);
+        let label = integration.integration_name.clone();
+        let (b, copy_id, integration_id, base, local) = (booking.clone(), t.copy_id, integration.id, base.clone(), local.clone());
+        c.write_tx(move |mut c| {
+            Box::pin(async move {
+                let policy_name = policy.as_str();
+                if record {
+                    let fields = NAMES.to_vec();
+                    let outcome = (state == DECIDED).then(|| merge::outcome(&fields, outcome_from_remote));
+                    conflicts::record(&mut c, conflicts::New {
+                        booking_id: b.id,
+                        copy_id,
+                        integration_id,
+                        calendar: &label,
+                        state,
+                        policy: policy_name,
+                        base: &base,
+                        local: &local,
+                        remote: None,
+                        fields: &fields,
+                        outcome,
+                        remote_etag: None,
+                        decided_by: (state == DECIDED).then_some(policy_name),
+                    })
+                    .await?;
+                }
+                if cancel {
+                    bookings::cancel_from(&mut c, &b, &format!("sync: {label} ({policy_name})")).await?;
+                    copies::gone(&mut c, copy_id, &format!("Deleted in '{label}': the booking was cancelled.")).await?;
+                } else if policy == ConflictPolicy::PreferCalsync {
+                    copies::repush(&mut c, copy_id, None, true).await?;
+                }
+                Ok::<(), Error>(())
+            })
+        })
+        .await?;
+        Ok(if policy == ConflictPolicy::PreferCalsync { Step::Push } else { Step::Nothing })
+    }
+
+    /// When the calendar's copy last changed, asked of the provider.
+    async fn remote_time(&self, integration: &Integration, external_id: &str) -> Option<DateTime<Utc>> {
+        let secrets = {
+            let mut pooled = self.conn().await.ok()?;
+            self.inner.adapters.secrets(&mut pooled.conn(), integration, None).await.ok()?.ok()?
+        };
+        let pacer = std::sync::Arc::new(self.pacer_for(integration));
+        let provider = self.inner.adapters.build(integration, secrets, pacer).ok()?;
+        provider.updated(external_id).await.ok().flatten()
+    }
+}

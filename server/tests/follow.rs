@@ -1,0 +1,241 @@
+//! Following the calendar against the provider sandbox, on SQLite and PostgreSQL: a booking's
+//! copy moved, edited or deleted in Google Calendar is merged at the next sync under each
+//! conflict policy; simultaneous edits make a conflict with the right base, local and remote.
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Duration as Days, Utc};
+use serde_json::{json, Value};
+use server::{
+    crypto::Secret,
+    db_test,
+    domain::{
+        booking_copies as copies,
+        bookings::{self as bk, Changes, NewBooking, Outcome},
+        conflicts,
+        integrations::{self as ig, Actor, Patch},
+    },
+    providers::fetch::FeedClient,
+    sandbox::Sandbox,
+    sync::{Engine, Settings, Trigger},
+    testing::TestDb,
+};
+
+mod common;
+use common::*;
+
+const ANA: &str = "ana@example.com";
+
+struct World {
+    sandbox: Sandbox,
+    me: Actor,
+    name: String,
+    engine: Engine,
+}
+
+async fn setup(db: &TestDb, policy: &str) -> World {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| s.add_account(ANA));
+    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
+    let me = user(db, ANA).await;
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some("Work".into()),
+        calendar_id: Some(ANA.into()),
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        is_primary: Some(true),
+        conflict_policy: Some(policy.into()),
+        ..Patch::default()
+    };
+    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
+    let feeds = limits();
+    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    World { sandbox, me, name, engine }
+}
+
+fn local(days: i64, hour: u32) -> String {
+    format!("{} {hour:02}:00", (Utc::now().date_naive() + Days::days(days)).format("%Y-%m-%d"))
+}
+
+fn utc(days: i64, hour: u32) -> chrono::DateTime<Utc> {
+    (Utc::now().date_naive() + Days::days(days)).and_hms_opt(hour, 0, 0).unwrap().and_utc()
+}
+
+/// A booking written to the calendar and synced back (the copy is current on both sides).
+async fn booked(db: &TestDb, w: &World, title: &str) -> (bk::Booking, String) {
+    let new = NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), location: Some("Room 1".into()), ..NewBooking::default() };
+    let b = {
+        let mut c = db.pool.get().await.unwrap();
+        match bk::create(&mut c.conn(), w.me, ANA, new).await.unwrap() {
+            Outcome::Booked(b) => b,
+            Outcome::Busy(x) => panic!("{x:?}"),
+        }
+    };
+    w.engine.push_booking(b.id).await.unwrap();
+    w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
+    let id = copy(db, b.id).await.external_id.unwrap();
+    (b, id)
+}
+
+async fn copy(db: &TestDb, booking: i64) -> copies::CopyView {
+    let mut c = db.pool.get().await.unwrap();
+    copies::of(&mut c.conn(), &[booking]).await.unwrap().remove(0)
+}
+
+async fn booking(db: &TestDb, me: Actor, id: i64) -> bk::Booking {
+    let mut c = db.pool.get().await.unwrap();
+    bk::get(&mut c.conn(), me, id).await.unwrap()
+}
+
+async fn conflicts_of(db: &TestDb, me: Actor, id: i64) -> Vec<conflicts::Conflict> {
+    let mut c = db.pool.get().await.unwrap();
+    conflicts::list(&mut c.conn(), me, None, Some(id), None).await.unwrap()
+}
+
+/// A person edits the event in Google Calendar.
+fn edit(sandbox: &Sandbox, id: &str, change: Value) {
+    sandbox.with(|s| {
+        let mut e = s.calendars[ANA].events[id].0.clone();
+        for (k, v) in change.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        s.put_event(ANA, id, e).unwrap();
+    });
+}
+
+fn event(sandbox: &Sandbox, id: &str) -> Value {
+    sandbox.with(|s| s.calendars[ANA].events[id].0.clone())
+}
+
+fn at(t: chrono::DateTime<Utc>) -> Value {
+    json!({"dateTime": t.to_rfc3339(), "timeZone": "UTC"})
+}
+
+async fn sync(w: &World) {
+    w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
+}
+
+db_test!(last_write_wins_takes_a_move_made_in_the_calendar, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let (b, id) = booked(&db, &w, "Review").await;
+    edit(&w.sandbox, &id, json!({"start": at(utc(2, 14)), "end": at(utc(2, 15)), "summary": "Review (moved by Ana)"}));
+    sync(&w).await;
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!((now.start.and_utc(), now.end.and_utc(), now.title.as_str(), now.version), (utc(2, 14), utc(2, 15), "Review (moved by Ana)", b.version + 1));
+    assert_eq!(now.location.as_deref(), Some("Room 1"), "what the calendar did not change stays");
+    assert!(conflicts_of(&db, w.me, b.id).await.is_empty(), "one side changed: no conflict");
+    assert_eq!(copy(&db, b.id).await.state, "written");
+    // A second sync changes nothing more.
+    sync(&w).await;
+    assert_eq!(booking(&db, w.me, b.id).await.version, b.version + 1);
+    let history = count_history(&db, "update").await;
+    assert!(history >= 1);
+
+    // Deleted in the calendar: the booking is cancelled.
+    w.sandbox.with(|s| s.delete_event(ANA, &id));
+    sync(&w).await;
+    assert_eq!(booking(&db, w.me, b.id).await.status, "cancelled");
+    let c = copy(&db, b.id).await;
+    assert_eq!(c.note.as_deref(), Some("Deleted in 'Work': the booking was cancelled."));
+    assert!(conflicts_of(&db, w.me, b.id).await.is_empty());
+});
+
+db_test!(prefer_calsync_restores_the_copy_and_keeps_the_change_in_a_decided_conflict, |db| {
+    let w = setup(&db, "prefer-calsync").await;
+    let (b, id) = booked(&db, &w, "Budget").await;
+    edit(&w.sandbox, &id, json!({"summary": "Budget (edited in Google)", "location": "Room 9"}));
+    sync(&w).await;
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!((now.title.as_str(), now.version), ("Budget", b.version));
+    let e = event(&w.sandbox, &id);
+    assert_eq!((e["summary"].as_str(), e["location"].as_str()), (Some("Budget"), Some("Room 1")), "restored");
+    let list = conflicts_of(&db, w.me, b.id).await;
+    assert_eq!(list.len(), 1);
+    let k = &list[0];
+    assert_eq!((k.state.as_str(), k.policy.as_str(), k.decided_by.as_deref()), ("decided", "prefer-calsync", Some("prefer-calsync")));
+    assert_eq!(k.remote.as_ref().unwrap().title, "Budget (edited in Google)");
+    assert_eq!(k.fields, vec!["title", "location"]);
+    assert_eq!(k.outcome.as_ref().unwrap()["title"], "local");
+
+    // Deleted there: made again.
+    w.sandbox.with(|s| s.delete_event(ANA, &id));
+    sync(&w).await;
+    let c = copy(&db, b.id).await;
+    assert_eq!(c.state, "written");
+    let again = c.external_id.unwrap();
+    assert_ne!(again, id, "a new event");
+    assert_eq!(event(&w.sandbox, &again)["summary"], "Budget");
+    assert_eq!(booking(&db, w.me, b.id).await.status, "confirmed");
+});
+
+db_test!(prefer_calendar_follows_the_calendar_even_over_a_local_change, |db| {
+    let w = setup(&db, "prefer-calendar").await;
+    let (b, id) = booked(&db, &w, "Sync").await;
+    edit(&w.sandbox, &id, json!({"summary": "Sync (calendar)"}));
+    // A local change to the same field after the calendar's: its push is refused (412), and
+    // the policy lets the calendar win.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Sync (calsync)".into()), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    let stale = copy(&db, b.id).await;
+    assert_eq!(stale.state, "pending");
+    assert!(stale.error.as_deref().unwrap().contains("changed in Google Calendar meanwhile"), "{stale:?}");
+    assert_eq!(event(&w.sandbox, &id)["summary"], "Sync (calendar)", "nothing overwritten");
+    sync(&w).await;
+    assert_eq!(booking(&db, w.me, b.id).await.title, "Sync (calendar)");
+    let k = &conflicts_of(&db, w.me, b.id).await[0];
+    assert_eq!((k.state.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str(), k.base.title.as_str()), ("decided", "Sync (calsync)", "Sync (calendar)", "Sync"));
+    assert_eq!(copy(&db, b.id).await.state, "written");
+
+    // Deleted there: the booking is cancelled.
+    w.sandbox.with(|s| s.delete_event(ANA, &id));
+    sync(&w).await;
+    assert_eq!(booking(&db, w.me, b.id).await.status, "cancelled");
+});
+
+db_test!(ask_opens_one_conflict_and_changes_nothing, |db| {
+    let w = setup(&db, "ask").await;
+    let (b, id) = booked(&db, &w, "Interview").await;
+    edit(&w.sandbox, &id, json!({"start": at(utc(2, 16)), "end": at(utc(2, 17))}));
+    sync(&w).await;
+    sync(&w).await;
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!((now.start.and_utc(), now.version), (utc(2, 10), b.version), "nothing changed");
+    assert_eq!(event(&w.sandbox, &id)["start"]["dateTime"], at(utc(2, 16))["dateTime"], "nothing changed there either");
+    let list = conflicts_of(&db, w.me, b.id).await;
+    assert_eq!(list.len(), 1, "one conflict however often it syncs");
+    let k = &list[0];
+    assert_eq!((k.state.as_str(), k.decided_by.as_deref(), k.outcome.is_none()), ("open", None, true));
+    assert_eq!((k.base.start, k.local.start, k.remote.as_ref().unwrap().start), (utc(2, 10), utc(2, 10), utc(2, 16)));
+    assert_eq!(k.fields, vec!["start", "end"]);
+});
+
+db_test!(simultaneous_edits_make_a_conflict_the_later_change_wins, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let (b, id) = booked(&db, &w, "Planning").await;
+    // Google first, then calsync: calsync's change is the later one.
+    edit(&w.sandbox, &id, json!({"summary": "Planning (Google)", "location": "Room 7"}));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Planning (calsync)".into()), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    sync(&w).await;
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!((now.title.as_str(), now.location.as_deref()), ("Planning (calsync)", Some("Room 7")), "each side's own change kept; the title to the later");
+    let e = event(&w.sandbox, &id);
+    assert_eq!((e["summary"].as_str(), e["location"].as_str()), (Some("Planning (calsync)"), Some("Room 7")));
+    let k = &conflicts_of(&db, w.me, b.id).await[0];
+    assert_eq!(k.state, "decided");
+    assert_eq!((k.base.title.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str()), ("Planning", "Planning (calsync)", "Planning (Google)"));
+    assert_eq!(k.outcome.as_ref().unwrap()["title"], "local");
+    assert_eq!(k.outcome.as_ref().unwrap()["location"], "remote");
+    assert_eq!(copy(&db, b.id).await.state, "written");
+});
