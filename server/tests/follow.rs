@@ -239,3 +239,51 @@ db_test!(simultaneous_edits_make_a_conflict_the_later_change_wins, |db| {
     assert_eq!(k.outcome.as_ref().unwrap()["location"], "remote");
     assert_eq!(copy(&db, b.id).await.state, "written");
 });
+
+db_test!(a_conflict_is_resolved_field_by_field_once_and_both_sides_agree, |db| {
+    let w = setup(&db, "ask").await;
+    let (b, id) = booked(&db, &w, "Offsite").await;
+    edit(&w.sandbox, &id, json!({"summary": "Offsite (Google)", "start": at(utc(2, 12)), "end": at(utc(2, 13))}));
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Offsite (calsync)".into()), location: Some(Some("Lisbon".into())), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    sync(&w).await;
+    let open = conflicts_of(&db, w.me, b.id).await.remove(0);
+    assert_eq!(open.state, "open");
+    assert_eq!(open.fields, vec!["title", "start", "end", "location"]);
+    assert_eq!(event(&w.sandbox, &id)["summary"], "Offsite (Google)", "nothing overwritten while open");
+
+    // Bad choices change nothing.
+    let mut c = db.pool.get().await.unwrap();
+    let missing = conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Fields([("title".to_string(), "local".to_string())].into())).await;
+    assert!(matches!(missing, Err(server::domain::Error::Invalid(ref r)) if r.errors[0].message == "Choose a side for every field that differs; missing: start, end, location."), "{missing:?}");
+    let unknown = conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Fields([("colour".to_string(), "local".to_string())].into())).await;
+    assert!(matches!(unknown, Err(server::domain::Error::Invalid(ref r)) if r.errors[0].message == "'colour' is not a field that differs here (those are: title, start, end, location)."));
+
+    // Title from calsync, the time from the calendar, the place from calsync.
+    let pick: std::collections::BTreeMap<String, String> = [("title", "local"), ("start", "remote"), ("end", "remote"), ("location", "local")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let done = conflicts::resolve(&mut c.conn(), w.me, open.id, "ana@example.com", conflicts::Choice::Fields(pick.clone())).await.unwrap();
+    assert_eq!((done.state.as_str(), done.decided_by.as_deref()), ("resolved", Some("ana@example.com")));
+    drop(c);
+    w.engine.push_booking(b.id).await.unwrap();
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!((now.title.as_str(), now.start.and_utc(), now.location.as_deref()), ("Offsite (calsync)", utc(2, 12), Some("Lisbon")));
+    let e = event(&w.sandbox, &id);
+    assert_eq!((e["summary"].as_str(), e["location"].as_str()), (Some("Offsite (calsync)"), Some("Lisbon")));
+    assert_eq!(chrono::DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str().unwrap()).unwrap().to_utc(), utc(2, 12));
+    assert_eq!(copy(&db, b.id).await.state, "written");
+    // The next sync finds both sides equal: nothing new.
+    sync(&w).await;
+    assert_eq!(conflicts_of(&db, w.me, b.id).await.len(), 1);
+    assert_eq!(booking(&db, w.me, b.id).await.version, now.version);
+
+    // Resolving again: 409 naming who and when, nothing changes.
+    let mut c = db.pool.get().await.unwrap();
+    let again = conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Take(server::domain::merge::Side::Remote)).await;
+    let expected = conflicts::msg_resolved("ana@example.com", done.decided_at.unwrap());
+    assert!(matches!(again, Err(server::domain::Error::Conflict(ref m)) if *m == expected), "{again:?}");
+    assert!(expected.starts_with("Already resolved by ana@example.com at "));
+    assert_eq!(booking(&db, w.me, b.id).await.title, "Offsite (calsync)");
+});

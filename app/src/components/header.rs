@@ -22,6 +22,7 @@ pub fn Header() -> impl IntoView {
                                 <A href="/sync">"Sync"</A>
                                 <A href="/availability">"Availability"</A>
                                 <A href="/bookings">"Bookings"</A>
+                                <A href="/conflicts">"Conflicts"</A>
                                 {user.is_admin.then(|| view! { <A href="/admin/sync-health">"Admin"</A> })}
                             </nav>
                             <div class="account">

@@ -3,6 +3,7 @@ pub mod admin_health;
 pub mod admin_users;
 pub mod availability;
 pub mod bookings;
+pub mod conflicts;
 pub mod calendar_form;
 pub mod calendars;
 pub mod connect;

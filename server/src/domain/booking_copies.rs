@@ -355,10 +355,7 @@ pub async fn accept(c: &mut Conn<'_>, copy_id: i64, etag: Option<&str>, base: &s
 pub async fn repush(c: &mut Conn<'_>, copy_id: i64, seen: Option<&str>, recreate: bool) -> Result<()> {
     let at = now();
     if recreate {
-        run!(c, |cc| diesel::update(bc::table.find(copy_id))
-            .set((bc::state.eq(PENDING), bc::external_id.eq(None::<String>), bc::etag.eq(None::<String>), bc::client_key.eq(new_key()), bc::due_at.eq(Some(at)), bc::attempts.eq(0), bc::modified_at.eq(at)))
-            .execute(cc)
-            .await)?;
+        return revive(c, copy_id).await;
     } else {
         run!(c, |cc| diesel::update(bc::table.find(copy_id))
             .set((bc::state.eq(PENDING), bc::etag.eq(seen), bc::due_at.eq(Some(at)), bc::attempts.eq(0), bc::modified_at.eq(at)))
@@ -372,6 +369,16 @@ pub async fn repush(c: &mut Conn<'_>, copy_id: i64, seen: Option<&str>, recreate
 pub async fn gone(c: &mut Conn<'_>, copy_id: i64, note: &str) -> Result<()> {
     run!(c, |cc| diesel::update(bc::table.find(copy_id))
         .set((bc::state.eq(WRITTEN), bc::action.eq(REMOVE), bc::note.eq(Some(note)), bc::due_at.eq(None::<NaiveDateTime>), bc::modified_at.eq(now())))
+        .execute(cc)
+        .await)?;
+    Ok(())
+}
+
+/// A copy made again (its booking was kept over the calendar's deletion of it).
+pub async fn revive(c: &mut Conn<'_>, copy_id: i64) -> Result<()> {
+    let at = now();
+    run!(c, |cc| diesel::update(bc::table.find(copy_id))
+        .set((bc::state.eq(PENDING), bc::action.eq(PUT), bc::note.eq(None::<String>), bc::external_id.eq(None::<String>), bc::etag.eq(None::<String>), bc::client_key.eq(new_key()), bc::due_at.eq(Some(at)), bc::attempts.eq(0), bc::modified_at.eq(at)))
         .execute(cc)
         .await)?;
     Ok(())

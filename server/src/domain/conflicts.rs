@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::integrations::Actor;
-use super::merge::Fields;
+use super::merge::{Fields, Side};
 use super::{now, users, Error, Result};
 use crate::db::schema::{bookings as b, calendar_integrations as ci, conflicts as cf, users as u};
 use crate::db::Conn;
@@ -50,8 +50,8 @@ pub struct Conflict {
 /// A conflict to record.
 pub struct New<'a> {
     pub booking_id: i64,
-    pub copy_id: i64,
-    pub integration_id: i64,
+    pub copy_id: Option<i64>,
+    pub integration_id: Option<i64>,
     pub calendar: &'a str,
     pub state: &'static str,
     pub policy: &'a str,
@@ -74,8 +74,8 @@ pub async fn record(c: &mut Conn<'_>, n: New<'_>) -> Result<i64> {
     let id = run!(c, |cc| diesel::insert_into(cf::table)
         .values((
             cf::booking_id.eq(n.booking_id),
-            cf::copy_id.eq(Some(n.copy_id)),
-            cf::integration_id.eq(Some(n.integration_id)),
+            cf::copy_id.eq(n.copy_id),
+            cf::integration_id.eq(n.integration_id),
             cf::calendar_label.eq(n.calendar),
             cf::state.eq(n.state),
             cf::policy.eq(n.policy),
@@ -189,4 +189,113 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, booking
         q.load(c).await
     })?;
     Ok(rows.into_iter().filter_map(of_row).map(|(c, _)| c).collect())
+}
+
+/// What a person chose: one side for every differing field, or a side per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Take(Side),
+    Fields(BTreeMap<String, String>),
+}
+
+pub fn msg_resolved(by: &str, at: NaiveDateTime) -> String {
+    format!("Already resolved by {by} at {} UTC.", at.format("%Y-%m-%d %H:%M"))
+}
+
+/// The side each differing field takes, or what is wrong with the choice.
+fn sides(conflict: &Conflict, choice: &Choice) -> Result<BTreeMap<String, Side>> {
+    let listed = conflict.fields.join(", ");
+    let map: BTreeMap<String, Side> = match choice {
+        Choice::Take(side) => conflict.fields.iter().map(|f| (f.clone(), *side)).collect(),
+        Choice::Fields(given) => {
+            let mut out = BTreeMap::new();
+            for (f, side) in given {
+                if !conflict.fields.contains(f) {
+                    return Err(Error::invalid("fields", format!("'{f}' is not a field that differs here (those are: {listed}).")));
+                }
+                let side = Side::parse(side).ok_or_else(|| Error::invalid("fields", format!("'{side}' for {f} is neither local nor remote.")))?;
+                out.insert(f.clone(), side);
+            }
+            let missing: Vec<&str> = conflict.fields.iter().filter(|f| !out.contains_key(*f)).map(String::as_str).collect();
+            if !missing.is_empty() {
+                return Err(Error::invalid("fields", format!("Choose a side for every field that differs; missing: {}.", missing.join(", "))));
+            }
+            out
+        }
+    };
+    if conflict.remote.is_none() {
+        let mut chosen: Vec<Side> = map.values().copied().collect();
+        chosen.dedup();
+        if chosen.len() > 1 {
+            return Err(Error::invalid("fields", "The calendar's copy was deleted: keep calsync's booking or the deletion, not single fields."));
+        }
+    }
+    Ok(map)
+}
+
+/// Resolves a conflict as a person chose: the booking takes the chosen fields (a deletion
+/// chosen cancels it), the copy is marked to be written with the outcome, and the conflict
+/// records who chose what. A resolved conflict is refused with who resolved it and when.
+/// Answers the resolved conflict; the caller pushes the booking's copy.
+pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choice: Choice) -> Result<Conflict> {
+    let conflict = get(conn, actor, id).await?;
+    if conflict.state == RESOLVED {
+        return Err(Error::Conflict(msg_resolved(conflict.decided_by.as_deref().unwrap_or("someone"), conflict.decided_at.unwrap_or(conflict.created_at))));
+    }
+    let sides = sides(&conflict, &choice)?;
+    let booking = super::bookings::get(conn, Actor::SYSTEM, conflict.booking_id).await?;
+    let by = by.to_string();
+    let keep_deletion = conflict.remote.is_none() && sides.values().all(|s| *s == Side::Remote);
+    let mut result = booking.fields();
+    if let Some(remote) = &conflict.remote {
+        for (f, side) in &sides {
+            let from = if *side == Side::Remote { remote } else { &conflict.local };
+            result.take(f, from);
+        }
+    } else if !keep_deletion {
+        result = conflict.local.clone();
+    }
+    let outcome: BTreeMap<String, String> = sides.iter().map(|(f, s)| (f.clone(), s.as_str().to_string())).collect();
+    let c2 = conflict.clone();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let at = now();
+            let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.ne(RESOLVED)))
+                .set((cf::state.eq(RESOLVED), cf::outcome.eq(Some(json(&outcome))), cf::decided_by.eq(Some(&by)), cf::decided_at.eq(Some(at))))
+                .execute(cc)
+                .await)?;
+            if changed == 0 {
+                return Err(Error::Conflict(msg_resolved("someone else", at)));
+            }
+            let actor = format!("conflict resolution by {by}");
+            if keep_deletion {
+                if booking.status == "confirmed" {
+                    super::bookings::cancel_from(&mut c, &booking, &actor).await?;
+                }
+                if let Some(copy) = c2.copy_id {
+                    super::booking_copies::gone(&mut c, copy, &format!("Deleted in '{}': the booking was cancelled.", c2.calendar)).await?;
+                }
+                return Ok(());
+            }
+            let version = if result != booking.fields() || booking.status != "confirmed" {
+                super::bookings::take_fields(&mut c, &booking, &result, &actor).await?;
+                booking.version + 1
+            } else {
+                booking.version
+            };
+            if let Some(copy) = c2.copy_id {
+                match &c2.remote {
+                    // The calendar's version is the base now: the outcome is written over it.
+                    Some(remote) => {
+                        super::booking_copies::accept(&mut c, copy, c2.remote_etag.as_deref(), remote, version).await?;
+                        super::booking_copies::repush(&mut c, copy, c2.remote_etag.as_deref(), false).await?;
+                    }
+                    None => super::booking_copies::revive(&mut c, copy).await?,
+                }
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    get(conn, actor, id).await
 }

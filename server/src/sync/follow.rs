@@ -150,8 +150,8 @@ impl Engine {
             if conflicts::open_of(&mut c, t.copy_id).await?.is_none() {
                 conflicts::record(&mut c, conflicts::New {
                     booking_id: booking.id,
-                    copy_id: t.copy_id,
-                    integration_id: integration.id,
+                    copy_id: Some(t.copy_id),
+                    integration_id: Some(integration.id),
                     calendar: label,
                     state: OPEN,
                     policy: policy.as_str(),
@@ -203,8 +203,8 @@ impl Engine {
                 if decided {
                     conflicts::record(&mut c, conflicts::New {
                         booking_id,
-                        copy_id,
-                        integration_id,
+                        copy_id: Some(copy_id),
+                        integration_id: Some(integration_id),
                         calendar: &label,
                         state: DECIDED,
                         policy: policy_name,
@@ -258,8 +258,8 @@ impl Engine {
                     let outcome = (state == DECIDED).then(|| merge::outcome(&fields, outcome_from_remote));
                     conflicts::record(&mut c, conflicts::New {
                         booking_id: b.id,
-                        copy_id,
-                        integration_id,
+                        copy_id: Some(copy_id),
+                        integration_id: Some(integration_id),
                         calendar: &label,
                         state,
                         policy: policy_name,

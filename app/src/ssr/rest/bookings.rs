@@ -97,7 +97,7 @@ async fn one(state: &AppState, actor: server::domain::integrations::Actor, id: i
 }
 
 /// How long a request waits for the push of its booking before answering `pending`.
-const PUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const PUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl BookingJson {
     fn of(b: &bk::Booking) -> Self {

@@ -4,6 +4,7 @@
 mod availability;
 mod body;
 mod bookings;
+mod conflicts;
 mod exports;
 mod health;
 mod integrations;
@@ -44,6 +45,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bookings/{id}"),
     ("patch", "/api/v1/bookings/{id}"),
     ("post", "/api/v1/bookings/{id}/cancel"),
+    ("get", "/api/v1/conflicts"),
+    ("get", "/api/v1/conflicts/{id}"),
+    ("post", "/api/v1/conflicts/{id}/resolve"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -64,6 +68,9 @@ pub fn router(state: AppState) -> Router {
         .route("/bookings", get(bookings::list).post(bookings::create))
         .route("/bookings/{id}", get(bookings::read_one).patch(bookings::update))
         .route("/bookings/{id}/cancel", post(bookings::cancel))
+        .route("/conflicts", get(conflicts::list))
+        .route("/conflicts/{id}", get(conflicts::read_one))
+        .route("/conflicts/{id}/resolve", post(conflicts::resolve))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)

@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{availability, bookings, exports, health, integrations, sync, ErrorBody, Message};
+use super::{availability, bookings, conflicts, exports, health, integrations, sync, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -40,7 +40,10 @@ impl Modify for BearerAuth {
         bookings::list,
         bookings::read_one,
         bookings::update,
-        bookings::cancel
+        bookings::cancel,
+        conflicts::list,
+        conflicts::read_one,
+        conflicts::resolve
     ),
     components(schemas(
         integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput,
@@ -48,7 +51,7 @@ impl Modify for BearerAuth {
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
         availability::ConflictJson, availability::CheckInput, availability::DegradedJson,
         health::HealthJson, health::HealthItemJson, exports::ExportJson, exports::ExportListJson, exports::ExportInput,
-        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, ErrorBody, Message
+        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, conflicts::ConflictJson, conflicts::ConflictListJson, conflicts::VersionJson, conflicts::ResolveInput, ErrorBody, Message
     )),
     modifiers(&BearerAuth)
 )]
