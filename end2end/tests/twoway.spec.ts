@@ -1,16 +1,15 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, Browser, Page, APIRequestContext } from '@playwright/test';
 import { ADMIN, checkAccessibility, signIn } from './helpers';
 
 // Two-way sync through the provider sandbox inside the app (serve --sandbox): its admin API
 // shows what a person would see in their Google calendar.
 const SANDBOX = process.env.CALSYNC_E2E_SANDBOX ?? 'http://127.0.0.1:3900';
 
-test('a booking is written into the member’s primary Google calendar, shown as Written, and deleted there when cancelled', async ({ page, browser, request }) => {
-  test.setTimeout(120_000);
-  const stamp = Date.now();
+/** A new member with a Google account in the sandbox, signed in (in their own browser
+ * context), its calendar connected and made primary. */
+async function member(page: Page, browser: Browser, request: APIRequestContext, stamp: number) {
   const email = `two-${stamp}@example.com`;
   const password = 'two password 1';
-  // The member's Google account, and the member in calsync.
   expect((await request.post(`${SANDBOX}/sandbox/google/accounts`, { data: { email } })).status()).toBe(201);
   await signIn(page, ADMIN.email, ADMIN.password);
   await page.goto('/admin/users');
@@ -21,61 +20,149 @@ test('a booking is written into the member’s primary Google calendar, shown as
   await expect(page.getByTestId('user-created')).toContainText(email);
 
   const context = await browser.newContext();
-  const member = await context.newPage();
-  await signIn(member, email, password);
-  // Connect the Google calendar and make it primary.
-  await member.goto('/calendars');
-  await member.getByTestId('connect-google').click();
-  await member.getByLabel('Account').selectOption(email);
-  await member.getByRole('button', { name: 'Allow' }).click();
-  await member.getByLabel(email).check();
-  await member.getByRole('button', { name: 'Add selected calendars' }).click();
-  const card = member.locator(`[data-test=calendar-card][data-title="${email}"]`);
+  const me = await context.newPage();
+  await signIn(me, email, password);
+  await me.goto('/calendars');
+  await me.getByTestId('connect-google').click();
+  await me.getByLabel('Account').selectOption(email);
+  await me.getByRole('button', { name: 'Allow' }).click();
+  await me.getByLabel(email).check();
+  await me.getByRole('button', { name: 'Add selected calendars' }).click();
+  const card = me.locator(`[data-test=calendar-card][data-title="${email}"]`);
   await expect(card.getByTestId('status')).toHaveText('Synced', { timeout: 15_000 });
   await card.getByRole('button', { name: 'Make primary' }).click();
   await expect(card.getByRole('button', { name: 'Make primary' })).toHaveCount(0);
+  return { email, context, me, card, record: (await card.getAttribute('data-name'))! };
+}
 
-  // Book: the copy is written at once.
-  await member.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
-  const day = new Date(Date.now() + 5 * 86_400_000).toISOString().slice(0, 10);
-  const title = `Kickoff ${stamp}`;
-  const form = member.getByRole('form', { name: 'Book a meeting' });
+/** What the member's Google calendar holds (a person looking at it). */
+async function inGoogle(request: APIRequestContext, email: string): Promise<any[]> {
+  const answer = await request.get(`${SANDBOX}/sandbox/google/calendars/${encodeURIComponent(email)}/events`);
+  expect(answer.status()).toBe(200);
+  return (await answer.json()).items as any[];
+}
+
+/** Books a meeting on the Bookings page. */
+async function book(me: Page, title: string, day: string, from: string, to: string) {
+  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
+  const form = me.getByRole('form', { name: 'Book a meeting' });
   await form.getByLabel('Title', { exact: true }).fill(title);
-  await form.getByLabel('Start', { exact: true }).fill(`${day}T09:00`);
-  await form.getByLabel('End', { exact: true }).fill(`${day}T09:45`);
+  await form.getByLabel('Start', { exact: true }).fill(`${day}T${from}`);
+  await form.getByLabel('End', { exact: true }).fill(`${day}T${to}`);
   await form.getByLabel('Time zone').selectOption('UTC');
   await form.getByLabel('Attendees').fill('lee@example.com');
   await form.getByRole('button', { name: 'Book' }).click();
-  await expect(member.getByTestId('booked')).toHaveText(`Booked '${title}' for ${email}.`);
-  const item = member.getByTestId('booking').filter({ hasText: title });
+  await expect(me.getByTestId('booked')).toContainText(`Booked '${title}'`);
+  return me.getByTestId('booking').filter({ hasText: title });
+}
+
+test('a booking is written into the member’s primary Google calendar, shown as Written, and deleted there when cancelled', async ({ page, browser, request }) => {
+  test.setTimeout(120_000);
+  const stamp = Date.now();
+  const { email, context, me } = await member(page, browser, request, stamp);
+  const day = new Date(Date.now() + 5 * 86_400_000).toISOString().slice(0, 10);
+  const title = `Kickoff ${stamp}`;
+  const item = await book(me, title, day, '09:00', '09:45');
   const copy = item.getByTestId('copy');
   await expect(copy).toHaveAttribute('data-state', 'written');
   await expect(copy).toHaveText(`${email}: Written`);
   for (const width of [1280, 390]) {
-    await member.setViewportSize({ width, height: 900 });
-    await checkAccessibility(member, `bookings with copies at ${width} px`);
+    await me.setViewportSize({ width, height: 900 });
+    await checkAccessibility(me, `bookings with copies at ${width} px`);
   }
-  await member.setViewportSize({ width: 1280, height: 900 });
+  await me.setViewportSize({ width: 1280, height: 900 });
 
   // In the Google calendar: exactly one event, at the booked time, with the attendee.
-  const inGoogle = async () => {
-    const answer = await request.get(`${SANDBOX}/sandbox/google/calendars/${encodeURIComponent(email)}/events`);
-    expect(answer.status()).toBe(200);
-    return (await answer.json()).items as any[];
-  };
-  let events = (await inGoogle()).filter((e) => e.extendedProperties?.private?.calsyncBooking);
+  let events = (await inGoogle(request, email)).filter((e) => e.extendedProperties?.private?.calsyncBooking);
   expect(events).toHaveLength(1);
   const id = events[0].id;
   expect(events[0].summary).toBe(title);
   expect(new Date(events[0].start.dateTime).toISOString()).toBe(`${day}T09:00:00.000Z`);
   expect(events[0].attendees).toEqual([{ email: 'lee@example.com' }]);
 
-  // Cancelled: deleted from the calendar, and the booking says so.
+  // Cancelled: deleted from the calendar, and the booking says so. A deleted Google event
+  // stays as its cancelled form (only its id).
   await item.getByRole('button', { name: 'Cancel booking' }).click();
   await expect(item).toContainText('Cancelled');
   await expect(copy).toContainText('Deleted from the calendar.');
-  // A deleted Google event stays as its cancelled form (only its id).
-  events = await inGoogle();
+  events = await inGoogle(request, email);
   expect(events.filter((e) => e.id === id).map((e) => e.status)).toEqual(['cancelled']);
+  await context.close();
+});
+
+test('a meeting edited in Google and in calsync at once is a conflict, resolved field by field side by side; both sides then agree', async ({ page, browser, request }) => {
+  test.setTimeout(150_000);
+  const stamp = Date.now();
+  const { email, context, me, card, record } = await member(page, browser, request, stamp);
+  // Ask before following the calendar.
+  await me.goto(`/calendars/${record}`);
+  await me.getByLabel('When a booking\'s copy is changed in this calendar').selectOption('ask');
+  await me.getByRole('button', { name: 'Save changes' }).click();
+  await expect(me).toHaveURL(/\/calendars(\?|$)/);
+
+  const day = new Date(Date.now() + 6 * 86_400_000).toISOString().slice(0, 10);
+  const title = `Design review ${stamp}`;
+  const item = await book(me, title, day, '10:00', '11:00');
+  await expect(item.getByTestId('copy')).toHaveAttribute('data-state', 'written');
+  const [event] = (await inGoogle(request, email)).filter((e) => e.summary === title);
+
+  // In Google, the meeting is moved to 14:00 and retitled.
+  const moved = { ...event, summary: `${title} (Google)`, start: { dateTime: `${day}T14:00:00Z`, timeZone: 'UTC' }, end: { dateTime: `${day}T15:00:00Z`, timeZone: 'UTC' } };
+  expect((await request.put(`${SANDBOX}/sandbox/google/calendars/${encodeURIComponent(email)}/events/${event.id}`, { data: moved })).status()).toBe(200);
+  // In calsync, the same meeting gets a place and a new title.
+  await item.getByText('Edit', { exact: true }).click();
+  const edit = item.getByRole('form', { name: `Edit ${title}` });
+  await edit.getByLabel('Title').fill(`${title} (calsync)`);
+  await edit.getByLabel('Location').fill('Room 4');
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await expect(me.getByTestId('saved')).toHaveText(`Saved '${title} (calsync)'.`);
+  const changed = me.getByTestId('booking').filter({ hasText: `${title} (calsync)` });
+  await expect(changed.getByTestId('copy')).toContainText('changed in Google Calendar meanwhile');
+  // Nothing made in Google was overwritten.
+  expect((await inGoogle(request, email)).find((e) => e.id === event.id).summary).toBe(`${title} (Google)`);
+
+  // The next sync finds both changes: an open conflict.
+  await me.goto('/calendars');
+  await card.getByTestId('sync-now').click();
+  await expect(card.getByTestId('status')).toHaveText('Synced', { timeout: 15_000 });
+  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Conflicts' }).click();
+  const row = me.getByTestId('conflict').filter({ hasText: title });
+  await expect(row).toHaveAttribute('data-state', 'open');
+  await expect(row).toContainText('Title, Start, End, Location differ');
+  for (const width of [1280, 390]) {
+    await me.setViewportSize({ width, height: 900 });
+    await checkAccessibility(me, `conflicts at ${width} px`);
+  }
+  await me.setViewportSize({ width: 1280, height: 900 });
+  await row.getByRole('link').click();
+
+  // Side by side: calsync's and the calendar's versions, the differing fields marked.
+  await expect(me.getByTestId('conflict-state')).toHaveText('Open');
+  const field = (name: string) => me.locator(`[data-test=field][data-field=${name}]`);
+  await expect(field('title').locator('[data-side=local]')).toHaveText(`${title} (calsync)`);
+  await expect(field('title').locator('[data-side=remote]')).toHaveText(`${title} (Google)`);
+  await expect(field('start').locator('[data-side=remote]')).toContainText(`${day} 14:00`);
+  await expect(field('description')).not.toHaveClass(/differs/);
+  for (const width of [1280, 390]) {
+    await me.setViewportSize({ width, height: 900 });
+    await checkAccessibility(me, `one conflict at ${width} px`);
+  }
+  await me.setViewportSize({ width: 1280, height: 900 });
+  // calsync's title and place, Google's time.
+  await me.getByLabel("Keep the calendar's start").check();
+  await me.getByLabel("Keep the calendar's end").check();
+  await me.getByRole('button', { name: 'Apply my choices' }).click();
+  await expect(me.getByTestId('resolved')).toContainText('Resolved.');
+  await expect(me.getByTestId('conflict-state')).toHaveText('Resolved');
+  await expect(me.getByTestId('decided')).toContainText(`Resolved by ${email}`);
+  await expect(me.getByRole('button', { name: 'Apply my choices' })).toHaveCount(0);
+
+  // Both places agree.
+  const now = (await inGoogle(request, email)).find((e) => e.id === event.id);
+  expect([now.summary, now.location, new Date(now.start.dateTime).toISOString()]).toEqual([`${title} (calsync)`, 'Room 4', `${day}T14:00:00.000Z`]);
+  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
+  const after = me.getByTestId('booking').filter({ hasText: `${title} (calsync)` });
+  await expect(after).toContainText(`${day} 14:00–15:00 (UTC)`);
+  await expect(after.getByTestId('copy')).toHaveAttribute('data-state', 'written');
   await context.close();
 });

@@ -16,6 +16,12 @@ pub struct BookingView {
     pub attendees: String,
     pub cancelled: bool,
     pub copies: Vec<CopyLine>,
+    /// What the edit form starts from: the version read, and the times as the booking's zone
+    /// shows them (`YYYY-MM-DDTHH:MM`).
+    pub version: i64,
+    pub time_zone: String,
+    pub start_input: String,
+    pub end_input: String,
 }
 
 /// A booking's copy in one calendar, as the page shows it.
@@ -93,6 +99,10 @@ pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, App
                     attendees: b.attendees.join(", "),
                     cancelled: b.status == "cancelled",
                     copies: copies.iter().filter(|c| c.booking_id == b.id).map(copy_line).collect(),
+                    version: b.version,
+                    time_zone: tz.name().to_string(),
+                    start_input: s.format("%Y-%m-%dT%H:%M").to_string(),
+                    end_input: e.format("%Y-%m-%dT%H:%M").to_string(),
                 }
             })
             .collect())
@@ -161,4 +171,34 @@ pub async fn cancel_booking(id: i64) -> Result<(), AppError> {
     }
     state.engine.push_soon(id, PUSH_WAIT).await;
     Ok(())
+}
+
+/// Changes a booking (checked like booking it; its copy follows).
+#[allow(clippy::too_many_arguments)]
+#[server]
+pub async fn update_booking(id: i64, version: i64, title: String, start: String, end: String, time_zone: String, location: Option<String>, allow_conflict: Option<String>) -> Result<BookResult, AppError> {
+    use server::domain::bookings as bk;
+    let me = super::ctx::user().await?;
+    let state = super::ctx::state();
+    let changes = bk::Changes {
+        version,
+        title: Some(title),
+        start: Some(start),
+        end: Some(end),
+        time_zone: Some(time_zone),
+        location: Some(location.filter(|l| !l.trim().is_empty())),
+        allow_conflict: super::integrations::checked(&allow_conflict),
+        ..bk::Changes::default()
+    };
+    let outcome = {
+        let mut pooled = state.pool.get().await?;
+        bk::update(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email, changes).await?
+    };
+    Ok(match outcome {
+        bk::Outcome::Booked(b) => {
+            state.engine.push_soon(b.id, PUSH_WAIT).await;
+            BookResult::Booked(format!("Saved '{}'.", b.title))
+        }
+        bk::Outcome::Busy(clashes) => BookResult::Busy(clashes.into_iter().map(|c| c.message).collect()),
+    })
 }

@@ -1,7 +1,7 @@
 //! Bookings: book a meeting for a member (checked against their calendars and bookings; what
 //! is in the way is listed, and can be overridden), see the coming ones, cancel one.
 use crate::{
-    api::bookings::{booking_form, list_bookings, BookResult, BookingFormData as Page, BookingView, CancelBooking, CopyLine, CreateBooking},
+    api::bookings::{booking_form, list_bookings, BookResult, BookingFormData as Page, BookingView, CancelBooking, CopyLine, CreateBooking, UpdateBooking},
     components::form::{last_error, FieldError, FormAlert, Submit},
 };
 use leptos::{either::Either, prelude::*};
@@ -16,7 +16,10 @@ pub fn BookingsPage() -> impl IntoView {
     // The form's data does not change when a booking is made, so the form (and what was typed
     // in it) stays while the list reloads.
     let form_data = Resource::new(move || query.read().get("user"), booking_form);
-    let page = Resource::new(move || (query.read().get("user"), book.version().get(), cancel.version().get()), |(user, ..)| list_bookings(user));
+    // An edit made in a booking's own form: its message, and a count that reloads the list.
+    let edited = RwSignal::new(0u32);
+    let saved = RwSignal::new(None::<String>);
+    let page = Resource::new(move || (query.read().get("user"), book.version().get(), cancel.version().get(), edited.get()), |(user, ..)| list_bookings(user));
     let error = last_error(book.value());
     let cancel_error = last_error(cancel.value());
     view! {
@@ -36,6 +39,7 @@ pub fn BookingsPage() -> impl IntoView {
         <section class="card">
             <h2>"Coming up"</h2>
             <FormAlert error=cancel_error/>
+            {move || saved.get().map(|m| view! { <div class="alert success" role="status" data-test="saved">{m}</div> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     page.await.map(|items| if items.is_empty() {
@@ -43,7 +47,7 @@ pub fn BookingsPage() -> impl IntoView {
                     } else {
                         Either::Right(view! {
                             <ul class="bookings">
-                                {items.into_iter().map(|b| view! { <BookingItem b cancel/> }).collect_view()}
+                                {items.into_iter().map(|b| view! { <BookingItem b cancel edited saved/> }).collect_view()}
                             </ul>
                         })
                     })
@@ -148,6 +152,62 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
     }
 }
 
+/// A booking's own edit form, folded away until opened.
+#[component]
+fn EditBooking(b: BookingView, edited: RwSignal<u32>, saved: RwSignal<Option<String>>) -> impl IntoView {
+    let update = ServerAction::<UpdateBooking>::new();
+    let error = last_error(update.value());
+    Effect::new(move |_| {
+        if let Some(Ok(BookResult::Booked(m))) = update.value().get() {
+            saved.set(Some(m));
+            edited.update(|n| *n += 1);
+        }
+    });
+    let busy = Signal::derive(move || match update.value().get() {
+        Some(Ok(BookResult::Busy(messages))) => messages,
+        _ => Vec::new(),
+    });
+    let id = b.id;
+    let form_label = format!("Edit {}", b.title);
+    let field = move |name: &'static str, label: &'static str, kind: &'static str, value: String| {
+        let input_id = format!("edit-{id}-{name}");
+        let error_id = format!("{input_id}-error");
+        let message = move || error.get().and_then(|e| e.for_field(name));
+        view! {
+            <div class="field">
+                <label for=input_id.clone()>{label}</label>
+                <input id=input_id name=name type=kind value=value required=name != "location" aria-describedby=error_id.clone()/>
+                {move || message().map(|m| view! { <p class="field-error" id=error_id.clone()>{m}</p> })}
+            </div>
+        }
+    };
+    view! {
+        <details class="edit">
+            <summary>"Edit"</summary>
+            <ActionForm action=update attr:aria-label=form_label>
+                <FormAlert error/>
+                {move || (!busy.get().is_empty()).then(|| view! {
+                    <div class="alert warning" role="alert" data-test="edit-clash">
+                        <ul>{busy.get().into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+                    </div>
+                })}
+                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="version" value=b.version/>
+                <input type="hidden" name="time_zone" value=b.time_zone.clone()/>
+                {field("title", "Title", "text", b.title.clone())}
+                <div class="grid2">
+                    {field("start", "Start", "datetime-local", b.start_input.clone())}
+                    {field("end", "End", "datetime-local", b.end_input.clone())}
+                </div>
+                {field("location", "Location", "text", b.location.clone().unwrap_or_default())}
+                <p class="help">{format!("Times are in {}.", b.time_zone)}</p>
+                <label class="check"><input type="checkbox" name="allow_conflict"/>" Save even if the time is taken"</label>
+                <div class="actions"><Submit pending=update.pending() label="Save changes" busy="Saving…"/></div>
+            </ActionForm>
+        </details>
+    }
+}
+
 /// Where a booking was written: "Work (Google): Written".
 #[component]
 fn CopyItem(c: CopyLine) -> impl IntoView {
@@ -166,7 +226,7 @@ fn CopyItem(c: CopyLine) -> impl IntoView {
 }
 
 #[component]
-fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>) -> impl IntoView {
+fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>, edited: RwSignal<u32>, saved: RwSignal<Option<String>>) -> impl IntoView {
     let title = b.title.clone();
     view! {
         <li class="booking" class:muted-row=b.cancelled data-test="booking" data-title=title>
@@ -180,6 +240,7 @@ fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>) -> impl Into
                 <ul class="copies">
                     {b.copies.clone().into_iter().map(|c| view! { <CopyItem c/> }).collect_view()}
                 </ul>
+                {(!b.cancelled).then(|| view! { <EditBooking b=b.clone() edited saved/> })}
             </div>
             {(!b.cancelled).then(|| view! {
                 <ActionForm action=cancel attr:class="inline">
