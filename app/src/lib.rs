@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/availability") view=pages::availability::AvailabilityPage/>
                     <Route path=path!("/bookings") view=pages::bookings::BookingsPage/>
                     <Route path=path!("/conflicts") view=pages::conflicts::ConflictsPage/>
+                    <Route path=path!("/history") view=pages::history::HistoryPage/>
                     <Route path=path!("/conflicts/:id") view=pages::conflicts::ConflictPage ssr=SsrMode::Async/>
                     // Async: these answer 404 for records that are not yours, so the status must be
                     // known before the first byte is sent.

@@ -287,3 +287,70 @@ db_test!(a_conflict_is_resolved_field_by_field_once_and_both_sides_agree, |db| {
     assert!(expected.starts_with("Already resolved by ana@example.com at "));
     assert_eq!(booking(&db, w.me, b.id).await.title, "Offsite (calsync)");
 });
+
+db_test!(every_step_is_in_a_history_without_secrets_and_a_resolution_can_be_undone, |db| {
+    use server::domain::history::{self as h, Subject};
+    let w = setup(&db, "ask").await;
+    let (b, id) = booked(&db, &w, "Launch").await;
+    edit(&w.sandbox, &id, json!({"summary": "Launch (Google)"}));
+    sync(&w).await;
+    let open = conflicts_of(&db, w.me, b.id).await.remove(0);
+    let mut c = db.pool.get().await.unwrap();
+    conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Take(server::domain::merge::Side::Remote)).await.unwrap();
+    drop(c);
+    w.engine.push_booking(b.id).await.unwrap();
+    assert_eq!(booking(&db, w.me, b.id).await.title, "Launch (Google)");
+
+    // Undo: the booking is as before, the copy follows, the conflict is open again.
+    let mut c = db.pool.get().await.unwrap();
+    let undone = conflicts::undo(&mut c.conn(), w.me, open.id, ANA).await.unwrap();
+    assert_eq!((undone.state.as_str(), undone.decided_by.as_deref(), undone.undoable), ("open", None, false));
+    let twice = conflicts::undo(&mut c.conn(), w.me, open.id, ANA).await;
+    assert!(matches!(twice, Err(server::domain::Error::Conflict(ref m)) if m == conflicts::MSG_NOT_UNDOABLE));
+    drop(c);
+    w.engine.push_booking(b.id).await.unwrap();
+    assert_eq!(booking(&db, w.me, b.id).await.title, "Launch");
+    assert_eq!(event(&w.sandbox, &id)["summary"], "Launch");
+
+    // The booking's timeline, newest first, each step with its source.
+    let mut c = db.pool.get().await.unwrap();
+    let (entries, total) = h::list(&mut c.conn(), w.me, &Subject::Booking(b.id), 100, 0).await.unwrap();
+    let steps: Vec<(&str, &str)> = entries.iter().rev().map(|e| (e.action.as_str(), e.source)).collect();
+    assert_eq!(steps, [
+        ("create", "user"),
+        ("write", "push"),
+        ("resolve conflict", "conflict resolution"),
+        ("update", "conflict resolution"),
+        ("write", "push"),
+        ("undo resolution", "undo"),
+        ("update", "undo"),
+        ("write", "push"),
+    ]);
+    assert_eq!(total, 8);
+    let update = entries.iter().find(|e| e.action == "update" && e.source == "conflict resolution").unwrap();
+    assert_eq!((update.before.as_ref().unwrap()["title"].as_str(), update.after.as_ref().unwrap()["title"].as_str()), (Some("Launch"), Some("Launch (Google)")));
+
+    // The calendar's timeline: its record (settings, never a token) and its events.
+    {
+        let r = ig::get(&mut c.conn(), w.me, &w.name).await.unwrap();
+        ig::update(&mut c.conn(), &db.keys, w.me, &w.name, Patch { conflict_policy: Some("prefer-calendar".into()), version: Some(r.version), ..Patch::default() }).await.unwrap();
+    }
+    let (entries, _) = h::list(&mut c.conn(), w.me, &Subject::Integration(w.name.clone()), 100, 0).await.unwrap();
+    let record: Vec<&h::Entry> = entries.iter().filter(|e| e.entity == "integration").collect();
+    assert_eq!(record.iter().map(|e| (e.action.as_str(), e.actor.as_str(), e.source)).collect::<Vec<_>>(), [("update", ANA, "user"), ("create", ANA, "user")]);
+    assert_eq!((record[0].before.as_ref().unwrap()["conflict_policy"].as_str(), record[0].after.as_ref().unwrap()["conflict_policy"].as_str()), (Some("ask"), Some("prefer-calendar")));
+    assert_eq!(record[1].after.as_ref().unwrap()["has_access_token"], true);
+    let tokens: Vec<String> = w.sandbox.with(|s| s.access.keys().chain(s.refresh.keys()).cloned().collect());
+    for e in &entries {
+        let text = format!("{:?}{:?}", e.before, e.after);
+        assert!(tokens.iter().all(|t| !text.contains(t.as_str())), "a token in history: {text}");
+    }
+    assert!(entries.iter().any(|e| e.entity == "series" && e.key == id && e.source == "sync"));
+    // One event's timeline.
+    let (one, _) = h::list(&mut c.conn(), w.me, &Subject::Event(w.name.clone(), id.clone()), 100, 0).await.unwrap();
+    assert!(!one.is_empty() && one.iter().all(|e| e.key == id || e.key.starts_with(&format!("{id} "))));
+    // Someone else's timelines do not exist for them.
+    let other = user(&db, "bo@example.com").await;
+    assert!(matches!(h::list(&mut c.conn(), other, &Subject::Booking(b.id), 10, 0).await, Err(server::domain::Error::NotFound)));
+    assert!(matches!(h::list(&mut c.conn(), other, &Subject::Integration(w.name.clone()), 10, 0).await, Err(server::domain::Error::NotFound)));
+});

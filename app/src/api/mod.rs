@@ -9,6 +9,7 @@ pub mod connect;
 pub mod exports;
 pub mod flash;
 pub mod health;
+pub mod history;
 pub mod integrations;
 pub mod sync;
 pub mod tokens;

@@ -240,6 +240,7 @@ fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>, edited: RwSi
                 <ul class="copies">
                     {b.copies.clone().into_iter().map(|c| view! { <CopyItem c/> }).collect_view()}
                 </ul>
+                <a class="small" href=format!("/history?booking={}", b.id)>"History"</a>
                 {(!b.cancelled).then(|| view! { <EditBooking b=b.clone() edited saved/> })}
             </div>
             {(!b.cancelled).then(|| view! {

@@ -140,6 +140,7 @@ fn Detail(d: ConflictDetail, resolve: ServerAction<ResolveConflict>) -> impl Int
                     </ActionForm>
                 </div>
             })}
+            <p class="small"><A href=format!("/history?booking={}", d.booking_id)>"The booking's history"</A></p>
         </section>
     }
 }

@@ -8,6 +8,7 @@ pub mod calendar_form;
 pub mod calendars;
 pub mod connect;
 pub mod exports;
+pub mod history;
 pub mod home;
 pub mod login;
 pub mod not_found;

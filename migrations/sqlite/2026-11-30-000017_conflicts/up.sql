@@ -24,6 +24,9 @@ CREATE TABLE conflicts (
     remote_etag TEXT,
     decided_by TEXT,
     decided_at TIMESTAMP,
+    -- What a person's resolution replaced (JSON: the conflict's state, outcome and decider,
+    -- and the booking's fields and status), so it can be undone.
+    prior TEXT,
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX idx_conflicts_booking ON conflicts (booking_id);

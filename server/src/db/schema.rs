@@ -202,6 +202,7 @@ diesel::table! {
         remote_etag -> Nullable<Text>,
         decided_by -> Nullable<Text>,
         decided_at -> Nullable<Timestamp>,
+        prior -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }

@@ -339,7 +339,7 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
                     .get_result(cc)
                     .await)?;
                 let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed");
-                history(&mut c, id, "create", &by, None, Some(after.to_string()), at).await?;
+                record(&mut c, id, "create", &by, None, Some(after.to_string()), at).await?;
                 booking_copies::plan(&mut c, id, member_id, false, at).await?;
                 Ok::<i64, Error>(id)
             })
@@ -432,7 +432,7 @@ pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, change
                 return Err(Error::Conflict(msg_stale(version + 1)));
             }
             let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed");
-            history(&mut c, id, "update", &by, Some(before.to_string()), Some(after.to_string()), at).await?;
+            record(&mut c, id, "update", &by, Some(before.to_string()), Some(after.to_string()), at).await?;
             booking_copies::plan(&mut c, id, user_id, false, at).await
         })
     })
@@ -440,7 +440,8 @@ pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, change
     Ok(Outcome::Booked(get(conn, actor, id).await?))
 }
 
-async fn history(c: &mut Conn<'_>, id: i64, action: &'static str, actor: &str, before: Option<String>, after: Option<String>, at: NaiveDateTime) -> Result<()> {
+/// A history row of a booking.
+pub(crate) async fn record(c: &mut Conn<'_>, id: i64, action: &'static str, actor: &str, before: Option<String>, after: Option<String>, at: NaiveDateTime) -> Result<()> {
     run!(c, |cc| diesel::insert_into(ch::table)
         .values((
             ch::integration_id.eq(None::<i64>),
@@ -519,7 +520,7 @@ pub async fn cancel(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Res
             if changed == 0 {
                 return Err(Error::Conflict(MSG_CANCELLED.into()));
             }
-            history(&mut c, id, "cancel", &by, Some(json!({"status": "confirmed"}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await?;
+            record(&mut c, id, "cancel", &by, Some(json!({"status": "confirmed"}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await?;
             booking_copies::plan(&mut c, id, user_id, true, at).await
         })
     })
@@ -541,7 +542,7 @@ pub async fn take_fields(c: &mut Conn<'_>, b: &Booking, f: &super::merge::Fields
         return Err(Error::Conflict(msg_stale(b.version + 1)));
     }
     let after = snapshot(&f.title, s, e, &b.time_zone, &b.recurrence, &f.description, &f.location, &b.attendees.join("\n"), "confirmed");
-    history(c, b.id, "update", actor, Some(b.snapshot().to_string()), Some(after.to_string()), at).await
+    record(c, b.id, "update", actor, Some(b.snapshot().to_string()), Some(after.to_string()), at).await
 }
 
 /// A booking cancelled because its copy was deleted in the calendar (inside the caller's
@@ -555,5 +556,5 @@ pub async fn cancel_from(c: &mut Conn<'_>, b: &Booking, actor: &str) -> Result<(
     if changed == 0 {
         return Err(Error::Conflict(msg_stale(b.version + 1)));
     }
-    history(c, b.id, "cancel", actor, Some(json!({"status": b.status}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await
+    record(c, b.id, "cancel", actor, Some(json!({"status": b.status}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await
 }

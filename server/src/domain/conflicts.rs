@@ -45,6 +45,8 @@ pub struct Conflict {
     pub decided_by: Option<String>,
     pub decided_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// A person's resolution that can still be undone.
+    pub undoable: bool,
 }
 
 /// A conflict to record.
@@ -101,11 +103,11 @@ pub async fn open_of(c: &mut Conn<'_>, copy_id: i64) -> Result<Option<i64>> {
     Ok(id)
 }
 
-type Row = (i64, i64, String, String, Option<i64>, Option<String>, String, String, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, NaiveDateTime, i64);
+type Row = (i64, i64, String, String, Option<i64>, Option<String>, String, String, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, NaiveDateTime, i64, bool);
 
 macro_rules! columns {
     () => {
-        (cf::id, cf::booking_id, b::title, u::email, cf::copy_id, ci::name.nullable(), cf::calendar_label, cf::state, cf::policy, cf::base, cf::local, cf::remote, cf::fields, cf::outcome, cf::remote_etag, cf::decided_by, cf::decided_at, cf::created_at, b::user_id)
+        (cf::id, cf::booking_id, b::title, u::email, cf::copy_id, ci::name.nullable(), cf::calendar_label, cf::state, cf::policy, cf::base, cf::local, cf::remote, cf::fields, cf::outcome, cf::remote_etag, cf::decided_by, cf::decided_at, cf::created_at, b::user_id, cf::prior.is_not_null())
     };
 }
 
@@ -134,6 +136,7 @@ fn of_row(r: Row) -> Option<(Conflict, i64)> {
             decided_by: r.15,
             decided_at: r.16,
             created_at: r.17,
+            undoable: r.19,
         },
         r.18,
     ))
@@ -256,18 +259,21 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
         result = conflict.local.clone();
     }
     let outcome: BTreeMap<String, String> = sides.iter().map(|(f, s)| (f.clone(), s.as_str().to_string())).collect();
+    let prior = Prior { state: conflict.state.clone(), outcome: conflict.outcome.clone(), decided_by: conflict.decided_by.clone(), decided_at: conflict.decided_at, fields: booking.fields(), status: booking.status.clone() };
     let c2 = conflict.clone();
     conn.write_tx(move |mut c| {
         Box::pin(async move {
             let at = now();
             let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.ne(RESOLVED)))
-                .set((cf::state.eq(RESOLVED), cf::outcome.eq(Some(json(&outcome))), cf::decided_by.eq(Some(&by)), cf::decided_at.eq(Some(at))))
+                .set((cf::state.eq(RESOLVED), cf::outcome.eq(Some(json(&outcome))), cf::decided_by.eq(Some(&by)), cf::decided_at.eq(Some(at)), cf::prior.eq(Some(json(&prior)))))
                 .execute(cc)
                 .await)?;
             if changed == 0 {
                 return Err(Error::Conflict(msg_resolved("someone else", at)));
             }
             let actor = format!("conflict resolution by {by}");
+            let note = |state: &str, outcome: Option<&BTreeMap<String, String>>| serde_json::json!({"conflict": id, "state": state, "outcome": outcome}).to_string();
+            super::bookings::record(&mut c, booking.id, "resolve conflict", &actor, Some(note(&c2.state, c2.outcome.as_ref())), Some(note(RESOLVED, Some(&outcome))), at).await?;
             if keep_deletion {
                 if booking.status == "confirmed" {
                     super::bookings::cancel_from(&mut c, &booking, &actor).await?;
@@ -292,6 +298,67 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
                     }
                     None => super::booking_copies::revive(&mut c, copy).await?,
                 }
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    get(conn, actor, id).await
+}
+
+/// What a resolution replaced: enough to undo it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Prior {
+    state: String,
+    outcome: Option<BTreeMap<String, String>>,
+    decided_by: Option<String>,
+    decided_at: Option<NaiveDateTime>,
+    fields: Fields,
+    status: String,
+}
+
+pub const MSG_NOT_UNDOABLE: &str = "Only a conflict a person resolved can be undone, once.";
+
+/// Undoes a person's resolution: the booking gets back what it held before (its copy is
+/// written again), the conflict returns to open or decided as it was, and the history gets a
+/// new entry saying who undid it.
+pub async fn undo(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Result<Conflict> {
+    let conflict = get(conn, actor, id).await?;
+    let prior: Prior = match (&conflict.state[..], run!(conn, |c| cf::table.find(id).select(cf::prior).first::<Option<String>>(c).await)?) {
+        (RESOLVED, Some(p)) => serde_json::from_str(&p).map_err(|_| Error::Conflict(MSG_NOT_UNDOABLE.into()))?,
+        _ => return Err(Error::Conflict(MSG_NOT_UNDOABLE.into())),
+    };
+    let booking = super::bookings::get(conn, Actor::SYSTEM, conflict.booking_id).await?;
+    let by = by.to_string();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.eq(RESOLVED)))
+                .set((cf::state.eq(&prior.state), cf::outcome.eq(prior.outcome.as_ref().map(json)), cf::decided_by.eq(&prior.decided_by), cf::decided_at.eq(prior.decided_at), cf::prior.eq(None::<String>)))
+                .execute(cc)
+                .await)?;
+            if changed == 0 {
+                return Err(Error::Conflict(MSG_NOT_UNDOABLE.into()));
+            }
+            let actor = format!("undo by {by} of a conflict resolution");
+            let at = now();
+            let note = |state: &str| serde_json::json!({"conflict": id, "state": state}).to_string();
+            super::bookings::record(&mut c, booking.id, "undo resolution", &actor, Some(note(RESOLVED)), Some(note(&prior.state)), at).await?;
+            match (prior.status.as_str(), booking.status.as_str()) {
+                ("cancelled", "confirmed") => {
+                    super::bookings::cancel_from(&mut c, &booking, &actor).await?;
+                    super::booking_copies::plan(&mut c, booking.id, booking.user_id, true, at).await?;
+                }
+                ("confirmed", "cancelled") => {
+                    super::bookings::take_fields(&mut c, &booking, &prior.fields, &actor).await?;
+                    if let Some(copy) = conflict.copy_id {
+                        super::booking_copies::revive(&mut c, copy).await?;
+                    }
+                }
+                _ if prior.fields != booking.fields() => {
+                    super::bookings::take_fields(&mut c, &booking, &prior.fields, &actor).await?;
+                    super::booking_copies::plan(&mut c, booking.id, booking.user_id, false, at).await?;
+                }
+                _ => {}
             }
             Ok(())
         })

@@ -12,7 +12,7 @@ use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
 use crate::db::bulk::{self, HistoryRow, InstanceRow, SeriesRow, CHUNK};
-use crate::db::schema::{change_history as ch, event_instances as ei, event_series as es};
+use crate::db::schema::{event_instances as ei, event_series as es};
 use crate::db::Conn;
 use crate::domain::Result;
 use crate::events::{Instance, Series, Snapshot, When};
@@ -502,29 +502,4 @@ pub async fn delete_all(conn: &mut Conn<'_>, integration_id: i64) -> Result<()> 
 /// How many instances are stored for an integration.
 pub async fn instance_count(conn: &mut Conn<'_>, integration_id: i64) -> Result<i64> {
     Ok(run!(conn, |c| ei::table.filter(ei::integration_id.eq(integration_id)).count().get_result(c).await)?)
-}
-
-/// One change-history row as pages show it.
-#[derive(Debug, Clone, Queryable, serde::Serialize)]
-pub struct HistoryEntry {
-    pub id: i64,
-    pub entity: String,
-    pub entity_key: String,
-    pub action: String,
-    pub actor: String,
-    pub run_id: Option<i64>,
-    pub before: Option<String>,
-    pub after: Option<String>,
-    pub at: NaiveDateTime,
-}
-
-/// The newest change-history rows of an integration.
-pub async fn history(conn: &mut Conn<'_>, integration_id: i64, limit: i64) -> Result<Vec<HistoryEntry>> {
-    Ok(run!(conn, |c| ch::table
-        .filter(ch::integration_id.eq(integration_id))
-        .order(ch::id.desc())
-        .limit(limit)
-        .select((ch::id, ch::entity, ch::entity_key, ch::action, ch::actor, ch::run_id, ch::before, ch::after, ch::at))
-        .load(c)
-        .await)?)
 }

@@ -9,6 +9,7 @@ pub mod conflicts;
 pub mod copies;
 pub mod exports;
 pub mod health;
+pub mod history;
 pub mod integrations;
 pub mod merge;
 pub mod schedule;

@@ -171,3 +171,15 @@ pub async fn resolve(State(state): State<AppState>, caller: ApiUser, Path(id): P
     state.engine.push_soon(resolved.booking_id, super::bookings::PUSH_WAIT).await;
     Ok(Json(ConflictJson::of(&resolved)))
 }
+
+#[utoipa::path(post, path = "/api/v1/conflicts/{id}/undo", operation_id = "undo_conflict_resolution", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = ConflictJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn undo(State(state): State<AppState>, caller: ApiUser, Path(id): Path<String>) -> Result<Json<ConflictJson>, ApiError> {
+    let id = id_of(&id)?;
+    let undone = {
+        let mut pooled = state.pool.get().await?;
+        cf::undo(&mut pooled.conn(), caller.actor(), id, &caller.by().actor).await?
+    };
+    state.engine.push_soon(undone.booking_id, super::bookings::PUSH_WAIT).await;
+    Ok(Json(ConflictJson::of(&undone)))
+}

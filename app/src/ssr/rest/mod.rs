@@ -5,6 +5,7 @@ mod availability;
 mod body;
 mod bookings;
 mod conflicts;
+mod history;
 mod exports;
 mod health;
 mod integrations;
@@ -48,6 +49,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/conflicts"),
     ("get", "/api/v1/conflicts/{id}"),
     ("post", "/api/v1/conflicts/{id}/resolve"),
+    ("post", "/api/v1/conflicts/{id}/undo"),
+    ("get", "/api/v1/history"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -71,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/conflicts", get(conflicts::list))
         .route("/conflicts/{id}", get(conflicts::read_one))
         .route("/conflicts/{id}/resolve", post(conflicts::resolve))
+        .route("/conflicts/{id}/undo", post(conflicts::undo))
+        .route("/history", get(history::history))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)

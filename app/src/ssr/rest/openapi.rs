@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{availability, bookings, conflicts, exports, health, integrations, sync, ErrorBody, Message};
+use super::{availability, bookings, conflicts, exports, health, history, integrations, sync, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -43,7 +43,9 @@ impl Modify for BearerAuth {
         bookings::cancel,
         conflicts::list,
         conflicts::read_one,
-        conflicts::resolve
+        conflicts::resolve,
+        conflicts::undo,
+        history::history
     ),
     components(schemas(
         integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput,
@@ -51,7 +53,7 @@ impl Modify for BearerAuth {
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
         availability::ConflictJson, availability::CheckInput, availability::DegradedJson,
         health::HealthJson, health::HealthItemJson, exports::ExportJson, exports::ExportListJson, exports::ExportInput,
-        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, conflicts::ConflictJson, conflicts::ConflictListJson, conflicts::VersionJson, conflicts::ResolveInput, ErrorBody, Message
+        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, conflicts::ConflictJson, conflicts::ConflictListJson, conflicts::VersionJson, conflicts::ResolveInput, history::HistoryEntryJson, history::HistoryListJson, ErrorBody, Message
     )),
     modifiers(&BearerAuth)
 )]

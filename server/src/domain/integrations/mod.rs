@@ -1,5 +1,6 @@
 //! MM Calendar Integration: a user's connection to one external calendar. Naming, permissions,
 //! the save path (rules in `rules`), the primary-calendar switch, and token secrets at rest.
+pub mod history;
 pub mod rules;
 pub mod types;
 
@@ -665,6 +666,8 @@ pub async fn create(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, patch: Pa
                 messages.extend(unmark_others(c, owner.id, id, true, actor.user_id).await?);
             }
             let integration = get(c, actor, &name).await?;
+            let who = history::who(c, actor).await?;
+            history::record(c, integration.id, &name, "create", &who, None, Some(&integration), now()).await?;
             Ok(Saved { integration, warnings: checked.report.warnings, messages })
         })
     })
@@ -751,6 +754,8 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
             }
             let integration = get(c, actor, &name).await?;
             reschedule(c, &current, &integration).await?;
+            let who = history::who(c, actor).await?;
+            history::record(c, integration.id, &name, "update", &who, Some(&current), Some(&integration), ts).await?;
             Ok(Saved { integration, warnings: checked.report.warnings, messages })
         })
     })
@@ -796,6 +801,8 @@ pub async fn make_primary(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Resu
                 warnings.push(Warning { field: Some("is_primary".into()), message: rules::msg_ical_primary(&current.integration_name), danger: false });
             }
             let integration = get(c, actor, &name).await?;
+            let who = history::who(c, actor).await?;
+            history::record(c, integration.id, &name, "update", &who, Some(&current), Some(&integration), now()).await?;
             Ok(Saved { integration, warnings, messages })
         })
     })
@@ -808,10 +815,13 @@ pub async fn make_read_only(conn: &mut Conn<'_>, id: i64, message: &str) -> Resu
     let message = message.to_string();
     conn.write_tx(move |mut c| {
         Box::pin(async move {
+            let before = get_by_id(&mut c, id).await?;
             run!(&mut c, |cc| diesel::update(ci::table.find(id))
                 .set((ci::sync_direction.eq(SyncDirection::OneWay.as_str()), ci::sync_error_log.eq(Some(&message)), ci::version.eq(ci::version + 1), ci::modified_at.eq(now())))
                 .execute(cc)
                 .await)?;
+            let after = get_by_id(&mut c, id).await?;
+            history::record(&mut c, id, &after.name, "update", "push (the calendar refused a write)", Some(&before), Some(&after), now()).await?;
             Ok(())
         })
     })
@@ -828,6 +838,8 @@ pub async fn delete(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Int
             // The row first: a sync writing results holds it (see sync::runs::holds_lease).
             run!(c, |cc| diesel::delete(ci::table.find(current.id)).execute(cc).await)?;
             crate::domain::copies::delete_all(c, current.id).await?;
+            let who = history::who(c, actor).await?;
+            history::record(c, current.id, &current.name, "delete", &who, Some(&current), None, now()).await?;
             Ok(current)
         })
     })
