@@ -164,5 +164,29 @@ test('a meeting edited in Google and in calsync at once is a conflict, resolved 
   const after = me.getByTestId('booking').filter({ hasText: `${title} (calsync)` });
   await expect(after).toContainText(`${day} 14:00–15:00 (UTC)`);
   await expect(after.getByTestId('copy')).toHaveAttribute('data-state', 'written');
+
+  // The history tells each step and who took it; the resolution can be undone from there.
+  await after.getByRole('link', { name: 'History' }).click();
+  await expect(me.getByRole('heading', { name: 'History', level: 1 })).toBeVisible();
+  const entries = me.getByTestId('history-entry');
+  await expect(entries.filter({ hasText: 'resolve conflict booking' })).toHaveCount(1);
+  await expect(entries.filter({ hasText: 'create booking' })).toContainText(email);
+  const resolution = entries.filter({ hasText: 'update booking' }).filter({ hasText: `conflict resolution by ${email}` });
+  await expect(resolution).toContainText(`${title} (calsync)`);
+  await expect(resolution).toContainText('Room 4');
+  for (const width of [1280, 390]) {
+    await me.setViewportSize({ width, height: 900 });
+    await checkAccessibility(me, `history at ${width} px`);
+  }
+  await me.setViewportSize({ width: 1280, height: 900 });
+  await me.getByRole('button', { name: 'Undo this resolution' }).click();
+  await expect(me.getByTestId('undone')).toContainText('the conflict is open again');
+  await expect(entries.filter({ hasText: 'undo resolution booking' })).toHaveCount(1);
+  await expect(me.getByRole('button', { name: 'Undo this resolution' })).toHaveCount(0);
+  // Undone in both places: calsync's booking is back as it was, and so is its copy.
+  const undone = (await inGoogle(request, email)).find((e) => e.id === event.id);
+  expect([undone.summary, undone.location, new Date(undone.start.dateTime).toISOString()]).toEqual([`${title} (calsync)`, 'Room 4', `${day}T10:00:00.000Z`]);
+  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Conflicts' }).click();
+  await expect(me.getByTestId('conflict').filter({ hasText: title })).toHaveAttribute('data-state', 'open');
   await context.close();
 });
