@@ -1,13 +1,11 @@
 //! Following the calendar against the provider sandbox, on SQLite and PostgreSQL: a booking's
 //! copy moved, edited or deleted in Google Calendar is merged at the next sync under each
 //! conflict policy; simultaneous edits make a conflict with the right base, local and remote.
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Duration as Days, Utc};
 use serde_json::{json, Value};
 use server::{
-    crypto::Secret,
     db_test,
     domain::{
         booking_copies as copies,
@@ -15,9 +13,8 @@ use server::{
         conflicts,
         integrations::{self as ig, Actor, Patch},
     },
-    providers::fetch::FeedClient,
     sandbox::Sandbox,
-    sync::{Engine, Settings, Trigger},
+    sync::{Engine, Trigger},
     testing::TestDb,
 };
 
@@ -36,24 +33,9 @@ struct World {
 async fn setup(db: &TestDb, policy: &str) -> World {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sandbox.with(|s| s.add_account(ANA));
-    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
     let me = user(db, ANA).await;
-    let mut c = db.pool.get().await.unwrap();
-    let patch = Patch {
-        integration_type: Some("Google Calendar".into()),
-        integration_name: Some("Work".into()),
-        calendar_id: Some(ANA.into()),
-        access_token: Some(Some(Secret::new(access))),
-        refresh_token: Some(Some(Secret::new(refresh))),
-        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
-        is_primary: Some(true),
-        conflict_policy: Some(policy.into()),
-        ..Patch::default()
-    };
-    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
-    let feeds = limits();
-    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), provider_timeout: Duration::from_secs(5), ..Settings::default() };
-    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+    let name = google_calendar(db, &sandbox, me, ANA, ANA, "Work", true, Some(policy)).await;
+    let engine = sandbox_engine(db, &sandbox, Duration::from_secs(5));
     World { sandbox, me, name, engine }
 }
 

@@ -7,7 +7,6 @@
 //!
 //! `CALSYNC_MODEL_SEED` replays one sequence; `CALSYNC_MODEL_RUNS` sets how many run (default
 //! 24 per database, 6 per policy).
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Duration as Days, Utc};
@@ -16,19 +15,17 @@ use diesel_async::RunQueryDsl;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
 use server::{
-    crypto::Secret,
     db::schema::{booking_copies as bc, change_history as ch, conflicts as cf},
     db_test,
     domain::{
         booking_copies as copies,
         bookings::{self as bk, Changes, NewBooking, Outcome},
         conflicts,
-        integrations::{self as ig, Actor, Patch},
+        integrations::{self as ig, Actor},
     },
-    providers::fetch::FeedClient,
     run,
     sandbox::{Fault, Sandbox},
-    sync::{Engine, Settings, Trigger},
+    sync::{Engine, Trigger},
     testing::TestDb,
 };
 
@@ -51,23 +48,9 @@ struct World {
 async fn world(db: &TestDb, me: Actor, policy: &str) -> World {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sandbox.with(|s| s.add_account(ANA));
-    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
+    let name = google_calendar(db, &sandbox, me, ANA, ANA, &format!("Work {policy}"), true, Some(policy)).await;
+    let engine = sandbox_engine(db, &sandbox, Duration::from_millis(500));
     let mut c = db.pool.get().await.unwrap();
-    let patch = Patch {
-        integration_type: Some("Google Calendar".into()),
-        integration_name: Some(format!("Work {policy}")),
-        calendar_id: Some(ANA.into()),
-        access_token: Some(Some(Secret::new(access))),
-        refresh_token: Some(Some(Secret::new(refresh))),
-        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
-        is_primary: Some(true),
-        conflict_policy: Some(policy.into()),
-        ..Patch::default()
-    };
-    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
-    let feeds = limits();
-    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), provider_timeout: Duration::from_millis(500), ..Settings::default() };
-    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
     let mut ids = Vec::new();
     for i in 0..BOOKINGS {
         let day = (Utc::now().date_naive() + Days::days(2 + i as i64)).format("%Y-%m-%d").to_string();

@@ -3,7 +3,6 @@
 //! never makes a second copy (a timeout after the provider committed, a retry), is retried
 //! after a passing failure, switches a calendar that refuses writes to One-way, and leaves
 //! copies where they are when the primary calendar changes.
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Duration as Days, Utc};
@@ -21,10 +20,9 @@ use server::{
         integrations::{self as ig, Actor, Patch, SyncDirection},
         users, Error,
     },
-    providers::fetch::FeedClient,
     run,
     sandbox::{Fault, Sandbox},
-    sync::{Engine, Settings, Trigger},
+    sync::{Engine, Trigger},
     testing::TestDb,
 };
 
@@ -33,35 +31,12 @@ use common::*;
 
 const ANA: &str = "ana@example.com";
 
-fn engine_for(db: &TestDb, sandbox: &Sandbox, timeout: Duration) -> Engine {
-    let feeds = limits();
-    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), outlook: sandbox.microsoft_endpoints(), provider_timeout: timeout, ..Settings::default() };
-    Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings)
-}
-
-/// A Google calendar of Ana's in the sandbox, connected as her primary (Two-way by default).
-async fn google(db: &TestDb, sandbox: &Sandbox, me: Actor, calendar: &str, label: &str, primary: bool) -> String {
-    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
-    let mut c = db.pool.get().await.unwrap();
-    let patch = Patch {
-        integration_type: Some("Google Calendar".into()),
-        integration_name: Some(label.into()),
-        calendar_id: Some(calendar.into()),
-        access_token: Some(Some(Secret::new(access))),
-        refresh_token: Some(Some(Secret::new(refresh))),
-        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
-        is_primary: Some(primary),
-        ..Patch::default()
-    };
-    ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name
-}
-
 async fn setup(db: &TestDb) -> (Sandbox, Actor, String, Engine) {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sandbox.with(|s| s.add_account(ANA));
     let me = user(db, ANA).await;
-    let name = google(db, &sandbox, me, ANA, "Work", true).await;
-    let engine = engine_for(db, &sandbox, Duration::from_secs(5));
+    let name = google_calendar(db, &sandbox, me, ANA, ANA, "Work", true, None).await;
+    let engine = sandbox_engine(db, &sandbox, Duration::from_secs(5));
     (sandbox, me, name, engine)
 }
 
@@ -203,8 +178,8 @@ db_test!(a_push_that_times_out_after_google_committed_makes_exactly_one_copy, |d
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sandbox.with(|s| s.add_account(ANA));
     let me = user(&db, ANA).await;
-    google(&db, &sandbox, me, ANA, "Work", true).await;
-    let engine = engine_for(&db, &sandbox, Duration::from_millis(800));
+    google_calendar(&db, &sandbox, me, ANA, ANA, "Work", true, None).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_millis(800));
     let b = book(&db, me, meeting("Planning", 3, 9)).await;
     // The insert is carried out, then its answer never comes: calsync times out; its retry
     // answers 409 duplicate, and the event made is brought in line instead of a second.
@@ -237,8 +212,8 @@ db_test!(a_calendar_that_refuses_writes_is_switched_to_one_way_and_says_why, |db
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sandbox.with(|s| s.add_calendar(ANA, "team@group.calendar.google.com", "Team", "reader"));
     let me = user(&db, ANA).await;
-    let name = google(&db, &sandbox, me, "team@group.calendar.google.com", "Team", true).await;
-    let engine = engine_for(&db, &sandbox, Duration::from_secs(5));
+    let name = google_calendar(&db, &sandbox, me, ANA, "team@group.calendar.google.com", "Team", true, None).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
     let b = book(&db, me, meeting("Sync", 2, 9)).await;
     engine.push_booking(b.id).await.unwrap();
     let c = copies_of(&db, b.id).await;
@@ -274,7 +249,7 @@ db_test!(a_passing_failure_is_retried_and_a_new_primary_gets_new_pushes, |db| {
     // Another calendar becomes primary: the old copy stays and says so; the next change goes
     // to the new primary.
     sandbox.with(|s| s.add_calendar(ANA, "personal", "Personal", "owner"));
-    let personal = google(&db, &sandbox, me, "personal", "Personal", false).await;
+    let personal = google_calendar(&db, &sandbox, me, ANA, "personal", "Personal", false, None).await;
     { let mut p = db.pool.get().await.unwrap(); ig::make_primary(&mut p.conn(), me, &personal).await.unwrap(); }
     {
         let mut p = db.pool.get().await.unwrap();
@@ -306,7 +281,7 @@ db_test!(one_way_and_ical_primaries_are_never_written, |db| {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sandbox.with(|s| s.add_account(ANA));
     let me = user(&db, ANA).await;
-    let name = google(&db, &sandbox, me, ANA, "Work", true).await;
+    let name = google_calendar(&db, &sandbox, me, ANA, ANA, "Work", true, None).await;
     {
         let mut p = db.pool.get().await.unwrap();
         let r = ig::get(&mut p.conn(), me, &name).await.unwrap();
@@ -314,7 +289,7 @@ db_test!(one_way_and_ical_primaries_are_never_written, |db| {
     }
     let b = book(&db, me, meeting("Quiet", 2, 9)).await;
     assert!(copies_of(&db, b.id).await.is_empty());
-    let engine = engine_for(&db, &sandbox, Duration::from_secs(5));
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
     assert_eq!(engine.push_due().await.unwrap(), 0);
     assert!(events_of(&sandbox, ANA, b.id).is_empty());
 });
@@ -339,7 +314,7 @@ db_test!(an_outlook_primary_gets_its_copy_once_with_a_transaction_id, |db| {
         };
         ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap();
     }
-    let engine = engine_for(&db, &sandbox, Duration::from_millis(800));
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_millis(800));
     let graph_events = |s: &Sandbox| s.with(|st| st.graph[&cal].events.values().filter_map(|(e, _)| e.clone()).collect::<Vec<Value>>());
     // The create is carried out and its answer lost: the retry repeats the transactionId and
     // gets the first event back.

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::integrations::{IntegrationType, SyncDirection};
 use super::{now, Error, Result};
-use crate::db::schema::{booking_copies as bc, bookings as b, calendar_integrations as ci, change_history as ch};
+use crate::db::schema::{booking_copies as bc, bookings as b, calendar_integrations as ci, event_series as es};
 use crate::db::Conn;
 use crate::run;
 
@@ -282,32 +282,7 @@ pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) ->
 }
 
 async fn history(c: &mut Conn<'_>, booking_id: i64, action: &'static str, after: serde_json::Value, at: NaiveDateTime) -> Result<()> {
-    run!(c, |cc| diesel::insert_into(ch::table)
-        .values((
-            ch::integration_id.eq(None::<i64>),
-            ch::entity.eq("booking"),
-            ch::entity_key.eq(booking_id.to_string()),
-            ch::action.eq(action),
-            ch::actor.eq("push"),
-            ch::before.eq(None::<String>),
-            ch::after.eq(Some(after.to_string())),
-            ch::at.eq(at),
-        ))
-        .execute(cc)
-        .await)?;
-    Ok(())
-}
-
-/// The (calendar, external id) of every written copy of a member's bookings: the synced
-/// events that are these copies count once, as the booking.
-pub async fn written_ids(c: &mut Conn<'_>, user_id: i64) -> Result<Vec<(i64, String)>> {
-    let rows: Vec<(Option<i64>, Option<String>)> = run!(c, |cc| bc::table
-        .inner_join(b::table)
-        .filter(b::user_id.eq(user_id).and(bc::external_id.is_not_null()).and(bc::integration_id.is_not_null()))
-        .select((bc::integration_id, bc::external_id))
-        .load(cc)
-        .await)?;
-    Ok(rows.into_iter().filter_map(|(i, e)| Some((i?, e?))).collect())
+    super::bookings::record(c, booking_id, action, "push", None, Some(after.to_string()), at).await
 }
 
 /// A written copy in one calendar, as the follow step compares it.
@@ -321,20 +296,32 @@ pub struct Tracked {
     /// A local change waits to be pushed (due) — the push brings it back here if the calendar
     /// changed meanwhile.
     pub push_due: bool,
+    /// The stored copy's version from the last sync (`None`: not stored, or no version).
+    pub synced_etag: Option<String>,
+}
+
+impl Tracked {
+    /// Nothing to merge: the calendar holds what calsync last wrote or accepted.
+    pub fn unchanged(&self) -> bool {
+        !self.push_due && self.etag.is_some() && self.synced_etag == self.etag
+    }
 }
 
 /// The live copies in a calendar: written, or waiting for the follow step after the calendar
 /// refused a push because its copy changed.
 pub async fn in_calendar(c: &mut Conn<'_>, integration_id: i64) -> Result<Vec<Tracked>> {
-    let rows: Vec<(i64, i64, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>)> = run!(c, |cc| bc::table
+    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<String>);
+    let rows: Vec<Row> = run!(c, |cc| bc::table
+        .left_join(es::table.on(es::integration_id.nullable().eq(bc::integration_id).and(es::uid.nullable().eq(bc::external_id))))
         .filter(bc::integration_id.eq(integration_id).and(bc::action.eq(PUT)).and(bc::note.is_null()).and(bc::external_id.is_not_null()))
-        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at))
+        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at, es::etag.nullable()))
         .load(cc)
         .await)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(copy_id, booking_id, external, etag, base, due)| {
-            Some(Tracked { copy_id, booking_id, external_id: external?, etag, base: base.and_then(|b| serde_json::from_str(&b).ok()), push_due: due.is_some() })
+        .filter_map(|(copy_id, booking_id, external, etag, base, due, synced)| {
+            let base = base.and_then(|b| serde_json::from_str(&b).ok());
+            Some(Tracked { copy_id, booking_id, external_id: external?, etag, base, push_due: due.is_some(), synced_etag: synced })
         })
         .collect())
 }

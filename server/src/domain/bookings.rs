@@ -204,6 +204,22 @@ fn clash_message(email: &str, tz: Tz, recurring: bool, block: &availability::Blo
     format!("{email} is busy {when}: '{}' ({})", block.summary, block.integration_name)
 }
 
+/// The columns a booking's create and change both write.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = b, treat_none_as_null = true)]
+struct Columns<'a> {
+    title: &'a str,
+    description: Option<&'a str>,
+    location: Option<&'a str>,
+    attendees: &'a str,
+    start_at: NaiveDateTime,
+    end_at: NaiveDateTime,
+    time_zone: &'a str,
+    recurrence: Option<&'a str>,
+    notify_attendees: bool,
+    modified_at: NaiveDateTime,
+}
+
 /// A booking's fields as checked.
 struct Checked {
     member: users::User,
@@ -319,22 +335,9 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
     let id = conn
         .write_tx(move |mut c| {
             Box::pin(async move {
+                let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at };
                 let id: i64 = run!(&mut c, |cc| diesel::insert_into(b::table)
-                    .values((
-                        b::user_id.eq(member_id),
-                        b::title.eq(&title),
-                        b::description.eq(&description),
-                        b::location.eq(&location),
-                        b::attendees.eq(&attendees_text),
-                        b::start_at.eq(s),
-                        b::end_at.eq(e),
-                        b::time_zone.eq(&zone),
-                        b::recurrence.eq(&recurrence),
-                        b::notify_attendees.eq(notify),
-                        b::created_by.eq(&by),
-                        b::created_at.eq(at),
-                        b::modified_at.eq(at),
-                    ))
+                    .values((columns, b::user_id.eq(member_id), b::created_by.eq(&by), b::created_at.eq(at)))
                     .returning(b::id)
                     .get_result(cc)
                     .await)?;
@@ -407,25 +410,14 @@ pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, change
     let (s, e) = (ch.start.naive_utc(), ch.end.naive_utc());
     let zone = ch.tz.name().to_string();
     let notify = new.notify_attendees;
-    let before = snapshot(&current.title, current.start, current.end, &current.time_zone, &current.recurrence, &current.description, &current.location, &current.attendees.join("\n"), &current.status);
+    let before = current.snapshot();
     let (user_id, version) = (current.user_id, current.version);
     let Checked { title, description, location, recurrence, .. } = ch;
     conn.write_tx(move |mut c| {
         Box::pin(async move {
+            let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at };
             let changed = run!(&mut c, |cc| diesel::update(b::table.find(id).filter(b::version.eq(version)).filter(b::status.eq("confirmed")))
-                .set((
-                    b::title.eq(&title),
-                    b::description.eq(&description),
-                    b::location.eq(&location),
-                    b::attendees.eq(&attendees_text),
-                    b::start_at.eq(s),
-                    b::end_at.eq(e),
-                    b::time_zone.eq(&zone),
-                    b::recurrence.eq(&recurrence),
-                    b::notify_attendees.eq(notify),
-                    b::version.eq(b::version + 1),
-                    b::modified_at.eq(at),
-                ))
+                .set((columns, b::version.eq(b::version + 1)))
                 .execute(cc)
                 .await)?;
             if changed == 0 {

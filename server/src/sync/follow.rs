@@ -93,7 +93,7 @@ impl Engine {
             copies::in_calendar(&mut pooled.conn(), integration.id).await?
         };
         let mut push = Vec::new();
-        for t in &tracked {
+        for t in tracked.iter().filter(|t| !t.unchanged()) {
             match self.follow_one(integration, window, t).await {
                 Ok(Step::Push) => push.push(t.copy_id),
                 Ok(Step::Nothing) => {}
@@ -288,12 +288,8 @@ impl Engine {
 
     /// When the calendar's copy last changed, asked of the provider.
     async fn remote_time(&self, integration: &Integration, external_id: &str) -> Option<DateTime<Utc>> {
-        let secrets = {
-            let mut pooled = self.conn().await.ok()?;
-            self.inner.adapters.secrets(&mut pooled.conn(), integration, None).await.ok()?.ok()?
-        };
         let pacer = std::sync::Arc::new(self.pacer_for(integration));
-        let provider = self.inner.adapters.build(integration, secrets, pacer).ok()?;
+        let (provider, _) = self.provider(integration, None, pacer).await.ok()?;
         provider.updated(external_id).await.ok().flatten()
     }
 }

@@ -703,22 +703,7 @@ impl Engine {
     /// just refused, to be refreshed) and fetches; a cursor the provider no longer knows is
     /// followed by a fetch without one. A failure says which access token it used.
     async fn fetch(&self, integration: &Integration, window: Window, cursor: &Cursor, refused: Option<&Secret>, pacer: &Arc<crate::providers::pace::Pacer>) -> std::result::Result<Fetch, (ProviderError, Option<Secret>)> {
-        let secrets = match Adapters::needs_secrets(integration) {
-            false => Secrets::default(),
-            true => {
-                let loaded = async {
-                    let mut pooled = self.conn().await?;
-                    self.inner.adapters.secrets(&mut pooled.conn(), integration, refused).await
-                };
-                match loaded.await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => return Err((e, None)),
-                    Err(e) => return Err((ProviderError::new(ErrorKind::Server, format!("Reading the calendar's access failed: {e}")), None)),
-                }
-            }
-        };
-        let used = secrets.access_token.clone();
-        let provider = self.inner.adapters.build(integration, secrets, pacer.clone()).map_err(|e| (e, None))?;
+        let (provider, used) = self.provider(integration, refused, pacer.clone()).await.map_err(|e| (e, None))?;
         let answer = match provider.fetch(window, cursor).await {
             // The cursor expired: once more without one, which answers a snapshot.
             Ok(Fetch { outcome: Outcome::StartOver, .. }) => match provider.fetch(window, &Cursor::default()).await {
@@ -730,6 +715,27 @@ impl Engine {
             other => other,
         };
         answer.map_err(|e| (e, used))
+    }
+
+    /// The adapter of a calendar, built with its secrets (`refused`: the access token the
+    /// provider just refused, to be refreshed), and the access token it uses.
+    async fn provider(&self, integration: &Integration, refused: Option<&Secret>, pacer: Arc<crate::providers::pace::Pacer>) -> std::result::Result<(Box<dyn crate::providers::Provider>, Option<Secret>), ProviderError> {
+        let secrets = match Adapters::needs_secrets(integration) {
+            false => Secrets::default(),
+            true => {
+                let loaded = async {
+                    let mut pooled = self.conn().await?;
+                    self.inner.adapters.secrets(&mut pooled.conn(), integration, refused).await
+                };
+                match loaded.await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => return Err(e),
+                    Err(e) => return Err(ProviderError::new(ErrorKind::Server, format!("Reading the calendar's access failed: {e}"))),
+                }
+            }
+        };
+        let used = secrets.access_token.clone();
+        Ok((self.inner.adapters.build(integration, secrets, pacer)?, used))
     }
 
     async fn save(&self, integration: &Integration, run: &Run, previous: &Cursor, fetch: Fetch, throttled: std::time::Duration) -> Result<Run> {

@@ -159,20 +159,8 @@ impl Engine {
     }
 
     async fn write_once(&self, job: &Job, integration: &Integration, draft: &Draft, refused: Option<&crate::crypto::Secret>) -> std::result::Result<Finish, (ProviderError, Option<crate::crypto::Secret>)> {
-        let secrets = {
-            let loaded = async {
-                let mut pooled = self.conn().await?;
-                self.inner.adapters.secrets(&mut pooled.conn(), integration, refused).await
-            };
-            match loaded.await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Err((e, None)),
-                Err(e) => return Err((ProviderError::new(ErrorKind::Server, format!("Reading the calendar's access failed: {e}")), None)),
-            }
-        };
-        let used = secrets.access_token.clone();
         let pacer = std::sync::Arc::new(self.pacer_for(integration));
-        let provider = self.inner.adapters.build(integration, secrets, pacer).map_err(|e| (e, None))?;
+        let (provider, used) = self.provider(integration, refused, pacer).await.map_err(|e| (e, None))?;
         if job.action == copies::REMOVE {
             return match &job.external_id {
                 None => Ok(Finish::Removed),

@@ -100,3 +100,29 @@ pub fn counts(r: &runs::Run) -> (i32, i32, i32, i32) {
     (r.created_count, r.updated_count, r.deleted_count, r.unchanged_count)
 }
 
+
+/// A Google calendar of `owner` at the sandbox, connected with fresh tokens (Two-way by
+/// default); `policy`: its conflict policy.
+pub async fn google_calendar(db: &TestDb, sandbox: &server::sandbox::Sandbox, me: Actor, owner: &str, calendar: &str, label: &str, primary: bool, policy: Option<&str>) -> String {
+    let (access, refresh) = sandbox.with(|s| s.issue_tokens(owner));
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some(label.into()),
+        calendar_id: Some(calendar.into()),
+        access_token: Some(Some(server::crypto::Secret::new(access))),
+        refresh_token: Some(Some(server::crypto::Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        is_primary: Some(primary),
+        conflict_policy: policy.map(str::to_string),
+        ..Patch::default()
+    };
+    ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name
+}
+
+/// An engine whose providers are the sandbox's, with `timeout` per provider request.
+pub fn sandbox_engine(db: &TestDb, sandbox: &server::sandbox::Sandbox, timeout: Duration) -> Engine {
+    let feeds = limits();
+    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), outlook: sandbox.microsoft_endpoints(), provider_timeout: timeout, ..Settings::default() };
+    Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings)
+}
