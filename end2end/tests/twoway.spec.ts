@@ -172,8 +172,9 @@ test('a meeting edited in Google and in calsync at once is a conflict, resolved 
   await expect(entries.filter({ hasText: 'resolve conflict booking' })).toHaveCount(1);
   await expect(entries.filter({ hasText: 'create booking' })).toContainText(email);
   const resolution = entries.filter({ hasText: 'update booking' }).filter({ hasText: `conflict resolution by ${email}` });
-  await expect(resolution).toContainText(`${title} (calsync)`);
-  await expect(resolution).toContainText('Room 4');
+  // Only what the resolution changed: the time, from 10:00 to the calendar's 14:00 (UTC).
+  await expect(resolution.locator('tr').filter({ hasText: 'start' })).toContainText(`${day} 10:00:00${day} 14:00:00`);
+  await expect(resolution).not.toContainText('Room 4');
   for (const width of [1280, 390]) {
     await me.setViewportSize({ width, height: 900 });
     await checkAccessibility(me, `history at ${width} px`);

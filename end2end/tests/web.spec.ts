@@ -95,7 +95,7 @@ for (const width of [1280, 390]) {
     await expect(page.getByTestId('notice').first()).toHaveText(`Added '${name}'.`);
     const edit = await page.locator(`[data-test=calendar-card][data-title="${name}"] a`, { hasText: 'Edit' }).first().getAttribute('href');
 
-    for (const path of ['/', '/calendars', '/calendars/new', edit!, '/sync', '/availability', '/bookings', '/profile', '/settings/tokens', '/settings/export', '/admin/users', '/admin/audit', '/admin/sync-health', '/no/such/page']) {
+    for (const path of ['/', '/calendars', '/calendars/new', edit!, '/sync', '/availability', '/bookings', '/profile', '/settings/tokens', '/settings/export', '/conflicts', edit!.replace('/calendars/', '/history?integration='), '/admin/users', '/admin/audit', '/admin/sync-health', '/no/such/page']) {
       await page.goto(path);
       await page.waitForLoadState('networkidle');
       await checkAccessibility(page, `${path} @${width}`);

@@ -86,6 +86,7 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
         <Title text=title.clone()/>
         <p class="breadcrumb"><a href="/calendars">"← Calendars"</a></p>
         <h1>{title}</h1>
+        {rec.as_ref().map(|r| view! { <p class="small"><a href=format!("/history?integration={}", crate::api::query_escape(&r.name))>"History of this calendar"</a></p> })}
         {move || general.get().map(|m| view! { <div class="alert error" role="alert" data-test="form-error">{m}</div> })}
         <ActionForm action=save attr:class="record-form" attr:novalidate=true attr:aria-label="Calendar">
             <input type="hidden" name="name" value=rec.as_ref().map(|r| r.name.clone()).unwrap_or_default()/>

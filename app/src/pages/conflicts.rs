@@ -105,7 +105,7 @@ fn Detail(d: ConflictDetail, resolve: ServerAction<ResolveConflict>) -> impl Int
             {deleted.then(|| view! { <p class="alert warning">"The copy was deleted in the calendar."</p> })}
             <ActionForm action=resolve attr:aria-label="Choose field by field">
                 <input type="hidden" name="id" value=id/>
-                <div class="table-wrap">
+                <div class="table-wrap" tabindex="0" role="region" aria-label="The two versions side by side">
                     <table class="compare">
                         <caption class="visually-hidden">"The booking in calsync and its copy in the calendar"</caption>
                         <thead>

@@ -56,14 +56,12 @@ fn Line(l: HistoryLine, undo: ServerAction<UndoResolution>) -> impl IntoView {
                 <span class="small muted">{format!(" · {} · {}", l.at, l.actor)}</span>
             </div>
             {(!l.changes.is_empty()).then(|| view! {
-                <div class="table-wrap">
-                    <table class="compare">
-                        <thead><tr><th scope="col">"Field"</th><th scope="col">"Before"</th><th scope="col">"After"</th></tr></thead>
-                        <tbody>
-                            {l.changes.iter().map(|c| view! { <tr><th scope="row">{c.field.clone()}</th><td>{c.before.clone()}</td><td>{c.after.clone()}</td></tr> }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                <table class="compare">
+                    <thead><tr><th scope="col">"Field"</th><th scope="col">"Before"</th><th scope="col">"After"</th></tr></thead>
+                    <tbody>
+                        {l.changes.iter().map(|c| view! { <tr><th scope="row">{c.field.clone()}</th><td>{c.before.clone()}</td><td>{c.after.clone()}</td></tr> }).collect_view()}
+                    </tbody>
+                </table>
             })}
             {l.undo.map(|id| view! {
                 <ActionForm action=undo attr:class="inline">
