@@ -350,3 +350,38 @@ db_test!(an_outlook_primary_gets_its_copy_once_with_a_transaction_id, |db| {
     assert_eq!(c[0].error.as_deref(), Some("Outlook cannot hold the recurrence 'RRULE:FREQ=DAILY;BYHOUR=9,17;COUNT=4': BYHOUR has no Outlook equivalent."));
     assert!(c[0].due_at.is_none());
 });
+
+db_test!(new_outlook_copies_go_out_twenty_to_a_batch, |db| {
+    const MS: &str = "ana@contoso.com";
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(MS));
+    let cal = sandbox.with(|s| s.add_ms_account(MS));
+    let me = user(&db, ANA).await;
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let patch = Patch {
+            integration_type: Some("Outlook Calendar".into()),
+            integration_name: Some("Office".into()),
+            calendar_id: Some(cal.clone()),
+            access_token: Some(Some(Secret::new(access))),
+            refresh_token: Some(Some(Secret::new(refresh))),
+            token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+            is_primary: Some(true),
+            ..Patch::default()
+        };
+        ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        ids.push(book(&db, me, NewBooking { allow_conflict: true, ..meeting(&format!("Batch {i}"), 2 + i / 10, 8 + (i % 10) as u32) }).await.id);
+    }
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
+    assert_eq!(engine.push_due().await.unwrap(), 25);
+    let requests = sandbox.with(|s| s.requests.clone());
+    assert_eq!(requests.iter().filter(|r| *r == "POST $batch").count(), 2, "20 and 5: {requests:?}");
+    assert_eq!(sandbox.with(|s| s.graph[&cal].events.len()), 25, "one event each");
+    for id in ids {
+        let c = copies_of(&db, id).await;
+        assert_eq!(c[0].state, "written", "{c:?}");
+    }
+});

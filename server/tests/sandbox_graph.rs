@@ -148,3 +148,39 @@ async fn a_calendar_that_cannot_be_edited_refuses_writes_with_access_denied() {
     let (status, body) = send(reqwest::Method::POST, &format!("{}/me/calendars/shared-cal/events", s.graph_url()), &token, Some(event("Nope", 4))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("ErrorAccessDenied")));
 }
+
+#[tokio::test]
+async fn a_batch_carries_out_up_to_twenty_requests_each_with_its_own_status() {
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| st.issue_ms_tokens(ANA));
+    let cal = s.with(|st| st.add_ms_account(ANA));
+    let url = format!("{}/$batch", s.graph_url());
+    let post = |body: Value| {
+        let (url, token) = (url.clone(), token.clone());
+        async move {
+            let r = reqwest::Client::new().post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let item = |id: &str, url: &str| json!({"id": id, "method": "POST", "url": url, "headers": {"Content-Type": "application/json"}, "body": event(&format!("B{id}"), 3)});
+    // One made, one refused (no such calendar), one without a Content-Type: 200, each its own.
+    let mut bare = item("3", &format!("/me/calendars/{cal}/events"));
+    bare["headers"] = json!({});
+    let (status, v) = post(json!({"requests": [item("1", &format!("/me/calendars/{cal}/events")), item("2", "/me/calendars/nope/events"), bare]})).await;
+    assert_eq!(status, 200);
+    let of = |id: &str| v["responses"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(of("1")["status"], 201);
+    assert_eq!(of("1")["body"]["subject"], "B1");
+    assert_eq!((of("2")["status"].clone(), of("2")["body"]["error"]["code"].clone()), (json!(404), json!("ErrorItemNotFound")));
+    assert_eq!(of("3")["status"], 400);
+    assert_eq!(s.with(|st| st.graph[&cal].events.len()), 1);
+    // More than 20, or ids twice: the whole batch is 400 and nothing is made.
+    let many: Vec<Value> = (0..21).map(|i| item(&i.to_string(), &format!("/me/calendars/{cal}/events"))).collect();
+    assert_eq!(post(json!({"requests": many})).await.0, 400);
+    assert_eq!(post(json!({"requests": [item("1", &format!("/me/calendars/{cal}/events")), item("1", &format!("/me/calendars/{cal}/events"))]})).await.0, 400);
+    assert_eq!(s.with(|st| st.graph[&cal].events.len()), 1);
+    // Each item is authorized as the batch is.
+    let r = reqwest::Client::new().post(&url).bearer_auth("wrong").json(&json!({"requests": [item("1", &format!("/me/calendars/{cal}/events"))]})).send().await.unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["responses"][0]["status"], 401);
+}

@@ -89,6 +89,16 @@ pub trait Provider: Send + Sync {
         Err(write::read_only())
     }
 
+    /// Creates or updates several copies; answers one result per put, in order. Providers
+    /// that can group requests (Graph's `$batch`) do.
+    async fn put_many(&self, puts: &[write::Put<'_>]) -> Vec<Result<write::Written, ProviderError>> {
+        let mut out = Vec::with_capacity(puts.len());
+        for put in puts {
+            out.push(self.put(put).await);
+        }
+        out
+    }
+
     /// When the calendar's copy was last changed (for last-write-wins); `None` when the
     /// provider does not say.
     async fn updated(&self, _external_id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {

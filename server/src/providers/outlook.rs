@@ -473,6 +473,10 @@ impl Provider for OutlookCalendar {
         self.put_event(put).await
     }
 
+    async fn put_many(&self, puts: &[super::write::Put<'_>]) -> Vec<Result<super::write::Written, ProviderError>> {
+        self.put_batched(puts).await
+    }
+
     async fn remove(&self, external_id: &str, notify: bool) -> Result<(), ProviderError> {
         self.remove_event(external_id, notify).await
     }

@@ -41,6 +41,9 @@ pub fn body(draft: &Draft) -> Result<Value, ProviderError> {
     }))
 }
 
+/// Graph's limit of requests in one `$batch`.
+pub const BATCH_MAX: usize = 20;
+
 fn graph_error(status: u16, wait: Option<std::time::Duration>, text: &str) -> ProviderError {
     error_of(status, wait, text).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, format!("Outlook says this is gone ({status}).")))
 }
@@ -104,6 +107,60 @@ impl OutlookCalendar {
     pub(super) async fn updated_at(&self, id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
         let v = self.get_event(id).await?;
         Ok(v["lastModifiedDateTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc()))
+    }
+
+    /// Several puts: the first attempts at creating go out 20 to a `$batch` request (Graph's
+    /// limit), each with its `transactionId`; updates and retried creates one by one.
+    pub(super) async fn put_batched(&self, puts: &[Put<'_>]) -> Vec<Result<Written, ProviderError>> {
+        let mut out: Vec<Option<Result<Written, ProviderError>>> = (0..puts.len()).map(|_| None).collect();
+        let fresh: Vec<usize> = (0..puts.len()).filter(|&i| puts[i].external_id.is_none() && !puts[i].retry).collect();
+        let cid: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
+        let batch_url = format!("{}/$batch", self.graph.trim_end_matches('/'));
+        for group in fresh.chunks(BATCH_MAX) {
+            let mut requests = Vec::new();
+            for &i in group {
+                match body(puts[i].draft) {
+                    Ok(mut b) => {
+                        b["transactionId"] = json!(puts[i].key);
+                        requests.push(json!({"id": i.to_string(), "method": "POST", "url": format!("/me/calendars/{cid}/events"), "headers": {"Content-Type": "application/json"}, "body": b}));
+                    }
+                    Err(e) => out[i] = Some(Err(e)),
+                }
+            }
+            if requests.is_empty() {
+                continue;
+            }
+            let payload = json!({"requests": requests});
+            match send(&self.pacer, "outlook", || self.client.post(&batch_url).bearer_auth(self.access_token.expose()).json(&payload), graph_error, transport).await {
+                Ok((_, v)) => {
+                    for r in v["responses"].as_array().into_iter().flatten() {
+                        let Some(i) = r["id"].as_str().and_then(|id| id.parse::<usize>().ok()).filter(|i| group.contains(i)) else { continue };
+                        let status = r["status"].as_u64().unwrap_or(500) as u16;
+                        out[i] = Some(if (200..300).contains(&status) {
+                            let made = written(&r["body"], "");
+                            if made.external_id.is_empty() { Err(ProviderError::new(ErrorKind::Malformed, "Outlook made the event but did not say its id.")) } else { Ok(made) }
+                        } else {
+                            let wait = r["headers"]["Retry-After"].as_str().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs);
+                            Err(graph_error(status, wait, &r["body"].to_string()))
+                        });
+                    }
+                }
+                Err(e) => {
+                    for &i in group {
+                        out[i].get_or_insert_with(|| Err(e.clone()));
+                    }
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(puts.len());
+        for (i, done) in out.into_iter().enumerate() {
+            results.push(match done {
+                Some(r) => r,
+                // Not in a batch (an update, a retry), or missing from its answer: on its own.
+                None => self.put_event(&puts[i]).await,
+            });
+        }
+        results
     }
 
     pub(super) async fn remove_event(&self, id: &str, _notify: bool) -> Result<(), ProviderError> {

@@ -40,8 +40,61 @@ pub fn routes() -> Router<Shared> {
         .route("/graph/v1.0/me/events", axum::routing::post(create_default))
         .route("/graph/v1.0/me/calendars/{cid}/events", axum::routing::post(create))
         .route("/graph/v1.0/me/events/{id}", get(event).patch(update).delete(remove))
+        .route("/graph/v1.0/$batch", axum::routing::post(batch))
         .route("/graph/v1.0/subscriptions", axum::routing::post(subscribe))
         .route("/graph/v1.0/subscriptions/{id}", axum::routing::delete(unsubscribe))
+}
+
+/// `POST /$batch`: at most 20 requests (more, duplicate ids or no list: 400), each carried out
+/// as on its own — with the batch's authorization — and answered in `responses` with its own
+/// status; the batch itself is 200 even when items fail.
+async fn batch(State(state): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    use tower::ServiceExt;
+    state.lock().unwrap_or_else(|e| e.into_inner()).requests.push("POST $batch".into());
+    let Some(items) = body.get("requests").and_then(Value::as_array) else {
+        return error(400, "BadRequest", "Invalid batch payload format.");
+    };
+    if items.len() > 20 {
+        return error(400, "BadRequest", "The number of batch requests exceeds the limit of 20.");
+    }
+    let mut ids: Vec<&str> = items.iter().filter_map(|i| i.get("id").and_then(Value::as_str)).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.len() != items.len() {
+        return error(400, "BadRequest", "Each request in a batch needs an id, and ids must be unique.");
+    }
+    let router = routes().with_state(state.clone());
+    let mut responses = Vec::new();
+    for item in items {
+        let id = item["id"].as_str().unwrap_or_default();
+        let (Some(method), Some(url)) = (item.get("method").and_then(Value::as_str), item.get("url").and_then(Value::as_str)) else {
+            responses.push(json!({"id": id, "status": 400, "body": {"error": {"code": "BadRequest", "message": "A request needs a method and a url."}}}));
+            continue;
+        };
+        let has_body = item.get("body").is_some_and(|b| !b.is_null());
+        if has_body && item["headers"].get("Content-Type").or_else(|| item["headers"].get("content-type")).is_none() {
+            responses.push(json!({"id": id, "status": 400, "body": {"error": {"code": "BadRequest", "message": "A request with a body needs a Content-Type header."}}}));
+            continue;
+        }
+        let mut request = axum::http::Request::builder().method(method).uri(format!("/graph/v1.0/{}", url.trim_start_matches('/')));
+        if let Some(auth) = headers.get("authorization") {
+            request = request.header("authorization", auth.clone());
+        }
+        let request = request.header("content-type", "application/json").body(axum::body::Body::from(if has_body { item["body"].to_string() } else { String::new() }));
+        let Ok(request) = request else {
+            responses.push(json!({"id": id, "status": 400, "body": {"error": {"code": "BadRequest", "message": "Invalid request."}}}));
+            continue;
+        };
+        let answer = match router.clone().oneshot(request).await {
+            Ok(a) => a,
+            Err(never) => match never {},
+        };
+        let status = answer.status().as_u16();
+        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap_or_default();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        responses.push(json!({"id": id, "status": status, "headers": {"Content-Type": "application/json"}, "body": body}));
+    }
+    Json(json!({"responses": responses})).into_response()
 }
 
 /// `POST /subscriptions`: validated first — Graph POSTs `?validationToken=…` to the

@@ -96,12 +96,83 @@ impl Engine {
             let mut pooled = self.conn().await?;
             copies::due(&mut pooled.conn(), now(), BATCH).await?
         };
+        // Claimed first, then written a calendar at a time: new copies for one calendar go
+        // out together where the provider groups requests (Graph's $batch).
+        let mut jobs: Vec<Job> = Vec::new();
         for &id in &ids {
-            if let Err(e) = self.push_copy(id).await {
-                tracing::warn!(copy = id, error = %e, "writing a booking's copy failed");
+            let mut pooled = self.conn().await?;
+            if let Some(job) = copies::claim(&mut pooled.conn(), id, Duration::minutes(LEASE_MINUTES)).await? {
+                jobs.push(job);
+            }
+        }
+        let mut calendars: Vec<Option<i64>> = jobs.iter().map(|j| j.integration_id).collect();
+        calendars.dedup();
+        for calendar in calendars {
+            let group: Vec<Job> = jobs.iter().filter(|j| j.integration_id == calendar).cloned().collect();
+            jobs.retain(|j| j.integration_id != calendar);
+            if let Err(e) = self.push_group(group).await {
+                tracing::warn!(error = %e, "writing bookings' copies failed");
             }
         }
         Ok(ids.len())
+    }
+
+    /// Writes claimed copies of one calendar: the first attempts at new copies together, the
+    /// rest one by one; a copy whose booking changed meanwhile is written again.
+    async fn push_group(&self, jobs: Vec<Job>) -> Result<()> {
+        let (fresh, mut single): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.action == copies::PUT && j.external_id.is_none() && j.attempts == 0);
+        let mut done: Vec<(Job, String, Finish)> = Vec::new();
+        match self.target_of(fresh.first()).await? {
+            Some(integration) if fresh.len() > 1 => {
+                let mut drafts = Vec::with_capacity(fresh.len());
+                {
+                    let mut pooled = self.conn().await?;
+                    for job in &fresh {
+                        drafts.push(draft(&bookings::get(&mut pooled.conn(), Actor::SYSTEM, job.booking_id).await?));
+                    }
+                }
+                let puts: Vec<Put> = fresh.iter().zip(&drafts).map(|(job, d)| Put { key: &job.key, external_id: None, retry: false, if_match: None, draft: d }).collect();
+                let pacer = std::sync::Arc::new(self.pacer_for(&integration));
+                let answers = match self.provider(&integration, None, pacer).await {
+                    Ok((provider, _)) => provider.put_many(&puts).await,
+                    Err(e) => puts.iter().map(|_| Err(e.clone())).collect(),
+                };
+                for ((job, draft), answer) in fresh.iter().zip(&drafts).zip(answers) {
+                    let how = match answer {
+                        Ok(w) => Finish::Written { external_id: w.external_id, etag: w.etag, base: base_of(draft) },
+                        // A refused token is refreshed on the single path.
+                        Err(e) if e.kind == ErrorKind::Unauthorized => {
+                            single.push(job.clone());
+                            continue;
+                        }
+                        Err(e) => self.failed(&integration, job, e).await?,
+                    };
+                    done.push((job.clone(), integration.integration_name.clone(), how));
+                }
+            }
+            _ => single.extend(fresh),
+        }
+        for job in single {
+            let (calendar, how) = self.write(&job).await?;
+            done.push((job, calendar, how));
+        }
+        for (job, calendar, how) in done {
+            let again = {
+                let mut pooled = self.conn().await?;
+                copies::finish(&mut pooled.conn(), &job, &calendar, how).await?
+            };
+            if again {
+                self.push_copy(job.copy_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The calendar a job writes to, while it is still the target.
+    async fn target_of(&self, job: Option<&Job>) -> Result<Option<Integration>> {
+        let Some(id) = job.and_then(|j| j.integration_id) else { return Ok(None) };
+        let mut pooled = self.conn().await?;
+        Ok(integrations::get_by_id(&mut pooled.conn(), id).await.ok().filter(|i| not_target(i).is_none()))
     }
 
     /// Claims a copy and writes it, again while the booking keeps changing meanwhile.
