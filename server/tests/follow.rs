@@ -49,7 +49,7 @@ fn utc(days: i64, hour: u32) -> chrono::DateTime<Utc> {
 
 /// A booking written to the calendar and synced back (the copy is current on both sides).
 async fn booked(db: &TestDb, w: &World, title: &str) -> (bk::Booking, String) {
-    let new = NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), location: Some("Room 1".into()), ..NewBooking::default() };
+    let new = NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), location: Some("Room 1".into()), allow_conflict: true, ..NewBooking::default() };
     let b = {
         let mut c = db.pool.get().await.unwrap();
         match bk::create(&mut c.conn(), w.me, ANA, new).await.unwrap() {
@@ -335,4 +335,53 @@ db_test!(every_step_is_in_a_history_without_secrets_and_a_resolution_can_be_undo
     let other = user(&db, "bo@example.com").await;
     assert!(matches!(h::list(&mut c.conn(), other, &Subject::Booking(b.id), 10, 0).await, Err(server::domain::Error::NotFound)));
     assert!(matches!(h::list(&mut c.conn(), other, &Subject::Integration(w.name.clone()), 10, 0).await, Err(server::domain::Error::NotFound)));
+});
+
+db_test!(review_a_booking_change_the_merge_does_not_compare_is_still_written_after_a_412, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let (b, id) = booked(&db, &w, "Kickoff").await;
+    // In Google, something the merge does not compare changes (the event's colour): its
+    // version moves on.
+    edit(&w.sandbox, &id, json!({"colorId": "5"}));
+    // In calsync, an attendee is added: the push is refused (412), nothing overwritten.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, attendees: Some(vec!["kim@example.com".into()]), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    assert_eq!(copy(&db, b.id).await.state, "pending");
+    sync(&w).await;
+    let e = event(&w.sandbox, &id);
+    assert_eq!((e["attendees"].clone(), e["colorId"].clone()), (json!([{"email": "kim@example.com"}]), json!("5")), "the attendee written, the colour kept");
+    assert_eq!(copy(&db, b.id).await.state, "written");
+});
+
+db_test!(review_resolving_an_open_conflict_keeps_a_later_local_change, |db| {
+    let w = setup(&db, "ask").await;
+    let (b, id) = booked(&db, &w, "Retro").await;
+    edit(&w.sandbox, &id, json!({"summary": "Retro (Google)"}));
+    sync(&w).await;
+    let open = conflicts_of(&db, w.me, b.id).await.remove(0);
+    // A later change in calsync, while the conflict is open.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Retro (later)".into()), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    let mut c = db.pool.get().await.unwrap();
+    conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Take(server::domain::merge::Side::Local)).await.unwrap();
+    drop(c);
+    w.engine.push_booking(b.id).await.unwrap();
+    assert_eq!(booking(&db, w.me, b.id).await.title, "Retro (later)");
+    assert_eq!(event(&w.sandbox, &id)["summary"], "Retro (later)");
+    // A booking cancelled while its conflict is open: nothing left to resolve.
+    let (b2, id2) = booked(&db, &w, "Demo").await;
+    edit(&w.sandbox, &id2, json!({"summary": "Demo (Google)"}));
+    sync(&w).await;
+    let open = conflicts_of(&db, w.me, b2.id).await.remove(0);
+    let mut c = db.pool.get().await.unwrap();
+    bk::cancel(&mut c.conn(), w.me, b2.id, ANA).await.unwrap();
+    let refused = conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Take(server::domain::merge::Side::Local)).await;
+    assert!(matches!(refused, Err(server::domain::Error::Conflict(ref m)) if m == conflicts::MSG_CANCELLED_SINCE), "{refused:?}");
+    assert_eq!(booking(&db, w.me, b2.id).await.status, "cancelled");
 });

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{Duration as Days, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::Value;
+use serde_json::{json, Value};
 use server::{
     crypto::Secret,
     db::schema::{booking_copies as bc, change_history as ch},
@@ -384,4 +384,75 @@ db_test!(new_outlook_copies_go_out_twenty_to_a_batch, |db| {
         let c = copies_of(&db, id).await;
         assert_eq!(c[0].state, "written", "{c:?}");
     }
+});
+
+async fn outlook_primary(db: &TestDb, sandbox: &Sandbox, me: Actor) -> String {
+    const MS: &str = "ana@contoso.com";
+    let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(MS));
+    let cal = sandbox.with(|s| s.add_ms_account(MS));
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Outlook Calendar".into()),
+        integration_name: Some("Office".into()),
+        calendar_id: Some(cal.clone()),
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        is_primary: Some(true),
+        ..Patch::default()
+    };
+    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
+    let _ = name;
+    cal
+}
+
+db_test!(review_an_outlook_create_whose_answer_was_lost_is_brought_in_line_after_an_edit, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let me = user(&db, ANA).await;
+    let cal = outlook_primary(&db, &sandbox, me).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_millis(500));
+    let b = book(&db, me, meeting("Draft", 2, 10)).await;
+    // Every answer is lost, though Outlook made the event the first time.
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 20, after: true }));
+    engine.push_booking(b.id).await.unwrap();
+    assert_eq!(copies_of(&db, b.id).await[0].state, "failed");
+    sandbox.with(|s| s.faults.clear());
+    // Edited meanwhile: the retry gets the first event back and brings it in line.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("Final".into()), ..Changes::default() }).await.unwrap();
+    }
+    engine.push_booking(b.id).await.unwrap();
+    let events: Vec<Value> = sandbox.with(|s| s.graph[&cal].events.values().filter_map(|(e, _)| e.clone()).collect());
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["subject"], "Final");
+    assert_eq!(copies_of(&db, b.id).await[0].state, "written");
+});
+
+db_test!(review_an_outlook_copy_moved_out_of_the_window_is_not_a_deletion, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let me = user(&db, ANA).await;
+    let cal = outlook_primary(&db, &sandbox, me).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
+    let b = book(&db, me, meeting("Offsite", 3, 9)).await;
+    engine.push_booking(b.id).await.unwrap();
+    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    engine.sync_and_wait(me, &name, server::sync::Trigger::Manual).await.unwrap();
+    // Moved in Outlook to next year: out of the sync window (90 days ahead), not deleted.
+    let external = copies_of(&db, b.id).await[0].external_id.clone().unwrap();
+    sandbox.with(|s| {
+        let (e, _) = s.graph[&cal].events[&external].clone();
+        let mut e = e.unwrap();
+        e["start"]["dateTime"] = json!("2027-11-20T09:00:00");
+        e["end"]["dateTime"] = json!("2027-11-20T10:00:00");
+        s.put_graph_event(&cal, &external, e);
+    });
+    engine.sync_and_wait(me, &name, server::sync::Trigger::Manual).await.unwrap();
+    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    assert_eq!(now.status, "confirmed", "not cancelled");
+    // Deleted for real: then it is.
+    sandbox.with(|s| s.delete_graph_event(&cal, &external));
+    engine.sync_and_wait(me, &name, server::sync::Trigger::Manual).await.unwrap();
+    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    assert_eq!(now.status, "cancelled");
 });

@@ -84,7 +84,9 @@ pub async fn plan(c: &mut Conn<'_>, booking_id: i64, user_id: i64, cancelled: bo
             (Some((t, name)), Some(i)) if *t == i => {
                 has_target = true;
                 run!(c, |cc| diesel::update(bc::table.find(id))
-                    .set((bc::state.eq(PENDING), bc::action.eq(action), bc::calendar_label.eq(name), bc::error.eq(None::<String>), bc::note.eq(None::<String>), bc::attempts.eq(0), bc::due_at.eq(Some(at)), bc::modified_at.eq(at)))
+                    // A copy never confirmed keeps counting its attempts: an earlier one may have
+                    // made it, and the next must bring that event in line.
+                    .set((bc::state.eq(PENDING), bc::action.eq(action), bc::calendar_label.eq(name), bc::error.eq(None::<String>), bc::note.eq(None::<String>), bc::attempts.eq(bc::attempts * i32::from(external.is_none())), bc::due_at.eq(Some(at)), bc::modified_at.eq(at)))
                     .execute(cc)
                     .await)?;
             }
@@ -298,6 +300,8 @@ pub struct Tracked {
     pub push_due: bool,
     /// The stored copy's version from the last sync (`None`: not stored, or no version).
     pub synced_etag: Option<String>,
+    /// The booking version the copy holds.
+    pub written_version: i64,
 }
 
 impl Tracked {
@@ -310,18 +314,18 @@ impl Tracked {
 /// The live copies in a calendar: written, or waiting for the follow step after the calendar
 /// refused a push because its copy changed.
 pub async fn in_calendar(c: &mut Conn<'_>, integration_id: i64) -> Result<Vec<Tracked>> {
-    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<String>);
+    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<String>, i64);
     let rows: Vec<Row> = run!(c, |cc| bc::table
         .left_join(es::table.on(es::integration_id.nullable().eq(bc::integration_id).and(es::uid.nullable().eq(bc::external_id))))
         .filter(bc::integration_id.eq(integration_id).and(bc::action.eq(PUT)).and(bc::note.is_null()).and(bc::external_id.is_not_null()))
-        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at, es::etag.nullable()))
+        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at, es::etag.nullable(), bc::written_version))
         .load(cc)
         .await)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(copy_id, booking_id, external, etag, base, due, synced)| {
+        .filter_map(|(copy_id, booking_id, external, etag, base, due, synced, written_version)| {
             let base = base.and_then(|b| serde_json::from_str(&b).ok());
-            Some(Tracked { copy_id, booking_id, external_id: external?, etag, base, push_due: due.is_some(), synced_etag: synced })
+            Some(Tracked { copy_id, booking_id, external_id: external?, etag, base, push_due: due.is_some(), synced_etag: synced, written_version })
         })
         .collect())
 }

@@ -550,3 +550,13 @@ pub async fn cancel_from(c: &mut Conn<'_>, b: &Booking, actor: &str) -> Result<(
     }
     record(c, b.id, "cancel", actor, Some(json!({"status": b.status}).to_string()), Some(json!({"status": "cancelled"}).to_string()), at).await
 }
+
+/// Refuses (`Conflict`) when the booking is no longer at `version`: it changed while a merge
+/// looked at it (inside the caller's transaction).
+pub async fn still(c: &mut Conn<'_>, id: i64, version: i64) -> Result<()> {
+    let now: i64 = run!(c, |cc| b::table.find(id).select(b::version).first(cc).await)?;
+    if now != version {
+        return Err(Error::Conflict(msg_stale(now)));
+    }
+    Ok(())
+}

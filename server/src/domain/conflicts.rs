@@ -201,6 +201,8 @@ pub enum Choice {
     Fields(BTreeMap<String, String>),
 }
 
+pub const MSG_CANCELLED_SINCE: &str = "The booking was cancelled after this conflict arose, so there is nothing left to resolve.";
+
 pub fn msg_resolved(by: &str, at: NaiveDateTime) -> String {
     format!("Already resolved by {by} at {} UTC.", at.format("%Y-%m-%d %H:%M"))
 }
@@ -248,11 +250,17 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
     let sides = sides(&conflict, &choice)?;
     let booking = super::bookings::get(conn, Actor::SYSTEM, conflict.booking_id).await?;
     let by = by.to_string();
+    if conflict.remote.is_some() && booking.status == "cancelled" {
+        return Err(Error::Conflict(MSG_CANCELLED_SINCE.into()));
+    }
     let keep_deletion = conflict.remote.is_none() && sides.values().all(|s| *s == Side::Remote);
     let mut result = booking.fields();
+    // calsync's side: while open, the booking as it is now (nothing overwrote it, and it may
+    // have changed since); once a policy decided, the version the policy overwrote.
+    let local = if conflict.state == OPEN { booking.fields() } else { conflict.local.clone() };
     if let Some(remote) = &conflict.remote {
         for (f, side) in &sides {
-            let from = if *side == Side::Remote { remote } else { &conflict.local };
+            let from = if *side == Side::Remote { remote } else { &local };
             result.take(f, from);
         }
     } else if !keep_deletion {

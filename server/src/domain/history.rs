@@ -41,13 +41,13 @@ pub struct Entry {
 fn source(actor: &str, trigger: Option<&str>) -> &'static str {
     if actor.starts_with("sync: ") {
         "merge"
-    } else if actor.starts_with("conflict resolution") {
+    } else if actor.starts_with("conflict resolution by ") {
         "conflict resolution"
-    } else if actor.starts_with("undo ") {
+    } else if actor.starts_with("undo by ") {
         "undo"
-    } else if actor.starts_with("push") {
+    } else if actor == "push" || actor.starts_with("push (") {
         "push"
-    } else if actor.starts_with("sync") {
+    } else if actor == "sync" || actor.starts_with("sync (applied by ") {
         if trigger == Some("webhook") { "webhook" } else { "sync" }
     } else {
         "user"

@@ -465,6 +465,10 @@ impl Provider for GoogleCalendar {
     async fn updated(&self, external_id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
         self.updated_at(external_id).await
     }
+
+    async fn exists(&self, external_id: &str) -> Result<bool, ProviderError> {
+        self.still_there(external_id).await
+    }
 }
 
 /// A push channel Google opened (events.watch).

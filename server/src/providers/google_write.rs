@@ -91,10 +91,23 @@ impl GoogleCalendar {
         }
     }
 
-    pub(super) async fn updated_at(&self, id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+    async fn get_event(&self, id: &str) -> Result<Value, ProviderError> {
         let url = self.event_url(id);
-        let (_, v) = send(&self.pacer, "google", || self.client.get(&url).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await?;
+        send(&self.pacer, "google", || self.client.get(&url).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await.map(|(_, v)| v)
+    }
+
+    pub(super) async fn updated_at(&self, id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+        let v = self.get_event(id).await?;
         Ok(v["updated"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc()))
+    }
+
+    /// A deleted event is still answered, as `status: cancelled`.
+    pub(super) async fn still_there(&self, id: &str) -> Result<bool, ProviderError> {
+        match self.get_event(id).await {
+            Ok(v) => Ok(v["status"] != "cancelled"),
+            Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     pub(super) async fn remove_event(&self, id: &str, notify: bool) -> Result<(), ProviderError> {

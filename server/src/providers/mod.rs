@@ -99,6 +99,13 @@ pub trait Provider: Send + Sync {
         out
     }
 
+    /// Whether a copy is still in the calendar (not deleted or cancelled there): asked before a
+    /// copy missing from a sync counts as deleted, since a windowed provider also leaves out
+    /// what moved out of the window.
+    async fn exists(&self, _external_id: &str) -> Result<bool, ProviderError> {
+        Err(write::read_only())
+    }
+
     /// When the calendar's copy was last changed (for last-write-wins); `None` when the
     /// provider does not say.
     async fn updated(&self, _external_id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {

@@ -484,6 +484,10 @@ impl Provider for OutlookCalendar {
     async fn updated(&self, external_id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
         self.updated_at(external_id).await
     }
+
+    async fn exists(&self, external_id: &str) -> Result<bool, ProviderError> {
+        self.still_there(external_id).await
+    }
 }
 
 /// The account's email (`GET /me`: `mail`, else `userPrincipalName`) and calendars.

@@ -104,6 +104,14 @@ impl OutlookCalendar {
         send(&self.pacer, "outlook", || self.client.get(&url).bearer_auth(self.access_token.expose()), graph_error, transport).await.map(|(_, v)| v)
     }
 
+    pub(super) async fn still_there(&self, id: &str) -> Result<bool, ProviderError> {
+        match self.get_event(id).await {
+            Ok(v) => Ok(v["isCancelled"] != true),
+            Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(super) async fn updated_at(&self, id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
         let v = self.get_event(id).await?;
         Ok(v["lastModifiedDateTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc()))

@@ -124,7 +124,7 @@ impl Engine {
         let local = booking.fields();
         let label = &integration.integration_name;
         let Some(remote) = remote else {
-            if !in_window(&booking, window) {
+            if !in_window(&booking, window) || !self.gone_there(integration, &t.external_id).await {
                 return Ok(Step::Nothing);
             }
             return self.deleted(&mut c, integration, t, &booking, &base, &local).await;
@@ -134,16 +134,24 @@ impl Engine {
         }
         let known = known(integration.integration_type, booking.recurrence.is_some());
         let remote_changed = base.differing(&remote.fields, known);
+        // A change to the booking not yet in the copy (any field: attendees, zone, rule too).
+        let unwritten = booking.version != t.written_version;
         if remote_changed.is_empty() {
-            // Nothing of the meeting changed there (an attendee answered, say): take its
-            // version as current, and push a local change if one waits.
-            let local_changed = !base.differing(&local, known).is_empty();
-            copies::accept(&mut c, t.copy_id, remote.etag.as_deref(), &base, booking.version).await?;
-            if local_changed {
-                copies::repush(&mut c, t.copy_id, remote.etag.as_deref(), false).await?;
-                return Ok(Step::Push);
-            }
-            return Ok(Step::Nothing);
+            // Nothing the merge compares changed there (an attendee answered, say): the
+            // calendar's version is current, and a change of the booking's is written over it.
+            let (copy_id, etag, written, version, id) = (t.copy_id, remote.etag.clone(), t.written_version, booking.version, booking.id);
+            c.write_tx(move |mut c| {
+                Box::pin(async move {
+                    bookings::still(&mut c, id, version).await?;
+                    copies::accept(&mut c, copy_id, etag.as_deref(), &base, written).await?;
+                    if unwritten {
+                        copies::repush(&mut c, copy_id, etag.as_deref(), false).await?;
+                    }
+                    Ok::<(), Error>(())
+                })
+            })
+            .await?;
+            return Ok(if unwritten { Step::Push } else { Step::Nothing });
         }
         let differing = local.differing(&remote.fields, known);
         if policy == ConflictPolicy::Ask {
@@ -190,7 +198,7 @@ impl Engine {
         let decided = policy == ConflictPolicy::PreferCalsync || !m.conflicting.is_empty();
         let actor = format!("sync: {label} ({})", policy.as_str());
         let result = m.result.clone();
-        let needs_push = result != remote.fields || !m.from_local.is_empty();
+        let needs_push = result != remote.fields || unwritten;
         let (booking_id, copy_id, integration_id, etag) = (booking.id, t.copy_id, integration.id, remote.etag.clone());
         let (label, policy_name) = (label.clone(), policy.as_str());
         let outcome = merge::outcome(&differing, &m.from_remote);
@@ -199,6 +207,8 @@ impl Engine {
             Box::pin(async move {
                 if result != local {
                     bookings::take_fields(&mut c, &booking, &result, &actor).await?;
+                } else {
+                    bookings::still(&mut c, booking.id, booking.version).await?;
                 }
                 if decided {
                     conflicts::record(&mut c, conflicts::New {
@@ -284,6 +294,16 @@ impl Engine {
         })
         .await?;
         Ok(if policy == ConflictPolicy::PreferCalsync { Step::Push } else { Step::Nothing })
+    }
+
+    /// Is a copy the sync no longer lists really deleted there (not moved out of the window)?
+    /// Unknown (the provider did not answer) counts as not deleted: the next sync asks again.
+    async fn gone_there(&self, integration: &Integration, external_id: &str) -> bool {
+        let pacer = std::sync::Arc::new(self.pacer_for(integration));
+        match self.provider(integration, None, pacer).await {
+            Ok((provider, _)) => matches!(provider.exists(external_id).await, Ok(false)),
+            Err(_) => false,
+        }
     }
 
     /// When the calendar's copy last changed, asked of the provider.

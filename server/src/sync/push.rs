@@ -172,7 +172,11 @@ impl Engine {
     async fn target_of(&self, job: Option<&Job>) -> Result<Option<Integration>> {
         let Some(id) = job.and_then(|j| j.integration_id) else { return Ok(None) };
         let mut pooled = self.conn().await?;
-        Ok(integrations::get_by_id(&mut pooled.conn(), id).await.ok().filter(|i| not_target(i).is_none()))
+        match integrations::get_by_id(&mut pooled.conn(), id).await {
+            Ok(i) => Ok(Some(i).filter(|i| not_target(i).is_none())),
+            Err(crate::domain::Error::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Claims a copy and writes it, again while the booking keeps changing meanwhile.
@@ -199,7 +203,11 @@ impl Engine {
             let mut c = pooled.conn();
             let booking = bookings::get(&mut c, Actor::SYSTEM, job.booking_id).await?;
             let integration = match job.integration_id {
-                Some(id) => integrations::get_by_id(&mut c, id).await.ok(),
+                Some(id) => match integrations::get_by_id(&mut c, id).await {
+                    Ok(i) => Some(i),
+                    Err(crate::domain::Error::NotFound) => None,
+                    Err(e) => return Err(e),
+                },
                 None => None,
             };
             (booking, integration)
