@@ -110,7 +110,7 @@ pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, App
 
 #[cfg(feature = "ssr")]
 fn copy_line(c: &server::domain::booking_copies::CopyView) -> CopyLine {
-    let retry = c.due_at.filter(|_| c.state == "failed").map(|t| format!(" Next try at {} UTC.", t.format("%H:%M")));
+    let retry = c.due_at.filter(|_| c.state == "failed").map(|t| format!(" Next try at {} UTC.", t.format("%Y-%m-%d %H:%M")));
     let detail = match (&c.error, &c.note) {
         (_, Some(note)) => Some(note.clone()),
         (Some(e), None) => Some(format!("{e}{}", retry.unwrap_or_default())),
