@@ -295,25 +295,9 @@ db_test!(one_way_and_ical_primaries_are_never_written, |db| {
 });
 
 db_test!(an_outlook_primary_gets_its_copy_once_with_a_transaction_id, |db| {
-    const MS: &str = "ana@contoso.com";
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(MS));
-    let cal = sandbox.with(|s| s.add_ms_account(MS));
     let me = user(&db, ANA).await;
-    {
-        let mut c = db.pool.get().await.unwrap();
-        let patch = Patch {
-            integration_type: Some("Outlook Calendar".into()),
-            integration_name: Some("Office".into()),
-            calendar_id: Some(cal.clone()),
-            access_token: Some(Some(Secret::new(access))),
-            refresh_token: Some(Some(Secret::new(refresh))),
-            token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
-            is_primary: Some(true),
-            ..Patch::default()
-        };
-        ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap();
-    }
+    let cal = outlook_primary(&db, &sandbox, me).await;
     let engine = sandbox_engine(&db, &sandbox, Duration::from_millis(800));
     let graph_events = |s: &Sandbox| s.with(|st| st.graph[&cal].events.values().filter_map(|(e, _)| e.clone()).collect::<Vec<Value>>());
     // The create is carried out and its answer lost: the retry repeats the transactionId and
@@ -352,25 +336,9 @@ db_test!(an_outlook_primary_gets_its_copy_once_with_a_transaction_id, |db| {
 });
 
 db_test!(new_outlook_copies_go_out_twenty_to_a_batch, |db| {
-    const MS: &str = "ana@contoso.com";
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(MS));
-    let cal = sandbox.with(|s| s.add_ms_account(MS));
     let me = user(&db, ANA).await;
-    {
-        let mut c = db.pool.get().await.unwrap();
-        let patch = Patch {
-            integration_type: Some("Outlook Calendar".into()),
-            integration_name: Some("Office".into()),
-            calendar_id: Some(cal.clone()),
-            access_token: Some(Some(Secret::new(access))),
-            refresh_token: Some(Some(Secret::new(refresh))),
-            token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
-            is_primary: Some(true),
-            ..Patch::default()
-        };
-        ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap();
-    }
+    let cal = outlook_primary(&db, &sandbox, me).await;
     let mut ids = Vec::new();
     for i in 0..25 {
         ids.push(book(&db, me, NewBooking { allow_conflict: true, ..meeting(&format!("Batch {i}"), 2 + i / 10, 8 + (i % 10) as u32) }).await.id);
@@ -386,6 +354,7 @@ db_test!(new_outlook_copies_go_out_twenty_to_a_batch, |db| {
     }
 });
 
+/// Ana's Outlook calendar at the sandbox, connected as her primary; answers its Graph id.
 async fn outlook_primary(db: &TestDb, sandbox: &Sandbox, me: Actor) -> String {
     const MS: &str = "ana@contoso.com";
     let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(MS));
@@ -401,8 +370,7 @@ async fn outlook_primary(db: &TestDb, sandbox: &Sandbox, me: Actor) -> String {
         is_primary: Some(true),
         ..Patch::default()
     };
-    let name = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name;
-    let _ = name;
+    ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap();
     cal
 }
 
@@ -455,4 +423,25 @@ db_test!(review_an_outlook_copy_moved_out_of_the_window_is_not_a_deletion, |db| 
     engine.sync_and_wait(me, &name, server::sync::Trigger::Manual).await.unwrap();
     let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
     assert_eq!(now.status, "cancelled");
+});
+
+db_test!(review_a_write_that_outlived_its_lease_does_not_overwrite_the_newer_result, |db| {
+    let (sandbox, me, _name, engine) = setup(&db).await;
+    let b = book(&db, me, meeting("Lease", 2, 10)).await;
+    let copy_id: i64 = {
+        let mut p = db.pool.get().await.unwrap();
+        run!(&mut p.conn(), |c| bc::table.filter(bc::booking_id.eq(b.id)).select(bc::id).first(c).await).unwrap()
+    };
+    // A first pusher claims the copy; its write takes longer than the lease.
+    let first = { let mut p = db.pool.get().await.unwrap(); copies::claim(&mut p.conn(), copy_id, Days::seconds(-1)).await.unwrap().unwrap() };
+    // Meanwhile a second pusher claims it and writes it.
+    engine.push_booking(b.id).await.unwrap();
+    let written = copies_of(&db, b.id).await;
+    assert_eq!(written[0].state, "written");
+    // The first pusher's late answer (the calendar refused it as changed) changes nothing.
+    let mut p = db.pool.get().await.unwrap();
+    let again = copies::finish(&mut p.conn(), &first, "Work", copies::Finish::Stale { error: "late".into() }).await.unwrap();
+    assert!(!again);
+    assert_eq!(copies_of(&db, b.id).await, written);
+    assert_eq!(events_of(&sandbox, ANA, b.id).len(), 1);
 });

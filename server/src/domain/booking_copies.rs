@@ -181,6 +181,9 @@ pub struct Job {
     pub attempts: i32,
     /// The calendar's version calsync last wrote or accepted.
     pub etag: Option<String>,
+    /// The lease this claim holds, as stored: a result is recorded only while it is still
+    /// this claim's (a write that outlived its lease leaves the copy to the next claim).
+    pub lease: Option<NaiveDateTime>,
 }
 
 /// Takes a due copy for `lease` (another pusher leaves it alone meanwhile); `None` when it is
@@ -198,13 +201,13 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
             if taken == 0 {
                 return Ok(None);
             }
-            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32, Option<String>) = run!(&mut c, |cc| bc::table
+            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32, Option<String>, Option<NaiveDateTime>) = run!(&mut c, |cc| bc::table
                 .inner_join(b::table)
                 .filter(bc::id.eq(copy_id))
-                .select((bc::booking_id, b::version, bc::integration_id, bc::client_key, bc::external_id, bc::action, bc::attempts, bc::etag))
+                .select((bc::booking_id, b::version, bc::integration_id, bc::client_key, bc::external_id, bc::action, bc::attempts, bc::etag, bc::lease_until))
                 .first(cc)
                 .await)?;
-            Ok(Some(Job { copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7 }))
+            Ok(Some(Job { copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7, lease: row.8 }))
         })
     })
     .await
@@ -233,8 +236,13 @@ pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) ->
     c.write_tx(move |mut c| {
         Box::pin(async move {
             let at = now();
+            let (current, lease): (String, Option<NaiveDateTime>) = run!(&mut c, |cc| bc::table.find(job.copy_id).select((bc::action, bc::lease_until)).first(cc).await)?;
+            if lease != job.lease {
+                // This write outlived its lease and another pusher claimed the copy since:
+                // the newer claim's result is the one that counts.
+                return Ok(false);
+            }
             let version: i64 = run!(&mut c, |cc| b::table.find(job.booking_id).select(b::version).first(cc).await)?;
-            let current: String = run!(&mut c, |cc| bc::table.find(job.copy_id).select(bc::action).first(cc).await)?;
             let again = version != job.version || current != job.action;
             let release = (bc::lease_until.eq(None::<NaiveDateTime>), bc::modified_at.eq(at));
             match &how {
