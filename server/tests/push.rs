@@ -445,3 +445,24 @@ db_test!(review_a_write_that_outlived_its_lease_does_not_overwrite_the_newer_res
     assert_eq!(copies_of(&db, b.id).await, written);
     assert_eq!(events_of(&sandbox, ANA, b.id).len(), 1);
 });
+
+db_test!(review_a_copy_that_may_have_been_made_stays_on_record_when_the_primary_changes, |db| {
+    let (sandbox, me, work, engine) = setup(&db).await;
+    let b = book(&db, me, meeting("Maybe", 2, 10)).await;
+    // Google makes the event, but no answer reaches calsync.
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 20, after: true }));
+    let engine_short = sandbox_engine(&db, &sandbox, Duration::from_millis(300));
+    engine_short.push_booking(b.id).await.unwrap();
+    sandbox.with(|s| s.faults.clear());
+    assert_eq!(events_of(&sandbox, ANA, b.id).len(), 1, "made, though calsync does not know");
+    // Another calendar becomes primary, and the booking changes.
+    sandbox.with(|s| s.add_calendar(ANA, "personal", "Personal", "owner"));
+    let personal = google_calendar(&db, &sandbox, me, ANA, "personal", "Personal", false, None).await;
+    { let mut p = db.pool.get().await.unwrap(); ig::make_primary(&mut p.conn(), me, &personal).await.unwrap(); }
+    { let mut p = db.pool.get().await.unwrap(); bk::update(&mut p.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("Maybe (moved)".into()), ..Changes::default() }).await.unwrap(); }
+    engine.push_booking(b.id).await.unwrap();
+    let now = copies_of(&db, b.id).await;
+    assert_eq!(now.len(), 2, "the tried copy stays on record: {now:?}");
+    let old = now.iter().find(|c| c.integration.as_deref() == Some(work.as_str())).unwrap();
+    assert!(old.note.as_deref().unwrap().contains("no longer the primary"), "{old:?}");
+});

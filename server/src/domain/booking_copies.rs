@@ -65,7 +65,7 @@ fn new_key() -> String {
     key
 }
 
-type Row = (i64, Option<i64>, String, Option<String>, String);
+type Row = (i64, Option<i64>, String, Option<String>, i32);
 
 /// After a booking changed (inside its write transaction): what must be written where. The
 /// copy in the current target is marked pending (a new one made if there is none and the
@@ -74,12 +74,12 @@ pub async fn plan(c: &mut Conn<'_>, booking_id: i64, user_id: i64, cancelled: bo
     let target = target(c, user_id).await?;
     let copies: Vec<Row> = run!(c, |cc| bc::table
         .filter(bc::booking_id.eq(booking_id))
-        .select((bc::id, bc::integration_id, bc::calendar_label, bc::external_id, bc::state))
+        .select((bc::id, bc::integration_id, bc::calendar_label, bc::external_id, bc::attempts))
         .load(cc)
         .await)?;
     let action = if cancelled { REMOVE } else { PUT };
     let mut has_target = false;
-    for (id, integration, label, external, _) in copies {
+    for (id, integration, label, external, attempts) in copies {
         match (target.as_ref(), integration) {
             (Some((t, name)), Some(i)) if *t == i => {
                 has_target = true;
@@ -90,8 +90,9 @@ pub async fn plan(c: &mut Conn<'_>, booking_id: i64, user_id: i64, cancelled: bo
                     .execute(cc)
                     .await)?;
             }
-            _ if external.is_none() => {
-                // Never written anywhere: nothing to keep.
+            _ if external.is_none() && attempts == 0 => {
+                // Never tried: nothing to keep. (One that was tried may have been made by the
+                // calendar without calsync hearing it, so it stays on record.)
                 run!(c, |cc| diesel::delete(bc::table.find(id)).execute(cc).await)?;
             }
             (_, i) => {
