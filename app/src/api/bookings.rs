@@ -52,10 +52,6 @@ pub enum BookResult {
     Busy(Vec<String>),
 }
 
-/// How long a page waits for a booking's push before showing it pending.
-#[cfg(feature = "ssr")]
-const PUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
 #[server]
 pub async fn booking_form(user: Option<String>) -> Result<BookingFormData, AppError> {
     let me = super::ctx::user().await?;
@@ -152,13 +148,20 @@ pub async fn create_booking(
         let mut pooled = state.pool.get().await?;
         bk::create(&mut pooled.conn(), super::integrations::actor(&me), &me.email, new).await?
     };
-    Ok(match outcome {
-        bk::Outcome::Booked(b) => {
-            state.engine.push_soon(b.id, PUSH_WAIT).await;
-            BookResult::Booked(format!("Booked '{}' for {}.", b.title, b.user))
+    Ok(pushed(&state, outcome, |b| format!("Booked '{}' for {}.", b.title, b.user)).await)
+}
+
+/// A booking made or changed, pushed (briefly waited for) and said with `say`; or what is in
+/// the way.
+#[cfg(feature = "ssr")]
+async fn pushed(state: &crate::ssr::AppState, outcome: server::domain::bookings::Outcome, say: impl Fn(&server::domain::bookings::Booking) -> String) -> BookResult {
+    match outcome {
+        server::domain::bookings::Outcome::Booked(b) => {
+            state.engine.push_soon(b.id).await;
+            BookResult::Booked(say(&b))
         }
-        bk::Outcome::Busy(clashes) => BookResult::Busy(clashes.into_iter().map(|c| c.message).collect()),
-    })
+        server::domain::bookings::Outcome::Busy(clashes) => BookResult::Busy(clashes.into_iter().map(|c| c.message).collect()),
+    }
 }
 
 #[server]
@@ -169,7 +172,7 @@ pub async fn cancel_booking(id: i64) -> Result<(), AppError> {
         let mut pooled = state.pool.get().await?;
         server::domain::bookings::cancel(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email).await?;
     }
-    state.engine.push_soon(id, PUSH_WAIT).await;
+    state.engine.push_soon(id).await;
     Ok(())
 }
 
@@ -194,11 +197,5 @@ pub async fn update_booking(id: i64, version: i64, title: String, start: String,
         let mut pooled = state.pool.get().await?;
         bk::update(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email, changes).await?
     };
-    Ok(match outcome {
-        bk::Outcome::Booked(b) => {
-            state.engine.push_soon(b.id, PUSH_WAIT).await;
-            BookResult::Booked(format!("Saved '{}'.", b.title))
-        }
-        bk::Outcome::Busy(clashes) => BookResult::Busy(clashes.into_iter().map(|c| c.message).collect()),
-    })
+    Ok(pushed(&state, outcome, |b| format!("Saved '{}'.", b.title)).await)
 }

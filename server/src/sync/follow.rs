@@ -60,8 +60,7 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Opti
 /// and reports occurrences (not the series' own times) of a recurring event.
 fn known(provider: IntegrationType, recurring: bool) -> &'static [&'static str] {
     match (provider, recurring) {
-        (IntegrationType::Google, false) => &NAMES,
-        (IntegrationType::Google, true) => &["title", "start", "end", "location", "description"],
+        (IntegrationType::Google, _) => &NAMES,
         (_, false) => &["title", "start", "end"],
         (_, true) => &["title"],
     }

@@ -15,6 +15,8 @@ use crate::providers::{ErrorKind, ProviderError};
 
 /// How long a claimed copy is left alone by other pushers.
 const LEASE_MINUTES: i64 = 5;
+/// How long a request that changed a booking waits for its push before answering `pending`.
+const REQUEST_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How many copies one scheduler pass writes.
 const BATCH: i64 = 100;
 
@@ -76,17 +78,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Pushes a booking's copies in the background and waits up to `wait` for it: a request
-    /// answers with the copy written when the calendar is quick, and pending when it is not
-    /// (the push goes on, and the scheduler retries what fails).
-    pub async fn push_soon(&self, booking_id: i64, wait: std::time::Duration) {
+    /// Pushes a booking's copies in the background and waits up to `REQUEST_WAIT` for it: a
+    /// request answers with the copy written when the calendar is quick, and pending when it is
+    /// not (the push goes on, and the scheduler retries what fails).
+    pub async fn push_soon(&self, booking_id: i64) {
         let engine = self.clone();
         let task = tokio::spawn(async move {
             if let Err(e) = engine.push_booking(booking_id).await {
                 tracing::warn!(booking = booking_id, error = %e, "writing a booking's copy failed");
             }
         });
-        let _ = tokio::time::timeout(wait, task).await;
+        let _ = tokio::time::timeout(REQUEST_WAIT, task).await;
     }
 
     /// One scheduler pass: every copy due now (pending, or failed and due for a retry).

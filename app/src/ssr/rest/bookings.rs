@@ -96,8 +96,6 @@ async fn one(state: &AppState, actor: server::domain::integrations::Actor, id: i
     Ok(with_copies(&mut conn, std::slice::from_ref(&b)).await?.remove(0))
 }
 
-/// How long a request waits for the push of its booking before answering `pending`.
-pub(super) const PUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl BookingJson {
     fn of(b: &bk::Booking) -> Self {
@@ -227,7 +225,7 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
 async fn booked_or_busy(state: &AppState, actor: server::domain::integrations::Actor, outcome: bk::Outcome, status: StatusCode) -> Result<Response, ApiError> {
     match outcome {
         bk::Outcome::Booked(b) => {
-            state.engine.push_soon(b.id, PUSH_WAIT).await;
+            state.engine.push_soon(b.id).await;
             Ok((status, Json(one(state, actor, b.id).await?)).into_response())
         }
         bk::Outcome::Busy(clashes) => {
@@ -290,7 +288,7 @@ pub async fn cancel(State(state): State<AppState>, caller: ApiUser, Path(id): Pa
         let mut pooled = state.pool.get().await?;
         bk::cancel(&mut pooled.conn(), caller.actor(), id, &caller.by().actor).await?;
     }
-    state.engine.push_soon(id, PUSH_WAIT).await;
+    state.engine.push_soon(id).await;
     Ok(Json(one(&state, caller.actor(), id).await?))
 }
 

@@ -168,7 +168,7 @@ pub async fn resolve(State(state): State<AppState>, caller: ApiUser, Path(id): P
         let mut pooled = state.pool.get().await?;
         cf::resolve(&mut pooled.conn(), caller.actor(), id, &caller.by().actor, choice).await?
     };
-    state.engine.push_soon(resolved.booking_id, super::bookings::PUSH_WAIT).await;
+    state.engine.push_soon(resolved.booking_id).await;
     Ok(Json(ConflictJson::of(&resolved)))
 }
 
@@ -180,6 +180,6 @@ pub async fn undo(State(state): State<AppState>, caller: ApiUser, Path(id): Path
         let mut pooled = state.pool.get().await?;
         cf::undo(&mut pooled.conn(), caller.actor(), id, &caller.by().actor).await?
     };
-    state.engine.push_soon(undone.booking_id, super::bookings::PUSH_WAIT).await;
+    state.engine.push_soon(undone.booking_id).await;
     Ok(Json(ConflictJson::of(&undone)))
 }
