@@ -385,3 +385,146 @@ db_test!(review_resolving_an_open_conflict_keeps_a_later_local_change, |db| {
     assert!(matches!(refused, Err(server::domain::Error::Conflict(ref m)) if m == conflicts::MSG_CANCELLED_SINCE), "{refused:?}");
     assert_eq!(booking(&db, w.me, b2.id).await.status, "cancelled");
 });
+
+/// A weekly booking of four, written to the calendar and synced back.
+async fn booked_weekly(db: &TestDb, w: &World, title: &str) -> (bk::Booking, String) {
+    let new = NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..NewBooking::default() };
+    let b = {
+        let mut c = db.pool.get().await.unwrap();
+        match bk::create(&mut c.conn(), w.me, ANA, new).await.unwrap() {
+            Outcome::Booked(b) => b,
+            Outcome::Busy(x) => panic!("{x:?}"),
+        }
+    };
+    w.engine.push_booking(b.id).await.unwrap();
+    sync(w).await;
+    let id = copy(db, b.id).await.external_id.unwrap();
+    (b, id)
+}
+
+/// The original start of the n-th occurrence (from 0) of `booked_weekly`.
+fn nth(n: i64) -> chrono::DateTime<Utc> {
+    utc(2 + 7 * n, 10)
+}
+
+fn key(n: i64) -> String {
+    server::providers::write::occurrence_key(nth(n))
+}
+
+fn instance_id(master: &str, n: i64) -> String {
+    format!("{master}_{}", nth(n).format("%Y%m%dT%H%M%SZ"))
+}
+
+/// A person moves one occurrence in Google Calendar: it becomes an exception of its own.
+fn move_there(sandbox: &Sandbox, master: &str, n: i64, start: chrono::DateTime<Utc>, end: chrono::DateTime<Utc>) {
+    sandbox.with(|s| {
+        let mut e = s.calendars[ANA].events[master].0.clone();
+        let o = e.as_object_mut().unwrap();
+        o.remove("recurrence");
+        o.insert("recurringEventId".into(), json!(master));
+        o.insert("originalStartTime".into(), at(nth(n)));
+        o.insert("start".into(), at(start));
+        o.insert("end".into(), at(end));
+        s.put_event(ANA, &instance_id(master, n), e).unwrap();
+    });
+}
+
+fn time_of(v: &Value) -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339(v["dateTime"].as_str().unwrap()).unwrap().to_utc()
+}
+
+db_test!(a_recurring_series_merges_per_occurrence_with_changes_on_both_sides, |db| {
+    use server::domain::merge::Occurrence;
+    let w = setup(&db, "last-write-wins").await;
+    let (b, id) = booked_weekly(&db, &w, "Standup").await;
+    // In Google, Ana moves the second occurrence to 14:00.
+    move_there(&w.sandbox, &id, 1, utc(9, 14), utc(9, 15));
+    // In calsync, the series is retitled and the third occurrence cancelled.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let Outcome::Booked(b2) = bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Team standup".into()), ..Changes::default() }).await.unwrap() else { panic!() };
+        bk::cancel_occurrence(&mut c.conn(), w.me, b.id, &key(2), ANA, Some(b2.version)).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    sync(&w).await;
+
+    // Both changes kept, on both sides, without a conflict.
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!(now.title, "Team standup");
+    let moved = Occurrence { start: Some(utc(9, 14)), end: Some(utc(9, 15)), ..Occurrence::default() };
+    let cancelled = Occurrence { cancelled: true, ..Occurrence::default() };
+    assert_eq!(now.exceptions, [(key(1), moved), (key(2), cancelled)].into_iter().collect());
+    let slots = now.slots(utc(0, 0), utc(40, 0), 10);
+    let seen: Vec<(chrono::DateTime<Utc>, &str)> = slots.iter().map(|s| (s.start, s.title.as_str())).collect();
+    assert_eq!(seen, vec![(nth(0), "Team standup"), (utc(9, 14), "Team standup"), (nth(3), "Team standup")]);
+    assert!(conflicts_of(&db, w.me, b.id).await.is_empty());
+    assert_eq!(event(&w.sandbox, &id)["summary"], "Team standup");
+    let second = event(&w.sandbox, &instance_id(&id, 1));
+    assert_eq!((second["summary"].as_str(), time_of(&second["start"])), (Some("Team standup"), utc(9, 14)), "the moved occurrence takes the new title");
+    assert_eq!(event(&w.sandbox, &instance_id(&id, 2))["status"], "cancelled");
+    assert_eq!(copy(&db, b.id).await.state, "written");
+    // Settled: another sync changes nothing.
+    sync(&w).await;
+    assert_eq!(booking(&db, w.me, b.id).await.version, now.version);
+    assert_eq!(copy(&db, b.id).await.state, "written");
+
+    // The calendar cancels the fourth; calsync moves the first: again both kept.
+    w.sandbox.with(|s| {
+        let mut e = s.calendars[ANA].events[&id].0.clone();
+        e.as_object_mut().unwrap().remove("recurrence");
+        e["recurringEventId"] = json!(id);
+        e["originalStartTime"] = at(nth(3));
+        e["start"] = at(nth(3));
+        e["end"] = at(nth(3) + Days::hours(1));
+        s.put_event(ANA, &instance_id(&id, 3), e).unwrap();
+        s.delete_event(ANA, &instance_id(&id, 3));
+    });
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let ch = bk::OccurrenceChanges { version: now.version, start: Some(local(2, 8)), end: Some(local(2, 9)), ..Default::default() };
+        bk::change_occurrence(&mut c.conn(), w.me, b.id, &key(0), ANA, ch).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    sync(&w).await;
+    let now = booking(&db, w.me, b.id).await;
+    assert!(now.exceptions[&key(3)].cancelled);
+    assert_eq!(now.exceptions[&key(0)].start, Some(utc(2, 8)));
+    assert_eq!(time_of(&event(&w.sandbox, &instance_id(&id, 0))["start"]), utc(2, 8));
+    assert!(conflicts_of(&db, w.me, b.id).await.is_empty());
+});
+
+db_test!(one_occurrence_changed_on_both_sides_is_a_conflict_of_its_own, |db| {
+    let w = setup(&db, "ask").await;
+    let (b, id) = booked_weekly(&db, &w, "Retro").await;
+    move_there(&w.sandbox, &id, 1, utc(9, 14), utc(9, 15));
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let ch = bk::OccurrenceChanges { version: b.version, start: Some(local(9, 16)), end: Some(local(9, 17)), title: Some("Retro (long)".into()), ..Default::default() };
+        bk::change_occurrence(&mut c.conn(), w.me, b.id, &key(1), ANA, ch).await.unwrap();
+    }
+    // The push finds the occurrence changed in Google and leaves it alone.
+    w.engine.push_booking(b.id).await.unwrap();
+    assert_eq!(time_of(&event(&w.sandbox, &instance_id(&id, 1))["start"]), utc(9, 14), "nothing overwritten unseen");
+    sync(&w).await;
+    let open = conflicts_of(&db, w.me, b.id).await.remove(0);
+    assert_eq!(open.state, "open");
+    assert_eq!(open.fields, vec![format!("occurrence:{}", key(1))]);
+    assert_eq!(open.remote.as_ref().unwrap().occurrences[&key(1)].start, Some(utc(9, 14)));
+    assert_eq!(open.local.occurrences[&key(1)].start, Some(utc(9, 16)));
+    assert!(open.base.occurrences.is_empty());
+
+    // The calendar's time for it, chosen by a person: both sides agree.
+    let mut c = db.pool.get().await.unwrap();
+    let pick = [(format!("occurrence:{}", key(1)), "remote".to_string())].into_iter().collect();
+    conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Fields(pick)).await.unwrap();
+    drop(c);
+    w.engine.push_booking(b.id).await.unwrap();
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!(now.exceptions[&key(1)].start, Some(utc(9, 14)));
+    assert_eq!(now.exceptions[&key(1)].title, None, "the calendar's version of it kept the series' title");
+    let e = event(&w.sandbox, &instance_id(&id, 1));
+    assert_eq!((e["summary"].as_str(), time_of(&e["start"])), (Some("Retro"), utc(9, 14)));
+    sync(&w).await;
+    assert_eq!(booking(&db, w.me, b.id).await.version, now.version);
+    assert_eq!(conflicts_of(&db, w.me, b.id).await.len(), 1);
+});

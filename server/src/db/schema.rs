@@ -159,6 +159,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         modified_at -> Timestamp,
+        exceptions -> Text,
     }
 }
 

@@ -185,6 +185,9 @@ pub struct Job {
     /// The lease this claim holds, as stored: a result is recorded only while it is still
     /// this claim's (a write that outlived its lease leaves the copy to the next claim).
     pub lease: Option<NaiveDateTime>,
+    /// The fields as calsync last wrote or accepted them (its changed occurrences are
+    /// written again).
+    pub base: Option<super::merge::Fields>,
 }
 
 /// Takes a due copy for `lease` (another pusher leaves it alone meanwhile); `None` when it is
@@ -202,13 +205,14 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
             if taken == 0 {
                 return Ok(None);
             }
-            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32, Option<String>, Option<NaiveDateTime>) = run!(&mut c, |cc| bc::table
+            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32, Option<String>, Option<NaiveDateTime>, Option<String>) = run!(&mut c, |cc| bc::table
                 .inner_join(b::table)
                 .filter(bc::id.eq(copy_id))
-                .select((bc::booking_id, b::version, bc::integration_id, bc::client_key, bc::external_id, bc::action, bc::attempts, bc::etag, bc::lease_until))
+                .select((bc::booking_id, b::version, bc::integration_id, bc::client_key, bc::external_id, bc::action, bc::attempts, bc::etag, bc::lease_until, bc::base))
                 .first(cc)
                 .await)?;
-            Ok(Some(Job { copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7, lease: row.8 }))
+            let base = row.9.and_then(|b| serde_json::from_str(&b).ok());
+            Ok(Some(Job { copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7, lease: row.8, base }))
         })
     })
     .await
@@ -311,30 +315,33 @@ pub struct Tracked {
     pub synced_etag: Option<String>,
     /// The booking version the copy holds.
     pub written_version: i64,
+    /// The stored copy is a series: its occurrences change without its version.
+    pub recurring: bool,
 }
 
 impl Tracked {
     /// Nothing to merge: the calendar holds what calsync last wrote or accepted.
     pub fn unchanged(&self) -> bool {
-        !self.push_due && self.etag.is_some() && self.synced_etag == self.etag
+        !self.push_due && self.etag.is_some() && self.synced_etag == self.etag && !self.recurring
     }
 }
 
 /// The live copies in a calendar: written, or waiting for the follow step after the calendar
 /// refused a push because its copy changed.
 pub async fn in_calendar(c: &mut Conn<'_>, integration_id: i64) -> Result<Vec<Tracked>> {
-    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<String>, i64);
+    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<String>, i64, Option<String>);
     let rows: Vec<Row> = run!(c, |cc| bc::table
         .left_join(es::table.on(es::integration_id.nullable().eq(bc::integration_id).and(es::uid.nullable().eq(bc::external_id))))
         .filter(bc::integration_id.eq(integration_id).and(bc::action.eq(PUT)).and(bc::note.is_null()).and(bc::external_id.is_not_null()))
-        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at, es::etag.nullable(), bc::written_version))
+        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at, es::etag.nullable(), bc::written_version, es::recurrence.nullable()))
         .load(cc)
         .await)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(copy_id, booking_id, external, etag, base, due, synced, written_version)| {
+        .filter_map(|(copy_id, booking_id, external, etag, base, due, synced, written_version, recurrence)| {
             let base = base.and_then(|b| serde_json::from_str(&b).ok());
-            Some(Tracked { copy_id, booking_id, external_id: external?, etag, base, push_due: due.is_some(), synced_etag: synced, written_version })
+            let recurring = recurrence.is_some_and(|r| !r.is_empty());
+            Some(Tracked { copy_id, booking_id, external_id: external?, etag, base, push_due: due.is_some(), synced_etag: synced, written_version, recurring })
         })
         .collect())
 }

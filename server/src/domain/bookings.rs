@@ -2,13 +2,17 @@
 //! availability is checked (their calendars and their other bookings); a clash is refused with
 //! what is in the way unless the caller overrides it. Bookings block availability like events.
 //! Every create and cancel writes a change-history row.
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
+use super::merge::Occurrence;
 use super::{availability, booking_copies, integrations::Actor, now, users, Error, FieldMessage, Report, Result};
+use crate::providers::write::{occurrence_key, parse_occurrence_key};
 use crate::db::schema::{bookings as b, change_history as ch, users as u};
 use crate::db::Conn;
 use crate::run;
@@ -41,6 +45,18 @@ pub struct Booking {
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub modified_at: NaiveDateTime,
+    /// The occurrences of a recurring booking that differ from its series, by original start.
+    pub exceptions: BTreeMap<String, Occurrence>,
+}
+
+/// One occurrence of a booking as it happens: its original start (what names it), and its
+/// title and times after any change made to it alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub original: DateTime<Utc>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub title: String,
 }
 
 impl Booking {
@@ -50,17 +66,70 @@ impl Booking {
 
     /// The fields a copy in a calendar holds too (for the three-way merge).
     pub fn fields(&self) -> super::merge::Fields {
-        super::merge::Fields { title: self.title.clone(), start: self.start.and_utc(), end: self.end.and_utc(), location: self.location.clone(), description: self.description.clone() }
+        super::merge::Fields {
+            title: self.title.clone(),
+            start: self.start.and_utc(),
+            end: self.end.and_utc(),
+            location: self.location.clone(),
+            description: self.description.clone(),
+            occurrences: self.exceptions.clone(),
+        }
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        snapshot(&self.title, self.start, self.end, &self.time_zone, &self.recurrence, &self.description, &self.location, &self.attendees.join("\n"), &self.status)
+        snapshot(&self.title, self.start, self.end, &self.time_zone, &self.recurrence, &self.description, &self.location, &self.attendees.join("\n"), &self.status, &self.exceptions)
     }
 
-    /// Its occurrences overlapping [from, to), at most `limit`.
-    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        occurrences(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), from, to, limit)
+    /// Its occurrences overlapping [from, to), at most `limit`, by start: cancelled ones left
+    /// out, changed ones as changed (also one moved here from outside the range).
+    pub fn slots(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<Slot> {
+        let plain = occurrences(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), from, to, limit);
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<Slot> = Vec::with_capacity(plain.len());
+        for (s, e) in plain {
+            seen.insert(s);
+            match self.exceptions.get(&occurrence_key(s)) {
+                Some(o) if o.cancelled => {}
+                Some(o) => {
+                    let (start, end) = (o.start.unwrap_or(s), o.end.unwrap_or(e));
+                    if start < to && end > from {
+                        out.push(Slot { original: s, start, end, title: o.title.clone().unwrap_or_else(|| self.title.clone()) });
+                    }
+                }
+                None => out.push(Slot { original: s, start: s, end: e, title: self.title.clone() }),
+            }
+        }
+        let length = self.end - self.start;
+        for (key, o) in self.exceptions.iter().filter(|(_, o)| !o.cancelled && o.start.is_some()) {
+            let Some(original) = parse_occurrence_key(key).filter(|t| !seen.contains(t)) else { continue };
+            let (title, start, end) = o.resolve(original, &self.title, length);
+            if start < to && end > from {
+                out.push(Slot { original, start, end, title });
+            }
+        }
+        out.sort_by_key(|s| (s.start, s.original));
+        out.truncate(limit);
+        out
     }
+}
+
+/// Is `original` the start of one of the series' occurrences?
+fn is_occurrence(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, rule: Option<&str>, original: DateTime<Utc>) -> bool {
+    rule.is_some() && occurrences(start, end, tz, rule, original, original + Duration::seconds(1), 4).iter().any(|(s, _)| *s == original)
+}
+
+/// The changed occurrences that still name an occurrence of the series as it is now (a series
+/// moved or given another rule drops the others; its history keeps them).
+fn still_occurring(exceptions: &BTreeMap<String, Occurrence>, start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, rule: Option<&str>) -> BTreeMap<String, Occurrence> {
+    exceptions
+        .iter()
+        .filter(|(k, _)| parse_occurrence_key(k).is_some_and(|t| is_occurrence(start, end, tz, rule, t)))
+        .map(|(k, o)| (k.clone(), o.clone()))
+        .collect()
+}
+
+fn exceptions_text(e: &BTreeMap<String, Occurrence>) -> String {
+    serde_json::to_string(e).unwrap_or_else(|_| "{}".into())
 }
 
 /// The occurrences of a meeting from `start` to `end` in `tz`, recurring by `rule`, that
@@ -82,11 +151,11 @@ fn occurrences(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, rule: Option<&s
     expanded.instances.iter().map(|i| (i.start.instant(tz), i.end.instant(tz))).collect()
 }
 
-type Row = (i64, i64, String, String, Option<String>, Option<String>, String, NaiveDateTime, NaiveDateTime, String, Option<String>, String, bool, i64, String, NaiveDateTime, NaiveDateTime);
+type Row = (i64, i64, String, String, Option<String>, Option<String>, String, NaiveDateTime, NaiveDateTime, String, Option<String>, String, bool, i64, String, NaiveDateTime, NaiveDateTime, String);
 
 macro_rules! columns {
     () => {
-        (b::id, b::user_id, u::email, b::title, b::description, b::location, b::attendees, b::start_at, b::end_at, b::time_zone, b::recurrence, b::status, b::notify_attendees, b::version, b::created_by, b::created_at, b::modified_at)
+        (b::id, b::user_id, u::email, b::title, b::description, b::location, b::attendees, b::start_at, b::end_at, b::time_zone, b::recurrence, b::status, b::notify_attendees, b::version, b::created_by, b::created_at, b::modified_at, b::exceptions)
     };
 }
 
@@ -109,6 +178,7 @@ fn of_row(r: Row) -> Booking {
         created_by: r.14,
         created_at: r.15,
         modified_at: r.16,
+        exceptions: serde_json::from_str(&r.17).unwrap_or_default(),
     }
 }
 
@@ -218,6 +288,7 @@ struct Columns<'a> {
     recurrence: Option<&'a str>,
     notify_attendees: bool,
     modified_at: NaiveDateTime,
+    exceptions: &'a str,
 }
 
 /// A booking's fields as checked.
@@ -309,8 +380,13 @@ async fn clashes(conn: &mut Conn<'_>, ch: &Checked, except: Option<i64>) -> Resu
 }
 
 /// The fields history shows of a booking.
-fn snapshot(title: &str, start: NaiveDateTime, end: NaiveDateTime, zone: &str, recurrence: &Option<String>, description: &Option<String>, location: &Option<String>, attendees: &str, status: &str) -> serde_json::Value {
-    json!({"title": title, "start": start.to_string(), "end": end.to_string(), "time_zone": zone, "recurrence": recurrence, "description": description, "location": location, "attendees": attendees, "status": status})
+#[allow(clippy::too_many_arguments)]
+fn snapshot(title: &str, start: NaiveDateTime, end: NaiveDateTime, zone: &str, recurrence: &Option<String>, description: &Option<String>, location: &Option<String>, attendees: &str, status: &str, exceptions: &BTreeMap<String, Occurrence>) -> serde_json::Value {
+    let mut v = json!({"title": title, "start": start.to_string(), "end": end.to_string(), "time_zone": zone, "recurrence": recurrence, "description": description, "location": location, "attendees": attendees, "status": status});
+    if !exceptions.is_empty() {
+        v["occurrences"] = json!(exceptions);
+    }
+    v
 }
 
 /// Books a meeting: checks the input, then the member's availability over every occurrence
@@ -335,13 +411,13 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
     let id = conn
         .write_tx(move |mut c| {
             Box::pin(async move {
-                let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at };
+                let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at, exceptions: "{}" };
                 let id: i64 = run!(&mut c, |cc| diesel::insert_into(b::table)
                     .values((columns, b::user_id.eq(member_id), b::created_by.eq(&by), b::created_at.eq(at)))
                     .returning(b::id)
                     .get_result(cc)
                     .await)?;
-                let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed");
+                let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed", &BTreeMap::new());
                 record(&mut c, id, "create", &by, None, Some(after.to_string()), at).await?;
                 booking_copies::plan(&mut c, id, member_id, false, at).await?;
                 Ok::<i64, Error>(id)
@@ -412,10 +488,12 @@ pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, change
     let notify = new.notify_attendees;
     let before = current.snapshot();
     let (user_id, version) = (current.user_id, current.version);
+    let exceptions = still_occurring(&current.exceptions, ch.start, ch.end, ch.tz, ch.recurrence.as_deref());
     let Checked { title, description, location, recurrence, .. } = ch;
     conn.write_tx(move |mut c| {
         Box::pin(async move {
-            let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at };
+            let text = exceptions_text(&exceptions);
+            let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at, exceptions: &text };
             let changed = run!(&mut c, |cc| diesel::update(b::table.find(id).filter(b::version.eq(version)).filter(b::status.eq("confirmed")))
                 .set((columns, b::version.eq(b::version + 1)))
                 .execute(cc)
@@ -423,7 +501,7 @@ pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, change
             if changed == 0 {
                 return Err(Error::Conflict(msg_stale(version + 1)));
             }
-            let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed");
+            let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed", &exceptions);
             record(&mut c, id, "update", &by, Some(before.to_string()), Some(after.to_string()), at).await?;
             booking_copies::plan(&mut c, id, user_id, false, at).await
         })
@@ -487,8 +565,8 @@ pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: 
     let mut out = Vec::new();
     for bk in touching(conn, user_id, from, to, true).await? {
         let key: std::sync::Arc<str> = std::sync::Arc::from(format!("booking-{}", bk.id));
-        for (s, e) in bk.occurrences(from, to, 10_000) {
-            out.push(availability::Block { start: s, end: e, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: bk.title.clone(), kind: "booking" });
+        for slot in bk.slots(from, to, 10_000) {
+            out.push(availability::Block { start: slot.start, end: slot.end, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: slot.title, kind: "booking" });
         }
     }
     Ok(out)
@@ -520,20 +598,159 @@ pub async fn cancel(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Res
     get(conn, actor, id).await
 }
 
+/// A change to one occurrence of a recurring booking, as a caller typed it: `None` leaves a
+/// field as the occurrence has it now.
+#[derive(Debug, Clone, Default)]
+pub struct OccurrenceChanges {
+    /// The version of the booking the caller read.
+    pub version: i64,
+    pub title: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub allow_conflict: bool,
+}
+
+pub const MSG_NOT_RECURRING: &str = "This booking does not recur: change the booking itself.";
+pub const MSG_OCCURRENCE_CANCELLED: &str = "This occurrence is cancelled already.";
+pub const MSG_OCCURRENCE_OVER: &str = "This occurrence is over; it can no longer be changed.";
+
+/// The booking (to change) and the occurrence `key` names, or what is wrong with them.
+async fn occurrence_of(conn: &mut Conn<'_>, actor: Actor, id: i64, key: &str, version: Option<i64>) -> Result<(Booking, DateTime<Utc>, String)> {
+    let booking = get(conn, actor, id).await?;
+    if booking.status == "cancelled" {
+        return Err(Error::Conflict(MSG_CANCELLED.into()));
+    }
+    if booking.recurrence.is_none() {
+        return Err(Error::invalid("recurrence_id", MSG_NOT_RECURRING));
+    }
+    let original = parse_occurrence_key(key).filter(|t| is_occurrence(booking.start.and_utc(), booking.end.and_utc(), booking.tz(), booking.recurrence.as_deref(), *t));
+    let Some(original) = original else {
+        let first = occurrence_key(booking.start.and_utc());
+        return Err(Error::invalid("recurrence_id", format!("'{key}' is not an occurrence of this booking: name one by its original start in UTC, such as {first} (the first).")));
+    };
+    if version.is_some_and(|v| v != booking.version) {
+        return Err(Error::Conflict(msg_stale(booking.version)));
+    }
+    Ok((booking, original, occurrence_key(original)))
+}
+
+/// Saves a booking's changed occurrences (bumping its version, with a history row) and marks
+/// its copy to be written.
+async fn save_exceptions(conn: &mut Conn<'_>, booking: &Booking, exceptions: BTreeMap<String, Occurrence>, action: &'static str, by: &str) -> Result<()> {
+    let (id, version, user_id) = (booking.id, booking.version, booking.user_id);
+    let before = booking.snapshot();
+    let after = Booking { exceptions: exceptions.clone(), ..booking.clone() }.snapshot();
+    let by = by.to_string();
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let at = now();
+            let text = exceptions_text(&exceptions);
+            let changed = run!(&mut c, |cc| diesel::update(b::table.find(id).filter(b::version.eq(version)).filter(b::status.eq("confirmed")))
+                .set((b::exceptions.eq(&text), b::version.eq(b::version + 1), b::modified_at.eq(at)))
+                .execute(cc)
+                .await)?;
+            if changed == 0 {
+                return Err(Error::Conflict(msg_stale(version + 1)));
+            }
+            record(&mut c, id, action, &by, Some(before.to_string()), Some(after.to_string()), at).await?;
+            booking_copies::plan(&mut c, id, user_id, false, at).await
+        })
+    })
+    .await
+}
+
+/// Moves or retitles one occurrence of a recurring booking (a cancelled one is brought back).
+/// A move is checked for clashes like a booking; an occurrence changed back to what the series
+/// says follows the series again.
+pub async fn change_occurrence(conn: &mut Conn<'_>, actor: Actor, id: i64, key: &str, by: &str, changes: OccurrenceChanges) -> Result<Outcome> {
+    let (booking, original, key) = occurrence_of(conn, actor, id, key, Some(changes.version)).await?;
+    let length = booking.end - booking.start;
+    let now_ = booking.exceptions.get(&key).filter(|o| !o.cancelled).cloned().unwrap_or_default();
+    let (title_was, start_was, end_was) = now_.resolve(original, &booking.title, length);
+    let tz = booking.tz();
+    let mut errors = Vec::new();
+    let title = changes.title.as_deref().map(str::trim).map(str::to_string).unwrap_or(title_was);
+    if title.is_empty() {
+        errors.push(FieldMessage::new("title", "Title is required."));
+    } else if title.chars().count() > TITLE_MAX {
+        errors.push(FieldMessage::new("title", format!("Title cannot exceed {TITLE_MAX} characters.")));
+    }
+    let start = match &changes.start {
+        Some(v) => instant("start", "Start", v, tz, &mut errors),
+        None => Some(start_was),
+    };
+    let end = match &changes.end {
+        Some(v) => instant("end", "End", v, tz, &mut errors),
+        None => Some(end_was),
+    };
+    if let (Some(s), Some(e)) = (start, end) {
+        if e <= s {
+            errors.push(FieldMessage::new("end", "The end must be after the start."));
+        }
+        if s < Utc::now() - Duration::minutes(1) && s != start_was {
+            errors.push(FieldMessage::new("start", "An occurrence cannot be moved into the past."));
+        }
+    }
+    if end_was < Utc::now() && (start != Some(start_was) || end != Some(end_was)) {
+        errors.push(FieldMessage::new("start", MSG_OCCURRENCE_OVER));
+    }
+    let (Some(start), Some(end)) = (start, end) else { return Err(Error::Invalid(Report::errors(errors))) };
+    if !errors.is_empty() {
+        return Err(Error::Invalid(Report::errors(errors)));
+    }
+    let moved = start != start_was || end != end_was;
+    if moved && !changes.allow_conflict {
+        let member = users::subject(conn, actor, Some(&booking.user), MSG_OWN_ONLY).await?;
+        let one = Checked { member, title: title.clone(), tz, start, end, description: None, location: None, attendees: Vec::new(), recurrence: None };
+        let found = clashes(conn, &one, Some(id)).await?;
+        if !found.is_empty() {
+            return Ok(Outcome::Busy(found));
+        }
+    }
+    let mut exceptions = booking.exceptions.clone();
+    match Occurrence::of(original, &booking.title, length, false, &title, start, end) {
+        Some(o) => exceptions.insert(key, o),
+        None => exceptions.remove(&key),
+    };
+    if exceptions != booking.exceptions {
+        save_exceptions(conn, &booking, exceptions, "update occurrence", by).await?;
+    }
+    Ok(Outcome::Booked(get(conn, actor, id).await?))
+}
+
+/// Cancels one occurrence of a recurring booking (the rest of the series stays).
+pub async fn cancel_occurrence(conn: &mut Conn<'_>, actor: Actor, id: i64, key: &str, by: &str, version: Option<i64>) -> Result<Booking> {
+    let (booking, original, key) = occurrence_of(conn, actor, id, key, version).await?;
+    let now_ = booking.exceptions.get(&key).cloned().unwrap_or_default();
+    if now_.cancelled {
+        return Err(Error::Conflict(MSG_OCCURRENCE_CANCELLED.into()));
+    }
+    let (_, _, end) = now_.resolve(original, &booking.title, booking.end - booking.start);
+    if end < Utc::now() {
+        return Err(Error::Conflict(MSG_OCCURRENCE_OVER.into()));
+    }
+    let mut exceptions = booking.exceptions.clone();
+    exceptions.insert(key, Occurrence { cancelled: true, ..Occurrence::default() });
+    save_exceptions(conn, &booking, exceptions, "cancel occurrence", by).await?;
+    get(conn, actor, id).await
+}
+
 /// A version from elsewhere (the calendar's copy, a conflict's resolution) taken into a booking,
 /// inside the caller's transaction: its fields set, its version bumped, the change recorded as
 /// `actor`. A booking changed since `b` was read is refused.
 pub async fn take_fields(c: &mut Conn<'_>, b: &Booking, f: &super::merge::Fields, actor: &str) -> Result<()> {
     let at = now();
     let (s, e) = (f.start.naive_utc(), f.end.naive_utc());
+    let exceptions = still_occurring(&f.occurrences, f.start, f.end, b.tz(), b.recurrence.as_deref());
+    let text = exceptions_text(&exceptions);
     let changed = run!(c, |cc| diesel::update(b::table.find(b.id).filter(b::version.eq(b.version)))
-        .set((b::title.eq(&f.title), b::start_at.eq(s), b::end_at.eq(e), b::location.eq(&f.location), b::description.eq(&f.description), b::status.eq("confirmed"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
+        .set((b::title.eq(&f.title), b::start_at.eq(s), b::end_at.eq(e), b::location.eq(&f.location), b::description.eq(&f.description), b::exceptions.eq(&text), b::status.eq("confirmed"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
         .execute(cc)
         .await)?;
     if changed == 0 {
         return Err(Error::Conflict(msg_stale(b.version + 1)));
     }
-    let after = snapshot(&f.title, s, e, &b.time_zone, &b.recurrence, &f.description, &f.location, &b.attendees.join("\n"), "confirmed");
+    let after = snapshot(&f.title, s, e, &b.time_zone, &b.recurrence, &f.description, &f.location, &b.attendees.join("\n"), "confirmed", &exceptions);
     record(c, b.id, "update", actor, Some(b.snapshot().to_string()), Some(after.to_string()), at).await
 }
 

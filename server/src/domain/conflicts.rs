@@ -60,7 +60,7 @@ pub struct New<'a> {
     pub base: &'a Fields,
     pub local: &'a Fields,
     pub remote: Option<&'a Fields>,
-    pub fields: &'a [&'static str],
+    pub fields: &'a [String],
     pub outcome: Option<BTreeMap<String, String>>,
     pub remote_etag: Option<&'a str>,
     pub decided_by: Option<&'a str>,

@@ -3,10 +3,11 @@
 //! answers 409 `duplicate`, and the retry then updates the event it made — which also brings
 //! back a copy that was deleted (a cancelled event keeps its id). The booking is named in a
 //! private extended property. `sendUpdates` is `all` only when the booking asks to notify.
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::google::{error_of, transport, GoogleCalendar};
-use super::write::{send, Draft, Put, Written};
+use super::write::{occurrence_key, parse_occurrence_key, send, Before, Draft, Occurrence, Put, Written};
 use super::{ErrorKind, ProviderError};
 
 /// The private extended property naming the booking a copy belongs to.
@@ -14,7 +15,7 @@ pub const MARKER: &str = "calsyncBooking";
 
 /// The event body of a draft (without `id`).
 pub fn body(draft: &Draft) -> Value {
-    let at = |t: chrono::DateTime<chrono::Utc>| json!({"dateTime": t.with_timezone(&draft.time_zone).to_rfc3339(), "timeZone": draft.time_zone.name()});
+    let at = |t: DateTime<Utc>| when(draft, t);
     json!({
         "summary": draft.title,
         "description": draft.description,
@@ -26,6 +27,25 @@ pub fn body(draft: &Draft) -> Value {
         "extendedProperties": {"private": {MARKER: draft.marker}},
         "status": "confirmed",
     })
+}
+
+/// A time as Google takes it: the wall clock in the draft's zone, with the zone.
+fn when(d: &Draft, t: DateTime<Utc>) -> Value {
+    json!({"dateTime": t.with_timezone(&d.time_zone).to_rfc3339(), "timeZone": d.time_zone.name()})
+}
+
+/// Does an instance hold what calsync last wrote of it (or, never changed by calsync, what the
+/// series makes)? Its title may already be the series' new one.
+fn as_written(item: &Value, before: Before<'_>, key: &str, original: DateTime<Utc>, length: chrono::Duration, new_title: &str) -> bool {
+    let was = before.occurrences.get(key).cloned().unwrap_or_default();
+    let cancelled = item["status"] == "cancelled";
+    if was.cancelled || cancelled {
+        return was.cancelled == cancelled;
+    }
+    let (title, start, end) = was.resolve(original, before.title, length);
+    let time = |t: &Value| t["dateTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.to_utc());
+    let summary = item["summary"].as_str().unwrap_or_default();
+    time(&item["start"]) == Some(start) && time(&item["end"]) == Some(end) && (summary == title || (was.title.is_none() && summary == new_title))
 }
 
 fn written(v: &Value, fallback: &str) -> Written {
@@ -65,6 +85,73 @@ impl GoogleCalendar {
     }
 
     pub(super) async fn put_event(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
+        let written = self.put_master(put).await?;
+        self.put_occurrences(&written.external_id, put).await?;
+        Ok(written)
+    }
+
+    /// The instance of a series that started at `original` (through `events.instances`,
+    /// cancelled ones too).
+    async fn instance(&self, master: &str, original: DateTime<Utc>) -> Result<Option<Value>, ProviderError> {
+        let url = format!("{}/instances", self.event_url(master));
+        let at = original.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (_, v) = send(&self.pacer, "google", || self.client.get(&url).query(&[("originalStart", at.as_str()), ("showDeleted", "true")]).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await?;
+        Ok(v["items"].as_array().and_then(|i| i.first()).cloned())
+    }
+
+    /// Writes the occurrences that differ from what calsync last wrote: a cancelled one is
+    /// deleted, the others are patched to their title and times (an occurrence that follows
+    /// the series again is patched back to it). An occurrence changed in the calendar since
+    /// is not overwritten (`PreconditionFailed`): the next sync merges it.
+    async fn put_occurrences(&self, master: &str, put: &Put<'_>) -> Result<(), ProviderError> {
+        let d = put.draft;
+        let length = d.end - d.start;
+        let writes = put.occurrences_to_write();
+        for (key, now) in &writes {
+            let Some(original) = parse_occurrence_key(key) else { continue };
+            let Some(item) = self.instance(master, original).await? else {
+                return Err(ProviderError::new(ErrorKind::NotFound, format!("Google Calendar has no occurrence of the series at {key}.")));
+            };
+            if let Some(before) = put.before {
+                if !as_written(&item, before, key, original, length, &d.title) {
+                    return Err(ProviderError::new(ErrorKind::PreconditionFailed, format!("The occurrence at {key} changed in Google Calendar meanwhile.")));
+                }
+            }
+            let id = item["id"].as_str().unwrap_or_default().to_string();
+            match now {
+                Some(o) if o.cancelled => self.remove_event(&id, d.notify).await?,
+                _ => {
+                    let (title, start, end) = now.cloned().unwrap_or_default().resolve(original, &d.title, length);
+                    let body = json!({"summary": title, "start": when(d, start), "end": when(d, end), "status": "confirmed"});
+                    self.patch(&id, &body, d.notify, None).await?;
+                }
+            }
+        }
+        match put.before {
+            Some(before) if before.title != d.title && d.recurrence.is_some() => self.retitle_exceptions(master, before.title, &d.title, d.notify, &writes).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// A series retitled: its exceptions made in the calendar that still hold the old title
+    /// (Google keeps an exception's own copy of it) take the new one, as the series' other
+    /// occurrences do.
+    async fn retitle_exceptions(&self, master: &str, old: &str, new: &str, notify: bool, written: &[(String, Option<&Occurrence>)]) -> Result<(), ProviderError> {
+        let uid = self.get_event(master).await?["iCalUID"].as_str().unwrap_or_default().to_string();
+        let url = self.events_url();
+        let (_, v) = send(&self.pacer, "google", || self.client.get(&url).query(&[("iCalUID", uid.as_str()), ("maxResults", "2500")]).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await?;
+        for item in v["items"].as_array().into_iter().flatten() {
+            let original = item["originalStartTime"]["dateTime"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| occurrence_key(t.to_utc()));
+            let stale = item["recurringEventId"] == master && item["status"] != "cancelled" && item["summary"] == old;
+            if stale && !written.iter().any(|(k, _)| Some(k) == original.as_ref()) {
+                let id = item["id"].as_str().unwrap_or_default();
+                self.patch(id, &json!({"summary": new}), notify, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_master(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
         let body = body(put.draft);
         if let Some(id) = put.external_id {
             return self.patch(id, &body, put.draft.notify, put.if_match).await.map_err(|e| match e.kind {

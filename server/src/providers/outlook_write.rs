@@ -25,6 +25,12 @@ pub fn body(draft: &Draft) -> Result<Value, ProviderError> {
         }
         Vec::new()
     };
+    if !draft.occurrences.is_empty() {
+        // Graph changes one occurrence through the series' instances, which calsync does not
+        // write yet: refused whole rather than written without them.
+        let keys: Vec<&str> = draft.occurrences.keys().map(String::as_str).collect();
+        return Err(ProviderError::new(ErrorKind::Invalid, format!("calsync cannot write changed occurrences into Outlook yet ({}); the series is left as it was.", keys.join(", "))));
+    }
     let recurrence = match &draft.recurrence {
         Some(rule) => super::graph_recurrence::to_graph(rule, draft.start, draft.time_zone).map_err(|m| ProviderError::new(ErrorKind::Invalid, m))?,
         None => Value::Null,

@@ -19,6 +19,7 @@ pub fn routes() -> Router<Shared> {
         .route("/google/calendar/v3/users/me/calendarList", get(calendar_list))
         .route("/google/calendar/v3/calendars/{cid}/events", get(events_list).post(events_insert))
         .route("/google/calendar/v3/calendars/{cid}/events/{eid}", get(events_get).patch(events_patch).delete(events_delete))
+        .route("/google/calendar/v3/calendars/{cid}/events/{eid}/instances", get(super::google_instances::instances))
         .route("/google/calendar/v3/calendars/{cid}/events/watch", axum::routing::post(watch))
         .route("/google/calendar/v3/channels/stop", axum::routing::post(stop))
 }
@@ -113,8 +114,9 @@ async fn events_get(State(state): State<Shared>, Path((cid, eid)): Path<(String,
         Err(r) => return r,
     };
     let cid = if cid == "primary" { email.clone() } else { cid };
-    match state.calendars.get(&cid).filter(|c| c.owner == email).and_then(|c| c.events.get(&eid)) {
-        Some((event, _)) => Json(event.clone()).into_response(),
+    let found = state.calendars.get(&cid).filter(|c| c.owner == email).and_then(|c| c.events.get(&eid).map(|(e, _)| e.clone()).or_else(|| super::google_instances::unstored(&c.events, &eid)));
+    match found {
+        Some(event) => Json(event).into_response(),
         None => error(404, "notFound", "Not Found"),
     }
 }
@@ -183,7 +185,7 @@ async fn events_patch(State(state): State<Shared>, Path((cid, eid)): Path<(Strin
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some((stored, _)) = state.calendars.get(&cid).and_then(|c| c.events.get(&eid)).cloned() else {
+    let Some(stored) = stored_or_instance(&state, &cid, &eid) else {
         return error(404, "notFound", "Not Found");
     };
     if let Err(r) = precondition(&headers, &stored) {
@@ -203,6 +205,12 @@ async fn events_patch(State(state): State<Shared>, Path((cid, eid)): Path<(Strin
     }
 }
 
+/// The stored event `eid`, or the instance of a series it names.
+fn stored_or_instance(state: &super::SandboxState, cid: &str, eid: &str) -> Option<Value> {
+    let events = &state.calendars.get(cid)?.events;
+    events.get(eid).map(|(e, _)| e.clone()).or_else(|| super::google_instances::unstored(events, eid))
+}
+
 /// `events.delete`: 204; an event deleted already is 410 `deleted`; `If-Match` honoured.
 async fn events_delete(State(state): State<Shared>, Path((cid, eid)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -211,7 +219,7 @@ async fn events_delete(State(state): State<Shared>, Path((cid, eid)): Path<(Stri
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some((stored, _)) = state.calendars.get(&cid).and_then(|c| c.events.get(&eid)).cloned() else {
+    let Some(stored) = stored_or_instance(&state, &cid, &eid) else {
         return error(404, "notFound", "Not Found");
     };
     if stored.get("status").and_then(Value::as_str) == Some("cancelled") {
@@ -219,6 +227,10 @@ async fn events_delete(State(state): State<Shared>, Path((cid, eid)): Path<(Stri
     }
     if let Err(r) = precondition(&headers, &stored) {
         return r;
+    }
+    if !state.calendars.get(&cid).is_some_and(|c| c.events.contains_key(&eid)) {
+        // An instance the series made: deleting it leaves a cancelled exception.
+        state.put_event(&cid, &eid, stored);
     }
     state.delete_event(&cid, &eid);
     StatusCode::NO_CONTENT.into_response()
@@ -232,7 +244,7 @@ pub fn error(status: u16, reason: &str, message: &str) -> Response {
 }
 
 /// The account an `Authorization: Bearer` header names, or Google's 401.
-fn account(state: &super::SandboxState, headers: &HeaderMap) -> Result<String, Response> {
+pub(super) fn account(state: &super::SandboxState, headers: &HeaderMap) -> Result<String, Response> {
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match token.and_then(|t| state.who(t)) {
         Some(email) => Ok(email.to_string()),
@@ -240,7 +252,7 @@ fn account(state: &super::SandboxState, headers: &HeaderMap) -> Result<String, R
     }
 }
 
-fn number(q: &HashMap<String, String>, name: &str, default: usize, max: usize) -> Result<usize, Response> {
+pub(super) fn number(q: &HashMap<String, String>, name: &str, default: usize, max: usize) -> Result<usize, Response> {
     match q.get(name) {
         None => Ok(default),
         Some(v) => match v.parse::<usize>() {

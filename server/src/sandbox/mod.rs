@@ -7,6 +7,7 @@
 //! Besides the provider endpoints it has an admin API under `/sandbox/` to seed accounts,
 //! calendars and events, to change them as a person would in Google, and to inject faults.
 pub mod google;
+mod google_instances;
 pub mod graph;
 pub mod oauth;
 mod state;

@@ -15,7 +15,7 @@ use crate::domain::booking_copies::{self as copies, Tracked};
 use crate::domain::bookings::{self, Booking};
 use crate::domain::conflicts::{self, DECIDED, OPEN};
 use crate::domain::integrations::{Actor, ConflictPolicy, Integration, IntegrationType};
-use crate::domain::merge::{self, Fields, Side, NAMES};
+use crate::domain::merge::{self, Fields, Occurrence, Side, NAMES, OCCURRENCES};
 use crate::domain::{Error, Result};
 use crate::providers::Window;
 use crate::run;
@@ -29,8 +29,10 @@ struct Remote {
 }
 
 /// The stored copy of event `uid`: the series' fields, and the start and end of a single
-/// event (or of a series' master, where the provider reports it).
-async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Option<Remote>> {
+/// event (or of a series' master, where the provider reports it). The occurrences of a
+/// series read against it; one the sync did not see (outside its window) is taken as `seen`
+/// last had it.
+async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields) -> Result<Option<Remote>> {
     let uid = uid.to_string();
     type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime);
     let series: Option<S> = run!(c, |cc| es::table
@@ -53,14 +55,44 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Opti
         }
     };
     let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
-    Ok(Some(Remote { fields: Fields { title: summary, start: at(start), end: at(end), location, description }, etag, seen_at }))
+    let mut fields = Fields { title: summary, start: at(start), end: at(end), location, description, occurrences: Default::default() };
+    fields.occurrences = occurrences(c, integration_id, &uid, &fields, seen).await?;
+    Ok(Some(Remote { fields, etag, seen_at }))
+}
+
+/// The occurrences of a stored series that differ from it (moved, retitled, cancelled).
+async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &Fields, seen: &Fields) -> Result<std::collections::BTreeMap<String, Occurrence>> {
+    let uid = uid.to_string();
+    let rows: Vec<(String, i64, i64, String, String)> = run!(c, |cc| ei::table
+        .filter(ei::integration_id.eq(integration_id).and(ei::uid.eq(&uid)).and(ei::recurrence_id.ne("")))
+        .select((ei::recurrence_id, ei::start_at, ei::end_at, ei::status, ei::summary))
+        .load(cc)
+        .await)?;
+    let length = series.end - series.start;
+    let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
+    let mut out = std::collections::BTreeMap::new();
+    let mut listed = std::collections::HashSet::new();
+    for (rid, s, e, status, summary) in rows {
+        let Some(crate::events::When::At(original)) = crate::events::When::parse(&rid) else { continue };
+        let key = crate::providers::write::occurrence_key(original);
+        if let Some(o) = Occurrence::of(original, &series.title, length, status == "cancelled", &summary, at(s), at(e)) {
+            out.insert(key.clone(), o);
+        }
+        listed.insert(key);
+    }
+    for (key, o) in seen.occurrences.iter().filter(|(k, _)| !listed.contains(*k)) {
+        out.insert(key.clone(), o.clone());
+    }
+    Ok(out)
 }
 
 /// The fields a provider reports back of a copy: Outlook's reader keeps no place or notes,
 /// and reports occurrences (not the series' own times) of a recurring event.
 fn known(provider: IntegrationType, recurring: bool) -> &'static [&'static str] {
+    const GOOGLE_SERIES: [&str; 6] = ["title", "start", "end", "location", "description", OCCURRENCES];
     match (provider, recurring) {
-        (IntegrationType::Google, _) => &NAMES,
+        (IntegrationType::Google, true) => &GOOGLE_SERIES,
+        (IntegrationType::Google, false) => &NAMES,
         (_, false) => &["title", "start", "end"],
         (_, true) => &["title"],
     }
@@ -118,7 +150,7 @@ impl Engine {
             return Ok(Step::Nothing);
         }
         let Some(base) = t.base.clone() else { return Ok(Step::Nothing) };
-        let remote = remote(&mut c, integration.id, &t.external_id).await?;
+        let remote = remote(&mut c, integration.id, &t.external_id, &base).await?;
         let policy = integration.conflict_policy;
         let local = booking.fields();
         let label = &integration.integration_name;
@@ -128,10 +160,11 @@ impl Engine {
             }
             return self.deleted(&mut c, integration, t, &booking, &base, &local).await;
         };
-        if remote.etag.is_some() && remote.etag == t.etag && !t.push_due {
+        let known = known(integration.integration_type, booking.recurrence.is_some());
+        // The series' own version says nothing of its occurrences (each has its own).
+        if remote.etag.is_some() && remote.etag == t.etag && !t.push_due && (!known.contains(&OCCURRENCES) || remote.fields.occurrences == base.occurrences) {
             return Ok(Step::Nothing);
         }
-        let known = known(integration.integration_type, booking.recurrence.is_some());
         let remote_changed = base.differing(&remote.fields, known);
         // A change to the booking not yet in the copy (any field: attendees, zone, rule too).
         let unwritten = booking.version != t.written_version;
@@ -247,10 +280,11 @@ impl Engine {
         if policy == ConflictPolicy::Ask && conflicts::open_of(c, t.copy_id).await?.is_some() {
             return Ok(Step::Nothing);
         }
-        let (state, outcome_from_remote): (&'static str, &[&'static str]) = match policy {
-            ConflictPolicy::Ask => (OPEN, &[]),
-            ConflictPolicy::PreferCalsync => (DECIDED, &[]),
-            _ => (DECIDED, &NAMES),
+        let all: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
+        let (state, outcome_from_remote): (&'static str, Vec<String>) = match policy {
+            ConflictPolicy::Ask => (OPEN, Vec::new()),
+            ConflictPolicy::PreferCalsync => (DECIDED, Vec::new()),
+            _ => (DECIDED, all.clone()),
         };
         let record = match policy {
             ConflictPolicy::LastWriteWins => !base.differing(local, &NAMES).is_empty(),
@@ -263,8 +297,8 @@ impl Engine {
             Box::pin(async move {
                 let policy_name = policy.as_str();
                 if record {
-                    let fields = NAMES.to_vec();
-                    let outcome = (state == DECIDED).then(|| merge::outcome(&fields, outcome_from_remote));
+                    let fields = all;
+                    let outcome = (state == DECIDED).then(|| merge::outcome(&fields, &outcome_from_remote));
                     conflicts::record(&mut c, conflicts::New {
                         booking_id: b.id,
                         copy_id: Some(copy_id),

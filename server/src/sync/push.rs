@@ -10,7 +10,7 @@ use crate::domain::booking_copies::{self as copies, Finish, Job};
 use crate::domain::bookings::{self, Booking};
 use crate::domain::integrations::{self, Actor, Integration, IntegrationType, SyncDirection};
 use crate::domain::{now, Result};
-use crate::providers::write::{Draft, Put};
+use crate::providers::write::{Before, Draft, Put};
 use crate::providers::{ErrorKind, ProviderError};
 
 /// How long a claimed copy is left alone by other pushers.
@@ -43,12 +43,13 @@ pub fn draft(b: &Booking) -> Draft {
         recurrence: b.recurrence.clone(),
         notify: b.notify_attendees,
         marker: b.id.to_string(),
+        occurrences: if b.recurrence.is_some() { b.exceptions.clone() } else { Default::default() },
     }
 }
 
 /// The fields a copy was written with: the base a later three-way merge compares against.
 fn base_of(d: &Draft) -> Fields {
-    Fields { title: d.title.clone(), start: d.start, end: d.end, location: d.location.clone(), description: d.description.clone() }
+    Fields { title: d.title.clone(), start: d.start, end: d.end, location: d.location.clone(), description: d.description.clone(), occurrences: d.occurrences.clone() }
 }
 
 /// Why a calendar is no longer written to, or `None` when it still is.
@@ -133,7 +134,7 @@ impl Engine {
                         drafts.push(draft(&bookings::get(&mut pooled.conn(), Actor::SYSTEM, job.booking_id).await?));
                     }
                 }
-                let puts: Vec<Put> = fresh.iter().zip(&drafts).map(|(job, d)| Put { key: &job.key, external_id: None, retry: false, if_match: None, draft: d }).collect();
+                let puts: Vec<Put> = fresh.iter().zip(&drafts).map(|(job, d)| Put { key: &job.key, external_id: None, retry: false, if_match: None, draft: d, before: None }).collect();
                 let pacer = std::sync::Arc::new(self.pacer_for(&integration));
                 let answers = match self.provider(&integration, None, pacer).await {
                     Ok((provider, _)) => provider.put_many(&puts).await,
@@ -248,7 +249,8 @@ impl Engine {
                 Some(id) => provider.remove(id, draft.notify).await.map(|_| Finish::Removed).map_err(|e| (e, used)),
             };
         }
-        let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, if_match: job.etag.as_deref(), draft };
+        let before = job.base.as_ref().filter(|_| job.external_id.is_some()).map(|b| Before { title: &b.title, occurrences: &b.occurrences });
+        let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, if_match: job.etag.as_deref(), draft, before };
         match provider.put(&put).await {
             Ok(w) => Ok(Finish::Written { external_id: w.external_id, etag: w.etag, base: base_of(draft) }),
             Err(e) => Err((e, used)),

@@ -35,6 +35,9 @@ pub struct BookingJson {
     pub status: String,
     pub notify_attendees: bool,
     pub version: i64,
+    /// The occurrences of a recurring booking that differ from its series, by original start
+    /// (RFC 3339, UTC): change one with `PATCH …/occurrences/{recurrence_id}`.
+    pub occurrences: std::collections::BTreeMap<String, super::occurrences::OccurrenceJson>,
     /// The copies written to the member's calendars: one per calendar written to.
     pub copies: Vec<CopyJson>,
     pub created_by: String,
@@ -89,7 +92,7 @@ async fn with_copies(conn: &mut server::db::Conn<'_>, items: &[bk::Booking]) -> 
         .collect())
 }
 
-async fn one(state: &AppState, actor: server::domain::integrations::Actor, id: i64) -> Result<BookingJson, ApiError> {
+pub(super) async fn one(state: &AppState, actor: server::domain::integrations::Actor, id: i64) -> Result<BookingJson, ApiError> {
     let mut pooled = state.pool.get().await?;
     let mut conn = pooled.conn();
     let b = bk::get(&mut conn, actor, id).await?;
@@ -113,6 +116,7 @@ impl BookingJson {
             status: b.status.clone(),
             notify_attendees: b.notify_attendees,
             version: b.version,
+            occurrences: super::occurrences::OccurrenceJson::map(&b.exceptions),
             copies: Vec::new(),
             created_by: b.created_by.clone(),
             created_at: rfc3339_naive(b.created_at),
@@ -222,7 +226,7 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
 
 /// A booking made or changed (pushed first, then answered with its copies), or 409 with what
 /// is in the way.
-async fn booked_or_busy(state: &AppState, actor: server::domain::integrations::Actor, outcome: bk::Outcome, status: StatusCode) -> Result<Response, ApiError> {
+pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::integrations::Actor, outcome: bk::Outcome, status: StatusCode) -> Result<Response, ApiError> {
     match outcome {
         bk::Outcome::Booked(b) => {
             state.engine.push_soon(b.id).await;
@@ -270,7 +274,7 @@ pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Quer
     Ok(Json(BookingListJson { total: items.len(), items: with_copies(&mut conn, &items).await? }))
 }
 
-fn id_of(raw: &str) -> Result<i64, ApiError> {
+pub(super) fn id_of(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found())
 }
 

@@ -22,11 +22,21 @@ pub struct VersionJson {
     pub end: String,
     pub location: Option<String>,
     pub description: Option<String>,
+    /// The occurrences that differ from the series, by original start; a field
+    /// `occurrence:<original start>` names one of them.
+    pub occurrences: BTreeMap<String, super::occurrences::OccurrenceJson>,
 }
 
 impl VersionJson {
     fn of(f: &Fields) -> Self {
-        VersionJson { title: f.title.clone(), start: rfc3339(f.start), end: rfc3339(f.end), location: f.location.clone(), description: f.description.clone() }
+        VersionJson {
+            title: f.title.clone(),
+            start: rfc3339(f.start),
+            end: rfc3339(f.end),
+            location: f.location.clone(),
+            description: f.description.clone(),
+            occurrences: super::occurrences::OccurrenceJson::map(&f.occurrences),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod availability;
 mod body;
 mod bookings;
+mod occurrences;
 mod conflicts;
 mod history;
 mod exports;
@@ -46,6 +47,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bookings/{id}"),
     ("patch", "/api/v1/bookings/{id}"),
     ("post", "/api/v1/bookings/{id}/cancel"),
+    ("patch", "/api/v1/bookings/{id}/occurrences/{recurrence_id}"),
+    ("post", "/api/v1/bookings/{id}/occurrences/{recurrence_id}/cancel"),
     ("get", "/api/v1/conflicts"),
     ("get", "/api/v1/conflicts/{id}"),
     ("post", "/api/v1/conflicts/{id}/resolve"),
@@ -71,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/bookings", get(bookings::list).post(bookings::create))
         .route("/bookings/{id}", get(bookings::read_one).patch(bookings::update))
         .route("/bookings/{id}/cancel", post(bookings::cancel))
+        .route("/bookings/{id}/occurrences/{recurrence_id}", axum::routing::patch(occurrences::update))
+        .route("/bookings/{id}/occurrences/{recurrence_id}/cancel", post(occurrences::cancel))
         .route("/conflicts", get(conflicts::list))
         .route("/conflicts/{id}", get(conflicts::read_one))
         .route("/conflicts/{id}/resolve", post(conflicts::resolve))

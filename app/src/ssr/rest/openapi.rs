@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{availability, bookings, conflicts, exports, health, history, integrations, sync, ErrorBody, Message};
+use super::{availability, bookings, conflicts, occurrences, exports, health, history, integrations, sync, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -41,6 +41,8 @@ impl Modify for BearerAuth {
         bookings::read_one,
         bookings::update,
         bookings::cancel,
+        occurrences::update,
+        occurrences::cancel,
         conflicts::list,
         conflicts::read_one,
         conflicts::resolve,
@@ -53,7 +55,7 @@ impl Modify for BearerAuth {
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
         availability::ConflictJson, availability::CheckInput, availability::DegradedJson,
         health::HealthJson, health::HealthItemJson, exports::ExportJson, exports::ExportListJson, exports::ExportInput,
-        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, conflicts::ConflictJson, conflicts::ConflictListJson, conflicts::VersionJson, conflicts::ResolveInput, history::HistoryEntryJson, history::HistoryListJson, ErrorBody, Message
+        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, occurrences::OccurrenceJson, occurrences::OccurrenceChanges, occurrences::OccurrenceCancel, conflicts::ConflictJson, conflicts::ConflictListJson, conflicts::VersionJson, conflicts::ResolveInput, history::HistoryEntryJson, history::HistoryListJson, ErrorBody, Message
     )),
     modifiers(&BearerAuth)
 )]
