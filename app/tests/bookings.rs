@@ -105,3 +105,74 @@ db_test!(a_booking_is_changed_with_the_version_it_was_read_at, |db| {
     let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 4, "title": "Back"})))).await;
     assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!("This booking is cancelled already.")));
 });
+
+db_test!(one_occurrence_of_a_recurring_booking_is_moved_or_cancelled, |db| {
+    add_user(&db, "sarah@example.com", Role::User).await;
+    add_user(&db, "john@example.com", Role::User).await;
+    let (sarah, john) = (token_for(&db, "sarah@example.com").await, token_for(&db, "john@example.com").await);
+    let app = app(&db);
+    let day = Utc::now().date_naive() + Days::days(2);
+    let weekly = json!({"title": "Standup", "start": format!("{day} 10:00"), "end": format!("{day} 10:30"), "time_zone": "Europe/Berlin", "recurrence": "RRULE:FREQ=WEEKLY;COUNT=4"});
+    let made = json(&send(&app, api("POST", BOOKINGS, Some(&sarah), Some(weekly))).await);
+    let one = format!("{BOOKINGS}/{}", made["id"]);
+    let utc_of = |d: chrono::NaiveDate| server::providers::write::occurrence_key(d.and_hms_opt(10, 0, 0).unwrap().and_local_timezone(chrono_tz::Europe::Berlin).unwrap().to_utc());
+    let second = utc_of(day + Days::days(7));
+    let third = utc_of(day + Days::days(14));
+    let occ = |key: &str| format!("{one}/occurrences/{key}");
+
+    // Moved and retitled: the booking answers the changed occurrence; the others stay.
+    let later = format!("{} 15:00", day + Days::days(7));
+    let until = format!("{} 15:30", day + Days::days(7));
+    let a = send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"version": 1, "start": later, "end": until, "title": "Standup (afternoon)"})))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let v = json(&a);
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["start"], made["start"], "the series stays");
+    let moved = &v["occurrences"][&second];
+    assert_eq!((moved["title"].as_str(), moved["cancelled"].as_bool()), (Some("Standup (afternoon)"), Some(false)));
+    assert!(moved["start"].as_str().unwrap().ends_with("T14:00:00Z"), "{moved}");
+    // The compact form names the same occurrence; cancelling it, then again.
+    let compact = chrono::DateTime::parse_from_rfc3339(&third).unwrap().format("%Y%m%dT%H%M%SZ").to_string();
+    let a = send(&app, api("POST", &format!("{}/cancel", occ(&compact)), Some(&sarah), None)).await;
+    assert_eq!((a.status, json(&a)["occurrences"][&third]["cancelled"].clone()), (StatusCode::OK, json!(true)), "{}", a.body);
+    let a = send(&app, api("POST", &format!("{}/cancel", occ(&third)), Some(&sarah), Some(json!({"version": 3})))).await;
+    assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!("This occurrence is cancelled already.")));
+    // The moved occurrence blocks its new time; the cancelled one blocks nothing.
+    let check = |s: String, e: String| api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"start": s, "end": e})));
+    let t = |d: chrono::NaiveDate, h: &str| format!("{d}T{h}:00Z");
+    assert_eq!(json(&send(&app, check(t(day + Days::days(7), "14:10"), t(day + Days::days(7), "14:20"))).await)["free"], false);
+    assert_eq!(json(&send(&app, check(t(day + Days::days(7), "09:05"), t(day + Days::days(7), "09:10"))).await)["free"], true);
+    assert_eq!(json(&send(&app, check(t(day + Days::days(14), "09:05"), t(day + Days::days(14), "09:10"))).await)["free"], true);
+    // The history holds each step, before and after.
+    let h = json(&send(&app, api("GET", &format!("/api/v1/history?booking={}", made["id"]), Some(&sarah), None)).await);
+    let actions: Vec<&str> = h["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"update occurrence") && actions.contains(&"cancel occurrence"), "{actions:?}");
+
+    // Bad input changes nothing.
+    let a = send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"version": 1, "title": "x"})))).await;
+    assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!("This booking was changed since you read it (it is at version 3 now). Reload it and try again.")));
+    let a = send(&app, api("PATCH", &occ("2020-01-01T09:00:00Z"), Some(&sarah), Some(json!({"version": 3, "title": "x"})))).await;
+    assert_eq!((a.status, json(&a)["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("recurrence_id")));
+    assert!(json(&a)["errors"][0]["message"].as_str().unwrap().starts_with("'2020-01-01T09:00:00Z' is not an occurrence of this booking"));
+    let a = send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"version": 3, "end": format!("{} 14:00", day + Days::days(7))})))).await;
+    assert_eq!(json(&a)["errors"][0]["message"], "The end must be after the start.");
+    let a = send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"version": 3, "title": "  "})))).await;
+    assert_eq!(json(&a)["errors"][0]["message"], "Title is required.");
+    let a = send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"title": "x"})))).await;
+    assert_eq!(json(&a)["errors"][0]["field"], "version");
+    assert_eq!(send(&app, api("PATCH", &occ(&second), Some(&john), Some(json!({"version": 3, "title": "x"})))).await.status, StatusCode::NOT_FOUND);
+    let single = json(&send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Once", "start": format!("{day} 12:00"), "end": format!("{day} 12:30"), "time_zone": "UTC"})))).await);
+    let a = send(&app, api("POST", &format!("{BOOKINGS}/{}/occurrences/{second}/cancel", single["id"]), Some(&sarah), None)).await;
+    assert_eq!(json(&a)["errors"][0]["message"], "This booking does not recur: change the booking itself.");
+    // Moving onto another meeting is a clash, unless allowed.
+    let onto = json!({"version": 3, "start": format!("{day}T12:10:00Z"), "end": format!("{day}T12:20:00Z")});
+    let first = utc_of(day);
+    let a = send(&app, api("PATCH", &occ(&first), Some(&sarah), Some(onto))).await;
+    assert_eq!((a.status, json(&a)["conflicts"][0]["summary"].clone()), (StatusCode::CONFLICT, json!("Once")));
+    let v = json(&send(&app, api("GET", &one, Some(&sarah), None)).await);
+    assert_eq!((v["version"].clone(), v["occurrences"].as_object().unwrap().len()), (json!(3), 2), "nothing changed");
+    // Back to what the series says: it follows the series again.
+    let back = json!({"version": 3, "start": format!("{} 10:00", day + Days::days(7)), "end": format!("{} 10:30", day + Days::days(7)), "title": "Standup"});
+    let v = json(&send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(back))).await);
+    assert_eq!(v["occurrences"].as_object().unwrap().keys().cloned().collect::<Vec<_>>(), vec![third.clone()]);
+});
