@@ -191,3 +191,86 @@ test('a meeting edited in Google and in calsync at once is a conflict, resolved 
   await expect(me.getByTestId('conflict').filter({ hasText: title })).toHaveAttribute('data-state', 'open');
   await context.close();
 });
+
+test('a weekly meeting merges one occurrence at a time: moved in Google, retitled and one cancelled in calsync, all kept in both places', async ({ page, browser, request }) => {
+  test.setTimeout(150_000);
+  const stamp = Date.now();
+  const { email, context, me, card } = await member(page, browser, request, stamp);
+  const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+  const week = (n: number) => new Date(Date.parse(`${day}T09:00:00Z`) + n * 7 * 86_400_000).toISOString().slice(0, 10);
+  const title = `Standup ${stamp}`;
+  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
+  const form = me.getByRole('form', { name: 'Book a meeting' });
+  await form.getByLabel('Title', { exact: true }).fill(title);
+  await form.getByLabel('Start', { exact: true }).fill(`${day}T09:00`);
+  await form.getByLabel('End', { exact: true }).fill(`${day}T09:15`);
+  await form.getByLabel('Time zone').selectOption('UTC');
+  await form.getByLabel('Repeats').fill('RRULE:FREQ=WEEKLY;COUNT=4');
+  await form.getByRole('button', { name: 'Book' }).click();
+  await expect(me.getByTestId('booked')).toContainText(`Booked '${title}'`);
+  const item = me.getByTestId('booking').filter({ hasText: title });
+  await expect(item.getByTestId('copy')).toHaveAttribute('data-state', 'written');
+  const [master] = (await inGoogle(request, email)).filter((e) => e.summary === title);
+
+  // In Google, Ana moves the second occurrence to 13:00: an exception of its own.
+  const second = `${master.id}_${week(1).replaceAll('-', '')}T090000Z`;
+  const exception = {
+    ...master, id: second, recurrence: undefined, recurringEventId: master.id,
+    originalStartTime: { dateTime: `${week(1)}T09:00:00Z`, timeZone: 'UTC' },
+    start: { dateTime: `${week(1)}T13:00:00Z`, timeZone: 'UTC' }, end: { dateTime: `${week(1)}T13:15:00Z`, timeZone: 'UTC' },
+  };
+  expect((await request.put(`${SANDBOX}/sandbox/google/calendars/${encodeURIComponent(email)}/events/${second}`, { data: exception })).status()).toBe(200);
+
+  // In calsync, the series is retitled, and the third occurrence alone is cancelled.
+  await item.getByText('Edit', { exact: true }).click();
+  const edit = item.getByRole('form', { name: `Edit ${title}` });
+  await edit.getByLabel('Title').fill(`${title} (team)`);
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await expect(me.getByTestId('saved')).toHaveText(`Saved '${title} (team)'.`);
+  const series = me.getByTestId('booking').filter({ hasText: `${title} (team)` });
+  await series.getByText('Coming occurrences').click();
+  const occurrences = series.getByTestId('occurrence');
+  await expect(occurrences).toHaveCount(4);
+  await occurrences.nth(2).getByRole('button', { name: 'Cancel this one' }).click();
+  await expect(me.getByTestId('saved')).toHaveText(`Cancelled one occurrence of '${title} (team)'.`);
+  for (const width of [1280, 390]) {
+    await me.setViewportSize({ width, height: 900 });
+    await series.getByText('Coming occurrences').evaluate((e) => e.parentElement!.setAttribute('open', ''));
+    await checkAccessibility(me, `a series' occurrences at ${width} px`);
+  }
+  await me.setViewportSize({ width: 1280, height: 900 });
+
+  // The next sync merges one occurrence at a time: both changes stand, without a conflict.
+  await me.goto('/calendars');
+  await card.getByTestId('sync-now').click();
+  await expect(card.getByTestId('status')).toHaveText('Synced', { timeout: 15_000 });
+  // "Synced" shows when the events are stored; the merge of bookings follows right after.
+  const after = me.getByTestId('booking').filter({ hasText: `${title} (team)` });
+  const rows = after.getByTestId('occurrence');
+  await expect(async () => {
+    await me.goto('/bookings');
+    await after.getByText(/Coming occurrences/).click();
+    await expect(rows.nth(1)).toHaveAttribute('data-state', 'changed', { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(rows.nth(1)).toContainText(`${week(1)} 13:00–13:15 · ${title} (team)`);
+  await expect(rows.nth(2)).toHaveAttribute('data-state', 'cancelled');
+  await expect(rows.nth(3)).toHaveAttribute('data-state', 'as-series');
+  await expect(after.getByTestId('copy')).toHaveAttribute('data-state', 'written');
+  const google = await inGoogle(request, email);
+  expect(google.find((e) => e.id === master.id).summary).toBe(`${title} (team)`);
+  const moved = google.find((e) => e.id === second);
+  expect([moved.summary, new Date(moved.start.dateTime).toISOString()]).toEqual([`${title} (team)`, `${week(1)}T13:00:00.000Z`]);
+  const third = google.find((e) => e.recurringEventId === master.id && e.originalStartTime?.dateTime && new Date(e.originalStartTime.dateTime).toISOString() === `${week(2)}T09:00:00.000Z`);
+  expect(third?.status).toBe('cancelled');
+  await me.goto('/conflicts');
+  await expect(me.getByTestId('conflict').filter({ hasText: title })).toHaveCount(0);
+
+  // Brought back in calsync: Google's occurrence returns too.
+  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
+  await me.getByTestId('booking').filter({ hasText: `${title} (team)` }).getByText(/Coming occurrences/).click();
+  await me.getByTestId('booking').filter({ hasText: `${title} (team)` }).getByTestId('occurrence').nth(2).getByRole('button', { name: 'Bring it back' }).click();
+  await expect(me.getByTestId('saved')).toHaveText(`Saved one occurrence of '${title} (team)'.`);
+  const back = (await inGoogle(request, email)).find((e) => e.id === third.id);
+  expect([back.status, back.summary]).toEqual(['confirmed', `${title} (team)`]);
+  await context.close();
+});

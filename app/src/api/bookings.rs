@@ -16,6 +16,8 @@ pub struct BookingView {
     pub attendees: String,
     pub cancelled: bool,
     pub copies: Vec<CopyLine>,
+    /// The coming occurrences of a recurring booking.
+    pub occurrences: Vec<super::occurrences::OccurrenceLine>,
     /// What the edit form starts from: the version read, and the times as the booking's zone
     /// shows them (`YYYY-MM-DDTHH:MM`).
     pub version: i64,
@@ -95,6 +97,7 @@ pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, App
                     attendees: b.attendees.join(", "),
                     cancelled: b.status == "cancelled",
                     copies: copies.iter().filter(|c| c.booking_id == b.id).map(copy_line).collect(),
+                    occurrences: super::occurrences::lines(&b, from),
                     version: b.version,
                     time_zone: tz.name().to_string(),
                     start_input: s.format("%Y-%m-%dT%H:%M").to_string(),
@@ -154,7 +157,7 @@ pub async fn create_booking(
 /// A booking made or changed, pushed (briefly waited for) and said with `say`; or what is in
 /// the way.
 #[cfg(feature = "ssr")]
-async fn pushed(state: &crate::ssr::AppState, outcome: server::domain::bookings::Outcome, say: impl Fn(&server::domain::bookings::Booking) -> String) -> BookResult {
+pub(super) async fn pushed(state: &crate::ssr::AppState, outcome: server::domain::bookings::Outcome, say: impl Fn(&server::domain::bookings::Booking) -> String) -> BookResult {
     match outcome {
         server::domain::bookings::Outcome::Booked(b) => {
             state.engine.push_soon(b.id).await;

@@ -50,9 +50,30 @@ pub struct ConflictDetail {
 #[cfg(feature = "ssr")]
 const LABELS: [(&str, &str); 5] = [("title", "Title"), ("start", "Start"), ("end", "End"), ("location", "Location"), ("description", "Description")];
 
+/// A field's name as people read it; an occurrence by its original start in the viewer's zone.
 #[cfg(feature = "ssr")]
-fn label(name: &str) -> &'static str {
-    LABELS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l).unwrap_or("Field")
+fn label(name: &str, tz: chrono_tz::Tz) -> String {
+    if let Some(original) = name.strip_prefix(server::domain::merge::OCCURRENCE).and_then(server::providers::write::parse_occurrence_key) {
+        return format!("Occurrence of {}", original.with_timezone(&tz).format("%a %Y-%m-%d %H:%M"));
+    }
+    LABELS.iter().find(|(n, _)| *n == name).map(|(_, l)| l.to_string()).unwrap_or_else(|| "Field".into())
+}
+
+/// One occurrence of a version as people read it: cancelled, or its title and times.
+#[cfg(feature = "ssr")]
+fn occurrence(f: &server::domain::merge::Fields, name: &str, tz: chrono_tz::Tz) -> String {
+    let Some((key, original)) = name.strip_prefix(server::domain::merge::OCCURRENCE).and_then(|k| Some((k, server::providers::write::parse_occurrence_key(k)?))) else {
+        return String::new();
+    };
+    match f.occurrences.get(key) {
+        None => "As the series".into(),
+        Some(o) if o.cancelled => "Cancelled".into(),
+        Some(o) => {
+            let (title, start, end) = o.resolve(original, &f.title, f.end - f.start);
+            let (s, e) = (start.with_timezone(&tz), end.with_timezone(&tz));
+            format!("'{title}', {}–{}", s.format("%a %Y-%m-%d %H:%M"), e.format(if e.date_naive() == s.date_naive() { "%H:%M" } else { "%a %Y-%m-%d %H:%M" }))
+        }
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -84,7 +105,7 @@ pub async fn list_conflicts(state: Option<String>) -> Result<Vec<ConflictRow>, A
             let summary = if c.remote.is_none() {
                 "Deleted in the calendar".to_string()
             } else {
-                let names: Vec<&str> = c.fields.iter().map(|f| label(f)).collect();
+                let names: Vec<String> = c.fields.iter().map(|f| label(f, tz)).collect();
                 format!("{} differ{}", names.join(", "), if names.len() == 1 { "s" } else { "" })
             };
             ConflictRow {
@@ -111,19 +132,21 @@ pub async fn get_conflict(id: i64) -> Result<ConflictDetail, AppError> {
         match name {
             "start" => f.start.with_timezone(&tz).format("%a %Y-%m-%d %H:%M").to_string(),
             "end" => f.end.with_timezone(&tz).format("%a %Y-%m-%d %H:%M").to_string(),
+            other if other.starts_with(server::domain::merge::OCCURRENCE) => occurrence(f, other, tz),
             other => f.get(other).as_str().unwrap_or("").to_string(),
         }
     };
-    let rows = LABELS
-        .iter()
-        .map(|(name, label)| FieldRow {
-            name: name.to_string(),
-            label: label.to_string(),
-            base: show(&c.base, name),
-            local: show(&c.local, name),
-            remote: c.remote.as_ref().map(|r| show(r, name)).unwrap_or_else(|| "(deleted)".into()),
-            differs: c.fields.iter().any(|f| f == name),
-            taken: c.outcome.as_ref().and_then(|o| o.get(*name).cloned()),
+    // The meeting's fields, then each occurrence that differs.
+    let names = LABELS.iter().map(|(n, _)| n.to_string()).chain(c.fields.iter().filter(|f| f.starts_with(server::domain::merge::OCCURRENCE)).cloned());
+    let rows = names
+        .map(|name| FieldRow {
+            label: label(&name, tz),
+            base: show(&c.base, &name),
+            local: show(&c.local, &name),
+            remote: c.remote.as_ref().map(|r| show(r, &name)).unwrap_or_else(|| "(deleted)".into()),
+            differs: c.fields.contains(&name),
+            taken: c.outcome.as_ref().and_then(|o| o.get(&name).cloned()),
+            name,
         })
         .collect();
     Ok(ConflictDetail {
@@ -140,29 +163,15 @@ pub async fn get_conflict(id: i64) -> Result<ConflictDetail, AppError> {
 }
 
 /// Resolves a conflict: `take` keeps one side whole; otherwise each differing field's radio
-/// (`title`, `start`, …) names the side it keeps.
-#[allow(clippy::too_many_arguments)]
+/// (`fields[title]`, `fields[occurrence:…]`) names the side it keeps.
 #[server]
-pub async fn resolve_conflict(
-    id: i64,
-    take: Option<String>,
-    title: Option<String>,
-    start: Option<String>,
-    end: Option<String>,
-    location: Option<String>,
-    description: Option<String>,
-) -> Result<String, AppError> {
+pub async fn resolve_conflict(id: i64, take: Option<String>, fields: Option<std::collections::BTreeMap<String, String>>) -> Result<String, AppError> {
     use server::domain::{conflicts as cf, merge::Side};
     let me = super::ctx::user().await?;
     let ctx = super::ctx::state();
     let choice = match take.as_deref() {
         Some(t) => cf::Choice::Take(Side::parse(t).ok_or_else(|| AppError::bad_request("The form could not be read. Please reload the page."))?),
-        None => cf::Choice::Fields(
-            [("title", title), ("start", start), ("end", end), ("location", location), ("description", description)]
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-                .collect(),
-        ),
+        None => cf::Choice::Fields(fields.unwrap_or_default()),
     };
     let resolved = {
         let mut pooled = ctx.pool.get().await?;

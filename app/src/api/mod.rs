@@ -11,6 +11,7 @@ pub mod flash;
 pub mod health;
 pub mod history;
 pub mod integrations;
+pub mod occurrences;
 pub mod sync;
 pub mod tokens;
 pub mod auth;

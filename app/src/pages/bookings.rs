@@ -240,6 +240,9 @@ fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>, edited: RwSi
                 <ul class="copies">
                     {b.copies.clone().into_iter().map(|c| view! { <CopyItem c/> }).collect_view()}
                 </ul>
+                {(!b.occurrences.is_empty()).then(|| view! {
+                    <super::booking_occurrences::Occurrences id=b.id version=b.version time_zone=b.time_zone.clone() lines=b.occurrences.clone() edited saved/>
+                })}
                 <a class="small" href=format!("/history?booking={}", b.id)>"History"</a>
                 {(!b.cancelled).then(|| view! { <EditBooking b=b.clone() edited saved/> })}
             </div>

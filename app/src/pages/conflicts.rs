@@ -147,15 +147,19 @@ fn Detail(d: ConflictDetail, resolve: ServerAction<ResolveConflict>) -> impl Int
 
 #[component]
 fn Row(r: FieldRow, open_to_change: bool, deleted: bool) -> impl IntoView {
-    let name = r.name.clone();
-    let label = r.label.clone();
+    let name = format!("fields[{}]", r.name);
+    // "Title" reads "title" inside a sentence; "Occurrence of Wed …" keeps its day's capital.
+    let label = {
+        let mut c = r.label.chars();
+        c.next().map(|f| f.to_lowercase().chain(c).collect::<String>()).unwrap_or_default()
+    };
     let take = r.taken.clone().unwrap_or_else(|| "local".into());
     let pick = (open_to_change && r.differs && !deleted).then(|| {
         let (l, rm) = (take == "local", take == "remote");
         view! {
             <td class="keep">
-                <label class="check"><input type="radio" name=name.clone() value="local" checked=l aria-label=format!("Keep calsync's {}", label.to_lowercase())/>" calsync"</label>
-                <label class="check"><input type="radio" name=name.clone() value="remote" checked=rm aria-label=format!("Keep the calendar's {}", label.to_lowercase())/>" calendar"</label>
+                <label class="check"><input type="radio" name=name.clone() value="local" checked=l aria-label=format!("Keep calsync's {label}")/>" calsync"</label>
+                <label class="check"><input type="radio" name=name.clone() value="remote" checked=rm aria-label=format!("Keep the calendar's {label}")/>" calendar"</label>
             </td>
         }
     });

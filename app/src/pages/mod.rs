@@ -2,6 +2,7 @@ pub mod admin_audit;
 pub mod admin_health;
 pub mod admin_users;
 pub mod availability;
+pub mod booking_occurrences;
 pub mod bookings;
 pub mod conflicts;
 pub mod calendar_form;

@@ -113,6 +113,22 @@ impl Booking {
     }
 }
 
+impl Booking {
+    /// Its occurrences in [from, to), cancelled ones too (`true`), by original start: what a
+    /// person sees of a series to change one occurrence or bring one back.
+    pub fn schedule(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<(Slot, bool)> {
+        let mut out: Vec<(Slot, bool)> = self.slots(from, to, limit).into_iter().map(|s| (s, false)).collect();
+        for key in self.exceptions.iter().filter(|(_, o)| o.cancelled).map(|(k, _)| k) {
+            if let Some(t) = parse_occurrence_key(key).filter(|t| *t >= from && *t < to) {
+                out.push((Slot { original: t, start: t, end: t + (self.end - self.start), title: self.title.clone() }, true));
+            }
+        }
+        out.sort_by_key(|(s, _)| s.original);
+        out.truncate(limit);
+        out
+    }
+}
+
 /// Is `original` the start of one of the series' occurrences?
 fn is_occurrence(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, rule: Option<&str>, original: DateTime<Utc>) -> bool {
     rule.is_some() && occurrences(start, end, tz, rule, original, original + Duration::seconds(1), 4).iter().any(|(s, _)| *s == original)
