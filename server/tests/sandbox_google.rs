@@ -309,3 +309,44 @@ async fn a_read_only_calendar_refuses_writes_with_required_access_level() {
     // Another's calendar does not exist for ana.
     assert_eq!(call(&s, &token, reqwest::Method::POST, "bob@example.com/events", Some(event("Nope", 6)), None).await.0, 404);
 }
+
+#[tokio::test]
+async fn instances_of_a_series_are_found_by_original_start_and_changed_or_deleted_one_by_one() {
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| {
+        st.add_account("ana@example.com");
+        st.issue_tokens("ana@example.com")
+    });
+    let http = reqwest::Client::new();
+    let base = format!("{}/calendars/ana@example.com/events", s.google_api_url());
+    let master = json!({"id": "standup01", "summary": "Standup", "start": {"dateTime": "2030-01-07T09:00:00+01:00", "timeZone": "Europe/Berlin"}, "end": {"dateTime": "2030-01-07T09:15:00+01:00", "timeZone": "Europe/Berlin"}, "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=4"]});
+    assert_eq!(http.post(&base).bearer_auth(&token).json(&master).send().await.unwrap().status(), 200);
+    let instances = |q: &str| http.get(format!("{base}/standup01/instances?{q}")).bearer_auth(&token).send();
+    // All four, each with its id, recurringEventId and originalStartTime.
+    let all: Value = instances("").await.unwrap().json().await.unwrap();
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert_eq!(items[1]["id"], "standup01_20300114T080000Z");
+    assert_eq!((items[1]["recurringEventId"].as_str(), items[1]["summary"].as_str()), (Some("standup01"), Some("Standup")));
+    // One, by its original start.
+    let one: Value = instances("originalStart=2030-01-14T08:00:00Z").await.unwrap().json().await.unwrap();
+    assert_eq!(one["items"][0]["id"], "standup01_20300114T080000Z");
+    let none: Value = instances("originalStart=2030-01-14T09:00:00Z").await.unwrap().json().await.unwrap();
+    assert!(none["items"].as_array().unwrap().is_empty(), "not an occurrence");
+    // Changed on its own: an exception of the series, listed with it.
+    let moved = json!({"start": {"dateTime": "2030-01-14T15:00:00+01:00", "timeZone": "Europe/Berlin"}, "end": {"dateTime": "2030-01-14T15:15:00+01:00", "timeZone": "Europe/Berlin"}});
+    let r: Value = http.patch(format!("{base}/standup01_20300114T080000Z")).bearer_auth(&token).json(&moved).send().await.unwrap().json().await.unwrap();
+    assert_eq!((r["recurringEventId"].as_str(), r["originalStartTime"]["dateTime"].as_str()), (Some("standup01"), Some("2030-01-14T09:00:00+01:00")));
+    // Deleted on its own: a cancelled exception, listed with showDeleted only by instances.
+    assert_eq!(http.delete(format!("{base}/standup01_20300121T080000Z")).bearer_auth(&token).send().await.unwrap().status(), 204);
+    assert_eq!(http.delete(format!("{base}/standup01_20300121T080000Z")).bearer_auth(&token).send().await.unwrap().status(), 410);
+    let live: Value = instances("").await.unwrap().json().await.unwrap();
+    assert_eq!(live["items"].as_array().unwrap().len(), 3);
+    let with_deleted: Value = instances("showDeleted=true").await.unwrap().json().await.unwrap();
+    assert_eq!(with_deleted["items"][2]["status"], "cancelled");
+    let (_, listed) = list(&s, &token, "").await;
+    let exceptions: Vec<&str> = listed["items"].as_array().unwrap().iter().filter(|e| e["recurringEventId"] == "standup01").map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(exceptions, vec!["confirmed", "cancelled"], "both exceptions come with the list");
+    // An id that names no occurrence is 404.
+    assert_eq!(http.get(format!("{base}/standup01_20300114T090000Z")).bearer_auth(&token).send().await.unwrap().status(), 404);
+}

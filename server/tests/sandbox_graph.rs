@@ -184,3 +184,43 @@ async fn a_batch_carries_out_up_to_twenty_requests_each_with_its_own_status() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["responses"][0]["status"], 401);
 }
+
+#[tokio::test]
+async fn a_series_lays_out_its_occurrences_and_each_is_changed_or_deleted_on_its_own() {
+    use reqwest::Method;
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| st.issue_ms_tokens(ANA));
+    let cal = s.with(|st| st.add_ms_account(ANA));
+    let mut body = event("Standup", 7);
+    body["recurrence"] = json!({"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "sunday"}, "range": {"type": "numbered", "startDate": "2030-01-07", "numberOfOccurrences": 4}});
+    let (status, master) = send(Method::POST, &format!("{}/me/calendars/{cal}/events", s.graph_url()), &token, Some(body)).await;
+    assert_eq!((status, master["type"].as_str()), (201, Some("seriesMaster")));
+    let id = master["id"].as_str().unwrap().to_string();
+    // calendarView lists the occurrences, not the master.
+    let (_, view) = get(&format!("{}/me/calendars/{cal}/calendarView/delta?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z", s.graph_url()), &token, None).await;
+    let items = view["value"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert!(items.iter().all(|e| e["type"] == "occurrence" && e["seriesMasterId"] == id.as_str()));
+    assert_eq!(items[1]["originalStart"], "2030-01-14T09:00:00Z");
+    // instances needs its window.
+    let instances = format!("{}/me/events/{id}/instances", s.graph_url());
+    let (status, refused) = get(&instances, &token, None).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (400, Some("ErrorInvalidParameter")));
+    let (_, listed) = get(&format!("{instances}?startDateTime=2030-01-10T00:00:00Z&endDateTime=2030-01-25T00:00:00Z"), &token, None).await;
+    let listed = listed["value"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2);
+    // Changed on its own: an exception; the series' new subject reaches only the others.
+    let one = format!("{}/me/events/{}", s.graph_url(), listed[0]["id"].as_str().unwrap());
+    let (_, changed) = send(Method::PATCH, &one, &token, Some(json!({"subject": "Standup (moved)"}))).await;
+    assert_eq!(changed["type"], "exception");
+    send(Method::PATCH, &format!("{}/me/events/{id}", s.graph_url()), &token, Some(json!({"subject": "Team standup"}))).await;
+    let (_, after) = get(&format!("{instances}?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z"), &token, None).await;
+    let subjects: Vec<&str> = after["value"].as_array().unwrap().iter().map(|e| e["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, vec!["Team standup", "Standup (moved)", "Team standup", "Team standup"]);
+    // Deleted on its own: gone from instances; the master deleted takes the rest.
+    assert_eq!(send(Method::DELETE, &format!("{}/me/events/{}", s.graph_url(), listed[1]["id"].as_str().unwrap()), &token, None).await.0, 204);
+    let (_, after) = get(&format!("{instances}?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z"), &token, None).await;
+    assert_eq!(after["value"].as_array().unwrap().len(), 3);
+    assert_eq!(send(Method::DELETE, &format!("{}/me/events/{id}", s.graph_url()), &token, None).await.0, 204);
+    assert_eq!(s.with(|st| st.graph[&cal].events.values().filter(|(e, _)| e.is_some()).count()), 0);
+}

@@ -315,7 +315,7 @@ pub struct Tracked {
     pub synced_etag: Option<String>,
     /// The booking version the copy holds.
     pub written_version: i64,
-    /// The stored copy is a series: its occurrences change without its version.
+    /// The booking recurs: its copy's occurrences change without the series' version.
     pub recurring: bool,
 }
 
@@ -331,16 +331,17 @@ impl Tracked {
 pub async fn in_calendar(c: &mut Conn<'_>, integration_id: i64) -> Result<Vec<Tracked>> {
     type Row = (i64, i64, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, Option<String>, i64, Option<String>);
     let rows: Vec<Row> = run!(c, |cc| bc::table
+        .inner_join(b::table)
         .left_join(es::table.on(es::integration_id.nullable().eq(bc::integration_id).and(es::uid.nullable().eq(bc::external_id))))
         .filter(bc::integration_id.eq(integration_id).and(bc::action.eq(PUT)).and(bc::note.is_null()).and(bc::external_id.is_not_null()))
-        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at, es::etag.nullable(), bc::written_version, es::recurrence.nullable()))
+        .select((bc::id, bc::booking_id, bc::external_id, bc::etag, bc::base, bc::due_at, es::etag.nullable(), bc::written_version, b::recurrence))
         .load(cc)
         .await)?;
     Ok(rows
         .into_iter()
         .filter_map(|(copy_id, booking_id, external, etag, base, due, synced, written_version, recurrence)| {
             let base = base.and_then(|b| serde_json::from_str(&b).ok());
-            let recurring = recurrence.is_some_and(|r| !r.is_empty());
+            let recurring = recurrence.is_some();
             Some(Tracked { copy_id, booking_id, external_id: external?, etag, base, push_due: due.is_some(), synced_etag: synced, written_version, recurring })
         })
         .collect())

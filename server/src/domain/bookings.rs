@@ -114,6 +114,11 @@ impl Booking {
 }
 
 impl Booking {
+    /// The original starts of its series' occurrences in [from, to), whatever became of them.
+    pub fn originals(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
+        occurrences(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), from, to, limit).into_iter().map(|(s, _)| s).filter(|s| *s >= from).collect()
+    }
+
     /// Its occurrences in [from, to), cancelled ones too (`true`), by original start: what a
     /// person sees of a series to change one occurrence or bring one back.
     pub fn schedule(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<(Slot, bool)> {

@@ -3,10 +3,11 @@
 //! the event the first one made. Graph has no per-request switch for invitations: it emails
 //! the attendees it is given. So a booking that does not ask to notify is written without
 //! attendees, and names them in the body instead.
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::outlook::{error_of, transport, OutlookCalendar};
-use super::write::{send, Draft, Put, Written};
+use super::write::{parse_occurrence_key, send, Before, Draft, Put, Written};
 use super::{ErrorKind, ProviderError};
 
 /// The event body of a draft (without `transactionId`).
@@ -25,12 +26,6 @@ pub fn body(draft: &Draft) -> Result<Value, ProviderError> {
         }
         Vec::new()
     };
-    if !draft.occurrences.is_empty() {
-        // Graph changes one occurrence through the series' instances, which calsync does not
-        // write yet: refused whole rather than written without them.
-        let keys: Vec<&str> = draft.occurrences.keys().map(String::as_str).collect();
-        return Err(ProviderError::new(ErrorKind::Invalid, format!("calsync cannot write changed occurrences into Outlook yet ({}); the series is left as it was.", keys.join(", "))));
-    }
     let recurrence = match &draft.recurrence {
         Some(rule) => super::graph_recurrence::to_graph(rule, draft.start, draft.time_zone).map_err(|m| ProviderError::new(ErrorKind::Invalid, m))?,
         None => Value::Null,
@@ -58,6 +53,27 @@ fn written(v: &Value, fallback: &str) -> Written {
     Written { external_id: v["id"].as_str().unwrap_or(fallback).to_string(), etag: v["changeKey"].as_str().map(str::to_string) }
 }
 
+/// A Graph `dateTimeTimeZone` as an instant (IANA or Windows zone names).
+fn instant(t: &Value) -> Option<DateTime<Utc>> {
+    let local = chrono::NaiveDateTime::parse_from_str(t["dateTime"].as_str()?.get(..19)?, "%Y-%m-%dT%H:%M:%S").ok()?;
+    let zone = t["timeZone"].as_str().unwrap_or("UTC");
+    let tz = if zone.eq_ignore_ascii_case("UTC") { chrono_tz::UTC } else { crate::ical::zones::lookup_iana(zone)? };
+    Some(crate::events::local_to_utc(tz, local))
+}
+
+/// Does an occurrence hold what calsync last wrote of it (or, never changed by calsync, what
+/// the series makes)? `None`: deleted there. Its subject may already be the series' new one.
+fn as_written(item: Option<&Value>, before: Before<'_>, key: &str, original: DateTime<Utc>, length: chrono::Duration, new_title: &str) -> bool {
+    let was = before.occurrences.get(key).cloned().unwrap_or_default();
+    let Some(item) = item else { return was.cancelled };
+    if was.cancelled {
+        return false;
+    }
+    let (title, start, end) = was.resolve(original, before.title, length);
+    let subject = item["subject"].as_str().unwrap_or_default();
+    instant(&item["start"]) == Some(start) && instant(&item["end"]) == Some(end) && (subject == title || (was.title.is_none() && subject == new_title))
+}
+
 impl OutlookCalendar {
     fn event_url(&self, id: &str) -> String {
         let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
@@ -71,6 +87,69 @@ impl OutlookCalendar {
     }
 
     pub(super) async fn put_event(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
+        let written = self.put_master(put).await?;
+        if put.draft.recurrence.is_some() {
+            self.put_occurrences(&written.external_id, put).await?;
+        }
+        Ok(written)
+    }
+
+    /// The occurrence or exception of a series that started at `original` (a week either side
+    /// is asked for, matched by `originalStart`); `None` once it was deleted.
+    async fn instance(&self, master: &str, original: DateTime<Utc>) -> Result<Option<Value>, ProviderError> {
+        let url = format!("{}/instances", self.event_url(master));
+        let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let (from, to) = (f(original - chrono::Duration::days(7)), f(original + chrono::Duration::days(7)));
+        let (_, v) = send(&self.pacer, "outlook", || self.client.get(&url).query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str())]).bearer_auth(self.access_token.expose()), graph_error, transport).await?;
+        let at = |i: &Value| i["originalStart"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc());
+        Ok(v["value"].as_array().into_iter().flatten().find(|i| at(i) == Some(original)).cloned())
+    }
+
+    /// Writes the occurrences that differ from what calsync last wrote: a cancelled one is
+    /// deleted, the others are patched to their title and times. One changed or deleted in
+    /// Outlook since is not overwritten (`PreconditionFailed`): the next sync merges it.
+    async fn put_occurrences(&self, master: &str, put: &Put<'_>) -> Result<(), ProviderError> {
+        let d = put.draft;
+        let length = d.end - d.start;
+        for (key, now) in put.occurrences_to_write() {
+            let Some(original) = parse_occurrence_key(&key) else { continue };
+            let item = self.instance(master, original).await?;
+            if let Some(before) = put.before {
+                if !as_written(item.as_ref(), before, &key, original, length, &d.title) {
+                    return Err(ProviderError::new(ErrorKind::PreconditionFailed, format!("The occurrence at {key} changed in Outlook meanwhile.")));
+                }
+            }
+            match (now, item) {
+                (Some(o), Some(item)) if o.cancelled => self.remove_event(item["id"].as_str().unwrap_or_default(), d.notify).await?,
+                (Some(o), None) if o.cancelled => {}
+                (_, None) => return Err(ProviderError::new(ErrorKind::Invalid, format!("Outlook cannot bring back the occurrence at {key}: it was deleted from the series there."))),
+                (_, Some(item)) => {
+                    let (title, start, end) = now.cloned().unwrap_or_default().resolve(original, &d.title, length);
+                    let at = |t: DateTime<Utc>| json!({"dateTime": t.with_timezone(&d.time_zone).format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": d.time_zone.name()});
+                    self.patch(item["id"].as_str().unwrap_or_default(), &json!({"subject": title, "start": at(start), "end": at(end)})).await?;
+                }
+            }
+        }
+        match put.before {
+            Some(before) if before.title != d.title => self.retitle_exceptions(master, before.title, d).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// A series retitled: its exceptions made in Outlook that still hold the old subject take
+    /// the new one (Outlook updates only the occurrences not changed on their own).
+    async fn retitle_exceptions(&self, master: &str, old: &str, d: &Draft) -> Result<(), ProviderError> {
+        let url = format!("{}/instances", self.event_url(master));
+        let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let (from, to) = (f(d.start - chrono::Duration::days(1)), f(d.start + chrono::Duration::days(crate::domain::bookings::CHECK_DAYS)));
+        let (_, v) = send(&self.pacer, "outlook", || self.client.get(&url).query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str())]).bearer_auth(self.access_token.expose()), graph_error, transport).await?;
+        for item in v["value"].as_array().into_iter().flatten().filter(|i| i["type"] == "exception" && i["subject"] == old) {
+            self.patch(item["id"].as_str().unwrap_or_default(), &json!({"subject": d.title})).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_master(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
         let body = body(put.draft)?;
         if let Some(id) = put.external_id {
             // Graph's If-Match on events is not documented: read the copy's changeKey first.
@@ -127,7 +206,8 @@ impl OutlookCalendar {
     /// limit), each with its `transactionId`; updates and retried creates one by one.
     pub(super) async fn put_batched(&self, puts: &[Put<'_>]) -> Vec<Result<Written, ProviderError>> {
         let mut out: Vec<Option<Result<Written, ProviderError>>> = (0..puts.len()).map(|_| None).collect();
-        let fresh: Vec<usize> = (0..puts.len()).filter(|&i| puts[i].external_id.is_none() && !puts[i].retry).collect();
+        // A series with changed occurrences goes one by one: they are written after it.
+        let fresh: Vec<usize> = (0..puts.len()).filter(|&i| puts[i].external_id.is_none() && !puts[i].retry && puts[i].draft.occurrences.is_empty()).collect();
         let cid: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
         let batch_url = format!("{}/$batch", self.graph.trim_end_matches('/'));
         for group in fresh.chunks(BATCH_MAX) {

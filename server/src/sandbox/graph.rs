@@ -4,8 +4,9 @@
 //! `syncStateNotFound` once the delta state is dropped), errors in Graph's shape.
 //!
 //! The sandbox stores what calendarView answers (single events, occurrences and exceptions,
-//! each with its `seriesMasterId`) rather than expanding recurrence patterns itself: seeding
-//! places each occurrence, as the service would list them.
+//! each with its `seriesMasterId`): seeding places each occurrence, as the service would list
+//! them; a series created or changed through the API lays its occurrences out from its
+//! pattern (`graph_series`).
 use std::collections::{BTreeMap, HashMap};
 
 use axum::{
@@ -40,6 +41,7 @@ pub fn routes() -> Router<Shared> {
         .route("/graph/v1.0/me/events", axum::routing::post(create_default))
         .route("/graph/v1.0/me/calendars/{cid}/events", axum::routing::post(create))
         .route("/graph/v1.0/me/events/{id}", get(event).patch(update).delete(remove))
+        .route("/graph/v1.0/me/events/{id}/instances", get(super::graph_series::instances))
         .route("/graph/v1.0/$batch", axum::routing::post(batch))
         .route("/graph/v1.0/subscriptions", axum::routing::post(subscribe))
         .route("/graph/v1.0/subscriptions/{id}", axum::routing::delete(unsubscribe))
@@ -164,7 +166,7 @@ pub fn error(status: u16, code: &str, message: &str) -> Response {
     (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(body)).into_response()
 }
 
-fn account(state: &super::SandboxState, headers: &HeaderMap) -> Result<String, Response> {
+pub(super) fn account(state: &super::SandboxState, headers: &HeaderMap) -> Result<String, Response> {
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match token.and_then(|t| state.who_at(t, "microsoft")) {
         Some(email) => Ok(email.to_string()),
@@ -240,7 +242,8 @@ async fn create(State(state): State<Shared>, Path(cid): Path<String>, headers: H
         }
     }
     let id = format!("AAMk{}", super::random_id());
-    match state.put_graph_event(&cid, &id, body) {
+    let made = if super::graph_series::is_series(&body) { super::graph_series::put_master(&mut state, &cid, &id, body, None) } else { state.put_graph_event(&cid, &id, body) };
+    match made {
         Some(e) => (StatusCode::CREATED, Json(e)).into_response(),
         None => error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
     }
@@ -273,7 +276,16 @@ async fn update(State(state): State<Shared>, Path(id): Path<String>, headers: He
             merged.insert(k.clone(), v.clone());
         }
     }
-    match state.put_graph_event(&cid, &id, Value::Object(merged)) {
+    // A changed occurrence is an exception from then on; a master lays its occurrences out.
+    let made = if super::graph_series::is_series(&stored) {
+        super::graph_series::put_master(&mut state, &cid, &id, Value::Object(merged), Some(&stored))
+    } else {
+        if stored["type"] == "occurrence" {
+            merged.insert("type".into(), json!("exception"));
+        }
+        state.put_graph_event(&cid, &id, Value::Object(merged))
+    };
+    match made {
         Some(e) => Json(e).into_response(),
         None => error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
     }
@@ -287,11 +299,14 @@ async fn remove(State(state): State<Shared>, Path(id): Path<String>, headers: He
         Ok(e) => e,
         Err(r) => return r,
     };
-    let Some((cid, _)) = owned(&state, &email, &id) else {
+    let Some((cid, stored)) = owned(&state, &email, &id) else {
         return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
     };
     if !state.graph.get(&cid).is_some_and(|c| c.can_edit) {
         return error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.");
+    }
+    if super::graph_series::is_series(&stored) {
+        super::graph_series::delete_instances(&mut state, &cid, &id);
     }
     state.delete_graph_event(&cid, &id);
     StatusCode::NO_CONTENT.into_response()

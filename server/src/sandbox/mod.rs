@@ -9,6 +9,7 @@
 pub mod google;
 mod google_instances;
 pub mod graph;
+mod graph_series;
 pub mod oauth;
 mod state;
 

@@ -32,7 +32,9 @@ struct Remote {
 /// event (or of a series' master, where the provider reports it). The occurrences of a
 /// series read against it; one the sync did not see (outside its window) is taken as `seen`
 /// last had it.
-async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields) -> Result<Option<Remote>> {
+/// `expected`: for a provider that lists occurrences only (Outlook), the original starts the
+/// window should hold; one missing was deleted there.
+async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields, expected: &[DateTime<Utc>]) -> Result<Option<Remote>> {
     let uid = uid.to_string();
     type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime);
     let series: Option<S> = run!(c, |cc| es::table
@@ -44,6 +46,8 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields)
     let Some((summary, description, location, etag, s, e, seen_at)) = series else { return Ok(None) };
     let (start, end) = match (s, e) {
         (Some(s), Some(e)) => (s, e),
+        // A series known by its occurrences only: its own times are the ones calsync wrote.
+        _ if !expected.is_empty() => (seen.start.timestamp(), seen.end.timestamp()),
         _ => {
             let single: Option<(i64, i64)> = run!(c, |cc| ei::table
                 .filter(ei::integration_id.eq(integration_id).and(ei::uid.eq(&uid)).and(ei::recurrence_id.eq("")))
@@ -56,12 +60,38 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields)
     };
     let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
     let mut fields = Fields { title: summary, start: at(start), end: at(end), location, description, occurrences: Default::default() };
-    fields.occurrences = occurrences(c, integration_id, &uid, &fields, seen).await?;
+    if !expected.is_empty() {
+        // Known by its occurrences only (an incremental sync updates them, not the series): the
+        // series' title is the one most of them hold.
+        if let Some(title) = usual_title(c, integration_id, &uid).await? {
+            fields.title = title;
+        }
+    }
+    fields.occurrences = occurrences(c, integration_id, &uid, &fields, seen, expected).await?;
     Ok(Some(Remote { fields, etag, seen_at }))
 }
 
+/// The title most of a stored series' occurrences hold (the earliest's on a tie).
+async fn usual_title(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Option<String>> {
+    let uid = uid.to_string();
+    let titles: Vec<String> = run!(c, |cc| ei::table
+        .filter(ei::integration_id.eq(integration_id).and(ei::uid.eq(&uid)).and(ei::status.ne("cancelled")))
+        .order(ei::start_at)
+        .select(ei::summary)
+        .load(cc)
+        .await)?;
+    let mut counts: Vec<(&String, usize)> = Vec::new();
+    for t in &titles {
+        match counts.iter_mut().find(|(x, _)| *x == t) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((t, 1)),
+        }
+    }
+    Ok(counts.iter().rev().max_by_key(|(_, n)| *n).map(|(t, _)| (*t).clone()))
+}
+
 /// The occurrences of a stored series that differ from it (moved, retitled, cancelled).
-async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &Fields, seen: &Fields) -> Result<std::collections::BTreeMap<String, Occurrence>> {
+async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &Fields, seen: &Fields, expected: &[DateTime<Utc>]) -> Result<std::collections::BTreeMap<String, Occurrence>> {
     let uid = uid.to_string();
     let rows: Vec<(String, i64, i64, String, String)> = run!(c, |cc| ei::table
         .filter(ei::integration_id.eq(integration_id).and(ei::uid.eq(&uid)).and(ei::recurrence_id.ne("")))
@@ -80,6 +110,21 @@ async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &
         }
         listed.insert(key);
     }
+    // Outlook cannot bring back an occurrence deleted from a series, and its delta does not
+    // reliably report the deletion: one calsync cancelled there stays cancelled.
+    if !expected.is_empty() {
+        for (key, o) in seen.occurrences.iter().filter(|(_, o)| o.cancelled) {
+            out.insert(key.clone(), o.clone());
+            listed.insert(key.clone());
+        }
+    }
+    for original in expected {
+        let key = crate::providers::write::occurrence_key(*original);
+        if !listed.contains(&key) {
+            out.insert(key.clone(), Occurrence { cancelled: true, ..Occurrence::default() });
+            listed.insert(key);
+        }
+    }
     for (key, o) in seen.occurrences.iter().filter(|(k, _)| !listed.contains(*k)) {
         out.insert(key.clone(), o.clone());
     }
@@ -94,7 +139,7 @@ fn known(provider: IntegrationType, recurring: bool) -> &'static [&'static str] 
         (IntegrationType::Google, true) => &GOOGLE_SERIES,
         (IntegrationType::Google, false) => &NAMES,
         (_, false) => &["title", "start", "end"],
-        (_, true) => &["title"],
+        (_, true) => &["title", OCCURRENCES],
     }
 }
 
@@ -150,7 +195,12 @@ impl Engine {
             return Ok(Step::Nothing);
         }
         let Some(base) = t.base.clone() else { return Ok(Step::Nothing) };
-        let remote = remote(&mut c, integration.id, &t.external_id, &base).await?;
+        // Outlook lists occurrences only: one the window should hold but does not was deleted.
+        let expected = match (integration.integration_type, &booking.recurrence) {
+            (IntegrationType::Outlook, Some(_)) => booking.originals(window.from + chrono::Duration::days(1), window.to - chrono::Duration::days(1), 1000),
+            _ => Vec::new(),
+        };
+        let remote = remote(&mut c, integration.id, &t.external_id, &base, &expected).await?;
         let policy = integration.conflict_policy;
         let local = booking.fields();
         let label = &integration.integration_name;
