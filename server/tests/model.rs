@@ -5,6 +5,9 @@
 //! conflict waits), no booking has a second copy, and every version either side held while
 //! calsync could see it is in the history or a conflict record.
 //!
+//! A fourth booking is a weekly series of three: its occurrences are moved, retitled and
+//! cancelled on either side too, and each ends equal to Google's instance.
+//!
 //! `CALSYNC_MODEL_SEED` replays one sequence; `CALSYNC_MODEL_RUNS` sets how many run (default
 //! 24 per database, 6 per policy).
 use std::time::Duration;
@@ -43,7 +46,12 @@ struct World {
     name: String,
     engine: Engine,
     ids: Vec<i64>,
+    /// The weekly series.
+    series: i64,
 }
+
+/// Occurrences of the weekly series.
+const OCCURRENCES: i64 = 3;
 
 async fn world(db: &TestDb, me: Actor, policy: &str) -> World {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -60,11 +68,14 @@ async fn world(db: &TestDb, me: Actor, policy: &str) -> World {
             Outcome::Busy(x) => panic!("{x:?}"),
         }
     }
+    let day = (Utc::now().date_naive() + Days::days(2)).format("%Y-%m-%d").to_string();
+    let weekly = NewBooking { title: "S".into(), start: format!("{day} 14:00"), end: format!("{day} 15:00"), time_zone: "UTC".into(), recurrence: Some(format!("RRULE:FREQ=WEEKLY;COUNT={OCCURRENCES}")), allow_conflict: true, ..NewBooking::default() };
+    let Outcome::Booked(series) = bk::create(&mut c.conn(), me, ANA, weekly).await.unwrap() else { panic!("the series is refused") };
     drop(c);
-    for id in &ids {
+    for id in ids.iter().chain([&series.id]) {
         engine.push_booking(*id).await.unwrap();
     }
-    World { sandbox, me, name, engine, ids }
+    World { sandbox, me, name, engine, ids, series: series.id }
 }
 
 async fn copy(db: &TestDb, id: i64) -> copies::CopyView {
@@ -74,8 +85,35 @@ async fn copy(db: &TestDb, id: i64) -> copies::CopyView {
 
 fn live_events(w: &World, id: i64) -> Vec<Value> {
     w.sandbox.with(|s| {
-        s.calendars[ANA].events.values().map(|(e, _)| e.clone()).filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == id.to_string() && e["status"] != "cancelled").collect()
+        s.calendars[ANA].events.values().map(|(e, _)| e.clone()).filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == id.to_string() && e["status"] != "cancelled" && e.get("recurringEventId").is_none()).collect()
     })
+}
+
+/// The n-th occurrence's original start.
+fn original(b: &bk::Booking, n: i64) -> chrono::DateTime<Utc> {
+    b.start.and_utc() + Days::days(7 * n)
+}
+
+fn instance_id(master: &str, at: chrono::DateTime<Utc>) -> String {
+    format!("{master}_{}", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// An occurrence as (cancelled, title, start), in calsync and in Google.
+fn occurrence_here(b: &bk::Booking, n: i64) -> (bool, String, chrono::DateTime<Utc>) {
+    let at = original(b, n);
+    let o = b.exceptions.get(&server::providers::write::occurrence_key(at)).cloned().unwrap_or_default();
+    let (title, start, _) = o.resolve(at, &b.title, b.end - b.start);
+    (o.cancelled, if o.cancelled { String::new() } else { title }, if o.cancelled { at } else { start })
+}
+
+fn occurrence_there(w: &World, master: &Value, at: chrono::DateTime<Utc>) -> (bool, String, chrono::DateTime<Utc>) {
+    let id = instance_id(master["id"].as_str().unwrap(), at);
+    let time = |e: &Value| chrono::DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str().unwrap()).unwrap().to_utc();
+    match w.sandbox.with(|s| s.calendars[ANA].events.get(&id).map(|(e, _)| e.clone())) {
+        Some(e) if e["status"] == "cancelled" => (true, String::new(), at),
+        Some(e) => (false, e["summary"].as_str().unwrap_or_default().to_string(), time(&e)),
+        None => (false, master["summary"].as_str().unwrap_or_default().to_string(), at),
+    }
 }
 
 async fn make_due(db: &TestDb) {
@@ -111,10 +149,77 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
     // The titles either side held while calsync could see them.
     let mut versions: Vec<String> = (0..BOOKINGS).map(|i| format!("B{i}")).collect();
     let mut remote_now: Vec<Option<String>> = vec![None; BOOKINGS];
+    // The same for the series' occurrences: the last title each got in Google before a sync.
+    let mut remote_occ: Vec<Option<String>> = vec![None; OCCURRENCES as usize];
     for step in 0..STEPS {
         let i = rng.random_range(0..BOOKINGS);
         let id = w.ids[i];
-        match rng.random_range(0..10) {
+        match rng.random_range(0..13) {
+            10 => {
+                // One occurrence of the series changed in calsync: retitled, moved, or cancelled.
+                let n = rng.random_range(0..OCCURRENCES);
+                let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, w.series).await.unwrap() };
+                let key = server::providers::write::occurrence_key(original(&b, n));
+                let title = format!("LO{step}-{n}");
+                let done = if rng.random_bool(0.25) {
+                    let mut c = db.pool.get().await.unwrap();
+                    bk::cancel_occurrence(&mut c.conn(), w.me, w.series, &key, ANA, Some(b.version)).await.map(|_| ())
+                } else {
+                    let shift = rng.random_range(0..2i64);
+                    let (_, _, start) = occurrence_here(&b, n);
+                    let changes = bk::OccurrenceChanges { version: b.version, title: Some(title.clone()), start: Some((start + Days::hours(shift)).to_rfc3339()), end: Some((start + Days::hours(shift + 1)).to_rfc3339()), allow_conflict: true };
+                    let mut c = db.pool.get().await.unwrap();
+                    bk::change_occurrence(&mut c.conn(), w.me, w.series, &key, ANA, changes).await.map(|_| ())
+                };
+                log.push(format!("{step}: local occurrence edit of {n} to {title}: {}", if done.is_ok() { "ok" } else { "refused" }));
+                if done.is_ok() {
+                    versions.push(title);
+                    w.engine.push_booking(w.series).await.unwrap();
+                }
+            }
+            11 | 12 => {
+                // One occurrence changed in Google: retitled and maybe moved, or deleted.
+                let Some(master_id) = copy(db, w.series).await.external_id else { continue };
+                let n = rng.random_range(0..OCCURRENCES);
+                let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, w.series).await.unwrap() };
+                let at = original(&b, n);
+                let id = instance_id(&master_id, at);
+                let title = format!("RO{step}-{n}");
+                let cancel = rng.random_bool(0.25);
+                let shift = rng.random_range(0..2i64);
+                let changed = w.sandbox.with(|s| {
+                    let Some((master, _)) = s.calendars[ANA].events.get(&master_id).cloned() else { return false };
+                    if master["status"] == "cancelled" {
+                        return false;
+                    }
+                    let mut e = s.calendars[ANA].events.get(&id).map(|(e, _)| e.clone()).unwrap_or_else(|| {
+                        let mut e = master.clone();
+                        e.as_object_mut().unwrap().remove("recurrence");
+                        e["recurringEventId"] = json!(master_id);
+                        e["originalStartTime"] = json!({"dateTime": at.to_rfc3339(), "timeZone": "UTC"});
+                        e["start"] = json!({"dateTime": at.to_rfc3339(), "timeZone": "UTC"});
+                        e["end"] = json!({"dateTime": (at + Days::hours(1)).to_rfc3339(), "timeZone": "UTC"});
+                        e
+                    });
+                    if e["status"] == "cancelled" {
+                        return false;
+                    }
+                    e["summary"] = json!(title);
+                    for k in ["start", "end"] {
+                        let t = chrono::DateTime::parse_from_rfc3339(e[k]["dateTime"].as_str().unwrap()).unwrap().to_utc() + Days::hours(shift);
+                        e[k] = json!({"dateTime": t.to_rfc3339(), "timeZone": "UTC"});
+                    }
+                    s.put_event(ANA, &id, e);
+                    if cancel {
+                        s.delete_event(ANA, &id);
+                    }
+                    true
+                });
+                log.push(format!("{step}: remote occurrence {} of {n}{}", if cancel { "deletion" } else { "edit" }, if cancel { String::new() } else { format!(" to {title} (+{shift} h)") }));
+                if changed {
+                    remote_occ[n as usize] = (!cancel).then_some(title);
+                }
+            }
             0..=2 => {
                 let title = format!("L{step}-{i}");
                 let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, id).await.unwrap() };
@@ -158,7 +263,7 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                 let run = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
                 log.push(format!("{step}: sync {}", run.status));
                 if run.status == "Success" {
-                    versions.extend(remote_now.iter_mut().filter_map(|r| r.take()));
+                    versions.extend(remote_now.iter_mut().chain(remote_occ.iter_mut()).filter_map(|r| r.take()));
                 }
             }
             8 => {
@@ -181,7 +286,7 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
         w.engine.push_due().await.unwrap();
         let run = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
         assert_eq!(run.status, "Success", "{log:#?}");
-        versions.extend(remote_now.iter_mut().filter_map(|r| r.take()));
+        versions.extend(remote_now.iter_mut().chain(remote_occ.iter_mut()).filter_map(|r| r.take()));
     }
     for (i, id) in w.ids.iter().enumerate() {
         let events = live_events(&w, *id);
@@ -196,13 +301,26 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
         let start = chrono::DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str().unwrap()).unwrap().to_utc();
         assert_eq!((b.title.as_str(), b.start.and_utc()), (e["summary"].as_str().unwrap(), start), "booking {i} and its copy differ: {:?}\n{log:#?}", copy(db, *id).await);
     }
+    // The series: one master, and each occurrence as calsync has it.
+    let masters = live_events(&w, w.series);
+    assert_eq!(masters.len(), 1, "the series has {} copies: {log:#?}", masters.len());
+    let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, w.series).await.unwrap() };
+    let open = { let mut c = db.pool.get().await.unwrap(); conflicts::list(&mut c.conn(), w.me, None, Some(w.series), Some("open")).await.unwrap() };
+    if open.is_empty() {
+        assert_eq!(b.title, masters[0]["summary"].as_str().unwrap(), "the series' title: {log:#?}");
+        for n in 0..OCCURRENCES {
+            assert_eq!(occurrence_here(&b, n), occurrence_there(&w, &masters[0], original(&b, n)), "occurrence {n} differs: {:?}\n{log:#?}", b.exceptions);
+        }
+    } else {
+        assert_eq!(policy, "ask", "only ask leaves a conflict open: {log:#?}");
+    }
     let all = recorded(db).await;
     for v in &versions {
         assert!(all.contains(&format!("\"{v}\"")), "the version '{v}' is nowhere in the history: {log:#?}");
     }
     // The next sequence starts from a clean slate: this one's bookings and calendar go.
     let mut c = db.pool.get().await.unwrap();
-    for id in &w.ids {
+    for id in w.ids.iter().chain([&w.series]) {
         let _ = bk::cancel(&mut c.conn(), w.me, *id, ANA).await;
     }
     ig::delete(&mut c.conn(), w.me, &w.name).await.unwrap();
@@ -226,11 +344,13 @@ db_test!(random_interleavings_always_end_with_both_sides_equal_and_nothing_lost,
         run!(&mut p.conn(), |c| cf::table.count().get_result(c).await).unwrap()
     };
     eprintln!(
-        "model: {} sequences, {} steps: {} local edits, {} remote edits, {} syncs, {} faults, {} retries; {made} conflicts recorded; all settled",
+        "model: {} sequences, {} steps: {} local edits ({} of one occurrence), {} remote edits ({} of one occurrence), {} syncs, {} faults, {} retries; {made} conflicts recorded; all settled",
         seeds.len(),
         log.len() - seeds.len(),
-        count("local edit"),
-        count("remote edit"),
+        count("local edit") + count("local occurrence"),
+        count("local occurrence"),
+        count("remote edit") + count("remote occurrence"),
+        count("remote occurrence"),
         count(": sync"),
         count("fault"),
         count("retry"),
