@@ -161,7 +161,8 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                 let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, w.series).await.unwrap() };
                 let key = server::providers::write::occurrence_key(original(&b, n));
                 let title = format!("LO{step}-{n}");
-                let done = if rng.random_bool(0.25) {
+                let cancel = rng.random_bool(0.25);
+                let done = if cancel {
                     let mut c = db.pool.get().await.unwrap();
                     bk::cancel_occurrence(&mut c.conn(), w.me, w.series, &key, ANA, Some(b.version)).await.map(|_| ())
                 } else {
@@ -171,9 +172,12 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                     let mut c = db.pool.get().await.unwrap();
                     bk::change_occurrence(&mut c.conn(), w.me, w.series, &key, ANA, changes).await.map(|_| ())
                 };
-                log.push(format!("{step}: local occurrence edit of {n} to {title}: {}", if done.is_ok() { "ok" } else { "refused" }));
+                let what = if cancel { "cancel".to_string() } else { format!("edit to {title}") };
+                log.push(format!("{step}: local occurrence {what} of {n}: {}", if done.is_ok() { "ok" } else { "refused" }));
                 if done.is_ok() {
-                    versions.push(title);
+                    if !cancel {
+                        versions.push(title);
+                    }
                     w.engine.push_booking(w.series).await.unwrap();
                 }
             }
