@@ -274,3 +274,77 @@ test('a weekly meeting merges one occurrence at a time: moved in Google, retitle
   expect([back.status, back.summary]).toEqual(['confirmed', `${title} (team)`]);
   await context.close();
 });
+
+test('one occurrence changed on both sides is a conflict of its own, shown and resolved side by side', async ({ page, browser, request }) => {
+  test.setTimeout(150_000);
+  const stamp = Date.now();
+  const { email, context, me, card, record } = await member(page, browser, request, stamp);
+  await me.goto(`/calendars/${record}`);
+  await me.getByLabel('When a booking\'s copy is changed in this calendar').selectOption('ask');
+  await me.getByRole('button', { name: 'Save changes' }).click();
+  await expect(me).toHaveURL(/\/calendars(\?|$)/);
+  const day = new Date(Date.now() + 4 * 86_400_000).toISOString().slice(0, 10);
+  const next = new Date(Date.parse(`${day}T08:00:00Z`) + 7 * 86_400_000).toISOString().slice(0, 10);
+  const title = `Retro ${stamp}`;
+  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
+  const form = me.getByRole('form', { name: 'Book a meeting' });
+  await form.getByLabel('Title', { exact: true }).fill(title);
+  await form.getByLabel('Start', { exact: true }).fill(`${day}T08:00`);
+  await form.getByLabel('End', { exact: true }).fill(`${day}T08:30`);
+  await form.getByLabel('Time zone').selectOption('UTC');
+  await form.getByLabel('Repeats').fill('RRULE:FREQ=WEEKLY;COUNT=3');
+  await form.getByRole('button', { name: 'Book' }).click();
+  const item = me.getByTestId('booking').filter({ hasText: title });
+  await expect(item.getByTestId('copy')).toHaveAttribute('data-state', 'written');
+  const [master] = (await inGoogle(request, email)).filter((e) => e.summary === title);
+
+  // Google moves the second occurrence to 11:00; calsync moves it to 16:00.
+  const second = `${master.id}_${next.replaceAll('-', '')}T080000Z`;
+  const exception = {
+    ...master, id: second, recurrence: undefined, recurringEventId: master.id,
+    originalStartTime: { dateTime: `${next}T08:00:00Z`, timeZone: 'UTC' },
+    start: { dateTime: `${next}T11:00:00Z`, timeZone: 'UTC' }, end: { dateTime: `${next}T11:30:00Z`, timeZone: 'UTC' },
+  };
+  expect((await request.put(`${SANDBOX}/sandbox/google/calendars/${encodeURIComponent(email)}/events/${second}`, { data: exception })).status()).toBe(200);
+  await item.getByText('Coming occurrences').click();
+  const row = item.getByTestId('occurrence').nth(1);
+  await row.getByText('Change this one').click();
+  const change = row.getByRole('form', { name: /Change the occurrence of/ });
+  await change.getByLabel('Start').fill(`${next}T16:00`);
+  await change.getByLabel('End').fill(`${next}T16:30`);
+  await change.getByRole('button', { name: 'Save this occurrence' }).click();
+  await expect(me.getByTestId('saved')).toHaveText(`Saved one occurrence of '${title}'.`);
+  await expect(item.getByTestId('copy')).toContainText('changed in Google Calendar meanwhile');
+
+  await me.goto('/calendars');
+  await card.getByTestId('sync-now').click();
+  await expect(card.getByTestId('status')).toHaveText('Synced', { timeout: 15_000 });
+  await expect(async () => {
+    await me.goto('/conflicts');
+    await expect(me.getByTestId('conflict').filter({ hasText: title })).toHaveAttribute('data-state', 'open', { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  const conflict = me.getByTestId('conflict').filter({ hasText: title });
+  await expect(conflict).toContainText(`Occurrence of`);
+  await conflict.getByRole('link').click();
+  const field = me.locator(`[data-test=field][data-field="occurrence:${next}T08:00:00Z"]`);
+  await expect(field).toHaveClass(/differs/);
+  await expect(field.locator('[data-side=local]')).toContainText(`${next} 16:00–16:30`);
+  await expect(field.locator('[data-side=remote]')).toContainText(`${next} 11:00–11:30`);
+  for (const width of [1280, 390]) {
+    await me.setViewportSize({ width, height: 900 });
+    await checkAccessibility(me, `an occurrence's conflict at ${width} px`);
+  }
+  await me.setViewportSize({ width: 1280, height: 900 });
+  await me.getByLabel(/Keep the calendar's occurrence of/).check();
+  await me.getByRole('button', { name: 'Apply my choices' }).click();
+  await expect(me.getByTestId('conflict-state')).toHaveText('Resolved');
+
+  // Both places agree: 11:00 in Google and in calsync.
+  const moved = (await inGoogle(request, email)).find((e) => e.id === second);
+  expect(new Date(moved.start.dateTime).toISOString()).toBe(`${next}T11:00:00.000Z`);
+  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
+  const after = me.getByTestId('booking').filter({ hasText: title });
+  await after.getByText(/Coming occurrences/).click();
+  await expect(after.getByTestId('occurrence').nth(1)).toContainText(`${next} 11:00–11:30`);
+  await context.close();
+});

@@ -48,15 +48,19 @@ struct World {
     ids: Vec<i64>,
     /// The weekly series.
     series: i64,
+    /// The Google account (and calendar) of this sequence: its own, so one sequence's
+    /// requests do not spend the next one's rate budget.
+    account: String,
 }
 
 /// Occurrences of the weekly series.
 const OCCURRENCES: i64 = 3;
 
-async fn world(db: &TestDb, me: Actor, policy: &str) -> World {
+async fn world(db: &TestDb, me: Actor, policy: &str, seed: u64) -> World {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    sandbox.with(|s| s.add_account(ANA));
-    let name = google_calendar(db, &sandbox, me, ANA, ANA, &format!("Work {policy}"), true, Some(policy)).await;
+    let account = format!("ana.{seed}@example.com");
+    sandbox.with(|s| s.add_account(&account));
+    let name = google_calendar(db, &sandbox, me, &account, &account, &format!("Work {policy}"), true, Some(policy)).await;
     let engine = sandbox_engine(db, &sandbox, Duration::from_millis(500));
     let mut c = db.pool.get().await.unwrap();
     let mut ids = Vec::new();
@@ -75,7 +79,7 @@ async fn world(db: &TestDb, me: Actor, policy: &str) -> World {
     for id in ids.iter().chain([&series.id]) {
         engine.push_booking(*id).await.unwrap();
     }
-    World { sandbox, me, name, engine, ids, series: series.id }
+    World { sandbox, me, name, engine, ids, series: series.id, account }
 }
 
 async fn copy(db: &TestDb, id: i64) -> copies::CopyView {
@@ -85,7 +89,7 @@ async fn copy(db: &TestDb, id: i64) -> copies::CopyView {
 
 fn live_events(w: &World, id: i64) -> Vec<Value> {
     w.sandbox.with(|s| {
-        s.calendars[ANA].events.values().map(|(e, _)| e.clone()).filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == id.to_string() && e["status"] != "cancelled" && e.get("recurringEventId").is_none()).collect()
+        s.calendars[&w.account].events.values().map(|(e, _)| e.clone()).filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == id.to_string() && e["status"] != "cancelled" && e.get("recurringEventId").is_none()).collect()
     })
 }
 
@@ -109,7 +113,7 @@ fn occurrence_here(b: &bk::Booking, n: i64) -> (bool, String, chrono::DateTime<U
 fn occurrence_there(w: &World, master: &Value, at: chrono::DateTime<Utc>) -> (bool, String, chrono::DateTime<Utc>) {
     let id = instance_id(master["id"].as_str().unwrap(), at);
     let time = |e: &Value| chrono::DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str().unwrap()).unwrap().to_utc();
-    match w.sandbox.with(|s| s.calendars[ANA].events.get(&id).map(|(e, _)| e.clone())) {
+    match w.sandbox.with(|s| s.calendars[&w.account].events.get(&id).map(|(e, _)| e.clone())) {
         Some(e) if e["status"] == "cancelled" => (true, String::new(), at),
         Some(e) => (false, e["summary"].as_str().unwrap_or_default().to_string(), time(&e)),
         None => (false, master["summary"].as_str().unwrap_or_default().to_string(), at),
@@ -144,7 +148,7 @@ async fn recorded(db: &TestDb) -> String {
 async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
     let mut rng = StdRng::seed_from_u64(seed);
     let policy = POLICIES[(seed % 4) as usize];
-    let w = world(db, me, policy).await;
+    let w = world(db, me, policy, seed).await;
     let mut log = vec![format!("seed {seed}, policy {policy}")];
     // The titles either side held while calsync could see them.
     let mut versions: Vec<String> = (0..BOOKINGS).map(|i| format!("B{i}")).collect();
@@ -192,11 +196,11 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                 let cancel = rng.random_bool(0.25);
                 let shift = rng.random_range(0..2i64);
                 let changed = w.sandbox.with(|s| {
-                    let Some((master, _)) = s.calendars[ANA].events.get(&master_id).cloned() else { return false };
+                    let Some((master, _)) = s.calendars[&w.account].events.get(&master_id).cloned() else { return false };
                     if master["status"] == "cancelled" {
                         return false;
                     }
-                    let mut e = s.calendars[ANA].events.get(&id).map(|(e, _)| e.clone()).unwrap_or_else(|| {
+                    let mut e = s.calendars[&w.account].events.get(&id).map(|(e, _)| e.clone()).unwrap_or_else(|| {
                         let mut e = master.clone();
                         e.as_object_mut().unwrap().remove("recurrence");
                         e["recurringEventId"] = json!(master_id);
@@ -213,9 +217,9 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                         let t = chrono::DateTime::parse_from_rfc3339(e[k]["dateTime"].as_str().unwrap()).unwrap().to_utc() + Days::hours(shift);
                         e[k] = json!({"dateTime": t.to_rfc3339(), "timeZone": "UTC"});
                     }
-                    s.put_event(ANA, &id, e);
+                    s.put_event(&w.account, &id, e);
                     if cancel {
-                        s.delete_event(ANA, &id);
+                        s.delete_event(&w.account, &id);
                     }
                     true
                 });
@@ -248,7 +252,7 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                 let title = format!("R{step}-{i}");
                 let shift = rng.random_range(0..2i64);
                 let changed = w.sandbox.with(|s| {
-                    let Some((mut e, _)) = s.calendars[ANA].events.get(&event_id).cloned() else { return false };
+                    let Some((mut e, _)) = s.calendars[&w.account].events.get(&event_id).cloned() else { return false };
                     e["summary"] = json!(title);
                     if shift > 0 {
                         for k in ["start", "end"] {
@@ -256,7 +260,7 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                             e[k] = json!({"dateTime": t.to_rfc3339(), "timeZone": "UTC"});
                         }
                     }
-                    s.put_event(ANA, &event_id, e).is_some()
+                    s.put_event(&w.account, &event_id, e).is_some()
                 });
                 log.push(format!("{step}: remote edit of {i} to {title} (+{shift} h)"));
                 if changed {
@@ -265,7 +269,7 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
             }
             6 | 7 => {
                 let run = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
-                log.push(format!("{step}: sync {}", run.status));
+                log.push(format!("{step}: sync {}{}", run.status, run.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()));
                 if run.status == "Success" {
                     versions.extend(remote_now.iter_mut().chain(remote_occ.iter_mut()).filter_map(|r| r.take()));
                 }

@@ -531,3 +531,31 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
     assert!(now.exceptions[&occurrence_key(nth(3))].cancelled, "{:?}", now.exceptions);
     assert_eq!(now.status, "confirmed");
 });
+
+db_test!(review_a_place_changed_in_outlook_is_followed_not_overwritten, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let me = user(&db, ANA).await;
+    let cal = outlook_primary(&db, &sandbox, me).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
+    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    let b = book(&db, me, NewBooking { location: Some("Room 1".into()), ..meeting("Planning", 3, 9) }).await;
+    engine.push_booking(b.id).await.unwrap();
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    // Ana moves the meeting to another room in Outlook; calsync retitles it meanwhile.
+    let external = copies_of(&db, b.id).await[0].external_id.clone().unwrap();
+    sandbox.with(|s| {
+        let mut e = s.graph[&cal].events[&external].0.clone().unwrap();
+        e["location"] = json!({"displayName": "Room 7"});
+        s.put_graph_event(&cal, &external, e);
+    });
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let now = bk::get(&mut c.conn(), me, b.id).await.unwrap();
+        assert_eq!(now.location.as_deref(), Some("Room 7"), "the calendar's place is taken");
+        bk::update(&mut c.conn(), me, b.id, ANA, Changes { version: now.version, title: Some("Planning (final)".into()), ..Changes::default() }).await.unwrap();
+    }
+    engine.push_booking(b.id).await.unwrap();
+    let e = sandbox.with(|s| s.graph[&cal].events[&external].0.clone().unwrap());
+    assert_eq!((e["subject"].as_str(), e["location"]["displayName"].as_str()), (Some("Planning (final)"), Some("Room 7")), "the next push keeps it");
+});

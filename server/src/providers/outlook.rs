@@ -124,6 +124,8 @@ struct GraphEvent {
     original_start: Option<String>,
     #[serde(default)]
     change_key: Option<String>,
+    #[serde(default)]
+    location: Option<Place>,
 }
 
 /// A `dateTimeTimeZone`: no offset, up to 7 fractional digits, a Windows or IANA zone name.
@@ -141,6 +143,11 @@ fn when(t: &DateTimeTimeZone, all_day: bool) -> Option<(When, Option<Arc<str>>)>
 }
 
 impl GraphEvent {
+    /// The place people read (a single event's is its series').
+    fn place(&self) -> Option<String> {
+        self.location.as_ref().and_then(|l| l.display_name.clone()).filter(|l| !l.is_empty())
+    }
+
     fn uid(&self) -> &str {
         self.series_master_id.as_deref().unwrap_or(&self.id)
     }
@@ -227,6 +234,16 @@ impl Master {
         s.attendees = self.attendees.iter().filter_map(|a| a.email_address.as_ref()?.address.clone()).collect();
         s.etag = self.change_key.clone().or(s.etag.take());
     }
+}
+
+/// A single event's place, which its source hash covers too (a new place is a change).
+fn with_place(mut s: Series, place: String) -> Series {
+    let mut h = Fingerprint::new();
+    h.add(s.source_hash.as_bytes());
+    h.add(place.as_bytes());
+    s.source_hash = h.hex();
+    s.location = Some(place);
+    s
 }
 
 /// One series per uid, its fields from its occurrences.
@@ -373,10 +390,14 @@ impl OutlookCalendar {
         let mut warnings = round.warnings;
         let mut instances = Vec::new();
         let mut etags: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut places: BTreeMap<String, String> = BTreeMap::new();
         for e in round.events.iter().filter(|e| e.removed.is_none()) {
             match e.instance() {
                 Ok(i) => {
                     etags.entry(e.uid().to_owned()).or_insert_with(|| e.series_master_id.is_none().then(|| e.change_key.clone()).flatten());
+                    if let (None, Some(place)) = (&e.series_master_id, e.place()) {
+                        places.insert(e.id.clone(), place);
+                    }
                     instances.push(i);
                 }
                 Err(w) => warnings.push(format!("Skipped {w}.")),
@@ -398,6 +419,9 @@ impl OutlookCalendar {
             .iter()
             .map(|(uid, list)| {
                 let mut s = series_of(uid, list, etags.get(*uid).cloned().flatten());
+                if let Some(place) = places.get(*uid) {
+                    s = with_place(s, place.clone());
+                }
                 if let Some(m) = fields.get(*uid) {
                     m.apply(&mut s);
                 }
@@ -434,7 +458,10 @@ impl OutlookCalendar {
             };
             let inside = i.end.instant(chrono_tz::UTC) > window.from && i.start.instant(chrono_tz::UTC) < window.to;
             match (&e.series_master_id, inside) {
-                (None, true) => changes.push(Change::Series { series: series_of(&e.id, &[&i], e.change_key.clone()), instances: vec![i] }),
+                (None, true) => changes.push(Change::Series { series: match e.place() {
+                    Some(place) => with_place(series_of(&e.id, &[&i], e.change_key.clone()), place),
+                    None => series_of(&e.id, &[&i], e.change_key.clone()),
+                }, instances: vec![i] }),
                 (None, false) => changes.push(Change::SeriesRemoved { uid: e.id.clone() }),
                 (Some(_), true) => changes.push(Change::Instance(i)),
                 (Some(_), false) => changes.push(Change::InstanceRemoved { uid: i.uid.to_string(), recurrence_id: i.recurrence_id }),

@@ -131,14 +131,15 @@ async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &
     Ok(out)
 }
 
-/// The fields a provider reports back of a copy: Outlook's reader keeps no place or notes,
-/// and reports occurrences (not the series' own times) of a recurring event.
+/// The fields a provider reports back of a copy: Outlook's reader keeps no notes (Graph
+/// answers them as HTML), and reports occurrences (not the series' own times, nor a series'
+/// place) of a recurring event.
 fn known(provider: IntegrationType, recurring: bool) -> &'static [&'static str] {
     const GOOGLE_SERIES: [&str; 6] = ["title", "start", "end", "location", "description", OCCURRENCES];
     match (provider, recurring) {
         (IntegrationType::Google, true) => &GOOGLE_SERIES,
         (IntegrationType::Google, false) => &NAMES,
-        (_, false) => &["title", "start", "end"],
+        (_, false) => &["title", "start", "end", "location"],
         (_, true) => &["title", OCCURRENCES],
     }
 }
