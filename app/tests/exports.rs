@@ -213,3 +213,41 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     assert_ne!(new_modified, old_modified);
     assert_eq!(fetch(&app, fb_url, Some(("if-modified-since", &new_modified))).await.status, StatusCode::NOT_MODIFIED);
 });
+
+db_test!(include_bookings_puts_the_owners_bookings_in_the_feed, |db| {
+    add_user(&db, "sarah@example.com", Role::User).await;
+    let sarah = token_for(&db, "sarah@example.com").await;
+    let app = app(&db);
+    let d = day(3);
+    let weekly = json!({"title": "Mentoring", "start": format!("{d} 15:00"), "end": format!("{d} 15:30"), "time_zone": "UTC", "location": "Room 5", "recurrence": "RRULE:FREQ=WEEKLY;COUNT=3"});
+    let made = json(&send(&app, api("POST", "/api/v1/bookings", Some(&sarah), Some(weekly))).await);
+    // Its second occurrence is cancelled: not in the feed.
+    let second = format!("{}T15:00:00Z", d + Days::days(7));
+    let a = send(&app, api("POST", &format!("/api/v1/bookings/{}/occurrences/{second}/cancel", made["id"]), Some(&sarah), None)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let link = |body: Value| send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(body)));
+    let with = json(&link(json!({"kind": "private", "include_bookings": true})).await);
+    let without = json(&link(json!({"kind": "private"})).await);
+    let free_busy = json(&link(json!({"kind": "freebusy", "include_bookings": true})).await);
+
+    let body = fetch(&app, with["url"].as_str().unwrap(), None).await.body;
+    let starts: Vec<&str> = body.lines().filter(|l| l.starts_with("DTSTART")).collect();
+    assert_eq!(starts, vec![format!("DTSTART:{}T150000Z", ymd(d)), format!("DTSTART:{}T150000Z", ymd(d + Days::days(14)))], "{body}");
+    assert_eq!(body.lines().filter(|l| *l == "SUMMARY:Mentoring").count(), 2);
+    assert!(body.contains("LOCATION:Room 5"));
+    let read = python_reader(&body);
+    assert_eq!(read.len(), 2, "an independent reader reads both: {read:?}");
+    assert!(!fetch(&app, without["url"].as_str().unwrap(), None).await.body.contains("Mentoring"));
+    let body = fetch(&app, free_busy["url"].as_str().unwrap(), None).await.body;
+    assert_eq!(body.lines().filter(|l| *l == "SUMMARY:Busy").count(), 2);
+    assert!(!body.contains("Mentoring") && !body.contains("Room 5"));
+
+    // A change to the booking changes the feed (no stale 304).
+    let url = with["url"].as_str().unwrap();
+    let etag = fetch(&app, url, None).await.headers["etag"].to_str().unwrap().to_owned();
+    let a = send(&app, api("PATCH", &format!("/api/v1/bookings/{}", made["id"]), Some(&sarah), Some(json!({"version": 2, "title": "Mentoring (new)"})))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let again = fetch(&app, url, Some(("if-none-match", &etag))).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(again.body.contains("SUMMARY:Mentoring (new)"));
+});

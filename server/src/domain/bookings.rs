@@ -574,6 +574,11 @@ async fn touching(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: Da
     Ok(rows.into_iter().map(of_row).collect())
 }
 
+/// A member's confirmed bookings touching [from, to), by start (for their owner's feeds).
+pub async fn confirmed(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Booking>> {
+    touching(conn, user_id, from, to, true).await
+}
+
 /// A member's bookings touching [from, to), cancelled ones too, by start.
 pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Booking>> {
     let member = users::subject(conn, actor, user, MSG_OWN_ONLY).await?;

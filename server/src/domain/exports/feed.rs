@@ -1,7 +1,9 @@
 //! Writing an export link's feed with the icalendar crate. Private: each stored series with
 //! its fields, recurrence rules and exceptions (moved, retitled or cancelled occurrences) and
 //! the VTIMEZONEs of the zones used. Free/busy: each busy occurrence in UTC as "Busy", with a
-//! UID derived from the link's secret (nothing of the source shows).
+//! UID derived from the link's secret (nothing of the source shows). With "include bookings",
+//! the owner's bookings too, one event per occurrence (one already written into a calendar the
+//! link covers is there once, as that calendar's event).
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
@@ -98,6 +100,11 @@ pub async fn signature(conn: &mut Conn<'_>, link: &Link) -> Result<String> {
     for (id, _, modified) in &cals {
         h.update(format!("{id}:{modified};"));
     }
+    if link.include_bookings {
+        use crate::db::schema::bookings as b;
+        let changed: Option<NaiveDateTime> = run!(conn, |c| b::table.filter(b::user_id.eq(link.user_id)).select(diesel::dsl::max(b::modified_at)).first(c).await)?;
+        h.update(format!("bookings:{changed:?}"));
+    }
     Ok(hex(&h.finalize()))
 }
 
@@ -138,6 +145,7 @@ pub async fn render(conn: &mut Conn<'_>, link: &Link) -> Result<Feed> {
             private(&mut cal, &series, &instances)
         }
     };
+    let events = events + if link.include_bookings { bookings(conn, &mut cal, link, &ids, stamp).await? } else { 0 };
     let mut body = cal.to_string();
     if !timezones.is_empty() {
         // At a line's start: a calendar's name may contain the same words.
@@ -146,6 +154,52 @@ pub async fn render(conn: &mut Conn<'_>, link: &Link) -> Result<Feed> {
     }
     let etag = format!("\"{}\"", &hex(&Sha256::digest(body.as_bytes()))[..32]);
     Ok(Feed { body, etag, events })
+}
+
+/// How far back and ahead a link's bookings go.
+const BOOKINGS_BACK_DAYS: i64 = 31;
+const BOOKINGS_AHEAD_DAYS: i64 = 366;
+
+/// The owner's bookings, one event per occurrence, except those whose copy is in a calendar
+/// the link covers. Private: their title and place; free/busy: "Busy" with a salted UID.
+async fn bookings(conn: &mut Conn<'_>, cal: &mut Calendar, link: &Link, ids: &[i64], stamp: DateTime<Utc>) -> Result<usize> {
+    use crate::db::schema::booking_copies as bc;
+    let now = Utc::now();
+    let (from, to) = (now - chrono::Duration::days(BOOKINGS_BACK_DAYS), now + chrono::Duration::days(BOOKINGS_AHEAD_DAYS));
+    let covered: HashSet<i64> = run!(conn, |c| bc::table
+        .filter(bc::integration_id.eq_any(ids).and(bc::external_id.is_not_null()).and(bc::action.eq(crate::domain::booking_copies::PUT)))
+        .select(bc::booking_id)
+        .load::<i64>(c)
+        .await)?
+    .into_iter()
+    .collect();
+    let mut n = 0;
+    for b in crate::domain::bookings::confirmed(conn, link.user_id, from, to).await?.into_iter().filter(|b| !covered.contains(&b.id)) {
+        for slot in b.slots(from, to, 10_000) {
+            let key = crate::providers::write::occurrence_key(slot.original);
+            let mut e = Event::new();
+            match link.kind {
+                Kind::Private => {
+                    e.uid(&format!("booking-{}-{}@calsync", b.id, key.replace([':', '-'], ""))).summary(&slot.title);
+                    if let Some(place) = &b.location {
+                        e.location(place);
+                    }
+                }
+                Kind::FreeBusy => {
+                    let mut h = Sha256::new();
+                    for part in [link.token_hash.as_bytes(), b"booking", &b.id.to_le_bytes(), key.as_bytes()] {
+                        h.update((part.len() as u64).to_le_bytes());
+                        h.update(part);
+                    }
+                    e.uid(&format!("{}@calsync", &hex(&h.finalize())[..32])).summary("Busy");
+                }
+            }
+            e.timestamp(stamp).starts(slot.start).ends(slot.end).add_property("TRANSP", "OPAQUE");
+            cal.push(e.done());
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 fn hex(bytes: &[u8]) -> String {
