@@ -559,3 +559,26 @@ db_test!(review_a_place_changed_in_outlook_is_followed_not_overwritten, |db| {
     let e = sandbox.with(|s| s.graph[&cal].events[&external].0.clone().unwrap());
     assert_eq!((e["subject"].as_str(), e["location"]["displayName"].as_str()), (Some("Planning (final)"), Some("Room 7")), "the next push keeps it");
 });
+
+db_test!(review_a_calendar_removed_and_added_again_takes_up_the_copy_it_holds, |db| {
+    let (sandbox, me, name, engine) = setup(&db).await;
+    let b = book(&db, me, meeting("Roadmap", 2, 10)).await;
+    engine.push_booking(b.id).await.unwrap();
+    let first = events_of(&sandbox, ANA, b.id);
+    assert_eq!(first.len(), 1);
+    // The calendar record is removed and added again; then the booking changes.
+    { let mut c = db.pool.get().await.unwrap(); ig::delete(&mut c.conn(), me, &name).await.unwrap(); }
+    google_calendar(&db, &sandbox, me, ANA, ANA, "Work again", true, None).await;
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("Roadmap (v2)".into()), ..Changes::default() }).await.unwrap();
+    }
+    engine.push_booking(b.id).await.unwrap();
+    // Its event is found by the booking's private property and brought in line: no second one.
+    let now: Vec<Value> = events_of(&sandbox, ANA, b.id).into_iter().filter(|e| e["status"] != "cancelled").collect();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!((now[0]["id"].clone(), now[0]["summary"].as_str()), (first[0]["id"].clone(), Some("Roadmap (v2)")));
+    let copies = copies_of(&db, b.id).await;
+    let live: Vec<_> = copies.iter().filter(|c| c.integration.is_some()).collect();
+    assert_eq!((live[0].state.as_str(), live[0].external_id.as_deref()), ("written", first[0]["id"].as_str()));
+});

@@ -188,6 +188,9 @@ pub struct Job {
     /// The fields as calsync last wrote or accepted them (its changed occurrences are
     /// written again).
     pub base: Option<super::merge::Fields>,
+    /// The booking was written somewhere before (a calendar record removed and added again
+    /// holds its event already): look for it before making one.
+    pub look_first: bool,
 }
 
 /// Takes a due copy for `lease` (another pusher leaves it alone meanwhile); `None` when it is
@@ -212,7 +215,14 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
                 .first(cc)
                 .await)?;
             let base = row.9.and_then(|b| serde_json::from_str(&b).ok());
-            Ok(Some(Job { copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7, lease: row.8, base }))
+            let booking_id = row.0;
+            let elsewhere: i64 = run!(&mut c, |cc| bc::table
+                .filter(bc::booking_id.eq(booking_id).and(bc::id.ne(copy_id)).and(bc::external_id.is_not_null()))
+                .count()
+                .get_result(cc)
+                .await)?;
+            Ok(Some(Job {
+                look_first: elsewhere > 0, copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7, lease: row.8, base }))
         })
     })
     .await

@@ -151,9 +151,21 @@ impl GoogleCalendar {
         Ok(())
     }
 
+    /// The live event that names the booking in its private property, if any.
+    async fn marked(&self, marker: &str) -> Result<Option<String>, ProviderError> {
+        let url = self.events_url();
+        let property = format!("{MARKER}={marker}");
+        let (_, v) = send(&self.pacer, "google", || self.client.get(&url).query(&[("privateExtendedProperty", property.as_str())]).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await?;
+        Ok(v["items"].as_array().into_iter().flatten().find(|e| e["status"] != "cancelled" && e.get("recurringEventId").is_none()).and_then(|e| e["id"].as_str()).map(str::to_string))
+    }
+
     async fn put_master(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
         let body = body(put.draft);
-        if let Some(id) = put.external_id {
+        let found = match (put.external_id, put.look_first) {
+            (None, true) => self.marked(&put.draft.marker).await?,
+            _ => None,
+        };
+        if let Some(id) = put.external_id.or(found.as_deref()) {
             return self.patch(id, &body, put.draft.notify, put.if_match).await.map_err(|e| match e.kind {
                 ErrorKind::NotFound | ErrorKind::Gone => ProviderError::new(e.kind, "The copy was deleted in Google Calendar."),
                 _ => e,

@@ -103,6 +103,9 @@ pub struct Put<'a> {
     /// The copy as calsync last wrote it (`None`: never written): its occurrences that changed
     /// since are written again.
     pub before: Option<Before<'a>>,
+    /// The meeting may be in the calendar already under another key (it was written there
+    /// before): a create first looks it up by its marker.
+    pub look_first: bool,
 }
 
 /// What calsync last wrote of a recurring copy.

@@ -123,7 +123,7 @@ impl Engine {
     /// Writes claimed copies of one calendar: the first attempts at new copies together, the
     /// rest one by one; a copy whose booking changed meanwhile is written again.
     async fn push_group(&self, jobs: Vec<Job>) -> Result<()> {
-        let (fresh, mut single): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.action == copies::PUT && j.external_id.is_none() && j.attempts == 0);
+        let (fresh, mut single): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.action == copies::PUT && j.external_id.is_none() && j.attempts == 0 && !j.look_first);
         let mut done: Vec<(Job, String, Finish)> = Vec::new();
         match self.target_of(fresh.first()).await? {
             Some(integration) if fresh.len() > 1 => {
@@ -134,7 +134,7 @@ impl Engine {
                         drafts.push(draft(&bookings::get(&mut pooled.conn(), Actor::SYSTEM, job.booking_id).await?));
                     }
                 }
-                let puts: Vec<Put> = fresh.iter().zip(&drafts).map(|(job, d)| Put { key: &job.key, external_id: None, retry: false, if_match: None, draft: d, before: None }).collect();
+                let puts: Vec<Put> = fresh.iter().zip(&drafts).map(|(job, d)| Put { key: &job.key, external_id: None, retry: false, if_match: None, draft: d, before: None, look_first: false }).collect();
                 let pacer = std::sync::Arc::new(self.pacer_for(&integration));
                 let answers = match self.provider(&integration, None, pacer).await {
                     Ok((provider, _)) => provider.put_many(&puts).await,
@@ -250,7 +250,7 @@ impl Engine {
             };
         }
         let before = job.base.as_ref().filter(|_| job.external_id.is_some()).map(|b| Before { title: &b.title, occurrences: &b.occurrences });
-        let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, if_match: job.etag.as_deref(), draft, before };
+        let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, if_match: job.etag.as_deref(), draft, before, look_first: job.look_first };
         match provider.put(&put).await {
             Ok(w) => Ok(Finish::Written { external_id: w.external_id, etag: w.etag, base: base_of(draft) }),
             Err(e) => Err((e, used)),
