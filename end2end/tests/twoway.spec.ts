@@ -42,15 +42,40 @@ async function inGoogle(request: APIRequestContext, email: string): Promise<any[
   return (await answer.json()).items as any[];
 }
 
-/** Books a meeting on the Bookings page. */
-async function book(me: Page, title: string, day: string, from: string, to: string) {
+/** A person moves one occurrence of a series in Google (`original`: its UTC start,
+ * `YYYY-MM-DDTHH:MM`): it becomes an exception of its own. Answers its id. */
+async function moveInGoogle(request: APIRequestContext, email: string, master: any, original: string, start: string, end: string) {
+  const id = `${master.id}_${original.replaceAll('-', '').replace(':', '')}00Z`;
+  const exception = {
+    ...master, id, recurrence: undefined, recurringEventId: master.id,
+    originalStartTime: { dateTime: `${original}:00Z`, timeZone: 'UTC' },
+    start: { dateTime: `${start}:00Z`, timeZone: 'UTC' }, end: { dateTime: `${end}:00Z`, timeZone: 'UTC' },
+  };
+  expect((await request.put(`${SANDBOX}/sandbox/google/calendars/${encodeURIComponent(email)}/events/${id}`, { data: exception })).status()).toBe(200);
+  return id;
+}
+
+/** The calendar asks before following a change made in it. */
+async function askFirst(me: Page, record: string) {
+  await me.goto(`/calendars/${record}`);
+  await me.getByLabel('When a booking\'s copy is changed in this calendar').selectOption('ask');
+  await me.getByRole('button', { name: 'Save changes' }).click();
+  await expect(me).toHaveURL(/\/calendars(\?|$)/);
+}
+
+/** Books a meeting on the Bookings page (with attendees, or repeating by `rule`). */
+async function book(me: Page, title: string, day: string, from: string, to: string, rule?: string) {
   await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
   const form = me.getByRole('form', { name: 'Book a meeting' });
   await form.getByLabel('Title', { exact: true }).fill(title);
   await form.getByLabel('Start', { exact: true }).fill(`${day}T${from}`);
   await form.getByLabel('End', { exact: true }).fill(`${day}T${to}`);
   await form.getByLabel('Time zone').selectOption('UTC');
-  await form.getByLabel('Attendees').fill('lee@example.com');
+  if (rule) {
+    await form.getByLabel('Repeats').fill(rule);
+  } else {
+    await form.getByLabel('Attendees').fill('lee@example.com');
+  }
   await form.getByRole('button', { name: 'Book' }).click();
   await expect(me.getByTestId('booked')).toContainText(`Booked '${title}'`);
   return me.getByTestId('booking').filter({ hasText: title });
@@ -95,10 +120,7 @@ test('a meeting edited in Google and in calsync at once is a conflict, resolved 
   const stamp = Date.now();
   const { email, context, me, card, record } = await member(page, browser, request, stamp);
   // Ask before following the calendar.
-  await me.goto(`/calendars/${record}`);
-  await me.getByLabel('When a booking\'s copy is changed in this calendar').selectOption('ask');
-  await me.getByRole('button', { name: 'Save changes' }).click();
-  await expect(me).toHaveURL(/\/calendars(\?|$)/);
+  await askFirst(me, record);
 
   const day = new Date(Date.now() + 6 * 86_400_000).toISOString().slice(0, 10);
   const title = `Design review ${stamp}`;
@@ -199,27 +221,12 @@ test('a weekly meeting merges one occurrence at a time: moved in Google, retitle
   const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
   const week = (n: number) => new Date(Date.parse(`${day}T09:00:00Z`) + n * 7 * 86_400_000).toISOString().slice(0, 10);
   const title = `Standup ${stamp}`;
-  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
-  const form = me.getByRole('form', { name: 'Book a meeting' });
-  await form.getByLabel('Title', { exact: true }).fill(title);
-  await form.getByLabel('Start', { exact: true }).fill(`${day}T09:00`);
-  await form.getByLabel('End', { exact: true }).fill(`${day}T09:15`);
-  await form.getByLabel('Time zone').selectOption('UTC');
-  await form.getByLabel('Repeats').fill('RRULE:FREQ=WEEKLY;COUNT=4');
-  await form.getByRole('button', { name: 'Book' }).click();
-  await expect(me.getByTestId('booked')).toContainText(`Booked '${title}'`);
-  const item = me.getByTestId('booking').filter({ hasText: title });
+  const item = await book(me, title, day, '09:00', '09:15', 'RRULE:FREQ=WEEKLY;COUNT=4');
   await expect(item.getByTestId('copy')).toHaveAttribute('data-state', 'written');
   const [master] = (await inGoogle(request, email)).filter((e) => e.summary === title);
 
   // In Google, Ana moves the second occurrence to 13:00: an exception of its own.
-  const second = `${master.id}_${week(1).replaceAll('-', '')}T090000Z`;
-  const exception = {
-    ...master, id: second, recurrence: undefined, recurringEventId: master.id,
-    originalStartTime: { dateTime: `${week(1)}T09:00:00Z`, timeZone: 'UTC' },
-    start: { dateTime: `${week(1)}T13:00:00Z`, timeZone: 'UTC' }, end: { dateTime: `${week(1)}T13:15:00Z`, timeZone: 'UTC' },
-  };
-  expect((await request.put(`${SANDBOX}/sandbox/google/calendars/${encodeURIComponent(email)}/events/${second}`, { data: exception })).status()).toBe(200);
+  const second = await moveInGoogle(request, email, master, `${week(1)}T09:00`, `${week(1)}T13:00`, `${week(1)}T13:15`);
 
   // In calsync, the series is retitled, and the third occurrence alone is cancelled.
   await item.getByText('Edit', { exact: true }).click();
@@ -279,33 +286,16 @@ test('one occurrence changed on both sides is a conflict of its own, shown and r
   test.setTimeout(150_000);
   const stamp = Date.now();
   const { email, context, me, card, record } = await member(page, browser, request, stamp);
-  await me.goto(`/calendars/${record}`);
-  await me.getByLabel('When a booking\'s copy is changed in this calendar').selectOption('ask');
-  await me.getByRole('button', { name: 'Save changes' }).click();
-  await expect(me).toHaveURL(/\/calendars(\?|$)/);
+  await askFirst(me, record);
   const day = new Date(Date.now() + 4 * 86_400_000).toISOString().slice(0, 10);
   const next = new Date(Date.parse(`${day}T08:00:00Z`) + 7 * 86_400_000).toISOString().slice(0, 10);
   const title = `Retro ${stamp}`;
-  await me.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bookings' }).click();
-  const form = me.getByRole('form', { name: 'Book a meeting' });
-  await form.getByLabel('Title', { exact: true }).fill(title);
-  await form.getByLabel('Start', { exact: true }).fill(`${day}T08:00`);
-  await form.getByLabel('End', { exact: true }).fill(`${day}T08:30`);
-  await form.getByLabel('Time zone').selectOption('UTC');
-  await form.getByLabel('Repeats').fill('RRULE:FREQ=WEEKLY;COUNT=3');
-  await form.getByRole('button', { name: 'Book' }).click();
-  const item = me.getByTestId('booking').filter({ hasText: title });
+  const item = await book(me, title, day, '08:00', '08:30', 'RRULE:FREQ=WEEKLY;COUNT=3');
   await expect(item.getByTestId('copy')).toHaveAttribute('data-state', 'written');
   const [master] = (await inGoogle(request, email)).filter((e) => e.summary === title);
 
   // Google moves the second occurrence to 11:00; calsync moves it to 16:00.
-  const second = `${master.id}_${next.replaceAll('-', '')}T080000Z`;
-  const exception = {
-    ...master, id: second, recurrence: undefined, recurringEventId: master.id,
-    originalStartTime: { dateTime: `${next}T08:00:00Z`, timeZone: 'UTC' },
-    start: { dateTime: `${next}T11:00:00Z`, timeZone: 'UTC' }, end: { dateTime: `${next}T11:30:00Z`, timeZone: 'UTC' },
-  };
-  expect((await request.put(`${SANDBOX}/sandbox/google/calendars/${encodeURIComponent(email)}/events/${second}`, { data: exception })).status()).toBe(200);
+  const second = await moveInGoogle(request, email, master, `${next}T08:00`, `${next}T11:00`, `${next}T11:30`);
   await item.getByText('Coming occurrences').click();
   const row = item.getByTestId('occurrence').nth(1);
   await row.getByText('Change this one').click();

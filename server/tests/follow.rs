@@ -49,7 +49,11 @@ fn utc(days: i64, hour: u32) -> chrono::DateTime<Utc> {
 
 /// A booking written to the calendar and synced back (the copy is current on both sides).
 async fn booked(db: &TestDb, w: &World, title: &str) -> (bk::Booking, String) {
-    let new = NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), location: Some("Room 1".into()), allow_conflict: true, ..NewBooking::default() };
+    written(db, w, NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), location: Some("Room 1".into()), allow_conflict: true, ..NewBooking::default() }).await
+}
+
+/// `new` booked, written to the calendar and synced back; with its event's id.
+async fn written(db: &TestDb, w: &World, new: NewBooking) -> (bk::Booking, String) {
     let b = {
         let mut c = db.pool.get().await.unwrap();
         match bk::create(&mut c.conn(), w.me, ANA, new).await.unwrap() {
@@ -388,18 +392,7 @@ db_test!(review_resolving_an_open_conflict_keeps_a_later_local_change, |db| {
 
 /// A weekly booking of four, written to the calendar and synced back.
 async fn booked_weekly(db: &TestDb, w: &World, title: &str) -> (bk::Booking, String) {
-    let new = NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..NewBooking::default() };
-    let b = {
-        let mut c = db.pool.get().await.unwrap();
-        match bk::create(&mut c.conn(), w.me, ANA, new).await.unwrap() {
-            Outcome::Booked(b) => b,
-            Outcome::Busy(x) => panic!("{x:?}"),
-        }
-    };
-    w.engine.push_booking(b.id).await.unwrap();
-    sync(w).await;
-    let id = copy(db, b.id).await.external_id.unwrap();
-    (b, id)
+    written(db, w, NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..NewBooking::default() }).await
 }
 
 /// The original start of the n-th occurrence (from 0) of `booked_weekly`.

@@ -321,13 +321,7 @@ fn read_changes(bytes: &[u8]) -> Result<bk::Changes, ApiError> {
     let mut errors = Vec::new();
     let mut ch = bk::Changes::default();
     for (key, v) in &object {
-        let text = |errors: &mut Vec<FieldMessage>| match v {
-            Value::String(s) => Some(s.clone()),
-            _ => {
-                errors.push(FieldMessage::new(key, format!("{key} must be a string.")));
-                None
-            }
-        };
+        let text = |errors: &mut Vec<FieldMessage>| body::string(key, v, errors);
         let clearable = |errors: &mut Vec<FieldMessage>| match v {
             Value::Null => Some(None),
             Value::String(s) => Some(Some(s.clone())),
@@ -337,10 +331,7 @@ fn read_changes(bytes: &[u8]) -> Result<bk::Changes, ApiError> {
             }
         };
         match key.as_str() {
-            "version" => match v.as_i64() {
-                Some(n) => ch.version = n,
-                None => errors.push(FieldMessage::new(key, "version must be the number you read.")),
-            },
+            "version" => ch.version = body::version(key, v, &mut errors).unwrap_or_default(),
             "title" => ch.title = text(&mut errors),
             "start" => ch.start = text(&mut errors),
             "end" => ch.end = text(&mut errors),
@@ -358,7 +349,7 @@ fn read_changes(bytes: &[u8]) -> Result<bk::Changes, ApiError> {
         }
     }
     if !object.contains_key("version") {
-        errors.push(FieldMessage::new("version", "version is required: send the version you read, so a change made meanwhile is not overwritten."));
+        errors.push(FieldMessage::new("version", body::MSG_VERSION_REQUIRED));
     }
     if errors.is_empty() { Ok(ch) } else { Err(ApiError::invalid(errors)) }
 }

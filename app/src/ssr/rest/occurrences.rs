@@ -57,28 +57,14 @@ pub struct OccurrenceCancel {
     pub version: Option<i64>,
 }
 
-fn version_of(key: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<i64> {
-    let n = v.as_i64();
-    if n.is_none() {
-        errors.push(FieldMessage::new(key, "version must be the number you read."));
-    }
-    n
-}
-
 fn read_changes(bytes: &[u8]) -> Result<bk::OccurrenceChanges, ApiError> {
     let object = body::object(bytes)?;
     let mut errors = Vec::new();
     let mut ch = bk::OccurrenceChanges::default();
     for (key, v) in &object {
-        let text = |errors: &mut Vec<FieldMessage>| match v {
-            Value::String(s) => Some(s.clone()),
-            _ => {
-                errors.push(FieldMessage::new(key, format!("{key} must be a string.")));
-                None
-            }
-        };
+        let text = |errors: &mut Vec<FieldMessage>| body::string(key, v, errors);
         match key.as_str() {
-            "version" => ch.version = version_of(key, v, &mut errors).unwrap_or_default(),
+            "version" => ch.version = body::version(key, v, &mut errors).unwrap_or_default(),
             "title" => ch.title = text(&mut errors),
             "start" => ch.start = text(&mut errors),
             "end" => ch.end = text(&mut errors),
@@ -87,7 +73,7 @@ fn read_changes(bytes: &[u8]) -> Result<bk::OccurrenceChanges, ApiError> {
         }
     }
     if !object.contains_key("version") {
-        errors.push(FieldMessage::new("version", "version is required: send the version you read, so a change made meanwhile is not overwritten."));
+        errors.push(FieldMessage::new("version", body::MSG_VERSION_REQUIRED));
     }
     if errors.is_empty() { Ok(ch) } else { Err(ApiError::invalid(errors)) }
 }
@@ -101,7 +87,7 @@ fn read_cancel(bytes: &[u8]) -> Result<Option<i64>, ApiError> {
     let mut version = None;
     for (key, v) in &object {
         match key.as_str() {
-            "version" => version = version_of(key, v, &mut errors),
+            "version" => version = body::version(key, v, &mut errors),
             other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
         }
     }
