@@ -521,3 +521,21 @@ db_test!(one_occurrence_changed_on_both_sides_is_a_conflict_of_its_own, |db| {
     assert_eq!(booking(&db, w.me, b.id).await.version, now.version);
     assert_eq!(conflicts_of(&db, w.me, b.id).await.len(), 1);
 });
+
+db_test!(review_an_attendee_added_in_google_is_followed_not_overwritten, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let (b, id) = written(&db, &w, NewBooking { title: "Kickoff".into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), attendees: vec!["lee@example.com".into()], allow_conflict: true, ..NewBooking::default() }).await;
+    edit(&w.sandbox, &id, json!({"attendees": [{"email": "lee@example.com"}, {"email": "kim@example.com"}]}));
+    sync(&w).await;
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!(now.attendees, vec!["lee@example.com", "kim@example.com"], "the calendar's guest list is taken");
+    // The next change made in calsync keeps the guest added in Google.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, title: Some("Kickoff (final)".into()), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    let e = event(&w.sandbox, &id);
+    let guests: Vec<&str> = e["attendees"].as_array().unwrap().iter().map(|a| a["email"].as_str().unwrap()).collect();
+    assert_eq!((e["summary"].as_str(), guests), (Some("Kickoff (final)"), vec!["lee@example.com", "kim@example.com"]));
+});

@@ -48,7 +48,7 @@ pub struct ConflictDetail {
 }
 
 #[cfg(feature = "ssr")]
-const LABELS: [(&str, &str); 5] = [("title", "Title"), ("start", "Start"), ("end", "End"), ("location", "Location"), ("description", "Description")];
+const LABELS: [(&str, &str); 6] = [("title", "Title"), ("start", "Start"), ("end", "End"), ("location", "Location"), ("description", "Description"), ("attendees", "Attendees")];
 
 /// A field's name as people read it; an occurrence by its original start in the viewer's zone.
 #[cfg(feature = "ssr")]
@@ -132,6 +132,7 @@ pub async fn get_conflict(id: i64) -> Result<ConflictDetail, AppError> {
         match name {
             "start" => f.start.with_timezone(&tz).format("%a %Y-%m-%d %H:%M").to_string(),
             "end" => f.end.with_timezone(&tz).format("%a %Y-%m-%d %H:%M").to_string(),
+            "attendees" => f.attendees.join(", "),
             other if other.starts_with(server::domain::merge::OCCURRENCE) => occurrence(f, other, tz),
             other => f.get(other).as_str().unwrap_or("").to_string(),
         }

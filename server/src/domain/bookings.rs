@@ -72,6 +72,7 @@ impl Booking {
             end: self.end.and_utc(),
             location: self.location.clone(),
             description: self.description.clone(),
+            attendees: self.attendees.clone(),
             occurrences: self.exceptions.clone(),
         }
     }
@@ -769,14 +770,15 @@ pub async fn take_fields(c: &mut Conn<'_>, b: &Booking, f: &super::merge::Fields
     let (s, e) = (f.start.naive_utc(), f.end.naive_utc());
     let exceptions = still_occurring(&f.occurrences, f.start, f.end, b.tz(), b.recurrence.as_deref());
     let text = exceptions_text(&exceptions);
+    let attendees = f.attendees.join("\n");
     let changed = run!(c, |cc| diesel::update(b::table.find(b.id).filter(b::version.eq(b.version)))
-        .set((b::title.eq(&f.title), b::start_at.eq(s), b::end_at.eq(e), b::location.eq(&f.location), b::description.eq(&f.description), b::exceptions.eq(&text), b::status.eq("confirmed"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
+        .set((b::title.eq(&f.title), b::start_at.eq(s), b::end_at.eq(e), b::location.eq(&f.location), b::description.eq(&f.description), b::attendees.eq(&attendees), b::exceptions.eq(&text), b::status.eq("confirmed"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
         .execute(cc)
         .await)?;
     if changed == 0 {
         return Err(Error::Conflict(msg_stale(b.version + 1)));
     }
-    let after = snapshot(&f.title, s, e, &b.time_zone, &b.recurrence, &f.description, &f.location, &b.attendees.join("\n"), "confirmed", &exceptions);
+    let after = snapshot(&f.title, s, e, &b.time_zone, &b.recurrence, &f.description, &f.location, &attendees, "confirmed", &exceptions);
     record(c, b.id, "update", actor, Some(b.snapshot().to_string()), Some(after.to_string()), at).await
 }
 

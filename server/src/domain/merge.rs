@@ -21,13 +21,16 @@ pub struct Fields {
     pub location: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Email addresses, lower case, in the order written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attendees: Vec<String>,
     /// The occurrences that differ from the series, by original start (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub occurrences: BTreeMap<String, Occurrence>,
 }
 
 /// Every field of the meeting itself, in the order people read them.
-pub const NAMES: [&str; 5] = ["title", "start", "end", "location", "description"];
+pub const NAMES: [&str; 6] = ["title", "start", "end", "location", "description", "attendees"];
 /// In a list of known fields: each occurrence is compared too.
 pub const OCCURRENCES: &str = "occurrences";
 /// The field name of one occurrence: this, then its original start.
@@ -77,6 +80,13 @@ impl Fields {
             "end" => self.end.to_rfc3339().into(),
             "location" => self.location.clone().into(),
             "description" => self.description.clone().into(),
+            "attendees" => {
+                // Compared as a set: the calendar may list them in another order.
+                let mut a = self.attendees.clone();
+                a.sort();
+                a.dedup();
+                a.into()
+            }
             _ => match name.strip_prefix(OCCURRENCE).and_then(|k| self.occurrences.get(k)) {
                 Some(o) => serde_json::to_value(o).unwrap_or_default(),
                 None => serde_json::Value::Null,
@@ -92,6 +102,7 @@ impl Fields {
             "end" => self.end = other.end,
             "location" => self.location = other.location.clone(),
             "description" => self.description = other.description.clone(),
+            "attendees" => self.attendees = other.attendees.clone(),
             _ => {
                 if let Some(key) = name.strip_prefix(OCCURRENCE) {
                     match other.occurrences.get(key) {
@@ -232,7 +243,7 @@ mod tests {
     }
 
     fn fields(title: &str, h: u32, location: Option<&str>) -> Fields {
-        Fields { title: title.into(), start: at(h), end: at(h + 1), location: location.map(str::to_string), description: None, occurrences: BTreeMap::new() }
+        Fields { title: title.into(), start: at(h), end: at(h + 1), location: location.map(str::to_string), description: None, attendees: Vec::new(), occurrences: BTreeMap::new() }
     }
 
     fn with(mut f: Fields, key: &str, o: Occurrence) -> Fields {
@@ -240,7 +251,7 @@ mod tests {
         f
     }
 
-    const ALL: [&str; 6] = ["title", "start", "end", "location", "description", OCCURRENCES];
+    const ALL: [&str; 7] = ["title", "start", "end", "location", "description", "attendees", OCCURRENCES];
 
     #[test]
     fn occurrences_merge_one_by_one() {

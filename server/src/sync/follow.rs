@@ -36,14 +36,15 @@ struct Remote {
 /// window should hold; one missing was deleted there.
 async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields, expected: &[DateTime<Utc>]) -> Result<Option<Remote>> {
     let uid = uid.to_string();
-    type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime);
+    type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime, String);
     let series: Option<S> = run!(c, |cc| es::table
         .filter(es::integration_id.eq(integration_id).and(es::uid.eq(&uid)))
-        .select((es::summary, es::description, es::location, es::etag, es::start_at, es::end_at, es::modified_at))
+        .select((es::summary, es::description, es::location, es::etag, es::start_at, es::end_at, es::modified_at, es::attendees))
         .first(cc)
         .await
         .optional())?;
-    let Some((summary, description, location, etag, s, e, seen_at)) = series else { return Ok(None) };
+    let Some((summary, description, location, etag, s, e, seen_at, attendees)) = series else { return Ok(None) };
+    let attendees: Vec<String> = attendees.lines().map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect();
     let (start, end) = match (s, e) {
         (Some(s), Some(e)) => (s, e),
         // A series known by its occurrences only: its own times are the ones calsync wrote.
@@ -59,7 +60,7 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields,
         }
     };
     let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
-    let mut fields = Fields { title: summary, start: at(start), end: at(end), location, description, occurrences: Default::default() };
+    let mut fields = Fields { title: summary, start: at(start), end: at(end), location, description, attendees, occurrences: Default::default() };
     if !expected.is_empty() {
         // Known by its occurrences only (an incremental sync updates them, not the series): the
         // series' title is the one most of them hold.
@@ -132,10 +133,11 @@ async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &
 }
 
 /// The fields a provider reports back of a copy: Outlook's reader keeps no notes (Graph
-/// answers them as HTML), and reports occurrences (not the series' own times, nor a series'
-/// place) of a recurring event.
+/// answers them as HTML) and no attendees (calsync names them in the body unless asked to
+/// notify), and reports occurrences (not the series' own times, nor a series' place) of a
+/// recurring event.
 fn known(provider: IntegrationType, recurring: bool) -> &'static [&'static str] {
-    const GOOGLE_SERIES: [&str; 6] = ["title", "start", "end", "location", "description", OCCURRENCES];
+    const GOOGLE_SERIES: [&str; 7] = ["title", "start", "end", "location", "description", "attendees", OCCURRENCES];
     match (provider, recurring) {
         (IntegrationType::Google, true) => &GOOGLE_SERIES,
         (IntegrationType::Google, false) => &NAMES,

@@ -22,6 +22,7 @@ pub struct VersionJson {
     pub end: String,
     pub location: Option<String>,
     pub description: Option<String>,
+    pub attendees: Vec<String>,
     /// The occurrences that differ from the series, by original start; a field
     /// `occurrence:<original start>` names one of them.
     pub occurrences: BTreeMap<String, super::occurrences::OccurrenceJson>,
@@ -35,6 +36,7 @@ impl VersionJson {
             end: rfc3339(f.end),
             location: f.location.clone(),
             description: f.description.clone(),
+            attendees: f.attendees.clone(),
             occurrences: super::occurrences::OccurrenceJson::map(&f.occurrences),
         }
     }
