@@ -539,3 +539,25 @@ db_test!(review_an_attendee_added_in_google_is_followed_not_overwritten, |db| {
     let guests: Vec<&str> = e["attendees"].as_array().unwrap().iter().map(|a| a["email"].as_str().unwrap()).collect();
     assert_eq!((e["summary"].as_str(), guests), (Some("Kickoff (final)"), vec!["lee@example.com", "kim@example.com"]));
 });
+
+db_test!(review_keeping_a_deletion_the_policy_undid_removes_the_event_made_again, |db| {
+    let w = setup(&db, "prefer-calsync").await;
+    let (b, id) = booked(&db, &w, "Budget").await;
+    // Deleted in Google; prefer-calsync makes it again and records a decided conflict.
+    w.sandbox.with(|s| s.delete_event(ANA, &id));
+    sync(&w).await;
+    let again = copy(&db, b.id).await.external_id.unwrap();
+    assert_eq!(event(&w.sandbox, &again)["status"], "confirmed");
+    let k = conflicts_of(&db, w.me, b.id).await.remove(0);
+    assert!(k.remote.is_none());
+    // A person keeps the deletion after all: the booking is cancelled and the event made
+    // again is deleted too, so the calendar holds nothing of it.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        conflicts::resolve(&mut c.conn(), w.me, k.id, ANA, conflicts::Choice::Take(server::domain::merge::Side::Remote)).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    assert_eq!(booking(&db, w.me, b.id).await.status, "cancelled");
+    let live: Vec<Value> = w.sandbox.with(|s| s.calendars[ANA].events.values().map(|(e, _)| e.clone()).filter(|e| e["status"] != "cancelled").collect());
+    assert!(live.is_empty(), "{live:?}");
+});

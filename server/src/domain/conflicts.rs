@@ -286,9 +286,9 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
                 if booking.status == "confirmed" {
                     super::bookings::cancel_from(&mut c, &booking, &actor).await?;
                 }
-                if let Some(copy) = c2.copy_id {
-                    super::booking_copies::gone(&mut c, copy, &format!("Deleted in '{}': the booking was cancelled.", c2.calendar)).await?;
-                }
+                // A policy may have made the copy again since (prefer-calsync): it is deleted
+                // too (an event gone already answers so, and counts as deleted).
+                super::booking_copies::plan(&mut c, booking.id, booking.user_id, true, at).await?;
                 return Ok(());
             }
             let version = if result != booking.fields() || booking.status != "confirmed" {
