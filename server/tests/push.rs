@@ -442,7 +442,7 @@ db_test!(review_a_write_that_outlived_its_lease_does_not_overwrite_the_newer_res
     assert_eq!(written[0].state, "written");
     // The first pusher's late answer (the calendar refused it as changed) changes nothing.
     let mut p = db.pool.get().await.unwrap();
-    let again = copies::finish(&mut p.conn(), &first, "Work", copies::Finish::Stale { error: "late".into() }).await.unwrap();
+    let again = copies::finish(&mut p.conn(), &first, "Work", copies::Finish::Stale { error: "late".into(), external_id: None }).await.unwrap();
     assert!(!again);
     assert_eq!(copies_of(&db, b.id).await, written);
     assert_eq!(events_of(&sandbox, ANA, b.id).len(), 1);
@@ -581,4 +581,37 @@ db_test!(review_a_calendar_removed_and_added_again_takes_up_the_copy_it_holds, |
     let copies = copies_of(&db, b.id).await;
     let live: Vec<_> = copies.iter().filter(|c| c.integration.is_some()).collect();
     assert_eq!((live[0].state.as_str(), live[0].external_id.as_deref()), ("written", first[0]["id"].as_str()));
+});
+
+db_test!(review_an_event_changed_in_google_before_a_lost_create_was_retried_is_not_overwritten, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| s.add_account(ANA));
+    let me = user(&db, ANA).await;
+    let name = google_calendar(&db, &sandbox, me, ANA, ANA, "Work", true, None).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_millis(500));
+    let b = book(&db, me, meeting("Roadmap", 3, 9)).await;
+    // Google makes the event, but no answer reaches calsync: the push fails for now.
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10, after: true }));
+    engine.push_booking(b.id).await.unwrap();
+    assert_eq!(copies_of(&db, b.id).await[0].state, "failed");
+    sandbox.with(|s| s.faults.clear());
+    // Meanwhile Ana renames the event calsync made.
+    let made = events_of(&sandbox, ANA, b.id);
+    assert_eq!(made.len(), 1);
+    let id = made[0]["id"].as_str().unwrap().to_string();
+    sandbox.with(|s| {
+        let mut e = s.calendars[ANA].events[&id].0.clone();
+        e["summary"] = json!("Roadmap (Ana's)");
+        s.put_event(ANA, &id, e).unwrap();
+    });
+    // The retry finds its event changed: nothing is overwritten, and the sync merges it in.
+    make_due(&db).await;
+    engine.push_due().await.unwrap();
+    assert_eq!(events_of(&sandbox, ANA, b.id)[0]["summary"], "Roadmap (Ana's)", "not overwritten unseen");
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    assert_eq!(now.title, "Roadmap (Ana's)", "the calendar's change is taken");
+    let c = copies_of(&db, b.id).await;
+    assert_eq!((c[0].state.as_str(), c[0].external_id.as_deref()), ("written", Some(id.as_str())));
+    assert_eq!(events_of(&sandbox, ANA, b.id).len(), 1);
 });

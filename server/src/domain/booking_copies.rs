@@ -234,13 +234,16 @@ pub enum Finish {
     Written { external_id: String, etag: Option<String>, base: super::merge::Fields },
     /// The copy was deleted from the calendar (the booking was cancelled).
     Removed,
-    /// Not written; retried at `retry_at` when the failure may pass by itself.
-    Failed { error: String, retry_at: Option<NaiveDateTime> },
+    /// Not written; retried at `retry_at` when the failure may pass by itself. `sent`: what
+    /// a create attempt sent (the calendar may hold it though its answer was lost): the base
+    /// the retry checks the calendar's event against.
+    Failed { error: String, retry_at: Option<NaiveDateTime>, sent: Option<super::merge::Fields> },
     /// Not written because the calendar is no longer the target.
     Left { note: String },
     /// Refused because the copy changed (or was deleted) in the calendar since calsync wrote
-    /// it: the next sync of the calendar merges both sides.
-    Stale { error: String },
+    /// it: the next sync of the calendar merges both sides. `external_id`: the event a lost
+    /// create made, now known.
+    Stale { error: String, external_id: Option<String> },
 }
 
 /// Records how a write ended and releases the lease. A booking that changed meanwhile leaves
@@ -277,21 +280,28 @@ pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) ->
                         .await)?;
                     history(&mut c, job.booking_id, "delete copy", json!({"calendar": calendar, "external_id": job.external_id}), at).await?;
                 }
-                Finish::Failed { error, retry_at } => {
+                Finish::Failed { error, retry_at, sent } => {
                     let due = if again { Some(at) } else { *retry_at };
                     run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
                         .set((bc::state.eq(if again { PENDING } else { FAILED }), bc::due_at.eq(due), bc::error.eq(Some(error)), bc::attempts.eq(bc::attempts + 1), release))
                         .execute(cc)
                         .await)?;
+                    if let Some(sent) = sent {
+                        let sent = serde_json::to_string(sent).unwrap_or_default();
+                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id)).set(bc::base.eq(Some(&sent))).execute(cc).await)?;
+                    }
                     if job.attempts == 0 {
                         history(&mut c, job.booking_id, "write failed", json!({"calendar": calendar, "error": error}), at).await?;
                     }
                 }
-                Finish::Stale { error } => {
+                Finish::Stale { error, external_id } => {
                     run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
                         .set((bc::state.eq(PENDING), bc::due_at.eq(None::<NaiveDateTime>), bc::error.eq(Some(error)), release))
                         .execute(cc)
                         .await)?;
+                    if let Some(id) = external_id {
+                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id)).set(bc::external_id.eq(Some(id))).execute(cc).await)?;
+                    }
                 }
                 Finish::Left { note } => {
                     run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))

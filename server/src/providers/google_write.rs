@@ -48,6 +48,17 @@ fn as_written(item: &Value, before: Before<'_>, key: &str, original: DateTime<Ut
     time(&item["start"]) == Some(start) && time(&item["end"]) == Some(end) && (summary == title || (was.title.is_none() && summary == new_title))
 }
 
+/// Does a live event hold what calsync sent?
+fn holds(e: &Value, sent: Before<'_>) -> bool {
+    let time = |t: &Value| t["dateTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.to_utc());
+    e["status"] != "cancelled"
+        && e["summary"].as_str() == Some(sent.title)
+        && time(&e["start"]) == Some(sent.start)
+        && time(&e["end"]) == Some(sent.end)
+        && e["location"].as_str().filter(|l| !l.is_empty()) == sent.location
+        && e["description"].as_str().filter(|d| !d.is_empty()) == sent.description
+}
+
 fn written(v: &Value, fallback: &str) -> Written {
     Written {
         external_id: v["id"].as_str().unwrap_or(fallback).to_string(),
@@ -184,8 +195,18 @@ impl GoogleCalendar {
         .await;
         match made {
             Ok((_, v)) => Ok(written(&v, put.key)),
-            // An earlier attempt made it: bring that event in line instead of a second one.
-            Err(e) if e.kind == ErrorKind::Conflict => self.patch(put.key, &body, put.draft.notify, None).await,
+            // An earlier attempt made it: bring that event in line instead of a second one —
+            // unless it was changed there before calsync heard back (then a sync merges it).
+            Err(e) if e.kind == ErrorKind::Conflict => match put.before {
+                Some(sent) => {
+                    let there = self.get_event(put.key).await?;
+                    if !holds(&there, sent) {
+                        return Err(ProviderError::new(ErrorKind::PreconditionFailed, "The event calsync made was changed in Google Calendar before calsync heard back."));
+                    }
+                    self.patch(put.key, &body, put.draft.notify, there["etag"].as_str()).await
+                }
+                None => self.patch(put.key, &body, put.draft.notify, None).await,
+            },
             Err(e) => Err(e),
         }
     }

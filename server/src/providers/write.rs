@@ -108,10 +108,14 @@ pub struct Put<'a> {
     pub look_first: bool,
 }
 
-/// What calsync last wrote of a recurring copy.
+/// What calsync last wrote of a copy (or, before its first confirmed write, last sent).
 #[derive(Debug, Clone, Copy)]
 pub struct Before<'a> {
     pub title: &'a str,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub location: Option<&'a str>,
+    pub description: Option<&'a str>,
     pub occurrences: &'a BTreeMap<String, Occurrence>,
 }
 

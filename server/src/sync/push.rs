@@ -148,7 +148,7 @@ impl Engine {
                             single.push(job.clone());
                             continue;
                         }
-                        Err(e) => self.failed(&integration, job, e).await?,
+                        Err(e) => self.failed(&integration, job, e, draft).await?,
                     };
                     done.push((job.clone(), integration.integration_name.clone(), how));
                 }
@@ -233,11 +233,11 @@ impl Engine {
                     refused = used;
                     continue;
                 }
-                Err((e, _)) => self.failed(&integration, job, e).await?,
+                Err((e, _)) => self.failed(&integration, job, e, &draft).await?,
             };
             return Ok((calendar, how));
         }
-        Ok((calendar, Finish::Failed { error: "The calendar refused calsync's access twice.".into(), retry_at: None }))
+        Ok((calendar, Finish::Failed { error: "The calendar refused calsync's access twice.".into(), retry_at: None, sent: None }))
     }
 
     async fn write_once(&self, job: &Job, integration: &Integration, draft: &Draft, refused: Option<&crate::crypto::Secret>) -> std::result::Result<Finish, (ProviderError, Option<crate::crypto::Secret>)> {
@@ -249,7 +249,15 @@ impl Engine {
                 Some(id) => provider.remove(id, draft.notify).await.map(|_| Finish::Removed).map_err(|e| (e, used)),
             };
         }
-        let before = job.base.as_ref().filter(|_| job.external_id.is_some()).map(|b| Before { title: &b.title, occurrences: &b.occurrences });
+        // Written before, or a create retried: what calsync wrote or sent is the base.
+        let before = job.base.as_ref().filter(|_| job.external_id.is_some() || job.attempts > 0).map(|b| Before {
+            title: &b.title,
+            start: b.start,
+            end: b.end,
+            location: b.location.as_deref(),
+            description: b.description.as_deref(),
+            occurrences: &b.occurrences,
+        });
         let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, if_match: job.etag.as_deref(), draft, before, look_first: job.look_first };
         match provider.put(&put).await {
             Ok(w) => Ok(Finish::Written { external_id: w.external_id, etag: w.etag, base: base_of(draft) }),
@@ -270,7 +278,8 @@ impl Engine {
 
     /// A refused write: retried later when the failure may pass; a calendar that may not be
     /// written is switched to One-way, with a message saying why.
-    async fn failed(&self, integration: &Integration, job: &Job, e: ProviderError) -> Result<Finish> {
+    async fn failed(&self, integration: &Integration, job: &Job, e: ProviderError, draft: &Draft) -> Result<Finish> {
+        let creating = job.action == copies::PUT && job.external_id.is_none();
         // The copy changed or went in the calendar since calsync wrote it: nothing is
         // overwritten; a sync brings the calendar's version in and the policy merges.
         let changed_there = e.kind == ErrorKind::PreconditionFailed || (job.external_id.is_some() && job.action == copies::PUT && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone));
@@ -278,7 +287,10 @@ impl Engine {
             if let Err(err) = self.queue_sync(integration.id).await {
                 tracing::warn!(integration_id = integration.id, error = %err, "could not start the sync that merges a changed copy");
             }
-            return Ok(Finish::Stale { error: format!("{} The next sync of '{}' merges both changes.", e.message, integration.integration_name) });
+            // A create whose event was changed there before calsync heard back: that event,
+            // named by the key (Google's client-chosen id), is the copy from now on.
+            let external_id = (creating && integration.integration_type == IntegrationType::Google).then(|| job.key.clone());
+            return Ok(Finish::Stale { error: format!("{} The next sync of '{}' merges both changes.", e.message, integration.integration_name), external_id });
         }
         if e.kind == ErrorKind::Forbidden {
             let message = format!(
@@ -288,10 +300,12 @@ impl Engine {
             let mut pooled = self.conn().await?;
             integrations::make_read_only(&mut pooled.conn(), integration.id, &message).await?;
             tracing::warn!(integration_id = integration.id, "a calendar refused a write and was switched to one-way");
-            return Ok(Finish::Failed { error: message, retry_at: None });
+            return Ok(Finish::Failed { error: message, retry_at: None, sent: None });
         }
         let retry_at = e.kind.is_transient().then(|| now() + backoff(job.attempts, e.retry_after));
-        Ok(Finish::Failed { error: e.message, retry_at })
+        // The calendar may hold what a create sent though its answer was lost.
+        let sent = creating.then(|| Fields { occurrences: Default::default(), ..base_of(draft) });
+        Ok(Finish::Failed { error: e.message, retry_at, sent })
     }
 }
 
