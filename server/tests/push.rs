@@ -615,3 +615,20 @@ db_test!(review_an_event_changed_in_google_before_a_lost_create_was_retried_is_n
     assert_eq!((c[0].state.as_str(), c[0].external_id.as_deref()), ("written", Some(id.as_str())));
     assert_eq!(events_of(&sandbox, ANA, b.id).len(), 1);
 });
+
+db_test!(a_disabled_members_copies_stay_where_they_are_and_say_so, |db| {
+    let (sandbox, me, _name, engine) = setup(&db).await;
+    let b = book(&db, me, meeting("Standup", 2, 9)).await;
+    engine.push_booking(b.id).await.unwrap();
+    assert_eq!(copies_of(&db, b.id).await[0].state, "written");
+    // Ana is disabled; an admin cancels her booking afterwards.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        users::set_disabled(&mut c.conn(), me.user_id, true, &server::domain::audit::By::cli()).await.unwrap();
+        bk::cancel(&mut c.conn(), Actor { user_id: 0, is_admin: true }, b.id, "admin@example.com").await.unwrap();
+    }
+    engine.push_booking(b.id).await.unwrap();
+    let c = copies_of(&db, b.id).await;
+    assert_eq!(c[0].note.as_deref(), Some("Not updated: ana@example.com is disabled; the copy stays in 'Work'."));
+    assert_eq!(events_of(&sandbox, ANA, b.id).iter().filter(|e| e["status"] != "cancelled").count(), 1, "nothing written with a disabled member's access");
+});

@@ -201,10 +201,11 @@ impl Engine {
 
     /// The provider call of one job, and how it ended (with the calendar's name).
     async fn write(&self, job: &Job) -> Result<(String, Finish)> {
-        let (booking, integration) = {
+        let (booking, integration, member_disabled) = {
             let mut pooled = self.conn().await?;
             let mut c = pooled.conn();
             let booking = bookings::get(&mut c, Actor::SYSTEM, job.booking_id).await?;
+            let member_disabled = crate::domain::users::get(&mut c, booking.user_id).await?.disabled;
             let integration = match job.integration_id {
                 Some(id) => match integrations::get_by_id(&mut c, id).await {
                     Ok(i) => Some(i),
@@ -213,13 +214,17 @@ impl Engine {
                 },
                 None => None,
             };
-            (booking, integration)
+            (booking, integration, member_disabled)
         };
         let Some(integration) = integration else {
             return Ok((String::new(), Finish::Left { note: "Not updated: the calendar was removed from calsync; the copy stays in it.".into() }));
         };
         let calendar = integration.integration_name.clone();
         if let Some(note) = not_target(&integration) {
+            return Ok((calendar, Finish::Left { note }));
+        }
+        if member_disabled {
+            let note = format!("Not updated: {} is disabled; the copy stays in '{calendar}'.", booking.user);
             return Ok((calendar, Finish::Left { note }));
         }
         let draft = draft(&booking);
