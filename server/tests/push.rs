@@ -632,3 +632,34 @@ db_test!(a_disabled_members_copies_stay_where_they_are_and_say_so, |db| {
     assert_eq!(c[0].note.as_deref(), Some("Not updated: ana@example.com is disabled; the copy stays in 'Work'."));
     assert_eq!(events_of(&sandbox, ANA, b.id).iter().filter(|e| e["status"] != "cancelled").count(), 1, "nothing written with a disabled member's access");
 });
+
+db_test!(review_an_outlook_event_changed_before_a_lost_create_was_retried_is_not_overwritten, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let me = user(&db, ANA).await;
+    let cal = outlook_primary(&db, &sandbox, me).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_millis(500));
+    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    let b = book(&db, me, meeting("Roadmap", 3, 9)).await;
+    // Outlook makes the event, but no answer reaches calsync.
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 20, after: true }));
+    engine.push_booking(b.id).await.unwrap();
+    assert_eq!(copies_of(&db, b.id).await[0].state, "failed");
+    sandbox.with(|s| s.faults.clear());
+    // Meanwhile Ana renames it in Outlook.
+    let id = sandbox.with(|s| s.graph[&cal].events.iter().find_map(|(id, (e, _))| e.as_ref().map(|_| id.clone())).unwrap());
+    sandbox.with(|s| {
+        let mut e = s.graph[&cal].events[&id].0.clone().unwrap();
+        e["subject"] = json!("Roadmap (Ana's)");
+        s.put_graph_event(&cal, &id, e);
+    });
+    // The retry gets the event back by its transactionId, finds it changed, and leaves it.
+    make_due(&db).await;
+    engine.push_due().await.unwrap();
+    assert_eq!(sandbox.with(|s| s.graph[&cal].events[&id].0.clone().unwrap())["subject"], "Roadmap (Ana's)", "not overwritten unseen");
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    assert_eq!(now.title, "Roadmap (Ana's)", "the calendar's change is taken");
+    let c = copies_of(&db, b.id).await;
+    assert_eq!((c[0].state.as_str(), c[0].external_id.as_deref()), ("written", Some(id.as_str())));
+    assert_eq!(sandbox.with(|s| s.graph[&cal].events.values().filter(|(e, _)| e.is_some()).count()), 1);
+});

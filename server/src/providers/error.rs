@@ -41,14 +41,22 @@ pub struct ProviderError {
     pub message: String,
     /// How long the provider asked us to wait (Retry-After).
     pub retry_after: Option<Duration>,
+    /// The event a refused create found already made in the calendar (its answer was lost,
+    /// and the event changed there since): the copy from now on.
+    pub event: Option<String>,
 }
 
 impl ProviderError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ProviderError { kind, message: message.into(), retry_after: None }
+        ProviderError { kind, message: message.into(), retry_after: None, event: None }
     }
 
     pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        ProviderError { kind: ErrorKind::RateLimited, message: message.into(), retry_after }
+        ProviderError { kind: ErrorKind::RateLimited, message: message.into(), retry_after, event: None }
+    }
+
+    /// A create's event, made before calsync heard back, changed in the calendar since.
+    pub fn made_and_changed(event: &str, message: impl Into<String>) -> Self {
+        ProviderError { kind: ErrorKind::PreconditionFailed, message: message.into(), retry_after: None, event: Some(event.to_string()) }
     }
 }

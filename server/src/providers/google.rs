@@ -209,7 +209,7 @@ pub fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -> Provi
         409 => ProviderError::new(ErrorKind::Conflict, format!("Google Calendar reported a conflict (409 {reason}).")),
         410 => ProviderError::new(ErrorKind::Gone, format!("Google Calendar says this is gone (410 {reason}).")),
         412 => ProviderError::new(ErrorKind::PreconditionFailed, "The event changed in Google Calendar meanwhile (412)."),
-        500..=599 => ProviderError { kind: ErrorKind::Server, message: format!("Google Calendar had a server error ({status}). The next sync will try again."), retry_after },
+        500..=599 => ProviderError { kind: ErrorKind::Server, message: format!("Google Calendar had a server error ({status}). The next sync will try again."), retry_after, event: None },
         _ => ProviderError::new(ErrorKind::Invalid, format!("Google Calendar refused the request ({status} {reason}{said}).")),
     }
 }

@@ -201,7 +201,7 @@ impl GoogleCalendar {
                 Some(sent) => {
                     let there = self.get_event(put.key).await?;
                     if !holds(&there, sent) {
-                        return Err(ProviderError::new(ErrorKind::PreconditionFailed, "The event calsync made was changed in Google Calendar before calsync heard back."));
+                        return Err(ProviderError::made_and_changed(put.key, "The event calsync made was changed in Google Calendar before calsync heard back."));
                     }
                     self.patch(put.key, &body, put.draft.notify, there["etag"].as_str()).await
                 }

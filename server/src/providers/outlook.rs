@@ -286,7 +286,7 @@ pub(crate) fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -
         409 => ProviderError::new(ErrorKind::Conflict, format!("Outlook reported a conflict (409 {code}).")),
         412 => ProviderError::new(ErrorKind::PreconditionFailed, "The event changed in Outlook meanwhile (412)."),
         429 => ProviderError::rate_limited(format!("Outlook asked calsync to slow down (429 {code}). The next sync waits and tries again."), retry_after),
-        500..=599 => ProviderError { kind: ErrorKind::Server, message: format!("Outlook had a server error ({status}). The next sync will try again."), retry_after },
+        500..=599 => ProviderError { kind: ErrorKind::Server, message: format!("Outlook had a server error ({status}). The next sync will try again."), retry_after, event: None },
         _ => ProviderError::new(ErrorKind::Invalid, format!("Outlook refused the request ({status} {code}).")),
     })
 }

@@ -61,6 +61,16 @@ fn instant(t: &Value) -> Option<DateTime<Utc>> {
     Some(crate::events::local_to_utc(tz, local))
 }
 
+/// Does an event hold what calsync sent? (Its body holds the notes and maybe the attendees:
+/// not compared.)
+fn holds(e: &Value, sent: Before<'_>) -> bool {
+    e["isCancelled"] != true
+        && e["subject"].as_str() == Some(sent.title)
+        && instant(&e["start"]) == Some(sent.start)
+        && instant(&e["end"]) == Some(sent.end)
+        && e["location"]["displayName"].as_str().filter(|l| !l.is_empty()) == sent.location
+}
+
 /// Does an occurrence hold what calsync last wrote of it (or, never changed by calsync, what
 /// the series makes)? `None`: deleted there. Its subject may already be the series' new one.
 fn as_written(item: Option<&Value>, before: Before<'_>, key: &str, original: DateTime<Utc>, length: chrono::Duration, new_title: &str) -> bool {
@@ -176,9 +186,15 @@ impl OutlookCalendar {
         if made.external_id.is_empty() {
             return Err(ProviderError::new(ErrorKind::Malformed, "Outlook made the event but did not say its id."));
         }
-        // A repeated create answers the event the first attempt made, as it was then: bring it
-        // in line with the booking now.
+        // A repeated create answers the event the first attempt made, as it is now: bring it in
+        // line with the booking — unless it was changed in Outlook since what calsync sent
+        // (then a sync merges it).
         if put.retry {
+            if let Some(sent) = put.before {
+                if !holds(&v, sent) {
+                    return Err(ProviderError::made_and_changed(&made.external_id, "The event calsync made was changed in Outlook before calsync heard back."));
+                }
+            }
             return self.patch(&made.external_id, &body).await;
         }
         Ok(made)

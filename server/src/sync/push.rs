@@ -292,9 +292,9 @@ impl Engine {
             if let Err(err) = self.queue_sync(integration.id).await {
                 tracing::warn!(integration_id = integration.id, error = %err, "could not start the sync that merges a changed copy");
             }
-            // A create whose event was changed there before calsync heard back: that event,
-            // named by the key (Google's client-chosen id), is the copy from now on.
-            let external_id = (creating && integration.integration_type == IntegrationType::Google).then(|| job.key.clone());
+            // A create whose event was changed there before calsync heard back: that event is
+            // the copy from now on.
+            let external_id = e.event.clone().filter(|_| creating);
             return Ok(Finish::Stale { error: format!("{} The next sync of '{}' merges both changes.", e.message, integration.integration_name), external_id });
         }
         if e.kind == ErrorKind::Forbidden {
