@@ -14,7 +14,6 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use server::domain::merge::Occurrence;
 use server::domain::{bookings as bk, FieldMessage};
 use utoipa::ToSchema;
