@@ -561,3 +561,33 @@ db_test!(review_keeping_a_deletion_the_policy_undid_removes_the_event_made_again
     let live: Vec<Value> = w.sandbox.with(|s| s.calendars[ANA].events.values().map(|(e, _)| e.clone()).filter(|e| e["status"] != "cancelled").collect());
     assert!(live.is_empty(), "{live:?}");
 });
+
+db_test!(review_a_series_moved_after_an_occurrence_was_cancelled_settles, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let (b, id) = booked_weekly(&db, &w, "Standup").await;
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::cancel_occurrence(&mut c.conn(), w.me, b.id, &key(2), ANA, Some(b.version)).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    sync(&w).await;
+    // The whole series moves an hour later: the cancelled occurrence is gone with its time.
+    let now = booking(&db, w.me, b.id).await;
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let ch = Changes { version: now.version, start: Some(local(2, 11)), end: Some(local(2, 12)), ..Changes::default() };
+        bk::update(&mut c.conn(), w.me, b.id, ANA, ch).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    assert_eq!(copy(&db, b.id).await.state, "written", "{:?}", copy(&db, b.id).await);
+    assert_eq!(time_of(&event(&w.sandbox, &id)["start"]), utc(2, 11));
+    sync(&w).await;
+    let settled = booking(&db, w.me, b.id).await;
+    sync(&w).await;
+    w.engine.push_due().await.unwrap();
+    sync(&w).await;
+    let again = booking(&db, w.me, b.id).await;
+    assert_eq!((again.version, again.exceptions.len()), (settled.version, 0), "no loop: {:?}", again.exceptions);
+    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert!(conflicts_of(&db, w.me, b.id).await.is_empty());
+});

@@ -663,3 +663,27 @@ db_test!(review_an_outlook_event_changed_before_a_lost_create_was_retried_is_not
     assert_eq!((c[0].state.as_str(), c[0].external_id.as_deref()), ("written", Some(id.as_str())));
     assert_eq!(sandbox.with(|s| s.graph[&cal].events.values().filter(|(e, _)| e.is_some()).count()), 1);
 });
+
+db_test!(review_one_outlook_occurrence_retitled_does_not_retitle_the_series, |db| {
+    use server::providers::write::occurrence_key;
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let me = user(&db, ANA).await;
+    let cal = outlook_primary(&db, &sandbox, me).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
+    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    let b = book(&db, me, NewBooking { recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=2".into()), allow_conflict: true, ..meeting("Workshop", 2, 10) }).await;
+    engine.push_booking(b.id).await.unwrap();
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    // Ana renames the first of the two in Outlook.
+    let first = b.start.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let (id, mut e) = sandbox.with(|s| s.graph[&cal].events.iter().find_map(|(id, (e, _))| e.as_ref().filter(|e| e["originalStart"] == first.as_str()).map(|e| (id.clone(), e.clone()))).unwrap());
+    e["subject"] = json!("Workshop part 1");
+    e["type"] = json!("exception");
+    sandbox.with(|s| s.put_graph_event(&cal, &id, e));
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    assert_eq!(now.title, "Workshop", "the series keeps its title");
+    assert_eq!(now.exceptions[&occurrence_key(b.start.and_utc())].title.as_deref(), Some("Workshop part 1"));
+    let subjects: Vec<String> = sandbox.with(|s| s.graph[&cal].events.values().filter_map(|(e, _)| e.clone()).filter(|e| e["type"] != "seriesMaster").map(|e| e["subject"].as_str().unwrap().to_string()).collect());
+    assert!(subjects.contains(&"Workshop".to_string()), "the other occurrence keeps the series' title: {subjects:?}");
+});

@@ -115,6 +115,11 @@ impl Booking {
 }
 
 impl Booking {
+    /// Does `key` name an occurrence of its series as it is now?
+    pub fn has_occurrence(&self, key: &str) -> bool {
+        parse_occurrence_key(key).is_some_and(|t| is_occurrence(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), t))
+    }
+
     /// The original starts of its series' occurrences in [from, to), whatever became of them.
     pub fn originals(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
         occurrences(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), from, to, limit).into_iter().map(|(s, _)| s).filter(|s| *s >= from).collect()

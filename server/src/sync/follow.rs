@@ -64,7 +64,7 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields,
     if !expected.is_empty() {
         // Known by its occurrences only (an incremental sync updates them, not the series): the
         // series' title is the one most of them hold.
-        if let Some(title) = usual_title(c, integration_id, &uid).await? {
+        if let Some(title) = usual_title(c, integration_id, &uid, &seen.title).await? {
             fields.title = title;
         }
     }
@@ -72,8 +72,10 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields,
     Ok(Some(Remote { fields, etag, seen_at }))
 }
 
-/// The title most of a stored series' occurrences hold (the earliest's on a tie).
-async fn usual_title(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Option<String>> {
+/// The series' title as its occurrences tell it: the one calsync wrote (`seen`) while any
+/// occurrence still holds it (others may have been retitled one by one), else the one most
+/// of them hold (the earliest's on a tie).
+async fn usual_title(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &str) -> Result<Option<String>> {
     let uid = uid.to_string();
     let titles: Vec<String> = run!(c, |cc| ei::table
         .filter(ei::integration_id.eq(integration_id).and(ei::uid.eq(&uid)).and(ei::status.ne("cancelled")))
@@ -81,6 +83,9 @@ async fn usual_title(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result
         .select(ei::summary)
         .load(cc)
         .await)?;
+    if titles.iter().any(|t| t == seen) {
+        return Ok(Some(seen.to_string()));
+    }
     let mut counts: Vec<(&String, usize)> = Vec::new();
     for t in &titles {
         match counts.iter_mut().find(|(x, _)| *x == t) {
@@ -197,13 +202,19 @@ impl Engine {
             // A local change waits for its push, which comes back here if the copy changed.
             return Ok(Step::Nothing);
         }
-        let Some(base) = t.base.clone() else { return Ok(Step::Nothing) };
+        let Some(mut base) = t.base.clone() else { return Ok(Step::Nothing) };
+        // An occurrence of a series since moved or cut short is gone on both sides.
+        base.occurrences.retain(|k, _| booking.has_occurrence(k));
         // Outlook lists occurrences only: one the window should hold but does not was deleted.
         let expected = match (integration.integration_type, &booking.recurrence) {
             (IntegrationType::Outlook, Some(_)) => booking.originals(window.from + chrono::Duration::days(1), window.to - chrono::Duration::days(1), 1000),
             _ => Vec::new(),
         };
-        let remote = remote(&mut c, integration.id, &t.external_id, &base, &expected).await?;
+        let mut remote = remote(&mut c, integration.id, &t.external_id, &base, &expected).await?;
+        if let Some(r) = remote.as_mut() {
+            // A cancelled exception of an occurrence the series no longer has is no change.
+            r.fields.occurrences.retain(|k, _| booking.has_occurrence(k));
+        }
         let policy = integration.conflict_policy;
         let local = booking.fields();
         let label = &integration.integration_name;

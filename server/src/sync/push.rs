@@ -231,7 +231,7 @@ impl Engine {
         let mut refused = None;
         // Twice at most: once more with a refreshed token after a 401.
         for _ in 0..2 {
-            let answer = self.write_once(job, &integration, &draft, refused.as_ref()).await;
+            let answer = self.write_once(job, &integration, &booking, &draft, refused.as_ref()).await;
             let how = match answer {
                 Ok(how) => how,
                 Err((e, used)) if e.kind == ErrorKind::Unauthorized && refused.is_none() && integration.account_id.is_some() && used.is_some() => {
@@ -245,7 +245,7 @@ impl Engine {
         Ok((calendar, Finish::Failed { error: "The calendar refused calsync's access twice.".into(), retry_at: None, sent: None }))
     }
 
-    async fn write_once(&self, job: &Job, integration: &Integration, draft: &Draft, refused: Option<&crate::crypto::Secret>) -> std::result::Result<Finish, (ProviderError, Option<crate::crypto::Secret>)> {
+    async fn write_once(&self, job: &Job, integration: &Integration, booking: &Booking, draft: &Draft, refused: Option<&crate::crypto::Secret>) -> std::result::Result<Finish, (ProviderError, Option<crate::crypto::Secret>)> {
         let pacer = std::sync::Arc::new(self.pacer_for(integration));
         let (provider, used) = self.provider(integration, refused, pacer).await.map_err(|e| (e, None))?;
         if job.action == copies::REMOVE {
@@ -254,14 +254,17 @@ impl Engine {
                 Some(id) => provider.remove(id, draft.notify).await.map(|_| Finish::Removed).map_err(|e| (e, used)),
             };
         }
-        // Written before, or a create retried: what calsync wrote or sent is the base.
+        // Written before, or a create retried: what calsync wrote or sent is the base. An
+        // occurrence of a series since moved or cut short is gone with it: nothing to write.
+        let written: std::collections::BTreeMap<String, crate::domain::merge::Occurrence> =
+            job.base.as_ref().map(|b| b.occurrences.iter().filter(|(k, _)| booking.has_occurrence(k)).map(|(k, o)| (k.clone(), o.clone())).collect()).unwrap_or_default();
         let before = job.base.as_ref().filter(|_| job.external_id.is_some() || job.attempts > 0).map(|b| Before {
             title: &b.title,
             start: b.start,
             end: b.end,
             location: b.location.as_deref(),
             description: b.description.as_deref(),
-            occurrences: &b.occurrences,
+            occurrences: &written,
         });
         let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, if_match: job.etag.as_deref(), draft, before, look_first: job.look_first };
         match provider.put(&put).await {
