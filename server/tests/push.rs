@@ -356,6 +356,12 @@ db_test!(new_outlook_copies_go_out_twenty_to_a_batch, |db| {
     }
 });
 
+/// The name of Ana's (only) calendar record.
+async fn record_name(db: &TestDb, me: Actor) -> String {
+    let mut c = db.pool.get().await.unwrap();
+    ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name
+}
+
 /// Ana's Outlook calendar at the sandbox, connected as her primary; answers its Graph id.
 async fn outlook_primary(db: &TestDb, sandbox: &Sandbox, me: Actor) -> String {
     const MS: &str = "ana@contoso.com";
@@ -406,7 +412,7 @@ db_test!(review_an_outlook_copy_moved_out_of_the_window_is_not_a_deletion, |db| 
     let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
     let b = book(&db, me, meeting("Offsite", 3, 9)).await;
     engine.push_booking(b.id).await.unwrap();
-    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    let name = record_name(&db, me).await;
     engine.sync_and_wait(me, &name, server::sync::Trigger::Manual).await.unwrap();
     // Moved in Outlook to next year: out of the sync window (90 days ahead), not deleted.
     let external = copies_of(&db, b.id).await[0].external_id.clone().unwrap();
@@ -476,7 +482,7 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
     let me = user(&db, ANA).await;
     let cal = outlook_primary(&db, &sandbox, me).await;
     let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
-    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    let name = record_name(&db, me).await;
     let b = book(&db, me, NewBooking { recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..meeting("Standup", 2, 10) }).await;
     engine.push_booking(b.id).await.unwrap();
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
@@ -537,7 +543,7 @@ db_test!(review_a_place_changed_in_outlook_is_followed_not_overwritten, |db| {
     let me = user(&db, ANA).await;
     let cal = outlook_primary(&db, &sandbox, me).await;
     let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
-    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    let name = record_name(&db, me).await;
     let b = book(&db, me, NewBooking { location: Some("Room 1".into()), ..meeting("Planning", 3, 9) }).await;
     engine.push_booking(b.id).await.unwrap();
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
@@ -638,7 +644,7 @@ db_test!(review_an_outlook_event_changed_before_a_lost_create_was_retried_is_not
     let me = user(&db, ANA).await;
     let cal = outlook_primary(&db, &sandbox, me).await;
     let engine = sandbox_engine(&db, &sandbox, Duration::from_millis(500));
-    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    let name = record_name(&db, me).await;
     let b = book(&db, me, meeting("Roadmap", 3, 9)).await;
     // Outlook makes the event, but no answer reaches calsync.
     sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 20, after: true }));
@@ -670,7 +676,7 @@ db_test!(review_one_outlook_occurrence_retitled_does_not_retitle_the_series, |db
     let me = user(&db, ANA).await;
     let cal = outlook_primary(&db, &sandbox, me).await;
     let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
-    let name = { let mut c = db.pool.get().await.unwrap(); ig::list(&mut c.conn(), me, &ig::Filter { limit: 10, ..ig::Filter::default() }).await.unwrap().0.remove(0).name };
+    let name = record_name(&db, me).await;
     let b = book(&db, me, NewBooking { recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=2".into()), allow_conflict: true, ..meeting("Workshop", 2, 10) }).await;
     engine.push_booking(b.id).await.unwrap();
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();

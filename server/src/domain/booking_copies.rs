@@ -216,11 +216,16 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
                 .await)?;
             let base = row.9.and_then(|b| serde_json::from_str(&b).ok());
             let booking_id = row.0;
-            let elsewhere: i64 = run!(&mut c, |cc| bc::table
-                .filter(bc::booking_id.eq(booking_id).and(bc::id.ne(copy_id)).and(bc::external_id.is_not_null()))
-                .count()
-                .get_result(cc)
-                .await)?;
+            // Only a create looks first, so only a create asks (not every update on the hot path).
+            let elsewhere: i64 = if row.4.is_none() && row.5 == PUT {
+                run!(&mut c, |cc| bc::table
+                    .filter(bc::booking_id.eq(booking_id).and(bc::id.ne(copy_id)).and(bc::external_id.is_not_null()))
+                    .count()
+                    .get_result(cc)
+                    .await)?
+            } else {
+                0
+            };
             Ok(Some(Job {
                 look_first: elsewhere > 0, copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7, lease: row.8, base }))
         })

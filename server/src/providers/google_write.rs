@@ -29,6 +29,11 @@ pub fn body(draft: &Draft) -> Value {
     })
 }
 
+/// An `EventDateTime`'s instant (`dateTime` carries its offset).
+fn instant(t: &Value) -> Option<DateTime<Utc>> {
+    t["dateTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.to_utc())
+}
+
 /// A time as Google takes it: the wall clock in the draft's zone, with the zone.
 fn when(d: &Draft, t: DateTime<Utc>) -> Value {
     json!({"dateTime": t.with_timezone(&d.time_zone).to_rfc3339(), "timeZone": d.time_zone.name()})
@@ -43,18 +48,16 @@ fn as_written(item: &Value, before: Before<'_>, key: &str, original: DateTime<Ut
         return was.cancelled == cancelled;
     }
     let (title, start, end) = was.resolve(original, before.title, length);
-    let time = |t: &Value| t["dateTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.to_utc());
     let summary = item["summary"].as_str().unwrap_or_default();
-    time(&item["start"]) == Some(start) && time(&item["end"]) == Some(end) && (summary == title || (was.title.is_none() && summary == new_title))
+    instant(&item["start"]) == Some(start) && instant(&item["end"]) == Some(end) && (summary == title || (was.title.is_none() && summary == new_title))
 }
 
 /// Does a live event hold what calsync sent?
 fn holds(e: &Value, sent: Before<'_>) -> bool {
-    let time = |t: &Value| t["dateTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.to_utc());
     e["status"] != "cancelled"
         && e["summary"].as_str() == Some(sent.title)
-        && time(&e["start"]) == Some(sent.start)
-        && time(&e["end"]) == Some(sent.end)
+        && instant(&e["start"]) == Some(sent.start)
+        && instant(&e["end"]) == Some(sent.end)
         && e["location"].as_str().filter(|l| !l.is_empty()) == sent.location
         && e["description"].as_str().filter(|d| !d.is_empty()) == sent.description
 }

@@ -93,7 +93,7 @@ struct State {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DateTimeTimeZone {
+pub(super) struct DateTimeTimeZone {
     date_time: String,
     #[serde(default)]
     time_zone: Option<String>,
@@ -129,7 +129,7 @@ struct GraphEvent {
 }
 
 /// A `dateTimeTimeZone`: no offset, up to 7 fractional digits, a Windows or IANA zone name.
-fn when(t: &DateTimeTimeZone, all_day: bool) -> Option<(When, Option<Arc<str>>)> {
+pub(super) fn when(t: &DateTimeTimeZone, all_day: bool) -> Option<(When, Option<Arc<str>>)> {
     let local = NaiveDateTime::parse_from_str(t.date_time.get(..19)?, "%Y-%m-%dT%H:%M:%S").ok()?;
     if all_day {
         return Some((When::Date(local.date()), None));

@@ -55,10 +55,8 @@ fn written(v: &Value, fallback: &str) -> Written {
 
 /// A Graph `dateTimeTimeZone` as an instant (IANA or Windows zone names).
 fn instant(t: &Value) -> Option<DateTime<Utc>> {
-    let local = chrono::NaiveDateTime::parse_from_str(t["dateTime"].as_str()?.get(..19)?, "%Y-%m-%dT%H:%M:%S").ok()?;
-    let zone = t["timeZone"].as_str().unwrap_or("UTC");
-    let tz = if zone.eq_ignore_ascii_case("UTC") { chrono_tz::UTC } else { crate::ical::zones::lookup_iana(zone)? };
-    Some(crate::events::local_to_utc(tz, local))
+    let t: super::outlook::DateTimeTimeZone = serde_json::from_value(t.clone()).ok()?;
+    super::outlook::when(&t, false).map(|(w, _)| w.instant(chrono_tz::UTC))
 }
 
 /// Does an event hold what calsync sent? (Its body holds the notes and maybe the attendees:
