@@ -531,3 +531,70 @@ db_test!(a_feed_too_big_to_keep_is_fetched_again_only_when_the_window_moves, |db
     assert_eq!(counts(&engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap()), (1, 0, 0, 4));
     assert_eq!((host.requests(), host.not_modified()), (4, 2));
 });
+
+// Review finding: a calendar added while the scheduler slept waited for its tick (60 s).
+db_test!(a_calendar_added_while_the_scheduler_sleeps_is_synced_at_once, |db| {
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(feed(&[("a", 1, "Alpha")])));
+    let me = user(&db, "sarah@example.com").await;
+    // An hour's tick: only a wake-up can start it soon.
+    let engine = engine_with_slots(&db, 4);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(engine.clone().scheduler(stopped));
+    // Let it find nothing to do and go to sleep.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let added = std::time::Instant::now();
+    let name = calendar(&db, me, "Team", &host.url("/f.ics")).await;
+    let mut started = None;
+    while added.elapsed() < Duration::from_secs(5) {
+        let mut p = db.pool.get().await.unwrap();
+        let id = ig::get(&mut p.conn(), me, &name).await.unwrap().id;
+        if runs::recent(&mut p.conn(), id, 1, 0).await.unwrap().1 > 0 {
+            started = Some(added.elapsed());
+            break;
+        }
+        drop(p);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = started.expect("the new calendar's first sync started within 5 s");
+    assert!(started < Duration::from_secs(2), "first sync started after {started:?}");
+    // Turned off and on again later: due at once, synced again without waiting for the tick.
+    for _ in 0..100 {
+        if status_of(&db, me, &name).await.sync_status.as_str() == "Success" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    {
+        let mut p = db.pool.get().await.unwrap();
+        ig::update(&mut p.conn(), &db.keys, me, &name, Patch { is_active: Some(false), ..Patch::default() }).await.unwrap();
+        // Pretend the last success was long ago: re-activated, it is due now.
+        let id = ig::get(&mut p.conn(), me, &name).await.unwrap().id;
+        let long_ago = now() - Days::hours(2);
+        run!(&mut p.conn(), |c| diesel::update(server::db::schema::calendar_integrations::table.find(id))
+            .set(server::db::schema::calendar_integrations::last_sync.eq(Some(long_ago)))
+            .execute(c)
+            .await)
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reactivated = std::time::Instant::now();
+    {
+        let mut p = db.pool.get().await.unwrap();
+        ig::update(&mut p.conn(), &db.keys, me, &name, Patch { is_active: Some(true), ..Patch::default() }).await.unwrap();
+    }
+    let mut again = false;
+    while reactivated.elapsed() < Duration::from_secs(2) {
+        let mut p = db.pool.get().await.unwrap();
+        let id = ig::get(&mut p.conn(), me, &name).await.unwrap().id;
+        if runs::recent(&mut p.conn(), id, 10, 0).await.unwrap().1 >= 2 {
+            again = true;
+            break;
+        }
+        drop(p);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(again, "re-activated, the calendar was synced again within 2 s");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), scheduler).await.expect("the scheduler stops").unwrap();
+});

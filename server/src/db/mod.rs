@@ -4,6 +4,7 @@ pub mod bulk;
 pub mod dialect;
 mod migrate;
 pub mod schema;
+pub mod signal;
 
 use diesel::{ConnectionError, SqliteConnection};
 use diesel_async::{
@@ -22,7 +23,8 @@ type SqliteManager = AsyncDieselConnectionManager<SqliteConn>;
 /// A pool of connections to one of the two backends.
 #[derive(Clone)]
 pub enum Pool {
-    Pg(bb8::Pool<PgManager>),
+    /// The pool, and its URL (for the scheduler's own listening connection).
+    Pg(bb8::Pool<PgManager>, std::sync::Arc<str>),
     Sqlite(bb8::Pool<SqliteManager>),
 }
 
@@ -102,14 +104,14 @@ impl Pool {
                 // asking, and is replaced.
                 let mut config = ManagerConfig::default();
                 config.recycling_method = RecyclingMethod::Fast;
-                let manager = PgManager::new_with_config(url, config);
+                let manager = PgManager::new_with_config(url.clone(), config);
                 let pool = bb8::Pool::builder()
                     .max_size(max_size)
                     .connection_timeout(wait)
                     .build(manager)
                     .await
                     .map_err(|e| DbError::Connect(e.to_string()))?;
-                Ok(Pool::Pg(pool))
+                Ok(Pool::Pg(pool, url.into()))
             }
             Target::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -134,14 +136,14 @@ impl Pool {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Pool::Pg(_) => Backend::Postgres,
+            Pool::Pg(..) => Backend::Postgres,
             Pool::Sqlite(_) => Backend::Sqlite,
         }
     }
 
     pub async fn get(&self) -> Result<PooledConn, DbError> {
         match self {
-            Pool::Pg(p) => p.get_owned().await.map(PooledConn::Pg),
+            Pool::Pg(p, _) => p.get_owned().await.map(PooledConn::Pg),
             Pool::Sqlite(p) => p.get_owned().await.map(PooledConn::Sqlite),
         }
         .map_err(|e| DbError::Pool(e.to_string()))

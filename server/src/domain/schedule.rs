@@ -1,6 +1,7 @@
 //! When each calendar is next synced: its scheduling row, kept apart from the spec's record so
 //! the scheduler's frequent writes touch a small row. Created with the calendar; the engine
-//! moves it after every run, the record's settings move it when they change.
+//! moves it after every run, the record's settings move it when they change (and wake the
+//! schedulers, which may sleep past the new time).
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -17,6 +18,9 @@ pub async fn create(conn: &mut Conn<'_>, id: i64, scheduled: bool) -> Result<()>
         .values((ss::integration_id.eq(id), ss::scheduled.eq(scheduled)))
         .execute(c)
         .await)?;
+    if scheduled {
+        crate::db::signal::due_sooner(conn).await?;
+    }
     Ok(())
 }
 
@@ -26,5 +30,9 @@ pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>, s
         .set((ss::due_at.eq(due), ss::scheduled.eq(scheduled)))
         .execute(c)
         .await)?;
+    // Due now or at another time than the schedulers slept for: they look again.
+    if scheduled {
+        crate::db::signal::due_sooner(conn).await?;
+    }
     Ok(())
 }

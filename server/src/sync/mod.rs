@@ -116,8 +116,8 @@ struct Inner {
     worker: String,
     /// One permit per sync this process may run at once: scheduled and "Sync now" alike.
     slots: Arc<tokio::sync::Semaphore>,
-    /// Wakes an idle scheduler ("Sync now" queued a calendar).
-    wake: tokio::sync::Notify,
+    /// Wakes an idle scheduler ("Sync now" queued a calendar, a calendar fell due sooner).
+    wake: Arc<tokio::sync::Notify>,
     /// This process queued a calendar since the last look at the queue. Otherwise a claim
     /// looks at the queue once a tick (another process may have queued one), not every time.
     look_at_queue: Arc<std::sync::atomic::AtomicBool>,
@@ -178,7 +178,9 @@ impl Engine {
         let adapters = Adapters::new(feeds, keys, read, &settings);
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
         let (look_at_queue, last_queue_look) = (Arc::new(true.into()), std::time::Instant::now().into());
-        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake: tokio::sync::Notify::new(), look_at_queue, last_queue_look }) }
+        let wake = Arc::new(tokio::sync::Notify::new());
+        crate::db::signal::register(&wake);
+        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake, look_at_queue, last_queue_look }) }
     }
 
     /// After a successful sync of a Google calendar: makes sure a push channel is open and
@@ -492,6 +494,9 @@ impl Engine {
         if mode == Claim::Due {
             tokio::spawn(self.clone().keep_pruned(shutdown.clone()));
             tokio::spawn(self.clone().keep_pushing(shutdown.clone()));
+            // A calendar added, re-activated or made due sooner in any process wakes this one.
+            let (pool, wake, mut stop) = (self.inner.pool.clone(), self.inner.wake.clone(), shutdown.clone());
+            tokio::spawn(async move { crate::db::signal::listen(&pool, wake, async move { let _ = stop.changed().await; }).await });
         }
         let slots = self.inner.slots.clone();
         let mut ticker = tokio::time::interval(self.inner.settings.tick);
@@ -527,7 +532,7 @@ impl Engine {
             }
             drop(held);
             // Idle: until the next calendar falls due (so "next run" on the dashboard holds),
-            // the tick (another process may add work), or a wake-up.
+            // the tick (a queue another process filled), or a wake-up (a calendar due sooner).
             let until_due = match mode {
                 Claim::Due => self.until_next_due().await,
                 Claim::Queued => None,
