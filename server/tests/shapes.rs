@@ -1,8 +1,11 @@
 //! Recurrence shapes that real feeds contain, read as calendar apps show them. Each fixture in
 //! `tests/data/shapes/` is small and written for this test; the expected instances below are
 //! worked out by hand, with the reasoning beside them. Where RFC 5545 and the apps differ, the
-//! apps win and the comment says so.
-use std::path::Path;
+//! apps win and the comment says so. Every fixture is also read by an independent expander,
+//! Python's icalendar + recurring-ical-events (the last test), which must give the same instances.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use server::ical::{self, Options};
@@ -73,12 +76,13 @@ fn two_masters_of_one_uid_give_one_set_with_every_exception_once() {
 
 #[test]
 fn this_and_future_overrides_each_apply_until_the_next() {
-    // Daily 09:00–10:00Z, Jan 4–10 2027. From the 6th: +2h ("room B", 11:00). From the 8th:
-    // 13:00 ("room C"). The second names its occurrence by where the first had moved it
-    // (11:00 on the 8th), as Thunderbird writes; RFC 5545 would name the original 09:00. Either
-    // way: the 6th and 7th at 11:00, the 8th to the 10th at 13:00, nothing left at 09:00 or
-    // 11:00 on the 8th.
-    let want = spans(&[
+    // Daily 09:00–10:00Z, Jan 4–10 2027. From the 6th: +2h ("room B", 11:00). From the 8th,
+    // named as RFC 5545 names an occurrence, by its time as the rule made it (09:00): 13:00
+    // ("room C"), +4h. The 6th and 7th at 11:00, the 8th to the 10th at 13:00, nothing left at
+    // 09:00 or 11:00 on the 8th. (Named by where room B had moved it, 11:00 on the 8th, the
+    // second override names no occurrence: `an_override_naming_no_occurrence_…` below.)
+    let (got, _) = read("4_this_and_future_twice.ics", "2027-01-01", "2027-02-01");
+    assert_eq!(got, spans(&[
         ("2027-01-04T09:00:00Z", "2027-01-04T10:00:00Z", "Class"),
         ("2027-01-05T09:00:00Z", "2027-01-05T10:00:00Z", "Class"),
         ("2027-01-06T11:00:00Z", "2027-01-06T12:00:00Z", "Class (room B)"),
@@ -86,12 +90,7 @@ fn this_and_future_overrides_each_apply_until_the_next() {
         ("2027-01-08T13:00:00Z", "2027-01-08T14:00:00Z", "Class (room C)"),
         ("2027-01-09T13:00:00Z", "2027-01-09T14:00:00Z", "Class (room C)"),
         ("2027-01-10T13:00:00Z", "2027-01-10T14:00:00Z", "Class (room C)"),
-    ]);
-    let (got, _) = read("4_this_and_future_twice.ics", "2027-01-01", "2027-02-01");
-    assert_eq!(got, want);
-    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/shapes/4_this_and_future_twice.ics")).unwrap();
-    let rfc_form = String::from_utf8(bytes).unwrap().replace("THISANDFUTURE:20270108T110000Z", "THISANDFUTURE:20270108T090000Z");
-    assert_eq!(read_text(rfc_form.as_bytes(), "2027-01-01", "2027-02-01").0, want);
+    ]));
 }
 
 #[test]
@@ -157,4 +156,120 @@ fn what_was_right_stays_right() {
     // DTSTART is the first occurrence even when UNTIL is before it.
     let early_until = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTART:20270105T090000Z\r\nDTEND:20270105T100000Z\r\nRRULE:FREQ=DAILY;UNTIL=20270101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     assert_eq!(read_text(early_until.as_bytes(), "2027-01-01", "2027-02-01").0, spans(&[("2027-01-05T09:00:00Z", "2027-01-05T10:00:00Z", "")]));
+}
+
+#[test]
+fn a_date_with_a_duration_of_hours_lasts_those_hours_from_its_midnight() {
+    // "Dentist": DTSTART the date Jan 5, DURATION:PT2H. RFC 5545 gives a date's DURATION in
+    // whole days; calendar apps and other expanders (recurring-ical-events) read hours as that
+    // long from the date's midnight, a floating time (the owner is in UTC here): 00:00–02:00,
+    // with a warning — not the whole day. "Retreat": weekly from the date Jan 11 for
+    // P1DT12H, three times, the 18th excluded by a date: Jan 11 00:00 to Jan 12 12:00 and
+    // Jan 25 to 26. "Offsite", P2D, is whole days and stays an all-day event.
+    let (got, warnings) = read("10_date_with_hours.ics", "2027-01-01", "2027-02-01");
+    assert_eq!(got, spans(&[
+        ("2027-01-05T00:00:00Z", "2027-01-05T02:00:00Z", "Dentist"),
+        ("2027-01-07", "2027-01-09", "Offsite"),
+        ("2027-01-11T00:00:00Z", "2027-01-12T12:00:00Z", "Retreat"),
+        ("2027-01-25T00:00:00Z", "2027-01-26T12:00:00Z", "Retreat"),
+    ]));
+    let said = "DTSTART is a date but DURATION is not a whole number of days; read as that long from midnight of that date";
+    assert_eq!(warnings, [format!("line 7: {said}"), format!("line 19: {said}")]);
+}
+
+#[test]
+fn an_override_naming_no_occurrence_stands_beside_the_others() {
+    // Daily 09:00–10:00Z, Jan 4–10 2027. The 5th starts at 09:30 (a plain override); from the
+    // 6th, room B at 11:00 (RANGE=THISANDFUTURE, +2h). Room C's RANGE=THISANDFUTURE override
+    // names 11:00 on the 8th — where room B had moved that day, but no occurrence of the rule:
+    // RFC 5545 3.8.4.4 names an instance by its time "as originally scheduled", 09:00. So it
+    // replaces nothing: the 8th stays room B's at 11:00, and room C is an event of its own at
+    // 13:00. From the instant it names, later occurrences move by its own difference
+    // (11:00 → 13:00, +2h): the 9th and 10th at 11:00 with room C's fields. The other overrides
+    // still apply. recurring-ical-events reads it so; calsync used to guess the 8th was meant
+    // and put the 8th to the 10th at 13:00.
+    let (got, _) = read("11_orphan_this_and_future.ics", "2027-01-01", "2027-02-01");
+    assert_eq!(got, spans(&[
+        ("2027-01-04T09:00:00Z", "2027-01-04T10:00:00Z", "Class"),
+        ("2027-01-05T09:30:00Z", "2027-01-05T10:30:00Z", "Class (late start)"),
+        ("2027-01-06T11:00:00Z", "2027-01-06T12:00:00Z", "Class (room B)"),
+        ("2027-01-07T11:00:00Z", "2027-01-07T12:00:00Z", "Class (room B)"),
+        ("2027-01-08T11:00:00Z", "2027-01-08T12:00:00Z", "Class (room B)"),
+        ("2027-01-08T13:00:00Z", "2027-01-08T14:00:00Z", "Class (room C)"),
+        ("2027-01-09T11:00:00Z", "2027-01-09T12:00:00Z", "Class (room C)"),
+        ("2027-01-10T11:00:00Z", "2027-01-10T12:00:00Z", "Class (room C)"),
+    ]));
+}
+
+#[test]
+fn this_and_future_overrides_move_by_their_own_difference_on_the_wall_clock() {
+    // Choir, Mondays 19:00–21:00 Berlin from 2027-03-01, seven times (to Apr 12). From Mar 15:
+    // an hour later (20:00 CET, 19:00Z). From Mar 22: a week on, to Mar 29 19:00, 90 minutes
+    // long — a different move than its neighbour's. Berlin goes to summer time on Mar 28, so
+    // that week is 167 hours; RFC 5545 repeats in local time, and the later occurrences are
+    // "rescheduled by the same time difference": a week on the wall clock, at 19:00 CEST
+    // (17:00Z), not 18:00 CEST. Mar 29's occurrence goes to Apr 5, Apr 5's to Apr 12, Apr 12's
+    // to Apr 19. recurring-ical-events reads it so.
+    let (got, _) = read("12_this_and_future_across_dst.ics", "2027-03-01", "2027-05-01");
+    assert_eq!(got, spans(&[
+        ("2027-03-01T18:00:00Z", "2027-03-01T20:00:00Z", "Choir"),
+        ("2027-03-08T18:00:00Z", "2027-03-08T20:00:00Z", "Choir"),
+        ("2027-03-15T19:00:00Z", "2027-03-15T21:00:00Z", "Choir (an hour later)"),
+        ("2027-03-29T17:00:00Z", "2027-03-29T18:30:00Z", "Choir (a week on)"),
+        ("2027-04-05T17:00:00Z", "2027-04-05T18:30:00Z", "Choir (a week on)"),
+        ("2027-04-12T17:00:00Z", "2027-04-12T18:30:00Z", "Choir (a week on)"),
+        ("2027-04-19T17:00:00Z", "2027-04-19T18:30:00Z", "Choir (a week on)"),
+    ]));
+    // A window after the last occurrence the rule makes (Apr 12) still has the one moved into it.
+    let (late, _) = read("12_this_and_future_across_dst.ics", "2027-04-15", "2027-05-01");
+    assert_eq!(late, spans(&[("2027-04-19T17:00:00Z", "2027-04-19T18:30:00Z", "Choir (a week on)")]));
+}
+
+/// The Python with the independent expander: CALSYNC_PYTHON (scripts/test.sh sets it), else
+/// target/pyenv's (scripts/setup.sh --test makes it).
+fn python() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("CALSYNC_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/python")).filter(|p| p.exists())
+}
+
+#[test]
+fn every_shape_reads_as_an_independent_expander_reads_it() {
+    // scripts/ics_instances.py: Python's icalendar + recurring-ical-events, instants in UTC
+    // (floating ones read as UTC, as the owner here), dates as dates.
+    let Some(python) = python() else {
+        eprintln!("no Python with recurring-ical-events (CALSYNC_PYTHON, target/pyenv): comparison skipped");
+        return;
+    };
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = manifest.join("../scripts/ics_instances.py");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(manifest.join("tests/data/shapes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ics"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "{files:?}");
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        let (mut ours, _) = read_text(&bytes, "2019-01-01", "2028-01-01");
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .args(["2019-01-01T00:00:00Z", "2028-01-01T00:00:00Z"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", python.display()));
+        child.stdin.take().unwrap().write_all(&bytes).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let field = |o: &serde_json::Value, k: &str| o[k].as_str().unwrap_or_default().to_owned();
+        let mut theirs: Vec<(String, String, String)> = listed.iter().map(|o| (field(o, "start"), field(o, "end"), field(o, "summary"))).collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{}: calsync (left) and recurring-ical-events (right) differ", path.display());
+    }
 }

@@ -537,9 +537,20 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, twins: &[&Event], ove
 
     // Candidate occurrence starts (original times): the union of every RRULE, and RDATE.
     let mut starts: Vec<When> = Vec::new();
-    let margin = Duration::hours(15) + duration.max(Duration::zero());
+    // A RANGE=THISANDFUTURE override moves later occurrences, also ones from outside the
+    // window into it: the walk reaches as far beyond the window as they move (at most a year).
+    let (mut later, mut earlier) = (Duration::zero(), Duration::zero());
+    for &o in overrides.iter().filter(|o| o.this_and_future) {
+        let written = o.recurrence_id.as_ref().expect("overrides have a recurrence id");
+        let rid = ctx.when(written, o.line);
+        let (o_start, _) = span(ctx, o);
+        let by = length(rid, o_start).clamp(-Duration::days(366), Duration::days(366));
+        later = later.max(by);
+        earlier = earlier.max(-by);
+    }
+    let margin = Duration::hours(15) + duration.max(Duration::zero()) + later;
     let lo = clock.to_wall((opts.from - margin).naive_utc());
-    let hi = clock.to_wall((opts.to + Duration::hours(15)).naive_utc());
+    let hi = clock.to_wall((opts.to + Duration::hours(15) + earlier).naive_utc());
     let mut rdate_lengths: HashMap<When, Duration> = HashMap::new();
     for (line, rule) in &master.rrules {
         let until_clock = clock.clone();
@@ -627,20 +638,18 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, twins: &[&Event], ove
         }
     }
     // RANGE=THISANDFUTURE, in order: each moves its occurrence and every later one until the
-    // next takes over. A later one may name its occurrence by the original time (RFC 5545) or
-    // by where the earlier one had moved it (as some clients write): both find the original.
+    // next takes over, by the difference between its RECURRENCE-ID and its own DTSTART (RFC
+    // 5545 3.8.4.4), taken on the series' wall clock: moved from 09:00 on a winter Monday to
+    // 09:00 a week later in summer is a week, and the later occurrences stay at 09:00. The
+    // RECURRENCE-ID names the occurrence as the rule made it; one that names no occurrence
+    // (where an earlier override had moved it, say) moves the occurrences after that instant
+    // and stands as an event of its own, as independent expanders read it (tests/shapes.rs).
     future.sort_by_key(|(rid, _)| *rid);
     let mut shifts: Vec<(When, Duration, &Event)> = Vec::new();
     for (rid, o) in future {
-        let anchor = if starts.binary_search(&rid).is_ok() {
-            rid
-        } else {
-            starts.iter().copied().find(|&original| moved(&shifts, original).0 == rid).unwrap_or(rid)
-        };
         let (o_start, _) = span(ctx, o);
-        shifts.push((anchor, length(anchor, o_start), o));
-        shifts.sort_by_key(|(anchor, ..)| *anchor);
-        by_rid.insert(anchor, o);
+        shifts.push((rid, wall_offset(&clock, rid, o_start), o));
+        by_rid.insert(rid, o);
     }
 
     let mut used: HashSet<When> = HashSet::new();
@@ -652,7 +661,7 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, twins: &[&Event], ove
             used.insert(original);
             let (start, end) = span(ctx, o);
             instance_of(ctx, o, Some(original), start, end)
-        } else if let (start, Some(o)) = moved(&shifts, original) {
+        } else if let (start, Some(o)) = moved(&clock, &shifts, original) {
             // Moved like the override that took over, with its fields and length.
             let (o_start, o_end) = span(ctx, o);
             instance_of(ctx, o, Some(original), start, shift(start, length(o_start, o_end)))
@@ -684,11 +693,30 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, twins: &[&Event], ove
 }
 
 /// Where an original occurrence starts after the RANGE=THISANDFUTURE overrides, and the one
-/// that moved it.
-fn moved<'e>(shifts: &[(When, Duration, &'e Event)], original: When) -> (When, Option<&'e Event>) {
+/// that moved it. `shifts` are (RECURRENCE-ID, wall-clock offset, override), in order.
+fn moved<'e>(clock: &Clock, shifts: &[(When, Duration, &'e Event)], original: When) -> (When, Option<&'e Event>) {
     match shifts.iter().rev().find(|(anchor, ..)| *anchor <= original) {
-        Some(&(_, by, o)) => (shift(original, by), Some(o)),
+        Some(&(_, by, o)) => (shift_wall(clock, original, by), Some(o)),
         None => (original, None),
+    }
+}
+
+/// How far `to` is from `from` on the series' wall clock (a date's days as they are).
+fn wall_offset(clock: &Clock, from: When, to: When) -> Duration {
+    match (from, to) {
+        (When::At(a), When::At(b)) => clock.to_wall(b.naive_utc()) - clock.to_wall(a.naive_utc()),
+        _ => length(from, to),
+    }
+}
+
+/// `w` moved by `by` on the series' wall clock (see [`wall_offset`]).
+fn shift_wall(clock: &Clock, w: When, by: Duration) -> When {
+    match w {
+        When::At(t) => match clock.to_wall(t.naive_utc()).checked_add_signed(by) {
+            Some(wall) => When::At(clock.to_utc(wall)),
+            None => w,
+        },
+        When::Date(_) => shift(w, by),
     }
 }
 

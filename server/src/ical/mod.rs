@@ -348,6 +348,7 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
     let mut start = None;
     let mut end = None;
     let mut duration = None;
+    let mut duration_line = begin;
     let mut recurrence_id = None;
     let mut this_and_future = false;
     let mut rrules = Vec::new();
@@ -380,7 +381,10 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
                 None => warn(p.line, format!("DTEND \"{}\" is not a date or date-time; ignored", p.value)),
             },
             "DURATION" => match parse_duration(&p.value) {
-                Some(d) => duration = Some(d),
+                Some(d) => {
+                    duration = Some(d);
+                    duration_line = p.line;
+                }
                 None => warn(p.line, format!("DURATION \"{}\" is not a duration; ignored", p.value)),
             },
             "RECURRENCE-ID" => match time_of(p) {
@@ -445,6 +449,13 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
         (s, Some(TimeValue::Date(d))) if !s.is_date() => {
             warn(begin, "DTSTART has a time but DTEND is a date; read as until midnight of that date".into());
             end = Some(s.with_wall(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+        }
+        // A date with a DURATION of hours (`PT2H`, `P1DT12H`; RFC 5545 wants whole days for a
+        // date): that long from the date's midnight, a floating time, as calendar apps and
+        // other expanders read it — not one all-day day. Whole days stay an all-day event.
+        (TimeValue::Date(d), None) if duration.is_some_and(|len| len > Duration::zero() && len.num_seconds() % 86_400 != 0) => {
+            warn(duration_line, "DTSTART is a date but DURATION is not a whole number of days; read as that long from midnight of that date".into());
+            start = TimeValue::Floating(d.and_hms_opt(0, 0, 0).unwrap_or_default());
         }
         _ => {}
     }
