@@ -139,3 +139,47 @@ db_test!(sync_now_runs_and_availability, |db| {
     let v = json(&send(&app, api("GET", &q, Some(&sarah), None)).await);
     assert_eq!(v["busy"], json!([]));
 });
+
+/// `n` single events, one a day from tomorrow.
+fn many(n: usize) -> String {
+    let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n");
+    for i in 0..n {
+        let d = (Utc::now().date_naive() + Days::days(i as i64 + 1)).format("%Y%m%d");
+        text.push_str(&format!("BEGIN:VEVENT\r\nUID:e{i}\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:e{i}\r\nEND:VEVENT\r\n"));
+    }
+    text.push_str("END:VCALENDAR\r\n");
+    text
+}
+
+// Review finding: Apply on a held sync had no REST route.
+db_test!(a_held_sync_is_applied_over_rest, |db| {
+    add_user(&db, "sarah@example.com", Role::User).await;
+    add_user(&db, "john@example.com", Role::User).await;
+    let (sarah, john) = (token_for(&db, "sarah@example.com").await, token_for(&db, "john@example.com").await);
+    let app = app(&db);
+    let host = FeedHost::start().await;
+    host.set("/f.ics", Reply::Feed(many(30)));
+    let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/f.ics")})))).await);
+    let name = created["name"].as_str().unwrap().to_owned();
+    let apply = format!("{LIST}/{name}/apply-held");
+    // Nothing held yet.
+    let r = send(&app, api("POST", &apply, Some(&sarah), None)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(json(&r)["errors"][0]["message"], "No sync of this calendar is waiting to be applied.");
+    assert_eq!(send(&app, api("POST", &format!("{LIST}/{name}/sync"), Some(&sarah), None)).await.status, StatusCode::ACCEPTED);
+    assert_eq!(wait_for_run(&app, &sarah, &name).await["items"][0]["status"], "Success");
+    // 25 of 30 gone from the feed: held.
+    host.set("/f.ics", Reply::Feed(many(5)));
+    send(&app, api("POST", &format!("{LIST}/{name}/sync"), Some(&sarah), None)).await;
+    let runs = wait_for_run(&app, &sarah, &name).await;
+    assert_eq!(runs["items"][0]["held"], true, "{runs}");
+    // Another user's calendar does not exist for them.
+    assert_eq!(send(&app, api("POST", &apply, Some(&john), None)).await.status, StatusCode::NOT_FOUND);
+    let r = send(&app, api("POST", &apply, Some(&sarah), None)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let runs = wait_for_run(&app, &sarah, &name).await;
+    let applied = &runs["items"][0];
+    assert_eq!((applied["status"].as_str(), applied["deleted"].as_i64(), applied["applied_by"].as_str()), (Some("Success"), Some(25), Some("sarah@example.com (API token)")), "{runs}");
+    // Applied once: nothing is held any more.
+    assert_eq!(send(&app, api("POST", &apply, Some(&sarah), None)).await.status, StatusCode::CONFLICT);
+});

@@ -62,9 +62,8 @@ async fn snapshot(db: &TestDb, snap: Snapshot) -> copies::Counts {
     let mut pooled = db.pool.get().await.unwrap();
     pooled
         .conn()
-        .write_tx(move |mut c| Box::pin(async move { copies::apply_snapshot(&mut c, CAL, &origin(1), &snap, None).await }))
+        .write_tx(move |mut c| Box::pin(async move { copies::apply_snapshot(&mut c, CAL, &origin(1), &snap).await }))
         .await
-        .unwrap()
         .unwrap()
 }
 

@@ -591,3 +591,105 @@ db_test!(review_a_series_moved_after_an_occurrence_was_cancelled_settles, |db| {
     assert_eq!(copy(&db, b.id).await.state, "written");
     assert!(conflicts_of(&db, w.me, b.id).await.is_empty());
 });
+
+// Review finding: the deletion guard held only full syncs, and no sync for the bookings it
+// would cancel. Six bookings deleted in Google at once are held by an incremental sync.
+db_test!(a_sync_that_would_cancel_many_bookings_is_held_until_applied, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let mut made = Vec::new();
+    for i in 0..6 {
+        let new = NewBooking { title: format!("Call {i}"), start: local(2, 8 + i), end: local(2, 9 + i), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
+        made.push(written(&db, &w, new).await);
+    }
+    for (_, id) in &made {
+        w.sandbox.with(|s| s.delete_event(ANA, id));
+    }
+    let run = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
+    assert!(run.held, "held: {:?}", run.error);
+    let error = run.error.unwrap();
+    assert!(error.starts_with("This sync would cancel 6 bookings whose events were deleted in the calendar: 'Call 0' ("), "{error}");
+    assert!(error.contains("'Call 5' (") && error.ends_with(&format!("or POST /api/v1/integrations/{}/apply-held).", w.name)), "{error}");
+    for (b, _) in &made {
+        assert_eq!(booking(&db, w.me, b.id).await.status, "confirmed", "nothing cancelled while held");
+        assert_eq!(copy(&db, b.id).await.state, "written");
+    }
+    // Applied: the deletions go through and the bookings are cancelled.
+    let started = match w.engine.apply_held(w.me, &w.name, ANA).await.unwrap() {
+        (_, server::sync::Started::Running(run)) => run,
+        other => panic!("a slot was free: {other:?}"),
+    };
+    let _ = started;
+    for _ in 0..400 {
+        let mut all = true;
+        for (b, _) in &made {
+            all &= booking(&db, w.me, b.id).await.status == "cancelled";
+        }
+        if all {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for (b, _) in &made {
+        assert_eq!(booking(&db, w.me, b.id).await.status, "cancelled");
+    }
+});
+
+// Five at once is below the threshold (more than CALSYNC_SYNC_MASS_CANCEL_MIN = 5): followed.
+db_test!(a_sync_cancelling_a_few_bookings_is_not_held, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let new = NewBooking { title: format!("Call {i}"), start: local(2, 8 + i), end: local(2, 9 + i), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
+        made.push(written(&db, &w, new).await);
+    }
+    for (_, id) in &made {
+        w.sandbox.with(|s| s.delete_event(ANA, id));
+    }
+    let run = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
+    assert!(!run.held, "{:?}", run.error);
+    for (b, _) in &made {
+        assert_eq!(booking(&db, w.me, b.id).await.status, "cancelled");
+    }
+});
+
+// An incremental sync (Google's sync token) that would delete most of a calendar's events is
+// held like a full one.
+db_test!(an_incremental_sync_that_would_remove_most_events_is_held, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let ids: Vec<String> = w.sandbox.with(|s| {
+        (0..30)
+            .map(|i| {
+                let day = (Utc::now() + Days::days(1 + i)).format("%Y-%m-%d").to_string();
+                let id = format!("ev{i}");
+                s.put_event(ANA, &id, json!({"summary": format!("Event {i}"), "start": {"dateTime": format!("{day}T09:00:00Z")}, "end": {"dateTime": format!("{day}T10:00:00Z")}})).unwrap();
+                id
+            })
+            .collect()
+    });
+    let first = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
+    assert_eq!(first.status, "Success", "{:?}", first.error);
+    for id in &ids[..25] {
+        w.sandbox.with(|s| s.delete_event(ANA, id));
+    }
+    let run = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
+    assert!(run.held, "{:?}", run.error);
+    assert!(run.error.as_deref().unwrap().starts_with("This sync would remove 25 of 30 events."), "{:?}", run.error);
+    let mut c = db.pool.get().await.unwrap();
+    let id = ig::get(&mut c.conn(), w.me, &w.name).await.unwrap().id;
+    let stored = server::domain::copies::instance_count(&mut c.conn(), id).await.unwrap();
+    assert_eq!(stored, 30, "nothing deleted");
+    drop(c);
+    let started = match w.engine.apply_held(w.me, &w.name, ANA).await.unwrap() {
+        (_, server::sync::Started::Running(run)) => run,
+        other => panic!("a slot was free: {other:?}"),
+    };
+    for _ in 0..200 {
+        let mut c = db.pool.get().await.unwrap();
+        if server::domain::copies::instance_count(&mut c.conn(), id).await.unwrap() == 5 {
+            return;
+        }
+        drop(c);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the applied sync {} did not remove the 25 events", started.id);
+});

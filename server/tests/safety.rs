@@ -101,7 +101,7 @@ db_test!(a_sync_that_would_remove_most_events_is_held_until_applied, |db| {
     assert!(run.held);
     assert_eq!(
         run.error.as_deref().unwrap(),
-        format!("This sync would remove 25 of 30 events. If that is intended, press Apply on the Sync page (or run `calsync sync --once --integration {name} --allow-mass-delete`).")
+        format!("This sync would remove 25 of 30 events. If that is intended, press Apply on the Sync page (or run `calsync sync --once --integration {name} --allow-mass-delete`, or POST /api/v1/integrations/{name}/apply-held).")
     );
     assert_eq!(instances(&db).await, before, "nothing deleted, nothing changed");
     {

@@ -416,3 +416,26 @@ pub async fn revive(c: &mut Conn<'_>, copy_id: i64) -> Result<()> {
         .await)?;
     Ok(())
 }
+
+/// The confirmed bookings whose copies among `external_ids` are in `integration_id` and have
+/// time between `from` and `to`: what a sync deleting those events there would cancel under a
+/// policy that follows deletions. (title, start in UTC), earliest first.
+pub async fn would_cancel(c: &mut Conn<'_>, integration_id: i64, external_ids: &[String], from: NaiveDateTime, to: NaiveDateTime) -> Result<Vec<(String, NaiveDateTime)>> {
+    if external_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    // Chunked: PostgreSQL takes at most 65,535 parameters in one statement.
+    for ids in external_ids.chunks(10_000) {
+        let rows: Vec<(String, NaiveDateTime)> = run!(c, |cc| bc::table
+            .inner_join(b::table)
+            .filter(bc::integration_id.eq(integration_id).and(bc::action.eq(PUT)).and(bc::note.is_null()).and(bc::external_id.eq_any(ids)))
+            .filter(b::status.eq("confirmed").and(b::start_at.lt(to)).and(b::recurrence.is_not_null().or(b::end_at.gt(from))))
+            .select((b::title, b::start_at))
+            .load(cc)
+            .await)?;
+        out.extend(rows);
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}

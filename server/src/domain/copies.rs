@@ -28,19 +28,21 @@ pub struct Counts {
     pub unchanged: i32,
 }
 
-/// The deletion guard (DESIGN.md "Safety of synced data"): a full snapshot that would remove
-/// more than `ratio` of a calendar's series, and at least `min`, is held instead of applied.
-/// Only series count: a series leaves the store only when its event left the source, never
-/// because the window moved.
+/// The deletion guard (DESIGN.md "Safety of synced data"): a sync — a full snapshot or an
+/// incremental set of changes — that would remove more than `ratio` of a calendar's series,
+/// and at least `min`, or cancel more than `cancel_min` bookings at once, is held instead of
+/// applied. Only series count: a series leaves the store only when its event left the source,
+/// never because the window moved.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MassDelete {
     pub ratio: f64,
     pub min: usize,
+    pub cancel_min: usize,
 }
 
 impl Default for MassDelete {
     fn default() -> Self {
-        MassDelete { ratio: 0.5, min: 20 }
+        MassDelete { ratio: 0.5, min: 20, cancel_min: 5 }
     }
 }
 
@@ -48,13 +50,48 @@ impl MassDelete {
     pub fn holds(&self, remove: usize, of: usize) -> bool {
         remove >= self.min && remove as f64 > self.ratio * of as f64
     }
+
+    pub fn holds_cancels(&self, cancel: usize) -> bool {
+        cancel > self.cancel_min
+    }
 }
 
-/// A snapshot held by the guard: it would remove `remove` of the `of` stored series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Held {
-    pub remove: usize,
+/// What a sync would remove: the uids of stored series it deletes, of how many stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removal {
+    pub uids: Vec<String>,
     pub of: usize,
+}
+
+/// The stored series a snapshot lacks (it would delete them).
+pub async fn removed_by_snapshot(conn: &mut Conn<'_>, integration_id: i64, snapshot: &Snapshot) -> Result<Removal> {
+    let stored: Vec<String> = run!(conn, |c| es::table.filter(es::integration_id.eq(integration_id)).select(es::uid).load(c).await)?;
+    let present: HashSet<&str> = snapshot.series.iter().map(|s| s.uid.as_str()).collect();
+    let of = stored.len();
+    Ok(Removal { uids: stored.into_iter().filter(|u| !present.contains(u.as_str())).collect(), of })
+}
+
+/// The stored series a set of changes removes (and does not add again later in the list).
+pub async fn removed_by_changes(conn: &mut Conn<'_>, integration_id: i64, changes: &[Change]) -> Result<Removal> {
+    let mut last: BTreeMap<&str, bool> = BTreeMap::new();
+    for change in changes {
+        match change {
+            Change::SeriesRemoved { uid } => {
+                last.insert(uid.as_str(), true);
+            }
+            Change::Series { series, .. } => {
+                last.insert(series.uid.as_str(), false);
+            }
+            _ => {}
+        }
+    }
+    let gone: Vec<&str> = last.into_iter().filter(|(_, removed)| *removed).map(|(u, _)| u).collect();
+    if gone.is_empty() {
+        return Ok(Removal::default());
+    }
+    let uids: Vec<String> = run!(conn, |c| es::table.filter(es::integration_id.eq(integration_id).and(es::uid.eq_any(&gone))).select(es::uid).load(c).await)?;
+    let of = run!(conn, |c| es::table.filter(es::integration_id.eq(integration_id)).count().get_result::<i64>(c).await)? as usize;
+    Ok(Removal { uids, of })
 }
 
 /// Who a sync's changes are recorded as (the history's actor).
@@ -355,15 +392,9 @@ async fn stored_instances(conn: &mut Conn<'_>, integration_id: i64, uids: Option
 }
 
 /// Brings the stored copies of `integration_id` in line with `snapshot`: what it lacks is
-/// deleted — unless `guard` holds the removal, in which case nothing is written. Call inside a
+/// deleted (the engine asks the deletion guard first: [`removed_by_snapshot`]). Call inside a
 /// write transaction. Returns the instance counts.
-pub async fn apply_snapshot(
-    conn: &mut Conn<'_>,
-    integration_id: i64,
-    origin: &Origin,
-    snapshot: &Snapshot,
-    guard: Option<MassDelete>,
-) -> Result<std::result::Result<Counts, Held>> {
+pub async fn apply_snapshot(conn: &mut Conn<'_>, integration_id: i64, origin: &Origin, snapshot: &Snapshot) -> Result<Counts> {
     use diesel::dsl::exists;
     let any = run!(conn, |c| diesel::select(
         exists(es::table.filter(es::integration_id.eq(integration_id))).or(exists(ei::table.filter(ei::integration_id.eq(integration_id))))
@@ -371,21 +402,14 @@ pub async fn apply_snapshot(
     .get_result::<bool>(c)
     .await)?;
     if !any {
-        return insert_all(conn, integration_id, origin, snapshot).await.map(Ok);
+        return insert_all(conn, integration_id, origin, snapshot).await;
     }
     let stored = stored_series(conn, integration_id, None).await?;
-    if let Some(guard) = guard {
-        let present: HashSet<&str> = snapshot.series.iter().map(|s| s.uid.as_str()).collect();
-        let remove = stored.iter().filter(|s| !present.contains(s.uid.as_str())).count();
-        if guard.holds(remove, stored.len()) {
-            return Ok(Err(Held { remove, of: stored.len() }));
-        }
-    }
     let mut w = Writer::new(integration_id, origin);
     w.series(conn, stored, &snapshot.series.iter().collect::<Vec<_>>(), true).await?;
     let stored = stored_instances(conn, integration_id, None).await?;
     w.instances(conn, stored, &snapshot.instances.iter().collect::<Vec<_>>(), true).await?;
-    w.flush(conn).await.map(Ok)
+    w.flush(conn).await
 }
 
 /// What a list of changes comes to for one uid, the later changes winning.

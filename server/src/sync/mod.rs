@@ -138,9 +138,21 @@ pub const MSG_NOTHING_HELD: &str = "No sync of this calendar is waiting to be ap
 
 /// Why a run was held by the deletion guard, and how to let it through.
 pub fn held_message(remove: usize, of: usize, name: &str) -> String {
-    format!(
-        "This sync would remove {remove} of {of} events. If that is intended, press Apply on the Sync page (or run `calsync sync --once --integration {name} --allow-mass-delete`)."
-    )
+    format!("This sync would remove {remove} of {of} events. {}", apply_hint(name))
+}
+
+/// The same when the removal would cancel bookings: how many, and which (the first ten).
+pub fn held_cancel_message(cancels: &[(String, NaiveDateTime)], name: &str) -> String {
+    const NAMED: usize = 10;
+    let mut which: Vec<String> = cancels.iter().take(NAMED).map(|(title, at)| format!("'{title}' ({})", at.format("%a %Y-%m-%d %H:%M UTC"))).collect();
+    if cancels.len() > NAMED {
+        which.push(format!("and {} more", cancels.len() - NAMED));
+    }
+    format!("This sync would cancel {} bookings whose events were deleted in the calendar: {}. {}", cancels.len(), which.join(", "), apply_hint(name))
+}
+
+fn apply_hint(name: &str) -> String {
+    format!("If that is intended, press Apply on the Sync page (or run `calsync sync --once --integration {name} --allow-mass-delete`, or POST /api/v1/integrations/{name}/apply-held).")
 }
 
 /// The sync window of an integration at `at`: whole UTC days, so it moves once a day.
@@ -756,6 +768,10 @@ impl Engine {
             Some(_) => None,
             None => Some(self.inner.settings.mass_delete),
         };
+        // Bookings whose copies were deleted there are cancelled under these policies.
+        let follows_deletions = integration.integration_type != integrations::IntegrationType::Ical
+            && matches!(integration.conflict_policy, integrations::ConflictPolicy::LastWriteWins | integrations::ConflictPolicy::PreferCalendar);
+        let window = window_for(integration, now());
         pooled
             .conn()
             .write_tx(move |mut c| {
@@ -765,17 +781,36 @@ impl Engine {
                         return Ok(run);
                     }
                     let origin = Origin { run_id: Some(run.id), applied_by: run.applied_by.clone(), at: now() };
+                    // The guard first, for a full and an incremental sync alike: nothing is
+                    // written when it holds, the cursor is kept, the next run fetches it again.
+                    if let Some(guard) = guard {
+                        let removal = match &fetch.outcome {
+                            Outcome::Snapshot(snapshot) => copies::removed_by_snapshot(c, id, snapshot).await?,
+                            Outcome::Changes(changes) => copies::removed_by_changes(c, id, changes).await?,
+                            Outcome::Unchanged | Outcome::StartOver => copies::Removal::default(),
+                        };
+                        let cancels = match follows_deletions {
+                            true => crate::domain::booking_copies::would_cancel(c, id, &removal.uids, window.from.naive_utc(), window.to.naive_utc()).await?,
+                            false => Vec::new(),
+                        };
+                        let message = if guard.holds_cancels(cancels.len()) {
+                            Some(held_cancel_message(&cancels, &name))
+                        } else if guard.holds(removal.uids.len(), removal.of) {
+                            Some(held_message(removal.uids.len(), removal.of, &name))
+                        } else {
+                            None
+                        };
+                        if let Some(message) = message {
+                            let ending = Ending { error: Some(&message), held: true, follow_up: Some(follow_up), ..Ending::default() };
+                            return runs::close(c, &run, now(), interval, ending).await;
+                        }
+                    }
                     let (counts, count) = match &fetch.outcome {
-                        Outcome::Snapshot(snapshot) => match copies::apply_snapshot(c, id, &origin, snapshot, guard).await? {
+                        Outcome::Snapshot(snapshot) => {
+                            let k = copies::apply_snapshot(c, id, &origin, snapshot).await?;
                             // What is stored now: what was there, plus created, minus deleted.
-                            Ok(k) => (k, k.created + k.updated + k.unchanged),
-                            // Nothing written, the cursor kept: the next run fetches it all again.
-                            Err(held) => {
-                                let message = held_message(held.remove, held.of, &name);
-                                let ending = Ending { error: Some(&message), held: true, follow_up: Some(follow_up), ..Ending::default() };
-                                return runs::close(c, &run, now(), interval, ending).await;
-                            }
-                        },
+                            (k, k.created + k.updated + k.unchanged)
+                        }
                         Outcome::Changes(changes) => (copies::apply_changes(c, id, &origin, changes).await?, copies::instance_count(c, id).await? as i32),
                         Outcome::Unchanged | Outcome::StartOver => {
                             let n = copies::instance_count(c, id).await? as i32;

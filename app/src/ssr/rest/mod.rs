@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/integrations/{name}/make-primary", post(integrations::make_primary))
         .route("/integrations/{name}/sync", post(sync::sync_now))
+        .route("/integrations/{name}/apply-held", post(sync::apply_held))
         .route("/integrations/{name}/runs", get(sync::runs))
         .route("/availability", get(availability::availability))
         .route("/availability/check", post(availability::check))

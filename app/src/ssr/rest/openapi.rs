@@ -29,6 +29,7 @@ impl Modify for BearerAuth {
         integrations::delete,
         integrations::make_primary,
         sync::sync_now,
+        sync::apply_held,
         sync::runs,
         availability::availability,
         availability::check,

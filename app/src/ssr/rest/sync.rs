@@ -1,4 +1,5 @@
-//! `/api/v1/integrations/{name}/sync` ("Sync now") and `/runs` (the record of every attempt).
+//! `/api/v1/integrations/{name}/sync` ("Sync now"), `/apply-held` (Apply on a sync the
+//! deletion guard held) and `/runs` (the record of every attempt).
 use super::{rfc3339_naive, ApiError, ApiUser, ErrorBody};
 use crate::ssr::AppState;
 use axum::{
@@ -95,11 +96,24 @@ pub struct RunQuery {
     responses((status = 202, body = StartedJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn sync_now(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<(StatusCode, Json<StartedJson>), ApiError> {
     let (_, started) = state.engine.sync_now(caller.actor(), &name).await?;
-    let json = match started {
+    Ok((StatusCode::ACCEPTED, Json(started_json(started, name))))
+}
+
+/// "Apply": runs a sync the deletion guard held once more, with the guard lifted for that run
+/// (recorded as applied by the token's owner). 409 when nothing is held.
+#[utoipa::path(post, path = "/api/v1/integrations/{name}/apply-held", params(("name" = String, Path)), security(("bearer" = [])),
+    responses((status = 202, body = StartedJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn apply_held(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>) -> Result<(StatusCode, Json<StartedJson>), ApiError> {
+    let who = format!("{} (API token)", caller.user.email);
+    let (_, started) = state.engine.apply_held(caller.actor(), &name, &who).await?;
+    Ok((StatusCode::ACCEPTED, Json(started_json(started, name))))
+}
+
+fn started_json(started: Started, name: String) -> StartedJson {
+    match started {
         Started::Running(run) => StartedJson { id: Some(run.id), integration: name, trigger: run.trigger, started_at: Some(rfc3339_naive(run.started_at)), status: run.status },
         Started::Queued(_) => StartedJson { id: None, integration: name, trigger: "manual".into(), started_at: None, status: "Queued".into() },
-    };
-    Ok((StatusCode::ACCEPTED, Json(json)))
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/runs", params(("name" = String, Path), RunQuery), security(("bearer" = [])),
