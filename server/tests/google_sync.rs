@@ -522,3 +522,48 @@ db_test!(a_calendar_whose_account_refreshes_its_token_gets_no_expiry_warning_unt
     let saved = ig::update(&mut c.conn(), &db.keys, me, &name, rename("Picked once more")).await.unwrap();
     assert!(saved.warnings.iter().any(|w| w.field.as_deref() == Some("token_expiry") && w.message.contains("Access Token has expired")), "{:?}", saved.warnings);
 });
+
+db_test!(a_google_record_without_a_calendar_id_syncs_the_primary_calendar, |db| {
+    use server::domain::webhooks;
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| s.add_calendar(ANA, "team@group.calendar.google.com", "Team", "owner"));
+    put(&sandbox, "lunch", single("Lunch", 2));
+    put(&sandbox, "dentist", single("Dentist", 3));
+    sandbox.with(|s| s.put_event("team@group.calendar.google.com", "offsite", single("Team offsite", 4))).expect("the team calendar exists");
+    let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
+    let me = user(&db, ANA).await;
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some("Personal".into()),
+        calendar_id: Some(String::new()),
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        ..Patch::default()
+    };
+    let saved = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap();
+    drop(c);
+    assert_eq!(saved.integration.calendar_id, None);
+    assert!(saved.warnings.iter().any(|w| w.field.as_deref() == Some("calendar_id") && w.message.contains("primary calendar")), "{:?}", saved.warnings);
+    let name = saved.integration.name.clone();
+    let feeds = limits();
+    // The push address is never called here: the sandbox only checks it is loopback http.
+    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), webhook_base: Some("http://127.0.0.1:9".into()), provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(summaries(&busy(&db).await), vec!["Lunch", "Dentist"], "the primary calendar's events, not the team calendar's");
+    assert!(sandbox.with(|s| s.requests.iter().any(|r| r == "GET events primary")), "asked for `primary`");
+    // The push channel watches the primary calendar.
+    let watched: Vec<String> = sandbox.with(|s| s.channels.iter().map(|c| c.calendar.clone()).collect());
+    assert_eq!(watched, vec![ANA.to_string()]);
+    assert_eq!(webhooks::of(&mut db.pool.get().await.unwrap().conn(), saved.integration.id).await.unwrap().len(), 1);
+
+    // Changed in the primary calendar: the next sync brings it in.
+    put(&sandbox, "lunch", single("Lunch (moved)", 5));
+    let again = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(again.status, "Success", "{:?}", again.error);
+    assert_eq!(summaries(&busy(&db).await), vec!["Dentist", "Lunch (moved)"]);
+});

@@ -226,3 +226,63 @@ db_test!(an_outlook_round_of_several_pages_is_followed_to_its_delta_link, |db| {
     assert_eq!(busy(&db).await.len(), 1200);
     assert_eq!(sandbox.with(|s| s.requests.iter().filter(|r| r.starts_with("GET delta")).count()), 3, "pages of 500, 500 and 200");
 });
+
+/// An origin whose `/webhooks/microsoft` passes Graph's validation handshake (the token back as
+/// text), as calsync's own receiver does.
+async fn validating_webhooks() -> String {
+    use axum::{extract::Query, routing::post, Router};
+    let app = Router::new().route("/webhooks/microsoft", post(|Query(q): Query<std::collections::HashMap<String, String>>| async move { q.get("validationToken").cloned().unwrap_or_default() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    origin
+}
+
+db_test!(an_outlook_record_without_a_calendar_id_syncs_the_default_calendar, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(ANA));
+    let cal = sandbox.with(|s| {
+        let cal = s.add_ms_account(ANA);
+        s.add_graph_calendar(ANA, "AAMk-team", "Team", true);
+        s.put_graph_event(&cal, "lunch", timed("Lunch", 2, 12));
+        s.put_graph_event(&cal, "dentist", timed("Dentist", 3, 10));
+        s.put_graph_event("AAMk-team", "offsite", timed("Team offsite", 4, 9));
+        cal
+    });
+    let me = user(&db, ANA).await;
+    let mut c = db.pool.get().await.unwrap();
+    let patch = Patch {
+        integration_type: Some("Outlook Calendar".into()),
+        integration_name: Some("Work".into()),
+        calendar_id: None,
+        access_token: Some(Some(Secret::new(access))),
+        refresh_token: Some(Some(Secret::new(refresh))),
+        token_expiry: Some((Utc::now() + Days::minutes(50)).to_rfc3339()),
+        ..Patch::default()
+    };
+    let saved = ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap();
+    drop(c);
+    assert_eq!(saved.integration.calendar_id, None);
+    assert!(saved.warnings.iter().any(|w| w.field.as_deref() == Some("calendar_id") && w.message.contains("primary calendar")), "{:?}", saved.warnings);
+    let name = saved.integration.name.clone();
+    let feeds = limits();
+    let settings = Settings { feeds: feeds.clone(), outlook: sandbox.microsoft_endpoints(), webhook_base: Some(validating_webhooks().await), provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
+
+    let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(run.status, "Success", "{:?}", run.error);
+    assert_eq!(names(&busy(&db).await), vec!["Lunch", "Dentist"], "the default calendar's events, not the team calendar's");
+    assert!(sandbox.with(|s| s.requests.iter().any(|r| r == "GET delta me/calendar")), "asked at /me/calendar");
+    // The push subscription is on the default calendar's events.
+    let subscribed: Vec<String> = sandbox.with(|s| s.subscriptions.iter().map(|x| x.calendar.clone()).collect());
+    assert_eq!(subscribed, vec![cal.clone()]);
+
+    // Changed in the default calendar: the next round follows its delta link.
+    sandbox.with(|s| {
+        s.put_graph_event(&cal, "lunch", timed("Lunch (moved)", 5, 12));
+        s.delete_graph_event(&cal, "dentist");
+    });
+    let again = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    assert_eq!(again.status, "Success", "{:?}", again.error);
+    assert_eq!(names(&busy(&db).await), vec!["Lunch (moved)"]);
+});

@@ -350,3 +350,52 @@ async fn instances_of_a_series_are_found_by_original_start_and_changed_or_delete
     // An id that names no occurrence is 404.
     assert_eq!(http.get(format!("{base}/standup01_20300114T090000Z")).bearer_auth(&token).send().await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn primary_names_the_accounts_own_calendar_on_every_calendar_route() {
+    use reqwest::Method;
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| {
+        st.add_calendar("ana@example.com", "team@group.calendar.google.com", "Team", "owner");
+        st.put_event("ana@example.com", "mine1", event("Mine", 1));
+        st.put_event("team@group.calendar.google.com", "team1", event("The team's", 2));
+        st.issue_tokens("ana@example.com")
+    });
+    // events.list: the primary calendar's events, as under its id; its sync token works.
+    let (status, by_keyword) = call(&s, &token, Method::GET, "primary/events", None, None).await;
+    assert_eq!(status, 200, "{by_keyword}");
+    assert_eq!(ids(&by_keyword), vec!["mine1"], "not the team calendar's");
+    assert_eq!(by_keyword["summary"], "ana@example.com");
+    assert_eq!(ids(&by_keyword), ids(&list(&s, &token, "").await.1));
+    let sync = by_keyword["nextSyncToken"].as_str().unwrap().to_string();
+    s.with(|st| st.put_event("ana@example.com", "mine2", event("Mine too", 3)));
+    let (status, changes) = call(&s, &token, Method::GET, &format!("primary/events?syncToken={sync}"), None, None).await;
+    assert_eq!((status, ids(&changes)), (200, vec!["mine2".to_string()]));
+    // events.get, insert, patch and delete: in the primary calendar.
+    let (status, got) = call(&s, &token, Method::GET, "primary/events/mine1", None, None).await;
+    assert_eq!((status, got["summary"].as_str()), (200, Some("Mine")));
+    let mut booked = event("Booked", 4);
+    booked["id"] = json!("booked0001");
+    assert_eq!(call(&s, &token, Method::POST, "primary/events", Some(booked), None).await.0, 200);
+    assert!(s.with(|st| st.calendars["ana@example.com"].events.contains_key("booked0001")));
+    let (status, moved) = call(&s, &token, Method::PATCH, "primary/events/booked0001", Some(json!({"summary": "Booked (moved)"})), None).await;
+    assert_eq!((status, moved["summary"].as_str()), (200, Some("Booked (moved)")));
+    assert_eq!(call(&s, &token, Method::DELETE, "primary/events/booked0001", None, None).await.0, 204);
+    assert_eq!(s.with(|st| st.calendars["ana@example.com"].events["booked0001"].0["status"].clone()), json!("cancelled"));
+    // events.instances of a series in the primary calendar.
+    let master = json!({"id": "standup01", "summary": "Standup", "start": {"dateTime": "2030-01-07T09:00:00+01:00", "timeZone": "Europe/Berlin"}, "end": {"dateTime": "2030-01-07T09:15:00+01:00", "timeZone": "Europe/Berlin"}, "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=4"]});
+    assert_eq!(call(&s, &token, Method::POST, "primary/events", Some(master), None).await.0, 200);
+    let (status, instances) = call(&s, &token, Method::GET, "primary/events/standup01/instances", None, None).await;
+    assert_eq!((status, instances["items"].as_array().map(Vec::len)), (200, Some(4)), "{instances}");
+    // events.watch: a channel on the primary calendar, told of its changes.
+    let watch = json!({"id": "calsync-primary-1", "type": "web_hook", "address": "http://127.0.0.1:9/hook", "token": "t0ken"});
+    let (status, channel) = call(&s, &token, Method::POST, "primary/events/watch", Some(watch), None).await;
+    assert_eq!(status, 200, "{channel}");
+    assert_eq!(channel["resourceUri"], "https://www.googleapis.com/calendar/v3/calendars/ana@example.com/events");
+    assert_eq!(s.with(|st| st.channels.iter().map(|c| c.calendar.clone()).collect::<Vec<_>>()), vec!["ana@example.com".to_string()]);
+    // Another account's primary is its own calendar.
+    let (bob, _) = s.with(|st| st.issue_tokens("bob@example.com"));
+    let (status, bobs) = call(&s, &bob, Method::GET, "primary/events", None, None).await;
+    assert_eq!((status, bobs["summary"].as_str(), ids(&bobs)), (200, Some("bob@example.com"), Vec::<String>::new()));
+    assert_eq!(call(&s, &bob, Method::GET, "primary/events/mine1", None, None).await.0, 404);
+}

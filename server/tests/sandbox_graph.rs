@@ -224,3 +224,88 @@ async fn a_series_lays_out_its_occurrences_and_each_is_changed_or_deleted_on_its
     assert_eq!(send(Method::DELETE, &format!("{}/me/events/{id}", s.graph_url()), &token, None).await.0, 204);
     assert_eq!(s.with(|st| st.graph[&cal].events.values().filter(|(e, _)| e.is_some()).count()), 0);
 }
+
+/// A notification URL that passes Graph's validation handshake (the token back as text).
+async fn validating_hook() -> String {
+    use axum::{extract::Query, routing::post, Router};
+    let app = Router::new().route("/hook", post(|Query(q): Query<std::collections::HashMap<String, String>>| async move { q.get("validationToken").cloned().unwrap_or_default() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn the_default_calendar_answers_at_me_calendar_for_delta_writes_and_subscriptions() {
+    use reqwest::Method;
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| {
+        st.add_graph_calendar(ANA, "AAMk-team", "Team", true);
+        st.issue_ms_tokens(ANA)
+    });
+    let cal = s.with(|st| {
+        let cal = st.add_ms_account(ANA);
+        for i in 1..=3 {
+            st.put_graph_event(&cal, &format!("e{i}"), event(&format!("E{i}"), i));
+        }
+        st.put_graph_event("AAMk-team", "t1", event("The team's", 2));
+        cal
+    });
+    // GET /me/calendar: the default calendar.
+    let (status, own) = get(&format!("{}/me/calendar", s.graph_url()), &token, None).await;
+    assert_eq!((status, own["id"].as_str(), own["isDefaultCalendar"].as_bool()), (200, Some(cal.as_str()), Some(true)), "{own}");
+
+    // Its delta: the default calendar's events only, paged, the links staying on its path.
+    let window = "startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-01-20T00:00:00Z";
+    let (status, mut page) = get(&format!("{}/me/calendar/calendarView/delta?{window}", s.graph_url()), &token, Some(2)).await;
+    assert_eq!(status, 200, "{page}");
+    let mut seen = Vec::new();
+    loop {
+        seen.extend(page["value"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()));
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => {
+                assert!(next.contains("/me/calendar/calendarView/delta?$skiptoken="), "{next}");
+                page = get(next, &token, Some(2)).await.1;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["e1", "e2", "e3"], "not the team calendar's");
+    let delta = page["@odata.deltaLink"].as_str().unwrap().to_string();
+    assert!(delta.contains("/me/calendar/calendarView/delta?$deltatoken="), "{delta}");
+    s.with(|st| st.put_graph_event(&cal, "e2", event("E2 moved", 4)));
+    let (_, changes) = get(&delta, &token, None).await;
+    let subjects: Vec<&str> = changes["value"].as_array().unwrap().iter().map(|e| e["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, vec!["E2 moved"]);
+    // v1.0's documented delta of the primary calendar answers the same calendar.
+    let (status, documented) = get(&format!("{}/me/calendarView/delta?{window}", s.graph_url()), &token, None).await;
+    assert_eq!((status, documented["value"].as_array().map(Vec::len)), (200, Some(3)), "{documented}");
+    assert!(documented["@odata.deltaLink"].as_str().unwrap().contains("/me/calendarView/delta?$deltatoken="));
+
+    // POST /me/calendar/events, alone and in a batch: into the default calendar.
+    let (status, made) = send(Method::POST, &format!("{}/me/calendar/events", s.graph_url()), &token, Some(event("Booked", 5))).await;
+    assert_eq!(status, 201, "{made}");
+    let made = made["id"].as_str().unwrap().to_string();
+    let batch = json!({"requests": [{"id": "1", "method": "POST", "url": "/me/calendar/events", "headers": {"Content-Type": "application/json"}, "body": event("Batched", 6)}]});
+    let (status, answer) = send(Method::POST, &format!("{}/$batch", s.graph_url()), &token, Some(batch)).await;
+    assert_eq!((status, answer["responses"][0]["status"].as_u64()), (200, Some(201)), "{answer}");
+    let batched = answer["responses"][0]["body"]["id"].as_str().unwrap().to_string();
+    assert!(s.with(|st| st.graph[&cal].events.contains_key(&made) && st.graph[&cal].events.contains_key(&batched)));
+    assert_eq!(s.with(|st| st.graph["AAMk-team"].events.len()), 1, "nothing went into the other calendar");
+
+    // A subscription on /me/calendar/events: on the default calendar, told of its changes.
+    let hook = validating_hook().await;
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = json!({"changeType": "created,updated,deleted", "notificationUrl": hook, "resource": "/me/calendar/events", "expirationDateTime": expires, "clientState": "s3cret"});
+    let (status, sub) = send(Method::POST, &format!("{}/subscriptions", s.graph_url()), &token, Some(body)).await;
+    assert_eq!((status, sub["resource"].as_str()), (201, Some("/me/calendar/events")), "{sub}");
+    assert_eq!(s.with(|st| st.subscriptions.iter().map(|x| x.calendar.clone()).collect::<Vec<_>>()), vec![cal.clone()]);
+
+    // Another account's /me/calendar is its own default calendar.
+    let (bob, _) = s.with(|st| st.issue_ms_tokens("bob@contoso.com"));
+    let (status, bobs) = get(&format!("{}/me/calendar", s.graph_url()), &bob, None).await;
+    assert_eq!(status, 200);
+    assert_ne!(bobs["id"].as_str(), Some(cal.as_str()));
+    let (_, bobs_delta) = get(&format!("{}/me/calendar/calendarView/delta?{window}", s.graph_url()), &bob, None).await;
+    assert_eq!(bobs_delta["value"].as_array().map(Vec::len), Some(0));
+}

@@ -250,9 +250,22 @@ enum Listed {
     StartOver,
 }
 
+/// The keyword Google takes as `calendarId` for the account's primary calendar.
+pub const PRIMARY: &str = "primary";
+
+/// The `calendarId` a record syncs: its Calendar ID, or `primary` — the account's primary
+/// calendar, as the warning on a record saved without one promises.
+pub fn calendar_or_primary(calendar_id: &str) -> &str {
+    if calendar_id.trim().is_empty() {
+        PRIMARY
+    } else {
+        calendar_id
+    }
+}
+
 impl GoogleCalendar {
     pub(super) fn events_url(&self) -> String {
-        let id: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
+        let id: String = url::form_urlencoded::byte_serialize(calendar_or_primary(&self.calendar_id).as_bytes()).collect();
         format!("{}/calendars/{id}/events", self.api.trim_end_matches('/'))
     }
 
@@ -480,9 +493,9 @@ pub struct Channel {
 }
 
 /// Asks Google to POST to `address` whenever the calendar's events change. `token` comes back
-/// in every notification (`X-Goog-Channel-Token`).
+/// in every notification (`X-Goog-Channel-Token`). An empty `calendar_id` watches `primary`.
 pub async fn watch(client: &reqwest::Client, api: &str, access: &Secret, calendar_id: &str, channel_id: &str, address: &str, token: &str) -> Result<Channel, ProviderError> {
-    let id: String = url::form_urlencoded::byte_serialize(calendar_id.as_bytes()).collect();
+    let id: String = url::form_urlencoded::byte_serialize(calendar_or_primary(calendar_id).as_bytes()).collect();
     let url = format!("{}/calendars/{id}/events/watch", api.trim_end_matches('/'));
     let body = serde_json::json!({"id": channel_id, "type": "web_hook", "address": address, "token": token});
     let response = client.post(&url).bearer_auth(access.expose()).json(&body).send().await.map_err(transport)?;

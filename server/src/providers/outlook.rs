@@ -10,8 +10,10 @@
 //! is documented in Graph's delta-query concepts ("track each calendar individually") and in
 //! the v1.0 SDKs generated from the service's metadata, though the v1.0 `event: delta` page
 //! lists only `/me/calendarView/delta`; calsync uses the calendar-scoped path for every
-//! calendar. An occurrence deleted on its own is not reliably reported by delta (field reports
-//! since 2019): the repair run removes what it no longer lists.
+//! calendar, and `/me/calendar/calendarView/delta` (the same path under the default
+//! calendar's navigation, in the same SDKs) for a record saved without a Calendar ID. An
+//! occurrence deleted on its own is not reliably reported by delta (field reports since 2019):
+//! the repair run removes what it no longer lists.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +75,27 @@ impl Endpoints {
 /// more for a series it does not split).
 pub const PAGE_SIZE: u32 = 500;
 const MAX_PAGES: usize = 5000;
+
+/// Where a calendar is under `/me`: `calendars/{id}` (the id URL-encoded), or `calendar` —
+/// the account's default calendar — for a record saved without a Calendar ID, as the warning
+/// on such a record promises.
+pub fn calendar_path(calendar_id: &str) -> String {
+    calendar_segment(calendar_id, true)
+}
+
+/// `calendar_path`, with the id URL-encoded (a request's address) or as stored (a
+/// subscription's `resource`).
+fn calendar_segment(calendar_id: &str, encode: bool) -> String {
+    if calendar_id.trim().is_empty() {
+        return "calendar".to_owned();
+    }
+    if encode {
+        let id: String = url::form_urlencoded::byte_serialize(calendar_id.as_bytes()).collect();
+        format!("calendars/{id}")
+    } else {
+        format!("calendars/{calendar_id}")
+    }
+}
 
 pub struct OutlookCalendar {
     pub client: reqwest::Client,
@@ -378,9 +401,8 @@ impl OutlookCalendar {
     }
 
     fn start_url(&self, window: Window) -> String {
-        let id: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
         let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        format!("{}/me/calendars/{id}/calendarView/delta?startDateTime={}&endDateTime={}", self.graph.trim_end_matches('/'), at(window.from), at(window.to))
+        format!("{}/me/{}/calendarView/delta?startDateTime={}&endDateTime={}", self.graph.trim_end_matches('/'), calendar_path(&self.calendar_id), at(window.from), at(window.to))
     }
 
     async fn full(&self, window: Window, repair: bool) -> Result<Fetch, ProviderError> {
@@ -560,15 +582,16 @@ pub const SUBSCRIPTION_MINUTES: i64 = 4230;
 
 /// Subscribes to changes of the calendar's events. Graph first POSTs a validation request to
 /// `address` (answered by `/webhooks/microsoft`) and creates nothing if it fails. The resource
-/// is the calendar's own events (`/me/calendars/{id}/events`): the documented `/me/events`
-/// would not say which of the account's calendars changed.
+/// is the calendar's own events (`/me/calendars/{id}/events`, or `/me/calendar/events` for the
+/// default calendar of a record without a Calendar ID): the documented `/me/events` would not
+/// say which of the account's calendars changed.
 pub async fn subscribe(client: &reqwest::Client, graph: &str, access: &Secret, calendar_id: &str, address: &str, client_state: &str) -> Result<super::google::Channel, ProviderError> {
     let expires = chrono::Utc::now() + chrono::Duration::minutes(SUBSCRIPTION_MINUTES);
     let body = serde_json::json!({
         "changeType": "created,updated,deleted",
         "notificationUrl": address,
         "lifecycleNotificationUrl": address,
-        "resource": format!("/me/calendars/{calendar_id}/events"),
+        "resource": format!("/me/{}/events", calendar_segment(calendar_id, false)),
         "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "clientState": client_state,
     });

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::outlook::{error_of, transport, OutlookCalendar};
+use super::outlook::{calendar_path, error_of, transport, OutlookCalendar};
 use super::write::{parse_occurrence_key, send, Before, Draft, Put, Written};
 use super::{ErrorKind, ProviderError};
 
@@ -177,8 +177,7 @@ impl OutlookCalendar {
         }
         let mut create = body.clone();
         create["transactionId"] = json!(put.key);
-        let cid: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
-        let url = format!("{}/me/calendars/{cid}/events", self.graph.trim_end_matches('/'));
+        let url = format!("{}/me/{}/events", self.graph.trim_end_matches('/'), calendar_path(&self.calendar_id));
         let (_, v) = send(&self.pacer, "outlook", || self.client.post(&url).bearer_auth(self.access_token.expose()).json(&create), graph_error, transport).await?;
         let made = written(&v, "");
         if made.external_id.is_empty() {
@@ -222,7 +221,7 @@ impl OutlookCalendar {
         let mut out: Vec<Option<Result<Written, ProviderError>>> = (0..puts.len()).map(|_| None).collect();
         // A series with changed occurrences goes one by one: they are written after it.
         let fresh: Vec<usize> = (0..puts.len()).filter(|&i| puts[i].external_id.is_none() && !puts[i].retry && puts[i].draft.occurrences.is_empty()).collect();
-        let cid: String = url::form_urlencoded::byte_serialize(self.calendar_id.as_bytes()).collect();
+        let calendar = calendar_path(&self.calendar_id);
         let batch_url = format!("{}/$batch", self.graph.trim_end_matches('/'));
         for group in fresh.chunks(BATCH_MAX) {
             let mut requests = Vec::new();
@@ -230,7 +229,7 @@ impl OutlookCalendar {
                 match body(puts[i].draft) {
                     Ok(mut b) => {
                         b["transactionId"] = json!(puts[i].key);
-                        requests.push(json!({"id": i.to_string(), "method": "POST", "url": format!("/me/calendars/{cid}/events"), "headers": {"Content-Type": "application/json"}, "body": b}));
+                        requests.push(json!({"id": i.to_string(), "method": "POST", "url": format!("/me/{calendar}/events"), "headers": {"Content-Type": "application/json"}, "body": b}));
                     }
                     Err(e) => out[i] = Some(Err(e)),
                 }

@@ -1,7 +1,9 @@
 //! Microsoft Graph v1.0, the subset calsync reads: `GET /me`, `GET /me/calendars` and
 //! `calendarView/delta` for a window (pages linked by `@odata.nextLink`, a round ending in an
 //! `@odata.deltaLink`, deletions and events that left the window as `@removed`, 410
-//! `syncStateNotFound` once the delta state is dropped), errors in Graph's shape.
+//! `syncStateNotFound` once the delta state is dropped), errors in Graph's shape. The account's
+//! default calendar also answers as `/me/calendar` (`GET`, `calendarView/delta`, `events`, a
+//! subscription's resource) and its delta at v1.0's documented `/me/calendarView/delta`.
 //!
 //! The sandbox stores what calendarView answers (single events, occurrences and exceptions,
 //! each with its `seriesMasterId`): seeding places each occurrence, as the service would list
@@ -38,7 +40,12 @@ pub fn routes() -> Router<Shared> {
         .route("/graph/v1.0/me", get(me))
         .route("/graph/v1.0/me/calendars", get(calendars))
         .route("/graph/v1.0/me/calendars/{cid}/calendarView/delta", get(delta))
+        // The account's default calendar: `/me/calendar/…`, and the documented `/me/…` forms.
+        .route("/graph/v1.0/me/calendar", get(default_calendar))
+        .route("/graph/v1.0/me/calendar/calendarView/delta", get(default_delta))
+        .route("/graph/v1.0/me/calendarView/delta", get(me_delta))
         .route("/graph/v1.0/me/events", axum::routing::post(create_default))
+        .route("/graph/v1.0/me/calendar/events", axum::routing::post(create_default))
         .route("/graph/v1.0/me/calendars/{cid}/events", axum::routing::post(create))
         .route("/graph/v1.0/me/events/{id}", get(event).patch(update).delete(remove))
         .route("/graph/v1.0/me/events/{id}/instances", get(super::graph_series::instances))
@@ -112,7 +119,7 @@ async fn subscribe(State(shared): State<Shared>, headers: HeaderMap, Json(body):
         let resource = body["resource"].as_str().unwrap_or("");
         let calendar = match resource.strip_prefix("/me/calendars/").and_then(|r| r.strip_suffix("/events")) {
             Some(id) => id.to_string(),
-            None if resource == "/me/events" => state.graph.values().find(|c| c.owner == email && c.is_default).map(|c| c.id.clone()).unwrap_or_default(),
+            None if resource == "/me/events" || resource == "/me/calendar/events" => default_of(&state, &email).unwrap_or_default(),
             None => return error(400, "InvalidRequest", "Unsupported resource."),
         };
         if !state.graph.get(&calendar).is_some_and(|c| c.owner == email) {
@@ -206,12 +213,36 @@ async fn create_default(State(state): State<Shared>, headers: HeaderMap, Json(bo
             Ok(e) => e,
             Err(r) => return r,
         };
-        match st.graph.values().find(|c| c.owner == email && c.is_default) {
-            Some(c) => c.id.clone(),
+        match default_of(&st, &email) {
+            Some(id) => id,
             None => return error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
         }
     };
     create(State(state), Path(cid), headers, Json(body)).await
+}
+
+/// The id of the account's default calendar (what `/me/calendar` names).
+fn default_of(state: &super::SandboxState, email: &str) -> Option<String> {
+    state.graph.values().find(|c| c.owner == email && c.is_default).map(|c| c.id.clone())
+}
+
+/// A calendar as `GET /me/calendars` and `GET /me/calendar` answer it.
+fn calendar_json(c: &GraphCalendar, email: &str) -> Value {
+    json!({"id": c.id, "name": c.name, "color": "auto", "hexColor": c.hex_color, "isDefaultCalendar": c.is_default, "canEdit": c.can_edit, "canShare": c.can_edit, "canViewPrivateItems": true, "isRemovable": !c.is_default, "owner": {"name": email, "address": email}})
+}
+
+/// `GET /me/calendar`: the account's default calendar.
+async fn default_calendar(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push("GET calendar".into());
+    let email = match account(&state, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    match state.graph.values().find(|c| c.owner == email && c.is_default) {
+        Some(c) => Json(calendar_json(c, &email)).into_response(),
+        None => error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
+    }
 }
 
 /// `POST /me/calendars/{id}/events` → 201. `start` and `end` are required; a calendar the
@@ -323,7 +354,7 @@ async fn calendars(State(state): State<Shared>, headers: HeaderMap) -> Response 
         .graph
         .values()
         .filter(|c| c.owner == email)
-        .map(|c| json!({"id": c.id, "name": c.name, "color": "auto", "hexColor": c.hex_color, "isDefaultCalendar": c.is_default, "canEdit": c.can_edit, "canShare": c.can_edit, "canViewPrivateItems": true, "isRemovable": !c.is_default, "owner": {"name": email, "address": email}}))
+        .map(|c| calendar_json(c, &email))
         .collect();
     Json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('me')/calendars", "value": value})).into_response()
 }
@@ -341,12 +372,34 @@ fn link_state(s: &str) -> Option<(usize, u64, String, String, u64)> {
     Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.to_string(), p.next()?.to_string(), p.next()?.parse().ok()?))
 }
 
+/// `GET /me/calendars/{id}/calendarView/delta`.
 async fn delta(State(state): State<Shared>, Path(cid): Path<String>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
-    state.requests.push(format!("GET delta {cid}"));
-    let email = match account(&state, &headers) {
+    let at = format!("me/calendars/{cid}");
+    delta_in(&state, Some(cid), &at, &headers, &q)
+}
+
+/// `GET /me/calendar/calendarView/delta`: the account's default calendar.
+async fn default_delta(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    delta_in(&state, None, "me/calendar", &headers, &q)
+}
+
+/// `GET /me/calendarView/delta`: the primary calendar, as v1.0 documents it.
+async fn me_delta(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    delta_in(&state, None, "me", &headers, &q)
+}
+
+/// A delta page of calendar `cid` (`None`: the account's default calendar). `at`: the path the
+/// round was asked at, under which its links stay.
+fn delta_in(shared: &Shared, cid: Option<String>, at: &str, headers: &HeaderMap, q: &HashMap<String, String>) -> Response {
+    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+    state.requests.push(format!("GET delta {}", cid.as_deref().unwrap_or(at)));
+    let email = match account(&state, headers) {
         Ok(e) => e,
         Err(r) => return r,
+    };
+    let cid = match cid.or_else(|| default_of(&state, &email)) {
+        Some(id) => id,
+        None => return error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
     };
     let Some(cal) = state.graph.get(&cid).filter(|c| c.owner == email) else {
         return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
@@ -403,7 +456,7 @@ async fn delta(State(state): State<Shared>, Path(cid): Path<String>, headers: He
             None => json!({"@odata.type": "#microsoft.graph.event", "id": id, "@removed": {"reason": "deleted"}}),
         })
         .collect();
-    let base = format!("{}/graph/v1.0/me/calendars/{cid}/calendarView/delta", state.base);
+    let base = format!("{}/graph/v1.0/{at}/calendarView/delta", state.base);
     let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(event)", "value": page});
     if offset + size < items.len() {
         body["@odata.nextLink"] = json!(format!("{base}?$skiptoken={}~{upto}~{from}~{to}~{since}", offset + size));

@@ -95,16 +95,14 @@ impl Adapters {
                         ))
                     }
                 };
-                let calendar_id = integration
-                    .calendar_id
-                    .clone()
-                    .filter(|c| !c.trim().is_empty())
-                    .ok_or_else(|| ProviderError::new(ErrorKind::Invalid, "This calendar has no Calendar ID. Reconnect it to pick the calendar again."))?;
+                // Saved without a Calendar ID: the account's primary calendar, as the record's
+                // warning says (Google: `primary`; Graph: `/me/calendar`, from an empty id).
+                let calendar_id = integration.calendar_id.clone().filter(|c| !c.trim().is_empty()).unwrap_or_default();
                 match other {
                     IntegrationType::Google => Ok(Box::new(GoogleCalendar {
                         client: self.api.clone(),
                         api: self.google.api.clone(),
-                        calendar_id,
+                        calendar_id: google::calendar_or_primary(&calendar_id).to_owned(),
                         access_token,
                         floating: integration.tz(),
                         limits: self.read,
