@@ -1,14 +1,26 @@
 //! `/api/v1/bookings` over the real router, on SQLite and PostgreSQL: 201 with the booking, 409
-//! naming what is in the way (in the availability check's shape), 422, 403, 404, list, cancel.
+//! naming what is in the way (in the availability check's shape), 422, 403, 404, list, cancel;
+//! the calendars a booking could not be checked against (fail-open: a warning each; fail-closed:
+//! refused, saying why), over REST and the Bookings page's server function.
 mod common;
 
+use app::api::bookings::CreateBooking;
 use axum::http::StatusCode;
 use chrono::{Duration as Days, Utc};
 use common::*;
+use leptos::server_fn::ServerFn;
 use serde_json::json;
-use server::{db_test, domain::users::Role};
+use server::{
+    db_test,
+    domain::users::Role,
+    testing::feeds::{FeedHost, Reply},
+};
 
 const BOOKINGS: &str = "/api/v1/bookings";
+
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC))).collect::<Vec<_>>().join("&")
+}
 
 db_test!(bookings_over_rest, |db| {
     add_user(&db, "sarah@example.com", Role::User).await;
@@ -175,4 +187,89 @@ db_test!(one_occurrence_of_a_recurring_booking_is_moved_or_cancelled, |db| {
     let back = json!({"version": 3, "start": format!("{} 10:00", day + Days::days(7)), "end": format!("{} 10:30", day + Days::days(7)), "title": "Standup"});
     let v = json(&send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(back))).await);
     assert_eq!(v["occurrences"].as_object().unwrap().keys().cloned().collect::<Vec<_>>(), vec![third.clone()]);
+});
+
+db_test!(a_booking_says_which_calendars_it_could_not_check, |db| {
+    add_user(&db, "sarah@example.com", Role::User).await;
+    let sarah = token_for(&db, "sarah@example.com").await;
+    let app = app(&db);
+    let cookie = sign_in(&app, "sarah%40example.com", "right+password").await.ok().unwrap();
+    let host = FeedHost::start().await;
+    let day = Utc::now().date_naive() + Days::days(2);
+    let d = day.format("%Y%m%d").to_string();
+    host.set("/team.ics", Reply::Feed(format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:standup\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:Standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")));
+    let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")})))).await);
+    let name = created["name"].as_str().unwrap().to_owned();
+    sync_and_wait(&app, &sarah, &name).await;
+    let at = |t: &str| format!("{day}T{t}:00Z");
+    let meeting = |title: &str, from: &str, to: &str| json!({"title": title, "start": at(from), "end": at(to), "time_zone": "UTC"});
+
+    // Every calendar synced: nothing to say.
+    let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(meeting("Before", "11:00", "11:30")))).await;
+    assert_eq!((a.status, json(&a)["degraded"].clone()), (StatusCode::CREATED, json!([])), "{}", a.body);
+
+    // The feed breaks (a transient failure is Failed at the third in a row); fail-open (the
+    // default): booked, and the answer says which calendar could not be checked and since when
+    // (in the member's zone, UTC here).
+    host.set("/team.ics", Reply::Status(500));
+    for _ in 0..3 {
+        sync_and_wait(&app, &sarah, &name).await;
+    }
+    let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(meeting("Planning", "14:00", "15:00")))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let made = json(&a);
+    assert_eq!(made["degraded"].as_array().unwrap().len(), 1, "{made}");
+    let degraded = &made["degraded"][0];
+    assert_eq!(degraded["integration"], name.as_str());
+    assert_eq!((degraded["integration_name"].clone(), degraded["kind"].clone(), degraded["stale_policy"].clone()), (json!("Team"), json!("Failed"), json!("fail-open")));
+    let last = chrono::DateTime::parse_from_rfc3339(degraded["last_sync"].as_str().unwrap()).unwrap().with_timezone(&Utc);
+    let since = if last.date_naive() == Utc::now().date_naive() { last.format("%H:%M").to_string() } else { last.format("%Y-%m-%d %H:%M").to_string() };
+    let warning = format!("Booked, but 'Team' has not synced since {since} — a clash there would not be seen");
+    assert_eq!(degraded["warning"], warning.as_str());
+    // Only a create or change answers it; a read does not.
+    let planning = format!("{BOOKINGS}/{}", made["id"]);
+    assert!(json(&send(&app, api("GET", &planning, Some(&sarah), None)).await).get("degraded").is_none());
+    // The availability answer names it the same way, without the booking's words.
+    let check = json(&send(&app, api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"start": at("16:00"), "end": at("17:00")})))).await);
+    assert_eq!((check["degraded"][0]["kind"].clone(), check["degraded"][0].get("warning")), (json!("Failed"), None));
+    // The Bookings page says it too.
+    let page = |title: &str, from: &str, to: &str| {
+        let (start, end) = (format!("{day}T{from}"), format!("{day}T{to}"));
+        form_body(&[("title", title), ("start", start.as_str()), ("end", end.as_str()), ("time_zone", "UTC")])
+    };
+    let a = send(&app, form(CreateBooking::PATH, page("Page booking", "12:00", "12:30"), Some(&cookie))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("Booked 'Page booking' for sarah@example.com.") && a.body.contains(&warning), "{}", a.body);
+
+    // Fail-closed: refused with 409, naming the calendar and why; nothing is stored.
+    let a = send(&app, api("PATCH", &format!("/api/v1/integrations/{name}"), Some(&sarah), Some(json!({"stale_policy": "fail-closed"})))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let reason = format!("'Team' has not synced since {since}, and its policy is fail-closed: a clash there would not be seen, so the time counts as busy and nothing was saved. Sync it again, or override the conflict to book anyway.");
+    let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(meeting("Review", "16:00", "17:00")))).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    let v = json(&a);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["errors"][0]["message"], reason.as_str());
+    assert_eq!((v["conflicts"][0]["integration"].clone(), v["conflicts"][0]["summary"].clone()), (json!(name.as_str()), json!("Failed calendar: treated as busy")));
+    assert_eq!((v["degraded"][0]["integration"].clone(), v["degraded"][0]["stale_policy"].clone()), (json!(name.as_str()), json!("fail-closed")));
+    let a = send(&app, form(CreateBooking::PATH, page("Refused on the page", "19:00", "19:30"), Some(&cookie))).await;
+    assert!(a.body.contains("Busy") && a.body.contains(&reason), "{}", a.body);
+    let none = json(&send(&app, api("GET", &format!("{BOOKINGS}?from={}&to={}", at("16:00"), at("20:00")), Some(&sarah), None)).await);
+    assert_eq!(none["total"], 0, "nothing was stored: {none}");
+    let all = json(&send(&app, api("GET", &format!("{BOOKINGS}?from={day}"), Some(&sarah), None)).await);
+    let titles: Vec<&str> = all["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, vec!["Before", "Page booking", "Planning"]);
+
+    // Moving a booking is refused the same way and leaves it; a change that keeps its times is
+    // not, and has nothing to warn about.
+    let a = send(&app, api("PATCH", &planning, Some(&sarah), Some(json!({"version": 1, "start": at("16:00"), "end": at("17:00")})))).await;
+    assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!(reason.as_str())), "{}", a.body);
+    assert_eq!(json(&send(&app, api("GET", &planning, Some(&sarah), None)).await)["start"], at("14:00"), "not moved");
+    let a = send(&app, api("PATCH", &planning, Some(&sarah), Some(json!({"version": 1, "title": "Planning (v2)"})))).await;
+    assert_eq!((a.status, json(&a)["degraded"].clone()), (StatusCode::OK, json!([])), "{}", a.body);
+
+    // Overridden: booked anyway, with the warning.
+    let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Review", "start": at("16:00"), "end": at("17:00"), "time_zone": "UTC", "allow_conflict": true})))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert_eq!(json(&a)["degraded"][0]["warning"], warning.as_str());
 });

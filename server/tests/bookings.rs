@@ -5,14 +5,15 @@ use chrono::{Duration as Days, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
-    db::schema::{bookings as b, change_history as ch},
+    db::schema::{bookings as b, calendar_integrations as ci, change_history as ch},
     db_test,
     domain::{
         audit::By,
         availability,
-        bookings::{self, NewBooking, Outcome},
-        integrations::Actor,
-        users, Error,
+        bookings::{self, Answer, Changes, NewBooking, Outcome},
+        health::Kind,
+        integrations::{self as ig, Actor, Patch},
+        now, users, Error,
     },
     run,
     sync::Trigger,
@@ -43,6 +44,11 @@ fn meeting(title: &str, from: &str, to: &str) -> NewBooking {
 async fn book(db: &TestDb, actor: Actor, new: NewBooking) -> Result<Outcome, Error> {
     let mut c = db.pool.get().await.unwrap();
     bookings::create(&mut c.conn(), actor, "sarah@example.com", new).await
+}
+
+async fn book_checked(db: &TestDb, actor: Actor, new: NewBooking) -> Result<Answer, Error> {
+    let mut c = db.pool.get().await.unwrap();
+    bookings::create_with_warnings(&mut c.conn(), actor, "sarah@example.com", new).await
 }
 
 fn refused(r: Result<Outcome, Error>) -> Vec<(Option<String>, String)> {
@@ -163,4 +169,69 @@ db_test!(bad_bookings_are_refused_with_a_message_each_and_save_nothing, |db| {
     let errors = refused(book(&db, Actor::SYSTEM, NewBooking { user: Some("john@example.com".into()), ..meeting("Gone", "10:00", "11:00") }).await);
     assert!(errors.contains(&(Some("user".into()), "john@example.com is inactive and cannot be booked.".into())), "{errors:?}");
     assert_eq!(count(&db).await, 0, "nothing was saved");
+});
+
+db_test!(a_booking_names_the_calendars_it_could_not_check_and_fail_closed_refuses_it, |db| {
+    let host = FeedHost::start().await;
+    host.set("/work.ics", Reply::Feed(feed(&[])));
+    let sarah = user(&db, "sarah@example.com").await;
+    let name = calendar(&db, sarah, "Work", &host.url("/work.ics")).await;
+    // Added a day ago and never synced: calsync knows none of its busy time.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        run!(&mut c.conn(), |cc| diesel::update(ci::table.filter(ci::name.eq(name.as_str()))).set(ci::created_at.eq(now() - Days::hours(24))).execute(cc).await).unwrap();
+    }
+    let never = "Booked, but 'Work' has never synced — a clash there would not be seen";
+
+    // Fail-open (the default): booked, saying which calendar could not be checked.
+    let a = book_checked(&db, sarah, meeting("Standup", "10:00", "10:30")).await.unwrap();
+    let Outcome::Booked(standup) = a.outcome.clone() else { panic!("{a:?}") };
+    assert_eq!(a.unchecked.len(), 1, "{a:?}");
+    assert_eq!((a.unchecked[0].calendar.kind, a.unchecked[0].calendar.integration.as_str(), a.unchecked[0].calendar.stale_policy.as_str()), (Kind::NeverSynced, name.as_str(), "fail-open"));
+    assert_eq!(a.unchecked[0].warning, never);
+    assert_eq!(count(&db).await, 1);
+
+    // Fail-closed: refused, naming the calendar and why; nothing saved.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        ig::update(&mut c.conn(), &db.keys, sarah, &name, Patch { stale_policy: Some("fail-closed".into()), ..Patch::default() }).await.unwrap();
+    }
+    let closed = "'Work' has never synced, and its policy is fail-closed: a clash there would not be seen, so the time counts as busy and nothing was saved. Sync it again, or override the conflict to book anyway.";
+    let a = book_checked(&db, sarah, meeting("Review", "15:00", "16:00")).await.unwrap();
+    let Outcome::Busy(clashes) = &a.outcome else { panic!("{a:?}") };
+    assert_eq!(clashes.iter().map(|c| c.message.as_str()).collect::<Vec<_>>(), vec![closed]);
+    assert_eq!((clashes[0].integration.as_str(), clashes[0].summary.as_str()), (name.as_str(), "Never synced calendar: treated as busy"));
+    assert_eq!(a.unchecked[0].calendar.stale_policy, "fail-closed");
+    // The plain create refuses the same way.
+    assert!(matches!(book(&db, sarah, meeting("Review", "15:00", "16:00")).await.unwrap(), Outcome::Busy(ref c) if c[0].message == closed));
+    assert_eq!(count(&db).await, 1, "nothing was saved");
+
+    // Moving a booking is refused the same way, and leaves it; a change that keeps its times is not.
+    let change = |changes: Changes| {
+        let pool = db.pool.clone();
+        async move {
+            let mut c = pool.get().await.unwrap();
+            bookings::update_with_warnings(&mut c.conn(), sarah, standup.id, "sarah@example.com", changes).await.unwrap()
+        }
+    };
+    let moved = change(Changes { version: 1, start: Some(format!("{} 17:00", tomorrow())), end: Some(format!("{} 17:30", tomorrow())), ..Changes::default() }).await;
+    assert!(matches!(&moved.outcome, Outcome::Busy(c) if c[0].message == closed), "{moved:?}");
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let still = bookings::get(&mut c.conn(), sarah, standup.id).await.unwrap();
+        assert_eq!((still.start, still.version), (standup.start, 1), "not moved");
+    }
+    let retitled = change(Changes { version: 1, title: Some("Standup (daily)".into()), ..Changes::default() }).await;
+    assert!(matches!(&retitled.outcome, Outcome::Booked(b) if b.title == "Standup (daily)"), "{retitled:?}");
+    assert!(retitled.unchecked.is_empty(), "the times did not change: nothing to check");
+
+    // Overridden: booked anyway, with the warning.
+    let a = book_checked(&db, sarah, NewBooking { allow_conflict: true, ..meeting("Review", "15:00", "16:00") }).await.unwrap();
+    assert!(matches!(a.outcome, Outcome::Booked(_)), "{a:?}");
+    assert_eq!(a.unchecked.iter().map(|u| u.warning.as_str()).collect::<Vec<_>>(), vec![never]);
+
+    // Synced: trusted again, nothing to say.
+    engine(&db).sync_and_wait(sarah, &name, Trigger::Manual).await.unwrap();
+    let a = book_checked(&db, sarah, meeting("Planning", "18:00", "18:30")).await.unwrap();
+    assert!(matches!(a.outcome, Outcome::Booked(_)) && a.unchecked.is_empty(), "{a:?}");
 });

@@ -47,10 +47,12 @@ pub struct BookingFormData {
     pub zones: Vec<String>,
 }
 
-/// What "Book" answered: the booking, or what is in the way.
+/// What "Book" answered: the booking, with a warning per calendar of the member's it could not
+/// be checked against ("Booked, but 'Work' has not synced since 09:12 — a clash there would not
+/// be seen"); or what is in the way (an out-of-date fail-closed calendar too, saying why).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum BookResult {
-    Booked(String),
+    Booked(String, Vec<String>),
     Busy(Vec<String>),
 }
 
@@ -147,21 +149,22 @@ pub async fn create_booking(
         allow_conflict: super::integrations::checked(&allow_conflict),
         ..bk::NewBooking::default()
     };
-    let outcome = {
+    let answer = {
         let mut pooled = state.pool.get().await?;
-        bk::create(&mut pooled.conn(), super::integrations::actor(&me), &me.email, new).await?
+        bk::create_with_warnings(&mut pooled.conn(), super::integrations::actor(&me), &me.email, new).await?
     };
-    Ok(pushed(&state, outcome, |b| format!("Booked '{}' for {}.", b.title, b.user)).await)
+    Ok(pushed(&state, answer, |b| format!("Booked '{}' for {}.", b.title, b.user)).await)
 }
 
-/// A booking made or changed, pushed (briefly waited for) and said with `say`; or what is in
-/// the way.
+/// A booking made or changed, pushed (briefly waited for) and said with `say`, with the
+/// warnings of the calendars it could not be checked against; or what is in the way.
 #[cfg(feature = "ssr")]
-pub(super) async fn pushed(state: &crate::ssr::AppState, outcome: server::domain::bookings::Outcome, say: impl Fn(&server::domain::bookings::Booking) -> String) -> BookResult {
-    match outcome {
+pub(super) async fn pushed(state: &crate::ssr::AppState, answer: server::domain::bookings::Answer, say: impl Fn(&server::domain::bookings::Booking) -> String) -> BookResult {
+    let warnings: Vec<String> = answer.unchecked.into_iter().map(|u| u.warning).collect();
+    match answer.outcome {
         server::domain::bookings::Outcome::Booked(b) => {
             state.engine.push_soon(b.id).await;
-            BookResult::Booked(say(&b))
+            BookResult::Booked(say(&b), warnings)
         }
         server::domain::bookings::Outcome::Busy(clashes) => BookResult::Busy(clashes.into_iter().map(|c| c.message).collect()),
     }
@@ -196,9 +199,9 @@ pub async fn update_booking(id: i64, version: i64, title: String, start: String,
         allow_conflict: super::integrations::checked(&allow_conflict),
         ..bk::Changes::default()
     };
-    let outcome = {
+    let answer = {
         let mut pooled = state.pool.get().await?;
-        bk::update(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email, changes).await?
+        bk::update_with_warnings(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email, changes).await?
     };
-    Ok(pushed(&state, outcome, |b| format!("Saved '{}'.", b.title)).await)
+    Ok(pushed(&state, answer, |b| format!("Saved '{}'.", b.title)).await)
 }

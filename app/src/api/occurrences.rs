@@ -71,9 +71,9 @@ pub async fn change_occurrence(id: i64, key: String, version: i64, title: Option
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
     let changes = bk::OccurrenceChanges { version, title, start, end, allow_conflict: super::integrations::checked(&allow_conflict) };
-    let outcome = {
+    let answer = {
         let mut pooled = state.pool.get().await?;
-        bk::change_occurrence(&mut pooled.conn(), super::integrations::actor(&me), id, &key, &me.email, changes).await?
+        bk::change_occurrence_with_warnings(&mut pooled.conn(), super::integrations::actor(&me), id, &key, &me.email, changes).await?
     };
-    Ok(super::bookings::pushed(&state, outcome, |b| format!("Saved one occurrence of '{}'.", b.title)).await)
+    Ok(super::bookings::pushed(&state, answer, |b| format!("Saved one occurrence of '{}'.", b.title)).await)
 }

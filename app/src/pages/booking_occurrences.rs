@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 /// The coming occurrences, folded away until opened.
 #[component]
-pub fn Occurrences(id: i64, version: i64, time_zone: String, lines: Vec<OccurrenceLine>, edited: RwSignal<u32>, saved: RwSignal<Option<String>>) -> impl IntoView {
+pub fn Occurrences(id: i64, version: i64, time_zone: String, lines: Vec<OccurrenceLine>, edited: RwSignal<u32>, saved: RwSignal<Option<(String, Vec<String>)>>) -> impl IntoView {
     let changed = lines.iter().filter(|l| l.state != "as-series").count();
     let summary = match changed {
         0 => "Coming occurrences".to_string(),
@@ -28,18 +28,18 @@ pub fn Occurrences(id: i64, version: i64, time_zone: String, lines: Vec<Occurren
 }
 
 #[component]
-fn OccurrenceItem(id: i64, version: i64, n: usize, line: OccurrenceLine, edited: RwSignal<u32>, saved: RwSignal<Option<String>>) -> impl IntoView {
+fn OccurrenceItem(id: i64, version: i64, n: usize, line: OccurrenceLine, edited: RwSignal<u32>, saved: RwSignal<Option<(String, Vec<String>)>>) -> impl IntoView {
     let cancel = ServerAction::<CancelOccurrence>::new();
     let change = ServerAction::<ChangeOccurrence>::new();
     Effect::new(move |_| {
         if let Some(Ok(m)) = cancel.value().get() {
-            saved.set(Some(m));
+            saved.set(Some((m, Vec::new())));
             edited.update(|k| *k += 1);
         }
     });
     Effect::new(move |_| {
-        if let Some(Ok(BookResult::Booked(m))) = change.value().get() {
-            saved.set(Some(m));
+        if let Some(Ok(BookResult::Booked(m, warnings))) = change.value().get() {
+            saved.set(Some((m, warnings)));
             edited.update(|k| *k += 1);
         }
     });

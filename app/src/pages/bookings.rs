@@ -16,9 +16,10 @@ pub fn BookingsPage() -> impl IntoView {
     // The form's data does not change when a booking is made, so the form (and what was typed
     // in it) stays while the list reloads.
     let form_data = Resource::new(move || query.read().get("user"), booking_form);
-    // An edit made in a booking's own form: its message, and a count that reloads the list.
+    // An edit made in a booking's own form: its message (with the warnings of the calendars it
+    // could not be checked against), and a count that reloads the list.
     let edited = RwSignal::new(0u32);
-    let saved = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(None::<(String, Vec<String>)>);
     let page = Resource::new(move || (query.read().get("user"), book.version().get(), cancel.version().get(), edited.get()), |(user, ..)| list_bookings(user));
     let error = last_error(book.value());
     let cancel_error = last_error(cancel.value());
@@ -39,7 +40,10 @@ pub fn BookingsPage() -> impl IntoView {
         <section class="card">
             <h2>"Coming up"</h2>
             <FormAlert error=cancel_error/>
-            {move || saved.get().map(|m| view! { <div class="alert success" role="status" data-test="saved">{m}</div> })}
+            {move || saved.get().map(|(m, warnings)| view! {
+                <div class="alert success" role="status" data-test="saved">{m}</div>
+                <UncheckedCalendars warnings test="saved-warning"/>
+            })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     page.await.map(|items| if items.is_empty() {
@@ -64,8 +68,12 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
         _ => Vec::new(),
     });
     let booked = Signal::derive(move || match book.value().get() {
-        Some(Ok(BookResult::Booked(message))) => Some(message),
+        Some(Ok(BookResult::Booked(message, _))) => Some(message),
         _ => None,
+    });
+    let unchecked = Signal::derive(move || match book.value().get() {
+        Some(Ok(BookResult::Booked(_, warnings))) => warnings,
+        _ => Vec::new(),
     });
     let form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
@@ -90,6 +98,7 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
             }
         })}
         {move || booked.get().map(|m| view! { <div class="alert success" role="status" data-test="booked">{m}</div> })}
+        {move || view! { <UncheckedCalendars warnings=unchecked.get() test="booked-warning"/> }}
         {move || (!busy.get().is_empty()).then(|| view! {
             <div class="alert warning" role="alert" data-test="clash">
                 <p><strong>"Not booked: the time is taken."</strong></p>
@@ -152,14 +161,26 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
     }
 }
 
+/// What a booking made or moved could not be checked against: a warning per calendar
+/// ("Booked, but 'Work' has not synced since 09:12 — a clash there would not be seen").
+#[component]
+fn UncheckedCalendars(warnings: Vec<String>, test: &'static str) -> impl IntoView {
+    (!warnings.is_empty()).then(|| view! {
+        <div class="alert warning" role="status" data-test=test>
+            <ul>{warnings.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+            <p class="small">"See " <a href="/sync">"Sync"</a> " for what went wrong."</p>
+        </div>
+    })
+}
+
 /// A booking's own edit form, folded away until opened.
 #[component]
-fn EditBooking(b: BookingView, edited: RwSignal<u32>, saved: RwSignal<Option<String>>) -> impl IntoView {
+fn EditBooking(b: BookingView, edited: RwSignal<u32>, saved: RwSignal<Option<(String, Vec<String>)>>) -> impl IntoView {
     let update = ServerAction::<UpdateBooking>::new();
     let error = last_error(update.value());
     Effect::new(move |_| {
-        if let Some(Ok(BookResult::Booked(m))) = update.value().get() {
-            saved.set(Some(m));
+        if let Some(Ok(BookResult::Booked(m, warnings))) = update.value().get() {
+            saved.set(Some((m, warnings)));
             edited.update(|n| *n += 1);
         }
     });
@@ -226,7 +247,7 @@ fn CopyItem(c: CopyLine) -> impl IntoView {
 }
 
 #[component]
-fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>, edited: RwSignal<u32>, saved: RwSignal<Option<String>>) -> impl IntoView {
+fn BookingItem(b: BookingView, cancel: ServerAction<CancelBooking>, edited: RwSignal<u32>, saved: RwSignal<Option<(String, Vec<String>)>>) -> impl IntoView {
     let title = b.title.clone();
     view! {
         <li class="booking" class:muted-row=b.cancelled data-test="booking" data-title=title>

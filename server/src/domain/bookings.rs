@@ -11,7 +11,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use super::merge::Occurrence;
-use super::{availability, booking_copies, integrations::Actor, now, users, Error, FieldMessage, Report, Result};
+use super::{availability, booking_copies, health, integrations::Actor, now, users, Error, FieldMessage, Report, Result};
 use crate::providers::write::{occurrence_key, parse_occurrence_key};
 use crate::db::schema::{bookings as b, change_history as ch, users as u};
 use crate::db::Conn;
@@ -249,6 +249,50 @@ pub enum Outcome {
     Busy(Vec<Clash>),
 }
 
+/// One of the member's calendars a booking could not be checked against: Failed, Stale or
+/// Never synced (health's rules), so a clash there would not be seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unchecked {
+    pub calendar: health::Item,
+    /// "Booked, but 'Work (Google)' has not synced since 09:12 — a clash there would not be seen"
+    pub warning: String,
+}
+
+/// What booking (or moving) a meeting answers: the outcome, and the member's calendars it could
+/// not be checked against (none when a change left the times as they were).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub outcome: Outcome,
+    pub unchecked: Vec<Unchecked>,
+}
+
+/// How out of date a calendar is, in the member's zone `tz`: "has not synced since 09:12" (a
+/// last sync on another day: "since 2026-11-29 09:12"), or "has never synced".
+pub fn out_of_date(d: &health::Item, tz: Tz, at: DateTime<Utc>) -> String {
+    match d.last_sync {
+        Some(t) => {
+            let last = t.and_utc().with_timezone(&tz);
+            let when = if last.date_naive() == at.with_timezone(&tz).date_naive() { last.format("%H:%M").to_string() } else { last.format("%Y-%m-%d %H:%M").to_string() };
+            format!("has not synced since {when}")
+        }
+        None => "has never synced".to_string(),
+    }
+}
+
+/// Booked over a calendar calsync cannot trust (fail-open, or the conflict overridden).
+pub fn msg_unchecked(d: &health::Item, tz: Tz, at: DateTime<Utc>) -> String {
+    format!("Booked, but '{}' {} — a clash there would not be seen", d.integration_name, out_of_date(d, tz, at))
+}
+
+/// Refused: a fail-closed calendar is out of date, so its time counts as busy.
+pub fn msg_fail_closed(d: &health::Item, tz: Tz, at: DateTime<Utc>) -> String {
+    format!(
+        "'{}' {}, and its policy is fail-closed: a clash there would not be seen, so the time counts as busy and nothing was saved. Sync it again, or override the conflict to book anyway.",
+        d.integration_name,
+        out_of_date(d, tz, at)
+    )
+}
+
 /// A wall-clock time in `tz`, or an RFC 3339 instant. A time the clocks skip is refused.
 fn instant(field: &str, label: &str, value: &str, tz: Tz, errors: &mut Vec<FieldMessage>) -> Option<DateTime<Utc>> {
     let value = value.trim();
@@ -388,22 +432,41 @@ async fn check(conn: &mut Conn<'_>, actor: Actor, new: &NewBooking, was: Option<
 }
 
 /// What is in the way of a booking, over every occurrence (a year of a recurring one); the
-/// booking itself (`except`) does not count.
-async fn clashes(conn: &mut Conn<'_>, ch: &Checked, except: Option<i64>) -> Result<Vec<Clash>> {
+/// booking itself (`except`) does not count. Also the member's calendars that cannot be trusted:
+/// a fail-closed one among them is in the way, named with why.
+async fn clashes(conn: &mut Conn<'_>, ch: &Checked, except: Option<i64>) -> Result<(Vec<Clash>, Vec<health::Item>)> {
     let horizon = ch.start + Duration::days(CHECK_DAYS);
     let mine = occurrences(ch.start, ch.end, ch.tz, ch.recurrence.as_deref(), ch.start, horizon, 1000);
-    let (Some(first), Some(last)) = (<[_]>::first(&mine), <[_]>::last(&mine)) else { return Ok(Vec::new()) };
-    let (blocks, _) = availability::known(conn, &ch.member, first.0, last.1).await?;
+    let (Some(first), Some(last)) = (<[_]>::first(&mine), <[_]>::last(&mine)) else {
+        return Ok((Vec::new(), health::degraded(conn, ch.member.id, now()).await?));
+    };
+    let (blocks, degraded) = availability::known(conn, &ch.member, first.0, last.1).await?;
     let own = except.map(|id| format!("booking-{id}"));
+    let at = Utc::now();
     let mut out: Vec<Clash> = Vec::new();
     for b in blocks.iter().filter(|b| own.as_deref() != Some(&*b.integration)).filter(|b| mine.iter().any(|(s, e)| b.start < *e && b.end > *s)) {
-        let message = clash_message(&ch.member.email, ch.tz, ch.recurrence.is_some(), b);
+        // An out-of-date fail-closed calendar blocks the whole range: say which one and why.
+        let stale = degraded.iter().find(|d| b.kind == availability::OUT_OF_DATE && d.integration == *b.integration);
+        let message = match stale {
+            Some(d) => msg_fail_closed(d, ch.member.tz(), at),
+            None => clash_message(&ch.member.email, ch.tz, ch.recurrence.is_some(), b),
+        };
         if out.iter().any(|c| c.message == message) {
             continue;
         }
         out.push(Clash { start: b.start, end: b.end, integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary.clone(), message });
     }
-    Ok(out)
+    Ok((out, degraded))
+}
+
+/// What is in the way of a booking (nothing is looked for when `allow`: it is booked over
+/// whatever is there), and the member's calendars it could not be checked against, each with
+/// its warning.
+async fn look(conn: &mut Conn<'_>, ch: &Checked, except: Option<i64>, allow: bool) -> Result<(Vec<Clash>, Vec<Unchecked>)> {
+    let (found, degraded) = if allow { (Vec::new(), health::degraded(conn, ch.member.id, now()).await?) } else { clashes(conn, ch, except).await? };
+    let (tz, at) = (ch.member.tz(), Utc::now());
+    let unchecked: Vec<Unchecked> = degraded.into_iter().map(|d| Unchecked { warning: msg_unchecked(&d, tz, at), calendar: d }).collect();
+    Ok((found, unchecked))
 }
 
 /// The fields history shows of a booking.
@@ -420,12 +483,17 @@ fn snapshot(title: &str, start: NaiveDateTime, end: NaiveDateTime, zone: &str, r
 /// (recurring ones for a year), then saves it with its history row and marks its copy for the
 /// member's primary calendar to be written.
 pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking) -> Result<Outcome> {
+    Ok(create_with_warnings(conn, actor, by, new).await?.outcome)
+}
+
+/// `create`, also answering the member's calendars the booking could not be checked against
+/// (Failed, Stale, Never synced). Under fail-open it is booked with a warning for each; an
+/// out-of-date fail-closed calendar refuses it (unless the conflict is overridden).
+pub async fn create_with_warnings(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking) -> Result<Answer> {
     let ch = check(conn, actor, &new, None).await?;
-    if !new.allow_conflict {
-        let found = clashes(conn, &ch, None).await?;
-        if !found.is_empty() {
-            return Ok(Outcome::Busy(found));
-        }
+    let (found, unchecked) = look(conn, &ch, None, new.allow_conflict).await?;
+    if !found.is_empty() {
+        return Ok(Answer { outcome: Outcome::Busy(found), unchecked });
     }
     let at = now();
     let by = by.to_string();
@@ -451,7 +519,7 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
             })
         })
         .await?;
-    Ok(Outcome::Booked(get(conn, actor, id).await?))
+    Ok(Answer { outcome: Outcome::Booked(get(conn, actor, id).await?), unchecked })
 }
 
 /// A change to a booking, as a caller typed it: `None` leaves a field as it is.
@@ -478,6 +546,12 @@ pub fn msg_stale(version: i64) -> String {
 /// Changes a booking (moving it is checked for clashes like booking), bumps its version,
 /// records the before and after, and marks its copy to be written again.
 pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, changes: Changes) -> Result<Outcome> {
+    Ok(update_with_warnings(conn, actor, id, by, changes).await?.outcome)
+}
+
+/// `update`, also answering (for a move) the member's calendars it could not be checked
+/// against, like `create_with_warnings`.
+pub async fn update_with_warnings(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, changes: Changes) -> Result<Answer> {
     let current = get(conn, actor, id).await?;
     if current.status == "cancelled" {
         return Err(Error::Conflict(MSG_CANCELLED.into()));
@@ -501,11 +575,9 @@ pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, change
     };
     let ch = check(conn, actor, &new, Some(current.start.and_utc())).await?;
     let moved = ch.start.naive_utc() != current.start || ch.end.naive_utc() != current.end || ch.recurrence != current.recurrence || ch.tz.name() != current.time_zone;
-    if moved && !changes.allow_conflict {
-        let found = clashes(conn, &ch, Some(id)).await?;
-        if !found.is_empty() {
-            return Ok(Outcome::Busy(found));
-        }
+    let (found, unchecked) = if moved { look(conn, &ch, Some(id), changes.allow_conflict).await? } else { (Vec::new(), Vec::new()) };
+    if !found.is_empty() {
+        return Ok(Answer { outcome: Outcome::Busy(found), unchecked });
     }
     let at = now();
     let by = by.to_string();
@@ -534,7 +606,7 @@ pub async fn update(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, change
         })
     })
     .await?;
-    Ok(Outcome::Booked(get(conn, actor, id).await?))
+    Ok(Answer { outcome: Outcome::Booked(get(conn, actor, id).await?), unchecked })
 }
 
 /// A history row of a booking.
@@ -695,6 +767,12 @@ async fn save_exceptions(conn: &mut Conn<'_>, booking: &Booking, exceptions: BTr
 /// A move is checked for clashes like a booking; an occurrence changed back to what the series
 /// says follows the series again.
 pub async fn change_occurrence(conn: &mut Conn<'_>, actor: Actor, id: i64, key: &str, by: &str, changes: OccurrenceChanges) -> Result<Outcome> {
+    Ok(change_occurrence_with_warnings(conn, actor, id, key, by, changes).await?.outcome)
+}
+
+/// `change_occurrence`, also answering (for a move) the member's calendars it could not be
+/// checked against, like `create_with_warnings`.
+pub async fn change_occurrence_with_warnings(conn: &mut Conn<'_>, actor: Actor, id: i64, key: &str, by: &str, changes: OccurrenceChanges) -> Result<Answer> {
     let (booking, original, key) = occurrence_of(conn, actor, id, key, Some(changes.version)).await?;
     let length = booking.end - booking.start;
     let now_ = booking.exceptions.get(&key).filter(|o| !o.cancelled).cloned().unwrap_or_default();
@@ -731,13 +809,15 @@ pub async fn change_occurrence(conn: &mut Conn<'_>, actor: Actor, id: i64, key: 
         return Err(Error::Invalid(Report::errors(errors)));
     }
     let moved = start != start_was || end != end_was;
-    if moved && !changes.allow_conflict {
+    let mut unchecked = Vec::new();
+    if moved {
         let member = users::subject(conn, actor, Some(&booking.user), MSG_OWN_ONLY).await?;
         let one = Checked { member, title: title.clone(), tz, start, end, description: None, location: None, attendees: Vec::new(), recurrence: None };
-        let found = clashes(conn, &one, Some(id)).await?;
+        let (found, degraded) = look(conn, &one, Some(id), changes.allow_conflict).await?;
         if !found.is_empty() {
-            return Ok(Outcome::Busy(found));
+            return Ok(Answer { outcome: Outcome::Busy(found), unchecked: degraded });
         }
+        unchecked = degraded;
     }
     let mut exceptions = booking.exceptions.clone();
     match Occurrence::of(original, &booking.title, length, false, &title, start, end) {
@@ -747,7 +827,7 @@ pub async fn change_occurrence(conn: &mut Conn<'_>, actor: Actor, id: i64, key: 
     if exceptions != booking.exceptions {
         save_exceptions(conn, &booking, exceptions, "update occurrence", by).await?;
     }
-    Ok(Outcome::Booked(get(conn, actor, id).await?))
+    Ok(Answer { outcome: Outcome::Booked(get(conn, actor, id).await?), unchecked })
 }
 
 /// Cancels one occurrence of a recurring booking (the rest of the series stays).
@@ -809,4 +889,45 @@ pub async fn still(c: &mut Conn<'_>, id: i64, version: i64) -> Result<()> {
         return Err(Error::Conflict(msg_stale(now)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(day: u32, h: u32, m: u32) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, day).unwrap().and_hms_opt(h, m, 0).unwrap()
+    }
+
+    fn calendar(kind: health::Kind, last_sync: Option<NaiveDateTime>) -> health::Item {
+        health::Item {
+            integration: "MM-CI-00001".into(),
+            integration_name: "Work (Google)".into(),
+            user: "ana@example.com".into(),
+            integration_type: "Google Calendar".into(),
+            kind,
+            since: last_sync.unwrap_or(at(1, 8, 0)),
+            error: None,
+            next_run: None,
+            running: false,
+            last_sync,
+            stale_policy: "fail-open".into(),
+        }
+    }
+
+    #[test]
+    fn a_calendar_that_could_not_be_checked_is_named_with_its_last_sync_in_the_members_zone() {
+        let berlin = chrono_tz::Europe::Berlin;
+        // 08:12 UTC is 09:12 in Berlin in winter; asked the same day, the time alone.
+        let failed = calendar(health::Kind::Failed, Some(at(2, 8, 12)));
+        assert_eq!(msg_unchecked(&failed, berlin, at(2, 15, 0).and_utc()), "Booked, but 'Work (Google)' has not synced since 09:12 — a clash there would not be seen");
+        // Asked on another day: the date too.
+        assert_eq!(out_of_date(&failed, berlin, at(4, 15, 0).and_utc()), "has not synced since 2026-12-02 09:12");
+        let never = calendar(health::Kind::NeverSynced, None);
+        assert_eq!(msg_unchecked(&never, berlin, at(2, 15, 0).and_utc()), "Booked, but 'Work (Google)' has never synced — a clash there would not be seen");
+        assert_eq!(
+            msg_fail_closed(&failed, berlin, at(2, 15, 0).and_utc()),
+            "'Work (Google)' has not synced since 09:12, and its policy is fail-closed: a clash there would not be seen, so the time counts as busy and nothing was saved. Sync it again, or override the conflict to book anyway."
+        );
+    }
 }

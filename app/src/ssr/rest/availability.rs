@@ -39,20 +39,31 @@ pub struct DegradedJson {
     pub last_sync: Option<String>,
     /// `fail-open`: its last known busy time counts; `fail-closed`: the whole range is busy.
     pub stale_policy: String,
+    /// Only in a booking's answer: what a person is told ("Booked, but 'Work (Google)' has not
+    /// synced since 09:12 — a clash there would not be seen"; the time in the member's zone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl DegradedJson {
+    fn of(d: &server::domain::health::Item) -> DegradedJson {
+        DegradedJson {
+            integration: d.integration.clone(),
+            integration_name: d.integration_name.clone(),
+            kind: d.kind.as_str().into(),
+            last_sync: d.last_sync.map(super::rfc3339_naive),
+            stale_policy: d.stale_policy.clone(),
+            warning: None,
+        }
+    }
+
     pub fn list(items: Vec<server::domain::health::Item>) -> Vec<DegradedJson> {
-        items
-            .into_iter()
-            .map(|d| DegradedJson {
-                integration: d.integration,
-                integration_name: d.integration_name,
-                kind: d.kind.as_str().into(),
-                last_sync: d.last_sync.map(super::rfc3339_naive),
-                stale_policy: d.stale_policy,
-            })
-            .collect()
+        items.iter().map(DegradedJson::of).collect()
+    }
+
+    /// The calendars a booking could not be checked against, each with its warning.
+    pub fn unchecked(items: &[server::domain::bookings::Unchecked]) -> Vec<DegradedJson> {
+        items.iter().map(|u| DegradedJson { warning: Some(u.warning.clone()), ..DegradedJson::of(&u.calendar) }).collect()
     }
 }
 

@@ -40,6 +40,12 @@ pub struct BookingJson {
     pub occurrences: std::collections::BTreeMap<String, super::occurrences::OccurrenceJson>,
     /// The copies written to the member's calendars: one per calendar written to.
     pub copies: Vec<CopyJson>,
+    /// Only in the answer to a create or a change: the member's calendars calsync could not
+    /// check the booking against (Failed, Stale or Never synced, as in availability's
+    /// `degraded`), each with its `warning`; empty when all were checked (or the times did not
+    /// change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<Vec<super::availability::DegradedJson>>,
     pub created_by: String,
     pub created_at: String,
     pub modified_at: String,
@@ -118,6 +124,7 @@ impl BookingJson {
             version: b.version,
             occurrences: super::occurrences::OccurrenceJson::map(&b.exceptions),
             copies: Vec::new(),
+            degraded: None,
             created_by: b.created_by.clone(),
             created_at: rfc3339_naive(b.created_at),
             modified_at: rfc3339_naive(b.modified_at),
@@ -132,12 +139,15 @@ pub struct BookingListJson {
 }
 
 /// A refused booking: one message per thing in the way, and the things in the availability
-/// check's shape.
+/// check's shape. An out-of-date fail-closed calendar is in the way too, its message saying
+/// which and why ("'Work' has not synced since 09:12, and its policy is fail-closed: …").
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClashJson {
     pub errors: Vec<Message>,
     pub warnings: Vec<Message>,
     pub conflicts: Vec<super::availability::ConflictJson>,
+    /// The member's calendars calsync could not check (Failed, Stale or Never synced).
+    pub degraded: Vec<super::availability::DegradedJson>,
 }
 
 /// `{"user"?, "title", "start", "end", "time_zone", "description"?, "location"?, "attendees"?,
@@ -219,18 +229,21 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
     let new = read(&bytes)?;
     let booked = {
         let mut pooled = state.pool.get().await?;
-        bk::create(&mut pooled.conn(), caller.actor(), &caller.by().actor, new).await?
+        bk::create_with_warnings(&mut pooled.conn(), caller.actor(), &caller.by().actor, new).await?
     };
     booked_or_busy(&state, caller.actor(), booked, StatusCode::CREATED).await
 }
 
-/// A booking made or changed (pushed first, then answered with its copies), or 409 with what
-/// is in the way.
-pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::integrations::Actor, outcome: bk::Outcome, status: StatusCode) -> Result<Response, ApiError> {
+/// A booking made or changed (pushed first, then answered with its copies and the calendars it
+/// could not be checked against), or 409 with what is in the way.
+pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::integrations::Actor, answer: bk::Answer, status: StatusCode) -> Result<Response, ApiError> {
+    let bk::Answer { outcome, unchecked } = answer;
     match outcome {
         bk::Outcome::Booked(b) => {
             state.engine.push_soon(b.id).await;
-            Ok((status, Json(one(state, actor, b.id).await?)).into_response())
+            let mut body = one(state, actor, b.id).await?;
+            body.degraded = Some(super::availability::DegradedJson::unchecked(&unchecked));
+            Ok((status, Json(body)).into_response())
         }
         bk::Outcome::Busy(clashes) => {
             let body = ClashJson {
@@ -246,6 +259,7 @@ pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::inte
                         summary: c.summary.clone(),
                     })
                     .collect(),
+                degraded: super::availability::DegradedJson::list(unchecked.into_iter().map(|u| u.calendar).collect()),
             };
             Ok((StatusCode::CONFLICT, Json(body)).into_response())
         }
@@ -361,7 +375,7 @@ pub async fn update(State(state): State<AppState>, caller: ApiUser, Path(id): Pa
     let changes = read_changes(&bytes)?;
     let outcome = {
         let mut pooled = state.pool.get().await?;
-        bk::update(&mut pooled.conn(), caller.actor(), id, &caller.by().actor, changes).await?
+        bk::update_with_warnings(&mut pooled.conn(), caller.actor(), id, &caller.by().actor, changes).await?
     };
     booked_or_busy(&state, caller.actor(), outcome, StatusCode::OK).await
 }

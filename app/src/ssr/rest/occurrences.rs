@@ -102,7 +102,7 @@ pub async fn update(State(state): State<AppState>, caller: ApiUser, Path((id, ke
     let changes = read_changes(&bytes)?;
     let outcome = {
         let mut pooled = state.pool.get().await?;
-        bk::change_occurrence(&mut pooled.conn(), caller.actor(), id, &key, &caller.by().actor, changes).await?
+        bk::change_occurrence_with_warnings(&mut pooled.conn(), caller.actor(), id, &key, &caller.by().actor, changes).await?
     };
     booked_or_busy(&state, caller.actor(), outcome, StatusCode::OK).await
 }
