@@ -1,5 +1,6 @@
 //! Admin → Sync health over the real router, and availability's `degraded` list over REST, on
-//! SQLite and PostgreSQL with a loopback iCal host.
+//! SQLite and PostgreSQL with a loopback iCal host (and Google at the test's own sandbox for
+//! bookings not written and conflicts waiting).
 mod common;
 
 use std::time::Duration;
@@ -8,11 +9,15 @@ use app::api::health::{DeactivateCalendar, RetryCalendars, SyncHealth};
 use axum::http::StatusCode;
 use chrono::{Duration as Days, Utc};
 use common::*;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
 use server::{
+    db::schema::conflicts as cf,
     db_test,
     domain::users::Role,
+    run,
     testing::feeds::{FeedHost, Reply},
 };
 
@@ -144,4 +149,56 @@ db_test!(availability_names_the_calendars_it_cannot_trust, |db| {
     assert_eq!(check["free"], false);
     assert_eq!(check["conflicts"][0]["summary"], "Failed calendar: treated as busy");
     assert_eq!(check["degraded"][0]["stale_policy"], "fail-closed");
+});
+
+db_test!(sync_health_names_bookings_not_written_and_conflicts_waiting, |db| {
+    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    add_user(&db, "admin@example.com", Role::Admin).await;
+    let admin = token_for(&db, "admin@example.com").await;
+    let app = router_with(state_with(&db, APP_ORIGIN, |c| c.sync.google = sandbox.google_endpoints()));
+    let admin_cookie = sign_in(&app, "admin%40example.com", "right+password").await.ok().unwrap();
+    let (work, desk) = two_way_trouble(&db, &app, &sandbox).await;
+
+    // A failed copy is listed at once; a conflict open for a moment is not yet.
+    let report = json(&send(&app, api("GET", HEALTH, Some(&admin), None)).await);
+    assert_eq!(report["total"], 1, "{report}");
+    let item = &report["items"][0];
+    assert_eq!((item["integration"].clone(), item["kind"].clone(), item["user"].clone()), (json!(desk), json!("Write failing"), json!("ben@example.com")));
+    let line = item["error"].as_str().unwrap();
+    assert!(line.starts_with("The booking 'Budget' is not written to this calendar: ") && line.contains("(400"), "{report}");
+    assert_eq!((report["counts"]["Write failing"].clone(), report["counts"]["Conflicts waiting"].clone()), (json!(1), json!(0)), "every kind is counted");
+
+    // A day later, the conflict still waits.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let then = server::domain::now() - Days::days(2);
+        run!(&mut c.conn(), |cc| diesel::update(cf::table).set(cf::created_at.eq(then)).execute(cc).await).unwrap();
+    }
+    let report = json(&send(&app, api("GET", HEALTH, Some(&admin), None)).await);
+    assert_eq!(report["total"], 2, "{report}");
+    let first = &report["items"][0];
+    assert_eq!((first["integration"].clone(), first["kind"].clone()), (json!(work), json!("Conflicts waiting")), "longest waiting first: {report}");
+    let line = first["error"].as_str().unwrap();
+    assert!(line.starts_with("1 conflict waiting for a decision since ") && line.ends_with(": 'Roadmap'."), "{line}");
+    assert!(first["since"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(report["items"][1]["kind"], "Write failing");
+    assert_eq!((report["counts"]["Write failing"].clone(), report["counts"]["Conflicts waiting"].clone(), report["counts"]["Failed"].clone()), (json!(1), json!(1), json!(0)));
+    let only = json(&send(&app, api("GET", &format!("{HEALTH}?kind=Conflicts%20waiting"), Some(&admin), None)).await);
+    assert_eq!((only["total"].clone(), only["items"][0]["integration"].clone()), (json!(1), json!(work)));
+    let bad = send(&app, api("GET", &format!("{HEALTH}?kind=Broken"), Some(&admin), None)).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("Write failing, Conflicts waiting"), "{}", bad.body);
+    // Neither makes availability doubt the calendar.
+    let ben = token_for(&db, "ben@example.com").await;
+    let day = (Utc::now().date_naive() + Days::days(3)).to_string();
+    let next = (Utc::now().date_naive() + Days::days(4)).to_string();
+    let week = json(&send(&app, api("GET", &format!("/api/v1/availability?from={day}&to={next}"), Some(&ben), None)).await);
+    assert_eq!(week["degraded"], json!([]), "{week}");
+
+    // The page: both kinds, counted, with where to look.
+    let page = send(&app, get("/admin/sync-health", Some(&admin_cookie))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"data-kind="Write failing""#) && page.body.contains(r#"data-kind="Conflicts waiting""#), "{}", page.body);
+    assert!(page.body.contains("/conflicts?state=open"), "a link to the open conflicts");
+    assert!(page.body.contains("/bookings?user=ben%40example.com"), "a link to Ben's bookings");
 });

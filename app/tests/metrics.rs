@@ -1,6 +1,7 @@
 //! `/metrics`: who may read it (loopback after trusted proxies, admin tokens, CALSYNC_METRICS),
 //! that an independent parser reads it as Prometheus text, and that its counters move after a
-//! sync and a failed sign-in; on SQLite and PostgreSQL.
+//! sync, a failed sign-in and bookings pushed to Google (the test's own sandbox), with the
+//! copies and conflicts they leave as gauges; on SQLite and PostgreSQL.
 mod common;
 
 use std::net::SocketAddr;
@@ -49,7 +50,11 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     add_user(&db, "admin@example.com", Role::Admin).await;
     add_user(&db, "sarah@example.com", Role::User).await;
     let (admin, sarah) = (token_for(&db, "admin@example.com").await, token_for(&db, "sarah@example.com").await);
-    let app = router_with(state_with(&db, "http://127.0.0.1:3000", |c| c.trusted_proxies = server::config::parse_networks("127.0.0.1/32").unwrap()));
+    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let app = router_with(state_with(&db, "http://127.0.0.1:3000", |c| {
+        c.trusted_proxies = server::config::parse_networks("127.0.0.1/32").unwrap();
+        c.sync.google = sandbox.google_endpoints();
+    }));
 
     // Who may read it.
     assert_eq!(send(&app, scrape(Some("203.0.113.9:5000"), None, None)).await.status, StatusCode::FORBIDDEN);
@@ -74,6 +79,8 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     let runs_before = sample(&before.body, "calsync_sync_runs_total", &[("provider", "ical"), ("outcome", "success")]);
     let created_before = sample(&before.body, "calsync_sync_events_total", &[("provider", "ical"), ("change", "created")]);
     let failures_before = sample(&before.body, "calsync_sign_in_failures_total", &[]);
+    let push = |text: &str, outcome: &str| sample(text, "calsync_push_requests_total", &[("provider", "google"), ("outcome", outcome)]);
+    let (written_before, refused_before) = (push(&before.body, "written"), push(&before.body, "failed"));
 
     // A sync of a feed with two events, and a failed sign-in.
     let host = FeedHost::start().await;
@@ -83,6 +90,9 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     let name = created["name"].as_str().unwrap().to_owned();
     assert_eq!(sync_and_wait(&app, &sarah, &name).await["status"], "Success");
     assert!(sign_in(&app, "sarah%40example.com", "wrong+password").await.is_err());
+    // Two bookings pushed to Google: one written (then changed there under `ask`: an open
+    // conflict), one refused (a failed copy).
+    two_way_trouble(&db, &app, &sandbox).await;
 
     let after = send(&app, scrape(None, Some(&admin), None)).await;
     assert!(sample(&after.body, "calsync_sync_runs_total", &[("provider", "ical"), ("outcome", "success")]) >= runs_before + 1.0);
@@ -94,6 +104,18 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     assert_eq!(sample(&after.body, "calsync_calendars", &[("provider", "ical"), ("status", "Success")]), 1.0);
     assert_eq!(sample(&after.body, "calsync_scheduler_queue_length", &[]), 0.0);
     assert!(after.body.contains("# TYPE calsync_scheduler_lag_seconds gauge"));
+    // Pushes by outcome (this process's, so at least these); copies and conflicts by state,
+    // from the database (this one's exactly), every state shown even when none is in it.
+    assert!(push(&after.body, "written") >= written_before + 1.0);
+    assert!(push(&after.body, "failed") >= refused_before + 1.0);
+    assert!(after.body.contains("# TYPE calsync_push_requests_total counter"));
+    let copies = |state: &str| sample(&after.body, "calsync_booking_copies", &[("provider", "google"), ("state", state)]);
+    assert_eq!((copies("written"), copies("failed"), copies("pending")), (1.0, 1.0, 0.0));
+    assert!(after.body.contains("# TYPE calsync_booking_copies gauge"));
+    assert!(after.body.lines().any(|l| l.starts_with("calsync_booking_copies{") && l.contains(r#"provider="outlook""#) && l.contains(r#"state="failed""#) && l.ends_with(" 0")), "{}", after.body);
+    let conflicts = |state: &str| sample(&after.body, "calsync_conflicts", &[("state", state)]);
+    assert_eq!((conflicts("open"), conflicts("decided"), conflicts("resolved")), (1.0, 0.0, 0.0));
+    assert!(after.body.lines().any(|l| l.starts_with(r#"calsync_conflicts{state="resolved"} 0"#)), "{}", after.body);
 
     // CALSYNC_METRICS changes who may read it.
     let open = router_with(state_with(&db, "http://127.0.0.1:3000", |c| c.metrics = MetricsAccess::Open));

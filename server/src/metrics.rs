@@ -1,6 +1,7 @@
 //! Prometheus metrics: counters and histograms this process keeps (sync runs, provider
-//! requests, exports, sign-in failures) and gauges read from the database at each scrape
-//! (calendars by status, the scheduler's queue and lag), so every process reports the same.
+//! requests, pushes of bookings' copies, exports, sign-in failures) and gauges read from the
+//! database at each scrape (calendars by status, the scheduler's queue and lag, bookings'
+//! copies by state, conflicts by state), so every process reports the same.
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder, Gauge};
 
-use crate::db::schema::{calendar_integrations as ci, sync_states as ss};
+use crate::db::schema::{booking_copies as bc, calendar_integrations as ci, conflicts as cf, sync_states as ss};
 use crate::db::Conn;
 use crate::domain::{integrations::IntegrationType, now, Result};
 use crate::run;
@@ -21,6 +22,7 @@ struct Metrics {
     throttled_seconds: prometheus::CounterVec,
     requests: IntCounterVec,
     request_seconds: HistogramVec,
+    pushes: IntCounterVec,
     exports: IntCounterVec,
     sign_in_failures: IntCounter,
 }
@@ -50,6 +52,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         throttled_seconds: throttled,
         requests: counter(&r, "calsync_provider_requests_total", "Requests to providers and feed hosts by answer status (\"error\": no answer).", &["provider", "status"]),
         request_seconds: histogram(&r, "calsync_provider_request_duration_seconds", "Time to a provider's answer.", &["provider"], vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        pushes: counter(&r, "calsync_push_requests_total", "Writes of bookings' copies into calendars by provider and outcome (written, deleted, failed, changed: refused because the copy changed in the calendar).", &["provider", "outcome"]),
         exports: counter(&r, "calsync_export_requests_total", "Requests for .ics export feeds by kind and result (served, not_modified, not_found).", &["kind", "result"]),
         sign_in_failures,
         registry: r,
@@ -92,6 +95,18 @@ pub fn provider_request(provider: &str, status: Option<u16>, elapsed: Duration) 
     m.request_seconds.with_label_values(&[provider]).observe(elapsed.as_secs_f64());
 }
 
+/// `calsync_booking_copies{state="left"}`: copies no longer kept up to date (their note says
+/// why).
+pub const COPY_LEFT: &str = "left";
+
+/// The outcomes of a push, as `calsync_push_requests_total` labels them.
+pub const PUSH_OUTCOMES: [&str; 4] = ["written", "deleted", "failed", "changed"];
+
+/// A write of a booking's copy into a calendar ended (`outcome`: one of [`PUSH_OUTCOMES`]).
+pub fn push_request(t: IntegrationType, outcome: &str) {
+    METRICS.pushes.with_label_values(&[provider_label(t), outcome]).inc();
+}
+
 pub fn export_request(kind: &str, result: &str) {
     METRICS.exports.with_label_values(&[kind, result]).inc();
 }
@@ -107,7 +122,9 @@ pub async fn render(conn: &mut Conn<'_>) -> Result<String> {
     let calendars = IntGaugeVec::new(Opts::new("calsync_calendars", "Calendars by provider and sync status (inactive ones as \"Inactive\")."), &["provider", "status"]).expect("metric");
     let queue = IntGauge::new("calsync_scheduler_queue_length", "Calendars waiting to sync: queued by hand or push, or due and not yet started.").expect("metric");
     let lag = Gauge::new("calsync_scheduler_lag_seconds", "How late the most overdue waiting calendar is.").expect("metric");
-    for m in [Box::new(calendars.clone()) as Box<dyn prometheus::core::Collector>, Box::new(queue.clone()), Box::new(lag.clone())] {
+    let copies = IntGaugeVec::new(Opts::new("calsync_booking_copies", "Copies of bookings in calendars by the calendar's provider (\"removed\": its record was removed) and state (pending, written, failed; \"left\": no longer kept up to date, the copy's note says why)."), &["provider", "state"]).expect("metric");
+    let conflicts = IntGaugeVec::new(Opts::new("calsync_conflicts", "Conflicts between bookings and their copies by state (open: waiting for a person, decided, resolved)."), &["state"]).expect("metric");
+    for m in [Box::new(calendars.clone()) as Box<dyn prometheus::core::Collector>, Box::new(queue.clone()), Box::new(lag.clone()), Box::new(copies.clone()), Box::new(conflicts.clone())] {
         gauges.register(m).expect("register");
     }
     let rows: Vec<(String, String, bool, i64)> = run!(conn, |c| ci::table
@@ -128,6 +145,46 @@ pub async fn render(conn: &mut Conn<'_>) -> Result<String> {
     queue.set(queued + due);
     let late = [oldest, oldest_queued].into_iter().flatten().min().map(|t| (at - t).num_milliseconds().max(0) as f64 / 1000.0).unwrap_or(0.0);
     lag.set(late);
+
+    // Bookings' copies: counted per calendar and state in one table, then named by provider
+    // (the calendars written to are few: one per member at most). A copy with a note is no
+    // longer kept up to date (deleted with its booking, or left in a calendar no longer
+    // written to): "left", whatever it last was, so that pending and failed are the live queue.
+    use crate::domain::{booking_copies as bcs, conflicts as cfs};
+    for provider in [IntegrationType::Google, IntegrationType::Outlook].map(provider_label) {
+        for state in [bcs::PENDING, bcs::WRITTEN, bcs::FAILED, COPY_LEFT] {
+            copies.with_label_values(&[provider, state]).set(0);
+        }
+    }
+    let mut per_calendar: Vec<(Option<i64>, String, i64)> = run!(conn, |c| bc::table
+        .filter(bc::note.is_null())
+        .group_by((bc::integration_id, bc::state))
+        .select((bc::integration_id, bc::state, diesel::dsl::count_star()))
+        .load(c)
+        .await)?;
+    let left: Vec<(Option<i64>, i64)> = run!(conn, |c| bc::table
+        .filter(bc::note.is_not_null())
+        .group_by(bc::integration_id)
+        .select((bc::integration_id, diesel::dsl::count_star()))
+        .load(c)
+        .await)?;
+    per_calendar.extend(left.into_iter().map(|(id, n)| (id, COPY_LEFT.to_string(), n)));
+    let ids: Vec<i64> = per_calendar.iter().filter_map(|r| r.0).collect();
+    let types: Vec<(i64, String)> = run!(conn, |c| ci::table.filter(ci::id.eq_any(&ids)).select((ci::id, ci::integration_type)).load(c).await)?;
+    for (integration_id, state, n) in per_calendar {
+        let provider = match integration_id.and_then(|id| types.iter().find(|(i, _)| *i == id)) {
+            Some((_, t)) => IntegrationType::parse(t).map(provider_label).unwrap_or("other"),
+            None => "removed",
+        };
+        copies.with_label_values(&[provider, state.as_str()]).add(n);
+    }
+    for state in cfs::STATES {
+        conflicts.with_label_values(&[state]).set(0);
+    }
+    let by_state: Vec<(String, i64)> = run!(conn, |c| cf::table.group_by(cf::state).select((cf::state, diesel::dsl::count_star())).load(c).await)?;
+    for (state, n) in by_state {
+        conflicts.with_label_values(&[state.as_str()]).add(n);
+    }
 
     let mut families = METRICS.registry.gather();
     families.extend(gauges.gather());

@@ -1,20 +1,29 @@
 //! Sync health and honest availability, on SQLite and PostgreSQL: each kind is recognised from
-//! real syncs against a loopback feed host (failed, backing off, stale, never synced, expiring),
+//! real syncs against a loopback feed host (failed, backing off, stale, never synced, expiring)
+//! and from two-way pushes against the provider sandbox (write failing, conflicts waiting),
 //! and a stale calendar's busy time follows its policy (fail-open, fail-closed).
+use std::time::Duration;
+
 use chrono::{Duration as Days, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use serde_json::json;
 use server::{
     crypto::Secret,
-    db::schema::{calendar_integrations as ci},
+    db::schema::{booking_copies as bc, calendar_integrations as ci, conflicts as cf},
     db_test,
     domain::{
         availability,
+        booking_copies::{self as copies, CopyView},
+        bookings::{self as bk, Changes, NewBooking, Outcome},
+        conflicts::{self, Choice},
         health::{self, Kind},
-        integrations::{self as ig, Patch},
+        integrations::{self as ig, Actor, Patch},
+        merge::Side,
         now, users, webhooks,
     },
     run,
+    sandbox::{Fault, Sandbox},
     sync::Trigger,
     testing::{
         feeds::{FeedHost, Reply},
@@ -219,4 +228,146 @@ db_test!(a_stale_calendar_follows_its_policy_in_availability, |db| {
     let (again, degraded) = busy(&db).await;
     assert!(degraded.is_empty());
     assert_eq!(again, fresh);
+});
+
+const ANA: &str = "ana@example.com";
+const BEN: &str = "ben@example.com";
+const CLEO: &str = "cleo@example.com";
+
+/// A member's primary Two-way Google calendar at the sandbox, its typed-in token good for
+/// weeks (so it is not "Expiring"); `policy`: its conflict policy.
+async fn google(db: &TestDb, sandbox: &Sandbox, me: Actor, owner: &str, label: &str, policy: Option<&str>) -> String {
+    let name = google_calendar(db, sandbox, me, owner, owner, label, true, policy).await;
+    let mut c = db.pool.get().await.unwrap();
+    let later = now() + Days::days(60);
+    run!(&mut c.conn(), |cc| diesel::update(ci::table.filter(ci::name.eq(&name))).set(ci::token_expiry.eq(Some(later))).execute(cc).await).unwrap();
+    name
+}
+
+/// A meeting the day after tomorrow, 10:00–11:00 UTC, booked by `by` for themselves.
+async fn book(db: &TestDb, me: Actor, by: &str, title: &str) -> bk::Booking {
+    let day = (Utc::now().date_naive() + Days::days(2)).format("%Y-%m-%d").to_string();
+    let new = NewBooking { title: title.into(), start: format!("{day} 10:00"), end: format!("{day} 11:00"), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
+    let mut c = db.pool.get().await.unwrap();
+    match bk::create(&mut c.conn(), me, by, new).await.unwrap() {
+        Outcome::Booked(b) => b,
+        Outcome::Busy(x) => panic!("refused: {x:?}"),
+    }
+}
+
+async fn copy_of(db: &TestDb, booking: i64) -> CopyView {
+    let mut c = db.pool.get().await.unwrap();
+    copies::of(&mut c.conn(), &[booking]).await.unwrap().remove(0)
+}
+
+db_test!(writes_failing_and_conflicts_waiting_are_listed_and_degrade_nothing, |db| {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.with(|s| {
+        for who in [ANA, BEN, CLEO] {
+            s.add_account(who);
+        }
+    });
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
+    let (ana, ben, cleo) = (user(&db, ANA).await, user(&db, BEN).await, user(&db, CLEO).await);
+    let ana_work = google(&db, &sandbox, ana, ANA, "Ana's work", None).await;
+    let ben_work = google(&db, &sandbox, ben, BEN, "Ben's work", Some("ask")).await;
+    let cleo_work = google(&db, &sandbox, cleo, CLEO, "Cleo's work", None).await;
+    for (who, name) in [(ana, &ana_work), (ben, &ben_work), (cleo, &cleo_work)] {
+        engine.sync_and_wait(who, name, Trigger::Manual).await.unwrap();
+    }
+    let r = report(&db, health::Filter::default()).await;
+    assert!(r.items.is_empty(), "three synced calendars: {:?}", kinds(&r));
+
+    // Ben: a booking written, changed in Google, and under `ask` an open conflict.
+    let interview = book(&db, ben, BEN, "Interview").await;
+    engine.push_booking(interview.id).await.unwrap();
+    engine.sync_and_wait(ben, &ben_work, Trigger::Manual).await.unwrap();
+    let event_id = copy_of(&db, interview.id).await.external_id.unwrap();
+    sandbox.with(|s| {
+        let mut e = s.calendars[BEN].events[&event_id].0.clone();
+        e["summary"] = json!("Interview (Google)");
+        s.put_event(BEN, &event_id, e).unwrap();
+    });
+    engine.sync_and_wait(ben, &ben_work, Trigger::Manual).await.unwrap();
+    let open = {
+        let mut c = db.pool.get().await.unwrap();
+        conflicts::list(&mut c.conn(), ben, None, Some(interview.id), Some(conflicts::OPEN)).await.unwrap()
+    };
+    assert_eq!(open.len(), 1, "under ask the change waits for Ben");
+    // Ana: Google refuses the write (400: not retried by itself), so the copy is failed.
+    let review = book(&db, ana, ANA, "Design review").await;
+    sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 400, body: None, retry_after: None, delay_ms: None, times: 5, after: false }));
+    engine.push_booking(review.id).await.unwrap();
+    sandbox.with(|s| s.faults.clear());
+    assert_eq!(copy_of(&db, review.id).await.state, copies::FAILED);
+    // Cleo: a booking whose copy waits to be written (nothing pushed it yet).
+    let standup = book(&db, cleo, CLEO, "Standup").await;
+    assert_eq!(copy_of(&db, standup.id).await.state, copies::PENDING);
+
+    // A failed copy is listed at once; a copy pending for a moment and a conflict open for a
+    // moment are not.
+    let r = report(&db, health::Filter::default()).await;
+    assert_eq!(kinds(&r), vec![("Ana's work".into(), Kind::WriteFailing)]);
+    let line = r.items[0].error.clone().unwrap();
+    assert!(line.starts_with("The booking 'Design review' is not written to this calendar: "), "{line}");
+    assert!(line.contains("(400"), "the calendar's answer: {line}");
+    assert!(now() - r.items[0].since < Days::minutes(5), "since the last attempt: {:?}", r.items[0].since);
+
+    // An hour and more later the copy still waits; a day and more later the conflict does.
+    let (two_hours_ago, two_days_ago) = (now() - Days::hours(2), now() - Days::days(2));
+    {
+        let mut c = db.pool.get().await.unwrap();
+        run!(&mut c.conn(), |cc| diesel::update(bc::table.filter(bc::booking_id.eq(standup.id))).set(bc::modified_at.eq(two_hours_ago)).execute(cc).await).unwrap();
+        run!(&mut c.conn(), |cc| diesel::update(cf::table.filter(cf::booking_id.eq(interview.id))).set(cf::created_at.eq(two_days_ago)).execute(cc).await).unwrap();
+    }
+    let r = report(&db, health::Filter::default()).await;
+    assert_eq!(
+        kinds(&r),
+        vec![("Ana's work".into(), Kind::WriteFailing), ("Ben's work".into(), Kind::ConflictsWaiting), ("Cleo's work".into(), Kind::WriteFailing)]
+    );
+    let order: Vec<&str> = r.items.iter().map(|i| i.integration_name.as_str()).collect();
+    assert_eq!(order, ["Ben's work", "Cleo's work", "Ana's work"], "longest waiting first");
+    let count = |k: Kind| r.counts.iter().find(|(kind, _)| *kind == k).unwrap().1;
+    assert_eq!(r.counts.len(), Kind::ALL.len());
+    assert_eq!((count(Kind::WriteFailing), count(Kind::ConflictsWaiting), count(Kind::Failed)), (2, 1, 0));
+    let waiting = r.items.iter().find(|i| i.integration == ben_work).unwrap();
+    let line = waiting.error.clone().unwrap();
+    assert!(line.starts_with("1 conflict waiting for a decision since ") && line.ends_with(": 'Interview'."), "{line}");
+    assert!((waiting.since - two_days_ago).num_seconds().abs() <= 1, "since the conflict arose: {:?}", waiting.since);
+    let pending = r.items.iter().find(|i| i.integration == cleo_work).unwrap();
+    let line = pending.error.clone().unwrap();
+    assert!(line.starts_with("The booking 'Standup' is not written to this calendar: waiting to be written since "), "{line}");
+    assert!((pending.since - two_hours_ago).num_seconds().abs() <= 1);
+
+    // Each kind is a filter, by name too; the error text filter reads their lines.
+    let only = report(&db, health::Filter { kind: Kind::parse("conflicts waiting"), ..Default::default() }).await;
+    assert_eq!(kinds(&only), vec![("Ben's work".into(), Kind::ConflictsWaiting)]);
+    assert_eq!(only.counts, r.counts);
+    assert_eq!(Kind::parse("Write failing"), Some(Kind::WriteFailing));
+    assert_eq!(serde_json::to_value(Kind::WriteFailing).unwrap(), json!("Write failing"));
+    assert_eq!(serde_json::to_value(Kind::ConflictsWaiting).unwrap(), json!("Conflicts waiting"));
+    let text = report(&db, health::Filter { text: Some("standup".into()), ..Default::default() }).await;
+    assert_eq!(kinds(&text), vec![("Cleo's work".into(), Kind::WriteFailing)]);
+
+    // Neither makes a calendar's busy time untrustworthy.
+    assert!(!Kind::WriteFailing.degrades_availability() && !Kind::ConflictsWaiting.degrades_availability());
+    for who in [ana, ben, cleo] {
+        let mut c = db.pool.get().await.unwrap();
+        let degraded = health::degraded(&mut c.conn(), who.user_id, now()).await.unwrap();
+        assert!(degraded.is_empty(), "{degraded:?}");
+    }
+
+    // Fixed: Ana's booking changed and written, Cleo's written, Ben's conflict decided.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let changes = Changes { version: review.version, title: Some("Design review (again)".into()), ..Changes::default() };
+        bk::update(&mut c.conn(), ana, review.id, ANA, changes).await.unwrap();
+        conflicts::resolve(&mut c.conn(), ben, open[0].id, BEN, Choice::Take(Side::Remote)).await.unwrap();
+    }
+    for id in [review.id, standup.id, interview.id] {
+        engine.push_booking(id).await.unwrap();
+    }
+    assert_eq!((copy_of(&db, review.id).await.state, copy_of(&db, standup.id).await.state), (copies::WRITTEN.to_string(), copies::WRITTEN.to_string()));
+    let r = report(&db, health::Filter::default()).await;
+    assert!(r.items.is_empty(), "{:?}", kinds(&r));
 });

@@ -11,7 +11,8 @@ pub struct HealthRow {
     pub integration_name: String,
     pub user: String,
     pub integration_type: String,
-    /// `Failed`, `Expiring`, `Backing off`, `Stale`, `Never synced`
+    /// `Failed`, `Expiring`, `Backing off`, `Write failing`, `Conflicts waiting`, `Stale`,
+    /// `Never synced`
     pub kind: String,
     /// "2026-11-29 10:00:00 (3 hours ago)"
     pub since: String,

@@ -71,8 +71,8 @@ fn link_to(p: &HealthPage, kind: Option<&str>, page: usize) -> String {
 
 fn kind_class(kind: &str) -> &'static str {
     match kind {
-        "Failed" => "status-error",
-        "Expiring" | "Backing off" => "status-warn",
+        "Failed" | "Write failing" => "status-error",
+        "Expiring" | "Backing off" | "Conflicts waiting" => "status-warn",
         _ => "status-muted",
     }
 }
@@ -125,7 +125,7 @@ fn HealthView(p: HealthPage, notices: Signal<Notices>, retry: ServerAction<Retry
                     } else {
                         Either::Right(view! {
                             <h2>"All calendars are syncing."</h2>
-                            <p class="muted">{format!("{} active calendar(s) checked: none failed, none is stale, none is waiting for its first sync.", p.checked)}</p>
+                            <p class="muted">{format!("{} active calendar(s) checked: none failed, none is stale, none is waiting for its first sync, every booking is written and no conflict waits for a decision.", p.checked)}</p>
                         })
                     }}
                 </section>
@@ -191,6 +191,12 @@ fn HealthRowView(r: HealthRow, selected: RwSignal<Vec<String>>, retry: ServerAct
         }
     };
     let runs = format!("/sync?user={}", crate::api::query_escape(&r.user));
+    // Where the bookings not written, or the conflicts waiting, are.
+    let more = match r.kind.as_str() {
+        "Write failing" => Some((format!("/bookings?user={}", crate::api::query_escape(&r.user)), "Bookings")),
+        "Conflicts waiting" => Some(("/conflicts?state=open".to_string(), "Conflicts")),
+        _ => None,
+    };
     let (retry_name, deactivate_name) = (name.clone(), name.clone());
     view! {
         <tr data-test="health-row" data-title=r.integration_name.clone() data-kind=r.kind.clone()>
@@ -218,6 +224,7 @@ fn HealthRowView(r: HealthRow, selected: RwSignal<Vec<String>>, retry: ServerAct
                     <button type="submit" class="button small danger" data-test="deactivate">"Deactivate"</button>
                 </ActionForm>
                 <a class="button small" href=runs>"Runs"</a>
+                {more.map(|(href, label)| view! { <a class="button small" href=href data-test="health-more">{label}</a> })}
             </td>
         </tr>
     }

@@ -217,3 +217,69 @@ pub async fn sync_and_wait(app: &Router, token: &str, name: &str) -> serde_json:
     }
     panic!("the sync of {name} did not finish");
 }
+
+/// A member's primary Two-way Google calendar at `sandbox` (tokens typed in, good for weeks:
+/// not "Expiring"), with its conflict policy; answers its record name.
+pub async fn google_at(db: &TestDb, sandbox: &server::sandbox::Sandbox, owner: &str, label: &str, policy: &str) -> String {
+    use server::domain::integrations::{self as ig, Actor, Patch};
+    let mut c = db.pool.get().await.unwrap();
+    let me = users::find_by_email(&mut c.conn(), owner).await.unwrap().unwrap();
+    let (access, refresh) = sandbox.with(|s| s.issue_tokens(owner));
+    let patch = Patch {
+        integration_type: Some("Google Calendar".into()),
+        integration_name: Some(label.into()),
+        calendar_id: Some(owner.into()),
+        access_token: Some(Some(server::crypto::Secret::new(access))),
+        refresh_token: Some(Some(server::crypto::Secret::new(refresh))),
+        token_expiry: Some((chrono::Utc::now() + chrono::Duration::days(60)).to_rfc3339()),
+        is_primary: Some(true),
+        conflict_policy: Some(policy.into()),
+        ..Patch::default()
+    };
+    ig::create(&mut c.conn(), &db.keys, Actor::of(&me), patch).await.unwrap().integration.name
+}
+
+/// Two-way sync in trouble, over REST with Google at `sandbox` (the app's Google endpoints):
+/// ana@example.com's booking "Roadmap" is written to her calendar "Work" (`ask`) and changed
+/// in Google, so a conflict is open; ben@example.com's booking "Budget" is refused by Google
+/// (400), so its copy in his calendar "Desk" failed. Both calendars synced. Answers the
+/// record names of (Work, Desk).
+pub async fn two_way_trouble(db: &TestDb, app: &Router, sandbox: &server::sandbox::Sandbox) -> (String, String) {
+    const ANA: &str = "ana@example.com";
+    const BEN: &str = "ben@example.com";
+    sandbox.with(|s| {
+        s.add_account(ANA);
+        s.add_account(BEN);
+    });
+    add_user(db, ANA, Role::User).await;
+    add_user(db, BEN, Role::User).await;
+    let (ana, ben) = (token_for(db, ANA).await, token_for(db, BEN).await);
+    let work = google_at(db, sandbox, ANA, "Work", "ask").await;
+    let desk = google_at(db, sandbox, BEN, "Desk", "last-write-wins").await;
+    sync_and_wait(app, &ana, &work).await;
+    sync_and_wait(app, &ben, &desk).await;
+    let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(3)).to_string();
+    let booking = |title: &str| serde_json::json!({"title": title, "start": format!("{day} 10:00"), "end": format!("{day} 11:00"), "time_zone": "UTC"});
+
+    let a = send(app, api("POST", "/api/v1/bookings", Some(&ana), Some(booking("Roadmap")))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let made = json(&a);
+    assert_eq!(made["copies"][0]["state"], "written", "{made}");
+    let event_id = made["copies"][0]["external_id"].as_str().unwrap().to_string();
+    sync_and_wait(app, &ana, &work).await;
+    sandbox.with(|s| {
+        let mut e = s.calendars[ANA].events[&event_id].0.clone();
+        e["summary"] = serde_json::json!("Roadmap (Google)");
+        s.put_event(ANA, &event_id, e).unwrap();
+    });
+    sync_and_wait(app, &ana, &work).await;
+    let open = json(&send(app, api("GET", "/api/v1/conflicts?state=open", Some(&ana), None)).await);
+    assert_eq!(open["total"], 1, "{open}");
+
+    sandbox.with(|s| s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 400, body: None, retry_after: None, delay_ms: None, times: 5, after: false }));
+    let a = send(app, api("POST", "/api/v1/bookings", Some(&ben), Some(booking("Budget")))).await;
+    sandbox.with(|s| s.faults.clear());
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert_eq!(json(&a)["copies"][0]["state"], "failed", "{}", a.body);
+    (work, desk)
+}

@@ -251,19 +251,38 @@ pub enum Finish {
     Stale { error: String, external_id: Option<String> },
 }
 
+/// How a write ended, as `calsync_push_requests_total` counts it (`None`: nothing was asked
+/// of the calendar).
+fn outcome(job: &Job, how: &Finish) -> Option<&'static str> {
+    match how {
+        Finish::Written { .. } => Some("written"),
+        Finish::Removed => job.external_id.is_some().then_some("deleted"),
+        Finish::Failed { .. } => Some("failed"),
+        Finish::Stale { .. } => Some("changed"),
+        Finish::Left { .. } => None,
+    }
+}
+
 /// Records how a write ended and releases the lease. A booking that changed meanwhile leaves
 /// the copy pending (answers true: write again).
 pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) -> Result<bool> {
+    let counted = outcome(job, &how);
     let job = job.clone();
     let calendar = calendar.to_string();
-    c.write_tx(move |mut c| {
+    let (again, provider) = c.write_tx(move |mut c| {
         Box::pin(async move {
             let at = now();
-            let (current, lease): (String, Option<NaiveDateTime>) = run!(&mut c, |cc| bc::table.find(job.copy_id).select((bc::action, bc::lease_until)).first(cc).await)?;
+            let (current, lease, provider): (String, Option<NaiveDateTime>, Option<String>) = run!(&mut c, |cc| bc::table
+                .left_join(ci::table)
+                .filter(bc::id.eq(job.copy_id))
+                .select((bc::action, bc::lease_until, ci::integration_type.nullable()))
+                .first(cc)
+                .await)?;
             if lease != job.lease {
                 // This write outlived its lease and another pusher claimed the copy since:
-                // the newer claim's result is the one that counts.
-                return Ok(false);
+                // the newer claim's result is the one that counts (the calendar was asked all
+                // the same).
+                return Ok((false, provider));
             }
             let version: i64 = run!(&mut c, |cc| b::table.find(job.booking_id).select(b::version).first(cc).await)?;
             let again = version != job.version || current != job.action;
@@ -315,10 +334,14 @@ pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) ->
                         .await)?;
                 }
             }
-            Ok::<bool, Error>(again && !matches!(how, Finish::Left { .. } | Finish::Stale { .. }))
+            Ok::<(bool, Option<String>), Error>((again && !matches!(how, Finish::Left { .. } | Finish::Stale { .. }), provider))
         })
     })
-    .await
+    .await?;
+    if let (Some(outcome), Some(t)) = (counted, provider.as_deref().and_then(IntegrationType::parse)) {
+        crate::metrics::push_request(t, outcome);
+    }
+    Ok(again)
 }
 
 async fn history(c: &mut Conn<'_>, booking_id: i64, action: &'static str, after: serde_json::Value, at: NaiveDateTime) -> Result<()> {

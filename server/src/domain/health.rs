@@ -1,14 +1,19 @@
 //! Sync health, for admins: every active calendar that needs attention, once, in the first kind
-//! that matches — Failed, Expiring, Backing off, Stale, Never synced — with how long it has
-//! been so. The same rules name a calendar "degraded" for availability.
+//! that matches — Failed, Expiring, Backing off, Write failing, Conflicts waiting, Stale, Never
+//! synced — with how long it has been so. The same rules name a calendar "degraded" for
+//! availability (only a calendar's own syncs degrade it: writes and conflicts do not).
+use std::collections::HashMap;
+
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
 use super::integrations::IntegrationType;
-use super::Result;
-use crate::db::schema::{calendar_integrations as ci, provider_accounts as pa, sync_states as ss, users as u, webhook_channels as wc};
+use super::{booking_copies, conflicts, Result};
+use crate::db::schema::{
+    booking_copies as bc, bookings as b, calendar_integrations as ci, conflicts as cf, provider_accounts as pa, sync_states as ss, users as u, webhook_channels as wc,
+};
 use crate::db::Conn;
 use crate::run;
 
@@ -19,19 +24,27 @@ pub enum Kind {
     Expiring,
     #[serde(rename = "Backing off")]
     BackingOff,
+    /// A booking's copy in the calendar failed, or has waited more than an hour to be written.
+    #[serde(rename = "Write failing")]
+    WriteFailing,
+    /// Conflicts of bookings in the calendar wait for a person's decision for more than a day.
+    #[serde(rename = "Conflicts waiting")]
+    ConflictsWaiting,
     Stale,
     #[serde(rename = "Never synced")]
     NeverSynced,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Failed, Kind::Expiring, Kind::BackingOff, Kind::Stale, Kind::NeverSynced];
+    pub const ALL: [Kind; 7] = [Kind::Failed, Kind::Expiring, Kind::BackingOff, Kind::WriteFailing, Kind::ConflictsWaiting, Kind::Stale, Kind::NeverSynced];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Failed => "Failed",
             Kind::Expiring => "Expiring",
             Kind::BackingOff => "Backing off",
+            Kind::WriteFailing => "Write failing",
+            Kind::ConflictsWaiting => "Conflicts waiting",
             Kind::Stale => "Stale",
             Kind::NeverSynced => "Never synced",
         }
@@ -41,7 +54,8 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
-    /// Availability cannot trust this calendar's busy time.
+    /// Availability cannot trust this calendar's busy time. (A booking not written into it, or
+    /// a conflict about one, leaves the booking's own busy time counted: neither degrades it.)
     pub fn degrades_availability(self) -> bool {
         matches!(self, Kind::Failed | Kind::Stale | Kind::NeverSynced)
     }
@@ -55,6 +69,11 @@ pub const STALE_INTERVALS: i32 = 3;
 pub const EXPIRY_NOTICE_DAYS: i64 = 7;
 /// Push channels are renewed a day ahead; one this close to its end was not.
 pub const CHANNEL_OVERDUE_HOURS: i64 = 12;
+/// A booking's copy still pending after this long is not being written (a failed one is listed
+/// at once).
+pub const WRITE_PENDING_MINUTES: i64 = 60;
+/// An open conflict (the `ask` policy) waits for someone after this long.
+pub const CONFLICT_WAITING_HOURS: i64 = 24;
 
 /// What the classification reads of one calendar.
 #[derive(Debug, Clone, Queryable)]
@@ -102,6 +121,28 @@ pub struct Item {
     pub stale_policy: String,
 }
 
+/// A booking's copy in a calendar that is not written: failed, or pending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwritten {
+    /// `failed` (else `pending`).
+    pub failed: bool,
+    /// When the copy last changed: a failed one at its last attempt, a pending one since it
+    /// waits.
+    pub since: NaiveDateTime,
+    /// What the calendar answered to the last attempt.
+    pub error: Option<String>,
+    /// The booking's title.
+    pub title: String,
+}
+
+/// An open conflict of a booking in a calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    pub since: NaiveDateTime,
+    /// The booking's title.
+    pub title: String,
+}
+
 /// What else the rules need besides the calendar's own row.
 #[derive(Debug, Default)]
 pub struct Context {
@@ -109,6 +150,11 @@ pub struct Context {
     pub revoked: Vec<(i64, String)>,
     /// Per calendar, when its newest push channel ends.
     pub channels: Vec<(i64, NaiveDateTime)>,
+    /// Per calendar, the copies of bookings in it that are not written (and still kept up to
+    /// date: a copy left in a calendar that is no longer the target is not).
+    pub unwritten: HashMap<i64, Vec<Unwritten>>,
+    /// Per calendar, the open conflicts of live bookings in it.
+    pub open_conflicts: HashMap<i64, Vec<Open>>,
 }
 
 fn first_line(text: &str) -> String {
@@ -117,6 +163,34 @@ fn first_line(text: &str) -> String {
 
 fn datetime(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// The copies of a calendar's bookings that are not being written, as one line: how many, and
+/// the oldest's booking and error. `None` when every copy is written or on its way.
+fn write_failing(copies: &[Unwritten], now: NaiveDateTime) -> Option<(NaiveDateTime, String)> {
+    let failing: Vec<&Unwritten> = copies.iter().filter(|w| w.failed || now - w.since > Duration::minutes(WRITE_PENDING_MINUTES)).collect();
+    let oldest = failing.iter().min_by(|x, y| (x.since, &x.title).cmp(&(y.since, &y.title)))?;
+    let what = match oldest.error.as_deref().map(first_line).filter(|e| !e.is_empty()) {
+        Some(e) => e,
+        None if oldest.failed => "the write failed.".to_string(),
+        None => format!("waiting to be written since {}.", datetime(oldest.since)),
+    };
+    let line = match failing.len() {
+        1 => format!("The booking '{}' is not written to this calendar: {what}", oldest.title),
+        n => format!("{n} bookings are not written to this calendar; the oldest, '{}': {what}", oldest.title),
+    };
+    Some((oldest.since, line))
+}
+
+/// The conflicts of a calendar's bookings that wait for a decision for more than a day.
+fn conflicts_waiting(open: &[Open], now: NaiveDateTime) -> Option<(NaiveDateTime, String)> {
+    let waiting: Vec<&Open> = open.iter().filter(|o| now - o.since > Duration::hours(CONFLICT_WAITING_HOURS)).collect();
+    let oldest = waiting.iter().min_by(|x, y| (x.since, &x.title).cmp(&(y.since, &y.title)))?;
+    let line = match waiting.len() {
+        1 => format!("1 conflict waiting for a decision since {}: '{}'.", datetime(oldest.since), oldest.title),
+        n => format!("{n} conflicts waiting for a decision since {}; the oldest: '{}'.", datetime(oldest.since), oldest.title),
+    };
+    Some((oldest.since, line))
 }
 
 /// Every kind that matches a calendar, in the order they are tried: the rules, in one place.
@@ -144,6 +218,12 @@ fn matches(f: &Facts, cx: &Context, now: NaiveDateTime) -> Vec<(Kind, NaiveDateT
     }
     if transient {
         out.push((Kind::BackingOff, added_or_synced, f.error.as_deref().map(first_line)));
+    }
+    if let Some((since, line)) = cx.unwritten.get(&f.id).and_then(|w| write_failing(w, now)) {
+        out.push((Kind::WriteFailing, since, Some(line)));
+    }
+    if let Some((since, line)) = cx.open_conflicts.get(&f.id).and_then(|o| conflicts_waiting(o, now)) {
+        out.push((Kind::ConflictsWaiting, since, Some(line)));
     }
     if let Some(last) = f.last_sync.filter(|t| f.auto_sync && now - *t > interval * STALE_INTERVALS) {
         out.push((Kind::Stale, last, Some(format!("No successful sync since {}.", datetime(last)))));
@@ -241,9 +321,49 @@ async fn context(conn: &mut Conn<'_>, user_id: Option<i64>, push: bool) -> Resul
         true => run!(conn, |c| wc::table.group_by(wc::integration_id).select((wc::integration_id, diesel::dsl::max(wc::expires_at))).load(c).await)?,
         false => Vec::new(),
     };
+    // Copies not written, where calsync still keeps them up to date (no note).
+    let copies: Vec<(Option<i64>, String, Option<String>, NaiveDateTime, String)> = run!(conn, |c| {
+        let mut q = bc::table
+            .inner_join(b::table)
+            .filter(bc::state.eq_any([booking_copies::FAILED, booking_copies::PENDING]))
+            .filter(bc::note.is_null())
+            .select((bc::integration_id, bc::state, bc::error, bc::modified_at, b::title))
+            .into_boxed();
+        if let Some(id) = user_id {
+            q = q.filter(b::user_id.eq(id));
+        }
+        q.load(c).await
+    })?;
+    let mut unwritten: HashMap<i64, Vec<Unwritten>> = HashMap::new();
+    for (integration_id, state, error, since, title) in copies {
+        if let Some(id) = integration_id {
+            unwritten.entry(id).or_default().push(Unwritten { failed: state == booking_copies::FAILED, since, error, title });
+        }
+    }
+    // Open conflicts of bookings not cancelled since (those have nothing left to resolve).
+    let open: Vec<(Option<i64>, NaiveDateTime, String)> = run!(conn, |c| {
+        let mut q = cf::table
+            .inner_join(b::table)
+            .filter(cf::state.eq(conflicts::OPEN))
+            .filter(b::status.ne("cancelled"))
+            .select((cf::integration_id, cf::created_at, b::title))
+            .into_boxed();
+        if let Some(id) = user_id {
+            q = q.filter(b::user_id.eq(id));
+        }
+        q.load(c).await
+    })?;
+    let mut open_conflicts: HashMap<i64, Vec<Open>> = HashMap::new();
+    for (integration_id, since, title) in open {
+        if let Some(id) = integration_id {
+            open_conflicts.entry(id).or_default().push(Open { since, title });
+        }
+    }
     Ok(Context {
         revoked: revoked.into_iter().map(|(id, why)| (id, why.unwrap_or_default())).collect(),
         channels: channels.into_iter().filter_map(|(id, end)| Some((id, end?))).collect(),
+        unwritten,
+        open_conflicts,
     })
 }
 

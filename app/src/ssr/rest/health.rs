@@ -19,11 +19,15 @@ pub struct HealthItemJson {
     /// The owner's email.
     pub user: String,
     pub integration_type: String,
-    /// `Failed`, `Expiring`, `Backing off`, `Stale` or `Never synced`
+    /// `Failed`, `Expiring`, `Backing off`, `Write failing`, `Conflicts waiting`, `Stale` or
+    /// `Never synced`
     pub kind: String,
-    /// Broken since (the last success, else when it was added); for `Expiring`, when it ends.
+    /// Broken since (the last success, else when it was added); for `Expiring`, when it ends;
+    /// for `Write failing`, when the oldest copy not written last changed (its last attempt,
+    /// or since it waits); for `Conflicts waiting`, when the oldest open conflict arose.
     pub since: String,
-    /// The first line of the last error, or what is expiring.
+    /// The first line of the last error, or what is expiring; for `Write failing`, how many
+    /// bookings are not written and the oldest's error; for `Conflicts waiting`, how many wait.
     pub error: Option<String>,
     /// The next scheduled try (null: automatic sync is off).
     pub next_run: Option<String>,
@@ -46,7 +50,8 @@ pub struct HealthJson {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HealthQuery {
-    /// `Failed`, `Expiring`, `Backing off`, `Stale` or `Never synced`
+    /// `Failed`, `Expiring`, `Backing off`, `Write failing`, `Conflicts waiting`, `Stale` or
+    /// `Never synced`
     pub kind: Option<String>,
     /// The owner's email.
     pub user: Option<String>,
@@ -68,7 +73,7 @@ pub async fn sync_health(State(state): State<AppState>, caller: ApiUser, Query(q
     let kind = match q.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         None => None,
         Some(k) => Some(health::Kind::parse(k).ok_or_else(|| {
-            server::domain::Error::invalid("kind", format!("'{k}' is not one of Failed, Expiring, Backing off, Stale, Never synced."))
+            server::domain::Error::invalid("kind", format!("'{k}' is not one of {}.", health::Kind::ALL.map(health::Kind::as_str).join(", ")))
         })?),
     };
     let limit = match q.limit {
