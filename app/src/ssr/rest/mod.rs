@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/integrations/{name}"),
     ("post", "/api/v1/integrations/{name}/make-primary"),
     ("post", "/api/v1/integrations/{name}/sync"),
+    ("post", "/api/v1/integrations/{name}/apply-held"),
     ("get", "/api/v1/integrations/{name}/runs"),
     ("get", "/api/v1/availability"),
     ("post", "/api/v1/availability/check"),
