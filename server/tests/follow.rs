@@ -592,18 +592,32 @@ db_test!(review_a_series_moved_after_an_occurrence_was_cancelled_settles, |db| {
     assert!(conflicts_of(&db, w.me, b.id).await.is_empty());
 });
 
-// Review finding: the deletion guard held only full syncs, and no sync for the bookings it
-// would cancel. Six bookings deleted in Google at once are held by an incremental sync.
-db_test!(a_sync_that_would_cancel_many_bookings_is_held_until_applied, |db| {
-    let w = setup(&db, "last-write-wins").await;
+/// `n` bookings written to Google ("Call 0" …), then deleted there by a person.
+async fn deleted_in_google(db: &TestDb, w: &World, n: u32) -> Vec<(bk::Booking, String)> {
     let mut made = Vec::new();
-    for i in 0..6 {
+    for i in 0..n {
         let new = NewBooking { title: format!("Call {i}"), start: local(2, 8 + i), end: local(2, 9 + i), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
-        made.push(written(&db, &w, new).await);
+        made.push(written(db, w, new).await);
     }
     for (_, id) in &made {
         w.sandbox.with(|s| s.delete_event(ANA, id));
     }
+    made
+}
+
+/// Apply on the held sync; a slot is free, so it starts at once.
+async fn apply(w: &World) -> server::sync::Run {
+    match w.engine.apply_held(w.me, &w.name, ANA).await.unwrap() {
+        (_, server::sync::Started::Running(run)) => run,
+        other => panic!("a slot was free: {other:?}"),
+    }
+}
+
+// Review finding: the deletion guard held only full syncs, and no sync for the bookings it
+// would cancel. Six bookings deleted in Google at once are held by an incremental sync.
+db_test!(a_sync_that_would_cancel_many_bookings_is_held_until_applied, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let made = deleted_in_google(&db, &w, 6).await;
     let run = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
     assert!(run.held, "held: {:?}", run.error);
     let error = run.error.unwrap();
@@ -614,11 +628,7 @@ db_test!(a_sync_that_would_cancel_many_bookings_is_held_until_applied, |db| {
         assert_eq!(copy(&db, b.id).await.state, "written");
     }
     // Applied: the deletions go through and the bookings are cancelled.
-    let started = match w.engine.apply_held(w.me, &w.name, ANA).await.unwrap() {
-        (_, server::sync::Started::Running(run)) => run,
-        other => panic!("a slot was free: {other:?}"),
-    };
-    let _ = started;
+    apply(&w).await;
     for _ in 0..400 {
         let mut all = true;
         for (b, _) in &made {
@@ -637,14 +647,7 @@ db_test!(a_sync_that_would_cancel_many_bookings_is_held_until_applied, |db| {
 // Five at once is below the threshold (more than CALSYNC_SYNC_MASS_CANCEL_MIN = 5): followed.
 db_test!(a_sync_cancelling_a_few_bookings_is_not_held, |db| {
     let w = setup(&db, "last-write-wins").await;
-    let mut made = Vec::new();
-    for i in 0..5 {
-        let new = NewBooking { title: format!("Call {i}"), start: local(2, 8 + i), end: local(2, 9 + i), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
-        made.push(written(&db, &w, new).await);
-    }
-    for (_, id) in &made {
-        w.sandbox.with(|s| s.delete_event(ANA, id));
-    }
+    let made = deleted_in_google(&db, &w, 5).await;
     let run = w.engine.sync_and_wait(w.me, &w.name, Trigger::Manual).await.unwrap();
     assert!(!run.held, "{:?}", run.error);
     for (b, _) in &made {
@@ -679,10 +682,7 @@ db_test!(an_incremental_sync_that_would_remove_most_events_is_held, |db| {
     let stored = server::domain::copies::instance_count(&mut c.conn(), id).await.unwrap();
     assert_eq!(stored, 30, "nothing deleted");
     drop(c);
-    let started = match w.engine.apply_held(w.me, &w.name, ANA).await.unwrap() {
-        (_, server::sync::Started::Running(run)) => run,
-        other => panic!("a slot was free: {other:?}"),
-    };
+    let started = apply(&w).await;
     for _ in 0..200 {
         let mut c = db.pool.get().await.unwrap();
         if server::domain::copies::instance_count(&mut c.conn(), id).await.unwrap() == 5 {

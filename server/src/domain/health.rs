@@ -312,6 +312,17 @@ async fn facts(conn: &mut Conn<'_>, user_id: Option<i64>) -> Result<Vec<Facts>> 
 
 /// `push`: push channels are in use (`CALSYNC_WEBHOOKS`); when they are not, channels left
 /// from before are not expected to be renewed.
+/// Rows by the calendar they belong to (those of a removed calendar dropped).
+fn per_calendar<T>(rows: impl Iterator<Item = (Option<i64>, T)>) -> HashMap<i64, Vec<T>> {
+    let mut by: HashMap<i64, Vec<T>> = HashMap::new();
+    for (id, row) in rows {
+        if let Some(id) = id {
+            by.entry(id).or_default().push(row);
+        }
+    }
+    by
+}
+
 async fn context(conn: &mut Conn<'_>, user_id: Option<i64>, push: bool) -> Result<Context> {
     let revoked: Vec<(i64, Option<String>)> = match user_id {
         Some(id) => run!(conn, |c| pa::table.filter(pa::revoked_error.is_not_null().and(pa::user_id.eq(id))).select((pa::id, pa::revoked_error)).load(c).await)?,
@@ -334,12 +345,7 @@ async fn context(conn: &mut Conn<'_>, user_id: Option<i64>, push: bool) -> Resul
         }
         q.load(c).await
     })?;
-    let mut unwritten: HashMap<i64, Vec<Unwritten>> = HashMap::new();
-    for (integration_id, state, error, since, title) in copies {
-        if let Some(id) = integration_id {
-            unwritten.entry(id).or_default().push(Unwritten { failed: state == booking_copies::FAILED, since, error, title });
-        }
-    }
+    let unwritten = per_calendar(copies.into_iter().map(|(id, state, error, since, title)| (id, Unwritten { failed: state == booking_copies::FAILED, since, error, title })));
     // Open conflicts of bookings not cancelled since (those have nothing left to resolve).
     let open: Vec<(Option<i64>, NaiveDateTime, String)> = run!(conn, |c| {
         let mut q = cf::table
@@ -353,12 +359,7 @@ async fn context(conn: &mut Conn<'_>, user_id: Option<i64>, push: bool) -> Resul
         }
         q.load(c).await
     })?;
-    let mut open_conflicts: HashMap<i64, Vec<Open>> = HashMap::new();
-    for (integration_id, since, title) in open {
-        if let Some(id) = integration_id {
-            open_conflicts.entry(id).or_default().push(Open { since, title });
-        }
-    }
+    let open_conflicts = per_calendar(open.into_iter().map(|(id, since, title)| (id, Open { since, title })));
     Ok(Context {
         revoked: revoked.into_iter().map(|(id, why)| (id, why.unwrap_or_default())).collect(),
         channels: channels.into_iter().filter_map(|(id, end)| Some((id, end?))).collect(),
