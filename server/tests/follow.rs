@@ -693,3 +693,53 @@ db_test!(an_incremental_sync_that_would_remove_most_events_is_held, |db| {
     }
     panic!("the applied sync {} did not remove the 25 events", started.id);
 });
+
+/// The calendar refuses writes of event `id` (503) until the faults are cleared.
+fn refuse_writes(sandbox: &Sandbox, id: &str) {
+    sandbox.with(|s| s.faults.push(server::sandbox::Fault { path: format!("/events/{id}"), status: 503, body: None, retry_after: None, delay_ms: None, times: 100, after: false }));
+}
+
+db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_sync, |db| {
+    let w = setup(&db, "last-write-wins").await;
+    let (b, id) = booked(&db, &w, "Standup").await;
+    // The calendar refuses writes: calsync's edit waits to be retried (back-off of a minute).
+    refuse_writes(&w.sandbox, &id);
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Standup (calsync)".into()), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    let waiting = copy(&db, b.id).await;
+    assert_eq!(waiting.state, "failed");
+    assert!(waiting.due_at.unwrap() > Utc::now().naive_utc() + Days::seconds(30), "{waiting:?}");
+    // Then Google's side changes the same field, later; then the calendar answers again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    edit(&w.sandbox, &id, json!({"summary": "Standup (Google)", "location": "Room 9"}));
+    w.sandbox.with(|s| s.faults.clear());
+    sync(&w).await;
+    // The first sync merged: both sides agree, and the decided conflict is listed.
+    let now = booking(&db, w.me, b.id).await;
+    let e = event(&w.sandbox, &id);
+    assert_eq!((now.title.as_str(), now.location.as_deref()), ("Standup (Google)", Some("Room 9")), "the later change wins");
+    assert_eq!((e["summary"].as_str(), e["location"].as_str()), (Some("Standup (Google)"), Some("Room 9")));
+    let k = conflicts_of(&db, w.me, b.id).await.remove(0);
+    assert_eq!((k.state.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str()), ("decided", "Standup (calsync)", "Standup (Google)"));
+    assert_eq!(copy(&db, b.id).await.state, "written");
+
+    // The calendar fails again, and a write waits out a back-off; a person's decision does not.
+    refuse_writes(&w.sandbox, &id);
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, description: Some(Some("Agenda".into())), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    assert_eq!(copy(&db, b.id).await.state, "failed");
+    w.sandbox.with(|s| s.faults.clear());
+    let mut c = db.pool.get().await.unwrap();
+    conflicts::resolve(&mut c.conn(), w.me, k.id, ANA, conflicts::Choice::Take(server::domain::merge::Side::Local)).await.unwrap();
+    drop(c);
+    w.engine.push_soon(b.id).await;
+    let e = event(&w.sandbox, &id);
+    assert_eq!((e["summary"].as_str(), e["description"].as_str()), (Some("Standup (calsync)"), Some("Agenda")), "the resolution is written within the request's wait");
+    assert_eq!(copy(&db, b.id).await.state, "written");
+});

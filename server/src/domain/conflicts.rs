@@ -299,11 +299,15 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
             };
             if let Some(copy) = c2.copy_id {
                 match &c2.remote {
-                    // The calendar's version is the base now: the outcome is written over it.
-                    Some(remote) => {
+                    // Open: the calendar still holds its version, the base now; the outcome
+                    // is written over it.
+                    Some(remote) if c2.state == OPEN => {
                         super::booking_copies::accept(&mut c, copy, c2.remote_etag.as_deref(), remote, version).await?;
                         super::booking_copies::repush(&mut c, copy, c2.remote_etag.as_deref(), false).await?;
                     }
+                    // Decided: the policy's outcome was written since (or waits to be); the
+                    // person's choice goes over what the calendar holds now, at once.
+                    Some(_) => super::booking_copies::plan(&mut c, booking.id, booking.user_id, false, at).await?,
                     None => super::booking_copies::revive(&mut c, copy).await?,
                 }
             }

@@ -198,8 +198,7 @@ impl Engine {
         let mut pooled = self.conn().await?;
         let mut c = pooled.conn();
         let booking = bookings::get(&mut c, Actor::SYSTEM, t.booking_id).await?;
-        if booking.status != "confirmed" || (t.push_due && t.etag.is_some()) {
-            // A local change waits for its push, which comes back here if the copy changed.
+        if booking.status != "confirmed" {
             return Ok(Step::Nothing);
         }
         let Some(mut base) = t.base.clone() else { return Ok(Step::Nothing) };
@@ -225,8 +224,11 @@ impl Engine {
             return self.deleted(&mut c, integration, t, &booking, &base, &local).await;
         };
         let known = known(integration.integration_type, booking.recurrence.is_some());
-        // The series' own version says nothing of its occurrences (each has its own).
-        if remote.etag.is_some() && remote.etag == t.etag && !t.push_due && (!known.contains(&OCCURRENCES) || remote.fields.occurrences == base.occurrences) {
+        // The calendar holds what calsync last wrote (a local change waiting for its push is
+        // written over it as it is). Changed there, a waiting change is merged now: both sides
+        // changed, and the merge's outcome replaces the pending write. The series' own version
+        // says nothing of its occurrences (each has its own).
+        if remote.etag.is_some() && remote.etag == t.etag && (!known.contains(&OCCURRENCES) || remote.fields.occurrences == base.occurrences) {
             return Ok(Step::Nothing);
         }
         let remote_changed = base.differing(&remote.fields, known);
