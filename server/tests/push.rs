@@ -538,6 +538,62 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
     assert_eq!(now.status, "confirmed");
 });
 
+db_test!(review_an_outlook_occurrence_moved_out_of_the_window_is_followed_not_cancelled, |db| {
+    use server::domain::merge::Occurrence;
+    use server::providers::write::occurrence_key;
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let me = user(&db, ANA).await;
+    let cal = outlook_primary(&db, &sandbox, me).await;
+    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
+    let name = record_name(&db, me).await;
+    let b = book(&db, me, NewBooking { recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..meeting("Review", 2, 10) }).await;
+    engine.push_booking(b.id).await.unwrap();
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let nth = |n: i64| b.start.and_utc() + Days::days(7 * n);
+    let occurrence = |s: &Sandbox, n: i64| -> Option<(String, Value)> {
+        let at = nth(n).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        s.with(|st| st.graph[&cal].events.iter().find_map(|(id, (e, _))| e.as_ref().filter(|e| e["originalStart"] == at.as_str()).map(|e| (id.clone(), e.clone()))))
+    };
+    // In Outlook, the second occurrence moves to next quarter: out of the 90-day window.
+    let (second, mut e) = occurrence(&sandbox, 1).unwrap();
+    let (start, end) = (nth(1) + Days::days(120), nth(1) + Days::days(120) + Days::hours(1));
+    let at = |t: chrono::DateTime<Utc>| json!({"dateTime": t.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"});
+    e["start"] = at(start);
+    e["end"] = at(end);
+    e["type"] = json!("exception");
+    sandbox.with(|s| s.put_graph_event(&cal, &second, e));
+    // The third is deleted there for real.
+    let (third, _) = occurrence(&sandbox, 2).unwrap();
+    sandbox.with(|s| s.delete_graph_event(&cal, &third));
+    // A full round (delta does not reliably report occurrences on their own): neither listed.
+    sandbox.with(|s| s.invalidate_delta(&cal));
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    assert_eq!(now.status, "confirmed");
+    let moved = Occurrence { start: Some(start), end: Some(end), ..Occurrence::default() };
+    assert_eq!(now.exceptions.get(&occurrence_key(nth(1))), Some(&moved), "moved, not cancelled: {:?}", now.exceptions);
+    assert!(now.exceptions[&occurrence_key(nth(2))].cancelled, "deleted there: cancelled here");
+    assert_eq!(now.exceptions.len(), 2);
+    // Settled: the next syncs change nothing, and Outlook keeps the move.
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let again = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    assert_eq!((again.version, again.status.as_str()), (now.version, "confirmed"));
+    let (_, e) = occurrence(&sandbox, 1).unwrap();
+    assert_eq!(e["start"]["dateTime"].as_str().unwrap().get(..19), Some(start.format("%Y-%m-%dT%H:%M:%S").to_string().as_str()));
+    // Outlook not answering where it went: unknown, nothing cancelled.
+    let (second, mut e) = occurrence(&sandbox, 1).unwrap();
+    e["start"] = at(start + Days::days(1));
+    e["end"] = at(end + Days::days(1));
+    sandbox.with(|s| s.put_graph_event(&cal, &second, e));
+    sandbox.with(|s| s.faults.push(Fault { path: "/instances".into(), status: 503, body: None, retry_after: None, delay_ms: None, times: 50, after: false }));
+    sandbox.with(|s| s.invalidate_delta(&cal));
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let unknown = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    assert_eq!(unknown.status, "confirmed");
+    assert!(!unknown.exceptions[&occurrence_key(nth(1))].cancelled);
+});
+
 db_test!(review_a_place_changed_in_outlook_is_followed_not_overwritten, |db| {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let me = user(&db, ANA).await;

@@ -309,3 +309,30 @@ async fn the_default_calendar_answers_at_me_calendar_for_delta_writes_and_subscr
     let (_, bobs_delta) = get(&format!("{}/me/calendar/calendarView/delta?{window}", s.graph_url()), &bob, None).await;
     assert_eq!(bobs_delta["value"].as_array().map(Vec::len), Some(0));
 }
+
+#[tokio::test]
+async fn instances_come_in_pages_linked_by_next_links() {
+    use reqwest::Method;
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| st.issue_ms_tokens(ANA));
+    let cal = s.with(|st| st.add_ms_account(ANA));
+    let mut body = event("Daily", 7);
+    body["recurrence"] = json!({"pattern": {"type": "daily", "interval": 1}, "range": {"type": "numbered", "startDate": "2030-01-07", "numberOfOccurrences": 25}});
+    let (_, master) = send(Method::POST, &format!("{}/me/calendars/{cal}/events", s.graph_url()), &token, Some(body)).await;
+    let id = master["id"].as_str().unwrap();
+    // Ten a page unless `$top` asks for more; the next link carries the rest.
+    let mut next = Some(format!("{}/me/events/{id}/instances?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z", s.graph_url()));
+    let mut pages = Vec::new();
+    while let Some(url) = next {
+        let (status, page) = get(&url, &token, None).await;
+        assert_eq!(status, 200);
+        pages.push(page["value"].as_array().unwrap().iter().map(|e| e["originalStart"].as_str().unwrap().to_string()).collect::<Vec<_>>());
+        next = page["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
+    let all: Vec<String> = pages.concat();
+    assert_eq!((all[0].as_str(), all[24].as_str()), ("2030-01-07T09:00:00Z", "2030-01-31T09:00:00Z"));
+    let (_, one) = get(&format!("{}/me/events/{id}/instances?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z&$top=100", s.graph_url()), &token, None).await;
+    assert_eq!(one["value"].as_array().unwrap().len(), 25);
+    assert!(one.get("@odata.nextLink").is_none());
+}

@@ -106,6 +106,13 @@ pub trait Provider: Send + Sync {
         Err(write::read_only())
     }
 
+    /// Where the occurrence of series `master` that started at `original` is now, for a
+    /// provider that lists occurrences only in its window (one missing from it may have moved
+    /// out); `None` when it was deleted.
+    async fn occurrence(&self, _master: &str, _original: chrono::DateTime<chrono::Utc>) -> Result<Option<write::Placed>, ProviderError> {
+        Err(write::read_only())
+    }
+
     /// When the calendar's copy was last changed (for last-write-wins); `None` when the
     /// provider does not say.
     async fn updated(&self, _external_id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {

@@ -74,7 +74,7 @@ impl Endpoints {
 /// Events per page asked for (`Prefer: odata.maxpagesize`; the service may send fewer, or
 /// more for a series it does not split).
 pub const PAGE_SIZE: u32 = 500;
-const MAX_PAGES: usize = 5000;
+pub(super) const MAX_PAGES: usize = 5000;
 
 /// Where a calendar is under `/me`: `calendars/{id}` (the id URL-encoded), or `calendar` —
 /// the account's default calendar — for a record saved without a Calendar ID, as the warning
@@ -536,6 +536,10 @@ impl Provider for OutlookCalendar {
 
     async fn exists(&self, external_id: &str) -> Result<bool, ProviderError> {
         self.still_there(external_id).await
+    }
+
+    async fn occurrence(&self, master: &str, original: chrono::DateTime<chrono::Utc>) -> Result<Option<super::write::Placed>, ProviderError> {
+        self.occurrence_now(master, original).await
     }
 }
 

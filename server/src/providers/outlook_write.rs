@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::outlook::{calendar_path, error_of, transport, OutlookCalendar};
-use super::write::{parse_occurrence_key, send, Before, Draft, Put, Written};
+use super::write::{parse_occurrence_key, send, Before, Draft, Placed, Put, Written};
 use super::{ErrorKind, ProviderError};
 
 /// The event body of a draft (without `transactionId`).
@@ -102,15 +102,37 @@ impl OutlookCalendar {
         Ok(written)
     }
 
-    /// The occurrence or exception of a series that started at `original` (a week either side
-    /// is asked for, matched by `originalStart`); `None` once it was deleted.
-    async fn instance(&self, master: &str, original: DateTime<Utc>) -> Result<Option<Value>, ProviderError> {
-        let url = format!("{}/instances", self.event_url(master));
+    /// A series' occurrences and exceptions starting between `from` and `to`, every page.
+    async fn instances(&self, master: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Value>, ProviderError> {
         let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let (from, to) = (f(original - chrono::Duration::days(7)), f(original + chrono::Duration::days(7)));
-        let (_, v) = send(&self.pacer, "outlook", || self.client.get(&url).query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str())]).bearer_auth(self.access_token.expose()), graph_error, transport).await?;
+        let first = format!("{}/instances", self.event_url(master));
+        let (from, to) = (f(from), f(to));
+        let (_, mut page) = send(&self.pacer, "outlook", || self.client.get(&first).query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str()), ("$top", "100")]).bearer_auth(self.access_token.expose()), graph_error, transport).await?;
+        let mut out = Vec::new();
+        for _ in 0..super::outlook::MAX_PAGES {
+            out.extend(page["value"].as_array().cloned().unwrap_or_default());
+            let Some(next) = page["@odata.nextLink"].as_str().map(str::to_string) else { return Ok(out) };
+            page = send(&self.pacer, "outlook", || self.client.get(&next).bearer_auth(self.access_token.expose()), graph_error, transport).await?.1;
+        }
+        Err(ProviderError::new(ErrorKind::Malformed, "Outlook kept answering more pages of a series' occurrences."))
+    }
+
+    /// The occurrence or exception of a series that started at `original`, looked for
+    /// `reach` either side of it (matched by `originalStart`, which a move keeps); `None`
+    /// when it is not there.
+    async fn instance(&self, master: &str, original: DateTime<Utc>, reach: chrono::Duration) -> Result<Option<Value>, ProviderError> {
         let at = |i: &Value| i["originalStart"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc());
-        Ok(v["value"].as_array().into_iter().flatten().find(|i| at(i) == Some(original)).cloned())
+        Ok(self.instances(master, original - reach, original + reach).await?.into_iter().find(|i| at(i) == Some(original)))
+    }
+
+    /// Where an occurrence is now (it may have moved out of the sync window): a year either
+    /// side of its original start is looked at; `None` when it is in neither (deleted).
+    pub(super) async fn occurrence_now(&self, master: &str, original: DateTime<Utc>) -> Result<Option<Placed>, ProviderError> {
+        let Some(item) = self.instance(master, original, chrono::Duration::days(366)).await? else { return Ok(None) };
+        let (Some(start), Some(end)) = (instant(&item["start"]), instant(&item["end"])) else {
+            return Err(ProviderError::new(ErrorKind::Malformed, "Outlook sent an occurrence without its times."));
+        };
+        Ok(Some(Placed { title: item["subject"].as_str().unwrap_or_default().to_string(), start, end, cancelled: item["isCancelled"] == true }))
     }
 
     /// Writes the occurrences that differ from what calsync last wrote: a cancelled one is
@@ -121,7 +143,7 @@ impl OutlookCalendar {
         let length = d.end - d.start;
         for (key, now) in put.occurrences_to_write() {
             let Some(original) = parse_occurrence_key(&key) else { continue };
-            let item = self.instance(master, original).await?;
+            let item = self.instance(master, original, chrono::Duration::days(7)).await?;
             if let Some(before) = put.before {
                 if !as_written(item.as_ref(), before, &key, original, length, &d.title) {
                     return Err(ProviderError::new(ErrorKind::PreconditionFailed, format!("The occurrence at {key} changed in Outlook meanwhile.")));
@@ -147,11 +169,8 @@ impl OutlookCalendar {
     /// A series retitled: its exceptions made in Outlook that still hold the old subject take
     /// the new one (Outlook updates only the occurrences not changed on their own).
     async fn retitle_exceptions(&self, master: &str, old: &str, d: &Draft) -> Result<(), ProviderError> {
-        let url = format!("{}/instances", self.event_url(master));
-        let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let (from, to) = (f(d.start - chrono::Duration::days(1)), f(d.start + chrono::Duration::days(crate::domain::bookings::CHECK_DAYS)));
-        let (_, v) = send(&self.pacer, "outlook", || self.client.get(&url).query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str())]).bearer_auth(self.access_token.expose()), graph_error, transport).await?;
-        for item in v["value"].as_array().into_iter().flatten().filter(|i| i["type"] == "exception" && i["subject"] == old) {
+        let items = self.instances(master, d.start - chrono::Duration::days(1), d.start + chrono::Duration::days(crate::domain::bookings::CHECK_DAYS)).await?;
+        for item in items.iter().filter(|i| i["type"] == "exception" && i["subject"] == old) {
             self.patch(item["id"].as_str().unwrap_or_default(), &json!({"subject": d.title})).await?;
         }
         Ok(())

@@ -62,6 +62,15 @@ impl Occurrence {
     }
 }
 
+/// An occurrence of a series as the calendar holds it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub title: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub cancelled: bool,
+}
+
 /// An occurrence's key: its original start as RFC 3339 in UTC (`2026-12-09T09:00:00Z`).
 pub fn occurrence_key(original: DateTime<Utc>) -> String {
     original.format("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -170,16 +170,24 @@ pub async fn instances(State(state): State<Shared>, Path(id): Path<String>, head
     let Some(cal) = state.graph.values().filter(|c| c.owner == email).find(|c| c.events.get(&id).is_some_and(|(e, _)| e.is_some())) else {
         return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
     };
-    let value: Vec<Value> = cal
+    let start = |e: &Value| local(&e["start"]).map(|(t, tz)| crate::events::local_to_utc(tz, t));
+    let mut value: Vec<Value> = cal
         .events
         .values()
         .filter_map(|(e, _)| e.as_ref())
         .filter(|e| e["seriesMasterId"] == id.as_str())
-        .filter(|e| local(&e["start"]).is_some_and(|(t, tz)| {
-            let at = crate::events::local_to_utc(tz, t);
-            at >= from && at < to
-        }))
+        .filter(|e| start(e).is_some_and(|at| at >= from && at < to))
         .cloned()
         .collect();
-    Json(json!({"value": value})).into_response()
+    value.sort_by_key(|e| start(e));
+    // Paged as Graph's lists are: `$top` items a page (10 unless asked), `$skip` in the next link.
+    let top = q.get("$top").and_then(|t| t.parse::<usize>().ok()).unwrap_or(10).clamp(1, 1000);
+    let skip = q.get("$skip").and_then(|t| t.parse::<usize>().ok()).unwrap_or(0);
+    let page: Vec<Value> = value.iter().skip(skip).take(top).cloned().collect();
+    let mut body = json!({"value": page});
+    if skip + top < value.len() {
+        let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        body["@odata.nextLink"] = json!(format!("{}/graph/v1.0/me/events/{}/instances?startDateTime={}&endDateTime={}&$top={top}&$skip={}", state.base, url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>(), f(from), f(to), skip + top));
+    }
+    Json(body).into_response()
 }

@@ -17,6 +17,7 @@ use crate::domain::conflicts::{self, DECIDED, OPEN};
 use crate::domain::integrations::{Actor, ConflictPolicy, Integration, IntegrationType};
 use crate::domain::merge::{self, Fields, Occurrence, Side, NAMES, OCCURRENCES};
 use crate::domain::{Error, Result};
+use crate::providers::write::Placed;
 use crate::providers::Window;
 use crate::run;
 
@@ -33,8 +34,8 @@ struct Remote {
 /// series read against it; one the sync did not see (outside its window) is taken as `seen`
 /// last had it.
 /// `expected`: for a provider that lists occurrences only (Outlook), the original starts the
-/// window should hold; one missing was deleted there.
-async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields, expected: &[DateTime<Utc>]) -> Result<Option<Remote>> {
+/// window should hold; `asked`: where the provider says those missing from it are now.
+async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields, expected: &[DateTime<Utc>], asked: &Asked) -> Result<Option<Remote>> {
     let uid = uid.to_string();
     type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime, String);
     let series: Option<S> = run!(c, |cc| es::table
@@ -68,7 +69,7 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields,
             fields.title = title;
         }
     }
-    fields.occurrences = occurrences(c, integration_id, &uid, &fields, seen, expected).await?;
+    fields.occurrences = occurrences(c, integration_id, &uid, &fields, seen, expected, asked).await?;
     Ok(Some(Remote { fields, etag, seen_at }))
 }
 
@@ -96,21 +97,40 @@ async fn usual_title(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &st
     Ok(counts.iter().rev().max_by_key(|(_, n)| *n).map(|(t, _)| (*t).clone()))
 }
 
-/// The occurrences of a stored series that differ from it (moved, retitled, cancelled).
-async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &Fields, seen: &Fields, expected: &[DateTime<Utc>]) -> Result<std::collections::BTreeMap<String, Occurrence>> {
+/// Where the occurrences missing from the window are now, by key (`None`: deleted). One not
+/// asked about, or whose answer did not come, is unknown: taken as calsync last saw it.
+type Asked = std::collections::BTreeMap<String, Option<Placed>>;
+
+/// How many missing occurrences of one series a sync asks the provider about.
+const ASK_AT_MOST: usize = 10;
+
+/// The stored occurrences (and exceptions) of series `uid`: (recurrence id, start, end,
+/// status, title).
+async fn stored_occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Vec<(String, i64, i64, String, String)>> {
     let uid = uid.to_string();
-    let rows: Vec<(String, i64, i64, String, String)> = run!(c, |cc| ei::table
+    let rows = run!(c, |cc| ei::table
         .filter(ei::integration_id.eq(integration_id).and(ei::uid.eq(&uid)).and(ei::recurrence_id.ne("")))
         .select((ei::recurrence_id, ei::start_at, ei::end_at, ei::status, ei::summary))
         .load(cc)
         .await)?;
+    Ok(rows)
+}
+
+/// The key of a stored occurrence's recurrence id.
+fn key_of(recurrence_id: &str) -> Option<(DateTime<Utc>, String)> {
+    let Some(crate::events::When::At(original)) = crate::events::When::parse(recurrence_id) else { return None };
+    Some((original, crate::providers::write::occurrence_key(original)))
+}
+
+/// The occurrences of a stored series that differ from it (moved, retitled, cancelled).
+async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &Fields, seen: &Fields, expected: &[DateTime<Utc>], asked: &Asked) -> Result<std::collections::BTreeMap<String, Occurrence>> {
+    let rows = stored_occurrences(c, integration_id, uid).await?;
     let length = series.end - series.start;
     let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
     let mut out = std::collections::BTreeMap::new();
     let mut listed = std::collections::HashSet::new();
     for (rid, s, e, status, summary) in rows {
-        let Some(crate::events::When::At(original)) = crate::events::When::parse(&rid) else { continue };
-        let key = crate::providers::write::occurrence_key(original);
+        let Some((original, key)) = key_of(&rid) else { continue };
         if let Some(o) = Occurrence::of(original, &series.title, length, status == "cancelled", &summary, at(s), at(e)) {
             out.insert(key.clone(), o);
         }
@@ -124,12 +144,24 @@ async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &
             listed.insert(key.clone());
         }
     }
+    // One the window should hold but does not: moved (out of the window), deleted, or unknown.
     for original in expected {
         let key = crate::providers::write::occurrence_key(*original);
-        if !listed.contains(&key) {
-            out.insert(key.clone(), Occurrence { cancelled: true, ..Occurrence::default() });
-            listed.insert(key);
+        if listed.contains(&key) {
+            continue;
         }
+        match asked.get(&key) {
+            Some(Some(p)) => {
+                if let Some(o) = Occurrence::of(*original, &series.title, length, p.cancelled, &p.title, p.start, p.end) {
+                    out.insert(key.clone(), o);
+                }
+            }
+            Some(None) => {
+                out.insert(key.clone(), Occurrence { cancelled: true, ..Occurrence::default() });
+            }
+            None => continue,
+        }
+        listed.insert(key);
     }
     for (key, o) in seen.occurrences.iter().filter(|(k, _)| !listed.contains(*k)) {
         out.insert(key.clone(), o.clone());
@@ -209,7 +241,8 @@ impl Engine {
             (IntegrationType::Outlook, Some(_)) => booking.originals(window.from + chrono::Duration::days(1), window.to - chrono::Duration::days(1), 1000),
             _ => Vec::new(),
         };
-        let mut remote = remote(&mut c, integration.id, &t.external_id, &base, &expected).await?;
+        let asked = if expected.is_empty() { Asked::new() } else { self.ask_missing(&mut c, integration, window, t, &base, &expected).await? };
+        let mut remote = remote(&mut c, integration.id, &t.external_id, &base, &expected, &asked).await?;
         if let Some(r) = remote.as_mut() {
             // A cancelled exception of an occurrence the series no longer has is no change.
             r.fields.occurrences.retain(|k, _| booking.has_occurrence(k));
@@ -403,6 +436,37 @@ impl Engine {
             Ok((provider, _)) => matches!(provider.exists(external_id).await, Ok(false)),
             Err(_) => false,
         }
+    }
+
+    /// Asks the provider where the occurrences the window should hold but the sync did not
+    /// list are now. One calsync last saw outside the window, or saw cancelled, is not asked.
+    async fn ask_missing(&self, c: &mut Conn<'_>, integration: &Integration, window: Window, t: &Tracked, seen: &Fields, expected: &[DateTime<Utc>]) -> Result<Asked> {
+        let listed: std::collections::HashSet<String> = stored_occurrences(c, integration.id, &t.external_id).await?.iter().filter_map(|r| key_of(&r.0)).map(|(_, k)| k).collect();
+        let inside = |o: &Occurrence| o.start.is_none_or(|s| s >= window.from && s < window.to);
+        let missing: Vec<DateTime<Utc>> = expected
+            .iter()
+            .copied()
+            .filter(|at| {
+                let key = crate::providers::write::occurrence_key(*at);
+                !listed.contains(&key) && seen.occurrences.get(&key).is_none_or(|o| !o.cancelled && inside(o))
+            })
+            .take(ASK_AT_MOST)
+            .collect();
+        let mut asked = Asked::new();
+        if missing.is_empty() {
+            return Ok(asked);
+        }
+        let pacer = std::sync::Arc::new(self.pacer_for(integration));
+        let Ok((provider, _)) = self.provider(integration, None, pacer).await else { return Ok(asked) };
+        for original in missing {
+            match provider.occurrence(&t.external_id, original).await {
+                Ok(now) => {
+                    asked.insert(crate::providers::write::occurrence_key(original), now);
+                }
+                Err(e) => tracing::info!(copy = t.copy_id, error = %e, "could not ask where an occurrence went; taken as last seen"),
+            }
+        }
+        Ok(asked)
     }
 
     /// When the calendar's copy last changed, asked of the provider.
