@@ -233,7 +233,7 @@ db_test!(openapi_document_matches_the_routes, |db| {
         let booking = json(&send(&app, api("POST", "/api/v1/bookings", Some(&admin), Some(json!({"title": format!("Probe {i}"), "start": format!("{tomorrow} 10:00"), "end": format!("{tomorrow} 11:00"), "time_zone": "UTC", "allow_conflict": true})))).await);
         let conflict = {
             use server::domain::{conflicts, merge::Fields};
-            let f = Fields { title: "Probe".into(), start: chrono::Utc::now(), end: chrono::Utc::now(), location: None, description: None, attendees: Vec::new(), occurrences: Default::default() };
+            let f = Fields { title: "Probe".into(), start: chrono::Utc::now(), end: chrono::Utc::now(), location: None, description: None, attendees: Vec::new(), occurrences: Default::default(), recurrence: None };
             let mut c = db.pool.get().await.unwrap();
             let new = conflicts::New { booking_id: booking["id"].as_i64().unwrap(), copy_id: None, integration_id: None, calendar: "Work", state: conflicts::OPEN, policy: "ask", base: &f, local: &f, remote: Some(&f), fields: &["title".to_string()], outcome: None, remote_etag: None, decided_by: None };
             conflicts::record(&mut c.conn(), new).await.unwrap()

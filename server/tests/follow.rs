@@ -743,3 +743,56 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
     assert_eq!((e["summary"].as_str(), e["description"].as_str()), (Some("Standup (calsync)"), Some("Agenda")), "the resolution is written within the request's wait");
     assert_eq!(copy(&db, b.id).await.state, "written");
 });
+
+db_test!(review_a_series_rule_changed_in_google_is_followed_with_the_changes_still_on_it, |db| {
+    use server::domain::merge::Occurrence;
+    let w = setup(&db, "last-write-wins").await;
+    let (b, id) = booked_weekly(&db, &w, "Planning").await;
+    // In calsync, the second and third occurrences are moved an hour later; both written.
+    {
+        let mut c = db.pool.get().await.unwrap();
+        let mut version = b.version;
+        for n in [1, 2] {
+            let ch = bk::OccurrenceChanges { version, start: Some(local(2 + 7 * n, 11)), end: Some(local(2 + 7 * n, 12)), ..Default::default() };
+            version = match bk::change_occurrence(&mut c.conn(), w.me, b.id, &key(n), ANA, ch).await.unwrap() {
+                Outcome::Booked(b) => b.version,
+                Outcome::Busy(x) => panic!("{x:?}"),
+            };
+        }
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    sync(&w).await;
+    assert_eq!(booking(&db, w.me, b.id).await.exceptions.len(), 2);
+    // In Google, the series becomes every two weeks, ending with its fifth meeting's date.
+    let until = nth(8).format("%Y%m%dT235959Z");
+    let rule = format!("RRULE:FREQ=WEEKLY;INTERVAL=2;UNTIL={until}");
+    edit(&w.sandbox, &id, json!({"recurrence": [rule]}));
+    sync(&w).await;
+    let now = booking(&db, w.me, b.id).await;
+    assert_eq!(now.recurrence.as_deref(), Some(rule.as_str()), "the rule followed");
+    let moved = Occurrence { start: Some(utc(16, 11)), end: Some(utc(16, 12)), ..Occurrence::default() };
+    assert_eq!(now.exceptions, [(key(2), moved)].into_iter().collect(), "the change on the new rule kept, the one off it gone");
+    let starts: Vec<_> = now.slots(utc(0, 0), utc(80, 0), 10).iter().map(|s| s.start).collect();
+    assert_eq!(starts, vec![nth(0), utc(16, 11), nth(4), nth(6), nth(8)]);
+    assert!(conflicts_of(&db, w.me, b.id).await.is_empty(), "one side changed the rule");
+    assert_eq!(event(&w.sandbox, &id)["recurrence"], json!([rule]));
+    // Settled.
+    sync(&w).await;
+    assert_eq!(booking(&db, w.me, b.id).await.version, now.version);
+    assert_eq!(copy(&db, b.id).await.state, "written");
+
+    // Changed on both sides: a conflict, the later change wins.
+    edit(&w.sandbox, &id, json!({"recurrence": ["RRULE:FREQ=WEEKLY;COUNT=3"]}));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, recurrence: Some(Some("RRULE:FREQ=WEEKLY;COUNT=2".into())), ..Changes::default() }).await.unwrap();
+    }
+    w.engine.push_booking(b.id).await.unwrap();
+    sync(&w).await;
+    let last = booking(&db, w.me, b.id).await;
+    assert_eq!(last.recurrence.as_deref(), Some("RRULE:FREQ=WEEKLY;COUNT=2"));
+    assert_eq!(event(&w.sandbox, &id)["recurrence"], json!(["RRULE:FREQ=WEEKLY;COUNT=2"]));
+    let k = conflicts_of(&db, w.me, b.id).await.remove(0);
+    assert_eq!((k.state.as_str(), k.outcome.as_ref().unwrap()["recurrence"].as_str()), ("decided", "local"));
+});

@@ -48,7 +48,7 @@ pub struct ConflictDetail {
 }
 
 #[cfg(feature = "ssr")]
-const LABELS: [(&str, &str); 6] = [("title", "Title"), ("start", "Start"), ("end", "End"), ("location", "Location"), ("description", "Description"), ("attendees", "Attendees")];
+const LABELS: [(&str, &str); 7] = [("title", "Title"), ("start", "Start"), ("end", "End"), ("recurrence", "Repeats"), ("location", "Location"), ("description", "Description"), ("attendees", "Attendees")];
 
 /// A field's name as people read it; an occurrence by its original start in the viewer's zone.
 #[cfg(feature = "ssr")]
@@ -138,7 +138,9 @@ pub async fn get_conflict(id: i64) -> Result<ConflictDetail, AppError> {
         }
     };
     // The meeting's fields, then each occurrence that differs.
-    let names = LABELS.iter().map(|(n, _)| n.to_string()).chain(c.fields.iter().filter(|f| f.starts_with(server::domain::merge::OCCURRENCE)).cloned());
+    // A single meeting has no rule to show.
+    let series = [Some(&c.base), Some(&c.local), c.remote.as_ref()].into_iter().flatten().any(|f| f.recurrence.is_some());
+    let names = LABELS.iter().filter(|(n, _)| series || *n != server::domain::merge::RULE).map(|(n, _)| n.to_string()).chain(c.fields.iter().filter(|f| f.starts_with(server::domain::merge::OCCURRENCE)).cloned());
     let rows = names
         .map(|name| FieldRow {
             label: label(&name, tz),

@@ -74,6 +74,7 @@ impl Booking {
             description: self.description.clone(),
             attendees: self.attendees.clone(),
             occurrences: self.exceptions.clone(),
+            recurrence: super::merge::rule(self.recurrence.as_deref()),
         }
     }
 
@@ -853,17 +854,20 @@ pub async fn cancel_occurrence(conn: &mut Conn<'_>, actor: Actor, id: i64, key: 
 pub async fn take_fields(c: &mut Conn<'_>, b: &Booking, f: &super::merge::Fields, actor: &str) -> Result<()> {
     let at = now();
     let (s, e) = (f.start.naive_utc(), f.end.naive_utc());
-    let exceptions = still_occurring(&f.occurrences, f.start, f.end, b.tz(), b.recurrence.as_deref());
+    // A series keeps being one (its rule may change); a single meeting stays single.
+    let rule = if b.recurrence.is_some() { f.recurrence.clone().or_else(|| b.recurrence.clone()) } else { None };
+    // The per-occurrence changes that still fall on the (new) rule are kept.
+    let exceptions = still_occurring(&f.occurrences, f.start, f.end, b.tz(), rule.as_deref());
     let text = exceptions_text(&exceptions);
     let attendees = f.attendees.join("\n");
     let changed = run!(c, |cc| diesel::update(b::table.find(b.id).filter(b::version.eq(b.version)))
-        .set((b::title.eq(&f.title), b::start_at.eq(s), b::end_at.eq(e), b::location.eq(&f.location), b::description.eq(&f.description), b::attendees.eq(&attendees), b::exceptions.eq(&text), b::status.eq("confirmed"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
+        .set((b::title.eq(&f.title), b::start_at.eq(s), b::end_at.eq(e), b::location.eq(&f.location), b::description.eq(&f.description), b::attendees.eq(&attendees), b::recurrence.eq(&rule), b::exceptions.eq(&text), b::status.eq("confirmed"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
         .execute(cc)
         .await)?;
     if changed == 0 {
         return Err(Error::Conflict(msg_stale(b.version + 1)));
     }
-    let after = snapshot(&f.title, s, e, &b.time_zone, &b.recurrence, &f.description, &f.location, &attendees, "confirmed", &exceptions);
+    let after = snapshot(&f.title, s, e, &b.time_zone, &rule, &f.description, &f.location, &attendees, "confirmed", &exceptions);
     record(c, b.id, "update", actor, Some(b.snapshot().to_string()), Some(after.to_string()), at).await
 }
 

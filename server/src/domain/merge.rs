@@ -27,10 +27,21 @@ pub struct Fields {
     /// The occurrences that differ from the series, by original start (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub occurrences: BTreeMap<String, Occurrence>,
+    /// A series' rule (`RRULE:…` lines, as `rule` writes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<String>,
+}
+
+/// A recurrence rule as the merge compares it: its lines trimmed, empty ones left out.
+pub fn rule(text: Option<&str>) -> Option<String> {
+    let lines: Vec<&str> = text?.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 /// Every field of the meeting itself, in the order people read them.
 pub const NAMES: [&str; 6] = ["title", "start", "end", "location", "description", "attendees"];
+/// A series' rule, in a list of known fields (before its occurrences, which read against it).
+pub const RULE: &str = "recurrence";
 /// In a list of known fields: each occurrence is compared too.
 pub const OCCURRENCES: &str = "occurrences";
 /// The field name of one occurrence: this, then its original start.
@@ -80,6 +91,7 @@ impl Fields {
             "end" => self.end.to_rfc3339().into(),
             "location" => self.location.clone().into(),
             "description" => self.description.clone().into(),
+            RULE => self.recurrence.clone().into(),
             "attendees" => {
                 // Compared as a set: the calendar may list them in another order.
                 let mut a = self.attendees.clone();
@@ -103,6 +115,7 @@ impl Fields {
             "location" => self.location = other.location.clone(),
             "description" => self.description = other.description.clone(),
             "attendees" => self.attendees = other.attendees.clone(),
+            RULE => self.recurrence = other.recurrence.clone(),
             _ => {
                 if let Some(key) = name.strip_prefix(OCCURRENCE) {
                     match other.occurrences.get(key) {
@@ -243,7 +256,7 @@ mod tests {
     }
 
     fn fields(title: &str, h: u32, location: Option<&str>) -> Fields {
-        Fields { title: title.into(), start: at(h), end: at(h + 1), location: location.map(str::to_string), description: None, attendees: Vec::new(), occurrences: BTreeMap::new() }
+        Fields { title: title.into(), start: at(h), end: at(h + 1), location: location.map(str::to_string), description: None, attendees: Vec::new(), occurrences: BTreeMap::new(), recurrence: None }
     }
 
     fn with(mut f: Fields, key: &str, o: Occurrence) -> Fields {

@@ -15,7 +15,7 @@ use crate::domain::booking_copies::{self as copies, Tracked};
 use crate::domain::bookings::{self, Booking};
 use crate::domain::conflicts::{self, DECIDED, OPEN};
 use crate::domain::integrations::{Actor, ConflictPolicy, Integration, IntegrationType};
-use crate::domain::merge::{self, Fields, Occurrence, Side, NAMES, OCCURRENCES};
+use crate::domain::merge::{self, Fields, Occurrence, Side, NAMES, OCCURRENCES, RULE};
 use crate::domain::{Error, Result};
 use crate::providers::write::Placed;
 use crate::providers::Window;
@@ -37,14 +37,14 @@ struct Remote {
 /// window should hold; `asked`: where the provider says those missing from it are now.
 async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields, expected: &[DateTime<Utc>], asked: &Asked) -> Result<Option<Remote>> {
     let uid = uid.to_string();
-    type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime, String);
+    type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime, String, String);
     let series: Option<S> = run!(c, |cc| es::table
         .filter(es::integration_id.eq(integration_id).and(es::uid.eq(&uid)))
-        .select((es::summary, es::description, es::location, es::etag, es::start_at, es::end_at, es::modified_at, es::attendees))
+        .select((es::summary, es::description, es::location, es::etag, es::start_at, es::end_at, es::modified_at, es::attendees, es::recurrence))
         .first(cc)
         .await
         .optional())?;
-    let Some((summary, description, location, etag, s, e, seen_at, attendees)) = series else { return Ok(None) };
+    let Some((summary, description, location, etag, s, e, seen_at, attendees, rule)) = series else { return Ok(None) };
     let attendees: Vec<String> = attendees.lines().map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect();
     let (start, end) = match (s, e) {
         (Some(s), Some(e)) => (s, e),
@@ -61,7 +61,9 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields,
         }
     };
     let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
-    let mut fields = Fields { title: summary, start: at(start), end: at(end), location, description, attendees, occurrences: Default::default() };
+    // A series known by its occurrences only reports no rule: the one calsync wrote stands.
+    let recurrence = if expected.is_empty() { merge::rule(Some(&rule)) } else { seen.recurrence.clone() };
+    let mut fields = Fields { title: summary, start: at(start), end: at(end), location, description, attendees, occurrences: Default::default(), recurrence };
     if !expected.is_empty() {
         // Known by its occurrences only (an incremental sync updates them, not the series): the
         // series' title is the one most of them hold.
@@ -174,7 +176,7 @@ async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &
 /// notify), and reports occurrences (not the series' own times, nor a series' place) of a
 /// recurring event.
 fn known(provider: IntegrationType, recurring: bool) -> &'static [&'static str] {
-    const GOOGLE_SERIES: [&str; 7] = ["title", "start", "end", "location", "description", "attendees", OCCURRENCES];
+    const GOOGLE_SERIES: [&str; 8] = ["title", "start", "end", RULE, "location", "description", "attendees", OCCURRENCES];
     match (provider, recurring) {
         (IntegrationType::Google, true) => &GOOGLE_SERIES,
         (IntegrationType::Google, false) => &NAMES,
@@ -244,8 +246,10 @@ impl Engine {
         let asked = if expected.is_empty() { Asked::new() } else { self.ask_missing(&mut c, integration, window, t, &base, &expected).await? };
         let mut remote = remote(&mut c, integration.id, &t.external_id, &base, &expected, &asked).await?;
         if let Some(r) = remote.as_mut() {
-            // A cancelled exception of an occurrence the series no longer has is no change.
-            r.fields.occurrences.retain(|k, _| booking.has_occurrence(k));
+            // A cancelled exception of an occurrence the series no longer has is no change
+            // (the series as the calendar has it: its rule may have changed there).
+            let there = Booking { recurrence: r.fields.recurrence.clone().or_else(|| booking.recurrence.clone()), ..booking.clone() };
+            r.fields.occurrences.retain(|k, _| there.has_occurrence(k));
         }
         let policy = integration.conflict_policy;
         let local = booking.fields();

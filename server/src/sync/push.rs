@@ -49,7 +49,7 @@ pub fn draft(b: &Booking) -> Draft {
 
 /// The fields a copy was written with: the base a later three-way merge compares against.
 fn base_of(d: &Draft) -> Fields {
-    Fields { title: d.title.clone(), start: d.start, end: d.end, location: d.location.clone(), description: d.description.clone(), attendees: d.attendees.clone(), occurrences: d.occurrences.clone() }
+    Fields { title: d.title.clone(), start: d.start, end: d.end, location: d.location.clone(), description: d.description.clone(), attendees: d.attendees.clone(), occurrences: d.occurrences.clone(), recurrence: crate::domain::merge::rule(d.recurrence.as_deref()) }
 }
 
 /// Why a calendar is no longer written to, or `None` when it still is.
