@@ -33,3 +33,5 @@ cargo bench -p server --bench twoway
 LEPTOS_OUTPUT_NAME=calsync cargo bench -p app --no-default-features --features ssr --bench health
 # Export feeds of a 10,000-event calendar and Admin → Sync health over 10,000 calendars.
 LEPTOS_OUTPUT_NAME=calsync cargo bench -p app --no-default-features --features ssr --bench operations
+# 1,000 small feeds added through the REST API while the scheduler runs: all synced how soon.
+LEPTOS_OUTPUT_NAME=calsync cargo bench -p app --no-default-features --features ssr --bench feeds_added
