@@ -475,22 +475,40 @@ db_test!(review_a_copy_that_may_have_been_made_stays_on_record_when_the_primary_
     assert!(old.note.as_deref().unwrap().contains("no longer the primary"), "{old:?}");
 });
 
+/// A weekly Outlook series of four, written to Ana's Outlook primary and synced back.
+struct OutlookSeries {
+    sandbox: Sandbox,
+    me: Actor,
+    cal: String,
+    engine: Engine,
+    name: String,
+    b: bk::Booking,
+}
+
+async fn outlook_weekly(db: &TestDb, title: &str) -> OutlookSeries {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let me = user(db, ANA).await;
+    let cal = outlook_primary(db, &sandbox, me).await;
+    let engine = sandbox_engine(db, &sandbox, Duration::from_secs(5));
+    let name = record_name(db, me).await;
+    let b = book(db, me, NewBooking { recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..meeting(title, 2, 10) }).await;
+    engine.push_booking(b.id).await.unwrap();
+    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    OutlookSeries { sandbox, me, cal, engine, name, b }
+}
+
+/// The occurrence (or exception) of the series in Graph calendar `cal` that started at `original`.
+fn graph_occurrence(s: &Sandbox, cal: &str, original: chrono::DateTime<Utc>) -> Option<(String, Value)> {
+    let at = original.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    s.with(|st| st.graph[cal].events.iter().find_map(|(id, (e, _))| e.as_ref().filter(|e| e["originalStart"] == at.as_str()).map(|e| (id.clone(), e.clone()))))
+}
+
 db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db| {
     use server::domain::merge::Occurrence;
     use server::providers::write::occurrence_key;
-    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let me = user(&db, ANA).await;
-    let cal = outlook_primary(&db, &sandbox, me).await;
-    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
-    let name = record_name(&db, me).await;
-    let b = book(&db, me, NewBooking { recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..meeting("Standup", 2, 10) }).await;
-    engine.push_booking(b.id).await.unwrap();
-    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let OutlookSeries { sandbox, me, cal, engine, name, b } = outlook_weekly(&db, "Standup").await;
     let nth = |n: i64| b.start.and_utc() + Days::days(7 * n);
-    let occurrence = |s: &Sandbox, n: i64| -> Option<(String, Value)> {
-        let at = nth(n).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        s.with(|st| st.graph[&cal].events.iter().find_map(|(id, (e, _))| e.as_ref().filter(|e| e["originalStart"] == at.as_str()).map(|e| (id.clone(), e.clone()))))
-    };
+    let occurrence = |s: &Sandbox, n: i64| graph_occurrence(s, &cal, nth(n));
     // In Outlook, Ana moves the second occurrence two hours later.
     let (second, mut e) = occurrence(&sandbox, 1).unwrap();
     let later = |t: &Value| json!({"dateTime": (chrono::NaiveDateTime::parse_from_str(&t["dateTime"].as_str().unwrap()[..19], "%Y-%m-%dT%H:%M:%S").unwrap() + Days::hours(2)).format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": t["timeZone"]});
@@ -541,19 +559,9 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
 db_test!(review_an_outlook_occurrence_moved_out_of_the_window_is_followed_not_cancelled, |db| {
     use server::domain::merge::Occurrence;
     use server::providers::write::occurrence_key;
-    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let me = user(&db, ANA).await;
-    let cal = outlook_primary(&db, &sandbox, me).await;
-    let engine = sandbox_engine(&db, &sandbox, Duration::from_secs(5));
-    let name = record_name(&db, me).await;
-    let b = book(&db, me, NewBooking { recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..meeting("Review", 2, 10) }).await;
-    engine.push_booking(b.id).await.unwrap();
-    engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
+    let OutlookSeries { sandbox, me, cal, engine, name, b } = outlook_weekly(&db, "Review").await;
     let nth = |n: i64| b.start.and_utc() + Days::days(7 * n);
-    let occurrence = |s: &Sandbox, n: i64| -> Option<(String, Value)> {
-        let at = nth(n).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        s.with(|st| st.graph[&cal].events.iter().find_map(|(id, (e, _))| e.as_ref().filter(|e| e["originalStart"] == at.as_str()).map(|e| (id.clone(), e.clone()))))
-    };
+    let occurrence = |s: &Sandbox, n: i64| graph_occurrence(s, &cal, nth(n));
     // In Outlook, the second occurrence moves to next quarter: out of the 90-day window.
     let (second, mut e) = occurrence(&sandbox, 1).unwrap();
     let (start, end) = (nth(1) + Days::days(120), nth(1) + Days::days(120) + Days::hours(1));
