@@ -35,7 +35,7 @@ struct Remote {
 /// last had it.
 /// `expected`: for a provider that lists occurrences only (Outlook), the original starts the
 /// window should hold; `asked`: where the provider says those missing from it are now.
-async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields, expected: &[DateTime<Utc>], asked: &Asked) -> Result<Option<Remote>> {
+async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields, expected: &[DateTime<Utc>], asked: &Asked, stored: &[Stored]) -> Result<Option<Remote>> {
     let uid = uid.to_string();
     type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime, String, String);
     let series: Option<S> = run!(c, |cc| es::table
@@ -71,7 +71,7 @@ async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields,
             fields.title = title;
         }
     }
-    fields.occurrences = occurrences(c, integration_id, &uid, &fields, seen, expected, asked).await?;
+    fields.occurrences = occurrences(stored, &fields, seen, expected, asked);
     Ok(Some(Remote { fields, etag, seen_at }))
 }
 
@@ -106,9 +106,11 @@ type Asked = std::collections::BTreeMap<String, Option<Placed>>;
 /// How many missing occurrences of one series a sync asks the provider about.
 const ASK_AT_MOST: usize = 10;
 
-/// The stored occurrences (and exceptions) of series `uid`: (recurrence id, start, end,
-/// status, title).
-async fn stored_occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Vec<(String, i64, i64, String, String)>> {
+/// A stored occurrence (or exception) of a series: (recurrence id, start, end, status, title).
+type Stored = (String, i64, i64, String, String);
+
+/// The stored occurrences of series `uid`.
+async fn stored_occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str) -> Result<Vec<Stored>> {
     let uid = uid.to_string();
     let rows = run!(c, |cc| ei::table
         .filter(ei::integration_id.eq(integration_id).and(ei::uid.eq(&uid)).and(ei::recurrence_id.ne("")))
@@ -125,15 +127,14 @@ fn key_of(recurrence_id: &str) -> Option<(DateTime<Utc>, String)> {
 }
 
 /// The occurrences of a stored series that differ from it (moved, retitled, cancelled).
-async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &Fields, seen: &Fields, expected: &[DateTime<Utc>], asked: &Asked) -> Result<std::collections::BTreeMap<String, Occurrence>> {
-    let rows = stored_occurrences(c, integration_id, uid).await?;
+fn occurrences(rows: &[Stored], series: &Fields, seen: &Fields, expected: &[DateTime<Utc>], asked: &Asked) -> std::collections::BTreeMap<String, Occurrence> {
     let length = series.end - series.start;
     let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
     let mut out = std::collections::BTreeMap::new();
     let mut listed = std::collections::HashSet::new();
     for (rid, s, e, status, summary) in rows {
-        let Some((original, key)) = key_of(&rid) else { continue };
-        if let Some(o) = Occurrence::of(original, &series.title, length, status == "cancelled", &summary, at(s), at(e)) {
+        let Some((original, key)) = key_of(rid) else { continue };
+        if let Some(o) = Occurrence::of(original, &series.title, length, status == "cancelled", summary, at(*s), at(*e)) {
             out.insert(key.clone(), o);
         }
         listed.insert(key);
@@ -168,7 +169,7 @@ async fn occurrences(c: &mut Conn<'_>, integration_id: i64, uid: &str, series: &
     for (key, o) in seen.occurrences.iter().filter(|(k, _)| !listed.contains(*k)) {
         out.insert(key.clone(), o.clone());
     }
-    Ok(out)
+    out
 }
 
 /// The fields a provider reports back of a copy: Outlook's reader keeps no notes (Graph
@@ -243,8 +244,9 @@ impl Engine {
             (IntegrationType::Outlook, Some(_)) => booking.originals(window.from + chrono::Duration::days(1), window.to - chrono::Duration::days(1), 1000),
             _ => Vec::new(),
         };
-        let asked = if expected.is_empty() { Asked::new() } else { self.ask_missing(&mut c, integration, window, t, &base, &expected).await? };
-        let mut remote = remote(&mut c, integration.id, &t.external_id, &base, &expected, &asked).await?;
+        let stored = stored_occurrences(&mut c, integration.id, &t.external_id).await?;
+        let asked = if expected.is_empty() { Asked::new() } else { self.ask_missing(integration, window, t, &base, &expected, &stored).await };
+        let mut remote = remote(&mut c, integration.id, &t.external_id, &base, &expected, &asked, &stored).await?;
         if let Some(r) = remote.as_mut() {
             // A cancelled exception of an occurrence the series no longer has is no change
             // (the series as the calendar has it: its rule may have changed there).
@@ -444,8 +446,8 @@ impl Engine {
 
     /// Asks the provider where the occurrences the window should hold but the sync did not
     /// list are now. One calsync last saw outside the window, or saw cancelled, is not asked.
-    async fn ask_missing(&self, c: &mut Conn<'_>, integration: &Integration, window: Window, t: &Tracked, seen: &Fields, expected: &[DateTime<Utc>]) -> Result<Asked> {
-        let listed: std::collections::HashSet<String> = stored_occurrences(c, integration.id, &t.external_id).await?.iter().filter_map(|r| key_of(&r.0)).map(|(_, k)| k).collect();
+    async fn ask_missing(&self, integration: &Integration, window: Window, t: &Tracked, seen: &Fields, expected: &[DateTime<Utc>], stored: &[Stored]) -> Asked {
+        let listed: std::collections::HashSet<String> = stored.iter().filter_map(|r| key_of(&r.0)).map(|(_, k)| k).collect();
         let inside = |o: &Occurrence| o.start.is_none_or(|s| s >= window.from && s < window.to);
         let missing: Vec<DateTime<Utc>> = expected
             .iter()
@@ -458,10 +460,10 @@ impl Engine {
             .collect();
         let mut asked = Asked::new();
         if missing.is_empty() {
-            return Ok(asked);
+            return asked;
         }
         let pacer = std::sync::Arc::new(self.pacer_for(integration));
-        let Ok((provider, _)) = self.provider(integration, None, pacer).await else { return Ok(asked) };
+        let Ok((provider, _)) = self.provider(integration, None, pacer).await else { return asked };
         for original in missing {
             match provider.occurrence(&t.external_id, original).await {
                 Ok(now) => {
@@ -470,7 +472,7 @@ impl Engine {
                 Err(e) => tracing::info!(copy = t.copy_id, error = %e, "could not ask where an occurrence went; taken as last seen"),
             }
         }
-        Ok(asked)
+        asked
     }
 
     /// When the calendar's copy last changed, asked of the provider.
