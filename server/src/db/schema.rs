@@ -160,6 +160,7 @@ diesel::table! {
         created_at -> Timestamp,
         modified_at -> Timestamp,
         exceptions -> Text,
+        team_id -> Nullable<BigInt>,
     }
 }
 
@@ -331,6 +332,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    availability_settings (user_id) {
+        user_id -> BigInt,
+        time_zone -> Text,
+        working_hours -> Nullable<Text>,
+        buffer_before_minutes -> BigInt,
+        buffer_after_minutes -> BigInt,
+        minimum_notice_minutes -> BigInt,
+        max_bookings_per_day -> Nullable<BigInt>,
+        max_bookings_per_week -> Nullable<BigInt>,
+        modified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    date_overrides (user_id, day) {
+        user_id -> BigInt,
+        day -> Text,
+        hours -> Text,
+        modified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    teams (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+        modified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    team_members (team_id, user_id) {
+        team_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
 diesel::joinable!(sync_states -> calendar_integrations (integration_id));
 diesel::joinable!(calendar_integrations -> provider_accounts (account_id));
 diesel::joinable!(sync_cursors -> calendar_integrations (integration_id));
@@ -340,10 +380,15 @@ diesel::joinable!(event_instances -> calendar_integrations (integration_id));
 diesel::joinable!(calendar_integrations -> users (user_id));
 diesel::joinable!(export_links -> users (user_id));
 diesel::joinable!(bookings -> users (user_id));
+diesel::joinable!(bookings -> teams (team_id));
 diesel::joinable!(booking_copies -> bookings (booking_id));
 diesel::joinable!(booking_copies -> calendar_integrations (integration_id));
 diesel::joinable!(conflicts -> bookings (booking_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(availability_settings -> users (user_id));
+diesel::joinable!(date_overrides -> users (user_id));
+diesel::joinable!(team_members -> teams (team_id));
+diesel::joinable!(team_members -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -365,5 +410,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_runs,
     event_series,
     event_instances,
-    change_history
+    change_history,
+    availability_settings,
+    date_overrides,
+    teams,
+    team_members
 );

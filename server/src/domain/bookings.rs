@@ -11,9 +11,9 @@ use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use super::merge::Occurrence;
-use super::{availability, booking_copies, health, integrations::Actor, now, users, Error, FieldMessage, Report, Result};
+use super::{availability, booking_copies, health, integrations::Actor, now, slots, teams, users, Error, FieldMessage, Report, Result};
 use crate::providers::write::{occurrence_key, parse_occurrence_key};
-use crate::db::schema::{bookings as b, change_history as ch, users as u};
+use crate::db::schema::{bookings as b, change_history as ch, teams as t, users as u};
 use crate::db::Conn;
 use crate::run;
 
@@ -47,6 +47,8 @@ pub struct Booking {
     pub modified_at: NaiveDateTime,
     /// The occurrences of a recurring booking that differ from its series, by original start.
     pub exceptions: BTreeMap<String, Occurrence>,
+    /// The team it was booked for (its member picked from it).
+    pub team: Option<String>,
 }
 
 /// One occurrence of a booking as it happens: its original start (what names it), and its
@@ -179,11 +181,11 @@ fn occurrences(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, rule: Option<&s
     expanded.instances.iter().map(|i| (i.start.instant(tz), i.end.instant(tz))).collect()
 }
 
-type Row = (i64, i64, String, String, Option<String>, Option<String>, String, NaiveDateTime, NaiveDateTime, String, Option<String>, String, bool, i64, String, NaiveDateTime, NaiveDateTime, String);
+type Row = (i64, i64, String, String, Option<String>, Option<String>, String, NaiveDateTime, NaiveDateTime, String, Option<String>, String, bool, i64, String, NaiveDateTime, NaiveDateTime, String, Option<String>);
 
 macro_rules! columns {
     () => {
-        (b::id, b::user_id, u::email, b::title, b::description, b::location, b::attendees, b::start_at, b::end_at, b::time_zone, b::recurrence, b::status, b::notify_attendees, b::version, b::created_by, b::created_at, b::modified_at, b::exceptions)
+        (b::id, b::user_id, u::email, b::title, b::description, b::location, b::attendees, b::start_at, b::end_at, b::time_zone, b::recurrence, b::status, b::notify_attendees, b::version, b::created_by, b::created_at, b::modified_at, b::exceptions, t::name.nullable())
     };
 }
 
@@ -207,6 +209,7 @@ fn of_row(r: Row) -> Booking {
         created_at: r.15,
         modified_at: r.16,
         exceptions: serde_json::from_str(&r.17).unwrap_or_default(),
+        team: r.18,
     }
 }
 
@@ -215,6 +218,8 @@ fn of_row(r: Row) -> Booking {
 pub struct NewBooking {
     /// The member's email (default: the actor).
     pub user: Option<String>,
+    /// Instead of `user`: a team, whose member free for the meeting is picked.
+    pub team: Option<String>,
     pub title: String,
     /// RFC 3339, or a wall-clock time (`2026-12-02 10:00`, `2026-12-02T10:00:00`) in `time_zone`.
     pub start: String,
@@ -241,6 +246,9 @@ pub struct Clash {
     pub summary: String,
     /// "ana@example.com is busy 10:00–10:30: 'Dentist' (Personal Outlook)"
     pub message: String,
+    /// `event`, `booking`, `out-of-date`; `rule`: a rule of the member's (hours, notice,
+    /// limits), in no calendar.
+    pub kind: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,32 +440,72 @@ async fn check(conn: &mut Conn<'_>, actor: Actor, new: &NewBooking, was: Option<
     Ok(Checked { member, title, tz, start, end, description, location, attendees, recurrence })
 }
 
-/// What is in the way of a booking, over every occurrence (a year of a recurring one); the
-/// booking itself (`except`) does not count. Also the member's calendars that cannot be trusted:
-/// a fail-closed one among them is in the way, named with why.
+/// What is in the way of a booking, over every occurrence (a year of a recurring one): the
+/// member's busy time (widened by their buffers) and their rules (working hours, notice,
+/// limits); the booking itself (`except`) does not count. Also the member's calendars that
+/// cannot be trusted: a fail-closed one among them is in the way, named with why.
 async fn clashes(conn: &mut Conn<'_>, ch: &Checked, except: Option<i64>) -> Result<(Vec<Clash>, Vec<health::Item>)> {
-    let horizon = ch.start + Duration::days(CHECK_DAYS);
-    let mine = occurrences(ch.start, ch.end, ch.tz, ch.recurrence.as_deref(), ch.start, horizon, 1000);
+    let mine = own_occurrences(ch);
     let (Some(first), Some(last)) = (<[_]>::first(&mine), <[_]>::last(&mine)) else {
         return Ok((Vec::new(), health::degraded(conn, ch.member.id, now()).await?));
     };
-    let (blocks, degraded) = availability::known(conn, &ch.member, first.0, last.1).await?;
-    let own = except.map(|id| format!("booking-{id}"));
-    let at = Utc::now();
+    let member = slots::load(conn, vec![ch.member.clone()], first.0, last.1, except).await?.remove(0);
+    let found = clashes_of(&member, &mine, ch.tz, ch.recurrence.is_some(), Utc::now());
+    Ok((found, member.degraded))
+}
+
+/// The occurrences of a checked booking, a year of a recurring one.
+fn own_occurrences(ch: &Checked) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    occurrences(ch.start, ch.end, ch.tz, ch.recurrence.as_deref(), ch.start, ch.start + Duration::days(CHECK_DAYS), 1000)
+}
+
+/// How many occurrences a rule that keeps failing is named for before the rest are counted.
+const RULE_EXAMPLES: usize = 3;
+
+/// What is in the way of `mine` for a member, one message per thing, times in `tz`.
+fn clashes_of(m: &slots::Member, mine: &[(DateTime<Utc>, DateTime<Utc>)], tz: Tz, recurring: bool, at: DateTime<Utc>) -> Vec<Clash> {
+    let email = &m.user.email;
     let mut out: Vec<Clash> = Vec::new();
-    for b in blocks.iter().filter(|b| own.as_deref() != Some(&*b.integration)).filter(|b| mine.iter().any(|(s, e)| b.start < *e && b.end > *s)) {
-        // An out-of-date fail-closed calendar blocks the whole range: say which one and why.
-        let stale = degraded.iter().find(|d| b.kind == availability::OUT_OF_DATE && d.integration == *b.integration);
-        let message = match stale {
-            Some(d) => msg_fail_closed(d, ch.member.tz(), at),
-            None => clash_message(&ch.member.email, ch.tz, ch.recurrence.is_some(), b),
-        };
-        if out.iter().any(|c| c.message == message) {
-            continue;
+    let mut rules: Vec<(String, Vec<DateTime<Utc>>)> = Vec::new();
+    let rule = |kind: &'static str, message: String, start, end| Clash { start, end, integration: String::new(), integration_name: String::new(), summary: String::new(), message, kind };
+    for (s, e) in mine {
+        for r in m.reasons(*s, *e, at) {
+            let clash = match &r {
+                slots::Reason::Inactive => continue,
+                slots::Reason::Busy { block, buffer: false } => Clash::of(block, clash_message(email, tz, recurring, block)),
+                slots::Reason::Busy { block, buffer: true } => Clash::of(block, format!("{email}: {}", r.text(m, tz))),
+                slots::Reason::Closed { block, item } => Clash::of(block, msg_fail_closed(item, m.user.tz(), at)),
+                other => {
+                    let text = other.text(m, tz);
+                    match rules.iter_mut().find(|(t, _)| *t == text) {
+                        Some((_, when)) => when.push(*s),
+                        None => rules.push((text, vec![*s])),
+                    }
+                    continue;
+                }
+            };
+            if !out.iter().any(|c| c.message == clash.message) {
+                out.push(clash);
+            }
         }
-        out.push(Clash { start: b.start, end: b.end, integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary.clone(), message });
     }
-    Ok((out, degraded))
+    for (text, when) in rules {
+        let message = if recurring {
+            let named: Vec<String> = when.iter().take(RULE_EXAMPLES).map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()).collect();
+            let more = if when.len() > RULE_EXAMPLES { format!(" and {} more", when.len() - RULE_EXAMPLES) } else { String::new() };
+            format!("{email}: {text} ({}{more})", named.join(", "))
+        } else {
+            format!("{email}: {text}")
+        };
+        out.push(rule("rule", message, when[0], when[0]));
+    }
+    out
+}
+
+impl Clash {
+    fn of(b: &availability::Block, message: String) -> Clash {
+        Clash { start: b.start, end: b.end, integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary.clone(), message, kind: b.kind }
+    }
 }
 
 /// What is in the way of a booking (nothing is looked for when `allow`: it is booked over
@@ -491,36 +539,125 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking
 /// (Failed, Stale, Never synced). Under fail-open it is booked with a warning for each; an
 /// out-of-date fail-closed calendar refuses it (unless the conflict is overridden).
 pub async fn create_with_warnings(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking) -> Result<Answer> {
+    if new.team.is_some() {
+        return create_for_team(conn, actor, by, new).await;
+    }
     let ch = check(conn, actor, &new, None).await?;
     let (found, unchecked) = look(conn, &ch, None, new.allow_conflict).await?;
     if !found.is_empty() {
         return Ok(Answer { outcome: Outcome::Busy(found), unchecked });
     }
+    let id = save(conn, by, ch, new.notify_attendees, None).await?;
+    Ok(Answer { outcome: Outcome::Booked(get(conn, actor, id).await?), unchecked })
+}
+
+pub const MSG_USER_OR_TEAM: &str = "Give either user or team, not both.";
+pub const MSG_TEAM_OVERRIDE: &str = "allow_conflict is for a booking of a named user: a team's booking goes to a member who is free.";
+
+/// Books a meeting for a team: the member free for all of it by their rules whose last booking
+/// of this team is oldest (never booked first; ties by name). None free: refused, naming why
+/// for each member.
+async fn create_for_team(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBooking) -> Result<Answer> {
+    let name = new.team.clone().unwrap_or_default();
+    let mut errors = Vec::new();
+    if new.user.as_deref().is_some_and(|u| !u.trim().is_empty()) {
+        errors.push(FieldMessage::new("team", MSG_USER_OR_TEAM));
+    }
+    if new.allow_conflict {
+        errors.push(FieldMessage::new("allow_conflict", MSG_TEAM_OVERRIDE));
+    }
+    let team = match teams::get(conn, actor, &name).await {
+        Err(Error::NotFound) => {
+            errors.push(FieldMessage::new("team", format!("There is no team named '{}'.", name.trim())));
+            None
+        }
+        other => Some(other?),
+    };
+    if team.as_ref().is_some_and(|t| t.members.is_empty()) {
+        errors.push(FieldMessage::new("team", format!("The team '{}' has no members to book.", name.trim())));
+    }
+    let Some(team) = team.filter(|_| errors.is_empty()) else { return Err(Error::Invalid(Report::errors(errors))) };
+    // The fields are checked as for the actor; the member is picked next.
+    let mut ch = check(conn, actor, &NewBooking { user: None, ..new.clone() }, None).await?;
+    let mine = own_occurrences(&ch);
+    let (Some(first), Some(last)) = (<[_]>::first(&mine).copied(), <[_]>::last(&mine).copied()) else {
+        return Err(Error::invalid("recurrence", "The rule leaves no occurrence to book."));
+    };
+    let mut members = slots::load(conn, team.members.clone(), first.0, last.1, None).await?;
+    slots::by_turn(&mut members, &last_booked(conn, team.id).await?);
+    let at = Utc::now();
+    let mut refused = Vec::new();
+    let mut picked = None;
+    for m in members {
+        let found = clashes_of(&m, &mine, ch.tz, ch.recurrence.is_some(), at);
+        let inactive = m.user.disabled;
+        if found.is_empty() && !inactive {
+            picked = Some(m);
+            break;
+        }
+        let why: Vec<String> = if inactive { vec!["inactive".into()] } else { found.iter().map(|c| reason_text(&m.user.email, &c.message)).collect() };
+        refused.push(Clash { start: first.0, end: first.1, integration: String::new(), integration_name: String::new(), summary: String::new(), message: format!("{}: {}", m.user.email, why.join("; ")), kind: "rule" });
+    }
+    let Some(m) = picked else {
+        return Ok(Answer { outcome: Outcome::Busy(refused), unchecked: Vec::new() });
+    };
+    let (tz, at) = (m.user.tz(), Utc::now());
+    let unchecked: Vec<Unchecked> = m.degraded.iter().cloned().map(|d| Unchecked { warning: msg_unchecked(&d, tz, at), calendar: d }).collect();
+    ch.member = m.user;
+    let id = save(conn, by, ch, new.notify_attendees, Some(team.id)).await?;
+    Ok(Answer { outcome: Outcome::Booked(get(conn, Actor::SYSTEM, id).await?), unchecked })
+}
+
+/// One clash as said of a member in a team's refusal: without the email it starts with, and a
+/// calendar's event as "busy 10:00–10:30 'Dentist' (Work Google)".
+fn reason_text(email: &str, message: &str) -> String {
+    if let Some(rest) = message.strip_prefix(&format!("{email}: ")) {
+        return rest.to_string();
+    }
+    if let Some(rest) = message.strip_prefix(&format!("{email} is busy ")) {
+        if let Some((when, what)) = rest.split_once(": ") {
+            return format!("busy {when} {what}");
+        }
+    }
+    message.to_string()
+}
+
+/// When each member last got a booking of the team (confirmed ones; by when it was made).
+async fn last_booked(conn: &mut Conn<'_>, team: i64) -> Result<std::collections::HashMap<i64, NaiveDateTime>> {
+    let rows: Vec<(i64, Option<NaiveDateTime>)> = run!(conn, |c| b::table
+        .filter(b::team_id.eq(team).and(b::status.eq("confirmed")))
+        .group_by(b::user_id)
+        .select((b::user_id, diesel::dsl::max(b::created_at)))
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().filter_map(|(u, t)| Some((u, t?))).collect())
+}
+
+/// Saves a checked booking with its history row, and marks its copy for the member's primary
+/// calendar to be written.
+async fn save(conn: &mut Conn<'_>, by: &str, ch: Checked, notify: bool, team: Option<i64>) -> Result<i64> {
     let at = now();
     let by = by.to_string();
     let member_id = ch.member.id;
     let attendees_text = ch.attendees.join("\n");
     let (s, e) = (ch.start.naive_utc(), ch.end.naive_utc());
     let zone = ch.tz.name().to_string();
-    let notify = new.notify_attendees;
     let Checked { title, description, location, recurrence, .. } = ch;
-    let id = conn
-        .write_tx(move |mut c| {
-            Box::pin(async move {
-                let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at, exceptions: "{}" };
-                let id: i64 = run!(&mut c, |cc| diesel::insert_into(b::table)
-                    .values((columns, b::user_id.eq(member_id), b::created_by.eq(&by), b::created_at.eq(at)))
-                    .returning(b::id)
-                    .get_result(cc)
-                    .await)?;
-                let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed", &BTreeMap::new());
-                record(&mut c, id, "create", &by, None, Some(after.to_string()), at).await?;
-                booking_copies::plan(&mut c, id, member_id, false, at).await?;
-                Ok::<i64, Error>(id)
-            })
+    conn.write_tx(move |mut c| {
+        Box::pin(async move {
+            let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at, exceptions: "{}" };
+            let id: i64 = run!(&mut c, |cc| diesel::insert_into(b::table)
+                .values((columns, b::user_id.eq(member_id), b::team_id.eq(team), b::created_by.eq(&by), b::created_at.eq(at)))
+                .returning(b::id)
+                .get_result(cc)
+                .await)?;
+            let after = snapshot(&title, s, e, &zone, &recurrence, &description, &location, &attendees_text, "confirmed", &BTreeMap::new());
+            record(&mut c, id, "create", &by, None, Some(after.to_string()), at).await?;
+            booking_copies::plan(&mut c, id, member_id, false, at).await?;
+            Ok::<i64, Error>(id)
         })
-        .await?;
-    Ok(Answer { outcome: Outcome::Booked(get(conn, actor, id).await?), unchecked })
+    })
+    .await
 }
 
 /// A change to a booking, as a caller typed it: `None` leaves a field as it is.
@@ -563,6 +700,7 @@ pub async fn update_with_warnings(conn: &mut Conn<'_>, actor: Actor, id: i64, by
     let utc = |t: NaiveDateTime| t.and_utc().to_rfc3339();
     let new = NewBooking {
         user: Some(current.user.clone()),
+        team: None,
         title: changes.title.clone().unwrap_or_else(|| current.title.clone()),
         start: changes.start.clone().unwrap_or_else(|| utc(current.start)),
         end: changes.end.clone().unwrap_or_else(|| utc(current.end)),
@@ -630,11 +768,21 @@ pub(crate) async fn record(c: &mut Conn<'_>, id: i64, action: &'static str, acto
 
 /// One booking, when the actor may see it (theirs, or any for an admin).
 pub async fn get(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Booking> {
-    let row: Option<Row> = run!(conn, |c| b::table.inner_join(u::table).filter(b::id.eq(id)).select(columns!()).first(c).await.optional())?;
-    match row.map(of_row) {
-        Some(bk) if actor.is_admin || bk.user_id == actor.user_id => Ok(bk),
-        _ => Err(Error::NotFound),
-    }
+    let row: Option<Row> = run!(conn, |c| b::table.inner_join(u::table).left_join(t::table).filter(b::id.eq(id)).select(columns!()).first(c).await.optional())?;
+    let Some(bk) = row.map(of_row) else { return Err(Error::NotFound) };
+    if actor.is_admin || bk.user_id == actor.user_id || in_its_team(conn, actor, id).await? { Ok(bk) } else { Err(Error::NotFound) }
+}
+
+/// Is the actor a member of the team a booking was made for (who see the team's bookings)?
+async fn in_its_team(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<bool> {
+    use crate::db::schema::team_members as tm;
+    let n: i64 = run!(conn, |c| b::table
+        .inner_join(tm::table.on(tm::team_id.nullable().eq(b::team_id)))
+        .filter(b::id.eq(id).and(tm::user_id.eq(actor.user_id)))
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok(n > 0)
 }
 
 /// A member's bookings touching [from, to) (recurring ones that began before `to`), by start;
@@ -644,6 +792,7 @@ async fn touching(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: Da
     let statuses: &[&str] = if confirmed { &["confirmed"] } else { &["confirmed", "cancelled"] };
     let rows: Vec<Row> = run!(conn, |c| b::table
         .inner_join(u::table)
+        .left_join(t::table)
         .filter(b::user_id.eq(user_id).and(b::start_at.lt(to)).and(b::status.eq_any(statuses)))
         .filter(b::end_at.gt(from).or(b::recurrence.is_not_null()))
         .order((b::start_at, b::id))

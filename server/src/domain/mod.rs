@@ -10,11 +10,15 @@ pub mod copies;
 pub mod exports;
 pub mod health;
 pub mod history;
+pub mod hours;
 pub mod integrations;
 pub mod merge;
 pub mod schedule;
 pub mod sign_in;
+pub mod slots;
+pub mod teams;
 pub mod users;
+pub mod working_hours;
 pub mod webhooks;
 
 use serde::{Deserialize, Serialize};

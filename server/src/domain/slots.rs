@@ -1,0 +1,312 @@
+//! When members can meet: a meeting is possible for a member when it lies inside their working
+//! hours (or that day's override), starts after now plus their minimum notice, their day's and
+//! week's booking limits are not reached, and the meeting widened by their buffers overlaps none
+//! of their busy time (external events, bookings, a fail-closed calendar out of date). Used by the
+//! slot search, by a team booking to pick its member, and by every booking to check its member.
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+
+use super::availability::{self, Block, OUT_OF_DATE};
+use super::hours::week_of;
+use super::working_hours::{self, Rules};
+use super::{health, users, Result};
+use crate::db::Conn;
+
+/// One member over a range: their rules, what is busy, and their bookings counted per local day
+/// and week.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user: users::User,
+    pub rules: Rules,
+    /// In start order; over the range widened by the buffers and to whole local weeks.
+    pub busy: Vec<Block>,
+    pub degraded: Vec<health::Item>,
+    per_day: HashMap<NaiveDate, i64>,
+    per_week: HashMap<NaiveDate, i64>,
+}
+
+/// Why a member cannot take a meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    Inactive,
+    OutsideHours,
+    /// The member's minimum notice, in minutes.
+    Notice(i64),
+    DayLimit(i64),
+    WeekLimit(i64),
+    /// Something busy in the way; `buffer`: only the time kept free around the meeting is.
+    Busy { block: Block, buffer: bool },
+    /// A fail-closed calendar out of date makes all the member's time busy.
+    Closed { block: Block, item: health::Item },
+}
+
+impl Reason {
+    /// What a person reads after the member's email; times in `tz`.
+    pub fn text(&self, m: &Member, tz: Tz) -> String {
+        match self {
+            Reason::Inactive => "inactive".into(),
+            Reason::OutsideHours => "outside working hours".into(),
+            Reason::Notice(n) => format!("less than {n} minutes' notice"),
+            Reason::DayLimit(n) => format!("{n} bookings that day, the limit"),
+            Reason::WeekLimit(n) => format!("{n} bookings that week, the limit"),
+            Reason::Busy { block, buffer } => {
+                let (s, e) = (block.start.with_timezone(&tz), block.end.with_timezone(&tz));
+                let when = if s.date_naive() == e.date_naive() {
+                    format!("{}–{}", s.format("%H:%M"), e.format("%H:%M"))
+                } else {
+                    format!("{}–{}", s.format("%Y-%m-%d %H:%M"), e.format("%Y-%m-%d %H:%M"))
+                };
+                let near = if *buffer { format!(", inside the time kept free around a meeting ({} min before, {} min after)", m.rules.buffer_before.num_minutes(), m.rules.buffer_after.num_minutes()) } else { String::new() };
+                format!("busy {when} '{}' ({}){near}", block.summary, block.integration_name)
+            }
+            Reason::Closed { item, .. } => super::bookings::msg_fail_closed(item, m.user.tz(), Utc::now()),
+        }
+    }
+}
+
+/// The range a member's busy time and bookings are read over: widened by the longest buffers,
+/// and to whole local weeks (Monday start) for the limits.
+fn widened(rules: &[&Rules], from: DateTime<Utc>, to: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let before = rules.iter().map(|r| r.buffer_before).max().unwrap_or_default();
+    let after = rules.iter().map(|r| r.buffer_after).max().unwrap_or_default();
+    let (mut lo, mut hi) = (from - before, to + after);
+    if rules.iter().any(|r| r.per_day.is_some() || r.per_week.is_some()) {
+        // Whole weeks in any zone: a week and a day each side.
+        lo = lo.min(from - Duration::days(8));
+        hi = hi.max(to + Duration::days(8));
+    }
+    (lo, hi)
+}
+
+/// Loads members over [from, to): their rules (two queries for all of them), then each one's
+/// busy time. `except`: a booking that does not count (the one being moved).
+pub async fn load(conn: &mut Conn<'_>, users: Vec<users::User>, from: DateTime<Utc>, to: DateTime<Utc>, except: Option<i64>) -> Result<Vec<Member>> {
+    let (first, last) = ((from - Duration::days(9)).date_naive(), (to + Duration::days(9)).date_naive());
+    let mut rules = working_hours::rules(conn, &users, first, last).await?;
+    let own = except.map(|id| format!("booking-{id}"));
+    let mut out = Vec::with_capacity(users.len());
+    for user in users {
+        let rules = rules.remove(&user.id).unwrap_or_else(|| Rules::any_time(user.tz()));
+        let (lo, hi) = widened(&[&rules], from, to);
+        let (mut busy, degraded) = availability::known(conn, &user, lo, hi).await?;
+        if let Some(own) = &own {
+            busy.retain(|b| *b.integration != **own);
+        }
+        let (mut per_day, mut per_week) = (HashMap::new(), HashMap::new());
+        if rules.per_day.is_some() || rules.per_week.is_some() {
+            for b in busy.iter().filter(|b| b.kind == "booking") {
+                let d = b.start.with_timezone(&rules.hours.tz).date_naive();
+                *per_day.entry(d).or_insert(0) += 1;
+                *per_week.entry(week_of(d)).or_insert(0) += 1;
+            }
+        }
+        out.push(Member { user, rules, busy, degraded, per_day, per_week });
+    }
+    Ok(out)
+}
+
+impl Member {
+    fn day_count(&self, start: DateTime<Utc>) -> (i64, i64) {
+        let d = start.with_timezone(&self.rules.hours.tz).date_naive();
+        (self.per_day.get(&d).copied().unwrap_or(0), self.per_week.get(&week_of(d)).copied().unwrap_or(0))
+    }
+
+    /// Why the member cannot take [start, end) at `now` (nothing: they can).
+    pub fn reasons(&self, start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Reason> {
+        let r = &self.rules;
+        let mut out = Vec::new();
+        if self.user.disabled {
+            out.push(Reason::Inactive);
+        }
+        if !r.hours.contains(start, end) {
+            out.push(Reason::OutsideHours);
+        }
+        if r.notice > Duration::zero() && start < now + r.notice {
+            out.push(Reason::Notice(r.notice.num_minutes()));
+        }
+        let (day, week) = self.day_count(start);
+        if let Some(n) = r.per_day.filter(|n| day >= *n) {
+            out.push(Reason::DayLimit(n));
+        }
+        if let Some(n) = r.per_week.filter(|n| week >= *n) {
+            out.push(Reason::WeekLimit(n));
+        }
+        let (lo, hi) = (start - r.buffer_before, end + r.buffer_after);
+        for b in self.busy.iter().filter(|b| b.start < hi && b.end > lo) {
+            if b.kind == OUT_OF_DATE {
+                if let Some(d) = self.degraded.iter().find(|d| d.integration == *b.integration) {
+                    out.push(Reason::Closed { block: b.clone(), item: d.clone() });
+                }
+            } else {
+                out.push(Reason::Busy { block: b.clone(), buffer: !(b.start < end && b.end > start) });
+            }
+        }
+        out
+    }
+
+    /// The starts at which a meeting of `length` is possible inside [from, to), as closed
+    /// intervals of Unix seconds. A start not set by working hours or busy time (the range's
+    /// start, now plus notice) is put on the `step` grid.
+    pub fn starts(&self, from: DateTime<Utc>, to: DateTime<Utc>, length: Duration, step: Duration, now: DateTime<Utc>) -> Vec<(i64, i64)> {
+        if self.user.disabled {
+            return Vec::new();
+        }
+        let r = &self.rules;
+        let (len, grid) = (length.num_seconds(), step.num_seconds().max(60));
+        let lo = ceil(from.timestamp().max((now + r.notice).timestamp()), grid);
+        let hi = to.timestamp() - len;
+        let mut ok: Vec<(i64, i64)> =
+            r.hours.windows(from, to).into_iter().map(|(s, e)| (s.timestamp().max(lo), (e.timestamp() - len).min(hi))).filter(|(a, b)| a <= b).collect();
+        // Busy time rules out the starts that would bring the widened meeting onto it (touching
+        // is fine): the open interval (start − after − length, end + before).
+        let (before, after) = (r.buffer_before.num_seconds(), r.buffer_after.num_seconds());
+        let mut forbidden: Vec<(i64, i64)> = self.busy.iter().map(|b| (b.start.timestamp() - after - len + 1, b.end.timestamp() + before - 1)).collect();
+        // A full day or week rules out its starts.
+        let tz = r.hours.tz;
+        let local_day = |d: NaiveDate| (super::hours::resolve(tz, d.and_time(chrono::NaiveTime::MIN)).timestamp(), super::hours::resolve(tz, (d + Duration::days(1)).and_time(chrono::NaiveTime::MIN)).timestamp() - 1);
+        if let Some(n) = r.per_day {
+            forbidden.extend(self.per_day.iter().filter(|(_, c)| **c >= n).map(|(d, _)| local_day(*d)));
+        }
+        if let Some(n) = r.per_week {
+            forbidden.extend(self.per_week.iter().filter(|(_, c)| **c >= n).map(|(w, _)| (local_day(*w).0, local_day(*w + Duration::days(6)).1)));
+        }
+        forbidden.sort_unstable();
+        ok = subtract(ok, &forbidden);
+        ok
+    }
+}
+
+fn ceil(t: i64, grid: i64) -> i64 {
+    t.div_euclid(grid) * grid + if t.rem_euclid(grid) == 0 { 0 } else { grid }
+}
+
+/// `ok` less `cut` (both closed intervals; `cut` sorted by start).
+fn subtract(ok: Vec<(i64, i64)>, cut: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut out = Vec::with_capacity(ok.len());
+    let mut i = 0;
+    for (mut a, b) in ok {
+        // Cuts ending before this interval matter to no later one either (both are in order).
+        while i < cut.len() && cut[i].1 < a {
+            i += 1;
+        }
+        let mut j = i;
+        while j < cut.len() && cut[j].0 <= b && a <= b {
+            let (x, y) = cut[j];
+            if y >= a {
+                if x > a {
+                    out.push((a, x - 1));
+                }
+                a = a.max(y + 1);
+            }
+            j += 1;
+        }
+        if a <= b {
+            out.push((a, b));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Round robin: at least one member free.
+    Any,
+    /// Collective: every member free.
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Indexes into the members searched (who is free for it).
+    pub members: Vec<usize>,
+}
+
+/// Free slots of `length` starting every `step` from each free stretch's start.
+pub fn slots(members: &[Member], mode: Mode, from: DateTime<Utc>, to: DateTime<Utc>, length: Duration, step: Duration, now: DateTime<Utc>) -> Vec<Slot> {
+    let each: Vec<Vec<(i64, i64)>> = members.iter().map(|m| m.starts(from, to, length, step, now)).collect();
+    let stretches = match mode {
+        Mode::Any => union(&each),
+        Mode::All => each.iter().skip(1).fold(each.first().cloned().unwrap_or_default(), |acc, m| intersect(&acc, m)),
+    };
+    // Who is free at each start: a sweep over every member's intervals in order.
+    let mut events: Vec<(i64, bool, usize)> = Vec::new();
+    for (k, list) in each.iter().enumerate() {
+        for (a, b) in list {
+            events.push((*a, true, k));
+            events.push((*b + 1, false, k));
+        }
+    }
+    events.sort_unstable();
+    let mut active = vec![false; members.len()];
+    let mut next = 0;
+    let (step, len) = (step.num_seconds().max(60), length.num_seconds());
+    let mut out = Vec::new();
+    for (a, b) in stretches {
+        let mut t = a;
+        while t <= b {
+            while next < events.len() && events[next].0 <= t {
+                let (_, on, k) = events[next];
+                active[k] = on;
+                next += 1;
+            }
+            let free: Vec<usize> = (0..members.len()).filter(|k| active[*k]).collect();
+            let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0).unwrap_or(from);
+            out.push(Slot { start: at(t), end: at(t + len), members: free });
+            t += step;
+        }
+    }
+    out
+}
+
+fn union(lists: &[Vec<(i64, i64)>]) -> Vec<(i64, i64)> {
+    let mut all: Vec<(i64, i64)> = lists.iter().flatten().copied().collect();
+    all.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (a, b) in all {
+        match out.last_mut() {
+            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+fn intersect(x: &[(i64, i64)], y: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < x.len() && j < y.len() {
+        let (a, b) = (x[i].0.max(y[j].0), x[i].1.min(y[j].1));
+        if a <= b {
+            out.push((a, b));
+        }
+        if x[i].1 < y[j].1 { i += 1 } else { j += 1 }
+    }
+    out
+}
+
+/// Members ordered for a team booking: the one whose last booking of the team is oldest first
+/// (never booked before anyone), ties by name.
+pub fn by_turn(members: &mut [Member], last: &HashMap<i64, NaiveDateTime>) {
+    members.sort_by(|a, b| {
+        let key = |m: &Member| (last.get(&m.user.id).copied(), m.user.display_name().to_lowercase(), m.user.email.clone());
+        key(a).cmp(&key(b))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtracting_keeps_what_touches_and_drops_what_overlaps() {
+        assert_eq!(subtract(vec![(0, 100)], &[(10, 20), (15, 30), (90, 200)]), vec![(0, 9), (31, 89)]);
+        assert_eq!(subtract(vec![(0, 10), (20, 30)], &[(5, 25)]), vec![(0, 4), (26, 30)]);
+        assert_eq!(union(&[vec![(0, 5)], vec![(6, 9), (20, 30)]]), vec![(0, 9), (20, 30)]);
+        assert_eq!(intersect(&[(0, 10), (20, 30)], &[(5, 25)]), vec![(5, 10), (20, 25)]);
+        assert_eq!(ceil(61, 60), 120);
+        assert_eq!(ceil(120, 60), 120);
+    }
+}
