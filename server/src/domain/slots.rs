@@ -49,8 +49,8 @@ impl Reason {
             Reason::Inactive => "inactive".into(),
             Reason::OutsideHours => "outside working hours".into(),
             Reason::Notice(n) => format!("less than {n} minutes' notice"),
-            Reason::DayLimit(n) => format!("{n} bookings that day, the limit"),
-            Reason::WeekLimit(n) => format!("{n} bookings that week, the limit"),
+            Reason::DayLimit(n) => format!("{n} {} that day, the limit", plural(*n)),
+            Reason::WeekLimit(n) => format!("{n} {} that week, the limit", plural(*n)),
             Reason::Busy { block, buffer } => {
                 let (s, e) = (block.start.with_timezone(&tz), block.end.with_timezone(&tz));
                 let when = if s.date_naive() == e.date_naive() {
@@ -64,6 +64,10 @@ impl Reason {
             Reason::Closed { item, .. } => super::bookings::msg_fail_closed(item, m.user.tz(), Utc::now()),
         }
     }
+}
+
+fn plural(n: i64) -> &'static str {
+    if n == 1 { "booking" } else { "bookings" }
 }
 
 /// The range a member's busy time and bookings are read over: widened by the longest buffers,
@@ -294,6 +298,109 @@ pub fn by_turn(members: &mut [Member], last: &HashMap<i64, NaiveDateTime>) {
         let key = |m: &Member| (last.get(&m.user.id).copied(), m.user.display_name().to_lowercase(), m.user.email.clone());
         key(a).cmp(&key(b))
     });
+}
+
+/// What a slot search asks for, as a caller typed it.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub user: Option<String>,
+    pub team: Option<String>,
+    /// `any` (default) or `all`.
+    pub mode: Option<String>,
+    /// RFC 3339, or a date read in the viewer's zone.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Minutes (default 30).
+    pub duration: Option<String>,
+    /// Minutes between slot starts (default 15).
+    pub step: Option<String>,
+}
+
+/// A search's answer: the members searched (by email), the slots, and the members' calendars
+/// that cannot be trusted.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub members: Vec<users::User>,
+    pub slots: Vec<Slot>,
+    pub degraded: Vec<health::Item>,
+}
+
+pub const MAX_DAYS: i64 = 92;
+pub const MSG_WHO: &str = "Give a user or a team.";
+
+fn whole_minutes(field: &str, value: Option<&str>, default: i64, max: i64, errors: &mut Vec<super::FieldMessage>) -> i64 {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else { return default };
+    match v.parse::<i64>() {
+        Ok(n) if (5..=max).contains(&n) => n,
+        Ok(_) => {
+            errors.push(super::FieldMessage::new(field, format!("{field} must be between 5 and {max} minutes.")));
+            default
+        }
+        Err(_) => {
+            errors.push(super::FieldMessage::new(field, format!("{field} must be a whole number of minutes.")));
+            default
+        }
+    }
+}
+
+/// Free slots of a member (their own, or anyone's for an admin) or of a team (its members and
+/// admins), every `step` minutes over [from, to) (at most 92 days).
+pub async fn find(conn: &mut Conn<'_>, actor: super::integrations::Actor, q: &Query) -> Result<Found> {
+    use super::{Error, FieldMessage, Report};
+    let mut errors = Vec::new();
+    let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let (user, team) = (nonempty(&q.user), nonempty(&q.team));
+    let mode = match q.mode.as_deref().map(str::trim).unwrap_or("any") {
+        "any" | "" => Mode::Any,
+        "all" => Mode::All,
+        other => {
+            errors.push(FieldMessage::new("mode", format!("'{other}' is not a mode: use any (round robin) or all (everyone free).")));
+            Mode::Any
+        }
+    };
+    let duration = whole_minutes("duration", q.duration.as_deref(), 30, 24 * 60, &mut errors);
+    let step = whole_minutes("step", q.step.as_deref(), 15, 24 * 60, &mut errors);
+    let members = match (&user, &team) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldMessage::new("team", super::bookings::MSG_USER_OR_TEAM));
+            Vec::new()
+        }
+        (None, None) => {
+            errors.push(FieldMessage::new("user", MSG_WHO));
+            Vec::new()
+        }
+        (Some(u), None) => vec![availability::subject(conn, actor, Some(u)).await?],
+        (None, Some(t)) => match super::teams::get(conn, actor, t).await {
+            Ok(team) => team.members,
+            Err(Error::NotFound) => {
+                errors.push(FieldMessage::new("team", format!("There is no team named '{t}'.")));
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let viewer = users::get(conn, actor.user_id).await.map(|u| u.tz()).unwrap_or(chrono_tz::UTC);
+    let range = availability::parse_range(q.from.as_deref(), q.to.as_deref(), viewer, ("from", "to"));
+    let (from, to) = match range {
+        Ok(r) if r.1 - r.0 > Duration::days(MAX_DAYS) => {
+            errors.push(FieldMessage::new("to", format!("Slots can be searched at most {MAX_DAYS} days at a time.")));
+            r
+        }
+        Ok(r) => r,
+        Err(Error::Invalid(report)) => {
+            errors.extend(report.errors);
+            (Utc::now(), Utc::now())
+        }
+        Err(e) => return Err(e),
+    };
+    if !errors.is_empty() {
+        return Err(Error::Invalid(Report::errors(errors)));
+    }
+    let members = load(conn, members, from, to, None).await?;
+    let found = slots(&members, mode, from, to, Duration::minutes(duration), Duration::minutes(step), Utc::now());
+    let mut degraded: Vec<health::Item> = members.iter().flat_map(|m| m.degraded.iter().cloned()).collect();
+    degraded.sort_by(|a, b| (&a.user, &a.integration_name).cmp(&(&b.user, &b.integration_name)));
+    Ok(Found { members: members.into_iter().map(|m| m.user).collect(), slots: found, degraded })
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@ pub struct DegradedJson {
     pub last_sync: Option<String>,
     /// `fail-open`: its last known busy time counts; `fail-closed`: the whole range is busy.
     pub stale_policy: String,
+    /// Only in a slot search: whose calendar it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// Only in a booking's answer: what a person is told ("Booked, but 'Work (Google)' has not
     /// synced since 09:12 — a clash there would not be seen"; the time in the member's zone).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,12 +56,18 @@ impl DegradedJson {
             kind: d.kind.as_str().into(),
             last_sync: d.last_sync.map(super::rfc3339_naive),
             stale_policy: d.stale_policy.clone(),
+            user: None,
             warning: None,
         }
     }
 
     pub fn list(items: Vec<server::domain::health::Item>) -> Vec<DegradedJson> {
         items.iter().map(DegradedJson::of).collect()
+    }
+
+    /// The same, each naming its member.
+    pub fn of_members(items: Vec<server::domain::health::Item>) -> Vec<DegradedJson> {
+        items.iter().map(|d| DegradedJson { user: Some(d.user.clone()), ..DegradedJson::of(d) }).collect()
     }
 
     /// The calendars a booking could not be checked against, each with its warning.

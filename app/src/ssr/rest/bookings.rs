@@ -20,6 +20,8 @@ pub struct BookingJson {
     pub id: i64,
     /// The member's email.
     pub user: String,
+    /// The team it was booked for (its member picked from it).
+    pub team: Option<String>,
     pub title: String,
     /// RFC 3339, UTC.
     pub start: String,
@@ -111,6 +113,7 @@ impl BookingJson {
         BookingJson {
             id: b.id,
             user: b.user.clone(),
+            team: b.team.clone(),
             title: b.title.clone(),
             start: rfc3339_naive(b.start),
             end: rfc3339_naive(b.end),
@@ -150,12 +153,15 @@ pub struct ClashJson {
     pub degraded: Vec<super::availability::DegradedJson>,
 }
 
-/// `{"user"?, "title", "start", "end", "time_zone", "description"?, "location"?, "attendees"?,
-/// "recurrence"?, "allow_conflict"?, "notify_attendees"?}`
+/// `{"user"? | "team"?, "title", "start", "end", "time_zone", "description"?, "location"?,
+/// "attendees"?, "recurrence"?, "allow_conflict"?, "notify_attendees"?}`. With `team`, calsync
+/// picks the member: free for the whole meeting by their rules, the one whose last booking of
+/// the team is oldest; none free is 409 naming why for each.
 #[allow(dead_code)]
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BookingInput {
     pub user: Option<String>,
+    pub team: Option<String>,
     pub title: String,
     /// RFC 3339, or a wall-clock time read in `time_zone`.
     pub start: String,
@@ -197,6 +203,7 @@ fn read(bytes: &[u8]) -> Result<bk::NewBooking, ApiError> {
         };
         match key.as_str() {
             "user" => new.user = text(&mut errors),
+            "team" => new.team = text(&mut errors),
             "title" => new.title = text(&mut errors).unwrap_or_default(),
             "start" => new.start = text(&mut errors).unwrap_or_default(),
             "end" => new.end = text(&mut errors).unwrap_or_default(),
@@ -251,6 +258,7 @@ pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::inte
                 warnings: Vec::new(),
                 conflicts: clashes
                     .iter()
+                    .filter(|c| c.kind != "rule")
                     .map(|c| super::availability::ConflictJson {
                         start: rfc3339(c.start),
                         end: rfc3339(c.end),

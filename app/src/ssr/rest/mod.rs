@@ -10,7 +10,10 @@ mod history;
 mod exports;
 mod health;
 mod integrations;
+mod slots;
 mod sync;
+mod teams;
+mod working_hours;
 pub mod openapi;
 
 use super::AppState;
@@ -55,6 +58,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/conflicts/{id}/resolve"),
     ("post", "/api/v1/conflicts/{id}/undo"),
     ("get", "/api/v1/history"),
+    ("get", "/api/v1/users/{email}/availability-settings"),
+    ("put", "/api/v1/users/{email}/availability-settings"),
+    ("get", "/api/v1/users/{email}/date-overrides"),
+    ("put", "/api/v1/users/{email}/date-overrides/{date}"),
+    ("delete", "/api/v1/users/{email}/date-overrides/{date}"),
+    ("get", "/api/v1/teams"),
+    ("post", "/api/v1/teams"),
+    ("get", "/api/v1/teams/{name}"),
+    ("patch", "/api/v1/teams/{name}"),
+    ("delete", "/api/v1/teams/{name}"),
+    ("get", "/api/v1/slots"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -83,6 +97,12 @@ pub fn router(state: AppState) -> Router {
         .route("/conflicts/{id}/resolve", post(conflicts::resolve))
         .route("/conflicts/{id}/undo", post(conflicts::undo))
         .route("/history", get(history::history))
+        .route("/users/{email}/availability-settings", get(working_hours::read).put(working_hours::put))
+        .route("/users/{email}/date-overrides", get(working_hours::overrides))
+        .route("/users/{email}/date-overrides/{date}", axum::routing::put(working_hours::put_override).delete(working_hours::delete_override))
+        .route("/teams", get(teams::list).post(teams::create))
+        .route("/teams/{name}", get(teams::read_one).patch(teams::update).delete(teams::delete))
+        .route("/slots", get(slots::find))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)

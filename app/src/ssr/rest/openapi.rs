@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{availability, bookings, conflicts, occurrences, exports, health, history, integrations, sync, ErrorBody, Message};
+use super::{availability, bookings, conflicts, occurrences, exports, health, history, integrations, slots, sync, teams, working_hours, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -20,7 +20,7 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "calsync API", version = "1", description = "Calendar integrations, sync runs, availability, bookings, export links and sync health of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
+    info(title = "calsync API", version = "1", description = "Calendar integrations, sync runs, availability, working hours, teams, free slots, bookings, export links and sync health of calsync. Errors: {\"errors\":[{\"field\",\"message\"}],\"warnings\":[…]}."),
     paths(
         integrations::list,
         integrations::create,
@@ -48,7 +48,18 @@ impl Modify for BearerAuth {
         conflicts::read_one,
         conflicts::resolve,
         conflicts::undo,
-        history::history
+        history::history,
+        working_hours::read,
+        working_hours::put,
+        working_hours::overrides,
+        working_hours::put_override,
+        working_hours::delete_override,
+        teams::list,
+        teams::create,
+        teams::read_one,
+        teams::update,
+        teams::delete,
+        slots::find
     ),
     components(schemas(
         integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput,
@@ -56,7 +67,9 @@ impl Modify for BearerAuth {
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
         availability::ConflictJson, availability::CheckInput, availability::DegradedJson,
         health::HealthJson, health::HealthItemJson, exports::ExportJson, exports::ExportListJson, exports::ExportInput,
-        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, occurrences::OccurrenceJson, occurrences::OccurrenceChanges, occurrences::OccurrenceCancel, conflicts::ConflictJson, conflicts::ConflictListJson, conflicts::VersionJson, conflicts::ResolveInput, history::HistoryEntryJson, history::HistoryListJson, ErrorBody, Message
+        bookings::BookingJson, bookings::BookingListJson, bookings::BookingInput, bookings::ClashJson, bookings::CopyJson, bookings::BookingChanges, occurrences::OccurrenceJson, occurrences::OccurrenceChanges, occurrences::OccurrenceCancel, conflicts::ConflictJson, conflicts::ConflictListJson, conflicts::VersionJson, conflicts::ResolveInput, history::HistoryEntryJson, history::HistoryListJson,
+        working_hours::HoursJson, working_hours::SettingsJson, working_hours::SettingsInput, working_hours::OverrideJson, working_hours::OverridesJson, working_hours::OverrideInput,
+        teams::TeamJson, teams::TeamListJson, teams::TeamInput, slots::SlotJson, slots::SlotsJson, ErrorBody, Message
     )),
     modifiers(&BearerAuth)
 )]
