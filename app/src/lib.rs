@@ -72,6 +72,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view=pages::profile::ProfilePage/>
                     <Route path=path!("/settings/tokens") view=pages::tokens::TokensPage/>
                     <Route path=path!("/settings/export") view=pages::exports::ExportsPage/>
+                    <Route path=path!("/settings/working-hours") view=pages::working_hours::WorkingHoursPage/>
+                    <Route path=path!("/find-a-time") view=pages::find_time::FindTimePage/>
                     <Route path=path!("/calendars") view=pages::calendars::CalendarsPage/>
                     <Route path=path!("/calendars/new") view=pages::calendar_form::CalendarFormPage/>
                     <Route path=path!("/calendars/:name") view=pages::calendar_form::CalendarFormPage ssr=SsrMode::Async/>
@@ -85,6 +87,7 @@ pub fn App() -> impl IntoView {
                     // Async: these answer 404 for records that are not yours, so the status must be
                     // known before the first byte is sent.
                     <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/teams") view=pages::admin_teams::AdminTeamsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/sync-health") view=pages::admin_health::AdminHealthPage ssr=SsrMode::Async/>
                 </Routes>

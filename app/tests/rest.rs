@@ -245,7 +245,15 @@ db_test!(openapi_document_matches_the_routes, |db| {
         } else {
             export["id"].to_string()
         };
-        let concrete = path.replace("{name}", probe["name"].as_str().unwrap()).replace("{id}", &id);
+        let name = if path.starts_with("/api/v1/teams") {
+            let team = json(&send(&app, api("POST", "/api/v1/teams", Some(&admin), Some(json!({"name": format!("Probe {i}")})))).await);
+            team["name"].as_str().unwrap().replace(' ', "%20")
+        } else {
+            probe["name"].as_str().unwrap().to_string()
+        };
+        let date = format!("2027-01-{:02}", i % 28 + 1);
+        send(&app, api("PUT", &format!("/api/v1/users/admin@example.com/date-overrides/{date}"), Some(&admin), Some(json!({"hours": []})))).await;
+        let concrete = path.replace("{name}", &name).replace("{id}", &id).replace("{email}", "admin@example.com").replace("{date}", &date);
         let body = matches!(method.as_str(), "post" | "patch").then(|| json!({}));
         let a = send(&app, api(&method.to_uppercase(), &concrete, Some(&admin), body)).await;
         assert!(a.status != StatusCode::METHOD_NOT_ALLOWED && a.body != r#"{"errors":[{"field":null,"message":"Not found."}],"warnings":[]}"#, "{method} {concrete}: {} {}", a.status, a.body);

@@ -125,6 +125,7 @@ fn copy_line(c: &server::domain::booking_copies::CopyView) -> CopyLine {
 #[server]
 pub async fn create_booking(
     user: Option<String>,
+    team: Option<String>,
     title: String,
     start: String,
     end: String,
@@ -137,8 +138,10 @@ pub async fn create_booking(
     use server::domain::bookings as bk;
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
+    let team = team.filter(|t| !t.trim().is_empty());
     let new = bk::NewBooking {
-        user: user.filter(|u| !u.trim().is_empty()),
+        user: user.filter(|u| !u.trim().is_empty() && team.is_none()),
+        team,
         title,
         start,
         end,
@@ -153,7 +156,11 @@ pub async fn create_booking(
         let mut pooled = state.pool.get().await?;
         bk::create_with_warnings(&mut pooled.conn(), super::integrations::actor(&me), &me.email, new).await?
     };
-    Ok(pushed(&state, answer, |b| format!("Booked '{}' for {}.", b.title, b.user)).await)
+    Ok(pushed(&state, answer, |b| match &b.team {
+        Some(t) => format!("Booked '{}' for {} (team {t}).", b.title, b.user),
+        None => format!("Booked '{}' for {}.", b.title, b.user),
+    })
+    .await)
 }
 
 /// A booking made or changed, pushed (briefly waited for) and said with `say`, with the

@@ -7,13 +7,16 @@ pub mod bookings;
 pub mod conflicts;
 pub mod connect;
 pub mod exports;
+pub mod find_time;
 pub mod flash;
 pub mod health;
 pub mod history;
 pub mod integrations;
 pub mod occurrences;
 pub mod sync;
+pub mod teams;
 pub mod tokens;
+pub mod working_hours;
 pub mod auth;
 pub mod profile;
 

@@ -8,6 +8,7 @@ pub fn AdminTabs() -> impl IntoView {
         <nav class="tabs" aria-label="Admin">
             <A href="/admin/sync-health">"Sync health"</A>
             <A href="/admin/users">"Users"</A>
+            <A href="/admin/teams">"Teams"</A>
             <A href="/admin/audit">"Audit"</A>
         </nav>
     }

@@ -21,6 +21,7 @@ pub fn Header() -> impl IntoView {
                                 <A href="/calendars">"Calendars"</A>
                                 <A href="/sync">"Sync"</A>
                                 <A href="/availability">"Availability"</A>
+                                <A href="/find-a-time">"Find a time"</A>
                                 <A href="/bookings">"Bookings"</A>
                                 <A href="/conflicts">"Conflicts"</A>
                                 {user.is_admin.then(|| view! { <A href="/admin/sync-health">"Admin"</A> })}
@@ -29,6 +30,7 @@ pub fn Header() -> impl IntoView {
                                 <A href="/profile" attr:class="account-name" attr:title="Your profile">
                                     {user.display_name.clone()}
                                 </A>
+                                <A href="/settings/working-hours" attr:class="account-link">"Working hours"</A>
                                 <A href="/settings/export" attr:class="account-link">"Calendar export"</A>
                                 <A href="/settings/tokens" attr:class="account-link">"API tokens"</A>
                                 <ActionForm action=auth.sign_out attr:class="inline">

@@ -33,7 +33,12 @@ pub fn BookingsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match form_data.await {
                     Err(e) => Either::Left(view! { <div class="alert error" role="alert">{e.to_string()}</div> }),
-                    Ok(p) => Either::Right(view! { <BookingForm p book error/> }),
+                    Ok(p) => {
+                        // Find a time's "Book" fills the form in.
+                        let q = query.read_untracked();
+                        let prefill = Prefill { team: q.get("team"), start: q.get("start").unwrap_or_default(), end: q.get("end").unwrap_or_default(), time_zone: q.get("time_zone") };
+                        Either::Right(view! { <BookingForm p prefill book error/> })
+                    }
                 }
             })}
         </Transition>
@@ -61,8 +66,18 @@ pub fn BookingsPage() -> impl IntoView {
     }
 }
 
+/// What a link from Find a time fills in: a team (the member is picked on booking), the times
+/// and their zone.
+#[derive(Clone, Debug, Default)]
+struct Prefill {
+    team: Option<String>,
+    start: String,
+    end: String,
+    time_zone: Option<String>,
+}
+
 #[component]
-fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<crate::error::AppError>>) -> impl IntoView {
+fn BookingForm(p: Page, prefill: Prefill, book: ServerAction<CreateBooking>, error: Signal<Option<crate::error::AppError>>) -> impl IntoView {
     let busy = Signal::derive(move || match book.value().get() {
         Some(Ok(BookResult::Busy(messages))) => messages,
         _ => Vec::new(),
@@ -83,7 +98,11 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
             }
         }
     });
-    let member = p.user.clone();
+    let member = match &prefill.team {
+        Some(t) => format!("team {t}"),
+        None => p.user.clone(),
+    };
+    let zone = prefill.time_zone.clone().filter(|z| p.zones.contains(z)).unwrap_or_else(|| p.time_zone.clone());
     view! {
         {p.is_admin.then(|| {
             let (users, me) = (p.users.clone(), p.user.clone());
@@ -111,6 +130,10 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
             <ActionForm action=book node_ref=form attr:aria-label="Book a meeting">
                 <FormAlert error/>
                 <input type="hidden" name="user" value=p.user.clone()/>
+                {prefill.team.clone().map(|t| view! {
+                    <input type="hidden" name="team" value=t/>
+                    <p class="help" data-test="team-booking">"calsync picks the member: free for the whole meeting by their working hours and rules, least recently booked for the team first."</p>
+                })}
                 <div class="field">
                     <label for="booking-title">"Title"</label>
                     <input id="booking-title" name="title" maxlength="200" required aria-describedby="title-error"/>
@@ -119,18 +142,18 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
                 <div class="grid2">
                     <div class="field">
                         <label for="booking-start">"Start"</label>
-                        <input id="booking-start" name="start" type="datetime-local" required aria-describedby="start-error"/>
+                        <input id="booking-start" name="start" type="datetime-local" value=prefill.start.clone() required aria-describedby="start-error"/>
                         <FieldError error field="start"/>
                     </div>
                     <div class="field">
                         <label for="booking-end">"End"</label>
-                        <input id="booking-end" name="end" type="datetime-local" required aria-describedby="end-error"/>
+                        <input id="booking-end" name="end" type="datetime-local" value=prefill.end.clone() required aria-describedby="end-error"/>
                         <FieldError error field="end"/>
                     </div>
                     <div class="field">
                         <label for="booking-zone">"Time zone"</label>
                         <select id="booking-zone" name="time_zone" aria-describedby="time_zone-error">
-                            {p.zones.iter().map(|z| { let sel = *z == p.time_zone; view! { <option value=z.clone() selected=sel>{z.clone()}</option> } }).collect_view()}
+                            {p.zones.iter().map(|z| { let sel = *z == zone; view! { <option value=z.clone() selected=sel>{z.clone()}</option> } }).collect_view()}
                         </select>
                         <FieldError error field="time_zone"/>
                     </div>
@@ -153,6 +176,7 @@ fn BookingForm(p: Page, book: ServerAction<CreateBooking>, error: Signal<Option<
                 </div>
                 <label class="check"><input type="checkbox" name="allow_conflict"/>" Book even if the time is taken"</label>
                 <FieldError error field="user"/>
+                <FieldError error field="team"/>
                 <div class="actions">
                     <Submit pending=book.pending() label="Book" busy="Checking…"/>
                 </div>
