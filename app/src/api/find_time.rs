@@ -15,7 +15,7 @@ pub struct Choice {
 pub struct SlotView {
     /// "09:00–09:30"
     pub label: String,
-    /// "ana@example.com, bob@example.com"
+    /// Who is free: "Ana Able, Bob Baker" (an email for a member without a name).
     pub members: String,
     /// The booking form, filled in.
     pub book: String,
@@ -97,7 +97,7 @@ pub async fn find_time(who: Option<String>, mode: Option<String>, duration: Opti
         if days.last().map(|d| d.label != label).unwrap_or(true) {
             days.push(DayView { label: label.clone(), slots: Vec::new() });
         }
-        let members: Vec<&str> = s.members.iter().map(|k| found.members[*k].email.as_str()).collect();
+        let members: Vec<&str> = s.members.iter().map(|k| found.members[*k].display_name()).collect();
         let target = match (&team, &user) {
             (Some(t), _) => format!("team={}", super::query_escape(t)),
             (_, Some(u)) => format!("user={}", super::query_escape(u)),

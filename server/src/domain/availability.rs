@@ -1,7 +1,7 @@
 //! Availability: a user's busy time over a range, from the instances of their active calendars
 //! (cancelled and free events never block; all-day events block whole days in the user's
 //! zone). Touching intervals merge; each merged interval names what is in it.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -51,22 +51,28 @@ type Row = (i64, i64, bool, String, i64);
 
 /// The busy events of `user_id` overlapping [from, to), in start order, not clipped.
 pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Block>> {
+    Ok(blocks_of(conn, &[(user_id, tz)], from, to).await?.remove(&user_id).unwrap_or_default())
+}
+
+/// The same for several users (each with their zone, for all-day events) in one hop, by user.
+pub async fn blocks_of(conn: &mut Conn<'_>, users: &[(i64, Tz)], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<HashMap<i64, Vec<Block>>> {
     // All-day rows are stored at midnight of their date; a day longer on each side finds them
     // whatever the user's zone.
     let (lo, hi) = ((from - Duration::days(1)).timestamp(), (to + Duration::days(1)).timestamp());
-    // The user's active calendars, whose names every block then shares instead of reading and
+    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+    // The users' active calendars, whose names every block then shares instead of reading and
     // allocating them per row, and their busy rows: the hot query of availability. On SQLite
     // both run in one hop to the connection's thread with diesel's own row reader (through the
     // async wrapper the same 5,000 rows took three times as long).
     macro_rules! calendars {
-        () => {
-            ci::table.filter(ci::user_id.eq(user_id).and(ci::is_active.eq(true)))
+        ($ids:expr) => {
+            ci::table.filter(ci::user_id.eq_any($ids).and(ci::is_active.eq(true)))
         };
     }
     macro_rules! busy_rows {
-        () => {
+        ($ids:expr) => {
             ei::table
-                .filter(ei::integration_id.eq_any(calendars!().select(ci::id)))
+                .filter(ei::integration_id.eq_any(calendars!($ids).select(ci::id)))
                 .filter(ei::busy.eq(true))
                 .filter(ei::start_at.lt(hi).and(ei::end_at.gt(lo)))
                 // A booking's own copy counts once, as the booking.
@@ -76,31 +82,36 @@ pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Ut
                 .select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ei::integration_id))
         };
     }
-    type Calendar = (i64, String, String);
+    type Calendar = (i64, i64, String, String);
     let (calendars, rows): (Vec<Calendar>, Vec<Row>) = match conn {
         Conn::Pg(c) => (
-            calendars!().select((ci::id, ci::name, ci::integration_name)).load(&mut **c).await?,
-            busy_rows!().load(&mut **c).await?,
+            calendars!(&ids).select((ci::id, ci::user_id, ci::name, ci::integration_name)).load(&mut **c).await?,
+            busy_rows!(&ids).load(&mut **c).await?,
         ),
         Conn::Sqlite(c) => {
             c.spawn_blocking(move |sc| {
-                let calendars = diesel::RunQueryDsl::load(calendars!().select((ci::id, ci::name, ci::integration_name)), sc)?;
-                Ok((calendars, diesel::RunQueryDsl::load(busy_rows!(), sc)?))
+                let calendars = diesel::RunQueryDsl::load(calendars!(&ids).select((ci::id, ci::user_id, ci::name, ci::integration_name)), sc)?;
+                Ok((calendars, diesel::RunQueryDsl::load(busy_rows!(&ids), sc)?))
             })
             .await?
         }
     };
     // A user has a handful of calendars: a short list beats hashing per row.
-    let names: Vec<(i64, Arc<str>, Arc<str>)> = calendars.into_iter().map(|(id, name, display)| (id, Arc::from(name), Arc::from(display))).collect();
-    let mut out: Vec<Block> = rows
+    let names: Vec<(i64, i64, Tz, Arc<str>, Arc<str>)> = calendars
         .into_iter()
-        .filter_map(|(s, e, all_day, summary, id)| {
-            let (_, integration, integration_name) = names.iter().find(|n| n.0 == id)?.clone();
-            let (start, end) = (When::from_timestamp(s, all_day).instant(tz), When::from_timestamp(e, all_day).instant(tz));
-            (start < to && end > from).then_some(Block { start, end, all_day, integration, integration_name, summary, kind: "event" })
-        })
+        .map(|(id, user, name, display)| (id, user, users.iter().find(|u| u.0 == user).map(|u| u.1).unwrap_or(chrono_tz::UTC), Arc::from(name), Arc::from(display)))
         .collect();
-    out.sort_unstable_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    let mut out: HashMap<i64, Vec<Block>> = users.iter().map(|u| (u.0, Vec::new())).collect();
+    for (s, e, all_day, summary, id) in rows {
+        let Some((_, user, tz, integration, integration_name)) = names.iter().find(|n| n.0 == id) else { continue };
+        let (start, end) = (When::from_timestamp(s, all_day).instant(*tz), When::from_timestamp(e, all_day).instant(*tz));
+        if start < to && end > from {
+            out.entry(*user).or_default().push(Block { start, end, all_day, integration: integration.clone(), integration_name: integration_name.clone(), summary, kind: "event" });
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_unstable_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    }
     Ok(out)
 }
 
@@ -165,17 +176,22 @@ pub const OUT_OF_DATE: &str = "out-of-date";
 /// whose busy time cannot be trusted (failed, stale, never synced). Each of those that is
 /// fail-closed makes the whole range busy.
 pub async fn known(conn: &mut Conn<'_>, user: &users::User, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(Vec<Block>, Vec<health::Item>)> {
-    let mut blocks = blocks(conn, user.id, user.tz(), from, to).await?;
-    let booked = super::bookings::blocks(conn, user.id, from, to).await?;
-    if !booked.is_empty() {
-        blocks.extend(booked);
-        blocks.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
-    }
-    let degraded = health::degraded(conn, user.id, super::now()).await?;
-    let closed: Vec<Block> = degraded
-        .iter()
-        .filter(|d| d.stale_policy == StalePolicy::FailClosed.as_str())
-        .map(|d| Block {
+    Ok(known_of(conn, std::slice::from_ref(user), from, to).await?.remove(0))
+}
+
+/// The same for several users, in a fixed number of queries whatever their number; in order.
+pub async fn known_of(conn: &mut Conn<'_>, users: &[users::User], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(Vec<Block>, Vec<health::Item>)>> {
+    let zones: Vec<(i64, Tz)> = users.iter().map(|u| (u.id, u.tz())).collect();
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let mut events = blocks_of(conn, &zones, from, to).await?;
+    let mut booked = super::bookings::blocks_of(conn, &ids, from, to).await?;
+    let all_degraded = health::degraded_of(conn, &ids, super::now()).await?;
+    let mut out = Vec::with_capacity(users.len());
+    for user in users {
+        let mut blocks = events.remove(&user.id).unwrap_or_default();
+        let degraded: Vec<health::Item> = all_degraded.iter().filter(|d| d.user == user.email).cloned().collect();
+        let mut extra = booked.remove(&user.id).unwrap_or_default();
+        extra.extend(degraded.iter().filter(|d| d.stale_policy == StalePolicy::FailClosed.as_str()).map(|d| Block {
             start: from,
             end: to,
             all_day: false,
@@ -183,13 +199,14 @@ pub async fn known(conn: &mut Conn<'_>, user: &users::User, from: DateTime<Utc>,
             integration_name: Arc::from(d.integration_name.as_str()),
             summary: format!("{} calendar: treated as busy", d.kind.as_str()),
             kind: OUT_OF_DATE,
-        })
-        .collect();
-    if !closed.is_empty() {
-        blocks.extend(closed);
-        blocks.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+        }));
+        if !extra.is_empty() {
+            blocks.extend(extra);
+            blocks.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+        }
+        out.push((blocks, degraded));
     }
-    Ok((blocks, degraded))
+    Ok(out)
 }
 
 /// Busy intervals of a user over a range, and the calendars that make them incomplete.

@@ -815,12 +815,29 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, from: D
 
 /// The member's confirmed bookings as busy blocks over [from, to).
 pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<availability::Block>> {
+    Ok(blocks_of(conn, &[user_id], from, to).await?.remove(&user_id).unwrap_or_default())
+}
+
+/// The same for several members at once (one query), by member.
+pub async fn blocks_of(conn: &mut Conn<'_>, user_ids: &[i64], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<std::collections::HashMap<i64, Vec<availability::Block>>> {
     let name: std::sync::Arc<str> = std::sync::Arc::from("Booking");
-    let mut out = Vec::new();
-    for bk in touching(conn, user_id, from, to, true).await? {
+    let mut out: std::collections::HashMap<i64, Vec<availability::Block>> = std::collections::HashMap::new();
+    let (lo, hi) = (from.naive_utc(), to.naive_utc());
+    let ids = user_ids.to_vec();
+    let rows: Vec<Row> = run!(conn, |c| b::table
+        .inner_join(u::table)
+        .left_join(t::table)
+        .filter(b::user_id.eq_any(&ids).and(b::start_at.lt(hi)).and(b::status.eq("confirmed")))
+        .filter(b::end_at.gt(lo).or(b::recurrence.is_not_null()))
+        .order((b::start_at, b::id))
+        .select(columns!())
+        .load(c)
+        .await)?;
+    for bk in rows.into_iter().map(of_row) {
         let key: std::sync::Arc<str> = std::sync::Arc::from(format!("booking-{}", bk.id));
+        let list = out.entry(bk.user_id).or_default();
         for slot in bk.slots(from, to, 10_000) {
-            out.push(availability::Block { start: slot.start, end: slot.end, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: slot.title, kind: "booking" });
+            list.push(availability::Block { start: slot.start, end: slot.end, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: slot.title, kind: "booking" });
         }
     }
     Ok(out)

@@ -273,7 +273,7 @@ pub struct Report {
     pub checked: usize,
 }
 
-async fn facts(conn: &mut Conn<'_>, user_id: Option<i64>) -> Result<Vec<Facts>> {
+async fn facts(conn: &mut Conn<'_>, user_ids: Option<&[i64]>) -> Result<Vec<Facts>> {
     macro_rules! query {
         () => {
             ci::table
@@ -304,8 +304,8 @@ async fn facts(conn: &mut Conn<'_>, user_id: Option<i64>) -> Result<Vec<Facts>> 
                 ))
         };
     }
-    Ok(match user_id {
-        Some(id) => run!(conn, |c| query!().filter(ci::user_id.eq(id)).load::<Facts>(c).await)?,
+    Ok(match user_ids {
+        Some(ids) => run!(conn, |c| query!().filter(ci::user_id.eq_any(ids)).load::<Facts>(c).await)?,
         None => run!(conn, |c| query!().load::<Facts>(c).await)?,
     })
 }
@@ -394,7 +394,12 @@ pub async fn report(conn: &mut Conn<'_>, filter: &Filter, now: NaiveDateTime, pu
 
 /// The user's active calendars whose busy time cannot be trusted (Failed, Stale, Never synced).
 pub async fn degraded(conn: &mut Conn<'_>, user_id: i64, now: NaiveDateTime) -> Result<Vec<Item>> {
-    let rows = facts(conn, Some(user_id)).await?;
+    degraded_of(conn, &[user_id], now).await
+}
+
+/// The same for several users at once (one query), by calendar name; `Item::user` says whose.
+pub async fn degraded_of(conn: &mut Conn<'_>, user_ids: &[i64], now: NaiveDateTime) -> Result<Vec<Item>> {
+    let rows = facts(conn, Some(user_ids)).await?;
     let cx = Context::default();
     let mut items: Vec<Item> = rows.iter().filter_map(|f| classify(f, &cx, now, Kind::degrades_availability)).collect();
     items.sort_by(|a, b| a.integration_name.cmp(&b.integration_name));

@@ -84,17 +84,18 @@ fn widened(rules: &[&Rules], from: DateTime<Utc>, to: DateTime<Utc>) -> (DateTim
     (lo, hi)
 }
 
-/// Loads members over [from, to): their rules (two queries for all of them), then each one's
-/// busy time. `except`: a booking that does not count (the one being moved).
+/// Loads members over [from, to): their rules and busy time, in a fixed number of queries
+/// whatever their number. `except`: a booking that does not count (the one being moved).
 pub async fn load(conn: &mut Conn<'_>, users: Vec<users::User>, from: DateTime<Utc>, to: DateTime<Utc>, except: Option<i64>) -> Result<Vec<Member>> {
     let (first, last) = ((from - Duration::days(9)).date_naive(), (to + Duration::days(9)).date_naive());
     let mut rules = working_hours::rules(conn, &users, first, last).await?;
     let own = except.map(|id| format!("booking-{id}"));
+    let rules: Vec<Rules> = users.iter().map(|u| rules.remove(&u.id).unwrap_or_else(|| Rules::any_time(u.tz()))).collect();
+    // One read for everyone, over the widest range any member's rules need.
+    let (lo, hi) = widened(&rules.iter().collect::<Vec<_>>(), from, to);
+    let known = availability::known_of(conn, &users, lo, hi).await?;
     let mut out = Vec::with_capacity(users.len());
-    for user in users {
-        let rules = rules.remove(&user.id).unwrap_or_else(|| Rules::any_time(user.tz()));
-        let (lo, hi) = widened(&[&rules], from, to);
-        let (mut busy, degraded) = availability::known(conn, &user, lo, hi).await?;
+    for ((user, rules), (mut busy, degraded)) in users.into_iter().zip(rules).zip(known) {
         if let Some(own) = &own {
             busy.retain(|b| *b.integration != **own);
         }
