@@ -29,6 +29,8 @@ cargo bench -p server --bench google
 cargo bench -p server --bench outlook
 # Two-way sync: 1,000 bookings written into Google and Outlook; 1,000 changed copies merged.
 cargo bench -p server --bench twoway
+# The booking flow: a team's free slots over 90 days, and a booking assigned to one of its members.
+cargo bench -p server --bench slots
 # /health and another user's sync while the app reads hostile feeds (the whole app on loopback).
 LEPTOS_OUTPUT_NAME=calsync cargo bench -p app --no-default-features --features ssr --bench health
 # Export feeds of a 10,000-event calendar and Admin → Sync health over 10,000 calendars.
