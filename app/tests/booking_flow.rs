@@ -338,3 +338,42 @@ db_test!(minimum_notice_and_bad_searches_are_refused_with_a_message_each, |db| {
     let a = send(&app, api("GET", "/api/v1/slots?from=2027-01-01&to=2027-01-02", Some(&dan), None)).await;
     assert_eq!(messages(&a), vec![("user".to_string(), "Give a user or a team.".to_string())]);
 });
+
+db_test!(a_fail_closed_calendar_out_of_date_makes_its_member_busy_and_a_fail_open_one_is_named, |db| {
+    let host = FeedHost::start().await;
+    add_user(&db, "ana@example.com", Role::User).await;
+    add_user(&db, "bob@example.com", Role::User).await;
+    add_user(&db, "admin@example.com", Role::Admin).await;
+    let (ana, bob, admin) = (token_for(&db, "ana@example.com").await, token_for(&db, "bob@example.com").await, token_for(&db, "admin@example.com").await);
+    let app = app(&db);
+    // Each has one calendar whose feed now fails.
+    let mut names = Vec::new();
+    for (token, who) in [(&ana, "ana"), (&bob, "bob")] {
+        host.set(&format!("/{who}.ics"), Reply::Status(500));
+        let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(token), Some(json!({"integration_type": "iCal", "integration_name": "Work", "ical_url": host.url(&format!("/{who}.ics"))})))).await);
+        let name = created["name"].as_str().unwrap().to_owned();
+        sync_and_wait(&app, token, &name).await;
+        names.push(name);
+    }
+    // Bob's is fail-closed: he is busy all the time; Ana's fail-open: her slots stay, named.
+    let a = send(&app, api("PATCH", &format!("/api/v1/integrations/{}", names[1]), Some(&bob), Some(json!({"stale_policy": "fail-closed"})))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    send(&app, api("POST", "/api/v1/teams", Some(&admin), Some(json!({"name": "Support", "members": ["ana@example.com", "bob@example.com"]})))).await;
+    let day = monday_after(7);
+    let v = slots(&app, &admin, &format!("team=Support&from={day}T09:00:00Z&to={day}T10:00:00Z&duration=30&step=30")).await;
+    assert_eq!(v["slots"], json!([
+        {"start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "members": ["ana@example.com"]},
+        {"start": format!("{day}T09:30:00Z"), "end": format!("{day}T10:00:00Z"), "members": ["ana@example.com"]}
+    ]));
+    let degraded: Vec<(String, String, String)> = v["degraded"].as_array().unwrap().iter().map(|d| (d["user"].as_str().unwrap().into(), d["integration"].as_str().unwrap().into(), d["stale_policy"].as_str().unwrap().into())).collect();
+    assert_eq!(degraded, vec![("ana@example.com".into(), names[0].clone(), "fail-open".into()), ("bob@example.com".into(), names[1].clone(), "fail-closed".into())]);
+    // mode=all: nothing, since Bob is never free.
+    assert_eq!(slots(&app, &admin, &format!("team=Support&mode=all&from={day}T09:00:00Z&to={day}T10:00:00Z&duration=30")).await["slots"], json!([]));
+    // A team booking then goes to Ana, whatever the turn.
+    let a = send(&app, api("POST", "/api/v1/bookings", Some(&admin), Some(json!({"team": "Support", "title": "Help", "start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "time_zone": "UTC"})))).await;
+    assert_eq!((a.status, json(&a)["user"].clone()), (StatusCode::CREATED, json!("ana@example.com")), "{}", a.body);
+    // Free for only part of a meeting is not free: Ana's 10:00–11:00 hours offer no 2-hour slot.
+    put(&app, &admin, &settings_url("ana@example.com"), weekdays("UTC", "10:00", "11:00")).await;
+    assert_eq!(slots(&app, &admin, &format!("user=ana@example.com&from={day}&to={}&duration=120", day + Days::days(1))).await["slots"], json!([]));
+    assert_eq!(starts(&slots(&app, &admin, &format!("user=ana@example.com&from={day}&to={}&duration=60", day + Days::days(1))).await), vec![format!("{day}T10:00:00Z")]);
+});

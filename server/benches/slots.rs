@@ -134,8 +134,27 @@ async fn answer(db: &TestDb, s: &Setup, team: &str, days: i64) -> (Vec<Duration>
     (times, count)
 }
 
+/// The answer's two halves: reading the members (rules, events, bookings, health) and working
+/// out the slots.
+async fn halves(db: &TestDb, s: &Setup) -> (Duration, Duration) {
+    let (to, mut reads, mut sums) = (s.from + Days::days(DAYS), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let mut pooled = db.pool.get().await.unwrap();
+        let team = teams::get(&mut pooled.conn(), s.admin, "Team 50").await.unwrap();
+        let t = Instant::now();
+        let members = slots::load(&mut pooled.conn(), team.members, s.from, to, None).await.unwrap();
+        reads.push(t.elapsed());
+        let t = Instant::now();
+        let found = slots::slots(&members, slots::Mode::Any, s.from, to, Days::minutes(30), Days::minutes(15), Utc::now());
+        sums.push(t.elapsed());
+        assert!(!found.is_empty());
+    }
+    (median(reads), median(sums))
+}
+
 struct Figures {
     label: &'static str,
+    halves: (Duration, Duration),
     answer: (Duration, Duration, usize),
     growth: Vec<(usize, i64, Duration)>,
     booking: (Duration, Duration),
@@ -149,6 +168,7 @@ async fn measure(kind: Kind) -> Figures {
     eprintln!("{kind:?}: {MEMBERS} members, {} events, {} bookings set up in {:.1} s", MEMBERS * EVENTS_PER_MEMBER, MEMBERS * BOOKINGS_PER_MEMBER, started.elapsed().as_secs_f64());
     let (times, count) = answer(&db, &s, "Team 50", DAYS).await;
     let answer_figures = (median(times.clone()), p95(times), count);
+    let halves = halves(&db, &s).await;
     let mut growth = Vec::new();
     for (n, days) in [(10, 90), (25, 90), (50, 7), (50, 30), (50, 90)] {
         let (times, _) = answer(&db, &s, &format!("Team {n}"), days).await;
@@ -175,6 +195,7 @@ async fn measure(kind: Kind) -> Figures {
             Kind::Postgres => "PostgreSQL",
         },
         answer: answer_figures,
+        halves,
         growth,
         booking: (median(times.clone()), p95(times)),
     }
@@ -190,6 +211,7 @@ fn main() {
         for f in &runs {
             let goal = if f.label == "SQLite" { "10 ms" } else { "20 ms" };
             println!("| slots, 90 days, 30 min, mode=any, {} ({} slots) | {:.1} ms | {:.1} ms | {goal} |", f.label, f.answer.2, ms(f.answer.0), ms(f.answer.1));
+            println!("| of which reading the 50 members, {} / working out the slots | {:.1} ms / {:.1} ms | | |", f.label, ms(f.halves.0), ms(f.halves.1));
             println!("| team booking: check, assign, save, {} | {:.1} ms | {:.1} ms | 15 ms |", f.label, ms(f.booking.0), ms(f.booking.1));
         }
         println!();

@@ -824,15 +824,23 @@ pub async fn blocks_of(conn: &mut Conn<'_>, user_ids: &[i64], from: DateTime<Utc
     let mut out: std::collections::HashMap<i64, Vec<availability::Block>> = std::collections::HashMap::new();
     let (lo, hi) = (from.naive_utc(), to.naive_utc());
     let ids = user_ids.to_vec();
-    let rows: Vec<Row> = run!(conn, |c| b::table
-        .inner_join(u::table)
-        .left_join(t::table)
-        .filter(b::user_id.eq_any(&ids).and(b::start_at.lt(hi)).and(b::status.eq("confirmed")))
-        .filter(b::end_at.gt(lo).or(b::recurrence.is_not_null()))
-        .order((b::start_at, b::id))
-        .select(columns!())
-        .load(c)
-        .await)?;
+    macro_rules! query {
+        () => {
+            b::table
+                .inner_join(u::table)
+                .left_join(t::table)
+                .filter(b::user_id.eq_any(&ids).and(b::start_at.lt(hi)).and(b::status.eq("confirmed")))
+                .filter(b::end_at.gt(lo).or(b::recurrence.is_not_null()))
+                .order((b::start_at, b::id))
+                .select(columns!())
+        };
+    }
+    // On SQLite in one hop with diesel's own row reader, as availability's events (the async
+    // wrapper reads rows a third as fast).
+    let rows: Vec<Row> = match conn {
+        Conn::Pg(c) => query!().load(&mut **c).await?,
+        Conn::Sqlite(c) => c.spawn_blocking(move |sc| diesel::RunQueryDsl::load(query!(), sc)).await?,
+    };
     for bk in rows.into_iter().map(of_row) {
         let key: std::sync::Arc<str> = std::sync::Arc::from(format!("booking-{}", bk.id));
         let list = out.entry(bk.user_id).or_default();
