@@ -174,7 +174,10 @@ fn BookingForm(p: Page, prefill: Prefill, book: ServerAction<CreateBooking>, err
                     <p class="help" id="recurrence-help">"Leave empty for a single meeting; or an iCalendar rule such as RRULE:FREQ=WEEKLY;COUNT=10. Every occurrence in the next year is checked."</p>
                     <FieldError error field="recurrence"/>
                 </div>
-                <label class="check"><input type="checkbox" name="allow_conflict"/>" Book even if the time is taken"</label>
+                // A team's booking goes to a free member: there is nothing to override.
+                {prefill.team.is_none().then(|| view! {
+                    <label class="check"><input type="checkbox" name="allow_conflict"/>" Book even if the time is taken"</label>
+                })}
                 <FieldError error field="user"/>
                 <FieldError error field="team"/>
                 <div class="actions">
