@@ -589,13 +589,11 @@ async fn create_for_team(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBo
     let mut refused = Vec::new();
     let mut picked = None;
     for m in members {
-        let found = clashes_of(&m, &mine, ch.tz, ch.recurrence.is_some(), at);
-        let inactive = m.user.disabled;
-        if found.is_empty() && !inactive {
+        let why = team_reasons(&m, &mine, ch.tz, at);
+        if why.is_empty() {
             picked = Some(m);
             break;
         }
-        let why: Vec<String> = if inactive { vec!["inactive".into()] } else { found.iter().map(|c| reason_text(&m.user.email, &c.message)).collect() };
         refused.push(Clash { start: first.0, end: first.1, integration: String::new(), integration_name: String::new(), summary: String::new(), message: format!("{}: {}", m.user.email, why.join("; ")), kind: "rule" });
     }
     let Some(m) = picked else {
@@ -608,18 +606,22 @@ async fn create_for_team(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBo
     Ok(Answer { outcome: Outcome::Booked(get(conn, Actor::SYSTEM, id).await?), unchecked })
 }
 
-/// One clash as said of a member in a team's refusal: without the email it starts with, and a
-/// calendar's event as "busy 10:00–10:30 'Dentist' (Work Google)".
-fn reason_text(email: &str, message: &str) -> String {
-    if let Some(rest) = message.strip_prefix(&format!("{email}: ")) {
-        return rest.to_string();
-    }
-    if let Some(rest) = message.strip_prefix(&format!("{email} is busy ")) {
-        if let Some((when, what)) = rest.split_once(": ") {
-            return format!("busy {when} {what}");
+/// Why a member cannot take a team's meeting, each reason once over all occurrences: what is
+/// busy first, then the rules ("busy 10:00–10:30 'Dentist' (Work Google)", "outside working
+/// hours"); times in `tz`.
+fn team_reasons(m: &slots::Member, mine: &[(DateTime<Utc>, DateTime<Utc>)], tz: Tz, at: DateTime<Utc>) -> Vec<String> {
+    let (mut busy, mut rules) = (Vec::new(), Vec::new());
+    for (s, e) in mine {
+        for r in m.reasons(*s, *e, at) {
+            let list = if matches!(r, slots::Reason::Busy { .. } | slots::Reason::Closed { .. }) { &mut busy } else { &mut rules };
+            let text = r.text(m, tz);
+            if !list.contains(&text) {
+                list.push(text);
+            }
         }
     }
-    message.to_string()
+    busy.extend(rules);
+    busy
 }
 
 /// When each member last got a booking of the team (confirmed ones; by when it was made).
@@ -788,17 +790,30 @@ async fn in_its_team(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<bool>
 /// A member's bookings touching [from, to) (recurring ones that began before `to`), by start;
 /// only the confirmed ones when `confirmed`.
 async fn touching(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: DateTime<Utc>, confirmed: bool) -> Result<Vec<Booking>> {
+    touching_of(conn, &[user_id], from, to, confirmed).await
+}
+
+/// The same for several members at once (one query). On SQLite in one hop with diesel's own
+/// row reader, as availability's events (the async wrapper reads rows a third as fast).
+async fn touching_of(conn: &mut Conn<'_>, user_ids: &[i64], from: DateTime<Utc>, to: DateTime<Utc>, confirmed: bool) -> Result<Vec<Booking>> {
     let (from, to) = (from.naive_utc(), to.naive_utc());
-    let statuses: &[&str] = if confirmed { &["confirmed"] } else { &["confirmed", "cancelled"] };
-    let rows: Vec<Row> = run!(conn, |c| b::table
-        .inner_join(u::table)
-        .left_join(t::table)
-        .filter(b::user_id.eq(user_id).and(b::start_at.lt(to)).and(b::status.eq_any(statuses)))
-        .filter(b::end_at.gt(from).or(b::recurrence.is_not_null()))
-        .order((b::start_at, b::id))
-        .select(columns!())
-        .load(c)
-        .await)?;
+    let statuses: &'static [&'static str] = if confirmed { &["confirmed"] } else { &["confirmed", "cancelled"] };
+    let ids = user_ids.to_vec();
+    macro_rules! query {
+        () => {
+            b::table
+                .inner_join(u::table)
+                .left_join(t::table)
+                .filter(b::user_id.eq_any(&ids).and(b::start_at.lt(to)).and(b::status.eq_any(statuses)))
+                .filter(b::end_at.gt(from).or(b::recurrence.is_not_null()))
+                .order((b::start_at, b::id))
+                .select(columns!())
+        };
+    }
+    let rows: Vec<Row> = match conn {
+        Conn::Pg(c) => query!().load(&mut **c).await?,
+        Conn::Sqlite(c) => c.spawn_blocking(move |sc| diesel::RunQueryDsl::load(query!(), sc)).await?,
+    };
     Ok(rows.into_iter().map(of_row).collect())
 }
 
@@ -822,26 +837,7 @@ pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: 
 pub async fn blocks_of(conn: &mut Conn<'_>, user_ids: &[i64], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<std::collections::HashMap<i64, Vec<availability::Block>>> {
     let name: std::sync::Arc<str> = std::sync::Arc::from("Booking");
     let mut out: std::collections::HashMap<i64, Vec<availability::Block>> = std::collections::HashMap::new();
-    let (lo, hi) = (from.naive_utc(), to.naive_utc());
-    let ids = user_ids.to_vec();
-    macro_rules! query {
-        () => {
-            b::table
-                .inner_join(u::table)
-                .left_join(t::table)
-                .filter(b::user_id.eq_any(&ids).and(b::start_at.lt(hi)).and(b::status.eq("confirmed")))
-                .filter(b::end_at.gt(lo).or(b::recurrence.is_not_null()))
-                .order((b::start_at, b::id))
-                .select(columns!())
-        };
-    }
-    // On SQLite in one hop with diesel's own row reader, as availability's events (the async
-    // wrapper reads rows a third as fast).
-    let rows: Vec<Row> = match conn {
-        Conn::Pg(c) => query!().load(&mut **c).await?,
-        Conn::Sqlite(c) => c.spawn_blocking(move |sc| diesel::RunQueryDsl::load(query!(), sc)).await?,
-    };
-    for bk in rows.into_iter().map(of_row) {
+    for bk in touching_of(conn, user_ids, from, to, true).await? {
         let key: std::sync::Arc<str> = std::sync::Arc::from(format!("booking-{}", bk.id));
         let list = out.entry(bk.user_id).or_default();
         for slot in bk.slots(from, to, 10_000) {

@@ -185,20 +185,14 @@ pub fn resolve(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
             return at.with_timezone(&Utc);
         }
         // Gaps are whole quarter hours in every zone in use.
-        t = (t + Duration::minutes(15)).with_minute0();
+        t = floor_quarter(t + Duration::minutes(15));
     }
 }
 
-trait Quarter {
-    fn with_minute0(self) -> Self;
-}
-impl Quarter for NaiveDateTime {
-    /// Down to the quarter hour.
-    fn with_minute0(self) -> Self {
-        use chrono::Timelike;
-        let m = self.minute() / 15 * 15;
-        self.with_minute(m).and_then(|t| t.with_second(0)).unwrap_or(self)
-    }
+/// Down to the quarter hour.
+fn floor_quarter(t: NaiveDateTime) -> NaiveDateTime {
+    use chrono::Timelike;
+    t.with_minute(t.minute() / 15 * 15).and_then(|t| t.with_second(0)).unwrap_or(t)
 }
 
 /// When a member works: weekly hours (`None`: any time) and date overrides, in `tz`.

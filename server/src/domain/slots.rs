@@ -235,7 +235,10 @@ pub fn slots(members: &[Member], mode: Mode, from: DateTime<Utc>, to: DateTime<U
     let each: Vec<Vec<(i64, i64)>> = members.iter().map(|m| m.starts(from, to, length, step, now)).collect();
     let stretches = match mode {
         Mode::Any => union(&each),
-        Mode::All => each.iter().skip(1).fold(each.first().cloned().unwrap_or_default(), |acc, m| intersect(&acc, m)),
+        Mode::All => match each.split_first() {
+            Some((first, rest)) => rest.iter().fold(first.clone(), |acc, m| intersect(&acc, m)),
+            None => Vec::new(),
+        },
     };
     // Who is free at each start: a sweep over every member's intervals in order.
     let mut events: Vec<(i64, bool, usize)> = Vec::new();

@@ -57,14 +57,13 @@ type Row = (i64, String, NaiveDateTime, NaiveDateTime);
 
 async fn assemble(conn: &mut Conn<'_>, rows: Vec<Row>) -> Result<Vec<Team>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let mut members = members_of(conn, &ids).await?;
+    let mut members: std::collections::HashMap<i64, Vec<users::User>> = std::collections::HashMap::new();
+    for (team, user) in members_of(conn, &ids).await? {
+        members.entry(team).or_default().push(user);
+    }
     Ok(rows
         .into_iter()
-        .map(|(id, name, created_at, modified_at)| {
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut members).into_iter().partition(|(t, _)| *t == id);
-            members = rest;
-            Team { id, name, members: mine.into_iter().map(|(_, u)| u).collect(), created_at, modified_at }
-        })
+        .map(|(id, name, created_at, modified_at)| Team { id, name, members: members.remove(&id).unwrap_or_default(), created_at, modified_at })
         .collect())
 }
 
@@ -194,21 +193,11 @@ pub async fn update(conn: &mut Conn<'_>, actor: Actor, name: &str, patch: Patch)
     get(conn, actor, &new_name).await
 }
 
-/// Removes a team (admins only); its bookings stay, no longer linked to it.
+/// Removes a team (admins only); its bookings stay, no longer linked to it (the foreign keys
+/// drop its members and unlink its bookings).
 pub async fn delete(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<()> {
     admin(actor)?;
-    let team = get(conn, actor, name).await?;
-    let id = team.id;
-    conn.write_tx(move |mut c| {
-        Box::pin(async move {
-            run!(&mut c, |cc| diesel::delete(tm::table.filter(tm::team_id.eq(id))).execute(cc).await)?;
-            run!(&mut c, |cc| diesel::update(crate::db::schema::bookings::table.filter(crate::db::schema::bookings::team_id.eq(id)))
-                .set(crate::db::schema::bookings::team_id.eq(None::<i64>))
-                .execute(cc)
-                .await)?;
-            run!(&mut c, |cc| diesel::delete(t::table.find(id)).execute(cc).await)?;
-            Ok::<_, Error>(())
-        })
-    })
-    .await
+    let id = get(conn, actor, name).await?.id;
+    run!(conn, |c| diesel::delete(t::table.find(id)).execute(c).await)?;
+    Ok(())
 }
