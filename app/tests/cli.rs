@@ -182,16 +182,16 @@ fn ical_inspect_prints_instances_as_json_or_a_table() {
     assert_eq!(items.iter().map(|i| i["start"].as_str().unwrap()).collect::<Vec<_>>(), vec!["2012-05-08T08:00:00Z", "2012-05-15T08:00:00Z", "2012-05-22T08:00:00Z"]);
     let mut keys: Vec<&str> = items[0].as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, vec!["all_day", "busy", "end", "recurrence_id", "start", "status", "summary", "tzid", "uid"]);
+    assert_eq!(keys, vec!["all_day", "blocks", "end", "kind", "recurrence_id", "start", "status", "summary", "tzid", "uid"]);
     assert_eq!(items[0]["recurrence_id"], "2012-05-08T08:00:00Z");
     assert_eq!(items[0]["tzid"], "Europe/Vienna");
-    assert_eq!((items[0]["all_day"].as_bool(), items[0]["busy"].as_bool(), items[0]["status"].as_str()), (Some(false), Some(true), Some("confirmed")));
+    assert_eq!((items[0]["all_day"].as_bool(), items[0]["blocks"].as_bool(), items[0]["kind"].as_str(), items[0]["status"].as_str()), (Some(false), Some(true), Some("busy"), Some("confirmed")));
     // The file has no UID and no VCALENDAR: said on stderr, still read (exit 0).
     assert!(text(&out.stderr).contains("warning: line 1: BEGIN:VEVENT outside a VCALENDAR"), "{}", text(&out.stderr));
 
     let table = inspect(&[&file, "--from", "2012-05-01", "--to", "2012-06-01", "--tz", "Europe/Vienna"]);
     let shown = text(&table.stdout);
-    assert!(shown.contains("2012-05-08 10:00  2012-05-08 18:00  busy  confirmed"), "{shown}");
+    assert!(shown.contains("2012-05-08 10:00  2012-05-08 18:00  yes     busy               confirmed"), "{shown}");
     assert!(shown.contains("3 instance(s) of 1 event(s)"), "{shown}");
 }
 

@@ -82,6 +82,7 @@ async fn measure(kind: Kind) -> Figures {
         limits: ReadLimits { max_instances: settings.max_instances, max_steps: settings.max_steps, deadline: settings.read_deadline, cursor_body_max: settings.cursor_body_max },
         repair_every: settings.repair_every,
         pacer: std::sync::Arc::new(server::providers::pace::Pacer::new("Google Calendar", None)),
+        owner: server::busy::Owner::new([ANA]),
     };
     let window = default_window(server::domain::now());
     let started = Instant::now();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use serde::Serialize;
+use crate::busy::{Kind, Rules};
 
 /// A point in time: a UTC instant, or a date for all-day events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -199,15 +200,18 @@ pub struct Instance {
     pub end: When,
     pub status: Status,
     pub transparent: bool,
+    /// What kind of event it is for the calendar's owner (`crate::busy`): the calendar's
+    /// rules say whether it blocks.
+    pub kind: Kind,
     pub summary: Arc<str>,
     /// The IANA zone of a zoned start; `None` for UTC, floating and all-day.
     pub tzid: Option<Arc<str>>,
 }
 
 impl Instance {
-    /// Cancelled and transparent events never block time.
-    pub fn busy(&self) -> bool {
-        self.status != Status::Cancelled && !self.transparent
+    /// Whether it blocks time under `rules`.
+    pub fn blocks(&self, rules: &Rules) -> bool {
+        rules.blocks(self.kind, self.status == Status::Cancelled, &self.summary)
     }
 
     /// The key instances are matched by across syncs.
@@ -222,6 +226,7 @@ impl Instance {
         h.add(self.end.to_string().as_bytes());
         h.add(self.status.as_str().as_bytes());
         h.add(&[self.transparent as u8]);
+        h.add(self.kind.as_str().as_bytes());
         h.add(self.summary.as_bytes());
         h.add(self.tzid.as_deref().unwrap_or("").as_bytes());
         h.hex()

@@ -4,6 +4,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
+pub mod busy;
 pub mod events;
 pub mod ical;
 pub mod keys;

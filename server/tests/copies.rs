@@ -49,6 +49,7 @@ fn instance(uid: &str, day: u32, summary: &str, recurring: bool) -> Instance {
         end: When::At(start + chrono::Duration::hours(1)),
         status: Status::Confirmed,
         transparent: false,
+        kind: server::busy::Kind::Busy,
         summary: Arc::from(summary),
         tzid: None,
     }

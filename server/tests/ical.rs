@@ -194,7 +194,7 @@ fn exdates_overrides_cancellations_and_this_and_future() {
     let got = expand(&feed(SERIES), "2026-01-01", "2026-04-01");
     let rows: Vec<(String, String, String, &str, bool, &str)> = got
         .iter()
-        .map(|i| (i.recurrence_key(), i.start.to_string(), i.end.to_string(), i.status.as_str(), i.busy(), &*i.summary))
+        .map(|i| (i.recurrence_key(), i.start.to_string(), i.end.to_string(), i.status.as_str(), i.blocks(&server::busy::Rules::default()), &*i.summary))
         .collect();
     let row = |rid: &str, s: &str, e: &str, status: &'static str, busy: bool, summary: &'static str| {
         (rid.to_owned(), s.to_owned(), e.to_owned(), status, busy, summary)
@@ -231,10 +231,10 @@ fn all_day_floating_windows_zones_free_and_cancelled() {
 
     let holiday = find("holiday");
     assert_eq!((holiday[0].start.to_string(), holiday[0].end.to_string()), ("2026-03-10".into(), "2026-03-12".into()));
-    assert_eq!((holiday[0].tzid.as_deref(), holiday[0].recurrence_id, holiday[0].busy()), (None, None, true));
+    assert_eq!((holiday[0].tzid.as_deref(), holiday[0].recurrence_id, holiday[0].blocks(&server::busy::Rules::default())), (None, None, true));
 
     // Yearly all-day, 2025 excluded; one day long; transparent, so free.
-    let birthdays: Vec<String> = find("birthday").iter().map(|i| format!("{}/{}/{}", i.start, i.end, i.busy())).collect();
+    let birthdays: Vec<String> = find("birthday").iter().map(|i| format!("{}/{}/{}", i.start, i.end, i.blocks(&server::busy::Rules::default()))).collect();
     assert_eq!(birthdays, vec!["2024-03-15/2024-03-16/false", "2026-03-15/2026-03-16/false"]);
 
     // Floating 09:00 read in New York (EDT from 2026-03-08): 13:00Z, 45 minutes.
@@ -248,7 +248,7 @@ fn all_day_floating_windows_zones_free_and_cancelled() {
     assert_eq!(outlook[0].tzid.as_deref(), Some("Europe/Berlin"));
 
     let off = find("off");
-    assert_eq!((off[0].status.as_str(), off[0].busy(), &*off[0].summary), ("cancelled", false, ""));
+    assert_eq!((off[0].status.as_str(), off[0].blocks(&server::busy::Rules::default()), &*off[0].summary), ("cancelled", false, ""));
 }
 
 #[test]

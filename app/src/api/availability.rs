@@ -14,6 +14,8 @@ pub struct BlockView {
     pub summary: String,
     /// "09:00–10:30"
     pub time: String,
+    /// "tentative" or "not answered": it blocks, but may not happen (drawn hatched).
+    pub maybe: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +64,16 @@ pub struct WeekData {
     pub busy_total: String,
     /// Calendars that make this week's busy time incomplete.
     pub degraded: Vec<DegradedView>,
+}
+
+/// What a hatched block says it is.
+#[cfg(feature = "ssr")]
+fn maybe(rule: Option<&str>) -> Option<String> {
+    match rule? {
+        "tentative" => Some("tentative".into()),
+        "unanswered" => Some("not answered".into()),
+        _ => None,
+    }
 }
 
 /// Colour slots in style/main.css (`.cal-c0` … `.cal-c7`).
@@ -117,7 +129,7 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
     let bounds: Vec<_> = (0..7).map(|n| monday + Duration::days(n)).map(|d| (at(d).with_timezone(&tz), at(d + Duration::days(1)).with_timezone(&tz))).collect();
     for b in &blocks {
         let (start, end) = (b.start.with_timezone(&tz), b.end.with_timezone(&tz));
-        let mut view = BlockView { top: 0.0, height: 0.0, color: color(&b.integration_name), calendar: b.integration_name.to_string(), summary: b.summary.clone(), time: String::new() };
+        let mut view = BlockView { top: 0.0, height: 0.0, color: color(&b.integration_name), calendar: b.integration_name.to_string(), summary: b.summary.clone(), time: String::new(), maybe: maybe(b.rule) };
         for (day, &(day_start, day_end)) in days.iter_mut().zip(&bounds) {
             if start >= day_end || end <= day_start {
                 continue;

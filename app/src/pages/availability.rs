@@ -12,7 +12,7 @@ pub fn AvailabilityPage() -> impl IntoView {
         <Title text="Availability"/>
         <div class="page-head">
             <h1>"Availability"</h1>
-            <p class="muted">"Busy time from your active calendars. Free and cancelled events do not block."</p>
+            <p class="muted">"Busy time from your active calendars, by each calendar's rules for what blocks your time (a calendar's settings). Tentative and unanswered events are hatched."</p>
         </div>
         <Transition fallback=|| view! { <p class="loading">"Loading the week…"</p> }>
             {move || Suspend::new(async move {
@@ -86,7 +86,11 @@ fn Week(w: WeekData) -> impl IntoView {
                     <div class="hours-col small muted" role="rowheader">"all day"</div>
                     {w.days.iter().map(|d| view! {
                         <div class="all-day-cell" role="cell">
-                            {d.all_day.iter().map(|b| view! { <div class=format!("all-day cal-c{}", b.color) data-test="busy-block" title=format!("{} · {}", b.calendar, b.summary)><strong>{b.calendar.clone()}</strong>" "{b.summary.clone()}</div> }).collect_view()}
+                            {d.all_day.iter().map(|b| view! {
+                                <div class=format!("all-day cal-c{}{}", b.color, if b.maybe.is_some() { " maybe" } else { "" }) data-test="busy-block" title=format!("{} · {}", b.calendar, b.summary)>
+                                    <strong>{b.calendar.clone()}</strong>" "{b.summary.clone()}{b.maybe.clone().map(|m| format!(" ({m})"))}
+                                </div>
+                            }).collect_view()}
                         </div>
                     }).collect_view()}
                 </div>
@@ -113,12 +117,14 @@ fn DayColumn(d: DayView) -> impl IntoView {
 #[component]
 fn Block(b: BlockView) -> impl IntoView {
     let style = format!("top: {:.3}%; height: {:.3}%;", b.top, b.height);
-    let title = format!("{} · {} · {}", b.time, b.calendar, b.summary);
+    let title = format!("{} · {} · {}{}", b.time, b.calendar, b.summary, b.maybe.as_ref().map(|m| format!(" ({m})")).unwrap_or_default());
+    let class = format!("busy cal-c{}{}", b.color, if b.maybe.is_some() { " maybe" } else { "" });
     view! {
-        <div class=format!("busy cal-c{}", b.color) style=style title=title data-test="busy-block">
+        <div class=class style=style title=title data-test="busy-block">
             <span class="busy-time">{b.time}</span>
             <span class="busy-cal">{b.calendar}</span>
             <span class="busy-summary">{b.summary}</span>
+            {b.maybe.map(|m| view! { <span class="busy-maybe">{m}</span> })}
         </div>
     }
 }

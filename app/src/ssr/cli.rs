@@ -83,6 +83,10 @@ pub enum IcalCommand {
         /// Print one JSON array instead of a table.
         #[arg(long)]
         json: bool,
+        /// Your address in the feed (repeatable): invitations to it you declined or have not
+        /// answered get those kinds.
+        #[arg(long = "me", value_name = "EMAIL")]
+        me: Vec<String>,
     },
 }
 
@@ -305,8 +309,8 @@ pub async fn run_keys(config: Config, cmd: KeysCommand) -> Result<(), Failure> {
 
 pub async fn run_ical(config: Config, cmd: IcalCommand) -> Result<(), Failure> {
     match cmd {
-        IcalCommand::Inspect { source, from, to, tz, json } => {
-            super::inspect::run(config, super::inspect::Inspect { source, from, to, tz, json }).await
+        IcalCommand::Inspect { source, from, to, tz, json, me } => {
+            super::inspect::run(config, super::inspect::Inspect { source, from, to, tz, json, me }).await
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `calsync ical inspect`: which instances a feed yields in a window, as a table or JSON.
-//! What a support person runs when a user asks "why am I busy?".
+//! `calsync ical inspect`: which instances a feed yields in a window, as a table or JSON,
+//! each with its kind and whether it blocks time under the default rules. What a support
+//! person runs when a user asks "why am I busy?".
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +18,12 @@ pub struct Inspect {
     pub to: Option<String>,
     pub tz: String,
     pub json: bool,
+    /// The owner's addresses, for invitations' answers.
+    pub me: Vec<String>,
 }
+
+/// What the table and the JSON judge by: the rules every calendar starts with.
+static DEFAULTS: std::sync::LazyLock<server::busy::Rules> = std::sync::LazyLock::new(server::busy::Rules::default);
 
 fn usage(message: String) -> Failure {
     Failure { code: 2, message }
@@ -67,6 +73,7 @@ pub async fn run(config: Config, args: Inspect) -> Result<(), Failure> {
         _ => work(e.message),
     })?;
     let events = calendar.events.len();
+    calendar.set_owner(&server::busy::Owner::new(&args.me));
     let budget = ical::Budget::new(config.sync.max_steps, None);
     let expanded = ical::expand_within(&mut calendar, ical::Options { from, to, floating: tz, max_instances: config.sync.max_instances }, &budget);
     for warning in &expanded.warnings {
@@ -139,8 +146,10 @@ fn write_json_items(sink: &mut impl Write, instances: &[Instance], comma_first: 
         quoted(out, &i.end);
         out.push_str(",\"all_day\":");
         out.push_str(if i.start.is_date() { "true" } else { "false" });
-        out.push_str(",\"busy\":");
-        out.push_str(if i.busy() { "true" } else { "false" });
+        out.push_str(",\"kind\":\"");
+        out.push_str(i.kind.as_str());
+        out.push_str("\",\"blocks\":");
+        out.push_str(if i.blocks(&DEFAULTS) { "true" } else { "false" });
         out.push_str(",\"status\":\"");
         out.push_str(i.status.as_str());
         out.push_str("\",\"summary\":");
@@ -204,7 +213,7 @@ fn write_table(out: &mut String, instances: &[Instance], tz: Tz) {
         out.push_str("no instances in the window\n");
         return;
     }
-    out.push_str(&format!("{:<16}  {:<16}  {:<4}  {:<9}  {:<30}  {}\n", "START", "END", "BUSY", "STATUS", "SUMMARY", "UID [RECURRENCE-ID]"));
+    out.push_str(&format!("{:<16}  {:<16}  {:<6}  {:<17}  {:<9}  {:<30}  {}\n", "START", "END", "BLOCKS", "KIND", "STATUS", "SUMMARY", "UID [RECURRENCE-ID]"));
     for i in instances {
         let (start, end) = match (&i.start, &i.end) {
             (When::Date(s), When::Date(e)) => {
@@ -216,8 +225,9 @@ fn write_table(out: &mut String, instances: &[Instance], tz: Tz) {
         let summary: String = i.summary.chars().take(30).collect();
         let rid = i.recurrence_id.map(|r| format!(" [{r}]")).unwrap_or_default();
         out.push_str(&format!(
-            "{start:<16}  {end:<16}  {:<4}  {:<9}  {summary:<30}  {}{rid}\n",
-            if i.busy() { "busy" } else { "free" },
+            "{start:<16}  {end:<16}  {:<6}  {:<17}  {:<9}  {summary:<30}  {}{rid}\n",
+            if i.blocks(&DEFAULTS) { "yes" } else { "no" },
+            i.kind.as_str(),
             i.status.as_str(),
             i.uid
         ));

@@ -28,6 +28,7 @@ pub struct InstanceRow {
     pub summary: String,
     pub tzid: Option<String>,
     pub version_hash: String,
+    pub kind: &'static str,
 }
 
 /// One series as stored.
@@ -119,8 +120,8 @@ mod pg {
 
     pub async fn instances(c: &mut AsyncPgConnection, rows: &[InstanceRow]) -> QueryResult<()> {
         diesel::sql_query(
-            "INSERT INTO event_instances (integration_id, uid, recurrence_id, start_at, end_at, all_day, busy, status, summary, tzid, version_hash) \
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::bool[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[])",
+            "INSERT INTO event_instances (integration_id, uid, recurrence_id, start_at, end_at, all_day, busy, status, summary, tzid, version_hash, kind) \
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::bool[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])",
         )
         .bind::<Array<BigInt>, _>(col(rows, |r| r.integration_id))
         .bind::<Array<Text>, _>(col(rows, |r| r.uid.as_str()))
@@ -133,6 +134,7 @@ mod pg {
         .bind::<Array<Text>, _>(col(rows, |r| r.summary.as_str()))
         .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.tzid.as_deref()))
         .bind::<Array<Text>, _>(col(rows, |r| r.version_hash.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.kind))
         .execute(c)
         .await
         .map(drop)

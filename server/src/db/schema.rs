@@ -84,6 +84,9 @@ diesel::table! {
         account_id -> Nullable<BigInt>,
         stale_policy -> Text,
         conflict_policy -> Text,
+        busy_rules -> Text,
+        free_title_patterns -> Text,
+        own_addresses -> Text,
     }
 }
 
@@ -314,6 +317,7 @@ diesel::table! {
         summary -> Text,
         tzid -> Nullable<Text>,
         version_hash -> Text,
+        kind -> Text,
     }
 }
 

@@ -13,6 +13,7 @@ use diesel_async::RunQueryDsl;
 use super::{health, integrations::StalePolicy, users, Error, Result};
 use crate::db::schema::{booking_copies as bc, calendar_integrations as ci, event_instances as ei};
 use crate::db::Conn;
+use crate::busy::Kind;
 use crate::events::{Fingerprint, When};
 
 pub const MSG_OWN_ONLY: &str = "You can only see your own availability.";
@@ -29,12 +30,15 @@ pub struct Block {
     pub summary: String,
     /// `event`, or `out-of-date`: a fail-closed calendar that is out of date blocks everything.
     pub kind: &'static str,
+    /// An event's kind (`crate::busy::Kind`), which the calendar's rules made block.
+    pub rule: Option<&'static str>,
 }
 
 /// What makes an interval busy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     pub kind: &'static str,
+    pub rule: Option<&'static str>,
     pub integration: Arc<str>,
     pub integration_name: Arc<str>,
     pub summary: String,
@@ -47,7 +51,7 @@ pub struct Busy {
     pub sources: Vec<Source>,
 }
 
-type Row = (i64, i64, bool, String, i64);
+type Row = (i64, i64, bool, String, i64, String);
 
 /// The busy events of `user_id` overlapping [from, to), in start order, not clipped.
 pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Block>> {
@@ -79,7 +83,7 @@ pub async fn blocks_of(conn: &mut Conn<'_>, users: &[(i64, Tz)], from: DateTime<
                 .filter(diesel::dsl::not(diesel::dsl::exists(
                     bc::table.filter(bc::integration_id.eq(ei::integration_id.nullable()).and(bc::external_id.eq(ei::uid.nullable()))),
                 )))
-                .select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ei::integration_id))
+                .select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ei::integration_id, ei::kind))
         };
     }
     type Calendar = (i64, i64, String, String);
@@ -102,11 +106,11 @@ pub async fn blocks_of(conn: &mut Conn<'_>, users: &[(i64, Tz)], from: DateTime<
         .map(|(id, user, name, display)| (id, user, users.iter().find(|u| u.0 == user).map(|u| u.1).unwrap_or(chrono_tz::UTC), Arc::from(name), Arc::from(display)))
         .collect();
     let mut out: HashMap<i64, Vec<Block>> = users.iter().map(|u| (u.0, Vec::new())).collect();
-    for (s, e, all_day, summary, id) in rows {
+    for (s, e, all_day, summary, id, kind) in rows {
         let Some((_, user, tz, integration, integration_name)) = names.iter().find(|n| n.0 == id) else { continue };
         let (start, end) = (When::from_timestamp(s, all_day).instant(*tz), When::from_timestamp(e, all_day).instant(*tz));
         if start < to && end > from {
-            out.entry(*user).or_default().push(Block { start, end, all_day, integration: integration.clone(), integration_name: integration_name.clone(), summary, kind: "event" });
+            out.entry(*user).or_default().push(Block { start, end, all_day, integration: integration.clone(), integration_name: integration_name.clone(), summary, kind: "event", rule: Some(Kind::parse(&kind).unwrap_or(Kind::Busy).as_str()) });
         }
     }
     for list in out.values_mut() {
@@ -147,7 +151,7 @@ pub fn merge(blocks: Vec<Block>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<
         let mut key = Fingerprint::new();
         key.add(b.integration.as_bytes());
         key.add(b.summary.as_bytes());
-        let source = Source { kind: b.kind, integration: b.integration, integration_name: b.integration_name, summary: b.summary };
+        let source = Source { kind: b.kind, rule: b.rule, integration: b.integration, integration_name: b.integration_name, summary: b.summary };
         match out.last_mut() {
             Some(last) if start <= last.end => {
                 last.end = last.end.max(end);
@@ -199,6 +203,7 @@ pub async fn known_of(conn: &mut Conn<'_>, users: &[users::User], from: DateTime
             integration_name: Arc::from(d.integration_name.as_str()),
             summary: format!("{} calendar: treated as busy", d.kind.as_str()),
             kind: OUT_OF_DATE,
+            rule: None,
         }));
         if !extra.is_empty() {
             blocks.extend(extra);
@@ -251,7 +256,7 @@ mod tests {
     }
 
     fn block(s: u32, e: u32, cal: &str, summary: &str) -> Block {
-        Block { start: t(s), end: t(e), all_day: false, integration: cal.into(), integration_name: cal.into(), summary: summary.into(), kind: "event" }
+        Block { start: t(s), end: t(e), all_day: false, integration: cal.into(), integration_name: cal.into(), summary: summary.into(), kind: "event", rule: Some("busy") }
     }
 
     #[test]

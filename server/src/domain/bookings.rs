@@ -249,6 +249,8 @@ pub struct Clash {
     /// `event`, `booking`, `out-of-date`; `rule`: a rule of the member's (hours, notice,
     /// limits), in no calendar.
     pub kind: &'static str,
+    /// For an event: its kind, which the calendar's rules made block (`crate::busy`).
+    pub rule: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -467,7 +469,7 @@ fn clashes_of(m: &slots::Member, mine: &[(DateTime<Utc>, DateTime<Utc>)], tz: Tz
     let email = &m.user.email;
     let mut out: Vec<Clash> = Vec::new();
     let mut rules: Vec<(String, Vec<DateTime<Utc>>)> = Vec::new();
-    let rule = |kind: &'static str, message: String, start, end| Clash { start, end, integration: String::new(), integration_name: String::new(), summary: String::new(), message, kind };
+    let rule = |kind: &'static str, message: String, start, end| Clash { start, end, integration: String::new(), integration_name: String::new(), summary: String::new(), message, kind, rule: None };
     for (s, e) in mine {
         for r in m.reasons(*s, *e, at) {
             let clash = match &r {
@@ -504,7 +506,7 @@ fn clashes_of(m: &slots::Member, mine: &[(DateTime<Utc>, DateTime<Utc>)], tz: Tz
 
 impl Clash {
     fn of(b: &availability::Block, message: String) -> Clash {
-        Clash { start: b.start, end: b.end, integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary.clone(), message, kind: b.kind }
+        Clash { start: b.start, end: b.end, integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary.clone(), message, kind: b.kind, rule: b.rule }
     }
 }
 
@@ -594,7 +596,7 @@ async fn create_for_team(conn: &mut Conn<'_>, actor: Actor, by: &str, new: NewBo
             picked = Some(m);
             break;
         }
-        refused.push(Clash { start: first.0, end: first.1, integration: String::new(), integration_name: String::new(), summary: String::new(), message: format!("{}: {}", m.user.email, why.join("; ")), kind: "rule" });
+        refused.push(Clash { start: first.0, end: first.1, integration: String::new(), integration_name: String::new(), summary: String::new(), message: format!("{}: {}", m.user.email, why.join("; ")), kind: "rule", rule: None });
     }
     let Some(m) = picked else {
         return Ok(Answer { outcome: Outcome::Busy(refused), unchecked: Vec::new() });
@@ -841,7 +843,7 @@ pub async fn blocks_of(conn: &mut Conn<'_>, user_ids: &[i64], from: DateTime<Utc
         let key: std::sync::Arc<str> = std::sync::Arc::from(format!("booking-{}", bk.id));
         let list = out.entry(bk.user_id).or_default();
         for slot in bk.slots(from, to, 10_000) {
-            list.push(availability::Block { start: slot.start, end: slot.end, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: slot.title, kind: "booking" });
+            list.push(availability::Block { start: slot.start, end: slot.end, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: slot.title, kind: "booking", rule: None });
         }
     }
     Ok(out)

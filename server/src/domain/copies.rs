@@ -15,6 +15,7 @@ use crate::db::bulk::{self, HistoryRow, InstanceRow, SeriesRow, CHUNK};
 use crate::db::schema::{event_instances as ei, event_series as es};
 use crate::db::Conn;
 use crate::domain::Result;
+use crate::busy::Rules;
 use crate::events::{Instance, Series, Snapshot, When};
 use crate::providers::Change;
 use crate::run;
@@ -125,6 +126,7 @@ struct StoredInstance {
     status: String,
     summary: String,
     version_hash: String,
+    kind: String,
 }
 
 impl StoredInstance {
@@ -133,7 +135,7 @@ impl StoredInstance {
     }
 
     fn history(&self) -> String {
-        instance_history(self.start_at, self.end_at, self.all_day, &self.status, self.busy, &self.summary)
+        instance_history(self.start_at, self.end_at, self.all_day, &self.status, &self.kind, self.busy, &self.summary)
     }
 }
 
@@ -157,7 +159,7 @@ impl StoredSeries {
     }
 }
 
-fn instance_row(integration_id: i64, i: &Instance) -> InstanceRow {
+fn instance_row(integration_id: i64, i: &Instance, rules: &Rules) -> InstanceRow {
     InstanceRow {
         integration_id,
         uid: i.uid.to_string(),
@@ -165,7 +167,8 @@ fn instance_row(integration_id: i64, i: &Instance) -> InstanceRow {
         start_at: i.start.timestamp(),
         end_at: i.end.timestamp(),
         all_day: i.start.is_date(),
-        busy: i.busy(),
+        busy: i.blocks(rules),
+        kind: i.kind.as_str(),
         status: i.status.as_str(),
         summary: i.summary.to_string(),
         tzid: i.tzid.as_deref().map(str::to_owned),
@@ -174,7 +177,7 @@ fn instance_row(integration_id: i64, i: &Instance) -> InstanceRow {
 }
 
 fn instance_row_history(r: &InstanceRow) -> String {
-    instance_history(r.start_at, r.end_at, r.all_day, r.status, r.busy, &r.summary)
+    instance_history(r.start_at, r.end_at, r.all_day, r.status, r.kind, r.busy, &r.summary)
 }
 
 fn series_row(integration_id: i64, s: &Series, at: NaiveDateTime) -> SeriesRow {
@@ -212,13 +215,14 @@ struct InstanceState<'a> {
     start: String,
     end: String,
     status: &'a str,
+    kind: &'a str,
     busy: bool,
     summary: &'a str,
 }
 
-fn instance_history(start_at: i64, end_at: i64, all_day: bool, status: &str, busy: bool, summary: &str) -> String {
+fn instance_history(start_at: i64, end_at: i64, all_day: bool, status: &str, kind: &str, busy: bool, summary: &str) -> String {
     let fmt = |at| When::from_timestamp(at, all_day).to_string();
-    let state = InstanceState { start: fmt(start_at), end: fmt(end_at), status, busy, summary };
+    let state = InstanceState { start: fmt(start_at), end: fmt(end_at), status, kind, busy, summary };
     serde_json::to_string(&state).unwrap_or_default()
 }
 
@@ -245,6 +249,8 @@ fn instance_key(uid: &str, recurrence_id: &str) -> String {
 /// and deletes in bulk at the end, with their history.
 struct Writer {
     integration_id: i64,
+    /// The calendar's rules: what blocks.
+    rules: Rules,
     run_id: Option<i64>,
     actor: String,
     at: NaiveDateTime,
@@ -257,9 +263,10 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(integration_id: i64, origin: &Origin) -> Writer {
-        Writer {
+    async fn new(conn: &mut Conn<'_>, integration_id: i64, origin: &Origin) -> Result<Writer> {
+        Ok(Writer {
             integration_id,
+            rules: crate::domain::busy_rules::rules_of(conn, integration_id).await?,
             run_id: origin.run_id,
             actor: origin.actor(),
             at: origin.at,
@@ -269,7 +276,7 @@ impl Writer {
             series_deletes: Vec::new(),
             instance_inserts: Vec::new(),
             instance_deletes: Vec::new(),
-        }
+        })
     }
 
     fn record(&mut self, entity: &'static str, key: String, action: &'static str, before: Option<String>, after: Option<String>) {
@@ -298,7 +305,12 @@ impl Writer {
                     self.series_inserts.push(row);
                 }
                 Some(prev) if prev.source_hash != series.source_hash => {
-                    self.record("series", series.uid.clone(), "update", Some(prev.history()), Some(series_row_history(&row)));
+                    // A new fingerprint of the same visible state (a reader that learned a
+                    // field) is written without a history row.
+                    let (before, after) = (prev.history(), series_row_history(&row));
+                    if before != after {
+                        self.record("series", series.uid.clone(), "update", Some(before), Some(after));
+                    }
                     run!(conn, |c| diesel::update(es::table.find(prev.id)).set(&row).execute(c).await)?;
                 }
                 Some(_) => {}
@@ -319,7 +331,7 @@ impl Writer {
     async fn instances(&mut self, conn: &mut Conn<'_>, stored: Vec<StoredInstance>, given: &[&Instance], remove_missing: bool) -> Result<()> {
         let mut old: HashMap<String, StoredInstance> = stored.into_iter().map(|i| (i.key(), i)).collect();
         for instance in given {
-            let row = instance_row(self.integration_id, instance);
+            let row = instance_row(self.integration_id, instance, &self.rules);
             let key = instance_key(&row.uid, &row.recurrence_id);
             match old.remove(&key) {
                 None => {
@@ -328,8 +340,13 @@ impl Writer {
                     self.instance_inserts.push(row);
                 }
                 Some(prev) if prev.version_hash != row.version_hash => {
-                    self.record("instance", key, "update", Some(prev.history()), Some(instance_row_history(&row)));
-                    self.counts.updated += 1;
+                    let (before, after) = (prev.history(), instance_row_history(&row));
+                    if before != after {
+                        self.record("instance", key, "update", Some(before), Some(after));
+                        self.counts.updated += 1;
+                    } else {
+                        self.counts.unchanged += 1;
+                    }
                     run!(conn, |c| diesel::update(ei::table.find(prev.id)).set(&row).execute(c).await)?;
                 }
                 Some(_) => self.counts.unchanged += 1,
@@ -405,7 +422,7 @@ pub async fn apply_snapshot(conn: &mut Conn<'_>, integration_id: i64, origin: &O
         return insert_all(conn, integration_id, origin, snapshot).await;
     }
     let stored = stored_series(conn, integration_id, None).await?;
-    let mut w = Writer::new(integration_id, origin);
+    let mut w = Writer::new(conn, integration_id, origin).await?;
     w.series(conn, stored, &snapshot.series.iter().collect::<Vec<_>>(), true).await?;
     let stored = stored_instances(conn, integration_id, None).await?;
     w.instances(conn, stored, &snapshot.instances.iter().collect::<Vec<_>>(), true).await?;
@@ -454,7 +471,7 @@ pub async fn apply_changes(conn: &mut Conn<'_>, integration_id: i64, origin: &Or
         stored_i.entry(i.uid.clone()).or_default().push(i);
     }
 
-    let mut w = Writer::new(integration_id, origin);
+    let mut w = Writer::new(conn, integration_id, origin).await?;
     for (uid, folded) in by_uid {
         let old_series = stored_s.remove(uid);
         let old_instances = stored_i.remove(uid).unwrap_or_default();
@@ -500,7 +517,7 @@ pub async fn apply_changes(conn: &mut Conn<'_>, integration_id: i64, origin: &Or
 /// each with its history row. The bulk write a first sync is measured against.
 pub async fn insert_all(conn: &mut Conn<'_>, integration_id: i64, origin: &Origin, snapshot: &Snapshot) -> Result<Counts> {
     let at = origin.at;
-    let mut w = Writer::new(integration_id, origin);
+    let mut w = Writer::new(conn, integration_id, origin).await?;
     w.history.reserve(snapshot.series.len() + snapshot.instances.len());
     for s in &snapshot.series {
         let row = series_row(integration_id, s, at);
@@ -508,7 +525,7 @@ pub async fn insert_all(conn: &mut Conn<'_>, integration_id: i64, origin: &Origi
         w.series_inserts.push(row);
     }
     for i in &snapshot.instances {
-        let row = instance_row(integration_id, i);
+        let row = instance_row(integration_id, i, &w.rules);
         w.record("instance", instance_key(&row.uid, &row.recurrence_id), "create", None, Some(instance_row_history(&row)));
         w.instance_inserts.push(row);
     }

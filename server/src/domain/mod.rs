@@ -5,6 +5,7 @@ pub mod audit;
 pub mod availability;
 pub mod booking_copies;
 pub mod bookings;
+pub mod busy_rules;
 pub mod conflicts;
 pub mod copies;
 pub mod exports;

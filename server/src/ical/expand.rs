@@ -15,6 +15,7 @@ use rrule::{RRule, RRuleSet, Unvalidated};
 use super::values::{parse_date, parse_date_time, TimeValue};
 use super::zones::{Zone, ZoneTable};
 use super::{Calendar, Event, Warning};
+use crate::busy::Kind;
 use crate::events::{local_to_utc, Fingerprint, Instance, Series, Status, When};
 
 #[derive(Debug, Clone, Copy)]
@@ -468,6 +469,7 @@ struct Proto {
     tzid: Option<Arc<str>>,
     status: Status,
     transparent: bool,
+    kind: Kind,
 }
 
 impl Proto {
@@ -482,6 +484,7 @@ impl Proto {
             tzid,
             status: event.status,
             transparent: event.transparent,
+            kind: Kind::of(&event.signals()),
         }
     }
 
@@ -493,6 +496,7 @@ impl Proto {
             end,
             status: self.status,
             transparent: self.transparent,
+            kind: self.kind,
             summary: self.summary.clone(),
             tzid: self.tzid.clone(),
         }

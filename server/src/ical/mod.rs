@@ -12,6 +12,7 @@ pub mod zones;
 
 use chrono::Duration;
 
+use crate::busy::{Owner, Response, Show, Signals};
 use crate::events::{Fingerprint, Status};
 use lines::ContentLine;
 use values::{parse_duration, parse_time_value, unescape_text, TimeValue};
@@ -80,6 +81,12 @@ pub struct Event {
     pub location: Option<String>,
     pub organizer: Option<String>,
     pub attendees: Vec<String>,
+    /// Each attendee's answer (PARTSTAT), beside `attendees`.
+    pub answers: Vec<Response>,
+    /// `X-MICROSOFT-CDO-BUSYSTATUS` (Outlook's and Exchange's exports).
+    pub show: Option<Show>,
+    /// The calendar owner's answer, once [`Calendar::set_owner`] has looked for them.
+    pub response: Option<Response>,
     pub sequence: i64,
     /// The recurrence lines as written, for the stored series.
     pub recurrence_text: String,
@@ -92,6 +99,33 @@ pub struct Calendar {
     pub warnings: Vec<Warning>,
     /// `X-WR-TIMEZONE` (Google's and Apple's exports): the zone floating times are meant in.
     pub default_tzid: Option<String>,
+}
+
+impl Calendar {
+    /// Finds the owner's answer in every event: none when they organise it or are not among
+    /// its attendees.
+    pub fn set_owner(&mut self, owner: &Owner) {
+        for e in &mut self.events {
+            let organises = e.organizer.as_deref().is_some_and(|o| owner.is(o));
+            e.response = match organises {
+                true => None,
+                false => e.attendees.iter().position(|a| owner.is(a)).map(|i| e.answers[i]),
+            };
+        }
+    }
+}
+
+impl Event {
+    /// What classifies it (`crate::busy::Kind::of`).
+    pub fn signals(&self) -> Signals {
+        Signals {
+            response: self.response,
+            show: self.show,
+            transparent: self.transparent,
+            tentative: self.status == Status::Tentative,
+            all_day: self.start.is_date(),
+        }
+    }
 }
 
 /// The name of the calendar frame opened for bare components.
@@ -358,6 +392,8 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
     let mut transparent = false;
     let (mut summary, mut description, mut location, mut organizer) = (None, None, None, None);
     let mut attendees = Vec::new();
+    let mut answers = Vec::new();
+    let mut show = None;
     let mut sequence = 0;
     let mut recurrence_text = String::new();
 
@@ -426,7 +462,11 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
             "DESCRIPTION" => description = Some(text_of(p)),
             "LOCATION" => location = Some(text_of(p)),
             "ORGANIZER" => organizer = Some(mailbox(&p.value)),
-            "ATTENDEE" => attendees.push(mailbox(&p.value)),
+            "ATTENDEE" => {
+                attendees.push(mailbox(&p.value));
+                answers.push(Response::of_partstat(p.param("PARTSTAT")));
+            }
+            "X-MICROSOFT-CDO-BUSYSTATUS" => show = Show::of_busystatus(&p.value),
             "SEQUENCE" => sequence = p.value.trim().parse().unwrap_or(0),
             _ => {}
         }
@@ -496,6 +536,9 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
         location,
         organizer,
         attendees,
+        answers,
+        show,
+        response: None,
         sequence,
         recurrence_text,
         source_hash: hash.value(),

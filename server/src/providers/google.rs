@@ -177,6 +177,9 @@ pub struct GoogleCalendar {
     pub repair_every: Duration,
     /// Budgets, Retry-After and retries for this run's requests.
     pub pacer: std::sync::Arc<super::pace::Pacer>,
+    /// Whose calendar it is (the account's address; Google marks the calendar's own entry
+    /// among the attendees `self` too).
+    pub owner: crate::busy::Owner,
 }
 
 /// The cursor: the sync token and the window the stored events were expanded for.
@@ -357,7 +360,8 @@ impl GoogleCalendar {
     /// Expands events (whole series) in the window.
     async fn expand(&self, events: &[GoogleEvent], window: Window) -> Result<(Snapshot, Vec<String>), ProviderError> {
         let (ics, mut warnings) = to_ical(events);
-        let (mut snapshot, more) = read_feed(ics, window, self.floating, self.limits).await?;
+        let owner = self.owner.clone().with(events.iter().flat_map(GoogleEvent::self_addresses));
+        let (mut snapshot, more) = read_feed(ics, window, self.floating, self.limits, owner).await?;
         warnings.extend(more);
         // The provider's id and version of each series (the master's, or the single event's).
         let etags: BTreeMap<&str, Option<&str>> = events.iter().filter(|e| e.recurring_event_id.is_none()).map(|e| (e.id.as_str(), e.etag.as_deref())).collect();

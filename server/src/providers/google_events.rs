@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate};
 use serde::Deserialize;
 
+use crate::busy::{Response, Show};
+
 /// The fields of an Event resource calsync reads. Unknown fields are ignored; missing ones
 /// default, so a deletion (only `id` and `status`) reads too.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,6 +31,9 @@ pub struct GoogleEvent {
     pub location: Option<String>,
     #[serde(default)]
     pub transparency: Option<String>,
+    /// `default`, `outOfOffice`, `focusTime`, `workingLocation`, `fromGmail`, `birthday`.
+    #[serde(default)]
+    pub event_type: Option<String>,
     #[serde(default)]
     pub sequence: Option<i64>,
     #[serde(default)]
@@ -59,9 +64,29 @@ pub struct EventTime {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Person {
     #[serde(default)]
     pub email: Option<String>,
+    /// This entry is the calendar the copy of the event is in.
+    #[serde(default, rename = "self")]
+    pub is_self: bool,
+    /// `needsAction`, `declined`, `tentative`, `accepted` (attendees only).
+    #[serde(default)]
+    pub response_status: Option<String>,
+}
+
+impl Person {
+    /// The answer as an iCalendar PARTSTAT.
+    fn partstat(&self) -> &'static str {
+        match self.response_status.as_deref() {
+            Some("declined") => Response::Declined,
+            Some("tentative") => Response::Tentative,
+            Some("accepted") => Response::Accepted,
+            _ => Response::Unanswered,
+        }
+        .as_partstat()
+    }
 }
 
 impl GoogleEvent {
@@ -77,6 +102,20 @@ impl GoogleEvent {
     /// A deletion of a whole event or series (a cancelled instance only hides one occurrence).
     pub fn is_removal(&self) -> bool {
         self.is_cancelled() && self.recurring_event_id.is_none()
+    }
+
+    /// The addresses Google marks as this calendar (`self`) in the event.
+    pub fn self_addresses(&self) -> impl Iterator<Item = String> + '_ {
+        self.organizer.iter().chain(self.attendees.iter().flatten()).filter(|p| p.is_self).filter_map(|p| p.email.clone())
+    }
+
+    /// `eventType` as Microsoft's busy status, the iCalendar spelling the reader knows.
+    fn busystatus(&self) -> Option<Show> {
+        match self.event_type.as_deref() {
+            Some("outOfOffice") => Some(Show::OutOfOffice),
+            Some("workingLocation") => Some(Show::WorkingElsewhere),
+            _ => None,
+        }
     }
 
     pub fn is_recurring(&self) -> bool {
@@ -155,11 +194,16 @@ fn vevent(out: &mut String, e: &GoogleEvent) -> Result<(), String> {
         if e.transparency.as_deref() == Some("transparent") {
             lines.push("TRANSP:TRANSPARENT".into());
         }
+        if let Some(show) = e.busystatus() {
+            lines.push(format!("X-MICROSOFT-CDO-BUSYSTATUS:{}", show.as_busystatus()));
+        }
         if let Some(email) = e.organizer.as_ref().and_then(|o| o.email.as_deref()) {
             lines.push(format!("ORGANIZER:mailto:{}", text(email)));
         }
-        for email in e.attendees.iter().flatten().filter_map(|a| a.email.as_deref()) {
-            lines.push(format!("ATTENDEE:mailto:{}", text(email)));
+        for a in e.attendees.iter().flatten() {
+            if let Some(email) = a.email.as_deref() {
+                lines.push(format!("ATTENDEE;PARTSTAT={}:mailto:{}", a.partstat(), text(email)));
+            }
         }
     }
     lines.push(format!("SEQUENCE:{}", e.sequence.unwrap_or(0)));

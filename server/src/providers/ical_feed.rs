@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{FeedClient, Fetched, Validators};
 use super::{Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
+use crate::busy::Owner;
 use crate::events::{Fingerprint, Snapshot};
 use crate::ical;
 
@@ -17,6 +18,8 @@ pub struct IcalFeed {
     /// The owner's zone, for floating times and all-day dates.
     pub floating: Tz,
     pub limits: ReadLimits,
+    /// Whose calendar it is, for invitations' answers.
+    pub owner: Owner,
 }
 
 /// What reading one feed may cost.
@@ -68,7 +71,7 @@ fn window_key(w: Window) -> (i64, i64) {
 }
 
 /// Parses and expands a feed body off the async runtime (it is CPU work), within `limits`.
-pub async fn read_feed(body: String, window: Window, floating: Tz, limits: ReadLimits) -> Result<(Snapshot, Vec<String>), ProviderError> {
+pub async fn read_feed(body: String, window: Window, floating: Tz, limits: ReadLimits, owner: Owner) -> Result<(Snapshot, Vec<String>), ProviderError> {
     let seconds = limits.deadline.as_secs();
     let too_complex = move || {
         ProviderError::new(
@@ -92,6 +95,7 @@ pub async fn read_feed(body: String, window: Window, floating: Tz, limits: ReadL
                 format!("The feed could not be read: {}{at}. Check that the URL points to an iCalendar (.ics) feed.", e.message),
             )
         })?;
+        calendar.set_owner(&owner);
         let opts = ical::Options { from: window.from, to: window.to, floating, max_instances: limits.max_instances };
         let budget = ical::Budget::new(limits.max_steps, Some(deadline));
         let expanded = ical::expand_within(&mut calendar, opts, &budget);
@@ -128,7 +132,7 @@ impl IcalFeed {
         if unchanged {
             return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next, warnings: Vec::new(), repair: false });
         }
-        let (snapshot, warnings) = read_feed(body, window, self.floating, self.limits).await?;
+        let (snapshot, warnings) = read_feed(body, window, self.floating, self.limits, self.owner.clone()).await?;
         Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: next, warnings, repair: false })
     }
 }
@@ -147,7 +151,7 @@ impl Provider for IcalFeed {
             (Fetched::NotModified, Some(_)) if same_window => Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new(), repair: false }),
             // The window moved and the last body is kept: expand it again.
             (Fetched::NotModified, Some((state, body))) if state.body_kept => {
-                let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.limits).await?;
+                let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.limits, self.owner.clone()).await?;
                 let state = FeedState { window: Some(window_key(window)), ..state };
                 Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: encode(&state, body), warnings, repair: false })
             }

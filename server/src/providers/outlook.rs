@@ -25,6 +25,7 @@ use serde_json::Value;
 use super::oauth::OAuthClient;
 use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
 use crate::crypto::Secret;
+use crate::busy::{Kind, Response, Show, Signals};
 use crate::events::{Fingerprint, Instance, Series, Snapshot, Status, When};
 
 /// Where Microsoft is (configuration) and who calsync is there.
@@ -139,6 +140,12 @@ struct GraphEvent {
     is_all_day: bool,
     #[serde(default)]
     show_as: Option<String>,
+    /// The owner's answer: `none`, `organizer`, `tentativelyAccepted`, `accepted`,
+    /// `declined`, `notResponded`.
+    #[serde(default)]
+    response_status: Option<ResponseStatus>,
+    #[serde(default)]
+    is_organizer: Option<bool>,
     #[serde(default)]
     is_cancelled: bool,
     #[serde(default)]
@@ -165,7 +172,26 @@ pub(super) fn when(t: &DateTimeTimeZone, all_day: bool) -> Option<(When, Option<
     Some((When::At(crate::events::local_to_utc(tz, local)), Some(Arc::from(tz.name()))))
 }
 
+#[derive(Debug, Clone, Deserialize)]
+struct ResponseStatus {
+    #[serde(default)]
+    response: Option<String>,
+}
+
 impl GraphEvent {
+    /// What classifies it: the owner's answer is the event's own `responseStatus`.
+    fn signals(&self) -> Signals {
+        let organises = self.is_organizer.unwrap_or(false);
+        let response = match self.response_status.as_ref().and_then(|r| r.response.as_deref()) {
+            Some("declined") => Some(Response::Declined),
+            Some("notResponded") | Some("none") if !organises => Some(Response::Unanswered),
+            Some("tentativelyAccepted") => Some(Response::Tentative),
+            Some("accepted") => Some(Response::Accepted),
+            _ => None,
+        };
+        Signals { response, show: self.show_as.as_deref().and_then(Show::of_show_as), transparent: false, tentative: false, all_day: self.is_all_day }
+    }
+
     /// The place people read (a single event's is its series').
     fn place(&self) -> Option<String> {
         self.location.as_ref().and_then(|l| l.display_name.clone()).filter(|l| !l.is_empty())
@@ -198,6 +224,7 @@ impl GraphEvent {
             end,
             status,
             transparent: self.show_as.as_deref() == Some("free"),
+            kind: Kind::of(&self.signals()),
             summary: Arc::from(self.subject.as_deref().unwrap_or("")),
             tzid,
         })

@@ -210,6 +210,27 @@ impl SandboxState {
         let sequence = before.as_ref().and_then(|b| b.get("sequence")).and_then(Value::as_i64).map(|s| s + 1).unwrap_or(0);
         obj.insert("sequence".into(), json!(sequence));
         obj.entry("status").or_insert(json!("confirmed"));
+        obj.entry("eventType").or_insert(json!("default"));
+        // Google marks the entries that are this calendar `self` (a client cannot set it), and
+        // an event made in the calendar is organised by it.
+        let me = cal.id.clone();
+        obj.entry("organizer").or_insert(json!({"email": me}));
+        let is_me = |p: &mut Value| {
+            let mine = p.get("email").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case(&me));
+            if let Some(p) = p.as_object_mut() {
+                p.remove("self");
+                if mine {
+                    p.insert("self".into(), json!(true));
+                }
+            }
+        };
+        if let Some(o) = obj.get_mut("organizer") {
+            is_me(o);
+        }
+        for a in obj.get_mut("attendees").and_then(Value::as_array_mut).into_iter().flatten() {
+            is_me(a);
+            a.as_object_mut().map(|a| a.entry("responseStatus").or_insert(json!("needsAction")));
+        }
         cal.events.insert(id.to_string(), (event.clone(), change));
         self.notify(calendar, "exists");
         Some(event)
@@ -341,6 +362,10 @@ impl SandboxState {
         obj.entry("isCancelled").or_insert(json!(false));
         obj.entry("showAs").or_insert(json!("busy"));
         obj.entry("isAllDay").or_insert(json!(false));
+        // Made in the calendar: its owner organises it (an invitation's copy says otherwise).
+        obj.entry("isOrganizer").or_insert(json!(true));
+        let organises = obj.get("isOrganizer") == Some(&json!(true));
+        obj.entry("responseStatus").or_insert(json!({"response": if organises { "organizer" } else { "notResponded" }, "time": "0001-01-01T00:00:00Z"}));
         cal.events.insert(id.to_string(), (Some(event.clone()), change));
         self.notify_graph(calendar, id, "updated");
         Some(event)

@@ -76,14 +76,14 @@ impl Adapters {
         integration.integration_type != IntegrationType::Ical
     }
 
-    pub fn build(&self, integration: &Integration, secrets: Secrets, pacer: std::sync::Arc<crate::providers::pace::Pacer>) -> Result<Box<dyn Provider>, ProviderError> {
+    pub fn build(&self, integration: &Integration, secrets: Secrets, owner: crate::busy::Owner, pacer: std::sync::Arc<crate::providers::pace::Pacer>) -> Result<Box<dyn Provider>, ProviderError> {
         match integration.integration_type {
             IntegrationType::Ical => {
                 let url = integration
                     .feed_url(&self.keys)
                     .map_err(|_| ProviderError::new(ErrorKind::Invalid, "The iCal URL could not be read with the configured keys."))?
                     .ok_or_else(|| ProviderError::new(ErrorKind::Invalid, "This calendar has no iCal URL. Add it in the calendar's settings."))?;
-                Ok(Box::new(IcalFeed { client: self.feeds.clone(), url, floating: integration.tz(), limits: self.read }))
+                Ok(Box::new(IcalFeed { client: self.feeds.clone(), url, floating: integration.tz(), limits: self.read, owner }))
             }
             other => {
                 let access_token = match secrets.access_token {
@@ -108,6 +108,7 @@ impl Adapters {
                         limits: self.read,
                         repair_every: self.repair_every,
                         pacer,
+                        owner,
                     })),
                     IntegrationType::Outlook => Ok(Box::new(crate::providers::outlook::OutlookCalendar {
                         client: self.api.clone(),

@@ -737,22 +737,23 @@ impl Engine {
     /// The adapter of a calendar, built with its secrets (`refused`: the access token the
     /// provider just refused, to be refreshed), and the access token it uses.
     async fn provider(&self, integration: &Integration, refused: Option<&Secret>, pacer: Arc<crate::providers::pace::Pacer>) -> std::result::Result<(Box<dyn crate::providers::Provider>, Option<Secret>), ProviderError> {
-        let secrets = match Adapters::needs_secrets(integration) {
-            false => Secrets::default(),
-            true => {
-                let loaded = async {
-                    let mut pooled = self.conn().await?;
-                    self.inner.adapters.secrets(&mut pooled.conn(), integration, refused).await
-                };
-                match loaded.await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => return Err(e),
-                    Err(e) => return Err(ProviderError::new(ErrorKind::Server, format!("Reading the calendar's access failed: {e}"))),
-                }
-            }
+        let loaded = async {
+            let mut pooled = self.conn().await?;
+            let mut conn = pooled.conn();
+            let owner = crate::domain::integrations::owner_of(&mut conn, integration).await?;
+            let secrets = match Adapters::needs_secrets(integration) {
+                false => Ok(Secrets::default()),
+                true => self.inner.adapters.secrets(&mut conn, integration, refused).await?,
+            };
+            Ok::<_, crate::domain::Error>((owner, secrets))
+        };
+        let (owner, secrets) = match loaded.await {
+            Ok((owner, Ok(s))) => (owner, s),
+            Ok((_, Err(e))) => return Err(e),
+            Err(e) => return Err(ProviderError::new(ErrorKind::Server, format!("Reading the calendar's access failed: {e}"))),
         };
         let used = secrets.access_token.clone();
-        Ok((self.inner.adapters.build(integration, secrets, pacer)?, used))
+        Ok((self.inner.adapters.build(integration, secrets, owner, pacer)?, used))
     }
 
     async fn save(&self, integration: &Integration, run: &Run, previous: &Cursor, fetch: Fetch, throttled: std::time::Duration) -> Result<Run> {

@@ -12,8 +12,12 @@ use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SourceJson {
-    /// `event`
+    /// `event`, `booking` or `out-of-date`
     pub kind: String,
+    /// For an event: its kind (`declined`, `unanswered`, `out_of_office`,
+    /// `working_elsewhere`, `free`, `tentative`, `all_day`, `busy`), which the calendar's
+    /// `busy_rules` made block.
+    pub rule: Option<String>,
     /// The calendar's record name.
     pub integration: String,
     pub integration_name: String,
@@ -102,6 +106,10 @@ pub struct ConflictJson {
     pub integration: String,
     pub integration_name: String,
     pub summary: String,
+    /// `event`, `booking` or `out-of-date`
+    pub kind: String,
+    /// For an event: the kind of event whose rule made it block.
+    pub rule: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,7 +148,7 @@ pub async fn availability(State(state): State<AppState>, caller: ApiUser, Query(
                 sources: b
                     .sources
                     .into_iter()
-                    .map(|s| SourceJson { kind: s.kind.into(), integration: s.integration.to_string(), integration_name: s.integration_name.to_string(), summary: s.summary })
+                    .map(|s| SourceJson { kind: s.kind.into(), rule: s.rule.map(str::to_owned), integration: s.integration.to_string(), integration_name: s.integration_name.to_string(), summary: s.summary })
                     .collect(),
             })
             .collect(),
@@ -175,7 +183,15 @@ pub async fn check(State(state): State<AppState>, caller: ApiUser, bytes: Bytes)
         free: conflicts.is_empty(),
         conflicts: conflicts
             .into_iter()
-            .map(|b| ConflictJson { start: rfc3339(b.start), end: rfc3339(b.end), integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary })
+            .map(|b| ConflictJson {
+                start: rfc3339(b.start),
+                end: rfc3339(b.end),
+                integration: b.integration.to_string(),
+                integration_name: b.integration_name.to_string(),
+                summary: b.summary,
+                kind: b.kind.into(),
+                rule: b.rule.map(str::to_owned),
+            })
             .collect(),
         degraded: DegradedJson::list(degraded),
     }))

@@ -119,6 +119,9 @@ pub fn patch(map: &Map<String, Value>) -> Result<Patch, ApiError> {
             "sync_interval_minutes" => p.sync_interval_minutes = number(key, v, e),
             "stale_policy" => p.stale_policy = text(key, v, e),
             "conflict_policy" => p.conflict_policy = text(key, v, e),
+            "busy_rules" => p.busy_rules = busy_rules(key, v, e),
+            "free_title_patterns" => p.free_title_patterns = strings(key, v, e),
+            "own_addresses" => p.own_addresses = strings(key, v, e).map(|a| a.join("\n")),
             "version" => match v.as_i64() {
                 Some(n) => p.version = Some(n),
                 None => e.push(FieldMessage::new(key, "version must be an integer.")),
@@ -127,5 +130,30 @@ pub fn patch(map: &Map<String, Value>) -> Result<Patch, ApiError> {
             other => e.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
         }
     }
+    if (p.busy_rules.is_some() || p.free_title_patterns.is_some()) && p.version.is_none() {
+        errors.push(FieldMessage::new("version", MSG_VERSION_REQUIRED));
+    }
     if errors.is_empty() { Ok(p) } else { Err(ApiError::invalid(errors)) }
+}
+
+/// `{"kind": "busy"|"free", …}`: the pairs as sent (the domain names a kind or value it
+/// cannot read).
+fn busy_rules(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<Vec<(String, String)>> {
+    let Value::Object(map) = v else {
+        errors.push(FieldMessage::new(field, "busy_rules must be an object from kind to \"busy\" or \"free\", e.g. {\"tentative\": \"free\"}."));
+        return None;
+    };
+    Some(map.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())
+}
+
+/// An array of strings.
+fn strings(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<Vec<String>> {
+    match v {
+        Value::Array(items) if items.iter().all(Value::is_string) => Some(items.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        Value::Null => Some(Vec::new()),
+        _ => {
+            errors.push(FieldMessage::new(field, format!("{field} must be an array of strings.")));
+            None
+        }
+    }
 }

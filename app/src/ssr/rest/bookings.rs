@@ -265,6 +265,8 @@ pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::inte
                         integration: c.integration.clone(),
                         integration_name: c.integration_name.clone(),
                         summary: c.summary.clone(),
+                        kind: c.kind.into(),
+                        rule: c.rule.map(str::to_owned),
                     })
                     .collect(),
                 degraded: super::availability::DegradedJson::list(unchecked.into_iter().map(|u| u.calendar).collect()),

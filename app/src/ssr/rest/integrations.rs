@@ -45,6 +45,16 @@ pub struct IntegrationJson {
     /// How a change made in the calendar to a booking's copy is followed: `last-write-wins`,
     /// `prefer-calsync`, `prefer-calendar` or `ask`.
     pub conflict_policy: String,
+    /// What blocks the owner's time, per kind of event (`declined`, `unanswered`,
+    /// `out_of_office`, `working_elsewhere`, `free`, `tentative`, `all_day`, `busy`): `busy`
+    /// or `free`.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub busy_rules: std::collections::BTreeMap<&'static str, &'static str>,
+    /// Case-insensitive parts of a title that make an event free whatever its kind.
+    pub free_title_patterns: Vec<String>,
+    /// The owner's addresses in this calendar, as entered (empty: the account's address, or
+    /// the owner's email for a feed).
+    pub own_addresses: Vec<String>,
     /// Last successful sync, RFC 3339, UTC
     pub last_sync: Option<String>,
     /// `Pending`, `Success`, `Failed` or `In Progress`
@@ -77,6 +87,9 @@ impl From<&Integration> for IntegrationJson {
             sync_interval_minutes: i.sync_interval_minutes,
             stale_policy: i.stale_policy.as_str().into(),
             conflict_policy: i.conflict_policy.as_str().into(),
+            busy_rules: i.busy_rules.map(),
+            free_title_patterns: i.busy_rules.patterns().to_vec(),
+            own_addresses: i.own_addresses.clone(),
             last_sync: i.last_sync.map(rfc3339_naive),
             sync_status: i.sync_status.as_str().into(),
             sync_error_log: i.sync_error_log.clone(),
@@ -147,6 +160,13 @@ pub struct IntegrationInput {
     pub stale_policy: Option<String>,
     /// `last-write-wins` (default), `prefer-calsync`, `prefer-calendar` or `ask`
     pub conflict_policy: Option<String>,
+    /// Partial: only the kinds sent change, e.g. `{"tentative": "free"}` (needs `version`).
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub busy_rules: Option<serde_json::Value>,
+    /// Replaces the title patterns (needs `version`).
+    pub free_title_patterns: Option<Vec<String>>,
+    /// Your addresses in this calendar; `[]` goes back to the default.
+    pub own_addresses: Option<Vec<String>>,
     /// The version you read; a different current version answers 409.
     pub version: Option<i64>,
 }
@@ -248,4 +268,65 @@ pub async fn make_primary(State(state): State<AppState>, caller: ApiUser, Path(n
     let mut pooled = state.pool.get().await?;
     let saved = ig::make_primary(&mut pooled.conn(), caller.actor(), &name).await?;
     Ok(Json(WriteJson::for_viewer(saved, &state.keys, caller.actor())))
+}
+
+/// One stored event under the calendar's rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewItemJson {
+    pub summary: String,
+    /// RFC 3339, UTC
+    pub start: String,
+    pub end: String,
+    pub all_day: bool,
+    /// `declined`, `unanswered`, `out_of_office`, `working_elsewhere`, `free`, `tentative`,
+    /// `all_day` or `busy`
+    pub kind: String,
+    pub blocks: bool,
+    /// The title pattern that makes it free, when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewJson {
+    pub items: Vec<PreviewItemJson>,
+    pub blocking: usize,
+    pub not_blocking: usize,
+    /// "6 events will block your time, 3 won't: 'Lunch' (free), …"
+    pub summary: String,
+}
+
+impl From<server::domain::busy_rules::Preview> for PreviewJson {
+    fn from(p: server::domain::busy_rules::Preview) -> Self {
+        PreviewJson {
+            summary: p.sentence(),
+            blocking: p.blocking,
+            not_blocking: p.not_blocking,
+            items: p
+                .items
+                .into_iter()
+                .map(|i| PreviewItemJson { summary: i.summary, start: super::rfc3339(i.start), end: super::rfc3339(i.end), all_day: i.all_day, kind: i.kind.as_str().into(), blocks: i.blocks, pattern: i.pattern })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewQuery {
+    /// RFC 3339, or a date in the owner's zone [default: now].
+    pub from: Option<String>,
+    /// [default: 14 days after `from`]
+    pub to: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/integrations/{name}/busy-preview", params(("name" = String, Path), PreviewQuery), security(("bearer" = [])),
+    responses((status = 200, body = PreviewJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn busy_preview(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>, Query(q): Query<PreviewQuery>) -> Result<Json<PreviewJson>, ApiError> {
+    let mut pooled = state.pool.get().await?;
+    let mut conn = pooled.conn();
+    let i = ig::get(&mut conn, caller.actor(), &name).await?;
+    let (from, to) = server::domain::busy_rules::window(q.from.as_deref(), q.to.as_deref(), i.tz())?;
+    let preview = server::domain::busy_rules::preview(&mut conn, &i, &i.busy_rules, from, to).await?;
+    Ok(Json(preview.into()))
 }

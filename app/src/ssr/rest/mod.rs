@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/integrations/{name}/sync"),
     ("post", "/api/v1/integrations/{name}/apply-held"),
     ("get", "/api/v1/integrations/{name}/runs"),
+    ("get", "/api/v1/integrations/{name}/busy-preview"),
     ("get", "/api/v1/availability"),
     ("post", "/api/v1/availability/check"),
     ("get", "/api/v1/admin/sync-health"),
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/integrations/{name}/sync", post(sync::sync_now))
         .route("/integrations/{name}/apply-held", post(sync::apply_held))
         .route("/integrations/{name}/runs", get(sync::runs))
+        .route("/integrations/{name}/busy-preview", get(integrations::busy_preview))
         .route("/availability", get(availability::availability))
         .route("/availability/check", post(availability::check))
         .route("/admin/sync-health", get(health::sync_health))

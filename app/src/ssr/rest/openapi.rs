@@ -28,6 +28,7 @@ impl Modify for BearerAuth {
         integrations::update,
         integrations::delete,
         integrations::make_primary,
+        integrations::busy_preview,
         sync::sync_now,
         sync::apply_held,
         sync::runs,
@@ -62,7 +63,7 @@ impl Modify for BearerAuth {
         slots::find
     ),
     components(schemas(
-        integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput,
+        integrations::IntegrationJson, integrations::WriteJson, integrations::ListJson, integrations::IntegrationInput, integrations::PreviewJson, integrations::PreviewItemJson,
         sync::StartedJson, sync::RunJson, sync::RunListJson,
         availability::AvailabilityJson, availability::BusyJson, availability::SourceJson, availability::CheckJson,
         availability::ConflictJson, availability::CheckInput, availability::DegradedJson,

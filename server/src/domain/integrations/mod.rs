@@ -4,7 +4,8 @@ pub mod history;
 pub mod rules;
 pub mod types;
 
-pub use rules::{Checked, Draft, Facts, Patch, SecretChange};
+pub use rules::{split_addresses, Checked, Draft, Facts, Patch, SecretChange};
+use crate::busy::{Owner, Rules};
 pub use types::{ConflictPolicy, IntegrationType, StalePolicy, SyncDirection, SyncStatus};
 
 use super::{is_unique_violation, now, users, Error, FieldMessage, Report, Result, Warning};
@@ -69,6 +70,9 @@ struct Row {
     account_id: Option<i64>,
     stale_policy: String,
     conflict_policy: String,
+    busy_rules: String,
+    free_title_patterns: String,
+    own_addresses: String,
 }
 
 /// An integration as everything outside this module sees it: never a secret, only whether one
@@ -120,6 +124,10 @@ pub struct Integration {
     pub stale_policy: StalePolicy,
     /// How a change made in the calendar to a booking's copy is followed.
     pub conflict_policy: ConflictPolicy,
+    /// What blocks the owner's time: a rule per kind of event, and title patterns.
+    pub busy_rules: Rules,
+    /// The owner's addresses in this calendar as entered; empty: [`Integration::default_addresses`].
+    pub own_addresses: Vec<String>,
 }
 
 impl Integration {
@@ -160,6 +168,8 @@ impl Integration {
             account_id: r.account_id,
             stale_policy: StalePolicy::parse(&r.stale_policy).unwrap_or_default(),
             conflict_policy: ConflictPolicy::parse(&r.conflict_policy).unwrap_or_default(),
+            busy_rules: Rules::from_stored(&r.busy_rules, &r.free_title_patterns),
+            own_addresses: split_addresses(&r.own_addresses),
         }
     }
 
@@ -221,6 +231,8 @@ impl Integration {
             sync_interval_minutes: self.sync_interval_minutes as i64,
             stale_policy: self.stale_policy,
             conflict_policy: self.conflict_policy,
+            busy_rules: self.busy_rules.clone(),
+            own_addresses: self.own_addresses.clone(),
         }
     }
 }
@@ -242,6 +254,9 @@ struct Columns<'a> {
     sync_interval_minutes: i32,
     stale_policy: &'a str,
     conflict_policy: &'a str,
+    busy_rules: String,
+    free_title_patterns: String,
+    own_addresses: String,
     modified_at: NaiveDateTime,
     modified_by: Option<i64>,
 }
@@ -263,6 +278,9 @@ impl<'a> Columns<'a> {
             sync_interval_minutes: draft.sync_interval_minutes as i32,
             stale_policy: draft.stale_policy.as_str(),
             conflict_policy: draft.conflict_policy.as_str(),
+            busy_rules: draft.busy_rules.rules_json(),
+            free_title_patterns: draft.busy_rules.patterns_json(),
+            own_addresses: draft.own_addresses.join("\n"),
             modified_at: at,
             modified_by: Some(by),
         }
@@ -297,6 +315,25 @@ macro_rules! joined {
     () => {
         (Row::as_select(), u::email, u::time_zone, ss::due_at.nullable(), ss::event_count.nullable(), ss::failures.nullable(), ss::queued_at.nullable())
     };
+}
+
+/// Whose calendar it is: the addresses entered, else the provider account's address (Google,
+/// Outlook) or the owner's email (feeds, and calendars without an account).
+pub async fn owner_of(conn: &mut Conn<'_>, integration: &Integration) -> Result<Owner> {
+    if !integration.own_addresses.is_empty() {
+        return Ok(Owner::new(&integration.own_addresses));
+    }
+    Ok(Owner::new([default_address(conn, integration).await?]))
+}
+
+/// The owner's address when none is entered.
+pub async fn default_address(conn: &mut Conn<'_>, integration: &Integration) -> Result<String> {
+    use crate::db::schema::provider_accounts as pa;
+    let account: Option<String> = match integration.account_id {
+        Some(id) if integration.integration_type.is_oauth() => run!(conn, |c| pa::table.find(id).select(pa::email).first(c).await.optional())?,
+        _ => None,
+    };
+    Ok(account.unwrap_or_else(|| integration.user.clone()))
 }
 
 /// Lists the calendars the actor may see, with the total before paging.
@@ -753,6 +790,9 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
                 messages.extend(unmark_others(c, current.user_id, current.id, true, actor.user_id).await?);
             }
             let integration = get(c, actor, &name).await?;
+            if integration.busy_rules != current.busy_rules {
+                crate::domain::busy_rules::apply(c, integration.id, &integration.busy_rules).await?;
+            }
             reschedule(c, &current, &integration).await?;
             let who = history::who(c, actor).await?;
             history::record(c, integration.id, &name, "update", &who, Some(&current), Some(&integration), ts).await?;
@@ -762,12 +802,28 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
     .await
 }
 
+/// What the calendar's stored events would do under the rules `patch` carries (`busy_rules`,
+/// `free_title_patterns`, `own_addresses`), in [from, to), without saving anything: the
+/// record, the rules and addresses as they would be saved, and the preview. Unreadable input
+/// is refused with a message per field, as a save would.
+pub async fn preview_busy(conn: &mut Conn<'_>, actor: Actor, name: &str, patch: &Patch, from: NaiveDateTime, to: NaiveDateTime) -> Result<(Integration, Draft, crate::domain::busy_rules::Preview)> {
+    let current = get(conn, actor, name).await?;
+    let only = Patch { busy_rules: patch.busy_rules.clone(), free_title_patterns: patch.free_title_patterns.clone(), own_addresses: patch.own_addresses.clone(), ..Patch::default() };
+    let (draft, errors) = rules::apply(current.draft(), &only, false, current.tz());
+    if !errors.is_empty() {
+        return Err(Error::Invalid(Report { errors, warnings: Vec::new() }));
+    }
+    let preview = crate::domain::busy_rules::preview(conn, &current, &draft.busy_rules, from.and_utc(), to.and_utc()).await?;
+    Ok((current, draft, preview))
+}
+
 /// A new feed address is fetched afresh at once; a new interval or reactivation counts from
 /// the last successful sync.
 async fn reschedule(c: &mut Conn<'_>, before: &Integration, after: &Integration) -> Result<()> {
     use crate::db::schema::sync_cursors as sc;
-    // An address is sealed anew only when it changed.
-    if before.sealed_url != after.sealed_url || before.calendar_id != after.calendar_id {
+    // An address is sealed anew only when it changed. New owner addresses: every event is
+    // read again for the owner's answers.
+    if before.sealed_url != after.sealed_url || before.calendar_id != after.calendar_id || before.own_addresses != after.own_addresses {
         run!(c, |cc| diesel::delete(sc::table.find(after.id)).execute(cc).await)?;
         return crate::domain::schedule::set_due(c, after.id, None, after.is_active && after.auto_sync_enabled).await;
     }

@@ -5,7 +5,7 @@
 //! lays it over the current state (or the defaults) and reports values that cannot be read;
 //! [`check`] then applies the rules, given the facts only the database knows ([`Facts`]).
 use super::types::{limits::*, ConflictPolicy, IntegrationType, StalePolicy, SyncDirection};
-use crate::{crypto::Secret, domain::{FieldMessage, Report, Warning}};
+use crate::{busy::Rules, crypto::Secret, domain::{FieldMessage, Report, Warning}};
 use chrono::{NaiveDateTime, TimeZone};
 
 /// Raw input: `None` leaves a field as it is.
@@ -34,6 +34,13 @@ pub struct Patch {
     pub stale_policy: Option<String>,
     /// `last-write-wins`, `prefer-calsync`, `prefer-calendar` or `ask`.
     pub conflict_policy: Option<String>,
+    /// What blocks time: `(kind, "busy"|"free")` pairs; only the kinds given change.
+    pub busy_rules: Option<Vec<(String, String)>>,
+    /// Replaces the title patterns (blank ones dropped).
+    pub free_title_patterns: Option<Vec<String>>,
+    /// The owner's addresses in this calendar, one per line or comma-separated; `Some("")`
+    /// goes back to the default.
+    pub own_addresses: Option<String>,
     /// The version the editor saw; a different current version is a concurrent change.
     pub version: Option<i64>,
 }
@@ -67,6 +74,8 @@ pub struct Draft {
     pub sync_interval_minutes: i64,
     pub stale_policy: StalePolicy,
     pub conflict_policy: ConflictPolicy,
+    pub busy_rules: Rules,
+    pub own_addresses: Vec<String>,
 }
 
 impl Draft {
@@ -90,6 +99,8 @@ impl Draft {
             sync_interval_minutes: INTERVAL_DEFAULT,
             stale_policy: StalePolicy::FailOpen,
             conflict_policy: ConflictPolicy::LastWriteWins,
+            busy_rules: Rules::default(),
+            own_addresses: Vec::new(),
         }
     }
 
@@ -242,7 +253,49 @@ pub fn apply(mut draft: Draft, patch: &Patch, is_new: bool, tz: chrono_tz::Tz) -
             None => errors.push(FieldMessage::new("conflict_policy", format!("Conflict Policy '{p}' is not one of last-write-wins, prefer-calsync, prefer-calendar, ask."))),
         },
     }
+    if let Some(changes) = &patch.busy_rules {
+        match draft.busy_rules.patched(changes) {
+            Ok(r) => draft.busy_rules = r,
+            Err(e) => errors.extend(e.into_iter().map(|m| FieldMessage::new("busy_rules", m))),
+        }
+    }
+    if let Some(patterns) = &patch.free_title_patterns {
+        match draft.busy_rules.with_patterns(patterns) {
+            Ok(r) => draft.busy_rules = r,
+            Err(e) => errors.extend(e.into_iter().map(|m| FieldMessage::new("free_title_patterns", m))),
+        }
+    }
+    if let Some(raw) = &patch.own_addresses {
+        let given = split_addresses(raw);
+        let bad: Vec<FieldMessage> = given.iter().filter(|a| !looks_like_address(a)).map(|a| FieldMessage::new("own_addresses", format!("'{a}' is not an email address."))).collect();
+        if given.len() > MAX_ADDRESSES {
+            errors.push(FieldMessage::new("own_addresses", format!("At most {MAX_ADDRESSES} addresses; {} were given.", given.len())));
+        } else if bad.is_empty() {
+            draft.own_addresses = given;
+        }
+        errors.extend(bad);
+    }
     (draft, errors)
+}
+
+/// The most addresses one calendar lists for its owner.
+pub const MAX_ADDRESSES: usize = 20;
+
+/// Addresses as typed: one per line or separated by commas, `mailto:` dropped, each once.
+pub fn split_addresses(raw: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in raw.split(['\n', ',', ';']).map(str::trim).filter(|a| !a.is_empty()) {
+        let a = a.strip_prefix("mailto:").unwrap_or(a).to_owned();
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&a)) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+fn looks_like_address(a: &str) -> bool {
+    let Some((local, domain)) = a.rsplit_once('@') else { return false };
+    !local.is_empty() && !domain.is_empty() && a.len() <= 254 && !a.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
 }
 
 /// What only the database knows, looked up before the rules run.
