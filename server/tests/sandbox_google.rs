@@ -399,3 +399,32 @@ async fn primary_names_the_accounts_own_calendar_on_every_calendar_route() {
     assert_eq!((status, bobs["summary"].as_str(), ids(&bobs)), (200, Some("bob@example.com"), Vec::<String>::new()));
     assert_eq!(call(&s, &bob, Method::GET, "primary/events/mine1", None, None).await.0, 404);
 }
+
+#[tokio::test]
+async fn the_calendars_own_entries_are_marked_self_and_every_event_has_a_type() {
+    // providers.md: `attendees[].self` marks the calendar's own entry, `organizer{email,self}`,
+    // `eventType` `default|outOfOffice|focusTime|workingLocation`, `responseStatus`.
+    let s = sandbox().await;
+    let (token, _) = s.with(|st| st.issue_tokens("ana@example.com"));
+    s.with(|st| {
+        st.put_event("ana@example.com", "mine", event("Mine", 1));
+        let mut invite = event("Invite", 2);
+        invite["organizer"] = json!({"email": "boss@example.com", "self": true});
+        invite["attendees"] = json!([{"email": "Ana@Example.com", "responseStatus": "declined"}, {"email": "boss@example.com", "self": true}, {"email": "cy@example.com"}]);
+        st.put_event("ana@example.com", "invite", invite);
+        let mut away = event("Away", 3);
+        away["eventType"] = json!("outOfOffice");
+        st.put_event("ana@example.com", "away", away);
+    });
+    let (_, page) = list(&s, &token, "").await;
+    let by_id = |id: &str| page["items"].as_array().unwrap().iter().find(|e| e["id"] == id).unwrap().clone();
+    let mine = by_id("mine");
+    assert_eq!((mine["eventType"].as_str(), &mine["organizer"]), (Some("default"), &json!({"email": "ana@example.com", "self": true})));
+    let invite = by_id("invite");
+    assert_eq!(invite["organizer"], json!({"email": "boss@example.com"}), "a client cannot claim self");
+    let attendees = invite["attendees"].as_array().unwrap();
+    assert_eq!(attendees[0], json!({"email": "Ana@Example.com", "responseStatus": "declined", "self": true}));
+    assert_eq!(attendees[1], json!({"email": "boss@example.com", "responseStatus": "needsAction"}));
+    assert_eq!(attendees[2]["responseStatus"], "needsAction");
+    assert_eq!(by_id("away")["eventType"], "outOfOffice");
+}

@@ -336,3 +336,26 @@ async fn instances_come_in_pages_linked_by_next_links() {
     assert_eq!(one["value"].as_array().unwrap().len(), 25);
     assert!(one.get("@odata.nextLink").is_none());
 }
+
+#[tokio::test]
+async fn an_event_made_in_the_calendar_is_organised_by_its_owner_and_an_invitation_is_not() {
+    // providers.md: `showAs`, `responseStatus.response` (`organizer` for the owner's own
+    // events), `isOrganizer`, `isAllDay`.
+    let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (token, _) = s.with(|st| st.issue_ms_tokens(ANA));
+    let cal = s.with(|st| {
+        let cal = st.add_ms_account(ANA);
+        st.put_graph_event(&cal, "mine", event("Mine", 1));
+        let mut invite = event("Invite", 2);
+        invite["isOrganizer"] = json!(false);
+        st.put_graph_event(&cal, "invite", invite);
+        cal
+    });
+    let url = format!("{}/me/calendars/{cal}/calendarView/delta?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-01-20T00:00:00Z", s.graph_url());
+    let (_, page) = get(&url, &token, None).await;
+    let by_id = |id: &str| page["value"].as_array().unwrap().iter().find(|e| e["id"] == id).unwrap().clone();
+    let mine = by_id("mine");
+    assert_eq!((mine["isOrganizer"].as_bool(), mine["responseStatus"]["response"].as_str(), mine["showAs"].as_str(), mine["isAllDay"].as_bool()), (Some(true), Some("organizer"), Some("busy"), Some(false)));
+    let invite = by_id("invite");
+    assert_eq!((invite["isOrganizer"].as_bool(), invite["responseStatus"]["response"].as_str()), (Some(false), Some("notResponded")));
+}
