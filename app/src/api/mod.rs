@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod availability;
 pub mod bookings;
+pub mod busy_rules;
 pub mod conflicts;
 pub mod connect;
 pub mod exports;

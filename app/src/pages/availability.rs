@@ -121,10 +121,9 @@ fn Block(b: BlockView) -> impl IntoView {
     let class = format!("busy cal-c{}{}", b.color, if b.maybe.is_some() { " maybe" } else { "" });
     view! {
         <div class=class style=style title=title data-test="busy-block">
-            <span class="busy-time">{b.time}</span>
+            <span class="busy-time">{b.time}{b.maybe.map(|m| view! { " · " <em>{m}</em> })}</span>
             <span class="busy-cal">{b.calendar}</span>
             <span class="busy-summary">{b.summary}</span>
-            {b.maybe.map(|m| view! { <span class="busy-maybe">{m}</span> })}
         </div>
     }
 }

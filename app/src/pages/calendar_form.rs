@@ -7,14 +7,14 @@ use crate::{
     },
     components::{
         form::{FieldError, Submit},
-        notices::use_flash,
+        notices::{use_flash, NoticeList, Notices},
     },
     error::AppError,
-    pages::not_found::NotFound,
+    pages::{busy_rules::BusyRulesSection, not_found::NotFound},
 };
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// Warnings for one field (yellow; red when `danger`).
 #[component]
@@ -30,19 +30,30 @@ fn FieldWarnings(#[prop(into)] error: Signal<Option<AppError>>, field: &'static 
 #[component]
 pub fn CalendarFormPage() -> impl IntoView {
     let params = use_params_map();
-    let name = move || params.read().get("name");
-    let data = Resource::new(name, get_integration_form);
+    let query = use_query_map();
+    // A save that comes back here (with its flash) reads the record again: its version moved.
+    let name = move || (params.read().get("name"), query.read().get("flash"));
+    let data = Resource::new(name, |(name, _)| get_integration_form(name));
     let flash = use_flash();
     let save = ServerAction::<SaveIntegration>::new();
 
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let refused = flash.await.filter(|f| f.error.is_some());
+                let flashed = flash.await;
+                let said = flashed.clone().filter(|f| f.error.is_none()).map(|f| Notices::from_result(f.messages, f.warnings)).unwrap_or_default();
+                let refused = flashed.filter(|f| f.error.is_some());
                 match data.await {
                     Err(AppError::NotFound) => Either::Left(view! { <NotFound/> }),
                     Err(e) => Either::Right(Either::Left(view! { <div class="alert error" role="alert">{e.to_string()}</div> })),
-                    Ok(d) => Either::Right(Either::Right(view! { <CalendarForm data=d save refused/> })),
+                    Ok(d) => {
+                        let name = d.record.as_ref().map(|r| r.name.clone());
+                        Either::Right(Either::Right(view! {
+                            <NoticeList notices=Signal::stored(said)/>
+                            <CalendarForm data=d save refused/>
+                            {name.map(|name| view! { <BusyRulesSection name/> })}
+                        }))
+                    }
                 }
             })}
         </Transition>

@@ -5,6 +5,7 @@ pub mod admin_users;
 pub mod availability;
 pub mod booking_occurrences;
 pub mod bookings;
+pub mod busy_rules;
 pub mod conflicts;
 pub mod calendar_form;
 pub mod calendars;
