@@ -31,17 +31,24 @@ fn feed() -> String {
     )
 }
 
-db_test!(rules_are_patched_in_part_previewed_and_named_in_every_answer, |db| {
+/// Ana with the feed above as her calendar, synced: the host, the app, her token and the
+/// calendar as created.
+async fn synced_feed(db: &server::testing::TestDb) -> (FeedHost, axum::Router, String, Value) {
     let host = FeedHost::start().await;
     host.set("/ana.ics", Reply::Feed(feed()));
-    add_user(&db, ANA, Role::User).await;
-    let token = token_for(&db, ANA).await;
-    let app = app(&db);
+    add_user(db, ANA, Role::User).await;
+    let token = token_for(db, ANA).await;
+    let app = app(db);
     let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&token), Some(json!({"integration_type": "iCal", "integration_name": "Work", "ical_url": host.url("/ana.ics")})))).await);
+    sync_and_wait(&app, &token, created["name"].as_str().unwrap()).await;
+    (host, app, token, created)
+}
+
+db_test!(rules_are_patched_in_part_previewed_and_named_in_every_answer, |db| {
+    let (_host, app, token, created) = synced_feed(&db).await;
     let name = created["name"].as_str().unwrap().to_owned();
     assert_eq!(created["busy_rules"], json!({"declined": "free", "unanswered": "busy", "out_of_office": "busy", "working_elsewhere": "free", "free": "free", "tentative": "busy", "all_day": "busy", "busy": "busy"}));
     assert_eq!(created["free_title_patterns"], json!([]));
-    sync_and_wait(&app, &token, &name).await;
     let path = format!("/api/v1/integrations/{name}");
 
     // The preview under the stored (default) rules.
@@ -96,13 +103,7 @@ db_test!(rules_are_patched_in_part_previewed_and_named_in_every_answer, |db| {
 });
 
 db_test!(a_refused_booking_names_the_rule_of_what_is_in_the_way, |db| {
-    let host = FeedHost::start().await;
-    host.set("/ana.ics", Reply::Feed(feed()));
-    add_user(&db, ANA, Role::User).await;
-    let token = token_for(&db, ANA).await;
-    let app = app(&db);
-    let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&token), Some(json!({"integration_type": "iCal", "integration_name": "Work", "ical_url": host.url("/ana.ics")})))).await);
-    sync_and_wait(&app, &token, created["name"].as_str().unwrap()).await;
+    let (_host, app, token, _) = synced_feed(&db).await;
     let a = send(&app, api("POST", "/api/v1/bookings", Some(&token), Some(json!({"title": "Intro", "start": iso(1, "10:00"), "end": iso(1, "10:30"), "time_zone": "UTC"})))).await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     assert_eq!((json(&a)["conflicts"][0]["summary"].as_str(), json(&a)["conflicts"][0]["rule"].as_str()), (Some("Maybe sync"), Some("tentative")));

@@ -284,16 +284,8 @@ async fn run() {
         };
         let from = Utc::now() - Days::days(PAST_DAYS);
         let to = from + Days::days(90);
-        let mut samples = Vec::new();
-        let mut intervals = 0;
         let mut pooled = db.pool.get().await.unwrap();
-        for _ in 0..50 {
-            let started = Instant::now();
-            let (busy, _) = availability::busy(&mut pooled.conn(), &user, from, to).await.unwrap();
-            samples.push(started.elapsed());
-            intervals = busy.len();
-        }
-        let t = median(samples);
+        let (t, intervals) = availability_median(&mut pooled.conn(), &user, from, to).await;
         let limit = if kind == Kind::Sqlite { 2.0 } else { 5.0 };
         lines.push(Line {
             what: format!("(d) 90-day availability, {label}: {} events → {intervals} busy intervals", run.created_count),
@@ -305,14 +297,7 @@ async fn run() {
         let version = ig::get(&mut pooled.conn(), me, &name).await.unwrap().version;
         let patch = Patch { busy_rules: Some(vec![("tentative".into(), "free".into())]), free_title_patterns: Some(vec!["[free]".into(), "lunch?".into()]), version: Some(version), ..Patch::default() };
         ig::update(&mut pooled.conn(), &db.keys, me, &name, patch).await.unwrap();
-        let mut samples = Vec::new();
-        for _ in 0..50 {
-            let started = Instant::now();
-            let (busy, _) = availability::busy(&mut pooled.conn(), &user, from, to).await.unwrap();
-            samples.push(started.elapsed());
-            intervals = busy.len();
-        }
-        let t = median(samples);
+        let (t, intervals) = availability_median(&mut pooled.conn(), &user, from, to).await;
         lines.push(Line {
             what: format!("(d′) the same with other rules (tentative free, two title patterns): {intervals} busy intervals"),
             figure: ms(t),
@@ -327,6 +312,19 @@ async fn run() {
     for l in lines {
         println!("| {} | {} | {} | {} |", l.what, l.figure, l.target, l.ratio);
     }
+}
+
+/// The median of 50 availability answers, and how many busy intervals it has.
+async fn availability_median(conn: &mut server::db::Conn<'_>, user: &users::User, from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> (Duration, usize) {
+    let mut samples = Vec::new();
+    let mut intervals = 0;
+    for _ in 0..50 {
+        let started = Instant::now();
+        let (busy, _) = availability::busy(conn, user, from, to).await.unwrap();
+        samples.push(started.elapsed());
+        intervals = busy.len();
+    }
+    (median(samples), intervals)
 }
 
 fn ical_at(date: &str) -> chrono::DateTime<Utc> {

@@ -166,15 +166,7 @@ async fn world(db: &TestDb) -> World {
     let outlook = ig::create(&mut c.conn(), &db.keys, me, oauth("Outlook Calendar", &graph_cal, &m_access, &m_refresh)).await.unwrap().integration.name;
     drop(c);
     let ical = calendar(db, me, "Feed", &feeds.url("/ana.ics")).await;
-    let google_endpoints = server::providers::google::Endpoints {
-        auth: sandbox.google_auth_url(),
-        token: sandbox.google_token_url(),
-        revoke: sandbox.google_revoke_url(),
-        api: sandbox.google_api_url(),
-        client_id: Some(server::sandbox::CLIENT_ID.into()),
-        client_secret: Some(Secret::new(server::sandbox::CLIENT_SECRET)),
-    };
-    let settings = Settings { feeds: limits(), google: google_endpoints, outlook: sandbox.microsoft_endpoints(), provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let settings = Settings { feeds: limits(), google: sandbox.google_endpoints(), outlook: sandbox.microsoft_endpoints(), provider_timeout: Duration::from_secs(5), ..Settings::default() };
     let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(limits())), settings);
     let names = [google, outlook, ical];
     for name in &names {

@@ -91,11 +91,12 @@ fn patch_of(switches: [&Option<String>; 8], patterns: &Option<String>, addresses
     }
 }
 
-/// Saving, first step: what the next 14 days of stored events would do under the rules typed.
-/// Nothing is saved.
+/// Saving: what the next 14 days of stored events would do under the rules typed (nothing
+/// saved); with `apply`, the rules are saved and take effect at once, and the browser goes
+/// back to the calendar with what they did.
 #[allow(clippy::too_many_arguments)]
 #[server]
-pub async fn preview_busy_rules(
+pub async fn save_busy_rules(
     name: String,
     version: i64,
     rule_declined: Option<String>,
@@ -108,16 +109,28 @@ pub async fn preview_busy_rules(
     rule_busy: Option<String>,
     patterns: Option<String>,
     addresses: Option<String>,
+    apply: Option<String>,
 ) -> Result<PreviewView, AppError> {
     use server::domain::{busy_rules, integrations as ig};
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
     let switches = [&rule_declined, &rule_unanswered, &rule_out_of_office, &rule_working_elsewhere, &rule_free, &rule_tentative, &rule_all_day, &rule_busy];
     let patch = patch_of(switches, &patterns, &addresses, version);
+    let actor = super::integrations::actor(&me);
     let mut pooled = state.pool.get().await?;
+    let mut conn = pooled.conn();
+    let applied = match apply.is_some() {
+        true => Some(ig::update(&mut conn, &state.keys, actor, &name, patch.clone()).await?.integration),
+        false => None,
+    };
     let now = server::domain::now();
     let to = now + chrono::Duration::days(busy_rules::DEFAULT_DAYS);
-    let (current, draft, preview) = ig::preview_busy(&mut pooled.conn(), super::integrations::actor(&me), &name, &patch, now, to).await?;
+    let (current, draft, preview) = ig::preview_busy(&mut conn, actor, &name, &patch, now, to).await?;
+    if let Some(saved) = applied {
+        let message = format!("Saved what blocks your time in '{}'. Next 14 days: {}", saved.integration_name, preview.sentence());
+        let flash = crate::api::flash::Flash { messages: vec![message], ..Default::default() };
+        super::redirect::to_flash(&format!("/calendars/{}", saved.name), &flash).await;
+    }
     let tz = current.tz();
     let when = |i: &busy_rules::Item| {
         let (s, e) = (i.start.with_timezone(&tz), i.end.with_timezone(&tz));
@@ -137,38 +150,4 @@ pub async fn preview_busy_rules(
         name: current.name,
         version: current.version,
     })
-}
-
-/// Saving, second step: the rules are stored and apply at once; back to the calendar with
-/// what they did.
-#[allow(clippy::too_many_arguments)]
-#[server]
-pub async fn apply_busy_rules(
-    name: String,
-    version: i64,
-    rule_declined: Option<String>,
-    rule_unanswered: Option<String>,
-    rule_out_of_office: Option<String>,
-    rule_working_elsewhere: Option<String>,
-    rule_free: Option<String>,
-    rule_tentative: Option<String>,
-    rule_all_day: Option<String>,
-    rule_busy: Option<String>,
-    patterns: Option<String>,
-    addresses: Option<String>,
-) -> Result<String, AppError> {
-    use server::domain::{busy_rules, integrations as ig};
-    let me = super::ctx::user().await?;
-    let state = super::ctx::state();
-    let switches = [&rule_declined, &rule_unanswered, &rule_out_of_office, &rule_working_elsewhere, &rule_free, &rule_tentative, &rule_all_day, &rule_busy];
-    let patch = patch_of(switches, &patterns, &addresses, version);
-    let mut pooled = state.pool.get().await?;
-    let mut conn = pooled.conn();
-    let saved = ig::update(&mut conn, &state.keys, super::integrations::actor(&me), &name, patch).await?.integration;
-    let now = server::domain::now();
-    let preview = busy_rules::preview(&mut conn, &saved, &saved.busy_rules, now.and_utc(), (now + chrono::Duration::days(busy_rules::DEFAULT_DAYS)).and_utc()).await?;
-    let message = format!("Saved what blocks your time in '{}'. Next 14 days: {}", saved.integration_name, preview.sentence());
-    let flash = crate::api::flash::Flash { messages: vec![message.clone()], ..Default::default() };
-    super::redirect::to_flash(&format!("/calendars/{}", saved.name), &flash).await;
-    Ok(message)
 }

@@ -2,7 +2,7 @@
 //! and the owner's addresses. Saving first shows what the next 14 days of stored events would
 //! do; Apply stores the rules, which take effect at once.
 use crate::{
-    api::busy_rules::{busy_rules_of, ApplyBusyRules, BusyRulesView, PreviewBusyRules, PreviewView, RuleView},
+    api::busy_rules::{busy_rules_of, BusyRulesView, PreviewView, RuleView, SaveBusyRules},
     components::form::{last_error, FieldError, FormAlert, Submit},
 };
 use leptos::{either::Either, prelude::*};
@@ -43,8 +43,8 @@ fn switches(rules: &[RuleView], hidden: bool) -> impl IntoView {
 
 #[component]
 fn RulesForm(d: BusyRulesView) -> impl IntoView {
-    let preview = ServerAction::<PreviewBusyRules>::new();
-    let apply = ServerAction::<ApplyBusyRules>::new();
+    let preview = ServerAction::<SaveBusyRules>::new();
+    let apply = ServerAction::<SaveBusyRules>::new();
     let error = last_error(preview.value());
     let shown = move || preview.value().get().and_then(|r| r.ok());
     view! {
@@ -82,7 +82,7 @@ fn RulesForm(d: BusyRulesView) -> impl IntoView {
 }
 
 #[component]
-fn Preview(p: PreviewView, apply: ServerAction<ApplyBusyRules>, preview: ServerAction<PreviewBusyRules>) -> impl IntoView {
+fn Preview(p: PreviewView, apply: ServerAction<SaveBusyRules>, preview: ServerAction<SaveBusyRules>) -> impl IntoView {
     let error = last_error(apply.value());
     view! {
         <div class="preview" role="region" aria-labelledby="preview-title" data-test="busy-preview">
@@ -108,6 +108,7 @@ fn Preview(p: PreviewView, apply: ServerAction<ApplyBusyRules>, preview: ServerA
                 <FormAlert error/>
                 <input type="hidden" name="name" value=p.name.clone()/>
                 <input type="hidden" name="version" value=p.version.to_string()/>
+                <input type="hidden" name="apply" value="1"/>
                 {switches(&p.rules, true)}
                 <input type="hidden" name="patterns" value=p.patterns.clone()/>
                 <input type="hidden" name="addresses" value=p.addresses.clone()/>
