@@ -42,7 +42,7 @@ db_test!(bookings_over_rest, |db| {
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     let v = json(&a);
     assert_eq!(v["errors"][0]["message"], "sarah@example.com is busy 10:00–10:30: 'Intro call' (Booking)");
-    assert_eq!(v["conflicts"][0], json!({"start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "integration": format!("booking-{}", made["id"]), "integration_name": "Booking", "summary": "Intro call"}));
+    assert_eq!(v["conflicts"][0], json!({"start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "integration": format!("booking-{}", made["id"]), "integration_name": "Booking", "summary": "Intro call", "kind": "booking", "rule": null}));
     // The slot check sees the booking too.
     let check = json(&send(&app, api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"start": format!("{day}T09:10:00Z"), "end": format!("{day}T09:20:00Z")})))).await);
     assert_eq!(check["free"], false);

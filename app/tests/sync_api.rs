@@ -112,7 +112,7 @@ db_test!(sync_now_runs_and_availability, |db| {
             (format!("{next}T00:00:00Z"), format!("{}T00:00:00Z", next + Days::days(1)), vec!["offsite".to_owned()]),
         ]
     );
-    assert_eq!(v["busy"][0]["sources"][0], json!({"kind": "event", "integration": name, "integration_name": "Team", "summary": "standup"}));
+    assert_eq!(v["busy"][0]["sources"][0], json!({"kind": "event", "rule": "busy", "integration": name, "integration_name": "Team", "summary": "standup"}));
 
     // The slot check.
     let check = |start: String, end: String| api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"user": "sarah@example.com", "start": start, "end": end})));
