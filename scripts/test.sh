@@ -45,7 +45,7 @@ cargo leptos build
 export LEPTOS_OUTPUT_NAME=calsync
 
 say "Rust tests (every database test on SQLite and on PostgreSQL)"
-cargo test -p server -p app --no-default-features --features app/ssr --lib --tests 2>&1 | tee "$work/cargo-test.log"
+cargo test -p providers -p server -p app --no-default-features --features app/ssr --lib --tests 2>&1 | tee "$work/cargo-test.log"
 
 E2E_EMAIL=admin@example.com
 E2E_PASSWORD="admin password 1"

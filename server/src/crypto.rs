@@ -8,24 +8,7 @@ use aes_gcm::{
 use base64::{engine::general_purpose::STANDARD, Engine};
 use std::{fmt, path::{Path, PathBuf}};
 
-/// A secret in memory: never printed.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::providers::secret::Secret;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
@@ -152,7 +135,7 @@ impl Keyring {
         let plain = cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() })
             .map_err(|_| CryptoError::Undecryptable(id.to_string()))?;
-        String::from_utf8(plain).map(Secret).map_err(|_| CryptoError::Undecryptable(id.to_string()))
+        String::from_utf8(plain).map(Secret::new).map_err(|_| CryptoError::Undecryptable(id.to_string()))
     }
 }
 
@@ -248,4 +231,11 @@ mod tests {
         assert!(Keyring::from_list("k1:notbase64!").is_err());
         assert!(Keyring::from_list("k1:AAAA").is_err());
     }
+}
+
+/// A random 128-bit id in hex (push channel ids and their tokens).
+pub fn random_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

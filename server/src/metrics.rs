@@ -88,6 +88,11 @@ pub fn run_finished(t: IntegrationType, run: &crate::sync::Run) {
 }
 
 /// One request to a provider or feed host: its status (`None`: no answer) and latency.
+/// Makes the provider side report its requests here (idempotent).
+pub fn install() {
+    crate::providers::observe::set(provider_request);
+}
+
 pub fn provider_request(provider: &str, status: Option<u16>, elapsed: Duration) {
     let m = &*METRICS;
     let status = status.map(|s| s.to_string());

@@ -21,7 +21,7 @@ pub const MSG_OWN_ONLY: &str = "You can only book meetings for yourself.";
 pub const MSG_CANCELLED: &str = "This booking is cancelled already.";
 pub const TITLE_MAX: usize = 200;
 /// How far ahead a recurring booking is checked for clashes.
-pub const CHECK_DAYS: i64 = 366;
+pub const CHECK_DAYS: i64 = crate::providers::write::CHECK_DAYS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Booking {

@@ -30,7 +30,7 @@ pub use state::{Fault, SandboxState};
 
 /// A random 128-bit id in hex (channel ids and tokens).
 pub fn random_id() -> String {
-    state::random_token("")
+    crate::crypto::random_id()
 }
 
 /// The OAuth client the sandbox knows (any other is refused, as a provider would).

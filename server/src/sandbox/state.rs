@@ -122,10 +122,7 @@ pub struct SandboxState {
 }
 
 pub fn random_token(prefix: &str) -> String {
-    use rand::Rng;
-    let bytes: [u8; 16] = rand::rng().random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}{hex}")
+    format!("{prefix}{}", crate::crypto::random_id())
 }
 
 impl SandboxState {

@@ -180,6 +180,7 @@ impl Engine {
 
     /// With a feed client of the caller's (tests inject a resolver).
     pub fn with_feed_client(pool: Pool, keys: Keyring, feeds: Arc<FeedClient>, settings: Settings) -> Engine {
+        crate::metrics::install();
         let worker = format!("{}-{}-{:04x}", hostname(), std::process::id(), rand::random::<u16>());
         let read = ReadLimits {
             max_instances: settings.max_instances,
@@ -213,7 +214,7 @@ impl Engine {
             let secrets = self.inner.adapters.secrets(&mut pooled.conn(), integration, None).await.map_err(|e| e.to_string())?.map_err(|e| e.message)?;
             let access = secrets.access_token.ok_or("no access token")?;
             let calendar = integration.calendar_id.clone().unwrap_or_default();
-            let token = crate::sandbox::random_id();
+            let token = crate::crypto::random_id();
             drop(pooled);
             let channel = self.open_channel(integration, &access, &calendar, base, &token).await.map_err(|e| e.message)?;
             let mut pooled = self.conn().await.map_err(|e| e.to_string())?;
@@ -241,7 +242,7 @@ impl Engine {
             }
             _ => {
                 let address = format!("{}/webhooks/google", base.trim_end_matches('/'));
-                let id = format!("calsync-{}", crate::sandbox::random_id());
+                let id = format!("calsync-{}", crate::crypto::random_id());
                 crate::providers::google::watch(api, &s.google.api, access, calendar, &id, &address, token).await
             }
         }

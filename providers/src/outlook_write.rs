@@ -169,7 +169,7 @@ impl OutlookCalendar {
     /// A series retitled: its exceptions made in Outlook that still hold the old subject take
     /// the new one (Outlook updates only the occurrences not changed on their own).
     async fn retitle_exceptions(&self, master: &str, old: &str, d: &Draft) -> Result<(), ProviderError> {
-        let items = self.instances(master, d.start - chrono::Duration::days(1), d.start + chrono::Duration::days(crate::domain::bookings::CHECK_DAYS)).await?;
+        let items = self.instances(master, d.start - chrono::Duration::days(1), d.start + chrono::Duration::days(crate::write::CHECK_DAYS)).await?;
         for item in items.iter().filter(|i| i["type"] == "exception" && i["subject"] == old) {
             self.patch(item["id"].as_str().unwrap_or_default(), &json!({"subject": d.title})).await?;
         }

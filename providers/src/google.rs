@@ -16,7 +16,7 @@ use super::google_events::{to_ical, GoogleEvent};
 use super::ical_feed::{read_feed, ReadLimits};
 use super::oauth::OAuthClient;
 use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
-use crate::crypto::Secret;
+use crate::secret::Secret;
 use crate::events::Snapshot;
 
 /// Where Google is and who calsync is there (configuration, so tests and `serve --sandbox`
@@ -288,7 +288,7 @@ impl GoogleCalendar {
     async fn get_once(&self, url: &str, query: &[(&str, &str)]) -> Result<Result<Value, (u16, String)>, ProviderError> {
         let started = std::time::Instant::now();
         let sent = self.client.get(url).query(query).bearer_auth(self.access_token.expose()).send().await;
-        crate::metrics::provider_request("google", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+        crate::observe::request("google", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
         let response = sent.map_err(transport)?;
         let status = response.status().as_u16();
         let wait = retry_after(response.headers());
@@ -519,7 +519,7 @@ pub async fn watch(client: &reqwest::Client, api: &str, access: &Secret, calenda
     let expires_at = ms
         .and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.naive_utc())
-        .unwrap_or_else(|| crate::domain::now() + chrono::Duration::days(1));
+        .unwrap_or_else(|| chrono::Utc::now().naive_utc() + chrono::Duration::days(1));
     Ok(Channel { id: v["id"].as_str().unwrap_or(channel_id).to_owned(), resource_id: v["resourceId"].as_str().map(str::to_owned), expires_at })
 }
 

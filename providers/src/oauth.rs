@@ -10,7 +10,7 @@ use oauth2::{
 };
 
 use super::{ErrorKind, ProviderError};
-use crate::crypto::Secret;
+use crate::secret::Secret;
 
 /// One provider's OAuth client: where it is and who calsync is there.
 #[derive(Debug, Clone)]

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{ErrorKind, ProviderError};
 
+/// How far ahead a recurring booking's occurrences are checked and looked up (a year).
+pub const CHECK_DAYS: i64 = 366;
+
 /// A meeting to write, in the provider-neutral form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
@@ -180,7 +183,7 @@ pub(crate) async fn send(
         let once = async {
             let started = std::time::Instant::now();
             let sent = make().send().await;
-            crate::metrics::provider_request(provider, sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+            crate::observe::request(provider, sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
             let response = sent.map_err(transport)?;
             let status = response.status().as_u16();
             let wait = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(std::time::Duration::from_secs);

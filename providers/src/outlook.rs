@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::oauth::OAuthClient;
 use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
-use crate::crypto::Secret;
+use crate::secret::Secret;
 use crate::busy::{Kind, Response, Show, Signals};
 use crate::events::{Fingerprint, Instance, Series, Snapshot, Status, When};
 
@@ -373,7 +373,7 @@ impl OutlookCalendar {
     async fn page_once(&self, url: &str) -> Result<Option<Value>, ProviderError> {
         let started = std::time::Instant::now();
         let sent = self.client.get(url).bearer_auth(self.access_token.expose()).header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}")).send().await;
-        crate::metrics::provider_request("outlook", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+        crate::observe::request("outlook", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
         let response = sent.map_err(transport)?;
         let status = response.status().as_u16();
         let wait = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);

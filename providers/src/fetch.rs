@@ -147,7 +147,7 @@ impl FeedClient {
             }
             let started = std::time::Instant::now();
             let sent = request.send().await;
-            crate::metrics::provider_request("ical", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+            crate::observe::request("ical", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
             let response = sent.map_err(|e| self.send_error(&url, e))?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {

@@ -1,7 +1,15 @@
-//! Provider adapters: each fetches one external calendar's events in a window and answers in
-//! the domain's own event type. They know nothing of the database: what they need from the
-//! previous run comes in as their own opaque [`Cursor`], and the engine stores the one they
-//! return (DESIGN.md "Providers").
+//! calsync's provider side: the event model ([`events`]), what counts as busy ([`busy`]), the
+//! iCalendar reader ([`ical`]) and the adapters. Each adapter fetches one external calendar's
+//! events in a window and answers in the event model. They know nothing of the database, the
+//! domain or the metrics: what they need from the previous run comes in as their own opaque
+//! [`Cursor`], the engine stores the one they return (DESIGN.md "Providers"), and requests are
+//! reported to whoever [`observe`] was given. ARCHITECTURE.md draws the floors.
+pub mod busy;
+pub mod events;
+pub mod ical;
+pub mod observe;
+pub mod secret;
+
 pub mod error;
 pub mod fetch;
 pub mod google;
@@ -18,7 +26,7 @@ pub mod write;
 
 use chrono::{DateTime, Utc};
 
-use crate::crypto::Secret;
+use crate::secret::Secret;
 use crate::events::{Instance, Series, Snapshot, When};
 pub use error::{ErrorKind, ProviderError};
 
