@@ -118,7 +118,7 @@ db_test!(sync_now_runs_and_availability, |db| {
     let check = |start: String, end: String| api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"user": "sarah@example.com", "start": start, "end": end})));
     let v = json(&send(&app, check(format!("{d}T09:30:00Z"), format!("{d}T09:45:00Z"))).await);
     assert_eq!(v["free"], false);
-    assert_eq!(v["conflicts"], json!([{"start": format!("{d}T09:00:00Z"), "end": format!("{d}T10:00:00Z"), "integration": name, "integration_name": "Team", "summary": "standup"}]));
+    assert_eq!(v["conflicts"], json!([{"start": format!("{d}T09:00:00Z"), "end": format!("{d}T10:00:00Z"), "kind": "event", "rule": "busy", "integration": name, "integration_name": "Team", "summary": "standup"}]));
     let v = json(&send(&app, check(format!("{d}T13:00:00Z"), format!("{d}T14:00:00Z"))).await);
     assert_eq!(v, json!({"free": true, "conflicts": [], "degraded": []}), "a free (transparent) event does not block");
     let v = json(&send(&app, check(format!("{d}T11:00:00Z"), format!("{d}T12:00:00Z"))).await);
