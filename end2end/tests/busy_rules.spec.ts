@@ -10,7 +10,7 @@ function feed(): string {
     + event('maybe', day(1), 'Maybe sync', 'STATUS:TENTATIVE\r\n')
     + event('declined', day(2), 'Offsite prep', `ORGANIZER:mailto:boss@example.com\r\nATTENDEE;PARTSTAT=DECLINED:mailto:${ADMIN.email}\r\n`)
     + event('lunch', day(3), 'Lunch [free]')
-    + `BEGIN:VEVENT\r\nUID:plan\r\nDTSTART:${day(3)}T140000Z\r\nDTEND:${day(3)}T150000Z\r\nSUMMARY:Planning\r\nEND:VEVENT\r\n`
+    + `BEGIN:VEVENT\r\nUID:plan\r\nDTSTART:${day(3)}T140000Z\r\nDTEND:${day(3)}T150000Z\r\nSUMMARY:Budget review\r\nEND:VEVENT\r\n`
     + 'END:VCALENDAR\r\n';
 }
 
@@ -47,7 +47,7 @@ test('choose what blocks your time: preview, apply, and see it at once in the we
     await expect(blocks.filter({ hasText: 'Maybe sync' })).toHaveClass(/maybe/);
     await expect(blocks.filter({ hasText: 'Maybe sync' })).toContainText('tentative');
     await expect(blocks.filter({ hasText: 'Offsite prep' })).toHaveCount(0);
-    await expect(blocks.filter({ hasText: 'Planning' })).not.toHaveClass(/maybe/);
+    await expect(blocks.filter({ hasText: 'Budget review' })).not.toHaveClass(/maybe/);
 
     // The calendar's section: the defaults, then a bad pattern refused with the values kept.
     await page.goto(`/calendars/${record}`);
@@ -68,7 +68,7 @@ test('choose what blocks your time: preview, apply, and see it at once in the we
     const preview = page.getByTestId('busy-preview');
     await expect(preview.getByTestId('busy-preview-sentence')).toHaveText(
       "1 event will block your time, 3 won't: 'Maybe sync' (tentative), 'Offsite prep' (declined), 'Lunch [free]' (title has \"[free]\").");
-    await expect(preview.getByTestId('preview-row').filter({ hasText: 'Planning' })).toContainText('Yes');
+    await expect(preview.getByTestId('preview-row').filter({ hasText: 'Budget review' })).toContainText('Yes');
     await axeBothWidths(page, 'the preview');
     // Nothing applied yet.
     await page.goto(`/availability?week=${isoDay(1)}`);
@@ -86,7 +86,7 @@ test('choose what blocks your time: preview, apply, and see it at once in the we
     await expect(section.getByLabel('Titles that never block')).toHaveValue('[free]');
     await page.goto(`/availability?week=${isoDay(1)}`);
     const after = page.getByTestId('busy-block').filter({ hasText: name });
-    await expect(after.filter({ hasText: 'Planning' })).toHaveCount(1);
+    await expect(after.filter({ hasText: 'Budget review' })).toHaveCount(1);
     await expect(after.filter({ hasText: 'Maybe sync' })).toHaveCount(0);
     await expect(after.filter({ hasText: 'Lunch' })).toHaveCount(0);
     await axeBothWidths(page, 'the week view');

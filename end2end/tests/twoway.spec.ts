@@ -103,7 +103,7 @@ test('a booking is written into the member’s primary Google calendar, shown as
   const id = events[0].id;
   expect(events[0].summary).toBe(title);
   expect(new Date(events[0].start.dateTime).toISOString()).toBe(`${day}T09:00:00.000Z`);
-  expect(events[0].attendees).toEqual([{ email: 'lee@example.com' }]);
+  expect(events[0].attendees).toEqual([{ email: 'lee@example.com', responseStatus: 'needsAction' }]);
 
   // Cancelled: deleted from the calendar, and the booking says so. A deleted Google event
   // stays as its cancelled form (only its id).
