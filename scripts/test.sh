@@ -40,12 +40,12 @@ export CALSYNC_MICROSOFT_LOGIN_URL=http://127.0.0.1:9/microsoft CALSYNC_MICROSOF
 
 # One build: cargo-leptos builds the browser (wasm) and server sides; the Rust tests reuse the
 # server artifacts (same features, same flags, and the output name cargo-leptos bakes in).
-say "building (cargo leptos build)"
-cargo leptos build
+say "building (cargo leptos build, with the provider sandbox inside for the browser tests)"
+cargo leptos build --bin-features sandbox
 export LEPTOS_OUTPUT_NAME=calsync
 
 say "Rust tests (every database test on SQLite and on PostgreSQL)"
-cargo test -p providers -p server -p app --no-default-features --features app/ssr --lib --tests 2>&1 | tee "$work/cargo-test.log"
+cargo test -p providers -p sandbox -p server -p app --no-default-features --features app/ssr,app/sandbox --lib --tests 2>&1 | tee "$work/cargo-test.log"
 
 E2E_EMAIL=admin@example.com
 E2E_PASSWORD="admin password 1"

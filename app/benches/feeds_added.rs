@@ -15,11 +15,11 @@ use server::{
     domain::users::{self, NewUser, Role},
     password::Cost,
     run,
-    testing::{
+};
+use testkit::{
         feeds::{FeedHost, Reply},
         Kind, TestDb,
-    },
-};
+    };
 use tower::ServiceExt;
 
 const FEEDS: usize = 1_000;

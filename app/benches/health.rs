@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 
 use server::{
     domain::{
-        integrations::{self as ig, Actor, Patch},
-        users::{self, NewUser, Role},
+    Actor, integrations::{self as ig, Patch},
+    users::{self, NewUser, Role},
     },
     password::Cost,
     sync::Trigger,
-    testing::{
+};
+use testkit::{
         feeds::{FeedHost, Reply},
         Kind, TestDb,
-    },
-};
+    };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn hostile_feeds() -> Vec<(&'static str, String)> {

@@ -13,19 +13,19 @@ use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{calendar_integrations as ci, sync_states as ss},
     domain::{
-        audit::By,
-        exports,
-        integrations::{self as ig, Actor, Patch},
-        users::{self, NewUser, Role},
+    audit::By,
+    exports,
+    Actor, integrations::{self as ig, Patch},
+    users::{self, NewUser, Role},
     },
     password::Cost,
     run,
     sync::Trigger,
-    testing::{
+};
+use testkit::{
         feeds::{FeedHost, Reply},
         Kind, TestDb,
-    },
-};
+    };
 use tower::ServiceExt;
 
 #[path = "../../server/benches/synthetic/mod.rs"]

@@ -8,10 +8,10 @@ use chrono::{Datelike, Duration as Days, NaiveDate, Utc, Weekday};
 use common::*;
 use serde_json::{json, Value};
 use server::{
-    db_test,
     domain::users::Role,
-    testing::feeds::{FeedHost, Reply},
 };
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 fn settings_url(email: &str) -> String {
     format!("/api/v1/users/{email}/availability-settings")

@@ -11,10 +11,10 @@ use common::*;
 use leptos::server_fn::ServerFn;
 use serde_json::json;
 use server::{
-    db_test,
     domain::users::Role,
-    testing::feeds::{FeedHost, Reply},
 };
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 const BOOKINGS: &str = "/api/v1/bookings";
 

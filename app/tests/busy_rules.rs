@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use common::*;
 use serde_json::{json, Value};
-use server::{db_test, domain::users::Role, testing::feeds::{FeedHost, Reply}};
+use server::{domain::users::Role};
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 const ANA: &str = "ana@example.com";
 
@@ -33,7 +35,7 @@ fn feed() -> String {
 
 /// Ana with the feed above as her calendar, synced: the host, the app, her token and the
 /// calendar as created.
-async fn synced_feed(db: &server::testing::TestDb) -> (FeedHost, axum::Router, String, Value) {
+async fn synced_feed(db: &testkit::TestDb) -> (FeedHost, axum::Router, String, Value) {
     let host = FeedHost::start().await;
     host.set("/ana.ics", Reply::Feed(feed()));
     add_user(db, ANA, Role::User).await;

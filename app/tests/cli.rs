@@ -1,5 +1,6 @@
 //! The `calsync` command line as an operator runs it: real process, real database (both kinds).
-use server::{db_test, testing::TestDb};
+use testkit::db_test;
+use testkit::TestDb;
 use std::{io::Write, process::{Command, Output, Stdio}};
 
 fn calsync(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
@@ -106,7 +107,7 @@ db_test!(token_create_prints_only_a_working_token, |db| {
 });
 
 db_test!(keys_are_generated_rotated_and_checked, |db| {
-    use server::{crypto, domain::integrations::{self as ig, Actor, Patch}};
+    use server::{crypto, domain::{Actor, integrations::{self as ig, Patch}}};
     let dir = data_dir(&db);
     let key_file = crypto::key_file(&dir);
     let _ = std::fs::remove_file(&key_file);
@@ -224,8 +225,8 @@ fn ical_inspect_fails_with_the_reason_and_the_right_exit_code() {
 }
 
 db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {
-    use server::domain::integrations::{self as ig, Actor, Patch};
-    use server::testing::feeds::{FeedHost, Reply};
+    use server::domain::{Actor, integrations::{self as ig, Patch}};
+    use testkit::feeds::{FeedHost, Reply};
     let created = calsync(&db, &["user", "add", "sarah@example.com", "--password-stdin"], Some("sarah password 1\n"));
     assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
     let host = FeedHost::start().await;
@@ -271,8 +272,8 @@ db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {
 });
 
 db_test!(sync_once_can_apply_a_removal_the_guard_holds, |db| {
-    use server::domain::integrations::{self as ig, Actor, Patch};
-    use server::testing::feeds::{FeedHost, Reply};
+    use server::domain::{Actor, integrations::{self as ig, Patch}};
+    use testkit::feeds::{FeedHost, Reply};
     let created = calsync(&db, &["user", "add", "sarah@example.com", "--password-stdin"], Some("sarah password 1\n"));
     assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
     let host = FeedHost::start().await;

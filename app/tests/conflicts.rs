@@ -10,17 +10,17 @@ use common::*;
 use serde_json::json;
 use server::{
     crypto::Secret,
-    db_test,
     domain::{
-        integrations::{self as ig, Actor, Patch},
-        users::{self, Role},
+    Actor, integrations::{self as ig, Patch},
+    users::{self, Role},
     },
 };
+use testkit::db_test;
 
 const ANA: &str = "ana@example.com";
 
 db_test!(a_conflict_is_listed_read_and_resolved_once_over_rest, |db| {
-    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sandbox = sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sandbox.with(|s| s.add_account(ANA));
     let st = state_with(&db, APP_ORIGIN, |c| c.sync.google = sandbox.google_endpoints());
     let app = router_with(st);

@@ -14,12 +14,12 @@ use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 use server::{
     db::schema::{calendar_integrations as ci, event_instances as ei},
-    db_test,
     domain::users::Role,
     events::When,
     run,
-    testing::feeds::{FeedHost, Reply},
 };
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 const LIST: &str = "/api/v1/integrations";
 
@@ -58,7 +58,7 @@ END:VCALENDAR\r\n",
 
 type Occurrence = (String, String, String, String);
 
-async fn stored(db: &server::testing::TestDb, name: &str) -> BTreeSet<Occurrence> {
+async fn stored(db: &testkit::TestDb, name: &str) -> BTreeSet<Occurrence> {
     let mut c = db.pool.get().await.unwrap();
     let id: i64 = run!(&mut c.conn(), |cc| ci::table.filter(ci::name.eq(name)).select(ci::id).first(cc).await).unwrap();
     let rows: Vec<(i64, i64, bool, String, String)> =

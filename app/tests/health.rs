@@ -15,11 +15,11 @@ use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
 use server::{
     db::schema::conflicts as cf,
-    db_test,
     domain::users::Role,
     run,
-    testing::feeds::{FeedHost, Reply},
 };
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 const LIST: &str = "/api/v1/integrations";
 const HEALTH: &str = "/api/v1/admin/sync-health";
@@ -152,7 +152,7 @@ db_test!(availability_names_the_calendars_it_cannot_trust, |db| {
 });
 
 db_test!(sync_health_names_bookings_not_written_and_conflicts_waiting, |db| {
-    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sandbox = sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     add_user(&db, "admin@example.com", Role::Admin).await;
     let admin = token_for(&db, "admin@example.com").await;
     let app = router_with(state_with(&db, APP_ORIGIN, |c| c.sync.google = sandbox.google_endpoints()));

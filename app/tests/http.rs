@@ -10,10 +10,10 @@ use axum::http::{header, StatusCode};
 use common::*;
 use leptos::server_fn::ServerFn;
 use server::{
-    db_test,
     domain::users::{self, Role},
-    testing::TestDb,
 };
+use testkit::db_test;
+use testkit::TestDb;
 
 db_test!(health_answers_200_with_the_database, |db| {
     let a = send(&app(&db), get("/health", None)).await;
@@ -28,7 +28,7 @@ async fn health_answers_503_without_the_database() {
     let pool = server::db::Pool::connect_with("postgres://calsync@127.0.0.1:1/none", 1, std::time::Duration::from_millis(500))
         .await
         .unwrap();
-    let db = TestDb::new(server::testing::Kind::Sqlite).await;
+    let db = TestDb::new(testkit::Kind::Sqlite).await;
     let options = leptos::config::get_configuration(None).unwrap().leptos_options;
     let app = router(AppState::new(pool, config(&db, "http://127.0.0.1:3000"), db.keys.clone()), options);
     let a = send(&app, get("/health", None)).await;

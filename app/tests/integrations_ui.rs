@@ -6,7 +6,8 @@ use app::api::integrations::{DeleteIntegration, GetIntegrationForm, MakePrimary,
 use axum::http::StatusCode;
 use common::*;
 use leptos::server_fn::ServerFn;
-use server::{db_test, domain::users::Role};
+use server::{domain::users::Role};
+use testkit::db_test;
 
 db_test!(foreign_records_are_not_found_in_every_server_function, |db| {
     add_user(&db, "sarah@example.com", Role::User).await;

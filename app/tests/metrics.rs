@@ -11,10 +11,10 @@ use common::*;
 use serde_json::json;
 use server::{
     config::MetricsAccess,
-    db_test,
     domain::users::Role,
-    testing::feeds::{FeedHost, Reply},
 };
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 fn scrape(peer: Option<&str>, token: Option<&str>, forwarded: Option<&str>) -> Request<Body> {
     let mut req = Request::get("/metrics");
@@ -50,7 +50,7 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     add_user(&db, "admin@example.com", Role::Admin).await;
     add_user(&db, "sarah@example.com", Role::User).await;
     let (admin, sarah) = (token_for(&db, "admin@example.com").await, token_for(&db, "sarah@example.com").await);
-    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sandbox = sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let app = router_with(state_with(&db, "http://127.0.0.1:3000", |c| {
         c.trusted_proxies = server::config::parse_networks("127.0.0.1/32").unwrap();
         c.sync.google = sandbox.google_endpoints();

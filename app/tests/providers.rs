@@ -6,13 +6,13 @@ use chrono::{Duration as Days, Utc};
 use common::*;
 use server::{
     crypto::Secret,
-    db_test,
     domain::{
-        integrations::{self as ig, Actor, Patch},
-        users::{self, Role},
+    Actor, integrations::{self as ig, Patch},
+    users::{self, Role},
     },
     sync::Trigger,
 };
+use testkit::db_test;
 
 db_test!(no_provider_request_leaves_loopback, |db| {
     let state = state(&db, APP_ORIGIN);
@@ -40,8 +40,8 @@ db_test!(no_provider_request_leaves_loopback, |db| {
 });
 
 /// The app with Google at its own sandbox (which knows ana@example.com), and a signed-in admin.
-async fn google_app(db: &server::testing::TestDb) -> (axum::Router, server::sandbox::Sandbox, String) {
-    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+async fn google_app(db: &testkit::TestDb) -> (axum::Router, sandbox::Sandbox, String) {
+    let sandbox = sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sandbox.with(|s| s.add_account("ana@example.com"));
     let st = state_with(db, APP_ORIGIN, |c| c.sync.google = sandbox.google_endpoints());
     let options = leptos::config::get_configuration(None).unwrap().leptos_options;
@@ -77,7 +77,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Starts a connection and answers the sandbox's consent page; returns the callback path.
-async fn consent(app: &axum::Router, sandbox: &server::sandbox::Sandbox, cookie: &str, decision: &str) -> String {
+async fn consent(app: &axum::Router, sandbox: &sandbox::Sandbox, cookie: &str, decision: &str) -> String {
     let start = send(app, get("/oauth/google/start", Some(cookie))).await;
     assert!(start.status.is_redirection(), "{}", start.status);
     let to = location(&start);
@@ -91,7 +91,7 @@ async fn consent(app: &axum::Router, sandbox: &server::sandbox::Sandbox, cookie:
 }
 
 /// The consent form's post, answered by the sandbox's router in process.
-async fn decide(sandbox: &server::sandbox::Sandbox, q: &std::collections::HashMap<String, String>, decision: &str) -> String {
+async fn decide(sandbox: &sandbox::Sandbox, q: &std::collections::HashMap<String, String>, decision: &str) -> String {
     use tower::ServiceExt;
     let body: String = ["client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "access_type"]
         .iter()
@@ -99,7 +99,7 @@ async fn decide(sandbox: &server::sandbox::Sandbox, q: &std::collections::HashMa
         .chain(["account=ana%40example.com".to_string(), format!("decision={decision}")])
         .collect::<Vec<_>>()
         .join("&");
-    let router = server::sandbox::router(sandbox.state.clone());
+    let router = sandbox::router(sandbox.state.clone());
     let res = router
         .oneshot(axum::http::Request::post("/google/o/oauth2/v2/decide").header("content-type", "application/x-www-form-urlencoded").body(axum::body::Body::from(body)).unwrap())
         .await
@@ -111,7 +111,7 @@ fn server_escape(s: &str) -> String {
     app::api::query_escape(s)
 }
 
-async fn accounts(db: &server::testing::TestDb) -> usize {
+async fn accounts(db: &testkit::TestDb) -> usize {
     let mut c = db.pool.get().await.unwrap();
     let admin = users::find_by_email(&mut c.conn(), "admin@example.com").await.unwrap().unwrap();
     server::domain::accounts::list(&mut c.conn(), admin.id).await.unwrap().len()
@@ -161,7 +161,7 @@ db_test!(a_callback_with_a_wrong_replayed_or_refused_answer_says_so_and_stores_n
 });
 
 /// What blocks sarah's time in the coming week, by summary.
-async fn busy_summaries(db: &server::testing::TestDb) -> Vec<String> {
+async fn busy_summaries(db: &testkit::TestDb) -> Vec<String> {
     let mut c = db.pool.get().await.unwrap();
     let sarah = users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap();
     let (busy, _) = server::domain::availability::busy(&mut c.conn(), &sarah, Utc::now(), Utc::now() + Days::days(7)).await.unwrap();
@@ -172,7 +172,7 @@ async fn busy_summaries(db: &server::testing::TestDb) -> Vec<String> {
 
 db_test!(google_pushes_a_change_and_the_calendar_syncs_without_waiting_for_its_interval, |db| {
     use server::domain::webhooks;
-    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sandbox = sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let day = (Utc::now() + Days::days(1)).format("%Y-%m-%d").to_string();
     let event = |s: &str, h: u32| serde_json::json!({"summary": s, "start": {"dateTime": format!("{day}T{h:02}:00:00Z")}, "end": {"dateTime": format!("{day}T{h:02}:30:00Z")}});
     let (access, refresh) = sandbox.with(|s| {
@@ -254,7 +254,7 @@ db_test!(google_pushes_a_change_and_the_calendar_syncs_without_waiting_for_its_i
             out.lines().next().unwrap_or("").to_string()
         }
     };
-    let queued = |db: &server::testing::TestDb| {
+    let queued = |db: &testkit::TestDb| {
         let (db, name) = (db.pool.clone(), record.name.clone());
         async move { ig::get(&mut db.get().await.unwrap().conn(), me, &name).await.unwrap().queued_at }
     };
@@ -278,7 +278,7 @@ db_test!(google_pushes_a_change_and_the_calendar_syncs_without_waiting_for_its_i
 
 db_test!(outlook_subscribes_after_the_handshake_and_a_notification_syncs_the_calendar, |db| {
     use server::domain::webhooks;
-    let sandbox = server::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sandbox = sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let day = (Utc::now() + Days::days(1)).format("%Y-%m-%d").to_string();
     let event = |s: &str, h: u32| serde_json::json!({"subject": s, "start": {"dateTime": format!("{day}T{h:02}:00:00.0000000"), "timeZone": "UTC"}, "end": {"dateTime": format!("{day}T{h:02}:30:00.0000000"), "timeZone": "UTC"}});
     let (cal, access, refresh) = sandbox.with(|s| {

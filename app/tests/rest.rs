@@ -5,7 +5,9 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use serde_json::{json, Value};
-use server::{db_test, domain::users::Role, testing::TestDb};
+use server::{domain::users::Role};
+use testkit::db_test;
+use testkit::TestDb;
 
 const LIST: &str = "/api/v1/integrations";
 

@@ -15,7 +15,8 @@ use axum::{
 };
 use common::*;
 use leptos::server_fn::ServerFn;
-use server::{db_test, domain::users::Role};
+use server::{domain::users::Role};
+use testkit::db_test;
 use std::net::SocketAddr;
 
 fn cookies(a: &Answer) -> Vec<String> {

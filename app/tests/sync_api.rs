@@ -9,10 +9,10 @@ use chrono::{Duration as Days, Utc};
 use common::*;
 use serde_json::{json, Value};
 use server::{
-    db_test,
     domain::users::Role,
-    testing::feeds::{FeedHost, Reply},
 };
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 const LIST: &str = "/api/v1/integrations";
 

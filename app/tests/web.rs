@@ -12,7 +12,8 @@ use app::api::{
 use axum::http::{header, StatusCode};
 use common::*;
 use leptos::server_fn::ServerFn;
-use server::{db_test, domain::users::Role};
+use server::{domain::users::Role};
+use testkit::db_test;
 
 const GOOD_FEED: &str = "integration_type=iCal&integration_name=Mine&ical_url=https%3A%2F%2Fexample.com%2Fa.ics&is_active=on&sync_direction=One-way+%28Read+Only%29&sync_past_days=30&sync_future_days=90&sync_interval_minutes=60&auto_sync_enabled=on";
 

@@ -240,39 +240,23 @@ pub struct Snapshot {
     pub instances: Vec<Instance>,
 }
 
-/// A stable, fast 64-bit fingerprint (not a security boundary): eight bytes per step, FxHash's
-/// rotate-xor-multiply, mixed at the end. Byte-at-a-time FNV-1a was a tenth of reading a feed.
-pub struct Fingerprint(u64);
-
-const K: u64 = 0x517c_c1b7_2722_0a95;
+/// A stable, fast 64-bit fingerprint of an event's parts (not a security boundary): XXH3.
+#[derive(Clone)]
+pub struct Fingerprint(xxhash_rust::xxh3::Xxh3);
 
 impl Fingerprint {
     pub fn new() -> Self {
-        Fingerprint(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn word(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        Fingerprint(xxhash_rust::xxh3::Xxh3::new())
     }
 
     pub fn add(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.word(u64::from_le_bytes(c.try_into().expect("eight bytes")));
-        }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.word(u64::from_le_bytes(tail));
+        self.0.update(bytes);
         // The length ends each part, so ("ab","c") and ("a","bc") differ.
-        self.word(bytes.len() as u64);
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
     }
 
     pub fn value(&self) -> u64 {
-        // A final mix (splitmix64), so nearby inputs spread over every bit.
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.digest()
     }
 
     pub fn hex(&self) -> String {

@@ -166,7 +166,7 @@ impl FeedClient {
                 return Ok(Fetched::NotModified);
             }
             if !status.is_success() {
-                let retry_after = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after_seconds);
+                let retry_after = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(crate::http::seconds);
                 return Err(FetchError::Status { code: status, retry_after });
             }
             return self.read_body(response).await;
@@ -293,10 +293,6 @@ impl FetchError {
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for feeds and read as absent).
-fn retry_after_seconds(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
 
 fn describe(status: StatusCode) -> String {
     format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))

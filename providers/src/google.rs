@@ -12,8 +12,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::google_events::{to_ical, GoogleEvent};
-use super::ical_feed::{read_feed, ReadLimits};
+use super::account::{CalendarEntry, Channel};
+use super::google_events::{to_calendar, GoogleEvent};
+use super::http::{self, Api};
+use super::ical_feed::{expand_calendar, ReadLimits};
 use super::oauth::OAuthClient;
 use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
 use crate::secret::Secret;
@@ -68,36 +70,9 @@ impl Endpoints {
     }
 }
 
-/// One calendar of the account (calendarList entry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CalendarEntry {
-    pub id: String,
-    pub name: String,
-    pub color: Option<String>,
-    pub primary: bool,
-    /// owner | writer | reader | freeBusyReader
-    pub access_role: String,
-}
-
-impl CalendarEntry {
-    pub fn writable(&self) -> bool {
-        matches!(self.access_role.as_str(), "owner" | "writer")
-    }
-}
-
-/// A client for the providers' APIs (operator-set addresses: trusted).
-pub fn api_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
-}
-
 /// The account's email: its primary calendar's id (no extra scope needed), with its calendars.
 pub async fn account(api: &str, token: &Secret, timeout: Duration) -> Result<(String, Vec<CalendarEntry>), ProviderError> {
-    let list = calendars(&api_client(timeout), api, token).await?;
+    let list = calendars(&http::client(timeout), api, token).await?;
     let email = list.iter().find(|c| c.primary).map(|c| c.id.clone()).ok_or_else(|| {
         ProviderError::new(ErrorKind::Malformed, "Google Calendar did not say which account this is (no primary calendar).")
     })?;
@@ -136,14 +111,7 @@ pub async fn calendars(client: &reqwest::Client, api: &str, token: &Secret) -> R
         if let Some(p) = &page {
             query.push(("pageToken", p.clone()));
         }
-        let response = client.get(&url).query(&query).bearer_auth(token.expose()).send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let text = response.text().await.map_err(transport)?;
-        if !(200..300).contains(&status) {
-            return Err(error_of(status, wait, &text));
-        }
-        let list: List = serde_json::from_str(&text).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's calendar list could not be read ({e}).")))?;
+        let list: List = API.once(client.get(&url).query(&query).bearer_auth(token.expose()), "calendar list").await?;
         out.extend(list.items.into_iter().map(|e| CalendarEntry {
             name: e.summary_override.or(e.summary).unwrap_or_else(|| e.id.clone()),
             id: e.id,
@@ -193,9 +161,8 @@ struct State {
     full_at: i64,
 }
 
-fn window_key(w: Window) -> (i64, i64) {
-    (w.from.timestamp(), w.to.timestamp())
-}
+/// Google Calendar's API, for the shared request code.
+pub const API: Api = Api { label: "google", name: "Google Calendar", refusal: error_of };
 
 /// Maps a Google answer that is not a success into the one error type.
 pub fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -> ProviderError {
@@ -214,19 +181,6 @@ pub fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -> Provi
         412 => ProviderError::new(ErrorKind::PreconditionFailed, "The event changed in Google Calendar meanwhile (412)."),
         500..=599 => ProviderError { kind: ErrorKind::Server, message: format!("Google Calendar had a server error ({status}). The next sync will try again."), retry_after, event: None },
         _ => ProviderError::new(ErrorKind::Invalid, format!("Google Calendar refused the request ({status} {reason}{said}).")),
-    }
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-pub(crate) fn transport(e: reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
-        ProviderError::new(ErrorKind::Timeout, "Google Calendar did not answer in time. The next sync will try again.")
-    } else {
-        ProviderError::new(ErrorKind::Server, "Could not reach Google Calendar. The next sync will try again.")
     }
 }
 
@@ -275,39 +229,18 @@ impl GoogleCalendar {
     /// One GET, paced: within the budgets, retried after a server error, a timeout or a short
     /// Retry-After. `Ok(Err(…))`: a 410, for the caller to read.
     async fn get_json(&self, url: &str, query: &[(&str, &str)]) -> Result<Result<Value, (u16, String)>, ProviderError> {
-        let mut attempt = 0;
-        loop {
-            self.pacer.admit().await?;
-            match self.get_once(url, query).await {
-                Err(e) if self.pacer.retry(&e, attempt).await => attempt += 1,
-                other => return other,
-            }
-        }
-    }
-
-    async fn get_once(&self, url: &str, query: &[(&str, &str)]) -> Result<Result<Value, (u16, String)>, ProviderError> {
-        let started = std::time::Instant::now();
-        let sent = self.client.get(url).query(query).bearer_auth(self.access_token.expose()).send().await;
-        crate::observe::request("google", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
-        let response = sent.map_err(transport)?;
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let is_json = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
-        let body = response.bytes().await.map_err(transport)?;
-        if body.len() > MAX_PAGE_BYTES {
-            return Err(ProviderError::new(ErrorKind::Malformed, format!("Google Calendar sent a page larger than {} MB.", MAX_PAGE_BYTES >> 20)));
-        }
-        let text = String::from_utf8_lossy(&body).into_owned();
-        if !(200..300).contains(&status) {
-            if status == 410 {
-                return Ok(Err((status, text)));
-            }
-            return Err(error_of(status, wait, &text));
-        }
-        if !is_json {
-            return Err(ProviderError::new(ErrorKind::Malformed, format!("Google Calendar answered {status} with something that is not JSON. The next sync will try again.")));
-        }
-        serde_json::from_str(&text).map(Ok).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's answer could not be read ({e}).")))
+        self.pacer
+            .run(|| async {
+                let answer = API.exchange(self.client.get(url).query(query).bearer_auth(self.access_token.expose()), MAX_PAGE_BYTES).await?;
+                if answer.status == 410 {
+                    return Ok(Err((answer.status, answer.body)));
+                }
+                if answer.success() && !answer.json {
+                    return Err(ProviderError::new(ErrorKind::Malformed, format!("Google Calendar answered {} with something that is not JSON. The next sync will try again.", answer.status)));
+                }
+                API.read(&answer, "answer").map(Ok)
+            })
+            .await
     }
 
     /// Every page of a listing. `sync_token`: only what changed since.
@@ -359,9 +292,9 @@ impl GoogleCalendar {
 
     /// Expands events (whole series) in the window.
     async fn expand(&self, events: &[GoogleEvent], window: Window) -> Result<(Snapshot, Vec<String>), ProviderError> {
-        let (ics, mut warnings) = to_ical(events);
+        let (calendar, mut warnings) = to_calendar(events);
         let owner = self.owner.clone().with(events.iter().flat_map(GoogleEvent::self_addresses));
-        let (mut snapshot, more) = read_feed(ics, window, self.floating, self.limits, owner).await?;
+        let (mut snapshot, more) = expand_calendar(calendar, window, self.floating, self.limits, owner).await?;
         warnings.extend(more);
         // The provider's id and version of each series (the master's, or the single event's).
         let etags: BTreeMap<&str, Option<&str>> = events.iter().filter(|e| e.recurring_event_id.is_none()).map(|e| (e.id.as_str(), e.etag.as_deref())).collect();
@@ -379,7 +312,7 @@ impl GoogleCalendar {
         };
         let (snapshot, mut warnings) = self.expand(&listing.events, window).await?;
         warnings.splice(0..0, listing.warnings);
-        Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: cursor_of(listing.sync_token, window, now_secs()), warnings, repair })
+        Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: cursor_of(listing.sync_token, window, crate::now_secs()), warnings, repair })
     }
 
     async fn incremental(&self, window: Window, token: &str, full_at: i64) -> Result<Fetch, ProviderError> {
@@ -449,21 +382,16 @@ impl GoogleCalendar {
 }
 
 fn cursor_of(token: Option<String>, window: Window, full_at: i64) -> Cursor {
-    let (from, to) = window_key(window);
+    let (from, to) = window.key();
     Cursor(token.map(|sync_token| serde_json::to_string(&State { sync_token, from, to, full_at }).unwrap_or_default()))
-}
-
-fn now_secs() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 #[async_trait::async_trait]
 impl Provider for GoogleCalendar {
     async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError> {
         let state: Option<State> = cursor.0.as_deref().and_then(|s| serde_json::from_str(s).ok());
-        let due_for_repair = |s: &State| now_secs() - s.full_at >= self.repair_every.as_secs() as i64;
-        match state {
-            Some(s) if (s.from, s.to) == window_key(window) && !due_for_repair(&s) => self.incremental(window, &s.sync_token, s.full_at).await,
+                match state {
+            Some(s) if (s.from, s.to) == window.key() && !crate::repair_due(s.full_at, self.repair_every) => self.incremental(window, &s.sync_token, s.full_at).await,
             // The window moved, or the last full sync is a repair interval old: everything
             // again, which also repairs whatever incremental syncs missed.
             Some(_) => self.full(window, true).await,
@@ -488,28 +416,13 @@ impl Provider for GoogleCalendar {
     }
 }
 
-/// A push channel Google opened (events.watch).
-#[derive(Debug, Clone)]
-pub struct Channel {
-    pub id: String,
-    pub resource_id: Option<String>,
-    pub expires_at: chrono::NaiveDateTime,
-}
-
 /// Asks Google to POST to `address` whenever the calendar's events change. `token` comes back
 /// in every notification (`X-Goog-Channel-Token`). An empty `calendar_id` watches `primary`.
 pub async fn watch(client: &reqwest::Client, api: &str, access: &Secret, calendar_id: &str, channel_id: &str, address: &str, token: &str) -> Result<Channel, ProviderError> {
     let id: String = url::form_urlencoded::byte_serialize(calendar_or_primary(calendar_id).as_bytes()).collect();
     let url = format!("{}/calendars/{id}/events/watch", api.trim_end_matches('/'));
-    let body = serde_json::json!({"id": channel_id, "type": "web_hook", "address": address, "token": token});
-    let response = client.post(&url).bearer_auth(access.expose()).json(&body).send().await.map_err(transport)?;
-    let status = response.status().as_u16();
-    let wait = retry_after(response.headers());
-    let text = response.text().await.map_err(transport)?;
-    if !(200..300).contains(&status) {
-        return Err(error_of(status, wait, &text));
-    }
-    let v: Value = serde_json::from_str(&text).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's channel could not be read ({e}).")))?;
+    let body = WatchRequest { id: channel_id, kind: "web_hook", address, token };
+    let v: Value = API.once(client.post(&url).bearer_auth(access.expose()).json(&body), "channel").await?;
     // int64 as a JSON string in the discovery document, a number in the guide: both read.
     let ms = match &v["expiration"] {
         Value::String(s) => s.parse::<i64>().ok(),
@@ -526,10 +439,28 @@ pub async fn watch(client: &reqwest::Client, api: &str, access: &Secret, calenda
 /// Stops a channel (channels/stop); a channel Google no longer knows is stopped already.
 pub async fn stop(client: &reqwest::Client, api: &str, access: &Secret, channel_id: &str, resource_id: Option<&str>) -> Result<(), ProviderError> {
     let url = format!("{}/channels/stop", api.trim_end_matches('/'));
-    let body = serde_json::json!({"id": channel_id, "resourceId": resource_id});
-    let response = client.post(&url).bearer_auth(access.expose()).json(&body).send().await.map_err(transport)?;
-    match response.status().as_u16() {
+    let body = StopRequest { id: channel_id, resource_id };
+    let answer = API.exchange(client.post(&url).bearer_auth(access.expose()).json(&body), http::MAX_ANSWER).await?;
+    match answer.status {
         200..=299 | 404 => Ok(()),
-        s => Err(error_of(s, None, &response.text().await.unwrap_or_default())),
+        s => Err(error_of(s, answer.retry_after, &answer.body)),
     }
+}
+
+/// The body of events.watch.
+#[derive(Serialize)]
+struct WatchRequest<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    address: &'a str,
+    token: &'a str,
+}
+
+/// The body of channels/stop.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StopRequest<'a> {
+    id: &'a str,
+    resource_id: Option<&'a str>,
 }

@@ -1,25 +1,27 @@
-//! Google events as iCalendar text, so the project's own reader and recurrence expander turn
-//! them into series and instances: `recurrence[]` lines are RFC 5545 already, exceptions are
-//! overrides with a RECURRENCE-ID, cancelled exceptions hide one occurrence.
+//! Google events as the iCalendar reader's events, so the project's own recurrence expander
+//! turns them into series and instances: `recurrence[]` entries are RFC 5545 lines already
+//! (read by the reader's own code for those lines), exceptions are overrides with a
+//! recurrence id, cancelled exceptions hide one occurrence. No iCalendar text is written.
 //!
 //! Each series' UID is the Google id of its master (or of the single event): unique in the
 //! calendar, unlike `iCalUID`, which an imported invitation may share.
-use std::fmt::Write as _;
-
 use chrono::{DateTime, NaiveDate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::busy::{Response, Show};
+use crate::events::{Fingerprint, Status};
+use crate::ical::{self, values::TimeValue, Recurrence};
 
 /// The fields of an Event resource calsync reads. Unknown fields are ignored; missing ones
 /// default, so a deletion (only `id` and `status`) reads too.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GoogleEvent {
     pub id: String,
     #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
+    /// Not part of the event's fingerprint: it changes with fields calsync does not read.
+    #[serde(default, skip_serializing)]
     pub etag: Option<String>,
     #[serde(default, rename = "iCalUID")]
     pub ical_uid: Option<String>,
@@ -52,7 +54,7 @@ pub struct GoogleEvent {
     pub attendees: Option<Vec<Person>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTime {
     #[serde(default)]
@@ -63,7 +65,7 @@ pub struct EventTime {
     pub time_zone: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Person {
     #[serde(default)]
@@ -77,15 +79,13 @@ pub struct Person {
 }
 
 impl Person {
-    /// The answer as an iCalendar PARTSTAT.
-    fn partstat(&self) -> &'static str {
+    fn response(&self) -> Response {
         match self.response_status.as_deref() {
             Some("declined") => Response::Declined,
             Some("tentative") => Response::Tentative,
             Some("accepted") => Response::Accepted,
             _ => Response::Unanswered,
         }
-        .as_partstat()
     }
 }
 
@@ -109,7 +109,7 @@ impl GoogleEvent {
         self.organizer.iter().chain(self.attendees.iter().flatten()).filter(|p| p.is_self).filter_map(|p| p.email.clone())
     }
 
-    /// `eventType` as Microsoft's busy status, the iCalendar spelling the reader knows.
+    /// `eventType` as the busy status the rules know.
     fn busystatus(&self) -> Option<Show> {
         match self.event_type.as_deref() {
             Some("outOfOffice") => Some(Show::OutOfOffice),
@@ -123,112 +123,97 @@ impl GoogleEvent {
     }
 }
 
-/// TEXT escaping (RFC 5545 §3.3.11); line breaks become `\n`, so a value never adds a line.
-fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A property line for a time: a date, a zoned local time, or UTC. `None` when unreadable.
-fn time_line(name: &str, t: &EventTime) -> Option<String> {
+/// A Google time as the reader's: a date, a wall-clock time in its zone, or UTC. `None` when
+/// unreadable.
+fn time_value(t: &EventTime) -> Option<TimeValue> {
     if let Some(d) = &t.date {
-        let d = NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?;
-        return Some(format!("{name};VALUE=DATE:{}", d.format("%Y%m%d")));
+        return NaiveDate::parse_from_str(d, "%Y-%m-%d").ok().map(TimeValue::Date);
     }
     let at = DateTime::parse_from_rfc3339(t.date_time.as_deref()?).ok()?;
     if let Some(tz) = t.time_zone.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
-        return Some(format!("{name};TZID={}:{}", tz.name(), at.with_timezone(&tz).format("%Y%m%dT%H%M%S")));
+        return Some(TimeValue::Zoned(at.with_timezone(&tz).naive_local(), tz.name().to_owned()));
     }
-    Some(format!("{name}:{}", at.to_utc().format("%Y%m%dT%H%M%SZ")))
+    Some(TimeValue::Utc(at.naive_utc()))
 }
 
-/// One VEVENT; `None` (with the reason) when the event cannot be read.
-fn vevent(out: &mut String, e: &GoogleEvent) -> Result<(), String> {
-    let uid = text(e.series_id());
-    let mut lines = vec![format!("UID:{uid}")];
-    if let Some(original) = e.recurring_event_id.as_ref().and(e.original_start_time.as_ref()) {
-        lines.push(time_line("RECURRENCE-ID", original).ok_or_else(|| format!("event {}: unreadable originalStartTime", e.id))?);
-    }
+/// One event as the reader's; the reason when it cannot be read. `line`: its place in the
+/// answer, which the expander's warnings name.
+fn event(e: &GoogleEvent, line: usize) -> Result<ical::Event, String> {
+    let unreadable = |what: &str| format!("event {}: {what}", e.id);
+    let recurrence_id = match e.recurring_event_id.as_ref().and(e.original_start_time.as_ref()) {
+        Some(original) => Some(time_value(original).ok_or_else(|| unreadable("unreadable originalStartTime"))?),
+        None => None,
+    };
+    let mut hash = Fingerprint::new();
+    hash.add(&serde_json::to_vec(e).unwrap_or_default());
+    let mut out = ical::Event {
+        line,
+        uid: e.series_id().to_owned(),
+        recurrence_id,
+        this_and_future: false,
+        start: TimeValue::Date(NaiveDate::MIN),
+        end: None,
+        duration: None,
+        rrules: Vec::new(),
+        rdates: Vec::new(),
+        exdates: Vec::new(),
+        status: Status::Confirmed,
+        transparent: false,
+        summary: None,
+        description: None,
+        location: None,
+        organizer: None,
+        attendees: Vec::new(),
+        answers: Vec::new(),
+        show: None,
+        response: None,
+        sequence: e.sequence.unwrap_or(0),
+        recurrence_text: String::new(),
+        source_hash: hash.value(),
+    };
     if e.is_cancelled() {
         // A cancelled instance: only its original time is known.
-        let original = e.original_start_time.as_ref().ok_or_else(|| format!("event {}: a cancelled instance without originalStartTime", e.id))?;
-        lines.push(time_line("DTSTART", original).ok_or_else(|| format!("event {}: unreadable originalStartTime", e.id))?);
-        lines.push("STATUS:CANCELLED".into());
-    } else {
-        let start = e.start.as_ref().and_then(|t| time_line("DTSTART", t)).ok_or_else(|| format!("event {}: no readable start", e.id))?;
-        lines.push(start);
-        if let Some(end) = e.end.as_ref().and_then(|t| time_line("DTEND", t)) {
-            lines.push(end);
-        }
-        if e.recurring_event_id.is_none() {
-            for rule in e.recurrence.iter().flatten() {
-                // Each entry is one RRULE/EXRULE/RDATE/EXDATE line; nothing may add another.
-                let rule: String = rule.chars().filter(|c| !c.is_control()).collect();
-                let known = ["RRULE", "EXRULE", "RDATE", "EXDATE"].iter().any(|p| rule.starts_with(p));
-                if known {
-                    lines.push(rule);
-                }
-            }
-        }
-        lines.push(format!("SUMMARY:{}", text(e.summary.as_deref().unwrap_or(""))));
-        if let Some(d) = &e.description {
-            lines.push(format!("DESCRIPTION:{}", text(d)));
-        }
-        if let Some(l) = &e.location {
-            lines.push(format!("LOCATION:{}", text(l)));
-        }
-        if e.status.as_deref() == Some("tentative") {
-            lines.push("STATUS:TENTATIVE".into());
-        }
-        if e.transparency.as_deref() == Some("transparent") {
-            lines.push("TRANSP:TRANSPARENT".into());
-        }
-        if let Some(show) = e.busystatus() {
-            lines.push(format!("X-MICROSOFT-CDO-BUSYSTATUS:{}", show.as_busystatus()));
-        }
-        if let Some(email) = e.organizer.as_ref().and_then(|o| o.email.as_deref()) {
-            lines.push(format!("ORGANIZER:mailto:{}", text(email)));
-        }
-        for a in e.attendees.iter().flatten() {
-            if let Some(email) = a.email.as_deref() {
-                lines.push(format!("ATTENDEE;PARTSTAT={}:mailto:{}", a.partstat(), text(email)));
-            }
+        let original = e.original_start_time.as_ref().ok_or_else(|| unreadable("a cancelled instance without originalStartTime"))?;
+        out.start = time_value(original).ok_or_else(|| unreadable("unreadable originalStartTime"))?;
+        out.status = Status::Cancelled;
+        return Ok(out);
+    }
+    out.start = e.start.as_ref().and_then(time_value).ok_or_else(|| unreadable("no readable start"))?;
+    out.end = e.end.as_ref().and_then(time_value);
+    if e.recurring_event_id.is_none() {
+        let (recurrence, _) = Recurrence::of_lines(e.recurrence.iter().flatten().map(String::as_str));
+        (out.rrules, out.rdates, out.exdates, out.recurrence_text) = (recurrence.rrules, recurrence.rdates, recurrence.exdates, recurrence.text);
+    }
+    out.summary = Some(e.summary.clone().unwrap_or_default());
+    out.description = e.description.clone();
+    out.location = e.location.clone();
+    if e.status.as_deref() == Some("tentative") {
+        out.status = Status::Tentative;
+    }
+    out.transparent = e.transparency.as_deref() == Some("transparent");
+    out.show = e.busystatus();
+    out.organizer = e.organizer.as_ref().and_then(|o| o.email.clone());
+    for a in e.attendees.iter().flatten() {
+        if let Some(email) = &a.email {
+            out.attendees.push(email.clone());
+            out.answers.push(a.response());
         }
     }
-    lines.push(format!("SEQUENCE:{}", e.sequence.unwrap_or(0)));
-    out.push_str("BEGIN:VEVENT\r\n");
-    for l in lines {
-        let _ = write!(out, "{l}\r\n");
-    }
-    out.push_str("END:VEVENT\r\n");
-    Ok(())
+    Ok(out)
 }
 
-/// The events as one iCalendar document, with a warning for each one that could not be read
-/// (it is left out, not guessed at). Deletions of whole events are not written.
-pub fn to_ical<'a>(events: impl IntoIterator<Item = &'a GoogleEvent>) -> (String, Vec<String>) {
-    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync//Google Calendar//EN\r\n");
+/// The events as one calendar for the expander, with a warning for each one that could not be
+/// read (it is left out, not guessed at). Deletions of whole events are left out.
+pub fn to_calendar<'a>(events: impl IntoIterator<Item = &'a GoogleEvent>) -> (ical::Calendar, Vec<String>) {
+    let mut calendar = ical::Calendar { events: Vec::new(), zones: Default::default(), warnings: Vec::new(), default_tzid: None };
     let mut warnings = Vec::new();
-    for e in events.into_iter().filter(|e| !e.is_removal()) {
-        let mut one = String::new();
-        match vevent(&mut one, e) {
-            Ok(()) => out.push_str(&one),
+    for (i, e) in events.into_iter().enumerate().filter(|(_, e)| !e.is_removal()) {
+        match event(e, i + 1) {
+            Ok(one) => calendar.events.push(one),
             Err(w) => warnings.push(format!("Skipped {w}.")),
         }
     }
-    out.push_str("END:VCALENDAR\r\n");
-    (out, warnings)
+    (calendar, warnings)
 }
 
 #[cfg(test)]
@@ -240,28 +225,46 @@ mod tests {
     }
 
     #[test]
-    fn zoned_all_day_and_utc_times_and_escaped_text() {
+    fn zoned_all_day_and_utc_times_and_text_as_it_came() {
         let e = read(r#"{"id":"a1","summary":"Plan; review, then\nship","start":{"dateTime":"2030-03-31T09:00:00+02:00","timeZone":"Europe/Berlin"},"end":{"dateTime":"2030-03-31T10:00:00+02:00","timeZone":"Europe/Berlin"},"transparency":"transparent"}"#);
-        let (ics, warnings) = to_ical([&e]);
+        let (calendar, warnings) = to_calendar([&e]);
         assert!(warnings.is_empty());
-        assert!(ics.contains("DTSTART;TZID=Europe/Berlin:20300331T090000\r\n"), "{ics}");
-        assert!(ics.contains("SUMMARY:Plan\\; review\\, then\\nship\r\n"));
-        assert!(ics.contains("TRANSP:TRANSPARENT"));
+        let one = &calendar.events[0];
+        assert_eq!(one.start, TimeValue::Zoned(NaiveDate::from_ymd_opt(2030, 3, 31).unwrap().and_hms_opt(9, 0, 0).unwrap(), "Europe/Berlin".into()));
+        assert_eq!(one.summary.as_deref(), Some("Plan; review, then\nship"));
+        assert!(one.transparent);
         let d = read(r#"{"id":"d","start":{"date":"2030-01-01"},"end":{"date":"2030-01-02"}}"#);
-        assert!(to_ical([&d]).0.contains("DTSTART;VALUE=DATE:20300101\r\nDTEND;VALUE=DATE:20300102\r\n"));
+        let d = &to_calendar([&d]).0.events[0];
+        assert_eq!((d.start.clone(), d.end.clone()), (TimeValue::Date(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap()), Some(TimeValue::Date(NaiveDate::from_ymd_opt(2030, 1, 2).unwrap()))));
         let u = read(r#"{"id":"u","start":{"dateTime":"2030-01-01T09:00:00-05:00"},"end":{"dateTime":"2030-01-01T10:00:00-05:00"}}"#);
-        assert!(to_ical([&u]).0.contains("DTSTART:20300101T140000Z\r\n"));
+        assert_eq!(to_calendar([&u]).0.events[0].start, TimeValue::Utc(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap().and_hms_opt(14, 0, 0).unwrap()));
     }
 
     #[test]
-    fn a_recurrence_line_cannot_smuggle_another_property_and_unreadable_events_are_skipped() {
-        let e = read(r#"{"id":"r","start":{"dateTime":"2030-01-01T09:00:00Z"},"end":{"dateTime":"2030-01-01T10:00:00Z"},"recurrence":["RRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:evil","X-THING:1"]}"#);
-        let (ics, _) = to_ical([&e]);
-        assert!(ics.contains("RRULE:FREQ=DAILY;COUNT=2SUMMARY:evil\r\n"));
-        assert!(!ics.contains("X-THING"));
+    fn a_recurrence_entry_stays_one_line_and_unreadable_events_are_skipped() {
+        let e = read(r#"{"id":"r","summary":"Stand-up","start":{"dateTime":"2030-01-01T09:00:00Z"},"end":{"dateTime":"2030-01-01T10:00:00Z"},"recurrence":["RRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:evil","X-THING:1","EXDATE:20300102T090000Z"]}"#);
+        let (calendar, _) = to_calendar([&e]);
+        let r = &calendar.events[0];
+        assert_eq!(r.rrules, vec![(1, "FREQ=DAILY;COUNT=2".to_string())]);
+        assert_eq!(r.exdates.len(), 1);
+        assert_eq!(r.summary.as_deref(), Some("Stand-up"));
+        assert!(!r.recurrence_text.contains("X-THING") && !r.recurrence_text.contains("evil"));
         let broken = read(r#"{"id":"b","start":{"dateTime":"yesterday"}}"#);
-        let (ics, warnings) = to_ical([&broken]);
-        assert!(!ics.contains("UID:b"));
-        assert_eq!(warnings.len(), 1);
+        let (calendar, warnings) = to_calendar([&broken]);
+        assert!(calendar.events.is_empty());
+        assert_eq!(warnings, vec!["Skipped event b: no readable start.".to_string()]);
+    }
+
+    #[test]
+    fn answers_and_event_types_reach_the_rules() {
+        let e = read(r#"{"id":"i","eventType":"outOfOffice","start":{"date":"2030-01-01"},"organizer":{"email":"boss@example.com"},"attendees":[{"email":"me@example.com","self":true,"responseStatus":"declined"}]}"#);
+        let one = &to_calendar([&e]).0.events[0];
+        assert_eq!(one.show, Some(Show::OutOfOffice));
+        assert_eq!((one.organizer.as_deref(), one.attendees.clone(), one.answers.clone()), (Some("boss@example.com"), vec!["me@example.com".to_string()], vec![Response::Declined]));
+        let mut changed = e.clone();
+        changed.etag = Some("\"2\"".into());
+        assert_eq!(to_calendar([&changed]).0.events[0].source_hash, one.source_hash, "the etag alone does not change the fingerprint");
+        changed.summary = Some("Away".into());
+        assert_ne!(to_calendar([&changed]).0.events[0].source_hash, one.source_hash);
     }
 }

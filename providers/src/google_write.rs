@@ -3,30 +3,84 @@
 //! answers 409 `duplicate`, and the retry then updates the event it made — which also brings
 //! back a copy that was deleted (a cancelled event keeps its id). The booking is named in a
 //! private extended property. `sendUpdates` is `all` only when the booking asks to notify.
-use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-use super::google::{error_of, transport, GoogleCalendar};
-use super::write::{occurrence_key, parse_occurrence_key, send, Before, Draft, Occurrence, Put, Written};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::google::{GoogleCalendar, API};
+use super::write::{occurrence_key, parse_occurrence_key, Before, Draft, Occurrence, Put, Written};
 use super::{ErrorKind, ProviderError};
 
 /// The private extended property naming the booking a copy belongs to.
 pub const MARKER: &str = "calsyncBooking";
 
-/// The event body of a draft (without `id`).
-pub fn body(draft: &Draft) -> Value {
-    let at = |t: DateTime<Utc>| when(draft, t);
-    json!({
-        "summary": draft.title,
-        "description": draft.description,
-        "location": draft.location,
-        "start": at(draft.start),
-        "end": at(draft.end),
-        "recurrence": draft.recurrence.iter().collect::<Vec<_>>(),
-        "attendees": draft.attendees.iter().map(|a| json!({"email": a})).collect::<Vec<_>>(),
-        "extendedProperties": {"private": {MARKER: draft.marker}},
-        "status": "confirmed",
-    })
+/// The event body of a draft; `id` only on a create. Absent values are sent as `null`, which
+/// a patch takes as "clear it".
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    pub summary: &'a str,
+    pub description: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub start: EventDateTime,
+    pub end: EventDateTime,
+    pub recurrence: Vec<&'a str>,
+    pub attendees: Vec<Attendee<'a>>,
+    pub extended_properties: ExtendedProperties<'a>,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attendee<'a> {
+    pub email: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtendedProperties<'a> {
+    /// `MARKER` → the booking's marker.
+    pub private: BTreeMap<&'static str, &'a str>,
+}
+
+/// A time as Google takes it: the wall clock in the draft's zone, with the zone.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDateTime {
+    pub date_time: String,
+    pub time_zone: &'static str,
+}
+
+/// What an occurrence is patched to: its title and times.
+#[derive(Serialize)]
+struct OccurrenceBody<'a> {
+    summary: &'a str,
+    start: EventDateTime,
+    end: EventDateTime,
+    status: &'static str,
+}
+
+/// A retitle of an exception.
+#[derive(Serialize)]
+struct TitleBody<'a> {
+    summary: &'a str,
+}
+
+pub fn body(draft: &Draft) -> EventBody<'_> {
+    EventBody {
+        id: None,
+        summary: &draft.title,
+        description: draft.description.as_deref(),
+        location: draft.location.as_deref(),
+        start: when(draft, draft.start),
+        end: when(draft, draft.end),
+        recurrence: draft.recurrence.iter().map(String::as_str).collect(),
+        attendees: draft.attendees.iter().map(|a| Attendee { email: a }).collect(),
+        extended_properties: ExtendedProperties { private: BTreeMap::from([(MARKER, draft.marker.as_str())]) },
+        status: "confirmed",
+    }
 }
 
 /// An `EventDateTime`'s instant (`dateTime` carries its offset).
@@ -34,9 +88,8 @@ fn instant(t: &Value) -> Option<DateTime<Utc>> {
     t["dateTime"].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.to_utc())
 }
 
-/// A time as Google takes it: the wall clock in the draft's zone, with the zone.
-fn when(d: &Draft, t: DateTime<Utc>) -> Value {
-    json!({"dateTime": t.with_timezone(&d.time_zone).to_rfc3339(), "timeZone": d.time_zone.name()})
+fn when(d: &Draft, t: DateTime<Utc>) -> EventDateTime {
+    EventDateTime { date_time: t.with_timezone(&d.time_zone).to_rfc3339(), time_zone: d.time_zone.name() }
 }
 
 /// Does an instance hold what calsync last wrote of it (or, never changed by calsync, what the
@@ -79,21 +132,15 @@ impl GoogleCalendar {
         format!("{}/{id}", self.events_url())
     }
 
-    async fn patch(&self, id: &str, body: &Value, notify: bool, if_match: Option<&str>) -> Result<Written, ProviderError> {
+    async fn patch(&self, id: &str, body: &impl Serialize, notify: bool, if_match: Option<&str>) -> Result<Written, ProviderError> {
         let url = self.event_url(id);
-        let (_, v) = send(
-            &self.pacer,
-            "google",
-            || {
+        let v: Value = API.paced(&self.pacer, || {
                 let request = self.client.patch(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()).json(body);
                 match if_match {
                     Some(etag) => request.header(reqwest::header::IF_MATCH, etag),
                     None => request,
                 }
-            },
-            |s, w, t| error_of(s, w, t),
-            transport,
-        )
+            }, "answer")
         .await?;
         Ok(written(&v, id))
     }
@@ -109,7 +156,7 @@ impl GoogleCalendar {
     async fn instance(&self, master: &str, original: DateTime<Utc>) -> Result<Option<Value>, ProviderError> {
         let url = format!("{}/instances", self.event_url(master));
         let at = original.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let (_, v) = send(&self.pacer, "google", || self.client.get(&url).query(&[("originalStart", at.as_str()), ("showDeleted", "true")]).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await?;
+        let v: Value = API.paced(&self.pacer, || self.client.get(&url).query(&[("originalStart", at.as_str()), ("showDeleted", "true")]).bearer_auth(self.access_token.expose()), "answer").await?;
         Ok(v["items"].as_array().and_then(|i| i.first()).cloned())
     }
 
@@ -136,7 +183,7 @@ impl GoogleCalendar {
                 Some(o) if o.cancelled => self.remove_event(&id, d.notify).await?,
                 _ => {
                     let (title, start, end) = now.cloned().unwrap_or_default().resolve(original, &d.title, length);
-                    let body = json!({"summary": title, "start": when(d, start), "end": when(d, end), "status": "confirmed"});
+                    let body = OccurrenceBody { summary: &title, start: when(d, start), end: when(d, end), status: "confirmed" };
                     self.patch(&id, &body, d.notify, None).await?;
                 }
             }
@@ -153,13 +200,13 @@ impl GoogleCalendar {
     async fn retitle_exceptions(&self, master: &str, old: &str, new: &str, notify: bool, written: &[(String, Option<&Occurrence>)]) -> Result<(), ProviderError> {
         let uid = self.get_event(master).await?["iCalUID"].as_str().unwrap_or_default().to_string();
         let url = self.events_url();
-        let (_, v) = send(&self.pacer, "google", || self.client.get(&url).query(&[("iCalUID", uid.as_str()), ("maxResults", "2500")]).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await?;
+        let v: Value = API.paced(&self.pacer, || self.client.get(&url).query(&[("iCalUID", uid.as_str()), ("maxResults", "2500")]).bearer_auth(self.access_token.expose()), "answer").await?;
         for item in v["items"].as_array().into_iter().flatten() {
             let original = item["originalStartTime"]["dateTime"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| occurrence_key(t.to_utc()));
             let stale = item["recurringEventId"] == master && item["status"] != "cancelled" && item["summary"] == old;
             if stale && !written.iter().any(|(k, _)| Some(k) == original.as_ref()) {
                 let id = item["id"].as_str().unwrap_or_default();
-                self.patch(id, &json!({"summary": new}), notify, None).await?;
+                self.patch(id, &TitleBody { summary: new }, notify, None).await?;
             }
         }
         Ok(())
@@ -169,7 +216,7 @@ impl GoogleCalendar {
     async fn marked(&self, marker: &str) -> Result<Option<String>, ProviderError> {
         let url = self.events_url();
         let property = format!("{MARKER}={marker}");
-        let (_, v) = send(&self.pacer, "google", || self.client.get(&url).query(&[("privateExtendedProperty", property.as_str())]).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await?;
+        let v: Value = API.paced(&self.pacer, || self.client.get(&url).query(&[("privateExtendedProperty", property.as_str())]).bearer_auth(self.access_token.expose()), "answer").await?;
         Ok(v["items"].as_array().into_iter().flatten().find(|e| e["status"] != "cancelled" && e.get("recurringEventId").is_none()).and_then(|e| e["id"].as_str()).map(str::to_string))
     }
 
@@ -185,19 +232,12 @@ impl GoogleCalendar {
                 _ => e,
             });
         }
-        let mut create = body.clone();
-        create["id"] = json!(put.key);
+        let create = EventBody { id: Some(put.key), ..body.clone() };
         let url = self.events_url();
-        let made = send(
-            &self.pacer,
-            "google",
-            || self.client.post(&url).query(&[("sendUpdates", updates(put.draft.notify))]).bearer_auth(self.access_token.expose()).json(&create),
-            |s, w, t| error_of(s, w, t),
-            transport,
-        )
+        let made: Result<Value, _> = API.paced(&self.pacer, || self.client.post(&url).query(&[("sendUpdates", updates(put.draft.notify))]).bearer_auth(self.access_token.expose()).json(&create), "answer")
         .await;
         match made {
-            Ok((_, v)) => Ok(written(&v, put.key)),
+            Ok(v) => Ok(written(&v, put.key)),
             // An earlier attempt made it: bring that event in line instead of a second one —
             // unless it was changed there before calsync heard back (then a sync merges it).
             Err(e) if e.kind == ErrorKind::Conflict => match put.before {
@@ -216,7 +256,7 @@ impl GoogleCalendar {
 
     async fn get_event(&self, id: &str) -> Result<Value, ProviderError> {
         let url = self.event_url(id);
-        send(&self.pacer, "google", || self.client.get(&url).bearer_auth(self.access_token.expose()), |s, w, t| error_of(s, w, t), transport).await.map(|(_, v)| v)
+        API.paced(&self.pacer, || self.client.get(&url).bearer_auth(self.access_token.expose()), "answer").await
     }
 
     pub(super) async fn updated_at(&self, id: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
@@ -235,13 +275,7 @@ impl GoogleCalendar {
 
     pub(super) async fn remove_event(&self, id: &str, notify: bool) -> Result<(), ProviderError> {
         let url = self.event_url(id);
-        let done = send(
-            &self.pacer,
-            "google",
-            || self.client.delete(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()),
-            |s, w, t| error_of(s, w, t),
-            transport,
-        )
+        let done: Result<Value, _> = API.paced(&self.pacer, || self.client.delete(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()), "answer")
         .await;
         match done {
             Ok(_) => Ok(()),

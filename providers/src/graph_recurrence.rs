@@ -4,7 +4,47 @@
 //! (BYHOUR, several month days, …) is refused with what Outlook cannot hold.
 use chrono::{DateTime, Datelike, Utc, Weekday};
 use chrono_tz::Tz;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+
+/// Graph's `patternedRecurrence`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatternedRecurrence {
+    pub pattern: Pattern,
+    pub range: Range,
+}
+
+/// Graph's `recurrencePattern`: only the fields its `type` uses are sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pattern {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub interval: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_of_week: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_day_of_week: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day_of_month: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<u32>,
+}
+
+/// Graph's `recurrenceRange`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Range {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub start_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_of_occurrences: Option<u32>,
+    pub recurrence_time_zone: &'static str,
+}
 
 const DAYS: [(&str, &str); 7] = [("MO", "monday"), ("TU", "tuesday"), ("WE", "wednesday"), ("TH", "thursday"), ("FR", "friday"), ("SA", "saturday"), ("SU", "sunday")];
 const INDEX: [(i32, &str); 5] = [(1, "first"), (2, "second"), (3, "third"), (4, "fourth"), (-1, "last")];
@@ -29,7 +69,7 @@ fn by_day(item: &str) -> Option<(Option<i32>, &'static str)> {
 }
 
 /// The recurrence of a series starting at `start` in `tz`, or why Outlook cannot hold it.
-pub fn to_graph(rule: &str, start: DateTime<Utc>, tz: Tz) -> Result<Value, String> {
+pub fn to_graph(rule: &str, start: DateTime<Utc>, tz: Tz) -> Result<PatternedRecurrence, String> {
     let refuse = |why: &str| format!("Outlook cannot hold the recurrence '{rule}': {why}.");
     let body = rule.trim().strip_prefix("RRULE:").ok_or_else(|| refuse("it is not an RRULE"))?;
     let mut parts: Vec<(String, String)> = Vec::new();
@@ -69,52 +109,52 @@ pub fn to_graph(rule: &str, start: DateTime<Utc>, tz: Tz) -> Result<Value, Strin
         let name = INDEX.iter().find(|(n, _)| *n == index).map(|(_, s)| *s).ok_or_else(|| refuse("the position must be 1 to 4 or -1"))?;
         Ok((days.iter().map(|(_, d)| *d).collect(), name))
     };
-    let mut pattern = Map::new();
-    pattern.insert("interval".into(), json!(interval));
+    let mut pattern = Pattern { interval, ..Pattern::default() };
     match get("FREQ").unwrap_or("") {
         "DAILY" if days.is_empty() && month_day.is_none() && month.is_none() => {
-            pattern.insert("type".into(), json!("daily"));
+            pattern.kind = "daily".into();
         }
         "WEEKLY" if month_day.is_none() && month.is_none() && set_pos.is_none() && days.iter().all(|(n, _)| n.is_none()) => {
             let list: Vec<&str> = if days.is_empty() { vec![weekday_name(local.weekday())] } else { days.iter().map(|(_, d)| *d).collect() };
-            pattern.insert("type".into(), json!("weekly"));
-            pattern.insert("daysOfWeek".into(), json!(list));
-            pattern.insert("firstDayOfWeek".into(), json!(first_day));
+            pattern.kind = "weekly".into();
+            pattern.days_of_week = Some(list);
+            pattern.first_day_of_week = Some(first_day);
         }
         "MONTHLY" | "YEARLY" if month.is_none() || get("FREQ") == Some("YEARLY") => {
             let yearly = get("FREQ") == Some("YEARLY");
             let kind = if days.is_empty() {
-                pattern.insert("dayOfMonth".into(), json!(month_day.unwrap_or(local.day())));
+                pattern.day_of_month = Some(month_day.unwrap_or(local.day()));
                 "absolute"
             } else if month_day.is_none() {
                 let (list, index) = relative()?;
-                pattern.insert("daysOfWeek".into(), json!(list));
-                pattern.insert("index".into(), json!(index));
+                pattern.days_of_week = Some(list);
+                pattern.index = Some(index);
                 "relative"
             } else {
                 return Err(refuse("a day of the month and a weekday together"));
             };
             if yearly {
-                pattern.insert("month".into(), json!(month.unwrap_or(local.month())));
+                pattern.month = Some(month.unwrap_or(local.month()));
             }
-            pattern.insert("type".into(), json!(format!("{kind}{}", if yearly { "Yearly" } else { "Monthly" })));
+            pattern.kind = format!("{kind}{}", if yearly { "Yearly" } else { "Monthly" });
         }
         other => return Err(refuse(&format!("FREQ={other} with these parts has no Outlook equivalent"))),
     }
     let start_date = local.date_naive().to_string();
+    let range = |kind, end_date, number_of_occurrences| Range { kind, start_date: start_date.clone(), end_date, number_of_occurrences, recurrence_time_zone: tz.name() };
     let range = match (get("COUNT"), get("UNTIL")) {
         (Some(_), Some(_)) => return Err(refuse("COUNT and UNTIL together")),
         (Some(n), None) => {
             let n: u32 = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| refuse("COUNT must be a positive number"))?;
-            json!({"type": "numbered", "startDate": start_date, "numberOfOccurrences": n, "recurrenceTimeZone": tz.name()})
+            range("numbered", None, Some(n))
         }
         (None, Some(u)) => {
             let end = until_date(u, tz).ok_or_else(|| refuse("UNTIL is not a date"))?;
-            json!({"type": "endDate", "startDate": start_date, "endDate": end, "recurrenceTimeZone": tz.name()})
+            range("endDate", Some(end), None)
         }
-        (None, None) => json!({"type": "noEnd", "startDate": start_date, "recurrenceTimeZone": tz.name()}),
+        (None, None) => range("noEnd", None, None),
     };
-    Ok(json!({"pattern": Value::Object(pattern), "range": range}))
+    Ok(PatternedRecurrence { pattern, range })
 }
 
 /// UNTIL (a date, or a UTC time) as the local date it ends on.
@@ -130,6 +170,12 @@ fn until_date(u: &str, tz: Tz) -> Option<String> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::{json, Value};
+
+    /// What Graph is sent.
+    fn to_json(rule: &str, tz: Tz) -> Value {
+        serde_json::to_value(to_graph(rule, start(), tz).unwrap()).unwrap()
+    }
 
     fn start() -> DateTime<Utc> {
         // Wednesday 2 December 2026, 10:00 in Berlin.
@@ -138,25 +184,25 @@ mod tests {
 
     #[test]
     fn weekly_with_count() {
-        let v = to_graph("RRULE:FREQ=WEEKLY;COUNT=10", start(), chrono_tz::Europe::Berlin).unwrap();
+        let v = to_json("RRULE:FREQ=WEEKLY;COUNT=10", chrono_tz::Europe::Berlin);
         assert_eq!(v["pattern"], json!({"type": "weekly", "interval": 1, "daysOfWeek": ["wednesday"], "firstDayOfWeek": "monday"}));
         assert_eq!(v["range"], json!({"type": "numbered", "startDate": "2026-12-02", "numberOfOccurrences": 10, "recurrenceTimeZone": "Europe/Berlin"}));
     }
 
     #[test]
     fn relative_monthly_and_until() {
-        let v = to_graph("RRULE:FREQ=MONTHLY;BYDAY=TU;BYSETPOS=2;UNTIL=20270630T220000Z", start(), chrono_tz::Europe::Berlin).unwrap();
+        let v = to_json("RRULE:FREQ=MONTHLY;BYDAY=TU;BYSETPOS=2;UNTIL=20270630T220000Z", chrono_tz::Europe::Berlin);
         assert_eq!(v["pattern"], json!({"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["tuesday"], "index": "second"}));
         assert_eq!(v["range"]["endDate"], "2027-07-01");
-        let v = to_graph("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", start(), chrono_tz::UTC).unwrap();
+        let v = to_json("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", chrono_tz::UTC);
         assert_eq!(v["pattern"], json!({"type": "relativeYearly", "interval": 1, "daysOfWeek": ["sunday"], "index": "last", "month": 3}));
         assert_eq!(v["range"]["type"], "noEnd");
     }
 
     #[test]
     fn daily_and_absolute() {
-        assert_eq!(to_graph("RRULE:FREQ=DAILY;INTERVAL=2", start(), chrono_tz::UTC).unwrap()["pattern"], json!({"type": "daily", "interval": 2}));
-        assert_eq!(to_graph("RRULE:FREQ=MONTHLY", start(), chrono_tz::UTC).unwrap()["pattern"], json!({"type": "absoluteMonthly", "interval": 1, "dayOfMonth": 2}));
+        assert_eq!(to_json("RRULE:FREQ=DAILY;INTERVAL=2", chrono_tz::UTC)["pattern"], json!({"type": "daily", "interval": 2}));
+        assert_eq!(to_json("RRULE:FREQ=MONTHLY", chrono_tz::UTC)["pattern"], json!({"type": "absoluteMonthly", "interval": 1, "dayOfMonth": 2}));
     }
 
     #[test]

@@ -66,24 +66,23 @@ fn decode(cursor: &Cursor) -> Option<(FeedState, &str)> {
     Some((serde_json::from_str(head).ok()?, body))
 }
 
-fn window_key(w: Window) -> (i64, i64) {
-    (w.from.timestamp(), w.to.timestamp())
+fn too_complex(limits: ReadLimits) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Malformed,
+        format!(
+            "This feed is too complex to read within {} s (its nesting or recurrence rules would take longer). Ask the feed's owner to simplify it, or your administrator to raise CALSYNC_SYNC_READ_SECONDS.",
+            limits.deadline.as_secs()
+        ),
+    )
 }
 
 /// Parses and expands a feed body off the async runtime (it is CPU work), within `limits`.
 pub async fn read_feed(body: String, window: Window, floating: Tz, limits: ReadLimits, owner: Owner) -> Result<(Snapshot, Vec<String>), ProviderError> {
-    let seconds = limits.deadline.as_secs();
-    let too_complex = move || {
-        ProviderError::new(
-            ErrorKind::Malformed,
-            format!("This feed is too complex to read within {seconds} s (its nesting or recurrence rules would take longer). Ask the feed's owner to simplify it, or your administrator to raise CALSYNC_SYNC_READ_SECONDS."),
-        )
-    };
-    tokio::task::spawn_blocking(move || {
+    off_runtime(move || {
         let deadline = std::time::Instant::now() + limits.deadline;
-        let mut calendar = ical::parse_until(body.as_bytes(), Some(deadline)).map_err(|e| {
+        let calendar = ical::parse_until(body.as_bytes(), Some(deadline)).map_err(|e| {
             if e.message == ical::MSG_TOO_SLOW {
-                return too_complex();
+                return too_complex(limits);
             }
             if e.cut_off {
                 // Most likely the transfer, so worth retrying soon.
@@ -95,18 +94,31 @@ pub async fn read_feed(body: String, window: Window, floating: Tz, limits: ReadL
                 format!("The feed could not be read: {}{at}. Check that the URL points to an iCalendar (.ics) feed.", e.message),
             )
         })?;
-        calendar.set_owner(&owner);
-        let opts = ical::Options { from: window.from, to: window.to, floating, max_instances: limits.max_instances };
-        let budget = ical::Budget::new(limits.max_steps, Some(deadline));
-        let expanded = ical::expand_within(&mut calendar, opts, &budget);
-        if budget.timed_out() {
-            return Err(too_complex());
-        }
-        let warnings = expanded.warnings.iter().map(ToString::to_string).collect();
-        Ok((Snapshot { series: expanded.series, instances: expanded.instances }, warnings))
+        expand_until(calendar, window, floating, limits, &owner, deadline)
     })
     .await
-    .map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Reading the feed failed unexpectedly ({e}).")))?
+}
+
+/// Expands events read already (a provider's, in the reader's form) off the async runtime,
+/// within `limits`.
+pub async fn expand_calendar(calendar: ical::Calendar, window: Window, floating: Tz, limits: ReadLimits, owner: Owner) -> Result<(Snapshot, Vec<String>), ProviderError> {
+    off_runtime(move || expand_until(calendar, window, floating, limits, &owner, std::time::Instant::now() + limits.deadline)).await
+}
+
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> Result<T, ProviderError> + Send + 'static) -> Result<T, ProviderError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Reading the feed failed unexpectedly ({e}).")))?
+}
+
+fn expand_until(mut calendar: ical::Calendar, window: Window, floating: Tz, limits: ReadLimits, owner: &Owner, deadline: std::time::Instant) -> Result<(Snapshot, Vec<String>), ProviderError> {
+    calendar.set_owner(owner);
+    let opts = ical::Options { from: window.from, to: window.to, floating, max_instances: limits.max_instances };
+    let budget = ical::Budget::new(limits.max_steps, Some(deadline));
+    let expanded = ical::expand_within(&mut calendar, opts, &budget);
+    if budget.timed_out() {
+        return Err(too_complex(limits));
+    }
+    let warnings = expanded.warnings.iter().map(ToString::to_string).collect();
+    Ok((Snapshot { series: expanded.series, instances: expanded.instances }, warnings))
 }
 
 impl IcalFeed {
@@ -118,14 +130,14 @@ impl IcalFeed {
         let content_hash = Some(hash.hex());
         let body = ical::lines::decode(&bytes).text.into_owned();
         drop(bytes);
-        let same_window = previous.is_some_and(|p| p.window == Some(window_key(window)));
+        let same_window = previous.is_some_and(|p| p.window == Some(window.key()));
         let unchanged = same_window && previous.is_some_and(|p| p.content_hash == content_hash);
         let keep = body.len() <= self.limits.cursor_body_max;
         let state = FeedState {
             etag: validators.etag,
             last_modified: validators.last_modified,
             content_hash,
-            window: Some(window_key(window)),
+            window: Some(window.key()),
             body_kept: keep,
         };
         let next = encode(&state, if keep { &body } else { "" });
@@ -145,14 +157,14 @@ impl Provider for IcalFeed {
             Some((state, _)) => Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() },
             None => Validators::default(),
         };
-        let same_window = previous.as_ref().is_some_and(|(state, _)| state.window == Some(window_key(window)));
+        let same_window = previous.as_ref().is_some_and(|(state, _)| state.window == Some(window.key()));
         let got = self.client.get(&self.url, &validators).await.map_err(|e| e.into_provider_error())?;
         match (got, previous) {
             (Fetched::NotModified, Some(_)) if same_window => Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new(), repair: false }),
             // The window moved and the last body is kept: expand it again.
             (Fetched::NotModified, Some((state, body))) if state.body_kept => {
                 let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.limits, self.owner.clone()).await?;
-                let state = FeedState { window: Some(window_key(window)), ..state };
+                let state = FeedState { window: Some(window.key()), ..state };
                 Ok(Fetch { outcome: Outcome::Snapshot(snapshot), cursor: encode(&state, body), warnings, repair: false })
             }
             // The window moved and the body was too big to keep: fetch it in full once.

@@ -10,8 +10,10 @@ pub mod ical;
 pub mod observe;
 pub mod secret;
 
+pub mod account;
 pub mod error;
 pub mod fetch;
+pub mod http;
 pub mod google;
 pub mod google_events;
 pub mod oauth;
@@ -35,6 +37,24 @@ pub use error::{ErrorKind, ProviderError};
 pub struct Window {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+}
+
+impl Window {
+    /// The window as Unix seconds, the form cursors keep it in (a cursor made for another
+    /// window is not used for this one).
+    pub fn key(self) -> (i64, i64) {
+        (self.from.timestamp(), self.to.timestamp())
+    }
+}
+
+/// Now, as Unix seconds (when a cursor's full sync was).
+pub(crate) fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Is a full sync made at `full_at` (Unix seconds) a repair interval old?
+pub(crate) fn repair_due(full_at: i64, every: std::time::Duration) -> bool {
+    now_secs() - full_at >= every.as_secs() as i64
 }
 
 /// What an adapter keeps between runs to fetch incrementally, in a form only it reads (a

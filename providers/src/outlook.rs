@@ -22,6 +22,8 @@ use chrono::{NaiveDateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::account::{CalendarEntry, Channel};
+use super::http::{self, Api};
 use super::oauth::OAuthClient;
 use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
 use crate::secret::Secret;
@@ -115,12 +117,13 @@ struct State {
     full_at: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Graph's `dateTimeTimeZone`: a wall-clock time and the zone it is in (read and written).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct DateTimeTimeZone {
-    date_time: String,
+pub struct DateTimeTimeZone {
+    pub date_time: String,
     #[serde(default)]
-    time_zone: Option<String>,
+    pub time_zone: Option<String>,
 }
 
 /// The fields of an event calsync reads; a removal has only `id` and `@removed`.
@@ -341,12 +344,12 @@ pub(crate) fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -
     })
 }
 
-pub(crate) fn transport(e: reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
-        ProviderError::new(ErrorKind::Timeout, "Outlook did not answer in time. The next sync will try again.")
-    } else {
-        ProviderError::new(ErrorKind::Server, "Could not reach Outlook. The next sync will try again.")
-    }
+/// Microsoft Graph, for the shared request code.
+pub const API: Api = Api { label: "outlook", name: "Outlook", refusal };
+
+/// A refusal as one error: one that says the delta state is gone reads as `Gone`.
+pub(crate) fn refusal(status: u16, retry_after: Option<Duration>, body: &str) -> ProviderError {
+    error_of(status, retry_after, body).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, format!("Outlook says this is gone ({status}).")))
 }
 
 /// A round's events, and where the next round starts.
@@ -359,36 +362,19 @@ struct Round {
 impl OutlookCalendar {
     /// One page, paced; `Ok(None)`: the delta state is gone, start over.
     async fn page(&self, url: &str) -> Result<Option<Value>, ProviderError> {
-        let mut attempt = 0;
-        loop {
-            self.pacer.admit().await?;
-            let answer = self.page_once(url).await;
-            match answer {
-                Err(e) if self.pacer.retry(&e, attempt).await => attempt += 1,
-                other => return other,
-            }
-        }
-    }
-
-    async fn page_once(&self, url: &str) -> Result<Option<Value>, ProviderError> {
-        let started = std::time::Instant::now();
-        let sent = self.client.get(url).bearer_auth(self.access_token.expose()).header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}")).send().await;
-        crate::observe::request("outlook", sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
-        let response = sent.map_err(transport)?;
-        let status = response.status().as_u16();
-        let wait = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
-        let is_json = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
-        let text = response.text().await.map_err(transport)?;
-        if !(200..300).contains(&status) {
-            return match error_of(status, wait, &text) {
-                None => Ok(None),
-                Some(e) => Err(e),
-            };
-        }
-        if !is_json {
-            return Err(ProviderError::new(ErrorKind::Malformed, format!("Outlook answered {status} with something that is not JSON. The next sync will try again.")));
-        }
-        serde_json::from_str(&text).map(Some).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Outlook's answer could not be read ({e}).")))
+        self.pacer
+            .run(|| async {
+                let request = self.client.get(url).bearer_auth(self.access_token.expose()).header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}"));
+                let answer = API.exchange(request, http::MAX_ANSWER).await?;
+                if !answer.success() && error_of(answer.status, answer.retry_after, &answer.body).is_none() {
+                    return Ok(None);
+                }
+                if answer.success() && !answer.json {
+                    return Err(ProviderError::new(ErrorKind::Malformed, format!("Outlook answered {} with something that is not JSON. The next sync will try again.", answer.status)));
+                }
+                API.read(&answer, "answer").map(Some)
+            })
+            .await
     }
 
     /// A whole round from `url` (the window's start, or a stored delta link).
@@ -477,7 +463,7 @@ impl OutlookCalendar {
                 s
             })
             .collect();
-        let cursor = cursor_of(round.delta_link, window, now_secs());
+        let cursor = cursor_of(round.delta_link, window, crate::now_secs());
         Ok(Fetch { outcome: Outcome::Snapshot(Snapshot { series, instances }), cursor, warnings, repair })
     }
 
@@ -520,16 +506,8 @@ impl OutlookCalendar {
     }
 }
 
-fn window_key(w: Window) -> (i64, i64) {
-    (w.from.timestamp(), w.to.timestamp())
-}
-
-fn now_secs() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 fn cursor_of(delta_link: String, window: Window, full_at: i64) -> Cursor {
-    let (from, to) = window_key(window);
+    let (from, to) = window.key();
     Cursor(Some(serde_json::to_string(&State { delta_link, from, to, full_at }).unwrap_or_default()))
 }
 
@@ -537,9 +515,8 @@ fn cursor_of(delta_link: String, window: Window, full_at: i64) -> Cursor {
 impl Provider for OutlookCalendar {
     async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError> {
         let state: Option<State> = cursor.0.as_deref().and_then(|s| serde_json::from_str(s).ok());
-        let due_for_repair = |s: &State| now_secs() - s.full_at >= self.repair_every.as_secs() as i64;
-        match state {
-            Some(s) if (s.from, s.to) == window_key(window) && !due_for_repair(&s) => self.incremental(window, &s).await,
+                match state {
+            Some(s) if (s.from, s.to) == window.key() && !crate::repair_due(s.full_at, self.repair_every) => self.incremental(window, &s).await,
             Some(_) => self.full(window, true).await,
             None => self.full(window, false).await,
         }
@@ -571,36 +548,45 @@ impl Provider for OutlookCalendar {
 }
 
 /// The account's email (`GET /me`: `mail`, else `userPrincipalName`) and calendars.
-pub async fn account(graph: &str, token: &Secret, timeout: Duration) -> Result<(String, Vec<super::google::CalendarEntry>), ProviderError> {
-    let client = super::google::api_client(timeout);
-    let get = |path: &str| {
-        let url = format!("{}{path}", graph.trim_end_matches('/'));
-        let client = client.clone();
-        async move {
-            let r = client.get(url).bearer_auth(token.expose()).send().await.map_err(transport)?;
-            let status = r.status().as_u16();
-            let text = r.text().await.map_err(transport)?;
-            if !(200..300).contains(&status) {
-                return Err(error_of(status, None, &text).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, "Outlook: gone (410).")));
-            }
-            serde_json::from_str::<Value>(&text).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Outlook's answer could not be read ({e}).")))
-        }
-    };
-    let me = get("/me").await?;
-    let email = me["mail"].as_str().or(me["userPrincipalName"].as_str()).map(str::to_lowercase).ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Outlook did not say which account this is."))?;
-    let list = get("/me/calendars").await?;
-    let calendars = list["value"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+pub async fn account(graph: &str, token: &Secret, timeout: Duration) -> Result<(String, Vec<CalendarEntry>), ProviderError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Me {
+        mail: Option<String>,
+        user_principal_name: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Calendar {
+        id: Option<String>,
+        #[serde(default)]
+        name: String,
+        hex_color: Option<String>,
+        #[serde(default)]
+        is_default_calendar: bool,
+        #[serde(default)]
+        can_edit: bool,
+    }
+    #[derive(Deserialize)]
+    struct Calendars {
+        #[serde(default)]
+        value: Vec<Calendar>,
+    }
+    let client = http::client(timeout);
+    let base = graph.trim_end_matches('/');
+    let me: Me = API.once(client.get(format!("{base}/me")).bearer_auth(token.expose()), "account").await?;
+    let email = me.mail.or(me.user_principal_name).map(|m| m.to_lowercase()).ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Outlook did not say which account this is."))?;
+    let list: Calendars = API.once(client.get(format!("{base}/me/calendars")).bearer_auth(token.expose()), "calendar list").await?;
+    let calendars = list
+        .value
         .into_iter()
         .filter_map(|c| {
-            Some(super::google::CalendarEntry {
-                id: c["id"].as_str()?.to_owned(),
-                name: c["name"].as_str().unwrap_or("").to_owned(),
-                color: c["hexColor"].as_str().filter(|h| !h.is_empty()).map(str::to_owned),
-                primary: c["isDefaultCalendar"].as_bool().unwrap_or(false),
-                access_role: if c["canEdit"].as_bool().unwrap_or(false) { "writer".into() } else { "reader".into() },
+            Some(CalendarEntry {
+                id: c.id?,
+                name: c.name,
+                color: c.hex_color.filter(|h| !h.is_empty()),
+                primary: c.is_default_calendar,
+                access_role: if c.can_edit { "writer".into() } else { "reader".into() },
             })
         })
         .collect();
@@ -616,33 +602,44 @@ pub const SUBSCRIPTION_MINUTES: i64 = 4230;
 /// is the calendar's own events (`/me/calendars/{id}/events`, or `/me/calendar/events` for the
 /// default calendar of a record without a Calendar ID): the documented `/me/events` would not
 /// say which of the account's calendars changed.
-pub async fn subscribe(client: &reqwest::Client, graph: &str, access: &Secret, calendar_id: &str, address: &str, client_state: &str) -> Result<super::google::Channel, ProviderError> {
-    let expires = chrono::Utc::now() + chrono::Duration::minutes(SUBSCRIPTION_MINUTES);
-    let body = serde_json::json!({
-        "changeType": "created,updated,deleted",
-        "notificationUrl": address,
-        "lifecycleNotificationUrl": address,
-        "resource": format!("/me/{}/events", calendar_segment(calendar_id, false)),
-        "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "clientState": client_state,
-    });
-    let r = client.post(format!("{}/subscriptions", graph.trim_end_matches('/'))).bearer_auth(access.expose()).json(&body).send().await.map_err(transport)?;
-    let status = r.status().as_u16();
-    let text = r.text().await.map_err(transport)?;
-    if !(200..300).contains(&status) {
-        return Err(error_of(status, None, &text).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, "Outlook: gone (410).")));
+pub async fn subscribe(client: &reqwest::Client, graph: &str, access: &Secret, calendar_id: &str, address: &str, client_state: &str) -> Result<Channel, ProviderError> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Request<'a> {
+        change_type: &'static str,
+        notification_url: &'a str,
+        lifecycle_notification_url: &'a str,
+        resource: String,
+        expiration_date_time: String,
+        client_state: &'a str,
     }
-    let v: Value = serde_json::from_str(&text).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Outlook's subscription could not be read ({e}).")))?;
-    let expires_at = v["expirationDateTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.naive_utc()).unwrap_or(expires.naive_utc());
-    let id = v["id"].as_str().ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Outlook's subscription has no id."))?;
-    Ok(super::google::Channel { id: id.to_owned(), resource_id: None, expires_at })
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Subscription {
+        id: Option<String>,
+        expiration_date_time: Option<String>,
+    }
+    let expires = chrono::Utc::now() + chrono::Duration::minutes(SUBSCRIPTION_MINUTES);
+    let body = Request {
+        change_type: "created,updated,deleted",
+        notification_url: address,
+        lifecycle_notification_url: address,
+        resource: format!("/me/{}/events", calendar_segment(calendar_id, false)),
+        expiration_date_time: expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        client_state,
+    };
+    let request = client.post(format!("{}/subscriptions", graph.trim_end_matches('/'))).bearer_auth(access.expose()).json(&body);
+    let made: Subscription = API.once(request, "subscription").await?;
+    let expires_at = made.expiration_date_time.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.naive_utc()).unwrap_or(expires.naive_utc());
+    let id = made.id.ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Outlook's subscription has no id."))?;
+    Ok(Channel { id, resource_id: None, expires_at })
 }
 
 /// Deletes a subscription; one Graph no longer knows is gone already.
 pub async fn unsubscribe(client: &reqwest::Client, graph: &str, access: &Secret, id: &str) -> Result<(), ProviderError> {
-    let r = client.delete(format!("{}/subscriptions/{id}", graph.trim_end_matches('/'))).bearer_auth(access.expose()).send().await.map_err(transport)?;
-    match r.status().as_u16() {
+    let answer = API.exchange(client.delete(format!("{}/subscriptions/{id}", graph.trim_end_matches('/'))).bearer_auth(access.expose()), http::MAX_ANSWER).await?;
+    match answer.status {
         200..=299 | 404 => Ok(()),
-        s => Err(error_of(s, None, &r.text().await.unwrap_or_default()).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, "gone"))),
+        s => Err(refusal(s, answer.retry_after, &answer.body)),
     }
 }

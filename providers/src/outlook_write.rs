@@ -3,20 +3,117 @@
 //! the event the first one made. Graph has no per-request switch for invitations: it emails
 //! the attendees it is given. So a booking that does not ask to notify is written without
 //! attendees, and names them in the body instead.
-use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-use super::outlook::{calendar_path, error_of, transport, OutlookCalendar};
-use super::write::{parse_occurrence_key, send, Before, Draft, Placed, Put, Written};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::graph_recurrence::PatternedRecurrence;
+use super::http;
+use super::outlook::{calendar_path, refusal, DateTimeTimeZone, OutlookCalendar, API};
+use super::write::{parse_occurrence_key, Before, Draft, Placed, Put, Written};
 use super::{ErrorKind, ProviderError};
 
-/// The event body of a draft (without `transactionId`).
-pub fn body(draft: &Draft) -> Result<Value, ProviderError> {
-    let (start, end) = draft.local();
-    let zone = draft.time_zone.name();
+/// The event body of a draft; `transactionId` only on a create.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: ItemBody,
+    pub start: DateTimeTimeZone,
+    pub end: DateTimeTimeZone,
+    pub location: Location,
+    pub attendees: Vec<Attendee<'a>>,
+    /// `null` on a single event (a patch that turns a series into one clears it).
+    pub recurrence: Option<PatternedRecurrence>,
+    pub show_as: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemBody {
+    pub content_type: &'static str,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attendee<'a> {
+    pub email_address: EmailAddress<'a>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EmailAddress<'a> {
+    pub address: &'a str,
+}
+
+/// What an occurrence is patched to: its subject and times.
+#[derive(Serialize)]
+struct OccurrenceBody<'a> {
+    subject: &'a str,
+    start: DateTimeTimeZone,
+    end: DateTimeTimeZone,
+}
+
+/// A retitle of an exception.
+#[derive(Serialize)]
+struct SubjectBody<'a> {
+    subject: &'a str,
+}
+
+/// A `$batch` of creates.
+#[derive(Serialize)]
+struct Batch<'a> {
+    requests: Vec<BatchRequest<'a>>,
+}
+
+#[derive(Serialize)]
+struct BatchRequest<'a> {
+    id: String,
+    method: &'static str,
+    url: String,
+    headers: BTreeMap<&'static str, &'static str>,
+    body: EventBody<'a>,
+}
+
+/// One answer inside a `$batch` answer.
+#[derive(Deserialize)]
+struct BatchAnswer {
+    id: String,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: Value,
+}
+
+#[derive(Deserialize)]
+struct BatchAnswers {
+    #[serde(default)]
+    responses: Vec<BatchAnswer>,
+}
+
+/// A time in the draft's zone, as Graph takes it.
+fn at(d: &Draft, t: DateTime<Utc>) -> DateTimeTimeZone {
+    DateTimeTimeZone { date_time: t.with_timezone(&d.time_zone).format("%Y-%m-%dT%H:%M:%S").to_string(), time_zone: Some(d.time_zone.name().to_owned()) }
+}
+
+pub fn body(draft: &Draft) -> Result<EventBody<'_>, ProviderError> {
     let mut text = draft.description.clone().unwrap_or_default();
-    let attendees: Vec<Value> = if draft.notify {
-        draft.attendees.iter().map(|a| json!({"emailAddress": {"address": a}, "type": "required"})).collect()
+    let attendees = if draft.notify {
+        draft.attendees.iter().map(|a| Attendee { email_address: EmailAddress { address: a }, kind: "required" }).collect()
     } else {
         if !draft.attendees.is_empty() {
             if !text.is_empty() {
@@ -27,27 +124,24 @@ pub fn body(draft: &Draft) -> Result<Value, ProviderError> {
         Vec::new()
     };
     let recurrence = match &draft.recurrence {
-        Some(rule) => super::graph_recurrence::to_graph(rule, draft.start, draft.time_zone).map_err(|m| ProviderError::new(ErrorKind::Invalid, m))?,
-        None => Value::Null,
+        Some(rule) => Some(super::graph_recurrence::to_graph(rule, draft.start, draft.time_zone).map_err(|m| ProviderError::new(ErrorKind::Invalid, m))?),
+        None => None,
     };
-    Ok(json!({
-        "subject": draft.title,
-        "body": {"contentType": "text", "content": text},
-        "start": {"dateTime": start, "timeZone": zone},
-        "end": {"dateTime": end, "timeZone": zone},
-        "location": {"displayName": draft.location.clone().unwrap_or_default()},
-        "attendees": attendees,
-        "recurrence": recurrence,
-        "showAs": "busy",
-    }))
+    Ok(EventBody {
+        transaction_id: None,
+        subject: &draft.title,
+        body: ItemBody { content_type: "text", content: text },
+        start: at(draft, draft.start),
+        end: at(draft, draft.end),
+        location: Location { display_name: draft.location.clone().unwrap_or_default() },
+        attendees,
+        recurrence,
+        show_as: "busy",
+    })
 }
 
 /// Graph's limit of requests in one `$batch`.
 pub const BATCH_MAX: usize = 20;
-
-fn graph_error(status: u16, wait: Option<std::time::Duration>, text: &str) -> ProviderError {
-    error_of(status, wait, text).unwrap_or_else(|| ProviderError::new(ErrorKind::Gone, format!("Outlook says this is gone ({status}).")))
-}
 
 fn written(v: &Value, fallback: &str) -> Written {
     Written { external_id: v["id"].as_str().unwrap_or(fallback).to_string(), etag: v["changeKey"].as_str().map(str::to_string) }
@@ -88,9 +182,9 @@ impl OutlookCalendar {
         format!("{}/me/events/{id}", self.graph.trim_end_matches('/'))
     }
 
-    async fn patch(&self, id: &str, body: &Value) -> Result<Written, ProviderError> {
+    async fn patch(&self, id: &str, body: &impl Serialize) -> Result<Written, ProviderError> {
         let url = self.event_url(id);
-        let (_, v) = send(&self.pacer, "outlook", || self.client.patch(&url).bearer_auth(self.access_token.expose()).json(body), graph_error, transport).await?;
+        let v: Value = API.paced(&self.pacer, || self.client.patch(&url).bearer_auth(self.access_token.expose()).json(body), "answer").await?;
         Ok(written(&v, id))
     }
 
@@ -107,12 +201,12 @@ impl OutlookCalendar {
         let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let first = format!("{}/instances", self.event_url(master));
         let (from, to) = (f(from), f(to));
-        let (_, mut page) = send(&self.pacer, "outlook", || self.client.get(&first).query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str()), ("$top", "100")]).bearer_auth(self.access_token.expose()), graph_error, transport).await?;
+        let mut page: Value = API.paced(&self.pacer, || self.client.get(&first).query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str()), ("$top", "100")]).bearer_auth(self.access_token.expose()), "answer").await?;
         let mut out = Vec::new();
         for _ in 0..super::outlook::MAX_PAGES {
             out.extend(page["value"].as_array().cloned().unwrap_or_default());
             let Some(next) = page["@odata.nextLink"].as_str().map(str::to_string) else { return Ok(out) };
-            page = send(&self.pacer, "outlook", || self.client.get(&next).bearer_auth(self.access_token.expose()), graph_error, transport).await?.1;
+            page = API.paced(&self.pacer, || self.client.get(&next).bearer_auth(self.access_token.expose()), "answer").await?;
         }
         Err(ProviderError::new(ErrorKind::Malformed, "Outlook kept answering more pages of a series' occurrences."))
     }
@@ -155,8 +249,7 @@ impl OutlookCalendar {
                 (_, None) => return Err(ProviderError::new(ErrorKind::Invalid, format!("Outlook cannot bring back the occurrence at {key}: it was deleted from the series there."))),
                 (_, Some(item)) => {
                     let (title, start, end) = now.cloned().unwrap_or_default().resolve(original, &d.title, length);
-                    let at = |t: DateTime<Utc>| json!({"dateTime": t.with_timezone(&d.time_zone).format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": d.time_zone.name()});
-                    self.patch(item["id"].as_str().unwrap_or_default(), &json!({"subject": title, "start": at(start), "end": at(end)})).await?;
+                    self.patch(item["id"].as_str().unwrap_or_default(), &OccurrenceBody { subject: &title, start: at(d, start), end: at(d, end) }).await?;
                 }
             }
         }
@@ -171,7 +264,7 @@ impl OutlookCalendar {
     async fn retitle_exceptions(&self, master: &str, old: &str, d: &Draft) -> Result<(), ProviderError> {
         let items = self.instances(master, d.start - chrono::Duration::days(1), d.start + chrono::Duration::days(crate::write::CHECK_DAYS)).await?;
         for item in items.iter().filter(|i| i["type"] == "exception" && i["subject"] == old) {
-            self.patch(item["id"].as_str().unwrap_or_default(), &json!({"subject": d.title})).await?;
+            self.patch(item["id"].as_str().unwrap_or_default(), &SubjectBody { subject: &d.title }).await?;
         }
         Ok(())
     }
@@ -194,10 +287,9 @@ impl OutlookCalendar {
                 _ => e,
             });
         }
-        let mut create = body.clone();
-        create["transactionId"] = json!(put.key);
+        let create = EventBody { transaction_id: Some(put.key), ..body.clone() };
         let url = format!("{}/me/{}/events", self.graph.trim_end_matches('/'), calendar_path(&self.calendar_id));
-        let (_, v) = send(&self.pacer, "outlook", || self.client.post(&url).bearer_auth(self.access_token.expose()).json(&create), graph_error, transport).await?;
+        let v: Value = API.paced(&self.pacer, || self.client.post(&url).bearer_auth(self.access_token.expose()).json(&create), "answer").await?;
         let made = written(&v, "");
         if made.external_id.is_empty() {
             return Err(ProviderError::new(ErrorKind::Malformed, "Outlook made the event but did not say its id."));
@@ -218,7 +310,7 @@ impl OutlookCalendar {
 
     async fn get_event(&self, id: &str) -> Result<Value, ProviderError> {
         let url = self.event_url(id);
-        send(&self.pacer, "outlook", || self.client.get(&url).bearer_auth(self.access_token.expose()), graph_error, transport).await.map(|(_, v)| v)
+        API.paced(&self.pacer, || self.client.get(&url).bearer_auth(self.access_token.expose()), "answer").await
     }
 
     pub(super) async fn still_there(&self, id: &str) -> Result<bool, ProviderError> {
@@ -246,28 +338,33 @@ impl OutlookCalendar {
             let mut requests = Vec::new();
             for &i in group {
                 match body(puts[i].draft) {
-                    Ok(mut b) => {
-                        b["transactionId"] = json!(puts[i].key);
-                        requests.push(json!({"id": i.to_string(), "method": "POST", "url": format!("/me/{calendar}/events"), "headers": {"Content-Type": "application/json"}, "body": b}));
-                    }
+                    Ok(b) => requests.push(BatchRequest {
+                        id: i.to_string(),
+                        method: "POST",
+                        url: format!("/me/{calendar}/events"),
+                        headers: BTreeMap::from([("Content-Type", "application/json")]),
+                        body: EventBody { transaction_id: Some(puts[i].key), ..b },
+                    }),
                     Err(e) => out[i] = Some(Err(e)),
                 }
             }
             if requests.is_empty() {
                 continue;
             }
-            let payload = json!({"requests": requests});
-            match send(&self.pacer, "outlook", || self.client.post(&batch_url).bearer_auth(self.access_token.expose()).json(&payload), graph_error, transport).await {
-                Ok((_, v)) => {
-                    for r in v["responses"].as_array().into_iter().flatten() {
-                        let Some(i) = r["id"].as_str().and_then(|id| id.parse::<usize>().ok()).filter(|i| group.contains(i)) else { continue };
-                        let status = r["status"].as_u64().unwrap_or(500) as u16;
+            let payload = Batch { requests };
+            let answers: Result<BatchAnswers, _> = API.paced(&self.pacer, || self.client.post(&batch_url).bearer_auth(self.access_token.expose()).json(&payload), "batch answer").await;
+            match answers {
+                Ok(answers) => {
+                    for r in answers.responses {
+                        let Some(i) = r.id.parse::<usize>().ok().filter(|i| group.contains(i)) else { continue };
+                        let status = r.status.unwrap_or(500);
                         out[i] = Some(if (200..300).contains(&status) {
-                            let made = written(&r["body"], "");
+                            let made = written(&r.body, "");
                             if made.external_id.is_empty() { Err(ProviderError::new(ErrorKind::Malformed, "Outlook made the event but did not say its id.")) } else { Ok(made) }
                         } else {
-                            let wait = r["headers"]["Retry-After"].as_str().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs);
-                            Err(graph_error(status, wait, &r["body"].to_string()))
+                            // Header names are case-insensitive; Graph spells this one so.
+                            let wait = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).and_then(|(_, v)| http::seconds(v));
+                            Err(refusal(status, wait, &r.body.to_string()))
                         });
                     }
                 }
@@ -291,7 +388,7 @@ impl OutlookCalendar {
 
     pub(super) async fn remove_event(&self, id: &str, _notify: bool) -> Result<(), ProviderError> {
         let url = self.event_url(id);
-        match send(&self.pacer, "outlook", || self.client.delete(&url).bearer_auth(self.access_token.expose()), graph_error, transport).await {
+        match API.paced::<Value>(&self.pacer, || self.client.delete(&url).bearer_auth(self.access_token.expose()), "answer").await {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone) => Ok(()),
             Err(e) => Err(e),

@@ -3,6 +3,7 @@
 //! it), the provider's Retry-After, and retries with exponential back-off and jitter for
 //! server errors and timeouts — a few per run, short ones only: a long wait ends the run and
 //! the scheduler waits instead of holding a sync slot.
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,6 +67,23 @@ impl Pacer {
             }
         }
         Ok(())
+    }
+
+    /// Runs `attempt` within the budgets, again after a server error, a timeout or a short
+    /// Retry-After, as long as the run has retries left.
+    pub async fn run<T, F, Fut>(&self, attempt: F) -> Result<T, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let mut tried = 0;
+        loop {
+            self.admit().await?;
+            match attempt().await {
+                Err(e) if self.retry(&e, tried).await => tried += 1,
+                other => return other,
+            }
+        }
     }
 
     /// After a failed request (`attempt` from 0): waits and answers true when it is worth

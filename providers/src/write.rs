@@ -89,13 +89,6 @@ pub fn parse_occurrence_key(s: &str) -> Option<DateTime<Utc>> {
     chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ").ok().map(|t| t.and_utc())
 }
 
-impl Draft {
-    /// The wall-clock start and end in the draft's zone, `YYYY-MM-DDTHH:MM:SS`.
-    pub fn local(&self) -> (String, String) {
-        let f = |t: DateTime<Utc>| t.with_timezone(&self.time_zone).format("%Y-%m-%dT%H:%M:%S").to_string();
-        (f(self.start), f(self.end))
-    }
-}
 
 /// One write of a copy.
 #[derive(Debug, Clone)]
@@ -165,40 +158,4 @@ pub struct Written {
 /// The answer of an adapter that cannot write (iCal feeds).
 pub fn read_only() -> ProviderError {
     ProviderError::new(ErrorKind::Forbidden, "This calendar is read-only: calsync cannot write to it.")
-}
-
-/// One write request, paced and retried like reads (a retried create is safe: it carries the
-/// idempotency key). `make` builds the request afresh for each attempt; `error_of` reads a
-/// refusal. Answers the status and the JSON body (`Null` when empty).
-pub(crate) async fn send(
-    pacer: &super::pace::Pacer,
-    provider: &'static str,
-    make: impl Fn() -> reqwest::RequestBuilder,
-    error_of: impl Fn(u16, Option<std::time::Duration>, &str) -> ProviderError,
-    transport: fn(reqwest::Error) -> ProviderError,
-) -> Result<(u16, serde_json::Value), ProviderError> {
-    let mut attempt = 0;
-    loop {
-        pacer.admit().await?;
-        let once = async {
-            let started = std::time::Instant::now();
-            let sent = make().send().await;
-            crate::observe::request(provider, sent.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
-            let response = sent.map_err(transport)?;
-            let status = response.status().as_u16();
-            let wait = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(std::time::Duration::from_secs);
-            let text = response.text().await.map_err(transport)?;
-            if !(200..300).contains(&status) {
-                return Err(error_of(status, wait, &text));
-            }
-            if text.trim().is_empty() {
-                return Ok((status, serde_json::Value::Null));
-            }
-            serde_json::from_str(&text).map(|v| (status, v)).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("The calendar's answer to a write could not be read ({e}).")))
-        };
-        match once.await {
-            Err(e) if pacer.retry(&e, attempt).await => attempt += 1,
-            other => return other,
-        }
-    }
 }

@@ -15,18 +15,18 @@ use futures_util::StreamExt;
 use server::{
     db::schema::{sync_runs as sr, sync_states as ss},
     domain::{
-        integrations::{self as ig, Actor, Patch},
-        users::{self, NewUser, Role},
+    Actor, integrations::{self as ig, Patch},
+    users::{self, NewUser, Role},
     },
     password::Cost,
     providers::fetch::{FeedClient, FeedLimits},
     run,
     sync::{Engine, Settings},
-    testing::{
+};
+use testkit::{
         feeds::{FeedHost, Reply},
         Kind, TestDb,
-    },
-};
+    };
 
 const CALENDARS: usize = 10_000;
 const PER_USER: usize = 50;

@@ -12,15 +12,15 @@ use serde_json::json;
 use server::{
     crypto::Secret,
     domain::{
-        integrations::{self as ig, Actor, Patch},
-        users::{self, NewUser, Role},
+    Actor, integrations::{self as ig, Patch},
+    users::{self, NewUser, Role},
     },
     password::Cost,
     providers::{fetch::FeedClient, google::GoogleCalendar, ical_feed::ReadLimits, Cursor, Provider},
-    sandbox::Sandbox,
     sync::{default_window, Engine, Settings, Trigger},
-    testing::{Kind, TestDb},
 };
+use sandbox::Sandbox;
+use testkit::{Kind, TestDb};
 
 mod provider;
 use provider::{median, peak_mb, Figures};
@@ -74,7 +74,7 @@ async fn measure(kind: Kind) -> Figures {
 
     // The adapter alone, in full (what the engine's fetch costs without the store).
     let adapter = GoogleCalendar {
-        client: server::providers::google::api_client(Duration::from_secs(30)),
+        client: server::providers::http::client(Duration::from_secs(30)),
         api: sandbox.google_api_url(),
         calendar_id: ANA.into(),
         access_token: Secret::new(access.clone()),
@@ -108,7 +108,7 @@ async fn measure(kind: Kind) -> Figures {
         Cursor(Some(state))
     };
     let token = serde_json::from_str::<serde_json::Value>(cursor.0.as_deref().unwrap()).unwrap()["sync_token"].as_str().unwrap().to_string();
-    let client = server::providers::google::api_client(Duration::from_secs(30));
+    let client = server::providers::http::client(Duration::from_secs(30));
     let url = format!("{}/calendars/{ANA}/events", sandbox.google_api_url());
     let mut fetches = Vec::new();
     let mut runs = Vec::new();

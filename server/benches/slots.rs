@@ -11,21 +11,21 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, Duration as Days, Utc, Weekday};
 use server::{
     domain::{
-        bookings::{self as bk, NewBooking, Outcome},
-        hours::HoursText,
-        integrations::{self as ig, Actor, Patch},
-        slots, teams,
-        users::{self, NewUser, Role},
-        working_hours::{self as wh, Settings as Hours},
+    bookings::{self as bk, NewBooking, Outcome},
+    hours::HoursText,
+    Actor, integrations::{self as ig, Patch},
+    slots, teams,
+    users::{self, NewUser, Role},
+    working_hours::{self as wh, Settings as Hours},
     },
     password::Cost,
     providers::fetch::{FeedClient, FeedLimits},
     sync::{Engine, Settings, Trigger},
-    testing::{
+};
+use testkit::{
         feeds::{FeedHost, Reply},
         Kind, TestDb,
-    },
-};
+    };
 
 const MEMBERS: usize = 50;
 const EVENTS_PER_MEMBER: usize = 100;

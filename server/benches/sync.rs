@@ -13,20 +13,20 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, Utc};
 use server::{
     domain::{
-        availability,
-        integrations::{self as ig, Actor, Patch},
-        users::{self, NewUser, Role},
+    availability,
+    Actor, integrations::{self as ig, Patch},
+    users::{self, NewUser, Role},
     },
     events::Snapshot,
     ical,
     password::Cost,
     providers::fetch::{FeedClient, FeedLimits},
     sync::{Engine, Settings, Trigger},
-    testing::{
+};
+use testkit::{
         feeds::{FeedHost, Reply},
         Kind, TestDb,
-    },
-};
+    };
 
 mod synthetic;
 use synthetic::{synthetic_feed, FUTURE_DAYS, PAST_DAYS};
@@ -90,7 +90,7 @@ async fn raw_insert(db: &TestDb, integration_id: i64, snapshot: Snapshot) -> Dur
     let started = Instant::now();
     pooled
         .conn()
-        .write_tx(move |mut c| Box::pin(async move { server::domain::copies::insert_all(&mut c, integration_id, &server::domain::copies::Origin { run_id: None, applied_by: None, at: server::domain::now() }, &snapshot).await }))
+        .write_tx(move |mut c| Box::pin(async move { server::domain::stored_events::insert_all(&mut c, integration_id, &server::domain::stored_events::Origin { run_id: None, applied_by: None, at: server::domain::now() }, &snapshot).await }))
         .await
         .unwrap();
     started.elapsed()

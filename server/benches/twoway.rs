@@ -16,16 +16,16 @@ use serde_json::json;
 use server::{
     crypto::Secret,
     domain::{
-        bookings::{self as bk, NewBooking, Outcome},
-        integrations::{self as ig, Actor, Patch},
-        users::{self, NewUser, Role},
+    bookings::{self as bk, NewBooking, Outcome},
+    Actor, integrations::{self as ig, Patch},
+    users::{self, NewUser, Role},
     },
     password::Cost,
     providers::{fetch::FeedClient, pace::Rate},
-    sandbox::Sandbox,
     sync::{Engine, Settings, Trigger},
-    testing::{Kind, TestDb},
 };
+use sandbox::Sandbox;
+use testkit::{Kind, TestDb};
 
 const BOOKINGS: usize = 1_000;
 const ANA: &str = "ana@example.com";

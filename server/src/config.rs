@@ -180,7 +180,7 @@ impl Config {
                         })?
                     },
                 },
-                mass_delete: crate::domain::copies::MassDelete {
+                mass_delete: crate::domain::stored_events::MassDelete {
                     ratio: ratio("CALSYNC_SYNC_MASS_DELETE_RATIO", 0.5)?,
                     min: parse("CALSYNC_SYNC_MASS_DELETE_MIN", 20usize)?,
                     cancel_min: parse("CALSYNC_SYNC_MASS_CANCEL_MIN", 5usize)?,

@@ -237,5 +237,5 @@ mod tests {
 pub fn random_id() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }

@@ -11,7 +11,5 @@ pub mod domain;
 pub mod keys;
 pub mod metrics;
 pub mod password;
-pub mod sandbox;
 pub mod sessions;
 pub mod sync;
-pub mod testing;

@@ -155,7 +155,7 @@ pub async fn render(conn: &mut Conn<'_>) -> Result<String> {
     // (the calendars written to are few: one per member at most). A copy with a note is no
     // longer kept up to date (deleted with its booking, or left in a calendar no longer
     // written to): "left", whatever it last was, so that pending and failed are the live queue.
-    use crate::domain::{booking_copies as bcs, conflicts as cfs};
+    use crate::domain::{conflicts as cfs, push_queue as bcs};
     for provider in [IntegrationType::Google, IntegrationType::Outlook].map(provider_label) {
         for state in [bcs::PENDING, bcs::WRITTEN, bcs::FAILED, COPY_LEFT] {
             copies.with_label_values(&[provider, state]).set(0);

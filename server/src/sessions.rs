@@ -35,7 +35,7 @@ impl DbSessionStore {
 }
 
 pub fn sha256_hex(input: &str) -> String {
-    Sha256::digest(input.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(input.as_bytes()))
 }
 
 fn key(id: &Id) -> String {

@@ -1,11 +1,11 @@
 //! Accounts, sign-in and sessions, on SQLite and on PostgreSQL.
 use server::{
-    db_test,
     domain::{audit::By, sign_in::{self, Attempt}, users::{self, NewUser, Role, User}, Error},
     password::Cost,
     sessions::DbSessionStore,
-    testing::TestDb,
 };
+use testkit::db_test;
+use testkit::TestDb;
 use tower_sessions::{session::{Id, Record}, session_store::{ExpiredDeletion, SessionStore}};
 
 fn new_user(email: &str, role: Role) -> NewUser {

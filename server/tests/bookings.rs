@@ -6,22 +6,22 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{bookings as b, calendar_integrations as ci, change_history as ch},
-    db_test,
     domain::{
-        audit::By,
-        availability,
-        bookings::{self, Answer, Changes, NewBooking, Outcome},
-        health::Kind,
-        integrations::{self as ig, Actor, Patch},
-        now, users, Error,
+    audit::By,
+    availability,
+    bookings::{self, Answer, Changes, NewBooking, Outcome},
+    health::Kind,
+    Actor, integrations::{self as ig, Patch},
+    now, users, Error,
     },
     run,
     sync::Trigger,
-    testing::{
+};
+use testkit::db_test;
+use testkit::{
         feeds::{FeedHost, Reply},
         TestDb,
-    },
-};
+    };
 
 mod common;
 use common::*;

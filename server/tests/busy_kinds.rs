@@ -13,19 +13,19 @@ use serde_json::{json, Value};
 use server::{
     crypto::Secret,
     db::schema::event_instances as ei,
-    db_test,
     domain::{
-        availability as av,
-        busy_rules,
-        integrations::{self as ig, Actor, Patch},
-        users,
+    availability as av,
+    busy_rules,
+    Actor, integrations::{self as ig, Patch},
+    users,
     },
     providers::fetch::FeedClient,
     run,
-    sandbox::Sandbox,
     sync::{Engine, Settings, Trigger},
-    testing::{feeds::{FeedHost, Reply}, TestDb},
 };
+use testkit::db_test;
+use sandbox::Sandbox;
+use testkit::{feeds::{FeedHost, Reply}, TestDb};
 
 mod common;
 use common::*;

@@ -7,13 +7,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{change_history as ch, event_instances as ei, event_series as es},
-    db_test,
-    domain::{copies, now},
+    domain::{now, stored_events as copies},
     events::{Instance, Series, Snapshot, Status, When},
     providers::Change,
     run,
-    testing::TestDb,
 };
+use testkit::db_test;
+use testkit::TestDb;
 
 const CAL: i64 = 7;
 

@@ -5,13 +5,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
     db::schema::calendar_integrations as ci,
-    db_test,
-    domain::integrations::{self as ig, mask_url, Actor, Patch},
+    domain::{Actor, integrations::{self as ig, mask_url, Patch}},
     domain::users::{self, NewUser, Role},
     password::Cost,
     run,
-    testing::TestDb,
 };
+use testkit::db_test;
+use testkit::TestDb;
 
 const PRIVATE: &str = "https://calendar.example.com/calendar/ical/ana%40example.com/private-8f3a9c2e71b4d605/basic.ics";
 const TOKEN: &str = "private-8f3a9c2e71b4d605";

@@ -6,17 +6,17 @@ use std::time::Duration;
 use chrono::{Duration as Days, Utc};
 use serde_json::{json, Value};
 use server::{
-    db_test,
     domain::{
-        booking_copies as copies,
-        bookings::{self as bk, Changes, NewBooking, Outcome},
-        conflicts,
-        integrations::{self as ig, Actor, Patch},
+    push_queue as copies,
+    bookings::{self as bk, Changes, NewBooking, Outcome},
+    conflicts,
+    Actor, integrations::{self as ig, Patch},
     },
-    sandbox::Sandbox,
     sync::{Engine, Trigger},
-    testing::TestDb,
 };
+use testkit::db_test;
+use sandbox::Sandbox;
+use testkit::TestDb;
 
 mod common;
 use common::*;
@@ -114,7 +114,7 @@ db_test!(last_write_wins_takes_a_move_made_in_the_calendar, |db| {
     assert_eq!((now.start.and_utc(), now.end.and_utc(), now.title.as_str(), now.version), (utc(2, 14), utc(2, 15), "Review (moved by Ana)", b.version + 1));
     assert_eq!(now.location.as_deref(), Some("Room 1"), "what the calendar did not change stays");
     assert!(conflicts_of(&db, w.me, b.id).await.is_empty(), "one side changed: no conflict");
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
     // A second sync changes nothing more.
     sync(&w).await;
     assert_eq!(booking(&db, w.me, b.id).await.version, b.version + 1);
@@ -151,7 +151,7 @@ db_test!(prefer_calsync_restores_the_copy_and_keeps_the_change_in_a_decided_conf
     w.sandbox.with(|s| s.delete_event(ANA, &id));
     sync(&w).await;
     let c = copy(&db, b.id).await;
-    assert_eq!(c.state, "written");
+    assert_eq!(c.state.as_str(), "written");
     let again = c.external_id.unwrap();
     assert_ne!(again, id, "a new event");
     assert_eq!(event(&w.sandbox, &again)["summary"], "Budget");
@@ -170,14 +170,14 @@ db_test!(prefer_calendar_follows_the_calendar_even_over_a_local_change, |db| {
     }
     w.engine.push_booking(b.id).await.unwrap();
     let stale = copy(&db, b.id).await;
-    assert_eq!(stale.state, "pending");
+    assert_eq!(stale.state.as_str(), "pending");
     assert!(stale.error.as_deref().unwrap().contains("changed in Google Calendar meanwhile"), "{stale:?}");
     assert_eq!(event(&w.sandbox, &id)["summary"], "Sync (calendar)", "nothing overwritten");
     sync(&w).await;
     assert_eq!(booking(&db, w.me, b.id).await.title, "Sync (calendar)");
     let k = &conflicts_of(&db, w.me, b.id).await[0];
     assert_eq!((k.state.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str(), k.base.title.as_str()), ("decided", "Sync (calsync)", "Sync (calendar)", "Sync"));
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 
     // Deleted there: the booking is cancelled.
     w.sandbox.with(|s| s.delete_event(ANA, &id));
@@ -223,7 +223,7 @@ db_test!(simultaneous_edits_make_a_conflict_the_later_change_wins, |db| {
     assert_eq!((k.base.title.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str()), ("Planning", "Planning (calsync)", "Planning (Google)"));
     assert_eq!(k.outcome.as_ref().unwrap()["title"], "local");
     assert_eq!(k.outcome.as_ref().unwrap()["location"], "remote");
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 });
 
 db_test!(a_conflict_is_resolved_field_by_field_once_and_both_sides_agree, |db| {
@@ -259,7 +259,7 @@ db_test!(a_conflict_is_resolved_field_by_field_once_and_both_sides_agree, |db| {
     let e = event(&w.sandbox, &id);
     assert_eq!((e["summary"].as_str(), e["location"].as_str()), (Some("Offsite (calsync)"), Some("Lisbon")));
     assert_eq!(chrono::DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str().unwrap()).unwrap().to_utc(), utc(2, 12));
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
     // The next sync finds both sides equal: nothing new.
     sync(&w).await;
     assert_eq!(conflicts_of(&db, w.me, b.id).await.len(), 1);
@@ -353,11 +353,11 @@ db_test!(review_a_booking_change_the_merge_does_not_compare_is_still_written_aft
         bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, attendees: Some(vec!["kim@example.com".into()]), ..Changes::default() }).await.unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
-    assert_eq!(copy(&db, b.id).await.state, "pending");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "pending");
     sync(&w).await;
     let e = event(&w.sandbox, &id);
     assert_eq!((e["attendees"].clone(), e["colorId"].clone()), (json!([{"email": "kim@example.com", "responseStatus": "needsAction"}]), json!("5")), "the attendee written (Google adds its answer), the colour kept");
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 });
 
 db_test!(review_resolving_an_open_conflict_keeps_a_later_local_change, |db| {
@@ -455,11 +455,11 @@ db_test!(a_recurring_series_merges_per_occurrence_with_changes_on_both_sides, |d
     let second = event(&w.sandbox, &instance_id(&id, 1));
     assert_eq!((second["summary"].as_str(), time_of(&second["start"])), (Some("Team standup"), utc(9, 14)), "the moved occurrence takes the new title");
     assert_eq!(event(&w.sandbox, &instance_id(&id, 2))["status"], "cancelled");
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
     // Settled: another sync changes nothing.
     sync(&w).await;
     assert_eq!(booking(&db, w.me, b.id).await.version, now.version);
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 
     // The calendar cancels the fourth; calsync moves the first: again both kept.
     w.sandbox.with(|s| {
@@ -579,7 +579,7 @@ db_test!(review_a_series_moved_after_an_occurrence_was_cancelled_settles, |db| {
         bk::update(&mut c.conn(), w.me, b.id, ANA, ch).await.unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
-    assert_eq!(copy(&db, b.id).await.state, "written", "{:?}", copy(&db, b.id).await);
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written", "{:?}", copy(&db, b.id).await);
     assert_eq!(time_of(&event(&w.sandbox, &id)["start"]), utc(2, 11));
     sync(&w).await;
     let settled = booking(&db, w.me, b.id).await;
@@ -588,7 +588,7 @@ db_test!(review_a_series_moved_after_an_occurrence_was_cancelled_settles, |db| {
     sync(&w).await;
     let again = booking(&db, w.me, b.id).await;
     assert_eq!((again.version, again.exceptions.len()), (settled.version, 0), "no loop: {:?}", again.exceptions);
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
     assert!(conflicts_of(&db, w.me, b.id).await.is_empty());
 });
 
@@ -625,7 +625,7 @@ db_test!(a_sync_that_would_cancel_many_bookings_is_held_until_applied, |db| {
     assert!(error.contains("'Call 5' (") && error.ends_with(&format!("or POST /api/v1/integrations/{}/apply-held).", w.name)), "{error}");
     for (b, _) in &made {
         assert_eq!(booking(&db, w.me, b.id).await.status, "confirmed", "nothing cancelled while held");
-        assert_eq!(copy(&db, b.id).await.state, "written");
+        assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
     }
     // Applied: the deletions go through and the bookings are cancelled.
     apply(&w).await;
@@ -679,13 +679,13 @@ db_test!(an_incremental_sync_that_would_remove_most_events_is_held, |db| {
     assert!(run.error.as_deref().unwrap().starts_with("This sync would remove 25 of 30 events."), "{:?}", run.error);
     let mut c = db.pool.get().await.unwrap();
     let id = ig::get(&mut c.conn(), w.me, &w.name).await.unwrap().id;
-    let stored = server::domain::copies::instance_count(&mut c.conn(), id).await.unwrap();
+    let stored = server::domain::stored_events::instance_count(&mut c.conn(), id).await.unwrap();
     assert_eq!(stored, 30, "nothing deleted");
     drop(c);
     let started = apply(&w).await;
     for _ in 0..200 {
         let mut c = db.pool.get().await.unwrap();
-        if server::domain::copies::instance_count(&mut c.conn(), id).await.unwrap() == 5 {
+        if server::domain::stored_events::instance_count(&mut c.conn(), id).await.unwrap() == 5 {
             return;
         }
         drop(c);
@@ -696,7 +696,7 @@ db_test!(an_incremental_sync_that_would_remove_most_events_is_held, |db| {
 
 /// The calendar refuses writes of event `id` (503) until the faults are cleared.
 fn refuse_writes(sandbox: &Sandbox, id: &str) {
-    sandbox.with(|s| s.faults.push(server::sandbox::Fault { path: format!("/events/{id}"), status: 503, body: None, retry_after: None, delay_ms: None, times: 100, after: false }));
+    sandbox.with(|s| s.faults.push(sandbox::Fault { path: format!("/events/{id}"), status: 503, body: None, retry_after: None, delay_ms: None, times: 100, after: false }));
 }
 
 db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_sync, |db| {
@@ -710,7 +710,7 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
     }
     w.engine.push_booking(b.id).await.unwrap();
     let waiting = copy(&db, b.id).await;
-    assert_eq!(waiting.state, "failed");
+    assert_eq!(waiting.state.as_str(), "failed");
     assert!(waiting.due_at.unwrap() > Utc::now().naive_utc() + Days::seconds(30), "{waiting:?}");
     // Then Google's side changes the same field, later; then the calendar answers again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -724,7 +724,7 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
     assert_eq!((e["summary"].as_str(), e["location"].as_str()), (Some("Standup (Google)"), Some("Room 9")));
     let k = conflicts_of(&db, w.me, b.id).await.remove(0);
     assert_eq!((k.state.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str()), ("decided", "Standup (calsync)", "Standup (Google)"));
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 
     // The calendar fails again, and a write waits out a back-off; a person's decision does not.
     refuse_writes(&w.sandbox, &id);
@@ -733,7 +733,7 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
         bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, description: Some(Some("Agenda".into())), ..Changes::default() }).await.unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
-    assert_eq!(copy(&db, b.id).await.state, "failed");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "failed");
     w.sandbox.with(|s| s.faults.clear());
     let mut c = db.pool.get().await.unwrap();
     conflicts::resolve(&mut c.conn(), w.me, k.id, ANA, conflicts::Choice::Take(server::domain::merge::Side::Local)).await.unwrap();
@@ -741,7 +741,7 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
     w.engine.push_soon(b.id).await;
     let e = event(&w.sandbox, &id);
     assert_eq!((e["summary"].as_str(), e["description"].as_str()), (Some("Standup (calsync)"), Some("Agenda")), "the resolution is written within the request's wait");
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 });
 
 db_test!(review_a_series_rule_changed_in_google_is_followed_with_the_changes_still_on_it, |db| {
@@ -779,7 +779,7 @@ db_test!(review_a_series_rule_changed_in_google_is_followed_with_the_changes_sti
     // Settled.
     sync(&w).await;
     assert_eq!(booking(&db, w.me, b.id).await.version, now.version);
-    assert_eq!(copy(&db, b.id).await.state, "written");
+    assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 
     // Changed on both sides: a conflict, the later change wins.
     edit(&w.sandbox, &id, json!({"recurrence": ["RRULE:FREQ=WEEKLY;COUNT=3"]}));

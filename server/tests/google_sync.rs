@@ -8,13 +8,13 @@ use chrono::{Duration as Days, Utc};
 use serde_json::{json, Value};
 use server::{
     crypto::Secret,
-    db_test,
-    domain::integrations::{self as ig, Actor, Patch},
+    domain::{Actor, integrations::{self as ig, Patch}},
     providers::fetch::FeedClient,
-    sandbox::Sandbox,
     sync::{Engine, Settings, Trigger},
-    testing::TestDb,
 };
+use testkit::db_test;
+use sandbox::Sandbox;
+use testkit::TestDb;
 
 mod common;
 use common::*;
@@ -41,8 +41,8 @@ async fn setup(db: &TestDb) -> (Sandbox, Actor, String, Engine) {
         token: sandbox.google_token_url(),
         revoke: sandbox.google_revoke_url(),
         api: sandbox.google_api_url(),
-        client_id: Some(server::sandbox::CLIENT_ID.into()),
-        client_secret: Some(Secret::new(server::sandbox::CLIENT_SECRET)),
+        client_id: Some(sandbox::CLIENT_ID.into()),
+        client_secret: Some(Secret::new(sandbox::CLIENT_SECRET)),
     };
     let feeds = limits();
     let settings = Settings { feeds: feeds.clone(), google, provider_timeout: Duration::from_secs(5), ..Settings::default() };
@@ -182,7 +182,7 @@ db_test!(provider_faults_fail_the_run_with_what_to_do_and_keep_what_was_synced, 
     assert_eq!(engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
     let faults = |status: u16, body: &str, retry_after: Option<u64>, times: u32| {
         sandbox.with(|s| {
-            s.faults.push(server::sandbox::Fault { path: "/events".into(), status, body: Some(body.into()), retry_after, delay_ms: None, times, after: false })
+            s.faults.push(sandbox::Fault { path: "/events".into(), status, body: Some(body.into()), retry_after, delay_ms: None, times, after: false })
         })
     };
     let fault = |status: u16, body: &str, retry_after: Option<u64>| faults(status, body, retry_after, 1);
@@ -364,8 +364,8 @@ db_test!(transient_failures_are_retried_within_the_run_and_waits_are_recorded, |
     put(&sandbox, "a", single("Alpha", 1));
     // One 503, then a 429 asking for a second: the run succeeds, saying it was throttled.
     sandbox.with(|s| {
-        s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 503, body: None, retry_after: None, delay_ms: None, times: 1, after: false });
-        s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 429, body: None, retry_after: Some(1), delay_ms: None, times: 1, after: false });
+        s.faults.push(sandbox::Fault { path: "/events".into(), status: 503, body: None, retry_after: None, delay_ms: None, times: 1, after: false });
+        s.faults.push(sandbox::Fault { path: "/events".into(), status: 429, body: None, retry_after: Some(1), delay_ms: None, times: 1, after: false });
     });
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.status, "Success", "{:?}", run.error);
@@ -435,14 +435,14 @@ db_test!(a_dropped_connection_or_a_slow_answer_times_out_and_is_retried, |db| {
     let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
     sandbox.with(|s| {
         // The connection is held and never answered, then an answer comes too late.
-        s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 1, after: false });
-        s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 200, body: Some("{}".into()), retry_after: None, delay_ms: Some(1500), times: 1, after: false });
+        s.faults.push(sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 1, after: false });
+        s.faults.push(sandbox::Fault { path: "/events".into(), status: 200, body: Some("{}".into()), retry_after: None, delay_ms: Some(1500), times: 1, after: false });
     });
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.status, "Success", "retried after two timeouts: {:?}", run.error);
     assert_eq!(summaries(&busy(&db).await), vec!["Alpha"]);
     // Always silent: the run ends with the timeout, the events kept.
-    sandbox.with(|s| s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10, after: false }));
+    sandbox.with(|s| s.faults.push(sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10, after: false }));
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.error.as_deref(), Some("Google Calendar did not answer in time. The next sync will try again."));
     assert_eq!(summaries(&busy(&db).await), vec!["Alpha"]);

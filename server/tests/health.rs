@@ -11,25 +11,25 @@ use serde_json::json;
 use server::{
     crypto::Secret,
     db::schema::{booking_copies as bc, calendar_integrations as ci, conflicts as cf},
-    db_test,
     domain::{
-        availability,
-        booking_copies::{self as copies, CopyView},
-        bookings::{self as bk, Changes, NewBooking, Outcome},
-        conflicts::{self, Choice},
-        health::{self, Kind},
-        integrations::{self as ig, Actor, Patch},
-        merge::Side,
-        now, users, webhooks,
+    availability,
+    push_queue::{self as copies, CopyView},
+    bookings::{self as bk, Changes, NewBooking, Outcome},
+    conflicts::{self, Choice},
+    health::{self, Kind},
+    Actor, integrations::{self as ig, Patch},
+    merge::Side,
+    now, users, webhooks,
     },
     run,
-    sandbox::{Fault, Sandbox},
     sync::Trigger,
-    testing::{
+};
+use testkit::db_test;
+use sandbox::{Fault, Sandbox};
+use testkit::{
         feeds::{FeedHost, Reply},
         TestDb,
-    },
-};
+    };
 
 mod common;
 use common::*;
@@ -73,7 +73,7 @@ db_test!(each_kind_is_recognised_once_in_order, |db| {
     let never = calendar(&db, sarah, "Never ran", &host.url("/ok.ics")).await;
     let paused = calendar(&db, sarah, "Paused", &host.url("/gone.ics")).await;
     for name in [&healthy, &failed, &backing, &stale, &paused] {
-        engine.sync_and_wait(server::domain::integrations::Actor::SYSTEM, name, Trigger::Manual).await.unwrap();
+        engine.sync_and_wait(server::domain::Actor::SYSTEM, name, Trigger::Manual).await.unwrap();
     }
     // Stale: its last success was four intervals (of 15 minutes) ago; never synced: added 20
     // minutes ago; a calendar added a minute ago is not overdue yet.
@@ -157,14 +157,14 @@ db_test!(each_kind_is_recognised_once_in_order, |db| {
 
     // Transient failures escalate: the third in a row is a failure.
     for _ in 0..2 {
-        engine.sync_and_wait(server::domain::integrations::Actor::SYSTEM, &backing, Trigger::Manual).await.unwrap();
+        engine.sync_and_wait(server::domain::Actor::SYSTEM, &backing, Trigger::Manual).await.unwrap();
     }
     let r = report(&db, health::Filter { user: Some("john@example.com".into()), ..Default::default() }).await;
     assert_eq!(r.items.iter().find(|i| i.integration == backing).unwrap().kind, Kind::Failed);
 
     // Fixing the feed and retrying takes it off the list.
     host.set("/gone.ics", Reply::Feed(good));
-    engine.sync_and_wait(server::domain::integrations::Actor::SYSTEM, &failed, Trigger::Manual).await.unwrap();
+    engine.sync_and_wait(server::domain::Actor::SYSTEM, &failed, Trigger::Manual).await.unwrap();
     let r = report(&db, health::Filter::default()).await;
     assert!(r.items.iter().all(|i| i.integration != failed));
 });
@@ -299,10 +299,10 @@ db_test!(writes_failing_and_conflicts_waiting_are_listed_and_degrade_nothing, |d
     sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 400, body: None, retry_after: None, delay_ms: None, times: 5, after: false }));
     engine.push_booking(review.id).await.unwrap();
     sandbox.with(|s| s.faults.clear());
-    assert_eq!(copy_of(&db, review.id).await.state, copies::FAILED);
+    assert_eq!(copy_of(&db, review.id).await.state, copies::CopyState::Failed);
     // Cleo: a booking whose copy waits to be written (nothing pushed it yet).
     let standup = book(&db, cleo, CLEO, "Standup").await;
-    assert_eq!(copy_of(&db, standup.id).await.state, copies::PENDING);
+    assert_eq!(copy_of(&db, standup.id).await.state, copies::CopyState::Pending);
 
     // A failed copy is listed at once; a copy pending for a moment and a conflict open for a
     // moment are not.
@@ -367,7 +367,7 @@ db_test!(writes_failing_and_conflicts_waiting_are_listed_and_degrade_nothing, |d
     for id in [review.id, standup.id, interview.id] {
         engine.push_booking(id).await.unwrap();
     }
-    assert_eq!((copy_of(&db, review.id).await.state, copy_of(&db, standup.id).await.state), (copies::WRITTEN.to_string(), copies::WRITTEN.to_string()));
+    assert_eq!((copy_of(&db, review.id).await.state, copy_of(&db, standup.id).await.state), (copies::CopyState::Written, copies::CopyState::Written));
     let r = report(&db, health::Filter::default()).await;
     assert!(r.items.is_empty(), "{:?}", kinds(&r));
 });

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use server::{
-    db_test,
     ical::{self, Budget, Options},
     providers::fetch::{FeedClient, FeedLimits},
     sync::{Engine, Settings, Trigger},
-    testing::feeds::{FeedHost, Reply},
 };
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 mod common;
 use common::*;

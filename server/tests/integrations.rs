@@ -2,15 +2,15 @@
 //! permissions, versions and secrets at rest, on SQLite and PostgreSQL.
 use server::{
     crypto::Secret,
-    db_test,
     domain::{
-        integrations::{self as ig, rules::*, Actor, Filter, Patch},
-        users::{self, NewUser, Role},
-        Error,
+    Actor, integrations::{self as ig, rules::*, Filter, Patch},
+    users::{self, NewUser, Role},
+    Error,
     },
     password::Cost,
-    testing::TestDb,
 };
+use testkit::db_test;
+use testkit::TestDb;
 
 async fn user(db: &TestDb, email: &str, role: Role) -> Actor {
     let mut c = db.pool.get().await.unwrap();

@@ -1,12 +1,12 @@
 //! A user has at most CALSYNC_MAX_CALENDARS_PER_USER calendars (a test binary of its own: the
 //! limit is process-wide).
 use server::{
-    db_test,
     domain::{
-        integrations::{self as ig, Patch},
-        Error,
+    integrations::{self as ig, Patch},
+    Error,
     },
 };
+use testkit::db_test;
 
 mod common;
 use common::*;

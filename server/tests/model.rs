@@ -19,18 +19,18 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
 use server::{
     db::schema::{booking_copies as bc, change_history as ch, conflicts as cf},
-    db_test,
     domain::{
-        booking_copies as copies,
-        bookings::{self as bk, Changes, NewBooking, Outcome},
-        conflicts,
-        integrations::{self as ig, Actor},
+    push_queue as copies,
+    bookings::{self as bk, Changes, NewBooking, Outcome},
+    conflicts,
+    Actor, integrations::{self as ig},
     },
     run,
-    sandbox::{Fault, Sandbox},
     sync::{Engine, Trigger},
-    testing::TestDb,
 };
+use testkit::db_test;
+use sandbox::{Fault, Sandbox};
+use testkit::TestDb;
 
 mod common;
 use common::*;

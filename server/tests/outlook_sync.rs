@@ -9,13 +9,13 @@ use chrono::{Duration as Days, Utc};
 use serde_json::{json, Value};
 use server::{
     crypto::Secret,
-    db_test,
-    domain::integrations::{self as ig, Actor, Patch},
+    domain::{Actor, integrations::{self as ig, Patch}},
     providers::fetch::FeedClient,
-    sandbox::Sandbox,
     sync::{Engine, Settings, Trigger},
-    testing::TestDb,
 };
+use testkit::db_test;
+use sandbox::Sandbox;
+use testkit::TestDb;
 
 mod common;
 use common::*;
@@ -190,7 +190,7 @@ db_test!(outlook_faults_are_retried_or_end_the_run_with_what_to_do_and_a_lone_ca
         s.put_graph_event(&cal, "standup-2", occurrence(2, json!({})));
     });
     let fault = |status: u16, retry_after: Option<u64>, times: u32| {
-        sandbox.with(|s| s.faults.push(server::sandbox::Fault { path: "/calendarView/delta".into(), status, body: Some(format!("{{\"error\":{{\"code\":\"E{status}\",\"message\":\"x\"}}}}")), retry_after, delay_ms: None, times, after: false }))
+        sandbox.with(|s| s.faults.push(sandbox::Fault { path: "/calendarView/delta".into(), status, body: Some(format!("{{\"error\":{{\"code\":\"E{status}\",\"message\":\"x\"}}}}")), retry_after, delay_ms: None, times, after: false }))
     };
     // A 429 asking for a second and a 503: retried within the run.
     fault(429, Some(1), 1);

@@ -12,19 +12,19 @@ use serde_json::{json, Value};
 use server::{
     crypto::Secret,
     db::schema::{booking_copies as bc, change_history as ch},
-    db_test,
     domain::{
-        availability,
-        booking_copies::{self as copies, CopyView},
-        bookings::{self as bk, Changes, NewBooking, Outcome},
-        integrations::{self as ig, Actor, Patch, SyncDirection},
-        users, Error,
+    availability,
+    push_queue::{self as copies, CopyView},
+    bookings::{self as bk, Changes, NewBooking, Outcome},
+    Actor, integrations::{self as ig, Patch, SyncDirection},
+    users, Error,
     },
     run,
-    sandbox::{Fault, Sandbox},
     sync::{Engine, Trigger},
-    testing::TestDb,
 };
+use testkit::db_test;
+use sandbox::{Fault, Sandbox};
+use testkit::TestDb;
 
 mod common;
 use common::*;
@@ -110,7 +110,7 @@ db_test!(a_booking_is_written_to_the_google_primary_and_follows_moves_and_cancel
 
     engine.push_booking(b.id).await.unwrap();
     let written = copies_of(&db, b.id).await;
-    assert_eq!(written[0].state, "written", "{written:?}");
+    assert_eq!(written[0].state.as_str(), "written", "{written:?}");
     let external = written[0].external_id.clone().unwrap();
     assert!(external.starts_with("cs") && external.len() == 34, "a client-chosen base32hex id: {external}");
     let events = events_of(&sandbox, ANA, b.id);
@@ -142,7 +142,7 @@ db_test!(a_booking_is_written_to_the_google_primary_and_follows_moves_and_cancel
         }
     };
     assert_eq!(moved.version, b.version + 1);
-    assert_eq!(copies_of(&db, b.id).await[0].state, "pending");
+    assert_eq!(copies_of(&db, b.id).await[0].state.as_str(), "pending");
     engine.push_booking(b.id).await.unwrap();
     let e = &events_of(&sandbox, ANA, b.id)[0];
     assert_eq!(e["summary"], "Design review (moved)");
@@ -186,7 +186,7 @@ db_test!(a_push_that_times_out_after_google_committed_makes_exactly_one_copy, |d
     sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 1, after: true }));
     engine.push_booking(b.id).await.unwrap();
     let c = copies_of(&db, b.id).await;
-    assert_eq!(c[0].state, "written", "{c:?}");
+    assert_eq!(c[0].state.as_str(), "written", "{c:?}");
     assert_eq!(events_of(&sandbox, ANA, b.id).len(), 1);
     let posts = sandbox.with(|s| s.requests.iter().filter(|r| r.starts_with("POST event")).count());
     assert_eq!(posts, 2, "the lost insert and the retry");
@@ -196,13 +196,13 @@ db_test!(a_push_that_times_out_after_google_committed_makes_exactly_one_copy, |d
     sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10, after: true }));
     engine.push_booking(b2.id).await.unwrap();
     let failed = copies_of(&db, b2.id).await;
-    assert_eq!(failed[0].state, "failed");
+    assert_eq!(failed[0].state.as_str(), "failed");
     assert!(failed[0].error.as_deref().unwrap().contains("did not answer in time"), "{failed:?}");
     assert!(failed[0].due_at.is_some(), "a timeout is retried later");
     sandbox.with(|s| s.faults.clear());
     make_due(&db).await;
     assert_eq!(engine.push_due().await.unwrap(), 1);
-    assert_eq!(copies_of(&db, b2.id).await[0].state, "written");
+    assert_eq!(copies_of(&db, b2.id).await[0].state.as_str(), "written");
     assert_eq!(events_of(&sandbox, ANA, b2.id).len(), 1);
     let actions: Vec<String> = history_actions(&db, b2.id).await.into_iter().map(|(a, _)| a).collect();
     assert_eq!(actions, ["create", "write failed", "write"]);
@@ -217,7 +217,7 @@ db_test!(a_calendar_that_refuses_writes_is_switched_to_one_way_and_says_why, |db
     let b = book(&db, me, meeting("Sync", 2, 9)).await;
     engine.push_booking(b.id).await.unwrap();
     let c = copies_of(&db, b.id).await;
-    assert_eq!(c[0].state, "failed");
+    assert_eq!(c[0].state.as_str(), "failed");
     let error = c[0].error.clone().unwrap();
     assert!(error.starts_with("calsync could not write to 'Team': Google Calendar refused access to this calendar (403 requiredAccessLevel"), "{error}");
     assert!(error.contains("switched to One-way (Read Only)"));
@@ -236,7 +236,7 @@ db_test!(a_passing_failure_is_retried_and_a_new_primary_gets_new_pushes, |db| {
     sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 503, body: None, retry_after: None, delay_ms: None, times: 20, after: false }));
     engine.push_booking(b.id).await.unwrap();
     let c = copies_of(&db, b.id).await;
-    assert_eq!(c[0].state, "failed");
+    assert_eq!(c[0].state.as_str(), "failed");
     assert!(c[0].error.as_deref().unwrap().contains("server error (503)"), "{c:?}");
     assert!(c[0].due_at.unwrap() > Utc::now().naive_utc(), "retried after a wait");
     assert_eq!(engine.push_due().await.unwrap(), 0, "not due yet");
@@ -244,7 +244,7 @@ db_test!(a_passing_failure_is_retried_and_a_new_primary_gets_new_pushes, |db| {
     make_due(&db).await;
     engine.push_due().await.unwrap();
     let written = copies_of(&db, b.id).await;
-    assert_eq!(written[0].state, "written");
+    assert_eq!(written[0].state.as_str(), "written");
 
     // Another calendar becomes primary: the old copy stays and says so; the next change goes
     // to the new primary.
@@ -259,10 +259,10 @@ db_test!(a_passing_failure_is_retried_and_a_new_primary_gets_new_pushes, |db| {
     let now = copies_of(&db, b.id).await;
     assert_eq!(now.len(), 2, "{now:?}");
     let old = now.iter().find(|c| c.integration.as_deref() == Some(work.as_str())).unwrap();
-    assert_eq!(old.state, "written");
+    assert_eq!(old.state.as_str(), "written");
     assert_eq!(old.note.as_deref(), Some("Not updated: 'Work' is no longer the primary two-way calendar; the copy stays in it."));
     let new = now.iter().find(|c| c.integration.as_deref() == Some(personal.as_str())).unwrap();
-    assert_eq!(new.state, "written");
+    assert_eq!(new.state.as_str(), "written");
     assert_eq!(events_of(&sandbox, "personal", b.id)[0]["summary"], "1:1 (new room)");
     assert_eq!(events_of(&sandbox, ANA, b.id)[0]["summary"], "1:1", "the old copy is left as it was");
 
@@ -306,7 +306,7 @@ db_test!(an_outlook_primary_gets_its_copy_once_with_a_transaction_id, |db| {
     let b = book(&db, me, NewBooking { notify_attendees: false, recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), ..meeting("Weekly sync", 2, 10) }).await;
     engine.push_booking(b.id).await.unwrap();
     let c = copies_of(&db, b.id).await;
-    assert_eq!(c[0].state, "written", "{c:?}");
+    assert_eq!(c[0].state.as_str(), "written", "{c:?}");
     let all = graph_events(&sandbox);
     let events: Vec<&Value> = all.iter().filter(|e| e["type"] == "seriesMaster").collect();
     assert_eq!(events.len(), 1, "{all:?}");
@@ -332,7 +332,7 @@ db_test!(an_outlook_primary_gets_its_copy_once_with_a_transaction_id, |db| {
     let odd = book(&db, me, NewBooking { recurrence: Some("RRULE:FREQ=DAILY;BYHOUR=9,17;COUNT=4".into()), ..meeting("Odd", 3, 8) }).await;
     engine.push_booking(odd.id).await.unwrap();
     let c = copies_of(&db, odd.id).await;
-    assert_eq!(c[0].state, "failed");
+    assert_eq!(c[0].state.as_str(), "failed");
     assert_eq!(c[0].error.as_deref(), Some("Outlook cannot hold the recurrence 'RRULE:FREQ=DAILY;BYHOUR=9,17;COUNT=4': BYHOUR has no Outlook equivalent."));
     assert!(c[0].due_at.is_none());
 });
@@ -352,7 +352,7 @@ db_test!(new_outlook_copies_go_out_twenty_to_a_batch, |db| {
     assert_eq!(sandbox.with(|s| s.graph[&cal].events.len()), 25, "one event each");
     for id in ids {
         let c = copies_of(&db, id).await;
-        assert_eq!(c[0].state, "written", "{c:?}");
+        assert_eq!(c[0].state.as_str(), "written", "{c:?}");
     }
 });
 
@@ -391,7 +391,7 @@ db_test!(review_an_outlook_create_whose_answer_was_lost_is_brought_in_line_after
     // Every answer is lost, though Outlook made the event the first time.
     sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 20, after: true }));
     engine.push_booking(b.id).await.unwrap();
-    assert_eq!(copies_of(&db, b.id).await[0].state, "failed");
+    assert_eq!(copies_of(&db, b.id).await[0].state.as_str(), "failed");
     sandbox.with(|s| s.faults.clear());
     // Edited meanwhile: the retry gets the first event back and brings it in line.
     {
@@ -402,7 +402,7 @@ db_test!(review_an_outlook_create_whose_answer_was_lost_is_brought_in_line_after
     let events: Vec<Value> = sandbox.with(|s| s.graph[&cal].events.values().filter_map(|(e, _)| e.clone()).collect());
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["subject"], "Final");
-    assert_eq!(copies_of(&db, b.id).await[0].state, "written");
+    assert_eq!(copies_of(&db, b.id).await[0].state.as_str(), "written");
 });
 
 db_test!(review_an_outlook_copy_moved_out_of_the_window_is_not_a_deletion, |db| {
@@ -445,7 +445,7 @@ db_test!(review_a_write_that_outlived_its_lease_does_not_overwrite_the_newer_res
     // Meanwhile a second pusher claims it and writes it.
     engine.push_booking(b.id).await.unwrap();
     let written = copies_of(&db, b.id).await;
-    assert_eq!(written[0].state, "written");
+    assert_eq!(written[0].state.as_str(), "written");
     // The first pusher's late answer (the calendar refused it as changed) changes nothing.
     let mut p = db.pool.get().await.unwrap();
     let again = copies::finish(&mut p.conn(), &first, "Work", copies::Finish::Stale { error: "late".into(), external_id: None }).await.unwrap();
@@ -523,7 +523,7 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
         bk::cancel_occurrence(&mut c.conn(), me, b.id, &occurrence_key(nth(2)), ANA, Some(b2.version)).await.unwrap();
     }
     engine.push_booking(b.id).await.unwrap();
-    assert_eq!(copies_of(&db, b.id).await[0].state, "written");
+    assert_eq!(copies_of(&db, b.id).await[0].state.as_str(), "written");
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
 
     // Both kept, in both places, without a conflict.
@@ -663,7 +663,7 @@ db_test!(review_an_event_changed_in_google_before_a_lost_create_was_retried_is_n
     // Google makes the event, but no answer reaches calsync: the push fails for now.
     sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10, after: true }));
     engine.push_booking(b.id).await.unwrap();
-    assert_eq!(copies_of(&db, b.id).await[0].state, "failed");
+    assert_eq!(copies_of(&db, b.id).await[0].state.as_str(), "failed");
     sandbox.with(|s| s.faults.clear());
     // Meanwhile Ana renames the event calsync made.
     let made = events_of(&sandbox, ANA, b.id);
@@ -690,7 +690,7 @@ db_test!(a_disabled_members_copies_stay_where_they_are_and_say_so, |db| {
     let (sandbox, me, _name, engine) = setup(&db).await;
     let b = book(&db, me, meeting("Standup", 2, 9)).await;
     engine.push_booking(b.id).await.unwrap();
-    assert_eq!(copies_of(&db, b.id).await[0].state, "written");
+    assert_eq!(copies_of(&db, b.id).await[0].state.as_str(), "written");
     // Ana is disabled; an admin cancels her booking afterwards.
     {
         let mut c = db.pool.get().await.unwrap();
@@ -713,7 +713,7 @@ db_test!(review_an_outlook_event_changed_before_a_lost_create_was_retried_is_not
     // Outlook makes the event, but no answer reaches calsync.
     sandbox.with(|s| s.faults.push(Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 20, after: true }));
     engine.push_booking(b.id).await.unwrap();
-    assert_eq!(copies_of(&db, b.id).await[0].state, "failed");
+    assert_eq!(copies_of(&db, b.id).await[0].state.as_str(), "failed");
     sandbox.with(|s| s.faults.clear());
     // Meanwhile Ana renames it in Outlook.
     let id = sandbox.with(|s| s.graph[&cal].events.iter().find_map(|(id, (e, _))| e.as_ref().map(|_| id.clone())).unwrap());

@@ -5,11 +5,11 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{calendar_integrations as ci, change_history as ch, sync_runs as sr},
-    db_test,
     domain::now,
     run,
     sync::{retention::BATCH, runs},
 };
+use testkit::db_test;
 
 mod common;
 use common::*;

@@ -5,18 +5,18 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{change_history as ch, event_series as es},
-    db_test,
     domain::{
-        integrations::{self as ig, Patch},
-        Error,
+    integrations::{self as ig, Patch},
+    Error,
     },
     run,
     sync::{runs, Started, Trigger},
-    testing::{
+};
+use testkit::db_test;
+use testkit::{
         feeds::{close_delimited, FeedHost, Reply},
         TestDb,
-    },
-};
+    };
 
 mod common;
 use common::*;

@@ -1,7 +1,7 @@
 //! Contract tests: the sandbox behaves as ../shared/docs/providers.md says Google Calendar v3
 //! and its OAuth server do, so adapter tests against it mean something.
 use serde_json::{json, Value};
-use server::sandbox::{Sandbox, CLIENT_ID, CLIENT_SECRET};
+use sandbox::{Sandbox, CLIENT_ID, CLIENT_SECRET};
 
 async fn sandbox() -> Sandbox {
     Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap()

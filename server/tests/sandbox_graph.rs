@@ -1,7 +1,7 @@
 //! Contract tests: the sandbox's Microsoft Graph and identity platform behave as
 //! ../shared/docs/providers.md says, so Outlook adapter tests against it mean something.
 use serde_json::{json, Value};
-use server::sandbox::{Sandbox, CLIENT_ID, CLIENT_SECRET};
+use sandbox::{Sandbox, CLIENT_ID, CLIENT_SECRET};
 
 const ANA: &str = "ana@contoso.com";
 

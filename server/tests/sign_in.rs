@@ -5,19 +5,19 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
     db::{schema, Pool},
-    db_test,
     domain::{
-        api_tokens,
-        audit::{self, By, Filter, Kind},
-        sign_in::{self, Attempt, SignedIn},
-        users::{self, NewUser, Role, User},
-        Error,
+    api_tokens,
+    audit::{self, By, Filter, Kind},
+    sign_in::{self, Attempt, SignedIn},
+    users::{self, NewUser, Role, User},
+    Error,
     },
     password::Cost,
     run,
     sessions::DbSessionStore,
-    testing::TestDb,
 };
+use testkit::db_test;
+use testkit::TestDb;
 use tower_sessions::{session::{Id, Record}, session_store::SessionStore};
 
 const PASSWORD: &str = "correct horse battery";

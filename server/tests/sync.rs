@@ -9,19 +9,19 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{change_history as ch, event_series as es, sync_states as ss},
-    db_test,
     domain::{
-        integrations::{self as ig, Patch},
-        now, Error,
+    integrations::{self as ig, Patch},
+    now, Error,
     },
     providers::{
-        fetch::{FeedClient, FeedLimits},
-        guard::StaticResolver,
+    fetch::{FeedClient, FeedLimits},
+    guard::StaticResolver,
     },
     run,
     sync::{runs, Engine, Settings, Trigger},
-    testing::feeds::{FeedHost, Reply},
 };
+use testkit::db_test;
+use testkit::feeds::{FeedHost, Reply};
 
 mod common;
 use common::*;
@@ -383,13 +383,13 @@ db_test!(the_scheduler_leaves_paused_calendars_alone_until_they_are_turned_back_
     tokio::time::timeout(Duration::from_secs(5), scheduler).await.expect("the scheduler stops").unwrap();
 });
 
-fn engine_with_slots(db: &server::testing::TestDb, slots: usize) -> Engine {
+fn engine_with_slots(db: &testkit::TestDb, slots: usize) -> Engine {
     let feeds = limits();
     let settings = Settings { concurrency: slots, tick: Duration::from_secs(3600), feeds: feeds.clone(), ..Settings::default() };
     Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings)
 }
 
-async fn status_of(db: &server::testing::TestDb, me: server::domain::integrations::Actor, name: &str) -> ig::Integration {
+async fn status_of(db: &testkit::TestDb, me: server::domain::Actor, name: &str) -> ig::Integration {
     let mut p = db.pool.get().await.unwrap();
     ig::get(&mut p.conn(), me, name).await.unwrap()
 }

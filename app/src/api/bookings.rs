@@ -30,8 +30,7 @@ pub struct BookingView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CopyLine {
     pub calendar: String,
-    /// pending, written or failed
-    pub state: String,
+    pub state: vocab::CopyState,
     /// The error, the note, or when the next try is.
     pub detail: Option<String>,
 }
@@ -83,7 +82,7 @@ pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, App
     let mut conn = pooled.conn();
     let items = server::domain::bookings::list(&mut conn, super::integrations::actor(&me), user.as_deref(), from, from + chrono::Duration::days(366)).await?;
     let ids: Vec<i64> = items.iter().map(|b| b.id).collect();
-    let copies = server::domain::booking_copies::of(&mut conn, &ids).await?;
+    let copies = server::domain::push_queue::of(&mut conn, &ids).await?;
     Ok(items
             .into_iter()
             .map(|b| {
@@ -110,14 +109,14 @@ pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, App
 }
 
 #[cfg(feature = "ssr")]
-fn copy_line(c: &server::domain::booking_copies::CopyView) -> CopyLine {
-    let retry = c.due_at.filter(|_| c.state == "failed").map(|t| format!(" Next try at {} UTC.", t.format("%Y-%m-%d %H:%M")));
+fn copy_line(c: &server::domain::push_queue::CopyView) -> CopyLine {
+    let retry = c.due_at.filter(|_| c.state == vocab::CopyState::Failed).map(|t| format!(" Next try at {} UTC.", t.format("%Y-%m-%d %H:%M")));
     let detail = match (&c.error, &c.note) {
         (_, Some(note)) => Some(note.clone()),
         (Some(e), None) => Some(format!("{e}{}", retry.unwrap_or_default())),
         (None, None) => None,
     };
-    CopyLine { calendar: c.calendar.clone(), state: c.state.clone(), detail }
+    CopyLine { calendar: c.calendar.clone(), state: c.state, detail }
 }
 
 /// Books a meeting. `attendees`: emails separated by commas or lines.

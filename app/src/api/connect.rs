@@ -42,7 +42,7 @@ fn access_label(role: &str) -> &'static str {
 
 /// The account's calendars as the provider lists them now.
 #[cfg(feature = "ssr")]
-async fn live(account_id: i64) -> Result<(server::domain::accounts::Account, Vec<server::providers::google::CalendarEntry>, crate::ssr::AppState, server::domain::users::User), AppError> {
+async fn live(account_id: i64) -> Result<(server::domain::accounts::Account, Vec<server::providers::account::CalendarEntry>, crate::ssr::AppState, server::domain::users::User), AppError> {
     use server::domain::accounts;
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
@@ -54,7 +54,7 @@ async fn live(account_id: i64) -> Result<(server::domain::accounts::Account, Vec
     let timeout = state.config.sync.provider_timeout;
     let list = match account.provider {
         server::domain::integrations::IntegrationType::Outlook => server::providers::outlook::account(&state.config.sync.outlook.graph, &token, timeout).await.map(|(_, l)| l),
-        _ => server::providers::google::calendars(&server::providers::google::api_client(timeout), &state.config.sync.google.api, &token).await,
+        _ => server::providers::google::calendars(&server::providers::http::client(timeout), &state.config.sync.google.api, &token).await,
     }
     .map_err(|e| AppError::Refused { status: 502, message: format!("Reading the account's calendars failed: {}", e.message) })?;
     Ok((account, list, state, me))
@@ -108,7 +108,7 @@ pub async fn add_calendars(account_id: i64, ids: Option<Vec<String>>) -> Result<
         messages.extend(a.note.clone());
         names.push(a.integration.name.clone());
         // The owner's engine call: an admin adding for someone acts as that someone here.
-        let owner = server::domain::integrations::Actor { user_id: a.integration.user_id, is_admin: actor.is_admin };
+        let owner = server::domain::Actor { user_id: a.integration.user_id, is_admin: actor.is_admin };
         if let Err(e) = state.engine.sync_now(owner, &a.integration.name).await {
             tracing::warn!(error = %e, "starting the first sync of a picked calendar");
         }

@@ -11,9 +11,7 @@ pub struct HealthRow {
     pub integration_name: String,
     pub user: String,
     pub integration_type: String,
-    /// `Failed`, `Expiring`, `Backing off`, `Write failing`, `Conflicts waiting`, `Stale`,
-    /// `Never synced`
-    pub kind: String,
+    pub kind: vocab::HealthKind,
     /// "2026-11-29 10:00:00 (3 hours ago)"
     pub since: String,
     pub error: Option<String>,
@@ -31,12 +29,12 @@ pub struct HealthPage {
     pub page: usize,
     pub pages: usize,
     /// Per kind, in the order of the kinds.
-    pub counts: Vec<(String, usize)>,
+    pub counts: Vec<(vocab::HealthKind, usize)>,
     /// Active calendars looked at.
     pub checked: usize,
     pub users: Vec<String>,
     pub providers: Vec<String>,
-    pub kind: Option<String>,
+    pub kind: Option<vocab::HealthKind>,
     pub user: Option<String>,
     pub provider: Option<String>,
     pub text: Option<String>,
@@ -92,7 +90,7 @@ pub async fn sync_health(kind: Option<String>, user: Option<String>, provider: O
             integration_name: i.integration_name,
             user: i.user,
             integration_type: i.integration_type,
-            kind: i.kind.as_str().into(),
+            kind: i.kind,
             error: i.error,
             running: i.running,
         })
@@ -102,11 +100,11 @@ pub async fn sync_health(kind: Option<String>, user: Option<String>, provider: O
         total,
         page,
         pages,
-        counts: report.counts.into_iter().map(|(k, n)| (k.as_str().to_string(), n)).collect(),
+        counts: report.counts,
         checked: report.checked,
         users: super::integrations::user_emails(&state).await?,
         providers: IntegrationType::ALL.iter().map(|t| t.as_str().to_string()).collect(),
-        kind: filter.kind.map(|k| k.as_str().to_string()),
+        kind: filter.kind,
         user,
         provider,
         text,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct IntegrationView {
     pub name: String,
     pub user: String,
-    pub integration_type: String,
+    pub integration_type: vocab::IntegrationType,
     pub integration_name: String,
     pub is_active: bool,
     pub is_primary: bool,
@@ -27,7 +27,7 @@ pub struct IntegrationView {
     pub stale_policy: String,
     /// `last-write-wins`, `prefer-calsync`, `prefer-calendar` or `ask`
     pub conflict_policy: String,
-    pub sync_status: super::SyncState,
+    pub sync_status: vocab::SyncStatus,
     /// Waiting for a free sync slot ("Sync now" while all were busy).
     pub queued: bool,
     pub sync_error_log: Option<String>,
@@ -136,7 +136,7 @@ pub(crate) mod convert {
         IntegrationView {
             name: i.name.clone(),
             user: i.user.clone(),
-            integration_type: i.integration_type.as_str().to_string(),
+            integration_type: i.integration_type,
             integration_name: i.integration_name.clone(),
             is_active: i.is_active,
             is_primary: i.is_primary,
@@ -172,8 +172,8 @@ pub(crate) mod convert {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) fn actor(user: &server::domain::users::User) -> server::domain::integrations::Actor {
-    server::domain::integrations::Actor::of(user)
+pub(crate) fn actor(user: &server::domain::users::User) -> server::domain::Actor {
+    server::domain::Actor::of(user)
 }
 
 #[cfg(feature = "ssr")]
@@ -232,7 +232,7 @@ pub async fn get_integration_form(name: Option<String>) -> Result<FormData, AppE
         me: me.email.clone(),
         users: if me.is_admin() { user_emails(&state).await? } else { Vec::new() },
         defaults: {
-            use server::domain::integrations::types::limits;
+            use server::domain::integrations::limits;
             Defaults {
                 sync_past_days: limits::PAST_DAYS_DEFAULT,
                 sync_future_days: limits::FUTURE_DAYS_DEFAULT,

@@ -48,48 +48,6 @@ pub struct UserView {
     pub created: String,
 }
 
-/// A calendar's (or one run's) sync status: the spec's four values, compared as values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SyncState {
-    Pending,
-    InProgress,
-    Success,
-    Failed,
-}
-
-impl SyncState {
-    /// The spec's own word for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncState::Pending => "Pending",
-            SyncState::InProgress => "In Progress",
-            SyncState::Success => "Success",
-            SyncState::Failed => "Failed",
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<server::domain::integrations::SyncStatus> for SyncState {
-    fn from(s: server::domain::integrations::SyncStatus) -> Self {
-        use server::domain::integrations::SyncStatus as S;
-        match s {
-            S::Pending => SyncState::Pending,
-            S::InProgress => SyncState::InProgress,
-            S::Success => SyncState::Success,
-            S::Failed => SyncState::Failed,
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl SyncState {
-    /// A run's stored status (the same words).
-    pub fn of_run(status: &str) -> Self {
-        server::domain::integrations::SyncStatus::parse(status).map(Into::into).unwrap_or(SyncState::Pending)
-    }
-}
-
 #[cfg(feature = "ssr")]
 pub(crate) mod redirect;
 

@@ -21,7 +21,7 @@ pub struct SyncRow {
     pub integration_type: String,
     pub user: String,
     pub is_active: bool,
-    pub status: super::SyncState,
+    pub status: vocab::SyncStatus,
     pub running: bool,
     /// The newest run was held by the deletion guard: "Apply" lets it through.
     pub held: bool,
@@ -44,7 +44,7 @@ pub struct SyncRow {
 pub struct LastRun {
     pub started: String,
     pub trigger: String,
-    pub status: super::SyncState,
+    pub status: vocab::SyncStatus,
     pub created: i32,
     pub updated: i32,
     pub deleted: i32,
@@ -76,15 +76,15 @@ pub fn duration_text(ms: i64) -> String {
 mod convert {
     use super::*;
     use crate::api::integrations::convert::relative;
-    use crate::api::SyncState;
+    use vocab::SyncStatus;
     use server::domain::integrations::{rules::format_datetime, Integration};
     use server::sync::Run;
 
     fn outcome(run: &Run) -> &'static str {
-        match SyncState::of_run(&run.status) {
-            SyncState::Success => "ok",
-            SyncState::Failed => "failed",
-            SyncState::Pending | SyncState::InProgress => "running",
+        match SyncStatus::parse(&run.status).unwrap_or(SyncStatus::Pending) {
+            SyncStatus::Success => "ok",
+            SyncStatus::Failed => "failed",
+            SyncStatus::Pending | SyncStatus::InProgress => "running",
         }
     }
 
@@ -108,7 +108,7 @@ mod convert {
         let last_run = runs.first().map(|r| LastRun {
             started: format_datetime(r.started_at, tz),
             trigger: r.trigger.clone(),
-            status: SyncState::of_run(&r.status),
+            status: vocab::SyncStatus::parse(&r.status).unwrap_or(vocab::SyncStatus::Pending),
             created: r.created_count,
             updated: r.updated_count,
             deleted: r.deleted_count,
@@ -175,8 +175,8 @@ pub async fn sync_dashboard(user: Option<String>) -> Result<SyncBoard, AppError>
     }
     drop(pooled);
     // Failing calendars first: what needs attention.
-    rows.sort_by_key(|r| r.status != super::SyncState::Failed);
-    let failing = rows.iter().filter(|r| r.status == super::SyncState::Failed).count();
+    rows.sort_by_key(|r| r.status != vocab::SyncStatus::Failed);
+    let failing = rows.iter().filter(|r| r.status == vocab::SyncStatus::Failed).count();
     Ok(SyncBoard {
         rows,
         is_admin: me.is_admin(),

@@ -1,5 +1,6 @@
 //! Admin → Sync health: every calendar that needs attention, longest broken first, with counts
 //! per kind (each a filter), filters, and Retry now / Deactivate. Updates while retries run.
+use vocab::HealthKind;
 use crate::{
     api::health::{sync_health, DeactivateCalendar, HealthPage, HealthRow, RetryCalendars},
     components::{
@@ -49,18 +50,18 @@ pub fn AdminHealthPage() -> impl IntoView {
 }
 
 /// The address of this page with one filter changed (and back to its first page).
-fn link(p: &HealthPage, kind: Option<&str>) -> String {
+fn link(p: &HealthPage, kind: Option<HealthKind>) -> String {
     link_to(p, kind, 1)
 }
 
-fn link_to(p: &HealthPage, kind: Option<&str>, page: usize) -> String {
+fn link_to(p: &HealthPage, kind: Option<HealthKind>, page: usize) -> String {
     let mut parts = Vec::new();
     let mut add = |k: &str, v: Option<&str>| {
         if let Some(v) = v {
             parts.push(format!("{k}={}", crate::api::query_escape(v)));
         }
     };
-    add("kind", kind);
+    add("kind", kind.map(HealthKind::as_str));
     add("user", p.user.as_deref());
     add("provider", p.provider.as_deref());
     add("text", p.text.as_deref());
@@ -69,11 +70,11 @@ fn link_to(p: &HealthPage, kind: Option<&str>, page: usize) -> String {
     if parts.is_empty() { "/admin/sync-health".into() } else { format!("/admin/sync-health?{}", parts.join("&")) }
 }
 
-fn kind_class(kind: &str) -> &'static str {
+fn kind_class(kind: HealthKind) -> &'static str {
     match kind {
-        "Failed" | "Write failing" => "status-error",
-        "Expiring" | "Backing off" | "Conflicts waiting" => "status-warn",
-        _ => "status-muted",
+        HealthKind::Failed | HealthKind::WriteFailing => "status-error",
+        HealthKind::Expiring | HealthKind::BackingOff | HealthKind::ConflictsWaiting => "status-warn",
+        HealthKind::Stale | HealthKind::NeverSynced => "status-muted",
     }
 }
 
@@ -83,7 +84,7 @@ fn HealthView(p: HealthPage, notices: Signal<Notices>, retry: ServerAction<Retry
     let all: Vec<String> = p.rows.iter().map(|r| r.integration.clone()).collect();
     let total: usize = p.counts.iter().map(|(_, n)| n).sum();
     let filtered = p.kind.is_some() || p.user.is_some() || p.provider.is_some() || p.text.is_some();
-    let (previous, next) = (link_to(&p, p.kind.as_deref(), p.page.saturating_sub(1).max(1)), link_to(&p, p.kind.as_deref(), p.page + 1));
+    let (previous, next) = (link_to(&p, p.kind, p.page.saturating_sub(1).max(1)), link_to(&p, p.kind, p.page + 1));
     let (page, pages, matching) = (p.page, p.pages, p.total);
     view! {
         <h1>"Sync health"</h1>
@@ -93,16 +94,16 @@ fn HealthView(p: HealthPage, notices: Signal<Notices>, retry: ServerAction<Retry
         <nav class="kind-counts" aria-label="Problems by kind" data-test="health-counts">
             <a href=link(&p, None) aria-current=p.kind.is_none().then_some("page")>{format!("All {total}")}</a>
             {p.counts.iter().map(|(kind, n)| {
-                let current = p.kind.as_deref() == Some(kind.as_str());
+                let current = p.kind == Some(*kind);
                 view! {
-                    <a href=link(&p, Some(kind)) aria-current=current.then_some("page") data-kind=kind.clone()>
-                        <span class=format!("status {}", kind_class(kind))>{kind.clone()}</span>" "<strong>{*n}</strong>
+                    <a href=link(&p, Some(*kind)) aria-current=current.then_some("page") data-kind=kind.as_str()>
+                        <span class=format!("status {}", kind_class(*kind))>{kind.as_str()}</span>" "<strong>{*n}</strong>
                     </a>
                 }
             }).collect_view()}
         </nav>
         <form method="get" action="/admin/sync-health" class="filter" aria-label="Filter">
-            {p.kind.clone().map(|k| view! { <input type="hidden" name="kind" value=k/> })}
+            {p.kind.map(|k| view! { <input type="hidden" name="kind" value=k.as_str()/> })}
             <label for="health-user">"User"</label>
             <select id="health-user" name="user">
                 <option value="" selected=p.user.is_none()>"All users"</option>
@@ -192,14 +193,14 @@ fn HealthRowView(r: HealthRow, selected: RwSignal<Vec<String>>, retry: ServerAct
     };
     let runs = format!("/sync?user={}", crate::api::query_escape(&r.user));
     // Where the bookings not written, or the conflicts waiting, are.
-    let more = match r.kind.as_str() {
-        "Write failing" => Some((format!("/bookings?user={}", crate::api::query_escape(&r.user)), "Bookings")),
-        "Conflicts waiting" => Some(("/conflicts?state=open".to_string(), "Conflicts")),
+    let more = match r.kind {
+        HealthKind::WriteFailing => Some((format!("/bookings?user={}", crate::api::query_escape(&r.user)), "Bookings")),
+        HealthKind::ConflictsWaiting => Some(("/conflicts?state=open".to_string(), "Conflicts")),
         _ => None,
     };
     let (retry_name, deactivate_name) = (name.clone(), name.clone());
     view! {
-        <tr data-test="health-row" data-title=r.integration_name.clone() data-kind=r.kind.clone()>
+        <tr data-test="health-row" data-title=r.integration_name.clone() data-kind=r.kind.as_str()>
             <td>
                 <input type="checkbox" id=check_id.clone() prop:checked=is_selected on:change=toggle/>
                 <label for=check_id class="visually-hidden">{format!("Select {}", r.integration_name)}</label>
@@ -209,7 +210,7 @@ fn HealthRowView(r: HealthRow, selected: RwSignal<Vec<String>>, retry: ServerAct
                 <div class="small muted">{format!("{} · {} · {}", r.user, r.integration_type, r.integration)}</div>
             </td>
             <td>
-                <span class=format!("status {}", kind_class(&r.kind)) data-test="health-kind">{r.kind.clone()}</span>
+                <span class=format!("status {}", kind_class(r.kind)) data-test="health-kind">{r.kind.as_str()}</span>
                 {r.error.clone().map(|e| view! { <div class="small error-text" data-test="health-error">{e}</div> })}
             </td>
             <td class="nowrap">{r.since.clone()}</td>

@@ -1,5 +1,6 @@
 //! Bookings: book a meeting for a member (checked against their calendars and bookings; what
 //! is in the way is listed, and can be overridden), see the coming ones, cancel one.
+use vocab::CopyState;
 use crate::{
     api::bookings::{booking_form, list_bookings, BookResult, BookingFormData as Page, BookingView, CancelBooking, CopyLine, CreateBooking, UpdateBooking},
     components::form::{last_error, FieldError, FormAlert, Submit},
@@ -259,13 +260,13 @@ fn EditBooking(b: BookingView, edited: RwSignal<u32>, saved: RwSignal<Option<(St
 /// Where a booking was written: "Work (Google): Written".
 #[component]
 fn CopyItem(c: CopyLine) -> impl IntoView {
-    let (class, label) = match c.state.as_str() {
-        "written" => ("status status-ok", "Written"),
-        "failed" => ("status status-error", "Failed"),
-        _ => ("status status-pending", "Pending"),
+    let (class, label) = match c.state {
+        CopyState::Written => ("status status-ok", "Written"),
+        CopyState::Failed => ("status status-error", "Failed"),
+        CopyState::Pending => ("status status-pending", "Pending"),
     };
     view! {
-        <li class="small" data-test="copy" data-state=c.state.clone()>
+        <li class="small" data-test="copy" data-state=c.state.as_str()>
             {format!("{}: ", c.calendar)}
             <span class=class>{label}</span>
             {c.detail.map(|d| view! { <span class="muted">{format!(" — {d}")}</span> })}

@@ -1,5 +1,6 @@
 //! Add or edit a calendar, laid out in the spec's sections. Works without JavaScript (a refusal
 //! comes back with the values and messages, kept as a flash) and better with it (inline, no reload).
+use vocab::IntegrationType;
 use crate::{
     api::{
         flash::Flash,
@@ -72,8 +73,8 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
     let text = |k: &str, stored: Option<String>, default: &str| typed(k).or(stored).unwrap_or_else(|| default.to_string());
     let check = |k: &str, stored: Option<bool>, default: bool| if failed { typed(k).is_some() } else { stored.unwrap_or(default) };
 
-    let integration_type = rec.as_ref().map(|r| r.integration_type.clone()).unwrap_or_else(|| "iCal".into());
-    let is_ical = integration_type == "iCal";
+    let integration_type = rec.as_ref().map(|r| r.integration_type).unwrap_or(IntegrationType::Ical);
+    let is_ical = integration_type == IntegrationType::Ical;
     let title = rec.as_ref().map(|r| r.integration_name.clone()).unwrap_or_else(|| "Add an iCal calendar".into());
     let owner = rec.as_ref().map(|r| r.user.clone()).unwrap_or_else(|| data.me.clone());
     let name_value = text("integration_name", rec.as_ref().map(|r| r.integration_name.clone()), "");
@@ -102,7 +103,7 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
         <ActionForm action=save attr:class="record-form" attr:novalidate=true attr:aria-label="Calendar">
             <input type="hidden" name="name" value=rec.as_ref().map(|r| r.name.clone()).unwrap_or_default()/>
             <input type="hidden" name="version" value=rec.as_ref().map(|r| r.version.to_string()).unwrap_or_default()/>
-            <input type="hidden" name="integration_type" value=integration_type.clone()/>
+            <input type="hidden" name="integration_type" value=integration_type.as_str()/>
 
             <fieldset>
                 <legend>"Basic Information"</legend>
@@ -125,7 +126,7 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
                     </div>
                     <div class="field">
                         <label for="integration_type_shown">"Integration Type"</label>
-                        <input id="integration_type_shown" value=integration_type.clone() readonly/>
+                        <input id="integration_type_shown" value=integration_type.as_str() readonly/>
                         <FieldError error field="integration_type"/>
                     </div>
                 </div>

@@ -1,9 +1,9 @@
 //! The connection manager: every calendar of a user (or, for admins, of every user) as a card.
+use vocab::{IntegrationType, SyncStatus};
 use crate::{
     api::{
         integrations::{list_integrations, ActionResult, DeleteIntegration, DisconnectAccount, IntegrationView, MakePrimary, SetIntegrationActive},
         sync::SyncNow,
-        SyncState,
     },
     components::{
         notices::{use_flash, NoticeList, Notices},
@@ -40,7 +40,7 @@ pub fn CalendarsPage() -> impl IntoView {
         |(user, ..)| list_integrations(user),
     );
     // While a sync runs, follow it without a reload.
-    let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == SyncState::InProgress || i.queued)));
+    let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == SyncStatus::InProgress || i.queued)));
     poll_while(running, tick, std::time::Duration::from_millis(1000));
     // What the last action (or the save that brought us here) has to say.
     let last_action = RwSignal::new(None::<Notices>);
@@ -163,19 +163,19 @@ fn status_of(i: &IntegrationView) -> (&'static str, String) {
     } else {
         match i.sync_status {
             _ if i.queued => ("status-progress", "Queued".into()),
-            SyncState::Success => ("status-ok", "Synced".into()),
-            SyncState::Failed => ("status-error", "Sync failed".into()),
-            SyncState::InProgress => ("status-progress", "Syncing…".into()),
-            SyncState::Pending => ("status-pending", "Pending first sync".into()),
+            SyncStatus::Success => ("status-ok", "Synced".into()),
+            SyncStatus::Failed => ("status-error", "Sync failed".into()),
+            SyncStatus::InProgress => ("status-progress", "Syncing…".into()),
+            SyncStatus::Pending => ("status-pending", "Pending first sync".into()),
         }
     }
 }
 
-fn type_icon(t: &str) -> (&'static str, &'static str) {
+fn type_icon(t: IntegrationType) -> (&'static str, &'static str) {
     match t {
-        "Google Calendar" => ("type-google", "G"),
-        "Outlook Calendar" => ("type-outlook", "O"),
-        _ => ("type-ical", "iC"),
+        IntegrationType::Google => ("type-google", "G"),
+        IntegrationType::Outlook => ("type-outlook", "O"),
+        IntegrationType::Ical => ("type-ical", "iC"),
     }
 }
 
@@ -190,12 +190,12 @@ fn CalendarCard(
     sync_now: ServerAction<SyncNow>,
 ) -> impl IntoView {
     let (status_class, status_text) = status_of(&item);
-    let running = item.sync_status == SyncState::InProgress || item.queued;
+    let running = item.sync_status == SyncStatus::InProgress || item.queued;
     let events = match item.event_count {
         1 => "1 event".to_string(),
         n => format!("{n} events"),
     };
-    let (icon_class, icon) = type_icon(&item.integration_type);
+    let (icon_class, icon) = type_icon(item.integration_type);
     let name = item.name.clone();
     let edit_href = format!("/calendars/{}", item.name);
     let last = if item.last_sync.is_some() { format!("Last synced {}", item.last_sync_ago) } else { "Never synced".to_string() };
@@ -222,7 +222,7 @@ fn CalendarCard(
                 <div class="cal-title">
                     <h2>{item.integration_name.clone()}</h2>
                     <p class="muted small">
-                        {item.integration_type.clone()}
+                        {item.integration_type.as_str()}
                         {show_owner.then(|| format!(" · {}", item.user))}
                     </p>
                 </div>
@@ -231,7 +231,7 @@ fn CalendarCard(
             <p class=format!("status {status_class}") data-test="status">{status_text}</p>
             <p class="small" data-test="event-count">{(item.last_sync.is_some()).then(|| format!("{events} in the sync window"))}</p>
             <p class="muted small">{timing}</p>
-            {item.integration_type.ne("iCal").then(|| view! { <p class="small" data-test="auth-status">{item.auth_status.clone()}</p> })}
+            {(item.integration_type != IntegrationType::Ical).then(|| view! { <p class="small" data-test="auth-status">{item.auth_status.clone()}</p> })}
             {item.push_until.clone().map(|p| view! { <p class="muted small" data-test="push-until">{p}</p> })}
             {match (item.token_expired, item.reconnect_href.clone()) {
                 (true, Some(href)) => Some(Either::Left(view! { <a class="button small danger" href=href rel="external" data-test="reconnect">"Reconnect"</a> })),
@@ -243,7 +243,7 @@ fn CalendarCard(
                 })),
                 _ => None,
             }}
-            {(item.sync_status == SyncState::Failed).then(|| item.sync_error_log.clone()).flatten().map(|e| view! { <p class="error-log small">{e}</p> })}
+            {(item.sync_status == SyncStatus::Failed).then(|| item.sync_error_log.clone()).flatten().map(|e| view! { <p class="error-log small">{e}</p> })}
             <footer class="cal-actions">
                 {item.is_active.then(|| {
                     let name = name.clone();

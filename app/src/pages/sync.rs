@@ -1,9 +1,9 @@
 //! The sync dashboard: each calendar's sync health at a glance, its last run, and a chart of
 //! the last 50. Updates itself while a sync runs.
+use vocab::SyncStatus;
 use crate::{
     api::{
         sync::{sync_dashboard, ApplyHeldSync, LastRun, SyncNow, SyncRow},
-        SyncState,
     },
     components::{
         notices::{NoticeList, Notices},
@@ -82,10 +82,10 @@ fn badge(row: &SyncRow) -> (&'static str, &'static str) {
         return ("status-progress", "Queued");
     }
     let class = match row.status {
-        SyncState::Success => "status-ok",
-        SyncState::Failed => "status-error",
-        SyncState::InProgress => "status-progress",
-        SyncState::Pending => "status-pending",
+        SyncStatus::Success => "status-ok",
+        SyncStatus::Failed => "status-error",
+        SyncStatus::InProgress => "status-progress",
+        SyncStatus::Pending => "status-pending",
     };
     (class, row.status.as_str())
 }
@@ -96,7 +96,7 @@ fn SyncRowView(row: SyncRow, show_owner: bool, sync_now: ServerAction<SyncNow>, 
     let name = row.name.clone();
     let can_sync = row.is_active && !row.running;
     view! {
-        <section class="card sync-row" class:failing=row.status == SyncState::Failed data-test="sync-row" data-title=row.integration_name.clone()>
+        <section class="card sync-row" class:failing=row.status == SyncStatus::Failed data-test="sync-row" data-title=row.integration_name.clone()>
             <header class="sync-head">
                 <div>
                     <h2>{row.integration_name.clone()}</h2>

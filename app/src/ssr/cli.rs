@@ -319,7 +319,7 @@ pub async fn run_ical(config: Config, cmd: IcalCommand) -> Result<(), Failure> {
 const CLI_APPLIER: &str = "the command line (calsync sync --allow-mass-delete)";
 
 pub async fn run_sync(config: Config, integration: Option<String>, allow_mass_delete: bool) -> Result<(), Failure> {
-    use server::domain::integrations::{self, Actor};
+    use server::domain::{Actor, integrations::{self}};
     use server::sync::{Engine, Trigger};
     let pool = open(&config).await?;
     let (keys, _) = server::keys::load(&config, &pool).await.map_err(|message| Failure { code: 1, message })?;
@@ -368,15 +368,7 @@ pub async fn run_sync(config: Config, integration: Option<String>, allow_mass_de
 
 /// `calsync sandbox`: the provider sandbox alone, until Ctrl-C.
 pub async fn run_sandbox(addr: SocketAddr, demo: bool) -> Result<(), Failure> {
-    let s = server::sandbox::Sandbox::start(addr).await.map_err(|e| Failure { code: 1, message: format!("cannot listen on {addr}: {e}") })?;
-    if demo {
-        s.seed_demo();
-    }
-    eprintln!("provider sandbox at {} (Google Calendar v3 and its OAuth server; admin API under /sandbox/)", s.url());
-    eprintln!("point calsync at it: CALSYNC_GOOGLE_AUTH_URL={} CALSYNC_GOOGLE_TOKEN_URL={} CALSYNC_GOOGLE_REVOKE_URL={} CALSYNC_GOOGLE_API_URL={} CALSYNC_GOOGLE_CLIENT_ID={} CALSYNC_GOOGLE_CLIENT_SECRET={}",
-        s.google_auth_url(), s.google_token_url(), s.google_revoke_url(), s.google_api_url(), server::sandbox::CLIENT_ID, server::sandbox::CLIENT_SECRET);
-    let _ = tokio::signal::ctrl_c().await;
-    Ok(())
+    super::sandbox::run_alone(addr, demo).await.map_err(work)
 }
 
 pub async fn run_migrate(config: Config) -> Result<(), Failure> {

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod metrics;
 pub mod oauth;
 pub mod rest;
+pub mod sandbox;
 pub mod serve;
 pub mod webhooks;
 

@@ -13,7 +13,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use server::domain::{
     accounts::{self, Grant},
-    integrations::{self as ig, Actor, IntegrationType},
+    Actor, integrations::{self as ig, IntegrationType},
 };
 use server::providers::oauth::OAuthClient;
 use std::collections::HashMap;

@@ -28,8 +28,8 @@ pub async fn same_origin(State(state): State<AppState>, req: Request, next: Next
         page(StatusCode::FORBIDDEN, "Request refused", &format!(
             "<h1>This request was refused</h1><p data-test=\"origin-refused\">{}</p>\
              <p><a class=\"button primary\" href=\"{}/\">Open calsync</a></p>",
-            html_escape(&message),
-            html_escape(&state.config.public_url),
+            html_escape::encode_text(&message),
+            html_escape::encode_double_quoted_attribute(&state.config.public_url),
         ))
     } else {
         // A server function called from a page: the page shows the message.
@@ -59,6 +59,3 @@ fn refusal(expected: &str, came_from: Option<&str>) -> String {
     )
 }
 
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}

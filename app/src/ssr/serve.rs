@@ -12,16 +12,7 @@ pub const DEMO_PASSWORD: &str = "calsync demo 2026";
 /// reached there (`serve --sandbox`, `make demo`).
 pub async fn serve(mut config: Config, addr: Option<SocketAddr>, sandbox: bool) -> Result<(), String> {
     if sandbox {
-        // CALSYNC_SANDBOX_ADDR: where the browser tests reach its admin API (any free port else).
-        let at = match std::env::var("CALSYNC_SANDBOX_ADDR") {
-            Ok(a) => a.parse().map_err(|_| format!("CALSYNC_SANDBOX_ADDR: {a:?} is not an address like 127.0.0.1:3900"))?,
-            Err(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        let s = server::sandbox::Sandbox::start(at).await.map_err(|e| format!("starting the provider sandbox: {e}"))?;
-        s.seed_demo();
-        config.sync.google = s.google_endpoints();
-        config.sync.outlook = s.microsoft_endpoints();
-        tracing::warn!(sandbox = %s.url(), "provider sandbox: Google Calendar and Outlook are the sandbox here (demo account ana@example.com at both); nothing reaches Google or Microsoft");
+        super::sandbox::start_inside(&mut config).await?;
     }
     let applied = server::db::run_migrations(&config.database_url).await.map_err(|e| e.to_string())?;
     if !applied.is_empty() {

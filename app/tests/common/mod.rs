@@ -13,8 +13,8 @@ use leptos::server_fn::ServerFn;
 use server::{
     domain::users::{self, NewUser, Role},
     password::Cost,
-    testing::TestDb,
 };
+use testkit::TestDb;
 use tower::ServiceExt;
 
 pub fn config(db: &TestDb, public_url: &str) -> server::config::Config {
@@ -220,8 +220,8 @@ pub async fn sync_and_wait(app: &Router, token: &str, name: &str) -> serde_json:
 
 /// A member's primary Two-way Google calendar at `sandbox` (tokens typed in, good for weeks:
 /// not "Expiring"), with its conflict policy; answers its record name.
-pub async fn google_at(db: &TestDb, sandbox: &server::sandbox::Sandbox, owner: &str, label: &str, policy: &str) -> String {
-    use server::domain::integrations::{self as ig, Actor, Patch};
+pub async fn google_at(db: &TestDb, sandbox: &sandbox::Sandbox, owner: &str, label: &str, policy: &str) -> String {
+    use server::domain::{Actor, integrations::{self as ig, Patch}};
     let mut c = db.pool.get().await.unwrap();
     let me = users::find_by_email(&mut c.conn(), owner).await.unwrap().unwrap();
     let (access, refresh) = sandbox.with(|s| s.issue_tokens(owner));
@@ -244,7 +244,7 @@ pub async fn google_at(db: &TestDb, sandbox: &server::sandbox::Sandbox, owner: &
 /// in Google, so a conflict is open; ben@example.com's booking "Budget" is refused by Google
 /// (400), so its copy in his calendar "Desk" failed. Both calendars synced. Answers the
 /// record names of (Work, Desk).
-pub async fn two_way_trouble(db: &TestDb, app: &Router, sandbox: &server::sandbox::Sandbox) -> (String, String) {
+pub async fn two_way_trouble(db: &TestDb, app: &Router, sandbox: &sandbox::Sandbox) -> (String, String) {
     const ANA: &str = "ana@example.com";
     const BEN: &str = "ben@example.com";
     sandbox.with(|s| {
@@ -276,7 +276,7 @@ pub async fn two_way_trouble(db: &TestDb, app: &Router, sandbox: &server::sandbo
     let open = json(&send(app, api("GET", "/api/v1/conflicts?state=open", Some(&ana), None)).await);
     assert_eq!(open["total"], 1, "{open}");
 
-    sandbox.with(|s| s.faults.push(server::sandbox::Fault { path: "/events".into(), status: 400, body: None, retry_after: None, delay_ms: None, times: 5, after: false }));
+    sandbox.with(|s| s.faults.push(sandbox::Fault { path: "/events".into(), status: 400, body: None, retry_after: None, delay_ms: None, times: 5, after: false }));
     let a = send(app, api("POST", "/api/v1/bookings", Some(&ben), Some(booking("Budget")))).await;
     sandbox.with(|s| s.faults.clear());
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);

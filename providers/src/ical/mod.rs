@@ -385,9 +385,7 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
     let mut duration_line = begin;
     let mut recurrence_id = None;
     let mut this_and_future = false;
-    let mut rrules = Vec::new();
-    let mut rdates = Vec::new();
-    let mut exdates = Vec::new();
+    let mut recurrence = Recurrence::default();
     let mut status = Status::Confirmed;
     let mut transparent = false;
     let (mut summary, mut description, mut location, mut organizer) = (None, None, None, None);
@@ -395,7 +393,6 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
     let mut answers = Vec::new();
     let mut show = None;
     let mut sequence = 0;
-    let mut recurrence_text = String::new();
 
     for p in &props {
         hash.add(p.name.as_bytes());
@@ -433,26 +430,7 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
                     return None;
                 }
             },
-            "RRULE" => {
-                rrules.push((p.line, p.value.trim().to_owned()));
-                recurrence_text.push_str(&format!("RRULE:{}\n", p.value.trim()));
-            }
-            "RDATE" | "EXDATE" => {
-                let is_rdate = p.name == "RDATE";
-                recurrence_text.push_str(&format!("{}{}:{}\n", p.name, p.raw_params(), p.value.trim()));
-                for item in p.value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    // PERIOD values (RDATE only): start/end or start/duration.
-                    let (first, rest) = item.split_once('/').map_or((item, None), |(a, b)| (a, Some(b)));
-                    match parse_time_value(first, p.param("VALUE").filter(|v| !v.eq_ignore_ascii_case("PERIOD")), p.param("TZID")) {
-                        Some(t) if is_rdate => {
-                            let length = rest.and_then(|r| period_length(&t, r));
-                            rdates.push((p.line, t, length));
-                        }
-                        Some(t) => exdates.push((p.line, t)),
-                        None => warn(p.line, format!("{} value \"{item}\" is not a date or date-time; ignored", p.name)),
-                    }
-                }
-            }
+            "RRULE" | "RDATE" | "EXDATE" => recurrence.take(p, &mut warn),
             "STATUS" => match Status::parse(&p.value) {
                 Some(s) => status = s,
                 None => warn(p.line, format!("STATUS \"{}\" is unknown; read as CONFIRMED", p.value.trim())),
@@ -526,9 +504,9 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
         start,
         end,
         duration,
-        rrules,
-        rdates,
-        exdates,
+        rrules: recurrence.rrules,
+        rdates: recurrence.rdates,
+        exdates: recurrence.exdates,
         status,
         transparent,
         summary,
@@ -540,9 +518,62 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
         show,
         response: None,
         sequence,
-        recurrence_text,
+        recurrence_text: recurrence.text,
         source_hash: hash.value(),
     })
+}
+
+/// A series' recurrence lines (RRULE, RDATE, EXDATE), read alike from a VEVENT and from a
+/// provider that hands them over as RFC 5545 lines (Google's `recurrence[]`).
+#[derive(Debug, Default)]
+pub struct Recurrence {
+    pub rrules: Vec<(usize, String)>,
+    pub rdates: Vec<(usize, TimeValue, Option<Duration>)>,
+    pub exdates: Vec<(usize, TimeValue)>,
+    /// The lines as written, for the stored series.
+    pub text: String,
+}
+
+impl Recurrence {
+    /// Reads lines given one by one (each stays one line: what it holds after a line break is
+    /// not read), with a warning for each part that cannot be read.
+    pub fn of_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> (Recurrence, Vec<Warning>) {
+        let mut recurrence = Recurrence::default();
+        let mut warnings = Notes::default();
+        for (i, line) in lines.into_iter().enumerate() {
+            let first = line.split(['\r', '\n']).next().unwrap_or_default();
+            match lines::content_lines(first).next() {
+                Some(Ok(p)) if matches!(&*p.name, "RRULE" | "RDATE" | "EXDATE") => {
+                    recurrence.take(&p, &mut |_, message| warnings.add(Warning { line: None, message }));
+                }
+                Some(Ok(p)) => warnings.add(Warning { line: None, message: format!("recurrence entry {} is {}, not RRULE, RDATE or EXDATE; ignored", i + 1, p.name) }),
+                _ => warnings.add(Warning { line: None, message: format!("recurrence entry {} could not be read; ignored", i + 1) }),
+            }
+        }
+        (recurrence, warnings.into_list())
+    }
+
+    fn take(&mut self, p: &ContentLine<'_>, warn: &mut impl FnMut(usize, String)) {
+        if p.name == "RRULE" {
+            self.rrules.push((p.line, p.value.trim().to_owned()));
+            self.text.push_str(&format!("RRULE:{}\n", p.value.trim()));
+            return;
+        }
+        let is_rdate = p.name == "RDATE";
+        self.text.push_str(&format!("{}{}:{}\n", p.name, p.raw_params(), p.value.trim()));
+        for item in p.value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            // PERIOD values (RDATE only): start/end or start/duration.
+            let (first, rest) = item.split_once('/').map_or((item, None), |(a, b)| (a, Some(b)));
+            match parse_time_value(first, p.param("VALUE").filter(|v| !v.eq_ignore_ascii_case("PERIOD")), p.param("TZID")) {
+                Some(t) if is_rdate => {
+                    let length = rest.and_then(|r| period_length(&t, r));
+                    self.rdates.push((p.line, t, length));
+                }
+                Some(t) => self.exdates.push((p.line, t)),
+                None => warn(p.line, format!("{} value \"{item}\" is not a date or date-time; ignored", p.name)),
+            }
+        }
+    }
 }
 
 fn period_length(start: &TimeValue, rest: &str) -> Option<Duration> {
@@ -556,7 +587,7 @@ fn period_length(start: &TimeValue, rest: &str) -> Option<Duration> {
     }
 }
 
-fn mailbox(value: &str) -> String {
+pub fn mailbox(value: &str) -> String {
     let v = value.trim();
     v.strip_prefix("mailto:").or_else(|| v.strip_prefix("MAILTO:")).unwrap_or(v).to_owned()
 }

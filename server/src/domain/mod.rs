@@ -1,28 +1,32 @@
 //! The rules of calsync, with their user-facing messages. No HTTP, no Leptos here.
-pub mod accounts;
-pub mod api_tokens;
-pub mod audit;
-pub mod availability;
-pub mod booking_copies;
-pub mod bookings;
-pub mod busy_rules;
-pub mod conflicts;
-pub mod copies;
-pub mod exports;
-pub mod health;
-pub mod history;
-pub mod hours;
-pub mod integrations;
-pub mod merge;
-pub mod schedule;
-pub mod sign_in;
-pub mod slots;
-pub mod teams;
-pub mod users;
-pub mod working_hours;
-pub mod webhooks;
+mod identity;
+mod calendars;
+mod scheduling;
+mod operations;
+
+pub use identity::{api_tokens, audit, sign_in, users};
+pub use calendars::{accounts, busy_rules, exports, integrations, stored_events, webhooks};
+pub use scheduling::{availability, bookings, conflicts, hours, merge, push_queue, slots, teams, working_hours};
+pub use operations::{health, history, schedule};
 
 use serde::{Deserialize, Serialize};
+
+/// Who is acting: admins (System Managers) act on every user's calendars, others on their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: i64,
+    pub is_admin: bool,
+}
+
+impl Actor {
+    /// calsync itself (the CLI and the scheduler): sees every calendar.
+    pub const SYSTEM: Actor = Actor { user_id: 0, is_admin: true };
+
+    pub fn of(user: &users::User) -> Actor {
+        Actor { user_id: user.id, is_admin: user.is_admin() }
+    }
+}
+
 
 /// One message attached to a field (or to the record as a whole when `field` is `None`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,7 +29,7 @@ pub struct Adapters {
 
 impl Adapters {
     pub fn new(feeds: Arc<FeedClient>, keys: Keyring, read: ReadLimits, settings: &crate::sync::Settings) -> Adapters {
-        let api = google::api_client(settings.provider_timeout);
+        let api = crate::providers::http::client(settings.provider_timeout);
         let oauth_http = crate::providers::oauth::http_client(settings.provider_timeout);
         Adapters { feeds, keys, read, api, oauth_http, google: settings.google.clone(), outlook: settings.outlook.clone(), repair_every: settings.repair_every }
     }

@@ -11,10 +11,10 @@ use diesel_async::RunQueryDsl;
 use super::Engine;
 use crate::db::schema::{event_instances as ei, event_series as es};
 use crate::db::Conn;
-use crate::domain::booking_copies::{self as copies, Tracked};
+use crate::domain::push_queue::{self, Tracked};
 use crate::domain::bookings::{self, Booking};
 use crate::domain::conflicts::{self, DECIDED, OPEN};
-use crate::domain::integrations::{Actor, ConflictPolicy, Integration, IntegrationType};
+use crate::domain::{Actor, integrations::{ConflictPolicy, Integration, IntegrationType}};
 use crate::domain::merge::{self, Fields, Occurrence, Side, NAMES, OCCURRENCES, RULE};
 use crate::domain::{Error, Result};
 use crate::providers::write::Placed;
@@ -209,7 +209,7 @@ impl Engine {
         }
         let tracked = {
             let mut pooled = self.conn().await?;
-            copies::in_calendar(&mut pooled.conn(), integration.id).await?
+            push_queue::in_calendar(&mut pooled.conn(), integration.id).await?
         };
         let mut push = Vec::new();
         for t in tracked.iter().filter(|t| !t.unchanged()) {
@@ -280,9 +280,9 @@ impl Engine {
             c.write_tx(move |mut c| {
                 Box::pin(async move {
                     bookings::still(&mut c, id, version).await?;
-                    copies::accept(&mut c, copy_id, etag.as_deref(), &base, written).await?;
+                    push_queue::accept(&mut c, copy_id, etag.as_deref(), &base, written).await?;
                     if unwritten {
-                        copies::repush(&mut c, copy_id, etag.as_deref(), false).await?;
+                        push_queue::repush(&mut c, copy_id, etag.as_deref(), false).await?;
                     }
                     Ok::<(), Error>(())
                 })
@@ -366,9 +366,9 @@ impl Engine {
                     .await?;
                 }
                 let version = booking.version + i64::from(result != local);
-                copies::accept(&mut c, copy_id, etag.as_deref(), &remote_fields, version).await?;
+                push_queue::accept(&mut c, copy_id, etag.as_deref(), &remote_fields, version).await?;
                 if needs_push {
-                    copies::repush(&mut c, copy_id, etag.as_deref(), false).await?;
+                    push_queue::repush(&mut c, copy_id, etag.as_deref(), false).await?;
                 }
                 Ok::<(), Error>(())
             })
@@ -423,9 +423,9 @@ impl Engine {
                 }
                 if cancel {
                     bookings::cancel_from(&mut c, &b, &format!("sync: {label} ({policy_name})")).await?;
-                    copies::gone(&mut c, copy_id, &format!("Deleted in '{label}': the booking was cancelled.")).await?;
+                    push_queue::gone(&mut c, copy_id, &format!("Deleted in '{label}': the booking was cancelled.")).await?;
                 } else if policy == ConflictPolicy::PreferCalsync {
-                    copies::repush(&mut c, copy_id, None, true).await?;
+                    push_queue::repush(&mut c, copy_id, None, true).await?;
                 }
                 Ok::<(), Error>(())
             })

@@ -6,9 +6,9 @@ use chrono::Duration;
 use crate::domain::merge::Fields;
 
 use super::Engine;
-use crate::domain::booking_copies::{self as copies, Finish, Job};
+use crate::domain::push_queue::{self, Finish, Job};
 use crate::domain::bookings::{self, Booking};
-use crate::domain::integrations::{self, Actor, Integration, IntegrationType, SyncDirection};
+use crate::domain::{Actor, integrations::{self, Integration, IntegrationType, SyncDirection}};
 use crate::domain::{now, Result};
 use crate::providers::write::{Before, Draft, Put};
 use crate::providers::{ErrorKind, ProviderError};
@@ -71,7 +71,7 @@ impl Engine {
     pub async fn push_booking(&self, booking_id: i64) -> Result<()> {
         let ids = {
             let mut pooled = self.conn().await?;
-            copies::waiting(&mut pooled.conn(), booking_id).await?
+            push_queue::waiting(&mut pooled.conn(), booking_id).await?
         };
         for id in ids {
             self.push_copy(id).await?;
@@ -97,14 +97,14 @@ impl Engine {
     pub async fn push_due(&self) -> Result<usize> {
         let ids = {
             let mut pooled = self.conn().await?;
-            copies::due(&mut pooled.conn(), now(), BATCH).await?
+            push_queue::due(&mut pooled.conn(), now(), BATCH).await?
         };
         // Claimed first, then written a calendar at a time: new copies for one calendar go
         // out together where the provider groups requests (Graph's $batch).
         let mut jobs: Vec<Job> = Vec::new();
         for &id in &ids {
             let mut pooled = self.conn().await?;
-            if let Some(job) = copies::claim(&mut pooled.conn(), id, Duration::minutes(LEASE_MINUTES)).await? {
+            if let Some(job) = push_queue::claim(&mut pooled.conn(), id, Duration::minutes(LEASE_MINUTES)).await? {
                 jobs.push(job);
             }
         }
@@ -123,7 +123,7 @@ impl Engine {
     /// Writes claimed copies of one calendar: the first attempts at new copies together, the
     /// rest one by one; a copy whose booking changed meanwhile is written again.
     async fn push_group(&self, jobs: Vec<Job>) -> Result<()> {
-        let (fresh, mut single): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.action == copies::PUT && j.external_id.is_none() && j.attempts == 0 && !j.look_first);
+        let (fresh, mut single): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.action == push_queue::PUT && j.external_id.is_none() && j.attempts == 0 && !j.look_first);
         let mut done: Vec<(Job, String, Finish)> = Vec::new();
         match self.target_of(fresh.first()).await? {
             Some(integration) if fresh.len() > 1 => {
@@ -162,7 +162,7 @@ impl Engine {
         for (job, calendar, how) in done {
             let again = {
                 let mut pooled = self.conn().await?;
-                copies::finish(&mut pooled.conn(), &job, &calendar, how).await?
+                push_queue::finish(&mut pooled.conn(), &job, &calendar, how).await?
             };
             if again {
                 self.push_copy(job.copy_id).await?;
@@ -187,12 +187,12 @@ impl Engine {
         for _ in 0..3 {
             let job = {
                 let mut pooled = self.conn().await?;
-                copies::claim(&mut pooled.conn(), copy_id, Duration::minutes(LEASE_MINUTES)).await?
+                push_queue::claim(&mut pooled.conn(), copy_id, Duration::minutes(LEASE_MINUTES)).await?
             };
             let Some(job) = job else { return Ok(()) };
             let (calendar, how) = self.write(&job).await?;
             let mut pooled = self.conn().await?;
-            if !copies::finish(&mut pooled.conn(), &job, &calendar, how).await? {
+            if !push_queue::finish(&mut pooled.conn(), &job, &calendar, how).await? {
                 return Ok(());
             }
         }
@@ -248,7 +248,7 @@ impl Engine {
     async fn write_once(&self, job: &Job, integration: &Integration, booking: &Booking, draft: &Draft, refused: Option<&crate::crypto::Secret>) -> std::result::Result<Finish, (ProviderError, Option<crate::crypto::Secret>)> {
         let pacer = std::sync::Arc::new(self.pacer_for(integration));
         let (provider, used) = self.provider(integration, refused, pacer).await.map_err(|e| (e, None))?;
-        if job.action == copies::REMOVE {
+        if job.action == push_queue::REMOVE {
             return match &job.external_id {
                 None => Ok(Finish::Removed),
                 Some(id) => provider.remove(id, draft.notify).await.map(|_| Finish::Removed).map_err(|e| (e, used)),
@@ -287,10 +287,10 @@ impl Engine {
     /// A refused write: retried later when the failure may pass; a calendar that may not be
     /// written is switched to One-way, with a message saying why.
     async fn failed(&self, integration: &Integration, job: &Job, e: ProviderError, draft: &Draft) -> Result<Finish> {
-        let creating = job.action == copies::PUT && job.external_id.is_none();
+        let creating = job.action == push_queue::PUT && job.external_id.is_none();
         // The copy changed or went in the calendar since calsync wrote it: nothing is
         // overwritten; a sync brings the calendar's version in and the policy merges.
-        let changed_there = e.kind == ErrorKind::PreconditionFailed || (job.external_id.is_some() && job.action == copies::PUT && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone));
+        let changed_there = e.kind == ErrorKind::PreconditionFailed || (job.external_id.is_some() && job.action == push_queue::PUT && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone));
         if changed_there {
             if let Err(err) = self.queue_sync(integration.id).await {
                 tracing::warn!(integration_id = integration.id, error = %err, "could not start the sync that merges a changed copy");

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::db::schema::{calendar_integrations as ci, sync_runs as sr, sync_states as ss};
 use crate::db::{dialect, Conn};
 pub use crate::db::dialect::{Claim, Claimed};
-pub use crate::domain::copies::Counts;
+pub use crate::domain::stored_events::Counts;
 use crate::domain::{integrations::SyncStatus, Error, Result};
 use crate::run;
 

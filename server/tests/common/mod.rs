@@ -10,18 +10,18 @@ use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{change_history as ch, event_instances as ei},
     domain::{
-        integrations::{self as ig, Actor, Patch},
-        users::{self, NewUser, Role},
+    Actor, integrations::{self as ig, Patch},
+    users::{self, NewUser, Role},
     },
     password::Cost,
     providers::{
-        fetch::{FeedClient, FeedLimits},
-        guard::StaticResolver,
+    fetch::{FeedClient, FeedLimits},
+    guard::StaticResolver,
     },
     run,
     sync::{runs, Engine, Settings},
-    testing::TestDb,
 };
+use testkit::TestDb;
 
 pub async fn user(db: &TestDb, email: &str) -> Actor {
     let mut c = db.pool.get().await.unwrap();
@@ -103,7 +103,7 @@ pub fn counts(r: &runs::Run) -> (i32, i32, i32, i32) {
 
 /// A Google calendar of `owner` at the sandbox, connected with fresh tokens (Two-way by
 /// default); `policy`: its conflict policy.
-pub async fn google_calendar(db: &TestDb, sandbox: &server::sandbox::Sandbox, me: Actor, owner: &str, calendar: &str, label: &str, primary: bool, policy: Option<&str>) -> String {
+pub async fn google_calendar(db: &TestDb, sandbox: &sandbox::Sandbox, me: Actor, owner: &str, calendar: &str, label: &str, primary: bool, policy: Option<&str>) -> String {
     let (access, refresh) = sandbox.with(|s| s.issue_tokens(owner));
     let mut c = db.pool.get().await.unwrap();
     let patch = Patch {
@@ -121,7 +121,7 @@ pub async fn google_calendar(db: &TestDb, sandbox: &server::sandbox::Sandbox, me
 }
 
 /// An engine whose providers are the sandbox's, with `timeout` per provider request.
-pub fn sandbox_engine(db: &TestDb, sandbox: &server::sandbox::Sandbox, timeout: Duration) -> Engine {
+pub fn sandbox_engine(db: &TestDb, sandbox: &sandbox::Sandbox, timeout: Duration) -> Engine {
     let feeds = limits();
     let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), outlook: sandbox.microsoft_endpoints(), provider_timeout: timeout, ..Settings::default() };
     Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings)

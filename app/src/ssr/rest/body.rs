@@ -157,3 +157,122 @@ fn strings(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<Vec
         }
     }
 }
+
+/// Reads a JSON object into `T`, a type derived with serde (the same type the OpenAPI document
+/// shows): the first field that cannot be read is 422 naming it ("title must be a string.",
+/// "Unknown field 'colour'."); a body that is not a JSON object is 400.
+pub fn read<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let object = object(bytes)?;
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
+        let field = e.path().iter().next().map(|s| s.to_string()).filter(|s| s != "?");
+        let (field, message) = said(field, &e.into_inner().to_string());
+        ApiError::invalid(vec![FieldMessage { field, message }])
+    })
+}
+
+/// The field and the message of a serde refusal, in the API's wording.
+fn said(field: Option<String>, inner: &str) -> (Option<String>, String) {
+    let quoted = |s: &str| s.split('`').nth(1).map(str::to_owned);
+    if let Some(name) = inner.strip_prefix("unknown field ").and_then(quoted) {
+        let message = format!("Unknown field '{name}'.");
+        return (Some(name), message);
+    }
+    if let Some(name) = inner.strip_prefix("missing field ").and_then(quoted) {
+        let message = format!("{name} is required.");
+        return (Some(name), message);
+    }
+    match field {
+        // The field readers below say what the value must be.
+        Some(f) if inner.starts_with("must ") => (Some(f.clone()), format!("{f} {inner}.")),
+        Some(f) => (Some(f.clone()), format!("{f} could not be read ({inner}).")),
+        None => (None, format!("The request body could not be read ({inner}).")),
+    }
+}
+
+/// Field readers for serde's `deserialize_with`, accepting what the hand-written API always
+/// accepted and refusing the rest in its words.
+pub mod de {
+    use serde::{de::Error, Deserialize, Deserializer};
+    use serde_json::Value;
+
+    /// A string; `null` reads as not given.
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Some(s)),
+            Value::Null => Ok(None),
+            _ => Err(D::Error::custom("must be a string")),
+        }
+    }
+
+    /// A string, and nothing else (not even `null`): a change to a field that cannot be empty.
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Some(s)),
+            _ => Err(D::Error::custom("must be a string")),
+        }
+    }
+
+    /// In a change: a string sets the field, `null` clears it (absent: left as it is).
+    pub fn clearable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Some(Some(s))),
+            Value::Null => Ok(Some(None)),
+            _ => Err(D::Error::custom("must be a string or null")),
+        }
+    }
+
+    /// `true`/`false`, and `1`/`0` (numbers or strings).
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(b) => Ok(Some(b)),
+            Value::Number(n) if n.as_i64() == Some(0) => Ok(Some(false)),
+            Value::Number(n) if n.as_i64() == Some(1) => Ok(Some(true)),
+            Value::String(s) if s == "0" || s == "false" => Ok(Some(false)),
+            Value::String(s) if s == "1" || s == "true" => Ok(Some(true)),
+            _ => Err(D::Error::custom("must be true or false (or 1 or 0)")),
+        }
+    }
+
+    /// A list of email addresses; `null` reads as not given.
+    pub fn addresses<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::Array(items) => items.into_iter().map(|i| if let Value::String(s) = i { Ok(s) } else { Err(()) }).collect::<Result<_, _>>().map(Some).map_err(|_| D::Error::custom("must be a list of email addresses")),
+            _ => Err(D::Error::custom("must be a list of email addresses")),
+        }
+    }
+
+    /// The `version` a client read.
+    pub fn version<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Value::deserialize(d)?.as_i64().map(Some).ok_or_else(|| D::Error::custom("must be the number you read"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        #[serde(default, deserialize_with = "de::text")]
+        title: Option<String>,
+        #[serde(default, deserialize_with = "de::flag")]
+        notify: Option<bool>,
+    }
+
+    fn refusal(body: &str) -> (Option<String>, String) {
+        let e = read::<Sample>(body.as_bytes()).unwrap_err();
+        let m = e.body.errors.into_iter().next().unwrap();
+        (m.field, m.message)
+    }
+
+    #[test]
+    fn each_refusal_names_its_field_in_the_apis_words() {
+        assert_eq!(refusal(r#"{"title": 5}"#), (Some("title".into()), "title must be a string.".into()));
+        assert_eq!(refusal(r#"{"notify": "maybe"}"#), (Some("notify".into()), "notify must be true or false (or 1 or 0).".into()));
+        assert_eq!(refusal(r#"{"colour": "red"}"#), (Some("colour".into()), "Unknown field 'colour'.".into()));
+        let ok = read::<Sample>(br#"{"title": null, "notify": 1}"#).unwrap();
+        assert_eq!((ok.title, ok.notify), (None, Some(true)));
+    }
+}

@@ -10,7 +10,6 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use server::domain::{availability as av, bookings as bk, FieldMessage};
 use utoipa::{IntoParams, ToSchema};
 
@@ -62,8 +61,9 @@ pub struct CopyJson {
     pub calendar: String,
     /// The event's id in the calendar, once written.
     pub external_id: Option<String>,
+    #[schema(value_type = String, example = "written")]
     /// `pending`, `written` or `failed`
-    pub state: String,
+    pub state: vocab::CopyState,
     /// Why the last write failed.
     pub error: Option<String>,
     /// Why the copy is no longer kept up to date, or that it was deleted with the booking.
@@ -73,15 +73,15 @@ pub struct CopyJson {
 }
 
 impl CopyJson {
-    fn of(c: &server::domain::booking_copies::CopyView) -> Self {
+    fn of(c: &server::domain::push_queue::CopyView) -> Self {
         CopyJson {
             integration: c.integration.clone(),
             calendar: c.calendar.clone(),
             external_id: c.external_id.clone(),
-            state: c.state.clone(),
+            state: c.state,
             error: c.error.clone(),
             note: c.note.clone(),
-            next_try: c.due_at.filter(|_| c.state == "failed").map(rfc3339_naive),
+            next_try: c.due_at.filter(|_| c.state == vocab::CopyState::Failed).map(rfc3339_naive),
         }
     }
 }
@@ -89,7 +89,7 @@ impl CopyJson {
 /// Bookings with their copies, as the API answers them.
 async fn with_copies(conn: &mut server::db::Conn<'_>, items: &[bk::Booking]) -> Result<Vec<BookingJson>, ApiError> {
     let ids: Vec<i64> = items.iter().map(|b| b.id).collect();
-    let copies = server::domain::booking_copies::of(conn, &ids).await?;
+    let copies = server::domain::push_queue::of(conn, &ids).await?;
     Ok(items
         .iter()
         .map(|b| {
@@ -100,7 +100,7 @@ async fn with_copies(conn: &mut server::db::Conn<'_>, items: &[bk::Booking]) -> 
         .collect())
 }
 
-pub(super) async fn one(state: &AppState, actor: server::domain::integrations::Actor, id: i64) -> Result<BookingJson, ApiError> {
+pub(super) async fn one(state: &AppState, actor: server::domain::Actor, id: i64) -> Result<BookingJson, ApiError> {
     let mut pooled = state.pool.get().await?;
     let mut conn = pooled.conn();
     let b = bk::get(&mut conn, actor, id).await?;
@@ -156,24 +156,41 @@ pub struct ClashJson {
 /// `{"user"? | "team"?, "title", "start", "end", "time_zone", "description"?, "location"?,
 /// "attendees"?, "recurrence"?, "allow_conflict"?, "notify_attendees"?}`. With `team`, calsync
 /// picks the member: free for the whole meeting by their rules, the one whose last booking of
-/// the team is oldest; none free is 409 naming why for each.
-#[allow(dead_code)]
+/// the team is oldest; none free is 409 naming why for each. The handler reads the body as
+/// this type.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BookingInput {
+    #[serde(default, deserialize_with = "body::de::text")]
     pub user: Option<String>,
+    #[serde(default, deserialize_with = "body::de::text")]
     pub team: Option<String>,
-    pub title: String,
+    #[serde(default, deserialize_with = "body::de::text")]
+    #[schema(required = true)]
+    pub title: Option<String>,
     /// RFC 3339, or a wall-clock time read in `time_zone`.
-    pub start: String,
-    pub end: String,
+    #[serde(default, deserialize_with = "body::de::text")]
+    #[schema(required = true)]
+    pub start: Option<String>,
+    #[serde(default, deserialize_with = "body::de::text")]
+    #[schema(required = true)]
+    pub end: Option<String>,
     /// IANA name.
-    pub time_zone: String,
+    #[serde(default, deserialize_with = "body::de::text")]
+    #[schema(required = true)]
+    pub time_zone: Option<String>,
+    #[serde(default, deserialize_with = "body::de::text")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "body::de::text")]
     pub location: Option<String>,
+    #[serde(default, deserialize_with = "body::de::addresses")]
     pub attendees: Option<Vec<String>>,
     /// `RRULE:…`
+    #[serde(default, deserialize_with = "body::de::text")]
     pub recurrence: Option<String>,
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub allow_conflict: Option<bool>,
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub notify_attendees: Option<bool>,
 }
 
@@ -189,45 +206,24 @@ pub struct BookingQuery {
 }
 
 fn read(bytes: &[u8]) -> Result<bk::NewBooking, ApiError> {
-    let object = body::object(bytes)?;
-    let mut errors = Vec::new();
-    let mut new = bk::NewBooking::default();
-    for (key, v) in &object {
-        let text = |errors: &mut Vec<FieldMessage>| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            _ => {
-                errors.push(FieldMessage::new(key, format!("{key} must be a string.")));
-                None
-            }
-        };
-        match key.as_str() {
-            "user" => new.user = text(&mut errors),
-            "team" => new.team = text(&mut errors),
-            "title" => new.title = text(&mut errors).unwrap_or_default(),
-            "start" => new.start = text(&mut errors).unwrap_or_default(),
-            "end" => new.end = text(&mut errors).unwrap_or_default(),
-            "time_zone" => new.time_zone = text(&mut errors).unwrap_or_default(),
-            "description" => new.description = text(&mut errors),
-            "location" => new.location = text(&mut errors),
-            "recurrence" => new.recurrence = text(&mut errors),
-            "attendees" => match v {
-                Value::Array(items) => match items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>() {
-                    Some(list) => new.attendees = list,
-                    None => errors.push(FieldMessage::new(key, "attendees must be a list of email addresses.")),
-                },
-                Value::Null => {}
-                _ => errors.push(FieldMessage::new(key, "attendees must be a list of email addresses.")),
-            },
-            "allow_conflict" => new.allow_conflict = body::boolean(key, v, &mut errors).unwrap_or(false),
-            "notify_attendees" => new.notify_attendees = body::boolean(key, v, &mut errors).unwrap_or(false),
-            other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if !object.contains_key("time_zone") {
-        errors.push(FieldMessage::new("time_zone", "time_zone is required: an IANA name such as Europe/Berlin."));
-    }
-    if errors.is_empty() { Ok(new) } else { Err(ApiError::invalid(errors)) }
+    let i: BookingInput = body::read(bytes)?;
+    let Some(time_zone) = i.time_zone else {
+        return Err(ApiError::invalid(vec![FieldMessage::new("time_zone", "time_zone is required: an IANA name such as Europe/Berlin.")]));
+    };
+    Ok(bk::NewBooking {
+        user: i.user,
+        team: i.team,
+        title: i.title.unwrap_or_default(),
+        start: i.start.unwrap_or_default(),
+        end: i.end.unwrap_or_default(),
+        time_zone,
+        description: i.description,
+        location: i.location,
+        recurrence: i.recurrence,
+        attendees: i.attendees.unwrap_or_default(),
+        allow_conflict: i.allow_conflict.unwrap_or(false),
+        notify_attendees: i.notify_attendees.unwrap_or(false),
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/bookings", operation_id = "create_booking", request_body = BookingInput, security(("bearer" = [])),
@@ -243,7 +239,7 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
 
 /// A booking made or changed (pushed first, then answered with its copies and the calendars it
 /// could not be checked against), or 409 with what is in the way.
-pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::integrations::Actor, answer: bk::Answer, status: StatusCode) -> Result<Response, ApiError> {
+pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::Actor, answer: bk::Answer, status: StatusCode) -> Result<Response, ApiError> {
     let bk::Answer { outcome, unchecked } = answer;
     match outcome {
         bk::Outcome::Booked(b) => {
@@ -322,60 +318,58 @@ pub async fn cancel(State(state): State<AppState>, caller: ApiUser, Path(id): Pa
 
 /// `{"version", "title"?, "start"?, "end"?, "time_zone"?, "description"?, "location"?,
 /// "attendees"?, "recurrence"?, "notify_attendees"?, "allow_conflict"?}`: the fields sent
-/// change, the others stay; `null` clears description, location and recurrence.
-#[allow(dead_code)]
+/// change, the others stay; `null` clears description, location and recurrence. The handler
+/// reads the body as this type.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BookingChanges {
     /// The version you read; a booking changed since is 409.
-    pub version: i64,
+    #[serde(default, deserialize_with = "body::de::version")]
+    #[schema(required = true, value_type = i64)]
+    pub version: Option<i64>,
+    #[serde(default, deserialize_with = "body::de::string")]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "body::de::string")]
     pub start: Option<String>,
+    #[serde(default, deserialize_with = "body::de::string")]
     pub end: Option<String>,
+    #[serde(default, deserialize_with = "body::de::string")]
     pub time_zone: Option<String>,
-    pub description: Option<String>,
-    pub location: Option<String>,
+    #[serde(default, deserialize_with = "body::de::clearable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "body::de::clearable")]
+    #[schema(value_type = Option<String>)]
+    pub location: Option<Option<String>>,
+    #[serde(default, deserialize_with = "body::de::addresses")]
     pub attendees: Option<Vec<String>>,
-    pub recurrence: Option<String>,
+    #[serde(default, deserialize_with = "body::de::clearable")]
+    #[schema(value_type = Option<String>)]
+    pub recurrence: Option<Option<String>>,
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub notify_attendees: Option<bool>,
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub allow_conflict: Option<bool>,
 }
 
 fn read_changes(bytes: &[u8]) -> Result<bk::Changes, ApiError> {
-    let object = body::object(bytes)?;
-    let mut errors = Vec::new();
-    let mut ch = bk::Changes::default();
-    for (key, v) in &object {
-        let text = |errors: &mut Vec<FieldMessage>| body::string(key, v, errors);
-        let clearable = |errors: &mut Vec<FieldMessage>| match v {
-            Value::Null => Some(None),
-            Value::String(s) => Some(Some(s.clone())),
-            _ => {
-                errors.push(FieldMessage::new(key, format!("{key} must be a string or null.")));
-                None
-            }
-        };
-        match key.as_str() {
-            "version" => ch.version = body::version(key, v, &mut errors).unwrap_or_default(),
-            "title" => ch.title = text(&mut errors),
-            "start" => ch.start = text(&mut errors),
-            "end" => ch.end = text(&mut errors),
-            "time_zone" => ch.time_zone = text(&mut errors),
-            "description" => ch.description = clearable(&mut errors),
-            "location" => ch.location = clearable(&mut errors),
-            "recurrence" => ch.recurrence = clearable(&mut errors),
-            "attendees" => match v.as_array().and_then(|items| items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()) {
-                Some(list) => ch.attendees = Some(list),
-                None => errors.push(FieldMessage::new(key, "attendees must be a list of email addresses.")),
-            },
-            "notify_attendees" => ch.notify_attendees = body::boolean(key, v, &mut errors),
-            "allow_conflict" => ch.allow_conflict = body::boolean(key, v, &mut errors).unwrap_or(false),
-            other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if !object.contains_key("version") {
-        errors.push(FieldMessage::new("version", body::MSG_VERSION_REQUIRED));
-    }
-    if errors.is_empty() { Ok(ch) } else { Err(ApiError::invalid(errors)) }
+    let c: BookingChanges = body::read(bytes)?;
+    let Some(version) = c.version else {
+        return Err(ApiError::invalid(vec![FieldMessage::new("version", body::MSG_VERSION_REQUIRED)]));
+    };
+    Ok(bk::Changes {
+        version,
+        title: c.title,
+        start: c.start,
+        end: c.end,
+        time_zone: c.time_zone,
+        description: c.description,
+        location: c.location,
+        recurrence: c.recurrence,
+        attendees: c.attendees,
+        notify_attendees: c.notify_attendees,
+        allow_conflict: c.allow_conflict.unwrap_or(false),
+    })
 }
 
 #[utoipa::path(patch, path = "/api/v1/bookings/{id}", operation_id = "update_booking", params(("id" = i64, Path)), request_body = BookingChanges, security(("bearer" = [])),

@@ -111,13 +111,13 @@ pub struct WriteJson {
 
 impl IntegrationJson {
     /// The record as `viewer` may see it: the full feed URL only when the calendar is theirs.
-    fn for_viewer(i: &Integration, keys: &server::crypto::Keyring, viewer: server::domain::integrations::Actor) -> Self {
+    fn for_viewer(i: &Integration, keys: &server::crypto::Keyring, viewer: server::domain::Actor) -> Self {
         IntegrationJson { ical_url: i.ical_url_for(keys, viewer.user_id), ..i.into() }
     }
 }
 
 impl WriteJson {
-    fn for_viewer(s: Saved, keys: &server::crypto::Keyring, viewer: server::domain::integrations::Actor) -> Self {
+    fn for_viewer(s: Saved, keys: &server::crypto::Keyring, viewer: server::domain::Actor) -> Self {
         WriteJson {
             record: IntegrationJson::for_viewer(&s.integration, keys, viewer),
             warnings: s.warnings.into_iter().map(|w| super::Message { field: w.field, message: w.message }).collect(),

@@ -25,7 +25,7 @@ use axum::{
     Json, Router,
 };
 use serde::Serialize;
-use server::domain::{self, integrations::Actor, FieldMessage};
+use server::domain::{self, Actor, FieldMessage};
 use utoipa::ToSchema;
 
 /// Every route of the API, as (method, path) in OpenAPI form; the OpenAPI test checks the
