@@ -17,9 +17,9 @@ use server::{
     run,
 };
 use testkit::{
-        feeds::{FeedHost, Reply},
-        Kind, TestDb,
-    };
+    feeds::{FeedHost, Reply},
+    Kind, TestDb,
+};
 use tower::ServiceExt;
 
 const FEEDS: usize = 1_000;
@@ -65,7 +65,13 @@ async fn main() {
     for i in 0..FEEDS {
         host.set(&format!("/m{i}.ics"), Reply::Feed(feed(i)));
         let mut c = db.pool.get().await.unwrap();
-        let new = NewUser { email: format!("member{i}@example.com"), full_name: String::new(), password: "bench password 1".into(), role: Role::User, time_zone: "UTC".into() };
+        let new = NewUser {
+            email: format!("member{i}@example.com"),
+            full_name: String::new(),
+            password: "bench password 1".into(),
+            role: Role::User,
+            time_zone: "UTC".into(),
+        };
         let u = users::create(&mut c.conn(), Cost::Test, new).await.unwrap();
         tokens.push(server::domain::api_tokens::create(&mut c.conn(), u.id, "bench", None, &server::domain::audit::By::cli()).await.unwrap().1);
     }
@@ -107,9 +113,18 @@ async fn main() {
     let _ = stop.send(true);
     let _ = scheduler.await;
     let (done, all) = synced(&db.pool).await;
-    println!("{FEEDS} small iCal feeds added through POST /api/v1/integrations (SQLite, one process, default settings: tick {} s, {} sync slots):", config.sync.tick.as_secs(), config.sync.concurrency);
+    println!(
+        "{FEEDS} small iCal feeds added through POST /api/v1/integrations (SQLite, one process, default settings: tick {} s, {} sync slots):",
+        config.sync.tick.as_secs(),
+        config.sync.concurrency
+    );
     println!("  added in {:.1} s (slowest request {:.0} ms)", added.as_secs_f64(), slowest.as_secs_f64() * 1000.0);
     println!("  first sync finished {:.2} s after the first request", first.as_secs_f64());
-    println!("  all {done} of {all} synced {:.1} s after the first request, {:.1} s after the first sync finished (target ≤ 30 s), {:.1} s after the last was added", last.as_secs_f64(), (last - first).as_secs_f64(), (last.saturating_sub(added)).as_secs_f64());
+    println!(
+        "  all {done} of {all} synced {:.1} s after the first request, {:.1} s after the first sync finished (target ≤ 30 s), {:.1} s after the last was added",
+        last.as_secs_f64(),
+        (last - first).as_secs_f64(),
+        (last.saturating_sub(added)).as_secs_f64()
+    );
     println!("  feed host requests: {}", host.requests());
 }

@@ -9,25 +9,28 @@ use std::time::{Duration, Instant};
 
 use server::{
     domain::{
-    Actor, integrations::{self as ig, Patch},
-    users::{self, NewUser, Role},
+        integrations::{self as ig, Patch},
+        users::{self, NewUser, Role},
+        Actor,
     },
     password::Cost,
     sync::Trigger,
 };
 use testkit::{
-        feeds::{FeedHost, Reply},
-        Kind, TestDb,
-    };
+    feeds::{FeedHost, Reply},
+    Kind, TestDb,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn hostile_feeds() -> Vec<(&'static str, String)> {
-    let secondly: String = (0..250_000)
-        .map(|i| format!("BEGIN:VEVENT\r\nUID:s{i}\r\nDTSTART:19000101T000000Z\r\nRRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\n"))
-        .collect();
+    let secondly: String =
+        (0..250_000).map(|i| format!("BEGIN:VEVENT\r\nUID:s{i}\r\nDTSTART:19000101T000000Z\r\nRRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\n")).collect();
     vec![
         ("1,000,000 BEGIN:VEVENT under a stray BEGIN:X", format!("BEGIN:X\r\n{}", "BEGIN:VEVENT\r\n".repeat(1_000_000))),
-        ("500,000 nested BEGIN:X then 500,000 END:Y", format!("BEGIN:VCALENDAR\r\n{}{}END:VCALENDAR\r\n", "BEGIN:X\r\n".repeat(500_000), "END:Y\r\n".repeat(500_000))),
+        (
+            "500,000 nested BEGIN:X then 500,000 END:Y",
+            format!("BEGIN:VCALENDAR\r\n{}{}END:VCALENDAR\r\n", "BEGIN:X\r\n".repeat(500_000), "END:Y\r\n".repeat(500_000)),
+        ),
         ("250,000 FREQ=SECONDLY rules from 1900", format!("BEGIN:VCALENDAR\r\n{secondly}END:VCALENDAR\r\n")),
     ]
 }
@@ -62,9 +65,7 @@ fn summary(mut ms: Vec<f64>) -> String {
 async fn main() {
     let db = TestDb::new(Kind::Sqlite).await;
     let host = FeedHost::start().await;
-    host.set("/fine.ics", Reply::Feed(
-        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20991201T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".into(),
-    ));
+    host.set("/fine.ics", Reply::Feed("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20991201T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".into()));
     let mut config = server::config::Config::from_env().expect("config");
     config.database_url = db.url.clone();
     config.password_cost = Cost::Test;

@@ -13,19 +13,20 @@ use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{calendar_integrations as ci, sync_states as ss},
     domain::{
-    audit::By,
-    exports,
-    Actor, integrations::{self as ig, Patch},
-    users::{self, NewUser, Role},
+        audit::By,
+        exports,
+        integrations::{self as ig, Patch},
+        users::{self, NewUser, Role},
+        Actor,
     },
     password::Cost,
     run,
     sync::Trigger,
 };
 use testkit::{
-        feeds::{FeedHost, Reply},
-        Kind, TestDb,
-    };
+    feeds::{FeedHost, Reply},
+    Kind, TestDb,
+};
 use tower::ServiceExt;
 
 #[path = "../../server/benches/synthetic/mod.rs"]
@@ -110,7 +111,12 @@ async fn export(kind: Kind, label: &'static str) -> ExportFigures {
     let app_state_router = router(&db);
     let engine = {
         let feeds = server::providers::fetch::FeedLimits { allow_private: true, max_bytes: 64 * 1024 * 1024, ..Default::default() };
-        server::sync::Engine::with_feed_client(db.pool.clone(), db.keys.clone(), std::sync::Arc::new(server::providers::fetch::FeedClient::new(feeds.clone())), server::sync::Settings { feeds, ..Default::default() })
+        server::sync::Engine::with_feed_client(
+            db.pool.clone(),
+            db.keys.clone(),
+            std::sync::Arc::new(server::providers::fetch::FeedClient::new(feeds.clone())),
+            server::sync::Settings { feeds, ..Default::default() },
+        )
     };
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.status, "Success", "{:?}", run.error);
@@ -155,7 +161,12 @@ async fn export(kind: Kind, label: &'static str) -> ExportFigures {
     let mut inspected = 0;
     for _ in 0..5 {
         let started = Instant::now();
-        let out = std::process::Command::new(&bin).args(["ical", "inspect"]).arg(&file).args(["--from", &from, "--to", &to, "--json"]).output().expect("calsync ical inspect");
+        let out = std::process::Command::new(&bin)
+            .args(["ical", "inspect"])
+            .arg(&file)
+            .args(["--from", &from, "--to", &to, "--json"])
+            .output()
+            .expect("calsync ical inspect");
         samples.push(started.elapsed());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -206,10 +217,18 @@ async fn health(kind: Kind, label: &'static str) -> HealthFigures {
     {
         let mut c = db.pool.get().await.unwrap();
         let now = server::domain::now();
-        run!(&mut c.conn(), |cc| diesel::update(ci::table).set((ci::sync_status.eq("Success"), ci::last_sync.eq(Some(now - chrono::Duration::minutes(1))))).execute(cc).await).unwrap();
+        run!(&mut c.conn(), |cc| diesel::update(ci::table)
+            .set((ci::sync_status.eq("Success"), ci::last_sync.eq(Some(now - chrono::Duration::minutes(1)))))
+            .execute(cc)
+            .await)
+        .unwrap();
         let failing: Vec<&String> = names.iter().step_by(10).collect();
         run!(&mut c.conn(), |cc| diesel::update(ci::table.filter(ci::name.eq_any(&failing)))
-            .set((ci::sync_status.eq("Failed"), ci::last_sync.eq(Some(now - chrono::Duration::hours(1))), ci::sync_error_log.eq(Some("The feed server answered 404 Not Found: check the URL.\nMore detail."))))
+            .set((
+                ci::sync_status.eq("Failed"),
+                ci::last_sync.eq(Some(now - chrono::Duration::hours(1))),
+                ci::sync_error_log.eq(Some("The feed server answered 404 Not Found: check the URL.\nMore detail."))
+            ))
             .execute(cc)
             .await)
         .unwrap();
@@ -240,7 +259,13 @@ async fn health(kind: Kind, label: &'static str) -> HealthFigures {
         .body(Body::from("email=admin%40example.com&password=bench+password+1&next=/"))
         .unwrap();
     let (a, _) = send(&app, sign_in).await;
-    let cookie = a.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string()).find(|c| c.contains("calsync_session=")).expect("signed in");
+    let cookie = a
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.contains("calsync_session="))
+        .expect("signed in");
     let mut samples = Vec::new();
     let mut page_bytes = 0;
     for _ in 0..9 {
@@ -267,13 +292,31 @@ async fn main() {
     for f in &exports_done {
         println!(
             "| {} | {} | {} · {:.2} MB · {} VEVENTs | {} · {:.2} MB · {} VEVENTs | {} | {} → {} instances |",
-            f.label, f.instances, ms(f.private.0), f.private.1 as f64 / 1e6, f.private.2, ms(f.freebusy.0), f.freebusy.1 as f64 / 1e6, f.freebusy.2, ms(f.not_modified), ms(f.inspect), f.inspected
+            f.label,
+            f.instances,
+            ms(f.private.0),
+            f.private.1 as f64 / 1e6,
+            f.private.2,
+            ms(f.freebusy.0),
+            f.freebusy.1 as f64 / 1e6,
+            f.freebusy.2,
+            ms(f.not_modified),
+            ms(f.inspect),
+            f.inspected
         );
     }
     println!("\n(h) Admin → Sync health, 10,000 calendars of which 1,000 failing (whole router)");
     println!("| database | seeding | GET /api/v1/admin/sync-health (median of 15) | the page, server-rendered (median of 9) |");
     println!("|---|---|---|---|");
     for f in &health_done {
-        println!("| {} | {:.1} s | {} ({} items) | {} ({:.0} KB of HTML) |", f.label, f.seeded.as_secs_f64(), ms(f.api), f.items, ms(f.page), f.page_bytes as f64 / 1024.0);
+        println!(
+            "| {} | {:.1} s | {} ({} items) | {} ({:.0} KB of HTML) |",
+            f.label,
+            f.seeded.as_secs_f64(),
+            ms(f.api),
+            f.items,
+            ms(f.page),
+            f.page_bytes as f64 / 1024.0
+        );
     }
 }

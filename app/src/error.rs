@@ -49,10 +49,7 @@ impl AppError {
     /// The message for `field`, if any.
     pub fn for_field(&self, field: &str) -> Option<String> {
         match self {
-            AppError::Invalid { errors: list, .. } => list
-                .iter()
-                .find(|m| m.field.as_deref() == Some(field))
-                .map(|m| m.message.clone()),
+            AppError::Invalid { errors: list, .. } => list.iter().find(|m| m.field.as_deref() == Some(field)).map(|m| m.message.clone()),
             _ => None,
         }
     }
@@ -109,9 +106,7 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_) => {
                 AppError::Transport("The form could not be read. Please check the values and try again.".into())
             }
-            ServerFnErrorErr::Request(_) => {
-                AppError::Transport("The server could not be reached. Check your connection and try again.".into())
-            }
+            ServerFnErrorErr::Request(_) => AppError::Transport("The server could not be reached. Check your connection and try again.".into()),
             _ => AppError::Internal,
         }
     }

@@ -53,10 +53,7 @@ pub fn App() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let sign_out = ServerAction::<SignOut>::new();
     let refresh = RwSignal::new(0u32);
-    let me = Resource::new(
-        move || (sign_in.version().get(), sign_out.version().get(), refresh.get()),
-        |_| get_me(),
-    );
+    let me = Resource::new(move || (sign_in.version().get(), sign_out.version().get(), refresh.get()), |_| get_me());
     provide_context(Auth { me, sign_in, sign_out, refresh });
 
     view! {

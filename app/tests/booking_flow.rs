@@ -7,9 +7,7 @@ use axum::http::StatusCode;
 use chrono::{Datelike, Duration as Days, NaiveDate, Utc, Weekday};
 use common::*;
 use serde_json::{json, Value};
-use server::{
-    domain::users::Role,
-};
+use server::domain::users::Role;
 use testkit::db_test;
 use testkit::feeds::{FeedHost, Reply};
 
@@ -36,7 +34,12 @@ fn starts(v: &Value) -> Vec<String> {
 }
 
 fn messages(a: &Answer) -> Vec<(String, String)> {
-    json(a)["errors"].as_array().unwrap().iter().map(|e| (e["field"].as_str().unwrap_or_default().to_string(), e["message"].as_str().unwrap().to_string())).collect()
+    json(a)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap_or_default().to_string(), e["message"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 /// The first Monday at least `days` from today.
@@ -58,7 +61,10 @@ db_test!(working_hours_and_date_overrides_are_set_checked_and_kept_to_their_owne
 
     // Nothing set: available at any time, in the profile's zone.
     let a = send(&app, api("GET", &url, Some(&ana), None)).await;
-    assert_eq!(json(&a), json!({"time_zone": "UTC", "working_hours": null, "buffer_before_minutes": 0, "buffer_after_minutes": 0, "minimum_notice_minutes": 0, "max_bookings_per_day": null, "max_bookings_per_week": null}));
+    assert_eq!(
+        json(&a),
+        json!({"time_zone": "UTC", "working_hours": null, "buffer_before_minutes": 0, "buffer_after_minutes": 0, "minimum_notice_minutes": 0, "max_bookings_per_day": null, "max_bookings_per_week": null})
+    );
 
     let good = json!({"time_zone": "Europe/Berlin", "working_hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}], "buffer_before_minutes": 0, "buffer_after_minutes": 15, "minimum_notice_minutes": 60, "max_bookings_per_day": 4, "max_bookings_per_week": null});
     let a = put(&app, &ana, &url, good.clone()).await;
@@ -73,14 +79,17 @@ db_test!(working_hours_and_date_overrides_are_set_checked_and_kept_to_their_owne
     ], "buffer_before_minutes": -5, "max_bookings_per_week": -1});
     let a = put(&app, &ana, &url, bad).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(messages(&a), vec![
-        ("time_zone".into(), "'Mars/Olympus' is not a time zone: use an IANA name such as Europe/Berlin.".into()),
-        ("working_hours[0].days".into(), "'funday' is not a day: use mon, tue, wed, thu, fri, sat or sun.".into()),
-        ("working_hours[1].end".into(), "end 02:00 is before start 22:00: for hours that cross midnight, set \"overnight\": true.".into()),
-        ("working_hours[3]".into(), "11:00–13:00 on Wednesday overlaps 09:00–12:00 on Wednesday (working_hours[2]).".into()),
-        ("buffer_before_minutes".into(), "buffer_before_minutes cannot be negative.".into()),
-        ("max_bookings_per_week".into(), "max_bookings_per_week cannot be negative.".into()),
-    ]);
+    assert_eq!(
+        messages(&a),
+        vec![
+            ("time_zone".into(), "'Mars/Olympus' is not a time zone: use an IANA name such as Europe/Berlin.".into()),
+            ("working_hours[0].days".into(), "'funday' is not a day: use mon, tue, wed, thu, fri, sat or sun.".into()),
+            ("working_hours[1].end".into(), "end 02:00 is before start 22:00: for hours that cross midnight, set \"overnight\": true.".into()),
+            ("working_hours[3]".into(), "11:00–13:00 on Wednesday overlaps 09:00–12:00 on Wednesday (working_hours[2]).".into()),
+            ("buffer_before_minutes".into(), "buffer_before_minutes cannot be negative.".into()),
+            ("max_bookings_per_week".into(), "max_bookings_per_week cannot be negative.".into()),
+        ]
+    );
     assert_eq!(json(&send(&app, api("GET", &url, Some(&ana), None)).await), good);
     // Hours across midnight are said so.
     let night = json!({"time_zone": "Europe/Berlin", "working_hours": [{"days": ["tue"], "start": "22:00", "end": "02:00", "overnight": true}]});
@@ -103,7 +112,10 @@ db_test!(working_hours_and_date_overrides_are_set_checked_and_kept_to_their_owne
     let a = put(&app, &ana, &format!("{day}/2027-02-30"), json!({"hours": []})).await;
     assert_eq!(messages(&a), vec![("date".into(), "'2027-02-30' is not a date such as 2026-12-24.".into())]);
     let list = json(&send(&app, api("GET", day, Some(&ana), None)).await);
-    assert_eq!(list, json!({"time_zone": "Europe/Berlin", "items": [{"date": "2027-01-15", "hours": []}, {"date": "2027-01-18", "hours": [{"start": "10:00", "end": "12:00"}]}]}));
+    assert_eq!(
+        list,
+        json!({"time_zone": "Europe/Berlin", "items": [{"date": "2027-01-15", "hours": []}, {"date": "2027-01-18", "hours": [{"start": "10:00", "end": "12:00"}]}]})
+    );
     assert_eq!(send(&app, api("DELETE", &format!("{day}/2027-01-15"), Some(&ana), None)).await.status, StatusCode::NO_CONTENT);
     assert_eq!(send(&app, api("DELETE", &format!("{day}/2027-01-15"), Some(&ana), None)).await.status, StatusCode::NOT_FOUND);
     assert_eq!(send(&app, api("GET", day, Some(&bob), None)).await.status, StatusCode::NOT_FOUND);
@@ -167,10 +179,13 @@ db_test!(berlin_and_new_york_share_three_hours_in_the_weeks_only_one_has_changed
     assert_eq!(hours_together("2027-11-10").await, vec!["2027-11-10T14:00:00Z", "2027-11-10T15:00:00Z"]);
     // mode=any lists who is free.
     let v = slots(&app, &admin, "team=Atlantic&from=2027-03-17T12:00:00Z&to=2027-03-17T14:00:00Z&duration=60&step=60").await;
-    assert_eq!(v["slots"], json!([
-        {"start": "2027-03-17T12:00:00Z", "end": "2027-03-17T13:00:00Z", "members": ["ana@example.com"]},
-        {"start": "2027-03-17T13:00:00Z", "end": "2027-03-17T14:00:00Z", "members": ["ana@example.com", "ben@example.com"]}
-    ]));
+    assert_eq!(
+        v["slots"],
+        json!([
+            {"start": "2027-03-17T12:00:00Z", "end": "2027-03-17T13:00:00Z", "members": ["ana@example.com"]},
+            {"start": "2027-03-17T13:00:00Z", "end": "2027-03-17T14:00:00Z", "members": ["ana@example.com", "ben@example.com"]}
+        ])
+    );
 });
 
 db_test!(southern_and_half_hour_zones_overnight_hours_and_an_override_on_the_dst_day, |db| {
@@ -212,7 +227,19 @@ db_test!(southern_and_half_hour_zones_overnight_hours_and_an_override_on_the_dst
 db_test!(a_date_override_is_the_members_local_date_whatever_zone_views_it, |db| {
     // The viewer is in New York; the member in Sydney takes Wednesday 10 February off.
     let mut c = db.pool.get().await.unwrap();
-    server::domain::users::create(&mut c.conn(), server::password::Cost::Test, server::domain::users::NewUser { email: "nyc@example.com".into(), full_name: String::new(), password: "right password".into(), role: Role::Admin, time_zone: "America/New_York".into() }).await.unwrap();
+    server::domain::users::create(
+        &mut c.conn(),
+        server::password::Cost::Test,
+        server::domain::users::NewUser {
+            email: "nyc@example.com".into(),
+            full_name: String::new(),
+            password: "right password".into(),
+            role: Role::Admin,
+            time_zone: "America/New_York".into(),
+        },
+    )
+    .await
+    .unwrap();
     drop(c);
     add_user(&db, "syd@example.com", Role::User).await;
     let viewer = token_for(&db, "nyc@example.com").await;
@@ -240,7 +267,18 @@ db_test!(a_team_booking_goes_to_the_free_member_least_recently_booked_and_none_f
     let d = day.format("%Y%m%d");
     // Bob's dentist 10:00–10:30 UTC.
     host.set("/bob.ics", Reply::Feed(format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:dentist\r\nDTSTART:{d}T100000Z\r\nDTEND:{d}T103000Z\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")));
-    let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&bob), Some(json!({"integration_type": "iCal", "integration_name": "Work Google", "ical_url": host.url("/bob.ics")})))).await);
+    let created = json(
+        &send(
+            &app,
+            api(
+                "POST",
+                "/api/v1/integrations",
+                Some(&bob),
+                Some(json!({"integration_type": "iCal", "integration_name": "Work Google", "ical_url": host.url("/bob.ics")})),
+            ),
+        )
+        .await,
+    );
     sync_and_wait(&app, &bob, created["name"].as_str().unwrap()).await;
     // Ana works 10:00–11:00 only; Bob and Cat 09:00–17:00, Cat takes one booking a day; all in UTC.
     put(&app, &admin, &settings_url("ana@example.com"), weekdays("UTC", "10:00", "11:00")).await;
@@ -248,7 +286,11 @@ db_test!(a_team_booking_goes_to_the_free_member_least_recently_booked_and_none_f
     bob_hours["buffer_after_minutes"] = json!(15);
     put(&app, &admin, &settings_url("bob@example.com"), bob_hours).await;
     put(&app, &admin, &settings_url("cat@example.com"), json!({"time_zone": "UTC", "working_hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}], "max_bookings_per_day": 1})).await;
-    send(&app, api("POST", "/api/v1/teams", Some(&admin), Some(json!({"name": "Sales", "members": ["ana@example.com", "bob@example.com", "cat@example.com"]})))).await;
+    send(
+        &app,
+        api("POST", "/api/v1/teams", Some(&admin), Some(json!({"name": "Sales", "members": ["ana@example.com", "bob@example.com", "cat@example.com"]}))),
+    )
+    .await;
     let at = |t: &str| format!("{day}T{t}:00Z");
     let book = |title: &str, from: &str, to: &str| json!({"team": "Sales", "title": title, "start": at(from), "end": at(to), "time_zone": "UTC"});
 
@@ -285,11 +327,14 @@ db_test!(a_team_booking_goes_to_the_free_member_least_recently_booked_and_none_f
     // None free: 409, why for each member, in turn order.
     let a = post(book("Late", "10:00", "10:30")).await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
-    assert_eq!(messages(&a).into_iter().map(|m| m.1).collect::<Vec<_>>(), vec![
-        "ana@example.com: busy 10:00–10:30 'Intro' (Booking)".to_string(),
-        "bob@example.com: busy 10:00–10:30 'Dentist' (Work Google)".to_string(),
-        "cat@example.com: busy 09:00–11:00 'Demo' (Booking); 1 booking that day, the limit".to_string(),
-    ]);
+    assert_eq!(
+        messages(&a).into_iter().map(|m| m.1).collect::<Vec<_>>(),
+        vec![
+            "ana@example.com: busy 10:00–10:30 'Intro' (Booking)".to_string(),
+            "bob@example.com: busy 10:00–10:30 'Dentist' (Work Google)".to_string(),
+            "cat@example.com: busy 09:00–11:00 'Demo' (Booking); 1 booking that day, the limit".to_string(),
+        ]
+    );
     // A team and a user at once, an unknown team.
     let mut both = book("x", "12:00", "12:30");
     both["user"] = json!("ana@example.com");
@@ -301,19 +346,28 @@ db_test!(a_team_booking_goes_to_the_free_member_least_recently_booked_and_none_f
     // A named member outside their hours: refused the same way, unless overridden.
     let ana_late = json!({"user": "ana@example.com", "title": "Late", "start": at("14:00"), "end": at("14:30"), "time_zone": "UTC"});
     let a = post(ana_late.clone()).await;
-    assert_eq!((a.status, messages(&a).into_iter().map(|m| m.1).collect::<Vec<_>>()), (StatusCode::CONFLICT, vec!["ana@example.com: outside working hours".to_string()]));
+    assert_eq!(
+        (a.status, messages(&a).into_iter().map(|m| m.1).collect::<Vec<_>>()),
+        (StatusCode::CONFLICT, vec!["ana@example.com: outside working hours".to_string()])
+    );
     let mut anyway = ana_late;
     anyway["allow_conflict"] = json!(true);
     assert_eq!(assigned(&post(anyway).await), "ana@example.com");
 
     // The team's slots that Monday afternoon: only Bob (Ana's hours are over, Cat is at her limit).
     let v = slots(&app, &admin, &format!("team=Sales&from={}&to={}&duration=30&step=30", at("15:00"), at("16:00"))).await;
-    assert_eq!(v["slots"], json!([
-        {"start": at("15:00"), "end": at("15:30"), "members": ["bob@example.com"]},
-        {"start": at("15:30"), "end": at("16:00"), "members": ["bob@example.com"]}
-    ]));
+    assert_eq!(
+        v["slots"],
+        json!([
+            {"start": at("15:00"), "end": at("15:30"), "members": ["bob@example.com"]},
+            {"start": at("15:30"), "end": at("16:00"), "members": ["bob@example.com"]}
+        ])
+    );
     // A member of the team sees them too.
-    assert_eq!(slots(&app, &bob, &format!("team=Sales&from={}&to={}&duration=30&step=30", at("15:00"), at("16:00"))).await["slots"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        slots(&app, &bob, &format!("team=Sales&from={}&to={}&duration=30&step=30", at("15:00"), at("16:00"))).await["slots"].as_array().unwrap().len(),
+        2
+    );
 });
 
 db_test!(minimum_notice_and_bad_searches_are_refused_with_a_message_each, |db| {
@@ -325,16 +379,28 @@ db_test!(minimum_notice_and_bad_searches_are_refused_with_a_message_each, |db| {
     assert_eq!(put(&app, &dan, &settings_url("dan@example.com"), notice).await.status, StatusCode::OK);
     let v = slots(&app, &dan, &format!("user=dan@example.com&from={day}&to={}", day + Days::days(1))).await;
     assert_eq!(v["slots"], json!([]));
-    let a = send(&app, api("POST", "/api/v1/bookings", Some(&dan), Some(json!({"title": "Soon", "start": format!("{day}T10:00:00Z"), "end": format!("{day}T10:30:00Z"), "time_zone": "UTC"})))).await;
+    let a = send(
+        &app,
+        api(
+            "POST",
+            "/api/v1/bookings",
+            Some(&dan),
+            Some(json!({"title": "Soon", "start": format!("{day}T10:00:00Z"), "end": format!("{day}T10:30:00Z"), "time_zone": "UTC"})),
+        ),
+    )
+    .await;
     assert_eq!((a.status, messages(&a)[0].1.clone()), (StatusCode::CONFLICT, "dan@example.com: less than 43200 minutes' notice".to_string()));
 
     let a = send(&app, api("GET", "/api/v1/slots?user=dan@example.com&from=2027-01-01&to=2027-06-01&duration=3&mode=some", Some(&dan), None)).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(messages(&a), vec![
-        ("mode".to_string(), "'some' is not a mode: use any (round robin) or all (everyone free).".to_string()),
-        ("duration".to_string(), "duration must be between 5 and 1440 minutes.".to_string()),
-        ("to".to_string(), "Slots can be searched at most 92 days at a time.".to_string()),
-    ]);
+    assert_eq!(
+        messages(&a),
+        vec![
+            ("mode".to_string(), "'some' is not a mode: use any (round robin) or all (everyone free).".to_string()),
+            ("duration".to_string(), "duration must be between 5 and 1440 minutes.".to_string()),
+            ("to".to_string(), "Slots can be searched at most 92 days at a time.".to_string()),
+        ]
+    );
     let a = send(&app, api("GET", "/api/v1/slots?from=2027-01-01&to=2027-01-02", Some(&dan), None)).await;
     assert_eq!(messages(&a), vec![("user".to_string(), "Give a user or a team.".to_string())]);
 });
@@ -350,7 +416,18 @@ db_test!(a_fail_closed_calendar_out_of_date_makes_its_member_busy_and_a_fail_ope
     let mut names = Vec::new();
     for (token, who) in [(&ana, "ana"), (&bob, "bob")] {
         host.set(&format!("/{who}.ics"), Reply::Status(500));
-        let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(token), Some(json!({"integration_type": "iCal", "integration_name": "Work", "ical_url": host.url(&format!("/{who}.ics"))})))).await);
+        let created = json(
+            &send(
+                &app,
+                api(
+                    "POST",
+                    "/api/v1/integrations",
+                    Some(token),
+                    Some(json!({"integration_type": "iCal", "integration_name": "Work", "ical_url": host.url(&format!("/{who}.ics"))})),
+                ),
+            )
+            .await,
+        );
         let name = created["name"].as_str().unwrap().to_owned();
         // A transient failure is Failed at the third in a row.
         for _ in 0..3 {
@@ -364,19 +441,42 @@ db_test!(a_fail_closed_calendar_out_of_date_makes_its_member_busy_and_a_fail_ope
     send(&app, api("POST", "/api/v1/teams", Some(&admin), Some(json!({"name": "Support", "members": ["ana@example.com", "bob@example.com"]})))).await;
     let day = monday_after(7);
     let v = slots(&app, &admin, &format!("team=Support&from={day}T09:00:00Z&to={day}T10:00:00Z&duration=30&step=30")).await;
-    assert_eq!(v["slots"], json!([
-        {"start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "members": ["ana@example.com"]},
-        {"start": format!("{day}T09:30:00Z"), "end": format!("{day}T10:00:00Z"), "members": ["ana@example.com"]}
-    ]));
-    let degraded: Vec<(String, String, String)> = v["degraded"].as_array().unwrap().iter().map(|d| (d["user"].as_str().unwrap().into(), d["integration"].as_str().unwrap().into(), d["stale_policy"].as_str().unwrap().into())).collect();
-    assert_eq!(degraded, vec![("ana@example.com".into(), names[0].clone(), "fail-open".into()), ("bob@example.com".into(), names[1].clone(), "fail-closed".into())]);
+    assert_eq!(
+        v["slots"],
+        json!([
+            {"start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "members": ["ana@example.com"]},
+            {"start": format!("{day}T09:30:00Z"), "end": format!("{day}T10:00:00Z"), "members": ["ana@example.com"]}
+        ])
+    );
+    let degraded: Vec<(String, String, String)> = v["degraded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["user"].as_str().unwrap().into(), d["integration"].as_str().unwrap().into(), d["stale_policy"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        degraded,
+        vec![("ana@example.com".into(), names[0].clone(), "fail-open".into()), ("bob@example.com".into(), names[1].clone(), "fail-closed".into())]
+    );
     // mode=all: nothing, since Bob is never free.
     assert_eq!(slots(&app, &admin, &format!("team=Support&mode=all&from={day}T09:00:00Z&to={day}T10:00:00Z&duration=30")).await["slots"], json!([]));
     // A team booking then goes to Ana, whatever the turn.
-    let a = send(&app, api("POST", "/api/v1/bookings", Some(&admin), Some(json!({"team": "Support", "title": "Help", "start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "time_zone": "UTC"})))).await;
+    let a = send(
+        &app,
+        api(
+            "POST",
+            "/api/v1/bookings",
+            Some(&admin),
+            Some(json!({"team": "Support", "title": "Help", "start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "time_zone": "UTC"})),
+        ),
+    )
+    .await;
     assert_eq!((a.status, json(&a)["user"].clone()), (StatusCode::CREATED, json!("ana@example.com")), "{}", a.body);
     // Free for only part of a meeting is not free: Ana's 10:00–11:00 hours offer no 2-hour slot.
     put(&app, &admin, &settings_url("ana@example.com"), weekdays("UTC", "10:00", "11:00")).await;
     assert_eq!(slots(&app, &admin, &format!("user=ana@example.com&from={day}&to={}&duration=120", day + Days::days(1))).await["slots"], json!([]));
-    assert_eq!(starts(&slots(&app, &admin, &format!("user=ana@example.com&from={day}&to={}&duration=60", day + Days::days(1))).await), vec![format!("{day}T10:00:00Z")]);
+    assert_eq!(
+        starts(&slots(&app, &admin, &format!("user=ana@example.com&from={day}&to={}&duration=60", day + Days::days(1))).await),
+        vec![format!("{day}T10:00:00Z")]
+    );
 });

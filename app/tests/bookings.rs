@@ -10,9 +10,7 @@ use chrono::{Duration as Days, Utc};
 use common::*;
 use leptos::server_fn::ServerFn;
 use serde_json::json;
-use server::{
-    domain::users::Role,
-};
+use server::domain::users::Role;
 use testkit::db_test;
 use testkit::feeds::{FeedHost, Reply};
 
@@ -34,25 +32,59 @@ db_test!(bookings_over_rest, |db| {
     let a = send(&app, api("POST", BOOKINGS, Some(&admin), Some(json!({"user": "sarah@example.com", "title": "Intro call", "start": at("10:00"), "end": at("10:30"), "time_zone": "Europe/Berlin", "attendees": ["lee@example.com"], "location": "Zoom"})))).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     let made = json(&a);
-    assert_eq!((made["user"].clone(), made["start"].clone(), made["status"].clone(), made["version"].clone(), made["copies"].clone()), (json!("sarah@example.com"), json!(format!("{day}T09:00:00Z")), json!("confirmed"), json!(1), json!([])));
+    assert_eq!(
+        (made["user"].clone(), made["start"].clone(), made["status"].clone(), made["version"].clone(), made["copies"].clone()),
+        (json!("sarah@example.com"), json!(format!("{day}T09:00:00Z")), json!("confirmed"), json!(1), json!([]))
+    );
     assert_eq!(made["created_by"], "admin@example.com (API token)");
 
     // A clash: 409, a message per blocker, and the blockers in the availability check's shape.
-    let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Overlap", "start": format!("{day}T09:15:00Z"), "end": format!("{day}T09:45:00Z"), "time_zone": "Europe/Berlin"})))).await;
+    let a = send(
+        &app,
+        api(
+            "POST",
+            BOOKINGS,
+            Some(&sarah),
+            Some(json!({"title": "Overlap", "start": format!("{day}T09:15:00Z"), "end": format!("{day}T09:45:00Z"), "time_zone": "Europe/Berlin"})),
+        ),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     let v = json(&a);
     assert_eq!(v["errors"][0]["message"], "sarah@example.com is busy 10:00–10:30: 'Intro call' (Booking)");
-    assert_eq!(v["conflicts"][0], json!({"start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "integration": format!("booking-{}", made["id"]), "integration_name": "Booking", "summary": "Intro call", "kind": "booking", "rule": null}));
+    assert_eq!(
+        v["conflicts"][0],
+        json!({"start": format!("{day}T09:00:00Z"), "end": format!("{day}T09:30:00Z"), "integration": format!("booking-{}", made["id"]), "integration_name": "Booking", "summary": "Intro call", "kind": "booking", "rule": null})
+    );
     // The slot check sees the booking too.
-    let check = json(&send(&app, api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"start": format!("{day}T09:10:00Z"), "end": format!("{day}T09:20:00Z")})))).await);
+    let check = json(
+        &send(
+            &app,
+            api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"start": format!("{day}T09:10:00Z"), "end": format!("{day}T09:20:00Z")}))),
+        )
+        .await,
+    );
     assert_eq!(check["free"], false);
 
     // Bad input, permissions.
     let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "No zone", "start": at("12:00"), "end": at("13:00")})))).await;
     assert_eq!((a.status, json(&a)["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("time_zone")));
-    let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "x", "start": at("12:00"), "end": at("13:00"), "time_zone": "UTC", "colour": "red"})))).await;
+    let a = send(
+        &app,
+        api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "x", "start": at("12:00"), "end": at("13:00"), "time_zone": "UTC", "colour": "red"}))),
+    )
+    .await;
     assert_eq!(json(&a)["errors"][0]["message"], "Unknown field 'colour'.");
-    let a = send(&app, api("POST", BOOKINGS, Some(&john), Some(json!({"user": "sarah@example.com", "title": "x", "start": at("12:00"), "end": at("13:00"), "time_zone": "UTC"})))).await;
+    let a = send(
+        &app,
+        api(
+            "POST",
+            BOOKINGS,
+            Some(&john),
+            Some(json!({"user": "sarah@example.com", "title": "x", "start": at("12:00"), "end": at("13:00"), "time_zone": "UTC"})),
+        ),
+    )
+    .await;
     assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::FORBIDDEN, json!("You can only book meetings for yourself.")));
     let one = format!("{BOOKINGS}/{}", made["id"]);
     assert_eq!(send(&app, api("GET", &one, Some(&john), None)).await.status, StatusCode::NOT_FOUND);
@@ -67,7 +99,16 @@ db_test!(bookings_over_rest, |db| {
     let a = send(&app, api("POST", &format!("{one}/cancel"), Some(&sarah), None)).await;
     assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!("This booking is cancelled already.")));
     // Cancelled, it no longer blocks.
-    let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Now free", "start": format!("{day}T09:15:00Z"), "end": format!("{day}T09:45:00Z"), "time_zone": "UTC"})))).await;
+    let a = send(
+        &app,
+        api(
+            "POST",
+            BOOKINGS,
+            Some(&sarah),
+            Some(json!({"title": "Now free", "start": format!("{day}T09:15:00Z"), "end": format!("{day}T09:45:00Z"), "time_zone": "UTC"})),
+        ),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
 });
 
@@ -78,19 +119,42 @@ db_test!(a_booking_is_changed_with_the_version_it_was_read_at, |db| {
     let app = app(&db);
     let day = (Utc::now().date_naive() + Days::days(3)).to_string();
     let at = |t: &str| format!("{day} {t}");
-    let first = json(&send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Standup", "start": at("09:00"), "end": at("09:15"), "time_zone": "UTC"})))).await);
-    let other = json(&send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Review", "start": at("11:00"), "end": at("12:00"), "time_zone": "UTC", "location": "Room 1"})))).await);
+    let first = json(
+        &send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Standup", "start": at("09:00"), "end": at("09:15"), "time_zone": "UTC"})))).await,
+    );
+    let other = json(
+        &send(
+            &app,
+            api(
+                "POST",
+                BOOKINGS,
+                Some(&sarah),
+                Some(json!({"title": "Review", "start": at("11:00"), "end": at("12:00"), "time_zone": "UTC", "location": "Room 1"})),
+            ),
+        )
+        .await,
+    );
     let one = format!("{BOOKINGS}/{}", other["id"]);
 
     // Moved and retitled; location cleared with null; unchanged fields stay.
-    let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 1, "title": "Design review", "start": at("13:00"), "end": at("14:00"), "location": null})))).await;
+    let a = send(
+        &app,
+        api("PATCH", &one, Some(&sarah), Some(json!({"version": 1, "title": "Design review", "start": at("13:00"), "end": at("14:00"), "location": null}))),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let v = json(&a);
-    assert_eq!((v["title"].clone(), v["start"].clone(), v["location"].clone(), v["time_zone"].clone(), v["version"].clone()), (json!("Design review"), json!(format!("{day}T13:00:00Z")), json!(null), json!("UTC"), json!(2)));
+    assert_eq!(
+        (v["title"].clone(), v["start"].clone(), v["location"].clone(), v["time_zone"].clone(), v["version"].clone()),
+        (json!("Design review"), json!(format!("{day}T13:00:00Z")), json!(null), json!("UTC"), json!(2))
+    );
 
     // A stale version: 409 and nothing changes.
     let a = send(&app, api("PATCH", &one, Some(&sarah), Some(json!({"version": 1, "title": "Lost"})))).await;
-    assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!("This booking was changed since you read it (it is at version 2 now). Reload it and try again.")));
+    assert_eq!(
+        (a.status, json(&a)["errors"][0]["message"].clone()),
+        (StatusCode::CONFLICT, json!("This booking was changed since you read it (it is at version 2 now). Reload it and try again."))
+    );
     assert_eq!(json(&send(&app, api("GET", &one, Some(&sarah), None)).await)["title"], "Design review");
 
     // Moving onto another booking is a clash (409 naming it) unless allowed; itself is no clash.
@@ -127,7 +191,9 @@ db_test!(one_occurrence_of_a_recurring_booking_is_moved_or_cancelled, |db| {
     let weekly = json!({"title": "Standup", "start": format!("{day} 10:00"), "end": format!("{day} 10:30"), "time_zone": "Europe/Berlin", "recurrence": "RRULE:FREQ=WEEKLY;COUNT=4"});
     let made = json(&send(&app, api("POST", BOOKINGS, Some(&sarah), Some(weekly))).await);
     let one = format!("{BOOKINGS}/{}", made["id"]);
-    let utc_of = |d: chrono::NaiveDate| server::providers::write::occurrence_key(d.and_hms_opt(10, 0, 0).unwrap().and_local_timezone(chrono_tz::Europe::Berlin).unwrap().to_utc());
+    let utc_of = |d: chrono::NaiveDate| {
+        server::providers::write::occurrence_key(d.and_hms_opt(10, 0, 0).unwrap().and_local_timezone(chrono_tz::Europe::Berlin).unwrap().to_utc())
+    };
     let second = utc_of(day + Days::days(7));
     let third = utc_of(day + Days::days(14));
     let occ = |key: &str| format!("{one}/occurrences/{key}");
@@ -135,7 +201,8 @@ db_test!(one_occurrence_of_a_recurring_booking_is_moved_or_cancelled, |db| {
     // Moved and retitled: the booking answers the changed occurrence; the others stay.
     let later = format!("{} 15:00", day + Days::days(7));
     let until = format!("{} 15:30", day + Days::days(7));
-    let a = send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"version": 1, "start": later, "end": until, "title": "Standup (afternoon)"})))).await;
+    let a =
+        send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"version": 1, "start": later, "end": until, "title": "Standup (afternoon)"})))).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let v = json(&a);
     assert_eq!(v["version"], 2);
@@ -162,7 +229,10 @@ db_test!(one_occurrence_of_a_recurring_booking_is_moved_or_cancelled, |db| {
 
     // Bad input changes nothing.
     let a = send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"version": 1, "title": "x"})))).await;
-    assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::CONFLICT, json!("This booking was changed since you read it (it is at version 3 now). Reload it and try again.")));
+    assert_eq!(
+        (a.status, json(&a)["errors"][0]["message"].clone()),
+        (StatusCode::CONFLICT, json!("This booking was changed since you read it (it is at version 3 now). Reload it and try again."))
+    );
     let a = send(&app, api("PATCH", &occ("2020-01-01T09:00:00Z"), Some(&sarah), Some(json!({"version": 3, "title": "x"})))).await;
     assert_eq!((a.status, json(&a)["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("recurrence_id")));
     assert!(json(&a)["errors"][0]["message"].as_str().unwrap().starts_with("'2020-01-01T09:00:00Z' is not an occurrence of this booking"));
@@ -173,7 +243,18 @@ db_test!(one_occurrence_of_a_recurring_booking_is_moved_or_cancelled, |db| {
     let a = send(&app, api("PATCH", &occ(&second), Some(&sarah), Some(json!({"title": "x"})))).await;
     assert_eq!(json(&a)["errors"][0]["field"], "version");
     assert_eq!(send(&app, api("PATCH", &occ(&second), Some(&john), Some(json!({"version": 3, "title": "x"})))).await.status, StatusCode::NOT_FOUND);
-    let single = json(&send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Once", "start": format!("{day} 12:00"), "end": format!("{day} 12:30"), "time_zone": "UTC"})))).await);
+    let single = json(
+        &send(
+            &app,
+            api(
+                "POST",
+                BOOKINGS,
+                Some(&sarah),
+                Some(json!({"title": "Once", "start": format!("{day} 12:00"), "end": format!("{day} 12:30"), "time_zone": "UTC"})),
+            ),
+        )
+        .await,
+    );
     let a = send(&app, api("POST", &format!("{BOOKINGS}/{}/occurrences/{second}/cancel", single["id"]), Some(&sarah), None)).await;
     assert_eq!(json(&a)["errors"][0]["message"], "This booking does not recur: change the booking itself.");
     // Moving onto another meeting is a clash, unless allowed.
@@ -198,7 +279,18 @@ db_test!(a_booking_says_which_calendars_it_could_not_check, |db| {
     let day = Utc::now().date_naive() + Days::days(2);
     let d = day.format("%Y%m%d").to_string();
     host.set("/team.ics", Reply::Feed(format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:standup\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:Standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")));
-    let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")})))).await);
+    let created = json(
+        &send(
+            &app,
+            api(
+                "POST",
+                "/api/v1/integrations",
+                Some(&sarah),
+                Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")})),
+            ),
+        )
+        .await,
+    );
     let name = created["name"].as_str().unwrap().to_owned();
     sync_and_wait(&app, &sarah, &name).await;
     let at = |t: &str| format!("{day}T{t}:00Z");
@@ -221,7 +313,10 @@ db_test!(a_booking_says_which_calendars_it_could_not_check, |db| {
     assert_eq!(made["degraded"].as_array().unwrap().len(), 1, "{made}");
     let degraded = &made["degraded"][0];
     assert_eq!(degraded["integration"], name.as_str());
-    assert_eq!((degraded["integration_name"].clone(), degraded["kind"].clone(), degraded["stale_policy"].clone()), (json!("Team"), json!("Failed"), json!("fail-open")));
+    assert_eq!(
+        (degraded["integration_name"].clone(), degraded["kind"].clone(), degraded["stale_policy"].clone()),
+        (json!("Team"), json!("Failed"), json!("fail-open"))
+    );
     let last = chrono::DateTime::parse_from_rfc3339(degraded["last_sync"].as_str().unwrap()).unwrap().with_timezone(&Utc);
     let since = if last.date_naive() == Utc::now().date_naive() { last.format("%H:%M").to_string() } else { last.format("%Y-%m-%d %H:%M").to_string() };
     let warning = format!("Booked, but 'Team' has not synced since {since} — a clash there would not be seen");
@@ -250,7 +345,10 @@ db_test!(a_booking_says_which_calendars_it_could_not_check, |db| {
     let v = json(&a);
     assert_eq!(v["errors"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["errors"][0]["message"], reason.as_str());
-    assert_eq!((v["conflicts"][0]["integration"].clone(), v["conflicts"][0]["summary"].clone()), (json!(name.as_str()), json!("Failed calendar: treated as busy")));
+    assert_eq!(
+        (v["conflicts"][0]["integration"].clone(), v["conflicts"][0]["summary"].clone()),
+        (json!(name.as_str()), json!("Failed calendar: treated as busy"))
+    );
     assert_eq!((v["degraded"][0]["integration"].clone(), v["degraded"][0]["stale_policy"].clone()), (json!(name.as_str()), json!("fail-closed")));
     let a = send(&app, form(CreateBooking::PATH, page("Refused on the page", "19:00", "19:30"), Some(&cookie))).await;
     assert!(a.body.contains("Busy") && a.body.contains(&reason), "{}", a.body);
@@ -269,7 +367,16 @@ db_test!(a_booking_says_which_calendars_it_could_not_check, |db| {
     assert_eq!((a.status, json(&a)["degraded"].clone()), (StatusCode::OK, json!([])), "{}", a.body);
 
     // Overridden: booked anyway, with the warning.
-    let a = send(&app, api("POST", BOOKINGS, Some(&sarah), Some(json!({"title": "Review", "start": at("16:00"), "end": at("17:00"), "time_zone": "UTC", "allow_conflict": true})))).await;
+    let a = send(
+        &app,
+        api(
+            "POST",
+            BOOKINGS,
+            Some(&sarah),
+            Some(json!({"title": "Review", "start": at("16:00"), "end": at("17:00"), "time_zone": "UTC", "allow_conflict": true})),
+        ),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!(json(&a)["degraded"][0]["warning"], warning.as_str());
 });

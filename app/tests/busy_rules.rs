@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use common::*;
 use serde_json::{json, Value};
-use server::{domain::users::Role};
+use server::domain::users::Role;
 use testkit::db_test;
 use testkit::feeds::{FeedHost, Reply};
 
@@ -41,7 +41,18 @@ async fn synced_feed(db: &testkit::TestDb) -> (FeedHost, axum::Router, String, V
     add_user(db, ANA, Role::User).await;
     let token = token_for(db, ANA).await;
     let app = app(db);
-    let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&token), Some(json!({"integration_type": "iCal", "integration_name": "Work", "ical_url": host.url("/ana.ics")})))).await);
+    let created = json(
+        &send(
+            &app,
+            api(
+                "POST",
+                "/api/v1/integrations",
+                Some(&token),
+                Some(json!({"integration_type": "iCal", "integration_name": "Work", "ical_url": host.url("/ana.ics")})),
+            ),
+        )
+        .await,
+    );
     sync_and_wait(&app, &token, created["name"].as_str().unwrap()).await;
     (host, app, token, created)
 }
@@ -49,7 +60,10 @@ async fn synced_feed(db: &testkit::TestDb) -> (FeedHost, axum::Router, String, V
 db_test!(rules_are_patched_in_part_previewed_and_named_in_every_answer, |db| {
     let (_host, app, token, created) = synced_feed(&db).await;
     let name = created["name"].as_str().unwrap().to_owned();
-    assert_eq!(created["busy_rules"], json!({"declined": "free", "unanswered": "busy", "out_of_office": "busy", "working_elsewhere": "free", "free": "free", "tentative": "busy", "all_day": "busy", "busy": "busy"}));
+    assert_eq!(
+        created["busy_rules"],
+        json!({"declined": "free", "unanswered": "busy", "out_of_office": "busy", "working_elsewhere": "free", "free": "free", "tentative": "busy", "all_day": "busy", "busy": "busy"})
+    );
     assert_eq!(created["free_title_patterns"], json!([]));
     let path = format!("/api/v1/integrations/{name}");
 
@@ -62,7 +76,8 @@ db_test!(rules_are_patched_in_part_previewed_and_named_in_every_answer, |db| {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let v = json(&a);
     assert_eq!((v["blocking"].as_u64(), v["not_blocking"].as_u64()), (Some(2), Some(1)));
-    let items: Vec<(&str, &str, bool)> = v["items"].as_array().unwrap().iter().map(|i| (i["summary"].as_str().unwrap(), i["kind"].as_str().unwrap(), i["blocks"].as_bool().unwrap())).collect();
+    let items: Vec<(&str, &str, bool)> =
+        v["items"].as_array().unwrap().iter().map(|i| (i["summary"].as_str().unwrap(), i["kind"].as_str().unwrap(), i["blocks"].as_bool().unwrap())).collect();
     assert_eq!(items, [("Maybe sync", "tentative", true), ("Offsite prep", "declined", false), ("Lunch [free]", "busy", true)]);
     assert_eq!(v["summary"], "2 events will block your time, 1 won't: 'Offsite prep' (declined).");
     assert_eq!(preview("?from=tomorrow".into()).await.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -83,19 +98,29 @@ db_test!(rules_are_patched_in_part_previewed_and_named_in_every_answer, |db| {
     let errors: Vec<String> = json(&a)["errors"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_owned()).collect();
     assert!(errors.iter().any(|m| m.starts_with("'tentativ' is not a kind of event.")), "{errors:?}");
     assert!(errors.contains(&"The rule for 'declined' must be \"busy\" or \"free\", not \"true\".".to_owned()), "{errors:?}");
-    let a = send(&app, api("PATCH", &path, Some(&token), Some(json!({"busy_rules": "tentative"}), ))).await;
+    let a = send(&app, api("PATCH", &path, Some(&token), Some(json!({"busy_rules": "tentative"})))).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let version = json(&send(&app, api("GET", &path, Some(&token), None)).await)["version"].clone();
-    let a = send(&app, api("PATCH", &path, Some(&token), Some(json!({"busy_rules": {"tentative": "free"}, "free_title_patterns": ["[FREE]"], "version": version})))).await;
+    let a = send(
+        &app,
+        api("PATCH", &path, Some(&token), Some(json!({"busy_rules": {"tentative": "free"}, "free_title_patterns": ["[FREE]"], "version": version}))),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let v = json(&a);
-    assert_eq!((v["busy_rules"]["tentative"].as_str(), v["busy_rules"]["busy"].as_str(), v["free_title_patterns"].clone()), (Some("free"), Some("busy"), json!(["[FREE]"])));
+    assert_eq!(
+        (v["busy_rules"]["tentative"].as_str(), v["busy_rules"]["busy"].as_str(), v["free_title_patterns"].clone()),
+        (Some("free"), Some("busy"), json!(["[FREE]"]))
+    );
     // At once, without a sync: nothing blocks any more, and the preview says why.
     let a = send(&app, api("GET", &format!("/api/v1/availability?from={}&to={}", iso(0, "00:00"), iso(5, "00:00")), Some(&token), None)).await;
     assert_eq!(json(&a)["busy"], json!([]));
     let v = json(&preview(String::new()).await);
-    assert_eq!(v["summary"], "0 events will block your time, 3 won't: 'Maybe sync' (tentative), 'Offsite prep' (declined), 'Lunch [free]' (title has \"[FREE]\").");
+    assert_eq!(
+        v["summary"],
+        "0 events will block your time, 3 won't: 'Maybe sync' (tentative), 'Offsite prep' (declined), 'Lunch [free]' (title has \"[FREE]\")."
+    );
     assert_eq!(v["items"][2]["pattern"], "[FREE]");
 
     // Someone else's calendar has no preview.
@@ -106,10 +131,18 @@ db_test!(rules_are_patched_in_part_previewed_and_named_in_every_answer, |db| {
 
 db_test!(a_refused_booking_names_the_rule_of_what_is_in_the_way, |db| {
     let (_host, app, token, _) = synced_feed(&db).await;
-    let a = send(&app, api("POST", "/api/v1/bookings", Some(&token), Some(json!({"title": "Intro", "start": iso(1, "10:00"), "end": iso(1, "10:30"), "time_zone": "UTC"})))).await;
+    let a = send(
+        &app,
+        api("POST", "/api/v1/bookings", Some(&token), Some(json!({"title": "Intro", "start": iso(1, "10:00"), "end": iso(1, "10:30"), "time_zone": "UTC"}))),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     assert_eq!((json(&a)["conflicts"][0]["summary"].as_str(), json(&a)["conflicts"][0]["rule"].as_str()), (Some("Maybe sync"), Some("tentative")));
     // The declined invitation does not block: the same time two days later is free.
-    let a = send(&app, api("POST", "/api/v1/bookings", Some(&token), Some(json!({"title": "Intro", "start": iso(2, "10:00"), "end": iso(2, "10:30"), "time_zone": "UTC"})))).await;
+    let a = send(
+        &app,
+        api("POST", "/api/v1/bookings", Some(&token), Some(json!({"title": "Intro", "start": iso(2, "10:00"), "end": iso(2, "10:30"), "time_zone": "UTC"}))),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
 });

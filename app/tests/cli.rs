@@ -1,7 +1,10 @@
 //! The `calsync` command line as an operator runs it: real process, real database (both kinds).
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
 use testkit::db_test;
 use testkit::TestDb;
-use std::{io::Write, process::{Command, Output, Stdio}};
 
 fn calsync(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
     calsync_in(db, &data_dir(db), &[], args, stdin)
@@ -107,7 +110,13 @@ db_test!(token_create_prints_only_a_working_token, |db| {
 });
 
 db_test!(keys_are_generated_rotated_and_checked, |db| {
-    use server::{crypto, domain::{Actor, integrations::{self as ig, Patch}}};
+    use server::{
+        crypto,
+        domain::{
+            integrations::{self as ig, Patch},
+            Actor,
+        },
+    };
     let dir = data_dir(&db);
     let key_file = crypto::key_file(&dir);
     let _ = std::fs::remove_file(&key_file);
@@ -180,13 +189,19 @@ fn ical_inspect_prints_instances_as_json_or_a_table() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let items = v.as_array().unwrap();
     // Tuesdays in May 2012 at 10:00 Vienna, 05-01 and 05-29 excluded.
-    assert_eq!(items.iter().map(|i| i["start"].as_str().unwrap()).collect::<Vec<_>>(), vec!["2012-05-08T08:00:00Z", "2012-05-15T08:00:00Z", "2012-05-22T08:00:00Z"]);
+    assert_eq!(
+        items.iter().map(|i| i["start"].as_str().unwrap()).collect::<Vec<_>>(),
+        vec!["2012-05-08T08:00:00Z", "2012-05-15T08:00:00Z", "2012-05-22T08:00:00Z"]
+    );
     let mut keys: Vec<&str> = items[0].as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(keys, vec!["all_day", "blocks", "end", "kind", "recurrence_id", "start", "status", "summary", "tzid", "uid"]);
     assert_eq!(items[0]["recurrence_id"], "2012-05-08T08:00:00Z");
     assert_eq!(items[0]["tzid"], "Europe/Vienna");
-    assert_eq!((items[0]["all_day"].as_bool(), items[0]["blocks"].as_bool(), items[0]["kind"].as_str(), items[0]["status"].as_str()), (Some(false), Some(true), Some("busy"), Some("confirmed")));
+    assert_eq!(
+        (items[0]["all_day"].as_bool(), items[0]["blocks"].as_bool(), items[0]["kind"].as_str(), items[0]["status"].as_str()),
+        (Some(false), Some(true), Some("busy"), Some("confirmed"))
+    );
     // The file has no UID and no VCALENDAR: said on stderr, still read (exit 0).
     assert!(text(&out.stderr).contains("warning: line 1: BEGIN:VEVENT outside a VCALENDAR"), "{}", text(&out.stderr));
 
@@ -225,7 +240,10 @@ fn ical_inspect_fails_with_the_reason_and_the_right_exit_code() {
 }
 
 db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {
-    use server::domain::{Actor, integrations::{self as ig, Patch}};
+    use server::domain::{
+        integrations::{self as ig, Patch},
+        Actor,
+    };
     use testkit::feeds::{FeedHost, Reply};
     let created = calsync(&db, &["user", "add", "sarah@example.com", "--password-stdin"], Some("sarah password 1\n"));
     assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
@@ -235,7 +253,13 @@ db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {
     let mut c = db.pool.get().await.unwrap();
     let me = Actor::of(&server::domain::users::find_by_email(&mut c.conn(), "sarah@example.com").await.unwrap().unwrap());
     let mut add = async |name: &str, url: String| {
-        let patch = Patch { integration_type: Some("iCal".into()), integration_name: Some(name.into()), ical_url: Some(url), sync_future_days: Some("730".into()), ..Patch::default() };
+        let patch = Patch {
+            integration_type: Some("iCal".into()),
+            integration_name: Some(name.into()),
+            ical_url: Some(url),
+            sync_future_days: Some("730".into()),
+            ..Patch::default()
+        };
         ig::create(&mut c.conn(), &db.keys, me, patch).await.unwrap().integration.name
     };
     let good = add("Good", host.url("/good.ics")).await;
@@ -272,7 +296,10 @@ db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {
 });
 
 db_test!(sync_once_can_apply_a_removal_the_guard_holds, |db| {
-    use server::domain::{Actor, integrations::{self as ig, Patch}};
+    use server::domain::{
+        integrations::{self as ig, Patch},
+        Actor,
+    };
     use testkit::feeds::{FeedHost, Reply};
     let created = calsync(&db, &["user", "add", "sarah@example.com", "--password-stdin"], Some("sarah password 1\n"));
     assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));

@@ -11,8 +11,9 @@ use serde_json::json;
 use server::{
     crypto::Secret,
     domain::{
-    Actor, integrations::{self as ig, Patch},
-    users::{self, Role},
+        integrations::{self as ig, Patch},
+        users::{self, Role},
+        Actor,
     },
 };
 use testkit::db_test;
@@ -47,11 +48,23 @@ db_test!(a_conflict_is_listed_read_and_resolved_once_over_rest, |db| {
     let day = (Utc::now().date_naive() + Days::days(3)).to_string();
 
     // Booked: the answer holds the copy, written.
-    let a = send(&app, api("POST", "/api/v1/bookings", Some(&ana), Some(json!({"title": "Roadmap", "start": format!("{day} 10:00"), "end": format!("{day} 11:00"), "time_zone": "UTC"})))).await;
+    let a = send(
+        &app,
+        api(
+            "POST",
+            "/api/v1/bookings",
+            Some(&ana),
+            Some(json!({"title": "Roadmap", "start": format!("{day} 10:00"), "end": format!("{day} 11:00"), "time_zone": "UTC"})),
+        ),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     let made = json(&a);
     let copy = &made["copies"][0];
-    assert_eq!((copy["integration"].clone(), copy["calendar"].clone(), copy["state"].clone(), copy["error"].clone()), (json!(name), json!("Work"), json!("written"), json!(null)));
+    assert_eq!(
+        (copy["integration"].clone(), copy["calendar"].clone(), copy["state"].clone(), copy["error"].clone()),
+        (json!(name), json!("Work"), json!("written"), json!(null))
+    );
     let event_id = copy["external_id"].as_str().unwrap().to_string();
     sync_and_wait(&app, &ana, &name).await;
 
@@ -71,10 +84,16 @@ db_test!(a_conflict_is_listed_read_and_resolved_once_over_rest, |db| {
     let one = format!("/api/v1/conflicts/{}", item["id"]);
     let k = json(&send(&app, api("GET", &one, Some(&ana), None)).await);
     assert_eq!(k["fields"], json!(["title", "start", "end"]));
-    assert_eq!((k["base"]["title"].clone(), k["local"]["title"].clone(), k["remote"]["title"].clone()), (json!("Roadmap"), json!("Roadmap"), json!("Roadmap (Google)")));
+    assert_eq!(
+        (k["base"]["title"].clone(), k["local"]["title"].clone(), k["remote"]["title"].clone()),
+        (json!("Roadmap"), json!("Roadmap"), json!("Roadmap (Google)"))
+    );
     assert_eq!(k["remote"]["start"], format!("{day}T14:00:00Z"));
     assert_eq!(json(&send(&app, api("GET", "/api/v1/conflicts?state=decided", Some(&ana), None)).await)["total"], 0);
-    assert_eq!(json(&send(&app, api("GET", "/api/v1/conflicts?state=later", Some(&ana), None)).await)["errors"][0]["message"], "State 'later' is not one of open, decided, resolved.");
+    assert_eq!(
+        json(&send(&app, api("GET", "/api/v1/conflicts?state=later", Some(&ana), None)).await)["errors"][0]["message"],
+        "State 'later' is not one of open, decided, resolved."
+    );
 
     // Others do not see it; bad choices are 422.
     assert_eq!(send(&app, api("GET", &one, Some(&john), None)).await.status, StatusCode::NOT_FOUND);
@@ -91,12 +110,19 @@ db_test!(a_conflict_is_listed_read_and_resolved_once_over_rest, |db| {
     }
 
     // The calendar's time, calsync's title.
-    let a = send(&app, api("POST", &format!("{one}/resolve"), Some(&ana), Some(json!({"fields": {"title": "local", "start": "remote", "end": "remote"}})))).await;
+    let a =
+        send(&app, api("POST", &format!("{one}/resolve"), Some(&ana), Some(json!({"fields": {"title": "local", "start": "remote", "end": "remote"}})))).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let done = json(&a);
-    assert_eq!((done["state"].clone(), done["decided_by"].clone(), done["outcome"]["start"].clone()), (json!("resolved"), json!("ana@example.com (API token)"), json!("remote")));
+    assert_eq!(
+        (done["state"].clone(), done["decided_by"].clone(), done["outcome"]["start"].clone()),
+        (json!("resolved"), json!("ana@example.com (API token)"), json!("remote"))
+    );
     let b = json(&send(&app, api("GET", &format!("/api/v1/bookings/{}", made["id"]), Some(&ana), None)).await);
-    assert_eq!((b["title"].clone(), b["start"].clone(), b["copies"][0]["state"].clone()), (json!("Roadmap"), json!(format!("{day}T14:00:00Z")), json!("written")));
+    assert_eq!(
+        (b["title"].clone(), b["start"].clone(), b["copies"][0]["state"].clone()),
+        (json!("Roadmap"), json!(format!("{day}T14:00:00Z")), json!("written"))
+    );
     let e = sandbox.with(|s| s.calendars[ANA].events[&event_id].0.clone());
     assert_eq!(e["summary"], "Roadmap");
 

@@ -52,7 +52,14 @@ BEGIN:VEVENT\r\nUID:office@source.example\r\nDTSTART;TZID=Office Time:{s0}T09000
 RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE;TZID=Office Time:{o1}T090000\r\nSUMMARY:Office hour\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:focus@source.example\r\nDTSTART:{r}T130000Z\r\nDTEND:{r}T140000Z\r\nSUMMARY:Focus\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n\
 END:VCALENDAR\r\n",
-        s0 = nth(0), o1 = ymd(first + Days::days(1)), s2 = nth(2), s3 = nth(3), s4 = nth(4), a = ymd(day(2)), b = ymd(day(3)), r = ymd(day(3)),
+        s0 = nth(0),
+        o1 = ymd(first + Days::days(1)),
+        s2 = nth(2),
+        s3 = nth(3),
+        s4 = nth(4),
+        a = ymd(day(2)),
+        b = ymd(day(3)),
+        r = ymd(day(3)),
     )
 }
 
@@ -61,8 +68,12 @@ type Occurrence = (String, String, String, String);
 async fn stored(db: &testkit::TestDb, name: &str) -> BTreeSet<Occurrence> {
     let mut c = db.pool.get().await.unwrap();
     let id: i64 = run!(&mut c.conn(), |cc| ci::table.filter(ci::name.eq(name)).select(ci::id).first(cc).await).unwrap();
-    let rows: Vec<(i64, i64, bool, String, String)> =
-        run!(&mut c.conn(), |cc| ei::table.filter(ei::integration_id.eq(id)).select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ei::status)).load(cc).await).unwrap();
+    let rows: Vec<(i64, i64, bool, String, String)> = run!(&mut c.conn(), |cc| ei::table
+        .filter(ei::integration_id.eq(id))
+        .select((ei::start_at, ei::end_at, ei::all_day, ei::summary, ei::status))
+        .load(cc)
+        .await)
+    .unwrap();
     rows.into_iter()
         .map(|(s, e, all_day, summary, status)| (When::from_timestamp(s, all_day).to_string(), When::from_timestamp(e, all_day).to_string(), summary, status))
         .collect()
@@ -104,7 +115,18 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     let host = FeedHost::start().await;
     host.set("/team.ics", Reply::Feed(feed()));
     // A name with iCalendar words in it must not confuse where the feed's parts go.
-    let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team BEGIN:VEVENT", "ical_url": host.url("/team.ics")})))).await);
+    let created = json(
+        &send(
+            &app,
+            api(
+                "POST",
+                LIST,
+                Some(&sarah),
+                Some(json!({"integration_type": "iCal", "integration_name": "Team BEGIN:VEVENT", "ical_url": host.url("/team.ics")})),
+            ),
+        )
+        .await,
+    );
     let name = created["name"].as_str().unwrap().to_owned();
     assert_eq!(sync_and_wait(&app, &sarah, &name).await["status"], "Success");
     let stored = stored(&db, &name).await;
@@ -151,7 +173,14 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     let independent: BTreeSet<Occurrence> = python_reader(&body)
         .into_iter()
         .filter(|o| o["status"] != "cancelled")
-        .map(|o| (o["start"].as_str().unwrap().into(), o["end"].as_str().unwrap().into(), o["summary"].as_str().unwrap().into(), o["status"].as_str().unwrap().into()))
+        .map(|o| {
+            (
+                o["start"].as_str().unwrap().into(),
+                o["end"].as_str().unwrap().into(),
+                o["summary"].as_str().unwrap().into(),
+                o["status"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let live: BTreeSet<Occurrence> = stored.iter().filter(|o| o.3 != "cancelled").cloned().collect();
     assert_eq!(independent, live, "an independent reader gives back the stored instances");
@@ -169,7 +198,9 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     let fb = json(&send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "freebusy", "include_bookings": true})))).await);
     assert_eq!((fb["kind"].clone(), fb["integrations"].clone(), fb["include_bookings"].clone()), (json!("freebusy"), Value::Null, json!(true)));
     let body = fetch(&app, fb["url"].as_str().unwrap(), None).await.body;
-    for secret in ["Standup", "Office", "Secret review", "Board room", "Quarterly", "cfo@", "ceo@", "source.example", "Offsite", "Focus", "Room 1", "Europe/Berlin"] {
+    for secret in
+        ["Standup", "Office", "Secret review", "Board room", "Quarterly", "cfo@", "ceo@", "source.example", "Offsite", "Focus", "Room 1", "Europe/Berlin"]
+    {
         assert!(!body.contains(secret), "the free/busy feed shows {secret:?}:\n{body}");
     }
     let busy: Vec<&str> = body.lines().filter(|l| l.starts_with("SUMMARY:")).collect();

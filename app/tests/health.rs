@@ -13,11 +13,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
-use server::{
-    db::schema::conflicts as cf,
-    domain::users::Role,
-    run,
-};
+use server::{db::schema::conflicts as cf, domain::users::Role, run};
 use testkit::db_test;
 use testkit::feeds::{FeedHost, Reply};
 
@@ -39,7 +35,18 @@ db_test!(sync_health_is_for_admins_and_retries_within_the_concurrency_limit, |db
     host.set("/broken.ics", Reply::Status(404));
     let mut names = Vec::new();
     for n in 0..4 {
-        let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": format!("Feed {n}"), "ical_url": host.url("/broken.ics")})))).await);
+        let created = json(
+            &send(
+                &app,
+                api(
+                    "POST",
+                    LIST,
+                    Some(&sarah),
+                    Some(json!({"integration_type": "iCal", "integration_name": format!("Feed {n}"), "ical_url": host.url("/broken.ics")})),
+                ),
+            )
+            .await,
+        );
         let name = created["name"].as_str().unwrap().to_owned();
         sync_and_wait(&app, &sarah, &name).await;
         names.push(name);
@@ -49,7 +56,11 @@ db_test!(sync_health_is_for_admins_and_retries_within_the_concurrency_limit, |db
     let a = send(&app, api("GET", HEALTH, Some(&sarah), None)).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
     assert_eq!(send(&app, get("/admin/sync-health", Some(&sarah_cookie))).await.status, StatusCode::NOT_FOUND);
-    for (path, body) in [(SyncHealth::PATH, String::new()), (RetryCalendars::PATH, form_body(&[("names", &names[0])])), (DeactivateCalendar::PATH, form_body(&[("name", &names[0])]))] {
+    for (path, body) in [
+        (SyncHealth::PATH, String::new()),
+        (RetryCalendars::PATH, form_body(&[("names", &names[0])])),
+        (DeactivateCalendar::PATH, form_body(&[("name", &names[0])])),
+    ] {
         let a = send(&app, form(path, body, Some(&sarah_cookie))).await;
         assert!(a.body.contains("NotFound"), "{path}: {}", a.body);
     }
@@ -102,7 +113,10 @@ db_test!(availability_names_the_calendars_it_cannot_trust, |db| {
     let host = FeedHost::start().await;
     let d = (Utc::now().date_naive() + Days::days(2)).format("%Y%m%d").to_string();
     host.set("/team.ics", Reply::Feed(format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:standup\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:Standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")));
-    let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")})))).await);
+    let created = json(
+        &send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")}))))
+            .await,
+    );
     let name = created["name"].as_str().unwrap().to_owned();
     assert_eq!(created["stale_policy"], "fail-open", "the default");
     sync_and_wait(&app, &sarah, &name).await;
@@ -140,7 +154,10 @@ db_test!(availability_names_the_calendars_it_cannot_trust, |db| {
     let a = send(&app, api("PATCH", &format!("{LIST}/{name}"), Some(&sarah), Some(json!({"conflict_policy": "ask"})))).await;
     assert_eq!((a.status, json(&a)["conflict_policy"].clone()), (StatusCode::OK, json!("ask")));
     let bad = send(&app, api("PATCH", &format!("{LIST}/{name}"), Some(&sarah), Some(json!({"conflict_policy": "coin-toss"})))).await;
-    assert_eq!((bad.status, json(&bad)["errors"][0]["message"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("Conflict Policy 'coin-toss' is not one of last-write-wins, prefer-calsync, prefer-calendar, ask.")));
+    assert_eq!(
+        (bad.status, json(&bad)["errors"][0]["message"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("Conflict Policy 'coin-toss' is not one of last-write-wins, prefer-calsync, prefer-calendar, ask."))
+    );
     let closed = json(&send(&app, api("GET", &range, Some(&sarah), None)).await);
     assert_eq!(closed["busy"].as_array().unwrap().len(), 1, "{closed}");
     assert_eq!((closed["busy"][0]["start"].clone(), closed["busy"][0]["end"].clone()), (closed["from"].clone(), closed["to"].clone()));
@@ -182,7 +199,10 @@ db_test!(sync_health_names_bookings_not_written_and_conflicts_waiting, |db| {
     assert!(line.starts_with("1 conflict waiting for a decision since ") && line.ends_with(": 'Roadmap'."), "{line}");
     assert!(first["since"].as_str().unwrap().ends_with('Z'));
     assert_eq!(report["items"][1]["kind"], "Write failing");
-    assert_eq!((report["counts"]["Write failing"].clone(), report["counts"]["Conflicts waiting"].clone(), report["counts"]["Failed"].clone()), (json!(1), json!(1), json!(0)));
+    assert_eq!(
+        (report["counts"]["Write failing"].clone(), report["counts"]["Conflicts waiting"].clone(), report["counts"]["Failed"].clone()),
+        (json!(1), json!(1), json!(0))
+    );
     let only = json(&send(&app, api("GET", &format!("{HEALTH}?kind=Conflicts%20waiting"), Some(&admin), None)).await);
     assert_eq!((only["total"].clone(), only["items"][0]["integration"].clone()), (json!(1), json!(work)));
     let bad = send(&app, api("GET", &format!("{HEALTH}?kind=Broken"), Some(&admin), None)).await;

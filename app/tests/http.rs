@@ -9,9 +9,7 @@ use app::{
 use axum::http::{header, StatusCode};
 use common::*;
 use leptos::server_fn::ServerFn;
-use server::{
-    domain::users::{self, Role},
-};
+use server::domain::users::{self, Role};
 use testkit::db_test;
 use testkit::TestDb;
 
@@ -25,9 +23,7 @@ db_test!(health_answers_200_with_the_database, |db| {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_503_without_the_database() {
     // A PostgreSQL address where nothing listens (port 1 on loopback).
-    let pool = server::db::Pool::connect_with("postgres://calsync@127.0.0.1:1/none", 1, std::time::Duration::from_millis(500))
-        .await
-        .unwrap();
+    let pool = server::db::Pool::connect_with("postgres://calsync@127.0.0.1:1/none", 1, std::time::Duration::from_millis(500)).await.unwrap();
     let db = TestDb::new(testkit::Kind::Sqlite).await;
     let options = leptos::config::get_configuration(None).unwrap().leptos_options;
     let app = router(AppState::new(pool, config(&db, "http://127.0.0.1:3000"), db.keys.clone()), options);
@@ -80,11 +76,7 @@ db_test!(cookies_are_secure_behind_https, |db| {
 db_test!(every_failed_sign_in_gets_one_message_and_no_session, |db| {
     add_user(&db, "sarah@example.com", Role::User).await;
     let app = app(&db);
-    for body in [
-        "email=sarah%40example.com&password=wrong",
-        "email=nobody%40example.com&password=right+password",
-        "email=&password=",
-    ] {
+    for body in ["email=sarah%40example.com&password=wrong", "email=nobody%40example.com&password=right+password", "email=&password="] {
         let a = send(&app, form(SignIn::PATH, body, None)).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{body}");
         assert!(a.body.contains("Invalid email or password."), "{body}: {}", a.body);
@@ -147,7 +139,11 @@ db_test!(bad_requests_get_clear_answers_and_change_nothing, |db| {
     let a = send(&app, req).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Not UTF-8.
-    let a = send(&app, form(SignIn::PATH, vec![b'e', b'm', b'a', b'i', b'l', b'=', 0xff, 0xfe, b'&', b'p', b'a', b's', b's', b'w', b'o', b'r', b'd', b'=', 0xc3], None)).await;
+    let a = send(
+        &app,
+        form(SignIn::PATH, vec![b'e', b'm', b'a', b'i', b'l', b'=', 0xff, 0xfe, b'&', b'p', b'a', b's', b's', b'w', b'o', b'r', b'd', b'=', 0xc3], None),
+    )
+    .await;
     assert!(!a.status.is_success());
     assert!(a.body.contains("Invalid email or password.") || a.body.contains("could not be read"), "{}", a.body);
     // A field missing.

@@ -2,11 +2,11 @@
 //! exist for you, whichever function you call (the foreign-record matrix).
 mod common;
 
-use app::api::integrations::{DeleteIntegration, GetIntegrationForm, MakePrimary, SaveIntegration, SetIntegrationActive, ListIntegrations};
+use app::api::integrations::{DeleteIntegration, GetIntegrationForm, ListIntegrations, MakePrimary, SaveIntegration, SetIntegrationActive};
 use axum::http::StatusCode;
 use common::*;
 use leptos::server_fn::ServerFn;
-use server::{domain::users::Role};
+use server::domain::users::Role;
 use testkit::db_test;
 
 db_test!(foreign_records_are_not_found_in_every_server_function, |db| {
@@ -48,7 +48,11 @@ db_test!(a_form_posted_without_javascript_comes_back_with_values_and_messages, |
     add_user(&db, "sarah@example.com", Role::User).await;
     let app = app(&db);
     let sarah = sign_in(&app, "sarah%40example.com", "right+password").await.ok().unwrap();
-    let req = form(SaveIntegration::PATH, "integration_type=iCal&integration_name=My+feed&ical_url=ftp%3A%2F%2Fx&sync_past_days=30&sync_future_days=90&sync_interval_minutes=60", Some(&sarah));
+    let req = form(
+        SaveIntegration::PATH,
+        "integration_type=iCal&integration_name=My+feed&ical_url=ftp%3A%2F%2Fx&sync_past_days=30&sync_future_days=90&sync_interval_minutes=60",
+        Some(&sarah),
+    );
     let a = send(&app, plain_post(req, "/calendars/new")).await;
     assert!(a.status.is_redirection(), "{}", a.status);
     // Only a flash id travels in the address, never the values or the messages.

@@ -6,13 +6,14 @@ mod common;
 
 use std::net::SocketAddr;
 
-use axum::{body::Body, extract::ConnectInfo, http::{Request, StatusCode}};
+use axum::{
+    body::Body,
+    extract::ConnectInfo,
+    http::{Request, StatusCode},
+};
 use common::*;
 use serde_json::json;
-use server::{
-    config::MetricsAccess,
-    domain::users::Role,
-};
+use server::{config::MetricsAccess, domain::users::Role};
 use testkit::db_test;
 use testkit::feeds::{FeedHost, Reply};
 
@@ -86,7 +87,18 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     let host = FeedHost::start().await;
     let d = (chrono::Utc::now().date_naive() + chrono::Duration::days(1)).format("%Y%m%d").to_string();
     host.set("/m.ics", Reply::Feed(format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:A\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTART:{d}T110000Z\r\nDTEND:{d}T120000Z\r\nSUMMARY:B\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")));
-    let created = json(&send(&app, api("POST", "/api/v1/integrations", Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "M", "ical_url": host.url("/m.ics")})))).await);
+    let created = json(
+        &send(
+            &app,
+            api(
+                "POST",
+                "/api/v1/integrations",
+                Some(&sarah),
+                Some(json!({"integration_type": "iCal", "integration_name": "M", "ical_url": host.url("/m.ics")})),
+            ),
+        )
+        .await,
+    );
     let name = created["name"].as_str().unwrap().to_owned();
     assert_eq!(sync_and_wait(&app, &sarah, &name).await["status"], "Success");
     assert!(sign_in(&app, "sarah%40example.com", "wrong+password").await.is_err());
@@ -112,7 +124,14 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     let copies = |state: &str| sample(&after.body, "calsync_booking_copies", &[("provider", "google"), ("state", state)]);
     assert_eq!((copies("written"), copies("failed"), copies("pending")), (1.0, 1.0, 0.0));
     assert!(after.body.contains("# TYPE calsync_booking_copies gauge"));
-    assert!(after.body.lines().any(|l| l.starts_with("calsync_booking_copies{") && l.contains(r#"provider="outlook""#) && l.contains(r#"state="failed""#) && l.ends_with(" 0")), "{}", after.body);
+    assert!(
+        after
+            .body
+            .lines()
+            .any(|l| l.starts_with("calsync_booking_copies{") && l.contains(r#"provider="outlook""#) && l.contains(r#"state="failed""#) && l.ends_with(" 0")),
+        "{}",
+        after.body
+    );
     let conflicts = |state: &str| sample(&after.body, "calsync_conflicts", &[("state", state)]);
     assert_eq!((conflicts("open"), conflicts("decided"), conflicts("resolved")), (1.0, 0.0, 0.0));
     assert!(after.body.lines().any(|l| l.starts_with(r#"calsync_conflicts{state="resolved"} 0"#)), "{}", after.body);

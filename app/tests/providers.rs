@@ -7,8 +7,9 @@ use common::*;
 use server::{
     crypto::Secret,
     domain::{
-    Actor, integrations::{self as ig, Patch},
-    users::{self, Role},
+        integrations::{self as ig, Patch},
+        users::{self, Role},
+        Actor,
     },
     sync::Trigger,
 };
@@ -101,7 +102,12 @@ async fn decide(sandbox: &sandbox::Sandbox, q: &std::collections::HashMap<String
         .join("&");
     let router = sandbox::router(sandbox.state.clone());
     let res = router
-        .oneshot(axum::http::Request::post("/google/o/oauth2/v2/decide").header("content-type", "application/x-www-form-urlencoded").body(axum::body::Body::from(body)).unwrap())
+        .oneshot(
+            axum::http::Request::post("/google/o/oauth2/v2/decide")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .unwrap(),
+        )
         .await
         .unwrap();
     res.headers()["location"].to_str().unwrap().to_string()
@@ -342,7 +348,10 @@ db_test!(outlook_subscribes_after_the_handshake_and_a_notification_syncs_the_cal
         async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let body = body.to_string();
-            let req = format!("POST /webhooks/microsoft HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let req = format!(
+                "POST /webhooks/microsoft HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
             let mut s = tokio::net::TcpStream::connect(origin.trim_start_matches("http://")).await.unwrap();
             s.write_all(req.as_bytes()).await.unwrap();
             let mut out = String::new();

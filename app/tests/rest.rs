@@ -5,7 +5,7 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use serde_json::{json, Value};
-use server::{domain::users::Role};
+use server::domain::users::Role;
 use testkit::db_test;
 use testkit::TestDb;
 
@@ -87,7 +87,10 @@ db_test!(secrets_are_written_but_never_read_back, |db| {
     assert_eq!((v["has_access_token"].as_bool(), v["has_refresh_token"].as_bool()), (Some(true), Some(true)));
     // Read in the owner's zone (UTC here), returned as RFC 3339.
     assert_eq!(v["token_expiry"], "2099-12-08T14:30:00Z");
-    for a in [send(&app, api("GET", LIST, Some(&sarah), None)).await, send(&app, api("GET", &format!("{LIST}/MM-CI-sarah@example.com-0001"), Some(&sarah), None)).await] {
+    for a in [
+        send(&app, api("GET", LIST, Some(&sarah), None)).await,
+        send(&app, api("GET", &format!("{LIST}/MM-CI-sarah@example.com-0001"), Some(&sarah), None)).await,
+    ] {
         assert!(!a.body.contains("very-secret") && !a.body.contains("ya29"), "{}", a.body);
     }
 });
@@ -95,16 +98,48 @@ db_test!(secrets_are_written_but_never_read_back, |db| {
 db_test!(validation_answers_422_with_the_spec_messages, |db| {
     let (app, _, sarah, _) = setup(&db).await;
     let cases = [
-        (json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "ftp://x"}), "ical_url", "iCal URL must start with http://, https://, or webcal://"),
+        (
+            json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "ftp://x"}),
+            "ical_url",
+            "iCal URL must start with http://, https://, or webcal://",
+        ),
         (json!({"integration_type": "iCal", "integration_name": "X"}), "ical_url", "iCal URL is required for iCal integration type."),
-        (json!({"integration_type": "Yahoo", "integration_name": "X"}), "integration_type", "Integration Type 'Yahoo' is not one of Google Calendar, Outlook Calendar, iCal."),
-        (json!({"integration_type": "Google Calendar", "integration_name": "X"}), "access_token", "Google Calendar requires an Access Token. Please authenticate with Google Calendar first."),
-        (json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "sync_interval_minutes": 4}), "sync_interval_minutes", "Sync Interval cannot be less than 5 minutes to avoid excessive API calls."),
-        (json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "sync_past_days": "abc"}), "sync_past_days", "Sync Past Days must be a whole number."),
-        (json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "token_expiry": "not a date"}), "token_expiry", "Invalid Token Expiry datetime format."),
-        (json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "is_active": "maybe"}), "is_active", "is_active must be true or false (or 1 or 0)."),
+        (
+            json!({"integration_type": "Yahoo", "integration_name": "X"}),
+            "integration_type",
+            "Integration Type 'Yahoo' is not one of Google Calendar, Outlook Calendar, iCal.",
+        ),
+        (
+            json!({"integration_type": "Google Calendar", "integration_name": "X"}),
+            "access_token",
+            "Google Calendar requires an Access Token. Please authenticate with Google Calendar first.",
+        ),
+        (
+            json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "sync_interval_minutes": 4}),
+            "sync_interval_minutes",
+            "Sync Interval cannot be less than 5 minutes to avoid excessive API calls.",
+        ),
+        (
+            json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "sync_past_days": "abc"}),
+            "sync_past_days",
+            "Sync Past Days must be a whole number.",
+        ),
+        (
+            json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "token_expiry": "not a date"}),
+            "token_expiry",
+            "Invalid Token Expiry datetime format.",
+        ),
+        (
+            json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "is_active": "maybe"}),
+            "is_active",
+            "is_active must be true or false (or 1 or 0).",
+        ),
         (json!({"integration_type": "iCal", "integration_name": "X", "ical_url": "https://x.example/a", "colour": "red"}), "colour", "Unknown field 'colour'."),
-        (json!({"integration_type": "iCal", "integration_name": "x".repeat(10_000), "ical_url": "https://x.example/a"}), "integration_name", "Integration Name cannot exceed 140 characters."),
+        (
+            json!({"integration_type": "iCal", "integration_name": "x".repeat(10_000), "ical_url": "https://x.example/a"}),
+            "integration_name",
+            "Integration Name cannot exceed 140 characters.",
+        ),
     ];
     for (body, field, message) in cases {
         let a = send(&app, api("POST", LIST, Some(&sarah), Some(body.clone()))).await;
@@ -112,7 +147,16 @@ db_test!(validation_answers_422_with_the_spec_messages, |db| {
         assert_eq!(first_error(&json(&a)), (json!(field), message.to_string()), "{body}");
     }
     // Warnings travel with errors, apart from them.
-    let a = send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "", "ical_url": "https://x.example/a", "sync_direction": "Two-way (Read & Write)"})))).await;
+    let a = send(
+        &app,
+        api(
+            "POST",
+            LIST,
+            Some(&sarah),
+            Some(json!({"integration_type": "iCal", "integration_name": "", "ical_url": "https://x.example/a", "sync_direction": "Two-way (Read & Write)"})),
+        ),
+    )
+    .await;
     let v = json(&a);
     assert_eq!(v["errors"][0]["message"], "Integration Name is required.");
     assert_eq!(v["warnings"][0]["field"], "sync_direction");
@@ -217,12 +261,8 @@ db_test!(openapi_document_matches_the_routes, |db| {
     assert_eq!(a.status, StatusCode::OK);
     let doc = json(&a);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    let mut documented: Vec<(String, String)> = doc["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.clone(), path.clone())))
-        .collect();
+    let mut documented: Vec<(String, String)> =
+        doc["paths"].as_object().unwrap().iter().flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.clone(), path.clone()))).collect();
     documented.sort();
     let mut routes: Vec<(String, String)> = app::ssr::rest::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     routes.sort();
@@ -235,9 +275,32 @@ db_test!(openapi_document_matches_the_routes, |db| {
         let booking = json(&send(&app, api("POST", "/api/v1/bookings", Some(&admin), Some(json!({"title": format!("Probe {i}"), "start": format!("{tomorrow} 10:00"), "end": format!("{tomorrow} 11:00"), "time_zone": "UTC", "allow_conflict": true})))).await);
         let conflict = {
             use server::domain::{conflicts, merge::Fields};
-            let f = Fields { title: "Probe".into(), start: chrono::Utc::now(), end: chrono::Utc::now(), location: None, description: None, attendees: Vec::new(), occurrences: Default::default(), recurrence: None };
+            let f = Fields {
+                title: "Probe".into(),
+                start: chrono::Utc::now(),
+                end: chrono::Utc::now(),
+                location: None,
+                description: None,
+                attendees: Vec::new(),
+                occurrences: Default::default(),
+                recurrence: None,
+            };
             let mut c = db.pool.get().await.unwrap();
-            let new = conflicts::New { booking_id: booking["id"].as_i64().unwrap(), copy_id: None, integration_id: None, calendar: "Work", state: conflicts::OPEN, policy: "ask", base: &f, local: &f, remote: Some(&f), fields: &["title".to_string()], outcome: None, remote_etag: None, decided_by: None };
+            let new = conflicts::New {
+                booking_id: booking["id"].as_i64().unwrap(),
+                copy_id: None,
+                integration_id: None,
+                calendar: "Work",
+                state: conflicts::OPEN,
+                policy: "ask",
+                base: &f,
+                local: &f,
+                remote: Some(&f),
+                fields: &["title".to_string()],
+                outcome: None,
+                remote_etag: None,
+                decided_by: None,
+            };
             conflicts::record(&mut c.conn(), new).await.unwrap()
         };
         let id = if path.starts_with("/api/v1/bookings") {
@@ -258,7 +321,12 @@ db_test!(openapi_document_matches_the_routes, |db| {
         let concrete = path.replace("{name}", &name).replace("{id}", &id).replace("{email}", "admin@example.com").replace("{date}", &date);
         let body = matches!(method.as_str(), "post" | "patch").then(|| json!({}));
         let a = send(&app, api(&method.to_uppercase(), &concrete, Some(&admin), body)).await;
-        assert!(a.status != StatusCode::METHOD_NOT_ALLOWED && a.body != r#"{"errors":[{"field":null,"message":"Not found."}],"warnings":[]}"#, "{method} {concrete}: {} {}", a.status, a.body);
+        assert!(
+            a.status != StatusCode::METHOD_NOT_ALLOWED && a.body != r#"{"errors":[{"field":null,"message":"Not found."}],"warnings":[]}"#,
+            "{method} {concrete}: {} {}",
+            a.status,
+            a.body
+        );
     }
     // Every schema the document names exists.
     for name in ["IntegrationJson", "WriteJson", "ListJson", "IntegrationInput", "ErrorBody"] {

@@ -3,21 +3,16 @@
 //! the client address behind a trusted proxy, and Admin → Audit.
 mod common;
 
-use app::api::{
-    admin::ResetPassword,
-    audit::ListAudit,
-    auth::SignIn,
-    profile::ChangePassword,
-};
+use app::api::{admin::ResetPassword, audit::ListAudit, auth::SignIn, profile::ChangePassword};
 use axum::{
     extract::ConnectInfo,
     http::{header, StatusCode},
 };
 use common::*;
 use leptos::server_fn::ServerFn;
-use server::{domain::users::Role};
-use testkit::db_test;
+use server::domain::users::Role;
 use std::net::SocketAddr;
+use testkit::db_test;
 
 fn cookies(a: &Answer) -> Vec<String> {
     a.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect()
@@ -42,7 +37,11 @@ db_test!(a_password_change_ends_the_other_sessions_and_renews_this_one, |db| {
     let app = app(&db);
     let laptop = sign_in(&app, "sarah%40example.com", "right+password").await.ok().unwrap();
     let phone = sign_in(&app, "sarah%40example.com", "right+password").await.ok().unwrap();
-    let a = send(&app, form(ChangePassword::PATH, "current_password=right+password&new_password=a+brand+new+secret&confirm_password=a+brand+new+secret", Some(&laptop))).await;
+    let a = send(
+        &app,
+        form(ChangePassword::PATH, "current_password=right+password&new_password=a+brand+new+secret&confirm_password=a+brand+new+secret", Some(&laptop)),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let renewed = cookies(&a).into_iter().find(|c| c.starts_with("calsync_session=")).expect("a fresh session id").split(';').next().unwrap().to_string();
     assert_ne!(renewed, laptop);

@@ -8,9 +8,7 @@ use axum::http::StatusCode;
 use chrono::{Duration as Days, Utc};
 use common::*;
 use serde_json::{json, Value};
-use server::{
-    domain::users::Role,
-};
+use server::domain::users::Role;
 use testkit::db_test;
 use testkit::feeds::{FeedHost, Reply};
 
@@ -54,7 +52,10 @@ db_test!(sync_now_runs_and_availability, |db| {
     let app = app(&db);
     let host = FeedHost::start().await;
     host.set("/team.ics", Reply::Stall(Duration::from_millis(600)));
-    let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")})))).await);
+    let created = json(
+        &send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/team.ics")}))))
+            .await,
+    );
     let name = created["name"].as_str().unwrap().to_owned();
     let sync = format!("{LIST}/{name}/sync");
 
@@ -65,7 +66,10 @@ db_test!(sync_now_runs_and_availability, |db| {
     let mut keys: Vec<&str> = started.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(keys, vec!["id", "integration", "started_at", "status", "trigger"]);
-    assert_eq!((started["integration"].as_str(), started["trigger"].as_str(), started["status"].as_str()), (Some(name.as_str()), Some("manual"), Some("In Progress")));
+    assert_eq!(
+        (started["integration"].as_str(), started["trigger"].as_str(), started["status"].as_str()),
+        (Some(name.as_str()), Some("manual"), Some("In Progress"))
+    );
     let record = json(&send(&app, api("GET", &format!("{LIST}/{name}"), Some(&sarah), None)).await);
     assert_eq!(record["sync_status"], "In Progress");
     let a = send(&app, api("POST", &sync, Some(&sarah), None)).await;
@@ -102,7 +106,13 @@ db_test!(sync_now_runs_and_availability, |db| {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["start"].as_str().unwrap().into(), b["end"].as_str().unwrap().into(), b["sources"].as_array().unwrap().iter().map(|s| s["summary"].as_str().unwrap().to_owned()).collect()))
+        .map(|b| {
+            (
+                b["start"].as_str().unwrap().into(),
+                b["end"].as_str().unwrap().into(),
+                b["sources"].as_array().unwrap().iter().map(|s| s["summary"].as_str().unwrap().to_owned()).collect(),
+            )
+        })
         .collect();
     let next = d + Days::days(1);
     assert_eq!(
@@ -115,10 +125,15 @@ db_test!(sync_now_runs_and_availability, |db| {
     assert_eq!(v["busy"][0]["sources"][0], json!({"kind": "event", "rule": "busy", "integration": name, "integration_name": "Team", "summary": "standup"}));
 
     // The slot check.
-    let check = |start: String, end: String| api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"user": "sarah@example.com", "start": start, "end": end})));
+    let check = |start: String, end: String| {
+        api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"user": "sarah@example.com", "start": start, "end": end})))
+    };
     let v = json(&send(&app, check(format!("{d}T09:30:00Z"), format!("{d}T09:45:00Z"))).await);
     assert_eq!(v["free"], false);
-    assert_eq!(v["conflicts"], json!([{"start": format!("{d}T09:00:00Z"), "end": format!("{d}T10:00:00Z"), "kind": "event", "rule": "busy", "integration": name, "integration_name": "Team", "summary": "standup"}]));
+    assert_eq!(
+        v["conflicts"],
+        json!([{"start": format!("{d}T09:00:00Z"), "end": format!("{d}T10:00:00Z"), "kind": "event", "rule": "busy", "integration": name, "integration_name": "Team", "summary": "standup"}])
+    );
     let v = json(&send(&app, check(format!("{d}T13:00:00Z"), format!("{d}T14:00:00Z"))).await);
     assert_eq!(v, json!({"free": true, "conflicts": [], "degraded": []}), "a free (transparent) event does not block");
     let v = json(&send(&app, check(format!("{d}T11:00:00Z"), format!("{d}T12:00:00Z"))).await);
@@ -159,7 +174,10 @@ db_test!(a_held_sync_is_applied_over_rest, |db| {
     let app = app(&db);
     let host = FeedHost::start().await;
     host.set("/f.ics", Reply::Feed(many(30)));
-    let created = json(&send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/f.ics")})))).await);
+    let created = json(
+        &send(&app, api("POST", LIST, Some(&sarah), Some(json!({"integration_type": "iCal", "integration_name": "Team", "ical_url": host.url("/f.ics")}))))
+            .await,
+    );
     let name = created["name"].as_str().unwrap().to_owned();
     let apply = format!("{LIST}/{name}/apply-held");
     // Nothing held yet.
@@ -179,7 +197,11 @@ db_test!(a_held_sync_is_applied_over_rest, |db| {
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let runs = wait_for_run(&app, &sarah, &name).await;
     let applied = &runs["items"][0];
-    assert_eq!((applied["status"].as_str(), applied["deleted"].as_i64(), applied["applied_by"].as_str()), (Some("Success"), Some(25), Some("sarah@example.com (API token)")), "{runs}");
+    assert_eq!(
+        (applied["status"].as_str(), applied["deleted"].as_i64(), applied["applied_by"].as_str()),
+        (Some("Success"), Some(25), Some("sarah@example.com (API token)")),
+        "{runs}"
+    );
     // Applied once: nothing is held any more.
     assert_eq!(send(&app, api("POST", &apply, Some(&sarah), None)).await.status, StatusCode::CONFLICT);
 });

@@ -12,7 +12,7 @@ use app::api::{
 use axum::http::{header, StatusCode};
 use common::*;
 use leptos::server_fn::ServerFn;
-use server::{domain::users::Role};
+use server::domain::users::Role;
 use testkit::db_test;
 
 const GOOD_FEED: &str = "integration_type=iCal&integration_name=Mine&ical_url=https%3A%2F%2Fexample.com%2Fa.ics&is_active=on&sync_direction=One-way+%28Read+Only%29&sync_past_days=30&sync_future_days=90&sync_interval_minutes=60&auto_sync_enabled=on";
@@ -70,7 +70,12 @@ db_test!(writes_from_another_origin_are_refused, |db| {
 
     // The REST API is bearer-only: no Origin check stands in its way (and no cookie opens it).
     let token = token_for(&db, "sarah@example.com").await;
-    let mut req = api("POST", "/api/v1/integrations", Some(&token), Some(serde_json::json!({"integration_type": "iCal", "integration_name": "By API", "ical_url": "https://example.com/b.ics"})));
+    let mut req = api(
+        "POST",
+        "/api/v1/integrations",
+        Some(&token),
+        Some(serde_json::json!({"integration_type": "iCal", "integration_name": "By API", "ical_url": "https://example.com/b.ics"})),
+    );
     req.headers_mut().insert(header::ORIGIN, "https://evil.example".parse().unwrap());
     assert_eq!(send(&app, req).await.status, StatusCode::CREATED);
     let mut req = api("GET", "/api/v1/integrations", None, None);
@@ -165,7 +170,8 @@ db_test!(messages_in_the_address_cannot_be_invented, |db| {
     let crafted = "/calendars?notice=Sync%20finished.%20Re-enter%20your%20password%20at%20evil.example";
     assert!(!send(&app, get(crafted, Some(&sarah))).await.body.contains("evil.example"));
     // Nor can an attacker's own flash id be shown in someone else's session.
-    let req = form(SaveIntegration::PATH, "integration_type=iCal&integration_name=Evil&ical_url=https%3A%2F%2Fevil.example%2Fx.ics&sync_past_days=-1", Some(&sarah));
+    let req =
+        form(SaveIntegration::PATH, "integration_type=iCal&integration_name=Evil&ical_url=https%3A%2F%2Fevil.example%2Fx.ics&sync_past_days=-1", Some(&sarah));
     let to = send(&app, plain_post(req, "/calendars/new")).await.headers[header::LOCATION].to_str().unwrap().to_string();
     add_user(&db, "john@example.com", Role::User).await;
     let john = sign_in(&app, "john%40example.com", "right+password").await.ok().unwrap();
@@ -214,7 +220,19 @@ db_test!(pages_always_finish_rendering_under_concurrent_load, |db| {
     let cookie = sign_in(&app, "admin%40example.com", "right+password").await.ok().unwrap();
     let a = send(&app, form(SaveIntegration::PATH, GOOD_FEED, Some(&cookie))).await;
     assert!(a.status.is_success() || a.status.is_redirection());
-    let paths = ["/", "/calendars", "/calendars/new", "/calendars/MM-CI-admin@example.com-0001", "/sync", "/availability", "/profile", "/settings/tokens", "/admin/users", "/admin/audit", "/login?flash=0123456789abcdef"];
+    let paths = [
+        "/",
+        "/calendars",
+        "/calendars/new",
+        "/calendars/MM-CI-admin@example.com-0001",
+        "/sync",
+        "/availability",
+        "/profile",
+        "/settings/tokens",
+        "/admin/users",
+        "/admin/audit",
+        "/login?flash=0123456789abcdef",
+    ];
     let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = Vec::new();
     for round in 0..40 {

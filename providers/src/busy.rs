@@ -19,7 +19,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [Kind::Declined, Kind::Unanswered, Kind::OutOfOffice, Kind::WorkingElsewhere, Kind::Free, Kind::Tentative, Kind::AllDay, Kind::Busy];
+    pub const ALL: [Kind; 8] =
+        [Kind::Declined, Kind::Unanswered, Kind::OutOfOffice, Kind::WorkingElsewhere, Kind::Free, Kind::Tentative, Kind::AllDay, Kind::Busy];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -287,17 +288,17 @@ impl Rules {
         let mut errors = Vec::new();
         for (k, v) in changes {
             match (Kind::parse(k), v.trim()) {
-                (None, _) => errors.push(format!(
-                    "'{}' is not a kind of event. Use one of {}.",
-                    k.trim(),
-                    Kind::ALL.map(Kind::as_str).join(", ")
-                )),
+                (None, _) => errors.push(format!("'{}' is not a kind of event. Use one of {}.", k.trim(), Kind::ALL.map(Kind::as_str).join(", "))),
                 (Some(kind), BUSY) => out.set(kind, true),
                 (Some(kind), FREE) => out.set(kind, false),
                 (Some(kind), other) => errors.push(format!("The rule for '{}' must be \"busy\" or \"free\", not \"{other}\".", kind.as_str())),
             }
         }
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 
     /// New title patterns (blank ones dropped); too many or too long ones are messages.
@@ -311,7 +312,11 @@ impl Rules {
             let head: String = p.chars().take(20).collect();
             format!("The title pattern '{head}…' is longer than {MAX_PATTERN_LEN} characters.")
         }));
-        if errors.is_empty() { Ok(Rules::new(self.blocks, kept)) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Rules::new(self.blocks, kept))
+        } else {
+            Err(errors)
+        }
     }
 }
 

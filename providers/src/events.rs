@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::busy::{Kind, Rules};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use serde::Serialize;
-use crate::busy::{Kind, Rules};
 
 /// A point in time: a UTC instant, or a date for all-day events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,7 +72,11 @@ impl When {
     }
 
     pub fn from_naive(at: NaiveDateTime, all_day: bool) -> When {
-        if all_day { When::Date(at.date()) } else { When::At(at.and_utc()) }
+        if all_day {
+            When::Date(at.date())
+        } else {
+            When::At(at.and_utc())
+        }
     }
 
     /// Storage form of the event tables: Unix seconds, dates at midnight UTC.

@@ -65,7 +65,11 @@ pub struct Validators {
 pub enum Fetched {
     /// 304: the feed has not changed since the validators were given.
     NotModified,
-    Body { bytes: Vec<u8>, validators: Validators, content_type: Option<String> },
+    Body {
+        bytes: Vec<u8>,
+        validators: Validators,
+        content_type: Option<String>,
+    },
 }
 
 /// Every way a fetch fails, each with a message that says what happened and what to do.
@@ -292,7 +296,6 @@ impl FetchError {
         ProviderError::new(kind, message)
     }
 }
-
 
 fn describe(status: StatusCode) -> String {
     format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))

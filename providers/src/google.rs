@@ -18,8 +18,8 @@ use super::http::{self, Api};
 use super::ical_feed::{expand_calendar, ReadLimits};
 use super::oauth::OAuthClient;
 use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
-use crate::secret::Secret;
 use crate::events::Snapshot;
+use crate::secret::Secret;
 
 /// Where Google is and who calsync is there (configuration, so tests and `serve --sandbox`
 /// point it at the sandbox).
@@ -73,9 +73,11 @@ impl Endpoints {
 /// The account's email: its primary calendar's id (no extra scope needed), with its calendars.
 pub async fn account(api: &str, token: &Secret, timeout: Duration) -> Result<(String, Vec<CalendarEntry>), ProviderError> {
     let list = calendars(&http::client(timeout), api, token).await?;
-    let email = list.iter().find(|c| c.primary).map(|c| c.id.clone()).ok_or_else(|| {
-        ProviderError::new(ErrorKind::Malformed, "Google Calendar did not say which account this is (no primary calendar).")
-    })?;
+    let email = list
+        .iter()
+        .find(|c| c.primary)
+        .map(|c| c.id.clone())
+        .ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Google Calendar did not say which account this is (no primary calendar)."))?;
     Ok((email, list))
 }
 
@@ -173,13 +175,24 @@ pub fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -> Provi
     let rate_limited = matches!(reason.as_str(), "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded");
     match status {
         401 => ProviderError::new(ErrorKind::Unauthorized, "Google Calendar no longer accepts calsync's access (401). Reconnect the calendar."),
-        403 | 429 if rate_limited || status == 429 => ProviderError::rate_limited(format!("Google Calendar asked calsync to slow down ({status} {reason}). The next sync waits and tries again."), retry_after),
+        403 | 429 if rate_limited || status == 429 => ProviderError::rate_limited(
+            format!("Google Calendar asked calsync to slow down ({status} {reason}). The next sync waits and tries again."),
+            retry_after,
+        ),
         403 => ProviderError::new(ErrorKind::Forbidden, format!("Google Calendar refused access to this calendar (403 {reason}{said}).")),
-        404 => ProviderError::new(ErrorKind::NotFound, "Google Calendar says this calendar does not exist (404): it may have been deleted or unshared. Reconnect or remove it."),
+        404 => ProviderError::new(
+            ErrorKind::NotFound,
+            "Google Calendar says this calendar does not exist (404): it may have been deleted or unshared. Reconnect or remove it.",
+        ),
         409 => ProviderError::new(ErrorKind::Conflict, format!("Google Calendar reported a conflict (409 {reason}).")),
         410 => ProviderError::new(ErrorKind::Gone, format!("Google Calendar says this is gone (410 {reason}).")),
         412 => ProviderError::new(ErrorKind::PreconditionFailed, "The event changed in Google Calendar meanwhile (412)."),
-        500..=599 => ProviderError { kind: ErrorKind::Server, message: format!("Google Calendar had a server error ({status}). The next sync will try again."), retry_after, event: None },
+        500..=599 => ProviderError {
+            kind: ErrorKind::Server,
+            message: format!("Google Calendar had a server error ({status}). The next sync will try again."),
+            retry_after,
+            event: None,
+        },
         _ => ProviderError::new(ErrorKind::Invalid, format!("Google Calendar refused the request ({status} {reason}{said}).")),
     }
 }
@@ -236,7 +249,10 @@ impl GoogleCalendar {
                     return Ok(Err((answer.status, answer.body)));
                 }
                 if answer.success() && !answer.json {
-                    return Err(ProviderError::new(ErrorKind::Malformed, format!("Google Calendar answered {} with something that is not JSON. The next sync will try again.", answer.status)));
+                    return Err(ProviderError::new(
+                        ErrorKind::Malformed,
+                        format!("Google Calendar answered {} with something that is not JSON. The next sync will try again.", answer.status),
+                    ));
                 }
                 API.read(&answer, "answer").map(Ok)
             })
@@ -272,7 +288,8 @@ impl GoogleCalendar {
                 }
                 Err((status, body)) => return Err(error_of(status, None, &body)),
             };
-            let page: Page = serde_json::from_value(page).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's event list could not be read ({e}).")))?;
+            let page: Page = serde_json::from_value(page)
+                .map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's event list could not be read ({e}).")))?;
             for item in page.items {
                 match serde_json::from_value::<GoogleEvent>(item) {
                     Ok(e) => listing.events.push(e),
@@ -297,7 +314,8 @@ impl GoogleCalendar {
         let (mut snapshot, more) = expand_calendar(calendar, window, self.floating, self.limits, owner).await?;
         warnings.extend(more);
         // The provider's id and version of each series (the master's, or the single event's).
-        let etags: BTreeMap<&str, Option<&str>> = events.iter().filter(|e| e.recurring_event_id.is_none()).map(|e| (e.id.as_str(), e.etag.as_deref())).collect();
+        let etags: BTreeMap<&str, Option<&str>> =
+            events.iter().filter(|e| e.recurring_event_id.is_none()).map(|e| (e.id.as_str(), e.etag.as_deref())).collect();
         for s in &mut snapshot.series {
             s.external_id = Some(s.uid.clone());
             s.etag = etags.get(s.uid.as_str()).copied().flatten().map(str::to_owned);
@@ -367,7 +385,8 @@ impl GoogleCalendar {
                     // The master is gone for good: so is the series.
                     Err(_) => return Ok(Vec::new()),
                 };
-                let master: GoogleEvent = serde_json::from_value(master).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's event could not be read ({e}).")))?;
+                let master: GoogleEvent = serde_json::from_value(master)
+                    .map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Google Calendar's event could not be read ({e}).")))?;
                 match master.ical_uid.clone() {
                     Some(uid) if !master.is_cancelled() => uid,
                     _ => return Ok(Vec::new()),
@@ -390,8 +409,10 @@ fn cursor_of(token: Option<String>, window: Window, full_at: i64) -> Cursor {
 impl Provider for GoogleCalendar {
     async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError> {
         let state: Option<State> = cursor.0.as_deref().and_then(|s| serde_json::from_str(s).ok());
-                match state {
-            Some(s) if (s.from, s.to) == window.key() && !crate::repair_due(s.full_at, self.repair_every) => self.incremental(window, &s.sync_token, s.full_at).await,
+        match state {
+            Some(s) if (s.from, s.to) == window.key() && !crate::repair_due(s.full_at, self.repair_every) => {
+                self.incremental(window, &s.sync_token, s.full_at).await
+            }
             // The window moved, or the last full sync is a repair interval old: everything
             // again, which also repairs whatever incremental syncs missed.
             Some(_) => self.full(window, true).await,
@@ -418,7 +439,15 @@ impl Provider for GoogleCalendar {
 
 /// Asks Google to POST to `address` whenever the calendar's events change. `token` comes back
 /// in every notification (`X-Goog-Channel-Token`). An empty `calendar_id` watches `primary`.
-pub async fn watch(client: &reqwest::Client, api: &str, access: &Secret, calendar_id: &str, channel_id: &str, address: &str, token: &str) -> Result<Channel, ProviderError> {
+pub async fn watch(
+    client: &reqwest::Client,
+    api: &str,
+    access: &Secret,
+    calendar_id: &str,
+    channel_id: &str,
+    address: &str,
+    token: &str,
+) -> Result<Channel, ProviderError> {
     let id: String = url::form_urlencoded::byte_serialize(calendar_or_primary(calendar_id).as_bytes()).collect();
     let url = format!("{}/calendars/{id}/events/watch", api.trim_end_matches('/'));
     let body = WatchRequest { id: channel_id, kind: "web_hook", address, token };

@@ -226,7 +226,9 @@ mod tests {
 
     #[test]
     fn zoned_all_day_and_utc_times_and_text_as_it_came() {
-        let e = read(r#"{"id":"a1","summary":"Plan; review, then\nship","start":{"dateTime":"2030-03-31T09:00:00+02:00","timeZone":"Europe/Berlin"},"end":{"dateTime":"2030-03-31T10:00:00+02:00","timeZone":"Europe/Berlin"},"transparency":"transparent"}"#);
+        let e = read(
+            r#"{"id":"a1","summary":"Plan; review, then\nship","start":{"dateTime":"2030-03-31T09:00:00+02:00","timeZone":"Europe/Berlin"},"end":{"dateTime":"2030-03-31T10:00:00+02:00","timeZone":"Europe/Berlin"},"transparency":"transparent"}"#,
+        );
         let (calendar, warnings) = to_calendar([&e]);
         assert!(warnings.is_empty());
         let one = &calendar.events[0];
@@ -235,14 +237,19 @@ mod tests {
         assert!(one.transparent);
         let d = read(r#"{"id":"d","start":{"date":"2030-01-01"},"end":{"date":"2030-01-02"}}"#);
         let d = &to_calendar([&d]).0.events[0];
-        assert_eq!((d.start.clone(), d.end.clone()), (TimeValue::Date(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap()), Some(TimeValue::Date(NaiveDate::from_ymd_opt(2030, 1, 2).unwrap()))));
+        assert_eq!(
+            (d.start.clone(), d.end.clone()),
+            (TimeValue::Date(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap()), Some(TimeValue::Date(NaiveDate::from_ymd_opt(2030, 1, 2).unwrap())))
+        );
         let u = read(r#"{"id":"u","start":{"dateTime":"2030-01-01T09:00:00-05:00"},"end":{"dateTime":"2030-01-01T10:00:00-05:00"}}"#);
         assert_eq!(to_calendar([&u]).0.events[0].start, TimeValue::Utc(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap().and_hms_opt(14, 0, 0).unwrap()));
     }
 
     #[test]
     fn a_recurrence_entry_stays_one_line_and_unreadable_events_are_skipped() {
-        let e = read(r#"{"id":"r","summary":"Stand-up","start":{"dateTime":"2030-01-01T09:00:00Z"},"end":{"dateTime":"2030-01-01T10:00:00Z"},"recurrence":["RRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:evil","X-THING:1","EXDATE:20300102T090000Z"]}"#);
+        let e = read(
+            r#"{"id":"r","summary":"Stand-up","start":{"dateTime":"2030-01-01T09:00:00Z"},"end":{"dateTime":"2030-01-01T10:00:00Z"},"recurrence":["RRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:evil","X-THING:1","EXDATE:20300102T090000Z"]}"#,
+        );
         let (calendar, _) = to_calendar([&e]);
         let r = &calendar.events[0];
         assert_eq!(r.rrules, vec![(1, "FREQ=DAILY;COUNT=2".to_string())]);
@@ -257,10 +264,15 @@ mod tests {
 
     #[test]
     fn answers_and_event_types_reach_the_rules() {
-        let e = read(r#"{"id":"i","eventType":"outOfOffice","start":{"date":"2030-01-01"},"organizer":{"email":"boss@example.com"},"attendees":[{"email":"me@example.com","self":true,"responseStatus":"declined"}]}"#);
+        let e = read(
+            r#"{"id":"i","eventType":"outOfOffice","start":{"date":"2030-01-01"},"organizer":{"email":"boss@example.com"},"attendees":[{"email":"me@example.com","self":true,"responseStatus":"declined"}]}"#,
+        );
         let one = &to_calendar([&e]).0.events[0];
         assert_eq!(one.show, Some(Show::OutOfOffice));
-        assert_eq!((one.organizer.as_deref(), one.attendees.clone(), one.answers.clone()), (Some("boss@example.com"), vec!["me@example.com".to_string()], vec![Response::Declined]));
+        assert_eq!(
+            (one.organizer.as_deref(), one.attendees.clone(), one.answers.clone()),
+            (Some("boss@example.com"), vec!["me@example.com".to_string()], vec![Response::Declined])
+        );
         let mut changed = e.clone();
         changed.etag = Some("\"2\"".into());
         assert_eq!(to_calendar([&changed]).0.events[0].source_hash, one.source_hash, "the etag alone does not change the fingerprint");

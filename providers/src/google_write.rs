@@ -116,14 +116,15 @@ fn holds(e: &Value, sent: Before<'_>) -> bool {
 }
 
 fn written(v: &Value, fallback: &str) -> Written {
-    Written {
-        external_id: v["id"].as_str().unwrap_or(fallback).to_string(),
-        etag: v["etag"].as_str().map(str::to_string),
-    }
+    Written { external_id: v["id"].as_str().unwrap_or(fallback).to_string(), etag: v["etag"].as_str().map(str::to_string) }
 }
 
 fn updates(notify: bool) -> &'static str {
-    if notify { "all" } else { "none" }
+    if notify {
+        "all"
+    } else {
+        "none"
+    }
 }
 
 impl GoogleCalendar {
@@ -134,14 +135,19 @@ impl GoogleCalendar {
 
     async fn patch(&self, id: &str, body: &impl Serialize, notify: bool, if_match: Option<&str>) -> Result<Written, ProviderError> {
         let url = self.event_url(id);
-        let v: Value = API.paced(&self.pacer, || {
-                let request = self.client.patch(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()).json(body);
-                match if_match {
-                    Some(etag) => request.header(reqwest::header::IF_MATCH, etag),
-                    None => request,
-                }
-            }, "answer")
-        .await?;
+        let v: Value = API
+            .paced(
+                &self.pacer,
+                || {
+                    let request = self.client.patch(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()).json(body);
+                    match if_match {
+                        Some(etag) => request.header(reqwest::header::IF_MATCH, etag),
+                        None => request,
+                    }
+                },
+                "answer",
+            )
+            .await?;
         Ok(written(&v, id))
     }
 
@@ -156,7 +162,13 @@ impl GoogleCalendar {
     async fn instance(&self, master: &str, original: DateTime<Utc>) -> Result<Option<Value>, ProviderError> {
         let url = format!("{}/instances", self.event_url(master));
         let at = original.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let v: Value = API.paced(&self.pacer, || self.client.get(&url).query(&[("originalStart", at.as_str()), ("showDeleted", "true")]).bearer_auth(self.access_token.expose()), "answer").await?;
+        let v: Value = API
+            .paced(
+                &self.pacer,
+                || self.client.get(&url).query(&[("originalStart", at.as_str()), ("showDeleted", "true")]).bearer_auth(self.access_token.expose()),
+                "answer",
+            )
+            .await?;
         Ok(v["items"].as_array().and_then(|i| i.first()).cloned())
     }
 
@@ -189,7 +201,9 @@ impl GoogleCalendar {
             }
         }
         match put.before {
-            Some(before) if before.title != d.title && d.recurrence.is_some() => self.retitle_exceptions(master, before.title, &d.title, d.notify, &writes).await,
+            Some(before) if before.title != d.title && d.recurrence.is_some() => {
+                self.retitle_exceptions(master, before.title, &d.title, d.notify, &writes).await
+            }
             _ => Ok(()),
         }
     }
@@ -197,12 +211,26 @@ impl GoogleCalendar {
     /// A series retitled: its exceptions made in the calendar that still hold the old title
     /// (Google keeps an exception's own copy of it) take the new one, as the series' other
     /// occurrences do.
-    async fn retitle_exceptions(&self, master: &str, old: &str, new: &str, notify: bool, written: &[(String, Option<&Occurrence>)]) -> Result<(), ProviderError> {
+    async fn retitle_exceptions(
+        &self,
+        master: &str,
+        old: &str,
+        new: &str,
+        notify: bool,
+        written: &[(String, Option<&Occurrence>)],
+    ) -> Result<(), ProviderError> {
         let uid = self.get_event(master).await?["iCalUID"].as_str().unwrap_or_default().to_string();
         let url = self.events_url();
-        let v: Value = API.paced(&self.pacer, || self.client.get(&url).query(&[("iCalUID", uid.as_str()), ("maxResults", "2500")]).bearer_auth(self.access_token.expose()), "answer").await?;
+        let v: Value = API
+            .paced(
+                &self.pacer,
+                || self.client.get(&url).query(&[("iCalUID", uid.as_str()), ("maxResults", "2500")]).bearer_auth(self.access_token.expose()),
+                "answer",
+            )
+            .await?;
         for item in v["items"].as_array().into_iter().flatten() {
-            let original = item["originalStartTime"]["dateTime"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| occurrence_key(t.to_utc()));
+            let original =
+                item["originalStartTime"]["dateTime"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| occurrence_key(t.to_utc()));
             let stale = item["recurringEventId"] == master && item["status"] != "cancelled" && item["summary"] == old;
             if stale && !written.iter().any(|(k, _)| Some(k) == original.as_ref()) {
                 let id = item["id"].as_str().unwrap_or_default();
@@ -216,8 +244,20 @@ impl GoogleCalendar {
     async fn marked(&self, marker: &str) -> Result<Option<String>, ProviderError> {
         let url = self.events_url();
         let property = format!("{MARKER}={marker}");
-        let v: Value = API.paced(&self.pacer, || self.client.get(&url).query(&[("privateExtendedProperty", property.as_str())]).bearer_auth(self.access_token.expose()), "answer").await?;
-        Ok(v["items"].as_array().into_iter().flatten().find(|e| e["status"] != "cancelled" && e.get("recurringEventId").is_none()).and_then(|e| e["id"].as_str()).map(str::to_string))
+        let v: Value = API
+            .paced(
+                &self.pacer,
+                || self.client.get(&url).query(&[("privateExtendedProperty", property.as_str())]).bearer_auth(self.access_token.expose()),
+                "answer",
+            )
+            .await?;
+        Ok(v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["status"] != "cancelled" && e.get("recurringEventId").is_none())
+            .and_then(|e| e["id"].as_str())
+            .map(str::to_string))
     }
 
     async fn put_master(&self, put: &Put<'_>) -> Result<Written, ProviderError> {
@@ -234,8 +274,13 @@ impl GoogleCalendar {
         }
         let create = EventBody { id: Some(put.key), ..body.clone() };
         let url = self.events_url();
-        let made: Result<Value, _> = API.paced(&self.pacer, || self.client.post(&url).query(&[("sendUpdates", updates(put.draft.notify))]).bearer_auth(self.access_token.expose()).json(&create), "answer")
-        .await;
+        let made: Result<Value, _> = API
+            .paced(
+                &self.pacer,
+                || self.client.post(&url).query(&[("sendUpdates", updates(put.draft.notify))]).bearer_auth(self.access_token.expose()).json(&create),
+                "answer",
+            )
+            .await;
         match made {
             Ok(v) => Ok(written(&v, put.key)),
             // An earlier attempt made it: bring that event in line instead of a second one —
@@ -244,7 +289,10 @@ impl GoogleCalendar {
                 Some(sent) => {
                     let there = self.get_event(put.key).await?;
                     if !holds(&there, sent) {
-                        return Err(ProviderError::made_and_changed(put.key, "The event calsync made was changed in Google Calendar before calsync heard back."));
+                        return Err(ProviderError::made_and_changed(
+                            put.key,
+                            "The event calsync made was changed in Google Calendar before calsync heard back.",
+                        ));
                     }
                     self.patch(put.key, &body, put.draft.notify, there["etag"].as_str()).await
                 }
@@ -275,8 +323,9 @@ impl GoogleCalendar {
 
     pub(super) async fn remove_event(&self, id: &str, notify: bool) -> Result<(), ProviderError> {
         let url = self.event_url(id);
-        let done: Result<Value, _> = API.paced(&self.pacer, || self.client.delete(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()), "answer")
-        .await;
+        let done: Result<Value, _> = API
+            .paced(&self.pacer, || self.client.delete(&url).query(&[("sendUpdates", updates(notify))]).bearer_auth(self.access_token.expose()), "answer")
+            .await;
         match done {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone) => Ok(()),

@@ -46,7 +46,8 @@ pub struct Range {
     pub recurrence_time_zone: &'static str,
 }
 
-const DAYS: [(&str, &str); 7] = [("MO", "monday"), ("TU", "tuesday"), ("WE", "wednesday"), ("TH", "thursday"), ("FR", "friday"), ("SA", "saturday"), ("SU", "sunday")];
+const DAYS: [(&str, &str); 7] =
+    [("MO", "monday"), ("TU", "tuesday"), ("WE", "wednesday"), ("TH", "thursday"), ("FR", "friday"), ("SA", "saturday"), ("SU", "sunday")];
 const INDEX: [(i32, &str); 5] = [(1, "first"), (2, "second"), (3, "third"), (4, "fourth"), (-1, "last")];
 
 fn day_name(code: &str) -> Option<&'static str> {
@@ -78,7 +79,9 @@ pub fn to_graph(rule: &str, start: DateTime<Utc>, tz: Tz) -> Result<PatternedRec
         parts.push((k.to_ascii_uppercase(), v.to_string()));
     }
     let get = |k: &str| parts.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    if let Some((k, _)) = parts.iter().find(|(k, _)| !matches!(k.as_str(), "FREQ" | "INTERVAL" | "COUNT" | "UNTIL" | "BYDAY" | "BYMONTHDAY" | "BYMONTH" | "BYSETPOS" | "WKST")) {
+    if let Some((k, _)) =
+        parts.iter().find(|(k, _)| !matches!(k.as_str(), "FREQ" | "INTERVAL" | "COUNT" | "UNTIL" | "BYDAY" | "BYMONTHDAY" | "BYMONTH" | "BYSETPOS" | "WKST"))
+    {
         return Err(refuse(&format!("{k} has no Outlook equivalent")));
     }
     let local = start.with_timezone(&tz);
@@ -141,7 +144,13 @@ pub fn to_graph(rule: &str, start: DateTime<Utc>, tz: Tz) -> Result<PatternedRec
         other => return Err(refuse(&format!("FREQ={other} with these parts has no Outlook equivalent"))),
     }
     let start_date = local.date_naive().to_string();
-    let range = |kind, end_date, number_of_occurrences| Range { kind, start_date: start_date.clone(), end_date, number_of_occurrences, recurrence_time_zone: tz.name() };
+    let range = |kind, end_date, number_of_occurrences| Range {
+        kind,
+        start_date: start_date.clone(),
+        end_date,
+        number_of_occurrences,
+        recurrence_time_zone: tz.name(),
+    };
     let range = match (get("COUNT"), get("UNTIL")) {
         (Some(_), Some(_)) => return Err(refuse("COUNT and UNTIL together")),
         (Some(n), None) => {

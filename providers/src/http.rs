@@ -13,12 +13,7 @@ use crate::{ErrorKind, ProviderError};
 
 /// A client for the providers' APIs (operator-set addresses: trusted).
 pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
+    reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION"))).build().unwrap_or_default()
 }
 
 /// A `Retry-After` value in seconds; the HTTP-date form is rare from these APIs and read as

@@ -35,7 +35,6 @@ pub struct ReadLimits {
     pub cursor_body_max: usize,
 }
 
-
 /// What a feed remembers between runs (the first line of its cursor; the body follows).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct FeedState {
@@ -101,7 +100,13 @@ pub async fn read_feed(body: String, window: Window, floating: Tz, limits: ReadL
 
 /// Expands events read already (a provider's, in the reader's form) off the async runtime,
 /// within `limits`.
-pub async fn expand_calendar(calendar: ical::Calendar, window: Window, floating: Tz, limits: ReadLimits, owner: Owner) -> Result<(Snapshot, Vec<String>), ProviderError> {
+pub async fn expand_calendar(
+    calendar: ical::Calendar,
+    window: Window,
+    floating: Tz,
+    limits: ReadLimits,
+    owner: Owner,
+) -> Result<(Snapshot, Vec<String>), ProviderError> {
     off_runtime(move || expand_until(calendar, window, floating, limits, &owner, std::time::Instant::now() + limits.deadline)).await
 }
 
@@ -109,7 +114,14 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> Result<T, Provide
     tokio::task::spawn_blocking(work).await.map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("Reading the feed failed unexpectedly ({e}).")))?
 }
 
-fn expand_until(mut calendar: ical::Calendar, window: Window, floating: Tz, limits: ReadLimits, owner: &Owner, deadline: std::time::Instant) -> Result<(Snapshot, Vec<String>), ProviderError> {
+fn expand_until(
+    mut calendar: ical::Calendar,
+    window: Window,
+    floating: Tz,
+    limits: ReadLimits,
+    owner: &Owner,
+    deadline: std::time::Instant,
+) -> Result<(Snapshot, Vec<String>), ProviderError> {
     calendar.set_owner(owner);
     let opts = ical::Options { from: window.from, to: window.to, floating, max_instances: limits.max_instances };
     let budget = ical::Budget::new(limits.max_steps, Some(deadline));
@@ -133,13 +145,7 @@ impl IcalFeed {
         let same_window = previous.is_some_and(|p| p.window == Some(window.key()));
         let unchanged = same_window && previous.is_some_and(|p| p.content_hash == content_hash);
         let keep = body.len() <= self.limits.cursor_body_max;
-        let state = FeedState {
-            etag: validators.etag,
-            last_modified: validators.last_modified,
-            content_hash,
-            window: Some(window.key()),
-            body_kept: keep,
-        };
+        let state = FeedState { etag: validators.etag, last_modified: validators.last_modified, content_hash, window: Some(window.key()), body_kept: keep };
         let next = encode(&state, if keep { &body } else { "" });
         if unchanged {
             return Ok(Fetch { outcome: Outcome::Unchanged, cursor: next, warnings: Vec::new(), repair: false });
@@ -160,7 +166,9 @@ impl Provider for IcalFeed {
         let same_window = previous.as_ref().is_some_and(|(state, _)| state.window == Some(window.key()));
         let got = self.client.get(&self.url, &validators).await.map_err(|e| e.into_provider_error())?;
         match (got, previous) {
-            (Fetched::NotModified, Some(_)) if same_window => Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new(), repair: false }),
+            (Fetched::NotModified, Some(_)) if same_window => {
+                Ok(Fetch { outcome: Outcome::Unchanged, cursor: cursor.clone(), warnings: Vec::new(), repair: false })
+            }
             // The window moved and the last body is kept: expand it again.
             (Fetched::NotModified, Some((state, body))) if state.body_kept => {
                 let (snapshot, warnings) = read_feed(body.to_owned(), window, self.floating, self.limits, self.owner.clone()).await?;
@@ -170,7 +178,9 @@ impl Provider for IcalFeed {
             // The window moved and the body was too big to keep: fetch it in full once.
             (Fetched::NotModified, previous) => match self.client.get(&self.url, &Validators::default()).await.map_err(|e| e.into_provider_error())? {
                 Fetched::Body { bytes, validators, .. } => self.from_body(bytes, validators, previous.as_ref().map(|(s, _)| s), window).await,
-                Fetched::NotModified => Err(ProviderError::new(ErrorKind::Malformed, "The feed server answered 304 Not Modified to a request that had nothing to compare with.")),
+                Fetched::NotModified => {
+                    Err(ProviderError::new(ErrorKind::Malformed, "The feed server answered 304 Not Modified to a request that had nothing to compare with."))
+                }
             },
             (Fetched::Body { bytes, validators, .. }, previous) => self.from_body(bytes, validators, previous.as_ref().map(|(s, _)| s), window).await,
         }

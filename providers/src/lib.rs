@@ -13,23 +13,23 @@ pub mod secret;
 pub mod account;
 pub mod error;
 pub mod fetch;
-pub mod http;
 pub mod google;
 pub mod google_events;
+pub mod google_write;
+pub mod graph_recurrence;
+pub mod guard;
+pub mod http;
+pub mod ical_feed;
 pub mod oauth;
 pub mod outlook;
-pub mod pace;
-pub mod guard;
-pub mod ical_feed;
-pub mod google_write;
 pub mod outlook_write;
-pub mod graph_recurrence;
+pub mod pace;
 pub mod write;
 
 use chrono::{DateTime, Utc};
 
-use crate::secret::Secret;
 use crate::events::{Instance, Series, Snapshot, When};
+use crate::secret::Secret;
 pub use error::{ErrorKind, ProviderError};
 
 /// The sync window, [from, to).

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, TokenResponse, TokenUrl,
 };
 
 use super::{ErrorKind, ProviderError};
@@ -103,12 +103,8 @@ impl OAuthClient {
     pub async fn revoke(&self, http: &reqwest::Client, refresh_token: &Secret) -> Result<(), ProviderError> {
         let Some(url) = &self.revoke_url else { return Ok(()) };
         let failed = |why: String| ProviderError::new(ErrorKind::Server, format!("{} did not confirm the revocation ({why}).", self.provider));
-        let answer = http
-            .post(url)
-            .form(&[("token", refresh_token.expose()), ("token_type_hint", "refresh_token")])
-            .send()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let answer =
+            http.post(url).form(&[("token", refresh_token.expose()), ("token_type_hint", "refresh_token")]).send().await.map_err(|e| failed(e.to_string()))?;
         match answer.status().as_u16() {
             200..=299 => Ok(()),
             // Already revoked or expired: nothing left to revoke.
@@ -117,7 +113,10 @@ impl OAuthClient {
         }
     }
 
-    fn tokens<T: TokenResponse>(&self, answer: Result<T, RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::StandardErrorResponse<BasicErrorResponseType>>>) -> Result<Tokens, ProviderError> {
+    fn tokens<T: TokenResponse>(
+        &self,
+        answer: Result<T, RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::StandardErrorResponse<BasicErrorResponseType>>>,
+    ) -> Result<Tokens, ProviderError> {
         match answer {
             Ok(t) => Ok(Tokens {
                 access_token: Secret::new(t.access_token().secret()),
@@ -131,8 +130,12 @@ impl OAuthClient {
                 ErrorKind::Invalid,
                 format!("{} refused calsync's sign-in ({}). Check the OAuth client settings.", self.provider, e.error()),
             )),
-            Err(RequestTokenError::Request(e)) => Err(ProviderError::new(ErrorKind::Server, format!("Could not reach {}'s sign-in service ({e}). Try again.", self.provider))),
-            Err(RequestTokenError::Parse(e, _)) => Err(ProviderError::new(ErrorKind::Malformed, format!("{}'s sign-in service answered something unreadable ({e}).", self.provider))),
+            Err(RequestTokenError::Request(e)) => {
+                Err(ProviderError::new(ErrorKind::Server, format!("Could not reach {}'s sign-in service ({e}). Try again.", self.provider)))
+            }
+            Err(RequestTokenError::Parse(e, _)) => {
+                Err(ProviderError::new(ErrorKind::Malformed, format!("{}'s sign-in service answered something unreadable ({e}).", self.provider)))
+            }
             Err(RequestTokenError::Other(e)) => Err(ProviderError::new(ErrorKind::Malformed, format!("{}'s sign-in service failed ({e}).", self.provider))),
         }
     }

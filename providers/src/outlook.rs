@@ -26,9 +26,9 @@ use super::account::{CalendarEntry, Channel};
 use super::http::{self, Api};
 use super::oauth::OAuthClient;
 use super::{Change, Cursor, ErrorKind, Fetch, Outcome, Provider, ProviderError, Window};
-use crate::secret::Secret;
 use crate::busy::{Kind, Response, Show, Signals};
 use crate::events::{Fingerprint, Instance, Series, Snapshot, Status, When};
+use crate::secret::Secret;
 
 /// Where Microsoft is (configuration) and who calsync is there.
 #[derive(Debug, Clone)]
@@ -335,11 +335,19 @@ pub(crate) fn error_of(status: u16, retry_after: Option<Duration>, body: &str) -
     Some(match status {
         401 => ProviderError::new(ErrorKind::Unauthorized, "Outlook no longer accepts calsync's access (401). Reconnect the calendar."),
         403 => ProviderError::new(ErrorKind::Forbidden, format!("Outlook refused access to this calendar (403 {code}).")),
-        404 => ProviderError::new(ErrorKind::NotFound, "Outlook says this calendar does not exist (404): it may have been deleted or unshared. Reconnect or remove it."),
+        404 => ProviderError::new(
+            ErrorKind::NotFound,
+            "Outlook says this calendar does not exist (404): it may have been deleted or unshared. Reconnect or remove it.",
+        ),
         409 => ProviderError::new(ErrorKind::Conflict, format!("Outlook reported a conflict (409 {code}).")),
         412 => ProviderError::new(ErrorKind::PreconditionFailed, "The event changed in Outlook meanwhile (412)."),
         429 => ProviderError::rate_limited(format!("Outlook asked calsync to slow down (429 {code}). The next sync waits and tries again."), retry_after),
-        500..=599 => ProviderError { kind: ErrorKind::Server, message: format!("Outlook had a server error ({status}). The next sync will try again."), retry_after, event: None },
+        500..=599 => ProviderError {
+            kind: ErrorKind::Server,
+            message: format!("Outlook had a server error ({status}). The next sync will try again."),
+            retry_after,
+            event: None,
+        },
         _ => ProviderError::new(ErrorKind::Invalid, format!("Outlook refused the request ({status} {code}).")),
     })
 }
@@ -370,7 +378,10 @@ impl OutlookCalendar {
                     return Ok(None);
                 }
                 if answer.success() && !answer.json {
-                    return Err(ProviderError::new(ErrorKind::Malformed, format!("Outlook answered {} with something that is not JSON. The next sync will try again.", answer.status)));
+                    return Err(ProviderError::new(
+                        ErrorKind::Malformed,
+                        format!("Outlook answered {} with something that is not JSON. The next sync will try again.", answer.status),
+                    ));
                 }
                 API.read(&answer, "answer").map(Some)
             })
@@ -415,7 +426,13 @@ impl OutlookCalendar {
 
     fn start_url(&self, window: Window) -> String {
         let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        format!("{}/me/{}/calendarView/delta?startDateTime={}&endDateTime={}", self.graph.trim_end_matches('/'), calendar_path(&self.calendar_id), at(window.from), at(window.to))
+        format!(
+            "{}/me/{}/calendarView/delta?startDateTime={}&endDateTime={}",
+            self.graph.trim_end_matches('/'),
+            calendar_path(&self.calendar_id),
+            at(window.from),
+            at(window.to)
+        )
     }
 
     async fn full(&self, window: Window, repair: bool) -> Result<Fetch, ProviderError> {
@@ -442,7 +459,8 @@ impl OutlookCalendar {
         for i in &instances {
             by_uid.entry(&i.uid).or_default().push(i);
         }
-        let masters: Vec<String> = round.events.iter().filter_map(|e| e.series_master_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let masters: Vec<String> =
+            round.events.iter().filter_map(|e| e.series_master_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         let mut fields = BTreeMap::new();
         for id in masters {
             // A master only for its fields; without it, the series keeps its occurrences'.
@@ -493,10 +511,13 @@ impl OutlookCalendar {
             };
             let inside = i.end.instant(chrono_tz::UTC) > window.from && i.start.instant(chrono_tz::UTC) < window.to;
             match (&e.series_master_id, inside) {
-                (None, true) => changes.push(Change::Series { series: match e.place() {
-                    Some(place) => with_place(series_of(&e.id, &[&i], e.change_key.clone()), place),
-                    None => series_of(&e.id, &[&i], e.change_key.clone()),
-                }, instances: vec![i] }),
+                (None, true) => changes.push(Change::Series {
+                    series: match e.place() {
+                        Some(place) => with_place(series_of(&e.id, &[&i], e.change_key.clone()), place),
+                        None => series_of(&e.id, &[&i], e.change_key.clone()),
+                    },
+                    instances: vec![i],
+                }),
                 (None, false) => changes.push(Change::SeriesRemoved { uid: e.id.clone() }),
                 (Some(_), true) => changes.push(Change::Instance(i)),
                 (Some(_), false) => changes.push(Change::InstanceRemoved { uid: i.uid.to_string(), recurrence_id: i.recurrence_id }),
@@ -515,7 +536,7 @@ fn cursor_of(delta_link: String, window: Window, full_at: i64) -> Cursor {
 impl Provider for OutlookCalendar {
     async fn fetch(&self, window: Window, cursor: &Cursor) -> Result<Fetch, ProviderError> {
         let state: Option<State> = cursor.0.as_deref().and_then(|s| serde_json::from_str(s).ok());
-                match state {
+        match state {
             Some(s) if (s.from, s.to) == window.key() && !crate::repair_due(s.full_at, self.repair_every) => self.incremental(window, &s).await,
             Some(_) => self.full(window, true).await,
             None => self.full(window, false).await,
@@ -575,7 +596,11 @@ pub async fn account(graph: &str, token: &Secret, timeout: Duration) -> Result<(
     let client = http::client(timeout);
     let base = graph.trim_end_matches('/');
     let me: Me = API.once(client.get(format!("{base}/me")).bearer_auth(token.expose()), "account").await?;
-    let email = me.mail.or(me.user_principal_name).map(|m| m.to_lowercase()).ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Outlook did not say which account this is."))?;
+    let email = me
+        .mail
+        .or(me.user_principal_name)
+        .map(|m| m.to_lowercase())
+        .ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Outlook did not say which account this is."))?;
     let list: Calendars = API.once(client.get(format!("{base}/me/calendars")).bearer_auth(token.expose()), "calendar list").await?;
     let calendars = list
         .value
@@ -602,7 +627,14 @@ pub const SUBSCRIPTION_MINUTES: i64 = 4230;
 /// is the calendar's own events (`/me/calendars/{id}/events`, or `/me/calendar/events` for the
 /// default calendar of a record without a Calendar ID): the documented `/me/events` would not
 /// say which of the account's calendars changed.
-pub async fn subscribe(client: &reqwest::Client, graph: &str, access: &Secret, calendar_id: &str, address: &str, client_state: &str) -> Result<Channel, ProviderError> {
+pub async fn subscribe(
+    client: &reqwest::Client,
+    graph: &str,
+    access: &Secret,
+    calendar_id: &str,
+    address: &str,
+    client_state: &str,
+) -> Result<Channel, ProviderError> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Request<'a> {
@@ -630,14 +662,16 @@ pub async fn subscribe(client: &reqwest::Client, graph: &str, access: &Secret, c
     };
     let request = client.post(format!("{}/subscriptions", graph.trim_end_matches('/'))).bearer_auth(access.expose()).json(&body);
     let made: Subscription = API.once(request, "subscription").await?;
-    let expires_at = made.expiration_date_time.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.naive_utc()).unwrap_or(expires.naive_utc());
+    let expires_at =
+        made.expiration_date_time.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.naive_utc()).unwrap_or(expires.naive_utc());
     let id = made.id.ok_or_else(|| ProviderError::new(ErrorKind::Malformed, "Outlook's subscription has no id."))?;
     Ok(Channel { id, resource_id: None, expires_at })
 }
 
 /// Deletes a subscription; one Graph no longer knows is gone already.
 pub async fn unsubscribe(client: &reqwest::Client, graph: &str, access: &Secret, id: &str) -> Result<(), ProviderError> {
-    let answer = API.exchange(client.delete(format!("{}/subscriptions/{id}", graph.trim_end_matches('/'))).bearer_auth(access.expose()), http::MAX_ANSWER).await?;
+    let answer =
+        API.exchange(client.delete(format!("{}/subscriptions/{id}", graph.trim_end_matches('/'))).bearer_auth(access.expose()), http::MAX_ANSWER).await?;
     match answer.status {
         200..=299 | 404 => Ok(()),
         s => Err(refusal(s, answer.retry_after, &answer.body)),

@@ -201,7 +201,18 @@ impl OutlookCalendar {
         let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let first = format!("{}/instances", self.event_url(master));
         let (from, to) = (f(from), f(to));
-        let mut page: Value = API.paced(&self.pacer, || self.client.get(&first).query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str()), ("$top", "100")]).bearer_auth(self.access_token.expose()), "answer").await?;
+        let mut page: Value = API
+            .paced(
+                &self.pacer,
+                || {
+                    self.client
+                        .get(&first)
+                        .query(&[("startDateTime", from.as_str()), ("endDateTime", to.as_str()), ("$top", "100")])
+                        .bearer_auth(self.access_token.expose())
+                },
+                "answer",
+            )
+            .await?;
         let mut out = Vec::new();
         for _ in 0..super::outlook::MAX_PAGES {
             out.extend(page["value"].as_array().cloned().unwrap_or_default());
@@ -246,7 +257,12 @@ impl OutlookCalendar {
             match (now, item) {
                 (Some(o), Some(item)) if o.cancelled => self.remove_event(item["id"].as_str().unwrap_or_default(), d.notify).await?,
                 (Some(o), None) if o.cancelled => {}
-                (_, None) => return Err(ProviderError::new(ErrorKind::Invalid, format!("Outlook cannot bring back the occurrence at {key}: it was deleted from the series there."))),
+                (_, None) => {
+                    return Err(ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!("Outlook cannot bring back the occurrence at {key}: it was deleted from the series there."),
+                    ))
+                }
                 (_, Some(item)) => {
                     let (title, start, end) = now.cloned().unwrap_or_default().resolve(original, &d.title, length);
                     self.patch(item["id"].as_str().unwrap_or_default(), &OccurrenceBody { subject: &title, start: at(d, start), end: at(d, end) }).await?;
@@ -352,7 +368,8 @@ impl OutlookCalendar {
                 continue;
             }
             let payload = Batch { requests };
-            let answers: Result<BatchAnswers, _> = API.paced(&self.pacer, || self.client.post(&batch_url).bearer_auth(self.access_token.expose()).json(&payload), "batch answer").await;
+            let answers: Result<BatchAnswers, _> =
+                API.paced(&self.pacer, || self.client.post(&batch_url).bearer_auth(self.access_token.expose()).json(&payload), "batch answer").await;
             match answers {
                 Ok(answers) => {
                     for r in answers.responses {
@@ -360,7 +377,11 @@ impl OutlookCalendar {
                         let status = r.status.unwrap_or(500);
                         out[i] = Some(if (200..300).contains(&status) {
                             let made = written(&r.body, "");
-                            if made.external_id.is_empty() { Err(ProviderError::new(ErrorKind::Malformed, "Outlook made the event but did not say its id.")) } else { Ok(made) }
+                            if made.external_id.is_empty() {
+                                Err(ProviderError::new(ErrorKind::Malformed, "Outlook made the event but did not say its id."))
+                            } else {
+                                Ok(made)
+                            }
                         } else {
                             // Header names are case-insensitive; Graph spells this one so.
                             let wait = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).and_then(|(_, v)| http::seconds(v));

@@ -55,12 +55,25 @@ impl Occurrence {
     }
 
     /// What an occurrence looks like against its series: `None` when it follows it.
-    pub fn of(original: DateTime<Utc>, series_title: &str, length: chrono::Duration, cancelled: bool, title: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Occurrence> {
+    pub fn of(
+        original: DateTime<Utc>,
+        series_title: &str,
+        length: chrono::Duration,
+        cancelled: bool,
+        title: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Option<Occurrence> {
         if cancelled {
             return Some(Occurrence { cancelled: true, ..Occurrence::default() });
         }
         let moved = start != original || end != original + length;
-        let o = Occurrence { cancelled: false, title: (title != series_title).then(|| title.to_string()), start: moved.then_some(start), end: moved.then_some(end) };
+        let o = Occurrence {
+            cancelled: false,
+            title: (title != series_title).then(|| title.to_string()),
+            start: moved.then_some(start),
+            end: moved.then_some(end),
+        };
         (o != Occurrence::default()).then_some(o)
     }
 }
@@ -88,7 +101,6 @@ pub fn parse_occurrence_key(s: &str) -> Option<DateTime<Utc>> {
     }
     chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ").ok().map(|t| t.and_utc())
 }
-
 
 /// One write of a copy.
 #[derive(Debug, Clone)]

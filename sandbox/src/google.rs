@@ -114,7 +114,11 @@ async fn events_get(State(state): State<Shared>, Path((cid, eid)): Path<(String,
         Err(r) => return r,
     };
     let cid = if cid == "primary" { email.clone() } else { cid };
-    let found = state.calendars.get(&cid).filter(|c| c.owner == email).and_then(|c| c.events.get(&eid).map(|(e, _)| e.clone()).or_else(|| super::google_instances::unstored(&c.events, &eid)));
+    let found = state
+        .calendars
+        .get(&cid)
+        .filter(|c| c.owner == email)
+        .and_then(|c| c.events.get(&eid).map(|(e, _)| e.clone()).or_else(|| super::google_instances::unstored(&c.events, &eid)));
     match found {
         Some(event) => Json(event).into_response(),
         None => error(404, "notFound", "Not Found"),
@@ -128,7 +132,9 @@ fn writable(state: &super::SandboxState, headers: &HeaderMap, cid: &str) -> Resu
     let cid = if cid == "primary" { email.clone() } else { cid.to_string() };
     match state.calendars.get(&cid).filter(|c| c.owner == email) {
         None => Err(error(404, "notFound", "Not Found")),
-        Some(c) if !matches!(c.access_role.as_str(), "owner" | "writer") => Err(error(403, "requiredAccessLevel", "You need to have writer access to this calendar.")),
+        Some(c) if !matches!(c.access_role.as_str(), "owner" | "writer") => {
+            Err(error(403, "requiredAccessLevel", "You need to have writer access to this calendar."))
+        }
         Some(_) => Ok(cid),
     }
 }
@@ -136,9 +142,7 @@ fn writable(state: &super::SandboxState, headers: &HeaderMap, cid: &str) -> Resu
 /// `If-Match` against the stored etag: 412 `conditionNotMet` on a mismatch.
 fn precondition(headers: &HeaderMap, event: &Value) -> Result<(), Response> {
     match headers.get("if-match").and_then(|v| v.to_str().ok()) {
-        Some(want) if want != "*" && Some(want) != event.get("etag").and_then(Value::as_str) => {
-            Err(error(412, "conditionNotMet", "Precondition Failed"))
-        }
+        Some(want) if want != "*" && Some(want) != event.get("etag").and_then(Value::as_str) => Err(error(412, "conditionNotMet", "Precondition Failed")),
         _ => Ok(()),
     }
 }
@@ -150,7 +154,13 @@ fn valid_id(id: &str) -> bool {
 
 /// `events.insert`: `start` and `end` required; a client-chosen `id` is kept, and taken twice
 /// is 409 `duplicate` (how a retry finds out it already succeeded).
-async fn events_insert(State(state): State<Shared>, Path(cid): Path<String>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>, Json(body): Json<Value>) -> Response {
+async fn events_insert(
+    State(state): State<Shared>,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> Response {
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     let send = q.get("sendUpdates").cloned().unwrap_or_else(|| "false".into());
     state.requests.push(format!("POST event {cid} sendUpdates={send}"));

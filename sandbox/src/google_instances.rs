@@ -89,7 +89,12 @@ fn exceptions<'a>(events: &'a Events, master_id: &str) -> HashMap<DateTime<Utc>,
 }
 
 /// `events.instances`: the instances of a recurring event, exceptions as stored.
-pub async fn instances(State(state): State<Shared>, Path((cid, eid)): Path<(String, String)>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn instances(
+    State(state): State<Shared>,
+    Path((cid, eid)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     state.requests.push(format!("GET instances {cid}"));
     let email = match super::google::account(&state, &headers) {

@@ -82,14 +82,17 @@ async fn batch(State(state): State<Shared>, headers: HeaderMap, Json(body): Json
         };
         let has_body = item.get("body").is_some_and(|b| !b.is_null());
         if has_body && item["headers"].get("Content-Type").or_else(|| item["headers"].get("content-type")).is_none() {
-            responses.push(json!({"id": id, "status": 400, "body": {"error": {"code": "BadRequest", "message": "A request with a body needs a Content-Type header."}}}));
+            responses.push(
+                json!({"id": id, "status": 400, "body": {"error": {"code": "BadRequest", "message": "A request with a body needs a Content-Type header."}}}),
+            );
             continue;
         }
         let mut request = axum::http::Request::builder().method(method).uri(format!("/graph/v1.0/{}", url.trim_start_matches('/')));
         if let Some(auth) = headers.get("authorization") {
             request = request.header("authorization", auth.clone());
         }
-        let request = request.header("content-type", "application/json").body(axum::body::Body::from(if has_body { item["body"].to_string() } else { String::new() }));
+        let request =
+            request.header("content-type", "application/json").body(axum::body::Body::from(if has_body { item["body"].to_string() } else { String::new() }));
         let Ok(request) = request else {
             responses.push(json!({"id": id, "status": 400, "body": {"error": {"code": "BadRequest", "message": "Invalid request."}}}));
             continue;
@@ -145,7 +148,14 @@ async fn subscribe(State(shared): State<Shared>, headers: HeaderMap, Json(body):
     let now = chrono::Utc::now();
     let asked = body["expirationDateTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc());
     let expires = asked.filter(|t| *t > now).unwrap_or(now + chrono::Duration::minutes(4230)).min(now + chrono::Duration::minutes(4230));
-    let sub = super::state::Subscription { id: super::random_id(), calendar, owner, url: url.clone(), client_state: body["clientState"].as_str().map(str::to_owned), expires };
+    let sub = super::state::Subscription {
+        id: super::random_id(),
+        calendar,
+        owner,
+        url: url.clone(),
+        client_state: body["clientState"].as_str().map(str::to_owned),
+        expires,
+    };
     let answer = json!({"id": sub.id, "resource": body["resource"], "changeType": body["changeType"], "clientState": sub.client_state, "notificationUrl": url, "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)});
     shared.lock().unwrap_or_else(|e| e.into_inner()).subscriptions.push(sub);
     (StatusCode::CREATED, Json(answer)).into_response()
@@ -185,7 +195,10 @@ async fn me(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     state.requests.push("GET me".into());
     match account(&state, &headers) {
-        Ok(email) => Json(json!({"id": format!("user-{}", email.len()), "displayName": email.split('@').next().unwrap_or(""), "mail": email, "userPrincipalName": email})).into_response(),
+        Ok(email) => Json(
+            json!({"id": format!("user-{}", email.len()), "displayName": email.split('@').next().unwrap_or(""), "mail": email, "userPrincipalName": email}),
+        )
+        .into_response(),
         Err(r) => r,
     }
 }
@@ -273,7 +286,11 @@ async fn create(State(state): State<Shared>, Path(cid): Path<String>, headers: H
         }
     }
     let id = format!("AAMk{}", super::random_id());
-    let made = if super::graph_series::is_series(&body) { super::graph_series::put_master(&mut state, &cid, &id, body, None) } else { state.put_graph_event(&cid, &id, body) };
+    let made = if super::graph_series::is_series(&body) {
+        super::graph_series::put_master(&mut state, &cid, &id, body, None)
+    } else {
+        state.put_graph_event(&cid, &id, body)
+    };
     match made {
         Some(e) => (StatusCode::CREATED, Json(e)).into_response(),
         None => error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
@@ -350,12 +367,7 @@ async fn calendars(State(state): State<Shared>, headers: HeaderMap) -> Response 
         Ok(e) => e,
         Err(r) => return r,
     };
-    let value: Vec<Value> = state
-        .graph
-        .values()
-        .filter(|c| c.owner == email)
-        .map(|c| calendar_json(c, &email))
-        .collect();
+    let value: Vec<Value> = state.graph.values().filter(|c| c.owner == email).map(|c| calendar_json(c, &email)).collect();
     Json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('me')/calendars", "value": value})).into_response()
 }
 
@@ -419,10 +431,20 @@ fn delta_in(shared: &Shared, cid: Option<String>, at: &str, headers: &HeaderMap,
     } else {
         match (q.get("startDateTime"), q.get("endDateTime")) {
             (Some(f), Some(t)) => (0, state.change, f.clone(), t.clone(), 0),
-            _ => return error(400, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."),
+            _ => {
+                return error(
+                    400,
+                    "ErrorInvalidParameter",
+                    "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
+                )
+            }
         }
     };
-    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).map(|t| t.naive_utc()).or_else(|_| chrono::NaiveDateTime::parse_from_str(s.get(..19).unwrap_or(s), "%Y-%m-%dT%H:%M:%S"));
+    let parse = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.naive_utc())
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(s.get(..19).unwrap_or(s), "%Y-%m-%dT%H:%M:%S"))
+    };
     let (Ok(win_from), Ok(win_to)) = (parse(&from), parse(&to)) else {
         return error(400, "ErrorInvalidParameter", "StartDateTime and EndDateTime must be ISO 8601.");
     };

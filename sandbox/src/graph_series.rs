@@ -113,7 +113,11 @@ fn instance_id(master_id: &str, original: DateTime<Utc>) -> String {
 
 /// The ids of a master's occurrences and exceptions.
 fn instances_of(state: &SandboxState, calendar: &str, master_id: &str) -> Vec<String> {
-    state.graph.get(calendar).map(|c| c.events.iter().filter(|(_, (e, _))| e.as_ref().is_some_and(|e| e["seriesMasterId"] == master_id)).map(|(id, _)| id.clone()).collect()).unwrap_or_default()
+    state
+        .graph
+        .get(calendar)
+        .map(|c| c.events.iter().filter(|(_, (e, _))| e.as_ref().is_some_and(|e| e["seriesMasterId"] == master_id)).map(|(id, _)| id.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// Stores a master (as `seriesMaster`) and lays out or refreshes its occurrences. `before`:
@@ -163,9 +167,17 @@ pub async fn instances(State(state): State<Shared>, Path(id): Path<String>, head
         Ok(e) => e,
         Err(r) => return r,
     };
-    let bound = |k: &str| q.get(k).and_then(|t| DateTime::parse_from_rfc3339(t).ok().map(|t| t.to_utc()).or_else(|| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc())));
+    let bound = |k: &str| {
+        q.get(k).and_then(|t| {
+            DateTime::parse_from_rfc3339(t).ok().map(|t| t.to_utc()).or_else(|| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc()))
+        })
+    };
     let (Some(from), Some(to)) = (bound("startDateTime"), bound("endDateTime")) else {
-        return error(400, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.");
+        return error(
+            400,
+            "ErrorInvalidParameter",
+            "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
+        );
     };
     let Some(cal) = state.graph.values().filter(|c| c.owner == email).find(|c| c.events.get(&id).is_some_and(|(e, _)| e.is_some())) else {
         return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
@@ -187,7 +199,14 @@ pub async fn instances(State(state): State<Shared>, Path(id): Path<String>, head
     let mut body = json!({"value": page});
     if skip + top < value.len() {
         let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        body["@odata.nextLink"] = json!(format!("{}/graph/v1.0/me/events/{}/instances?startDateTime={}&endDateTime={}&$top={top}&$skip={}", state.base, url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>(), f(from), f(to), skip + top));
+        body["@odata.nextLink"] = json!(format!(
+            "{}/graph/v1.0/me/events/{}/instances?startDateTime={}&endDateTime={}&$top={top}&$skip={}",
+            state.base,
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>(),
+            f(from),
+            f(to),
+            skip + top
+        ));
     }
     Json(body).into_response()
 }

@@ -274,7 +274,8 @@ impl Sandbox {
         use serde_json::json;
         let day = |d: i64| (Utc::now().date_naive() + Duration::days(d)).format("%Y-%m-%d").to_string();
         let at = |d: i64, h: u32, m: u32| format!("{}T{h:02}:{m:02}:00Z", day(d));
-        let timed = |summary: &str, d: i64, h: u32, len: u32| json!({"summary": summary, "start": {"dateTime": at(d, h, 0)}, "end": {"dateTime": at(d, h + len, 0)}});
+        let timed =
+            |summary: &str, d: i64, h: u32, len: u32| json!({"summary": summary, "start": {"dateTime": at(d, h, 0)}, "end": {"dateTime": at(d, h + len, 0)}});
         self.with(|s| {
             let ana = "ana@example.com";
             s.add_account(ana);

@@ -169,7 +169,8 @@ async fn token_for(State(state): State<Shared>, headers: HeaderMap, Form(f): For
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     state.requests.push("POST token".into());
     // Client credentials in the form body or as HTTP Basic, as Google accepts both.
-    let (id, secret) = basic(&headers).unwrap_or_else(|| (f.get("client_id").cloned().unwrap_or_default(), f.get("client_secret").cloned().unwrap_or_default()));
+    let (id, secret) =
+        basic(&headers).unwrap_or_else(|| (f.get("client_id").cloned().unwrap_or_default(), f.get("client_secret").cloned().unwrap_or_default()));
     if id != CLIENT_ID || secret != CLIENT_SECRET {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found.");
     }

@@ -150,31 +150,37 @@ impl SandboxState {
     pub fn add_account(&mut self, email: &str) {
         if !self.accounts.iter().any(|a| a == email) {
             self.accounts.push(email.to_string());
-            self.calendars.insert(email.to_string(), Calendar {
-                id: email.to_string(),
-                owner: email.to_string(),
-                summary: email.to_string(),
-                access_role: "owner".into(),
-                primary: true,
-                color: "#9fc6e7".into(),
-                events: BTreeMap::new(),
-                valid_from: 0,
-            });
+            self.calendars.insert(
+                email.to_string(),
+                Calendar {
+                    id: email.to_string(),
+                    owner: email.to_string(),
+                    summary: email.to_string(),
+                    access_role: "owner".into(),
+                    primary: true,
+                    color: "#9fc6e7".into(),
+                    events: BTreeMap::new(),
+                    valid_from: 0,
+                },
+            );
         }
     }
 
     pub fn add_calendar(&mut self, owner: &str, id: &str, summary: &str, access_role: &str) {
         self.add_account(owner);
-        self.calendars.insert(id.to_string(), Calendar {
-            id: id.to_string(),
-            owner: owner.to_string(),
-            summary: summary.to_string(),
-            access_role: access_role.to_string(),
-            primary: false,
-            color: "#f83a22".into(),
-            events: BTreeMap::new(),
-            valid_from: 0,
-        });
+        self.calendars.insert(
+            id.to_string(),
+            Calendar {
+                id: id.to_string(),
+                owner: owner.to_string(),
+                summary: summary.to_string(),
+                access_role: access_role.to_string(),
+                primary: false,
+                color: "#f83a22".into(),
+                events: BTreeMap::new(),
+                valid_from: 0,
+            },
+        );
     }
 
     fn next_change(&mut self) -> u64 {
@@ -188,21 +194,13 @@ impl SandboxState {
         let change = self.next_change();
         let cal = self.calendars.get_mut(calendar)?;
         let before = cal.events.get(id).map(|(e, _)| e.clone());
-        let master_uid = event
-            .get("recurringEventId")
-            .and_then(Value::as_str)
-            .and_then(|m| cal.events.get(m))
-            .and_then(|(m, _)| m.get("iCalUID").cloned());
+        let master_uid = event.get("recurringEventId").and_then(Value::as_str).and_then(|m| cal.events.get(m)).and_then(|(m, _)| m.get("iCalUID").cloned());
         let obj = event.as_object_mut()?;
         obj.insert("kind".into(), json!("calendar#event"));
         obj.insert("id".into(), json!(id));
         obj.insert("etag".into(), json!(format!("\"{change}\"")));
         obj.insert("updated".into(), json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
-        let uid = before
-            .as_ref()
-            .and_then(|b| b.get("iCalUID").cloned())
-            .or(master_uid)
-            .unwrap_or_else(|| json!(format!("{id}@google.com")));
+        let uid = before.as_ref().and_then(|b| b.get("iCalUID").cloned()).or(master_uid).unwrap_or_else(|| json!(format!("{id}@google.com")));
         obj.insert("iCalUID".into(), uid);
         let sequence = before.as_ref().and_then(|b| b.get("sequence")).and_then(Value::as_i64).map(|s| s + 1).unwrap_or(0);
         obj.insert("sequence".into(), json!(sequence));
@@ -261,7 +259,10 @@ impl SandboxState {
                 ("X-Goog-Resource-ID", ch.resource_id.clone()),
                 ("X-Goog-Resource-State", state.to_string()),
                 ("X-Goog-Resource-URI", format!("https://www.googleapis.com/calendar/v3/calendars/{}/events", ch.calendar)),
-                ("X-Goog-Channel-Expiration", chrono::DateTime::from_timestamp_millis(ch.expires_ms).map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).unwrap_or_default()),
+                (
+                    "X-Goog-Channel-Expiration",
+                    chrono::DateTime::from_timestamp_millis(ch.expires_ms).map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).unwrap_or_default(),
+                ),
             ];
             if let Some(t) = &ch.token {
                 headers.push(("X-Goog-Channel-Token", t.clone()));
@@ -332,16 +333,19 @@ impl SandboxState {
 
     pub fn add_graph_calendar(&mut self, owner: &str, id: &str, name: &str, can_edit: bool) {
         self.add_ms_account(owner);
-        self.graph.insert(id.to_string(), super::graph::GraphCalendar {
-            id: id.to_string(),
-            owner: owner.to_string(),
-            name: name.to_string(),
-            hex_color: "#e3008c".into(),
-            is_default: false,
-            can_edit,
-            events: BTreeMap::new(),
-            valid_from: 0,
-        });
+        self.graph.insert(
+            id.to_string(),
+            super::graph::GraphCalendar {
+                id: id.to_string(),
+                owner: owner.to_string(),
+                name: name.to_string(),
+                hex_color: "#e3008c".into(),
+                is_default: false,
+                can_edit,
+                events: BTreeMap::new(),
+                valid_from: 0,
+            },
+        );
     }
 
     /// Creates or replaces an event (a single one, an occurrence or an exception) as the

@@ -15,8 +15,9 @@ use futures_util::StreamExt;
 use server::{
     db::schema::{sync_runs as sr, sync_states as ss},
     domain::{
-    Actor, integrations::{self as ig, Patch},
-    users::{self, NewUser, Role},
+        integrations::{self as ig, Patch},
+        users::{self, NewUser, Role},
+        Actor,
     },
     password::Cost,
     providers::fetch::{FeedClient, FeedLimits},
@@ -24,9 +25,9 @@ use server::{
     sync::{Engine, Settings},
 };
 use testkit::{
-        feeds::{FeedHost, Reply},
-        Kind, TestDb,
-    };
+    feeds::{FeedHost, Reply},
+    Kind, TestDb,
+};
 
 const CALENDARS: usize = 10_000;
 const PER_USER: usize = 50;
@@ -47,23 +48,23 @@ async fn calendars(db: &TestDb, url: &str) -> Vec<Actor> {
     let mut actors = Vec::new();
     let mut pooled = db.pool.get().await.unwrap();
     for u in 0..CALENDARS / PER_USER {
-        let user = users::create(&mut pooled.conn(), Cost::Test, NewUser {
-            email: format!("user{u}@example.com"),
-            full_name: String::new(),
-            password: "capacity password".into(),
-            role: Role::User,
-            time_zone: "UTC".into(),
-        })
+        let user = users::create(
+            &mut pooled.conn(),
+            Cost::Test,
+            NewUser {
+                email: format!("user{u}@example.com"),
+                full_name: String::new(),
+                password: "capacity password".into(),
+                role: Role::User,
+                time_zone: "UTC".into(),
+            },
+        )
         .await
         .unwrap();
         let actor = Actor::of(&user);
         for c in 0..PER_USER {
-            let patch = Patch {
-                integration_type: Some("iCal".into()),
-                integration_name: Some(format!("Feed {c}")),
-                ical_url: Some(url.into()),
-                ..Patch::default()
-            };
+            let patch =
+                Patch { integration_type: Some("iCal".into()), integration_name: Some(format!("Feed {c}")), ical_url: Some(url.into()), ..Patch::default() };
             ig::create(&mut pooled.conn(), &db.keys, actor, patch).await.unwrap();
         }
         actors.push(actor);

@@ -8,18 +8,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
+use sandbox::Sandbox;
 use serde_json::json;
 use server::{
     crypto::Secret,
     domain::{
-    Actor, integrations::{self as ig, Patch},
-    users::{self, NewUser, Role},
+        integrations::{self as ig, Patch},
+        users::{self, NewUser, Role},
+        Actor,
     },
     password::Cost,
     providers::{fetch::FeedClient, google::GoogleCalendar, ical_feed::ReadLimits, Cursor, Provider},
     sync::{default_window, Engine, Settings, Trigger},
 };
-use sandbox::Sandbox;
 use testkit::{Kind, TestDb};
 
 mod provider;
@@ -54,9 +55,13 @@ async fn measure(kind: Kind) -> Figures {
     seed(&sandbox);
     let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
     let mut pooled = db.pool.get().await.unwrap();
-    let user = users::create(&mut pooled.conn(), Cost::Test, NewUser { email: ANA.into(), full_name: String::new(), password: "bench password 1".into(), role: Role::User, time_zone: "UTC".into() })
-        .await
-        .unwrap();
+    let user = users::create(
+        &mut pooled.conn(),
+        Cost::Test,
+        NewUser { email: ANA.into(), full_name: String::new(), password: "bench password 1".into(), role: Role::User, time_zone: "UTC".into() },
+    )
+    .await
+    .unwrap();
     let me = Actor::of(&user);
     let patch = Patch {
         integration_type: Some("Google Calendar".into()),
@@ -79,7 +84,12 @@ async fn measure(kind: Kind) -> Figures {
         calendar_id: ANA.into(),
         access_token: Secret::new(access.clone()),
         floating: chrono_tz::UTC,
-        limits: ReadLimits { max_instances: settings.max_instances, max_steps: settings.max_steps, deadline: settings.read_deadline, cursor_body_max: settings.cursor_body_max },
+        limits: ReadLimits {
+            max_instances: settings.max_instances,
+            max_steps: settings.max_steps,
+            deadline: settings.read_deadline,
+            cursor_body_max: settings.cursor_body_max,
+        },
         repair_every: settings.repair_every,
         pacer: std::sync::Arc::new(server::providers::pace::Pacer::new("Google Calendar", None)),
         owner: server::busy::Owner::new([ANA]),
@@ -144,6 +154,10 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let runs = [measure(Kind::Sqlite).await, measure(Kind::Postgres).await];
-        provider::print("Google Calendar, 10,000 events (20 % recurring), sandbox on loopback", "the adapter's full fetch alone (41 pages of 250, expanded)", &runs);
+        provider::print(
+            "Google Calendar, 10,000 events (20 % recurring), sandbox on loopback",
+            "the adapter's full fetch alone (41 pages of 250, expanded)",
+            &runs,
+        );
     });
 }

@@ -9,18 +9,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
+use sandbox::Sandbox;
 use serde_json::json;
 use server::{
     crypto::Secret,
     domain::{
-    Actor, integrations::{self as ig, Patch},
-    users::{self, NewUser, Role},
+        integrations::{self as ig, Patch},
+        users::{self, NewUser, Role},
+        Actor,
     },
     password::Cost,
     providers::{fetch::FeedClient, outlook::OutlookCalendar, Cursor, Provider},
     sync::{default_window, Engine, Settings, Trigger},
 };
-use sandbox::Sandbox;
 use testkit::{Kind, TestDb};
 
 mod provider;
@@ -62,9 +63,13 @@ async fn measure(kind: Kind) -> Figures {
     let calendar = seed(&sandbox);
     let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(ANA));
     let mut pooled = db.pool.get().await.unwrap();
-    let user = users::create(&mut pooled.conn(), Cost::Test, NewUser { email: ANA.into(), full_name: String::new(), password: "bench password 1".into(), role: Role::User, time_zone: "UTC".into() })
-        .await
-        .unwrap();
+    let user = users::create(
+        &mut pooled.conn(),
+        Cost::Test,
+        NewUser { email: ANA.into(), full_name: String::new(), password: "bench password 1".into(), role: Role::User, time_zone: "UTC".into() },
+    )
+    .await
+    .unwrap();
     let me = Actor::of(&user);
     let patch = Patch {
         integration_type: Some("Outlook Calendar".into()),

@@ -11,21 +11,22 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, Duration as Days, Utc, Weekday};
 use server::{
     domain::{
-    bookings::{self as bk, NewBooking, Outcome},
-    hours::HoursText,
-    Actor, integrations::{self as ig, Patch},
-    slots, teams,
-    users::{self, NewUser, Role},
-    working_hours::{self as wh, Settings as Hours},
+        bookings::{self as bk, NewBooking, Outcome},
+        hours::HoursText,
+        integrations::{self as ig, Patch},
+        slots, teams,
+        users::{self, NewUser, Role},
+        working_hours::{self as wh, Settings as Hours},
+        Actor,
     },
     password::Cost,
     providers::fetch::{FeedClient, FeedLimits},
     sync::{Engine, Settings, Trigger},
 };
 use testkit::{
-        feeds::{FeedHost, Reply},
-        Kind, TestDb,
-    };
+    feeds::{FeedHost, Reply},
+    Kind, TestDb,
+};
 
 const MEMBERS: usize = 50;
 const EVENTS_PER_MEMBER: usize = 100;
@@ -66,9 +67,11 @@ struct Setup {
 async fn setup(db: &TestDb, host: &FeedHost) -> Setup {
     let from = first_monday();
     let feeds = FeedLimits { allow_private: true, ..FeedLimits::default() };
-    let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds.clone())), Settings { feeds, ..Settings::default() });
+    let engine =
+        Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds.clone())), Settings { feeds, ..Settings::default() });
     let mut pooled = db.pool.get().await.unwrap();
-    let new_user = |email: String, role: Role, zone: &str| NewUser { email, full_name: String::new(), password: "bench password 1".into(), role, time_zone: zone.into() };
+    let new_user =
+        |email: String, role: Role, zone: &str| NewUser { email, full_name: String::new(), password: "bench password 1".into(), role, time_zone: zone.into() };
     let admin = Actor::of(&users::create(&mut pooled.conn(), Cost::Test, new_user("admin@example.com".into(), Role::Admin, "UTC")).await.unwrap());
     let mut emails = Vec::new();
     for m in 0..MEMBERS {
@@ -78,7 +81,12 @@ async fn setup(db: &TestDb, host: &FeedHost) -> Setup {
         let actor = Actor::of(&user);
         let hours = Hours {
             time_zone: zone.into(),
-            working_hours: Some(vec![HoursText { days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(), start: "09:00".into(), end: "17:00".into(), overnight: false }]),
+            working_hours: Some(vec![HoursText {
+                days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(),
+                start: "09:00".into(),
+                end: "17:00".into(),
+                overnight: false,
+            }]),
             buffer_before_minutes: 5,
             buffer_after_minutes: 10,
             minimum_notice_minutes: 60,
@@ -88,13 +96,26 @@ async fn setup(db: &TestDb, host: &FeedHost) -> Setup {
         wh::put_settings(&mut pooled.conn(), admin, &email, hours).await.unwrap();
         let path = format!("/m{m}.ics");
         host.set(&path, Reply::Feed(feed(m, from)));
-        let patch = Patch { integration_type: Some("iCal".into()), integration_name: Some("Work".into()), ical_url: Some(host.url(&path)), sync_future_days: Some("120".into()), ..Patch::default() };
+        let patch = Patch {
+            integration_type: Some("iCal".into()),
+            integration_name: Some("Work".into()),
+            ical_url: Some(host.url(&path)),
+            sync_future_days: Some("120".into()),
+            ..Patch::default()
+        };
         let name = ig::create(&mut pooled.conn(), &db.keys, actor, patch).await.unwrap().integration.name;
         let run = engine.sync_and_wait(actor, &name, Trigger::Manual).await.unwrap();
         assert_eq!(run.status, "Success", "{:?}", run.error);
         for b in 0..BOOKINGS_PER_MEMBER {
             let start = from + Days::days((b * 9 + m % 9) as i64) + Days::hours(10 + (m % 6) as i64);
-            let new = NewBooking { title: format!("Booked {b}"), start: start.to_rfc3339(), end: (start + Days::minutes(30)).to_rfc3339(), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
+            let new = NewBooking {
+                title: format!("Booked {b}"),
+                start: start.to_rfc3339(),
+                end: (start + Days::minutes(30)).to_rfc3339(),
+                time_zone: "UTC".into(),
+                allow_conflict: true,
+                ..NewBooking::default()
+            };
             assert!(matches!(bk::create(&mut pooled.conn(), actor, "bench", new).await.unwrap(), Outcome::Booked(_)));
         }
         emails.push(email);
@@ -120,7 +141,15 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn answer(db: &TestDb, s: &Setup, team: &str, days: i64) -> (Vec<Duration>, usize) {
-    let q = slots::Query { team: Some(team.into()), mode: Some("any".into()), from: Some(s.from.to_rfc3339()), to: Some((s.from + Days::days(days)).to_rfc3339()), duration: Some("30".into()), step: Some("15".into()), ..slots::Query::default() };
+    let q = slots::Query {
+        team: Some(team.into()),
+        mode: Some("any".into()),
+        from: Some(s.from.to_rfc3339()),
+        to: Some((s.from + Days::days(days)).to_rfc3339()),
+        duration: Some("30".into()),
+        step: Some("15".into()),
+        ..slots::Query::default()
+    };
     let mut times = Vec::new();
     let mut count = 0;
     for _ in 0..RUNS + 1 {
@@ -165,7 +194,12 @@ async fn measure(kind: Kind) -> Figures {
     let host = FeedHost::start().await;
     let started = Instant::now();
     let s = setup(&db, &host).await;
-    eprintln!("{kind:?}: {MEMBERS} members, {} events, {} bookings set up in {:.1} s", MEMBERS * EVENTS_PER_MEMBER, MEMBERS * BOOKINGS_PER_MEMBER, started.elapsed().as_secs_f64());
+    eprintln!(
+        "{kind:?}: {MEMBERS} members, {} events, {} bookings set up in {:.1} s",
+        MEMBERS * EVENTS_PER_MEMBER,
+        MEMBERS * BOOKINGS_PER_MEMBER,
+        started.elapsed().as_secs_f64()
+    );
     let (times, count) = answer(&db, &s, "Team 50", DAYS).await;
     let answer_figures = (median(times.clone()), p95(times), count);
     let halves = halves(&db, &s).await;
@@ -176,13 +210,28 @@ async fn measure(kind: Kind) -> Figures {
     }
     // Team bookings at slots the search offers, spread over the range.
     let found = {
-        let q = slots::Query { team: Some("Team 50".into()), mode: Some("any".into()), from: Some(s.from.to_rfc3339()), to: Some((s.from + Days::days(DAYS)).to_rfc3339()), duration: Some("30".into()), step: Some("15".into()), ..slots::Query::default() };
+        let q = slots::Query {
+            team: Some("Team 50".into()),
+            mode: Some("any".into()),
+            from: Some(s.from.to_rfc3339()),
+            to: Some((s.from + Days::days(DAYS)).to_rfc3339()),
+            duration: Some("30".into()),
+            step: Some("15".into()),
+            ..slots::Query::default()
+        };
         let mut pooled = db.pool.get().await.unwrap();
         slots::find(&mut pooled.conn(), s.admin, &q).await.unwrap()
     };
     let mut times = Vec::new();
     for (i, slot) in found.slots.iter().step_by(found.slots.len() / RUNS).take(RUNS).enumerate() {
-        let new = NewBooking { team: Some("Team 50".into()), title: format!("Team call {i}"), start: slot.start.to_rfc3339(), end: slot.end.to_rfc3339(), time_zone: "UTC".into(), ..NewBooking::default() };
+        let new = NewBooking {
+            team: Some("Team 50".into()),
+            title: format!("Team call {i}"),
+            start: slot.start.to_rfc3339(),
+            end: slot.end.to_rfc3339(),
+            time_zone: "UTC".into(),
+            ..NewBooking::default()
+        };
         let mut pooled = db.pool.get().await.unwrap();
         let t = Instant::now();
         let answer = bk::create_with_warnings(&mut pooled.conn(), s.admin, "bench", new).await.unwrap();

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, Utc};
 use server::{
     domain::{
-    availability,
-    Actor, integrations::{self as ig, Patch},
-    users::{self, NewUser, Role},
+        availability,
+        integrations::{self as ig, Patch},
+        users::{self, NewUser, Role},
+        Actor,
     },
     events::Snapshot,
     ical,
@@ -24,9 +25,9 @@ use server::{
     sync::{Engine, Settings, Trigger},
 };
 use testkit::{
-        feeds::{FeedHost, Reply},
-        Kind, TestDb,
-    };
+    feeds::{FeedHost, Reply},
+    Kind, TestDb,
+};
 
 mod synthetic;
 use synthetic::{synthetic_feed, FUTURE_DAYS, PAST_DAYS};
@@ -53,13 +54,11 @@ fn peak_rss_mb() -> f64 {
 
 async fn owner(db: &TestDb) -> Actor {
     let mut c = db.pool.get().await.unwrap();
-    let u = users::create(&mut c.conn(), Cost::Test, NewUser {
-        email: "bench@example.com".into(),
-        full_name: String::new(),
-        password: "bench password".into(),
-        role: Role::User,
-        time_zone: "UTC".into(),
-    })
+    let u = users::create(
+        &mut c.conn(),
+        Cost::Test,
+        NewUser { email: "bench@example.com".into(), full_name: String::new(), password: "bench password".into(), role: Role::User, time_zone: "UTC".into() },
+    )
     .await
     .unwrap();
     Actor::of(&u)
@@ -90,7 +89,17 @@ async fn raw_insert(db: &TestDb, integration_id: i64, snapshot: Snapshot) -> Dur
     let started = Instant::now();
     pooled
         .conn()
-        .write_tx(move |mut c| Box::pin(async move { server::domain::stored_events::insert_all(&mut c, integration_id, &server::domain::stored_events::Origin { run_id: None, applied_by: None, at: server::domain::now() }, &snapshot).await }))
+        .write_tx(move |mut c| {
+            Box::pin(async move {
+                server::domain::stored_events::insert_all(
+                    &mut c,
+                    integration_id,
+                    &server::domain::stored_events::Origin { run_id: None, applied_by: None, at: server::domain::now() },
+                    &snapshot,
+                )
+                .await
+            })
+        })
         .await
         .unwrap();
     started.elapsed()
@@ -259,7 +268,12 @@ async fn run() {
             let mut c = db.pool.get().await.unwrap();
             let version = ig::get(&mut c.conn(), me, &name).await.unwrap().version;
             let value = if n % 2 == 0 { "free" } else { "busy" };
-            let patch = Patch { busy_rules: Some(vec![("busy".into(), value.into())]), free_title_patterns: Some(vec![format!("lunch {n}")]), version: Some(version), ..Patch::default() };
+            let patch = Patch {
+                busy_rules: Some(vec![("busy".into(), value.into())]),
+                free_title_patterns: Some(vec![format!("lunch {n}")]),
+                version: Some(version),
+                ..Patch::default()
+            };
             let started = Instant::now();
             ig::update(&mut c.conn(), &db.keys, me, &name, patch).await.unwrap();
             saves.push(started.elapsed());
@@ -295,7 +309,12 @@ async fn run() {
         });
         // (d′) the same after the rules change: tentative events free, and a title pattern.
         let version = ig::get(&mut pooled.conn(), me, &name).await.unwrap().version;
-        let patch = Patch { busy_rules: Some(vec![("tentative".into(), "free".into())]), free_title_patterns: Some(vec!["[free]".into(), "lunch?".into()]), version: Some(version), ..Patch::default() };
+        let patch = Patch {
+            busy_rules: Some(vec![("tentative".into(), "free".into())]),
+            free_title_patterns: Some(vec!["[free]".into(), "lunch?".into()]),
+            version: Some(version),
+            ..Patch::default()
+        };
         ig::update(&mut pooled.conn(), &db.keys, me, &name, patch).await.unwrap();
         let (t, intervals) = availability_median(&mut pooled.conn(), &user, from, to).await;
         lines.push(Line {

@@ -12,19 +12,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
+use sandbox::Sandbox;
 use serde_json::json;
 use server::{
     crypto::Secret,
     domain::{
-    bookings::{self as bk, NewBooking, Outcome},
-    Actor, integrations::{self as ig, Patch},
-    users::{self, NewUser, Role},
+        bookings::{self as bk, NewBooking, Outcome},
+        integrations::{self as ig, Patch},
+        users::{self, NewUser, Role},
+        Actor,
     },
     password::Cost,
     providers::{fetch::FeedClient, pace::Rate},
     sync::{Engine, Settings, Trigger},
 };
-use sandbox::Sandbox;
 use testkit::{Kind, TestDb};
 
 const BOOKINGS: usize = 1_000;
@@ -58,7 +59,14 @@ async fn book_all(db: &TestDb, me: Actor) -> Vec<i64> {
     for i in 0..BOOKINGS {
         let day = (Utc::now().date_naive() + Days::days(1 + (i % 50) as i64)).format("%Y-%m-%d").to_string();
         let hour = 7 + (i % 10);
-        let new = NewBooking { title: format!("Booking {i}"), start: format!("{day} {hour:02}:00"), end: format!("{day} {hour:02}:30"), time_zone: "Europe/Berlin".into(), allow_conflict: true, ..NewBooking::default() };
+        let new = NewBooking {
+            title: format!("Booking {i}"),
+            start: format!("{day} {hour:02}:00"),
+            end: format!("{day} {hour:02}:30"),
+            time_zone: "Europe/Berlin".into(),
+            allow_conflict: true,
+            ..NewBooking::default()
+        };
         match bk::create(&mut c.conn(), me, ANA, new).await.unwrap() {
             Outcome::Booked(b) => ids.push(b.id),
             Outcome::Busy(_) => unreachable!("conflicts allowed"),
@@ -76,7 +84,13 @@ async fn push_all(engine: &Engine) -> Duration {
 
 async fn user(db: &TestDb) -> Actor {
     let mut c = db.pool.get().await.unwrap();
-    let u = users::create(&mut c.conn(), Cost::Test, NewUser { email: ANA.into(), full_name: String::new(), password: "bench password 1".into(), role: Role::User, time_zone: "UTC".into() }).await.unwrap();
+    let u = users::create(
+        &mut c.conn(),
+        Cost::Test,
+        NewUser { email: ANA.into(), full_name: String::new(), password: "bench password 1".into(), role: Role::User, time_zone: "UTC".into() },
+    )
+    .await
+    .unwrap();
     Actor::of(&u)
 }
 
@@ -151,7 +165,12 @@ async fn measure(kind: Kind) -> Figures {
     assert_eq!(run.status, "Success", "{:?}", run.error);
     let merged = {
         let mut c = db.pool.get().await.unwrap();
-        bk::list(&mut c.conn(), me, None, Utc::now(), Utc::now() + Days::days(60)).await.unwrap().iter().filter(|b| b.title.ends_with("(moved in Google)")).count()
+        bk::list(&mut c.conn(), me, None, Utc::now(), Utc::now() + Days::days(60))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|b| b.title.ends_with("(moved in Google)"))
+            .count()
     };
     assert_eq!(merged, BOOKINGS, "every change taken into its booking");
 
@@ -195,9 +214,30 @@ fn main() {
         println!("| two-way sync, sandbox on loopback | figure | next to | ratio |");
         println!("|---|---|---|---|");
         for f in &runs {
-            println!("| 1,000 bookings written into Google, {} | {:.2} s ({:.1} ms each) | 1,000 bare inserts: {:.2} s | {:.2}× |", f.label, f.google_push.as_secs_f64(), ms(f.google_push) / 1000.0, f.google_bare.as_secs_f64(), ms(f.google_push) / ms(f.google_bare));
-            println!("| 1,000 bookings written into Outlook ($batch of 20), {} | {:.2} s ({:.1} ms each) | 1,000 bare creates: {:.2} s | {:.2}× |", f.label, f.outlook_push.as_secs_f64(), ms(f.outlook_push) / 1000.0, f.outlook_bare.as_secs_f64(), ms(f.outlook_push) / ms(f.outlook_bare));
-            println!("| sync run merging {} copies changed in Google, {} | {:.0} ms | the same run without changes: {:.0} ms (median of 5) | {:.1}× |", f.merged, f.label, ms(f.merge_run), ms(f.quiet_run), ms(f.merge_run) / ms(f.quiet_run));
+            println!(
+                "| 1,000 bookings written into Google, {} | {:.2} s ({:.1} ms each) | 1,000 bare inserts: {:.2} s | {:.2}× |",
+                f.label,
+                f.google_push.as_secs_f64(),
+                ms(f.google_push) / 1000.0,
+                f.google_bare.as_secs_f64(),
+                ms(f.google_push) / ms(f.google_bare)
+            );
+            println!(
+                "| 1,000 bookings written into Outlook ($batch of 20), {} | {:.2} s ({:.1} ms each) | 1,000 bare creates: {:.2} s | {:.2}× |",
+                f.label,
+                f.outlook_push.as_secs_f64(),
+                ms(f.outlook_push) / 1000.0,
+                f.outlook_bare.as_secs_f64(),
+                ms(f.outlook_push) / ms(f.outlook_bare)
+            );
+            println!(
+                "| sync run merging {} copies changed in Google, {} | {:.0} ms | the same run without changes: {:.0} ms (median of 5) | {:.1}× |",
+                f.merged,
+                f.label,
+                ms(f.merge_run),
+                ms(f.quiet_run),
+                ms(f.merge_run) / ms(f.quiet_run)
+            );
         }
     });
 }

@@ -70,16 +70,14 @@ fn var(name: &'static str) -> Option<String> {
 /// A request budget such as `600/60s` (see `providers::pace::Rate`).
 fn rate(name: &'static str, default: &str) -> Result<crate::providers::pace::Rate, ConfigError> {
     let text = var(name).unwrap_or_else(|| default.to_string());
-    crate::providers::pace::Rate::parse(&text).ok_or(ConfigError { var: name, message: format!("cannot read {text:?}: expected requests per time, such as 600/60s or 100/100s") })
+    crate::providers::pace::Rate::parse(&text)
+        .ok_or(ConfigError { var: name, message: format!("cannot read {text:?}: expected requests per time, such as 600/60s or 100/100s") })
 }
 
 fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| ConfigError {
-            var: name,
-            message: format!("cannot read {v:?}"),
-        }),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError { var: name, message: format!("cannot read {v:?}") }),
     }
 }
 
@@ -106,20 +104,13 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let _ = dotenvy::dotenv();
         let data_dir = PathBuf::from(var("CALSYNC_DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let database_url = var("DATABASE_URL")
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("calsync.db").display()));
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}", data_dir.join("calsync.db").display()));
         let addr = match var("CALSYNC_ADDR").or_else(|| var("LEPTOS_SITE_ADDR")) {
-            Some(a) => a.parse().map_err(|_| ConfigError {
-                var: "CALSYNC_ADDR",
-                message: format!("{a:?} is not an address like 127.0.0.1:3000"),
-            })?,
+            Some(a) => a.parse().map_err(|_| ConfigError { var: "CALSYNC_ADDR", message: format!("{a:?} is not an address like 127.0.0.1:3000") })?,
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
         let public_url_set = var("CALSYNC_PUBLIC_URL").is_some();
-        let public_url = var("CALSYNC_PUBLIC_URL")
-            .unwrap_or_else(|| default_public_url(addr))
-            .trim_end_matches('/')
-            .to_string();
+        let public_url = var("CALSYNC_PUBLIC_URL").unwrap_or_else(|| default_public_url(addr)).trim_end_matches('/').to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) || origin_of(&public_url).is_none() {
             return Err(ConfigError {
                 var: "CALSYNC_PUBLIC_URL",
@@ -128,20 +119,14 @@ impl Config {
         }
         let default_tz = match var("CALSYNC_DEFAULT_TZ") {
             None => chrono_tz::UTC,
-            Some(tz) => tz.parse().map_err(|_| ConfigError {
-                var: "CALSYNC_DEFAULT_TZ",
-                message: format!("{tz:?} is not an IANA time zone such as Europe/Berlin"),
-            })?,
+            Some(tz) => {
+                tz.parse().map_err(|_| ConfigError { var: "CALSYNC_DEFAULT_TZ", message: format!("{tz:?} is not an IANA time zone such as Europe/Berlin") })?
+            }
         };
         let log_json = match var("CALSYNC_LOG_FORMAT").as_deref() {
             None | Some("text") => false,
             Some("json") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "CALSYNC_LOG_FORMAT",
-                    message: format!("{other:?} is neither text nor json"),
-                })
-            }
+            Some(other) => return Err(ConfigError { var: "CALSYNC_LOG_FORMAT", message: format!("{other:?} is neither text nor json") }),
         };
         Ok(Config {
             database_url,
@@ -152,9 +137,7 @@ impl Config {
             default_tz,
             log_json,
             session_idle: Duration::from_secs(60 * parse("CALSYNC_SESSION_IDLE_MINUTES", 720u64)?),
-            session_max_age: Duration::from_secs(
-                24 * 3600 * parse("CALSYNC_SESSION_MAX_DAYS", 14u64)?,
-            ),
+            session_max_age: Duration::from_secs(24 * 3600 * parse("CALSYNC_SESSION_MAX_DAYS", 14u64)?),
             secret_keys: var("CALSYNC_SECRET_KEYS").map(crate::crypto::Secret::new),
             password_cost: crate::password::Cost::Standard,
             sync: crate::sync::Settings {

@@ -6,7 +6,10 @@ use aes_gcm::{
     Aes256Gcm, Key, Nonce,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use std::{fmt, path::{Path, PathBuf}};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
 
 pub use crate::providers::secret::Secret;
 
@@ -36,19 +39,12 @@ impl KeyEntry {
 
     /// `id:base64key`
     pub fn parse(spec: &str) -> Result<KeyEntry, CryptoError> {
-        let (id, b64) = spec
-            .trim()
-            .split_once(':')
-            .ok_or_else(|| CryptoError::Config(format!("'{}' is not of the form id:base64key", redact(spec))))?;
+        let (id, b64) = spec.trim().split_once(':').ok_or_else(|| CryptoError::Config(format!("'{}' is not of the form id:base64key", redact(spec))))?;
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(CryptoError::Config(format!("key id '{id}' must be letters, digits, '-' or '_'")));
         }
-        let bytes = STANDARD
-            .decode(b64.trim())
-            .map_err(|_| CryptoError::Config(format!("key '{id}' is not valid base64")))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::Config(format!("key '{id}' must be 32 bytes (44 base64 characters)")))?;
+        let bytes = STANDARD.decode(b64.trim()).map_err(|_| CryptoError::Config(format!("key '{id}' is not valid base64")))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::Config(format!("key '{id}' must be 32 bytes (44 base64 characters)")))?;
         Ok(KeyEntry { id: id.to_string(), key })
     }
 
@@ -132,9 +128,8 @@ impl Keyring {
         }
         let (nonce, ct) = blob.split_at(12);
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&entry.key));
-        let plain = cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() })
-            .map_err(|_| CryptoError::Undecryptable(id.to_string()))?;
+        let plain =
+            cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() }).map_err(|_| CryptoError::Undecryptable(id.to_string()))?;
         String::from_utf8(plain).map(Secret::new).map_err(|_| CryptoError::Undecryptable(id.to_string()))
     }
 }
@@ -163,12 +158,8 @@ pub fn key_file(data_dir: &Path) -> PathBuf {
 pub fn read_key_file(path: &Path) -> Result<Option<Keyring>, CryptoError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let mut keys: Vec<KeyEntry> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(KeyEntry::parse)
-                .collect::<Result<_, _>>()?;
+            let mut keys: Vec<KeyEntry> =
+                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(KeyEntry::parse).collect::<Result<_, _>>()?;
             keys.reverse();
             Keyring::new(keys).map(Some)
         }

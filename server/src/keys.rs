@@ -35,7 +35,10 @@ pub async fn load(config: &Config, pool: &Pool) -> Result<(Keyring, KeySource), 
     integrations::verify_keys(&mut conn, &ring).await.map_err(|e| match e {
         CryptoError::MissingKey(id) => format!(
             "stored tokens need key '{id}', which is not configured: add it to {}",
-            match &source { KeySource::Env => "CALSYNC_SECRET_KEYS".to_string(), KeySource::File(f) => f.display().to_string() }
+            match &source {
+                KeySource::Env => "CALSYNC_SECRET_KEYS".to_string(),
+                KeySource::File(f) => f.display().to_string(),
+            }
         ),
         other => other.to_string(),
     })?;
@@ -68,9 +71,5 @@ pub async fn rotate(config: &Config, pool: &Pool) -> Result<Rotation, String> {
     crate::domain::audit::record(&mut pooled.conn(), crate::domain::audit::Kind::KeysRotated, &crate::domain::audit::By::cli(), None, &detail)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Rotation {
-        new_key_id: next.current().id.clone(),
-        reencrypted,
-        env_value: matches!(source, KeySource::Env).then(|| next.to_list()),
-    })
+    Ok(Rotation { new_key_id: next.current().id.clone(), reencrypted, env_value: matches!(source, KeySource::Env).then(|| next.to_list()) })
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder, Gauge};
+use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::db::schema::{booking_copies as bc, calendar_integrations as ci, conflicts as cf, sync_states as ss};
 use crate::db::Conn;
@@ -41,9 +41,12 @@ fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str], buckets: Vec
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let r = Registry::new();
-    let throttled = prometheus::CounterVec::new(Opts::new("calsync_sync_throttled_seconds_total", "Time sync runs waited for provider rate limits."), &["provider"]).expect("metric");
+    let throttled =
+        prometheus::CounterVec::new(Opts::new("calsync_sync_throttled_seconds_total", "Time sync runs waited for provider rate limits."), &["provider"])
+            .expect("metric");
     r.register(Box::new(throttled.clone())).expect("register");
-    let sign_in_failures = IntCounter::new("calsync_sign_in_failures_total", "Sign-ins refused: wrong credentials, disabled accounts, throttled attempts.").expect("metric");
+    let sign_in_failures =
+        IntCounter::new("calsync_sign_in_failures_total", "Sign-ins refused: wrong credentials, disabled accounts, throttled attempts.").expect("metric");
     r.register(Box::new(sign_in_failures.clone())).expect("register");
     Metrics {
         runs: counter(&r, "calsync_sync_runs_total", "Finished sync runs by provider and outcome (success, failed, held).", &["provider", "outcome"]),
@@ -72,7 +75,13 @@ pub fn provider_label(t: IntegrationType) -> &'static str {
 pub fn run_finished(t: IntegrationType, run: &crate::sync::Run) {
     let m = &*METRICS;
     let provider = provider_label(t);
-    let outcome = if run.held { "held" } else if run.status == crate::sync::runs::RUN_SUCCESS { "success" } else { "failed" };
+    let outcome = if run.held {
+        "held"
+    } else if run.status == crate::sync::runs::RUN_SUCCESS {
+        "success"
+    } else {
+        "failed"
+    };
     m.runs.with_label_values(&[provider, outcome]).inc();
     if let Some(ms) = run.duration_ms {
         m.run_seconds.with_label_values(&[provider]).observe(ms as f64 / 1000.0);
@@ -124,12 +133,25 @@ pub fn sign_in_failed() {
 pub async fn render(conn: &mut Conn<'_>) -> Result<String> {
     let at = now();
     let gauges = Registry::new();
-    let calendars = IntGaugeVec::new(Opts::new("calsync_calendars", "Calendars by provider and sync status (inactive ones as \"Inactive\")."), &["provider", "status"]).expect("metric");
-    let queue = IntGauge::new("calsync_scheduler_queue_length", "Calendars waiting to sync: queued by hand or push, or due and not yet started.").expect("metric");
+    let calendars =
+        IntGaugeVec::new(Opts::new("calsync_calendars", "Calendars by provider and sync status (inactive ones as \"Inactive\")."), &["provider", "status"])
+            .expect("metric");
+    let queue =
+        IntGauge::new("calsync_scheduler_queue_length", "Calendars waiting to sync: queued by hand or push, or due and not yet started.").expect("metric");
     let lag = Gauge::new("calsync_scheduler_lag_seconds", "How late the most overdue waiting calendar is.").expect("metric");
     let copies = IntGaugeVec::new(Opts::new("calsync_booking_copies", "Copies of bookings in calendars by the calendar's provider (\"removed\": its record was removed) and state (pending, written, failed; \"left\": no longer kept up to date, the copy's note says why)."), &["provider", "state"]).expect("metric");
-    let conflicts = IntGaugeVec::new(Opts::new("calsync_conflicts", "Conflicts between bookings and their copies by state (open: waiting for a person, decided, resolved)."), &["state"]).expect("metric");
-    for m in [Box::new(calendars.clone()) as Box<dyn prometheus::core::Collector>, Box::new(queue.clone()), Box::new(lag.clone()), Box::new(copies.clone()), Box::new(conflicts.clone())] {
+    let conflicts = IntGaugeVec::new(
+        Opts::new("calsync_conflicts", "Conflicts between bookings and their copies by state (open: waiting for a person, decided, resolved)."),
+        &["state"],
+    )
+    .expect("metric");
+    for m in [
+        Box::new(calendars.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(queue.clone()),
+        Box::new(lag.clone()),
+        Box::new(copies.clone()),
+        Box::new(conflicts.clone()),
+    ] {
         gauges.register(m).expect("register");
     }
     let rows: Vec<(String, String, bool, i64)> = run!(conn, |c| ci::table

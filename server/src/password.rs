@@ -43,10 +43,7 @@ pub async fn hash(cost: Cost, password: String) -> String {
     let _slot = hashing_slots().acquire().await.expect("the hashing semaphore is never closed");
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        hasher(cost)
-            .hash_password(password.as_bytes(), &salt)
-            .expect("argon2 hashing of a bounded password cannot fail")
-            .to_string()
+        hasher(cost).hash_password(password.as_bytes(), &salt).expect("argon2 hashing of a bounded password cannot fail").to_string()
     })
     .await
     .expect("hashing task panicked")
@@ -63,9 +60,7 @@ pub async fn verify(cost: Cost, password: String, stored: Option<String>) -> boo
             return false;
         };
         // Verify with the parameters in the hash itself (older hashes keep working).
-        let ok = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         ok && known
     })
     .await
@@ -81,10 +76,7 @@ fn dummy_hash(cost: Cost) -> &'static str {
     };
     cell.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        hasher(cost)
-            .hash_password(b"calsync-dummy-password", &salt)
-            .expect("argon2 hashing of a constant cannot fail")
-            .to_string()
+        hasher(cost).hash_password(b"calsync-dummy-password", &salt).expect("argon2 hashing of a constant cannot fail").to_string()
     })
 }
 

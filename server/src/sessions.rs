@@ -47,9 +47,7 @@ fn backend<E: std::fmt::Display>(e: E) -> session_store::Error {
 }
 
 fn expiry(record: &Record) -> chrono::NaiveDateTime {
-    chrono::DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0)
-        .unwrap_or_default()
-        .naive_utc()
+    chrono::DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0).unwrap_or_default().naive_utc()
 }
 
 #[async_trait]
@@ -58,16 +56,10 @@ impl SessionStore for DbSessionStore {
         let mut pooled = self.pool.get().await.map_err(backend)?;
         let mut conn = pooled.conn();
         loop {
-            let data = serde_json::to_string(&record.data)
-                .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+            let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
             let (id, user, exp) = (key(&record.id), user_of(record), expiry(record));
             let inserted = run!(&mut conn, |c| diesel::insert_into(sessions::table)
-                .values((
-                    sessions::id.eq(&id),
-                    sessions::user_id.eq(user),
-                    sessions::data.eq(&data),
-                    sessions::expires_at.eq(exp),
-                ))
+                .values((sessions::id.eq(&id), sessions::user_id.eq(user), sessions::data.eq(&data), sessions::expires_at.eq(exp),))
                 .execute(c)
                 .await);
             match inserted {
@@ -79,17 +71,11 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let (id, user, exp) = (key(&record.id), user_of(record), expiry(record));
         let mut pooled = self.pool.get().await.map_err(backend)?;
         run!(&mut pooled.conn(), |c| diesel::insert_into(sessions::table)
-            .values((
-                sessions::id.eq(&id),
-                sessions::user_id.eq(user),
-                sessions::data.eq(&data),
-                sessions::expires_at.eq(exp),
-            ))
+            .values((sessions::id.eq(&id), sessions::user_id.eq(user), sessions::data.eq(&data), sessions::expires_at.eq(exp),))
             .on_conflict(sessions::id)
             .do_update()
             .set((sessions::user_id.eq(user), sessions::data.eq(&data), sessions::expires_at.eq(exp)))
@@ -112,16 +98,14 @@ impl SessionStore for DbSessionStore {
         .map_err(backend)?;
         let Some((data, exp)) = row else { return Ok(None) };
         let data = serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date = time::OffsetDateTime::from_unix_timestamp(exp.and_utc().timestamp())
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp(exp.and_utc().timestamp()).map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record { id: *session_id, data, expiry_date }))
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         let id = key(session_id);
         let mut pooled = self.pool.get().await.map_err(backend)?;
-        run!(&mut pooled.conn(), |c| diesel::delete(sessions::table.find(&id)).execute(c).await)
-            .map_err(backend)?;
+        run!(&mut pooled.conn(), |c| diesel::delete(sessions::table.find(&id)).execute(c).await).map_err(backend)?;
         Ok(())
     }
 }
@@ -130,12 +114,7 @@ impl SessionStore for DbSessionStore {
 impl ExpiredDeletion for DbSessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
         let mut pooled = self.pool.get().await.map_err(backend)?;
-        run!(&mut pooled.conn(), |c| diesel::delete(
-            sessions::table.filter(sessions::expires_at.le(domain::now()))
-        )
-        .execute(c)
-        .await)
-        .map_err(backend)?;
+        run!(&mut pooled.conn(), |c| diesel::delete(sessions::table.filter(sessions::expires_at.le(domain::now()))).execute(c).await).map_err(backend)?;
         Ok(())
     }
 }

@@ -1,21 +1,23 @@
 //! Accounts, sign-in and sessions, on SQLite and on PostgreSQL.
 use server::{
-    domain::{audit::By, sign_in::{self, Attempt}, users::{self, NewUser, Role, User}, Error},
+    domain::{
+        audit::By,
+        sign_in::{self, Attempt},
+        users::{self, NewUser, Role, User},
+        Error,
+    },
     password::Cost,
     sessions::DbSessionStore,
 };
 use testkit::db_test;
 use testkit::TestDb;
-use tower_sessions::{session::{Id, Record}, session_store::{ExpiredDeletion, SessionStore}};
+use tower_sessions::{
+    session::{Id, Record},
+    session_store::{ExpiredDeletion, SessionStore},
+};
 
 fn new_user(email: &str, role: Role) -> NewUser {
-    NewUser {
-        email: email.into(),
-        full_name: "Sarah Connor".into(),
-        password: "correct horse battery".into(),
-        role,
-        time_zone: "Europe/Berlin".into(),
-    }
+    NewUser { email: email.into(), full_name: "Sarah Connor".into(), password: "correct horse battery".into(), role, time_zone: "Europe/Berlin".into() }
 }
 
 async fn auth(db: &TestDb, email: &str, password: &str, client: &str) -> Result<User, Error> {
@@ -55,13 +57,7 @@ db_test!(create_user_normalises_email_and_refuses_duplicates_ignoring_case, |db|
 db_test!(bad_input_is_refused_with_every_message_and_nothing_written, |db| {
     let mut c = db.pool.get().await.unwrap();
     let mut conn = c.conn();
-    let bad = NewUser {
-        email: "not an email".into(),
-        full_name: "x".repeat(10_000),
-        password: "".into(),
-        role: Role::User,
-        time_zone: "Mars/Olympus".into(),
-    };
+    let bad = NewUser { email: "not an email".into(), full_name: "x".repeat(10_000), password: "".into(), role: Role::User, time_zone: "Mars/Olympus".into() };
     let msgs = field_messages(users::create(&mut conn, Cost::Test, bad).await.unwrap_err());
     assert_eq!(
         msgs,

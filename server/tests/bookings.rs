@@ -7,21 +7,21 @@ use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{bookings as b, calendar_integrations as ci, change_history as ch},
     domain::{
-    audit::By,
-    availability,
-    bookings::{self, Answer, Changes, NewBooking, Outcome},
-    health::Kind,
-    Actor, integrations::{self as ig, Patch},
-    now, users, Error,
+        audit::By,
+        availability,
+        bookings::{self, Answer, Changes, NewBooking, Outcome},
+        health::Kind,
+        integrations::{self as ig, Patch},
+        now, users, Actor, Error,
     },
     run,
     sync::Trigger,
 };
 use testkit::db_test;
 use testkit::{
-        feeds::{FeedHost, Reply},
-        TestDb,
-    };
+    feeds::{FeedHost, Reply},
+    TestDb,
+};
 
 mod common;
 use common::*;
@@ -130,7 +130,13 @@ db_test!(a_booking_is_checked_against_calendars_and_bookings_and_blocks_time, |d
         // Someone else's booking does not exist for them.
         let john = user(&db, "john@example.com").await;
         assert!(matches!(bookings::get(&mut c.conn(), john, standup.id).await, Err(Error::NotFound)));
-        let actions: Vec<String> = run!(&mut c.conn(), |cc| ch::table.filter(ch::entity.eq("booking").and(ch::entity_key.eq(standup.id.to_string()))).order(ch::id).select(ch::action).load(cc).await).unwrap();
+        let actions: Vec<String> = run!(&mut c.conn(), |cc| ch::table
+            .filter(ch::entity.eq("booking").and(ch::entity_key.eq(standup.id.to_string())))
+            .order(ch::id)
+            .select(ch::action)
+            .load(cc)
+            .await)
+        .unwrap();
         assert_eq!(actions, vec!["create", "cancel"]);
     }
 });
@@ -142,12 +148,36 @@ db_test!(bad_bookings_are_refused_with_a_message_each_and_save_nothing, |db| {
         (meeting("", "10:00", "11:00"), "title", "Title is required.".into()),
         (meeting("Zero", "10:00", "10:00"), "end", "The end must be after the start.".into()),
         (meeting("Backwards", "11:00", "10:00"), "end", "The end must be after the start.".into()),
-        (NewBooking { start: "2020-01-01 10:00".into(), end: "2020-01-01 11:00".into(), ..meeting("Past", "", "") }, "start", "A booking cannot start in the past.".into()),
-        (NewBooking { start: tz_gap.into(), end: "2027-03-28 04:00".into(), ..meeting("Gap", "", "") }, "start", "2027-03-28 02:30 does not exist in Europe/Berlin: the clocks go forward then. Choose another time.".into()),
-        (NewBooking { time_zone: "Mars/Olympus".into(), ..meeting("Zone", "10:00", "11:00") }, "time_zone", "'Mars/Olympus' is not a time zone: use an IANA name such as Europe/Berlin.".into()),
-        (NewBooking { start: "tomorrow at ten".into(), ..meeting("Words", "", "11:00") }, "start", "Start 'tomorrow at ten' is not a time such as 2026-12-02 10:00 or 2026-12-02T09:00:00Z.".into()),
-        (NewBooking { recurrence: Some("FREQ=WEEKLY".into()), ..meeting("Rule", "10:00", "11:00") }, "recurrence", "'FREQ=WEEKLY' is not a recurrence rule: it must start with RRULE: (for example RRULE:FREQ=WEEKLY;COUNT=10).".into()),
-        (NewBooking { attendees: vec!["not an email".into()], ..meeting("People", "10:00", "11:00") }, "attendees", "'not an email' is not an email address.".into()),
+        (
+            NewBooking { start: "2020-01-01 10:00".into(), end: "2020-01-01 11:00".into(), ..meeting("Past", "", "") },
+            "start",
+            "A booking cannot start in the past.".into(),
+        ),
+        (
+            NewBooking { start: tz_gap.into(), end: "2027-03-28 04:00".into(), ..meeting("Gap", "", "") },
+            "start",
+            "2027-03-28 02:30 does not exist in Europe/Berlin: the clocks go forward then. Choose another time.".into(),
+        ),
+        (
+            NewBooking { time_zone: "Mars/Olympus".into(), ..meeting("Zone", "10:00", "11:00") },
+            "time_zone",
+            "'Mars/Olympus' is not a time zone: use an IANA name such as Europe/Berlin.".into(),
+        ),
+        (
+            NewBooking { start: "tomorrow at ten".into(), ..meeting("Words", "", "11:00") },
+            "start",
+            "Start 'tomorrow at ten' is not a time such as 2026-12-02 10:00 or 2026-12-02T09:00:00Z.".into(),
+        ),
+        (
+            NewBooking { recurrence: Some("FREQ=WEEKLY".into()), ..meeting("Rule", "10:00", "11:00") },
+            "recurrence",
+            "'FREQ=WEEKLY' is not a recurrence rule: it must start with RRULE: (for example RRULE:FREQ=WEEKLY;COUNT=10).".into(),
+        ),
+        (
+            NewBooking { attendees: vec!["not an email".into()], ..meeting("People", "10:00", "11:00") },
+            "attendees",
+            "'not an email' is not an email address.".into(),
+        ),
     ];
     for (new, field, message) in cases {
         let errors = refused(book(&db, sarah, new).await);
@@ -179,7 +209,11 @@ db_test!(a_booking_names_the_calendars_it_could_not_check_and_fail_closed_refuse
     // Added a day ago and never synced: calsync knows none of its busy time.
     {
         let mut c = db.pool.get().await.unwrap();
-        run!(&mut c.conn(), |cc| diesel::update(ci::table.filter(ci::name.eq(name.as_str()))).set(ci::created_at.eq(now() - Days::hours(24))).execute(cc).await).unwrap();
+        run!(&mut c.conn(), |cc| diesel::update(ci::table.filter(ci::name.eq(name.as_str())))
+            .set(ci::created_at.eq(now() - Days::hours(24)))
+            .execute(cc)
+            .await)
+        .unwrap();
     }
     let never = "Booked, but 'Work' has never synced — a clash there would not be seen";
 
@@ -187,7 +221,10 @@ db_test!(a_booking_names_the_calendars_it_could_not_check_and_fail_closed_refuse
     let a = book_checked(&db, sarah, meeting("Standup", "10:00", "10:30")).await.unwrap();
     let Outcome::Booked(standup) = a.outcome.clone() else { panic!("{a:?}") };
     assert_eq!(a.unchecked.len(), 1, "{a:?}");
-    assert_eq!((a.unchecked[0].calendar.kind, a.unchecked[0].calendar.integration.as_str(), a.unchecked[0].calendar.stale_policy.as_str()), (Kind::NeverSynced, name.as_str(), "fail-open"));
+    assert_eq!(
+        (a.unchecked[0].calendar.kind, a.unchecked[0].calendar.integration.as_str(), a.unchecked[0].calendar.stale_policy.as_str()),
+        (Kind::NeverSynced, name.as_str(), "fail-open")
+    );
     assert_eq!(a.unchecked[0].warning, never);
     assert_eq!(count(&db).await, 1);
 
@@ -214,7 +251,8 @@ db_test!(a_booking_names_the_calendars_it_could_not_check_and_fail_closed_refuse
             bookings::update_with_warnings(&mut c.conn(), sarah, standup.id, "sarah@example.com", changes).await.unwrap()
         }
     };
-    let moved = change(Changes { version: 1, start: Some(format!("{} 17:00", tomorrow())), end: Some(format!("{} 17:30", tomorrow())), ..Changes::default() }).await;
+    let moved =
+        change(Changes { version: 1, start: Some(format!("{} 17:00", tomorrow())), end: Some(format!("{} 17:30", tomorrow())), ..Changes::default() }).await;
     assert!(matches!(&moved.outcome, Outcome::Busy(c) if c[0].message == closed), "{moved:?}");
     {
         let mut c = db.pool.get().await.unwrap();

@@ -9,23 +9,25 @@ use std::time::Duration;
 use chrono::{Duration as Days, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use sandbox::Sandbox;
 use serde_json::{json, Value};
 use server::{
     crypto::Secret,
     db::schema::event_instances as ei,
     domain::{
-    availability as av,
-    busy_rules,
-    Actor, integrations::{self as ig, Patch},
-    users,
+        availability as av, busy_rules,
+        integrations::{self as ig, Patch},
+        users, Actor,
     },
     providers::fetch::FeedClient,
     run,
     sync::{Engine, Settings, Trigger},
 };
 use testkit::db_test;
-use sandbox::Sandbox;
-use testkit::{feeds::{FeedHost, Reply}, TestDb};
+use testkit::{
+    feeds::{FeedHost, Reply},
+    TestDb,
+};
 
 mod common;
 use common::*;
@@ -83,9 +85,7 @@ fn google_event(day: i64, title: &str, kind: &str) -> Value {
 fn graph_event(day: i64, title: &str, kind: &str) -> Value {
     let at = |h: u32| json!({"dateTime": format!("{}T{h:02}:00:00.0000000", date(day)), "timeZone": "UTC"});
     let mut e = json!({"subject": title, "start": at(10), "end": at(11)});
-    let invite = |answer: &str| {
-        json!({"isOrganizer": false, "responseStatus": {"response": answer, "time": "0001-01-01T00:00:00Z"}, "organizer": {"emailAddress": {"address": BOSS}}})
-    };
+    let invite = |answer: &str| json!({"isOrganizer": false, "responseStatus": {"response": answer, "time": "0001-01-01T00:00:00Z"}, "organizer": {"emailAddress": {"address": BOSS}}});
     let merge = |e: &mut Value, extra: Value| extra.as_object().unwrap().iter().for_each(|(k, v)| e[k] = v.clone());
     match kind {
         "declined" => merge(&mut e, invite("declined")),
@@ -107,7 +107,13 @@ fn graph_event(day: i64, title: &str, kind: &str) -> Value {
 fn ical_event(day: i64, title: &str, kind: &str) -> String {
     let d = date(day).format("%Y%m%d");
     let mut lines = vec![format!("UID:{kind}@feed"), format!("DTSTART:{d}T100000Z"), format!("DTEND:{d}T110000Z"), format!("SUMMARY:{title}")];
-    let invite = |answer: &str| vec![format!("ORGANIZER:mailto:{BOSS}"), format!("ATTENDEE;PARTSTAT={answer}:mailto:{}", ANA.to_uppercase()), format!("ATTENDEE;PARTSTAT=ACCEPTED:mailto:{BOSS}")];
+    let invite = |answer: &str| {
+        vec![
+            format!("ORGANIZER:mailto:{BOSS}"),
+            format!("ATTENDEE;PARTSTAT={answer}:mailto:{}", ANA.to_uppercase()),
+            format!("ATTENDEE;PARTSTAT=ACCEPTED:mailto:{BOSS}"),
+        ]
+    };
     match kind {
         "declined" => lines.extend(invite("DECLINED")),
         // No PARTSTAT is NEEDS-ACTION (RFC 5545 §3.2.12).
@@ -166,7 +172,13 @@ async fn world(db: &TestDb) -> World {
     let outlook = ig::create(&mut c.conn(), &db.keys, me, oauth("Outlook Calendar", &graph_cal, &m_access, &m_refresh)).await.unwrap().integration.name;
     drop(c);
     let ical = calendar(db, me, "Feed", &feeds.url("/ana.ics")).await;
-    let settings = Settings { feeds: limits(), google: sandbox.google_endpoints(), outlook: sandbox.microsoft_endpoints(), provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let settings = Settings {
+        feeds: limits(),
+        google: sandbox.google_endpoints(),
+        outlook: sandbox.microsoft_endpoints(),
+        provider_timeout: Duration::from_secs(5),
+        ..Settings::default()
+    };
     let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(limits())), settings);
     let names = [google, outlook, ical];
     for name in &names {
@@ -216,10 +228,15 @@ db_test!(one_event_of_each_kind_reads_the_same_from_google_graph_and_a_feed, |db
     // The availability answer names the rule of each source, and all three calendars agree.
     let mut p = db.pool.get().await.unwrap();
     let ana = users::get(&mut p.conn(), w.me.user_id).await.unwrap();
-    let (busy, _) = av::busy(&mut p.conn(), &ana, (date(1)).and_hms_opt(0, 0, 0).unwrap().and_utc(), date(10).and_hms_opt(0, 0, 0).unwrap().and_utc()).await.unwrap();
+    let (busy, _) =
+        av::busy(&mut p.conn(), &ana, (date(1)).and_hms_opt(0, 0, 0).unwrap().and_utc(), date(10).and_hms_opt(0, 0, 0).unwrap().and_utc()).await.unwrap();
     let rules: Vec<Vec<&str>> = busy.iter().map(|b| b.sources.iter().filter_map(|s| s.rule).collect()).collect();
     let three = |k| vec![k; 3];
-    assert_eq!(rules, [three("unanswered"), three("out_of_office"), three("tentative"), three("all_day"), three("busy"), vec!["busy"]], "the last is Google's focus time");
+    assert_eq!(
+        rules,
+        [three("unanswered"), three("out_of_office"), three("tentative"), three("all_day"), three("busy"), vec!["busy"]],
+        "the last is Google's focus time"
+    );
 
     // New rules on all three calendars: declined blocks, tentative and all-day do not, and
     // "planning" in a title frees it. They apply at once, with no sync.
@@ -265,7 +282,13 @@ db_test!(rules_that_cannot_be_read_are_refused_and_change_nothing, |db| {
     let err = ig::update(&mut p.conn(), &db.keys, me, &name, patch).await.unwrap_err();
     let server::domain::Error::Invalid(report) = err else { panic!("{err:?}") };
     let messages: Vec<(String, String)> = report.errors.iter().map(|e| (e.field.clone().unwrap_or_default(), e.message.clone())).collect();
-    assert!(messages.contains(&("busy_rules".into(), "'maybe' is not a kind of event. Use one of declined, unanswered, out_of_office, working_elsewhere, free, tentative, all_day, busy.".into())), "{messages:?}");
+    assert!(
+        messages.contains(&(
+            "busy_rules".into(),
+            "'maybe' is not a kind of event. Use one of declined, unanswered, out_of_office, working_elsewhere, free, tentative, all_day, busy.".into()
+        )),
+        "{messages:?}"
+    );
     assert!(messages.contains(&("busy_rules".into(), "The rule for 'declined' must be \"busy\" or \"free\", not \"sometimes\".".into())), "{messages:?}");
     assert!(messages.iter().any(|(f, m)| f == "free_title_patterns" && m.contains("longer than 200 characters")), "{messages:?}");
     assert!(messages.contains(&("own_addresses".into(), "'not an address' is not an email address.".into())), "{messages:?}");

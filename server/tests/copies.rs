@@ -61,32 +61,20 @@ fn origin(run: i64) -> copies::Origin {
 
 async fn snapshot(db: &TestDb, snap: Snapshot) -> copies::Counts {
     let mut pooled = db.pool.get().await.unwrap();
-    pooled
-        .conn()
-        .write_tx(move |mut c| Box::pin(async move { copies::apply_snapshot(&mut c, CAL, &origin(1), &snap).await }))
-        .await
-        .unwrap()
+    pooled.conn().write_tx(move |mut c| Box::pin(async move { copies::apply_snapshot(&mut c, CAL, &origin(1), &snap).await })).await.unwrap()
 }
 
 async fn changes(db: &TestDb, list: Vec<Change>) -> copies::Counts {
     let mut pooled = db.pool.get().await.unwrap();
-    pooled
-        .conn()
-        .write_tx(move |mut c| Box::pin(async move { copies::apply_changes(&mut c, CAL, &origin(2), &list).await }))
-        .await
-        .unwrap()
+    pooled.conn().write_tx(move |mut c| Box::pin(async move { copies::apply_changes(&mut c, CAL, &origin(2), &list).await })).await.unwrap()
 }
 
 /// (uid, recurrence id, summary) of every stored instance, sorted.
 async fn stored(db: &TestDb) -> Vec<(String, String, String)> {
     let mut pooled = db.pool.get().await.unwrap();
     let mut conn = pooled.conn();
-    let mut rows: Vec<(String, String, String)> = run!(&mut conn, |c| ei::table
-        .filter(ei::integration_id.eq(CAL))
-        .select((ei::uid, ei::recurrence_id, ei::summary))
-        .load(c)
-        .await)
-    .unwrap();
+    let mut rows: Vec<(String, String, String)> =
+        run!(&mut conn, |c| ei::table.filter(ei::integration_id.eq(CAL)).select((ei::uid, ei::recurrence_id, ei::summary)).load(c).await).unwrap();
     rows.sort();
     rows
 }
@@ -94,12 +82,8 @@ async fn stored(db: &TestDb) -> Vec<(String, String, String)> {
 async fn series_rows(db: &TestDb) -> Vec<(String, String, Option<String>, Option<String>)> {
     let mut pooled = db.pool.get().await.unwrap();
     let mut conn = pooled.conn();
-    let mut rows: Vec<(String, String, Option<String>, Option<String>)> = run!(&mut conn, |c| es::table
-        .filter(es::integration_id.eq(CAL))
-        .select((es::uid, es::summary, es::external_id, es::etag))
-        .load(c)
-        .await)
-    .unwrap();
+    let mut rows: Vec<(String, String, Option<String>, Option<String>)> =
+        run!(&mut conn, |c| es::table.filter(es::integration_id.eq(CAL)).select((es::uid, es::summary, es::external_id, es::etag)).load(c).await).unwrap();
     rows.sort();
     rows
 }
@@ -107,12 +91,8 @@ async fn series_rows(db: &TestDb) -> Vec<(String, String, Option<String>, Option
 async fn history(db: &TestDb, run_id: i64) -> Vec<(String, String, String)> {
     let mut pooled = db.pool.get().await.unwrap();
     let mut conn = pooled.conn();
-    let mut rows: Vec<(String, String, String)> = run!(&mut conn, |c| ch::table
-        .filter(ch::run_id.eq(run_id))
-        .select((ch::entity, ch::entity_key, ch::action))
-        .load(c)
-        .await)
-    .unwrap();
+    let mut rows: Vec<(String, String, String)> =
+        run!(&mut conn, |c| ch::table.filter(ch::run_id.eq(run_id)).select((ch::entity, ch::entity_key, ch::action)).load(c).await).unwrap();
     rows.sort();
     rows
 }
@@ -139,11 +119,14 @@ db_test!(changes_touch_only_what_they_name, |db| {
     // afterwards; the single event gone; "other" not mentioned at all.
     let mut retitled = series("weekly", "Team standup");
     retitled.source_hash = "weekly/2".into();
-    let counts = changes(&db, vec![
-        Change::Series { series: retitled, instances: vec![instance("weekly", 5, "Team standup", true), instance("weekly", 12, "Team standup", true)] },
-        Change::Instance(instance("weekly", 26, "Team standup", true)),
-        Change::SeriesRemoved { uid: "single".into() },
-    ])
+    let counts = changes(
+        &db,
+        vec![
+            Change::Series { series: retitled, instances: vec![instance("weekly", 5, "Team standup", true), instance("weekly", 12, "Team standup", true)] },
+            Change::Instance(instance("weekly", 26, "Team standup", true)),
+            Change::SeriesRemoved { uid: "single".into() },
+        ],
+    )
     .await;
     assert_eq!((counts.created, counts.updated, counts.deleted), (1, 2, 2), "{counts:?}");
     let rows = stored(&db).await;
@@ -154,26 +137,32 @@ db_test!(changes_touch_only_what_they_name, |db| {
     assert_eq!(names, ["other=Lunch", "weekly=Team standup"]);
     let mut actions: Vec<String> = history(&db, 2).await.into_iter().map(|(e, k, a)| format!("{a} {e} {k}")).collect();
     actions.sort();
-    assert_eq!(actions, [
-        "create instance weekly 2027-01-26T09:00:00Z",
-        "delete instance single",
-        "delete instance weekly 2027-01-19T09:00:00Z",
-        "delete series single",
-        "update instance weekly 2027-01-05T09:00:00Z",
-        "update instance weekly 2027-01-12T09:00:00Z",
-        "update series weekly",
-    ]);
+    assert_eq!(
+        actions,
+        [
+            "create instance weekly 2027-01-26T09:00:00Z",
+            "delete instance single",
+            "delete instance weekly 2027-01-19T09:00:00Z",
+            "delete series single",
+            "update instance weekly 2027-01-05T09:00:00Z",
+            "update instance weekly 2027-01-12T09:00:00Z",
+            "update series weekly",
+        ]
+    );
 });
 
 db_test!(single_instance_changes_upsert_and_remove_one_by_one, |db| {
     snapshot(&db, start()).await;
-    let counts = changes(&db, vec![
-        Change::Instance(instance("weekly", 12, "Standup (moved room)", true)),
-        Change::InstanceRemoved { uid: "weekly".into(), recurrence_id: Some(When::At(Utc.with_ymd_and_hms(2027, 1, 19, 9, 0, 0).unwrap())) },
-        // Removing what is not stored changes nothing.
-        Change::InstanceRemoved { uid: "nothing".into(), recurrence_id: None },
-        Change::Instance(instance("lunch-2", 7, "Lunch", false)),
-    ])
+    let counts = changes(
+        &db,
+        vec![
+            Change::Instance(instance("weekly", 12, "Standup (moved room)", true)),
+            Change::InstanceRemoved { uid: "weekly".into(), recurrence_id: Some(When::At(Utc.with_ymd_and_hms(2027, 1, 19, 9, 0, 0).unwrap())) },
+            // Removing what is not stored changes nothing.
+            Change::InstanceRemoved { uid: "nothing".into(), recurrence_id: None },
+            Change::Instance(instance("lunch-2", 7, "Lunch", false)),
+        ],
+    )
     .await;
     assert_eq!((counts.created, counts.updated, counts.deleted), (1, 1, 1), "{counts:?}");
     let rows = stored(&db).await;

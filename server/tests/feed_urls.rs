@@ -5,8 +5,11 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use server::{
     db::schema::calendar_integrations as ci,
-    domain::{Actor, integrations::{self as ig, mask_url, Patch}},
     domain::users::{self, NewUser, Role},
+    domain::{
+        integrations::{self as ig, mask_url, Patch},
+        Actor,
+    },
     password::Cost,
     run,
 };

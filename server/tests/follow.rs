@@ -4,18 +4,18 @@
 use std::time::Duration;
 
 use chrono::{Duration as Days, Utc};
+use sandbox::Sandbox;
 use serde_json::{json, Value};
 use server::{
     domain::{
-    push_queue as copies,
-    bookings::{self as bk, Changes, NewBooking, Outcome},
-    conflicts,
-    Actor, integrations::{self as ig, Patch},
+        bookings::{self as bk, Changes, NewBooking, Outcome},
+        conflicts,
+        integrations::{self as ig, Patch},
+        push_queue as copies, Actor,
     },
     sync::{Engine, Trigger},
 };
 use testkit::db_test;
-use sandbox::Sandbox;
 use testkit::TestDb;
 
 mod common;
@@ -49,7 +49,20 @@ fn utc(days: i64, hour: u32) -> chrono::DateTime<Utc> {
 
 /// A booking written to the calendar and synced back (the copy is current on both sides).
 async fn booked(db: &TestDb, w: &World, title: &str) -> (bk::Booking, String) {
-    written(db, w, NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), location: Some("Room 1".into()), allow_conflict: true, ..NewBooking::default() }).await
+    written(
+        db,
+        w,
+        NewBooking {
+            title: title.into(),
+            start: local(2, 10),
+            end: local(2, 11),
+            time_zone: "UTC".into(),
+            location: Some("Room 1".into()),
+            allow_conflict: true,
+            ..NewBooking::default()
+        },
+    )
+    .await
 }
 
 /// `new` booked, written to the calendar and synced back; with its event's id.
@@ -176,7 +189,10 @@ db_test!(prefer_calendar_follows_the_calendar_even_over_a_local_change, |db| {
     sync(&w).await;
     assert_eq!(booking(&db, w.me, b.id).await.title, "Sync (calendar)");
     let k = &conflicts_of(&db, w.me, b.id).await[0];
-    assert_eq!((k.state.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str(), k.base.title.as_str()), ("decided", "Sync (calsync)", "Sync (calendar)", "Sync"));
+    assert_eq!(
+        (k.state.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str(), k.base.title.as_str()),
+        ("decided", "Sync (calsync)", "Sync (calendar)", "Sync")
+    );
     assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 
     // Deleted there: the booking is cancelled.
@@ -210,7 +226,9 @@ db_test!(simultaneous_edits_make_a_conflict_the_later_change_wins, |db| {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     {
         let mut c = db.pool.get().await.unwrap();
-        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Planning (calsync)".into()), ..Changes::default() }).await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Planning (calsync)".into()), ..Changes::default() })
+            .await
+            .unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
     sync(&w).await;
@@ -220,7 +238,10 @@ db_test!(simultaneous_edits_make_a_conflict_the_later_change_wins, |db| {
     assert_eq!((e["summary"].as_str(), e["location"].as_str()), (Some("Planning (calsync)"), Some("Room 7")));
     let k = &conflicts_of(&db, w.me, b.id).await[0];
     assert_eq!(k.state, "decided");
-    assert_eq!((k.base.title.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str()), ("Planning", "Planning (calsync)", "Planning (Google)"));
+    assert_eq!(
+        (k.base.title.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str()),
+        ("Planning", "Planning (calsync)", "Planning (Google)")
+    );
     assert_eq!(k.outcome.as_ref().unwrap()["title"], "local");
     assert_eq!(k.outcome.as_ref().unwrap()["location"], "remote");
     assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
@@ -232,7 +253,15 @@ db_test!(a_conflict_is_resolved_field_by_field_once_and_both_sides_agree, |db| {
     edit(&w.sandbox, &id, json!({"summary": "Offsite (Google)", "start": at(utc(2, 12)), "end": at(utc(2, 13))}));
     {
         let mut c = db.pool.get().await.unwrap();
-        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Offsite (calsync)".into()), location: Some(Some("Lisbon".into())), ..Changes::default() }).await.unwrap();
+        bk::update(
+            &mut c.conn(),
+            w.me,
+            b.id,
+            ANA,
+            Changes { version: b.version, title: Some("Offsite (calsync)".into()), location: Some(Some("Lisbon".into())), ..Changes::default() },
+        )
+        .await
+        .unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
     sync(&w).await;
@@ -244,12 +273,18 @@ db_test!(a_conflict_is_resolved_field_by_field_once_and_both_sides_agree, |db| {
     // Bad choices change nothing.
     let mut c = db.pool.get().await.unwrap();
     let missing = conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Fields([("title".to_string(), "local".to_string())].into())).await;
-    assert!(matches!(missing, Err(server::domain::Error::Invalid(ref r)) if r.errors[0].message == "Choose a side for every field that differs; missing: start, end, location."), "{missing:?}");
+    assert!(
+        matches!(missing, Err(server::domain::Error::Invalid(ref r)) if r.errors[0].message == "Choose a side for every field that differs; missing: start, end, location."),
+        "{missing:?}"
+    );
     let unknown = conflicts::resolve(&mut c.conn(), w.me, open.id, ANA, conflicts::Choice::Fields([("colour".to_string(), "local".to_string())].into())).await;
-    assert!(matches!(unknown, Err(server::domain::Error::Invalid(ref r)) if r.errors[0].message == "'colour' is not a field that differs here (those are: title, start, end, location)."));
+    assert!(
+        matches!(unknown, Err(server::domain::Error::Invalid(ref r)) if r.errors[0].message == "'colour' is not a field that differs here (those are: title, start, end, location).")
+    );
 
     // Title from calsync, the time from the calendar, the place from calsync.
-    let pick: std::collections::BTreeMap<String, String> = [("title", "local"), ("start", "remote"), ("end", "remote"), ("location", "local")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let pick: std::collections::BTreeMap<String, String> =
+        [("title", "local"), ("start", "remote"), ("end", "remote"), ("location", "local")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let done = conflicts::resolve(&mut c.conn(), w.me, open.id, "ana@example.com", conflicts::Choice::Fields(pick.clone())).await.unwrap();
     assert_eq!((done.state.as_str(), done.decided_by.as_deref()), ("resolved", Some("ana@example.com")));
     drop(c);
@@ -302,29 +337,46 @@ db_test!(every_step_is_in_a_history_without_secrets_and_a_resolution_can_be_undo
     let mut c = db.pool.get().await.unwrap();
     let (entries, total) = h::list(&mut c.conn(), w.me, &Subject::Booking(b.id), 100, 0).await.unwrap();
     let steps: Vec<(&str, &str)> = entries.iter().rev().map(|e| (e.action.as_str(), e.source)).collect();
-    assert_eq!(steps, [
-        ("create", "user"),
-        ("write", "push"),
-        ("resolve conflict", "conflict resolution"),
-        ("update", "conflict resolution"),
-        ("write", "push"),
-        ("undo resolution", "undo"),
-        ("update", "undo"),
-        ("write", "push"),
-    ]);
+    assert_eq!(
+        steps,
+        [
+            ("create", "user"),
+            ("write", "push"),
+            ("resolve conflict", "conflict resolution"),
+            ("update", "conflict resolution"),
+            ("write", "push"),
+            ("undo resolution", "undo"),
+            ("update", "undo"),
+            ("write", "push"),
+        ]
+    );
     assert_eq!(total, 8);
     let update = entries.iter().find(|e| e.action == "update" && e.source == "conflict resolution").unwrap();
-    assert_eq!((update.before.as_ref().unwrap()["title"].as_str(), update.after.as_ref().unwrap()["title"].as_str()), (Some("Launch"), Some("Launch (Google)")));
+    assert_eq!(
+        (update.before.as_ref().unwrap()["title"].as_str(), update.after.as_ref().unwrap()["title"].as_str()),
+        (Some("Launch"), Some("Launch (Google)"))
+    );
 
     // The calendar's timeline: its record (settings, never a token) and its events.
     {
         let r = ig::get(&mut c.conn(), w.me, &w.name).await.unwrap();
-        ig::update(&mut c.conn(), &db.keys, w.me, &w.name, Patch { conflict_policy: Some("prefer-calendar".into()), version: Some(r.version), ..Patch::default() }).await.unwrap();
+        ig::update(
+            &mut c.conn(),
+            &db.keys,
+            w.me,
+            &w.name,
+            Patch { conflict_policy: Some("prefer-calendar".into()), version: Some(r.version), ..Patch::default() },
+        )
+        .await
+        .unwrap();
     }
     let (entries, _) = h::list(&mut c.conn(), w.me, &Subject::Integration(w.name.clone()), 100, 0).await.unwrap();
     let record: Vec<&h::Entry> = entries.iter().filter(|e| e.entity == "integration").collect();
     assert_eq!(record.iter().map(|e| (e.action.as_str(), e.actor.as_str(), e.source)).collect::<Vec<_>>(), [("update", ANA, "user"), ("create", ANA, "user")]);
-    assert_eq!((record[0].before.as_ref().unwrap()["conflict_policy"].as_str(), record[0].after.as_ref().unwrap()["conflict_policy"].as_str()), (Some("ask"), Some("prefer-calendar")));
+    assert_eq!(
+        (record[0].before.as_ref().unwrap()["conflict_policy"].as_str(), record[0].after.as_ref().unwrap()["conflict_policy"].as_str()),
+        (Some("ask"), Some("prefer-calendar"))
+    );
     assert_eq!(record[1].after.as_ref().unwrap()["has_access_token"], true);
     let tokens: Vec<String> = w.sandbox.with(|s| s.access.keys().chain(s.refresh.keys()).cloned().collect());
     for e in &entries {
@@ -350,13 +402,19 @@ db_test!(review_a_booking_change_the_merge_does_not_compare_is_still_written_aft
     // In calsync, an attendee is added: the push is refused (412), nothing overwritten.
     {
         let mut c = db.pool.get().await.unwrap();
-        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, attendees: Some(vec!["kim@example.com".into()]), ..Changes::default() }).await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, attendees: Some(vec!["kim@example.com".into()]), ..Changes::default() })
+            .await
+            .unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
     assert_eq!(copy(&db, b.id).await.state.as_str(), "pending");
     sync(&w).await;
     let e = event(&w.sandbox, &id);
-    assert_eq!((e["attendees"].clone(), e["colorId"].clone()), (json!([{"email": "kim@example.com", "responseStatus": "needsAction"}]), json!("5")), "the attendee written (Google adds its answer), the colour kept");
+    assert_eq!(
+        (e["attendees"].clone(), e["colorId"].clone()),
+        (json!([{"email": "kim@example.com", "responseStatus": "needsAction"}]), json!("5")),
+        "the attendee written (Google adds its answer), the colour kept"
+    );
     assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 });
 
@@ -392,7 +450,20 @@ db_test!(review_resolving_an_open_conflict_keeps_a_later_local_change, |db| {
 
 /// A weekly booking of four, written to the calendar and synced back.
 async fn booked_weekly(db: &TestDb, w: &World, title: &str) -> (bk::Booking, String) {
-    written(db, w, NewBooking { title: title.into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()), allow_conflict: true, ..NewBooking::default() }).await
+    written(
+        db,
+        w,
+        NewBooking {
+            title: title.into(),
+            start: local(2, 10),
+            end: local(2, 11),
+            time_zone: "UTC".into(),
+            recurrence: Some("RRULE:FREQ=WEEKLY;COUNT=4".into()),
+            allow_conflict: true,
+            ..NewBooking::default()
+        },
+    )
+    .await
 }
 
 /// The original start of the n-th occurrence (from 0) of `booked_weekly`.
@@ -435,7 +506,11 @@ db_test!(a_recurring_series_merges_per_occurrence_with_changes_on_both_sides, |d
     // In calsync, the series is retitled and the third occurrence cancelled.
     {
         let mut c = db.pool.get().await.unwrap();
-        let Outcome::Booked(b2) = bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Team standup".into()), ..Changes::default() }).await.unwrap() else { panic!() };
+        let Outcome::Booked(b2) =
+            bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Team standup".into()), ..Changes::default() }).await.unwrap()
+        else {
+            panic!()
+        };
         bk::cancel_occurrence(&mut c.conn(), w.me, b.id, &key(2), ANA, Some(b2.version)).await.unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
@@ -492,7 +567,13 @@ db_test!(one_occurrence_changed_on_both_sides_is_a_conflict_of_its_own, |db| {
     move_there(&w.sandbox, &id, 1, utc(9, 14), utc(9, 15));
     {
         let mut c = db.pool.get().await.unwrap();
-        let ch = bk::OccurrenceChanges { version: b.version, start: Some(local(9, 16)), end: Some(local(9, 17)), title: Some("Retro (long)".into()), ..Default::default() };
+        let ch = bk::OccurrenceChanges {
+            version: b.version,
+            start: Some(local(9, 16)),
+            end: Some(local(9, 17)),
+            title: Some("Retro (long)".into()),
+            ..Default::default()
+        };
         bk::change_occurrence(&mut c.conn(), w.me, b.id, &key(1), ANA, ch).await.unwrap();
     }
     // The push finds the occurrence changed in Google and leaves it alone.
@@ -524,7 +605,20 @@ db_test!(one_occurrence_changed_on_both_sides_is_a_conflict_of_its_own, |db| {
 
 db_test!(review_an_attendee_added_in_google_is_followed_not_overwritten, |db| {
     let w = setup(&db, "last-write-wins").await;
-    let (b, id) = written(&db, &w, NewBooking { title: "Kickoff".into(), start: local(2, 10), end: local(2, 11), time_zone: "UTC".into(), attendees: vec!["lee@example.com".into()], allow_conflict: true, ..NewBooking::default() }).await;
+    let (b, id) = written(
+        &db,
+        &w,
+        NewBooking {
+            title: "Kickoff".into(),
+            start: local(2, 10),
+            end: local(2, 11),
+            time_zone: "UTC".into(),
+            attendees: vec!["lee@example.com".into()],
+            allow_conflict: true,
+            ..NewBooking::default()
+        },
+    )
+    .await;
     edit(&w.sandbox, &id, json!({"attendees": [{"email": "lee@example.com"}, {"email": "kim@example.com"}]}));
     sync(&w).await;
     let now = booking(&db, w.me, b.id).await;
@@ -532,7 +626,9 @@ db_test!(review_an_attendee_added_in_google_is_followed_not_overwritten, |db| {
     // The next change made in calsync keeps the guest added in Google.
     {
         let mut c = db.pool.get().await.unwrap();
-        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, title: Some("Kickoff (final)".into()), ..Changes::default() }).await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, title: Some("Kickoff (final)".into()), ..Changes::default() })
+            .await
+            .unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
     let e = event(&w.sandbox, &id);
@@ -596,7 +692,14 @@ db_test!(review_a_series_moved_after_an_occurrence_was_cancelled_settles, |db| {
 async fn deleted_in_google(db: &TestDb, w: &World, n: u32) -> Vec<(bk::Booking, String)> {
     let mut made = Vec::new();
     for i in 0..n {
-        let new = NewBooking { title: format!("Call {i}"), start: local(2, 8 + i), end: local(2, 9 + i), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
+        let new = NewBooking {
+            title: format!("Call {i}"),
+            start: local(2, 8 + i),
+            end: local(2, 9 + i),
+            time_zone: "UTC".into(),
+            allow_conflict: true,
+            ..NewBooking::default()
+        };
         made.push(written(db, w, new).await);
     }
     for (_, id) in &made {
@@ -696,7 +799,9 @@ db_test!(an_incremental_sync_that_would_remove_most_events_is_held, |db| {
 
 /// The calendar refuses writes of event `id` (503) until the faults are cleared.
 fn refuse_writes(sandbox: &Sandbox, id: &str) {
-    sandbox.with(|s| s.faults.push(sandbox::Fault { path: format!("/events/{id}"), status: 503, body: None, retry_after: None, delay_ms: None, times: 100, after: false }));
+    sandbox.with(|s| {
+        s.faults.push(sandbox::Fault { path: format!("/events/{id}"), status: 503, body: None, retry_after: None, delay_ms: None, times: 100, after: false })
+    });
 }
 
 db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_sync, |db| {
@@ -706,7 +811,9 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
     refuse_writes(&w.sandbox, &id);
     {
         let mut c = db.pool.get().await.unwrap();
-        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Standup (calsync)".into()), ..Changes::default() }).await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: b.version, title: Some("Standup (calsync)".into()), ..Changes::default() })
+            .await
+            .unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
     let waiting = copy(&db, b.id).await;
@@ -730,7 +837,9 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
     refuse_writes(&w.sandbox, &id);
     {
         let mut c = db.pool.get().await.unwrap();
-        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, description: Some(Some("Agenda".into())), ..Changes::default() }).await.unwrap();
+        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, description: Some(Some("Agenda".into())), ..Changes::default() })
+            .await
+            .unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
     assert_eq!(copy(&db, b.id).await.state.as_str(), "failed");
@@ -740,7 +849,11 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
     drop(c);
     w.engine.push_soon(b.id).await;
     let e = event(&w.sandbox, &id);
-    assert_eq!((e["summary"].as_str(), e["description"].as_str()), (Some("Standup (calsync)"), Some("Agenda")), "the resolution is written within the request's wait");
+    assert_eq!(
+        (e["summary"].as_str(), e["description"].as_str()),
+        (Some("Standup (calsync)"), Some("Agenda")),
+        "the resolution is written within the request's wait"
+    );
     assert_eq!(copy(&db, b.id).await.state.as_str(), "written");
 });
 
@@ -786,7 +899,15 @@ db_test!(review_a_series_rule_changed_in_google_is_followed_with_the_changes_sti
     tokio::time::sleep(Duration::from_millis(1100)).await;
     {
         let mut c = db.pool.get().await.unwrap();
-        bk::update(&mut c.conn(), w.me, b.id, ANA, Changes { version: now.version, recurrence: Some(Some("RRULE:FREQ=WEEKLY;COUNT=2".into())), ..Changes::default() }).await.unwrap();
+        bk::update(
+            &mut c.conn(),
+            w.me,
+            b.id,
+            ANA,
+            Changes { version: now.version, recurrence: Some(Some("RRULE:FREQ=WEEKLY;COUNT=2".into())), ..Changes::default() },
+        )
+        .await
+        .unwrap();
     }
     w.engine.push_booking(b.id).await.unwrap();
     sync(&w).await;

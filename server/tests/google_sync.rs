@@ -5,15 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Duration as Days, Utc};
+use sandbox::Sandbox;
 use serde_json::{json, Value};
 use server::{
     crypto::Secret,
-    domain::{Actor, integrations::{self as ig, Patch}},
+    domain::{
+        integrations::{self as ig, Patch},
+        Actor,
+    },
     providers::fetch::FeedClient,
     sync::{Engine, Settings, Trigger},
 };
 use testkit::db_test;
-use sandbox::Sandbox;
 use testkit::TestDb;
 
 mod common;
@@ -106,7 +109,11 @@ db_test!(a_google_calendar_syncs_in_full_then_only_what_changed, |db| {
     put(&sandbox, "focus", json!({"summary": "Focus", "transparency": "transparent", "start": {"dateTime": at(5, 13)}, "end": {"dateTime": at(5, 14)}}));
     put(&sandbox, "standup", daily());
     // One occurrence moved to 16:00, one cancelled.
-    put(&sandbox, "standup_2", json!({"recurringEventId": "standup", "originalStartTime": occurrence(2), "summary": "Standup (late)", "start": {"dateTime": at(2, 16)}, "end": {"dateTime": at(2, 17)}}));
+    put(
+        &sandbox,
+        "standup_2",
+        json!({"recurringEventId": "standup", "originalStartTime": occurrence(2), "summary": "Standup (late)", "start": {"dateTime": at(2, 16)}, "end": {"dateTime": at(2, 17)}}),
+    );
     put(&sandbox, "standup_3", json!({"recurringEventId": "standup", "originalStartTime": occurrence(3), "status": "cancelled"}));
 
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
@@ -204,7 +211,11 @@ db_test!(provider_faults_fail_the_run_with_what_to_do_and_keep_what_was_synced, 
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert!(run.error.as_deref().unwrap().contains("not JSON"), "{:?}", run.error);
 
-    fault(401, r#"{"error":{"errors":[{"domain":"global","reason":"authError","message":"Invalid Credentials"}],"code":401,"message":"Invalid Credentials"}}"#, None);
+    fault(
+        401,
+        r#"{"error":{"errors":[{"domain":"global","reason":"authError","message":"Invalid Credentials"}],"code":401,"message":"Invalid Credentials"}}"#,
+        None,
+    );
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert!(run.error.as_deref().unwrap().contains("Reconnect"), "{:?}", run.error);
 
@@ -221,7 +232,11 @@ async fn connected(db: &TestDb, sandbox: &Sandbox, me: Actor) -> (String, i64) {
     use server::domain::accounts;
     let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
     let mut c = db.pool.get().await.unwrap();
-    let grant = accounts::Grant { access_token: Secret::new(access), refresh_token: Some(Secret::new(refresh)), expiry: Some(server::domain::now() + Days::minutes(1)) };
+    let grant = accounts::Grant {
+        access_token: Secret::new(access),
+        refresh_token: Some(Secret::new(refresh)),
+        expiry: Some(server::domain::now() + Days::minutes(1)),
+    };
     let account = accounts::connect(&mut c.conn(), &db.keys, me.user_id, ig::IntegrationType::Google, ANA, grant).await.unwrap();
     let patch = Patch {
         integration_type: Some("Google Calendar".into()),
@@ -274,7 +289,8 @@ db_test!(an_accounts_token_is_refreshed_ahead_and_after_a_401_and_a_revoked_gran
 
     // Reconnect: the same account and record, syncing again with its events.
     let (access, refresh) = sandbox.with(|s| s.issue_tokens(ANA));
-    let grant = accounts::Grant { access_token: Secret::new(access), refresh_token: Some(Secret::new(refresh)), expiry: Some(server::domain::now() + Days::hours(1)) };
+    let grant =
+        accounts::Grant { access_token: Secret::new(access), refresh_token: Some(Secret::new(refresh)), expiry: Some(server::domain::now() + Days::hours(1)) };
     let again = accounts::connect(&mut c.conn(), &db.keys, me.user_id, ig::IntegrationType::Google, ANA, grant).await.unwrap();
     assert_eq!(again.id, account);
     drop(c);
@@ -393,7 +409,11 @@ db_test!(calsyncs_own_budget_is_shared_and_ends_a_run_that_would_wait_long, |db|
     let before = sandbox.with(|s| s.requests.len());
     let run = two.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.status, "Failed");
-    assert!(run.error.as_deref().unwrap().starts_with("calsync's request budget for Google Calendar is used up for now; the next sync waits"), "{:?}", run.error);
+    assert!(
+        run.error.as_deref().unwrap().starts_with("calsync's request budget for Google Calendar is used up for now; the next sync waits"),
+        "{:?}",
+        run.error
+    );
     assert_eq!(sandbox.with(|s| s.requests.len()), before, "nothing was asked of Google");
     let i = ig::get(&mut db.pool.get().await.unwrap().conn(), me, &name).await.unwrap();
     assert!(i.due_at.unwrap() >= server::domain::now() + Days::seconds(40), "the scheduler waits for the budget");
@@ -436,13 +456,22 @@ db_test!(a_dropped_connection_or_a_slow_answer_times_out_and_is_retried, |db| {
     sandbox.with(|s| {
         // The connection is held and never answered, then an answer comes too late.
         s.faults.push(sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 1, after: false });
-        s.faults.push(sandbox::Fault { path: "/events".into(), status: 200, body: Some("{}".into()), retry_after: None, delay_ms: Some(1500), times: 1, after: false });
+        s.faults.push(sandbox::Fault {
+            path: "/events".into(),
+            status: 200,
+            body: Some("{}".into()),
+            retry_after: None,
+            delay_ms: Some(1500),
+            times: 1,
+            after: false,
+        });
     });
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.status, "Success", "retried after two timeouts: {:?}", run.error);
     assert_eq!(summaries(&busy(&db).await), vec!["Alpha"]);
     // Always silent: the run ends with the timeout, the events kept.
-    sandbox.with(|s| s.faults.push(sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10, after: false }));
+    sandbox
+        .with(|s| s.faults.push(sandbox::Fault { path: "/events".into(), status: 0, body: None, retry_after: None, delay_ms: None, times: 10, after: false }));
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     assert_eq!(run.error.as_deref(), Some("Google Calendar did not answer in time. The next sync will try again."));
     assert_eq!(summaries(&busy(&db).await), vec!["Alpha"]);
@@ -454,7 +483,8 @@ db_test!(a_channel_near_its_end_is_replaced_and_the_old_one_stopped, |db| {
     put(&sandbox, "a", single("Alpha", 1));
     let feeds = limits();
     // The address is never called here: the sandbox only checks it is loopback http.
-    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), webhook_base: Some("http://127.0.0.1:9".into()), ..Settings::default() };
+    let settings =
+        Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), webhook_base: Some("http://127.0.0.1:9".into()), ..Settings::default() };
     let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
     assert_eq!(engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap().status, "Success");
     let id = ig::get(&mut db.pool.get().await.unwrap().conn(), me, &name).await.unwrap().id;
@@ -520,7 +550,11 @@ db_test!(a_calendar_whose_account_refreshes_its_token_gets_no_expiry_warning_unt
     // Revoked: the spec's warning is back.
     accounts::mark_revoked(&mut c.conn(), account, "Access to Google Calendar was revoked (invalid_grant). Reconnect to resume syncing.").await.unwrap();
     let saved = ig::update(&mut c.conn(), &db.keys, me, &name, rename("Picked once more")).await.unwrap();
-    assert!(saved.warnings.iter().any(|w| w.field.as_deref() == Some("token_expiry") && w.message.contains("Access Token has expired")), "{:?}", saved.warnings);
+    assert!(
+        saved.warnings.iter().any(|w| w.field.as_deref() == Some("token_expiry") && w.message.contains("Access Token has expired")),
+        "{:?}",
+        saved.warnings
+    );
 });
 
 db_test!(a_google_record_without_a_calendar_id_syncs_the_primary_calendar, |db| {
@@ -549,7 +583,13 @@ db_test!(a_google_record_without_a_calendar_id_syncs_the_primary_calendar, |db| 
     let name = saved.integration.name.clone();
     let feeds = limits();
     // The push address is never called here: the sandbox only checks it is loopback http.
-    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), webhook_base: Some("http://127.0.0.1:9".into()), provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let settings = Settings {
+        feeds: feeds.clone(),
+        google: sandbox.google_endpoints(),
+        webhook_base: Some("http://127.0.0.1:9".into()),
+        provider_timeout: Duration::from_secs(5),
+        ..Settings::default()
+    };
     let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
 
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();

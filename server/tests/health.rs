@@ -7,29 +7,30 @@ use std::time::Duration;
 use chrono::{Duration as Days, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use sandbox::{Fault, Sandbox};
 use serde_json::json;
 use server::{
     crypto::Secret,
     db::schema::{booking_copies as bc, calendar_integrations as ci, conflicts as cf},
     domain::{
-    availability,
-    push_queue::{self as copies, CopyView},
-    bookings::{self as bk, Changes, NewBooking, Outcome},
-    conflicts::{self, Choice},
-    health::{self, Kind},
-    Actor, integrations::{self as ig, Patch},
-    merge::Side,
-    now, users, webhooks,
+        availability,
+        bookings::{self as bk, Changes, NewBooking, Outcome},
+        conflicts::{self, Choice},
+        health::{self, Kind},
+        integrations::{self as ig, Patch},
+        merge::Side,
+        now,
+        push_queue::{self as copies, CopyView},
+        users, webhooks, Actor,
     },
     run,
     sync::Trigger,
 };
 use testkit::db_test;
-use sandbox::{Fault, Sandbox};
 use testkit::{
-        feeds::{FeedHost, Reply},
-        TestDb,
-    };
+    feeds::{FeedHost, Reply},
+    TestDb,
+};
 
 mod common;
 use common::*;
@@ -49,11 +50,8 @@ async fn set_times(db: &TestDb, name: &str, created_minutes_ago: i64, synced_min
     let mut c = db.pool.get().await.unwrap();
     let created = now() - Days::minutes(created_minutes_ago);
     let synced = synced_minutes_ago.map(|m| now() - Days::minutes(m));
-    run!(&mut c.conn(), |cc| diesel::update(ci::table.filter(ci::name.eq(name)))
-        .set((ci::created_at.eq(created), ci::last_sync.eq(synced)))
-        .execute(cc)
-        .await)
-    .unwrap();
+    run!(&mut c.conn(), |cc| diesel::update(ci::table.filter(ci::name.eq(name))).set((ci::created_at.eq(created), ci::last_sync.eq(synced))).execute(cc).await)
+        .unwrap();
 }
 
 db_test!(each_kind_is_recognised_once_in_order, |db| {
@@ -247,7 +245,14 @@ async fn google(db: &TestDb, sandbox: &Sandbox, me: Actor, owner: &str, label: &
 /// A meeting the day after tomorrow, 10:00–11:00 UTC, booked by `by` for themselves.
 async fn book(db: &TestDb, me: Actor, by: &str, title: &str) -> bk::Booking {
     let day = (Utc::now().date_naive() + Days::days(2)).format("%Y-%m-%d").to_string();
-    let new = NewBooking { title: title.into(), start: format!("{day} 10:00"), end: format!("{day} 11:00"), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
+    let new = NewBooking {
+        title: title.into(),
+        start: format!("{day} 10:00"),
+        end: format!("{day} 11:00"),
+        time_zone: "UTC".into(),
+        allow_conflict: true,
+        ..NewBooking::default()
+    };
     let mut c = db.pool.get().await.unwrap();
     match bk::create(&mut c.conn(), me, by, new).await.unwrap() {
         Outcome::Booked(b) => b,
@@ -317,8 +322,10 @@ db_test!(writes_failing_and_conflicts_waiting_are_listed_and_degrade_nothing, |d
     let (two_hours_ago, two_days_ago) = (now() - Days::hours(2), now() - Days::days(2));
     {
         let mut c = db.pool.get().await.unwrap();
-        run!(&mut c.conn(), |cc| diesel::update(bc::table.filter(bc::booking_id.eq(standup.id))).set(bc::modified_at.eq(two_hours_ago)).execute(cc).await).unwrap();
-        run!(&mut c.conn(), |cc| diesel::update(cf::table.filter(cf::booking_id.eq(interview.id))).set(cf::created_at.eq(two_days_ago)).execute(cc).await).unwrap();
+        run!(&mut c.conn(), |cc| diesel::update(bc::table.filter(bc::booking_id.eq(standup.id))).set(bc::modified_at.eq(two_hours_ago)).execute(cc).await)
+            .unwrap();
+        run!(&mut c.conn(), |cc| diesel::update(cf::table.filter(cf::booking_id.eq(interview.id))).set(cf::created_at.eq(two_days_ago)).execute(cc).await)
+            .unwrap();
     }
     let r = report(&db, health::Filter::default()).await;
     assert_eq!(

@@ -78,10 +78,8 @@ fn exdates_on_several_lines_in_vienna() {
     // five Tuesdays are excluded: 04-03, 04-10, 04-17, 05-01, 05-29.
     let bytes = std::fs::read(fixtures().join("events/event_with_recurrence_exdates_on_different_lines.ics")).unwrap();
     let (got, _) = expand_in(&bytes, "2012-01-01", "2013-01-01", chrono_tz::UTC);
-    let want: Vec<String> = ["03-27", "04-24", "05-08", "05-15", "05-22", "06-05", "06-12", "06-19", "06-26", "07-03"]
-        .iter()
-        .map(|d| format!("2012-{d}T08:00:00Z"))
-        .collect();
+    let want: Vec<String> =
+        ["03-27", "04-24", "05-08", "05-15", "05-22", "06-05", "06-12", "06-19", "06-26", "07-03"].iter().map(|d| format!("2012-{d}T08:00:00Z")).collect();
     assert_eq!(starts(&got), want);
     assert!(got.iter().all(|i| i.end == server::events::When::At(at(&i.start.to_string()) + chrono::Duration::hours(8))));
     assert!(got.iter().all(|i| i.tzid.as_deref() == Some("Europe/Vienna") && i.recurrence_id == Some(i.start)));
@@ -142,8 +140,16 @@ fn rfc_5545_examples() {
         "1999-01-01",
     );
     let want = [
-        "1997-09-05T13:00:00Z", "1997-10-03T13:00:00Z", "1997-11-07T14:00:00Z", "1997-12-05T14:00:00Z", "1998-01-02T14:00:00Z",
-        "1998-02-06T14:00:00Z", "1998-03-06T14:00:00Z", "1998-04-03T14:00:00Z", "1998-05-01T13:00:00Z", "1998-06-05T13:00:00Z",
+        "1997-09-05T13:00:00Z",
+        "1997-10-03T13:00:00Z",
+        "1997-11-07T14:00:00Z",
+        "1997-12-05T14:00:00Z",
+        "1998-01-02T14:00:00Z",
+        "1998-02-06T14:00:00Z",
+        "1998-03-06T14:00:00Z",
+        "1998-04-03T14:00:00Z",
+        "1998-05-01T13:00:00Z",
+        "1998-06-05T13:00:00Z",
     ];
     assert_eq!(starts(&got), want);
 }
@@ -261,7 +267,13 @@ fn line_endings_case_folding_and_bom_do_not_matter() {
         // Lower-case property names, and every long line folded.
         let (name, rest) = line.split_once([':', ';']).unwrap();
         let sep = &line[name.len()..name.len() + 1];
-        let folded: String = format!("{}{sep}{rest}", name.to_lowercase()).chars().collect::<Vec<_>>().chunks(20).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("\n ");
+        let folded: String = format!("{}{sep}{rest}", name.to_lowercase())
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(20)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n ");
         lower.push_str(&folded);
         lower.push('\n');
     }
@@ -286,7 +298,9 @@ fn broken_lines_and_components_are_skipped_with_their_line() {
     assert_eq!(got.iter().map(|i| &*i.uid).collect::<Vec<_>>(), vec!["good", "also-good"]);
     assert_eq!(&*got[1].summary, "Caf\u{fffd}");
     let joined = warnings.join("\n");
-    for expected in ["line 6: expected NAME:VALUE", "line 11: DTSTART \"2026-03-10\" is not a date", "line 13: BEGIN:VEVENT is never closed", "line 19: invalid UTF-8"] {
+    for expected in
+        ["line 6: expected NAME:VALUE", "line 11: DTSTART \"2026-03-10\" is not a date", "line 13: BEGIN:VEVENT is never closed", "line 19: invalid UTF-8"]
+    {
         assert!(joined.contains(expected), "missing {expected:?} in:\n{joined}");
     }
 }
@@ -313,9 +327,8 @@ fn not_a_calendar_says_so() {
 
 /// Five one-hour events on consecutive days, as a feed.
 fn five_events() -> String {
-    let events: String = (1..=5)
-        .map(|d| format!("BEGIN:VEVENT\nUID:e{d}\nDTSTART:2027010{d}T090000Z\nDTEND:2027010{d}T100000Z\nSUMMARY:Event {d}\nEND:VEVENT\n"))
-        .collect();
+    let events: String =
+        (1..=5).map(|d| format!("BEGIN:VEVENT\nUID:e{d}\nDTSTART:2027010{d}T090000Z\nDTEND:2027010{d}T100000Z\nSUMMARY:Event {d}\nEND:VEVENT\n")).collect();
     feed(&events)
 }
 

@@ -3,9 +3,9 @@
 use server::{
     crypto::Secret,
     domain::{
-    Actor, integrations::{self as ig, rules::*, Filter, Patch},
-    users::{self, NewUser, Role},
-    Error,
+        integrations::{self as ig, rules::*, Filter, Patch},
+        users::{self, NewUser, Role},
+        Actor, Error,
     },
     password::Cost,
 };
@@ -14,13 +14,11 @@ use testkit::TestDb;
 
 async fn user(db: &TestDb, email: &str, role: Role) -> Actor {
     let mut c = db.pool.get().await.unwrap();
-    let u = users::create(&mut c.conn(), Cost::Test, NewUser {
-        email: email.into(),
-        full_name: String::new(),
-        password: "password 123".into(),
-        role,
-        time_zone: "Europe/Berlin".into(),
-    })
+    let u = users::create(
+        &mut c.conn(),
+        Cost::Test,
+        NewUser { email: email.into(), full_name: String::new(), password: "password 123".into(), role, time_zone: "Europe/Berlin".into() },
+    )
     .await
     .unwrap();
     Actor::of(&u)
@@ -142,7 +140,11 @@ db_test!(ical_url_rules, |db| {
     );
     assert!(errors(create(&db, sarah, with_url("https:///cal.ics")).await)[0].1.starts_with("iCal URL must include a host name"));
     // What the fetcher cannot parse is refused at once, not at every sync.
-    one_error(create(&db, sarah, with_url("https://[bad")).await, "ical_url", "iCal URL is not a valid address (invalid IPv6 address). Copy the feed's address again.");
+    one_error(
+        create(&db, sarah, with_url("https://[bad")).await,
+        "ical_url",
+        "iCal URL is not a valid address (invalid IPv6 address). Copy the feed's address again.",
+    );
     for good in ["http://example.com/a.ics", "HTTPS://Example.com/a.ics", "webcal://p01-calendars.icloud.com/published/2/abc"] {
         let saved = create(&db, sarah, Patch { integration_name: Some(good.into()), ..with_url(good) }).await.unwrap();
         // iCal defaults to read-only.
@@ -153,12 +155,16 @@ db_test!(ical_url_rules, |db| {
 
 db_test!(ical_clears_oauth_fields_and_warns_on_two_way, |db| {
     let sarah = user(&db, "sarah@example.com", Role::User).await;
-    let saved = create(&db, sarah, Patch {
-        access_token: Some(Some(Secret::new("tok"))),
-        token_expiry: Some("2030-01-01 00:00:00".into()),
-        sync_direction: Some("Two-way (Read & Write)".into()),
-        ..ical("Feed")
-    })
+    let saved = create(
+        &db,
+        sarah,
+        Patch {
+            access_token: Some(Some(Secret::new("tok"))),
+            token_expiry: Some("2030-01-01 00:00:00".into()),
+            sync_direction: Some("Two-way (Read & Write)".into()),
+            ..ical("Feed")
+        },
+    )
     .await
     .unwrap();
     assert!(!saved.integration.has_access_token);
@@ -171,15 +177,23 @@ db_test!(ical_clears_oauth_fields_and_warns_on_two_way, |db| {
 db_test!(oauth_types_need_an_access_token_when_active, |db| {
     let sarah = user(&db, "sarah@example.com", Role::User).await;
     let no_token = Patch { access_token: None, refresh_token: None, ..google("Work") };
-    one_error(create(&db, sarah, no_token.clone()).await, "access_token", "Google Calendar requires an Access Token. Please authenticate with Google Calendar first.");
+    one_error(
+        create(&db, sarah, no_token.clone()).await,
+        "access_token",
+        "Google Calendar requires an Access Token. Please authenticate with Google Calendar first.",
+    );
     let outlook = Patch { integration_type: Some("Outlook Calendar".into()), ..no_token.clone() };
     one_error(create(&db, sarah, outlook).await, "access_token", "Outlook Calendar requires an Access Token. Please authenticate with Outlook Calendar first.");
     // Inactive: no token needed. Without calendar id: a warning. The iCal URL is cleared.
-    let saved = create(&db, sarah, Patch { is_active: Some(false), calendar_id: Some("".into()), ical_url: Some("https://x.example/a.ics".into()), ..no_token }).await.unwrap();
+    let saved =
+        create(&db, sarah, Patch { is_active: Some(false), calendar_id: Some("".into()), ical_url: Some("https://x.example/a.ics".into()), ..no_token })
+            .await
+            .unwrap();
     assert_eq!(saved.integration.ical_url, None);
-    assert_eq!(saved.warnings.iter().map(|w| w.message.as_str()).collect::<Vec<_>>(), vec![
-        "Calendar ID is recommended for Google Calendar integration. Without it, the primary calendar will be used by default."
-    ]);
+    assert_eq!(
+        saved.warnings.iter().map(|w| w.message.as_str()).collect::<Vec<_>>(),
+        vec!["Calendar ID is recommended for Google Calendar integration. Without it, the primary calendar will be used by default."]
+    );
     let saved = create(&db, sarah, google("Active")).await.unwrap();
     assert!(saved.integration.has_access_token && saved.integration.has_refresh_token);
     assert_eq!(saved.integration.sync_direction, ig::SyncDirection::TwoWay);
@@ -194,35 +208,51 @@ db_test!(sync_ranges, |db| {
         sync_interval_minutes: Some(interval.into()),
         ..ical("Feed")
     };
-    assert_eq!(errors(create(&db, sarah, p("-1", "0", "4")).await), vec![
-        ("sync_past_days".into(), "Sync Past Days cannot be negative. Use 0 for no past sync.".into()),
-        ("sync_future_days".into(), "Sync Future Days must be greater than 0.".into()),
-        ("sync_interval_minutes".into(), "Sync Interval cannot be less than 5 minutes to avoid excessive API calls.".into()),
-    ]);
-    assert_eq!(errors(create(&db, sarah, p("366", "731", "1441")).await), vec![
-        ("sync_past_days".into(), "Sync Past Days cannot exceed 365 days (1 year).".into()),
-        ("sync_future_days".into(), "Sync Future Days cannot exceed 730 days (2 years).".into()),
-        ("sync_interval_minutes".into(), "Sync Interval cannot exceed 1440 minutes (24 hours).".into()),
-    ]);
-    assert_eq!(errors(create(&db, sarah, p("abc", "1.5", "99999999999999999999")).await), vec![
-        ("sync_past_days".into(), "Sync Past Days must be a whole number.".into()),
-        ("sync_future_days".into(), "Sync Future Days must be a whole number.".into()),
-        ("sync_interval_minutes".into(), "Sync Interval must be a whole number.".into()),
-    ]);
+    assert_eq!(
+        errors(create(&db, sarah, p("-1", "0", "4")).await),
+        vec![
+            ("sync_past_days".into(), "Sync Past Days cannot be negative. Use 0 for no past sync.".into()),
+            ("sync_future_days".into(), "Sync Future Days must be greater than 0.".into()),
+            ("sync_interval_minutes".into(), "Sync Interval cannot be less than 5 minutes to avoid excessive API calls.".into()),
+        ]
+    );
+    assert_eq!(
+        errors(create(&db, sarah, p("366", "731", "1441")).await),
+        vec![
+            ("sync_past_days".into(), "Sync Past Days cannot exceed 365 days (1 year).".into()),
+            ("sync_future_days".into(), "Sync Future Days cannot exceed 730 days (2 years).".into()),
+            ("sync_interval_minutes".into(), "Sync Interval cannot exceed 1440 minutes (24 hours).".into()),
+        ]
+    );
+    assert_eq!(
+        errors(create(&db, sarah, p("abc", "1.5", "99999999999999999999")).await),
+        vec![
+            ("sync_past_days".into(), "Sync Past Days must be a whole number.".into()),
+            ("sync_future_days".into(), "Sync Future Days must be a whole number.".into()),
+            ("sync_interval_minutes".into(), "Sync Interval must be a whole number.".into()),
+        ]
+    );
     let edge = create(&db, sarah, p("0", "730", "5")).await.unwrap().integration;
     assert_eq!((edge.sync_past_days, edge.sync_future_days, edge.sync_interval_minutes), (0, 730, 5));
     let edge = create(&db, sarah, Patch { integration_name: Some("Edge 2".into()), ..p("365", "1", "1440") }).await.unwrap().integration;
     assert_eq!((edge.sync_past_days, edge.sync_future_days, edge.sync_interval_minutes), (365, 1, 1440));
     // Defaults.
     let d = create(&db, sarah, ical("Defaults")).await.unwrap().integration;
-    assert_eq!((d.sync_past_days, d.sync_future_days, d.sync_interval_minutes, d.auto_sync_enabled, d.is_active, d.is_primary), (30, 90, 15, true, true, false));
+    assert_eq!(
+        (d.sync_past_days, d.sync_future_days, d.sync_interval_minutes, d.auto_sync_enabled, d.is_active, d.is_primary),
+        (30, 90, 15, true, true, false)
+    );
     assert_eq!(d.sync_status, ig::SyncStatus::Pending);
 });
 
 db_test!(token_expiry_format_and_expired_warning, |db| {
     let sarah = user(&db, "sarah@example.com", Role::User).await;
     for bad in ["tomorrow", "2025-13-01 00:00:00", "2025-12-08 25:00:00"] {
-        one_error(create(&db, sarah, Patch { token_expiry: Some(bad.into()), ..google("Work") }).await, "token_expiry", "Invalid Token Expiry datetime format.");
+        one_error(
+            create(&db, sarah, Patch { token_expiry: Some(bad.into()), ..google("Work") }).await,
+            "token_expiry",
+            "Invalid Token Expiry datetime format.",
+        );
     }
     // Read in the owner's zone (Europe/Berlin, UTC+1 in December) and shown back in it.
     let saved = create(&db, sarah, Patch { token_expiry: Some("2025-12-08 14:30:00".into()), ..google("Work") }).await.unwrap();
@@ -264,7 +294,11 @@ db_test!(one_active_primary_and_make_primary_switches, |db| {
         Err(Error::Invalid(r)) => assert_eq!(r.errors[0].message, "Only an active calendar can be primary."),
         other => panic!("{other:?}"),
     }
-    one_error(create(&db, sarah, Patch { is_active: Some(false), is_primary: Some(true), ..ical("Off") }).await, "is_primary", "Only an active calendar can be primary.");
+    one_error(
+        create(&db, sarah, Patch { is_active: Some(false), is_primary: Some(true), ..ical("Off") }).await,
+        "is_primary",
+        "Only an active calendar can be primary.",
+    );
 
     // An iCal primary is allowed, with a warning.
     let feed = create(&db, sarah, ical("Apple Calendar")).await.unwrap().integration;
@@ -306,7 +340,9 @@ db_test!(another_users_record_does_not_exist_for_you, |db| {
     // Same answer as a record that never existed.
     assert!(matches!(ig::get(&mut c.conn(), john, "MM-CI-nobody-0001").await, Err(Error::NotFound)));
     // John cannot create for Sarah, nor list hers.
-    assert!(matches!(create(&db, john, Patch { user: Some("sarah@example.com".into()), ..ical("X") }).await, Err(Error::Forbidden(m)) if m == "You can only manage your own calendars."));
+    assert!(
+        matches!(create(&db, john, Patch { user: Some("sarah@example.com".into()), ..ical("X") }).await, Err(Error::Forbidden(m)) if m == "You can only manage your own calendars.")
+    );
     let f = Filter { user: Some("sarah@example.com".into()), limit: 100, ..Filter::default() };
     assert!(matches!(ig::list(&mut c.conn(), john, &f).await, Err(Error::Forbidden(_))));
     let (johns, total) = ig::list(&mut c.conn(), john, &Filter { limit: 100, ..Filter::default() }).await.unwrap();
@@ -346,12 +382,8 @@ db_test!(tokens_are_encrypted_at_rest_and_rotate, |db| {
     let sarah = user(&db, "sarah@example.com", Role::User).await;
     let rec = create(&db, sarah, google("Work")).await.unwrap().integration;
     let mut c = db.pool.get().await.unwrap();
-    let raw: (Option<String>, Option<String>) = server::run!(&mut c.conn(), |cc| ci::table
-        .filter(ci::name.eq(&rec.name))
-        .select((ci::access_token, ci::refresh_token))
-        .first(cc)
-        .await)
-    .unwrap();
+    let raw: (Option<String>, Option<String>) =
+        server::run!(&mut c.conn(), |cc| ci::table.filter(ci::name.eq(&rec.name)).select((ci::access_token, ci::refresh_token)).first(cc).await).unwrap();
     let (a, r) = (raw.0.unwrap(), raw.1.unwrap());
     assert!(a.starts_with("v1:k1:") && r.starts_with("v1:k1:"), "{a}");
     assert!(!a.contains("ya29") && !r.contains("secret-refresh"));
@@ -382,9 +414,17 @@ db_test!(tokens_are_encrypted_at_rest_and_rotate, |db| {
 
 db_test!(unknown_values_are_refused_with_their_field, |db| {
     let sarah = user(&db, "sarah@example.com", Role::User).await;
-    one_error(create(&db, sarah, Patch { integration_type: Some("Yahoo".into()), ..ical("X") }).await, "integration_type", "Integration Type 'Yahoo' is not one of Google Calendar, Outlook Calendar, iCal.");
+    one_error(
+        create(&db, sarah, Patch { integration_type: Some("Yahoo".into()), ..ical("X") }).await,
+        "integration_type",
+        "Integration Type 'Yahoo' is not one of Google Calendar, Outlook Calendar, iCal.",
+    );
     one_error(create(&db, sarah, Patch { integration_type: None, ..ical("X") }).await, "integration_type", "Integration Type is required.");
-    one_error(create(&db, sarah, Patch { sync_direction: Some("Sideways".into()), ..ical("X") }).await, "sync_direction", "Sync Direction 'Sideways' is not one of One-way (Read Only), Two-way (Read & Write).");
+    one_error(
+        create(&db, sarah, Patch { sync_direction: Some("Sideways".into()), ..ical("X") }).await,
+        "sync_direction",
+        "Sync Direction 'Sideways' is not one of One-way (Read Only), Two-way (Read & Write).",
+    );
     let mut c = db.pool.get().await.unwrap();
     let (_, total) = ig::list(&mut c.conn(), sarah, &Filter { limit: 10, ..Filter::default() }).await.unwrap();
     assert_eq!(total, 0, "nothing half-written");

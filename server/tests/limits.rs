@@ -1,10 +1,8 @@
 //! A user has at most CALSYNC_MAX_CALENDARS_PER_USER calendars (a test binary of its own: the
 //! limit is process-wide).
-use server::{
-    domain::{
+use server::domain::{
     integrations::{self as ig, Patch},
     Error,
-    },
 };
 use testkit::db_test;
 
@@ -19,7 +17,12 @@ db_test!(a_user_has_at_most_the_configured_number_of_calendars, |db| {
         calendar(&db, me, &format!("Feed {n}"), "https://example.com/a.ics").await;
     }
     let mut p = db.pool.get().await.unwrap();
-    let patch = Patch { integration_type: Some("iCal".into()), integration_name: Some("One more".into()), ical_url: Some("https://example.com/b.ics".into()), ..Patch::default() };
+    let patch = Patch {
+        integration_type: Some("iCal".into()),
+        integration_name: Some("One more".into()),
+        ical_url: Some("https://example.com/b.ics".into()),
+        ..Patch::default()
+    };
     match ig::create(&mut p.conn(), &db.keys, me, patch.clone()).await {
         Err(Error::Conflict(m)) => assert_eq!(
             m,

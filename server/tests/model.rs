@@ -16,20 +16,20 @@ use chrono::{Duration as Days, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use sandbox::{Fault, Sandbox};
 use serde_json::{json, Value};
 use server::{
     db::schema::{booking_copies as bc, change_history as ch, conflicts as cf},
     domain::{
-    push_queue as copies,
-    bookings::{self as bk, Changes, NewBooking, Outcome},
-    conflicts,
-    Actor, integrations::{self as ig},
+        bookings::{self as bk, Changes, NewBooking, Outcome},
+        conflicts,
+        integrations::{self as ig},
+        push_queue as copies, Actor,
     },
     run,
     sync::{Engine, Trigger},
 };
 use testkit::db_test;
-use sandbox::{Fault, Sandbox};
 use testkit::TestDb;
 
 mod common;
@@ -66,14 +66,29 @@ async fn world(db: &TestDb, me: Actor, policy: &str, seed: u64) -> World {
     let mut ids = Vec::new();
     for i in 0..BOOKINGS {
         let day = (Utc::now().date_naive() + Days::days(2 + i as i64)).format("%Y-%m-%d").to_string();
-        let new = NewBooking { title: format!("B{i}"), start: format!("{day} 10:00"), end: format!("{day} 11:00"), time_zone: "UTC".into(), allow_conflict: true, ..NewBooking::default() };
+        let new = NewBooking {
+            title: format!("B{i}"),
+            start: format!("{day} 10:00"),
+            end: format!("{day} 11:00"),
+            time_zone: "UTC".into(),
+            allow_conflict: true,
+            ..NewBooking::default()
+        };
         match bk::create(&mut c.conn(), me, ANA, new).await.unwrap() {
             Outcome::Booked(b) => ids.push(b.id),
             Outcome::Busy(x) => panic!("{x:?}"),
         }
     }
     let day = (Utc::now().date_naive() + Days::days(2)).format("%Y-%m-%d").to_string();
-    let weekly = NewBooking { title: "S".into(), start: format!("{day} 14:00"), end: format!("{day} 15:00"), time_zone: "UTC".into(), recurrence: Some(format!("RRULE:FREQ=WEEKLY;COUNT={OCCURRENCES}")), allow_conflict: true, ..NewBooking::default() };
+    let weekly = NewBooking {
+        title: "S".into(),
+        start: format!("{day} 14:00"),
+        end: format!("{day} 15:00"),
+        time_zone: "UTC".into(),
+        recurrence: Some(format!("RRULE:FREQ=WEEKLY;COUNT={OCCURRENCES}")),
+        allow_conflict: true,
+        ..NewBooking::default()
+    };
     let Outcome::Booked(series) = bk::create(&mut c.conn(), me, ANA, weekly).await.unwrap() else { panic!("the series is refused") };
     drop(c);
     for id in ids.iter().chain([&series.id]) {
@@ -89,7 +104,14 @@ async fn copy(db: &TestDb, id: i64) -> copies::CopyView {
 
 fn live_events(w: &World, id: i64) -> Vec<Value> {
     w.sandbox.with(|s| {
-        s.calendars[&w.account].events.values().map(|(e, _)| e.clone()).filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == id.to_string() && e["status"] != "cancelled" && e.get("recurringEventId").is_none()).collect()
+        s.calendars[&w.account]
+            .events
+            .values()
+            .map(|(e, _)| e.clone())
+            .filter(|e| {
+                e["extendedProperties"]["private"]["calsyncBooking"] == id.to_string() && e["status"] != "cancelled" && e.get("recurringEventId").is_none()
+            })
+            .collect()
     })
 }
 
@@ -162,7 +184,10 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
             10 => {
                 // One occurrence of the series changed in calsync: retitled, moved, or cancelled.
                 let n = rng.random_range(0..OCCURRENCES);
-                let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, w.series).await.unwrap() };
+                let b = {
+                    let mut c = db.pool.get().await.unwrap();
+                    bk::get(&mut c.conn(), w.me, w.series).await.unwrap()
+                };
                 let key = server::providers::write::occurrence_key(original(&b, n));
                 let title = format!("LO{step}-{n}");
                 let cancel = rng.random_bool(0.25);
@@ -172,7 +197,13 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                 } else {
                     let shift = rng.random_range(0..2i64);
                     let (_, _, start) = occurrence_here(&b, n);
-                    let changes = bk::OccurrenceChanges { version: b.version, title: Some(title.clone()), start: Some((start + Days::hours(shift)).to_rfc3339()), end: Some((start + Days::hours(shift + 1)).to_rfc3339()), allow_conflict: true };
+                    let changes = bk::OccurrenceChanges {
+                        version: b.version,
+                        title: Some(title.clone()),
+                        start: Some((start + Days::hours(shift)).to_rfc3339()),
+                        end: Some((start + Days::hours(shift + 1)).to_rfc3339()),
+                        allow_conflict: true,
+                    };
                     let mut c = db.pool.get().await.unwrap();
                     bk::change_occurrence(&mut c.conn(), w.me, w.series, &key, ANA, changes).await.map(|_| ())
                 };
@@ -189,7 +220,10 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                 // One occurrence changed in Google: retitled and maybe moved, or deleted.
                 let Some(master_id) = copy(db, w.series).await.external_id else { continue };
                 let n = rng.random_range(0..OCCURRENCES);
-                let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, w.series).await.unwrap() };
+                let b = {
+                    let mut c = db.pool.get().await.unwrap();
+                    bk::get(&mut c.conn(), w.me, w.series).await.unwrap()
+                };
                 let at = original(&b, n);
                 let id = instance_id(&master_id, at);
                 let title = format!("RO{step}-{n}");
@@ -223,14 +257,21 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                     }
                     true
                 });
-                log.push(format!("{step}: remote occurrence {} of {n}{}", if cancel { "deletion" } else { "edit" }, if cancel { String::new() } else { format!(" to {title} (+{shift} h)") }));
+                log.push(format!(
+                    "{step}: remote occurrence {} of {n}{}",
+                    if cancel { "deletion" } else { "edit" },
+                    if cancel { String::new() } else { format!(" to {title} (+{shift} h)") }
+                ));
                 if changed {
                     remote_occ[n as usize] = (!cancel).then_some(title);
                 }
             }
             0..=2 => {
                 let title = format!("L{step}-{i}");
-                let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, id).await.unwrap() };
+                let b = {
+                    let mut c = db.pool.get().await.unwrap();
+                    bk::get(&mut c.conn(), w.me, id).await.unwrap()
+                };
                 let shift = rng.random_range(0..2i64);
                 let changes = Changes {
                     version: b.version,
@@ -240,7 +281,10 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
                     allow_conflict: true,
                     ..Changes::default()
                 };
-                let done = { let mut c = db.pool.get().await.unwrap(); bk::update(&mut c.conn(), w.me, id, ANA, changes).await };
+                let done = {
+                    let mut c = db.pool.get().await.unwrap();
+                    bk::update(&mut c.conn(), w.me, id, ANA, changes).await
+                };
                 log.push(format!("{step}: local edit of {i} to {title} (+{shift} h): {}", if done.is_ok() { "ok" } else { "refused" }));
                 if done.is_ok() {
                     versions.push(title);
@@ -281,7 +325,15 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
             }
             _ => {
                 let lost = rng.random_bool(0.5);
-                let fault = Fault { path: "/events".into(), status: if lost { 0 } else { 503 }, body: None, retry_after: None, delay_ms: None, times: rng.random_range(1..4), after: lost };
+                let fault = Fault {
+                    path: "/events".into(),
+                    status: if lost { 0 } else { 503 },
+                    body: None,
+                    retry_after: None,
+                    delay_ms: None,
+                    times: rng.random_range(1..4),
+                    after: lost,
+                };
                 log.push(format!("{step}: fault {} ×{}", if lost { "answer lost after commit" } else { "503" }, fault.times));
                 w.sandbox.with(|s| s.faults.push(fault));
             }
@@ -299,21 +351,38 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
     for (i, id) in w.ids.iter().enumerate() {
         let events = live_events(&w, *id);
         assert_eq!(events.len(), 1, "booking {i} has {} copies: {log:#?}", events.len());
-        let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, *id).await.unwrap() };
-        let open = { let mut c = db.pool.get().await.unwrap(); conflicts::list(&mut c.conn(), w.me, None, Some(*id), Some("open")).await.unwrap() };
+        let b = {
+            let mut c = db.pool.get().await.unwrap();
+            bk::get(&mut c.conn(), w.me, *id).await.unwrap()
+        };
+        let open = {
+            let mut c = db.pool.get().await.unwrap();
+            conflicts::list(&mut c.conn(), w.me, None, Some(*id), Some("open")).await.unwrap()
+        };
         if !open.is_empty() {
             assert_eq!(policy, "ask", "only ask leaves a conflict open: {log:#?}");
             continue;
         }
         let e = &events[0];
         let start = chrono::DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str().unwrap()).unwrap().to_utc();
-        assert_eq!((b.title.as_str(), b.start.and_utc()), (e["summary"].as_str().unwrap(), start), "booking {i} and its copy differ: {:?}\n{log:#?}", copy(db, *id).await);
+        assert_eq!(
+            (b.title.as_str(), b.start.and_utc()),
+            (e["summary"].as_str().unwrap(), start),
+            "booking {i} and its copy differ: {:?}\n{log:#?}",
+            copy(db, *id).await
+        );
     }
     // The series: one master, and each occurrence as calsync has it.
     let masters = live_events(&w, w.series);
     assert_eq!(masters.len(), 1, "the series has {} copies: {log:#?}", masters.len());
-    let b = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), w.me, w.series).await.unwrap() };
-    let open = { let mut c = db.pool.get().await.unwrap(); conflicts::list(&mut c.conn(), w.me, None, Some(w.series), Some("open")).await.unwrap() };
+    let b = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), w.me, w.series).await.unwrap()
+    };
+    let open = {
+        let mut c = db.pool.get().await.unwrap();
+        conflicts::list(&mut c.conn(), w.me, None, Some(w.series), Some("open")).await.unwrap()
+    };
     if open.is_empty() {
         assert_eq!(b.title, masters[0]["summary"].as_str().unwrap(), "the series' title: {log:#?}");
         for n in 0..OCCURRENCES {

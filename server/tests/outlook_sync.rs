@@ -6,15 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Duration as Days, Utc};
+use sandbox::Sandbox;
 use serde_json::{json, Value};
 use server::{
     crypto::Secret,
-    domain::{Actor, integrations::{self as ig, Patch}},
+    domain::{
+        integrations::{self as ig, Patch},
+        Actor,
+    },
     providers::fetch::FeedClient,
     sync::{Engine, Settings, Trigger},
 };
 use testkit::db_test;
-use sandbox::Sandbox;
 use testkit::TestDb;
 
 mod common;
@@ -111,13 +114,13 @@ db_test!(an_outlook_calendar_syncs_a_full_round_then_only_what_changed, |db| {
         use diesel_async::RunQueryDsl;
         use server::{db::schema::event_series as es, run};
         let mut p = db.pool.get().await.unwrap();
-        let (summary, location, organizer): (String, Option<String>, Option<String>) = run!(&mut p.conn(), |c| es::table
-            .filter(es::uid.eq("standup"))
-            .select((es::summary, es::location, es::organizer))
-            .first(c)
-            .await)
-        .unwrap();
-        assert_eq!((summary.as_str(), location.as_deref(), organizer.as_deref()), ("Team standup", Some("Room 4"), Some("lead@contoso.com")), "the series has its master's fields");
+        let (summary, location, organizer): (String, Option<String>, Option<String>) =
+            run!(&mut p.conn(), |c| es::table.filter(es::uid.eq("standup")).select((es::summary, es::location, es::organizer)).first(c).await).unwrap();
+        assert_eq!(
+            (summary.as_str(), location.as_deref(), organizer.as_deref()),
+            ("Team standup", Some("Room 4"), Some("lead@contoso.com")),
+            "the series has its master's fields"
+        );
     }
     let availability = {
         let mut c = db.pool.get().await.unwrap();
@@ -168,7 +171,11 @@ db_test!(microsofts_rotated_refresh_token_is_stored_with_the_new_access_token, |
     sandbox.with(|s| s.put_graph_event(&cal, "a", timed("Alpha", 1, 9)));
     let (access, refresh) = sandbox.with(|s| s.issue_ms_tokens(ANA));
     let mut c = db.pool.get().await.unwrap();
-    let grant = accounts::Grant { access_token: Secret::new(access), refresh_token: Some(Secret::new(refresh.clone())), expiry: Some(server::domain::now() + Days::minutes(1)) };
+    let grant = accounts::Grant {
+        access_token: Secret::new(access),
+        refresh_token: Some(Secret::new(refresh.clone())),
+        expiry: Some(server::domain::now() + Days::minutes(1)),
+    };
     let account = accounts::connect(&mut c.conn(), &db.keys, me.user_id, ig::IntegrationType::Outlook, ANA, grant).await.unwrap();
     let picks = vec![accounts::Pick { calendar_id: cal.clone(), name: "Calendar".into(), writable: true }];
     let added = accounts::add_calendars(&mut c.conn(), &db.keys, me, account.id, picks).await.unwrap();
@@ -190,7 +197,17 @@ db_test!(outlook_faults_are_retried_or_end_the_run_with_what_to_do_and_a_lone_ca
         s.put_graph_event(&cal, "standup-2", occurrence(2, json!({})));
     });
     let fault = |status: u16, retry_after: Option<u64>, times: u32| {
-        sandbox.with(|s| s.faults.push(sandbox::Fault { path: "/calendarView/delta".into(), status, body: Some(format!("{{\"error\":{{\"code\":\"E{status}\",\"message\":\"x\"}}}}")), retry_after, delay_ms: None, times, after: false }))
+        sandbox.with(|s| {
+            s.faults.push(sandbox::Fault {
+                path: "/calendarView/delta".into(),
+                status,
+                body: Some(format!("{{\"error\":{{\"code\":\"E{status}\",\"message\":\"x\"}}}}")),
+                retry_after,
+                delay_ms: None,
+                times,
+                after: false,
+            })
+        })
     };
     // A 429 asking for a second and a 503: retried within the run.
     fault(429, Some(1), 1);
@@ -231,7 +248,10 @@ db_test!(an_outlook_round_of_several_pages_is_followed_to_its_delta_link, |db| {
 /// text), as calsync's own receiver does.
 async fn validating_webhooks() -> String {
     use axum::{extract::Query, routing::post, Router};
-    let app = Router::new().route("/webhooks/microsoft", post(|Query(q): Query<std::collections::HashMap<String, String>>| async move { q.get("validationToken").cloned().unwrap_or_default() }));
+    let app = Router::new().route(
+        "/webhooks/microsoft",
+        post(|Query(q): Query<std::collections::HashMap<String, String>>| async move { q.get("validationToken").cloned().unwrap_or_default() }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -266,7 +286,13 @@ db_test!(an_outlook_record_without_a_calendar_id_syncs_the_default_calendar, |db
     assert!(saved.warnings.iter().any(|w| w.field.as_deref() == Some("calendar_id") && w.message.contains("primary calendar")), "{:?}", saved.warnings);
     let name = saved.integration.name.clone();
     let feeds = limits();
-    let settings = Settings { feeds: feeds.clone(), outlook: sandbox.microsoft_endpoints(), webhook_base: Some(validating_webhooks().await), provider_timeout: Duration::from_secs(5), ..Settings::default() };
+    let settings = Settings {
+        feeds: feeds.clone(),
+        outlook: sandbox.microsoft_endpoints(),
+        webhook_base: Some(validating_webhooks().await),
+        provider_timeout: Duration::from_secs(5),
+        ..Settings::default()
+    };
     let engine = Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings);
 
     let run = engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();

@@ -8,22 +8,22 @@ use std::time::Duration;
 use chrono::{Duration as Days, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use sandbox::{Fault, Sandbox};
 use serde_json::{json, Value};
 use server::{
     crypto::Secret,
     db::schema::{booking_copies as bc, change_history as ch},
     domain::{
-    availability,
-    push_queue::{self as copies, CopyView},
-    bookings::{self as bk, Changes, NewBooking, Outcome},
-    Actor, integrations::{self as ig, Patch, SyncDirection},
-    users, Error,
+        availability,
+        bookings::{self as bk, Changes, NewBooking, Outcome},
+        integrations::{self as ig, Patch, SyncDirection},
+        push_queue::{self as copies, CopyView},
+        users, Actor, Error,
     },
     run,
     sync::{Engine, Trigger},
 };
 use testkit::db_test;
-use sandbox::{Fault, Sandbox};
 use testkit::TestDb;
 
 mod common;
@@ -126,8 +126,14 @@ db_test!(a_booking_is_written_to_the_google_primary_and_follows_moves_and_cancel
 
     // Synced back, the copy and the booking count once.
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let member = { let mut c = db.pool.get().await.unwrap(); users::find_by_email(&mut c.conn(), ANA).await.unwrap().unwrap() };
-    let (busy, _) = { let mut c = db.pool.get().await.unwrap(); availability::busy(&mut c.conn(), &member, b.start.and_utc(), b.end.and_utc()).await.unwrap() };
+    let member = {
+        let mut c = db.pool.get().await.unwrap();
+        users::find_by_email(&mut c.conn(), ANA).await.unwrap().unwrap()
+    };
+    let (busy, _) = {
+        let mut c = db.pool.get().await.unwrap();
+        availability::busy(&mut c.conn(), &member, b.start.and_utc(), b.end.and_utc()).await.unwrap()
+    };
     assert_eq!(busy.len(), 1);
     assert_eq!(busy[0].sources.len(), 1, "{:?}", busy[0].sources);
     assert_eq!(busy[0].sources[0].kind, "booking");
@@ -135,7 +141,13 @@ db_test!(a_booking_is_written_to_the_google_primary_and_follows_moves_and_cancel
     // Moved: the copy moves.
     let moved = {
         let mut c = db.pool.get().await.unwrap();
-        let changes = Changes { version: b.version, start: Some(local(2, 14)), end: Some(local(2, 15)), title: Some("Design review (moved)".into()), ..Changes::default() };
+        let changes = Changes {
+            version: b.version,
+            start: Some(local(2, 14)),
+            end: Some(local(2, 15)),
+            title: Some("Design review (moved)".into()),
+            ..Changes::default()
+        };
         match bk::update(&mut c.conn(), me, b.id, ANA, changes).await.unwrap() {
             Outcome::Booked(m) => m,
             Outcome::Busy(c) => panic!("{c:?}"),
@@ -158,7 +170,10 @@ db_test!(a_booking_is_written_to_the_google_primary_and_follows_moves_and_cancel
     }
 
     // Cancelled: the copy is deleted from the calendar.
-    { let mut c = db.pool.get().await.unwrap(); bk::cancel(&mut c.conn(), me, b.id, ANA).await.unwrap(); }
+    {
+        let mut c = db.pool.get().await.unwrap();
+        bk::cancel(&mut c.conn(), me, b.id, ANA).await.unwrap();
+    }
     engine.push_booking(b.id).await.unwrap();
     let gone = copies_of(&db, b.id).await;
     assert_eq!((gone[0].state.as_str(), gone[0].note.as_deref()), ("written", Some("Deleted from the calendar.")));
@@ -222,7 +237,10 @@ db_test!(a_calendar_that_refuses_writes_is_switched_to_one_way_and_says_why, |db
     assert!(error.starts_with("calsync could not write to 'Team': Google Calendar refused access to this calendar (403 requiredAccessLevel"), "{error}");
     assert!(error.contains("switched to One-way (Read Only)"));
     assert!(c[0].due_at.is_none(), "not retried: someone must change something");
-    let record = { let mut p = db.pool.get().await.unwrap(); ig::get(&mut p.conn(), me, &name).await.unwrap() };
+    let record = {
+        let mut p = db.pool.get().await.unwrap();
+        ig::get(&mut p.conn(), me, &name).await.unwrap()
+    };
     assert_eq!(record.sync_direction, SyncDirection::OneWay);
     assert_eq!(record.sync_error_log.as_deref(), Some(error.as_str()));
     // The next booking is not written anywhere.
@@ -250,7 +268,10 @@ db_test!(a_passing_failure_is_retried_and_a_new_primary_gets_new_pushes, |db| {
     // to the new primary.
     sandbox.with(|s| s.add_calendar(ANA, "personal", "Personal", "owner"));
     let personal = google_calendar(&db, &sandbox, me, ANA, "personal", "Personal", false, None).await;
-    { let mut p = db.pool.get().await.unwrap(); ig::make_primary(&mut p.conn(), me, &personal).await.unwrap(); }
+    {
+        let mut p = db.pool.get().await.unwrap();
+        ig::make_primary(&mut p.conn(), me, &personal).await.unwrap();
+    }
     {
         let mut p = db.pool.get().await.unwrap();
         bk::update(&mut p.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("1:1 (new room)".into()), ..Changes::default() }).await.unwrap();
@@ -267,7 +288,10 @@ db_test!(a_passing_failure_is_retried_and_a_new_primary_gets_new_pushes, |db| {
     assert_eq!(events_of(&sandbox, ANA, b.id)[0]["summary"], "1:1", "the old copy is left as it was");
 
     // The old calendar removed from calsync: the copy's record is gone, the copy says so.
-    { let mut p = db.pool.get().await.unwrap(); ig::delete(&mut p.conn(), me, &work).await.unwrap(); }
+    {
+        let mut p = db.pool.get().await.unwrap();
+        ig::delete(&mut p.conn(), me, &work).await.unwrap();
+    }
     {
         let mut p = db.pool.get().await.unwrap();
         bk::update(&mut p.conn(), me, b.id, ANA, Changes { version: b.version + 1, title: Some("1:1 again".into()), ..Changes::default() }).await.unwrap();
@@ -285,7 +309,15 @@ db_test!(one_way_and_ical_primaries_are_never_written, |db| {
     {
         let mut p = db.pool.get().await.unwrap();
         let r = ig::get(&mut p.conn(), me, &name).await.unwrap();
-        ig::update(&mut p.conn(), &db.keys, me, &name, Patch { sync_direction: Some(SyncDirection::OneWay.as_str().into()), version: Some(r.version), ..Patch::default() }).await.unwrap();
+        ig::update(
+            &mut p.conn(),
+            &db.keys,
+            me,
+            &name,
+            Patch { sync_direction: Some(SyncDirection::OneWay.as_str().into()), version: Some(r.version), ..Patch::default() },
+        )
+        .await
+        .unwrap();
     }
     let b = book(&db, me, meeting("Quiet", 2, 9)).await;
     assert!(copies_of(&db, b.id).await.is_empty());
@@ -323,7 +355,10 @@ db_test!(an_outlook_primary_gets_its_copy_once_with_a_transaction_id, |db| {
     assert!(e["body"]["content"].as_str().unwrap().contains("Attendees: lee@example.com"));
 
     // Cancelled: deleted in Outlook.
-    { let mut p = db.pool.get().await.unwrap(); bk::cancel(&mut p.conn(), me, b.id, ANA).await.unwrap(); }
+    {
+        let mut p = db.pool.get().await.unwrap();
+        bk::cancel(&mut p.conn(), me, b.id, ANA).await.unwrap();
+    }
     engine.push_booking(b.id).await.unwrap();
     assert!(graph_events(&sandbox).is_empty());
     assert_eq!(copies_of(&db, b.id).await[0].note.as_deref(), Some("Deleted from the calendar."));
@@ -424,12 +459,18 @@ db_test!(review_an_outlook_copy_moved_out_of_the_window_is_not_a_deletion, |db| 
         s.put_graph_event(&cal, &external, e);
     });
     engine.sync_and_wait(me, &name, server::sync::Trigger::Manual).await.unwrap();
-    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let now = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(now.status, "confirmed", "not cancelled");
     // Deleted for real: then it is.
     sandbox.with(|s| s.delete_graph_event(&cal, &external));
     engine.sync_and_wait(me, &name, server::sync::Trigger::Manual).await.unwrap();
-    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let now = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(now.status, "cancelled");
 });
 
@@ -441,7 +482,10 @@ db_test!(review_a_write_that_outlived_its_lease_does_not_overwrite_the_newer_res
         run!(&mut p.conn(), |c| bc::table.filter(bc::booking_id.eq(b.id)).select(bc::id).first(c).await).unwrap()
     };
     // A first pusher claims the copy; its write takes longer than the lease.
-    let first = { let mut p = db.pool.get().await.unwrap(); copies::claim(&mut p.conn(), copy_id, Days::seconds(-1)).await.unwrap().unwrap() };
+    let first = {
+        let mut p = db.pool.get().await.unwrap();
+        copies::claim(&mut p.conn(), copy_id, Days::seconds(-1)).await.unwrap().unwrap()
+    };
     // Meanwhile a second pusher claims it and writes it.
     engine.push_booking(b.id).await.unwrap();
     let written = copies_of(&db, b.id).await;
@@ -466,8 +510,14 @@ db_test!(review_a_copy_that_may_have_been_made_stays_on_record_when_the_primary_
     // Another calendar becomes primary, and the booking changes.
     sandbox.with(|s| s.add_calendar(ANA, "personal", "Personal", "owner"));
     let personal = google_calendar(&db, &sandbox, me, ANA, "personal", "Personal", false, None).await;
-    { let mut p = db.pool.get().await.unwrap(); ig::make_primary(&mut p.conn(), me, &personal).await.unwrap(); }
-    { let mut p = db.pool.get().await.unwrap(); bk::update(&mut p.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("Maybe (moved)".into()), ..Changes::default() }).await.unwrap(); }
+    {
+        let mut p = db.pool.get().await.unwrap();
+        ig::make_primary(&mut p.conn(), me, &personal).await.unwrap();
+    }
+    {
+        let mut p = db.pool.get().await.unwrap();
+        bk::update(&mut p.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("Maybe (moved)".into()), ..Changes::default() }).await.unwrap();
+    }
     engine.push_booking(b.id).await.unwrap();
     let now = copies_of(&db, b.id).await;
     assert_eq!(now.len(), 2, "the tried copy stays on record: {now:?}");
@@ -519,7 +569,11 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
     // In calsync, the series is retitled and the third occurrence cancelled.
     {
         let mut c = db.pool.get().await.unwrap();
-        let Outcome::Booked(b2) = bk::update(&mut c.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("Team standup".into()), ..Changes::default() }).await.unwrap() else { panic!() };
+        let Outcome::Booked(b2) =
+            bk::update(&mut c.conn(), me, b.id, ANA, Changes { version: b.version, title: Some("Team standup".into()), ..Changes::default() }).await.unwrap()
+        else {
+            panic!()
+        };
         bk::cancel_occurrence(&mut c.conn(), me, b.id, &occurrence_key(nth(2)), ANA, Some(b2.version)).await.unwrap();
     }
     engine.push_booking(b.id).await.unwrap();
@@ -527,7 +581,10 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
 
     // Both kept, in both places, without a conflict.
-    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let now = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(now.title, "Team standup");
     let moved = Occurrence { start: Some(nth(1) + Days::hours(2)), end: Some(nth(1) + Days::hours(3)), ..Occurrence::default() };
     assert_eq!(now.exceptions.get(&occurrence_key(nth(1))), Some(&moved), "{:?}", now.exceptions);
@@ -537,11 +594,17 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
     assert_eq!(e["subject"], "Team standup", "the moved occurrence takes the new title");
     assert!(occurrence(&sandbox, 2).is_none(), "cancelled: deleted in Outlook");
     assert_eq!(occurrence(&sandbox, 3).unwrap().1["subject"], "Team standup");
-    let conflicts = { let mut c = db.pool.get().await.unwrap(); server::domain::conflicts::list(&mut c.conn(), me, None, Some(b.id), None).await.unwrap() };
+    let conflicts = {
+        let mut c = db.pool.get().await.unwrap();
+        server::domain::conflicts::list(&mut c.conn(), me, None, Some(b.id), None).await.unwrap()
+    };
     assert!(conflicts.is_empty(), "{conflicts:?}");
     // Settled.
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let again = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let again = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(again.version, now.version);
 
     // Outlook deletes the fourth: the booking's fourth is cancelled too, once a full round
@@ -551,7 +614,10 @@ db_test!(an_outlook_series_merges_per_occurrence_with_changes_on_both_sides, |db
     sandbox.with(|s| s.delete_graph_event(&cal, &fourth));
     sandbox.with(|s| s.invalidate_delta(&cal));
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let now = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert!(now.exceptions[&occurrence_key(nth(3))].cancelled, "{:?}", now.exceptions);
     assert_eq!(now.status, "confirmed");
 });
@@ -576,7 +642,10 @@ db_test!(review_an_outlook_occurrence_moved_out_of_the_window_is_followed_not_ca
     // A full round (delta does not reliably report occurrences on their own): neither listed.
     sandbox.with(|s| s.invalidate_delta(&cal));
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let now = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(now.status, "confirmed");
     let moved = Occurrence { start: Some(start), end: Some(end), ..Occurrence::default() };
     assert_eq!(now.exceptions.get(&occurrence_key(nth(1))), Some(&moved), "moved, not cancelled: {:?}", now.exceptions);
@@ -585,7 +654,10 @@ db_test!(review_an_outlook_occurrence_moved_out_of_the_window_is_followed_not_ca
     // Settled: the next syncs change nothing, and Outlook keeps the move.
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let again = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let again = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!((again.version, again.status.as_str()), (now.version, "confirmed"));
     let (_, e) = occurrence(&sandbox, 1).unwrap();
     assert_eq!(e["start"]["dateTime"].as_str().unwrap().get(..19), Some(start.format("%Y-%m-%dT%H:%M:%S").to_string().as_str()));
@@ -597,7 +669,10 @@ db_test!(review_an_outlook_occurrence_moved_out_of_the_window_is_followed_not_ca
     sandbox.with(|s| s.faults.push(Fault { path: "/instances".into(), status: 503, body: None, retry_after: None, delay_ms: None, times: 50, after: false }));
     sandbox.with(|s| s.invalidate_delta(&cal));
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let unknown = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let unknown = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(unknown.status, "confirmed");
     assert!(!unknown.exceptions[&occurrence_key(nth(1))].cancelled);
 });
@@ -637,7 +712,10 @@ db_test!(review_a_calendar_removed_and_added_again_takes_up_the_copy_it_holds, |
     let first = events_of(&sandbox, ANA, b.id);
     assert_eq!(first.len(), 1);
     // The calendar record is removed and added again; then the booking changes.
-    { let mut c = db.pool.get().await.unwrap(); ig::delete(&mut c.conn(), me, &name).await.unwrap(); }
+    {
+        let mut c = db.pool.get().await.unwrap();
+        ig::delete(&mut c.conn(), me, &name).await.unwrap();
+    }
     google_calendar(&db, &sandbox, me, ANA, ANA, "Work again", true, None).await;
     {
         let mut c = db.pool.get().await.unwrap();
@@ -679,7 +757,10 @@ db_test!(review_an_event_changed_in_google_before_a_lost_create_was_retried_is_n
     engine.push_due().await.unwrap();
     assert_eq!(events_of(&sandbox, ANA, b.id)[0]["summary"], "Roadmap (Ana's)", "not overwritten unseen");
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let now = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(now.title, "Roadmap (Ana's)", "the calendar's change is taken");
     let c = copies_of(&db, b.id).await;
     assert_eq!((c[0].state.as_str(), c[0].external_id.as_deref()), ("written", Some(id.as_str())));
@@ -727,7 +808,10 @@ db_test!(review_an_outlook_event_changed_before_a_lost_create_was_retried_is_not
     engine.push_due().await.unwrap();
     assert_eq!(sandbox.with(|s| s.graph[&cal].events[&id].0.clone().unwrap())["subject"], "Roadmap (Ana's)", "not overwritten unseen");
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let now = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(now.title, "Roadmap (Ana's)", "the calendar's change is taken");
     let c = copies_of(&db, b.id).await;
     assert_eq!((c[0].state.as_str(), c[0].external_id.as_deref()), ("written", Some(id.as_str())));
@@ -746,14 +830,31 @@ db_test!(review_one_outlook_occurrence_retitled_does_not_retitle_the_series, |db
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
     // Ana renames the first of the two in Outlook.
     let first = b.start.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let (id, mut e) = sandbox.with(|s| s.graph[&cal].events.iter().find_map(|(id, (e, _))| e.as_ref().filter(|e| e["originalStart"] == first.as_str()).map(|e| (id.clone(), e.clone()))).unwrap());
+    let (id, mut e) = sandbox.with(|s| {
+        s.graph[&cal]
+            .events
+            .iter()
+            .find_map(|(id, (e, _))| e.as_ref().filter(|e| e["originalStart"] == first.as_str()).map(|e| (id.clone(), e.clone())))
+            .unwrap()
+    });
     e["subject"] = json!("Workshop part 1");
     e["type"] = json!("exception");
     sandbox.with(|s| s.put_graph_event(&cal, &id, e));
     engine.sync_and_wait(me, &name, Trigger::Manual).await.unwrap();
-    let now = { let mut c = db.pool.get().await.unwrap(); bk::get(&mut c.conn(), me, b.id).await.unwrap() };
+    let now = {
+        let mut c = db.pool.get().await.unwrap();
+        bk::get(&mut c.conn(), me, b.id).await.unwrap()
+    };
     assert_eq!(now.title, "Workshop", "the series keeps its title");
     assert_eq!(now.exceptions[&occurrence_key(b.start.and_utc())].title.as_deref(), Some("Workshop part 1"));
-    let subjects: Vec<String> = sandbox.with(|s| s.graph[&cal].events.values().filter_map(|(e, _)| e.clone()).filter(|e| e["type"] != "seriesMaster").map(|e| e["subject"].as_str().unwrap().to_string()).collect());
+    let subjects: Vec<String> = sandbox.with(|s| {
+        s.graph[&cal]
+            .events
+            .values()
+            .filter_map(|(e, _)| e.clone())
+            .filter(|e| e["type"] != "seriesMaster")
+            .map(|e| e["subject"].as_str().unwrap().to_string())
+            .collect()
+    });
     assert!(subjects.contains(&"Workshop".to_string()), "the other occurrence keeps the series' title: {subjects:?}");
 });

@@ -6,17 +6,17 @@ use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{change_history as ch, event_series as es},
     domain::{
-    integrations::{self as ig, Patch},
-    Error,
+        integrations::{self as ig, Patch},
+        Error,
     },
     run,
     sync::{runs, Started, Trigger},
 };
 use testkit::db_test;
 use testkit::{
-        feeds::{close_delimited, FeedHost, Reply},
-        TestDb,
-    };
+    feeds::{close_delimited, FeedHost, Reply},
+    TestDb,
+};
 
 mod common;
 use common::*;
@@ -52,10 +52,7 @@ db_test!(a_feed_cut_off_in_transfer_fails_and_keeps_every_event, |db| {
         assert_eq!(run.status, "Failed", "cut at {cut}");
         let error = run.error.unwrap();
         let line = full[..cut].trim_end().lines().count();
-        assert_eq!(
-            error,
-            format!("The feed ended early (line {line}) — it looks cut off in transfer. The events from the last complete sync are kept."),
-        );
+        assert_eq!(error, format!("The feed ended early (line {line}) — it looks cut off in transfer. The events from the last complete sync are kept."),);
         assert_eq!(instances(&db).await, synced, "nothing changed");
         assert_eq!(run.deleted_count, 0);
     }
@@ -121,12 +118,8 @@ db_test!(a_sync_that_would_remove_most_events_is_held_until_applied, |db| {
     assert_eq!(series_count(&db).await, 5);
     let mut p = db.pool.get().await.unwrap();
     let mut c = p.conn();
-    let actors: Vec<String> = run!(&mut c, |c| ch::table
-        .filter(ch::run_id.eq(applied.id).and(ch::action.eq("delete")))
-        .select(ch::actor)
-        .load(c)
-        .await)
-    .unwrap();
+    let actors: Vec<String> =
+        run!(&mut c, |c| ch::table.filter(ch::run_id.eq(applied.id).and(ch::action.eq("delete"))).select(ch::actor).load(c).await).unwrap();
     assert!(!actors.is_empty() && actors.iter().all(|a| a == "sync (applied by sarah@example.com)"), "{actors:?}");
 
     // Nothing is held any more: Apply is refused.
@@ -166,12 +159,7 @@ async fn wait_for_run(db: &TestDb, id: i64) -> runs::Run {
     for _ in 0..200 {
         let mut p = db.pool.get().await.unwrap();
         let mut c = p.conn();
-        let run: runs::Run = run!(&mut c, |c| server::db::schema::sync_runs::table
-            .find(id)
-            .select(runs::Run::as_select())
-            .first(c)
-            .await)
-        .unwrap();
+        let run: runs::Run = run!(&mut c, |c| server::db::schema::sync_runs::table.find(id).select(runs::Run::as_select()).first(c).await).unwrap();
         if run.finished_at.is_some() {
             return run;
         }

@@ -1,7 +1,7 @@
 //! Contract tests: the sandbox behaves as ../shared/docs/providers.md says Google Calendar v3
 //! and its OAuth server do, so adapter tests against it mean something.
-use serde_json::{json, Value};
 use sandbox::{Sandbox, CLIENT_ID, CLIENT_SECRET};
+use serde_json::{json, Value};
 
 async fn sandbox() -> Sandbox {
     Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap()
@@ -12,12 +12,7 @@ fn event(summary: &str, day: u32) -> Value {
 }
 
 async fn list(s: &Sandbox, token: &str, query: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .get(format!("{}/calendars/ana@example.com/events?{query}", s.google_api_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let r = reqwest::Client::new().get(format!("{}/calendars/ana@example.com/events?{query}", s.google_api_url())).bearer_auth(token).send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
@@ -89,7 +84,11 @@ async fn cancelled_exceptions_of_a_live_series_come_with_the_master_and_share_it
         master["end"]["timeZone"] = json!("Europe/Berlin");
         master["recurrence"] = json!(["RRULE:FREQ=DAILY;COUNT=5"]);
         st.put_event("ana@example.com", "standup", master);
-        st.put_event("ana@example.com", "standup_20300102T090000Z", json!({"recurringEventId": "standup", "originalStartTime": {"dateTime": "2030-01-02T09:00:00Z"}, "status": "cancelled"}));
+        st.put_event(
+            "ana@example.com",
+            "standup_20300102T090000Z",
+            json!({"recurringEventId": "standup", "originalStartTime": {"dateTime": "2030-01-02T09:00:00Z"}, "status": "cancelled"}),
+        );
     });
     let (_, full) = list(&s, &token, "").await;
     assert_eq!(ids(&full), vec!["standup", "standup_20300102T090000Z"]);
@@ -118,15 +117,8 @@ async fn the_calendar_list_marks_the_primary_whose_id_is_the_email() {
         st.add_calendar("ana@example.com", "team@group.calendar.google.com", "Team", "reader");
         st.issue_tokens("ana@example.com")
     });
-    let list: Value = reqwest::Client::new()
-        .get(format!("{}/users/me/calendarList", s.google_api_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value =
+        reqwest::Client::new().get(format!("{}/users/me/calendarList", s.google_api_url())).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let items = list["items"].as_array().unwrap();
     let primary: Vec<&Value> = items.iter().filter(|c| c["primary"] == true).collect();
     assert_eq!(primary.len(), 1);
@@ -141,7 +133,17 @@ async fn consent(s: &Sandbox, challenge: &str, decision: &str) -> reqwest::Respo
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let page = client
         .get(s.google_auth_url())
-        .query(&[("client_id", CLIENT_ID), ("redirect_uri", "http://127.0.0.1:9/cb"), ("response_type", "code"), ("scope", "calendar.events"), ("state", "st4te"), ("code_challenge", challenge), ("code_challenge_method", "S256"), ("access_type", "offline"), ("prompt", "consent")])
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("response_type", "code"),
+            ("scope", "calendar.events"),
+            ("state", "st4te"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+            ("access_type", "offline"),
+            ("prompt", "consent"),
+        ])
         .send()
         .await
         .unwrap()
@@ -151,7 +153,16 @@ async fn consent(s: &Sandbox, challenge: &str, decision: &str) -> reqwest::Respo
     assert!(page.contains("calsync provider sandbox"), "the consent page says it is the sandbox");
     client
         .post(format!("{}/google/o/oauth2/v2/decide", s.url()))
-        .form(&[("client_id", CLIENT_ID), ("redirect_uri", "http://127.0.0.1:9/cb"), ("state", "st4te"), ("code_challenge", challenge), ("code_challenge_method", "S256"), ("access_type", "offline"), ("account", "ana@example.com"), ("decision", decision)])
+        .form(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("state", "st4te"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+            ("access_type", "offline"),
+            ("account", "ana@example.com"),
+            ("decision", decision),
+        ])
         .send()
         .await
         .unwrap()
@@ -176,14 +187,27 @@ async fn the_code_exchange_checks_pkce_is_single_use_and_refresh_answers_no_new_
     let q = query_of(&consent(&s, &challenge, "allow").await);
     assert_eq!(q["state"], "st4te");
     let code = q["code"].clone();
-    let base = [("grant_type", "authorization_code"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("redirect_uri", "http://127.0.0.1:9/cb"), ("code", code.as_str())];
+    let base = [
+        ("grant_type", "authorization_code"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+        ("redirect_uri", "http://127.0.0.1:9/cb"),
+        ("code", code.as_str()),
+    ];
     let wrong: Vec<(&str, &str)> = base.iter().copied().chain([("code_verifier", "wrong")]).collect();
     let (status, body) = exchange(&s, &wrong).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
     // The failed try used the code up, as a provider does.
     let q = query_of(&consent(&s, &challenge, "allow").await);
     let code = q["code"].clone();
-    let good = [("grant_type", "authorization_code"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("redirect_uri", "http://127.0.0.1:9/cb"), ("code", code.as_str()), ("code_verifier", verifier)];
+    let good = [
+        ("grant_type", "authorization_code"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+        ("redirect_uri", "http://127.0.0.1:9/cb"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier),
+    ];
     let (status, tokens) = exchange(&s, &good).await;
     assert_eq!(status, 200, "{tokens}");
     assert!(tokens["refresh_token"].is_string() && tokens["access_token"].is_string());
@@ -192,7 +216,8 @@ async fn the_code_exchange_checks_pkce_is_single_use_and_refresh_answers_no_new_
     assert_eq!(status, 400, "a code is single use");
 
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    let (status, renewed) = exchange(&s, &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("refresh_token", refresh)]).await;
+    let (status, renewed) =
+        exchange(&s, &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("refresh_token", refresh)]).await;
     assert_eq!(status, 200);
     assert!(renewed.get("refresh_token").is_none());
     assert!(renewed["expires_in"].as_u64().unwrap() > 0);
@@ -200,7 +225,8 @@ async fn the_code_exchange_checks_pkce_is_single_use_and_refresh_answers_no_new_
     // Revoked: the refresh answers invalid_grant and the access token stops working.
     let r = reqwest::Client::new().post(s.google_revoke_url()).form(&[("token", refresh)]).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let (status, body) = exchange(&s, &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("refresh_token", refresh)]).await;
+    let (status, body) =
+        exchange(&s, &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("refresh_token", refresh)]).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
     assert_eq!(list(&s, renewed["access_token"].as_str().unwrap(), "").await.0, 401);
 }
@@ -345,7 +371,8 @@ async fn instances_of_a_series_are_found_by_original_start_and_changed_or_delete
     let with_deleted: Value = instances("showDeleted=true").await.unwrap().json().await.unwrap();
     assert_eq!(with_deleted["items"][2]["status"], "cancelled");
     let (_, listed) = list(&s, &token, "").await;
-    let exceptions: Vec<&str> = listed["items"].as_array().unwrap().iter().filter(|e| e["recurringEventId"] == "standup01").map(|e| e["status"].as_str().unwrap()).collect();
+    let exceptions: Vec<&str> =
+        listed["items"].as_array().unwrap().iter().filter(|e| e["recurringEventId"] == "standup01").map(|e| e["status"].as_str().unwrap()).collect();
     assert_eq!(exceptions, vec!["confirmed", "cancelled"], "both exceptions come with the list");
     // An id that names no occurrence is 404.
     assert_eq!(http.get(format!("{base}/standup01_20300114T090000Z")).bearer_auth(&token).send().await.unwrap().status(), 404);
@@ -410,7 +437,8 @@ async fn the_calendars_own_entries_are_marked_self_and_every_event_has_a_type() 
         st.put_event("ana@example.com", "mine", event("Mine", 1));
         let mut invite = event("Invite", 2);
         invite["organizer"] = json!({"email": "boss@example.com", "self": true});
-        invite["attendees"] = json!([{"email": "Ana@Example.com", "responseStatus": "declined"}, {"email": "boss@example.com", "self": true}, {"email": "cy@example.com"}]);
+        invite["attendees"] =
+            json!([{"email": "Ana@Example.com", "responseStatus": "declined"}, {"email": "boss@example.com", "self": true}, {"email": "cy@example.com"}]);
         st.put_event("ana@example.com", "invite", invite);
         let mut away = event("Away", 3);
         away["eventType"] = json!("outOfOffice");

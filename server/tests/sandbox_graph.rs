@@ -1,7 +1,7 @@
 //! Contract tests: the sandbox's Microsoft Graph and identity platform behave as
 //! ../shared/docs/providers.md says, so Outlook adapter tests against it mean something.
-use serde_json::{json, Value};
 use sandbox::{Sandbox, CLIENT_ID, CLIENT_SECRET};
+use serde_json::{json, Value};
 
 const ANA: &str = "ana@contoso.com";
 
@@ -91,7 +91,14 @@ async fn the_microsoft_token_endpoint_rotates_the_refresh_token_and_keeps_the_ol
     let s = Sandbox::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let (_, refresh) = s.with(|st| st.issue_ms_tokens(ANA));
     let url = format!("{}/common/oauth2/v2.0/token", s.microsoft_login_url());
-    let form = |r: &str| vec![("grant_type", "refresh_token".to_string()), ("client_id", CLIENT_ID.into()), ("client_secret", CLIENT_SECRET.into()), ("refresh_token", r.to_string())];
+    let form = |r: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("client_id", CLIENT_ID.into()),
+            ("client_secret", CLIENT_SECRET.into()),
+            ("refresh_token", r.to_string()),
+        ]
+    };
     let first: Value = reqwest::Client::new().post(&url).form(&form(&refresh)).send().await.unwrap().json().await.unwrap();
     let rotated = first["refresh_token"].as_str().unwrap();
     assert_ne!(rotated, refresh);
@@ -180,7 +187,13 @@ async fn a_batch_carries_out_up_to_twenty_requests_each_with_its_own_status() {
     assert_eq!(post(json!({"requests": [item("1", &format!("/me/calendars/{cal}/events")), item("1", &format!("/me/calendars/{cal}/events"))]})).await.0, 400);
     assert_eq!(s.with(|st| st.graph[&cal].events.len()), 1);
     // Each item is authorized as the batch is.
-    let r = reqwest::Client::new().post(&url).bearer_auth("wrong").json(&json!({"requests": [item("1", &format!("/me/calendars/{cal}/events"))]})).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth("wrong")
+        .json(&json!({"requests": [item("1", &format!("/me/calendars/{cal}/events"))]}))
+        .send()
+        .await
+        .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["responses"][0]["status"], 401);
 }
@@ -197,7 +210,12 @@ async fn a_series_lays_out_its_occurrences_and_each_is_changed_or_deleted_on_its
     assert_eq!((status, master["type"].as_str()), (201, Some("seriesMaster")));
     let id = master["id"].as_str().unwrap().to_string();
     // calendarView lists the occurrences, not the master.
-    let (_, view) = get(&format!("{}/me/calendars/{cal}/calendarView/delta?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z", s.graph_url()), &token, None).await;
+    let (_, view) = get(
+        &format!("{}/me/calendars/{cal}/calendarView/delta?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z", s.graph_url()),
+        &token,
+        None,
+    )
+    .await;
     let items = view["value"].as_array().unwrap();
     assert_eq!(items.len(), 4);
     assert!(items.iter().all(|e| e["type"] == "occurrence" && e["seriesMasterId"] == id.as_str()));
@@ -228,7 +246,10 @@ async fn a_series_lays_out_its_occurrences_and_each_is_changed_or_deleted_on_its
 /// A notification URL that passes Graph's validation handshake (the token back as text).
 async fn validating_hook() -> String {
     use axum::{extract::Query, routing::post, Router};
-    let app = Router::new().route("/hook", post(|Query(q): Query<std::collections::HashMap<String, String>>| async move { q.get("validationToken").cloned().unwrap_or_default() }));
+    let app = Router::new().route(
+        "/hook",
+        post(|Query(q): Query<std::collections::HashMap<String, String>>| async move { q.get("validationToken").cloned().unwrap_or_default() }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -317,7 +338,8 @@ async fn instances_come_in_pages_linked_by_next_links() {
     let (token, _) = s.with(|st| st.issue_ms_tokens(ANA));
     let cal = s.with(|st| st.add_ms_account(ANA));
     let mut body = event("Daily", 7);
-    body["recurrence"] = json!({"pattern": {"type": "daily", "interval": 1}, "range": {"type": "numbered", "startDate": "2030-01-07", "numberOfOccurrences": 25}});
+    body["recurrence"] =
+        json!({"pattern": {"type": "daily", "interval": 1}, "range": {"type": "numbered", "startDate": "2030-01-07", "numberOfOccurrences": 25}});
     let (_, master) = send(Method::POST, &format!("{}/me/calendars/{cal}/events", s.graph_url()), &token, Some(body)).await;
     let id = master["id"].as_str().unwrap();
     // Ten a page unless `$top` asks for more; the next link carries the rest.
@@ -332,7 +354,9 @@ async fn instances_come_in_pages_linked_by_next_links() {
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
     let all: Vec<String> = pages.concat();
     assert_eq!((all[0].as_str(), all[24].as_str()), ("2030-01-07T09:00:00Z", "2030-01-31T09:00:00Z"));
-    let (_, one) = get(&format!("{}/me/events/{id}/instances?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z&$top=100", s.graph_url()), &token, None).await;
+    let (_, one) =
+        get(&format!("{}/me/events/{id}/instances?startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-03-01T00:00:00Z&$top=100", s.graph_url()), &token, None)
+            .await;
     assert_eq!(one["value"].as_array().unwrap().len(), 25);
     assert!(one.get("@odata.nextLink").is_none());
 }
@@ -355,7 +379,10 @@ async fn an_event_made_in_the_calendar_is_organised_by_its_owner_and_an_invitati
     let (_, page) = get(&url, &token, None).await;
     let by_id = |id: &str| page["value"].as_array().unwrap().iter().find(|e| e["id"] == id).unwrap().clone();
     let mine = by_id("mine");
-    assert_eq!((mine["isOrganizer"].as_bool(), mine["responseStatus"]["response"].as_str(), mine["showAs"].as_str(), mine["isAllDay"].as_bool()), (Some(true), Some("organizer"), Some("busy"), Some(false)));
+    assert_eq!(
+        (mine["isOrganizer"].as_bool(), mine["responseStatus"]["response"].as_str(), mine["showAs"].as_str(), mine["isAllDay"].as_bool()),
+        (Some(true), Some("organizer"), Some("busy"), Some(false))
+    );
     let invite = by_id("invite");
     assert_eq!((invite["isOrganizer"].as_bool(), invite["responseStatus"]["response"].as_str()), (Some(false), Some("notResponded")));
 }

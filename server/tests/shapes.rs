@@ -38,11 +38,14 @@ fn an_override_of_an_excluded_occurrence_is_deleted_with_it() {
     // The 6th also has an override moving it to 14:00: a "deleted modification" — Google,
     // Outlook and Thunderbird show nothing on the 6th. The 5th's override (10:00) stands.
     let (got, _) = read("1_deleted_modification.ics", "2027-01-01", "2027-02-01");
-    assert_eq!(got, spans(&[
-        ("2027-01-04T09:00:00Z", "2027-01-04T09:30:00Z", "Standup"),
-        ("2027-01-05T10:00:00Z", "2027-01-05T10:30:00Z", "Standup (later)"),
-        ("2027-01-08T09:00:00Z", "2027-01-08T09:30:00Z", "Standup"),
-    ]));
+    assert_eq!(
+        got,
+        spans(&[
+            ("2027-01-04T09:00:00Z", "2027-01-04T09:30:00Z", "Standup"),
+            ("2027-01-05T10:00:00Z", "2027-01-05T10:30:00Z", "Standup (later)"),
+            ("2027-01-08T09:00:00Z", "2027-01-08T09:30:00Z", "Standup"),
+        ])
+    );
 }
 
 #[test]
@@ -52,11 +55,14 @@ fn an_all_day_override_named_by_a_date_time_replaces_its_day() {
     // 16th in London — 23:00Z on the 15th, so matching by UTC instant would miss. The date it
     // names as written is the 16th: that occurrence moves to the 17th, none is left on the 16th.
     let (got, _) = read("2_all_day_override_with_time.ics", "2020-04-01", "2020-05-01");
-    assert_eq!(got, spans(&[
-        ("2020-04-09", "2020-04-10", "Bin day"),
-        ("2020-04-17", "2020-04-18", "Bin day (Easter: a day later)"),
-        ("2020-04-23", "2020-04-24", "Bin day"),
-    ]));
+    assert_eq!(
+        got,
+        spans(&[
+            ("2020-04-09", "2020-04-10", "Bin day"),
+            ("2020-04-17", "2020-04-18", "Bin day (Easter: a day later)"),
+            ("2020-04-23", "2020-04-24", "Bin day"),
+        ])
+    );
 }
 
 #[test]
@@ -66,11 +72,14 @@ fn two_masters_of_one_uid_give_one_set_with_every_exception_once() {
     // override of the 18th (moved to 17:00) carries an RRULE of its own, which an override
     // never has a use for. One set: the 11th excluded, the 18th moved once, no duplicates.
     let (got, warnings) = read("3_two_masters.ics", "2027-01-01", "2027-02-01");
-    assert_eq!(got, spans(&[
-        ("2027-01-04T15:00:00Z", "2027-01-04T16:00:00Z", "Review"),
-        ("2027-01-18T17:00:00Z", "2027-01-18T18:00:00Z", "Review (late)"),
-        ("2027-01-25T15:00:00Z", "2027-01-25T16:00:00Z", "Review"),
-    ]));
+    assert_eq!(
+        got,
+        spans(&[
+            ("2027-01-04T15:00:00Z", "2027-01-04T16:00:00Z", "Review"),
+            ("2027-01-18T17:00:00Z", "2027-01-18T18:00:00Z", "Review (late)"),
+            ("2027-01-25T15:00:00Z", "2027-01-25T16:00:00Z", "Review"),
+        ])
+    );
     assert!(warnings.iter().any(|w| w.contains("a later VEVENT with UID review replaces this one")), "{warnings:?}");
 }
 
@@ -82,15 +91,18 @@ fn this_and_future_overrides_each_apply_until_the_next() {
     // 09:00 or 11:00 on the 8th. (Named by where room B had moved it, 11:00 on the 8th, the
     // second override names no occurrence: `an_override_naming_no_occurrence_…` below.)
     let (got, _) = read("4_this_and_future_twice.ics", "2027-01-01", "2027-02-01");
-    assert_eq!(got, spans(&[
-        ("2027-01-04T09:00:00Z", "2027-01-04T10:00:00Z", "Class"),
-        ("2027-01-05T09:00:00Z", "2027-01-05T10:00:00Z", "Class"),
-        ("2027-01-06T11:00:00Z", "2027-01-06T12:00:00Z", "Class (room B)"),
-        ("2027-01-07T11:00:00Z", "2027-01-07T12:00:00Z", "Class (room B)"),
-        ("2027-01-08T13:00:00Z", "2027-01-08T14:00:00Z", "Class (room C)"),
-        ("2027-01-09T13:00:00Z", "2027-01-09T14:00:00Z", "Class (room C)"),
-        ("2027-01-10T13:00:00Z", "2027-01-10T14:00:00Z", "Class (room C)"),
-    ]));
+    assert_eq!(
+        got,
+        spans(&[
+            ("2027-01-04T09:00:00Z", "2027-01-04T10:00:00Z", "Class"),
+            ("2027-01-05T09:00:00Z", "2027-01-05T10:00:00Z", "Class"),
+            ("2027-01-06T11:00:00Z", "2027-01-06T12:00:00Z", "Class (room B)"),
+            ("2027-01-07T11:00:00Z", "2027-01-07T12:00:00Z", "Class (room B)"),
+            ("2027-01-08T13:00:00Z", "2027-01-08T14:00:00Z", "Class (room C)"),
+            ("2027-01-09T13:00:00Z", "2027-01-09T14:00:00Z", "Class (room C)"),
+            ("2027-01-10T13:00:00Z", "2027-01-10T14:00:00Z", "Class (room C)"),
+        ])
+    );
 }
 
 #[test]
@@ -119,10 +131,7 @@ fn floating_times_follow_x_wr_timezone() {
     // UTC, but the calendar means New York: 09:00 EST = 14:00Z (RFC 5545 would read floating
     // times in the reader's zone; the apps use X-WR-TIMEZONE).
     let (got, _) = read("7_x_wr_timezone.ics", "2027-01-01", "2027-02-01");
-    assert_eq!(got, spans(&[
-        ("2027-01-04T14:00:00Z", "2027-01-04T14:30:00Z", "Sync call"),
-        ("2027-01-11T14:00:00Z", "2027-01-11T14:30:00Z", "Sync call"),
-    ]));
+    assert_eq!(got, spans(&[("2027-01-04T14:00:00Z", "2027-01-04T14:30:00Z", "Sync call"), ("2027-01-11T14:00:00Z", "2027-01-11T14:30:00Z", "Sync call"),]));
 }
 
 #[test]
@@ -141,10 +150,7 @@ fn a_date_and_a_date_time_make_the_span_they_describe() {
     // "Trip": DTSTART 15:00 Berlin on the 6th (14:00Z), DTEND the date Jan 8: midnight Berlin,
     // 23:00Z on the 7th. Not one all-day day, not a zero-length event.
     let (got, warnings) = read("9_date_and_date_time.ics", "2027-01-01", "2027-02-01");
-    assert_eq!(got, spans(&[
-        ("2027-01-04T23:00:00Z", "2027-01-05T11:00:00Z", "Offsite morning"),
-        ("2027-01-06T14:00:00Z", "2027-01-07T23:00:00Z", "Trip"),
-    ]));
+    assert_eq!(got, spans(&[("2027-01-04T23:00:00Z", "2027-01-05T11:00:00Z", "Offsite morning"), ("2027-01-06T14:00:00Z", "2027-01-07T23:00:00Z", "Trip"),]));
     assert_eq!(warnings.len(), 2, "{warnings:?}");
 }
 
@@ -167,12 +173,15 @@ fn a_date_with_a_duration_of_hours_lasts_those_hours_from_its_midnight() {
     // P1DT12H, three times, the 18th excluded by a date: Jan 11 00:00 to Jan 12 12:00 and
     // Jan 25 to 26. "Offsite", P2D, is whole days and stays an all-day event.
     let (got, warnings) = read("10_date_with_hours.ics", "2027-01-01", "2027-02-01");
-    assert_eq!(got, spans(&[
-        ("2027-01-05T00:00:00Z", "2027-01-05T02:00:00Z", "Dentist"),
-        ("2027-01-07", "2027-01-09", "Offsite"),
-        ("2027-01-11T00:00:00Z", "2027-01-12T12:00:00Z", "Retreat"),
-        ("2027-01-25T00:00:00Z", "2027-01-26T12:00:00Z", "Retreat"),
-    ]));
+    assert_eq!(
+        got,
+        spans(&[
+            ("2027-01-05T00:00:00Z", "2027-01-05T02:00:00Z", "Dentist"),
+            ("2027-01-07", "2027-01-09", "Offsite"),
+            ("2027-01-11T00:00:00Z", "2027-01-12T12:00:00Z", "Retreat"),
+            ("2027-01-25T00:00:00Z", "2027-01-26T12:00:00Z", "Retreat"),
+        ])
+    );
     let said = "DTSTART is a date but DURATION is not a whole number of days; read as that long from midnight of that date";
     assert_eq!(warnings, [format!("line 7: {said}"), format!("line 19: {said}")]);
 }
@@ -189,16 +198,19 @@ fn an_override_naming_no_occurrence_stands_beside_the_others() {
     // still apply. recurring-ical-events reads it so; calsync used to guess the 8th was meant
     // and put the 8th to the 10th at 13:00.
     let (got, _) = read("11_orphan_this_and_future.ics", "2027-01-01", "2027-02-01");
-    assert_eq!(got, spans(&[
-        ("2027-01-04T09:00:00Z", "2027-01-04T10:00:00Z", "Class"),
-        ("2027-01-05T09:30:00Z", "2027-01-05T10:30:00Z", "Class (late start)"),
-        ("2027-01-06T11:00:00Z", "2027-01-06T12:00:00Z", "Class (room B)"),
-        ("2027-01-07T11:00:00Z", "2027-01-07T12:00:00Z", "Class (room B)"),
-        ("2027-01-08T11:00:00Z", "2027-01-08T12:00:00Z", "Class (room B)"),
-        ("2027-01-08T13:00:00Z", "2027-01-08T14:00:00Z", "Class (room C)"),
-        ("2027-01-09T11:00:00Z", "2027-01-09T12:00:00Z", "Class (room C)"),
-        ("2027-01-10T11:00:00Z", "2027-01-10T12:00:00Z", "Class (room C)"),
-    ]));
+    assert_eq!(
+        got,
+        spans(&[
+            ("2027-01-04T09:00:00Z", "2027-01-04T10:00:00Z", "Class"),
+            ("2027-01-05T09:30:00Z", "2027-01-05T10:30:00Z", "Class (late start)"),
+            ("2027-01-06T11:00:00Z", "2027-01-06T12:00:00Z", "Class (room B)"),
+            ("2027-01-07T11:00:00Z", "2027-01-07T12:00:00Z", "Class (room B)"),
+            ("2027-01-08T11:00:00Z", "2027-01-08T12:00:00Z", "Class (room B)"),
+            ("2027-01-08T13:00:00Z", "2027-01-08T14:00:00Z", "Class (room C)"),
+            ("2027-01-09T11:00:00Z", "2027-01-09T12:00:00Z", "Class (room C)"),
+            ("2027-01-10T11:00:00Z", "2027-01-10T12:00:00Z", "Class (room C)"),
+        ])
+    );
 }
 
 #[test]
@@ -211,15 +223,18 @@ fn this_and_future_overrides_move_by_their_own_difference_on_the_wall_clock() {
     // (17:00Z), not 18:00 CEST. Mar 29's occurrence goes to Apr 5, Apr 5's to Apr 12, Apr 12's
     // to Apr 19. recurring-ical-events reads it so.
     let (got, _) = read("12_this_and_future_across_dst.ics", "2027-03-01", "2027-05-01");
-    assert_eq!(got, spans(&[
-        ("2027-03-01T18:00:00Z", "2027-03-01T20:00:00Z", "Choir"),
-        ("2027-03-08T18:00:00Z", "2027-03-08T20:00:00Z", "Choir"),
-        ("2027-03-15T19:00:00Z", "2027-03-15T21:00:00Z", "Choir (an hour later)"),
-        ("2027-03-29T17:00:00Z", "2027-03-29T18:30:00Z", "Choir (a week on)"),
-        ("2027-04-05T17:00:00Z", "2027-04-05T18:30:00Z", "Choir (a week on)"),
-        ("2027-04-12T17:00:00Z", "2027-04-12T18:30:00Z", "Choir (a week on)"),
-        ("2027-04-19T17:00:00Z", "2027-04-19T18:30:00Z", "Choir (a week on)"),
-    ]));
+    assert_eq!(
+        got,
+        spans(&[
+            ("2027-03-01T18:00:00Z", "2027-03-01T20:00:00Z", "Choir"),
+            ("2027-03-08T18:00:00Z", "2027-03-08T20:00:00Z", "Choir"),
+            ("2027-03-15T19:00:00Z", "2027-03-15T21:00:00Z", "Choir (an hour later)"),
+            ("2027-03-29T17:00:00Z", "2027-03-29T18:30:00Z", "Choir (a week on)"),
+            ("2027-04-05T17:00:00Z", "2027-04-05T18:30:00Z", "Choir (a week on)"),
+            ("2027-04-12T17:00:00Z", "2027-04-12T18:30:00Z", "Choir (a week on)"),
+            ("2027-04-19T17:00:00Z", "2027-04-19T18:30:00Z", "Choir (a week on)"),
+        ])
+    );
     // A window after the last occurrence the rule makes (Apr 12) still has the one moved into it.
     let (late, _) = read("12_this_and_future_across_dst.ics", "2027-04-15", "2027-05-01");
     assert_eq!(late, spans(&[("2027-04-19T17:00:00Z", "2027-04-19T18:30:00Z", "Choir (a week on)")]));

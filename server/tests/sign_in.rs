@@ -6,11 +6,11 @@ use diesel_async::RunQueryDsl;
 use server::{
     db::{schema, Pool},
     domain::{
-    api_tokens,
-    audit::{self, By, Filter, Kind},
-    sign_in::{self, Attempt, SignedIn},
-    users::{self, NewUser, Role, User},
-    Error,
+        api_tokens,
+        audit::{self, By, Filter, Kind},
+        sign_in::{self, Attempt, SignedIn},
+        users::{self, NewUser, Role, User},
+        Error,
     },
     password::Cost,
     run,
@@ -18,7 +18,10 @@ use server::{
 };
 use testkit::db_test;
 use testkit::TestDb;
-use tower_sessions::{session::{Id, Record}, session_store::SessionStore};
+use tower_sessions::{
+    session::{Id, Record},
+    session_store::SessionStore,
+};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -161,7 +164,9 @@ db_test!(password_changes_and_resets_end_sessions, |db| {
     let store = DbSessionStore::new(db.pool.clone());
     let (laptop, phone, johns) = (session_of(&db, &sarah).await, session_of(&db, &sarah).await, session_of(&db, &john).await);
     let mut c = db.pool.get().await.unwrap();
-    users::change_password(&mut c.conn(), Cost::Test, sarah.id, PASSWORD, "a brand new secret", &By::user("sarah@example.com", Some("192.0.2.1"))).await.unwrap();
+    users::change_password(&mut c.conn(), Cost::Test, sarah.id, PASSWORD, "a brand new secret", &By::user("sarah@example.com", Some("192.0.2.1")))
+        .await
+        .unwrap();
     assert!(!alive(&store, &laptop).await && !alive(&store, &phone).await, "every session of Sarah ended");
     assert!(alive(&store, &johns).await, "John's session is not touched");
     // An admin's reset ends the user's sessions too.
@@ -207,7 +212,8 @@ db_test!(tokens_expire_and_say_when_they_were_last_used, |db| {
     assert!(listed.iter().find(|t| t.id == forever.id).unwrap().last_used_at.is_none());
     // Past its expiry it opens nothing.
     let past = server::domain::now() - Duration::seconds(1);
-    run!(&mut c.conn(), |cc| diesel::update(schema::api_tokens::table.find(week.id)).set(schema::api_tokens::expires_at.eq(Some(past))).execute(cc).await).unwrap();
+    run!(&mut c.conn(), |cc| diesel::update(schema::api_tokens::table.find(week.id)).set(schema::api_tokens::expires_at.eq(Some(past))).execute(cc).await)
+        .unwrap();
     assert!(api_tokens::authenticate(&mut c.conn(), &week_token).await.unwrap().is_none());
     assert!(api_tokens::list(&mut c.conn(), sarah.id).await.unwrap().iter().find(|t| t.id == week.id).unwrap().expired());
     assert!(api_tokens::authenticate(&mut c.conn(), &forever_token).await.unwrap().is_some());
@@ -222,7 +228,8 @@ db_test!(the_audit_trail_records_who_did_what_from_where, |db| {
     let by = By::user(&admin.email, Some("192.0.2.1"));
     let new = NewUser { email: "lee@example.com".into(), full_name: String::new(), password: PASSWORD.into(), role: Role::User, time_zone: "UTC".into() };
     users::create_by(&mut c.conn(), Cost::Test, new, &by).await.unwrap();
-    let (created, _) = audit::list(&mut c.conn(), &Filter { user: Some("lee@example.com".into()), kind: Some(Kind::UserCreated), limit: 10, offset: 0 }).await.unwrap();
+    let (created, _) =
+        audit::list(&mut c.conn(), &Filter { user: Some("lee@example.com".into()), kind: Some(Kind::UserCreated), limit: 10, offset: 0 }).await.unwrap();
     assert_eq!((created.len(), created[0].actor.as_str(), created[0].detail.as_str()), (1, "admin@example.com", "User"));
     users::set_role(&mut c.conn(), sarah.id, Role::Admin, &by).await.unwrap();
     users::set_disabled(&mut c.conn(), sarah.id, true, &by).await.unwrap();

@@ -10,12 +10,12 @@ use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{change_history as ch, event_series as es, sync_states as ss},
     domain::{
-    integrations::{self as ig, Patch},
-    now, Error,
+        integrations::{self as ig, Patch},
+        now, Error,
     },
     providers::{
-    fetch::{FeedClient, FeedLimits},
-    guard::StaticResolver,
+        fetch::{FeedClient, FeedLimits},
+        guard::StaticResolver,
     },
     run,
     sync::{runs, Engine, Settings, Trigger},
@@ -77,12 +77,8 @@ db_test!(the_diff_creates_updates_and_deletes_by_uid_and_recurrence_id, |db| {
 
     let mut p = db.pool.get().await.unwrap();
     let mut c = p.conn();
-    let (before, after): (Option<String>, Option<String>) = run!(&mut c, |c| ch::table
-        .filter(ch::action.eq("update").and(ch::entity.eq("instance")))
-        .select((ch::before, ch::after))
-        .first(c)
-        .await)
-    .unwrap();
+    let (before, after): (Option<String>, Option<String>) =
+        run!(&mut c, |c| ch::table.filter(ch::action.eq("update").and(ch::entity.eq("instance"))).select((ch::before, ch::after)).first(c).await).unwrap();
     assert!(before.unwrap().contains("\"summary\":\"Alpha\""));
     assert!(after.unwrap().contains("Alpha (moved room)"));
     let series = run!(&mut c, |c| es::table.select(es::uid).order(es::uid.asc()).load::<String>(c).await).unwrap();
@@ -174,7 +170,10 @@ db_test!(addresses_inside_the_network_are_refused, |db| {
     // A port outside the list (80, 443, 8000–8999) is refused before anything else.
     let run = engine_with(&db, default_ports, None).sync_and_wait(me, &direct, Trigger::Manual).await.unwrap();
     let message = run.error.unwrap();
-    assert!(message.starts_with(&format!("Refused to fetch the feed: port {} is not one feeds are fetched from (80, 443, 8000–8999).", host.addr.port())), "{message}");
+    assert!(
+        message.starts_with(&format!("Refused to fetch the feed: port {} is not one feeds are fetched from (80, 443, 8000–8999).", host.addr.port())),
+        "{message}"
+    );
 
     // Names that resolve inside (through an injected resolver: no DNS), directly or through
     // NAT64, 6to4 or the IPv4-compatible form; the message never names the inside address.

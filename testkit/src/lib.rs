@@ -32,12 +32,7 @@ impl Drop for TempDir {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique() -> String {
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst),
-        chrono::Utc::now().timestamp_micros() % 1_000_000
-    )
+    format!("{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), chrono::Utc::now().timestamp_micros() % 1_000_000)
 }
 
 impl TestDb {

@@ -33,7 +33,11 @@ impl IntegrationType {
 
     /// The spec's default direction, except iCal, which is always read-only.
     pub fn default_direction(self) -> SyncDirection {
-        if self.is_oauth() { SyncDirection::TwoWay } else { SyncDirection::OneWay }
+        if self.is_oauth() {
+            SyncDirection::TwoWay
+        } else {
+            SyncDirection::OneWay
+        }
     }
 }
 

@@ -19,7 +19,15 @@ pub enum HealthKind {
 }
 
 impl HealthKind {
-    pub const ALL: [HealthKind; 7] = [HealthKind::Failed, HealthKind::Expiring, HealthKind::BackingOff, HealthKind::WriteFailing, HealthKind::ConflictsWaiting, HealthKind::Stale, HealthKind::NeverSynced];
+    pub const ALL: [HealthKind; 7] = [
+        HealthKind::Failed,
+        HealthKind::Expiring,
+        HealthKind::BackingOff,
+        HealthKind::WriteFailing,
+        HealthKind::ConflictsWaiting,
+        HealthKind::Stale,
+        HealthKind::NeverSynced,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -31,8 +31,7 @@ pub async fn create_user(email: String, full_name: String, password: String, rol
     use server::domain::users::{self, NewUser, Role};
     let admin = super::ctx::admin().await?;
     let state = super::ctx::state();
-    let role = Role::parse(&role)
-        .ok_or_else(|| AppError::field("role", format!("'{role}' is not a role: choose User or System Manager.")))?;
+    let role = Role::parse(&role).ok_or_else(|| AppError::field("role", format!("'{role}' is not a role: choose User or System Manager.")))?;
     let mut pooled = state.pool.get().await?;
     let new = NewUser { email, full_name, password, role, time_zone };
     let by = super::ctx::by(&admin).await;

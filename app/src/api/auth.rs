@@ -60,7 +60,11 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// account before (see `server::domain::sign_in`).
 #[cfg(feature = "ssr")]
 fn device_cookie_name(secure: bool) -> &'static str {
-    if secure { "__Host-calsync_device" } else { "calsync_device" }
+    if secure {
+        "__Host-calsync_device"
+    } else {
+        "calsync_device"
+    }
 }
 
 #[cfg(feature = "ssr")]

@@ -106,7 +106,10 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
         .map(|d| DegradedView {
             calendar: d.integration_name,
             kind: d.kind.as_str().into(),
-            last_sync: d.last_sync.map(|t| format!("last synced {}", server::domain::integrations::rules::format_datetime(t, tz))).unwrap_or_else(|| "never synced".into()),
+            last_sync: d
+                .last_sync
+                .map(|t| format!("last synced {}", server::domain::integrations::rules::format_datetime(t, tz)))
+                .unwrap_or_else(|| "never synced".into()),
             policy: match (d.stale_policy.as_str(), d.last_sync) {
                 ("fail-closed", _) => "the whole week counts as busy".into(),
                 (_, None) => "none of its busy time is known yet".into(),
@@ -129,7 +132,15 @@ pub async fn week_view(user: Option<String>, week: Option<String>) -> Result<Wee
     let bounds: Vec<_> = (0..7).map(|n| monday + Duration::days(n)).map(|d| (at(d).with_timezone(&tz), at(d + Duration::days(1)).with_timezone(&tz))).collect();
     for b in &blocks {
         let (start, end) = (b.start.with_timezone(&tz), b.end.with_timezone(&tz));
-        let mut view = BlockView { top: 0.0, height: 0.0, color: color(&b.integration_name), calendar: b.integration_name.to_string(), summary: b.summary.clone(), time: String::new(), maybe: maybe(b.rule) };
+        let mut view = BlockView {
+            top: 0.0,
+            height: 0.0,
+            color: color(&b.integration_name),
+            calendar: b.integration_name.to_string(),
+            summary: b.summary.clone(),
+            time: String::new(),
+            maybe: maybe(b.rule),
+        };
         for (day, &(day_start, day_end)) in days.iter_mut().zip(&bounds) {
             if start >= day_end || end <= day_start {
                 continue;

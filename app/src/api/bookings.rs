@@ -84,28 +84,28 @@ pub async fn list_bookings(user: Option<String>) -> Result<Vec<BookingView>, App
     let ids: Vec<i64> = items.iter().map(|b| b.id).collect();
     let copies = server::domain::push_queue::of(&mut conn, &ids).await?;
     Ok(items
-            .into_iter()
-            .map(|b| {
-                let tz = b.tz();
-                let (s, e) = (b.start.and_utc().with_timezone(&tz), b.end.and_utc().with_timezone(&tz));
-                let end = if s.date_naive() == e.date_naive() { e.format("%H:%M").to_string() } else { e.format("%Y-%m-%d %H:%M").to_string() };
-                BookingView {
-                    id: b.id,
-                    title: b.title.clone(),
-                    when: format!("{}–{end} ({})", s.format("%a %Y-%m-%d %H:%M"), tz.name()),
-                    recurrence: b.recurrence.clone(),
-                    location: b.location.clone(),
-                    attendees: b.attendees.join(", "),
-                    cancelled: b.status == "cancelled",
-                    copies: copies.iter().filter(|c| c.booking_id == b.id).map(copy_line).collect(),
-                    occurrences: super::occurrences::lines(&b, from),
-                    version: b.version,
-                    time_zone: tz.name().to_string(),
-                    start_input: s.format("%Y-%m-%dT%H:%M").to_string(),
-                    end_input: e.format("%Y-%m-%dT%H:%M").to_string(),
-                }
-            })
-            .collect())
+        .into_iter()
+        .map(|b| {
+            let tz = b.tz();
+            let (s, e) = (b.start.and_utc().with_timezone(&tz), b.end.and_utc().with_timezone(&tz));
+            let end = if s.date_naive() == e.date_naive() { e.format("%H:%M").to_string() } else { e.format("%Y-%m-%d %H:%M").to_string() };
+            BookingView {
+                id: b.id,
+                title: b.title.clone(),
+                when: format!("{}–{end} ({})", s.format("%a %Y-%m-%d %H:%M"), tz.name()),
+                recurrence: b.recurrence.clone(),
+                location: b.location.clone(),
+                attendees: b.attendees.join(", "),
+                cancelled: b.status == "cancelled",
+                copies: copies.iter().filter(|c| c.booking_id == b.id).map(copy_line).collect(),
+                occurrences: super::occurrences::lines(&b, from),
+                version: b.version,
+                time_zone: tz.name().to_string(),
+                start_input: s.format("%Y-%m-%dT%H:%M").to_string(),
+                end_input: e.format("%Y-%m-%dT%H:%M").to_string(),
+            }
+        })
+        .collect())
 }
 
 #[cfg(feature = "ssr")]
@@ -165,7 +165,11 @@ pub async fn create_booking(
 /// A booking made or changed, pushed (briefly waited for) and said with `say`, with the
 /// warnings of the calendars it could not be checked against; or what is in the way.
 #[cfg(feature = "ssr")]
-pub(super) async fn pushed(state: &crate::ssr::AppState, answer: server::domain::bookings::Answer, say: impl Fn(&server::domain::bookings::Booking) -> String) -> BookResult {
+pub(super) async fn pushed(
+    state: &crate::ssr::AppState,
+    answer: server::domain::bookings::Answer,
+    say: impl Fn(&server::domain::bookings::Booking) -> String,
+) -> BookResult {
     let warnings: Vec<String> = answer.unchecked.into_iter().map(|u| u.warning).collect();
     match answer.outcome {
         server::domain::bookings::Outcome::Booked(b) => {
@@ -191,7 +195,16 @@ pub async fn cancel_booking(id: i64) -> Result<(), AppError> {
 /// Changes a booking (checked like booking it; its copy follows).
 #[allow(clippy::too_many_arguments)]
 #[server]
-pub async fn update_booking(id: i64, version: i64, title: String, start: String, end: String, time_zone: String, location: Option<String>, allow_conflict: Option<String>) -> Result<BookResult, AppError> {
+pub async fn update_booking(
+    id: i64,
+    version: i64,
+    title: String,
+    start: String,
+    end: String,
+    time_zone: String,
+    location: Option<String>,
+    allow_conflict: Option<String>,
+) -> Result<BookResult, AppError> {
     use server::domain::bookings as bk;
     let me = super::ctx::user().await?;
     let state = super::ctx::state();

@@ -83,7 +83,13 @@ pub async fn busy_rules_of(name: String) -> Result<BusyRulesView, AppError> {
 fn patch_of(switches: [&Option<String>; 8], patterns: &Option<String>, addresses: &Option<String>, version: i64) -> server::domain::integrations::Patch {
     use server::busy::{Kind, BUSY, FREE};
     server::domain::integrations::Patch {
-        busy_rules: Some(Kind::ALL.iter().zip(switches).map(|(k, on)| (k.as_str().to_owned(), if super::integrations::checked(on) { BUSY } else { FREE }.to_owned())).collect()),
+        busy_rules: Some(
+            Kind::ALL
+                .iter()
+                .zip(switches)
+                .map(|(k, on)| (k.as_str().to_owned(), if super::integrations::checked(on) { BUSY } else { FREE }.to_owned()))
+                .collect(),
+        ),
         free_title_patterns: Some(patterns.as_deref().unwrap_or("").lines().map(str::to_owned).collect()),
         own_addresses: Some(addresses.clone().unwrap_or_default()),
         version: Some(version),
@@ -142,7 +148,12 @@ pub async fn save_busy_rules(
     Ok(PreviewView {
         sentence: preview.sentence(),
         more: preview.items.len().saturating_sub(LISTED),
-        items: preview.items.iter().take(LISTED).map(|i| PreviewItemView { when: when(i), summary: i.summary.clone(), reason: i.reason(), blocks: i.blocks }).collect(),
+        items: preview
+            .items
+            .iter()
+            .take(LISTED)
+            .map(|i| PreviewItemView { when: when(i), summary: i.summary.clone(), reason: i.reason(), blocks: i.blocks })
+            .collect(),
         rules: rule_views(&draft.busy_rules),
         patterns: draft.busy_rules.patterns().join("\n"),
         addresses_changed: draft.own_addresses != current.own_addresses,

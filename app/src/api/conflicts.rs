@@ -48,7 +48,15 @@ pub struct ConflictDetail {
 }
 
 #[cfg(feature = "ssr")]
-const LABELS: [(&str, &str); 7] = [("title", "Title"), ("start", "Start"), ("end", "End"), ("recurrence", "Repeats"), ("location", "Location"), ("description", "Description"), ("attendees", "Attendees")];
+const LABELS: [(&str, &str); 7] = [
+    ("title", "Title"),
+    ("start", "Start"),
+    ("end", "End"),
+    ("recurrence", "Repeats"),
+    ("location", "Location"),
+    ("description", "Description"),
+    ("attendees", "Attendees"),
+];
 
 /// A field's name as people read it; an occurrence by its original start in the viewer's zone.
 #[cfg(feature = "ssr")]
@@ -62,7 +70,9 @@ fn label(name: &str, tz: chrono_tz::Tz) -> String {
 /// One occurrence of a version as people read it: cancelled, or its title and times.
 #[cfg(feature = "ssr")]
 fn occurrence(f: &server::domain::merge::Fields, name: &str, tz: chrono_tz::Tz) -> String {
-    let Some((key, original)) = name.strip_prefix(server::domain::merge::OCCURRENCE).and_then(|k| Some((k, server::providers::write::parse_occurrence_key(k)?))) else {
+    let Some((key, original)) =
+        name.strip_prefix(server::domain::merge::OCCURRENCE).and_then(|k| Some((k, server::providers::write::parse_occurrence_key(k)?)))
+    else {
         return String::new();
     };
     match f.occurrences.get(key) {
@@ -140,7 +150,11 @@ pub async fn get_conflict(id: i64) -> Result<ConflictDetail, AppError> {
     // The meeting's fields, then each occurrence that differs.
     // A single meeting has no rule to show.
     let series = [Some(&c.base), Some(&c.local), c.remote.as_ref()].into_iter().flatten().any(|f| f.recurrence.is_some());
-    let names = LABELS.iter().filter(|(n, _)| series || *n != server::domain::merge::RULE).map(|(n, _)| n.to_string()).chain(c.fields.iter().filter(|f| f.starts_with(server::domain::merge::OCCURRENCE)).cloned());
+    let names = LABELS
+        .iter()
+        .filter(|(n, _)| series || *n != server::domain::merge::RULE)
+        .map(|(n, _)| n.to_string())
+        .chain(c.fields.iter().filter(|f| f.starts_with(server::domain::merge::OCCURRENCE)).cloned());
     let rows = names
         .map(|name| FieldRow {
             label: label(&name, tz),

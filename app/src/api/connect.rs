@@ -42,7 +42,9 @@ fn access_label(role: &str) -> &'static str {
 
 /// The account's calendars as the provider lists them now.
 #[cfg(feature = "ssr")]
-async fn live(account_id: i64) -> Result<(server::domain::accounts::Account, Vec<server::providers::account::CalendarEntry>, crate::ssr::AppState, server::domain::users::User), AppError> {
+async fn live(
+    account_id: i64,
+) -> Result<(server::domain::accounts::Account, Vec<server::providers::account::CalendarEntry>, crate::ssr::AppState, server::domain::users::User), AppError> {
     use server::domain::accounts;
     let me = super::ctx::user().await?;
     let state = super::ctx::state();
@@ -53,7 +55,9 @@ async fn live(account_id: i64) -> Result<(server::domain::accounts::Account, Vec
     let token = engine.account_token(&account).await?.map_err(|e| AppError::Refused { status: 409, message: e.message })?;
     let timeout = state.config.sync.provider_timeout;
     let list = match account.provider {
-        server::domain::integrations::IntegrationType::Outlook => server::providers::outlook::account(&state.config.sync.outlook.graph, &token, timeout).await.map(|(_, l)| l),
+        server::domain::integrations::IntegrationType::Outlook => {
+            server::providers::outlook::account(&state.config.sync.outlook.graph, &token, timeout).await.map(|(_, l)| l)
+        }
         _ => server::providers::google::calendars(&server::providers::http::client(timeout), &state.config.sync.google.api, &token).await,
     }
     .map_err(|e| AppError::Refused { status: 502, message: format!("Reading the account's calendars failed: {}", e.message) })?;
@@ -89,11 +93,7 @@ pub async fn add_calendars(account_id: i64, ids: Option<Vec<String>>) -> Result<
         return Err(AppError::field("ids", "Tick at least one calendar to add."));
     }
     let (account, list, state, me) = live(account_id).await?;
-    let picks: Vec<Pick> = list
-        .into_iter()
-        .filter(|c| ids.contains(&c.id))
-        .map(|c| Pick { writable: c.writable(), calendar_id: c.id, name: c.name })
-        .collect();
+    let picks: Vec<Pick> = list.into_iter().filter(|c| ids.contains(&c.id)).map(|c| Pick { writable: c.writable(), calendar_id: c.id, name: c.name }).collect();
     if picks.is_empty() {
         return Err(AppError::field("ids", "None of the ticked calendars is in this account any more. Reload the list."));
     }

@@ -41,7 +41,11 @@ pub struct NewExport {
 
 #[cfg(feature = "ssr")]
 fn kind_label(kind: &str) -> &'static str {
-    if kind == "private" { "Private (full details)" } else { "Free/busy (only “Busy”)" }
+    if kind == "private" {
+        "Private (full details)"
+    } else {
+        "Free/busy (only “Busy”)"
+    }
 }
 
 #[server]

@@ -61,7 +61,8 @@ pub async fn find_time(who: Option<String>, mode: Option<String>, duration: Opti
         teams::list(&mut pooled.conn(), actor).await?
     };
     let users = if me.is_admin() { super::integrations::user_emails(&state).await? } else { vec![me.email.clone()] };
-    let mut choices: Vec<Choice> = teams.iter().map(|t| Choice { value: format!("team:{}", t.name), label: format!("Team {} ({} members)", t.name, t.members.len()) }).collect();
+    let mut choices: Vec<Choice> =
+        teams.iter().map(|t| Choice { value: format!("team:{}", t.name), label: format!("Team {} ({} members)", t.name, t.members.len()) }).collect();
     choices.extend(users.iter().map(|u| Choice { value: format!("user:{u}"), label: if *u == me.email { format!("{u} (you)") } else { u.clone() } }));
     let who = who.filter(|w| choices.iter().any(|c| c.value == *w)).or_else(|| choices.first().map(|c| c.value.clone())).unwrap_or_default();
     let mode = if mode.as_deref() == Some("all") { "all".to_string() } else { "any".to_string() };
@@ -103,7 +104,12 @@ pub async fn find_time(who: Option<String>, mode: Option<String>, duration: Opti
             (_, Some(u)) => format!("user={}", super::query_escape(u)),
             _ => String::new(),
         };
-        let book = format!("/bookings?{target}&start={}&end={}&time_zone={}", super::query_escape(&a.format("%Y-%m-%dT%H:%M").to_string()), super::query_escape(&b.format("%Y-%m-%dT%H:%M").to_string()), super::query_escape(tz.name()));
+        let book = format!(
+            "/bookings?{target}&start={}&end={}&time_zone={}",
+            super::query_escape(&a.format("%Y-%m-%dT%H:%M").to_string()),
+            super::query_escape(&b.format("%Y-%m-%dT%H:%M").to_string()),
+            super::query_escape(tz.name())
+        );
         let end = if a.date_naive() == b.date_naive() { b.format("%H:%M").to_string() } else { b.format("%a %H:%M").to_string() };
         if let Some(d) = days.last_mut() {
             d.slots.push(SlotView { label: format!("{}–{end}", a.format("%H:%M")), members: members.join(", "), book });

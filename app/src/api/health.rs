@@ -49,9 +49,18 @@ fn given(v: Option<String>) -> Option<String> {
 pub const PER_PAGE: usize = 100;
 
 #[server]
-pub async fn sync_health(kind: Option<String>, user: Option<String>, provider: Option<String>, text: Option<String>, page: Option<String>) -> Result<HealthPage, AppError> {
+pub async fn sync_health(
+    kind: Option<String>,
+    user: Option<String>,
+    provider: Option<String>,
+    text: Option<String>,
+    page: Option<String>,
+) -> Result<HealthPage, AppError> {
     use crate::api::integrations::convert::relative;
-    use server::domain::{health, integrations::{rules::format_datetime, IntegrationType}};
+    use server::domain::{
+        health,
+        integrations::{rules::format_datetime, IntegrationType},
+    };
     let admin = super::ctx::admin().await?;
     let state = super::ctx::state();
     let (kind, user, provider, text) = (given(kind), given(user), given(provider), given(text));

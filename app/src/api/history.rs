@@ -53,7 +53,11 @@ fn changes(before: &Option<serde_json::Value>, after: &Option<serde_json::Value>
 
 #[server]
 pub async fn load_history(booking: Option<i64>, integration: Option<String>, event: Option<String>, offset: Option<i64>) -> Result<HistoryPage, AppError> {
-    use server::domain::{bookings, conflicts, history::{self as h, Subject}, integrations};
+    use server::domain::{
+        bookings, conflicts,
+        history::{self as h, Subject},
+        integrations,
+    };
     let me = super::ctx::user().await?;
     let ctx = super::ctx::state();
     let actor = super::integrations::actor(&me);
@@ -63,7 +67,8 @@ pub async fn load_history(booking: Option<i64>, integration: Option<String>, eve
     let (subject, title, undoable) = match (booking, integration, event.filter(|e| !e.is_empty())) {
         (Some(id), _, _) => {
             let b = bookings::get(&mut conn, actor, id).await?;
-            let undoable: Vec<i64> = conflicts::list(&mut conn, actor, None, Some(id), Some("resolved")).await?.into_iter().filter(|c| c.undoable).map(|c| c.id).collect();
+            let undoable: Vec<i64> =
+                conflicts::list(&mut conn, actor, None, Some(id), Some("resolved")).await?.into_iter().filter(|c| c.undoable).map(|c| c.id).collect();
             (Subject::Booking(id), format!("Booking '{}'", b.title), undoable)
         }
         (None, Some(name), Some(uid)) => {
@@ -86,8 +91,20 @@ pub async fn load_history(booking: Option<i64>, integration: Option<String>, eve
             .map(|e| {
                 let conflict = e.after.as_ref().and_then(|a| a.get("conflict")).and_then(|c| c.as_i64());
                 let undo = conflict.filter(|c| e.action == "resolve conflict" && undoable.contains(c));
-                let what = if e.entity == "booking" || e.entity == "integration" { format!("{} {}", e.action, e.entity) } else { format!("{} {} {}", e.action, e.entity, e.key) };
-                HistoryLine { id: e.id, at: e.at.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string(), changes: changes(&e.before, &e.after), actor: e.actor, source: e.source.to_string(), what, undo }
+                let what = if e.entity == "booking" || e.entity == "integration" {
+                    format!("{} {}", e.action, e.entity)
+                } else {
+                    format!("{} {} {}", e.action, e.entity, e.key)
+                };
+                HistoryLine {
+                    id: e.id,
+                    at: e.at.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string(),
+                    changes: changes(&e.before, &e.after),
+                    actor: e.actor,
+                    source: e.source.to_string(),
+                    what,
+                    undo,
+                }
             })
             .collect(),
     })

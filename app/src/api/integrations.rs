@@ -106,7 +106,11 @@ pub(crate) mod convert {
             120..=2879 => format!("{} hours", m / 60),
             _ => format!("{} days", m / 1440),
         };
-        if minutes < 0 { format!("{text} ago") } else { format!("in {text}") }
+        if minutes < 0 {
+            format!("{text} ago")
+        } else {
+            format!("in {text}")
+        }
     }
 
     /// `account`: the provider account the record uses, if it was connected through one.
@@ -197,7 +201,12 @@ pub async fn list_integrations(user: Option<String>) -> Result<CalendarsPage, Ap
     drop(pooled);
     let account_of = |i: &ig::Integration| i.account_id.and_then(|id| accounts.iter().find(|a| a.id == id));
     let push_of = |i: &ig::Integration| {
-        channels.iter().filter(|c| c.integration_id == i.id).map(|c| c.expires_at).max().map(|t| format!("Push notifications until {}", server::domain::integrations::rules::format_datetime(t, me.tz())))
+        channels
+            .iter()
+            .filter(|c| c.integration_id == i.id)
+            .map(|c| c.expires_at)
+            .max()
+            .map(|t| format!("Push notifications until {}", server::domain::integrations::rules::format_datetime(t, me.tz())))
     };
     Ok(CalendarsPage {
         google_ready: state.config.sync.google.oauth().is_some(),
@@ -311,13 +320,24 @@ pub async fn save_integration(
         Err(e) => {
             let err = AppError::from(e);
             if crate::ssr::is_plain_form_post().await {
-                let back = match &name { Some(n) => format!("/calendars/{n}"), None => "/calendars/new".to_string() };
+                let back = match &name {
+                    Some(n) => format!("/calendars/{n}"),
+                    None => "/calendars/new".to_string(),
+                };
                 let values = [
-                    ("user", user), ("integration_name", integration_name), ("is_active", is_active), ("is_primary", is_primary),
-                    ("calendar_id", calendar_id), ("ical_url", ical_url), ("sync_direction", sync_direction),
-                    ("sync_past_days", sync_past_days), ("sync_future_days", sync_future_days),
-                    ("auto_sync_enabled", auto_sync_enabled), ("sync_interval_minutes", sync_interval_minutes),
-                    ("stale_policy", stale_policy), ("conflict_policy", conflict_policy),
+                    ("user", user),
+                    ("integration_name", integration_name),
+                    ("is_active", is_active),
+                    ("is_primary", is_primary),
+                    ("calendar_id", calendar_id),
+                    ("ical_url", ical_url),
+                    ("sync_direction", sync_direction),
+                    ("sync_past_days", sync_past_days),
+                    ("sync_future_days", sync_future_days),
+                    ("auto_sync_enabled", auto_sync_enabled),
+                    ("sync_interval_minutes", sync_interval_minutes),
+                    ("stale_policy", stale_policy),
+                    ("conflict_policy", conflict_policy),
                 ];
                 super::redirect::to_flash(&back, &super::redirect::failure(&values, &err)).await;
             }
@@ -371,7 +391,8 @@ pub async fn disconnect_account(name: String) -> Result<ActionResult, AppError> 
     drop(pooled);
     let account = record.account_id.ok_or_else(|| AppError::bad_request("This calendar was not connected through an account."))?;
     let (gone, warning) = state.engine.disconnect_account(actor(&me), account).await?;
-    let mut messages = vec![format!("Disconnected the account: deleted {}.", gone.iter().map(|g| format!("'{}'", g.integration_name)).collect::<Vec<_>>().join(", "))];
+    let mut messages =
+        vec![format!("Disconnected the account: deleted {}.", gone.iter().map(|g| format!("'{}'", g.integration_name)).collect::<Vec<_>>().join(", "))];
     messages.extend(warning);
     Ok(ActionResult { name: record.name, integration_name: record.integration_name, messages, warnings: Vec::new() })
 }

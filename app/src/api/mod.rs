@@ -2,6 +2,7 @@
 //! function, map the result to a view type.
 pub mod admin;
 pub mod audit;
+pub mod auth;
 pub mod availability;
 pub mod bookings;
 pub mod busy_rules;
@@ -14,12 +15,11 @@ pub mod health;
 pub mod history;
 pub mod integrations;
 pub mod occurrences;
+pub mod profile;
 pub mod sync;
 pub mod teams;
 pub mod tokens;
 pub mod working_hours;
-pub mod auth;
-pub mod profile;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +55,10 @@ pub(crate) mod redirect;
 pub(crate) mod ctx {
     //! What every server function needs: the app state, the session and the signed-in user.
     use super::UserView;
-    use crate::{error::AppError, ssr::{AppState, CurrentUser}};
+    use crate::{
+        error::AppError,
+        ssr::{AppState, CurrentUser},
+    };
     use leptos::prelude::*;
     use server::domain::users::User;
 
@@ -87,7 +90,11 @@ pub(crate) mod ctx {
     /// Admin-only functions do not exist for other users.
     pub async fn admin() -> Result<User, AppError> {
         let user = user().await?;
-        if user.is_admin() { Ok(user) } else { Err(AppError::NotFound) }
+        if user.is_admin() {
+            Ok(user)
+        } else {
+            Err(AppError::NotFound)
+        }
     }
 
     pub fn view(u: &User, viewer_tz: chrono_tz::Tz) -> UserView {

@@ -36,7 +36,13 @@ pub fn lines(b: &server::domain::bookings::Booking, from: chrono::DateTime<chron
             let key = server::providers::write::occurrence_key(slot.original);
             let (s, e) = (slot.start.with_timezone(&tz), slot.end.with_timezone(&tz));
             let end = if s.date_naive() == e.date_naive() { e.format("%H:%M").to_string() } else { e.format("%a %Y-%m-%d %H:%M").to_string() };
-            let state = if cancelled { "cancelled" } else if b.exceptions.contains_key(&key) { "changed" } else { "as-series" };
+            let state = if cancelled {
+                "cancelled"
+            } else if b.exceptions.contains_key(&key) {
+                "changed"
+            } else {
+                "as-series"
+            };
             OccurrenceLine {
                 when: format!("{}–{end}", s.format("%a %Y-%m-%d %H:%M")),
                 title: slot.title,
@@ -66,7 +72,15 @@ pub async fn cancel_occurrence(id: i64, key: String, version: i64) -> Result<Str
 /// series again).
 #[allow(clippy::too_many_arguments)]
 #[server]
-pub async fn change_occurrence(id: i64, key: String, version: i64, title: Option<String>, start: Option<String>, end: Option<String>, allow_conflict: Option<String>) -> Result<BookResult, AppError> {
+pub async fn change_occurrence(
+    id: i64,
+    key: String,
+    version: i64,
+    title: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    allow_conflict: Option<String>,
+) -> Result<BookResult, AppError> {
     use server::domain::bookings as bk;
     let me = super::ctx::user().await?;
     let state = super::ctx::state();

@@ -39,8 +39,7 @@ pub async fn change_password(current_password: String, new_password: String, con
     let state = super::ctx::state();
     let by = super::ctx::by(&user).await;
     let mut pooled = state.pool.get().await?;
-    server::domain::users::change_password(&mut pooled.conn(), state.config.password_cost, user.id, &current_password, &new_password, &by)
-        .await?;
+    server::domain::users::change_password(&mut pooled.conn(), state.config.password_cost, user.id, &current_password, &new_password, &by).await?;
     // Every session of the user ended with the change; this browser carries on under a new id.
     let session = super::ctx::session().await?;
     server::sessions::sign_in(&session, &user).await.map_err(|e| {

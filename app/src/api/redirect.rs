@@ -24,11 +24,7 @@ pub fn notices(result: &ActionResult) -> Flash {
 
 /// A refusal: back to the form with the values typed and the messages.
 pub fn failure(values: &[(&str, Option<String>)], err: &AppError) -> Flash {
-    Flash {
-        error: Some(err.clone()),
-        values: values.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect(),
-        ..Flash::default()
-    }
+    Flash { error: Some(err.clone()), values: values.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect(), ..Flash::default() }
 }
 
 /// Where to go after sign-in: a path of this site only. Whatever a browser could read as
@@ -72,9 +68,24 @@ mod tests {
             assert_eq!(safe_next(Some(ok)), ok, "{ok}");
         }
         for bad in [
-            "/\t/evil.com", "//evil.com", "/\\evil.com", "https:evil.com", "https://evil.com", "evil.com", "\\\\evil.com",
-            "/%09/evil.com", "%2F%2Fevil.com", "/%2Fevil.com", "/%5Cevil.com", "%252F%252Fevil.com", "/%252F/evil.com",
-            "/\n/evil.com", "/\r\n/evil.com", " //evil.com", "", "javascript:alert(1)",
+            "/\t/evil.com",
+            "//evil.com",
+            "/\\evil.com",
+            "https:evil.com",
+            "https://evil.com",
+            "evil.com",
+            "\\\\evil.com",
+            "/%09/evil.com",
+            "%2F%2Fevil.com",
+            "/%2Fevil.com",
+            "/%5Cevil.com",
+            "%252F%252Fevil.com",
+            "/%252F/evil.com",
+            "/\n/evil.com",
+            "/\r\n/evil.com",
+            " //evil.com",
+            "",
+            "javascript:alert(1)",
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }

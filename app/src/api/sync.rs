@@ -69,16 +69,20 @@ pub struct SyncBoard {
 }
 
 pub fn duration_text(ms: i64) -> String {
-    if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) }
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
 }
 
 #[cfg(feature = "ssr")]
 mod convert {
     use super::*;
     use crate::api::integrations::convert::relative;
-    use vocab::SyncStatus;
     use server::domain::integrations::{rules::format_datetime, Integration};
     use server::sync::Run;
+    use vocab::SyncStatus;
 
     fn outcome(run: &Run) -> &'static str {
         match SyncStatus::parse(&run.status).unwrap_or(SyncStatus::Pending) {
@@ -145,10 +149,7 @@ mod convert {
             running,
             held: !running && runs.first().is_some_and(|r| r.held),
             queued: i.queued_at.is_some(),
-            last_success: i
-                .last_sync
-                .map(|t| format!("{} ({})", format_datetime(t, tz), relative((t - now).num_minutes())))
-                .unwrap_or_else(|| "never".into()),
+            last_success: i.last_sync.map(|t| format!("{} ({})", format_datetime(t, tz), relative((t - now).num_minutes()))).unwrap_or_else(|| "never".into()),
             next_run,
             backoff: (i.failures > 1).then(|| format!("Failed {} times in a row: retrying with back-off.", i.failures)),
             event_count: i.event_count,

@@ -29,7 +29,10 @@ pub async fn list_teams() -> Result<TeamsPage, AppError> {
         let mut pooled = state.pool.get().await?;
         server::domain::teams::list(&mut pooled.conn(), super::integrations::actor(&admin)).await?
     };
-    Ok(TeamsPage { teams: teams.iter().map(|t| TeamView { name: t.name.clone(), members: t.emails() }).collect(), users: super::integrations::user_emails(&state).await? })
+    Ok(TeamsPage {
+        teams: teams.iter().map(|t| TeamView { name: t.name.clone(), members: t.emails() }).collect(),
+        users: super::integrations::user_emails(&state).await?,
+    })
 }
 
 /// `members`: emails separated by commas or lines.

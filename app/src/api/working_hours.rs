@@ -4,7 +4,8 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub const DAYS: [(&str, &str); 7] = [("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"), ("fri", "Friday"), ("sat", "Saturday"), ("sun", "Sunday")];
+pub const DAYS: [(&str, &str); 7] =
+    [("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"), ("fri", "Friday"), ("sat", "Saturday"), ("sun", "Sunday")];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DayHours {
@@ -61,7 +62,12 @@ fn parse_text(field: &str, text: &str, day: Option<&str>, errors: &mut Vec<crate
             continue;
         };
         let overnight = end < start && *end != "24:00";
-        out.push(server::domain::hours::HoursText { days: day.map(|d| vec![d.to_string()]).unwrap_or_default(), start: start.to_string(), end: end.to_string(), overnight });
+        out.push(server::domain::hours::HoursText {
+            days: day.map(|d| vec![d.to_string()]).unwrap_or_default(),
+            start: start.to_string(),
+            end: end.to_string(),
+            overnight,
+        });
     }
     out
 }
@@ -102,7 +108,11 @@ pub async fn working_hours(user: Option<String>) -> Result<WorkingHoursData, App
         overrides: overrides
             .into_iter()
             .filter(|(d, _)| *d >= today)
-            .map(|(d, h)| OverrideView { date: d.to_string(), label: d.format("%a %Y-%m-%d").to_string(), hours: if h.is_empty() { "Day off".into() } else { text_of(&h) } })
+            .map(|(d, h)| OverrideView {
+                date: d.to_string(),
+                label: d.format("%a %Y-%m-%d").to_string(),
+                hours: if h.is_empty() { "Day off".into() } else { text_of(&h) },
+            })
             .collect(),
     })
 }

@@ -24,9 +24,7 @@ pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, field: &'static
 /// A form-level error (anything not tied to a field), announced to screen readers.
 #[component]
 pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
-    move || {
-        error.get().and_then(|e| e.general()).map(|m| view! { <div class="alert error" role="alert">{m}</div> })
-    }
+    move || error.get().and_then(|e| e.general()).map(|m| view! { <div class="alert error" role="alert">{m}</div> })
 }
 
 /// A submit button that says it is working while the action runs.

@@ -1,6 +1,5 @@
 //! Admin → Sync health: every calendar that needs attention, longest broken first, with counts
 //! per kind (each a filter), filters, and Retry now / Deactivate. Updates while retries run.
-use vocab::HealthKind;
 use crate::{
     api::health::{sync_health, DeactivateCalendar, HealthPage, HealthRow, RetryCalendars},
     components::{
@@ -14,6 +13,7 @@ use crate::{
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use vocab::HealthKind;
 
 #[component]
 pub fn AdminHealthPage() -> impl IntoView {
@@ -31,7 +31,10 @@ pub fn AdminHealthPage() -> impl IntoView {
     let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.rows.iter().any(|r| r.running)));
     poll_while(running, tick, std::time::Duration::from_millis(1000));
     let notices = Signal::derive(move || match deactivate.value().get().or_else(|| retry.value().get()) {
-        Some(Ok(done)) => Notices::from_result(done.messages, done.problems.into_iter().map(|p| crate::error::FieldMessage { field: None, message: p, danger: false }).collect()),
+        Some(Ok(done)) => Notices::from_result(
+            done.messages,
+            done.problems.into_iter().map(|p| crate::error::FieldMessage { field: None, message: p, danger: false }).collect(),
+        ),
         Some(Err(e)) => Notices::from_error(&e),
         None => Notices::default(),
     });
@@ -67,7 +70,11 @@ fn link_to(p: &HealthPage, kind: Option<HealthKind>, page: usize) -> String {
     add("text", p.text.as_deref());
     let page = page.to_string();
     add("page", (page != "1").then_some(page.as_str()));
-    if parts.is_empty() { "/admin/sync-health".into() } else { format!("/admin/sync-health?{}", parts.join("&")) }
+    if parts.is_empty() {
+        "/admin/sync-health".into()
+    } else {
+        format!("/admin/sync-health?{}", parts.join("&"))
+    }
 }
 
 fn kind_class(kind: HealthKind) -> &'static str {
@@ -172,7 +179,12 @@ fn HealthView(p: HealthPage, notices: Signal<Notices>, retry: ServerAction<Retry
 }
 
 #[component]
-fn HealthRowView(r: HealthRow, selected: RwSignal<Vec<String>>, retry: ServerAction<RetryCalendars>, deactivate: ServerAction<DeactivateCalendar>) -> impl IntoView {
+fn HealthRowView(
+    r: HealthRow,
+    selected: RwSignal<Vec<String>>,
+    retry: ServerAction<RetryCalendars>,
+    deactivate: ServerAction<DeactivateCalendar>,
+) -> impl IntoView {
     let name = r.integration.clone();
     let check_id = format!("select-{name}");
     let is_selected = {

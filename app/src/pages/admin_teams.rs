@@ -18,7 +18,8 @@ pub fn AdminTeamsPage() -> impl IntoView {
     let delete = ServerAction::<DeleteTeam>::new();
     let page = Resource::new(move || (create.version().get(), update.version().get(), delete.version().get()), |_| list_teams());
     let create_error = last_error(create.value());
-    let row_error = Signal::derive(move || [update.value().get().and_then(|r| r.err()), delete.value().get().and_then(|r| r.err())].into_iter().flatten().next());
+    let row_error =
+        Signal::derive(move || [update.value().get().and_then(|r| r.err()), delete.value().get().and_then(|r| r.err())].into_iter().flatten().next());
     let said = move || [create.value().get(), update.value().get(), delete.value().get()].into_iter().flatten().filter_map(|r| r.ok()).last();
     let create_form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
@@ -76,7 +77,8 @@ fn TeamCard(t: TeamView, update: ServerAction<UpdateTeam>, delete: ServerAction<
     let key = t.name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-");
     let (name_id, members_id) = (format!("team-{key}-name"), format!("team-{key}-members"));
     let count = t.members.len();
-    let (edit_label, remove_label, remove_text, name) = (format!("Edit {}", t.name), format!("Remove {}", t.name), format!("Remove {}", t.name), t.name.clone());
+    let (edit_label, remove_label, remove_text, name) =
+        (format!("Edit {}", t.name), format!("Remove {}", t.name), format!("Remove {}", t.name), t.name.clone());
     view! {
         <section class="card" data-test="team">
             <h2>{t.name.clone()}" "<span class="badge">{format!("{count} member{}", if count == 1 { "" } else { "s" })}</span></h2>

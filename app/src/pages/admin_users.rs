@@ -19,10 +19,7 @@ pub fn AdminUsersPage() -> impl IntoView {
     let disable = ServerAction::<SetUserDisabled>::new();
     let role = ServerAction::<SetUserRole>::new();
     let reset = ServerAction::<ResetPassword>::new();
-    let page = Resource::new(
-        move || (create.version().get(), disable.version().get(), role.version().get()),
-        |_| list_users(),
-    );
+    let page = Resource::new(move || (create.version().get(), disable.version().get(), role.version().get()), |_| list_users());
     // The newest failure among the row actions, shown above the table.
     let row_error = Signal::derive(move || {
         [disable.value().get().and_then(|r| r.err()), role.value().get().and_then(|r| r.err()), reset.value().get().and_then(|r| r.err())]

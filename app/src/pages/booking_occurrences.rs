@@ -9,7 +9,14 @@ use leptos::prelude::*;
 
 /// The coming occurrences, folded away until opened.
 #[component]
-pub fn Occurrences(id: i64, version: i64, time_zone: String, lines: Vec<OccurrenceLine>, edited: RwSignal<u32>, saved: RwSignal<Option<(String, Vec<String>)>>) -> impl IntoView {
+pub fn Occurrences(
+    id: i64,
+    version: i64,
+    time_zone: String,
+    lines: Vec<OccurrenceLine>,
+    edited: RwSignal<u32>,
+    saved: RwSignal<Option<(String, Vec<String>)>>,
+) -> impl IntoView {
     let changed = lines.iter().filter(|l| l.state != "as-series").count();
     let summary = match changed {
         0 => "Coming occurrences".to_string(),
@@ -28,7 +35,14 @@ pub fn Occurrences(id: i64, version: i64, time_zone: String, lines: Vec<Occurren
 }
 
 #[component]
-fn OccurrenceItem(id: i64, version: i64, n: usize, line: OccurrenceLine, edited: RwSignal<u32>, saved: RwSignal<Option<(String, Vec<String>)>>) -> impl IntoView {
+fn OccurrenceItem(
+    id: i64,
+    version: i64,
+    n: usize,
+    line: OccurrenceLine,
+    edited: RwSignal<u32>,
+    saved: RwSignal<Option<(String, Vec<String>)>>,
+) -> impl IntoView {
     let cancel = ServerAction::<CancelOccurrence>::new();
     let change = ServerAction::<ChangeOccurrence>::new();
     Effect::new(move |_| {
@@ -56,10 +70,12 @@ fn OccurrenceItem(id: i64, version: i64, n: usize, line: OccurrenceLine, edited:
     };
     let cancelled = line.state == "cancelled";
     let key = line.key.clone();
-    let hidden = move || view! {
-        <input type="hidden" name="id" value=id/>
-        <input type="hidden" name="key" value=key.clone()/>
-        <input type="hidden" name="version" value=version/>
+    let hidden = move || {
+        view! {
+            <input type="hidden" name="id" value=id/>
+            <input type="hidden" name="key" value=key.clone()/>
+            <input type="hidden" name="version" value=version/>
+        }
     };
     let field = move |name: &'static str, text: &'static str, kind: &'static str, value: String| {
         let input_id = format!("occ-{id}-{n}-{name}");

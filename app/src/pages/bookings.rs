@@ -1,6 +1,5 @@
 //! Bookings: book a meeting for a member (checked against their calendars and bookings; what
 //! is in the way is listed, and can be overridden), see the coming ones, cancel one.
-use vocab::CopyState;
 use crate::{
     api::bookings::{booking_form, list_bookings, BookResult, BookingFormData as Page, BookingView, CancelBooking, CopyLine, CreateBooking, UpdateBooking},
     components::form::{last_error, FieldError, FormAlert, Submit},
@@ -8,6 +7,7 @@ use crate::{
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use vocab::CopyState;
 
 #[component]
 pub fn BookingsPage() -> impl IntoView {
@@ -193,11 +193,13 @@ fn BookingForm(p: Page, prefill: Prefill, book: ServerAction<CreateBooking>, err
 /// ("Booked, but 'Work' has not synced since 09:12 — a clash there would not be seen").
 #[component]
 fn UncheckedCalendars(warnings: Vec<String>, test: &'static str) -> impl IntoView {
-    (!warnings.is_empty()).then(|| view! {
-        <div class="alert warning" role="status" data-test=test>
-            <ul>{warnings.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
-            <p class="small">"See " <a href="/sync">"Sync"</a> " for what went wrong."</p>
-        </div>
+    (!warnings.is_empty()).then(|| {
+        view! {
+            <div class="alert warning" role="status" data-test=test>
+                <ul>{warnings.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+                <p class="small">"See " <a href="/sync">"Sync"</a> " for what went wrong."</p>
+            </div>
+        }
     })
 }
 

@@ -1,6 +1,5 @@
 //! Add or edit a calendar, laid out in the spec's sections. Works without JavaScript (a refusal
 //! comes back with the values and messages, kept as a flash) and better with it (inline, no reload).
-use vocab::IntegrationType;
 use crate::{
     api::{
         flash::Flash,
@@ -16,15 +15,23 @@ use crate::{
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use vocab::IntegrationType;
 
 /// Warnings for one field (yellow; red when `danger`).
 #[component]
 fn FieldWarnings(#[prop(into)] error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
     move || {
-        error.get().map(|e| e.warnings()).unwrap_or_default().into_iter().filter(|w| w.field.as_deref() == Some(field)).map(|w| {
-            let class = if w.danger { "field-error" } else { "field-warning" };
-            view! { <p class=class data-test=format!("warning-{field}")>{w.message}</p> }
-        }).collect_view()
+        error
+            .get()
+            .map(|e| e.warnings())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|w| w.field.as_deref() == Some(field))
+            .map(|w| {
+                let class = if w.danger { "field-error" } else { "field-warning" };
+                view! { <p class=class data-test=format!("warning-{field}")>{w.message}</p> }
+            })
+            .collect_view()
     }
 }
 
@@ -80,7 +87,8 @@ fn CalendarForm(data: FormData, save: ServerAction<SaveIntegration>, refused: Op
     let name_value = text("integration_name", rec.as_ref().map(|r| r.integration_name.clone()), "");
     let url_value = text("ical_url", rec.as_ref().and_then(|r| r.ical_url.clone()), "");
     let calendar_id = text("calendar_id", rec.as_ref().and_then(|r| r.calendar_id.clone()), "");
-    let direction = text("sync_direction", rec.as_ref().map(|r| r.sync_direction.clone()), if is_ical { "One-way (Read Only)" } else { "Two-way (Read & Write)" });
+    let direction =
+        text("sync_direction", rec.as_ref().map(|r| r.sync_direction.clone()), if is_ical { "One-way (Read Only)" } else { "Two-way (Read & Write)" });
     let d = &data.defaults;
     let past = text("sync_past_days", rec.as_ref().map(|r| r.sync_past_days.to_string()), &d.sync_past_days.to_string());
     let future = text("sync_future_days", rec.as_ref().map(|r| r.sync_future_days.to_string()), &d.sync_future_days.to_string());

@@ -1,5 +1,4 @@
 //! The connection manager: every calendar of a user (or, for admins, of every user) as a card.
-use vocab::{IntegrationType, SyncStatus};
 use crate::{
     api::{
         integrations::{list_integrations, ActionResult, DeleteIntegration, DisconnectAccount, IntegrationView, MakePrimary, SetIntegrationActive},
@@ -15,6 +14,7 @@ use crate::{
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use vocab::{IntegrationType, SyncStatus};
 
 /// Turns the latest result of any card action into notices.
 fn notices_of(r: Option<Result<ActionResult, AppError>>) -> Option<Notices> {
@@ -35,29 +35,48 @@ pub fn CalendarsPage() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let page = Resource::new(
         move || {
-            (query.read().get("user"), make_primary.version().get(), set_active.version().get(), delete.version().get(), disconnect.version().get(), sync_now.version().get(), tick.get())
+            (
+                query.read().get("user"),
+                make_primary.version().get(),
+                set_active.version().get(),
+                delete.version().get(),
+                disconnect.version().get(),
+                sync_now.version().get(),
+                tick.get(),
+            )
         },
         |(user, ..)| list_integrations(user),
     );
     // While a sync runs, follow it without a reload.
-    let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == SyncStatus::InProgress || i.queued)));
+    let running =
+        Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.items.iter().any(|i| i.sync_status == SyncStatus::InProgress || i.queued)));
     poll_while(running, tick, std::time::Duration::from_millis(1000));
     // What the last action (or the save that brought us here) has to say.
     let last_action = RwSignal::new(None::<Notices>);
     Effect::new(move |_| {
-        if let Some(n) = notices_of(make_primary.value().get()) { last_action.set(Some(n)) }
+        if let Some(n) = notices_of(make_primary.value().get()) {
+            last_action.set(Some(n))
+        }
     });
     Effect::new(move |_| {
-        if let Some(n) = notices_of(set_active.value().get()) { last_action.set(Some(n)) }
+        if let Some(n) = notices_of(set_active.value().get()) {
+            last_action.set(Some(n))
+        }
     });
     Effect::new(move |_| {
-        if let Some(n) = notices_of(delete.value().get()) { last_action.set(Some(n)) }
+        if let Some(n) = notices_of(delete.value().get()) {
+            last_action.set(Some(n))
+        }
     });
     Effect::new(move |_| {
-        if let Some(n) = notices_of(sync_now.value().get()) { last_action.set(Some(n)) }
+        if let Some(n) = notices_of(sync_now.value().get()) {
+            last_action.set(Some(n))
+        }
     });
     Effect::new(move |_| {
-        if let Some(n) = notices_of(disconnect.value().get()) { last_action.set(Some(n)) }
+        if let Some(n) = notices_of(disconnect.value().get()) {
+            last_action.set(Some(n))
+        }
     });
     let flash = use_flash();
     let notices = Signal::derive(move || {

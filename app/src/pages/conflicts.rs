@@ -7,7 +7,10 @@ use crate::{
 };
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::{use_params_map, use_query_map}};
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
 
 fn state_badge(state: &str) -> (&'static str, &'static str) {
     match state {

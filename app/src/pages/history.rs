@@ -16,7 +16,13 @@ pub fn HistoryPage() -> impl IntoView {
     let page = Resource::new(
         move || {
             let q = query.read();
-            (q.get("booking").and_then(|b| b.parse::<i64>().ok()), q.get("integration"), q.get("event"), q.get("offset").and_then(|o| o.parse::<i64>().ok()), undo.version().get())
+            (
+                q.get("booking").and_then(|b| b.parse::<i64>().ok()),
+                q.get("integration"),
+                q.get("event"),
+                q.get("offset").and_then(|o| o.parse::<i64>().ok()),
+                undo.version().get(),
+            )
         },
         |(booking, integration, event, offset, _)| load_history(booking, integration, event, offset),
     );

@@ -17,9 +17,7 @@ pub fn LoginPage() -> impl IntoView {
     let error = last_error(auth.sign_in.value());
     // Without JavaScript a failed sign-in comes back with its message as a flash.
     let flash = use_flash();
-    let message = move || {
-        error.get().map(|e| e.to_string()).or_else(|| flash.get().flatten().and_then(|f| f.error).map(|e| e.to_string()))
-    };
+    let message = move || error.get().map(|e| e.to_string()).or_else(|| flash.get().flatten().and_then(|f| f.error).map(|e| e.to_string()));
     let show_password = RwSignal::new(false);
 
     view! {

@@ -1,20 +1,18 @@
 //! The sync dashboard: each calendar's sync health at a glance, its last run, and a chart of
 //! the last 50. Updates itself while a sync runs.
-use vocab::SyncStatus;
 use crate::{
-    api::{
-        sync::{sync_dashboard, ApplyHeldSync, LastRun, SyncNow, SyncRow},
-    },
+    api::sync::{sync_dashboard, ApplyHeldSync, LastRun, SyncNow, SyncRow},
     components::{
         notices::{NoticeList, Notices},
         poll::poll_while,
-        user_filter::UserFilter,
         run_chart::RunChart,
+        user_filter::UserFilter,
     },
 };
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use vocab::SyncStatus;
 
 #[component]
 pub fn SyncPage() -> impl IntoView {
@@ -22,10 +20,8 @@ pub fn SyncPage() -> impl IntoView {
     let sync_now = ServerAction::<SyncNow>::new();
     let apply = ServerAction::<ApplyHeldSync>::new();
     let tick = RwSignal::new(0u32);
-    let page = Resource::new(
-        move || (query.read().get("user"), sync_now.version().get(), apply.version().get(), tick.get()),
-        |(user, ..)| sync_dashboard(user),
-    );
+    let page =
+        Resource::new(move || (query.read().get("user"), sync_now.version().get(), apply.version().get(), tick.get()), |(user, ..)| sync_dashboard(user));
     let running = Signal::derive(move || page.get().and_then(Result::ok).is_some_and(|p| p.rows.iter().any(|r| r.running)));
     poll_while(running, tick, std::time::Duration::from_millis(1000));
     let notices = Signal::derive(move || match apply.value().get().or_else(|| sync_now.value().get()) {

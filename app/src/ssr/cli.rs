@@ -1,9 +1,9 @@
 //! The `calsync` command line. Exit codes: 0 success, 1 the work failed, 2 usage error.
 use clap::{Parser, Subcommand};
 use server::{
-    domain::audit::By,
     config::Config,
     db::Pool,
+    domain::audit::By,
     domain::users::{self, NewUser, Role},
 };
 use std::{io::IsTerminal, net::SocketAddr};
@@ -236,11 +236,13 @@ pub async fn run_user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
             if json {
                 let rows: Vec<_> = list
                     .iter()
-                    .map(|u| serde_json::json!({
-                        "email": u.email, "full_name": u.full_name, "role": u.role.as_str(),
-                        "time_zone": u.time_zone, "disabled": u.disabled,
-                        "created": u.created_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    }))
+                    .map(|u| {
+                        serde_json::json!({
+                            "email": u.email, "full_name": u.full_name, "role": u.role.as_str(),
+                            "time_zone": u.time_zone, "disabled": u.disabled,
+                            "created": u.created_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        })
+                    })
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else if list.is_empty() {
@@ -283,9 +285,7 @@ pub async fn run_token(config: Config, cmd: TokenCommand) -> Result<(), Failure>
         TokenCommand::Create { email, label, expires_days } => {
             let user = find(&pool, &email).await?;
             let mut pooled = pool.get().await.map_err(work)?;
-            let (_, token) = server::domain::api_tokens::create(&mut pooled.conn(), user.id, &label, expires_days, &By::cli())
-                .await
-                .map_err(domain)?;
+            let (_, token) = server::domain::api_tokens::create(&mut pooled.conn(), user.id, &label, expires_days, &By::cli()).await.map_err(domain)?;
             println!("{token}");
         }
     }
@@ -319,13 +319,17 @@ pub async fn run_ical(config: Config, cmd: IcalCommand) -> Result<(), Failure> {
 const CLI_APPLIER: &str = "the command line (calsync sync --allow-mass-delete)";
 
 pub async fn run_sync(config: Config, integration: Option<String>, allow_mass_delete: bool) -> Result<(), Failure> {
-    use server::domain::{Actor, integrations::{self}};
+    use server::domain::{
+        integrations::{self},
+        Actor,
+    };
     use server::sync::{Engine, Trigger};
     let pool = open(&config).await?;
     let (keys, _) = server::keys::load(&config, &pool).await.map_err(|message| Failure { code: 1, message })?;
     let engine = Engine::new(pool.clone(), keys, config.sync.clone());
     let runs = match integration {
-        Some(name) => match engine.sync_and_wait_applying(Actor::SYSTEM, name.trim(), Trigger::Manual, allow_mass_delete.then(|| CLI_APPLIER.to_owned())).await {
+        Some(name) => match engine.sync_and_wait_applying(Actor::SYSTEM, name.trim(), Trigger::Manual, allow_mass_delete.then(|| CLI_APPLIER.to_owned())).await
+        {
             Ok(run) => vec![run],
             Err(server::domain::Error::NotFound) => return Err(Failure { code: 1, message: format!("no calendar named '{}'", name.trim()) }),
             Err(e) => return Err(domain(e)),

@@ -30,9 +30,7 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies())
         .with_always_save(true)
-        .with_expiry(Expiry::OnInactivity(
-            time::Duration::try_from(state.config.session_idle).unwrap_or(time::Duration::hours(12)),
-        ));
+        .with_expiry(Expiry::OnInactivity(time::Duration::try_from(state.config.session_idle).unwrap_or(time::Duration::hours(12))));
 
     // The app's own routes: sessions and the signed-in user are resolved for these only.
     let app = Router::new()
@@ -62,10 +60,7 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
         .layer(Extension(state.clone()));
     // Static files (wasm, JS, CSS) skip the session store: no database work per asset.
     Router::new()
-        .route_service(
-            &leptos_axum::site_pkg_dir_service_route_path(&leptos_options),
-            leptos_axum::site_pkg_dir_service(&leptos_options),
-        )
+        .route_service(&leptos_axum::site_pkg_dir_service_route_path(&leptos_options), leptos_axum::site_pkg_dir_service(&leptos_options))
         .merge(webhooks)
         .merge(app)
         .layer(middleware::from_fn(trace_request))
@@ -85,7 +80,11 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 /// Over https the cookie carries the `__Host-` prefix: browsers then accept it only when it is
 /// Secure, for the whole site and from this host (no sibling subdomain can plant one).
 pub fn session_cookie_name(secure: bool) -> &'static str {
-    if secure { "__Host-calsync_session" } else { "calsync_session" }
+    if secure {
+        "__Host-calsync_session"
+    } else {
+        "calsync_session"
+    }
 }
 
 /// 200 when the database answers, 503 otherwise.
@@ -95,19 +94,14 @@ async fn health(Extension(state): Extension<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok", "database": "ok"}))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})))
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable", "database": "unreachable"}))).into_response()
         }
     }
 }
 
 /// Paths anyone may open; every other page needs a signed-in user.
 fn is_public(path: &str) -> bool {
-    path == "/login"
-        || path == "/health"
-        || path.starts_with("/api/")
-        || path == "/favicon.ico"
-        || path == "/favicon.svg"
+    path == "/login" || path == "/health" || path.starts_with("/api/") || path == "/favicon.ico" || path == "/favicon.svg"
 }
 
 /// Resolves the session's user once per request (for handlers and server functions), and sends
@@ -145,7 +139,8 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 /// One log line per request with its id, user, status and latency.
 async fn trace_request(req: Request, next: Next) -> Response {
     let id = format!("{:016x}", rand::random::<u64>());
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %loggable_path(req.uri().path()), user_id = tracing::field::Empty);
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %loggable_path(req.uri().path()), user_id = tracing::field::Empty);
     let start = Instant::now();
     let mut res = tracing::Instrument::instrument(
         async move {
@@ -170,11 +165,15 @@ fn panic_page(_: Box<dyn std::any::Any + Send>) -> Response {
 
 /// A friendly page for server errors: no internals.
 pub fn error_page(status: StatusCode) -> Response {
-    page(status, "Something went wrong", &format!(
-        "<h1>Something went wrong</h1><p>Something went wrong. It has been logged.</p><p>Please try again in a moment. ({})</p>\
+    page(
+        status,
+        "Something went wrong",
+        &format!(
+            "<h1>Something went wrong</h1><p>Something went wrong. It has been logged.</p><p>Please try again in a moment. ({})</p>\
          <p><a class=\"button primary\" href=\"/\">Go to the start page</a></p>",
-        status.as_u16()
-    ))
+            status.as_u16()
+        ),
+    )
 }
 
 /// A page outside the app (no scripts): `content` is trusted HTML.

@@ -35,8 +35,7 @@ fn work(message: String) -> Failure {
 
 /// A date (midnight in `tz`) or an RFC 3339 instant.
 fn instant(arg: &str, value: &str, tz: Tz) -> Result<DateTime<Utc>, Failure> {
-    When::parse_bound(value, tz)
-        .ok_or_else(|| usage(format!("{arg} {value:?}: expected a date (2026-05-04) or an RFC 3339 instant (2026-05-04T09:00:00Z)")))
+    When::parse_bound(value, tz).ok_or_else(|| usage(format!("{arg} {value:?}: expected a date (2026-05-04) or an RFC 3339 instant (2026-05-04T09:00:00Z)")))
 }
 
 async fn read_source(config: &Config, source: &str) -> Result<Vec<u8>, Failure> {

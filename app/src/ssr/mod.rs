@@ -1,13 +1,13 @@
 //! The server side of the app: state, the HTTP router and its middleware, and the CLI.
 pub mod cli;
 pub mod client;
+pub mod export;
 pub mod headers;
 pub mod http;
-pub mod origin;
-pub mod export;
 pub mod inspect;
 pub mod metrics;
 pub mod oauth;
+pub mod origin;
 pub mod rest;
 pub mod sandbox;
 pub mod serve;
@@ -47,4 +47,3 @@ pub async fn is_plain_form_post() -> bool {
 pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
     headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
-

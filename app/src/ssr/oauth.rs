@@ -13,7 +13,8 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use server::domain::{
     accounts::{self, Grant},
-    Actor, integrations::{self as ig, IntegrationType},
+    integrations::{self as ig, IntegrationType},
+    Actor,
 };
 use server::providers::oauth::OAuthClient;
 use std::collections::HashMap;
@@ -77,8 +78,13 @@ pub async fn start(
     let Some(user) = user else { return Redirect::to("/login?next=%2Fcalendars").into_response() };
     let Some(provider) = provider_of(&slug) else { return super::http::error_page(axum::http::StatusCode::NOT_FOUND) };
     let Some(oauth) = client(&state, provider) else {
-        let vars = if provider == IntegrationType::Google { "CALSYNC_GOOGLE_CLIENT_ID and CALSYNC_GOOGLE_CLIENT_SECRET" } else { "CALSYNC_MICROSOFT_CLIENT_ID and CALSYNC_MICROSOFT_CLIENT_SECRET" };
-        return back(&session, format!("{} is not set up on this server yet: an administrator must set its OAuth client ({vars}).", provider.as_str()), true).await;
+        let vars = if provider == IntegrationType::Google {
+            "CALSYNC_GOOGLE_CLIENT_ID and CALSYNC_GOOGLE_CLIENT_SECRET"
+        } else {
+            "CALSYNC_MICROSOFT_CLIENT_ID and CALSYNC_MICROSOFT_CLIENT_SECRET"
+        };
+        return back(&session, format!("{} is not set up on this server yet: an administrator must set its OAuth client ({vars}).", provider.as_str()), true)
+            .await;
     };
     // Reconnect: only for a record of this user's (or any, for an admin).
     let integration = match q.get("integration").filter(|n| !n.is_empty()) {
@@ -95,7 +101,8 @@ pub async fn start(
         Ok(s) => s,
         Err(e) => return back(&session, e.message, true).await,
     };
-    let pending = Pending { provider: slug, state: started.state, verifier: started.verifier, integration, started: server::domain::now().and_utc().timestamp() };
+    let pending =
+        Pending { provider: slug, state: started.state, verifier: started.verifier, integration, started: server::domain::now().and_utc().timestamp() };
     if session.insert(PENDING, pending).await.is_err() {
         return super::http::error_page(axum::http::StatusCode::SERVICE_UNAVAILABLE);
     }
@@ -115,7 +122,12 @@ pub async fn callback(
     // Single use: taken out of the session whatever happens next.
     let pending: Option<Pending> = session.remove(PENDING).await.ok().flatten();
     let Some(pending) = pending.filter(|p| p.provider == slug) else {
-        return back(&session, format!("The answer from {name} did not match a connection started here (it may have been used already). Nothing was connected; try again."), true).await;
+        return back(
+            &session,
+            format!("The answer from {name} did not match a connection started here (it may have been used already). Nothing was connected; try again."),
+            true,
+        )
+        .await;
     };
     if q.get("state") != Some(&pending.state) {
         return back(&session, format!("The answer from {name} did not match the connection started here. Nothing was connected; try again."), true).await;

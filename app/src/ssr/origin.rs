@@ -25,12 +25,16 @@ pub async fn same_origin(State(state): State<AppState>, req: Request, next: Next
     tracing::warn!(origin = came_from.as_deref().unwrap_or("(none)"), path = %req.uri().path(), "refused a write from another origin");
     let message = refusal(&expected, came_from.as_deref());
     if super::wants_html(req.headers()) {
-        page(StatusCode::FORBIDDEN, "Request refused", &format!(
-            "<h1>This request was refused</h1><p data-test=\"origin-refused\">{}</p>\
+        page(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            &format!(
+                "<h1>This request was refused</h1><p data-test=\"origin-refused\">{}</p>\
              <p><a class=\"button primary\" href=\"{}/\">Open calsync</a></p>",
-            html_escape::encode_text(&message),
-            html_escape::encode_double_quoted_attribute(&state.config.public_url),
-        ))
+                html_escape::encode_text(&message),
+                html_escape::encode_double_quoted_attribute(&state.config.public_url),
+            ),
+        )
     } else {
         // A server function called from a page: the page shows the message.
         (StatusCode::FORBIDDEN, Json(AppError::forbidden(message))).into_response()
@@ -58,4 +62,3 @@ fn refusal(expected: &str, came_from: Option<&str>) -> String {
          the administrator must set CALSYNC_PUBLIC_URL to that address."
     )
 }
-

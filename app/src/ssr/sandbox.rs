@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use server::config::Config;
 
 /// What a build without the sandbox answers to `serve --sandbox` and `calsync sandbox`.
-pub const ABSENT: &str = "this build of calsync has no provider sandbox: build it with the `sandbox` feature (`make demo` does: cargo leptos serve --bin-features sandbox)";
+pub const ABSENT: &str =
+    "this build of calsync has no provider sandbox: build it with the `sandbox` feature (`make demo` does: cargo leptos serve --bin-features sandbox)";
 
 /// Starts the sandbox with its demo account and points Google and Outlook at it.
 /// `CALSYNC_SANDBOX_ADDR`: where the browser tests reach its admin API (any free port else).

@@ -73,7 +73,13 @@ pub async fn serve(mut config: Config, addr: Option<SocketAddr>, sandbox: bool) 
     // The sync slots always run here ("Sync now" waits for a free one); whether they also take
     // due calendars is CALSYNC_SCHEDULER's choice (another process may do that).
     let mode = if state.config.scheduler { server::sync::Claim::Due } else { server::sync::Claim::Queued };
-    tracing::info!(worker = state.engine.worker(), slots = state.config.sync.concurrency, tick_s = state.config.sync.tick.as_secs(), ?mode, "sync slots started");
+    tracing::info!(
+        worker = state.engine.worker(),
+        slots = state.config.sync.concurrency,
+        tick_s = state.config.sync.tick.as_secs(),
+        ?mode,
+        "sync slots started"
+    );
     let scheduler = Some(tokio::spawn(state.engine.clone().dispatch(mode, stopped)));
     let state_public_url = state.config.public_url.clone();
     let app = router(state, leptos_options);

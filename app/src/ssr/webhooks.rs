@@ -58,7 +58,9 @@ pub async fn microsoft(
         };
         let lifecycle = n["lifecycleEvent"].as_str();
         match state.engine.notified_lifecycle(id, client_state, true, lifecycle).await {
-            Ok(Heard::Refused) => tracing::warn!(subscription = %id, "a Microsoft notification for an unknown subscription, or with the wrong client state, was ignored"),
+            Ok(Heard::Refused) => {
+                tracing::warn!(subscription = %id, "a Microsoft notification for an unknown subscription, or with the wrong client state, was ignored")
+            }
             Ok(Heard::Queued(i)) => tracing::info!(integration_id = i, lifecycle = lifecycle.unwrap_or(""), "push notification: calendar queued for a sync"),
             Ok(Heard::Acknowledged) => {}
             Err(e) => {

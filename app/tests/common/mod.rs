@@ -69,7 +69,10 @@ pub fn state(db: &TestDb, public_url: &str) -> AppState {
 
 /// The same, with the configuration changed first (a test's own provider sandbox, say).
 pub fn state_with(db: &TestDb, public_url: &str, change: impl FnOnce(&mut server::config::Config)) -> AppState {
-    use server::providers::{fetch::{FeedClient, FeedLimits}, guard::StaticResolver};
+    use server::providers::{
+        fetch::{FeedClient, FeedLimits},
+        guard::StaticResolver,
+    };
     let mut config = config(db, public_url);
     change(&mut config);
     config.sync.feeds = FeedLimits { allow_private: true, timeout: std::time::Duration::from_secs(5), ..FeedLimits::default() };
@@ -143,7 +146,6 @@ pub async fn sign_in(app: &Router, email: &str, password: &str) -> Result<String
         _ => Err(a),
     }
 }
-
 
 /// A personal API token for an existing user.
 pub async fn token_for(db: &TestDb, email: &str) -> String {
@@ -221,7 +223,10 @@ pub async fn sync_and_wait(app: &Router, token: &str, name: &str) -> serde_json:
 /// A member's primary Two-way Google calendar at `sandbox` (tokens typed in, good for weeks:
 /// not "Expiring"), with its conflict policy; answers its record name.
 pub async fn google_at(db: &TestDb, sandbox: &sandbox::Sandbox, owner: &str, label: &str, policy: &str) -> String {
-    use server::domain::{Actor, integrations::{self as ig, Patch}};
+    use server::domain::{
+        integrations::{self as ig, Patch},
+        Actor,
+    };
     let mut c = db.pool.get().await.unwrap();
     let me = users::find_by_email(&mut c.conn(), owner).await.unwrap().unwrap();
     let (access, refresh) = sandbox.with(|s| s.issue_tokens(owner));
@@ -276,7 +281,8 @@ pub async fn two_way_trouble(db: &TestDb, app: &Router, sandbox: &sandbox::Sandb
     let open = json(&send(app, api("GET", "/api/v1/conflicts?state=open", Some(&ana), None)).await);
     assert_eq!(open["total"], 1, "{open}");
 
-    sandbox.with(|s| s.faults.push(sandbox::Fault { path: "/events".into(), status: 400, body: None, retry_after: None, delay_ms: None, times: 5, after: false }));
+    sandbox
+        .with(|s| s.faults.push(sandbox::Fault { path: "/events".into(), status: 400, body: None, retry_after: None, delay_ms: None, times: 5, after: false }));
     let a = send(app, api("POST", "/api/v1/bookings", Some(&ben), Some(booking("Budget")))).await;
     sandbox.with(|s| s.faults.clear());
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);

@@ -5,8 +5,8 @@
 //! instant with its zone. EXDATE, RDATE, RECURRENCE-ID overrides (including
 //! RANGE=THISANDFUTURE) and STATUS are applied here, because rrule knows none of them by zone.
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -172,7 +172,6 @@ impl Ctx<'_> {
     }
 }
 
-
 /// Start and end of one event's own times.
 fn span(ctx: &mut Ctx<'_>, event: &Event) -> (When, When) {
     let start = ctx.when(&event.start, event.line);
@@ -335,7 +334,8 @@ fn expand_part(events: &[Event], mut zones: ZoneTable, groups: &[Group], opts: O
         series.push(series_of(&mut ctx, head, master.is_some(), &overrides));
         if full || instances.len() >= opts.max_instances {
             if !full {
-                ctx.warnings.push(Warning { line: None, message: format!("stopped after {} instances; the rest of the feed was not expanded", opts.max_instances) });
+                ctx.warnings
+                    .push(Warning { line: None, message: format!("stopped after {} instances; the rest of the feed was not expanded", opts.max_instances) });
             }
             full = true;
             continue;
@@ -364,7 +364,8 @@ pub fn expand_within(cal: &mut Calendar, opts: Options, budget: &Budget) -> Expa
     if let Some(tzid) = &cal.default_tzid {
         match super::zones::lookup_iana(tzid) {
             Some(tz) => opts.floating = tz,
-            None => warnings.push(Warning { line: None, message: format!("X-WR-TIMEZONE \"{tzid}\" is unknown; floating times are read in {}", opts.floating.name()) }),
+            None => warnings
+                .push(Warning { line: None, message: format!("X-WR-TIMEZONE \"{tzid}\" is unknown; floating times are read in {}", opts.floating.name()) }),
         }
     }
     let groups = group_by_uid(&cal.events, &mut warnings);
@@ -585,7 +586,8 @@ fn expand_group(ctx: &mut Ctx<'_>, master: Option<&Event>, twins: &[&Event], ove
                 ctx.warnings.push(Warning { line: Some(*line), message });
             }
             Err(reason) => {
-                ctx.warnings.push(Warning { line: Some(*line), message: format!("RRULE \"{rule}\" cannot be used ({reason}); only the first instance is kept") });
+                ctx.warnings
+                    .push(Warning { line: Some(*line), message: format!("RRULE \"{rule}\" cannot be used ({reason}); only the first instance is kept") });
             }
         }
     }

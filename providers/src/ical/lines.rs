@@ -187,10 +187,7 @@ mod tests {
     use super::*;
 
     fn lines(text: &str) -> Vec<(usize, String, String)> {
-        content_lines(text)
-            .map(|l| l.map(|l| (l.line, l.name.into_owned(), l.value.into_owned())).map_err(|e| e.line))
-            .filter_map(Result::ok)
-            .collect()
+        content_lines(text).map(|l| l.map(|l| (l.line, l.name.into_owned(), l.value.into_owned())).map_err(|e| e.line)).filter_map(Result::ok).collect()
     }
 
     #[test]

@@ -193,10 +193,7 @@ pub fn parse_until(bytes: &[u8], deadline: Option<std::time::Instant>) -> Result
     // Skipped components nested deeper than MAX_DEPTH: their ENDs close them.
     let mut too_deep = 0usize;
     if let Some(line) = decoded.invalid_utf8_line {
-        warnings.add(Warning {
-            line: Some(line),
-            message: "invalid UTF-8; the unreadable bytes were replaced with \u{FFFD}".into(),
-        });
+        warnings.add(Warning { line: Some(line), message: "invalid UTF-8; the unreadable bytes were replaced with \u{FFFD}".into() });
     }
     let text: &str = &decoded.text;
     if text.trim().is_empty() {
@@ -400,15 +397,13 @@ fn build_event(begin: usize, props: Vec<ContentLine<'_>>, warnings: &mut Notes) 
         hash.add(p.value.as_bytes());
         match &*p.name {
             "UID" => uid = Some(p.value.trim().to_owned()),
-            "DTSTART" => {
-                match time_of(p) {
-                    Some(t) => start = Some(t),
-                    None => {
-                        warn(p.line, format!("DTSTART \"{}\" is not a date or date-time; event skipped", p.value));
-                        return None;
-                    }
+            "DTSTART" => match time_of(p) {
+                Some(t) => start = Some(t),
+                None => {
+                    warn(p.line, format!("DTSTART \"{}\" is not a date or date-time; event skipped", p.value));
+                    return None;
                 }
-            }
+            },
             "DTEND" => match time_of(p) {
                 Some(t) => end = Some(t),
                 None => warn(p.line, format!("DTEND \"{}\" is not a date or date-time; ignored", p.value)),
@@ -546,7 +541,9 @@ impl Recurrence {
                 Some(Ok(p)) if matches!(&*p.name, "RRULE" | "RDATE" | "EXDATE") => {
                     recurrence.take(&p, &mut |_, message| warnings.add(Warning { line: None, message }));
                 }
-                Some(Ok(p)) => warnings.add(Warning { line: None, message: format!("recurrence entry {} is {}, not RRULE, RDATE or EXDATE; ignored", i + 1, p.name) }),
+                Some(Ok(p)) => {
+                    warnings.add(Warning { line: None, message: format!("recurrence entry {} is {}, not RRULE, RDATE or EXDATE; ignored", i + 1, p.name) })
+                }
                 _ => warnings.add(Warning { line: None, message: format!("recurrence entry {} could not be read; ignored", i + 1) }),
             }
         }
@@ -606,11 +603,5 @@ fn build_observance(begin: usize, props: &[ContentLine<'_>], warnings: &mut Note
         .filter(|p| p.name == "RDATE")
         .flat_map(|p| p.value.split(',').filter_map(|v| values::parse_date_time(v.trim()).map(|(t, _)| t)).collect::<Vec<_>>())
         .collect();
-    Some(Observance {
-        start,
-        offset_from: from.unwrap_or(to),
-        offset_to: to,
-        rrule: get("RRULE").map(|p| p.value.trim().to_owned()),
-        rdates,
-    })
+    Some(Observance { start, offset_from: from.unwrap_or(to), offset_to: to, rrule: get("RRULE").map(|p| p.value.trim().to_owned()), rdates })
 }

@@ -38,7 +38,11 @@ impl TimeValue {
 }
 
 fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
-    if s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
 }
 
 pub fn parse_date(s: &str) -> Option<NaiveDate> {

@@ -159,17 +159,12 @@ const WINDOWS_TO_IANA: &[(&str, &str)] = &[
 /// The IANA zone for a Windows zone name, ignoring ASCII case and surrounding spaces.
 pub fn iana_for_windows(name: &str) -> Option<&'static str> {
     let key = name.trim().as_bytes();
-    WINDOWS_TO_IANA
-        .binary_search_by(|(windows, _)| cmp_ascii_lowercase(windows.as_bytes(), key))
-        .ok()
-        .map(|i| WINDOWS_TO_IANA[i].1)
+    WINDOWS_TO_IANA.binary_search_by(|(windows, _)| cmp_ascii_lowercase(windows.as_bytes(), key)).ok().map(|i| WINDOWS_TO_IANA[i].1)
 }
 
 /// Compares two byte strings as if both were ASCII-lowercased, without allocating.
 fn cmp_ascii_lowercase(a: &[u8], b: &[u8]) -> Ordering {
-    a.iter()
-        .map(u8::to_ascii_lowercase)
-        .cmp(b.iter().map(u8::to_ascii_lowercase))
+    a.iter().map(u8::to_ascii_lowercase).cmp(b.iter().map(u8::to_ascii_lowercase))
 }
 
 #[cfg(test)]
@@ -191,10 +186,7 @@ mod tests {
     #[test]
     fn every_iana_name_is_known_to_chrono_tz() {
         for (windows, iana) in WINDOWS_TO_IANA {
-            assert!(
-                iana.parse::<chrono_tz::Tz>().is_ok(),
-                "{windows:?} maps to {iana:?}, which chrono-tz does not know"
-            );
+            assert!(iana.parse::<chrono_tz::Tz>().is_ok(), "{windows:?} maps to {iana:?}, which chrono-tz does not know");
         }
     }
 
@@ -202,39 +194,19 @@ mod tests {
     fn every_entry_is_found() {
         for (windows, iana) in WINDOWS_TO_IANA {
             assert_eq!(iana_for_windows(windows), Some(*iana), "{windows:?}");
-            assert_eq!(
-                iana_for_windows(&windows.to_ascii_uppercase()),
-                Some(*iana),
-                "{windows:?} in upper case"
-            );
-            assert_eq!(
-                iana_for_windows(&windows.to_ascii_lowercase()),
-                Some(*iana),
-                "{windows:?} in lower case"
-            );
+            assert_eq!(iana_for_windows(&windows.to_ascii_uppercase()), Some(*iana), "{windows:?} in upper case");
+            assert_eq!(iana_for_windows(&windows.to_ascii_lowercase()), Some(*iana), "{windows:?} in lower case");
         }
     }
 
     #[test]
     fn lookups() {
-        assert_eq!(
-            iana_for_windows("Eastern Standard Time"),
-            Some("America/New_York")
-        );
-        assert_eq!(
-            iana_for_windows("w. europe standard time"),
-            Some("Europe/Berlin")
-        );
+        assert_eq!(iana_for_windows("Eastern Standard Time"), Some("America/New_York"));
+        assert_eq!(iana_for_windows("w. europe standard time"), Some("Europe/Berlin"));
         assert_eq!(iana_for_windows("GMT Standard Time"), Some("Europe/London"));
-        assert_eq!(
-            iana_for_windows("  Pacific Standard Time "),
-            Some("America/Los_Angeles")
-        );
+        assert_eq!(iana_for_windows("  Pacific Standard Time "), Some("America/Los_Angeles"));
         assert_eq!(iana_for_windows("UTC"), Some("Etc/UTC"));
-        assert_eq!(
-            iana_for_windows("AUS Eastern Standard Time"),
-            Some("Australia/Sydney")
-        );
+        assert_eq!(iana_for_windows("AUS Eastern Standard Time"), Some("Australia/Sydney"));
         assert_eq!(iana_for_windows("Nope"), None);
         assert_eq!(iana_for_windows(""), None);
         assert_eq!(iana_for_windows("Eastern Standard Time (Mexico"), None);

@@ -44,7 +44,6 @@ impl Zone {
     }
 }
 
-
 /// Resolves a TZID as a database name: exact, ignoring case, after a path prefix, or Windows.
 pub fn lookup_iana(tzid: &str) -> Option<Tz> {
     let tzid = tzid.trim().trim_matches('"');
@@ -76,7 +75,11 @@ impl CustomZone {
     fn offset_at_local(&self, local: NaiveDateTime) -> i32 {
         // The last transition whose onset, read in its new offset, is not after `local`.
         let idx = self.transitions.partition_point(|&(at, to)| at + Duration::seconds(to as i64) <= local);
-        if idx == 0 { self.initial } else { self.transitions[idx - 1].1 }
+        if idx == 0 {
+            self.initial
+        } else {
+            self.transitions[idx - 1].1
+        }
     }
 
     pub fn to_local(&self, utc: NaiveDateTime) -> NaiveDateTime {
@@ -127,11 +130,7 @@ pub fn build_custom(name: &str, observances: &[Observance]) -> Option<CustomZone
     }
     transitions.sort();
     transitions.dedup();
-    let initial = observances
-        .iter()
-        .min_by_key(|o| o.start)
-        .map(|o| o.offset_from)
-        .unwrap_or(0);
+    let initial = observances.iter().min_by_key(|o| o.start).map(|o| o.offset_from).unwrap_or(0);
     Some(CustomZone { name: name.to_owned(), transitions, initial })
 }
 

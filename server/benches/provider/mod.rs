@@ -30,7 +30,13 @@ pub fn print(title: &str, fetch_label: &str, runs: &[Figures]) {
     println!("| {title} | figure | target | ratio |");
     println!("|---|---|---|---|");
     for f in runs {
-        println!("| full sync, claim to close, {} ({} instances stored) | {:.0} ms | ≤ 1,500 ms | {:.2}× |", f.label, f.instances, ms(f.full_run), ms(f.full_run) / 1500.0);
+        println!(
+            "| full sync, claim to close, {} ({} instances stored) | {:.0} ms | ≤ 1,500 ms | {:.2}× |",
+            f.label,
+            f.instances,
+            ms(f.full_run),
+            ms(f.full_run) / 1500.0
+        );
         println!("| {fetch_label} | {:.0} ms | | |", ms(f.full_fetch));
         println!(
             "| no-change incremental fetch / bare round trip, {} (median of 30) | {:.2} ms / {:.2} ms | ≤ 3× | {:.2}× |",
@@ -39,7 +45,12 @@ pub fn print(title: &str, fetch_label: &str, runs: &[Figures]) {
             ms(f.bare),
             ms(f.incremental_fetch) / ms(f.bare)
         );
-        println!("| no-change run, claim to close, {} (median of 30) | {:.1} ms | ≤ 50 ms | {:.2}× |", f.label, ms(f.incremental_run), ms(f.incremental_run) / 50.0);
+        println!(
+            "| no-change run, claim to close, {} (median of 30) | {:.1} ms | ≤ 50 ms | {:.2}× |",
+            f.label,
+            ms(f.incremental_run),
+            ms(f.incremental_run) / 50.0
+        );
         println!("| peak memory growth during the full sync, {} | {:.0} MB | ≤ 150 MB | {:.2}× |", f.label, f.peak_growth, f.peak_growth / 150.0);
     }
 }

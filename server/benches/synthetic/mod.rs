@@ -60,4 +60,3 @@ pub fn synthetic_feed(events: usize, span_days: i64, recurring_every: usize) -> 
     out.push_str("END:VCALENDAR\r\n");
     out
 }
-

@@ -191,4 +191,3 @@ mod pg {
         .map(drop)
     }
 }
-

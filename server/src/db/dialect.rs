@@ -36,7 +36,15 @@ pub struct Claimed {
 /// leased by someone whose lease expired); the queue only when `queue` says so. PostgreSQL
 /// skips rows another process is claiming at the same moment; SQLite has one writer. Their
 /// queue entries are cleared.
-pub async fn claim(conn: &mut Conn<'_>, mode: Claim, queue: bool, worker: &str, at: NaiveDateTime, until: NaiveDateTime, limit: i64) -> Result<Vec<Claimed>, DbError> {
+pub async fn claim(
+    conn: &mut Conn<'_>,
+    mode: Claim,
+    queue: bool,
+    worker: &str,
+    at: NaiveDateTime,
+    until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Claimed>, DbError> {
     // Two statements, each served by its own partial index in the order it wants: the queue
     // (usually empty), then the due ones. One statement over both sorted every calendar.
     let queued = "SELECT s.integration_id FROM sync_states s JOIN calendar_integrations ci ON ci.id = s.integration_id \
@@ -74,28 +82,11 @@ async fn lease(conn: &mut Conn<'_>, inner: &str, worker: &str, at: NaiveDateTime
         Conn::Pg(c) => {
             let inner = inner.replace("{at}", "$1").replace("{limit}", "$4") + " FOR UPDATE OF s SKIP LOCKED";
             let sql = outer.replace("{inner}", &inner).replace("{at}", "$1").replace("{worker}", "$2").replace("{until}", "$3");
-            diesel::sql_query(sql)
-                .bind::<Timestamp, _>(at)
-                .bind::<Text, _>(worker)
-                .bind::<Timestamp, _>(until)
-                .bind::<BigInt, _>(limit)
-                .load(&mut **c)
-                .await?
+            diesel::sql_query(sql).bind::<Timestamp, _>(at).bind::<Text, _>(worker).bind::<Timestamp, _>(until).bind::<BigInt, _>(limit).load(&mut **c).await?
         }
         Conn::Sqlite(c) => {
-            let sql = outer
-                .replace("{inner}", inner)
-                .replace("{worker}", "?1")
-                .replace("{until}", "?2")
-                .replace("{at}", "?3")
-                .replace("{limit}", "?4");
-            diesel::sql_query(sql)
-                .bind::<Text, _>(worker)
-                .bind::<Timestamp, _>(until)
-                .bind::<Timestamp, _>(at)
-                .bind::<BigInt, _>(limit)
-                .load(&mut **c)
-                .await?
+            let sql = outer.replace("{inner}", inner).replace("{worker}", "?1").replace("{until}", "?2").replace("{at}", "?3").replace("{limit}", "?4");
+            diesel::sql_query(sql).bind::<Text, _>(worker).bind::<Timestamp, _>(until).bind::<Timestamp, _>(at).bind::<BigInt, _>(limit).load(&mut **c).await?
         }
     })
 }

@@ -13,9 +13,7 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
     match Target::parse(url) {
         Target::Postgres(url) => {
-            let conn = diesel_async::AsyncPgConnection::establish(&url)
-                .await
-                .map_err(|e| DbError::Connect(e.to_string()))?;
+            let conn = diesel_async::AsyncPgConnection::establish(&url).await.map_err(|e| DbError::Connect(e.to_string()))?;
             let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
             let done = harness.run_pending_migrations(PG).map_err(err)?;
             Ok(done.iter().map(|v| v.to_string()).collect())
@@ -24,8 +22,7 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
             // Make sure the file and its folder exist with the pool's settings first.
             Pool::connect_sized(url, 1).await?;
             tokio::task::spawn_blocking(move || {
-                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
-                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).map_err(|e| DbError::Connect(e.to_string()))?;
                 let done = conn.run_pending_migrations(SQLITE).map_err(err)?;
                 Ok(done.iter().map(|v| v.to_string()).collect())
             })

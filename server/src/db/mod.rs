@@ -72,10 +72,7 @@ impl Target {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Target::Postgres(url.to_string());
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         Target::Sqlite(PathBuf::from(path))
     }
 }
@@ -105,30 +102,19 @@ impl Pool {
                 let mut config = ManagerConfig::default();
                 config.recycling_method = RecyclingMethod::Fast;
                 let manager = PgManager::new_with_config(url.clone(), config);
-                let pool = bb8::Pool::builder()
-                    .max_size(max_size)
-                    .connection_timeout(wait)
-                    .build(manager)
-                    .await
-                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                let pool =
+                    bb8::Pool::builder().max_size(max_size).connection_timeout(wait).build(manager).await.map_err(|e| DbError::Connect(e.to_string()))?;
                 Ok(Pool::Pg(pool, url.into()))
             }
             Target::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        DbError::Connect(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir).map_err(|e| DbError::Connect(format!("cannot create {}: {e}", dir.display())))?;
                 }
                 let mut config = ManagerConfig::default();
                 config.custom_setup = Box::new(|url| Box::pin(sqlite_setup(url.to_string())));
-                let manager =
-                    SqliteManager::new_with_config(path.to_string_lossy().to_string(), config);
-                let pool = bb8::Pool::builder()
-                    .max_size(max_size)
-                    .connection_timeout(wait)
-                    .build(manager)
-                    .await
-                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                let manager = SqliteManager::new_with_config(path.to_string_lossy().to_string(), config);
+                let pool =
+                    bb8::Pool::builder().max_size(max_size).connection_timeout(wait).build(manager).await.map_err(|e| DbError::Connect(e.to_string()))?;
                 Ok(Pool::Sqlite(pool))
             }
         }
@@ -162,9 +148,7 @@ impl Pool {
 
 async fn sqlite_setup(url: String) -> Result<SqliteConn, ConnectionError> {
     let mut conn = SqliteConn::establish(&url).await?;
-    conn.batch_execute(SQLITE_SETUP)
-        .await
-        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    conn.batch_execute(SQLITE_SETUP).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
 }
 
@@ -191,10 +175,7 @@ impl Conn<'_> {
     {
         match self {
             Conn::Pg(c) => c.transaction(async move |c| f(Conn::Pg(c)).await).await,
-            Conn::Sqlite(c) => {
-                c.immediate_transaction(async move |c| f(Conn::Sqlite(c)).await)
-                    .await
-            }
+            Conn::Sqlite(c) => c.immediate_transaction(async move |c| f(Conn::Sqlite(c)).await).await,
         }
     }
 

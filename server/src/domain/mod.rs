@@ -1,13 +1,13 @@
 //! The rules of calsync, with their user-facing messages. No HTTP, no Leptos here.
-mod identity;
 mod calendars;
-mod scheduling;
+mod identity;
 mod operations;
+mod scheduling;
 
-pub use identity::{api_tokens, audit, sign_in, users};
 pub use calendars::{accounts, busy_rules, exports, integrations, stored_events, webhooks};
-pub use scheduling::{availability, bookings, conflicts, hours, merge, push_queue, slots, teams, working_hours};
+pub use identity::{api_tokens, audit, sign_in, users};
 pub use operations::{health, history, schedule};
+pub use scheduling::{availability, bookings, conflicts, hours, merge, push_queue, slots, teams, working_hours};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,6 @@ impl Actor {
         Actor { user_id: user.id, is_admin: user.is_admin() }
     }
 }
-
 
 /// One message attached to a field (or to the record as a whole when `field` is `None`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,8 +129,5 @@ impl TruncMicros for chrono::NaiveDateTime {
 
 /// Is this a unique-constraint violation (a taken name, a duplicate email)?
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use crate::crypto::Keyring;
-use crate::db::Conn;
 use crate::crypto::Secret;
+use crate::db::Conn;
 use crate::domain::accounts;
 use crate::domain::integrations::{self, Integration, IntegrationType};
 use crate::domain::now;
 use crate::providers::fetch::FeedClient;
-use crate::providers::ical_feed::{IcalFeed, ReadLimits};
 use crate::providers::google::{self, GoogleCalendar};
+use crate::providers::ical_feed::{IcalFeed, ReadLimits};
 use crate::providers::oauth::OAuthClient;
 use crate::providers::{ErrorKind, Provider, ProviderError, Secrets};
 
@@ -37,7 +37,12 @@ impl Adapters {
     /// The decrypted secrets of a record, for the adapters that sign in. A calendar connected
     /// through an account gets the account's access token, refreshed when it expires within
     /// five minutes or when the provider just refused `refused`.
-    pub async fn secrets(&self, conn: &mut Conn<'_>, integration: &Integration, refused: Option<&Secret>) -> crate::domain::Result<Result<Secrets, ProviderError>> {
+    pub async fn secrets(
+        &self,
+        conn: &mut Conn<'_>,
+        integration: &Integration,
+        refused: Option<&Secret>,
+    ) -> crate::domain::Result<Result<Secrets, ProviderError>> {
         let Some(account) = integration.account_id else {
             let (access_token, refresh_token) = integrations::secrets_of(conn, &self.keys, integration).await?;
             return Ok(Ok(Secrets { access_token, refresh_token, current: false }));
@@ -47,7 +52,13 @@ impl Adapters {
     }
 
     /// A good access token of a provider account: the stored one, or refreshed.
-    pub async fn account_token(&self, conn: &mut Conn<'_>, provider: IntegrationType, account: i64, refused: Option<&Secret>) -> crate::domain::Result<Result<Secret, ProviderError>> {
+    pub async fn account_token(
+        &self,
+        conn: &mut Conn<'_>,
+        provider: IntegrationType,
+        account: i64,
+        refused: Option<&Secret>,
+    ) -> crate::domain::Result<Result<Secret, ProviderError>> {
         accounts::access_token(conn, &self.keys, account, chrono::Duration::minutes(5), refused, |r| self.refresh(provider, r)).await
     }
 
@@ -62,7 +73,10 @@ impl Adapters {
 
     async fn refresh(&self, provider: IntegrationType, refresh_token: Secret) -> Result<accounts::Grant, ProviderError> {
         let oauth = self.oauth(provider).ok_or_else(|| {
-            ProviderError::new(ErrorKind::Invalid, format!("calsync has no OAuth client for {} to refresh the access token. Ask the administrator to configure one.", provider.as_str()))
+            ProviderError::new(
+                ErrorKind::Invalid,
+                format!("calsync has no OAuth client for {} to refresh the access token. Ask the administrator to configure one.", provider.as_str()),
+            )
         })?;
         let tokens = oauth.refresh(&self.oauth_http, &refresh_token).await?;
         Ok(accounts::Grant {
@@ -76,7 +90,13 @@ impl Adapters {
         integration.integration_type != IntegrationType::Ical
     }
 
-    pub fn build(&self, integration: &Integration, secrets: Secrets, owner: crate::busy::Owner, pacer: std::sync::Arc<crate::providers::pace::Pacer>) -> Result<Box<dyn Provider>, ProviderError> {
+    pub fn build(
+        &self,
+        integration: &Integration,
+        secrets: Secrets,
+        owner: crate::busy::Owner,
+        pacer: std::sync::Arc<crate::providers::pace::Pacer>,
+    ) -> Result<Box<dyn Provider>, ProviderError> {
         match integration.integration_type {
             IntegrationType::Ical => {
                 let url = integration

@@ -25,7 +25,9 @@ impl Engine {
             drop(pooled);
             let channel = self.open_channel(integration, &access, &calendar, base, &token).await.map_err(|e| e.message)?;
             let mut pooled = self.conn().await.map_err(|e| e.to_string())?;
-            webhooks::add(&mut pooled.conn(), integration.id, &channel.id, channel.resource_id.as_deref(), &token, channel.expires_at).await.map_err(|e| e.to_string())?;
+            webhooks::add(&mut pooled.conn(), integration.id, &channel.id, channel.resource_id.as_deref(), &token, channel.expires_at)
+                .await
+                .map_err(|e| e.to_string())?;
             for old in channels {
                 let _ = self.close_channel(integration, &access, &old).await;
                 webhooks::remove(&mut pooled.conn(), &old.channel_id).await.map_err(|e| e.to_string())?;
@@ -40,7 +42,14 @@ impl Engine {
 
     /// Opens a push channel at the calendar's provider (Google: events.watch; Graph: a
     /// subscription, after its validation handshake with this server).
-    pub(super) async fn open_channel(&self, integration: &Integration, access: &Secret, calendar: &str, base: &str, token: &str) -> std::result::Result<crate::providers::account::Channel, ProviderError> {
+    pub(super) async fn open_channel(
+        &self,
+        integration: &Integration,
+        access: &Secret,
+        calendar: &str,
+        base: &str,
+        token: &str,
+    ) -> std::result::Result<crate::providers::account::Channel, ProviderError> {
         let (api, s) = (&self.inner.adapters.api, &self.inner.settings);
         match integration.integration_type {
             integrations::IntegrationType::Outlook => {
@@ -55,7 +64,12 @@ impl Engine {
         }
     }
 
-    pub(super) async fn close_channel(&self, integration: &Integration, access: &Secret, c: &crate::domain::webhooks::Channel) -> std::result::Result<(), ProviderError> {
+    pub(super) async fn close_channel(
+        &self,
+        integration: &Integration,
+        access: &Secret,
+        c: &crate::domain::webhooks::Channel,
+    ) -> std::result::Result<(), ProviderError> {
         let (api, s) = (&self.inner.adapters.api, &self.inner.settings);
         match integration.integration_type {
             integrations::IntegrationType::Outlook => crate::providers::outlook::unsubscribe(api, &s.outlook.graph, access, &c.channel_id).await,

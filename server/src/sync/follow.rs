@@ -11,11 +11,14 @@ use diesel_async::RunQueryDsl;
 use super::Engine;
 use crate::db::schema::{event_instances as ei, event_series as es};
 use crate::db::Conn;
-use crate::domain::push_queue::{self, Tracked};
 use crate::domain::bookings::{self, Booking};
 use crate::domain::conflicts::{self, DECIDED, OPEN};
-use crate::domain::{Actor, integrations::{ConflictPolicy, Integration, IntegrationType}};
 use crate::domain::merge::{self, Fields, Occurrence, Side, NAMES, OCCURRENCES, RULE};
+use crate::domain::push_queue::{self, Tracked};
+use crate::domain::{
+    integrations::{ConflictPolicy, Integration, IntegrationType},
+    Actor,
+};
 use crate::domain::{Error, Result};
 use crate::providers::write::Placed;
 use crate::providers::Window;
@@ -35,7 +38,15 @@ struct Remote {
 /// last had it.
 /// `expected`: for a provider that lists occurrences only (Outlook), the original starts the
 /// window should hold; `asked`: where the provider says those missing from it are now.
-async fn remote(c: &mut Conn<'_>, integration_id: i64, uid: &str, seen: &Fields, expected: &[DateTime<Utc>], asked: &Asked, stored: &[Stored]) -> Result<Option<Remote>> {
+async fn remote(
+    c: &mut Conn<'_>,
+    integration_id: i64,
+    uid: &str,
+    seen: &Fields,
+    expected: &[DateTime<Utc>],
+    asked: &Asked,
+    stored: &[Stored],
+) -> Result<Option<Remote>> {
     let uid = uid.to_string();
     type S = (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, NaiveDateTime, String, String);
     let series: Option<S> = run!(c, |cc| es::table
@@ -293,21 +304,24 @@ impl Engine {
         let differing = local.differing(&remote.fields, known);
         if policy == ConflictPolicy::Ask {
             if conflicts::open_of(&mut c, t.copy_id).await?.is_none() {
-                conflicts::record(&mut c, conflicts::New {
-                    booking_id: booking.id,
-                    copy_id: Some(t.copy_id),
-                    integration_id: Some(integration.id),
-                    calendar: label,
-                    state: OPEN,
-                    policy: policy.as_str(),
-                    base: &base,
-                    local: &local,
-                    remote: Some(&remote.fields),
-                    fields: &differing,
-                    outcome: None,
-                    remote_etag: remote.etag.as_deref(),
-                    decided_by: None,
-                })
+                conflicts::record(
+                    &mut c,
+                    conflicts::New {
+                        booking_id: booking.id,
+                        copy_id: Some(t.copy_id),
+                        integration_id: Some(integration.id),
+                        calendar: label,
+                        state: OPEN,
+                        policy: policy.as_str(),
+                        base: &base,
+                        local: &local,
+                        remote: Some(&remote.fields),
+                        fields: &differing,
+                        outcome: None,
+                        remote_etag: remote.etag.as_deref(),
+                        decided_by: None,
+                    },
+                )
                 .await?;
             }
             return Ok(Step::Nothing);
@@ -322,7 +336,11 @@ impl Engine {
                     Side::Remote
                 } else {
                     let theirs = self.remote_time(integration, &t.external_id).await.unwrap_or(remote.seen_at.and_utc());
-                    if theirs > booking.modified_at.and_utc() { Side::Remote } else { Side::Local }
+                    if theirs > booking.modified_at.and_utc() {
+                        Side::Remote
+                    } else {
+                        Side::Local
+                    }
                 }
             }
         };
@@ -348,21 +366,24 @@ impl Engine {
                     bookings::still(&mut c, booking.id, booking.version).await?;
                 }
                 if decided {
-                    conflicts::record(&mut c, conflicts::New {
-                        booking_id,
-                        copy_id: Some(copy_id),
-                        integration_id: Some(integration_id),
-                        calendar: &label,
-                        state: DECIDED,
-                        policy: policy_name,
-                        base: &base,
-                        local: &local,
-                        remote: Some(&remote_fields),
-                        fields: &differing,
-                        outcome: Some(outcome),
-                        remote_etag: etag.as_deref(),
-                        decided_by: Some(policy_name),
-                    })
+                    conflicts::record(
+                        &mut c,
+                        conflicts::New {
+                            booking_id,
+                            copy_id: Some(copy_id),
+                            integration_id: Some(integration_id),
+                            calendar: &label,
+                            state: DECIDED,
+                            policy: policy_name,
+                            base: &base,
+                            local: &local,
+                            remote: Some(&remote_fields),
+                            fields: &differing,
+                            outcome: Some(outcome),
+                            remote_etag: etag.as_deref(),
+                            decided_by: Some(policy_name),
+                        },
+                    )
                     .await?;
                 }
                 let version = booking.version + i64::from(result != local);
@@ -404,21 +425,24 @@ impl Engine {
                 if record {
                     let fields = all;
                     let outcome = (state == DECIDED).then(|| merge::outcome(&fields, &outcome_from_remote));
-                    conflicts::record(&mut c, conflicts::New {
-                        booking_id: b.id,
-                        copy_id: Some(copy_id),
-                        integration_id: Some(integration_id),
-                        calendar: &label,
-                        state,
-                        policy: policy_name,
-                        base: &base,
-                        local: &local,
-                        remote: None,
-                        fields: &fields,
-                        outcome,
-                        remote_etag: None,
-                        decided_by: (state == DECIDED).then_some(policy_name),
-                    })
+                    conflicts::record(
+                        &mut c,
+                        conflicts::New {
+                            booking_id: b.id,
+                            copy_id: Some(copy_id),
+                            integration_id: Some(integration_id),
+                            calendar: &label,
+                            state,
+                            policy: policy_name,
+                            base: &base,
+                            local: &local,
+                            remote: None,
+                            fields: &fields,
+                            outcome,
+                            remote_etag: None,
+                            decided_by: (state == DECIDED).then_some(policy_name),
+                        },
+                    )
                     .await?;
                 }
                 if cancel {

@@ -22,12 +22,15 @@ use crate::crypto::{Keyring, Secret};
 use crate::db::schema::sync_cursors as sc;
 use crate::db::{Conn, Pool};
 use crate::domain::stored_events::{self, MassDelete, Origin};
-use crate::domain::{Actor, integrations::{self, Integration}};
+use crate::domain::{
+    integrations::{self, Integration},
+    Actor,
+};
 use crate::domain::{now, Error, Result};
 use crate::providers::fetch::{FeedClient, FeedLimits};
+use crate::providers::ical_feed::ReadLimits;
 use crate::providers::{Cursor, ErrorKind, Fetch, Outcome, ProviderError, Secrets, Window};
 use crate::run;
-use crate::providers::ical_feed::ReadLimits;
 use adapters::Adapters;
 mod channels;
 mod cursor;
@@ -35,8 +38,8 @@ mod run;
 mod scheduler;
 mod settings;
 use cursor::*;
-pub use settings::*;
 pub use runs::{Claim, Counts, Ending, Run, Trigger};
+pub use settings::*;
 
 #[derive(Clone)]
 pub struct Engine {
@@ -153,7 +156,11 @@ impl Engine {
                 Ok(()) => None,
                 Err(e) => {
                     tracing::warn!(account = found.id, error = %e, "revoking a disconnected account's grant");
-                    Some(format!("{} The account was disconnected here; you can also remove calsync's access in your {} account settings.", e.message, found.provider.as_str()))
+                    Some(format!(
+                        "{} The account was disconnected here; you can also remove calsync's access in your {} account settings.",
+                        e.message,
+                        found.provider.as_str()
+                    ))
                 }
             },
             _ => None,
@@ -258,12 +265,15 @@ impl Engine {
         let (integration, run) = self.start(actor, name, trigger, applied_by).await?;
         Ok(self.perform(integration, run).await)
     }
-
 }
 
 /// Only active calendars sync.
 fn active(integration: Integration) -> Result<Integration> {
-    if integration.is_active { Ok(integration) } else { Err(Error::invalid("is_active", MSG_INACTIVE)) }
+    if integration.is_active {
+        Ok(integration)
+    } else {
+        Err(Error::invalid("is_active", MSG_INACTIVE))
+    }
 }
 
 fn hostname() -> String {

@@ -2,13 +2,16 @@
 //! change is pushed at once by the request that made it; what fails for a passing reason is
 //! retried by the scheduler with growing waits. No database transaction is held across the
 //! provider call: the claim (a lease on the copy) and the result are two short ones.
-use chrono::Duration;
 use crate::domain::merge::Fields;
+use chrono::Duration;
 
 use super::Engine;
-use crate::domain::push_queue::{self, Finish, Job};
 use crate::domain::bookings::{self, Booking};
-use crate::domain::{Actor, integrations::{self, Integration, IntegrationType, SyncDirection}};
+use crate::domain::push_queue::{self, Finish, Job};
+use crate::domain::{
+    integrations::{self, Integration, IntegrationType, SyncDirection},
+    Actor,
+};
 use crate::domain::{now, Result};
 use crate::providers::write::{Before, Draft, Put};
 use crate::providers::{ErrorKind, ProviderError};
@@ -49,7 +52,16 @@ pub fn draft(b: &Booking) -> Draft {
 
 /// The fields a copy was written with: the base a later three-way merge compares against.
 fn base_of(d: &Draft) -> Fields {
-    Fields { title: d.title.clone(), start: d.start, end: d.end, location: d.location.clone(), description: d.description.clone(), attendees: d.attendees.clone(), occurrences: d.occurrences.clone(), recurrence: crate::domain::merge::rule(d.recurrence.as_deref()) }
+    Fields {
+        title: d.title.clone(),
+        start: d.start,
+        end: d.end,
+        location: d.location.clone(),
+        description: d.description.clone(),
+        attendees: d.attendees.clone(),
+        occurrences: d.occurrences.clone(),
+        recurrence: crate::domain::merge::rule(d.recurrence.as_deref()),
+    }
 }
 
 /// Why a calendar is no longer written to, or `None` when it still is.
@@ -123,7 +135,8 @@ impl Engine {
     /// Writes claimed copies of one calendar: the first attempts at new copies together, the
     /// rest one by one; a copy whose booking changed meanwhile is written again.
     async fn push_group(&self, jobs: Vec<Job>) -> Result<()> {
-        let (fresh, mut single): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.action == push_queue::PUT && j.external_id.is_none() && j.attempts == 0 && !j.look_first);
+        let (fresh, mut single): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| j.action == push_queue::PUT && j.external_id.is_none() && j.attempts == 0 && !j.look_first);
         let mut done: Vec<(Job, String, Finish)> = Vec::new();
         match self.target_of(fresh.first()).await? {
             Some(integration) if fresh.len() > 1 => {
@@ -134,7 +147,11 @@ impl Engine {
                         drafts.push(draft(&bookings::get(&mut pooled.conn(), Actor::SYSTEM, job.booking_id).await?));
                     }
                 }
-                let puts: Vec<Put> = fresh.iter().zip(&drafts).map(|(job, d)| Put { key: &job.key, external_id: None, retry: false, if_match: None, draft: d, before: None, look_first: false }).collect();
+                let puts: Vec<Put> = fresh
+                    .iter()
+                    .zip(&drafts)
+                    .map(|(job, d)| Put { key: &job.key, external_id: None, retry: false, if_match: None, draft: d, before: None, look_first: false })
+                    .collect();
                 let pacer = std::sync::Arc::new(self.pacer_for(&integration));
                 let answers = match self.provider(&integration, None, pacer).await {
                     Ok((provider, _)) => provider.put_many(&puts).await,
@@ -245,7 +262,14 @@ impl Engine {
         Ok((calendar, Finish::Failed { error: "The calendar refused calsync's access twice.".into(), retry_at: None, sent: None }))
     }
 
-    async fn write_once(&self, job: &Job, integration: &Integration, booking: &Booking, draft: &Draft, refused: Option<&crate::crypto::Secret>) -> std::result::Result<Finish, (ProviderError, Option<crate::crypto::Secret>)> {
+    async fn write_once(
+        &self,
+        job: &Job,
+        integration: &Integration,
+        booking: &Booking,
+        draft: &Draft,
+        refused: Option<&crate::crypto::Secret>,
+    ) -> std::result::Result<Finish, (ProviderError, Option<crate::crypto::Secret>)> {
         let pacer = std::sync::Arc::new(self.pacer_for(integration));
         let (provider, used) = self.provider(integration, refused, pacer).await.map_err(|e| (e, None))?;
         if job.action == push_queue::REMOVE {
@@ -256,8 +280,11 @@ impl Engine {
         }
         // Written before, or a create retried: what calsync wrote or sent is the base. An
         // occurrence of a series since moved or cut short is gone with it: nothing to write.
-        let written: std::collections::BTreeMap<String, crate::domain::merge::Occurrence> =
-            job.base.as_ref().map(|b| b.occurrences.iter().filter(|(k, _)| booking.has_occurrence(k)).map(|(k, o)| (k.clone(), o.clone())).collect()).unwrap_or_default();
+        let written: std::collections::BTreeMap<String, crate::domain::merge::Occurrence> = job
+            .base
+            .as_ref()
+            .map(|b| b.occurrences.iter().filter(|(k, _)| booking.has_occurrence(k)).map(|(k, o)| (k.clone(), o.clone())).collect())
+            .unwrap_or_default();
         let before = job.base.as_ref().filter(|_| job.external_id.is_some() || job.attempts > 0).map(|b| Before {
             title: &b.title,
             start: b.start,
@@ -266,7 +293,15 @@ impl Engine {
             description: b.description.as_deref(),
             occurrences: &written,
         });
-        let put = Put { key: &job.key, external_id: job.external_id.as_deref(), retry: job.attempts > 0, if_match: job.etag.as_deref(), draft, before, look_first: job.look_first };
+        let put = Put {
+            key: &job.key,
+            external_id: job.external_id.as_deref(),
+            retry: job.attempts > 0,
+            if_match: job.etag.as_deref(),
+            draft,
+            before,
+            look_first: job.look_first,
+        };
         match provider.put(&put).await {
             Ok(w) => Ok(Finish::Written { external_id: w.external_id, etag: w.etag, base: base_of(draft) }),
             Err(e) => Err((e, used)),
@@ -290,7 +325,8 @@ impl Engine {
         let creating = job.action == push_queue::PUT && job.external_id.is_none();
         // The copy changed or went in the calendar since calsync wrote it: nothing is
         // overwritten; a sync brings the calendar's version in and the policy merges.
-        let changed_there = e.kind == ErrorKind::PreconditionFailed || (job.external_id.is_some() && job.action == push_queue::PUT && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone));
+        let changed_there = e.kind == ErrorKind::PreconditionFailed
+            || (job.external_id.is_some() && job.action == push_queue::PUT && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone));
         if changed_there {
             if let Err(err) = self.queue_sync(integration.id).await {
                 tracing::warn!(integration_id = integration.id, error = %err, "could not start the sync that merges a changed copy");

@@ -65,7 +65,8 @@ impl Engine {
             }
             integrations::IntegrationType::Outlook => {
                 let who = integration.account_id.map(|a| format!("account:{a}")).unwrap_or_else(|| format!("user:{}", integration.user_id));
-                let budget: Arc<dyn Budget> = Arc::new(budget::DbBudget { pool: self.inner.pool.clone(), keys: vec![(format!("microsoft:{who}"), s.outlook_mailbox_rate)] });
+                let budget: Arc<dyn Budget> =
+                    Arc::new(budget::DbBudget { pool: self.inner.pool.clone(), keys: vec![(format!("microsoft:{who}"), s.outlook_mailbox_rate)] });
                 Pacer::new("Outlook", Some(budget))
             }
             other => Pacer::new(other.as_str(), None),
@@ -80,7 +81,14 @@ impl Engine {
     /// Builds the adapter with the record's secrets (`refused`: the access token the provider
     /// just refused, to be refreshed) and fetches; a cursor the provider no longer knows is
     /// followed by a fetch without one. A failure says which access token it used.
-    pub(super) async fn fetch(&self, integration: &Integration, window: Window, cursor: &Cursor, refused: Option<&Secret>, pacer: &Arc<crate::providers::pace::Pacer>) -> std::result::Result<Fetch, (ProviderError, Option<Secret>)> {
+    pub(super) async fn fetch(
+        &self,
+        integration: &Integration,
+        window: Window,
+        cursor: &Cursor,
+        refused: Option<&Secret>,
+        pacer: &Arc<crate::providers::pace::Pacer>,
+    ) -> std::result::Result<Fetch, (ProviderError, Option<Secret>)> {
         let (provider, used) = self.provider(integration, refused, pacer.clone()).await.map_err(|e| (e, None))?;
         let answer = match provider.fetch(window, cursor).await {
             // The cursor expired: once more without one, which answers a snapshot.
@@ -97,7 +105,12 @@ impl Engine {
 
     /// The adapter of a calendar, built with its secrets (`refused`: the access token the
     /// provider just refused, to be refreshed), and the access token it uses.
-    pub(super) async fn provider(&self, integration: &Integration, refused: Option<&Secret>, pacer: Arc<crate::providers::pace::Pacer>) -> std::result::Result<(Box<dyn crate::providers::Provider>, Option<Secret>), ProviderError> {
+    pub(super) async fn provider(
+        &self,
+        integration: &Integration,
+        refused: Option<&Secret>,
+        pacer: Arc<crate::providers::pace::Pacer>,
+    ) -> std::result::Result<(Box<dyn crate::providers::Provider>, Option<Secret>), ProviderError> {
         let loaded = async {
             let mut pooled = self.conn().await?;
             let mut conn = pooled.conn();
@@ -173,7 +186,9 @@ impl Engine {
                             // What is stored now: what was there, plus created, minus deleted.
                             (k, k.created + k.updated + k.unchanged)
                         }
-                        Outcome::Changes(changes) => (stored_events::apply_changes(c, id, &origin, changes).await?, stored_events::instance_count(c, id).await? as i32),
+                        Outcome::Changes(changes) => {
+                            (stored_events::apply_changes(c, id, &origin, changes).await?, stored_events::instance_count(c, id).await? as i32)
+                        }
                         Outcome::Unchanged | Outcome::StartOver => {
                             let n = stored_events::instance_count(c, id).await? as i32;
                             (Counts { unchanged: n, ..Counts::default() }, n)
@@ -223,7 +238,14 @@ impl Engine {
                             return Ok(run);
                         }
                         let transient = kind.is_transient();
-                        runs::close(&mut c, &run, now(), interval, Ending { error: Some(&message), retry_after, follow_up: Some(follow_up), throttled, transient, ..Ending::default() }).await
+                        runs::close(
+                            &mut c,
+                            &run,
+                            now(),
+                            interval,
+                            Ending { error: Some(&message), retry_after, follow_up: Some(follow_up), throttled, transient, ..Ending::default() },
+                        )
+                        .await
                     })
                 })
                 .await

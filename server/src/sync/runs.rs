@@ -4,9 +4,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
+pub use crate::db::dialect::{Claim, Claimed};
 use crate::db::schema::{calendar_integrations as ci, sync_runs as sr, sync_states as ss};
 use crate::db::{dialect, Conn};
-pub use crate::db::dialect::{Claim, Claimed};
 pub use crate::domain::stored_events::Counts;
 use crate::domain::{integrations::SyncStatus, Error, Result};
 use crate::run;
@@ -142,7 +142,15 @@ pub async fn claim_one(conn: &mut Conn<'_>, id: i64, worker: &str, at: NaiveDate
 /// Opens the run record of a claimed integration and shows the sync as in progress. When the
 /// claim replaced a lapsed lease, runs left "In Progress" by its holder are closed as failed
 /// first.
-pub async fn open(conn: &mut Conn<'_>, id: i64, trigger: Trigger, worker: &str, at: NaiveDateTime, applied_by: Option<&str>, lease_lapsed: bool) -> Result<Run> {
+pub async fn open(
+    conn: &mut Conn<'_>,
+    id: i64,
+    trigger: Trigger,
+    worker: &str,
+    at: NaiveDateTime,
+    applied_by: Option<&str>,
+    lease_lapsed: bool,
+) -> Result<Run> {
     if lease_lapsed {
         run!(conn, |c| diesel::update(sr::table)
             .filter(sr::integration_id.eq(id).and(sr::status.eq(RUN_IN_PROGRESS)))
@@ -239,7 +247,9 @@ pub async fn close(conn: &mut Conn<'_>, run: &Run, at: NaiveDateTime, interval_m
         ss::transient.eq(transient && error.is_some()),
     );
     let queued: Option<NaiveDateTime> = match event_count {
-        Some(count) => run!(conn, |c| diesel::update(ss::table.find(id)).set((schedule, ss::event_count.eq(count))).returning(ss::queued_at).get_result(c).await)?,
+        Some(count) => {
+            run!(conn, |c| diesel::update(ss::table.find(id)).set((schedule, ss::event_count.eq(count))).returning(ss::queued_at).get_result(c).await)?
+        }
         None => run!(conn, |c| diesel::update(ss::table.find(id)).set(schedule).returning(ss::queued_at).get_result(c).await)?,
     };
     // Queued while it ran ("Sync now", a push notification): the process looks at the queue.
@@ -289,14 +299,7 @@ pub async fn recent(conn: &mut Conn<'_>, id: i64, limit: i64, offset: i64) -> Re
 
 /// The newest runs of one integration, newest first.
 pub async fn latest(conn: &mut Conn<'_>, id: i64, limit: i64, offset: i64) -> Result<Vec<Run>> {
-    Ok(run!(conn, |c| sr::table
-        .filter(sr::integration_id.eq(id))
-        .order(sr::id.desc())
-        .limit(limit)
-        .offset(offset)
-        .select(Run::as_select())
-        .load(c)
-        .await)?)
+    Ok(run!(conn, |c| sr::table.filter(sr::integration_id.eq(id)).order(sr::id.desc()).limit(limit).offset(offset).select(Run::as_select()).load(c).await)?)
 }
 
 #[cfg(test)]

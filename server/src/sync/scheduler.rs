@@ -75,7 +75,12 @@ impl Engine {
             tokio::spawn(self.clone().keep_pushing(shutdown.clone()));
             // A calendar added, re-activated or made due sooner in any process wakes this one.
             let (pool, wake, mut stop) = (self.inner.pool.clone(), self.inner.wake.clone(), shutdown.clone());
-            tokio::spawn(async move { crate::db::signal::listen(&pool, wake, async move { let _ = stop.changed().await; }).await });
+            tokio::spawn(async move {
+                crate::db::signal::listen(&pool, wake, async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+            });
         }
         let slots = self.inner.slots.clone();
         let mut ticker = tokio::time::interval(self.inner.settings.tick);

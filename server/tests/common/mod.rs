@@ -10,13 +10,14 @@ use diesel_async::RunQueryDsl;
 use server::{
     db::schema::{change_history as ch, event_instances as ei},
     domain::{
-    Actor, integrations::{self as ig, Patch},
-    users::{self, NewUser, Role},
+        integrations::{self as ig, Patch},
+        users::{self, NewUser, Role},
+        Actor,
     },
     password::Cost,
     providers::{
-    fetch::{FeedClient, FeedLimits},
-    guard::StaticResolver,
+        fetch::{FeedClient, FeedLimits},
+        guard::StaticResolver,
     },
     run,
     sync::{runs, Engine, Settings},
@@ -25,13 +26,11 @@ use testkit::TestDb;
 
 pub async fn user(db: &TestDb, email: &str) -> Actor {
     let mut c = db.pool.get().await.unwrap();
-    let u = users::create(&mut c.conn(), Cost::Test, NewUser {
-        email: email.into(),
-        full_name: String::new(),
-        password: "password 123".into(),
-        role: Role::User,
-        time_zone: "UTC".into(),
-    })
+    let u = users::create(
+        &mut c.conn(),
+        Cost::Test,
+        NewUser { email: email.into(), full_name: String::new(), password: "password 123".into(), role: Role::User, time_zone: "UTC".into() },
+    )
     .await
     .unwrap();
     Actor::of(&u)
@@ -39,12 +38,7 @@ pub async fn user(db: &TestDb, email: &str) -> Actor {
 
 pub async fn calendar(db: &TestDb, actor: Actor, name: &str, url: &str) -> String {
     let mut c = db.pool.get().await.unwrap();
-    let patch = Patch {
-        integration_type: Some("iCal".into()),
-        integration_name: Some(name.into()),
-        ical_url: Some(url.into()),
-        ..Patch::default()
-    };
+    let patch = Patch { integration_type: Some("iCal".into()), integration_name: Some(name.into()), ical_url: Some(url.into()), ..Patch::default() };
     ig::create(&mut c.conn(), &db.keys, actor, patch).await.unwrap().integration.name
 }
 
@@ -73,7 +67,9 @@ pub fn feed(singles: &[(&str, i64, &str)]) -> String {
         text.push_str(&format!("BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\n"));
     }
     let start = (today - Days::days(7)).format("%Y%m%d");
-    text.push_str(&format!("BEGIN:VEVENT\r\nUID:weekly\r\nDTSTART:{start}T150000Z\r\nDTEND:{start}T153000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n"));
+    text.push_str(&format!(
+        "BEGIN:VEVENT\r\nUID:weekly\r\nDTSTART:{start}T150000Z\r\nDTEND:{start}T153000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n"
+    ));
     text.push_str("END:VCALENDAR\r\n");
     text
 }
@@ -100,10 +96,18 @@ pub fn counts(r: &runs::Run) -> (i32, i32, i32, i32) {
     (r.created_count, r.updated_count, r.deleted_count, r.unchanged_count)
 }
 
-
 /// A Google calendar of `owner` at the sandbox, connected with fresh tokens (Two-way by
 /// default); `policy`: its conflict policy.
-pub async fn google_calendar(db: &TestDb, sandbox: &sandbox::Sandbox, me: Actor, owner: &str, calendar: &str, label: &str, primary: bool, policy: Option<&str>) -> String {
+pub async fn google_calendar(
+    db: &TestDb,
+    sandbox: &sandbox::Sandbox,
+    me: Actor,
+    owner: &str,
+    calendar: &str,
+    label: &str,
+    primary: bool,
+    policy: Option<&str>,
+) -> String {
     let (access, refresh) = sandbox.with(|s| s.issue_tokens(owner));
     let mut c = db.pool.get().await.unwrap();
     let patch = Patch {
@@ -123,6 +127,12 @@ pub async fn google_calendar(db: &TestDb, sandbox: &sandbox::Sandbox, me: Actor,
 /// An engine whose providers are the sandbox's, with `timeout` per provider request.
 pub fn sandbox_engine(db: &TestDb, sandbox: &sandbox::Sandbox, timeout: Duration) -> Engine {
     let feeds = limits();
-    let settings = Settings { feeds: feeds.clone(), google: sandbox.google_endpoints(), outlook: sandbox.microsoft_endpoints(), provider_timeout: timeout, ..Settings::default() };
+    let settings = Settings {
+        feeds: feeds.clone(),
+        google: sandbox.google_endpoints(),
+        outlook: sandbox.microsoft_endpoints(),
+        provider_timeout: timeout,
+        ..Settings::default()
+    };
     Engine::with_feed_client(db.pool.clone(), db.keys.clone(), Arc::new(FeedClient::new(feeds)), settings)
 }

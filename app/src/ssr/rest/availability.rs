@@ -148,7 +148,13 @@ pub async fn availability(State(state): State<AppState>, caller: ApiUser, Query(
                 sources: b
                     .sources
                     .into_iter()
-                    .map(|s| SourceJson { kind: s.kind.into(), rule: s.rule.map(str::to_owned), integration: s.integration.to_string(), integration_name: s.integration_name.to_string(), summary: s.summary })
+                    .map(|s| SourceJson {
+                        kind: s.kind.into(),
+                        rule: s.rule.map(str::to_owned),
+                        integration: s.integration.to_string(),
+                        integration_name: s.integration_name.to_string(),
+                        summary: s.summary,
+                    })
                     .collect(),
             })
             .collect(),

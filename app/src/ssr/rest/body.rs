@@ -1,22 +1,19 @@
 //! Reading JSON bodies and query strings into the domain's types, with a message per field for
 //! anything that cannot be read (422), never a panic and never a silent default.
 use super::ApiError;
+use serde_json::{Map, Value};
 use server::{
     crypto::Secret,
     domain::{integrations::Patch, FieldMessage},
 };
-use serde_json::{Map, Value};
 
 /// Fields a client may send back unchanged from a read; they are ignored on write.
-const READ_ONLY: &[&str] = &[
-    "name", "has_access_token", "has_refresh_token", "last_sync", "sync_status", "sync_error_log",
-    "created_at", "modified_at", "warnings", "messages",
-];
+const READ_ONLY: &[&str] =
+    &["name", "has_access_token", "has_refresh_token", "last_sync", "sync_status", "sync_error_log", "created_at", "modified_at", "warnings", "messages"];
 
 pub fn object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(axum::http::StatusCode::BAD_REQUEST, None, format!("The request body is not valid JSON: {e}."))
-    })?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, None, format!("The request body is not valid JSON: {e}.")))?;
     match value {
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::new(axum::http::StatusCode::BAD_REQUEST, None, "The request body must be a JSON object.")),
@@ -133,7 +130,11 @@ pub fn patch(map: &Map<String, Value>) -> Result<Patch, ApiError> {
     if (p.busy_rules.is_some() || p.free_title_patterns.is_some()) && p.version.is_none() {
         errors.push(FieldMessage::new("version", MSG_VERSION_REQUIRED));
     }
-    if errors.is_empty() { Ok(p) } else { Err(ApiError::invalid(errors)) }
+    if errors.is_empty() {
+        Ok(p)
+    } else {
+        Err(ApiError::invalid(errors))
+    }
 }
 
 /// `{"kind": "busy"|"free", …}`: the pairs as sent (the domain names a kind or value it
@@ -237,7 +238,12 @@ pub mod de {
     pub fn addresses<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
         match Value::deserialize(d)? {
             Value::Null => Ok(None),
-            Value::Array(items) => items.into_iter().map(|i| if let Value::String(s) = i { Ok(s) } else { Err(()) }).collect::<Result<_, _>>().map(Some).map_err(|_| D::Error::custom("must be a list of email addresses")),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|i| if let Value::String(s) = i { Ok(s) } else { Err(()) })
+                .collect::<Result<_, _>>()
+                .map(Some)
+                .map_err(|_| D::Error::custom("must be a list of email addresses")),
             _ => Err(D::Error::custom("must be a list of email addresses")),
         }
     }

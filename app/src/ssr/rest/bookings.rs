@@ -107,7 +107,6 @@ pub(super) async fn one(state: &AppState, actor: server::domain::Actor, id: i64)
     Ok(with_copies(&mut conn, std::slice::from_ref(&b)).await?.remove(0))
 }
 
-
 impl BookingJson {
     fn of(b: &bk::Booking) -> Self {
         BookingJson {

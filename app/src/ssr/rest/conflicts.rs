@@ -9,7 +9,11 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use server::domain::{conflicts as cf, merge::{Fields, Side}, FieldMessage};
+use server::domain::{
+    conflicts as cf,
+    merge::{Fields, Side},
+    FieldMessage,
+};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
@@ -152,7 +156,8 @@ fn read_choice(bytes: &[u8]) -> Result<cf::Choice, ApiError> {
                 Some(side) => choice = Some(cf::Choice::Take(side)),
                 None => errors.push(FieldMessage::new("take", format!("take '{s}' is neither local nor remote."))),
             },
-            ("fields", Value::Object(map)) => match map.iter().map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect::<Option<BTreeMap<_, _>>>() {
+            ("fields", Value::Object(map)) => match map.iter().map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect::<Option<BTreeMap<_, _>>>()
+            {
                 Some(m) => choice = Some(cf::Choice::Fields(m)),
                 None => errors.push(FieldMessage::new("fields", "fields maps each field to \"local\" or \"remote\".")),
             },

@@ -69,7 +69,17 @@ pub async fn history(State(state): State<AppState>, caller: ApiUser, Query(q): Q
         total,
         items: items
             .into_iter()
-            .map(|e| HistoryEntryJson { id: e.id, at: rfc3339_naive(e.at), actor: e.actor, source: e.source.into(), entity: e.entity, key: e.key, action: e.action, before: e.before, after: e.after })
+            .map(|e| HistoryEntryJson {
+                id: e.id,
+                at: rfc3339_naive(e.at),
+                actor: e.actor,
+                source: e.source.into(),
+                entity: e.entity,
+                key: e.key,
+                action: e.action,
+                before: e.before,
+                after: e.after,
+            })
             .collect(),
     }))
 }

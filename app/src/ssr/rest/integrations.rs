@@ -305,7 +305,15 @@ impl From<server::domain::busy_rules::Preview> for PreviewJson {
             items: p
                 .items
                 .into_iter()
-                .map(|i| PreviewItemJson { summary: i.summary, start: super::rfc3339(i.start), end: super::rfc3339(i.end), all_day: i.all_day, kind: i.kind.as_str().into(), blocks: i.blocks, pattern: i.pattern })
+                .map(|i| PreviewItemJson {
+                    summary: i.summary,
+                    start: super::rfc3339(i.start),
+                    end: super::rfc3339(i.end),
+                    all_day: i.all_day,
+                    kind: i.kind.as_str().into(),
+                    blocks: i.blocks,
+                    pattern: i.pattern,
+                })
                 .collect(),
         }
     }
@@ -322,7 +330,12 @@ pub struct PreviewQuery {
 
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/busy-preview", params(("name" = String, Path), PreviewQuery), security(("bearer" = [])),
     responses((status = 200, body = PreviewJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn busy_preview(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>, Query(q): Query<PreviewQuery>) -> Result<Json<PreviewJson>, ApiError> {
+pub async fn busy_preview(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(name): Path<String>,
+    Query(q): Query<PreviewQuery>,
+) -> Result<Json<PreviewJson>, ApiError> {
     let mut pooled = state.pool.get().await?;
     let mut conn = pooled.conn();
     let i = ig::get(&mut conn, caller.actor(), &name).await?;

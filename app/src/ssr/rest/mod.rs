@@ -4,17 +4,17 @@
 mod availability;
 mod body;
 mod bookings;
-mod occurrences;
 mod conflicts;
-mod history;
 mod exports;
 mod health;
+mod history;
 mod integrations;
+mod occurrences;
+pub mod openapi;
 mod slots;
 mod sync;
 mod teams;
 mod working_hours;
-pub mod openapi;
 
 use super::AppState;
 use axum::{
@@ -75,10 +75,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/integrations", get(integrations::list).post(integrations::create))
-        .route(
-            "/integrations/{name}",
-            get(integrations::read).patch(integrations::update).delete(integrations::delete),
-        )
+        .route("/integrations/{name}", get(integrations::read).patch(integrations::update).delete(integrations::delete))
         .route("/integrations/{name}/make-primary", post(integrations::make_primary))
         .route("/integrations/{name}/sync", post(sync::sync_now))
         .route("/integrations/{name}/apply-held", post(sync::apply_held))
@@ -142,10 +139,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, field: Option<&str>, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            body: ErrorBody { errors: vec![Message { field: field.map(str::to_string), message: message.into() }], warnings: vec![] },
-        }
+        ApiError { status, body: ErrorBody { errors: vec![Message { field: field.map(str::to_string), message: message.into() }], warnings: vec![] } }
     }
     pub fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, None, "Authentication required.")

@@ -32,7 +32,9 @@ pub struct OccurrenceJson {
 impl OccurrenceJson {
     /// The changed occurrences, keyed by original start.
     pub fn map(o: &BTreeMap<String, Occurrence>) -> BTreeMap<String, OccurrenceJson> {
-        o.iter().map(|(k, o)| (k.clone(), OccurrenceJson { cancelled: o.cancelled, title: o.title.clone(), start: o.start.map(rfc3339), end: o.end.map(rfc3339) })).collect()
+        o.iter()
+            .map(|(k, o)| (k.clone(), OccurrenceJson { cancelled: o.cancelled, title: o.title.clone(), start: o.start.map(rfc3339), end: o.end.map(rfc3339) }))
+            .collect()
     }
 }
 
@@ -74,7 +76,11 @@ fn read_changes(bytes: &[u8]) -> Result<bk::OccurrenceChanges, ApiError> {
     if !object.contains_key("version") {
         errors.push(FieldMessage::new("version", body::MSG_VERSION_REQUIRED));
     }
-    if errors.is_empty() { Ok(ch) } else { Err(ApiError::invalid(errors)) }
+    if errors.is_empty() {
+        Ok(ch)
+    } else {
+        Err(ApiError::invalid(errors))
+    }
 }
 
 fn read_cancel(bytes: &[u8]) -> Result<Option<i64>, ApiError> {
@@ -90,7 +96,11 @@ fn read_cancel(bytes: &[u8]) -> Result<Option<i64>, ApiError> {
             other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
         }
     }
-    if errors.is_empty() { Ok(version) } else { Err(ApiError::invalid(errors)) }
+    if errors.is_empty() {
+        Ok(version)
+    } else {
+        Err(ApiError::invalid(errors))
+    }
 }
 
 #[utoipa::path(patch, path = "/api/v1/bookings/{id}/occurrences/{recurrence_id}", operation_id = "update_occurrence",
@@ -111,7 +121,12 @@ pub async fn update(State(state): State<AppState>, caller: ApiUser, Path((id, ke
     params(("id" = i64, Path), ("recurrence_id" = String, Path, description = "The occurrence's original start, RFC 3339 (2026-12-09T09:00:00Z)")),
     request_body(content = Option<OccurrenceCancel>), security(("bearer" = [])),
     responses((status = 200, body = BookingJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn cancel(State(state): State<AppState>, caller: ApiUser, Path((id, key)): Path<(String, String)>, bytes: Bytes) -> Result<Json<BookingJson>, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path((id, key)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Json<BookingJson>, ApiError> {
     let id = id_of(&id)?;
     let version = read_cancel(&bytes)?;
     {

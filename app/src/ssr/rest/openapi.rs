@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' types.
-use super::{availability, bookings, conflicts, occurrences, exports, health, history, integrations, slots, sync, teams, working_hours, ErrorBody, Message};
+use super::{availability, bookings, conflicts, exports, health, history, integrations, occurrences, slots, sync, teams, working_hours, ErrorBody, Message};
 use axum::Json;
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -13,7 +13,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A personal API token (Settings → API tokens, or `calsync token create EMAIL`).")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A personal API token (Settings → API tokens, or `calsync token create EMAIL`)."))
+                    .build(),
+            ),
         );
     }
 }

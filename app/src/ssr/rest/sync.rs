@@ -111,7 +111,9 @@ pub async fn apply_held(State(state): State<AppState>, caller: ApiUser, Path(nam
 
 fn started_json(started: Started, name: String) -> StartedJson {
     match started {
-        Started::Running(run) => StartedJson { id: Some(run.id), integration: name, trigger: run.trigger, started_at: Some(rfc3339_naive(run.started_at)), status: run.status },
+        Started::Running(run) => {
+            StartedJson { id: Some(run.id), integration: name, trigger: run.trigger, started_at: Some(rfc3339_naive(run.started_at)), status: run.status }
+        }
         Started::Queued(_) => StartedJson { id: None, integration: name, trigger: "manual".into(), started_at: None, status: "Queued".into() },
     }
 }

@@ -56,7 +56,11 @@ fn read(bytes: &[u8]) -> Result<teams::Patch, ApiError> {
             other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
         }
     }
-    if errors.is_empty() { Ok(p) } else { Err(ApiError::invalid(errors)) }
+    if errors.is_empty() {
+        Ok(p)
+    } else {
+        Err(ApiError::invalid(errors))
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/teams", operation_id = "list_teams", security(("bearer" = [])),

@@ -134,7 +134,11 @@ fn read_settings(object: &Map<String, Value>, none: wh::Settings) -> Result<wh::
             other => e.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
         }
     }
-    if errors.is_empty() { Ok(s) } else { Err(ApiError::invalid(errors)) }
+    if errors.is_empty() {
+        Ok(s)
+    } else {
+        Err(ApiError::invalid(errors))
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{email}/availability-settings", operation_id = "read_availability_settings", params(("email" = String, Path)), security(("bearer" = [])),
@@ -193,7 +197,12 @@ pub async fn overrides(State(state): State<AppState>, caller: ApiUser, Path(emai
 
 #[utoipa::path(put, path = "/api/v1/users/{email}/date-overrides/{date}", operation_id = "set_date_override", params(("email" = String, Path), ("date" = String, Path)), request_body = OverrideInput, security(("bearer" = [])),
     responses((status = 200, body = OverrideJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn put_override(State(state): State<AppState>, caller: ApiUser, Path((email, date)): Path<(String, String)>, bytes: Bytes) -> Result<Json<OverrideJson>, ApiError> {
+pub async fn put_override(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path((email, date)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Json<OverrideJson>, ApiError> {
     let object = body::object(&bytes)?;
     let mut errors = Vec::new();
     let mut list = None;

@@ -5,11 +5,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::{Actor, integrations::{self, IntegrationType}};
-use crate::domain::{now, Error, Result};
 use crate::crypto::{Keyring, Secret};
 use crate::db::schema::{calendar_integrations as ci, provider_accounts as pa};
 use crate::db::Conn;
+use crate::domain::{
+    integrations::{self, IntegrationType},
+    Actor,
+};
+use crate::domain::{now, Error, Result};
 use crate::run;
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
@@ -104,10 +107,7 @@ pub async fn connect(conn: &mut Conn<'_>, keys: &Keyring, user_id: i64, provider
 async fn store(c: &mut Conn<'_>, keys: &Keyring, id: i64, grant: &Grant, refreshed: bool) -> Result<()> {
     let access = keys.encrypt(&grant.access_token, &context(id, "access_token"));
     let refresh = grant.refresh_token.as_ref().map(|r| keys.encrypt(r, &context(id, "refresh_token")));
-    run!(c, |cc| diesel::update(pa::table.find(id))
-        .set((pa::access_token.eq(Some(&access)), pa::token_expiry.eq(grant.expiry)))
-        .execute(cc)
-        .await)?;
+    run!(c, |cc| diesel::update(pa::table.find(id)).set((pa::access_token.eq(Some(&access)), pa::token_expiry.eq(grant.expiry))).execute(cc).await)?;
     if let Some(refresh) = &refresh {
         run!(c, |cc| diesel::update(pa::table.find(id)).set(pa::refresh_token.eq(Some(refresh))).execute(cc).await)?;
     }
@@ -158,7 +158,14 @@ const REFRESH_LEASE: chrono::Duration = chrono::Duration::seconds(45);
 /// per account across processes: a lease on the account's row, taken atomically; no
 /// transaction is held while `refresh` asks the provider. The others wait for the lease and
 /// then find the new token.
-pub async fn access_token<F, Fut>(conn: &mut Conn<'_>, keys: &Keyring, id: i64, margin: chrono::Duration, refused: Option<&Secret>, refresh: F) -> Result<std::result::Result<Secret, crate::providers::ProviderError>>
+pub async fn access_token<F, Fut>(
+    conn: &mut Conn<'_>,
+    keys: &Keyring,
+    id: i64,
+    margin: chrono::Duration,
+    refused: Option<&Secret>,
+    refresh: F,
+) -> Result<std::result::Result<Secret, crate::providers::ProviderError>>
 where
     F: FnOnce(Secret) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<Grant, crate::providers::ProviderError>>,
@@ -285,7 +292,8 @@ pub async fn add_calendars(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, ac
         };
         let saved = integrations::create(conn, keys, owner, patch).await?;
         integrations::link_account(conn, &saved.integration.name, account.id).await?;
-        let note = (!pick.writable).then(|| format!("“{}” is read-only in your {} account, so it syncs one way (read only).", pick.name, account.provider.as_str()));
+        let note =
+            (!pick.writable).then(|| format!("“{}” is read-only in your {} account, so it syncs one way (read only).", pick.name, account.provider.as_str()));
         let integration = integrations::get(conn, owner, &saved.integration.name).await?;
         added.push(Added { integration, note });
     }
@@ -300,8 +308,7 @@ pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Account>> {
 
 /// Every sealed token of the accounts: (id, column, stored value).
 pub(crate) async fn stored(c: &mut Conn<'_>) -> Result<Vec<(i64, &'static str, String)>> {
-    let rows: Vec<(i64, Option<String>, Option<String>)> =
-        run!(c, |cc| pa::table.select((pa::id, pa::access_token, pa::refresh_token)).load(cc).await)?;
+    let rows: Vec<(i64, Option<String>, Option<String>)> = run!(c, |cc| pa::table.select((pa::id, pa::access_token, pa::refresh_token)).load(cc).await)?;
     let mut out = Vec::new();
     for (id, a, r) in rows {
         out.extend(a.map(|a| (id, "access_token", a)));

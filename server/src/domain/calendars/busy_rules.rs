@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::integrations::Integration;
-use crate::domain::Result;
 use crate::busy::{Kind, Rules};
 use crate::db::bulk::CHUNK;
 use crate::db::schema::{calendar_integrations as ci, event_instances as ei};
 use crate::db::Conn;
+use crate::domain::integrations::Integration;
+use crate::domain::Result;
 use crate::events::When;
 use crate::run;
 
@@ -24,16 +24,17 @@ pub async fn rules_of(conn: &mut Conn<'_>, integration_id: i64) -> Result<Rules>
 /// Marks every stored instance of the calendar busy or not under `rules`; returns how many
 /// changed. Call inside the transaction that saves the rules.
 pub async fn apply(conn: &mut Conn<'_>, integration_id: i64, rules: &Rules) -> Result<usize> {
-    let rows: Vec<(i64, String, String, String, bool)> = run!(conn, |c| ei::table
-        .filter(ei::integration_id.eq(integration_id))
-        .select((ei::id, ei::kind, ei::status, ei::summary, ei::busy))
-        .load(c)
-        .await)?;
+    let rows: Vec<(i64, String, String, String, bool)> =
+        run!(conn, |c| ei::table.filter(ei::integration_id.eq(integration_id)).select((ei::id, ei::kind, ei::status, ei::summary, ei::busy)).load(c).await)?;
     let (mut now_busy, mut now_free) = (Vec::new(), Vec::new());
     for (id, kind, status, summary, busy) in rows {
         let blocks = rules.blocks(Kind::parse(&kind).unwrap_or(Kind::Busy), status == "cancelled", &summary);
         if blocks != busy {
-            if blocks { now_busy.push(id) } else { now_free.push(id) }
+            if blocks {
+                now_busy.push(id)
+            } else {
+                now_free.push(id)
+            }
         }
     }
     for (ids, value) in [(&now_busy, true), (&now_free, false)] {
@@ -135,7 +136,11 @@ pub async fn preview(conn: &mut Conn<'_>, integration: &Integration, rules: &Rul
         let kind = Kind::parse(&kind).unwrap_or(Kind::Busy);
         let blocks = rules.blocks(kind, false, &summary);
         let pattern = rules.kind_blocks(kind).then(|| rules.pattern_in(&summary).map(str::to_owned)).flatten();
-        if blocks { out.blocking += 1 } else { out.not_blocking += 1 }
+        if blocks {
+            out.blocking += 1
+        } else {
+            out.not_blocking += 1
+        }
         out.items.push(Item { summary, start, end, all_day, kind, blocks, pattern });
     }
     out.items.sort_by_key(|i| (i.start, i.end));

@@ -11,11 +11,11 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
+use crate::busy::Rules;
 use crate::db::bulk::{self, HistoryRow, InstanceRow, SeriesRow, CHUNK};
 use crate::db::schema::{event_instances as ei, event_series as es};
 use crate::db::Conn;
 use crate::domain::Result;
-use crate::busy::Rules;
 use crate::events::{Instance, Series, Snapshot, When};
 use crate::providers::Change;
 use crate::run;
@@ -242,7 +242,11 @@ fn series_history(summary: &str, location: Option<&str>, recurrence: &str, statu
 }
 
 fn instance_key(uid: &str, recurrence_id: &str) -> String {
-    if recurrence_id.is_empty() { uid.to_owned() } else { format!("{uid} {recurrence_id}") }
+    if recurrence_id.is_empty() {
+        uid.to_owned()
+    } else {
+        format!("{uid} {recurrence_id}")
+    }
 }
 
 /// The writes one application collects: updates go out at once (row by row: few), inserts
@@ -464,8 +468,7 @@ pub async fn apply_changes(conn: &mut Conn<'_>, integration_id: i64, origin: &Or
         }
     }
     let uids: Vec<&str> = by_uid.keys().copied().collect();
-    let mut stored_s: HashMap<String, StoredSeries> =
-        stored_series(conn, integration_id, Some(&uids)).await?.into_iter().map(|s| (s.uid.clone(), s)).collect();
+    let mut stored_s: HashMap<String, StoredSeries> = stored_series(conn, integration_id, Some(&uids)).await?.into_iter().map(|s| (s.uid.clone(), s)).collect();
     let mut stored_i: HashMap<String, Vec<StoredInstance>> = HashMap::new();
     for i in stored_instances(conn, integration_id, Some(&uids)).await? {
         stored_i.entry(i.uid.clone()).or_default().push(i);

@@ -6,9 +6,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::{now, Result};
 use crate::db::schema::{sync_states as ss, webhook_channels as wc};
 use crate::db::Conn;
+use crate::domain::{now, Result};
 use crate::run;
 use crate::sessions::sha256_hex;
 
@@ -80,10 +80,7 @@ pub async fn heard(conn: &mut Conn<'_>, channel_id: &str, token: &str, change: b
     }
     // Queued once: a burst of notifications before the sync starts is one sync; one during a
     // sync is one more sync right after it.
-    run!(conn, |c| diesel::update(ss::table.find(channel.integration_id).filter(ss::queued_at.is_null()))
-        .set(ss::queued_at.eq(Some(at)))
-        .execute(c)
-        .await)?;
+    run!(conn, |c| diesel::update(ss::table.find(channel.integration_id).filter(ss::queued_at.is_null())).set(ss::queued_at.eq(Some(at))).execute(c).await)?;
     Ok(Heard::Queued(channel.integration_id))
 }
 

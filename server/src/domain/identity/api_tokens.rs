@@ -5,7 +5,10 @@ use crate::domain::{
     now, users, Error, Result,
 };
 use crate::{
-    db::{schema::{api_tokens as t, users as u}, Conn},
+    db::{
+        schema::{api_tokens as t, users as u},
+        Conn,
+    },
     run,
     sessions::sha256_hex,
 };
@@ -75,7 +78,8 @@ pub async fn create(conn: &mut Conn<'_>, user_id: i64, label: &str, days: Option
         .returning(t::id)
         .get_result::<i64>(c)
         .await)?;
-    let until = expires_at.map(|e| format!("{label} ({prefix}…), expires {}", e.format("%Y-%m-%d"))).unwrap_or_else(|| format!("{label} ({prefix}…), no expiry"));
+    let until =
+        expires_at.map(|e| format!("{label} ({prefix}…), expires {}", e.format("%Y-%m-%d"))).unwrap_or_else(|| format!("{label} ({prefix}…), no expiry"));
     audit::record(conn, Kind::TokenCreated, by, Some(&owner.email), &until).await?;
     Ok((ApiToken { id, user_id, label: label.to_string(), prefix, created_at: ts, last_used_at: None, expires_at }, token))
 }

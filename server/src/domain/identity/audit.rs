@@ -152,9 +152,6 @@ pub async fn list(conn: &mut Conn<'_>, f: &Filter) -> Result<(Vec<Entry>, i64)> 
         .select((a::id, a::at, a::kind, a::actor, a::subject, a::client, a::detail))
         .load(c)
         .await)?;
-    let entries = rows
-        .into_iter()
-        .map(|r| Entry { id: r.0, at: r.1, kind: r.2, actor: r.3, subject: r.4, client: r.5, detail: r.6 })
-        .collect();
+    let entries = rows.into_iter().map(|r| Entry { id: r.0, at: r.1, kind: r.2, actor: r.3, subject: r.4, client: r.5, detail: r.6 }).collect();
     Ok((entries, total))
 }

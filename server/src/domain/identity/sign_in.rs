@@ -20,7 +20,10 @@ use crate::domain::{
     Error, Result,
 };
 use crate::{
-    db::{schema::{known_devices as kd, sign_in_throttle as t}, Conn, Pool},
+    db::{
+        schema::{known_devices as kd, sign_in_throttle as t},
+        Conn, Pool,
+    },
     password::{self, Cost},
     run,
     sessions::sha256_hex,
@@ -80,10 +83,7 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
             backoff(&mut conn, &client_key, at, client.attempts).await?;
             audit::record(&mut conn, Kind::SignInRefused, &by, None, "too many attempts from this address").await?;
             crate::metrics::sign_in_failed();
-            return Err(Error::TooManyAttempts(format!(
-                "Too many sign-in attempts from your network. Try again in {}.",
-                say_wait(wait)
-            )));
+            return Err(Error::TooManyAttempts(format!("Too many sign-in attempts from your network. Try again in {}.", say_wait(wait))));
         }
         let mut delay = 0;
         if !known_device {
@@ -93,7 +93,7 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
                 undo(&mut conn, &client_key).await?;
                 audit::record(&mut conn, Kind::SignInRefused, &by, None, "account locked for new browsers").await?;
                 crate::metrics::sign_in_failed();
-            return Err(Error::TooManyAttempts(
+                return Err(Error::TooManyAttempts(
                     "Too many failed sign-ins for this account. Try again in 15 minutes, or sign in from a browser you have used with calsync before.".into(),
                 ));
             }
@@ -105,7 +105,10 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
     // 2. The deliberate slow-down and the hash, holding nothing. (Tests' cheap hashing comes
     // with a short second.)
     if delay > 0 {
-        let second = match cost { Cost::Standard => 1000, Cost::Test => 20 };
+        let second = match cost {
+            Cost::Standard => 1000,
+            Cost::Test => 20,
+        };
         tokio::time::sleep(std::time::Duration::from_millis(delay * second)).await;
     }
     let stored = user.as_ref().map(|(_, hash)| hash.clone());
@@ -131,7 +134,13 @@ pub async fn sign_in(pool: &Pool, cost: Cost, a: Attempt<'_>) -> Result<SignedIn
             if client_attempts >= CLIENT_FREE {
                 backoff(&mut conn, &client_key, now(), client_attempts).await?;
             }
-            let detail = if !plausible { "" } else if ok { "account disabled" } else { "wrong email or password" };
+            let detail = if !plausible {
+                ""
+            } else if ok {
+                "account disabled"
+            } else {
+                "wrong email or password"
+            };
             audit::record(&mut conn, Kind::SignInFailed, &by, None, detail).await?;
             crate::metrics::sign_in_failed();
             Err(Error::Unauthenticated(INVALID_CREDENTIALS.into()))
@@ -153,11 +162,8 @@ async fn bump(conn: &mut Conn<'_>, key: &str, at: NaiveDateTime) -> Result<Count
                 .set(t::attempts.eq(t::attempts + 1i64))
                 .execute(cc)
                 .await)?;
-            let (attempts, start, blocked_until): (i64, NaiveDateTime, Option<NaiveDateTime>) = run!(&mut c, |cc| t::table
-                .find(&key)
-                .select((t::attempts, t::window_start, t::blocked_until))
-                .first(cc)
-                .await)?;
+            let (attempts, start, blocked_until): (i64, NaiveDateTime, Option<NaiveDateTime>) =
+                run!(&mut c, |cc| t::table.find(&key).select((t::attempts, t::window_start, t::blocked_until)).first(cc).await)?;
             if start < window_over && blocked_until.is_none_or(|b| b <= at) {
                 run!(&mut c, |cc| diesel::update(t::table.find(&key))
                     .set((t::attempts.eq(1i64), t::window_start.eq(at), t::blocked_until.eq(None::<NaiveDateTime>)))
@@ -197,16 +203,17 @@ async fn backoff(conn: &mut Conn<'_>, key: &str, at: NaiveDateTime, attempts: i6
 
 /// Takes back an attempt that turned out to be no guess (a success, or an account refusal).
 async fn undo(conn: &mut Conn<'_>, key: &str) -> Result<()> {
-    run!(conn, |c| diesel::update(t::table.find(key).filter(t::attempts.gt(0i64)))
-        .set(t::attempts.eq(t::attempts - 1i64))
-        .execute(c)
-        .await)?;
+    run!(conn, |c| diesel::update(t::table.find(key).filter(t::attempts.gt(0i64))).set(t::attempts.eq(t::attempts - 1i64)).execute(c).await)?;
     Ok(())
 }
 
 fn say_wait(d: Duration) -> String {
     let s = d.num_seconds().max(1);
-    if s < 90 { format!("{s} seconds") } else { format!("{} minutes", (s + 59) / 60) }
+    if s < 90 {
+        format!("{s} seconds")
+    } else {
+        format!("{} minutes", (s + 59) / 60)
+    }
 }
 
 async fn device_user(conn: &mut Conn<'_>, token: &str) -> Result<Option<i64>> {
@@ -224,10 +231,7 @@ async fn remember_device(conn: &mut Conn<'_>, user_id: i64) -> Result<String> {
     let bytes: [u8; 32] = rand::random();
     let token = hex::encode(bytes);
     let hash = sha256_hex(&token);
-    run!(conn, |c| diesel::insert_into(kd::table)
-        .values((kd::token_hash.eq(&hash), kd::user_id.eq(user_id), kd::last_seen.eq(now())))
-        .execute(c)
-        .await)?;
+    run!(conn, |c| diesel::insert_into(kd::table).values((kd::token_hash.eq(&hash), kd::user_id.eq(user_id), kd::last_seen.eq(now()))).execute(c).await)?;
     Ok(token)
 }
 

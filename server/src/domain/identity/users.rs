@@ -4,7 +4,10 @@ use crate::domain::{
     is_unique_violation, now, Error, FieldMessage, Report, Result,
 };
 use crate::{
-    db::{schema::{sessions, users}, Conn},
+    db::{
+        schema::{sessions, users},
+        Conn,
+    },
     password::{self, Cost},
     run,
 };
@@ -74,7 +77,11 @@ impl User {
         self.role == Role::Admin
     }
     pub fn display_name(&self) -> &str {
-        if self.full_name.trim().is_empty() { &self.email } else { &self.full_name }
+        if self.full_name.trim().is_empty() {
+            &self.email
+        } else {
+            &self.full_name
+        }
     }
     pub fn tz(&self) -> chrono_tz::Tz {
         self.time_zone.parse().unwrap_or(chrono_tz::UTC)
@@ -124,10 +131,7 @@ pub fn parse_email(input: &str) -> Result<String, FieldMessage> {
         None => false,
     };
     if !valid {
-        return Err(FieldMessage::new(
-            "email",
-            format!("'{}' is not a valid email address.", input.trim()),
-        ));
+        return Err(FieldMessage::new("email", format!("'{}' is not a valid email address.", input.trim())));
     }
     Ok(email)
 }
@@ -143,10 +147,7 @@ pub fn check_password(field: &str, password: &str) -> Result<(), FieldMessage> {
         return Err(FieldMessage::new(field, "Password is too long (at most 1024 characters)."));
     }
     if password::is_common(password) {
-        return Err(FieldMessage::new(
-            field,
-            "This password is on the list of the most common passwords found in breaches. Please choose another.",
-        ));
+        return Err(FieldMessage::new(field, "This password is on the list of the most common passwords found in breaches. Please choose another."));
     }
     Ok(())
 }
@@ -164,14 +165,18 @@ fn check_name(name: &str) -> Result<String, FieldMessage> {
 
 pub fn check_time_zone(tz: &str) -> Result<String, FieldMessage> {
     let tz = tz.trim();
-    tz.parse::<chrono_tz::Tz>().map(|z| z.name().to_string()).map_err(|_| {
-        FieldMessage::new("time_zone", format!("'{tz}' is not a known time zone (for example Europe/Berlin)."))
-    })
+    tz.parse::<chrono_tz::Tz>()
+        .map(|z| z.name().to_string())
+        .map_err(|_| FieldMessage::new("time_zone", format!("'{tz}' is not a known time zone (for example Europe/Berlin).")))
 }
 
 fn collect(results: Vec<Result<(), FieldMessage>>) -> Result<()> {
     let errors: Vec<FieldMessage> = results.into_iter().filter_map(|r| r.err()).collect();
-    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(Report::errors(errors))) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(Report::errors(errors)))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -234,12 +239,7 @@ fn taken(email: &str) -> Error {
 }
 
 async fn find_row_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<UserRow>> {
-    Ok(run!(conn, |c| users::table
-        .filter(users::email.eq(email))
-        .select(UserRow::as_select())
-        .first::<UserRow>(c)
-        .await
-        .optional())?)
+    Ok(run!(conn, |c| users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first::<UserRow>(c).await.optional())?)
 }
 
 /// Finds a user by email, ignoring case and surrounding spaces.
@@ -249,23 +249,11 @@ pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<Us
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<User> {
-    Ok(run!(conn, |c| users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .first::<UserRow>(c)
-        .await)?
-    .into())
+    Ok(run!(conn, |c| users::table.find(id).select(UserRow::as_select()).first::<UserRow>(c).await)?.into())
 }
 
 pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<User>> {
-    Ok(run!(conn, |c| users::table
-        .order(users::email.asc())
-        .select(UserRow::as_select())
-        .load::<UserRow>(c)
-        .await)?
-    .into_iter()
-    .map(User::from)
-    .collect())
+    Ok(run!(conn, |c| users::table.order(users::email.asc()).select(UserRow::as_select()).load::<UserRow>(c).await)?.into_iter().map(User::from).collect())
 }
 
 pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {
@@ -276,10 +264,7 @@ pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {
 pub async fn update_profile(conn: &mut Conn<'_>, id: i64, full_name: &str, time_zone: &str) -> Result<User> {
     let name = check_name(full_name);
     let tz = check_time_zone(time_zone);
-    collect(vec![
-        name.as_ref().map(|_| ()).map_err(Clone::clone),
-        tz.as_ref().map(|_| ()).map_err(Clone::clone),
-    ])?;
+    collect(vec![name.as_ref().map(|_| ()).map_err(Clone::clone), tz.as_ref().map(|_| ()).map_err(Clone::clone)])?;
     let (name, tz) = (name.unwrap(), tz.unwrap());
     let n = run!(conn, |c| diesel::update(users::table.find(id))
         .set((users::full_name.eq(&name), users::time_zone.eq(&tz), users::modified_at.eq(now())))
@@ -294,11 +279,7 @@ pub async fn update_profile(conn: &mut Conn<'_>, id: i64, full_name: &str, time_
 /// A user changes their own password: the current one must be right. Every session of the user
 /// ends (the caller signs its own browser in again under a fresh session id).
 pub async fn change_password(conn: &mut Conn<'_>, cost: Cost, id: i64, current: &str, new: &str, by: &By) -> Result<()> {
-    let row = run!(conn, |c| users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .first::<UserRow>(c)
-        .await)?;
+    let row = run!(conn, |c| users::table.find(id).select(UserRow::as_select()).first::<UserRow>(c).await)?;
     let mut errors = Vec::new();
     if !password::verify(cost, current.to_string(), Some(row.password_hash)).await {
         errors.push(FieldMessage::new("current_password", "Current password is incorrect."));
@@ -327,10 +308,7 @@ async fn write_password(conn: &mut Conn<'_>, cost: Cost, id: i64, new: &str, eve
     let (kind, by, email, detail) = (event.0, event.1.clone(), event.2.to_string(), event.3.to_string());
     conn.write_tx(move |mut c| {
         Box::pin(async move {
-            run!(&mut c, |cc| diesel::update(users::table.find(id))
-                .set((users::password_hash.eq(&hash), users::modified_at.eq(now())))
-                .execute(cc)
-                .await)?;
+            run!(&mut c, |cc| diesel::update(users::table.find(id)).set((users::password_hash.eq(&hash), users::modified_at.eq(now()))).execute(cc).await)?;
             run!(&mut c, |cc| diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(cc).await)?;
             audit::record(&mut c, kind, &by, Some(&email), &detail).await
         })
@@ -349,14 +327,9 @@ pub async fn set_disabled(conn: &mut Conn<'_>, id: i64, disabled: bool, by: &By)
             if disabled && user.is_admin() && active_admins(&mut c).await? <= 1 {
                 return Err(Error::Conflict(LAST_ADMIN.into()));
             }
-            run!(&mut c, |cc| diesel::update(users::table.find(id))
-                .set((users::disabled.eq(disabled), users::modified_at.eq(now())))
-                .execute(cc)
-                .await)?;
+            run!(&mut c, |cc| diesel::update(users::table.find(id)).set((users::disabled.eq(disabled), users::modified_at.eq(now()))).execute(cc).await)?;
             if disabled {
-                run!(&mut c, |cc| diesel::delete(sessions::table.filter(sessions::user_id.eq(id)))
-                    .execute(cc)
-                    .await)?;
+                run!(&mut c, |cc| diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(cc).await)?;
             }
             let kind = if disabled { Kind::UserDisabled } else { Kind::UserEnabled };
             audit::record(&mut c, kind, &by, Some(&user.email), "").await?;
@@ -374,10 +347,7 @@ pub async fn set_role(conn: &mut Conn<'_>, id: i64, role: Role, by: &By) -> Resu
             if user.is_admin() && role == Role::User && !user.disabled && active_admins(&mut c).await? <= 1 {
                 return Err(Error::Conflict(LAST_ADMIN.into()));
             }
-            run!(&mut c, |cc| diesel::update(users::table.find(id))
-                .set((users::role.eq(role.as_str()), users::modified_at.eq(now())))
-                .execute(cc)
-                .await)?;
+            run!(&mut c, |cc| diesel::update(users::table.find(id)).set((users::role.eq(role.as_str()), users::modified_at.eq(now()))).execute(cc).await)?;
             audit::record(&mut c, Kind::RoleChanged, &by, Some(&user.email), role.label()).await?;
             get(&mut c, id).await
         })
@@ -386,12 +356,7 @@ pub async fn set_role(conn: &mut Conn<'_>, id: i64, role: Role, by: &By) -> Resu
 }
 
 async fn active_admins(conn: &mut Conn<'_>) -> Result<i64> {
-    Ok(run!(conn, |c| users::table
-        .filter(users::role.eq("admin"))
-        .filter(users::disabled.eq(false))
-        .count()
-        .get_result::<i64>(c)
-        .await)?)
+    Ok(run!(conn, |c| users::table.filter(users::role.eq("admin")).filter(users::disabled.eq(false)).count().get_result::<i64>(c).await)?)
 }
 
 /// The user with this (normalised) address and their password hash, for the sign-in check.

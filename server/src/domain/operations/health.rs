@@ -9,12 +9,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
-use crate::domain::integrations::IntegrationType;
-use crate::domain::{push_queue, conflicts, Result};
 use crate::db::schema::{
-    booking_copies as bc, bookings as b, calendar_integrations as ci, conflicts as cf, provider_accounts as pa, sync_states as ss, users as u, webhook_channels as wc,
+    booking_copies as bc, bookings as b, calendar_integrations as ci, conflicts as cf, provider_accounts as pa, sync_states as ss, users as u,
+    webhook_channels as wc,
 };
 use crate::db::Conn;
+use crate::domain::integrations::IntegrationType;
+use crate::domain::{conflicts, push_queue, Result};
 use crate::run;
 
 /// Why a calendar needs attention, in the order the kinds are tried.
@@ -172,7 +173,11 @@ fn matches(f: &Facts, cx: &Context, now: NaiveDateTime) -> Vec<(Kind, NaiveDateT
             let refresh = if f.has_refresh_token { "it is not connected through an account that refreshes it" } else { "there is no refresh token" };
             out.push((Kind::Expiring, end, Some(format!("The access token ends {} and {refresh}. Reconnect the calendar.", datetime(end)))));
         } else if let Some(end) = cx.channels.iter().find(|(id, end)| *id == f.id && *end < now + Duration::hours(CHANNEL_OVERDUE_HOURS)).map(|c| c.1) {
-            out.push((Kind::Expiring, end, Some(format!("Push notifications end {} and renewing them failed; changes arrive only with scheduled syncs.", datetime(end)))));
+            out.push((
+                Kind::Expiring,
+                end,
+                Some(format!("Push notifications end {} and renewing them failed; changes arrive only with scheduled syncs.", datetime(end))),
+            ));
         }
     }
     if transient {
@@ -235,32 +240,28 @@ pub struct Report {
 async fn facts(conn: &mut Conn<'_>, user_ids: Option<&[i64]>) -> Result<Vec<Facts>> {
     macro_rules! query {
         () => {
-            ci::table
-                .inner_join(u::table)
-                .inner_join(ss::table)
-                .filter(ci::is_active.eq(true))
-                .select((
-                    ci::id,
-                    ci::name,
-                    ci::integration_name,
-                    ci::integration_type,
-                    u::email,
-                    ci::sync_status,
-                    ci::sync_error_log,
-                    ci::last_sync,
-                    ci::created_at,
-                    ci::sync_interval_minutes,
-                    ci::auto_sync_enabled,
-                    ci::token_expiry,
-                    ci::refresh_token.is_not_null(),
-                    ci::account_id,
-                    ci::stale_policy,
-                    ss::due_at,
-                    ss::failures,
-                    ss::transient,
-                    ss::lease_until,
-                    ss::queued_at,
-                ))
+            ci::table.inner_join(u::table).inner_join(ss::table).filter(ci::is_active.eq(true)).select((
+                ci::id,
+                ci::name,
+                ci::integration_name,
+                ci::integration_type,
+                u::email,
+                ci::sync_status,
+                ci::sync_error_log,
+                ci::last_sync,
+                ci::created_at,
+                ci::sync_interval_minutes,
+                ci::auto_sync_enabled,
+                ci::token_expiry,
+                ci::refresh_token.is_not_null(),
+                ci::account_id,
+                ci::stale_policy,
+                ss::due_at,
+                ss::failures,
+                ss::transient,
+                ss::lease_until,
+                ss::queued_at,
+            ))
         };
     }
     Ok(match user_ids {
@@ -284,7 +285,9 @@ fn per_calendar<T>(rows: impl Iterator<Item = (Option<i64>, T)>) -> HashMap<i64,
 
 async fn context(conn: &mut Conn<'_>, user_id: Option<i64>, push: bool) -> Result<Context> {
     let revoked: Vec<(i64, Option<String>)> = match user_id {
-        Some(id) => run!(conn, |c| pa::table.filter(pa::revoked_error.is_not_null().and(pa::user_id.eq(id))).select((pa::id, pa::revoked_error)).load(c).await)?,
+        Some(id) => {
+            run!(conn, |c| pa::table.filter(pa::revoked_error.is_not_null().and(pa::user_id.eq(id))).select((pa::id, pa::revoked_error)).load(c).await)?
+        }
         None => run!(conn, |c| pa::table.filter(pa::revoked_error.is_not_null()).select((pa::id, pa::revoked_error)).load(c).await)?,
     };
     let channels: Vec<(i64, Option<NaiveDateTime>)> = match push {
@@ -304,7 +307,8 @@ async fn context(conn: &mut Conn<'_>, user_id: Option<i64>, push: bool) -> Resul
         }
         q.load(c).await
     })?;
-    let unwritten = per_calendar(copies.into_iter().map(|(id, state, error, since, title)| (id, Unwritten { failed: state == push_queue::FAILED, since, error, title })));
+    let unwritten =
+        per_calendar(copies.into_iter().map(|(id, state, error, since, title)| (id, Unwritten { failed: state == push_queue::FAILED, since, error, title })));
     // Open conflicts of bookings not cancelled since (those have nothing left to resolve).
     let open: Vec<(Option<i64>, NaiveDateTime, String)> = run!(conn, |c| {
         let mut q = cf::table

@@ -6,10 +6,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::{Actor, integrations::{self}};
-use crate::domain::{bookings, Result};
 use crate::db::schema::{change_history as ch, sync_runs as sr};
 use crate::db::Conn;
+use crate::domain::{bookings, Result};
+use crate::domain::{
+    integrations::{self},
+    Actor,
+};
 use crate::run;
 
 /// What a timeline is of.
@@ -48,7 +51,11 @@ fn source(actor: &str, trigger: Option<&str>) -> &'static str {
     } else if actor == "push" || actor.starts_with("push (") {
         "push"
     } else if actor == "sync" || actor.starts_with("sync (applied by ") {
-        if trigger == Some("webhook") { "webhook" } else { "sync" }
+        if trigger == Some("webhook") {
+            "webhook"
+        } else {
+            "sync"
+        }
     } else {
         "user"
     }
@@ -74,7 +81,10 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, subject: &Subject, limit: i
                 Subject::Integration(_) => q = q.filter(ch::integration_id.eq(scope)),
                 Subject::Event(_, uid) => {
                     let prefix = format!("{} %", uid.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-                    q = q.filter(ch::integration_id.eq(scope)).filter(ch::entity.eq_any(["series", "instance"])).filter(ch::entity_key.eq(uid.clone()).or(ch::entity_key.like(prefix).escape('\\')));
+                    q = q
+                        .filter(ch::integration_id.eq(scope))
+                        .filter(ch::entity.eq_any(["series", "instance"]))
+                        .filter(ch::entity_key.eq(uid.clone()).or(ch::entity_key.like(prefix).escape('\\')));
                 }
             }
             q
@@ -91,7 +101,17 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, subject: &Subject, limit: i
     let parse = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
     Ok((
         rows.into_iter()
-            .map(|r| Entry { id: r.0, at: r.1, source: source(&r.2, r.8.as_deref()), actor: r.2, entity: r.3, key: r.4, action: r.5, before: parse(r.6), after: parse(r.7) })
+            .map(|r| Entry {
+                id: r.0,
+                at: r.1,
+                source: source(&r.2, r.8.as_deref()),
+                actor: r.2,
+                entity: r.3,
+                key: r.4,
+                action: r.5,
+                before: parse(r.6),
+                after: parse(r.7),
+            })
             .collect(),
         total,
     ))

@@ -14,10 +14,7 @@ use crate::run;
 /// The scheduling row of a new integration (due at once). `scheduled`: active with auto-sync
 /// on, so the scheduler picks it when due (the claim reads only those, from an index).
 pub async fn create(conn: &mut Conn<'_>, id: i64, scheduled: bool) -> Result<()> {
-    run!(conn, |c| diesel::insert_into(ss::table)
-        .values((ss::integration_id.eq(id), ss::scheduled.eq(scheduled)))
-        .execute(c)
-        .await)?;
+    run!(conn, |c| diesel::insert_into(ss::table).values((ss::integration_id.eq(id), ss::scheduled.eq(scheduled))).execute(c).await)?;
     if scheduled {
         crate::db::signal::due_sooner(conn).await?;
     }
@@ -26,10 +23,7 @@ pub async fn create(conn: &mut Conn<'_>, id: i64, scheduled: bool) -> Result<()>
 
 /// Sets when an integration is next due (`None`: now) and whether the scheduler picks it.
 pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>, scheduled: bool) -> Result<()> {
-    run!(conn, |c| diesel::update(ss::table.find(id))
-        .set((ss::due_at.eq(due), ss::scheduled.eq(scheduled)))
-        .execute(c)
-        .await)?;
+    run!(conn, |c| diesel::update(ss::table.find(id)).set((ss::due_at.eq(due), ss::scheduled.eq(scheduled))).execute(c).await)?;
     // Due now or at another time than the schedulers slept for: they look again.
     if scheduled {
         crate::db::signal::due_sooner(conn).await?;

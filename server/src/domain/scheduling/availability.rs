@@ -10,10 +10,10 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::{health, integrations::StalePolicy, users, Error, Result};
+use crate::busy::Kind;
 use crate::db::schema::{booking_copies as bc, calendar_integrations as ci, event_instances as ei};
 use crate::db::Conn;
-use crate::busy::Kind;
+use crate::domain::{health, integrations::StalePolicy, users, Error, Result};
 use crate::events::{Fingerprint, When};
 
 pub const MSG_OWN_ONLY: &str = "You can only see your own availability.";
@@ -88,10 +88,9 @@ pub async fn blocks_of(conn: &mut Conn<'_>, users: &[(i64, Tz)], from: DateTime<
     }
     type Calendar = (i64, i64, String, String);
     let (calendars, rows): (Vec<Calendar>, Vec<Row>) = match conn {
-        Conn::Pg(c) => (
-            calendars!(&ids).select((ci::id, ci::user_id, ci::name, ci::integration_name)).load(&mut **c).await?,
-            busy_rows!(&ids).load(&mut **c).await?,
-        ),
+        Conn::Pg(c) => {
+            (calendars!(&ids).select((ci::id, ci::user_id, ci::name, ci::integration_name)).load(&mut **c).await?, busy_rows!(&ids).load(&mut **c).await?)
+        }
         Conn::Sqlite(c) => {
             c.spawn_blocking(move |sc| {
                 let calendars = diesel::RunQueryDsl::load(calendars!(&ids).select((ci::id, ci::user_id, ci::name, ci::integration_name)), sc)?;
@@ -103,14 +102,25 @@ pub async fn blocks_of(conn: &mut Conn<'_>, users: &[(i64, Tz)], from: DateTime<
     // A user has a handful of calendars: a short list beats hashing per row.
     let names: Vec<(i64, i64, Tz, Arc<str>, Arc<str>)> = calendars
         .into_iter()
-        .map(|(id, user, name, display)| (id, user, users.iter().find(|u| u.0 == user).map(|u| u.1).unwrap_or(chrono_tz::UTC), Arc::from(name), Arc::from(display)))
+        .map(|(id, user, name, display)| {
+            (id, user, users.iter().find(|u| u.0 == user).map(|u| u.1).unwrap_or(chrono_tz::UTC), Arc::from(name), Arc::from(display))
+        })
         .collect();
     let mut out: HashMap<i64, Vec<Block>> = users.iter().map(|u| (u.0, Vec::new())).collect();
     for (s, e, all_day, summary, id, kind) in rows {
         let Some((_, user, tz, integration, integration_name)) = names.iter().find(|n| n.0 == id) else { continue };
         let (start, end) = (When::from_timestamp(s, all_day).instant(*tz), When::from_timestamp(e, all_day).instant(*tz));
         if start < to && end > from {
-            out.entry(*user).or_default().push(Block { start, end, all_day, integration: integration.clone(), integration_name: integration_name.clone(), summary, kind: "event", rule: Some(Kind::parse(&kind).unwrap_or(Kind::Busy).as_str()) });
+            out.entry(*user).or_default().push(Block {
+                start,
+                end,
+                all_day,
+                integration: integration.clone(),
+                integration_name: integration_name.clone(),
+                summary,
+                kind: "event",
+                rule: Some(Kind::parse(&kind).unwrap_or(Kind::Busy).as_str()),
+            });
         }
     }
     for list in out.values_mut() {
@@ -228,9 +238,8 @@ pub async fn conflicts(conn: &mut Conn<'_>, user: &users::User, start: DateTime<
 
 /// Reads a range bound: an RFC 3339 instant, or a date at midnight in `tz`.
 pub fn parse_bound(field: &str, value: &str, tz: Tz) -> Result<DateTime<Utc>> {
-    When::parse_bound(value, tz).ok_or_else(|| {
-        Error::invalid(field, format!("'{}' is not a date (2026-05-04) or an RFC 3339 time (2026-05-04T09:00:00Z).", value.trim()))
-    })
+    When::parse_bound(value, tz)
+        .ok_or_else(|| Error::invalid(field, format!("'{}' is not a date (2026-05-04) or an RFC 3339 time (2026-05-04T09:00:00Z).", value.trim())))
 }
 
 /// Checks a range: both ends readable, `to` after `from`, at most a year.
@@ -256,7 +265,16 @@ mod tests {
     }
 
     fn block(s: u32, e: u32, cal: &str, summary: &str) -> Block {
-        Block { start: t(s), end: t(e), all_day: false, integration: cal.into(), integration_name: cal.into(), summary: summary.into(), kind: "event", rule: Some("busy") }
+        Block {
+            start: t(s),
+            end: t(e),
+            all_day: false,
+            integration: cal.into(),
+            integration_name: cal.into(),
+            summary: summary.into(),
+            kind: "event",
+            rule: Some("busy"),
+        }
     }
 
     #[test]

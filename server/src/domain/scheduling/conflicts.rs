@@ -8,11 +8,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::Actor;
-use crate::domain::merge::{Fields, Side};
-use crate::domain::{now, users, Error, Result};
 use crate::db::schema::{bookings as b, calendar_integrations as ci, conflicts as cf, users as u};
 use crate::db::Conn;
+use crate::domain::merge::{Fields, Side};
+use crate::domain::Actor;
+use crate::domain::{now, users, Error, Result};
 use crate::run;
 
 pub const OPEN: &str = "open";
@@ -103,11 +103,53 @@ pub async fn open_of(c: &mut Conn<'_>, copy_id: i64) -> Result<Option<i64>> {
     Ok(id)
 }
 
-type Row = (i64, i64, String, String, Option<i64>, Option<String>, String, String, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<NaiveDateTime>, NaiveDateTime, i64, bool);
+type Row = (
+    i64,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+    i64,
+    bool,
+);
 
 macro_rules! columns {
     () => {
-        (cf::id, cf::booking_id, b::title, u::email, cf::copy_id, ci::name.nullable(), cf::calendar_label, cf::state, cf::policy, cf::base, cf::local, cf::remote, cf::fields, cf::outcome, cf::remote_etag, cf::decided_by, cf::decided_at, cf::created_at, b::user_id, cf::prior.is_not_null())
+        (
+            cf::id,
+            cf::booking_id,
+            b::title,
+            u::email,
+            cf::copy_id,
+            ci::name.nullable(),
+            cf::calendar_label,
+            cf::state,
+            cf::policy,
+            cf::base,
+            cf::local,
+            cf::remote,
+            cf::fields,
+            cf::outcome,
+            cf::remote_etag,
+            cf::decided_by,
+            cf::decided_at,
+            cf::created_at,
+            b::user_id,
+            cf::prior.is_not_null(),
+        )
     };
 }
 
@@ -267,21 +309,44 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
         result = conflict.local.clone();
     }
     let outcome: BTreeMap<String, String> = sides.iter().map(|(f, s)| (f.clone(), s.as_str().to_string())).collect();
-    let prior = Prior { state: conflict.state.clone(), outcome: conflict.outcome.clone(), decided_by: conflict.decided_by.clone(), decided_at: conflict.decided_at, fields: booking.fields(), status: booking.status.clone() };
+    let prior = Prior {
+        state: conflict.state.clone(),
+        outcome: conflict.outcome.clone(),
+        decided_by: conflict.decided_by.clone(),
+        decided_at: conflict.decided_at,
+        fields: booking.fields(),
+        status: booking.status.clone(),
+    };
     let c2 = conflict.clone();
     conn.write_tx(move |mut c| {
         Box::pin(async move {
             let at = now();
             let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.ne(RESOLVED)))
-                .set((cf::state.eq(RESOLVED), cf::outcome.eq(Some(json(&outcome))), cf::decided_by.eq(Some(&by)), cf::decided_at.eq(Some(at)), cf::prior.eq(Some(json(&prior)))))
+                .set((
+                    cf::state.eq(RESOLVED),
+                    cf::outcome.eq(Some(json(&outcome))),
+                    cf::decided_by.eq(Some(&by)),
+                    cf::decided_at.eq(Some(at)),
+                    cf::prior.eq(Some(json(&prior)))
+                ))
                 .execute(cc)
                 .await)?;
             if changed == 0 {
                 return Err(Error::Conflict(msg_resolved("someone else", at)));
             }
             let actor = format!("conflict resolution by {by}");
-            let note = |state: &str, outcome: Option<&BTreeMap<String, String>>| serde_json::json!({"conflict": id, "state": state, "outcome": outcome}).to_string();
-            crate::domain::bookings::record(&mut c, booking.id, "resolve conflict", &actor, Some(note(&c2.state, c2.outcome.as_ref())), Some(note(RESOLVED, Some(&outcome))), at).await?;
+            let note =
+                |state: &str, outcome: Option<&BTreeMap<String, String>>| serde_json::json!({"conflict": id, "state": state, "outcome": outcome}).to_string();
+            crate::domain::bookings::record(
+                &mut c,
+                booking.id,
+                "resolve conflict",
+                &actor,
+                Some(note(&c2.state, c2.outcome.as_ref())),
+                Some(note(RESOLVED, Some(&outcome))),
+                at,
+            )
+            .await?;
             if keep_deletion {
                 if booking.status == "confirmed" {
                     crate::domain::bookings::cancel_from(&mut c, &booking, &actor).await?;
@@ -345,7 +410,13 @@ pub async fn undo(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Resul
     conn.write_tx(move |mut c| {
         Box::pin(async move {
             let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.eq(RESOLVED)))
-                .set((cf::state.eq(&prior.state), cf::outcome.eq(prior.outcome.as_ref().map(json)), cf::decided_by.eq(&prior.decided_by), cf::decided_at.eq(prior.decided_at), cf::prior.eq(None::<String>)))
+                .set((
+                    cf::state.eq(&prior.state),
+                    cf::outcome.eq(prior.outcome.as_ref().map(json)),
+                    cf::decided_by.eq(&prior.decided_by),
+                    cf::decided_at.eq(prior.decided_at),
+                    cf::prior.eq(None::<String>)
+                ))
                 .execute(cc)
                 .await)?;
             if changed == 0 {

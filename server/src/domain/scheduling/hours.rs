@@ -76,14 +76,20 @@ fn interval(at: &str, h: &HoursText, errors: &mut Vec<FieldMessage>) -> Option<I
     let field = format!("{at}.end");
     if h.overnight {
         if end >= start || end == 1440 {
-            errors.push(FieldMessage::new(&field, format!("Overnight hours end the next day before they start (such as 22:00–02:00); {}–{} does not cross midnight.", clock(start), clock(end))));
+            errors.push(FieldMessage::new(
+                &field,
+                format!("Overnight hours end the next day before they start (such as 22:00–02:00); {}–{} does not cross midnight.", clock(start), clock(end)),
+            ));
             return None;
         }
     } else if end == start {
         errors.push(FieldMessage::new(&field, format!("end {} must be after start {}.", clock(end), clock(start))));
         return None;
     } else if end < start {
-        errors.push(FieldMessage::new(&field, format!("end {} is before start {}: for hours that cross midnight, set \"overnight\": true.", clock(end), clock(start))));
+        errors.push(FieldMessage::new(
+            &field,
+            format!("end {} is before start {}: for hours that cross midnight, set \"overnight\": true.", clock(end), clock(start)),
+        ));
         return None;
     }
     Some(Interval { start, end, overnight: h.overnight })
@@ -121,7 +127,11 @@ pub fn weekly(entries: &[HoursText], errors: &mut Vec<FieldMessage>) -> Option<W
     let pieces = |d: usize, iv: &Interval| -> Vec<(u32, u32)> {
         let (s, e) = iv.span();
         let (s, e) = (d as u32 * 1440 + s, d as u32 * 1440 + e);
-        if e > WEEK { vec![(s, WEEK), (0, e - WEEK)] } else { vec![(s, e)] }
+        if e > WEEK {
+            vec![(s, WEEK), (0, e - WEEK)]
+        } else {
+            vec![(s, e)]
+        }
     };
     'outer: for (a, (ia, da, va)) in placed.iter().enumerate() {
         for (ib, db, vb) in placed.iter().take(a) {

@@ -256,7 +256,16 @@ mod tests {
     }
 
     fn fields(title: &str, h: u32, location: Option<&str>) -> Fields {
-        Fields { title: title.into(), start: at(h), end: at(h + 1), location: location.map(str::to_string), description: None, attendees: Vec::new(), occurrences: BTreeMap::new(), recurrence: None }
+        Fields {
+            title: title.into(),
+            start: at(h),
+            end: at(h + 1),
+            location: location.map(str::to_string),
+            description: None,
+            attendees: Vec::new(),
+            occurrences: BTreeMap::new(),
+            recurrence: None,
+        }
     }
 
     fn with(mut f: Fields, key: &str, o: Occurrence) -> Fields {

@@ -3,16 +3,16 @@
 //! with a lease, writes it, and records what the calendar answered. Only a member's active,
 //! Two-way, primary Google or Outlook calendar is written to. A copy in a calendar that is no
 //! longer that (another primary, one-way, removed) stays where it is, and says so.
-pub use vocab::CopyState;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
+pub use vocab::CopyState;
 
-use crate::domain::integrations::{IntegrationType, SyncDirection};
-use crate::domain::{now, Error, Result};
 use crate::db::schema::{booking_copies as bc, bookings as b, calendar_integrations as ci, event_series as es};
 use crate::db::Conn;
+use crate::domain::integrations::{IntegrationType, SyncDirection};
+use crate::domain::{now, Error, Result};
 use crate::run;
 
 pub const PENDING: &str = CopyState::Pending.as_str();
@@ -82,7 +82,16 @@ pub async fn plan(c: &mut Conn<'_>, booking_id: i64, user_id: i64, cancelled: bo
                 run!(c, |cc| diesel::update(bc::table.find(id))
                     // A copy never confirmed keeps counting its attempts: an earlier one may have
                     // made it, and the next must bring that event in line.
-                    .set((bc::state.eq(PENDING), bc::action.eq(action), bc::calendar_label.eq(name), bc::error.eq(None::<String>), bc::note.eq(None::<String>), bc::attempts.eq(bc::attempts * i32::from(external.is_none())), bc::due_at.eq(Some(at)), bc::modified_at.eq(at)))
+                    .set((
+                        bc::state.eq(PENDING),
+                        bc::action.eq(action),
+                        bc::calendar_label.eq(name),
+                        bc::error.eq(None::<String>),
+                        bc::note.eq(None::<String>),
+                        bc::attempts.eq(bc::attempts * i32::from(external.is_none())),
+                        bc::due_at.eq(Some(at)),
+                        bc::modified_at.eq(at)
+                    ))
                     .execute(cc)
                     .await)?;
             }
@@ -135,12 +144,34 @@ pub async fn of(c: &mut Conn<'_>, booking_ids: &[i64]) -> Result<Vec<CopyView>> 
         .left_join(ci::table)
         .filter(bc::booking_id.eq_any(&ids))
         .order(bc::id)
-        .select((bc::booking_id, ci::name.nullable(), bc::calendar_label, bc::external_id, bc::state, bc::action, bc::error, bc::note, bc::attempts, bc::due_at))
+        .select((
+            bc::booking_id,
+            ci::name.nullable(),
+            bc::calendar_label,
+            bc::external_id,
+            bc::state,
+            bc::action,
+            bc::error,
+            bc::note,
+            bc::attempts,
+            bc::due_at
+        ))
         .load(cc)
         .await)?;
     Ok(rows
         .into_iter()
-        .map(|r| CopyView { booking_id: r.0, integration: r.1, calendar: r.2, external_id: r.3, state: CopyState::parse(&r.4), action: r.5, error: r.6, note: r.7, attempts: r.8, due_at: r.9 })
+        .map(|r| CopyView {
+            booking_id: r.0,
+            integration: r.1,
+            calendar: r.2,
+            external_id: r.3,
+            state: CopyState::parse(&r.4),
+            action: r.5,
+            error: r.6,
+            note: r.7,
+            attempts: r.8,
+            due_at: r.9,
+        })
         .collect())
 }
 
@@ -160,7 +191,11 @@ pub async fn due(c: &mut Conn<'_>, at: NaiveDateTime, limit: i64) -> Result<Vec<
 
 /// The copies of one booking that wait to be written now.
 pub async fn waiting(c: &mut Conn<'_>, booking_id: i64) -> Result<Vec<i64>> {
-    let ids = run!(c, |cc| bc::table.filter(bc::booking_id.eq(booking_id).and(bc::state.eq(PENDING)).and(bc::due_at.is_not_null())).select(bc::id).load::<i64>(cc).await)?;
+    let ids = run!(c, |cc| bc::table
+        .filter(bc::booking_id.eq(booking_id).and(bc::state.eq(PENDING)).and(bc::due_at.is_not_null()))
+        .select(bc::id)
+        .load::<i64>(cc)
+        .await)?;
     Ok(ids)
 }
 
@@ -196,7 +231,11 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
         Box::pin(async move {
             let at = now();
             let taken = run!(&mut c, |cc| diesel::update(
-                bc::table.find(copy_id).filter(bc::state.eq_any([PENDING, FAILED])).filter(bc::due_at.le(at)).filter(bc::lease_until.is_null().or(bc::lease_until.lt(at)))
+                bc::table
+                    .find(copy_id)
+                    .filter(bc::state.eq_any([PENDING, FAILED]))
+                    .filter(bc::due_at.le(at))
+                    .filter(bc::lease_until.is_null().or(bc::lease_until.lt(at)))
             )
             .set(bc::lease_until.eq(Some(at + lease)))
             .execute(cc)
@@ -204,12 +243,24 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
             if taken == 0 {
                 return Ok(None);
             }
-            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32, Option<String>, Option<NaiveDateTime>, Option<String>) = run!(&mut c, |cc| bc::table
-                .inner_join(b::table)
-                .filter(bc::id.eq(copy_id))
-                .select((bc::booking_id, b::version, bc::integration_id, bc::client_key, bc::external_id, bc::action, bc::attempts, bc::etag, bc::lease_until, bc::base))
-                .first(cc)
-                .await)?;
+            let row: (i64, i64, Option<i64>, String, Option<String>, String, i32, Option<String>, Option<NaiveDateTime>, Option<String>) =
+                run!(&mut c, |cc| bc::table
+                    .inner_join(b::table)
+                    .filter(bc::id.eq(copy_id))
+                    .select((
+                        bc::booking_id,
+                        b::version,
+                        bc::integration_id,
+                        bc::client_key,
+                        bc::external_id,
+                        bc::action,
+                        bc::attempts,
+                        bc::etag,
+                        bc::lease_until,
+                        bc::base
+                    ))
+                    .first(cc)
+                    .await)?;
             let base = row.9.and_then(|b| serde_json::from_str(&b).ok());
             let booking_id = row.0;
             // Only a create looks first, so only a create asks (not every update on the hot path).
@@ -223,7 +274,19 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
                 0
             };
             Ok(Some(Job {
-                look_first: elsewhere > 0, copy_id, booking_id: row.0, version: row.1, integration_id: row.2, key: row.3, external_id: row.4, action: row.5, attempts: row.6, etag: row.7, lease: row.8, base }))
+                look_first: elsewhere > 0,
+                copy_id,
+                booking_id: row.0,
+                version: row.1,
+                integration_id: row.2,
+                key: row.3,
+                external_id: row.4,
+                action: row.5,
+                attempts: row.6,
+                etag: row.7,
+                lease: row.8,
+                base,
+            }))
         })
     })
     .await
@@ -232,19 +295,32 @@ pub async fn claim(c: &mut Conn<'_>, copy_id: i64, lease: Duration) -> Result<Op
 /// How a write ended.
 #[derive(Debug, Clone)]
 pub enum Finish {
-    Written { external_id: String, etag: Option<String>, base: crate::domain::merge::Fields },
+    Written {
+        external_id: String,
+        etag: Option<String>,
+        base: crate::domain::merge::Fields,
+    },
     /// The copy was deleted from the calendar (the booking was cancelled).
     Removed,
     /// Not written; retried at `retry_at` when the failure may pass by itself. `sent`: what
     /// a create attempt sent (the calendar may hold it though its answer was lost): the base
     /// the retry checks the calendar's event against.
-    Failed { error: String, retry_at: Option<NaiveDateTime>, sent: Option<crate::domain::merge::Fields> },
+    Failed {
+        error: String,
+        retry_at: Option<NaiveDateTime>,
+        sent: Option<crate::domain::merge::Fields>,
+    },
     /// Not written because the calendar is no longer the target.
-    Left { note: String },
+    Left {
+        note: String,
+    },
     /// Refused because the copy changed (or was deleted) in the calendar since calsync wrote
     /// it: the next sync of the calendar merges both sides. `external_id`: the event a lost
     /// create made, now known.
-    Stale { error: String, external_id: Option<String> },
+    Stale {
+        error: String,
+        external_id: Option<String>,
+    },
 }
 
 /// How a write ended, as `calsync_push_requests_total` counts it (`None`: nothing was asked
@@ -265,75 +341,105 @@ pub async fn finish(c: &mut Conn<'_>, job: &Job, calendar: &str, how: Finish) ->
     let counted = outcome(job, &how);
     let job = job.clone();
     let calendar = calendar.to_string();
-    let (again, provider) = c.write_tx(move |mut c| {
-        Box::pin(async move {
-            let at = now();
-            let (current, lease, provider): (String, Option<NaiveDateTime>, Option<String>) = run!(&mut c, |cc| bc::table
-                .left_join(ci::table)
-                .filter(bc::id.eq(job.copy_id))
-                .select((bc::action, bc::lease_until, ci::integration_type.nullable()))
-                .first(cc)
-                .await)?;
-            if lease != job.lease {
-                // This write outlived its lease and another pusher claimed the copy since:
-                // the newer claim's result is the one that counts (the calendar was asked all
-                // the same).
-                return Ok((false, provider));
-            }
-            let version: i64 = run!(&mut c, |cc| b::table.find(job.booking_id).select(b::version).first(cc).await)?;
-            let again = version != job.version || current != job.action;
-            let release = (bc::lease_until.eq(None::<NaiveDateTime>), bc::modified_at.eq(at));
-            match &how {
-                Finish::Written { external_id, etag, base } => {
-                    let (state, due) = if again { (PENDING, Some(at)) } else { (WRITTEN, None) };
-                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
-                        .set((bc::state.eq(state), bc::due_at.eq(due), bc::external_id.eq(Some(external_id)), bc::etag.eq(etag), bc::base.eq(Some(serde_json::to_string(base).unwrap_or_default())), bc::written_version.eq(job.version), bc::error.eq(None::<String>), bc::attempts.eq(0), release))
-                        .execute(cc)
-                        .await)?;
-                    history(&mut c, job.booking_id, "write", json!({"calendar": calendar, "external_id": external_id, "version": job.version}), at).await?;
+    let (again, provider) = c
+        .write_tx(move |mut c| {
+            Box::pin(async move {
+                let at = now();
+                let (current, lease, provider): (String, Option<NaiveDateTime>, Option<String>) = run!(&mut c, |cc| bc::table
+                    .left_join(ci::table)
+                    .filter(bc::id.eq(job.copy_id))
+                    .select((bc::action, bc::lease_until, ci::integration_type.nullable()))
+                    .first(cc)
+                    .await)?;
+                if lease != job.lease {
+                    // This write outlived its lease and another pusher claimed the copy since:
+                    // the newer claim's result is the one that counts (the calendar was asked all
+                    // the same).
+                    return Ok((false, provider));
                 }
-                Finish::Removed => {
-                    let (state, due) = if again { (PENDING, Some(at)) } else { (WRITTEN, None) };
-                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
-                        .set((bc::state.eq(state), bc::due_at.eq(due), bc::written_version.eq(job.version), bc::error.eq(None::<String>), bc::attempts.eq(0), bc::note.eq(Some("Deleted from the calendar.")), release))
-                        .execute(cc)
-                        .await)?;
-                    history(&mut c, job.booking_id, "delete copy", json!({"calendar": calendar, "external_id": job.external_id}), at).await?;
-                }
-                Finish::Failed { error, retry_at, sent } => {
-                    let due = if again { Some(at) } else { *retry_at };
-                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
-                        .set((bc::state.eq(if again { PENDING } else { FAILED }), bc::due_at.eq(due), bc::error.eq(Some(error)), bc::attempts.eq(bc::attempts + 1), release))
-                        .execute(cc)
-                        .await)?;
-                    if let Some(sent) = sent {
-                        let sent = serde_json::to_string(sent).unwrap_or_default();
-                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id)).set(bc::base.eq(Some(&sent))).execute(cc).await)?;
+                let version: i64 = run!(&mut c, |cc| b::table.find(job.booking_id).select(b::version).first(cc).await)?;
+                let again = version != job.version || current != job.action;
+                let release = (bc::lease_until.eq(None::<NaiveDateTime>), bc::modified_at.eq(at));
+                match &how {
+                    Finish::Written { external_id, etag, base } => {
+                        let (state, due) = if again { (PENDING, Some(at)) } else { (WRITTEN, None) };
+                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                            .set((
+                                bc::state.eq(state),
+                                bc::due_at.eq(due),
+                                bc::external_id.eq(Some(external_id)),
+                                bc::etag.eq(etag),
+                                bc::base.eq(Some(serde_json::to_string(base).unwrap_or_default())),
+                                bc::written_version.eq(job.version),
+                                bc::error.eq(None::<String>),
+                                bc::attempts.eq(0),
+                                release
+                            ))
+                            .execute(cc)
+                            .await)?;
+                        history(&mut c, job.booking_id, "write", json!({"calendar": calendar, "external_id": external_id, "version": job.version}), at).await?;
                     }
-                    if job.attempts == 0 {
-                        history(&mut c, job.booking_id, "write failed", json!({"calendar": calendar, "error": error}), at).await?;
+                    Finish::Removed => {
+                        let (state, due) = if again { (PENDING, Some(at)) } else { (WRITTEN, None) };
+                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                            .set((
+                                bc::state.eq(state),
+                                bc::due_at.eq(due),
+                                bc::written_version.eq(job.version),
+                                bc::error.eq(None::<String>),
+                                bc::attempts.eq(0),
+                                bc::note.eq(Some("Deleted from the calendar.")),
+                                release
+                            ))
+                            .execute(cc)
+                            .await)?;
+                        history(&mut c, job.booking_id, "delete copy", json!({"calendar": calendar, "external_id": job.external_id}), at).await?;
+                    }
+                    Finish::Failed { error, retry_at, sent } => {
+                        let due = if again { Some(at) } else { *retry_at };
+                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                            .set((
+                                bc::state.eq(if again { PENDING } else { FAILED }),
+                                bc::due_at.eq(due),
+                                bc::error.eq(Some(error)),
+                                bc::attempts.eq(bc::attempts + 1),
+                                release
+                            ))
+                            .execute(cc)
+                            .await)?;
+                        if let Some(sent) = sent {
+                            let sent = serde_json::to_string(sent).unwrap_or_default();
+                            run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id)).set(bc::base.eq(Some(&sent))).execute(cc).await)?;
+                        }
+                        if job.attempts == 0 {
+                            history(&mut c, job.booking_id, "write failed", json!({"calendar": calendar, "error": error}), at).await?;
+                        }
+                    }
+                    Finish::Stale { error, external_id } => {
+                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                            .set((bc::state.eq(PENDING), bc::due_at.eq(None::<NaiveDateTime>), bc::error.eq(Some(error)), release))
+                            .execute(cc)
+                            .await)?;
+                        if let Some(id) = external_id {
+                            run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id)).set(bc::external_id.eq(Some(id))).execute(cc).await)?;
+                        }
+                    }
+                    Finish::Left { note } => {
+                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
+                            .set((
+                                bc::state.eq(if job.external_id.is_some() { WRITTEN } else { FAILED }),
+                                bc::due_at.eq(None::<NaiveDateTime>),
+                                bc::note.eq(Some(note)),
+                                release
+                            ))
+                            .execute(cc)
+                            .await)?;
                     }
                 }
-                Finish::Stale { error, external_id } => {
-                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
-                        .set((bc::state.eq(PENDING), bc::due_at.eq(None::<NaiveDateTime>), bc::error.eq(Some(error)), release))
-                        .execute(cc)
-                        .await)?;
-                    if let Some(id) = external_id {
-                        run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id)).set(bc::external_id.eq(Some(id))).execute(cc).await)?;
-                    }
-                }
-                Finish::Left { note } => {
-                    run!(&mut c, |cc| diesel::update(bc::table.find(job.copy_id))
-                        .set((bc::state.eq(if job.external_id.is_some() { WRITTEN } else { FAILED }), bc::due_at.eq(None::<NaiveDateTime>), bc::note.eq(Some(note)), release))
-                        .execute(cc)
-                        .await)?;
-                }
-            }
-            Ok::<(bool, Option<String>), Error>((again && !matches!(how, Finish::Left { .. } | Finish::Stale { .. }), provider))
+                Ok::<(bool, Option<String>), Error>((again && !matches!(how, Finish::Left { .. } | Finish::Stale { .. }), provider))
+            })
         })
-    })
-    .await?;
+        .await?;
     if let (Some(outcome), Some(t)) = (counted, provider.as_deref().and_then(IntegrationType::parse)) {
         crate::metrics::push_request(t, outcome);
     }
@@ -395,7 +501,15 @@ pub async fn in_calendar(c: &mut Conn<'_>, integration_id: i64) -> Result<Vec<Tr
 pub async fn accept(c: &mut Conn<'_>, copy_id: i64, etag: Option<&str>, base: &crate::domain::merge::Fields, version: i64) -> Result<()> {
     let base = serde_json::to_string(base).unwrap_or_default();
     run!(c, |cc| diesel::update(bc::table.find(copy_id))
-        .set((bc::state.eq(WRITTEN), bc::etag.eq(etag), bc::base.eq(Some(base)), bc::written_version.eq(version), bc::due_at.eq(None::<NaiveDateTime>), bc::error.eq(None::<String>), bc::modified_at.eq(now())))
+        .set((
+            bc::state.eq(WRITTEN),
+            bc::etag.eq(etag),
+            bc::base.eq(Some(base)),
+            bc::written_version.eq(version),
+            bc::due_at.eq(None::<NaiveDateTime>),
+            bc::error.eq(None::<String>),
+            bc::modified_at.eq(now())
+        ))
         .execute(cc)
         .await)?;
     Ok(())
@@ -430,7 +544,17 @@ pub async fn gone(c: &mut Conn<'_>, copy_id: i64, note: &str) -> Result<()> {
 pub async fn revive(c: &mut Conn<'_>, copy_id: i64) -> Result<()> {
     let at = now();
     run!(c, |cc| diesel::update(bc::table.find(copy_id))
-        .set((bc::state.eq(PENDING), bc::action.eq(PUT), bc::note.eq(None::<String>), bc::external_id.eq(None::<String>), bc::etag.eq(None::<String>), bc::client_key.eq(new_key()), bc::due_at.eq(Some(at)), bc::attempts.eq(0), bc::modified_at.eq(at)))
+        .set((
+            bc::state.eq(PENDING),
+            bc::action.eq(PUT),
+            bc::note.eq(None::<String>),
+            bc::external_id.eq(None::<String>),
+            bc::etag.eq(None::<String>),
+            bc::client_key.eq(new_key()),
+            bc::due_at.eq(Some(at)),
+            bc::attempts.eq(0),
+            bc::modified_at.eq(at)
+        ))
         .execute(cc)
         .await)?;
     Ok(())
@@ -439,7 +563,13 @@ pub async fn revive(c: &mut Conn<'_>, copy_id: i64) -> Result<()> {
 /// The confirmed bookings whose copies among `external_ids` are in `integration_id` and have
 /// time between `from` and `to`: what a sync deleting those events there would cancel under a
 /// policy that follows deletions. (title, start in UTC), earliest first.
-pub async fn would_cancel(c: &mut Conn<'_>, integration_id: i64, external_ids: &[String], from: NaiveDateTime, to: NaiveDateTime) -> Result<Vec<(String, NaiveDateTime)>> {
+pub async fn would_cancel(
+    c: &mut Conn<'_>,
+    integration_id: i64,
+    external_ids: &[String],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<(String, NaiveDateTime)>> {
     if external_ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::db::Conn;
 use crate::domain::availability::{self, Block, OUT_OF_DATE};
 use crate::domain::hours::week_of;
 use crate::domain::working_hours::{self, Rules};
 use crate::domain::{health, users, Result};
-use crate::db::Conn;
 
 /// One member over a range: their rules, what is busy, and their bookings counted per local day
 /// and week.
@@ -37,9 +37,15 @@ pub enum Reason {
     DayLimit(i64),
     WeekLimit(i64),
     /// Something busy in the way; `buffer`: only the time kept free around the meeting is.
-    Busy { block: Block, buffer: bool },
+    Busy {
+        block: Block,
+        buffer: bool,
+    },
     /// A fail-closed calendar out of date makes all the member's time busy.
-    Closed { block: Block, item: health::Item },
+    Closed {
+        block: Block,
+        item: health::Item,
+    },
 }
 
 impl Reason {
@@ -58,7 +64,15 @@ impl Reason {
                 } else {
                     format!("{}–{}", s.format("%Y-%m-%d %H:%M"), e.format("%Y-%m-%d %H:%M"))
                 };
-                let near = if *buffer { format!(", inside the time kept free around a meeting ({} min before, {} min after)", m.rules.buffer_before.num_minutes(), m.rules.buffer_after.num_minutes()) } else { String::new() };
+                let near = if *buffer {
+                    format!(
+                        ", inside the time kept free around a meeting ({} min before, {} min after)",
+                        m.rules.buffer_before.num_minutes(),
+                        m.rules.buffer_after.num_minutes()
+                    )
+                } else {
+                    String::new()
+                };
                 format!("busy {when} '{}' ({}){near}", block.summary, block.integration_name)
             }
             Reason::Closed { item, .. } => crate::domain::bookings::msg_fail_closed(item, m.user.tz(), Utc::now()),
@@ -67,7 +81,11 @@ impl Reason {
 }
 
 fn plural(n: i64) -> &'static str {
-    if n == 1 { "booking" } else { "bookings" }
+    if n == 1 {
+        "booking"
+    } else {
+        "bookings"
+    }
 }
 
 /// The range a member's busy time and bookings are read over: widened by the longest buffers,
@@ -170,7 +188,12 @@ impl Member {
         let mut forbidden: Vec<(i64, i64)> = self.busy.iter().map(|b| (b.start.timestamp() - after - len + 1, b.end.timestamp() + before - 1)).collect();
         // A full day or week rules out its starts.
         let tz = r.hours.tz;
-        let local_day = |d: NaiveDate| (crate::domain::hours::resolve(tz, d.and_time(chrono::NaiveTime::MIN)).timestamp(), crate::domain::hours::resolve(tz, (d + Duration::days(1)).and_time(chrono::NaiveTime::MIN)).timestamp() - 1);
+        let local_day = |d: NaiveDate| {
+            (
+                crate::domain::hours::resolve(tz, d.and_time(chrono::NaiveTime::MIN)).timestamp(),
+                crate::domain::hours::resolve(tz, (d + Duration::days(1)).and_time(chrono::NaiveTime::MIN)).timestamp() - 1,
+            )
+        };
         if let Some(n) = r.per_day {
             forbidden.extend(self.per_day.iter().filter(|(_, c)| **c >= n).map(|(d, _)| local_day(*d)));
         }
@@ -290,7 +313,11 @@ fn intersect(x: &[(i64, i64)], y: &[(i64, i64)]) -> Vec<(i64, i64)> {
         if a <= b {
             out.push((a, b));
         }
-        if x[i].1 < y[j].1 { i += 1 } else { j += 1 }
+        if x[i].1 < y[j].1 {
+            i += 1
+        } else {
+            j += 1
+        }
     }
     out
 }

@@ -4,9 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::{Actor, is_unique_violation, now, users, Error, FieldMessage, Report, Result};
 use crate::db::schema::{team_members as tm, teams as t, users as u};
 use crate::db::Conn;
+use crate::domain::{is_unique_violation, now, users, Actor, Error, FieldMessage, Report, Result};
 use crate::run;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -38,7 +38,11 @@ pub struct Patch {
 }
 
 fn admin(actor: Actor) -> Result<()> {
-    if actor.is_admin { Ok(()) } else { Err(Error::Forbidden(MSG_ADMIN_ONLY.into())) }
+    if actor.is_admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(MSG_ADMIN_ONLY.into()))
+    }
 }
 
 async fn members_of(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<(i64, users::User)>> {
@@ -86,13 +90,13 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor) -> Result<Vec<Team>> {
 /// A team by name (ignoring case), if the actor may see it (an admin, or one of its members).
 pub async fn get(conn: &mut Conn<'_>, actor: Actor, name: &str) -> Result<Team> {
     let key = name.trim().to_lowercase();
-    let rows: Vec<Row> = run!(conn, |c| t::table
-        .filter(lower(t::name).eq(&key))
-        .select((t::id, t::name, t::created_at, t::modified_at))
-        .load(c)
-        .await)?;
+    let rows: Vec<Row> = run!(conn, |c| t::table.filter(lower(t::name).eq(&key)).select((t::id, t::name, t::created_at, t::modified_at)).load(c).await)?;
     let team = assemble(conn, rows).await?.pop().ok_or(Error::NotFound)?;
-    if actor.is_admin || team.members.iter().any(|m| m.id == actor.user_id) { Ok(team) } else { Err(Error::NotFound) }
+    if actor.is_admin || team.members.iter().any(|m| m.id == actor.user_id) {
+        Ok(team)
+    } else {
+        Err(Error::NotFound)
+    }
 }
 
 /// Checks a name and the members' emails; answers the members' ids.
@@ -116,7 +120,11 @@ async fn check(conn: &mut Conn<'_>, name: Option<&str>, members: Option<&[String
             None => errors.push(FieldMessage::new("members", format!("There is no user with the email '{}'.", email.trim()))),
         }
     }
-    if errors.is_empty() { Ok(ids) } else { Err(Error::Invalid(Report::errors(errors))) }
+    if errors.is_empty() {
+        Ok(ids)
+    } else {
+        Err(Error::Invalid(Report::errors(errors)))
+    }
 }
 
 fn taken(name: &str) -> Error {

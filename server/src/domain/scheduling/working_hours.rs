@@ -8,10 +8,10 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::hours::{self, Hours, HoursText};
-use crate::domain::{Actor, now, users, Error, FieldMessage, Report, Result};
 use crate::db::schema::{availability_settings as s, date_overrides as o};
 use crate::db::Conn;
+use crate::domain::hours::{self, Hours, HoursText};
+use crate::domain::{now, users, Actor, Error, FieldMessage, Report, Result};
 use crate::run;
 
 /// A member's settings as they are entered and shown.
@@ -30,7 +30,15 @@ pub struct Settings {
 impl Settings {
     /// What a member without settings has: any time, no rules, in their profile's zone.
     pub fn none(user: &users::User) -> Settings {
-        Settings { time_zone: user.time_zone.clone(), working_hours: None, buffer_before_minutes: 0, buffer_after_minutes: 0, minimum_notice_minutes: 0, max_bookings_per_day: None, max_bookings_per_week: None }
+        Settings {
+            time_zone: user.time_zone.clone(),
+            working_hours: None,
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 0,
+            minimum_notice_minutes: 0,
+            max_bookings_per_day: None,
+            max_bookings_per_week: None,
+        }
     }
 }
 
@@ -47,7 +55,14 @@ pub struct Rules {
 
 impl Rules {
     pub fn any_time(tz: Tz) -> Rules {
-        Rules { hours: Hours::any_time(tz), buffer_before: Duration::zero(), buffer_after: Duration::zero(), notice: Duration::zero(), per_day: None, per_week: None }
+        Rules {
+            hours: Hours::any_time(tz),
+            buffer_before: Duration::zero(),
+            buffer_after: Duration::zero(),
+            notice: Duration::zero(),
+            per_day: None,
+            per_week: None,
+        }
     }
 }
 
@@ -79,7 +94,15 @@ fn of_row(r: SettingsRow) -> Settings {
 
 macro_rules! settings_columns {
     () => {
-        (s::time_zone, s::working_hours, s::buffer_before_minutes, s::buffer_after_minutes, s::minimum_notice_minutes, s::max_bookings_per_day, s::max_bookings_per_week)
+        (
+            s::time_zone,
+            s::working_hours,
+            s::buffer_before_minutes,
+            s::buffer_after_minutes,
+            s::minimum_notice_minutes,
+            s::max_bookings_per_day,
+            s::max_bookings_per_week,
+        )
     };
 }
 
@@ -130,7 +153,11 @@ pub fn check(new: &Settings) -> Result<()> {
     minutes("minimum_notice_minutes", new.minimum_notice_minutes, MAX_NOTICE, &mut errors);
     limit("max_bookings_per_day", new.max_bookings_per_day, &mut errors);
     limit("max_bookings_per_week", new.max_bookings_per_week, &mut errors);
-    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(Report::errors(errors))) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(Report::errors(errors)))
+    }
 }
 
 /// Replaces a member's settings (checked first: refused ones change nothing).
@@ -167,7 +194,8 @@ pub async fn overrides(conn: &mut Conn<'_>, actor: Actor, email: &str) -> Result
     let user = member(conn, actor, email).await?;
     let id = user.id;
     let rows: Vec<(String, String)> = run!(conn, |c| o::table.filter(o::user_id.eq(id)).order(o::day).select((o::day, o::hours)).load(c).await)?;
-    let list = rows.into_iter().filter_map(|(d, h)| Some((NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()?, serde_json::from_str(&h).unwrap_or_default()))).collect();
+    let list =
+        rows.into_iter().filter_map(|(d, h)| Some((NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()?, serde_json::from_str(&h).unwrap_or_default()))).collect();
     Ok((user, list))
 }
 
@@ -183,7 +211,13 @@ pub async fn put_override(conn: &mut Conn<'_>, actor: Actor, email: &str, date: 
     let text = serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into());
     let (id, key, at) = (user.id, day.to_string(), now());
     let values = (o::user_id.eq(id), o::day.eq(&key), o::hours.eq(&text), o::modified_at.eq(at));
-    run!(conn, |c| diesel::insert_into(o::table).values(values).on_conflict((o::user_id, o::day)).do_update().set((o::hours.eq(&text), o::modified_at.eq(at))).execute(c).await)?;
+    run!(conn, |c| diesel::insert_into(o::table)
+        .values(values)
+        .on_conflict((o::user_id, o::day))
+        .do_update()
+        .set((o::hours.eq(&text), o::modified_at.eq(at)))
+        .execute(c)
+        .await)?;
     Ok((day, entries))
 }
 
@@ -193,7 +227,11 @@ pub async fn delete_override(conn: &mut Conn<'_>, actor: Actor, email: &str, dat
     let key = parse_date(date)?.to_string();
     let id = user.id;
     let n = run!(conn, |c| diesel::delete(o::table.filter(o::user_id.eq(id).and(o::day.eq(&key)))).execute(c).await)?;
-    if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    if n == 0 {
+        Err(Error::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// The rules of each of `users` with the overrides of dates in [first, last]: one query each
@@ -203,11 +241,8 @@ pub async fn rules(conn: &mut Conn<'_>, users: &[users::User], first: NaiveDate,
     let ids2 = ids.clone();
     let rows: Vec<(i64, SettingsRow)> = run!(conn, |c| s::table.filter(s::user_id.eq_any(&ids)).select((s::user_id, settings_columns!())).load(c).await)?;
     let (lo, hi) = (first.to_string(), last.to_string());
-    let days: Vec<(i64, String, String)> = run!(conn, |c| o::table
-        .filter(o::user_id.eq_any(&ids2).and(o::day.ge(&lo)).and(o::day.le(&hi)))
-        .select((o::user_id, o::day, o::hours))
-        .load(c)
-        .await)?;
+    let days: Vec<(i64, String, String)> =
+        run!(conn, |c| o::table.filter(o::user_id.eq_any(&ids2).and(o::day.ge(&lo)).and(o::day.le(&hi))).select((o::user_id, o::day, o::hours)).load(c).await)?;
     let mut by_user: HashMap<i64, BTreeMap<NaiveDate, Vec<hours::Interval>>> = HashMap::new();
     for (id, d, h) in days {
         if let Ok(d) = NaiveDate::parse_from_str(&d, "%Y-%m-%d") {

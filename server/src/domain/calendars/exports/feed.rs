@@ -102,7 +102,8 @@ pub async fn signature(conn: &mut Conn<'_>, link: &Link) -> Result<String> {
     }
     if link.include_bookings {
         use crate::db::schema::bookings as b;
-        let changed: Option<NaiveDateTime> = run!(conn, |c| b::table.filter(b::user_id.eq(link.user_id)).select(diesel::dsl::max(b::modified_at)).first(c).await)?;
+        let changed: Option<NaiveDateTime> =
+            run!(conn, |c| b::table.filter(b::user_id.eq(link.user_id)).select(diesel::dsl::max(b::modified_at)).first(c).await)?;
         h.update(format!("bookings:{changed:?}"));
     }
     Ok(hex::encode(h.finalize()))
@@ -137,8 +138,22 @@ pub async fn render(conn: &mut Conn<'_>, link: &Link) -> Result<Feed> {
                 .filter(es::integration_id.eq_any(&ids))
                 .order((es::integration_id, es::uid))
                 .select((
-                    es::integration_id, es::uid, es::summary, es::description, es::location, es::organizer, es::attendees, es::recurrence,
-                    es::tzid, es::status, es::transparent, es::sequence, es::modified_at, es::start_at, es::end_at, es::all_day,
+                    es::integration_id,
+                    es::uid,
+                    es::summary,
+                    es::description,
+                    es::location,
+                    es::organizer,
+                    es::attendees,
+                    es::recurrence,
+                    es::tzid,
+                    es::status,
+                    es::transparent,
+                    es::sequence,
+                    es::modified_at,
+                    es::start_at,
+                    es::end_at,
+                    es::all_day,
                 ))
                 .load(c)
                 .await)?;
@@ -232,7 +247,9 @@ fn zone_of(s: &SeriesRow, instances: &[&InstanceRow]) -> Option<Tz> {
 fn time(w: When, tz: Option<Tz>) -> DatePerhapsTime {
     match (w, tz) {
         (When::Date(d), _) => DatePerhapsTime::Date(d),
-        (When::At(t), Some(z)) => DatePerhapsTime::DateTime(CalendarDateTime::WithTimezone { date_time: t.with_timezone(&z).naive_local(), tzid: z.name().to_string() }),
+        (When::At(t), Some(z)) => {
+            DatePerhapsTime::DateTime(CalendarDateTime::WithTimezone { date_time: t.with_timezone(&z).naive_local(), tzid: z.name().to_string() })
+        }
         (When::At(t), None) => DatePerhapsTime::DateTime(CalendarDateTime::Utc(t)),
     }
 }
@@ -410,10 +427,8 @@ fn private(cal: &mut Calendar, series: &[SeriesRow], instances: &[InstanceRow]) 
     let ahead = Utc::now().year() + 10;
     let mut names: Vec<_> = first_year.into_iter().collect();
     names.sort();
-    let timezones: String = names
-        .into_iter()
-        .filter_map(|(name, year)| Some(super::zones::vtimezone(name.parse::<Tz>().ok()?, year.max(1970), ahead.max(year))))
-        .collect();
+    let timezones: String =
+        names.into_iter().filter_map(|(name, year)| Some(super::zones::vtimezone(name.parse::<Tz>().ok()?, year.max(1970), ahead.max(year)))).collect();
     (n, timezones)
 }
 

@@ -9,9 +9,13 @@ use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::domain::{audit, Actor, integrations::{self as ig}, now, users, Error, Result};
 use crate::db::schema::{calendar_integrations as ci, export_links as el, users as u};
 use crate::db::Conn;
+use crate::domain::{
+    audit,
+    integrations::{self as ig},
+    now, users, Actor, Error, Result,
+};
 use crate::run;
 use crate::sessions::sha256_hex;
 
@@ -73,11 +77,35 @@ pub struct Served {
     pub signature: String,
 }
 
-type Row = (i64, i64, String, String, Option<String>, bool, String, NaiveDateTime, Option<NaiveDateTime>, String, (Option<String>, Option<NaiveDateTime>, Option<String>));
+type Row = (
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    String,
+    (Option<String>, Option<NaiveDateTime>, Option<String>),
+);
 
 macro_rules! link_columns {
     () => {
-        (el::id, el::user_id, u::email, el::kind, el::integrations, el::include_bookings, el::prefix, el::created_at, el::last_fetched_at, el::token_hash, (el::etag, el::changed_at, el::signature))
+        (
+            el::id,
+            el::user_id,
+            u::email,
+            el::kind,
+            el::integrations,
+            el::include_bookings,
+            el::prefix,
+            el::created_at,
+            el::last_fetched_at,
+            el::token_hash,
+            (el::etag, el::changed_at, el::signature),
+        )
     };
 }
 
@@ -117,7 +145,8 @@ pub struct NewLink {
 pub async fn create(conn: &mut Conn<'_>, actor: Actor, new: NewLink, by: &audit::By) -> Result<(Link, String)> {
     let owner = users::subject(conn, actor, new.user.as_deref(), ig::MSG_OWN_ONLY).await?;
     let kind = Kind::parse(&new.kind).ok_or_else(|| Error::invalid("kind", format!("Kind '{}' is not one of private, freebusy.", new.kind.trim())))?;
-    let chosen: Option<Vec<String>> = new.integrations.map(|v| v.into_iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect()).filter(|v: &Vec<String>| !v.is_empty());
+    let chosen: Option<Vec<String>> =
+        new.integrations.map(|v| v.into_iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect()).filter(|v: &Vec<String>| !v.is_empty());
     if let Some(names) = &chosen {
         if names.len() > MAX_CHOSEN {
             return Err(Error::invalid("integrations", format!("A link can name at most {MAX_CHOSEN} calendars; leave the list out for all of them.")));
@@ -150,7 +179,8 @@ pub async fn create(conn: &mut Conn<'_>, actor: Actor, new: NewLink, by: &audit:
         .get_result(c)
         .await)?;
     let link = get(conn, actor, id).await?;
-    let detail = format!("{} link {}… for {}", kind.as_str(), link.prefix, link.integrations.as_ref().map(|v| v.join(", ")).unwrap_or_else(|| "all calendars".into()));
+    let detail =
+        format!("{} link {}… for {}", kind.as_str(), link.prefix, link.integrations.as_ref().map(|v| v.join(", ")).unwrap_or_else(|| "all calendars".into()));
     audit::record(conn, audit::Kind::ExportCreated, by, Some(&link.user), &detail).await?;
     Ok((link, token))
 }
@@ -171,7 +201,8 @@ pub async fn get(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Link> {
 /// A user's links, newest first.
 pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>) -> Result<Vec<Link>> {
     let owner = users::subject(conn, actor, user, ig::MSG_OWN_ONLY).await?;
-    let rows: Vec<Row> = run!(conn, |c| el::table.inner_join(u::table).filter(el::user_id.eq(owner.id)).order(el::id.desc()).select(link_columns!()).load(c).await)?;
+    let rows: Vec<Row> =
+        run!(conn, |c| el::table.inner_join(u::table).filter(el::user_id.eq(owner.id)).order(el::id.desc()).select(link_columns!()).load(c).await)?;
     Ok(rows.into_iter().map(of_row).collect())
 }
 
@@ -186,7 +217,13 @@ pub async fn delete(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &audit::By) 
 /// The link a token opens, if any (and notes when it was fetched, at most once a minute).
 pub async fn open(conn: &mut Conn<'_>, token: &str) -> Result<Option<Link>> {
     let hash = sha256_hex(token);
-    let row: Option<Row> = run!(conn, |c| el::table.inner_join(u::table).filter(el::token_hash.eq(&hash).and(u::disabled.eq(false))).select(link_columns!()).first(c).await.optional())?;
+    let row: Option<Row> = run!(conn, |c| el::table
+        .inner_join(u::table)
+        .filter(el::token_hash.eq(&hash).and(u::disabled.eq(false)))
+        .select(link_columns!())
+        .first(c)
+        .await
+        .optional())?;
     let Some(link) = row.map(of_row) else { return Ok(None) };
     let at = now();
     if link.last_fetched_at.is_none_or(|t| at - t > chrono::Duration::minutes(1)) {

@@ -36,7 +36,11 @@ fn changes(tz: Tz, from_year: i32, to_year: i32) -> Vec<Change> {
             let at_second = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if state(tz, at_second(mid)) == before { lo = mid } else { hi = mid }
+                if state(tz, at_second(mid)) == before {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
             }
             out.push(Change { at: at_second(hi), from: before.0, to: after.0, dst: after.1, name: after.2.clone() });
         }
@@ -102,7 +106,10 @@ mod tests {
         assert_eq!((c[0].from, c[0].to, c[0].dst, c[0].name.as_str()), (3600, 7200, true, "CEST"));
         assert_eq!(c[1].at.to_rfc3339(), "2026-10-25T01:00:00+00:00");
         let text = vtimezone(chrono_tz::Europe::Berlin, 2026, 2027);
-        assert!(text.contains("BEGIN:DAYLIGHT\r\nDTSTART:20260329T020000\r\nRDATE:20270328T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\n"), "{text}");
+        assert!(
+            text.contains("BEGIN:DAYLIGHT\r\nDTSTART:20260329T020000\r\nRDATE:20270328T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\n"),
+            "{text}"
+        );
         assert!(text.contains("DTSTART:20261025T030000\r\nRDATE:20271031T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100"), "{text}");
         let decades = vtimezone(chrono_tz::Europe::Berlin, 1996, 2036);
         assert!(decades.lines().all(|l| l.len() <= 75), "a line over 75 octets:\n{decades}");

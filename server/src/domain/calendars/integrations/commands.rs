@@ -223,10 +223,7 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
             }
             if draft.ical_url != current_url {
                 let (shown, sealed) = seal_url(&keys, &current.name, draft.ical_url.as_deref());
-                run!(c, |cc| diesel::update(ci::table.find(current.id))
-                    .set((ci::ical_url.eq(&shown), ci::ical_url_secret.eq(&sealed)))
-                    .execute(cc)
-                    .await)?;
+                run!(c, |cc| diesel::update(ci::table.find(current.id)).set((ci::ical_url.eq(&shown), ci::ical_url_secret.eq(&sealed))).execute(cc).await)?;
             }
             let mut messages = checked.messages;
             if draft.is_primary && draft.is_active {
@@ -249,9 +246,21 @@ pub async fn update(conn: &mut Conn<'_>, keys: &Keyring, actor: Actor, name: &st
 /// `free_title_patterns`, `own_addresses`), in [from, to), without saving anything: the
 /// record, the rules and addresses as they would be saved, and the preview. Unreadable input
 /// is refused with a message per field, as a save would.
-pub async fn preview_busy(conn: &mut Conn<'_>, actor: Actor, name: &str, patch: &Patch, from: NaiveDateTime, to: NaiveDateTime) -> Result<(Integration, Draft, crate::domain::busy_rules::Preview)> {
+pub async fn preview_busy(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    name: &str,
+    patch: &Patch,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<(Integration, Draft, crate::domain::busy_rules::Preview)> {
     let current = get(conn, actor, name).await?;
-    let only = Patch { busy_rules: patch.busy_rules.clone(), free_title_patterns: patch.free_title_patterns.clone(), own_addresses: patch.own_addresses.clone(), ..Patch::default() };
+    let only = Patch {
+        busy_rules: patch.busy_rules.clone(),
+        free_title_patterns: patch.free_title_patterns.clone(),
+        own_addresses: patch.own_addresses.clone(),
+        ..Patch::default()
+    };
     let (draft, errors) = rules::apply(current.draft(), &only, false, current.tz());
     if !errors.is_empty() {
         return Err(Error::Invalid(Report { errors, warnings: Vec::new() }));
@@ -286,7 +295,12 @@ pub async fn make_read_only(conn: &mut Conn<'_>, id: i64, message: &str) -> Resu
         Box::pin(async move {
             let before = get_by_id(&mut c, id).await?;
             run!(&mut c, |cc| diesel::update(ci::table.find(id))
-                .set((ci::sync_direction.eq(SyncDirection::OneWay.as_str()), ci::sync_error_log.eq(Some(&message)), ci::version.eq(ci::version + 1), ci::modified_at.eq(now())))
+                .set((
+                    ci::sync_direction.eq(SyncDirection::OneWay.as_str()),
+                    ci::sync_error_log.eq(Some(&message)),
+                    ci::version.eq(ci::version + 1),
+                    ci::modified_at.eq(now())
+                ))
                 .execute(cc)
                 .await)?;
             let after = get_by_id(&mut c, id).await?;

@@ -47,7 +47,16 @@ pub async fn who(c: &mut Conn<'_>, actor: Actor) -> Result<String> {
 }
 
 /// One history row of a record: `before` and `after` (either may be absent), when they differ.
-pub async fn record(c: &mut Conn<'_>, id: i64, name: &str, action: &'static str, who: &str, before: Option<&Integration>, after: Option<&Integration>, at: NaiveDateTime) -> Result<()> {
+pub async fn record(
+    c: &mut Conn<'_>,
+    id: i64,
+    name: &str,
+    action: &'static str,
+    who: &str,
+    before: Option<&Integration>,
+    after: Option<&Integration>,
+    at: NaiveDateTime,
+) -> Result<()> {
     let (before, after) = (before.map(settings), after.map(settings));
     if before.is_some() && before == after {
         return Ok(());

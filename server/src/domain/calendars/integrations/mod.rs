@@ -4,30 +4,32 @@ pub mod history;
 pub mod limits;
 pub mod rules;
 
-pub use rules::{split_addresses, Checked, Draft, Facts, Patch, SecretChange};
 use crate::busy::{Owner, Rules};
+pub use rules::{split_addresses, Checked, Draft, Facts, Patch, SecretChange};
 pub use vocab::{ConflictPolicy, IntegrationType, StalePolicy, SyncDirection, SyncStatus};
 
+use crate::domain::Actor;
 use crate::domain::{is_unique_violation, now, users, Error, FieldMessage, Report, Result, Warning};
 use crate::{
     crypto::{Keyring, Secret},
-    db::{schema::{calendar_integrations as ci, integration_counters, sync_states as ss, users as u}, Conn},
+    db::{
+        schema::{calendar_integrations as ci, integration_counters, sync_states as ss, users as u},
+        Conn,
+    },
     run,
 };
 use chrono::NaiveDateTime;
-use crate::domain::Actor;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-mod secrets;
-mod primary;
 mod commands;
-pub use secrets::*;
-pub use primary::*;
+mod primary;
+mod secrets;
 pub use commands::*;
+pub use primary::*;
+pub use secrets::*;
 
 pub const MSG_OWN_ONLY: &str = "You can only manage your own calendars.";
-pub const MSG_CONCURRENT: &str =
-    "This calendar was changed elsewhere since you opened it. Reload to see the changes.";
+pub const MSG_CONCURRENT: &str = "This calendar was changed elsewhere since you opened it. Reload to see the changes.";
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = ci)]
@@ -172,10 +174,9 @@ impl Integration {
     pub fn feed_url(&self, keys: &Keyring) -> Result<Option<String>> {
         match &self.sealed_url {
             None => Ok(None),
-            Some(sealed) => keys
-                .decrypt(sealed, &context(URL_COLUMN, &self.name))
-                .map(|s| Some(s.expose().to_string()))
-                .map_err(|e| Error::Internal(e.to_string())),
+            Some(sealed) => {
+                keys.decrypt(sealed, &context(URL_COLUMN, &self.name)).map(|s| Some(s.expose().to_string())).map_err(|e| Error::Internal(e.to_string()))
+            }
         }
     }
 
@@ -369,26 +370,13 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, filter: &Filter) -> Result<
 }
 
 async fn load_row(conn: &mut Conn<'_>, name: &str) -> Result<Option<Joined>> {
-    Ok(run!(conn, |c| ci::table
-        .inner_join(u::table)
-        .left_join(ss::table)
-        .filter(ci::name.eq(name))
-        .select(joined!())
-        .first::<Joined>(c)
-        .await
-        .optional())?)
+    Ok(run!(conn, |c| ci::table.inner_join(u::table).left_join(ss::table).filter(ci::name.eq(name)).select(joined!()).first::<Joined>(c).await.optional())?)
 }
 
 /// A record by id, for the system (the sync engine); no permission check.
 pub async fn get_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Integration> {
-    let found: Option<Joined> = run!(conn, |c| ci::table
-        .inner_join(u::table)
-        .left_join(ss::table)
-        .filter(ci::id.eq(id))
-        .select(joined!())
-        .first::<Joined>(c)
-        .await
-        .optional())?;
+    let found: Option<Joined> =
+        run!(conn, |c| ci::table.inner_join(u::table).left_join(ss::table).filter(ci::id.eq(id)).select(joined!()).first::<Joined>(c).await.optional())?;
     found.map(Integration::from_joined).ok_or(Error::NotFound)
 }
 

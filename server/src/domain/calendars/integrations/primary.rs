@@ -21,11 +21,7 @@ pub(super) async fn unmark_others(conn: &mut Conn<'_>, user_id: i64, keep: i64, 
     let states: &[bool] = if only_inactive { &[false] } else { &[false, true] };
     macro_rules! others {
         () => {
-            ci::table
-                .filter(ci::user_id.eq(user_id))
-                .filter(ci::is_primary.eq(true))
-                .filter(ci::id.ne(keep))
-                .filter(ci::is_active.eq_any(states))
+            ci::table.filter(ci::user_id.eq(user_id)).filter(ci::is_primary.eq(true)).filter(ci::id.ne(keep)).filter(ci::is_active.eq_any(states))
         };
     }
     let names: Vec<String> = run!(conn, |c| others!().select(ci::integration_name).order(ci::id).load::<String>(c).await)?;

@@ -5,9 +5,13 @@
 //! lays it over the current state (or the defaults) and reports values that cannot be read;
 //! [`check`] then applies the rules, given the facts only the database knows ([`Facts`]).
 use super::limits::*;
-use vocab::{ConflictPolicy, IntegrationType, StalePolicy, SyncDirection};
-use crate::{busy::Rules, crypto::Secret, domain::{FieldMessage, Report, Warning}};
+use crate::{
+    busy::Rules,
+    crypto::Secret,
+    domain::{FieldMessage, Report, Warning},
+};
 use chrono::{NaiveDateTime, TimeZone};
+use vocab::{ConflictPolicy, IntegrationType, StalePolicy, SyncDirection};
 
 /// Raw input: `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
@@ -209,10 +213,8 @@ pub fn apply(mut draft: Draft, patch: &Patch, is_new: bool, tz: chrono_tz::Tz) -
     match &patch.sync_direction {
         Some(d) if !d.trim().is_empty() => match SyncDirection::parse(d) {
             Some(d) => draft.sync_direction = d,
-            None => errors.push(FieldMessage::new(
-                "sync_direction",
-                format!("Sync Direction '{}' is not one of One-way (Read Only), Two-way (Read & Write).", d.trim()),
-            )),
+            None => errors
+                .push(FieldMessage::new("sync_direction", format!("Sync Direction '{}' is not one of One-way (Read Only), Two-way (Read & Write).", d.trim()))),
         },
         // A new calendar without a direction: iCal is read-only, the others two-way.
         _ if is_new => {
@@ -251,7 +253,10 @@ pub fn apply(mut draft: Draft, patch: &Patch, is_new: bool, tz: chrono_tz::Tz) -
         Some("") | None => {}
         Some(p) => match ConflictPolicy::parse(p) {
             Some(p) => draft.conflict_policy = p,
-            None => errors.push(FieldMessage::new("conflict_policy", format!("Conflict Policy '{p}' is not one of last-write-wins, prefer-calsync, prefer-calendar, ask."))),
+            None => errors.push(FieldMessage::new(
+                "conflict_policy",
+                format!("Conflict Policy '{p}' is not one of last-write-wins, prefer-calsync, prefer-calendar, ask."),
+            )),
         },
     }
     if let Some(changes) = &patch.busy_rules {
@@ -268,7 +273,8 @@ pub fn apply(mut draft: Draft, patch: &Patch, is_new: bool, tz: chrono_tz::Tz) -
     }
     if let Some(raw) = &patch.own_addresses {
         let given = split_addresses(raw);
-        let bad: Vec<FieldMessage> = given.iter().filter(|a| !looks_like_address(a)).map(|a| FieldMessage::new("own_addresses", format!("'{a}' is not an email address."))).collect();
+        let bad: Vec<FieldMessage> =
+            given.iter().filter(|a| !looks_like_address(a)).map(|a| FieldMessage::new("own_addresses", format!("'{a}' is not an email address."))).collect();
         if given.len() > MAX_ADDRESSES {
             errors.push(FieldMessage::new("own_addresses", format!("At most {MAX_ADDRESSES} addresses; {} were given.", given.len())));
         } else if bad.is_empty() {
@@ -331,8 +337,7 @@ pub const MSG_NAME_REQUIRED: &str = "Integration Name is required.";
 pub const MSG_TYPE_REQUIRED: &str = "Integration Type is required.";
 pub const MSG_URL_REQUIRED: &str = "iCal URL is required for iCal integration type.";
 pub const MSG_URL_SCHEME: &str = "iCal URL must start with http://, https://, or webcal://";
-pub const MSG_ICAL_TWO_WAY: &str =
-    "Warning: iCal integrations typically support only one-way (read-only) sync. Two-way sync may not work as expected.";
+pub const MSG_ICAL_TWO_WAY: &str = "Warning: iCal integrations typically support only one-way (read-only) sync. Two-way sync may not work as expected.";
 pub const MSG_PAST_NEGATIVE: &str = "Sync Past Days cannot be negative. Use 0 for no past sync.";
 pub const MSG_PAST_MAX: &str = "Sync Past Days cannot exceed 365 days (1 year).";
 pub const MSG_FUTURE_MIN: &str = "Sync Future Days must be greater than 0.";
@@ -399,9 +404,7 @@ pub fn check(draft: &mut Draft, facts: &Facts, parse_errors: Vec<FieldMessage>) 
 
     // 3. Type requirements
     match draft.integration_type {
-        None if !has_error(&errors, "integration_type") => {
-            errors.push(FieldMessage::new("integration_type", MSG_TYPE_REQUIRED))
-        }
+        None if !has_error(&errors, "integration_type") => errors.push(FieldMessage::new("integration_type", MSG_TYPE_REQUIRED)),
         None => {}
         Some(IntegrationType::Ical) => {
             match draft.ical_url.as_deref() {
@@ -510,7 +513,9 @@ pub fn url_problem(url: &str) -> Option<String> {
     // What the fetcher will make of it: an address it cannot parse fails every sync.
     match crate::providers::fetch::feed_url(url) {
         Ok(_) => None,
-        Err(crate::providers::fetch::FetchError::InvalidUrl(reason)) => Some(format!("iCal URL is not a valid address ({reason}). Copy the feed's address again.")),
+        Err(crate::providers::fetch::FetchError::InvalidUrl(reason)) => {
+            Some(format!("iCal URL is not a valid address ({reason}). Copy the feed's address again."))
+        }
         Err(other) => Some(other.to_string()),
     }
 }

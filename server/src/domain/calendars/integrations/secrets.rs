@@ -45,7 +45,11 @@ pub fn mask_url(url: &str) -> String {
     let segments: Vec<&str> = u.path_segments().map(|s| s.filter(|p| !p.is_empty()).collect()).unwrap_or_default();
     let tail = match segments.last() {
         Some(last) if last.len() <= 20 && last.contains('.') => {
-            if segments.len() > 1 { format!("/…/{last}") } else { format!("/{last}") }
+            if segments.len() > 1 {
+                format!("/…/{last}")
+            } else {
+                format!("/{last}")
+            }
         }
         Some(_) => "/…".to_string(),
         None => String::new(),
@@ -67,10 +71,7 @@ pub async fn seal_plain_feed_urls(conn: &mut Conn<'_>, keys: &Keyring) -> Result
                 .await)?;
             for (id, name, url) in &plain {
                 let (shown, sealed) = seal_url(&keys, name, Some(url));
-                run!(c, |cc| diesel::update(ci::table.find(*id))
-                    .set((ci::ical_url.eq(&shown), ci::ical_url_secret.eq(&sealed)))
-                    .execute(cc)
-                    .await)?;
+                run!(c, |cc| diesel::update(ci::table.find(*id)).set((ci::ical_url.eq(&shown), ci::ical_url_secret.eq(&sealed))).execute(cc).await)?;
             }
             Ok(plain.len())
         })
@@ -80,7 +81,14 @@ pub async fn seal_plain_feed_urls(conn: &mut Conn<'_>, keys: &Keyring) -> Result
 
 /// The spec's token fields of the calendars connected through account `account_id` follow
 /// its tokens (call inside the transaction that stores them).
-pub(crate) async fn mirror_tokens(c: &mut Conn<'_>, keys: &Keyring, account_id: i64, access: &Secret, refresh: Option<&Secret>, expiry: Option<NaiveDateTime>) -> Result<()> {
+pub(crate) async fn mirror_tokens(
+    c: &mut Conn<'_>,
+    keys: &Keyring,
+    account_id: i64,
+    access: &Secret,
+    refresh: Option<&Secret>,
+    expiry: Option<NaiveDateTime>,
+) -> Result<()> {
     let names: Vec<(i64, String)> = run!(c, |cc| ci::table.filter(ci::account_id.eq(Some(account_id))).select((ci::id, ci::name)).load(cc).await)?;
     for (id, name) in names {
         let sealed = keys.encrypt(access, &context("access_token", &name));

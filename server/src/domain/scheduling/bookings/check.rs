@@ -13,7 +13,8 @@ pub(super) fn instant(field: &str, label: &str, value: &str, tz: Tz, errors: &mu
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Some(t.with_timezone(&Utc));
     }
-    let naive = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"].iter().find_map(|f| NaiveDateTime::parse_from_str(value, f).ok());
+    let naive =
+        ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"].iter().find_map(|f| NaiveDateTime::parse_from_str(value, f).ok());
     let Some(naive) = naive else {
         errors.push(FieldMessage::new(field, format!("{label} '{value}' is not a time such as 2026-12-02 10:00 or 2026-12-02T09:00:00Z.")));
         return None;
@@ -22,7 +23,10 @@ pub(super) fn instant(field: &str, label: &str, value: &str, tz: Tz, errors: &mu
         chrono::LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
         chrono::LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
         chrono::LocalResult::None => {
-            errors.push(FieldMessage::new(field, format!("{} does not exist in {}: the clocks go forward then. Choose another time.", naive.format("%Y-%m-%d %H:%M"), tz.name())));
+            errors.push(FieldMessage::new(
+                field,
+                format!("{} does not exist in {}: the clocks go forward then. Choose another time.", naive.format("%Y-%m-%d %H:%M"), tz.name()),
+            ));
             None
         }
     }
@@ -32,7 +36,10 @@ pub(super) fn instant(field: &str, label: &str, value: &str, tz: Tz, errors: &mu
 pub(super) fn check_rule(rule: &str, start: DateTime<Utc>, errors: &mut Vec<FieldMessage>) -> Option<String> {
     let rule = rule.trim();
     let Some(body) = rule.strip_prefix("RRULE:").filter(|b| !b.trim().is_empty() && !b.contains('\n') && !b.contains('\r')) else {
-        errors.push(FieldMessage::new("recurrence", format!("'{rule}' is not a recurrence rule: it must start with RRULE: (for example RRULE:FREQ=WEEKLY;COUNT=10).")));
+        errors.push(FieldMessage::new(
+            "recurrence",
+            format!("'{rule}' is not a recurrence rule: it must start with RRULE: (for example RRULE:FREQ=WEEKLY;COUNT=10)."),
+        ));
         return None;
     };
     let text = format!("DTSTART:{}\nRRULE:{body}", start.format("%Y%m%dT%H%M%SZ"));
@@ -48,7 +55,11 @@ pub(super) fn check_rule(rule: &str, start: DateTime<Utc>, errors: &mut Vec<Fiel
 pub(super) fn clash_message(email: &str, tz: Tz, recurring: bool, block: &availability::Block) -> String {
     let (s, e) = (block.start.with_timezone(&tz), block.end.with_timezone(&tz));
     let when = if recurring || e.date_naive() != s.date_naive() {
-        format!("{}–{}", s.format("%Y-%m-%d %H:%M"), if e.date_naive() == s.date_naive() { e.format("%H:%M").to_string() } else { e.format("%Y-%m-%d %H:%M").to_string() })
+        format!(
+            "{}–{}",
+            s.format("%Y-%m-%d %H:%M"),
+            if e.date_naive() == s.date_naive() { e.format("%H:%M").to_string() } else { e.format("%Y-%m-%d %H:%M").to_string() }
+        )
     } else {
         format!("{}–{}", s.format("%H:%M"), e.format("%H:%M"))
     };
@@ -168,7 +179,16 @@ pub(super) fn clashes_of(m: &slots::Member, mine: &[(DateTime<Utc>, DateTime<Utc
     let email = &m.user.email;
     let mut out: Vec<Clash> = Vec::new();
     let mut rules: Vec<(String, Vec<DateTime<Utc>>)> = Vec::new();
-    let rule = |kind: &'static str, message: String, start, end| Clash { start, end, integration: String::new(), integration_name: String::new(), summary: String::new(), message, kind, rule: None };
+    let rule = |kind: &'static str, message: String, start, end| Clash {
+        start,
+        end,
+        integration: String::new(),
+        integration_name: String::new(),
+        summary: String::new(),
+        message,
+        kind,
+        rule: None,
+    };
     for (s, e) in mine {
         for r in m.reasons(*s, *e, at) {
             let clash = match &r {
@@ -205,7 +225,16 @@ pub(super) fn clashes_of(m: &slots::Member, mine: &[(DateTime<Utc>, DateTime<Utc
 
 impl Clash {
     fn of(b: &availability::Block, message: String) -> Clash {
-        Clash { start: b.start, end: b.end, integration: b.integration.to_string(), integration_name: b.integration_name.to_string(), summary: b.summary.clone(), message, kind: b.kind, rule: b.rule }
+        Clash {
+            start: b.start,
+            end: b.end,
+            integration: b.integration.to_string(),
+            integration_name: b.integration_name.to_string(),
+            summary: b.summary.clone(),
+            message,
+            kind: b.kind,
+            rule: b.rule,
+        }
     }
 }
 

@@ -4,7 +4,18 @@ use super::*;
 
 /// The fields history shows of a booking.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn snapshot(title: &str, start: NaiveDateTime, end: NaiveDateTime, zone: &str, recurrence: &Option<String>, description: &Option<String>, location: &Option<String>, attendees: &str, status: &str, exceptions: &BTreeMap<String, Occurrence>) -> serde_json::Value {
+pub(super) fn snapshot(
+    title: &str,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    zone: &str,
+    recurrence: &Option<String>,
+    description: &Option<String>,
+    location: &Option<String>,
+    attendees: &str,
+    status: &str,
+    exceptions: &BTreeMap<String, Occurrence>,
+) -> serde_json::Value {
     let mut v = json!({"title": title, "start": start.to_string(), "end": end.to_string(), "time_zone": zone, "recurrence": recurrence, "description": description, "location": location, "attendees": attendees, "status": status});
     if !exceptions.is_empty() {
         v["occurrences"] = json!(exceptions);
@@ -78,7 +89,16 @@ pub(super) async fn create_for_team(conn: &mut Conn<'_>, actor: Actor, by: &str,
             picked = Some(m);
             break;
         }
-        refused.push(Clash { start: first.0, end: first.1, integration: String::new(), integration_name: String::new(), summary: String::new(), message: format!("{}: {}", m.user.email, why.join("; ")), kind: "rule", rule: None });
+        refused.push(Clash {
+            start: first.0,
+            end: first.1,
+            integration: String::new(),
+            integration_name: String::new(),
+            summary: String::new(),
+            message: format!("{}: {}", m.user.email, why.join("; ")),
+            kind: "rule",
+            rule: None,
+        });
     }
     let Some(m) = picked else {
         return Ok(Answer { outcome: Outcome::Busy(refused), unchecked: Vec::new() });
@@ -113,7 +133,19 @@ pub(super) async fn save(conn: &mut Conn<'_>, by: &str, ch: Checked, notify: boo
     let Checked { title, description, location, recurrence, .. } = ch;
     conn.write_tx(move |mut c| {
         Box::pin(async move {
-            let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at, exceptions: "{}" };
+            let columns = Columns {
+                title: &title,
+                description: description.as_deref(),
+                location: location.as_deref(),
+                attendees: &attendees_text,
+                start_at: s,
+                end_at: e,
+                time_zone: &zone,
+                recurrence: recurrence.as_deref(),
+                notify_attendees: notify,
+                modified_at: at,
+                exceptions: "{}",
+            };
             let id: i64 = run!(&mut c, |cc| diesel::insert_into(b::table)
                 .values((columns, b::user_id.eq(member_id), b::team_id.eq(team), b::created_by.eq(&by), b::created_at.eq(at)))
                 .returning(b::id)
@@ -181,7 +213,8 @@ pub async fn update_with_warnings(conn: &mut Conn<'_>, actor: Actor, id: i64, by
         notify_attendees: changes.notify_attendees.unwrap_or(current.notify_attendees),
     };
     let ch = check(conn, actor, &new, Some(current.start.and_utc())).await?;
-    let moved = ch.start.naive_utc() != current.start || ch.end.naive_utc() != current.end || ch.recurrence != current.recurrence || ch.tz.name() != current.time_zone;
+    let moved =
+        ch.start.naive_utc() != current.start || ch.end.naive_utc() != current.end || ch.recurrence != current.recurrence || ch.tz.name() != current.time_zone;
     let (found, unchecked) = if moved { look(conn, &ch, Some(id), changes.allow_conflict).await? } else { (Vec::new(), Vec::new()) };
     if !found.is_empty() {
         return Ok(Answer { outcome: Outcome::Busy(found), unchecked });
@@ -199,7 +232,19 @@ pub async fn update_with_warnings(conn: &mut Conn<'_>, actor: Actor, id: i64, by
     conn.write_tx(move |mut c| {
         Box::pin(async move {
             let text = exceptions_text(&exceptions);
-            let columns = Columns { title: &title, description: description.as_deref(), location: location.as_deref(), attendees: &attendees_text, start_at: s, end_at: e, time_zone: &zone, recurrence: recurrence.as_deref(), notify_attendees: notify, modified_at: at, exceptions: &text };
+            let columns = Columns {
+                title: &title,
+                description: description.as_deref(),
+                location: location.as_deref(),
+                attendees: &attendees_text,
+                start_at: s,
+                end_at: e,
+                time_zone: &zone,
+                recurrence: recurrence.as_deref(),
+                notify_attendees: notify,
+                modified_at: at,
+                exceptions: &text,
+            };
             let changed = run!(&mut c, |cc| diesel::update(b::table.find(id).filter(b::version.eq(version)).filter(b::status.eq("confirmed")))
                 .set((columns, b::version.eq(b::version + 1)))
                 .execute(cc)
@@ -217,7 +262,15 @@ pub async fn update_with_warnings(conn: &mut Conn<'_>, actor: Actor, id: i64, by
 }
 
 /// A history row of a booking.
-pub(crate) async fn record(c: &mut Conn<'_>, id: i64, action: &'static str, actor: &str, before: Option<String>, after: Option<String>, at: NaiveDateTime) -> Result<()> {
+pub(crate) async fn record(
+    c: &mut Conn<'_>,
+    id: i64,
+    action: &'static str,
+    actor: &str,
+    before: Option<String>,
+    after: Option<String>,
+    at: NaiveDateTime,
+) -> Result<()> {
     run!(c, |cc| diesel::insert_into(ch::table)
         .values((
             ch::integration_id.eq(None::<i64>),
@@ -273,7 +326,19 @@ pub async fn take_fields(c: &mut Conn<'_>, b: &Booking, f: &crate::domain::merge
     let text = exceptions_text(&exceptions);
     let attendees = f.attendees.join("\n");
     let changed = run!(c, |cc| diesel::update(b::table.find(b.id).filter(b::version.eq(b.version)))
-        .set((b::title.eq(&f.title), b::start_at.eq(s), b::end_at.eq(e), b::location.eq(&f.location), b::description.eq(&f.description), b::attendees.eq(&attendees), b::recurrence.eq(&rule), b::exceptions.eq(&text), b::status.eq("confirmed"), b::version.eq(b::version + 1), b::modified_at.eq(at)))
+        .set((
+            b::title.eq(&f.title),
+            b::start_at.eq(s),
+            b::end_at.eq(e),
+            b::location.eq(&f.location),
+            b::description.eq(&f.description),
+            b::attendees.eq(&attendees),
+            b::recurrence.eq(&rule),
+            b::exceptions.eq(&text),
+            b::status.eq("confirmed"),
+            b::version.eq(b::version + 1),
+            b::modified_at.eq(at)
+        ))
         .execute(cc)
         .await)?;
     if changed == 0 {

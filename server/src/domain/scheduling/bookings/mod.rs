@@ -10,18 +10,58 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use crate::domain::merge::Occurrence;
-use crate::domain::{availability, push_queue, health, Actor, now, slots, teams, users, Error, FieldMessage, Report, Result};
-use crate::providers::write::{occurrence_key, parse_occurrence_key};
 use crate::db::schema::{bookings as b, change_history as ch, teams as t, users as u};
 use crate::db::Conn;
+use crate::domain::merge::Occurrence;
+use crate::domain::{availability, health, now, push_queue, slots, teams, users, Actor, Error, FieldMessage, Report, Result};
+use crate::providers::write::{occurrence_key, parse_occurrence_key};
 use crate::run;
 
-type Row = (i64, i64, String, String, Option<String>, Option<String>, String, NaiveDateTime, NaiveDateTime, String, Option<String>, String, bool, i64, String, NaiveDateTime, NaiveDateTime, String, Option<String>);
+type Row = (
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+    String,
+    Option<String>,
+    String,
+    bool,
+    i64,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+    String,
+    Option<String>,
+);
 
 macro_rules! columns {
     () => {
-        (b::id, b::user_id, u::email, b::title, b::description, b::location, b::attendees, b::start_at, b::end_at, b::time_zone, b::recurrence, b::status, b::notify_attendees, b::version, b::created_by, b::created_at, b::modified_at, b::exceptions, t::name.nullable())
+        (
+            b::id,
+            b::user_id,
+            u::email,
+            b::title,
+            b::description,
+            b::location,
+            b::attendees,
+            b::start_at,
+            b::end_at,
+            b::time_zone,
+            b::recurrence,
+            b::status,
+            b::notify_attendees,
+            b::version,
+            b::created_by,
+            b::created_at,
+            b::modified_at,
+            b::exceptions,
+            t::name.nullable(),
+        )
     };
 }
 
@@ -96,7 +136,18 @@ impl Booking {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        snapshot(&self.title, self.start, self.end, &self.time_zone, &self.recurrence, &self.description, &self.location, &self.attendees.join("\n"), &self.status, &self.exceptions)
+        snapshot(
+            &self.title,
+            self.start,
+            self.end,
+            &self.time_zone,
+            &self.recurrence,
+            &self.description,
+            &self.location,
+            &self.attendees.join("\n"),
+            &self.status,
+            &self.exceptions,
+        )
     }
 
     /// Its occurrences overlapping [from, to), at most `limit`, by start: cancelled ones left
@@ -140,7 +191,11 @@ impl Booking {
 
     /// The original starts of its series' occurrences in [from, to), whatever became of them.
     pub fn originals(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
-        occurrences(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), from, to, limit).into_iter().map(|(s, _)| s).filter(|s| *s >= from).collect()
+        occurrences(self.start.and_utc(), self.end.and_utc(), self.tz(), self.recurrence.as_deref(), from, to, limit)
+            .into_iter()
+            .map(|(s, _)| s)
+            .filter(|s| *s >= from)
+            .collect()
     }
 
     /// Its occurrences in [from, to), cancelled ones too (`true`), by original start: what a
@@ -252,7 +307,11 @@ pub fn out_of_date(d: &health::Item, tz: Tz, at: DateTime<Utc>) -> String {
     match d.last_sync {
         Some(t) => {
             let last = t.and_utc().with_timezone(&tz);
-            let when = if last.date_naive() == at.with_timezone(&tz).date_naive() { last.format("%H:%M").to_string() } else { last.format("%Y-%m-%d %H:%M").to_string() };
+            let when = if last.date_naive() == at.with_timezone(&tz).date_naive() {
+                last.format("%H:%M").to_string()
+            } else {
+                last.format("%Y-%m-%d %H:%M").to_string()
+            };
             format!("has not synced since {when}")
         }
         None => "has never synced".to_string(),
@@ -277,7 +336,11 @@ pub fn msg_fail_closed(d: &health::Item, tz: Tz, at: DateTime<Utc>) -> String {
 pub async fn get(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Booking> {
     let row: Option<Row> = run!(conn, |c| b::table.inner_join(u::table).left_join(t::table).filter(b::id.eq(id)).select(columns!()).first(c).await.optional())?;
     let Some(bk) = row.map(of_row) else { return Err(Error::NotFound) };
-    if actor.is_admin || bk.user_id == actor.user_id || in_its_team(conn, actor, id).await? { Ok(bk) } else { Err(Error::NotFound) }
+    if actor.is_admin || bk.user_id == actor.user_id || in_its_team(conn, actor, id).await? {
+        Ok(bk)
+    } else {
+        Err(Error::NotFound)
+    }
 }
 
 /// Is the actor a member of the team a booking was made for (who see the team's bookings)?
@@ -339,14 +402,28 @@ pub async fn blocks(conn: &mut Conn<'_>, user_id: i64, from: DateTime<Utc>, to: 
 }
 
 /// The same for several members at once (one query), by member.
-pub async fn blocks_of(conn: &mut Conn<'_>, user_ids: &[i64], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<std::collections::HashMap<i64, Vec<availability::Block>>> {
+pub async fn blocks_of(
+    conn: &mut Conn<'_>,
+    user_ids: &[i64],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<std::collections::HashMap<i64, Vec<availability::Block>>> {
     let name: std::sync::Arc<str> = std::sync::Arc::from("Booking");
     let mut out: std::collections::HashMap<i64, Vec<availability::Block>> = std::collections::HashMap::new();
     for bk in touching_of(conn, user_ids, from, to, true).await? {
         let key: std::sync::Arc<str> = std::sync::Arc::from(format!("booking-{}", bk.id));
         let list = out.entry(bk.user_id).or_default();
         for slot in bk.slots(from, to, 10_000) {
-            list.push(availability::Block { start: slot.start, end: slot.end, all_day: false, integration: key.clone(), integration_name: name.clone(), summary: slot.title, kind: "booking", rule: None });
+            list.push(availability::Block {
+                start: slot.start,
+                end: slot.end,
+                all_day: false,
+                integration: key.clone(),
+                integration_name: name.clone(),
+                summary: slot.title,
+                kind: "booking",
+                rule: None,
+            });
         }
     }
     Ok(out)
@@ -381,7 +458,10 @@ mod tests {
         let berlin = chrono_tz::Europe::Berlin;
         // 08:12 UTC is 09:12 in Berlin in winter; asked the same day, the time alone.
         let failed = calendar(health::Kind::Failed, Some(at(2, 8, 12)));
-        assert_eq!(msg_unchecked(&failed, berlin, at(2, 15, 0).and_utc()), "Booked, but 'Work (Google)' has not synced since 09:12 — a clash there would not be seen");
+        assert_eq!(
+            msg_unchecked(&failed, berlin, at(2, 15, 0).and_utc()),
+            "Booked, but 'Work (Google)' has not synced since 09:12 — a clash there would not be seen"
+        );
         // Asked on another day: the date too.
         assert_eq!(out_of_date(&failed, berlin, at(4, 15, 0).and_utc()), "has not synced since 2026-12-02 09:12");
         let never = calendar(health::Kind::NeverSynced, None);

@@ -9,7 +9,13 @@ pub(super) fn is_occurrence(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, ru
 
 /// The changed occurrences that still name an occurrence of the series as it is now (a series
 /// moved or given another rule drops the others; its history keeps them).
-pub(super) fn still_occurring(exceptions: &BTreeMap<String, Occurrence>, start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, rule: Option<&str>) -> BTreeMap<String, Occurrence> {
+pub(super) fn still_occurring(
+    exceptions: &BTreeMap<String, Occurrence>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    tz: Tz,
+    rule: Option<&str>,
+) -> BTreeMap<String, Occurrence> {
     exceptions
         .iter()
         .filter(|(k, _)| parse_occurrence_key(k).is_some_and(|t| is_occurrence(start, end, tz, rule, t)))
@@ -24,7 +30,15 @@ pub(super) fn exceptions_text(e: &BTreeMap<String, Occurrence>) -> String {
 /// The occurrences of a meeting from `start` to `end` in `tz`, recurring by `rule`, that
 /// overlap [from, to): through the project's own expander, so DST and RRULE edge cases are
 /// read as for any feed.
-pub(super) fn occurrences(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, rule: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+pub(super) fn occurrences(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    tz: Tz,
+    rule: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: usize,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let Some(rule) = rule else {
         return if start < to && end > from { vec![(start, end)] } else { Vec::new() };
     };
@@ -65,10 +79,14 @@ pub(super) async fn occurrence_of(conn: &mut Conn<'_>, actor: Actor, id: i64, ke
     if booking.recurrence.is_none() {
         return Err(Error::invalid("recurrence_id", MSG_NOT_RECURRING));
     }
-    let original = parse_occurrence_key(key).filter(|t| is_occurrence(booking.start.and_utc(), booking.end.and_utc(), booking.tz(), booking.recurrence.as_deref(), *t));
+    let original =
+        parse_occurrence_key(key).filter(|t| is_occurrence(booking.start.and_utc(), booking.end.and_utc(), booking.tz(), booking.recurrence.as_deref(), *t));
     let Some(original) = original else {
         let first = occurrence_key(booking.start.and_utc());
-        return Err(Error::invalid("recurrence_id", format!("'{key}' is not an occurrence of this booking: name one by its original start in UTC, such as {first} (the first).")));
+        return Err(Error::invalid(
+            "recurrence_id",
+            format!("'{key}' is not an occurrence of this booking: name one by its original start in UTC, such as {first} (the first)."),
+        ));
     };
     if version.is_some_and(|v| v != booking.version) {
         return Err(Error::Conflict(msg_stale(booking.version)));
@@ -78,7 +96,13 @@ pub(super) async fn occurrence_of(conn: &mut Conn<'_>, actor: Actor, id: i64, ke
 
 /// Saves a booking's changed occurrences (bumping its version, with a history row) and marks
 /// its copy to be written.
-pub(super) async fn save_exceptions(conn: &mut Conn<'_>, booking: &Booking, exceptions: BTreeMap<String, Occurrence>, action: &'static str, by: &str) -> Result<()> {
+pub(super) async fn save_exceptions(
+    conn: &mut Conn<'_>,
+    booking: &Booking,
+    exceptions: BTreeMap<String, Occurrence>,
+    action: &'static str,
+    by: &str,
+) -> Result<()> {
     let (id, version, user_id) = (booking.id, booking.version, booking.user_id);
     let before = booking.snapshot();
     let after = Booking { exceptions: exceptions.clone(), ..booking.clone() }.snapshot();
