@@ -40,9 +40,16 @@ export CALSYNC_MICROSOFT_LOGIN_URL=http://127.0.0.1:9/microsoft CALSYNC_MICROSOF
 
 # One build: cargo-leptos builds the browser (wasm) and server sides; the Rust tests reuse the
 # server artifacts (same features, same flags, and the output name cargo-leptos bakes in).
+say "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
 say "building (cargo leptos build, with the provider sandbox inside for the browser tests)"
 cargo leptos build --bin-features sandbox
 export LEPTOS_OUTPUT_NAME=calsync
+
+say "lints (cargo clippy -D warnings, the server build and the browser's wasm build)"
+cargo clippy -p providers -p sandbox -p testkit -p vocab -p server -p app --no-default-features --features app/ssr,app/sandbox --lib --tests --benches -- -D warnings
+cargo clippy -p app --lib --target wasm32-unknown-unknown --target-dir target/front --no-default-features --features hydrate -- -D warnings
 
 say "Rust tests (every database test on SQLite and on PostgreSQL)"
 cargo test -p providers -p sandbox -p server -p app --no-default-features --features app/ssr,app/sandbox --lib --tests 2>&1 | tee "$work/cargo-test.log"

@@ -136,7 +136,7 @@ fn expand_until(
 impl IcalFeed {
     /// A body that came: unchanged when it hashes like the last one in the same window, else
     /// a snapshot. The body is kept in the cursor only up to `cursor_body_max` bytes.
-    async fn from_body(&self, bytes: Vec<u8>, validators: Validators, previous: Option<&FeedState>, window: Window) -> Result<Fetch, ProviderError> {
+    async fn read_body(&self, bytes: Vec<u8>, validators: Validators, previous: Option<&FeedState>, window: Window) -> Result<Fetch, ProviderError> {
         let mut hash = Fingerprint::new();
         hash.add(&bytes);
         let content_hash = Some(hash.hex());
@@ -177,12 +177,12 @@ impl Provider for IcalFeed {
             }
             // The window moved and the body was too big to keep: fetch it in full once.
             (Fetched::NotModified, previous) => match self.client.get(&self.url, &Validators::default()).await.map_err(|e| e.into_provider_error())? {
-                Fetched::Body { bytes, validators, .. } => self.from_body(bytes, validators, previous.as_ref().map(|(s, _)| s), window).await,
+                Fetched::Body { bytes, validators, .. } => self.read_body(bytes, validators, previous.as_ref().map(|(s, _)| s), window).await,
                 Fetched::NotModified => {
                     Err(ProviderError::new(ErrorKind::Malformed, "The feed server answered 304 Not Modified to a request that had nothing to compare with."))
                 }
             },
-            (Fetched::Body { bytes, validators, .. }, previous) => self.from_body(bytes, validators, previous.as_ref().map(|(s, _)| s), window).await,
+            (Fetched::Body { bytes, validators, .. }, previous) => self.read_body(bytes, validators, previous.as_ref().map(|(s, _)| s), window).await,
         }
     }
 }

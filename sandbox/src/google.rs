@@ -38,7 +38,7 @@ async fn watch(State(state): State<Shared>, Path(cid): Path<String>, headers: He
         Err(r) => return r,
     };
     let cid = if cid == "primary" { email.clone() } else { cid };
-    if !state.calendars.get(&cid).is_some_and(|c| c.owner == email) {
+    if state.calendars.get(&cid).is_none_or(|c| c.owner != email) {
         return error(404, "notFound", "Not Found");
     }
     let (Some(id), Some(address)) = (body["id"].as_str(), body["address"].as_str()) else {
@@ -392,7 +392,7 @@ async fn events_list(State(state): State<Shared>, Path(cid): Path<String>, heade
         .filter(|(e, _)| in_range(e, time_min, time_max))
         .map(|(e, _)| e)
         .collect();
-    let first_empty = state.empty_first_page && q.get("pageToken").is_none();
+    let first_empty = state.empty_first_page && !q.contains_key("pageToken");
     let take = if first_empty { 0 } else { max };
     let page: Vec<Value> = matching.iter().skip(offset).take(take).map(|e| (*e).clone()).collect();
     let mut body = json!({

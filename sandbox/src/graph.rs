@@ -125,7 +125,7 @@ async fn subscribe(State(shared): State<Shared>, headers: HeaderMap, Json(body):
             None if resource == "/me/events" || resource == "/me/calendar/events" => default_of(&state, &email).unwrap_or_default(),
             None => return error(400, "InvalidRequest", "Unsupported resource."),
         };
-        if !state.graph.get(&calendar).is_some_and(|c| c.owner == email) {
+        if state.graph.get(&calendar).is_none_or(|c| c.owner != email) {
             return error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
         }
         let url = body["notificationUrl"].as_str().unwrap_or("").to_string();

@@ -189,6 +189,13 @@ pub fn write_key_file(path: &Path, ring: &Keyring) -> Result<(), CryptoError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// A random 128-bit id in hex (push channel ids and their tokens).
+pub fn random_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    hex::encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,11 +229,4 @@ mod tests {
         assert!(Keyring::from_list("k1:notbase64!").is_err());
         assert!(Keyring::from_list("k1:AAAA").is_err());
     }
-}
-
-/// A random 128-bit id in hex (push channel ids and their tokens).
-pub fn random_id() -> String {
-    use rand::Rng;
-    let bytes: [u8; 16] = rand::rng().random();
-    hex::encode(bytes)
 }

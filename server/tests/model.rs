@@ -108,9 +108,7 @@ fn live_events(w: &World, id: i64) -> Vec<Value> {
             .events
             .values()
             .map(|(e, _)| e.clone())
-            .filter(|e| {
-                e["extendedProperties"]["private"]["calsyncBooking"] == id.to_string() && e["status"] != "cancelled" && e.get("recurringEventId").is_none()
-            })
+            .filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == id && e["status"] != "cancelled" && e.get("recurringEventId").is_none())
             .collect()
     })
 }

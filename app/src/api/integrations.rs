@@ -156,7 +156,7 @@ pub(crate) mod convert {
             sync_interval_minutes: i.sync_interval_minutes,
             stale_policy: i.stale_policy.as_str().into(),
             conflict_policy: i.conflict_policy.as_str().into(),
-            sync_status: i.sync_status.into(),
+            sync_status: i.sync_status,
             queued: i.queued_at.is_some(),
             sync_error_log: i.sync_error_log.clone(),
             last_sync_ago: i.last_sync.map(|t| relative((t - now).num_minutes())).unwrap_or_else(|| "never".into()),

@@ -145,7 +145,7 @@ mod convert {
             integration_type: i.integration_type.as_str().into(),
             user: i.user.clone(),
             is_active: i.is_active,
-            status: i.sync_status.into(),
+            status: i.sync_status,
             running,
             held: !running && runs.first().is_some_and(|r| r.held),
             queued: i.queued_at.is_some(),

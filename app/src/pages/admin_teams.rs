@@ -20,7 +20,7 @@ pub fn AdminTeamsPage() -> impl IntoView {
     let create_error = last_error(create.value());
     let row_error =
         Signal::derive(move || [update.value().get().and_then(|r| r.err()), delete.value().get().and_then(|r| r.err())].into_iter().flatten().next());
-    let said = move || [create.value().get(), update.value().get(), delete.value().get()].into_iter().flatten().filter_map(|r| r.ok()).last();
+    let said = move || [create.value().get(), update.value().get(), delete.value().get()].into_iter().flatten().filter_map(|r| r.ok()).next_back();
     let create_form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
         if let Some(Ok(_)) = create.value().get() {

@@ -166,7 +166,7 @@ fn Row(r: FieldRow, open_to_change: bool, deleted: bool) -> impl IntoView {
             </td>
         }
     });
-    let empty_keep = (open_to_change && !(r.differs && !deleted)).then(|| view! { <td></td> });
+    let empty_keep = (open_to_change && (!r.differs || deleted)).then(|| view! { <td></td> });
     let taken = r.taken.clone().filter(|_| r.differs).map(|t| if t == "local" { " (kept calsync's)" } else { " (kept the calendar's)" });
     view! {
         <tr class:differs=r.differs data-test="field" data-field=r.name.clone()>

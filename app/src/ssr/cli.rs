@@ -249,7 +249,7 @@ pub async fn run_user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
                 println!("no users yet: add one with `calsync user add EMAIL --admin`");
             } else {
                 let width = list.iter().map(|u| u.email.len()).max().unwrap_or(5).max(5);
-                println!("{:width$}  {:14}  {:8}  {}", "EMAIL", "ROLE", "STATUS", "NAME");
+                println!("{:width$}  {:14}  {:8}  NAME", "EMAIL", "ROLE", "STATUS");
                 for u in &list {
                     let status = if u.disabled { "disabled" } else { "active" };
                     println!("{:width$}  {:14}  {:8}  {}", u.email, u.role.label(), status, u.full_name);

@@ -29,6 +29,8 @@ pub enum Pool {
 }
 
 /// A connection checked out of the pool; [`PooledConn::conn`] lends it out as a [`Conn`].
+// One per checked-out connection, never collected: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum PooledConn {
     Pg(bb8::PooledConnection<'static, PgManager>),
     Sqlite(bb8::PooledConnection<'static, SqliteManager>),
@@ -155,8 +157,8 @@ async fn sqlite_setup(url: String) -> Result<SqliteConn, ConnectionError> {
 impl PooledConn {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            PooledConn::Pg(c) => Conn::Pg(&mut **c),
-            PooledConn::Sqlite(c) => Conn::Sqlite(&mut **c),
+            PooledConn::Pg(c) => Conn::Pg(c),
+            PooledConn::Sqlite(c) => Conn::Sqlite(c),
         }
     }
 }

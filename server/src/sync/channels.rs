@@ -15,7 +15,7 @@ impl Engine {
         let result: std::result::Result<(), String> = async {
             let mut pooled = self.conn().await.map_err(|e| e.to_string())?;
             let channels = webhooks::of(&mut pooled.conn(), integration.id).await.map_err(|e| e.to_string())?;
-            if channels.iter().next().is_some_and(|c| c.expires_at > now() + Duration::days(1)) {
+            if channels.as_slice().first().is_some_and(|c| c.expires_at > now() + Duration::days(1)) {
                 return Ok(());
             }
             let secrets = self.inner.adapters.secrets(&mut pooled.conn(), integration, None).await.map_err(|e| e.to_string())?.map_err(|e| e.message)?;

@@ -62,6 +62,8 @@ struct Inner {
 }
 
 /// What "Sync now" did.
+// One per request, answered and dropped.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Started {
     /// A slot was free: the run is under way.

@@ -288,7 +288,7 @@ fn summarize(warnings: &[String]) -> String {
 
 /// Is the newest finished run of an integration one the deletion guard held?
 pub async fn held(conn: &mut Conn<'_>, id: i64) -> Result<bool> {
-    Ok(latest(conn, id, 1, 0).await?.iter().next().is_some_and(|r| r.held))
+    Ok(latest(conn, id, 1, 0).await?.as_slice().first().is_some_and(|r| r.held))
 }
 
 /// The newest runs of one integration, newest first, with how many there are in all.

@@ -98,6 +98,7 @@ pub fn counts(r: &runs::Run) -> (i32, i32, i32, i32) {
 
 /// A Google calendar of `owner` at the sandbox, connected with fresh tokens (Two-way by
 /// default); `policy`: its conflict policy.
+#[allow(clippy::too_many_arguments)]
 pub async fn google_calendar(
     db: &TestDb,
     sandbox: &sandbox::Sandbox,

@@ -124,7 +124,7 @@ pub async fn blocks_of(conn: &mut Conn<'_>, users: &[(i64, Tz)], from: DateTime<
         }
     }
     for list in out.values_mut() {
-        list.sort_unstable_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+        list.sort_unstable_by_key(|b| (b.start, b.end));
     }
     Ok(out)
 }
@@ -217,7 +217,7 @@ pub async fn known_of(conn: &mut Conn<'_>, users: &[users::User], from: DateTime
         }));
         if !extra.is_empty() {
             blocks.extend(extra);
-            blocks.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+            blocks.sort_by_key(|b| (b.start, b.end));
         }
         out.push((blocks, degraded));
     }

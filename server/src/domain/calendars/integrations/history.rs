@@ -47,6 +47,8 @@ pub async fn who(c: &mut Conn<'_>, actor: Actor) -> Result<String> {
 }
 
 /// One history row of a record: `before` and `after` (either may be absent), when they differ.
+// The columns of a history row, each its own argument at every call.
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     c: &mut Conn<'_>,
     id: i64,

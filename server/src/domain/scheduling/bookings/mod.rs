@@ -277,6 +277,8 @@ pub struct Clash {
     pub rule: Option<&'static str>,
 }
 
+// One per request, answered and dropped.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Booked(Booking),
