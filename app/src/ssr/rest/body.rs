@@ -42,15 +42,6 @@ pub fn string(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<
     }
 }
 
-/// The `version` a client read (whole number).
-pub fn version(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<i64> {
-    let n = v.as_i64();
-    if n.is_none() {
-        errors.push(FieldMessage::new(field, "version must be the number you read."));
-    }
-    n
-}
-
 /// What a change that needs the version read says when it is missing.
 pub const MSG_VERSION_REQUIRED: &str = "version is required: send the version you read, so a change made meanwhile is not overwritten.";
 

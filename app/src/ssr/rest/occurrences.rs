@@ -39,68 +39,46 @@ impl OccurrenceJson {
 }
 
 /// `{"version", "title"?, "start"?, "end"?, "allow_conflict"?}`: the fields sent change; the
-/// others stay as the occurrence has them. Naive times are read in the booking's zone.
-#[allow(dead_code)]
+/// others stay as the occurrence has them. Naive times are read in the booking's zone. The
+/// handler reads the body as this type.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OccurrenceChanges {
     /// The booking's version you read; a booking changed since is 409.
-    pub version: i64,
+    #[serde(default, deserialize_with = "body::de::version")]
+    #[schema(required = true, value_type = i64)]
+    pub version: Option<i64>,
+    #[serde(default, deserialize_with = "body::de::string")]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "body::de::string")]
     pub start: Option<String>,
+    #[serde(default, deserialize_with = "body::de::string")]
     pub end: Option<String>,
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub allow_conflict: Option<bool>,
 }
 
 /// `{"version"?}`: with a version, a booking changed since is 409.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OccurrenceCancel {
+    #[serde(default, deserialize_with = "body::de::version")]
     pub version: Option<i64>,
 }
 
 fn read_changes(bytes: &[u8]) -> Result<bk::OccurrenceChanges, ApiError> {
-    let object = body::object(bytes)?;
-    let mut errors = Vec::new();
-    let mut ch = bk::OccurrenceChanges::default();
-    for (key, v) in &object {
-        let text = |errors: &mut Vec<FieldMessage>| body::string(key, v, errors);
-        match key.as_str() {
-            "version" => ch.version = body::version(key, v, &mut errors).unwrap_or_default(),
-            "title" => ch.title = text(&mut errors),
-            "start" => ch.start = text(&mut errors),
-            "end" => ch.end = text(&mut errors),
-            "allow_conflict" => ch.allow_conflict = body::boolean(key, v, &mut errors).unwrap_or(false),
-            other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if !object.contains_key("version") {
-        errors.push(FieldMessage::new("version", body::MSG_VERSION_REQUIRED));
-    }
-    if errors.is_empty() {
-        Ok(ch)
-    } else {
-        Err(ApiError::invalid(errors))
-    }
+    let c: OccurrenceChanges = body::read(bytes)?;
+    let Some(version) = c.version else {
+        return Err(ApiError::invalid(vec![FieldMessage::new("version", body::MSG_VERSION_REQUIRED)]));
+    };
+    Ok(bk::OccurrenceChanges { version, title: c.title, start: c.start, end: c.end, allow_conflict: c.allow_conflict.unwrap_or(false) })
 }
 
 fn read_cancel(bytes: &[u8]) -> Result<Option<i64>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let object = body::object(bytes)?;
-    let mut errors = Vec::new();
-    let mut version = None;
-    for (key, v) in &object {
-        match key.as_str() {
-            "version" => version = body::version(key, v, &mut errors),
-            other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if errors.is_empty() {
-        Ok(version)
-    } else {
-        Err(ApiError::invalid(errors))
-    }
+    Ok(body::read::<OccurrenceCancel>(bytes)?.version)
 }
 
 #[utoipa::path(patch, path = "/api/v1/bookings/{id}/occurrences/{recurrence_id}", operation_id = "update_occurrence",

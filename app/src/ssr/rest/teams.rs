@@ -10,7 +10,7 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use server::domain::{teams, FieldMessage};
+use server::domain::teams;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,34 +33,35 @@ pub struct TeamListJson {
     pub items: Vec<TeamJson>,
 }
 
-/// `{"name", "members": [emails]}`; a change sends either or both.
-#[allow(dead_code)]
+/// `{"name", "members": [emails]}`; a change sends either or both (`created_at` and
+/// `modified_at` from a read are ignored). The handler reads the body as this type.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TeamInput {
+    #[serde(default, deserialize_with = "body::de::string")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "members")]
     pub members: Option<Vec<String>>,
+    /// Sent back from a read: ignored.
+    #[serde(default, rename = "created_at")]
+    #[schema(ignore)]
+    _created_at: serde::de::IgnoredAny,
+    #[serde(default, rename = "modified_at")]
+    #[schema(ignore)]
+    _modified_at: serde::de::IgnoredAny,
+}
+
+/// A team's members: a list of email addresses (not `null`).
+fn members<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    match body::de::addresses(d)? {
+        Some(list) => Ok(Some(list)),
+        None => Err(serde::de::Error::custom("must be a list of email addresses")),
+    }
 }
 
 fn read(bytes: &[u8]) -> Result<teams::Patch, ApiError> {
-    let object = body::object(bytes)?;
-    let mut errors = Vec::new();
-    let mut p = teams::Patch::default();
-    for (key, v) in &object {
-        match key.as_str() {
-            "name" => p.name = body::string(key, v, &mut errors),
-            "members" => match v.as_array().and_then(|m| m.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()) {
-                Some(list) => p.members = Some(list),
-                None => errors.push(FieldMessage::new(key, "members must be a list of email addresses.")),
-            },
-            "created_at" | "modified_at" => {}
-            other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if errors.is_empty() {
-        Ok(p)
-    } else {
-        Err(ApiError::invalid(errors))
-    }
+    let t: TeamInput = body::read(bytes)?;
+    Ok(teams::Patch { name: t.name, members: t.members })
 }
 
 #[utoipa::path(get, path = "/api/v1/teams", operation_id = "list_teams", security(("bearer" = [])),
