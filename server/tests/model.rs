@@ -108,7 +108,11 @@ fn live_events(w: &World, id: i64) -> Vec<Value> {
             .events
             .values()
             .map(|(e, _)| e.clone())
-            .filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == id && e["status"] != "cancelled" && e.get("recurringEventId").is_none())
+            .filter(|e| {
+                e["extendedProperties"]["private"]["calsyncBooking"].as_str() == Some(id.to_string().as_str())
+                    && e["status"] != "cancelled"
+                    && e.get("recurringEventId").is_none()
+            })
             .collect()
     })
 }

@@ -72,7 +72,12 @@ async fn copies_of(db: &TestDb, id: i64) -> Vec<CopyView> {
 /// The sandbox events of a calendar that belong to a booking (by the private property).
 fn events_of(sandbox: &Sandbox, calendar: &str, booking: i64) -> Vec<Value> {
     sandbox.with(|s| {
-        s.calendars[calendar].events.values().map(|(e, _)| e.clone()).filter(|e| e["extendedProperties"]["private"]["calsyncBooking"] == booking).collect()
+        s.calendars[calendar]
+            .events
+            .values()
+            .map(|(e, _)| e.clone())
+            .filter(|e| e["extendedProperties"]["private"]["calsyncBooking"].as_str() == Some(booking.to_string().as_str()))
+            .collect()
     })
 }
 
