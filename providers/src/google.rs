@@ -248,12 +248,7 @@ impl GoogleCalendar {
                 if answer.status == 410 {
                     return Ok(Err((answer.status, answer.body)));
                 }
-                if answer.success() && !answer.json {
-                    return Err(ProviderError::new(
-                        ErrorKind::Malformed,
-                        format!("Google Calendar answered {} with something that is not JSON. The next sync will try again.", answer.status),
-                    ));
-                }
+                API.expect_json(&answer)?;
                 API.read(&answer, "answer").map(Ok)
             })
             .await

@@ -136,9 +136,10 @@ fn time_value(t: &EventTime) -> Option<TimeValue> {
     Some(TimeValue::Utc(at.naive_utc()))
 }
 
-/// One event as the reader's; the reason when it cannot be read. `line`: its place in the
-/// answer, which the expander's warnings name.
-fn event(e: &GoogleEvent, line: usize) -> Result<ical::Event, String> {
+/// One event as the reader's, with what its recurrence lines had that could not be read; the
+/// reason when the event cannot be read. `line`: its place in the answer, which the
+/// expander's warnings name.
+fn event(e: &GoogleEvent, line: usize) -> Result<(ical::Event, Vec<String>), String> {
     let unreadable = |what: &str| format!("event {}: {what}", e.id);
     let recurrence_id = match e.recurring_event_id.as_ref().and(e.original_start_time.as_ref()) {
         Some(original) => Some(time_value(original).ok_or_else(|| unreadable("unreadable originalStartTime"))?),
@@ -176,12 +177,14 @@ fn event(e: &GoogleEvent, line: usize) -> Result<ical::Event, String> {
         let original = e.original_start_time.as_ref().ok_or_else(|| unreadable("a cancelled instance without originalStartTime"))?;
         out.start = time_value(original).ok_or_else(|| unreadable("unreadable originalStartTime"))?;
         out.status = Status::Cancelled;
-        return Ok(out);
+        return Ok((out, Vec::new()));
     }
     out.start = e.start.as_ref().and_then(time_value).ok_or_else(|| unreadable("no readable start"))?;
     out.end = e.end.as_ref().and_then(time_value);
+    let mut notes = Vec::new();
     if e.recurring_event_id.is_none() {
-        let (recurrence, _) = Recurrence::of_lines(e.recurrence.iter().flatten().map(String::as_str));
+        let (recurrence, unread) = Recurrence::of_lines(e.recurrence.iter().flatten().map(String::as_str));
+        notes = unread.into_iter().map(|w| format!("Event {}: {w}.", e.id)).collect();
         (out.rrules, out.rdates, out.exdates, out.recurrence_text) = (recurrence.rrules, recurrence.rdates, recurrence.exdates, recurrence.text);
     }
     out.summary = Some(e.summary.clone().unwrap_or_default());
@@ -199,7 +202,7 @@ fn event(e: &GoogleEvent, line: usize) -> Result<ical::Event, String> {
             out.answers.push(a.response());
         }
     }
-    Ok(out)
+    Ok((out, notes))
 }
 
 /// The events as one calendar for the expander, with a warning for each one that could not be
@@ -209,7 +212,10 @@ pub fn to_calendar<'a>(events: impl IntoIterator<Item = &'a GoogleEvent>) -> (ic
     let mut warnings = Vec::new();
     for (i, e) in events.into_iter().enumerate().filter(|(_, e)| !e.is_removal()) {
         match event(e, i + 1) {
-            Ok(one) => calendar.events.push(one),
+            Ok((one, notes)) => {
+                calendar.events.push(one);
+                warnings.extend(notes);
+            }
             Err(w) => warnings.push(format!("Skipped {w}.")),
         }
     }
@@ -250,7 +256,8 @@ mod tests {
         let e = read(
             r#"{"id":"r","summary":"Stand-up","start":{"dateTime":"2030-01-01T09:00:00Z"},"end":{"dateTime":"2030-01-01T10:00:00Z"},"recurrence":["RRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:evil","X-THING:1","EXDATE:20300102T090000Z"]}"#,
         );
-        let (calendar, _) = to_calendar([&e]);
+        let (calendar, warnings) = to_calendar([&e]);
+        assert_eq!(warnings, vec!["Event r: recurrence entry 2 is X-THING, not RRULE, RDATE or EXDATE; ignored.".to_string()]);
         let r = &calendar.events[0];
         assert_eq!(r.rrules, vec![(1, "FREQ=DAILY;COUNT=2".to_string())]);
         assert_eq!(r.exdates.len(), 1);

@@ -90,6 +90,18 @@ impl Api {
         serde_json::from_str(body).map_err(|e| ProviderError::new(ErrorKind::Malformed, format!("{}'s {what} could not be read ({e}).", self.name)))
     }
 
+    /// A success whose body is not JSON (a proxy's page, a truncated answer) is refused as
+    /// malformed, so the run is tried again rather than reading it.
+    pub fn expect_json(&self, answer: &Answer) -> Result<(), ProviderError> {
+        if answer.success() && !answer.json {
+            return Err(ProviderError::new(
+                ErrorKind::Malformed,
+                format!("{} answered {} with something that is not JSON. The next sync will try again.", self.name, answer.status),
+            ));
+        }
+        Ok(())
+    }
+
     /// One request, once (setting up a connection: nothing to pace yet).
     pub async fn once<T: DeserializeOwned>(&self, request: RequestBuilder, what: &str) -> Result<T, ProviderError> {
         self.read(&self.exchange(request, MAX_ANSWER).await?, what)

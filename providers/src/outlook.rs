@@ -377,12 +377,7 @@ impl OutlookCalendar {
                 if !answer.success() && error_of(answer.status, answer.retry_after, &answer.body).is_none() {
                     return Ok(None);
                 }
-                if answer.success() && !answer.json {
-                    return Err(ProviderError::new(
-                        ErrorKind::Malformed,
-                        format!("Outlook answered {} with something that is not JSON. The next sync will try again.", answer.status),
-                    ));
-                }
+                API.expect_json(&answer)?;
                 API.read(&answer, "answer").map(Some)
             })
             .await
