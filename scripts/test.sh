@@ -10,6 +10,9 @@ root=$PWD
 scripts/setup.sh --test
 export PATH="$root/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
+# One clean build: incremental caches (5 GB here) would only fill the disk.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -1,11 +1,12 @@
-//! A user has at most CALSYNC_MAX_CALENDARS_PER_USER calendars (a test binary of its own: the
-//! limit is process-wide).
+//! A user has at most CALSYNC_MAX_CALENDARS_PER_USER calendars. A test binary of its own, the
+//! only one beside `it`: the limit is process-wide, and the other tests need the default.
 use server::domain::{
     integrations::{self as ig, Patch},
     Error,
 };
 use testkit::db_test;
 
+#[path = "it/common/mod.rs"]
 mod common;
 use common::*;
 

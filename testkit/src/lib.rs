@@ -19,10 +19,25 @@ pub struct TestDb {
     pub pool: Pool,
     /// A fresh token-encryption key for this test.
     pub keys: server::crypto::Keyring,
-    _dir: Option<TempDir>,
+    /// This test's own folder (the SQLite file lives there), removed with it.
+    dir: TempDir,
 }
 
-struct TempDir(std::path::PathBuf);
+/// A folder of a test's own under the system's temporary folder, removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("{prefix}_{}", unique()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -39,10 +54,9 @@ impl TestDb {
     pub async fn new(kind: Kind) -> TestDb {
         match kind {
             Kind::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("calsync_test_{}", unique()));
-                std::fs::create_dir_all(&dir).expect("temp dir");
-                let url = format!("sqlite://{}", dir.join("test.db").display());
-                Self::migrated(url, Some(TempDir(dir))).await
+                let dir = TempDir::new("calsync_test");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Self::migrated(url, dir).await
             }
             Kind::Postgres => {
                 let base = std::env::var(PG_URL_VAR).unwrap_or_else(|_| {
@@ -58,16 +72,21 @@ impl TestDb {
                     }
                 }
                 let url = replace_db_name(&base, &name);
-                Self::migrated(url, None).await
+                Self::migrated(url, TempDir::new("calsync_test")).await
             }
         }
     }
 
-    async fn migrated(url: String, dir: Option<TempDir>) -> TestDb {
+    /// A folder that lives as long as the database (a data directory, say).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    async fn migrated(url: String, dir: TempDir) -> TestDb {
         db::run_migrations(&url).await.expect("migrations");
         let pool = Pool::connect_sized(&url, 4).await.expect("pool");
         let keys = server::crypto::Keyring::new(vec![server::crypto::KeyEntry::generate("k1")]).expect("keyring");
-        TestDb { url, pool, keys, _dir: dir }
+        TestDb { url, pool, keys, dir }
     }
 }
 

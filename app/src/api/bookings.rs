@@ -162,7 +162,7 @@ pub async fn create_booking(
     .await)
 }
 
-/// A booking made or changed, pushed (briefly waited for) and said with `say`, with the
+/// A booking made or changed, its copies briefly waited for, and said with `say`, with the
 /// warnings of the calendars it could not be checked against; or what is in the way.
 #[cfg(feature = "ssr")]
 pub(super) async fn pushed(
@@ -173,7 +173,7 @@ pub(super) async fn pushed(
     let warnings: Vec<String> = answer.unchecked.into_iter().map(|u| u.warning).collect();
     match answer.outcome {
         server::domain::bookings::Outcome::Booked(b) => {
-            state.engine.push_soon(b.id).await;
+            state.engine.settled(b.id).await;
             BookResult::Booked(say(&b), warnings)
         }
         server::domain::bookings::Outcome::Busy(clashes) => BookResult::Busy(clashes.into_iter().map(|c| c.message).collect()),
@@ -188,7 +188,7 @@ pub async fn cancel_booking(id: i64) -> Result<(), AppError> {
         let mut pooled = state.pool.get().await?;
         server::domain::bookings::cancel(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email).await?;
     }
-    state.engine.push_soon(id).await;
+    state.engine.settled(id).await;
     Ok(())
 }
 

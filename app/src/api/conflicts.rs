@@ -194,7 +194,7 @@ pub async fn resolve_conflict(id: i64, take: Option<String>, fields: Option<std:
         let mut pooled = ctx.pool.get().await?;
         cf::resolve(&mut pooled.conn(), super::integrations::actor(&me), id, &me.email, choice).await?
     };
-    ctx.engine.push_soon(resolved.booking_id).await;
+    ctx.engine.settled(resolved.booking_id).await;
     let kept_deletion = resolved.remote.is_none() && resolved.outcome.as_ref().is_some_and(|o| o.values().all(|s| s == "remote"));
     Ok(if kept_deletion {
         format!("Resolved. The deletion in '{}' is kept: '{}' is cancelled.", resolved.calendar, resolved.booking_title)

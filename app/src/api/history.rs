@@ -119,6 +119,6 @@ pub async fn undo_resolution(conflict: i64) -> Result<String, AppError> {
         let mut pooled = ctx.pool.get().await?;
         server::domain::conflicts::undo(&mut pooled.conn(), super::integrations::actor(&me), conflict, &me.email).await?
     };
-    ctx.engine.push_soon(undone.booking_id).await;
+    ctx.engine.settled(undone.booking_id).await;
     Ok(format!("Undone: '{}' is as it was before, and the conflict is {} again.", undone.booking_title, undone.state))
 }

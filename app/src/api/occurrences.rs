@@ -64,7 +64,7 @@ pub async fn cancel_occurrence(id: i64, key: String, version: i64) -> Result<Str
         let mut pooled = state.pool.get().await?;
         server::domain::bookings::cancel_occurrence(&mut pooled.conn(), super::integrations::actor(&me), id, &key, &me.email, Some(version)).await?
     };
-    state.engine.push_soon(id).await;
+    state.engine.settled(id).await;
     Ok(format!("Cancelled one occurrence of '{}'.", b.title))
 }
 

@@ -55,6 +55,11 @@ struct Inner {
     slots: Arc<tokio::sync::Semaphore>,
     /// Wakes an idle scheduler ("Sync now" queued a calendar, a calendar fell due sooner).
     wake: Arc<tokio::sync::Notify>,
+    /// Wakes the pusher: a booking's copy was marked pending (in this process, or any on
+    /// PostgreSQL).
+    copies_wake: Arc<tokio::sync::Notify>,
+    /// Told whenever a push finished, for requests that wait for their booking's copies.
+    pushed: Arc<tokio::sync::Notify>,
     /// This process queued a calendar since the last look at the queue. Otherwise a claim
     /// looks at the queue once a tick (another process may have queued one), not every time.
     look_at_queue: Arc<std::sync::atomic::AtomicBool>,
@@ -114,9 +119,10 @@ impl Engine {
         let adapters = Adapters::new(feeds, keys, read, &settings);
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
         let (look_at_queue, last_queue_look) = (Arc::new(true.into()), std::time::Instant::now().into());
-        let wake = Arc::new(tokio::sync::Notify::new());
-        crate::db::signal::register(&wake);
-        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake, look_at_queue, last_queue_look }) }
+        let (wake, copies_wake, pushed) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+        crate::db::signal::DUE.register(&wake);
+        crate::db::signal::COPIES.register(&copies_wake);
+        Engine { inner: Arc::new(Inner { pool, adapters, settings, worker, slots, wake, copies_wake, pushed, look_at_queue, last_queue_look }) }
     }
 
     /// Deletes a calendar record (its events stop blocking time). When it was the last

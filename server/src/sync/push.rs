@@ -1,6 +1,7 @@
-//! Two-way push: writing bookings' copies into their members' primary calendars. A booking's
-//! change is pushed at once by the request that made it; what fails for a passing reason is
-//! retried by the scheduler with growing waits. No database transaction is held across the
+//! Two-way push: writing bookings' copies into their members' primary calendars. The change
+//! that marks a copy pending wakes the pushers (`push_queue`'s signal), which write it at once;
+//! the request waits briefly for that. What fails for a passing reason is retried with growing
+//! waits. No database transaction is held across the
 //! provider call: the claim (a lease on the copy) and the result are two short ones.
 use crate::domain::merge::Fields;
 use chrono::Duration;
@@ -79,7 +80,8 @@ fn not_target(i: &Integration) -> Option<String> {
 }
 
 impl Engine {
-    /// Writes the copies of one booking that wait (right after the booking changed).
+    /// Writes the copies of one booking that wait, here and now (the pusher does it for
+    /// requests; tests and tools that run no pusher call this).
     pub async fn push_booking(&self, booking_id: i64) -> Result<()> {
         let ids = {
             let mut pooled = self.conn().await?;
@@ -91,17 +93,37 @@ impl Engine {
         Ok(())
     }
 
-    /// Pushes a booking's copies in the background and waits up to `REQUEST_WAIT` for it: a
-    /// request answers with the copy written when the calendar is quick, and pending when it is
-    /// not (the push goes on, and the scheduler retries what fails).
-    pub async fn push_soon(&self, booking_id: i64) {
-        let engine = self.clone();
-        let task = tokio::spawn(async move {
-            if let Err(e) = engine.push_booking(booking_id).await {
-                tracing::warn!(booking = booking_id, error = %e, "writing a booking's copy failed");
+    /// Waits up to `REQUEST_WAIT` until no copy of the booking waits to be written, so a request
+    /// answers with the copy written when the calendar is quick, and pending when it is not
+    /// (the pusher goes on, and retries what fails). The change itself scheduled the write
+    /// (`push_queue::plan` signals the pushers); this only waits for it.
+    pub async fn settled(&self, booking_id: i64) {
+        let deadline = tokio::time::Instant::now() + REQUEST_WAIT;
+        loop {
+            // Enabled before the look, so a push finishing in between is not missed.
+            let pushed = self.inner.pushed.notified();
+            let mut pushed = std::pin::pin!(pushed);
+            pushed.as_mut().enable();
+            let waiting = match self.conn().await {
+                Ok(mut pooled) => push_queue::waiting(&mut pooled.conn(), booking_id).await,
+                Err(e) => Err(e),
+            };
+            match waiting {
+                Ok(ids) if ids.is_empty() => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(booking = booking_id, error = %e, "looking at a booking's copies");
+                    return;
+                }
             }
-        });
-        let _ = tokio::time::timeout(REQUEST_WAIT, task).await;
+            // Another process's pusher tells this one nothing: look again now and then.
+            let look = tokio::time::sleep(std::time::Duration::from_millis(100));
+            tokio::select! {
+                _ = pushed => {}
+                _ = look => {}
+                _ = tokio::time::sleep_until(deadline) => return,
+            }
+        }
     }
 
     /// One scheduler pass: every copy due now (pending, or failed and due for a retry).
@@ -128,6 +150,7 @@ impl Engine {
             if let Err(e) = self.push_group(group).await {
                 tracing::warn!(error = %e, "writing bookings' copies failed");
             }
+            self.inner.pushed.notify_waiters();
         }
         Ok(ids.len())
     }

@@ -70,17 +70,13 @@ impl Engine {
     /// sleeps until the tick, a "Sync now" or a finished sync wakes it. On shutdown it stops
     /// claiming and waits for the running syncs (at most one lease).
     pub async fn dispatch(self, mode: Claim, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        // Copies are written wherever the slots run (the scheduler of another process need
+        // not); retention and due calendars only by the scheduler.
+        tokio::spawn(self.clone().keep_pushing(shutdown.clone()));
         if mode == Claim::Due {
             tokio::spawn(self.clone().keep_pruned(shutdown.clone()));
-            tokio::spawn(self.clone().keep_pushing(shutdown.clone()));
             // A calendar added, re-activated or made due sooner in any process wakes this one.
-            let (pool, wake, mut stop) = (self.inner.pool.clone(), self.inner.wake.clone(), shutdown.clone());
-            tokio::spawn(async move {
-                crate::db::signal::listen(&pool, wake, async move {
-                    let _ = stop.changed().await;
-                })
-                .await
-            });
+            self.hear(&crate::db::signal::DUE, self.inner.wake.clone(), shutdown.clone());
         }
         let slots = self.inner.slots.clone();
         let mut ticker = tokio::time::interval(self.inner.settings.tick);
@@ -161,20 +157,35 @@ impl Engine {
         }
     }
 
-    /// Two-way push, while the scheduler runs: every tick, the bookings' copies that wait
-    /// (a push that failed for a passing reason, one a crashed process left).
-    pub(super) async fn keep_pushing(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// Two-way push, while the slots run: the copies a booking's change marked pending (woken
+    /// by the change's signal), and every tick the ones that wait (a push that failed for a
+    /// passing reason, one a crashed process left).
+    pub async fn keep_pushing(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        self.hear(&crate::db::signal::COPIES, self.inner.copies_wake.clone(), shutdown.clone());
         let mut ticker = tokio::time::interval(self.inner.settings.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
+                _ = self.inner.copies_wake.notified() => {}
                 _ = shutdown.changed() => return,
             }
             if let Err(e) = self.push_due().await {
                 tracing::warn!(error = %e, "writing bookings' copies failed; tried again at the next tick");
             }
         }
+    }
+
+    /// Until shutdown, `signal` sent by any process wakes `wake` (PostgreSQL; on SQLite the
+    /// sender wakes it directly).
+    fn hear(&self, signal: &'static crate::db::signal::Signal, wake: std::sync::Arc<tokio::sync::Notify>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let pool = self.inner.pool.clone();
+        tokio::spawn(async move {
+            crate::db::signal::listen(&pool, signal, wake, async move {
+                let _ = stop.changed().await;
+            })
+            .await
+        });
     }
 
     /// Deletes the runs and history older than they are kept, a batch per statement with a

@@ -2,14 +2,7 @@
 //! anything that cannot be read (422), never a panic and never a silent default.
 use super::ApiError;
 use serde_json::{Map, Value};
-use server::{
-    crypto::Secret,
-    domain::{integrations::Patch, FieldMessage},
-};
-
-/// Fields a client may send back unchanged from a read; they are ignored on write.
-const READ_ONLY: &[&str] =
-    &["name", "has_access_token", "has_refresh_token", "last_sync", "sync_status", "sync_error_log", "created_at", "modified_at", "warnings", "messages"];
+use server::domain::FieldMessage;
 
 pub fn object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
@@ -17,28 +10,6 @@ pub fn object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match value {
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::new(axum::http::StatusCode::BAD_REQUEST, None, "The request body must be a JSON object.")),
-    }
-}
-
-fn text(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => Some(String::new()),
-        _ => {
-            errors.push(FieldMessage::new(field, format!("{field} must be a string.")));
-            None
-        }
-    }
-}
-
-/// A string, and nothing else (not even null).
-pub fn string(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        _ => {
-            errors.push(FieldMessage::new(field, format!("{field} must be a string.")));
-            None
-        }
     }
 }
 
@@ -60,103 +31,22 @@ pub fn boolean(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option
     }
 }
 
-/// Numbers pass through as text so the domain's rule gives the message ("must be a whole number").
-fn number(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<String> {
-    match v {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
-        _ => {
-            errors.push(FieldMessage::new(field, format!("{field} must be a number.")));
-            None
-        }
-    }
-}
-
-fn secret(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<Option<Secret>> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(Some(Secret::new(s.clone()))),
-        Value::String(_) | Value::Null => Some(None),
-        _ => {
-            errors.push(FieldMessage::new(field, format!("{field} must be a string.")));
-            None
-        }
-    }
-}
-
-/// A JSON object → a `Patch` (the spec's field names).
-pub fn patch(map: &Map<String, Value>) -> Result<Patch, ApiError> {
-    let mut p = Patch::default();
-    let mut errors = Vec::new();
-    for (key, v) in map {
-        let e = &mut errors;
-        match key.as_str() {
-            "user" => p.user = text(key, v, e),
-            "integration_type" => p.integration_type = text(key, v, e),
-            "integration_name" => p.integration_name = text(key, v, e),
-            "is_active" => p.is_active = boolean(key, v, e),
-            "is_primary" => p.is_primary = boolean(key, v, e),
-            "calendar_id" => p.calendar_id = text(key, v, e),
-            "access_token" => p.access_token = secret(key, v, e),
-            "refresh_token" => p.refresh_token = secret(key, v, e),
-            "token_expiry" => p.token_expiry = text(key, v, e),
-            "ical_url" => p.ical_url = text(key, v, e),
-            "sync_direction" => p.sync_direction = text(key, v, e),
-            "sync_past_days" => p.sync_past_days = number(key, v, e),
-            "sync_future_days" => p.sync_future_days = number(key, v, e),
-            "auto_sync_enabled" => p.auto_sync_enabled = boolean(key, v, e),
-            "sync_interval_minutes" => p.sync_interval_minutes = number(key, v, e),
-            "stale_policy" => p.stale_policy = text(key, v, e),
-            "conflict_policy" => p.conflict_policy = text(key, v, e),
-            "busy_rules" => p.busy_rules = busy_rules(key, v, e),
-            "free_title_patterns" => p.free_title_patterns = strings(key, v, e),
-            "own_addresses" => p.own_addresses = strings(key, v, e).map(|a| a.join("\n")),
-            "version" => match v.as_i64() {
-                Some(n) => p.version = Some(n),
-                None => e.push(FieldMessage::new(key, "version must be an integer.")),
-            },
-            k if READ_ONLY.contains(&k) => {}
-            other => e.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if (p.busy_rules.is_some() || p.free_title_patterns.is_some()) && p.version.is_none() {
-        errors.push(FieldMessage::new("version", MSG_VERSION_REQUIRED));
-    }
-    if errors.is_empty() {
-        Ok(p)
-    } else {
-        Err(ApiError::invalid(errors))
-    }
-}
-
-/// `{"kind": "busy"|"free", …}`: the pairs as sent (the domain names a kind or value it
-/// cannot read).
-fn busy_rules(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<Vec<(String, String)>> {
-    let Value::Object(map) = v else {
-        errors.push(FieldMessage::new(field, "busy_rules must be an object from kind to \"busy\" or \"free\", e.g. {\"tentative\": \"free\"}."));
-        return None;
-    };
-    Some(map.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())
-}
-
-/// An array of strings.
-fn strings(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<Vec<String>> {
-    match v {
-        Value::Array(items) if items.iter().all(Value::is_string) => Some(items.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
-        Value::Null => Some(Vec::new()),
-        _ => {
-            errors.push(FieldMessage::new(field, format!("{field} must be an array of strings.")));
-            None
-        }
-    }
-}
-
 /// Reads a JSON object into `T`, a type derived with serde (the same type the OpenAPI document
 /// shows): the first field that cannot be read is 422 naming it ("title must be a string.",
 /// "Unknown field 'colour'."); a body that is not a JSON object is 400.
 pub fn read<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let object = object(bytes)?;
+    read_except(bytes, &[])
+}
+
+/// The same, with `ignored` fields dropped first (what a client may send back unchanged from
+/// a read).
+pub fn read_except<T: serde::de::DeserializeOwned>(bytes: &[u8], ignored: &[&str]) -> Result<T, ApiError> {
+    let mut object = object(bytes)?;
+    object.retain(|k, _| !ignored.contains(&k.as_str()));
     serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
-        let field = e.path().iter().next().map(|s| s.to_string()).filter(|s| s != "?");
+        // `working_hours[0].start`; nothing for the body itself.
+        let path = e.path().to_string();
+        let field = Some(path).filter(|p| !p.is_empty() && p != "." && !p.contains('?'));
         let (field, message) = said(field, &e.into_inner().to_string());
         ApiError::invalid(vec![FieldMessage { field, message }])
     })
@@ -165,13 +55,19 @@ pub fn read<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError>
 /// The field and the message of a serde refusal, in the API's wording.
 fn said(field: Option<String>, inner: &str) -> (Option<String>, String) {
     let quoted = |s: &str| s.split('`').nth(1).map(str::to_owned);
+    // A field named in the message, under the object the path reached.
+    let under = |name: &str| match &field {
+        Some(p) if p == name || p.ends_with(&format!(".{name}")) => p.clone(),
+        Some(p) => format!("{p}.{name}"),
+        None => name.to_owned(),
+    };
     if let Some(name) = inner.strip_prefix("unknown field ").and_then(quoted) {
         let message = format!("Unknown field '{name}'.");
-        return (Some(name), message);
+        return (Some(under(&name)), message);
     }
     if let Some(name) = inner.strip_prefix("missing field ").and_then(quoted) {
         let message = format!("{name} is required.");
-        return (Some(name), message);
+        return (Some(under(&name)), message);
     }
     match field {
         // The field readers below say what the value must be.
@@ -193,6 +89,35 @@ pub mod de {
             Value::String(s) => Ok(Some(s)),
             Value::Null => Ok(None),
             _ => Err(D::Error::custom("must be a string")),
+        }
+    }
+
+    /// A string; `null` reads as empty (which clears the field).
+    pub fn emptied<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Some(text(d)?.unwrap_or_default()))
+    }
+
+    /// A number (or a string) as text, so the domain's rule gives the message ("… must be a
+    /// whole number").
+    pub fn number_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::String(s) => Ok(Some(s)),
+            _ => Err(D::Error::custom("must be a number")),
+        }
+    }
+
+    /// An array of strings; `null` reads as empty.
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(Some(Vec::new())),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|i| if let Value::String(s) = i { Ok(s) } else { Err(()) })
+                .collect::<Result<_, _>>()
+                .map(Some)
+                .map_err(|_| D::Error::custom("must be an array of strings")),
+            _ => Err(D::Error::custom("must be an array of strings")),
         }
     }
 
@@ -239,6 +164,24 @@ pub mod de {
         }
     }
 
+    /// A string that must be there (serde says when it is missing).
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        string(d)?.ok_or_else(|| D::Error::custom("must be a string"))
+    }
+
+    /// A whole number (not `null`).
+    pub fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Value::deserialize(d)?.as_i64().map(Some).ok_or_else(|| D::Error::custom("must be a whole number"))
+    }
+
+    /// A whole number, or `null` for none.
+    pub fn whole_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            v => v.as_i64().map(Some).ok_or_else(|| D::Error::custom("must be a whole number or null")),
+        }
+    }
+
     /// The `version` a client read.
     pub fn version<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         Value::deserialize(d)?.as_i64().map(Some).ok_or_else(|| D::Error::custom("must be the number you read"))
@@ -269,6 +212,44 @@ mod tests {
         assert_eq!(refusal(r#"{"title": 5}"#), (Some("title".into()), "title must be a string.".into()));
         assert_eq!(refusal(r#"{"notify": "maybe"}"#), (Some("notify".into()), "notify must be true or false (or 1 or 0).".into()));
         assert_eq!(refusal(r#"{"colour": "red"}"#), (Some("colour".into()), "Unknown field 'colour'.".into()));
+        let ok = read::<Sample>(br#"{"title": null, "notify": 1}"#).unwrap();
+        assert_eq!((ok.title, ok.notify), (None, Some(true)));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        #[serde(default)]
+        items: Vec<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        #[serde(deserialize_with = "de::required")]
+        start: String,
+    }
+
+    fn refusal_of_outer(body: &str) -> (Option<String>, String) {
+        let e = read::<Outer>(body.as_bytes()).unwrap_err();
+        let m = e.body.errors.into_iter().next().unwrap();
+        (m.field, m.message)
+    }
+
+    #[test]
+    fn a_nested_refusal_names_the_whole_path() {
+        assert_eq!(
+            refusal_of_outer(r#"{"items": [{"start": "9"}, {"start": 5}]}"#),
+            (Some("items[1].start".into()), "items[1].start must be a string.".into())
+        );
+        assert_eq!(refusal_of_outer(r#"{"items": [{}]}"#), (Some("items[0].start".into()), "start is required.".into()));
+        assert_eq!(refusal_of_outer(r#"{"items": [{"start": "9", "colour": 1}]}"#), (Some("items[0].colour".into()), "Unknown field 'colour'.".into()));
+    }
+
+    #[test]
+    fn readable_bodies_still_read() {
         let ok = read::<Sample>(br#"{"title": null, "notify": 1}"#).unwrap();
         assert_eq!((ok.title, ok.notify), (None, Some(true)));
     }

@@ -236,13 +236,13 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
     booked_or_busy(&state, caller.actor(), booked, StatusCode::CREATED).await
 }
 
-/// A booking made or changed (pushed first, then answered with its copies and the calendars it
+/// A booking made or changed (its copies briefly waited for, then answered with its copies and the calendars it
 /// could not be checked against), or 409 with what is in the way.
 pub(super) async fn booked_or_busy(state: &AppState, actor: server::domain::Actor, answer: bk::Answer, status: StatusCode) -> Result<Response, ApiError> {
     let bk::Answer { outcome, unchecked } = answer;
     match outcome {
         bk::Outcome::Booked(b) => {
-            state.engine.push_soon(b.id).await;
+            state.engine.settled(b.id).await;
             let mut body = one(state, actor, b.id).await?;
             body.degraded = Some(super::availability::DegradedJson::unchecked(&unchecked));
             Ok((status, Json(body)).into_response())
@@ -311,7 +311,7 @@ pub async fn cancel(State(state): State<AppState>, caller: ApiUser, Path(id): Pa
         let mut pooled = state.pool.get().await?;
         bk::cancel(&mut pooled.conn(), caller.actor(), id, &caller.by().actor).await?;
     }
-    state.engine.push_soon(id).await;
+    state.engine.settled(id).await;
     Ok(Json(one(&state, caller.actor(), id).await?))
 }
 

@@ -8,7 +8,6 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use server::domain::{
     conflicts as cf,
     merge::{Fields, Side},
@@ -139,40 +138,32 @@ pub async fn read_one(State(state): State<AppState>, caller: ApiUser, Path(id): 
 
 /// `{"take": "local"|"remote"}`, or `{"fields": {"title": "local", "start": "remote", …}}`
 /// naming a side for every field that differs.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResolveInput {
+    #[serde(default, deserialize_with = "body::de::string")]
     pub take: Option<String>,
+    #[serde(default, deserialize_with = "sides")]
     pub fields: Option<BTreeMap<String, String>>,
 }
 
+/// A map from field to side, each side a string (the domain names a side it cannot read).
+fn sides<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    use serde::de::Error;
+    Option::<BTreeMap<String, String>>::deserialize(d).map_err(|_| D::Error::custom("must map each field to \"local\" or \"remote\""))
+}
+
 fn read_choice(bytes: &[u8]) -> Result<cf::Choice, ApiError> {
-    let object = body::object(bytes)?;
-    let mut errors = Vec::new();
-    let mut choice = None;
-    for (key, v) in &object {
-        match (key.as_str(), v) {
-            ("take", Value::String(s)) => match Side::parse(s) {
-                Some(side) => choice = Some(cf::Choice::Take(side)),
-                None => errors.push(FieldMessage::new("take", format!("take '{s}' is neither local nor remote."))),
-            },
-            ("fields", Value::Object(map)) => match map.iter().map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect::<Option<BTreeMap<_, _>>>()
-            {
-                Some(m) => choice = Some(cf::Choice::Fields(m)),
-                None => errors.push(FieldMessage::new("fields", "fields maps each field to \"local\" or \"remote\".")),
-            },
-            ("take", _) => errors.push(FieldMessage::new("take", "take must be \"local\" or \"remote\".")),
-            ("fields", _) => errors.push(FieldMessage::new("fields", "fields maps each field to \"local\" or \"remote\".")),
-            (other, _) => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if object.contains_key("take") && object.contains_key("fields") {
-        errors.push(FieldMessage::new("take", "Send take or fields, not both."));
-    }
-    match (choice, errors.is_empty()) {
-        (Some(c), true) => Ok(c),
-        (None, true) => Err(ApiError::invalid(vec![FieldMessage::new("take", "Say what to keep: {\"take\": \"local\"} or \"remote\", or {\"fields\": {…}}.")])),
-        _ => Err(ApiError::invalid(errors)),
+    let input: ResolveInput = body::read(bytes)?;
+    let refuse = |message: String| Err(ApiError::invalid(vec![FieldMessage::new("take", message)]));
+    match (input.take, input.fields) {
+        (Some(_), Some(_)) => refuse("Send take or fields, not both.".into()),
+        (Some(t), None) => match Side::parse(&t) {
+            Some(side) => Ok(cf::Choice::Take(side)),
+            None => refuse(format!("take '{t}' is neither local nor remote.")),
+        },
+        (None, Some(fields)) => Ok(cf::Choice::Fields(fields)),
+        (None, None) => refuse("Say what to keep: {\"take\": \"local\"} or \"remote\", or {\"fields\": {…}}.".into()),
     }
 }
 
@@ -185,7 +176,7 @@ pub async fn resolve(State(state): State<AppState>, caller: ApiUser, Path(id): P
         let mut pooled = state.pool.get().await?;
         cf::resolve(&mut pooled.conn(), caller.actor(), id, &caller.by().actor, choice).await?
     };
-    state.engine.push_soon(resolved.booking_id).await;
+    state.engine.settled(resolved.booking_id).await;
     Ok(Json(ConflictJson::of(&resolved)))
 }
 
@@ -197,6 +188,6 @@ pub async fn undo(State(state): State<AppState>, caller: ApiUser, Path(id): Path
         let mut pooled = state.pool.get().await?;
         cf::undo(&mut pooled.conn(), caller.actor(), id, &caller.by().actor).await?
     };
-    state.engine.push_soon(undone.booking_id).await;
+    state.engine.settled(undone.booking_id).await;
     Ok(Json(ConflictJson::of(&undone)))
 }

@@ -8,6 +8,7 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
+use server::crypto::Secret;
 use server::domain::{
     integrations::{self as ig, Filter, Integration, IntegrationType, Saved, SyncStatus},
     FieldMessage,
@@ -132,43 +133,131 @@ pub struct ListJson {
     pub total: i64,
 }
 
-/// What a create or update may carry (all optional on update). Secrets are write-only.
-#[allow(dead_code)]
+/// What a create or update may carry (all optional on update). Secrets are write-only. A
+/// client may send back the read-only fields of a read unchanged: they are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IntegrationInput {
     /// Owner email; admins may name any user, others only themselves.
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub user: Option<String>,
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub integration_type: Option<String>,
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub integration_name: Option<String>,
     /// `true`/`false`, or 1/0
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub is_primary: Option<bool>,
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub calendar_id: Option<String>,
-    /// Write-only: never returned.
-    pub access_token: Option<String>,
-    /// Write-only: never returned.
-    pub refresh_token: Option<String>,
+    /// Write-only: never returned. `""` or `null` clears.
+    #[serde(default, deserialize_with = "secret")]
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<Option<Secret>>,
+    /// Write-only: never returned. `""` or `null` clears.
+    #[serde(default, deserialize_with = "secret")]
+    #[schema(value_type = Option<String>)]
+    pub refresh_token: Option<Option<Secret>>,
     /// RFC 3339, or `YYYY-MM-DD HH:MM:SS` in the owner's time zone.
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub token_expiry: Option<String>,
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub ical_url: Option<String>,
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub sync_direction: Option<String>,
-    pub sync_past_days: Option<i64>,
-    pub sync_future_days: Option<i64>,
+    #[serde(default, deserialize_with = "body::de::number_text")]
+    #[schema(value_type = Option<i64>)]
+    pub sync_past_days: Option<String>,
+    #[serde(default, deserialize_with = "body::de::number_text")]
+    #[schema(value_type = Option<i64>)]
+    pub sync_future_days: Option<String>,
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub auto_sync_enabled: Option<bool>,
-    pub sync_interval_minutes: Option<i64>,
+    #[serde(default, deserialize_with = "body::de::number_text")]
+    #[schema(value_type = Option<i64>)]
+    pub sync_interval_minutes: Option<String>,
     /// `fail-open` (default) or `fail-closed`
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub stale_policy: Option<String>,
     /// `last-write-wins` (default), `prefer-calsync`, `prefer-calendar` or `ask`
+    #[serde(default, deserialize_with = "body::de::emptied")]
     pub conflict_policy: Option<String>,
     /// Partial: only the kinds sent change, e.g. `{"tentative": "free"}` (needs `version`).
+    #[serde(default, deserialize_with = "busy_rules")]
     #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
-    pub busy_rules: Option<serde_json::Value>,
+    pub busy_rules: Option<Vec<(String, String)>>,
     /// Replaces the title patterns (needs `version`).
+    #[serde(default, deserialize_with = "body::de::strings")]
     pub free_title_patterns: Option<Vec<String>>,
     /// Your addresses in this calendar; `[]` goes back to the default.
+    #[serde(default, deserialize_with = "body::de::strings")]
     pub own_addresses: Option<Vec<String>>,
     /// The version you read; a different current version answers 409.
+    #[serde(default, deserialize_with = "version")]
     pub version: Option<i64>,
+}
+
+/// The fields of a read a client may send back unchanged; they are ignored on write.
+const READ_ONLY: &[&str] =
+    &["name", "has_access_token", "has_refresh_token", "last_sync", "sync_status", "sync_error_log", "created_at", "modified_at", "warnings", "messages"];
+
+fn secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Secret>>, D::Error> {
+    use serde::de::Error;
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if !s.is_empty() => Ok(Some(Some(Secret::new(s)))),
+        serde_json::Value::String(_) | serde_json::Value::Null => Ok(Some(None)),
+        _ => Err(D::Error::custom("must be a string")),
+    }
+}
+
+/// `{"kind": "busy"|"free", …}`: the pairs as sent (the domain names a kind or value it
+/// cannot read).
+fn busy_rules<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<(String, String)>>, D::Error> {
+    use serde::de::Error;
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Object(map) => Ok(Some(map.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())),
+        _ => Err(D::Error::custom("must be an object from kind to \"busy\" or \"free\", e.g. {\"tentative\": \"free\"}")),
+    }
+}
+
+fn version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    serde_json::Value::deserialize(d)?.as_i64().map(Some).ok_or_else(|| D::Error::custom("must be an integer"))
+}
+
+impl IntegrationInput {
+    /// The body read, as the domain's change (422 for a body that cannot be one).
+    fn read(bytes: &[u8]) -> Result<ig::Patch, ApiError> {
+        let i: IntegrationInput = body::read_except(bytes, READ_ONLY)?;
+        if (i.busy_rules.is_some() || i.free_title_patterns.is_some()) && i.version.is_none() {
+            return Err(ApiError::invalid(vec![FieldMessage::new("version", body::MSG_VERSION_REQUIRED)]));
+        }
+        Ok(ig::Patch {
+            user: i.user,
+            integration_type: i.integration_type,
+            integration_name: i.integration_name,
+            is_active: i.is_active,
+            is_primary: i.is_primary,
+            calendar_id: i.calendar_id,
+            access_token: i.access_token,
+            refresh_token: i.refresh_token,
+            token_expiry: i.token_expiry,
+            ical_url: i.ical_url,
+            sync_direction: i.sync_direction,
+            sync_past_days: i.sync_past_days,
+            sync_future_days: i.sync_future_days,
+            auto_sync_enabled: i.auto_sync_enabled,
+            sync_interval_minutes: i.sync_interval_minutes,
+            stale_policy: i.stale_policy,
+            conflict_policy: i.conflict_policy,
+            busy_rules: i.busy_rules,
+            free_title_patterns: i.free_title_patterns,
+            own_addresses: i.own_addresses.map(|a| a.join("\n")),
+            version: i.version,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -238,7 +327,7 @@ pub async fn read(State(state): State<AppState>, caller: ApiUser, Path(name): Pa
 #[utoipa::path(post, path = "/api/v1/integrations", request_body = IntegrationInput, security(("bearer" = [])),
     responses((status = 201, body = WriteJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<(StatusCode, Json<WriteJson>), ApiError> {
-    let patch = body::patch(&body::object(&bytes)?)?;
+    let patch = IntegrationInput::read(&bytes)?;
     let mut pooled = state.pool.get().await?;
     let saved = ig::create(&mut pooled.conn(), &state.keys, caller.actor(), patch).await?;
     Ok((StatusCode::CREATED, Json(WriteJson::for_viewer(saved, &state.keys, caller.actor()))))
@@ -248,7 +337,7 @@ pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes
     security(("bearer" = [])),
     responses((status = 200, body = WriteJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(State(state): State<AppState>, caller: ApiUser, Path(name): Path<String>, bytes: Bytes) -> Result<Json<WriteJson>, ApiError> {
-    let patch = body::patch(&body::object(&bytes)?)?;
+    let patch = IntegrationInput::read(&bytes)?;
     let mut pooled = state.pool.get().await?;
     let saved = ig::update(&mut pooled.conn(), &state.keys, caller.actor(), &name, patch).await?;
     Ok(Json(WriteJson::for_viewer(saved, &state.keys, caller.actor())))

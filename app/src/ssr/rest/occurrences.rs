@@ -111,6 +111,6 @@ pub async fn cancel(
         let mut pooled = state.pool.get().await?;
         bk::cancel_occurrence(&mut pooled.conn(), caller.actor(), id, &key, &caller.by().actor, version).await?;
     }
-    state.engine.push_soon(id).await;
+    state.engine.settled(id).await;
     Ok(Json(one(&state, caller.actor(), id).await?))
 }

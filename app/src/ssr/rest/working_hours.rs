@@ -10,27 +10,42 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use server::domain::{hours::HoursText, working_hours as wh, FieldMessage};
 use utoipa::ToSchema;
 
 /// Hours of a day: `"end"` before `"start"` only with `"overnight": true` (the next day).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HoursJson {
     /// `mon` … `sun` (weekly hours only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "days")]
     pub days: Vec<String>,
     /// `09:00`
+    #[serde(deserialize_with = "body::de::required")]
     pub start: String,
     /// `17:00`; `24:00` is midnight.
+    #[serde(deserialize_with = "body::de::required")]
     pub end: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not", deserialize_with = "overnight")]
     pub overnight: bool,
+}
+
+fn days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    use serde::de::Error;
+    Vec::<String>::deserialize(d).map_err(|_| D::Error::custom("must be a list such as [\"mon\", \"tue\"]"))
+}
+
+fn overnight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(body::de::flag(d)?.unwrap_or(false))
 }
 
 impl HoursJson {
     fn of(h: HoursText) -> HoursJson {
         HoursJson { days: h.days, start: h.start, end: h.end, overnight: h.overnight }
+    }
+
+    fn text(self) -> HoursText {
+        HoursText { days: self.days, start: self.start, end: self.end, overnight: self.overnight }
     }
 }
 
@@ -61,83 +76,36 @@ impl SettingsJson {
 }
 
 /// The same fields; each left out takes what a member without settings has.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SettingsInput {
+    #[serde(default, deserialize_with = "body::de::string")]
     pub time_zone: Option<String>,
+    #[serde(default)]
     pub working_hours: Option<Vec<HoursJson>>,
+    #[serde(default, deserialize_with = "body::de::whole")]
     pub buffer_before_minutes: Option<i64>,
+    #[serde(default, deserialize_with = "body::de::whole")]
     pub buffer_after_minutes: Option<i64>,
+    #[serde(default, deserialize_with = "body::de::whole")]
     pub minimum_notice_minutes: Option<i64>,
+    #[serde(default, deserialize_with = "body::de::whole_or_null")]
     pub max_bookings_per_day: Option<i64>,
+    #[serde(default, deserialize_with = "body::de::whole_or_null")]
     pub max_bookings_per_week: Option<i64>,
 }
 
-/// Reads a list of hours; `at` names it in messages.
-fn hours(at: &str, v: &Value, weekly: bool, errors: &mut Vec<FieldMessage>) -> Option<Vec<HoursText>> {
-    let Value::Array(items) = v else {
-        errors.push(FieldMessage::new(at, format!("{at} must be a list of hours such as {{\"start\":\"09:00\",\"end\":\"17:00\"}}.")));
-        return None;
-    };
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let name = format!("{at}[{i}]");
-        let Value::Object(o) = item else {
-            errors.push(FieldMessage::new(&name, format!("{name} must be an object with start and end.")));
-            continue;
-        };
-        let mut h = HoursText { days: Vec::new(), start: String::new(), end: String::new(), overnight: false };
-        for (k, v) in o {
-            let field = format!("{name}.{k}");
-            match k.as_str() {
-                "start" => h.start = body::string(&field, v, errors).unwrap_or_default(),
-                "end" => h.end = body::string(&field, v, errors).unwrap_or_default(),
-                "overnight" => h.overnight = body::boolean(&field, v, errors).unwrap_or(false),
-                "days" if weekly => match v.as_array().and_then(|d| d.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()) {
-                    Some(days) => h.days = days,
-                    None => errors.push(FieldMessage::new(&field, "days must be a list such as [\"mon\", \"tue\"].")),
-                },
-                other => errors.push(FieldMessage::new(&field, format!("Unknown field '{other}'."))),
-            }
+impl SettingsInput {
+    fn settings(self, none: wh::Settings) -> wh::Settings {
+        wh::Settings {
+            time_zone: self.time_zone.unwrap_or(none.time_zone),
+            working_hours: self.working_hours.map(|h| h.into_iter().map(HoursJson::text).collect()),
+            buffer_before_minutes: self.buffer_before_minutes.unwrap_or(none.buffer_before_minutes),
+            buffer_after_minutes: self.buffer_after_minutes.unwrap_or(none.buffer_after_minutes),
+            minimum_notice_minutes: self.minimum_notice_minutes.unwrap_or(none.minimum_notice_minutes),
+            max_bookings_per_day: self.max_bookings_per_day,
+            max_bookings_per_week: self.max_bookings_per_week,
         }
-        for required in ["start", "end"] {
-            if !o.contains_key(required) {
-                errors.push(FieldMessage::new(&format!("{name}.{required}"), format!("{required} is required.")));
-            }
-        }
-        out.push(h);
-    }
-    Some(out)
-}
-
-fn integer(field: &str, v: &Value, errors: &mut Vec<FieldMessage>) -> Option<i64> {
-    let n = v.as_i64();
-    if n.is_none() {
-        errors.push(FieldMessage::new(field, format!("{field} must be a whole number.")));
-    }
-    n
-}
-
-fn read_settings(object: &Map<String, Value>, none: wh::Settings) -> Result<wh::Settings, ApiError> {
-    let mut s = none;
-    let mut errors = Vec::new();
-    for (key, v) in object {
-        let e = &mut errors;
-        match key.as_str() {
-            "time_zone" => s.time_zone = body::string(key, v, e).unwrap_or_default(),
-            "working_hours" => s.working_hours = if v.is_null() { None } else { hours(key, v, true, e) },
-            "buffer_before_minutes" => s.buffer_before_minutes = integer(key, v, e).unwrap_or(0),
-            "buffer_after_minutes" => s.buffer_after_minutes = integer(key, v, e).unwrap_or(0),
-            "minimum_notice_minutes" => s.minimum_notice_minutes = integer(key, v, e).unwrap_or(0),
-            "max_bookings_per_day" => s.max_bookings_per_day = if v.is_null() { None } else { integer(key, v, e) },
-            "max_bookings_per_week" => s.max_bookings_per_week = if v.is_null() { None } else { integer(key, v, e) },
-            other => e.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if errors.is_empty() {
-        Ok(s)
-    } else {
-        Err(ApiError::invalid(errors))
     }
 }
 
@@ -152,11 +120,11 @@ pub async fn read(State(state): State<AppState>, caller: ApiUser, Path(email): P
 #[utoipa::path(put, path = "/api/v1/users/{email}/availability-settings", operation_id = "set_availability_settings", params(("email" = String, Path)), request_body = SettingsInput, security(("bearer" = [])),
     responses((status = 200, body = SettingsJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put(State(state): State<AppState>, caller: ApiUser, Path(email): Path<String>, bytes: Bytes) -> Result<Json<SettingsJson>, ApiError> {
-    let object = body::object(&bytes)?;
+    let input: SettingsInput = body::read(&bytes)?;
     let mut pooled = state.pool.get().await?;
     let mut conn = pooled.conn();
     let (user, _) = wh::settings(&mut conn, caller.actor(), &email).await?;
-    let new = read_settings(&object, wh::Settings::none(&user))?;
+    let new = input.settings(wh::Settings::none(&user));
     Ok(Json(SettingsJson::of(wh::put_settings(&mut conn, caller.actor(), &email, new).await?)))
 }
 
@@ -176,10 +144,11 @@ pub struct OverridesJson {
 }
 
 /// `{"hours": [{"start": "10:00", "end": "12:00"}]}`
-#[allow(dead_code)]
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OverrideInput {
-    pub hours: Vec<HoursJson>,
+    #[serde(default)]
+    pub hours: Option<Vec<HoursJson>>,
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{email}/date-overrides", operation_id = "list_date_overrides", params(("email" = String, Path)), security(("bearer" = [])),
@@ -203,23 +172,19 @@ pub async fn put_override(
     Path((email, date)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Json<OverrideJson>, ApiError> {
-    let object = body::object(&bytes)?;
-    let mut errors = Vec::new();
-    let mut list = None;
-    for (key, v) in &object {
-        match key.as_str() {
-            "hours" => list = hours(key, v, false, &mut errors),
-            other => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
+    let Some(hours) = body::read::<OverrideInput>(&bytes)?.hours else {
+        return Err(ApiError::invalid(vec![FieldMessage::new("hours", "hours is required: a list of hours, or [] for a day off.")]));
+    };
+    // A date's hours are that date's: days belong to weekly hours only.
+    if let Some(i) = hours.iter().position(|h| !h.days.is_empty()) {
+        return Err(ApiError::invalid(vec![FieldMessage::new(
+            &format!("hours[{i}].days"),
+            "days belong to weekly hours; a date override's hours are that date's.",
+        )]));
     }
-    if !object.contains_key("hours") {
-        errors.push(FieldMessage::new("hours", "hours is required: a list of hours, or [] for a day off."));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let list = hours.into_iter().map(HoursJson::text).collect::<Vec<_>>();
     let mut pooled = state.pool.get().await?;
-    let (day, list) = wh::put_override(&mut pooled.conn(), caller.actor(), &email, &date, list.unwrap_or_default()).await?;
+    let (day, list) = wh::put_override(&mut pooled.conn(), caller.actor(), &email, &date, list).await?;
     Ok(Json(OverrideJson { date: day.to_string(), hours: list.into_iter().map(HoursJson::of).collect() }))
 }
 

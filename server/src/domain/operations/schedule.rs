@@ -16,7 +16,7 @@ use crate::run;
 pub async fn create(conn: &mut Conn<'_>, id: i64, scheduled: bool) -> Result<()> {
     run!(conn, |c| diesel::insert_into(ss::table).values((ss::integration_id.eq(id), ss::scheduled.eq(scheduled))).execute(c).await)?;
     if scheduled {
-        crate::db::signal::due_sooner(conn).await?;
+        crate::db::signal::DUE.send(conn).await?;
     }
     Ok(())
 }
@@ -26,7 +26,7 @@ pub async fn set_due(conn: &mut Conn<'_>, id: i64, due: Option<NaiveDateTime>, s
     run!(conn, |c| diesel::update(ss::table.find(id)).set((ss::due_at.eq(due), ss::scheduled.eq(scheduled))).execute(c).await)?;
     // Due now or at another time than the schedulers slept for: they look again.
     if scheduled {
-        crate::db::signal::due_sooner(conn).await?;
+        crate::db::signal::DUE.send(conn).await?;
     }
     Ok(())
 }

@@ -75,6 +75,7 @@ pub async fn plan(c: &mut Conn<'_>, booking_id: i64, user_id: i64, cancelled: bo
         .await)?;
     let action = if cancelled { REMOVE } else { PUT };
     let mut has_target = false;
+    let mut marked = false;
     for (id, integration, label, external, attempts) in copies {
         match (target.as_ref(), integration) {
             (Some((t, name)), Some(i)) if *t == i => {
@@ -94,6 +95,7 @@ pub async fn plan(c: &mut Conn<'_>, booking_id: i64, user_id: i64, cancelled: bo
                     ))
                     .execute(cc)
                     .await)?;
+                marked = true;
             }
             _ if external.is_none() && attempts == 0 => {
                 // Never tried: nothing to keep. (One that was tried may have been made by the
@@ -128,7 +130,18 @@ pub async fn plan(c: &mut Conn<'_>, booking_id: i64, user_id: i64, cancelled: bo
             ))
             .execute(cc)
             .await)?;
+        marked = true;
     }
+    if marked {
+        pending(c).await?;
+    }
+    Ok(())
+}
+
+/// Wakes the pushers (of every process on PostgreSQL, at commit): the change that marked a
+/// copy pending schedules its write, so no caller has to remember to.
+async fn pending(c: &mut Conn<'_>) -> Result<()> {
+    crate::db::signal::COPIES.send(c).await?;
     Ok(())
 }
 
@@ -177,16 +190,23 @@ pub async fn of(c: &mut Conn<'_>, booking_ids: &[i64]) -> Result<Vec<CopyView>> 
 
 /// The copies waiting to be written by `at` (pending ones, and failed ones whose retry is
 /// due), oldest first.
+/// Read in a write transaction: on SQLite it waits for a writer still inside the transaction
+/// whose signal woke the pusher, so its copies are seen.
 pub async fn due(c: &mut Conn<'_>, at: NaiveDateTime, limit: i64) -> Result<Vec<i64>> {
-    let ids = run!(c, |cc| bc::table
-        .filter(bc::state.eq_any([PENDING, FAILED]).and(bc::due_at.le(at)))
-        .filter(bc::lease_until.is_null().or(bc::lease_until.lt(at)))
-        .order(bc::due_at)
-        .select(bc::id)
-        .limit(limit)
-        .load::<i64>(cc)
-        .await)?;
-    Ok(ids)
+    c.write_tx(move |mut c| {
+        Box::pin(async move {
+            let ids = run!(&mut c, |cc| bc::table
+                .filter(bc::state.eq_any([PENDING, FAILED]).and(bc::due_at.le(at)))
+                .filter(bc::lease_until.is_null().or(bc::lease_until.lt(at)))
+                .order(bc::due_at)
+                .select(bc::id)
+                .limit(limit)
+                .load::<i64>(cc)
+                .await)?;
+            Ok(ids)
+        })
+    })
+    .await
 }
 
 /// The copies of one booking that wait to be written now.
@@ -528,7 +548,7 @@ pub async fn repush(c: &mut Conn<'_>, copy_id: i64, seen: Option<&str>, recreate
             .execute(cc)
             .await)?;
     }
-    Ok(())
+    pending(c).await
 }
 
 /// A copy left alone: its booking was cancelled because the copy was deleted in the calendar.
@@ -557,7 +577,7 @@ pub async fn revive(c: &mut Conn<'_>, copy_id: i64) -> Result<()> {
         ))
         .execute(cc)
         .await)?;
-    Ok(())
+    pending(c).await
 }
 
 /// The confirmed bookings whose copies among `external_ids` are in `integration_id` and have

@@ -1,7 +1,7 @@
 //! The web's defences over the real router, on SQLite and PostgreSQL: no cross-site writes, no
 //! open redirect after sign-in, security headers and the page's CSP, nothing attacker-written in
 //! the address shown as the app's own words, and 4xx (not 500) for what a person got wrong.
-mod common;
+use crate::common;
 
 use app::api::{
     admin::SetUserDisabled,

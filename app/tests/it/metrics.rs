@@ -2,7 +2,7 @@
 //! that an independent parser reads it as Prometheus text, and that its counters move after a
 //! sync, a failed sign-in and bookings pushed to Google (the test's own sandbox), with the
 //! copies and conflicts they leave as gauges; on SQLite and PostgreSQL.
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 
@@ -71,7 +71,7 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     assert_eq!(send(&app, scrape(Some("127.0.0.1:5000"), None, Some("x, 203.0.113.9"))).await.status, StatusCode::FORBIDDEN);
     assert_eq!(send(&app, scrape(Some("127.0.0.1:5000"), None, Some("x"))).await.status, StatusCode::FORBIDDEN);
     // A proxy on this host that calsync was not told about: the peer is the proxy, not local.
-    let untold = router_with(state_with(&db, "http://127.0.0.1:3000", |_| {}));
+    let untold = router_with(quiet_state_with(&db, "http://127.0.0.1:3000", |_| {}));
     assert_eq!(send(&untold, scrape(Some("127.0.0.1:5000"), None, Some("203.0.113.9"))).await.status, StatusCode::FORBIDDEN);
     assert_eq!(send(&untold, scrape(Some("127.0.0.1:5000"), None, None)).await.status, StatusCode::OK);
 
@@ -137,8 +137,8 @@ db_test!(metrics_are_for_loopback_and_admins_and_move_after_a_sync, |db| {
     assert!(after.body.lines().any(|l| l.starts_with(r#"calsync_conflicts{state="resolved"} 0"#)), "{}", after.body);
 
     // CALSYNC_METRICS changes who may read it.
-    let open = router_with(state_with(&db, "http://127.0.0.1:3000", |c| c.metrics = MetricsAccess::Open));
+    let open = router_with(quiet_state_with(&db, "http://127.0.0.1:3000", |c| c.metrics = MetricsAccess::Open));
     assert_eq!(send(&open, scrape(Some("203.0.113.9:5000"), None, None)).await.status, StatusCode::OK);
-    let off = router_with(state_with(&db, "http://127.0.0.1:3000", |c| c.metrics = MetricsAccess::Off));
+    let off = router_with(quiet_state_with(&db, "http://127.0.0.1:3000", |c| c.metrics = MetricsAccess::Off));
     assert_eq!(send(&off, scrape(Some("127.0.0.1:5000"), Some(&admin), None)).await.status, StatusCode::NOT_FOUND);
 });

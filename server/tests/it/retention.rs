@@ -11,7 +11,7 @@ use server::{
 };
 use testkit::db_test;
 
-mod common;
+use crate::common;
 use common::*;
 
 db_test!(old_runs_and_history_are_pruned_in_batches, |db| {

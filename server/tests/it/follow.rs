@@ -18,7 +18,7 @@ use server::{
 use testkit::db_test;
 use testkit::TestDb;
 
-mod common;
+use crate::common;
 use common::*;
 
 const ANA: &str = "ana@example.com";
@@ -847,7 +847,7 @@ db_test!(review_a_change_on_both_sides_while_a_push_waits_is_merged_at_the_next_
     let mut c = db.pool.get().await.unwrap();
     conflicts::resolve(&mut c.conn(), w.me, k.id, ANA, conflicts::Choice::Take(server::domain::merge::Side::Local)).await.unwrap();
     drop(c);
-    w.engine.push_soon(b.id).await;
+    w.engine.push_booking(b.id).await.unwrap();
     let e = event(&w.sandbox, &id);
     assert_eq!(
         (e["summary"].as_str(), e["description"].as_str()),

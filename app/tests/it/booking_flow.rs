@@ -1,7 +1,7 @@
 //! The spec's booking flow over the real router, on SQLite and PostgreSQL: a member's working
 //! hours, rules and date overrides; teams; free slots for a member or a team, across zones and
 //! DST changes; a booking for a team assigned to a free member, least recently booked first.
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::{Datelike, Duration as Days, NaiveDate, Utc, Weekday};
@@ -91,6 +91,23 @@ db_test!(working_hours_and_date_overrides_are_set_checked_and_kept_to_their_owne
         ]
     );
     assert_eq!(json(&send(&app, api("GET", &url, Some(&ana), None)).await), good);
+    // A body of the wrong shape is named to the field, also inside the list.
+    for (body, field, message) in [
+        (json!({"working_hours": [{"days": ["mon"], "start": 9, "end": "17:00"}]}), "working_hours[0].start", "working_hours[0].start must be a string."),
+        (json!({"working_hours": [{"days": ["mon"], "start": "09:00"}]}), "working_hours[0].end", "end is required."),
+        (
+            json!({"working_hours": [{"days": "mon", "start": "09:00", "end": "17:00"}]}),
+            "working_hours[0].days",
+            "working_hours[0].days must be a list such as [\"mon\", \"tue\"].",
+        ),
+        (json!({"buffer_after_minutes": "ten"}), "buffer_after_minutes", "buffer_after_minutes must be a whole number."),
+        (json!({"max_bookings_per_day": 2.5}), "max_bookings_per_day", "max_bookings_per_day must be a whole number or null."),
+        (json!({"lunch": "12:00"}), "lunch", "Unknown field 'lunch'."),
+    ] {
+        let a = put(&app, &ana, &url, body).await;
+        assert_eq!((a.status, messages(&a)), (StatusCode::UNPROCESSABLE_ENTITY, vec![(field.to_string(), message.to_string())]));
+    }
+    assert_eq!(json(&send(&app, api("GET", &url, Some(&ana), None)).await), good);
     // Hours across midnight are said so.
     let night = json!({"time_zone": "Europe/Berlin", "working_hours": [{"days": ["tue"], "start": "22:00", "end": "02:00", "overnight": true}]});
     assert_eq!(put(&app, &ana, &url, night).await.status, StatusCode::OK);
@@ -109,6 +126,10 @@ db_test!(working_hours_and_date_overrides_are_set_checked_and_kept_to_their_owne
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let a = put(&app, &ana, &format!("{day}/2027-01-19"), json!({"hours": [{"start": "10:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}]})).await;
     assert_eq!(messages(&a), vec![("hours[1]".into(), "11:00–13:00 overlaps 10:00–12:00.".into())]);
+    let a = put(&app, &ana, &format!("{day}/2027-01-19"), json!({})).await;
+    assert_eq!(messages(&a), vec![("hours".into(), "hours is required: a list of hours, or [] for a day off.".into())]);
+    let a = put(&app, &ana, &format!("{day}/2027-01-19"), json!({"hours": [{"days": ["tue"], "start": "10:00", "end": "12:00"}]})).await;
+    assert_eq!(messages(&a), vec![("hours[0].days".into(), "days belong to weekly hours; a date override's hours are that date's.".into())]);
     let a = put(&app, &ana, &format!("{day}/2027-02-30"), json!({"hours": []})).await;
     assert_eq!(messages(&a), vec![("date".into(), "'2027-02-30' is not a date such as 2026-12-24.".into())]);
     let list = json(&send(&app, api("GET", day, Some(&ana), None)).await);

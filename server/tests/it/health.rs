@@ -32,7 +32,7 @@ use testkit::{
     TestDb,
 };
 
-mod common;
+use crate::common;
 use common::*;
 
 async fn report(db: &TestDb, filter: health::Filter) -> health::Report {

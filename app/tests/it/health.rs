@@ -1,7 +1,7 @@
 //! Admin → Sync health over the real router, and availability's `degraded` list over REST, on
 //! SQLite and PostgreSQL with a loopback iCal host (and Google at the test's own sandbox for
 //! bookings not written and conflicts waiting).
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

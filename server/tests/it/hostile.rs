@@ -12,7 +12,7 @@ use server::{
 use testkit::db_test;
 use testkit::feeds::{FeedHost, Reply};
 
-mod common;
+use crate::common;
 use common::*;
 
 fn at(s: &str) -> DateTime<Utc> {

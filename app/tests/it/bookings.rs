@@ -2,7 +2,7 @@
 //! naming what is in the way (in the availability check's shape), 422, 403, 404, list, cancel;
 //! the calendars a booking could not be checked against (fail-open: a warning each; fail-closed:
 //! refused, saying why), over REST and the Bookings page's server function.
-mod common;
+use crate::common;
 
 use app::api::bookings::CreateBooking;
 use axum::http::StatusCode;

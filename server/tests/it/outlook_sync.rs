@@ -20,7 +20,7 @@ use server::{
 use testkit::db_test;
 use testkit::TestDb;
 
-mod common;
+use crate::common;
 use common::*;
 
 const ANA: &str = "ana@contoso.com";

@@ -1,6 +1,6 @@
 //! Provider calendars in the app's test harness: no request leaves loopback, even for records
 //! created with hand-made tokens.
-mod common;
+use crate::common;
 
 use chrono::{Duration as Days, Utc};
 use common::*;

@@ -23,7 +23,7 @@ use server::{
 use testkit::db_test;
 use testkit::feeds::{FeedHost, Reply};
 
-mod common;
+use crate::common;
 use common::*;
 
 db_test!(a_sync_creates_copies_and_a_second_changes_nothing, |db| {

@@ -12,7 +12,7 @@ fn calsync(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
 
 /// A data directory of this test's own (the key file lives there).
 fn data_dir(db: &TestDb) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("calsync_cli_{}", server::sessions::sha256_hex(&db.url)));
+    let d = db.dir().join("data");
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -170,7 +170,6 @@ db_test!(keys_are_generated_rotated_and_checked, |db| {
     // The right keys still work.
     let out = calsync_in(&db, &dir, &[("CALSYNC_SECRET_KEYS", &env_ring.to_list())], &["migrate"], None);
     assert_eq!(out.status.code(), Some(0));
-    let _ = std::fs::remove_dir_all(&dir);
 });
 
 fn fixture(path: &str) -> String {
@@ -213,9 +212,8 @@ fn ical_inspect_prints_instances_as_json_or_a_table() {
 
 #[test]
 fn ical_inspect_fails_with_the_reason_and_the_right_exit_code() {
-    let dir = std::env::temp_dir().join(format!("calsync_inspect_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let html = dir.join("page.ics");
+    let dir = testkit::TempDir::new("calsync_inspect");
+    let html = dir.path().join("page.ics");
     std::fs::write(&html, "<!doctype html>\n<html>Sign in</html>\n").unwrap();
     let out = inspect(&[html.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -231,12 +229,11 @@ fn ical_inspect_fails_with_the_reason_and_the_right_exit_code() {
     let bad_range = inspect(&[html.to_str().unwrap(), "--from", "2026-02-01", "--to", "2026-01-01"]);
     assert_eq!(bad_range.status.code(), Some(2));
 
-    let cut = dir.join("cut.ics");
+    let cut = dir.path().join("cut.ics");
     std::fs::write(&cut, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20270101T090000Z\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTST").unwrap();
     let out = inspect(&[cut.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr).trim(), "calsync: The feed ended early (line 8) — it looks cut off in transfer.");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 db_test!(sync_once_runs_due_calendars_and_exits_1_when_one_fails, |db| {

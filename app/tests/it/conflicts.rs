@@ -2,7 +2,7 @@
 //! booking answers with its written copy; an edit in Google under the ask policy opens a
 //! conflict (`/api/v1/conflicts`), which is resolved field by field once (409 after), and
 //! both sides then agree.
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::{Duration as Days, Utc};
@@ -104,6 +104,9 @@ db_test!(a_conflict_is_listed_read_and_resolved_once_over_rest, |db| {
         (json!({"take": "both"}), "take 'both' is neither local nor remote."),
         (json!({"fields": {"title": "local"}}), "Choose a side for every field that differs; missing: start, end."),
         (json!({"take": "local", "why": 1}), "Unknown field 'why'."),
+        (json!({"take": "local", "fields": {"title": "local"}}), "Send take or fields, not both."),
+        (json!({"fields": ["title"]}), "fields must map each field to \"local\" or \"remote\"."),
+        (json!({"take": 1}), "take must be a string."),
     ] {
         let a = send(&app, api("POST", &format!("{one}/resolve"), Some(&ana), Some(body))).await;
         assert_eq!((a.status, json(&a)["errors"][0]["message"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(message)));

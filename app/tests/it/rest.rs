@@ -1,6 +1,6 @@
 //! REST API v1 over the real router, on SQLite and PostgreSQL: auth, envelopes, every status code
 //! api.md names, secrets never read back, and the OpenAPI document against the routes.
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::*;

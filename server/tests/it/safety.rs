@@ -18,7 +18,7 @@ use testkit::{
     TestDb,
 };
 
-mod common;
+use crate::common;
 use common::*;
 
 /// Where to cut a feed: a third of the way in (inside a component), right after a component's

@@ -1,7 +1,7 @@
 //! Sign-in and sessions over the real router, on SQLite and PostgreSQL: the device cookie, a
 //! password change that ends the other sessions (and renews the changer's), an admin's reset,
 //! the client address behind a trusted proxy, and Admin → Audit.
-mod common;
+use crate::common;
 
 use app::api::{admin::ResetPassword, audit::ListAudit, auth::SignIn, profile::ChangePassword};
 use axum::{

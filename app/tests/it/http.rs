@@ -1,6 +1,6 @@
 //! The real router, end to end over HTTP semantics (no browser): health, sign-in, sessions,
 //! permissions and bad requests, on SQLite and on PostgreSQL.
-mod common;
+use crate::common;
 
 use app::{
     api::{admin::ListUsers, auth::SignIn},

@@ -2,7 +2,7 @@
 //! read back by calsync's own reader and by an independent one (Python's icalendar with
 //! recurring-ical-events) giving the stored instances, the free/busy feed revealing nothing,
 //! 304 on an unchanged feed, 404 once revoked.
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! `free_title_patterns` in a calendar's PATCH (partial, with `version`, refused with the kind
 //! named), the busy preview, and the `rule` that availability, the slot check and a refused
 //! booking name.
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};

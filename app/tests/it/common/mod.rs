@@ -69,6 +69,18 @@ pub fn state(db: &TestDb, public_url: &str) -> AppState {
 
 /// The same, with the configuration changed first (a test's own provider sandbox, say).
 pub fn state_with(db: &TestDb, public_url: &str, change: impl FnOnce(&mut server::config::Config)) -> AppState {
+    let state = quiet_state_with(db, public_url, change);
+    // The pusher `calsync serve` runs beside the slots: it writes the copies a change marks
+    // pending. It ends with the test's runtime (its stop signal is never sent).
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop);
+    tokio::spawn(state.engine.clone().keep_pushing(stopped));
+    state
+}
+
+/// A second state on the same database that writes no copies (another configuration to read
+/// pages or metrics with; its pusher would race the first one's with other provider addresses).
+pub fn quiet_state_with(db: &TestDb, public_url: &str, change: impl FnOnce(&mut server::config::Config)) -> AppState {
     use server::providers::{
         fetch::{FeedClient, FeedLimits},
         guard::StaticResolver,

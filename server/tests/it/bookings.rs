@@ -23,7 +23,7 @@ use testkit::{
     TestDb,
 };
 
-mod common;
+use crate::common;
 use common::*;
 
 fn tomorrow() -> NaiveDate {

@@ -29,7 +29,7 @@ use testkit::{
     TestDb,
 };
 
-mod common;
+use crate::common;
 use common::*;
 
 const ANA: &str = "ana@example.com";

@@ -1,6 +1,6 @@
 //! REST: "Sync now", the runs of a calendar, availability and the slot check, over the real
 //! router and a loopback iCal host, on SQLite and PostgreSQL.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

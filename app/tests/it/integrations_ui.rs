@@ -1,6 +1,6 @@
 //! The connection manager's server functions over the real router: another user's record does not
 //! exist for you, whichever function you call (the foreign-record matrix).
-mod common;
+use crate::common;
 
 use app::api::integrations::{DeleteIntegration, GetIntegrationForm, ListIntegrations, MakePrimary, SaveIntegration, SetIntegrationActive};
 use axum::http::StatusCode;

@@ -1,0 +1,23 @@
+//! The server crate's integration tests, one binary (one link, one copy on disk) for all of them.
+mod accounts;
+mod bookings;
+mod busy_kinds;
+mod common;
+mod copies;
+mod feed_urls;
+mod follow;
+mod google_sync;
+mod health;
+mod hostile;
+mod ical;
+mod integrations;
+mod model;
+mod outlook_sync;
+mod push;
+mod retention;
+mod safety;
+mod sandbox_google;
+mod sandbox_graph;
+mod shapes;
+mod sign_in;
+mod sync;
