@@ -1,8 +1,8 @@
 //! Two-way push: writing bookings' copies into their members' primary calendars. The change
 //! that marks a copy pending wakes the pushers (`push_queue`'s signal), which write it at once;
 //! the request waits briefly for that. What fails for a passing reason is retried with growing
-//! waits. No database transaction is held across the
-//! provider call: the claim (a lease on the copy) and the result are two short ones.
+//! waits. No database transaction is held across the provider call: the claim (a lease on the
+//! copy) and the result are two short ones.
 use crate::domain::merge::Fields;
 use chrono::Duration;
 

@@ -189,9 +189,8 @@ pub async fn of(c: &mut Conn<'_>, booking_ids: &[i64]) -> Result<Vec<CopyView>> 
 }
 
 /// The copies waiting to be written by `at` (pending ones, and failed ones whose retry is
-/// due), oldest first.
-/// Read in a write transaction: on SQLite it waits for a writer still inside the transaction
-/// whose signal woke the pusher, so its copies are seen.
+/// due), oldest first. Read in a write transaction: on SQLite it waits for a writer still
+/// inside the transaction whose signal woke the pusher, so its copies are seen.
 pub async fn due(c: &mut Conn<'_>, at: NaiveDateTime, limit: i64) -> Result<Vec<i64>> {
     c.write_tx(move |mut c| {
         Box::pin(async move {
