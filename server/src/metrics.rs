@@ -205,8 +205,8 @@ pub async fn render(conn: &mut Conn<'_>) -> Result<String> {
         };
         copies.with_label_values(&[provider, state.as_str()]).add(n);
     }
-    for state in cfs::STATES {
-        conflicts.with_label_values(&[state]).set(0);
+    for state in cfs::ConflictState::ALL {
+        conflicts.with_label_values(&[state.as_str()]).set(0);
     }
     let by_state: Vec<(String, i64)> = run!(conn, |c| cf::table.group_by(cf::state).select((cf::state, diesel::dsl::count_star())).load(c).await)?;
     for (state, n) in by_state {

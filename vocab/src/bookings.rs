@@ -45,3 +45,38 @@ impl CopyState {
         [CopyState::Written, CopyState::Failed].into_iter().find(|v| v.as_str() == s.trim()).unwrap_or(CopyState::Pending)
     }
 }
+
+/// Where a conflict between a booking and its copy stands: open (nothing changed yet, the ask
+/// policy), decided (a policy chose; a person may still override), resolved (a person chose).
+/// Ordered as a list shows them: open first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConflictState {
+    Open,
+    Decided,
+    Resolved,
+}
+
+impl ConflictState {
+    pub const ALL: [ConflictState; 3] = [ConflictState::Open, ConflictState::Decided, ConflictState::Resolved];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConflictState::Open => "open",
+            ConflictState::Decided => "decided",
+            ConflictState::Resolved => "resolved",
+        }
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            ConflictState::Open => "Open",
+            ConflictState::Decided => "Decided",
+            ConflictState::Resolved => "Resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConflictState> {
+        ConflictState::ALL.into_iter().find(|v| v.as_str() == s.trim())
+    }
+}

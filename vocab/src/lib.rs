@@ -5,6 +5,6 @@ mod bookings;
 mod calendar;
 mod health;
 
-pub use bookings::{BookingStatus, CopyState};
+pub use bookings::{BookingStatus, ConflictState, CopyState};
 pub use calendar::{ConflictPolicy, IntegrationType, StalePolicy, SyncDirection, SyncStatus};
 pub use health::HealthKind;

@@ -9,8 +9,7 @@ pub struct ConflictRow {
     pub id: i64,
     pub title: String,
     pub calendar: String,
-    /// open, decided or resolved
-    pub state: String,
+    pub state: vocab::ConflictState,
     /// "Title and Start differ", "Deleted in the calendar"
     pub summary: String,
     /// When it arose, in the viewer's zone.
@@ -38,7 +37,7 @@ pub struct ConflictDetail {
     pub booking_id: i64,
     pub title: String,
     pub calendar: String,
-    pub state: String,
+    pub state: vocab::ConflictState,
     pub policy: String,
     /// The copy was deleted in the calendar.
     pub deleted: bool,
@@ -88,7 +87,7 @@ fn occurrence(f: &server::domain::merge::Fields, name: &str, tz: chrono_tz::Tz) 
 
 #[cfg(feature = "ssr")]
 fn decided(c: &server::domain::conflicts::Conflict, tz: chrono_tz::Tz) -> Option<String> {
-    let verb = if c.state == "resolved" { "Resolved" } else { "Decided" };
+    let verb = if c.state == vocab::ConflictState::Resolved { "Resolved" } else { "Decided" };
     let at = c.decided_at.map(|t| format!(" at {}", t.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M"))).unwrap_or_default();
     c.decided_by.as_ref().map(|by| format!("{verb} by {by}{at}"))
 }
@@ -102,12 +101,8 @@ pub async fn list_conflicts(state: Option<String>) -> Result<Vec<ConflictRow>, A
     let mut pooled = ctx.pool.get().await?;
     let state = state.filter(|s| !s.is_empty());
     let mut items = server::domain::conflicts::list(&mut pooled.conn(), super::integrations::actor(&me), None, None, state.as_deref()).await?;
-    let rank = |s: &str| match s {
-        "open" => 0,
-        "decided" => 1,
-        _ => 2,
-    };
-    items.sort_by_key(|c| rank(&c.state));
+    // Stable: newest first within each state.
+    items.sort_by_key(|c| c.state);
     let tz = me.tz();
     Ok(items
         .into_iter()
@@ -122,7 +117,7 @@ pub async fn list_conflicts(state: Option<String>) -> Result<Vec<ConflictRow>, A
                 id: c.id,
                 title: c.booking_title.clone(),
                 calendar: c.calendar.clone(),
-                state: c.state.clone(),
+                state: c.state,
                 summary,
                 when: c.created_at.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
                 decided: decided(&c, tz),
@@ -171,7 +166,7 @@ pub async fn get_conflict(id: i64) -> Result<ConflictDetail, AppError> {
         booking_id: c.booking_id,
         title: c.booking_title.clone(),
         calendar: c.calendar.clone(),
-        state: c.state.clone(),
+        state: c.state,
         policy: c.policy.clone(),
         deleted: c.remote.is_none(),
         rows,

@@ -67,8 +67,12 @@ pub async fn load_history(booking: Option<i64>, integration: Option<String>, eve
     let (subject, title, undoable) = match (booking, integration, event.filter(|e| !e.is_empty())) {
         (Some(id), _, _) => {
             let b = bookings::get(&mut conn, actor, id).await?;
-            let undoable: Vec<i64> =
-                conflicts::list(&mut conn, actor, None, Some(id), Some("resolved")).await?.into_iter().filter(|c| c.undoable).map(|c| c.id).collect();
+            let undoable: Vec<i64> = conflicts::list(&mut conn, actor, None, Some(id), Some(vocab::ConflictState::Resolved.as_str()))
+                .await?
+                .into_iter()
+                .filter(|c| c.undoable)
+                .map(|c| c.id)
+                .collect();
             (Subject::Booking(id), format!("Booking '{}'", b.title), undoable)
         }
         (None, Some(name), Some(uid)) => {
@@ -120,5 +124,5 @@ pub async fn undo_resolution(conflict: i64) -> Result<String, AppError> {
         server::domain::conflicts::undo(&mut pooled.conn(), super::integrations::actor(&me), conflict, &me.email).await?
     };
     ctx.engine.settled(undone.booking_id).await;
-    Ok(format!("Undone: '{}' is as it was before, and the conflict is {} again.", undone.booking_title, undone.state))
+    Ok(format!("Undone: '{}' is as it was before, and the conflict is {} again.", undone.booking_title, undone.state.as_str()))
 }

@@ -11,20 +11,22 @@ use leptos_router::{
     components::A,
     hooks::{use_params_map, use_query_map},
 };
+use vocab::ConflictState;
 
-fn state_badge(state: &str) -> (&'static str, &'static str) {
-    match state {
-        "open" => ("status status-warn", "Open"),
-        "decided" => ("status status-muted", "Decided"),
-        _ => ("status status-ok", "Resolved"),
-    }
+fn state_badge(state: ConflictState) -> (&'static str, &'static str) {
+    let class = match state {
+        ConflictState::Open => "status status-warn",
+        ConflictState::Decided => "status status-muted",
+        ConflictState::Resolved => "status status-ok",
+    };
+    (class, state.label())
 }
 
 #[component]
 pub fn ConflictsPage() -> impl IntoView {
     let query = use_query_map();
     let items = Resource::new(move || query.read().get("state"), list_conflicts);
-    let filters = [("", "All"), ("open", "Open"), ("decided", "Decided"), ("resolved", "Resolved")];
+    let filters = std::iter::once(("", "All")).chain(ConflictState::ALL.map(|s| (s.as_str(), s.label())));
     view! {
         <Title text="Conflicts"/>
         <div class="page-head">
@@ -32,7 +34,7 @@ pub fn ConflictsPage() -> impl IntoView {
             <p class="muted">"A booking and its copy in your calendar that were changed apart. Open ones wait for you; decided ones were settled by the calendar's policy and can still be changed."</p>
         </div>
         <nav class="tabs" aria-label="Filter conflicts">
-            {filters.into_iter().map(|(v, label)| {
+            {filters.map(|(v, label)| {
                 let href = if v.is_empty() { "/conflicts".to_string() } else { format!("/conflicts?state={v}") };
                 let current = move || query.read().get("state").unwrap_or_default() == v;
                 view! { <a href=href aria-current=move || current().then_some("page")>{label}</a> }
@@ -54,9 +56,9 @@ pub fn ConflictsPage() -> impl IntoView {
 
 #[component]
 fn ConflictItem(c: ConflictRow) -> impl IntoView {
-    let (class, label) = state_badge(&c.state);
+    let (class, label) = state_badge(c.state);
     view! {
-        <li class="conflict" data-test="conflict" data-state=c.state.clone()>
+        <li class="conflict" data-test="conflict" data-state=c.state.as_str()>
             <div>
                 <A href=format!("/conflicts/{}", c.id)><strong>{c.title.clone()}</strong></A>
                 " " <span class=class>{label}</span>
@@ -90,8 +92,8 @@ pub fn ConflictPage() -> impl IntoView {
 
 #[component]
 fn Detail(d: ConflictDetail, resolve: ServerAction<ResolveConflict>) -> impl IntoView {
-    let (class, label) = state_badge(&d.state);
-    let open_to_change = d.state != "resolved";
+    let (class, label) = state_badge(d.state);
+    let open_to_change = d.state != ConflictState::Resolved;
     let id = d.id;
     let deleted = d.deleted;
     view! {

@@ -138,6 +138,16 @@ db_test!(export_links_round_trip_and_reveal_nothing_when_free_busy, |db| {
     let bad = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "public"})))).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(json(&bad)["errors"][0]["message"], "Kind 'public' is not one of private, freebusy.");
+    for (body, field, message) in [
+        (json!({}), "kind", "kind is required: private or freebusy."),
+        (json!({"kind": "private", "integrations": "all"}), "integrations", "integrations must be a list of calendar record names."),
+        (json!({"kind": "private", "include_bookings": "yes"}), "include_bookings", "include_bookings must be true or false (or 1 or 0)."),
+        (json!({"kind": "private", "colour": "red"}), "colour", "Unknown field 'colour'."),
+    ] {
+        let bad = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(body))).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+        assert_eq!((json(&bad)["errors"][0]["field"].as_str(), json(&bad)["errors"][0]["message"].as_str()), (Some(field), Some(message)));
+    }
     let bad = send(&app, api("POST", "/api/v1/exports", Some(&sarah), Some(json!({"kind": "private", "integrations": ["MM-CI-john@example.com-0001"]})))).await;
     assert_eq!(json(&bad)["errors"][0]["field"], "integrations");
     let many: Vec<String> = (0..5000).map(|n| format!("MM-CI-sarah@example.com-{n:04}")).collect();

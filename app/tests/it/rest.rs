@@ -291,7 +291,7 @@ db_test!(openapi_document_matches_the_routes, |db| {
                 copy_id: None,
                 integration_id: None,
                 calendar: "Work",
-                state: conflicts::OPEN,
+                state: conflicts::ConflictState::Open,
                 policy: "ask",
                 base: &f,
                 local: &f,

@@ -148,6 +148,16 @@ db_test!(sync_now_runs_and_availability, |db| {
     assert_eq!(json(&a)["errors"][0]["field"], "from");
     let a = send(&app, api("POST", "/api/v1/availability/check", Some(&sarah), Some(json!({"start": "2026-01-02", "end": "2026-01-01"})))).await;
     assert_eq!((a.status, json(&a)["errors"][0]["message"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("end must be after start.")));
+    // The body is read as the type the OpenAPI document shows: each refusal names its field.
+    for (body, field, message) in [
+        (json!({"start": 5, "end": "2026-01-01"}), "start", "start must be a string."),
+        (json!({"start": "2026-01-01", "end": "2026-01-02", "zone": "UTC"}), "zone", "Unknown field 'zone'."),
+        (json!({"end": "2026-01-02"}), "start", "start is required."),
+    ] {
+        let a = send(&app, api("POST", "/api/v1/availability/check", Some(&sarah), Some(body))).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+        assert_eq!((json(&a)["errors"][0]["field"].as_str(), json(&a)["errors"][0]["message"].as_str()), (Some(field), Some(message)));
+    }
 
     // A deactivated calendar no longer blocks time.
     send(&app, api("PATCH", &format!("{LIST}/{name}"), Some(&sarah), Some(json!({"is_active": false})))).await;

@@ -12,7 +12,10 @@ use super::Engine;
 use crate::db::schema::{event_instances as ei, event_series as es};
 use crate::db::Conn;
 use crate::domain::bookings::{self, Booking};
-use crate::domain::conflicts::{self, DECIDED, OPEN};
+use crate::domain::conflicts::{
+    self,
+    ConflictState::{Decided, Open},
+};
 use crate::domain::merge::{self, Fields, Occurrence, Side, NAMES, OCCURRENCES, RULE};
 use crate::domain::push_queue::{self, Tracked};
 use crate::domain::{
@@ -311,7 +314,7 @@ impl Engine {
                         copy_id: Some(t.copy_id),
                         integration_id: Some(integration.id),
                         calendar: label,
-                        state: OPEN,
+                        state: Open,
                         policy: policy.as_str(),
                         base: &base,
                         local: &local,
@@ -373,7 +376,7 @@ impl Engine {
                             copy_id: Some(copy_id),
                             integration_id: Some(integration_id),
                             calendar: &label,
-                            state: DECIDED,
+                            state: Decided,
                             policy: policy_name,
                             base: &base,
                             local: &local,
@@ -407,10 +410,10 @@ impl Engine {
             return Ok(Step::Nothing);
         }
         let all: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
-        let (state, outcome_from_remote): (&'static str, Vec<String>) = match policy {
-            ConflictPolicy::Ask => (OPEN, Vec::new()),
-            ConflictPolicy::PreferCalsync => (DECIDED, Vec::new()),
-            _ => (DECIDED, all.clone()),
+        let (state, outcome_from_remote): (conflicts::ConflictState, Vec<String>) = match policy {
+            ConflictPolicy::Ask => (Open, Vec::new()),
+            ConflictPolicy::PreferCalsync => (Decided, Vec::new()),
+            _ => (Decided, all.clone()),
         };
         let record = match policy {
             ConflictPolicy::LastWriteWins => !base.differing(local, &NAMES).is_empty(),
@@ -424,7 +427,7 @@ impl Engine {
                 let policy_name = policy.as_str();
                 if record {
                     let fields = all;
-                    let outcome = (state == DECIDED).then(|| merge::outcome(&fields, &outcome_from_remote));
+                    let outcome = (state == Decided).then(|| merge::outcome(&fields, &outcome_from_remote));
                     conflicts::record(
                         &mut c,
                         conflicts::New {
@@ -440,7 +443,7 @@ impl Engine {
                             fields: &fields,
                             outcome,
                             remote_etag: None,
-                            decided_by: (state == DECIDED).then_some(policy_name),
+                            decided_by: (state == Decided).then_some(policy_name),
                         },
                     )
                     .await?;

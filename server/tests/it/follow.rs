@@ -237,7 +237,7 @@ db_test!(simultaneous_edits_make_a_conflict_the_later_change_wins, |db| {
     let e = event(&w.sandbox, &id);
     assert_eq!((e["summary"].as_str(), e["location"].as_str()), (Some("Planning (calsync)"), Some("Room 7")));
     let k = &conflicts_of(&db, w.me, b.id).await[0];
-    assert_eq!(k.state, "decided");
+    assert_eq!(k.state.as_str(), "decided");
     assert_eq!(
         (k.base.title.as_str(), k.local.title.as_str(), k.remote.as_ref().unwrap().title.as_str()),
         ("Planning", "Planning (calsync)", "Planning (Google)")
@@ -266,7 +266,7 @@ db_test!(a_conflict_is_resolved_field_by_field_once_and_both_sides_agree, |db| {
     w.engine.push_booking(b.id).await.unwrap();
     sync(&w).await;
     let open = conflicts_of(&db, w.me, b.id).await.remove(0);
-    assert_eq!(open.state, "open");
+    assert_eq!(open.state.as_str(), "open");
     assert_eq!(open.fields, vec!["title", "start", "end", "location"]);
     assert_eq!(event(&w.sandbox, &id)["summary"], "Offsite (Google)", "nothing overwritten while open");
 
@@ -581,7 +581,7 @@ db_test!(one_occurrence_changed_on_both_sides_is_a_conflict_of_its_own, |db| {
     assert_eq!(time_of(&event(&w.sandbox, &instance_id(&id, 1))["start"]), utc(9, 14), "nothing overwritten unseen");
     sync(&w).await;
     let open = conflicts_of(&db, w.me, b.id).await.remove(0);
-    assert_eq!(open.state, "open");
+    assert_eq!(open.state.as_str(), "open");
     assert_eq!(open.fields, vec![format!("occurrence:{}", key(1))]);
     assert_eq!(open.remote.as_ref().unwrap().occurrences[&key(1)].start, Some(utc(9, 14)));
     assert_eq!(open.local.occurrences[&key(1)].start, Some(utc(9, 16)));

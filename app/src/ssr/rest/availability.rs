@@ -7,7 +7,7 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use server::domain::{availability as av, FieldMessage};
+use server::domain::availability as av;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -120,12 +120,18 @@ pub struct CheckJson {
 }
 
 /// `{"user", "start", "end"}`; `user` defaults to you.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CheckInput {
+    #[serde(default, deserialize_with = "body::de::text")]
     pub user: Option<String>,
-    pub start: String,
-    pub end: String,
+    /// A time (RFC 3339) or a date, in the user's zone.
+    #[serde(default, deserialize_with = "body::de::text")]
+    #[schema(required = true)]
+    pub start: Option<String>,
+    #[serde(default, deserialize_with = "body::de::text")]
+    #[schema(required = true)]
+    pub end: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/availability", params(AvailabilityQuery), security(("bearer" = [])),
@@ -165,21 +171,7 @@ pub async fn availability(State(state): State<AppState>, caller: ApiUser, Query(
 #[utoipa::path(post, path = "/api/v1/availability/check", request_body = CheckInput, security(("bearer" = [])),
     responses((status = 200, body = CheckJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn check(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<Json<CheckJson>, ApiError> {
-    let object = body::object(&bytes)?;
-    let mut errors = Vec::new();
-    let mut field = |name: &str| match object.get(name) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.push(FieldMessage::new(name, format!("{name} must be a string.")));
-            None
-        }
-    };
-    let (user, start, end) = (field("user"), field("start"), field("end"));
-    errors.extend(object.keys().filter(|k| !["user", "start", "end"].contains(&k.as_str())).map(|k| FieldMessage::new(k, format!("Unknown field '{k}'."))));
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let CheckInput { user, start, end } = body::read(&bytes)?;
     let mut pooled = state.pool.get().await?;
     let mut conn = pooled.conn();
     let user = av::subject(&mut conn, caller.actor(), user.as_deref()).await?;

@@ -109,15 +109,20 @@ pub mod de {
 
     /// An array of strings; `null` reads as empty.
     pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        Ok(Some(list(d, "must be an array of strings")?.unwrap_or_default()))
+    }
+
+    /// A list of strings, `null` for none; anything else is refused with `message`.
+    fn list<'de, D: Deserializer<'de>>(d: D, message: &str) -> Result<Option<Vec<String>>, D::Error> {
         match Value::deserialize(d)? {
-            Value::Null => Ok(Some(Vec::new())),
+            Value::Null => Ok(None),
             Value::Array(items) => items
                 .into_iter()
                 .map(|i| if let Value::String(s) = i { Ok(s) } else { Err(()) })
                 .collect::<Result<_, _>>()
                 .map(Some)
-                .map_err(|_| D::Error::custom("must be an array of strings")),
-            _ => Err(D::Error::custom("must be an array of strings")),
+                .map_err(|_| D::Error::custom(message)),
+            _ => Err(D::Error::custom(message)),
         }
     }
 
@@ -152,16 +157,12 @@ pub mod de {
 
     /// A list of email addresses; `null` reads as not given.
     pub fn addresses<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::Array(items) => items
-                .into_iter()
-                .map(|i| if let Value::String(s) = i { Ok(s) } else { Err(()) })
-                .collect::<Result<_, _>>()
-                .map(Some)
-                .map_err(|_| D::Error::custom("must be a list of email addresses")),
-            _ => Err(D::Error::custom("must be a list of email addresses")),
-        }
+        list(d, "must be a list of email addresses")
+    }
+
+    /// A list of calendar record names; `null` reads as not given.
+    pub fn record_names<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        list(d, "must be a list of calendar record names")
     }
 
     /// A string that must be there (serde says when it is missing).

@@ -86,7 +86,7 @@ impl ConflictJson {
             user: c.user.clone(),
             integration: c.integration.clone(),
             calendar: c.calendar.clone(),
-            state: c.state.clone(),
+            state: c.state.as_str().into(),
             policy: c.policy.clone(),
             base: VersionJson::of(&c.base),
             local: VersionJson::of(&c.local),

@@ -9,7 +9,6 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use server::domain::{exports, FieldMessage};
 use utoipa::{IntoParams, ToSchema};
 
@@ -60,15 +59,20 @@ pub struct ExportListJson {
 }
 
 /// `{"user"?, "kind", "integrations"?, "include_bookings"?}`
-#[allow(dead_code)]
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExportInput {
     /// The owner's email (default: you).
+    #[serde(default, deserialize_with = "body::de::text")]
     pub user: Option<String>,
     /// `private` or `freebusy`
-    pub kind: String,
+    #[serde(default, deserialize_with = "body::de::text")]
+    #[schema(required = true)]
+    pub kind: Option<String>,
     /// Record names (default: all calendars).
+    #[serde(default, deserialize_with = "body::de::record_names")]
     pub integrations: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "body::de::flag")]
     pub include_bookings: Option<bool>,
 }
 
@@ -82,30 +86,11 @@ pub struct ExportQuery {
 #[utoipa::path(post, path = "/api/v1/exports", operation_id = "create_export", request_body = ExportInput, security(("bearer" = [])),
     responses((status = 201, body = ExportJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<(StatusCode, Json<ExportJson>), ApiError> {
-    let object = body::object(&bytes)?;
-    let mut errors = Vec::new();
-    let mut new = exports::NewLink::default();
-    for (key, v) in &object {
-        match (key.as_str(), v) {
-            (_, Value::Null) => {}
-            ("user", Value::String(s)) => new.user = Some(s.clone()),
-            ("kind", Value::String(s)) => new.kind = s.clone(),
-            ("integrations", Value::Array(items)) => match items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>() {
-                Some(names) => new.integrations = Some(names),
-                None => errors.push(FieldMessage::new(key, "integrations must be a list of calendar record names.")),
-            },
-            ("include_bookings", v) => new.include_bookings = body::boolean(key, v, &mut errors).unwrap_or(false),
-            ("user" | "kind", _) => errors.push(FieldMessage::new(key, format!("{key} must be a string."))),
-            ("integrations", _) => errors.push(FieldMessage::new(key, "integrations must be a list of calendar record names.")),
-            (other, _) => errors.push(FieldMessage::new(other, format!("Unknown field '{other}'."))),
-        }
-    }
-    if !object.contains_key("kind") {
-        errors.push(FieldMessage::new("kind", "kind is required: private or freebusy."));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let input: ExportInput = body::read(&bytes)?;
+    let Some(kind) = input.kind else {
+        return Err(ApiError::invalid(vec![FieldMessage::new("kind", "kind is required: private or freebusy.")]));
+    };
+    let new = exports::NewLink { user: input.user, kind, integrations: input.integrations, include_bookings: input.include_bookings.unwrap_or(false) };
     let mut pooled = state.pool.get().await?;
     let (link, token) = exports::create(&mut pooled.conn(), caller.actor(), new, &caller.by()).await?;
     let (url, webcal) = exports::urls(&state.config.public_url, &token);

@@ -313,7 +313,7 @@ async fn context(conn: &mut Conn<'_>, user_id: Option<i64>, push: bool) -> Resul
     let open: Vec<(Option<i64>, NaiveDateTime, String)> = run!(conn, |c| {
         let mut q = cf::table
             .inner_join(b::table)
-            .filter(cf::state.eq(conflicts::OPEN))
+            .filter(cf::state.eq(conflicts::ConflictState::Open.as_str()))
             .filter(b::status.ne("cancelled"))
             .select((cf::integration_id, cf::created_at, b::title))
             .into_boxed();

@@ -15,10 +15,8 @@ use crate::domain::Actor;
 use crate::domain::{now, users, Error, Result};
 use crate::run;
 
-pub const OPEN: &str = "open";
-pub const DECIDED: &str = "decided";
-pub const RESOLVED: &str = "resolved";
-pub const STATES: [&str; 3] = [OPEN, DECIDED, RESOLVED];
+pub use vocab::ConflictState;
+use ConflictState::{Open, Resolved};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conflict {
@@ -30,7 +28,7 @@ pub struct Conflict {
     /// The calendar record's name, while it exists.
     pub integration: Option<String>,
     pub calendar: String,
-    pub state: String,
+    pub state: ConflictState,
     /// The policy that decided it (or `ask`).
     pub policy: String,
     pub base: Fields,
@@ -55,7 +53,7 @@ pub struct New<'a> {
     pub copy_id: Option<i64>,
     pub integration_id: Option<i64>,
     pub calendar: &'a str,
-    pub state: &'static str,
+    pub state: ConflictState,
     pub policy: &'a str,
     pub base: &'a Fields,
     pub local: &'a Fields,
@@ -79,7 +77,7 @@ pub async fn record(c: &mut Conn<'_>, n: New<'_>) -> Result<i64> {
             cf::copy_id.eq(n.copy_id),
             cf::integration_id.eq(n.integration_id),
             cf::calendar_label.eq(n.calendar),
-            cf::state.eq(n.state),
+            cf::state.eq(n.state.as_str()),
             cf::policy.eq(n.policy),
             cf::base.eq(json(n.base)),
             cf::local.eq(json(n.local)),
@@ -99,7 +97,7 @@ pub async fn record(c: &mut Conn<'_>, n: New<'_>) -> Result<i64> {
 
 /// The open conflict of a copy, if there is one (a second sync does not open another).
 pub async fn open_of(c: &mut Conn<'_>, copy_id: i64) -> Result<Option<i64>> {
-    let id = run!(c, |cc| cf::table.filter(cf::copy_id.eq(copy_id).and(cf::state.eq(OPEN))).select(cf::id).first::<i64>(cc).await.optional())?;
+    let id = run!(c, |cc| cf::table.filter(cf::copy_id.eq(copy_id).and(cf::state.eq(Open.as_str()))).select(cf::id).first::<i64>(cc).await.optional())?;
     Ok(id)
 }
 
@@ -164,7 +162,7 @@ fn of_row(r: Row) -> Option<(Conflict, i64)> {
             copy_id: r.4,
             integration: r.5,
             calendar: r.6,
-            state: r.7,
+            state: ConflictState::parse(&r.7)?,
             policy: r.8,
             base: parse(&r.9)?,
             local: parse(&r.10)?,
@@ -204,16 +202,14 @@ pub async fn get(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Conflict>
 /// an admin, everyone's for an admin who names nobody and asks for `all`), of one booking, in
 /// one state.
 pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, booking: Option<i64>, state: Option<&str>) -> Result<Vec<Conflict>> {
-    if let Some(s) = state {
-        if !STATES.contains(&s) {
-            return Err(Error::invalid("state", format!("State '{s}' is not one of open, decided, resolved.")));
-        }
-    }
+    let state = match state {
+        Some(s) => Some(ConflictState::parse(s).ok_or_else(|| Error::invalid("state", format!("State '{s}' is not one of open, decided, resolved.")))?),
+        None => None,
+    };
     let member = match (user, actor.is_admin) {
         (None, true) => None,
         _ => Some(users::subject(conn, actor, user, crate::domain::bookings::MSG_OWN_ONLY).await?.id),
     };
-    let state = state.map(str::to_string);
     let rows: Vec<Row> = run!(conn, |c| {
         let mut q = cf::table
             .inner_join(b::table.inner_join(u::table))
@@ -228,8 +224,8 @@ pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, booking
         if let Some(id) = booking {
             q = q.filter(cf::booking_id.eq(id));
         }
-        if let Some(s) = &state {
-            q = q.filter(cf::state.eq(s.clone()));
+        if let Some(s) = state {
+            q = q.filter(cf::state.eq(s.as_str()));
         }
         q.load(c).await
     })?;
@@ -286,7 +282,7 @@ fn sides(conflict: &Conflict, choice: &Choice) -> Result<BTreeMap<String, Side>>
 /// Answers the resolved conflict; the caller pushes the booking's copy.
 pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choice: Choice) -> Result<Conflict> {
     let conflict = get(conn, actor, id).await?;
-    if conflict.state == RESOLVED {
+    if conflict.state == Resolved {
         return Err(Error::Conflict(msg_resolved(conflict.decided_by.as_deref().unwrap_or("someone"), conflict.decided_at.unwrap_or(conflict.created_at))));
     }
     let sides = sides(&conflict, &choice)?;
@@ -299,7 +295,7 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
     let mut result = booking.fields();
     // calsync's side: while open, the booking as it is now (nothing overwrote it, and it may
     // have changed since); once a policy decided, the version the policy overwrote.
-    let local = if conflict.state == OPEN { booking.fields() } else { conflict.local.clone() };
+    let local = if conflict.state == Open { booking.fields() } else { conflict.local.clone() };
     if let Some(remote) = &conflict.remote {
         for (f, side) in &sides {
             let from = if *side == Side::Remote { remote } else { &local };
@@ -310,7 +306,7 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
     }
     let outcome: BTreeMap<String, String> = sides.iter().map(|(f, s)| (f.clone(), s.as_str().to_string())).collect();
     let prior = Prior {
-        state: conflict.state.clone(),
+        state: conflict.state,
         outcome: conflict.outcome.clone(),
         decided_by: conflict.decided_by.clone(),
         decided_at: conflict.decided_at,
@@ -321,9 +317,9 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
     conn.write_tx(move |mut c| {
         Box::pin(async move {
             let at = now();
-            let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.ne(RESOLVED)))
+            let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.ne(Resolved.as_str())))
                 .set((
-                    cf::state.eq(RESOLVED),
+                    cf::state.eq(Resolved.as_str()),
                     cf::outcome.eq(Some(json(&outcome))),
                     cf::decided_by.eq(Some(&by)),
                     cf::decided_at.eq(Some(at)),
@@ -335,15 +331,16 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
                 return Err(Error::Conflict(msg_resolved("someone else", at)));
             }
             let actor = format!("conflict resolution by {by}");
-            let note =
-                |state: &str, outcome: Option<&BTreeMap<String, String>>| serde_json::json!({"conflict": id, "state": state, "outcome": outcome}).to_string();
+            let note = |state: ConflictState, outcome: Option<&BTreeMap<String, String>>| {
+                serde_json::json!({"conflict": id, "state": state, "outcome": outcome}).to_string()
+            };
             crate::domain::bookings::record(
                 &mut c,
                 booking.id,
                 "resolve conflict",
                 &actor,
-                Some(note(&c2.state, c2.outcome.as_ref())),
-                Some(note(RESOLVED, Some(&outcome))),
+                Some(note(c2.state, c2.outcome.as_ref())),
+                Some(note(Resolved, Some(&outcome))),
                 at,
             )
             .await?;
@@ -366,7 +363,7 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
                 match &c2.remote {
                     // Open: the calendar still holds its version, the base now; the outcome
                     // is written over it.
-                    Some(remote) if c2.state == OPEN => {
+                    Some(remote) if c2.state == Open => {
                         crate::domain::push_queue::accept(&mut c, copy, c2.remote_etag.as_deref(), remote, version).await?;
                         crate::domain::push_queue::repush(&mut c, copy, c2.remote_etag.as_deref(), false).await?;
                     }
@@ -386,7 +383,7 @@ pub async fn resolve(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str, choic
 /// What a resolution replaced: enough to undo it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Prior {
-    state: String,
+    state: ConflictState,
     outcome: Option<BTreeMap<String, String>>,
     decided_by: Option<String>,
     decided_at: Option<NaiveDateTime>,
@@ -401,17 +398,17 @@ pub const MSG_NOT_UNDOABLE: &str = "Only a conflict a person resolved can be und
 /// new entry saying who undid it.
 pub async fn undo(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Result<Conflict> {
     let conflict = get(conn, actor, id).await?;
-    let prior: Prior = match (&conflict.state[..], run!(conn, |c| cf::table.find(id).select(cf::prior).first::<Option<String>>(c).await)?) {
-        (RESOLVED, Some(p)) => serde_json::from_str(&p).map_err(|_| Error::Conflict(MSG_NOT_UNDOABLE.into()))?,
+    let prior: Prior = match (conflict.state, run!(conn, |c| cf::table.find(id).select(cf::prior).first::<Option<String>>(c).await)?) {
+        (Resolved, Some(p)) => serde_json::from_str(&p).map_err(|_| Error::Conflict(MSG_NOT_UNDOABLE.into()))?,
         _ => return Err(Error::Conflict(MSG_NOT_UNDOABLE.into())),
     };
     let booking = crate::domain::bookings::get(conn, Actor::SYSTEM, conflict.booking_id).await?;
     let by = by.to_string();
     conn.write_tx(move |mut c| {
         Box::pin(async move {
-            let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.eq(RESOLVED)))
+            let changed = run!(&mut c, |cc| diesel::update(cf::table.find(id).filter(cf::state.eq(Resolved.as_str())))
                 .set((
-                    cf::state.eq(&prior.state),
+                    cf::state.eq(prior.state.as_str()),
                     cf::outcome.eq(prior.outcome.as_ref().map(json)),
                     cf::decided_by.eq(&prior.decided_by),
                     cf::decided_at.eq(prior.decided_at),
@@ -424,8 +421,8 @@ pub async fn undo(conn: &mut Conn<'_>, actor: Actor, id: i64, by: &str) -> Resul
             }
             let actor = format!("undo by {by} of a conflict resolution");
             let at = now();
-            let note = |state: &str| serde_json::json!({"conflict": id, "state": state}).to_string();
-            crate::domain::bookings::record(&mut c, booking.id, "undo resolution", &actor, Some(note(RESOLVED)), Some(note(&prior.state)), at).await?;
+            let note = |state: ConflictState| serde_json::json!({"conflict": id, "state": state}).to_string();
+            crate::domain::bookings::record(&mut c, booking.id, "undo resolution", &actor, Some(note(Resolved)), Some(note(prior.state)), at).await?;
             match (prior.status.as_str(), booking.status.as_str()) {
                 ("cancelled", "confirmed") => {
                     crate::domain::bookings::cancel_from(&mut c, &booking, &actor).await?;
