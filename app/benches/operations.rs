@@ -123,7 +123,7 @@ async fn export(kind: Kind, label: &'static str) -> ExportFigures {
     let instances = run.created_count as i64;
     let link = async |kind: &str| {
         let mut c = db.pool.get().await.unwrap();
-        let (_, token) = exports::create(&mut c.conn(), me, exports::NewLink { kind: kind.into(), ..Default::default() }, &By::cli()).await.unwrap();
+        let (_, token) = exports::create(&mut c.conn(), me, exports::NewLink { kind: Some(kind.into()), ..Default::default() }, &By::cli()).await.unwrap();
         format!("/ics/{token}.ics")
     };
     let (private_path, freebusy_path) = (link("private").await, link("freebusy").await);

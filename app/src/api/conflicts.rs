@@ -99,8 +99,8 @@ pub async fn list_conflicts(state: Option<String>) -> Result<Vec<ConflictRow>, A
     let me = super::ctx::user().await?;
     let ctx = super::ctx::state();
     let mut pooled = ctx.pool.get().await?;
-    let state = state.filter(|s| !s.is_empty());
-    let mut items = server::domain::conflicts::list(&mut pooled.conn(), super::integrations::actor(&me), None, None, state.as_deref()).await?;
+    let state = state.filter(|s| !s.is_empty()).as_deref().map(server::domain::conflicts::state_of).transpose()?;
+    let mut items = server::domain::conflicts::list(&mut pooled.conn(), super::integrations::actor(&me), None, None, state).await?;
     // Stable: newest first within each state.
     items.sort_by_key(|c| c.state);
     let tz = me.tz();

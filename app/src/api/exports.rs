@@ -93,7 +93,7 @@ pub async fn create_export(kind: String, scope: Option<String>, integrations: Op
     }
     let new = exports::NewLink {
         user: None,
-        kind,
+        kind: Some(kind),
         integrations: (scope.as_deref() == Some("chosen")).then_some(chosen),
         include_bookings: super::integrations::checked(&include_bookings),
     };

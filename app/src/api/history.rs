@@ -67,7 +67,7 @@ pub async fn load_history(booking: Option<i64>, integration: Option<String>, eve
     let (subject, title, undoable) = match (booking, integration, event.filter(|e| !e.is_empty())) {
         (Some(id), _, _) => {
             let b = bookings::get(&mut conn, actor, id).await?;
-            let undoable: Vec<i64> = conflicts::list(&mut conn, actor, None, Some(id), Some(vocab::ConflictState::Resolved.as_str()))
+            let undoable: Vec<i64> = conflicts::list(&mut conn, actor, None, Some(id), Some(conflicts::ConflictState::Resolved))
                 .await?
                 .into_iter()
                 .filter(|c| c.undoable)

@@ -296,7 +296,7 @@ db_test!(writes_failing_and_conflicts_waiting_are_listed_and_degrade_nothing, |d
     engine.sync_and_wait(ben, &ben_work, Trigger::Manual).await.unwrap();
     let open = {
         let mut c = db.pool.get().await.unwrap();
-        conflicts::list(&mut c.conn(), ben, None, Some(interview.id), Some("open")).await.unwrap()
+        conflicts::list(&mut c.conn(), ben, None, Some(interview.id), Some(conflicts::ConflictState::Open)).await.unwrap()
     };
     assert_eq!(open.len(), 1, "under ask the change waits for Ben");
     // Ana: Google refuses the write (400: not retried by itself), so the copy is failed.

@@ -359,7 +359,7 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
         };
         let open = {
             let mut c = db.pool.get().await.unwrap();
-            conflicts::list(&mut c.conn(), w.me, None, Some(*id), Some("open")).await.unwrap()
+            conflicts::list(&mut c.conn(), w.me, None, Some(*id), Some(conflicts::ConflictState::Open)).await.unwrap()
         };
         if !open.is_empty() {
             assert_eq!(policy, "ask", "only ask leaves a conflict open: {log:#?}");
@@ -383,7 +383,7 @@ async fn sequence(db: &TestDb, me: Actor, seed: u64) -> Vec<String> {
     };
     let open = {
         let mut c = db.pool.get().await.unwrap();
-        conflicts::list(&mut c.conn(), w.me, None, Some(w.series), Some("open")).await.unwrap()
+        conflicts::list(&mut c.conn(), w.me, None, Some(w.series), Some(conflicts::ConflictState::Open)).await.unwrap()
     };
     if open.is_empty() {
         assert_eq!(b.title, masters[0]["summary"].as_str().unwrap(), "the series' title: {log:#?}");

@@ -121,7 +121,7 @@ pub struct ConflictQuery {
     responses((status = 200, body = ConflictListJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, caller: ApiUser, Query(q): Query<ConflictQuery>) -> Result<Json<ConflictListJson>, ApiError> {
     let mut pooled = state.pool.get().await?;
-    let items = cf::list(&mut pooled.conn(), caller.actor(), q.user.as_deref(), q.booking, q.state.as_deref()).await?;
+    let items = cf::list(&mut pooled.conn(), caller.actor(), q.user.as_deref(), q.booking, q.state.as_deref().map(cf::state_of).transpose()?).await?;
     Ok(Json(ConflictListJson { total: items.len(), items: items.iter().map(ConflictJson::of).collect() }))
 }
 

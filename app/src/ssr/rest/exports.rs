@@ -9,7 +9,7 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use server::domain::{exports, FieldMessage};
+use server::domain::exports;
 use utoipa::{IntoParams, ToSchema};
 
 /// An export link.
@@ -87,10 +87,8 @@ pub struct ExportQuery {
     responses((status = 201, body = ExportJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, caller: ApiUser, bytes: Bytes) -> Result<(StatusCode, Json<ExportJson>), ApiError> {
     let input: ExportInput = body::read(&bytes)?;
-    let Some(kind) = input.kind else {
-        return Err(ApiError::invalid(vec![FieldMessage::new("kind", "kind is required: private or freebusy.")]));
-    };
-    let new = exports::NewLink { user: input.user, kind, integrations: input.integrations, include_bookings: input.include_bookings.unwrap_or(false) };
+    let new =
+        exports::NewLink { user: input.user, kind: input.kind, integrations: input.integrations, include_bookings: input.include_bookings.unwrap_or(false) };
     let mut pooled = state.pool.get().await?;
     let (link, token) = exports::create(&mut pooled.conn(), caller.actor(), new, &caller.by()).await?;
     let (url, webcal) = exports::urls(&state.config.public_url, &token);

@@ -198,14 +198,15 @@ pub async fn get(conn: &mut Conn<'_>, actor: Actor, id: i64) -> Result<Conflict>
     }
 }
 
+/// A state a person asked to filter by.
+pub fn state_of(s: &str) -> Result<ConflictState> {
+    ConflictState::parse(s).ok_or_else(|| Error::invalid("state", format!("State '{s}' is not one of open, decided, resolved.")))
+}
+
 /// Conflicts, newest first: a member's (`user`; the actor's own by default, any member's for
 /// an admin, everyone's for an admin who names nobody and asks for `all`), of one booking, in
 /// one state.
-pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, booking: Option<i64>, state: Option<&str>) -> Result<Vec<Conflict>> {
-    let state = match state {
-        Some(s) => Some(ConflictState::parse(s).ok_or_else(|| Error::invalid("state", format!("State '{s}' is not one of open, decided, resolved.")))?),
-        None => None,
-    };
+pub async fn list(conn: &mut Conn<'_>, actor: Actor, user: Option<&str>, booking: Option<i64>, state: Option<ConflictState>) -> Result<Vec<Conflict>> {
     let member = match (user, actor.is_admin) {
         (None, true) => None,
         _ => Some(users::subject(conn, actor, user, crate::domain::bookings::MSG_OWN_ONLY).await?.id),

@@ -134,7 +134,8 @@ fn of_row(r: Row) -> Link {
 pub struct NewLink {
     /// The owner's email (default: the actor).
     pub user: Option<String>,
-    pub kind: String,
+    /// `private` or `freebusy`; `None`: not given.
+    pub kind: Option<String>,
     /// Record names (MM-CI-…); empty or `None`: all calendars.
     pub integrations: Option<Vec<String>>,
     pub include_bookings: bool,
@@ -144,7 +145,8 @@ pub struct NewLink {
 /// (an admin may make one for someone else).
 pub async fn create(conn: &mut Conn<'_>, actor: Actor, new: NewLink, by: &audit::By) -> Result<(Link, String)> {
     let owner = users::subject(conn, actor, new.user.as_deref(), ig::MSG_OWN_ONLY).await?;
-    let kind = Kind::parse(&new.kind).ok_or_else(|| Error::invalid("kind", format!("Kind '{}' is not one of private, freebusy.", new.kind.trim())))?;
+    let given = new.kind.as_deref().ok_or_else(|| Error::invalid("kind", "kind is required: private or freebusy."))?;
+    let kind = Kind::parse(given).ok_or_else(|| Error::invalid("kind", format!("Kind '{}' is not one of private, freebusy.", given.trim())))?;
     let chosen: Option<Vec<String>> =
         new.integrations.map(|v| v.into_iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect()).filter(|v: &Vec<String>| !v.is_empty());
     if let Some(names) = &chosen {
